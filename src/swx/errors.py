@@ -1,0 +1,83 @@
+"""The error types swx raises on bad input, so callers can catch one family and report it."""
+
+from __future__ import annotations
+
+
+class SwxError(Exception):
+    """Base class of every error swx raises on purpose."""
+
+
+class DataFormatError(SwxError, ValueError):
+    """A data file breaks its format. Names the file, the line (when known) and what was expected."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.expected = expected
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path or "<data>"
+        if self.line is not None:
+            where += f", line {self.line}"
+        text = f"{where}: {self.message}"
+        if self.expected:
+            text += f" (expected {self.expected})"
+        return text
+
+    def __reduce__(self):  # keep the keyword fields through pickling (Dask, Prefect)
+        return (_rebuild, (type(self), self.message, self.path, self.line, self.expected))
+
+
+def _rebuild(cls, message, path, line, expected):  # pragma: no cover - trivial
+    return cls(message, path=path, line=line, expected=expected)
+
+
+class IonexFormatError(DataFormatError):
+    """A malformed, truncated or corrupt IONEX file."""
+
+
+class IndexFormatError(DataFormatError):
+    """A malformed geomagnetic/solar index file (GFZ Kp, CelesTrak SW, GFZ JSON)."""
+
+
+class FetchError(SwxError):
+    """A download failed after its retries; says which day, which URL and what to do."""
+
+    def __init__(self, message: str, *, url: str | None = None, day: object | None = None,
+                 hint: str | None = None) -> None:
+        self.message = message
+        self.url = url
+        self.day = day
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = []
+        if self.day is not None:
+            parts.append(f"day {self.day}")
+        if self.url:
+            parts.append(self.url)
+        text = (": ".join([", ".join(parts), self.message]) if parts else self.message)
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+    def __reduce__(self):
+        return (_rebuild_fetch, (self.message, self.url, self.day, self.hint))
+
+
+def _rebuild_fetch(message, url, day, hint):  # pragma: no cover - trivial
+    return FetchError(message, url=url, day=day, hint=hint)
+
+
+class NotFoundError(FetchError):
+    """The product does not exist (yet) at any mirror: HTTP 404 or no file in the local folder."""
