@@ -1,0 +1,167 @@
+"""The on-disk archive every later stage reads: one compressed netCDF4 file per centre and UT day, plus
+the Kp/F10.7 tables, each with a recorded sha256 (a `*.sha256` file in `sha256sum` format).
+
+Files are written atomically (temp file, fsync, rename); the checksum is written after the data, so a
+file without a matching checksum is treated as absent and is fetched again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from swx.indices.tables import IndexTables, empty_daily, empty_kp, merge_tables
+from swx.io.atomic import atomic_path, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+_ENCODING = {"zlib": True, "complevel": 4, "shuffle": True}
+_TIME_ENCODING = {"units": "seconds since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
+                  "dtype": "int64"}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ArchivedFile:
+    path: Path
+    sha256: str
+
+
+class Archive:
+    """Paths and atomic, checksummed reads/writes under one root folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- checksums --------------------------------------------------------------------------------
+    @staticmethod
+    def _sidecar(path: Path) -> Path:
+        return path.with_name(path.name + ".sha256")
+
+    def _record(self, path: Path) -> ArchivedFile:
+        digest = sha256_file(path)
+        atomic_write_text(self._sidecar(path), f"{digest}  {path.name}\n")
+        return ArchivedFile(path, digest)
+
+    def recorded_sha256(self, path: Path) -> str | None:
+        side = self._sidecar(path)
+        if not side.is_file():
+            return None
+        parts = side.read_text().split()
+        return parts[0] if parts else None
+
+    def verify(self, path: Path) -> bool:
+        """True when `path` exists and matches its recorded checksum."""
+        recorded = self.recorded_sha256(path)
+        return path.is_file() and recorded is not None and sha256_file(path) == recorded
+
+    # -- GIMs -------------------------------------------------------------------------------------
+    def gim_path(self, centre: str, day: dt.date) -> Path:
+        return self.root / "gim" / centre.lower() / f"{day.year:04d}" / f"{centre.lower()}_{day:%Y%m%d}.nc"
+
+    def has_gim(self, centre: str, day: dt.date) -> bool:
+        return self.verify(self.gim_path(centre, day))
+
+    def store_gim(self, ds: xr.Dataset, centre: str, day: dt.date, **provenance: str) -> ArchivedFile:
+        """Write one day's maps (netCDF4, zlib) atomically and record its checksum."""
+        path = self.gim_path(centre, day)
+        out = ds.copy()
+        out.attrs = {**ds.attrs, **provenance, "swx_archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                     "swx_day": day.isoformat()}
+        encoding = {v: dict(_ENCODING) for v in out.data_vars}
+        encoding["time"] = dict(_TIME_ENCODING)
+        with atomic_path(path) as tmp:
+            out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        return self._record(path)
+
+    def open_gim(self, centre: str, day: dt.date) -> xr.Dataset:
+        """Load one archived day into memory (the file is closed on return)."""
+        with xr.open_dataset(self.gim_path(centre, day), engine="netcdf4") as ds:
+            return ds.load()
+
+    def gim_days(self, centre: str) -> list[dt.date]:
+        base = self.root / "gim" / centre.lower()
+        days = []
+        for p in sorted(base.glob("*/*.nc")):
+            try:
+                days.append(dt.datetime.strptime(p.stem.split("_")[-1], "%Y%m%d").date())
+            except ValueError:
+                continue
+        return days
+
+    def centres(self) -> list[str]:
+        base = self.root / "gim"
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+    # -- indices ----------------------------------------------------------------------------------
+    @property
+    def kp_path(self) -> Path:
+        return self.root / "indices" / "kp_3h.nc"
+
+    @property
+    def daily_path(self) -> Path:
+        return self.root / "indices" / "daily.nc"
+
+    def load_indices(self) -> IndexTables:
+        return IndexTables(_read_table(self.kp_path, empty_kp()), _read_table(self.daily_path, empty_daily()))
+
+    def store_indices(self, tables: IndexTables) -> tuple[IndexTables, int]:
+        """Merge `tables` into the archived ones (better status, then newer, wins); returns (merged,
+        number of 3-hourly rows added or changed)."""
+        old = self.load_indices()
+        merged = merge_tables(old, tables)
+        changed = _count_changed(old.kp, merged.kp)
+        if changed or _count_changed(old.daily, merged.daily) or not self.kp_path.exists():
+            _write_table(merged.kp, self.kp_path, "Kp (3-hourly, interval start) and ap")
+            self._record(self.kp_path)
+            _write_table(merged.daily, self.daily_path, "daily Ap, sunspot number and F10.7")
+            self._record(self.daily_path)
+        return merged, changed
+
+
+def _count_changed(old: pd.DataFrame, new: pd.DataFrame) -> int:
+    if old.empty:
+        return len(new)
+    joined = new.join(old, how="left", rsuffix="_old")
+    changed = np.zeros(len(joined), dtype=bool)
+    for c in new.columns:
+        a, b = joined[c], joined[c + "_old"]
+        changed |= ~((a == b) | (a.isna() & b.isna())).to_numpy()
+    return int(changed.sum())
+
+
+def _write_table(df: pd.DataFrame, path: Path, title: str) -> None:
+    idx = df.index.tz_convert("UTC").tz_localize(None) if df.index.tz is not None else df.index
+    data = {c: ("time", df[c].to_numpy().astype(str) if df[c].dtype == object or str(df[c].dtype) in ("str", "string")
+                else df[c].to_numpy()) for c in df.columns}
+    ds = xr.Dataset(data, coords={"time": ("time", idx.to_numpy().astype("datetime64[ns]"))},
+                    attrs={"title": title, "Conventions": "CF-1.8",
+                           "comment": "times are UTC; Kp/ap: GFZ Potsdam, CC BY 4.0 (doi:10.5880/Kp.0001)"})
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4", encoding={"time": dict(_TIME_ENCODING)})
+
+
+def _read_table(path: Path, empty: pd.DataFrame) -> pd.DataFrame:
+    if not path.is_file():
+        return empty
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        df = ds.load().to_dataframe()
+    df.index = pd.DatetimeIndex(df.index, name="time").tz_localize("UTC")
+    for c in ("status", "source"):
+        if c in df:
+            df[c] = df[c].astype(str)
+    return df[list(empty.columns)]

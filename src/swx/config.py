@@ -1,0 +1,80 @@
+"""One typed settings object for swx, read from the environment (prefix `SWX_`) and `.env`.
+
+Every setting is documented in `.env.example`; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: URL templates per analysis centre, tried in order. Fields: {yyyy} {yy} {doy} and {name}, the file
+#: name chosen by date (IGS short name before GPS week 2238 = 2022-11-27, long name from then on);
+#: {NAME} is the same name upper-cased (CODE's own server uses upper-case names).
+DEFAULT_MIRRORS: dict[str, list[str]] = {
+    "cod": [
+        "http://ftp.aiub.unibe.ch/CODE/{yyyy}/{NAME}",
+        "https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}",
+    ],
+    "igs": ["https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"],
+    "jpl": ["https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"],
+    "esa": ["https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"],
+    "upc": ["https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"],
+}
+
+
+class Settings(BaseSettings):
+    """swx configuration. Field names map to `SWX_<NAME>` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="SWX_", env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore", validate_default=True)
+
+    data_dir: Path = Field(Path("var"), description="Root of the archive, models, products and the SQLite DB")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<data_dir>/swx.sqlite")
+
+    gim_centre: str = Field("cod", description="Analysis centre of the GIMs to ingest (cod, igs, jpl, esa, upc)")
+    gim_source: Literal["remote", "local", "simulated"] = Field(
+        "local", description="Where GIMs come from: remote mirrors, a local folder, or the simulator")
+    gim_local_dir: Path | None = Field(None, description="Folder of IONEX files for gim_source=local")
+    gim_mirrors: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_MIRRORS.items()},
+                                              description="URL templates per centre (JSON)")
+
+    kp_source: Literal["gfz", "bundled"] = Field("bundled", description="Kp source: GFZ web files or the bundled history")
+    kp_url: str = "https://kp.gfz-potsdam.de/app/files/Kp_ap_Ap_SN_F107_since_1932.txt"
+    kp_nowcast_url: str = "https://kp.gfz-potsdam.de/app/files/Kp_ap_Ap_SN_F107_nowcast.txt"
+
+    earthdata_netrc: Path | None = Field(None, description="netrc with Earthdata (urs.earthdata.nasa.gov) credentials; default ~/.netrc")
+
+    http_timeout_s: float = Field(60.0, gt=0)
+    http_retries: int = Field(4, ge=0, description="Retries after the first attempt, on timeouts and 5xx")
+    http_backoff_s: float = Field(2.0, ge=0, description="Base of the exponential backoff (with jitter)")
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    log_level: str = "INFO"
+
+    @field_validator("gim_centre")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.strip().lower()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'swx.sqlite').resolve()}"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def netrc_path(self) -> Path:
+        return self.earthdata_netrc or Path.home() / ".netrc"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once; tests call `get_settings.cache_clear()`)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Global Ionospheric Maps: file naming, sources (remote mirrors, local folder, simulator) and ingest."""

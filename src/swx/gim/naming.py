@@ -1,0 +1,84 @@
+"""IGS file names of GIM products, chosen by date.
+
+Up to GPS week 2237 the IGS used short names, `cccgDDD0.YYi.Z` (Unix compress); from GPS week 2238
+(2022-11-27) long names, `AAA0OPSTYP_YYYYDDD0000_01D_SMP_GIM.INX.gz` (gzip).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+LONG_NAME_FROM = dt.date(2022, 11, 27)  # first day of GPS week 2238
+
+#: centre code -> (long-name prefix, sampling) for the products swx knows.
+PRODUCTS: dict[str, tuple[str, str]] = {
+    "cod": ("COD0OPSFIN", "01H"), "cor": ("COD0OPSRAP", "01H"),
+    "igs": ("IGS0OPSFIN", "02H"), "igr": ("IGS0OPSRAP", "02H"),
+    "jpl": ("JPL0OPSFIN", "02H"), "jpr": ("JPL0OPSRAP", "02H"),
+    "esa": ("ESA0OPSFIN", "02H"), "esr": ("ESA0OPSRAP", "02H"),
+    "upc": ("UPC0OPSFIN", "02H"), "upr": ("UPC0OPSRAP", "02H"),
+    "uqr": ("UPC0OPSRAP", "15M"),
+}
+_LONG_TO_CENTRE = {prefix + ("" if smp != "15M" else "15M"): c for c, (prefix, smp) in PRODUCTS.items()}
+
+_SHORT_RE = re.compile(r"^([a-z0-9]{3})g(\d{3})(\d)\.(\d{2})i", re.IGNORECASE)
+_LONG_RE = re.compile(r"^([A-Z0-9]{3}0[A-Z]{3}(?:FIN|RAP|PRD))_(\d{4})(\d{3})(\d{4})_01D_(\w{3})_GIM\.INX",
+                      re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class GimName:
+    """What a file name says: analysis centre and UT day."""
+
+    centre: str
+    day: dt.date
+
+
+def short_name(centre: str, day: dt.date, compressed: bool = True) -> str:
+    doy = day.timetuple().tm_yday
+    return f"{centre.lower()}g{doy:03d}0.{day.year % 100:02d}i" + (".Z" if compressed else "")
+
+
+def long_name(centre: str, day: dt.date) -> str:
+    try:
+        prefix, smp = PRODUCTS[centre.lower()]
+    except KeyError:
+        raise ValueError(f"no IGS long name known for centre {centre!r}; known: {sorted(PRODUCTS)}") from None
+    doy = day.timetuple().tm_yday
+    return f"{prefix}_{day.year:04d}{doy:03d}0000_01D_{smp}_GIM.INX.gz"
+
+
+def name_for(centre: str, day: dt.date) -> str:
+    """The file name under which `centre` publishes the GIM of `day`."""
+    return long_name(centre, day) if day >= LONG_NAME_FROM else short_name(centre, day)
+
+
+def parse_name(filename: str) -> GimName | None:
+    """Centre and day from a short or long IGS name (extra suffixes are allowed), else None."""
+    m = _LONG_RE.match(filename)
+    if m:
+        prefix, year, doy, _, smp = m.groups()
+        prefix = prefix.upper()
+        centre = _LONG_TO_CENTRE.get(prefix + ("15M" if smp.upper() == "15M" else ""))
+        if centre is None:
+            centre = prefix[:3].lower() if prefix.endswith("FIN") else prefix[:2].lower() + "r"
+        return GimName(centre, _from_doy(int(year), int(doy)))
+    m = _SHORT_RE.match(filename)
+    if m:
+        centre, doy, _, yy = m.groups()
+        year = int(yy) + (1900 if int(yy) >= 80 else 2000)
+        return GimName(centre.lower(), _from_doy(year, int(doy)))
+    return None
+
+
+def _from_doy(year: int, doy: int) -> dt.date:
+    return dt.date(year, 1, 1) + dt.timedelta(days=doy - 1)
+
+
+def url_fields(centre: str, day: dt.date) -> dict[str, str]:
+    """Values for the mirror URL templates."""
+    name = name_for(centre, day)
+    return {"yyyy": f"{day.year:04d}", "yy": f"{day.year % 100:02d}", "doy": f"{day.timetuple().tm_yday:03d}",
+            "name": name, "NAME": name.upper() if day < LONG_NAME_FROM else name, "centre": centre}

@@ -1,0 +1,43 @@
+"""Kp (and F10.7) for the rest of swx: fetched from GFZ, or the archived/bundled history.
+
+`load_indices` is what the pipeline calls: the archive's tables merged over the bundled history, so
+a fresh offline machine still has real indices for 2005-2025.
+"""
+
+from __future__ import annotations
+
+from swx.archive import Archive
+from swx.indices.gfz import parse_gfz_text
+from swx.indices.history import load_history
+from swx.indices.tables import IndexTables, merge_tables
+from swx.net import Downloader
+
+__all__ = ["fetch_gfz", "load_indices", "G_SCALE_KP"]
+
+#: NOAA G-scale thresholds on Kp (G1 = Kp 5-, ... G5 = Kp 9-).
+G_SCALE_KP = {1: 14 / 3, 2: 17 / 3, 3: 20 / 3, 4: 23 / 3, 5: 26 / 3}
+
+
+def fetch_gfz(downloader: Downloader, url: str, nowcast_url: str | None = None) -> IndexTables:
+    """Download and parse GFZ's definitive file and, when given, the nowcast file (merged)."""
+    tables = parse_gfz_text(downloader.get(url), url)
+    if nowcast_url:
+        tables = merge_tables(tables, parse_gfz_text(downloader.get(nowcast_url), nowcast_url))
+    return tables
+
+
+def load_indices(archive: Archive | None = None) -> IndexTables:
+    """Bundled history, overlaid by whatever the archive holds (its better or newer rows win)."""
+    history = load_history()
+    if archive is None:
+        return history
+    return merge_tables(history, archive.load_indices())
+
+
+def g_class(kp: float) -> int:
+    """NOAA G-scale class (0 = below storm level) for a Kp value."""
+    g = 0
+    for level, threshold in G_SCALE_KP.items():
+        if kp >= threshold - 1e-6:
+            g = level
+    return g
