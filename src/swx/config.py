@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log_level: str = "INFO"
 
+    @field_validator("gim_local_dir", "earthdata_netrc", "database_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("gim_centre")
     @classmethod
     def _lower(cls, v: str) -> str:

@@ -380,6 +380,7 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
     current: _Block | None = None
     saw_eof = False
     truncated: str | None = None
+    ignore_from = nlines  # lines of an incomplete last map (kept out of the checks when reading partially)
     for i in np.flatnonzero(is_label & ~is_lat):
         i = int(i)
         s0 = int(starts[i])
@@ -433,6 +434,7 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
             if current is not None:
                 truncated = (f"END OF FILE inside {current.kind} map {current.number} "
                              f"(started at line {lineno(current.start)})")
+                ignore_from = current.start
                 current = None
         elif label == "COMMENT" and current is None:
             continue
@@ -442,6 +444,7 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
     if current is not None:
         truncated = (f"missing END OF {current.kind} MAP for map {current.number} "
                      f"(started at line {lineno(current.start)}; file truncated?)")
+        ignore_from = current.start
     if truncated:
         if not allow_partial:
             raise IonexFormatError(truncated, path=path, line=first_line + nlines - 1,
@@ -461,7 +464,7 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
         inside[b.start] += 1
         inside[b.end + 1] -= 1
     inside = np.cumsum(inside[:-1]).astype(bool)
-    stray = np.flatnonzero(~inside & ~is_label & (lengths > 0))
+    stray = np.flatnonzero(~inside[:ignore_from] & ~is_label[:ignore_from] & (lengths[:ignore_from] > 0))
     for i in stray:
         if body[starts[i]:ends[i]].strip():
             raise IonexFormatError("values outside a map block", path=path, line=lineno(i),
@@ -511,10 +514,10 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
     if not exact:
         for j in np.flatnonzero(vlen != want_len):
             i = int(vline[j])
-            text = body[starts[i]:ends[i]]
-            if len(text) < want_len[j] or text[want_len[j]:].strip():
-                n = len(text.split())
-                raise IonexFormatError(f"value line has {len(text)} columns ({n} fields)", path=path,
+            vtext = body[starts[i]:ends[i]]
+            if len(vtext) < want_len[j] or vtext[want_len[j]:].strip():
+                n = len(vtext.split())
+                raise IonexFormatError(f"value line has {len(vtext)} columns ({n} fields)", path=path,
                                        line=lineno(i), expected=f"{counts[j % per_row]} values in I5 fields")
 
     # Regular layout (every row and every map block the same number of bytes apart, as writers
@@ -546,12 +549,12 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
     differ = np.flatnonzero((got_rec != expected_rec[None]).any(axis=2).ravel())
     for j in differ:
         r = int(rec[j])
-        text = body[starts[r]:starts[r] + 60].decode("ascii", "replace")
-        nums = _numbers(" ".join(text[k:k + 6] for k in range(2, 32, 6)), path, lineno(r),
+        rtext = body[starts[r]:starts[r] + 60].decode("ascii", "replace")
+        nums = _numbers(" ".join(rtext[k:k + 6] for k in range(2, 32, 6)), path, lineno(r),
                         "LAT/LON1/LON2/DLON/H", 5)
         want = (lats[j % nlat], *hdr.lon, h)
         if not np.allclose(nums[:5], want, atol=1e-6):
-            raise IonexFormatError(f"latitude record {text.strip()!r} does not match the header grid",
+            raise IonexFormatError(f"latitude record {rtext.strip()!r} does not match the header grid",
                                    path=path, line=lineno(r),
                                    expected="LAT/LON1/LON2/DLON/H = " + " ".join(f"{x:.1f}" for x in want))
 

@@ -1,0 +1,56 @@
+"""Shared fixtures: real data from ../shared (skipped with a message when absent), an isolated
+environment per test, small GIMs made by swx's own writer, and a local misbehaving HTTP server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from swx.config import get_settings
+from tests.helpers import FixtureServer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    env = os.environ.get("SWX_SHARED_DATA")
+    p = Path(env) if env else REPO.parent / "shared" / "data"
+    return p if p.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    p = shared_data_dir()
+    if p is None:
+        pytest.skip("real data not available: set SWX_SHARED_DATA or put shared/ beside the repository "
+                    "(../shared/data); these tests read the real IONEX and index files in place")
+    return p
+
+
+@pytest.fixture(scope="session")
+def ionex_dir(shared_data: Path) -> Path:
+    return shared_data / "ionex"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """No developer .env or SWX_* variable leaks into a test; data goes to a temp folder."""
+    keep = {"SWX_SHARED_DATA", "SWX_TEST_DATABASE_URL"}
+    for key in list(os.environ):
+        if key.startswith("SWX_") and key not in keep:
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def http_server():
+    server = FixtureServer()
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,147 @@
+"""Test helpers: small GIMs written by swx's own writer, and a local HTTP server that misbehaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import xarray as xr
+
+from swx.io.ionex import format_ionex
+
+
+def make_gim(day: dt.date = dt.date(2020, 1, 8), hours: int = 2, seed: int = 0, *,
+             lat_step: float = -2.5, lon_step: float = 5.0, with_rms: bool = True) -> xr.Dataset:
+    """A day of GIM-like maps (diurnal bump following the Sun) on the IONEX grid, 0.1 TECU precision."""
+    n = 24 // hours + 1
+    times = np.datetime64(day, "ns") + np.arange(n) * np.timedelta64(hours, "h")
+    lat = np.round(np.arange(87.5, -87.5 + lat_step / 2, lat_step), 1)
+    lon = np.round(np.arange(-180.0, 180.0 + lon_step / 2, lon_step), 1)
+    rng = np.random.default_rng(seed)
+    ut = np.arange(n) * hours
+    lt = (ut[:, None, None] + lon[None, None, :] / 15.0) % 24
+    tec = 5 + 25 * np.cos(np.radians(lat))[None, :, None] ** 2 * np.clip(np.cos((lt - 14) / 24 * 2 * np.pi), 0, None)
+    tec = tec + rng.normal(0, 0.5, tec.shape)
+    tec = np.round(np.clip(tec, 0, None), 1).astype(np.float32)
+    data = {"tec": (("time", "lat", "lon"), tec)}
+    if with_rms:
+        data["rms"] = (("time", "lat", "lon"), np.round(0.1 * tec + 0.5, 1).astype(np.float32))
+    return xr.Dataset(data, coords={"time": times, "lat": lat, "lon": lon},
+                      attrs={"centre": "tst", "description": "test maps made by swx's writer"})
+
+
+def gim_text(day: dt.date = dt.date(2020, 1, 8), **kwargs) -> str:
+    created = dt.datetime(2020, 1, 9, tzinfo=dt.UTC)
+    return format_ionex(make_gim(day, **kwargs), created=created)
+
+
+def gim_bytes_gz(day: dt.date = dt.date(2020, 1, 8), **kwargs) -> bytes:
+    return gzip.compress(gim_text(day, **kwargs).encode(), mtime=0)
+
+
+@dataclass
+class Route:
+    """What the server does for one path."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    redirect: str | None = None
+    claimed_length: int | None = None  # send a Content-Length larger than the body, then close
+    fail_first: int = 0  # answer 503 this many times first
+    hits: int = 0
+
+
+class FixtureServer:
+    """A real HTTP server on 127.0.0.1 (random port) serving fixtures, and misbehaving on request."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base(self) -> str:
+        assert self._httpd is not None
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def add(self, path: str, **kwargs) -> str:
+        self.routes[path] = Route(**kwargs)
+        return self.url(path)
+
+    def start(self) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                server.requests.append((self.path, dict(self.headers)))
+                route = server.routes.get(self.path.split("?")[0])
+                if route is None:
+                    self._send(404, b"not found", {"Content-Type": "text/plain"})
+                    return
+                route.hits += 1
+                if route.delay_s:
+                    time.sleep(route.delay_s)
+                if route.hits <= route.fail_first:
+                    self._send(503, b"busy", {"Content-Type": "text/plain"})
+                    return
+                if route.redirect:
+                    self._send(302, b"", {"Location": route.redirect})
+                    return
+                if route.claimed_length is not None:
+                    self.send_response(route.status)
+                    self.send_header("Content-Length", str(route.claimed_length))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(route.body)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self._send(route.status, route.body, route.headers)
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                if "Content-Type" not in headers:
+                    self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+
+def no_sleep() -> Callable[[float], None]:
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+
+    sleep.slept = slept  # type: ignore[attr-defined]
+    return sleep

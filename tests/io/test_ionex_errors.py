@@ -1,0 +1,259 @@
+"""Malformed IONEX gets one documented error type naming the file, the line and what was expected;
+tolerable quirks are read, with a warning where it matters. Fixtures are made by swx's writer."""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+
+import numpy as np
+import pytest
+
+from swx.errors import IonexFormatError
+from swx.io.ionex import IonexWarning, parse_ionex, read_ionex
+from tests.helpers import gim_text, make_gim
+
+TEXT = gim_text()
+LINES = TEXT.splitlines(keepends=True)
+
+
+def line_of(label: str, nth: int = 0) -> int:
+    """0-based index of the nth line whose label (columns 61-80) is `label`."""
+    hits = [i for i, line in enumerate(LINES) if line[60:].strip() == label]
+    return hits[nth]
+
+
+def parse(text: str, **kw):
+    return parse_ionex(text.encode(), "test.20i", **kw)
+
+
+def without(i: int) -> str:
+    return "".join(LINES[:i] + LINES[i + 1:])
+
+
+def test_fixture_itself_is_valid():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = parse(TEXT)
+    np.testing.assert_allclose(ds.tec.values, make_gim().tec.values, atol=1e-6)
+
+
+@pytest.mark.parametrize("label", ["EPOCH OF FIRST MAP", "# OF MAPS IN FILE", "LAT1 / LAT2 / DLAT",
+                                   "LON1 / LON2 / DLON", "HGT1 / HGT2 / DHGT", "INTERVAL", "MAPPING FUNCTION",
+                                   "BASE RADIUS", "MAP DIMENSION", "EPOCH OF LAST MAP"])
+def test_missing_mandatory_header_record(label):
+    with pytest.raises(IonexFormatError, match=f"missing mandatory header record.*{label}") as err:
+        parse(without(line_of(label)))
+    assert err.value.path == "test.20i" and err.value.line is not None
+
+
+def test_missing_end_of_tec_map_names_the_map_and_line():
+    i = line_of("END OF TEC MAP", 3)  # end of map 4
+    with pytest.raises(IonexFormatError, match="missing END OF TEC MAP for map 4") as err:
+        parse(without(i))
+    # reported at the next START: 0-based index in the original = 1-based line once one line is gone
+    assert err.value.line == line_of("START OF TEC MAP", 4)
+
+
+def test_truncated_file_is_an_error_by_default_and_partial_on_request():
+    cut = line_of("START OF TEC MAP", 5) + 200  # in the middle of map 6
+    text = "".join(LINES[:cut])
+    with pytest.raises(IonexFormatError, match="missing END OF TEC MAP for map 6.*truncated"):
+        parse(text)
+    with pytest.warns(IonexWarning, match="5 complete maps"):
+        ds = parse(text, allow_partial=True)
+    assert ds.sizes["time"] == 5 and ds.attrs["partial"] == 1
+    assert bool(ds.rms.isnull().all())  # no RMS map survived the cut
+    np.testing.assert_allclose(ds.tec.values, make_gim().tec.values[:5], atol=1e-6)
+
+
+def test_fewer_maps_than_declared_is_truncation():
+    start = line_of("START OF TEC MAP", 12)
+    end = line_of("END OF TEC MAP", 12)
+    text = "".join(LINES[:start] + LINES[end + 1:])
+    with pytest.raises(IonexFormatError, match="12 TEC maps in file, header says 13"):
+        parse(text)
+
+
+def test_more_maps_than_declared_is_an_error():
+    i = line_of("# OF MAPS IN FILE")
+    text = "".join(LINES[:i] + [f"{12:6d}".ljust(60) + "# OF MAPS IN FILE   \n"] + LINES[i + 1:])
+    with pytest.raises(IonexFormatError, match="13 TEC maps in file, header says 12"):
+        parse(text)
+
+
+def test_grid_mismatch_latitude_record():
+    i = line_of("START OF TEC MAP", 2) + 2 + 6 * 3  # fourth latitude record of map 3
+    bad = LINES[i].replace("  80.0", "  79.0", 1)
+    assert bad != LINES[i]
+    with pytest.raises(IonexFormatError, match="does not match the header grid") as err:
+        parse("".join(LINES[:i] + [bad] + LINES[i + 1:]))
+    assert err.value.line == i + 1 and "80.0" in err.value.expected
+
+
+def test_grid_mismatch_row_count():
+    i = line_of("LAT1 / LAT2 / DLAT")
+    text = "".join(LINES[:i] + ["    87.5 -85.0  -2.5".ljust(60) + "LAT1 / LAT2 / DLAT  \n"] + LINES[i + 1:])
+    with pytest.raises(IonexFormatError, match="has 71 latitude rows") as err:
+        parse(text)
+    assert "70 rows" in err.value.expected
+
+
+def test_missing_value_line_is_reported_at_its_row():
+    i = line_of("START OF TEC MAP", 1) + 2 + 6 * 10 + 3  # a value line of row 11, map 2
+    with pytest.raises(IonexFormatError, match="4 value lines after this latitude record") as err:
+        parse(without(i))
+    assert err.value.line == i - 3 + 1
+
+
+def test_non_numeric_value_names_line_and_columns():
+    i = line_of("START OF TEC MAP", 2) + 3 + 6 * 5  # first value line of row 6 of map 3
+    line = LINES[i]
+    bad = line[:10] + "  a12" + line[15:]
+    with pytest.raises(IonexFormatError, match=r"non-numeric value '  a12' in columns 11-15") as err:
+        parse("".join(LINES[:i] + [bad] + LINES[i + 1:]))
+    assert err.value.line == i + 1
+
+
+@pytest.mark.parametrize("field", ["1 2 3", "  -  ", "  1- ", "    -", " 1  ", "12 34"])
+def test_malformed_fields_are_rejected(field):
+    i = line_of("START OF TEC MAP") + 3
+    line = LINES[i]
+    bad = (line[:5] + field.ljust(5)[:5] + line[10:]) if len(field) == 5 else (line[:5] + field + line[10:])
+    with pytest.raises(IonexFormatError):
+        parse("".join(LINES[:i] + [bad] + LINES[i + 1:]))
+
+
+def test_negative_and_five_digit_values_are_read():
+    i = line_of("START OF TEC MAP") + 3
+    line = LINES[i]
+    good = line[:5] + "   -3" + "12345" + line[15:]
+    ds = parse("".join(LINES[:i] + [good] + LINES[i + 1:]))
+    assert ds.tec.values[0, 0, 1] == pytest.approx(-0.3)
+    assert ds.tec.values[0, 0, 2] == pytest.approx(1234.5)
+
+
+def test_empty_and_blank_files():
+    for data in (b"", b"   \n\n"):
+        with pytest.raises(IonexFormatError, match="empty file"):
+            parse_ionex(data, "x.20i")
+
+
+def test_not_an_ionex_file():
+    with pytest.raises(IonexFormatError, match="not 'IONEX VERSION / TYPE'") as err:
+        parse("hello world\n" * 5)
+    assert err.value.line == 1
+
+
+def test_unsupported_version():
+    text = TEXT.replace("     1.0            IONOSPHERE MAPS", "     2.0            IONOSPHERE MAPS", 1)
+    with pytest.raises(IonexFormatError, match="unsupported IONEX version 2"):
+        parse(text)
+
+
+def test_ionex_1_1_is_accepted():
+    text = TEXT.replace("     1.0            IONOSPHERE MAPS", "     1.1            IONOSPHERE MAPS", 1)
+    assert parse(text).attrs["ionex_version"] == 1.1
+
+
+def test_truncated_gzip_stream(tmp_path):
+    data = gzip.compress(TEXT.encode())
+    p = tmp_path / "codg0080.20i.gz"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IonexFormatError, match="truncated gzip") as err:
+        read_ionex(p)
+    assert str(p) in str(err.value)
+
+
+def test_corrupt_gzip_stream(tmp_path):
+    data = bytearray(gzip.compress(TEXT.encode()))
+    data[100:110] = b"\xff" * 10
+    p = tmp_path / "codg0080.20i.gz"
+    p.write_bytes(bytes(data))
+    with pytest.raises(IonexFormatError, match="corrupt gzip|truncated gzip"):
+        read_ionex(p)
+
+
+def test_named_compressed_but_plain_garbage(tmp_path):
+    p = tmp_path / "codg0080.20i.Z"
+    p.write_bytes(b"<html>login</html>")
+    with pytest.raises(IonexFormatError, match="not a gzip or Unix-compress stream"):
+        read_ionex(p)
+
+
+@pytest.mark.parametrize("use_gzip_tool", [True, False], ids=["gzip-binary", "unlzw3"])
+def test_truncated_and_corrupt_unix_compress_streams(ionex_dir, tmp_path, monkeypatch, use_gzip_tool):
+    if not use_gzip_tool:
+        monkeypatch.setattr("swx.io.compression.shutil.which", lambda name: None)
+    z = (ionex_dir / "codg0080.20i.Z").read_bytes()
+    good = tmp_path / "codg0080.20i.Z"
+    good.write_bytes(z)
+    assert read_ionex(good).sizes["time"] == 25  # both decoders read the real file
+    cut = tmp_path / "codg0090.20i.Z"
+    cut.write_bytes(z[: len(z) // 3])
+    with pytest.raises(IonexFormatError) as err:
+        read_ionex(cut)
+    assert "codg0090.20i.Z" in str(err.value)
+    corrupt = bytearray(z)
+    corrupt[3:40] = bytes(range(200, 237))
+    bad = tmp_path / "codg0100.20i.Z"
+    bad.write_bytes(bytes(corrupt))
+    with pytest.raises(IonexFormatError):
+        read_ionex(bad)
+
+
+def test_unpadded_header_lines_and_crlf_are_read():
+    text = "".join((line.rstrip() + "\r\n") if i < line_of("END OF HEADER") else line
+                   for i, line in enumerate(LINES))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = parse(text)
+    assert ds.sizes["time"] == 13
+
+
+def test_float_interval_and_60_second_epoch():
+    i = line_of("INTERVAL")
+    text = "".join(LINES[:i] + ["  7200.0".ljust(60) + "INTERVAL            \n"] + LINES[i + 1:])
+    j = line_of("EPOCH OF LAST MAP")
+    last = "  2020     1     8    23    59    60".ljust(60) + "EPOCH OF LAST MAP   \n"
+    text = "".join(text.splitlines(keepends=True)[:j] + [last] + text.splitlines(keepends=True)[j + 1:])
+    with pytest.warns(IonexWarning, match="23:59:60"):
+        ds = parse(text)
+    assert ds.attrs["interval_s"] == 7200.0
+
+
+def test_missing_end_of_file_warns_but_reads():
+    with pytest.warns(IonexWarning, match="no END OF FILE"):
+        ds = parse(without(line_of("END OF FILE")))
+    assert ds.sizes["time"] == 13
+
+
+def test_per_map_exponent_applies_to_that_map_only():
+    i = line_of("START OF TEC MAP", 1) + 1  # after EPOCH OF CURRENT MAP of map 2
+    text = "".join(LINES[:i + 1] + ["    -2".ljust(60) + "EXPONENT            \n"] + LINES[i + 1:])
+    ds = parse(text)
+    ref = make_gim().tec.values
+    np.testing.assert_allclose(ds.tec.values[1], ref[1] / 10, rtol=1e-5)
+    np.testing.assert_allclose(ds.tec.values[2], ref[2], rtol=1e-6)
+
+
+def test_error_is_a_value_error_subclass_with_fields():
+    with pytest.raises(ValueError):
+        parse("nope\n")
+    err = IonexFormatError("bad", path="f", line=3, expected="good")
+    assert str(err) == "f, line 3: bad (expected good)"
+
+
+def test_padded_value_lines_are_read_and_errors_still_name_the_line():
+    i = line_of("START OF TEC MAP") + 3
+    padded = LINES[i].rstrip("\n") + " " * 7 + "\n"  # trailing blanks lose nothing
+    text = "".join(LINES[:i] + [padded] + LINES[i + 1:])
+    ds = parse(text)
+    np.testing.assert_allclose(ds.tec.values, make_gim().tec.values, atol=1e-6)
+    # the same file with a bad field further on: the irregular-layout path must report it too
+    k = line_of("START OF TEC MAP", 1) + 3
+    bad = LINES[k][:20] + "  x  " + LINES[k][25:]
+    lines = text.splitlines(keepends=True)
+    with pytest.raises(IonexFormatError, match="non-numeric value '  x  '") as err:
+        parse("".join(lines[:k] + [bad] + lines[k + 1:]))
+    assert err.value.line == k + 1

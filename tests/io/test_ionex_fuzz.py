@@ -1,0 +1,95 @@
+"""Fuzzing: whatever is done to a valid IONEX file, the reader either reads it or raises
+IonexFormatError — never a bare IndexError/ValueError/UnicodeError."""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from swx.errors import IonexFormatError
+from swx.io.ionex import format_ionex, parse_ionex
+from tests.helpers import gim_text, make_gim
+
+# A small grid keeps each example fast: 10 deg x 30 deg.
+SMALL = gim_text(lat_step=-10.0, lon_step=30.0, hours=6)
+SMALL_LINES = SMALL.splitlines(keepends=True)
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def check(data: bytes, name: str = "fuzz.20i") -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = parse_ionex(data, name)
+        except IonexFormatError as exc:
+            assert exc.path == name
+            assert str(exc)
+            return
+    assert ds.sizes["lat"] > 0 and ds.sizes["lon"] > 0 and ds.sizes["time"] > 0
+
+
+@FUZZ
+@given(st.data())
+def test_byte_mutations(data):
+    buf = bytearray(SMALL.encode())
+    for _ in range(data.draw(st.integers(1, 8))):
+        i = data.draw(st.integers(0, len(buf) - 1))
+        buf[i] = data.draw(st.integers(0, 255))
+    check(bytes(buf))
+
+
+@FUZZ
+@given(st.integers(0, len(SMALL)))
+def test_truncation_anywhere(n):
+    check(SMALL.encode()[:n])
+
+
+@FUZZ
+@given(st.data())
+def test_line_deletion_duplication_and_swaps(data):
+    lines = list(SMALL_LINES)
+    for _ in range(data.draw(st.integers(1, 4))):
+        op = data.draw(st.sampled_from(["delete", "duplicate", "swap", "blank"]))
+        i = data.draw(st.integers(0, len(lines) - 1))
+        j = data.draw(st.integers(0, len(lines) - 1))
+        if op == "delete" and len(lines) > 1:
+            del lines[i]
+        elif op == "duplicate":
+            lines.insert(i, lines[i])
+        elif op == "swap":
+            lines[i], lines[j] = lines[j], lines[i]
+        else:
+            lines[i] = "\n"
+    check("".join(lines).encode())
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_random_bytes_and_fake_compression_headers(blob):
+    check(blob)
+    check(b"\x1f\x8b" + blob, "fuzz.20i.gz")
+    check(b"\x1f\x9d" + blob, "fuzz.20i.Z")
+    check(b"PK\x03\x04" + blob, "fuzz.zip")
+
+
+@FUZZ
+@given(st.integers(0, 2000))
+def test_truncated_gzip(n):
+    z = gzip.compress(SMALL.encode())
+    check(z[: n % len(z)], "fuzz.20i.gz")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 6]), st.floats(0, 1))
+def test_writer_reader_round_trip_of_random_fields(seed, hours, nan_share):
+    ds = make_gim(hours=hours, seed=seed, lat_step=-10.0, lon_step=30.0)
+    rng = np.random.default_rng(seed)
+    tec = rng.uniform(0, 300, ds.tec.shape).round(1).astype(np.float32)
+    tec[rng.random(tec.shape) < nan_share * 0.2] = np.nan
+    ds["tec"] = (("time", "lat", "lon"), tec)
+    back = parse_ionex(format_ionex(ds).encode(), "rt.20i")
+    np.testing.assert_allclose(back.tec.values, tec, atol=1e-4, equal_nan=True)
