@@ -136,7 +136,7 @@ class Archive:
 def _count_changed(old: pd.DataFrame, new: pd.DataFrame) -> int:
     if old.empty:
         return len(new)
-    joined = new.join(old, how="left", rsuffix="_old")
+    joined = new.merge(old, how="left", left_index=True, right_index=True, suffixes=("", "_old"))
     changed = np.zeros(len(joined), dtype=bool)
     for c in new.columns:
         a, b = joined[c], joined[c + "_old"]

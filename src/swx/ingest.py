@@ -84,11 +84,11 @@ def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *
     try:
         raw = source.fetch(centre, day)
     except NotFoundError as exc:
-        log.warning("%s %s: %s", centre, day, exc)
-        return DayResult(centre, day, "missing", str(exc))
+        log.warning("%s %s: %s", centre, day, _reason(exc))
+        return DayResult(centre, day, "missing", _reason(exc))
     except FetchError as exc:
-        log.error("%s %s: %s", centre, day, exc)
-        return DayResult(centre, day, "failed", str(exc))
+        log.error("%s %s: %s", centre, day, _reason(exc))
+        return DayResult(centre, day, "failed", _reason(exc))
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IonexWarning)
@@ -102,6 +102,12 @@ def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *
     stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin)
     log.info("%s %s: archived %d maps from %s", centre, day, ds.sizes["time"], raw.origin)
     return DayResult(centre, day, "fetched", "", stored.path, int(ds.sizes["time"]), raw.origin)
+
+
+def _reason(exc: FetchError) -> str:
+    """The error without the day (the summary line names it already)."""
+    text = f"{exc.url}: {exc.message}" if exc.url else exc.message
+    return f"{text}. {exc.hint}" if exc.hint else text
 
 
 def ingest_gims(source: GimSource, archive: Archive, items: Iterable[tuple[str, dt.date]], *,

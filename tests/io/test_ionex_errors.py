@@ -203,8 +203,8 @@ def test_truncated_and_corrupt_unix_compress_streams(ionex_dir, tmp_path, monkey
 
 
 def test_unpadded_header_lines_and_crlf_are_read():
-    text = "".join((line.rstrip() + "\r\n") if i < line_of("END OF HEADER") else line
-                   for i, line in enumerate(LINES))
+    end = line_of("END OF HEADER")
+    text = "".join((line.rstrip() + "\r\n") if i < end else line for i, line in enumerate(LINES))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ds = parse(text)

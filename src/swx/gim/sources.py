@@ -69,10 +69,12 @@ class RemoteSource:
                 errors.append(exc)
                 continue
             return RawGim(centre.lower(), day, url.rsplit("/", 1)[-1], data, url, self.kind)
+        detail = "; ".join(f"{e.url}: {e.message}" for e in errors)
         if all(isinstance(e, NotFoundError) for e in errors):
-            raise NotFoundError("not found at any mirror: " + "; ".join(e.url or "" for e in errors), day=day,
+            raise NotFoundError(f"{centre} not found at any mirror ({detail})", day=day,
                                 hint=errors[-1].hint if errors else None)
-        raise FetchError("all mirrors failed: " + " | ".join(str(e) for e in errors), day=day)
+        hints = sorted({e.hint for e in errors if e.hint})
+        raise FetchError(f"all mirrors failed ({detail})", day=day, hint=" ".join(hints) or None)
 
 
 class LocalDirectorySource:

@@ -1,0 +1,78 @@
+"""File names by date and the local-folder source."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from swx.errors import NotFoundError
+from swx.gim.naming import GimName, long_name, name_for, parse_name, short_name, url_fields
+from swx.gim.sources import GimSource, LocalDirectorySource, RemoteSource
+from swx.io.ionex import write_ionex
+from swx.net import Downloader
+from tests.helpers import make_gim
+
+
+def test_names_switch_at_gps_week_2238():
+    assert name_for("cod", dt.date(2022, 11, 26)) == "codg3300.22i.Z"
+    assert name_for("cod", dt.date(2022, 11, 27)) == "COD0OPSFIN_20223310000_01D_01H_GIM.INX.gz"
+    assert name_for("igs", dt.date(2024, 12, 14)) == "IGS0OPSFIN_20243490000_01D_02H_GIM.INX.gz"
+    assert short_name("jpl", dt.date(2015, 11, 15)) == "jplg3190.15i.Z"
+    assert long_name("esa", dt.date(2023, 1, 1)) == "ESA0OPSFIN_20230010000_01D_02H_GIM.INX.gz"
+    with pytest.raises(ValueError, match="no IGS long name"):
+        long_name("xyz", dt.date(2023, 1, 1))
+
+
+def test_url_fields_upper_case_for_code_server():
+    f = url_fields("cod", dt.date(2020, 1, 8))
+    assert f["NAME"] == "CODG0080.20I.Z" and f["doy"] == "008" and f["yy"] == "20"
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("codg0080.20i.Z", GimName("cod", dt.date(2020, 1, 8))),
+    ("CODG0080.20I.Z", GimName("cod", dt.date(2020, 1, 8))),
+    ("casg0010.99i.Z", GimName("cas", dt.date(1999, 1, 1))),
+    ("IGS0OPSFIN_20243490000_01D_02H_GIM.INX.gz", GimName("igs", dt.date(2024, 12, 14))),
+    ("COD0OPSRAP_20250010000_01D_01H_GIM.INX.gz", GimName("cor", dt.date(2025, 1, 1))),
+    ("UPC0OPSRAP_20250010000_01D_15M_GIM.INX.gz", GimName("uqr", dt.date(2025, 1, 1))),
+    ("upcg0010.00i.gnss-lab-ionex_file.00i", GimName("upc", dt.date(2000, 1, 1))),
+    ("one_map.gnss-lab.xxi", None),
+    ("notes.txt", None),
+])
+def test_parse_name(name, expected):
+    assert parse_name(name) == expected
+
+
+def test_local_source_finds_files_by_name_recursively(tmp_path):
+    (tmp_path / "2020").mkdir()
+    write_ionex(make_gim(dt.date(2020, 1, 8)), tmp_path / "2020" / "codg0080.20i.gz")
+    write_ionex(make_gim(dt.date(2020, 1, 9)), tmp_path / "codg0090.20i")
+    (tmp_path / "README.txt").write_text("not a GIM")
+    src = LocalDirectorySource(tmp_path)
+    assert isinstance(src, GimSource)
+    assert src.available() == [("cod", dt.date(2020, 1, 8)), ("cod", dt.date(2020, 1, 9))]
+    raw = src.fetch("cod", dt.date(2020, 1, 8))
+    assert raw.source == "local" and raw.origin.endswith("codg0080.20i.gz") and raw.data[:2] == b"\x1f\x8b"
+    with pytest.raises(NotFoundError, match="no cod file"):
+        src.fetch("cod", dt.date(2020, 1, 10))
+    assert [p.name for p in src.unrecognised()] == ["README.txt"]
+
+
+def test_local_source_on_shared_folder(ionex_dir):
+    src = LocalDirectorySource(ionex_dir)
+    avail = src.available()
+    assert ("cod", dt.date(2020, 1, 8)) in avail and ("igs", dt.date(2024, 12, 14)) in avail
+    assert len(avail) == 17  # 18 files, one whose name does not say centre and day
+    assert [p.name for p in src.unrecognised()] == ["one_map.gnss-lab.xxi"]
+
+
+def test_missing_local_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(NotFoundError, match="does not exist"):
+        LocalDirectorySource(tmp_path / "nope").available()
+
+
+def test_remote_source_urls_from_templates():
+    src = RemoteSource({"cod": ["http://a/{yyyy}/{NAME}", "https://b/{yyyy}/{doy}/{name}"]}, Downloader())
+    assert src.urls("cod", dt.date(2020, 1, 8)) == ["http://a/2020/CODG0080.20I.Z", "https://b/2020/008/codg0080.20i.Z"]
+    assert src.urls("cod", dt.date(2023, 6, 1))[1].endswith("/2023/152/COD0OPSFIN_20231520000_01D_01H_GIM.INX.gz")

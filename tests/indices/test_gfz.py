@@ -1,0 +1,81 @@
+"""GFZ Kp files (text and JSON): real files from ../shared, missing values, status, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from swx.errors import IndexFormatError
+from swx.indices.gfz import parse_gfz_json, parse_gfz_text, read_gfz_text
+
+
+def test_storm_excerpt_values(shared_data):
+    t = read_gfz_text(shared_data / "kp" / "Kp_ap_Ap_SN_F107_since_1932.EXCERPT_2015-03-10_to_2015-03-31.txt")
+    assert len(t.kp) == 22 * 8 and len(t.daily) == 22
+    assert t.kp.index.tz is not None and str(t.kp.index.tz) == "UTC"
+    day = t.kp.loc["2015-03-17"]
+    np.testing.assert_allclose(day.kp.values, [2.0, 4.667, 5.667, 5.333, 7.667, 7.667, 7.333, 7.667])
+    np.testing.assert_allclose(day.ap.values, [7, 39, 67, 56, 179, 179, 154, 179])
+    assert t.daily.loc["2015-03-17", "Ap"] == 108
+    assert (t.kp.status == "definitive").all() and (t.daily.status == "definitive").all()  # D=2
+    assert t.kp.index[0] == pd.Timestamp("2015-03-10 00:00", tz="UTC")
+    assert t.kp.index[1] - t.kp.index[0] == pd.Timedelta(hours=3)
+
+
+def test_nowcast_missing_values_and_preliminary_status(shared_data):
+    t = read_gfz_text(shared_data / "kp" / "Kp_ap_Ap_SN_F107_nowcast.txt")
+    # 2024-02-13: Kp7 and Kp8 are -1.000 (not yet determined) -> absent, not NaN rows
+    last_day = t.kp.loc["2024-02-13"]
+    assert len(last_day) == 6
+    assert last_day.index[-1] == pd.Timestamp("2024-02-13 15:00", tz="UTC")
+    assert np.isnan(t.daily.loc["2024-02-13", "Ap"]) and np.isnan(t.daily.loc["2024-02-13", "f107_obs"])
+    assert t.daily.loc["2024-02-13", "sn"] == 135
+    assert set(t.kp.loc["2024-02-11":].status) == {"preliminary"}  # D=0
+    assert set(t.kp.loc[:"2024-01-25"].status) == {"definitive"}  # D=1: Kp definitive
+    assert t.daily.loc["2024-01-21", "status"] == "preliminary"  # ... but SN still preliminary
+
+
+def test_definitive_file(shared_data):
+    t = read_gfz_text(shared_data / "kp" / "Kp_ap_Ap_SN_F107_since_2024.txt")
+    assert t.kp.index[0] == pd.Timestamp("2024-01-01", tz="UTC") and len(t.daily) == 31
+
+
+def test_wrong_column_count_names_line():
+    text = "# header\n2024 01 21 33623 33623.5 2597 18  0.000  1.333\n"
+    with pytest.raises(IndexFormatError, match="9 columns") as err:
+        parse_gfz_text(text, "k.txt")
+    assert err.value.line == 2
+
+
+def test_non_numeric_and_out_of_range():
+    row = "2024 01 21 33623 33623.5 2597 18 " + " ".join(["1.000"] * 8) + " " + " ".join(["4"] * 8) + " 4 154 178.5 172.9 1"
+    assert len(parse_gfz_text("#\n" + row + "\n").kp) == 8
+    with pytest.raises(IndexFormatError, match="non-numeric value 'x'"):
+        parse_gfz_text("#\n" + row.replace("178.5", "x") + "\n")
+    with pytest.raises(IndexFormatError, match="Kp outside 0-9"):
+        parse_gfz_text("#\n" + row.replace("1.000", "12.00", 1) + "\n")
+    with pytest.raises(IndexFormatError, match="no data rows"):
+        parse_gfz_text("# only a header\n")
+
+
+def test_json_service_response():
+    payload = {"meta": {"source": "GFZ Potsdam", "license": "CC BY 4.0"},
+               "datetime": ["2022-01-01T00:00:00Z", "2022-01-01T03:00:00Z", "2022-01-01T06:00:00Z"],
+               "Kp": [0.333, 1.667, -1.0], "status": ["def", "def", "pre"]}
+    t = parse_gfz_json(json.dumps(payload))
+    assert list(t.kp.kp) == [0.333, 1.667]  # -1 is missing
+    assert list(t.kp.status) == ["definitive", "definitive"]
+    assert t.kp.index[1] == pd.Timestamp("2022-01-01 03:00", tz="UTC")
+    daily = parse_gfz_json({"datetime": ["2022-01-01T00:00:00Z"], "Fobs": [88.1], "SN": [36]})
+    assert daily.daily.loc["2022-01-01", "f107_obs"] == 88.1 and daily.kp.empty
+
+
+@pytest.mark.parametrize("bad", ["{", '{"Kp": [1]}', '{"datetime": ["2022-01-01T00:00:00Z"], "Kp": [1, 2]}',
+                                 '{"datetime": ["nonsense"], "Kp": [1]}',
+                                 '{"datetime": ["2022-01-01T00:00:00Z"], "Kp": ["a"]}'])
+def test_json_errors(bad):
+    with pytest.raises(IndexFormatError):
+        parse_gfz_json(bad, "svc.json")

@@ -1,0 +1,124 @@
+"""Archive and ingest: atomic, checksummed, idempotent; every failure is reported with its reason and
+leaves nothing half-written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from swx.archive import Archive
+from swx.gim.sources import LocalDirectorySource, RemoteSource
+from swx.indices.history import load_history
+from swx.ingest import daterange, ingest_gims, ingest_indices
+from swx.io.ionex import read_ionex
+from swx.net import Downloader, RetryPolicy
+from tests.helpers import gim_bytes_gz, gim_text, make_gim, no_sleep
+
+D1, D2, D3 = dt.date(2020, 1, 8), dt.date(2020, 1, 9), dt.date(2020, 1, 10)
+
+
+def files_under(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_archive_round_trip_and_checksum(tmp_path):
+    a = Archive(tmp_path)
+    ds = make_gim(D1)
+    stored = a.store_gim(ds, "cod", D1, source_kind="local", source_origin="/x/codg0080.20i")
+    assert stored.path == tmp_path / "gim/cod/2020/cod_20200108.nc"
+    assert a.has_gim("cod", D1) and a.recorded_sha256(stored.path) == stored.sha256
+    back = a.open_gim("cod", D1)
+    np.testing.assert_array_equal(back.tec.values, ds.tec.values)
+    assert back.attrs["source_kind"] == "local" and back.attrs["swx_day"] == "2020-01-08"
+    assert back.tec.encoding["zlib"] is True
+    # tampering is detected
+    stored.path.write_bytes(stored.path.read_bytes()[:-10])
+    assert not a.has_gim("cod", D1)
+    assert a.gim_days("cod") == [D1] and a.centres() == ["cod"]
+
+
+def test_local_ingest_real_files_is_idempotent(ionex_dir, tmp_path):
+    a = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(ionex_dir)
+    s1 = ingest_gims(src, a, src.available())
+    c = s1.counts()
+    assert c["fetched"] == 16 and c["failed"] == 1
+    [bad] = s1.failed
+    assert bad.centre == "uqr" and "no END OF HEADER" in bad.reason and "line 50" in bad.reason
+    assert not a.gim_path("uqr", bad.day).exists()
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "archive").rglob("*.nc")}
+    s2 = ingest_gims(src, a, src.available())
+    assert s2.counts()["skipped"] == 16 and s2.counts()["fetched"] == 0
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "archive").rglob("*.nc")} == before
+    assert not any(p.name.endswith(".part") for p in (tmp_path / "archive").rglob("*"))
+    cod = a.open_gim("cod", D1)
+    ref = read_ionex(ionex_dir / "codg0080.20i.Z")
+    np.testing.assert_array_equal(cod.tec.values, ref.tec.values)
+    assert cod.attrs["source_sha256"] == ref.attrs["source_sha256"]
+
+
+def test_a_file_holding_another_day_is_refused(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "codg0090.20i").write_text(gim_text(D1))  # named 9 January, holds 8 January
+    a = Archive(tmp_path / "archive")
+    s = ingest_gims(LocalDirectorySource(folder), a, [("cod", D2)])
+    assert s.counts()["failed"] == 1 and "do not belong to 2020-01-09" in s.failed[0].reason
+    assert files_under(tmp_path / "archive") == [] if (tmp_path / "archive").exists() else True
+
+
+def test_remote_ingest_through_misbehaving_server(http_server, tmp_path):
+    """One good day, one 404, one login redirect, one corrupt gzip, one truncated IONEX."""
+    good = gim_bytes_gz(D1)
+    days = daterange(D1, D1 + dt.timedelta(days=4))
+    names = {d: f"/gim/{d:%Y}/{d.timetuple().tm_yday:03d}.gz" for d in days}
+    http_server.add(names[days[0]], body=good)
+    # days[1]: nothing served -> 404
+    login = http_server.add("/login", body=b"<html>please log in</html>", headers={"Content-Type": "text/html"})
+    http_server.add(names[days[2]], redirect=login)
+    http_server.add(names[days[3]], body=b"\x1f\x8b\x08\x00" + b"\x00" * 50)
+    truncated = gim_text(days[4])
+    http_server.add(names[days[4]], body=gzip.compress(truncated[: len(truncated) // 2].encode()))
+    mirrors = {"cod": [http_server.base + "/gim/{yyyy}/{doy}.gz"]}
+    dl = Downloader(RetryPolicy(timeout_s=2, retries=1, backoff_s=0), sleep=no_sleep())
+    a = Archive(tmp_path / "archive")
+    s = ingest_gims(RemoteSource(mirrors, dl), a, [("cod", d) for d in days])
+    by_day = {r.day: r for r in s.results}
+    assert by_day[days[0]].status == "fetched" and by_day[days[0]].maps == 13
+    assert by_day[days[1]].status == "missing" and "404" in by_day[days[1]].reason
+    assert by_day[days[2]].status == "failed" and "login" in by_day[days[2]].reason
+    assert by_day[days[3]].status == "failed" and "gzip" in by_day[days[3]].reason
+    assert by_day[days[4]].status == "failed" and "missing END OF TEC MAP" in by_day[days[4]].reason
+    for d in days[1:]:
+        assert f"cod {d}:" in str(s)  # every failed day is named in the summary, with its reason
+        assert not a.gim_path("cod", d).exists()
+    assert files_under(tmp_path / "archive") == ["gim/cod/2020/cod_20200108.nc", "gim/cod/2020/cod_20200108.nc.sha256"]
+    # the rerun fetches only what is missing: the good day is skipped without a request
+    hits = http_server.routes[names[days[0]]].hits
+    s2 = ingest_gims(RemoteSource(mirrors, dl), a, [("cod", d) for d in days])
+    assert s2.counts()["skipped"] == 1 and http_server.routes[names[days[0]]].hits == hits
+
+
+def test_mirror_fallback(http_server, tmp_path):
+    http_server.add("/second/codg0080.20i.Z", body=gim_bytes_gz(D1))
+    mirrors = {"cod": [http_server.base + "/first/{name}", http_server.base + "/second/{name}"]}
+    dl = Downloader(RetryPolicy(timeout_s=2, retries=0), sleep=no_sleep())
+    s = ingest_gims(RemoteSource(mirrors, dl), Archive(tmp_path), [("cod", D1)])
+    assert s.results[0].status == "fetched" and s.results[0].origin.endswith("/second/codg0080.20i.Z")
+
+
+def test_indices_merge_into_archive_idempotently(tmp_path):
+    a = Archive(tmp_path)
+    h = load_history().between("2015-03-01", "2015-04-01")
+    first = ingest_indices(h, a, "bundled")
+    assert first.changed == len(h.kp) == 31 * 8
+    again = ingest_indices(h, a, "bundled")
+    assert again.changed == 0
+    back = a.load_indices()
+    assert back.kp.index.tz is not None
+    assert back.kp.loc[pd.Timestamp("2015-03-17 12:00", tz="UTC"), "kp"] == pytest.approx(7.667)
+    assert a.verify(a.kp_path) and a.verify(a.daily_path)

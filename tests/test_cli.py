@@ -1,0 +1,93 @@
+"""The `swx` command line, run in-process with Typer's runner and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from swx.cli import app
+from swx.io.ionex import write_ionex
+from tests.helpers import make_gim
+
+runner = CliRunner()
+
+
+def test_help_reads_well():
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0
+    for cmd in ("ingest", "ionex", "run", "config"):
+        assert cmd in r.output
+    r = runner.invoke(app, ["ingest", "gims", "--help"])
+    assert r.exit_code == 0 and "--start" in r.output and "--centre" in r.output
+
+
+def test_ingest_gims_local_then_rerun_skips(ionex_dir, tmp_path):
+    args = ["ingest", "gims", "--start", "2020-01-08", "--end", "2020-01-10", "--centre", "esa",
+            "--source", "local", "--dir", str(ionex_dir)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "3 fetched, 0 already archived" in r.output
+    r = runner.invoke(app, args)
+    assert "0 fetched, 3 already archived (skipped)" in r.output
+
+
+def test_ingest_gims_reports_missing_days_and_exits_non_zero(tmp_path):
+    folder = tmp_path / "in"
+    write_ionex(make_gim(), folder / "codg0080.20i")
+    r = runner.invoke(app, ["ingest", "gims", "--start", "2020-01-08", "--end", "2020-01-09",
+                            "--source", "local", "--dir", str(folder)])
+    assert r.exit_code == 1
+    assert "1 fetched" in r.output and "MISSING cod 2020-01-09" in r.output
+
+
+def test_bad_dates_are_usage_errors():
+    r = runner.invoke(app, ["ingest", "gims", "--start", "2020-13-01"])
+    assert r.exit_code == 2 and "not a date" in r.output
+    r = runner.invoke(app, ["ingest", "gims", "--start", "2020-01-09", "--end", "2020-01-08", "--dir", "."])
+    assert r.exit_code == 2 and "before start" in r.output
+
+
+def test_ingest_kp_from_files(shared_data):
+    r = runner.invoke(app, ["ingest", "kp", "--file", str(shared_data / "kp" / "Kp_ap_Ap_SN_F107_nowcast.txt")])
+    assert r.exit_code == 0, r.output
+    assert "190 3-hourly values" in r.output  # 24 days x 8, two missing at the end
+    r = runner.invoke(app, ["ingest", "kp", "--source", "bundled"])
+    assert r.exit_code == 0 and "60048 3-hourly values" in r.output
+
+
+def test_ionex_info_json(ionex_dir):
+    r = runner.invoke(app, ["ionex", "info", "--json", str(ionex_dir / "jplg3190.15i")])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert info["maps"] == 13 and info["centre"] == "jpl" and info["tec_max"] == pytest.approx(101.4)
+
+
+def test_ionex_info_on_broken_file_is_a_clear_error(ionex_dir):
+    env = {**os.environ, "SWX_DATA_DIR": "data"}
+    p = subprocess.run([sys.executable, "-m", "swx.cli", "ionex", "info", str(ionex_dir / "one_map.gnss-lab.xxi")],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode == 2
+    assert "error:" in p.stderr and "1 TEC maps in file, header says 12" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_run_main_job_offline(ionex_dir):
+    r = runner.invoke(app, ["run", "--dir", str(ionex_dir)])
+    assert r.exit_code == 0, r.output
+    assert "16 fetched" in r.output and "1 failed" in r.output
+    assert "FAILED  uqr 2025-01-01" in r.output
+    assert "COD: 2 day(s), 50 maps, 2020-01-08 .. 2020-01-09" in r.output
+    assert "Kp over those days" in r.output
+    r2 = runner.invoke(app, ["run", "--dir", str(ionex_dir)])
+    assert "0 fetched, 16 already archived" in r2.output and "0 added or updated" in r2.output
+
+
+def test_config_shows_resolved_database():
+    r = runner.invoke(app, ["config"])
+    data = json.loads(r.output)
+    assert data["resolved_database_url"].startswith("sqlite:///") and data["gim_centre"] == "cod"

@@ -1,0 +1,41 @@
+"""Settings: one typed object from the environment / .env; `.env.example` documents every setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from swx.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_env_example_lists_exactly_the_settings():
+    documented = set(dotenv_values(REPO / ".env.example"))
+    fields = {f"SWX_{name.upper()}" for name in Settings.model_fields}
+    assert documented == fields
+
+
+def test_env_example_values_are_the_defaults():
+    from_example = Settings(_env_file=REPO / ".env.example")
+    defaults = Settings(_env_file=None)
+    assert from_example.model_dump() == defaults.model_dump()
+
+
+def test_environment_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("SWX_GIM_CENTRE", "IGS")
+    monkeypatch.setenv("SWX_HTTP_RETRIES", "7")
+    monkeypatch.setenv("SWX_GIM_MIRRORS", '{"igs": ["http://127.0.0.1/{name}"]}')
+    monkeypatch.setenv("SWX_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    s = Settings()
+    assert s.gim_centre == "igs" and s.http_retries == 7 and s.gim_mirrors == {"igs": ["http://127.0.0.1/{name}"]}
+    assert s.resolved_database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_dotenv_file_is_read(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("SWX_GIM_SOURCE=remote\nSWX_DATA_DIR=/srv/swx\n")
+    monkeypatch.delenv("SWX_DATA_DIR")
+    s = Settings()
+    assert s.gim_source == "remote" and s.data_dir == Path("/srv/swx")
+    assert s.resolved_database_url == "sqlite:////srv/swx/swx.sqlite"
