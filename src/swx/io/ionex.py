@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import math
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,6 +280,14 @@ def _first_bad_field(f: np.ndarray) -> int | None:
     return int(bad[0]) // FIELD if len(bad) else None
 
 
+def _apply_exponent(values: np.ndarray, exponent: int) -> None:
+    """Scale in place by 10**exponent, correctly rounded: 9 at EXPONENT -1 is float32(0.9), not 9 * 0.1."""
+    if exponent < 0:
+        values /= np.float32(10.0 ** -exponent)
+    elif exponent > 0:
+        values *= np.float32(10.0 ** exponent)
+
+
 class _FieldParser:
     """Parses right-aligned I5 fields into scaled float32 values, NaN for 9999, chunk by chunk.
 
@@ -296,7 +305,7 @@ class _FieldParser:
         self.tmp = np.empty(max_fields, np.uint16)
         self.nan = np.empty(max_fields, bool)
 
-    def parse(self, f: np.ndarray, out: np.ndarray, scale: float) -> int | None:
+    def parse(self, f: np.ndarray, out: np.ndarray, exponent: int) -> int | None:
         """Fill `out` (float32, len(f)//5) from `f`; return the index of the first bad field or None."""
         m = f.size
         k = m // FIELD
@@ -335,8 +344,7 @@ class _FieldParser:
             neg = minus.reshape(-1, FIELD).any(axis=1)
             out[neg] *= -1
             nan &= ~neg
-        if scale != 1.0:
-            out *= np.float32(scale)
+        _apply_exponent(out, exponent)
         out[nan] = np.nan
         return None
 
@@ -510,15 +518,17 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
     vline = (rec[:, None] + 1 + np.arange(per_row)[None, :]).ravel()
     want_len = np.tile(counts * FIELD, len(rec))
     vlen = lengths[vline]
+    want_row = counts * FIELD
+    vlen_rows = vlen.reshape(len(rec), per_row)
+    short = np.flatnonzero(vlen < want_len)
+    if len(short):
+        i = int(vline[short[0]])
+        vtext = body[starts[i]:ends[i]]
+        raise IonexFormatError(f"value line has {len(vtext)} columns ({len(vtext.split())} fields)", path=path,
+                               line=lineno(i), expected=f"{counts[short[0] % per_row]} values in I5 fields")
     exact = bool(np.array_equal(vlen, want_len))
-    if not exact:
-        for j in np.flatnonzero(vlen != want_len):
-            i = int(vline[j])
-            vtext = body[starts[i]:ends[i]]
-            if len(vtext) < want_len[j] or vtext[want_len[j]:].strip():
-                n = len(vtext.split())
-                raise IonexFormatError(f"value line has {len(vtext)} columns ({n} fields)", path=path,
-                                       line=lineno(i), expected=f"{counts[j % per_row]} values in I5 fields")
+    # Lines may be padded with blanks (ESA pads to 80 columns): fine when every row looks the same.
+    uniform = bool(np.all(vlen_rows == vlen_rows[0]))
 
     # Regular layout (every row and every map block the same number of bytes apart, as writers
     # produce): the rows are then strided views of the buffer and need no per-row work at all.
@@ -526,15 +536,37 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
     rec_len = lengths[rec]
     row_step = int(offsets[0, 1] - offsets[0, 0]) if nlat > 1 else 0
     block_step = int(offsets[1, 0] - offsets[0, 0]) if nb > 1 else 0
-    regular = (exact and bool(np.all(rec_len == rec_len[0]))
+    regular = (uniform and bool(np.all(rec_len == rec_len[0]))
                and bool(np.all(np.diff(offsets, axis=1) == row_step))
                and bool(np.all(np.diff(offsets[:, 0]) == block_step)))
+    line_offsets = int(rec_len[0]) + 1 + np.concatenate([[0], np.cumsum(vlen_rows[0] + 1)[:-1]])
+
+    def padding_error(j: int) -> IonexFormatError:
+        i = int(vline[j])
+        vtext = body[starts[i]:ends[i]]
+        return IonexFormatError(f"value line has {len(vtext)} columns ({len(vtext.split())} fields)", path=path,
+                                line=lineno(i), expected=f"{counts[j % per_row]} values in I5 fields")
+
+    if not exact and not regular:
+        for j in np.flatnonzero(vlen != want_len):
+            i = int(vline[j])
+            if body[starts[i] + want_len[j]:ends[i]].strip():
+                raise padding_error(int(j))
     o0 = int(offsets[0, 0])
 
     def rows(offset: int, width: int) -> np.ndarray:
         """(nb, nlat, width) view of `width` bytes at `offset` from each latitude record's start."""
         return np.lib.stride_tricks.as_strided(arr[o0 + offset:], shape=(nb, nlat, width),
                                                strides=(block_step, row_step, 1), writeable=False)
+
+    if regular and not exact:
+        for k in range(per_row):
+            extra = int(vlen_rows[0, k] - want_row[k])
+            if extra:
+                pad = rows(int(line_offsets[k] + want_row[k]), extra)
+                bad_pad = np.flatnonzero((pad != 32).any(axis=2).ravel())
+                if len(bad_pad):
+                    raise padding_error(int(bad_pad[0]) * per_row + k)
 
     # Latitude records must describe the header grid: compare their first 32 columns byte for byte
     # with the expected text, and only parse (and report) the ones that differ.
@@ -560,7 +592,7 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
 
     exps = np.array([b.exponent if b.exponent is not None else hdr.exponent for b in blocks])
     common = bool(np.all(exps == exps[0]))
-    scale = 10.0 ** float(exps[0]) if common else 1.0
+    exponent = int(exps[0]) if common else 0
     values = np.empty((nb, nlat, nlon), dtype=np.float32)
     flat_values = values.reshape(-1)
     per_map = nlat * nlon
@@ -573,12 +605,12 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
         for b0 in range(0, nb, g):
             b1 = min(nb, b0 + g)
             part = buf[:b1 - b0]
-            src, dst = int(rec_len[0]) + 1, 0
-            for c in counts:
+            dst = 0
+            for k, c in enumerate(counts):
                 w = int(c) * FIELD
-                part[:, :, dst:dst + w] = rows(src, w)[b0:b1]
-                src, dst = src + w + 1, dst + w
-            k = parser.parse(part.reshape(-1), flat_values[b0 * per_map:b1 * per_map], scale)
+                part[:, :, dst:dst + w] = rows(int(line_offsets[k]), w)[b0:b1]
+                dst += w
+            k = parser.parse(part.reshape(-1), flat_values[b0 * per_map:b1 * per_map], exponent)
             if k is not None:
                 bad = b0 * per_map + k
                 break
@@ -597,7 +629,7 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
             flat = arr[np.cumsum(marker[:-1], dtype=np.int8).view(bool)]
         for s0 in range(0, flat_values.size, _CHUNK):
             s1 = min(flat_values.size, s0 + _CHUNK)
-            k = parser.parse(flat[s0 * FIELD:s1 * FIELD], flat_values[s0:s1], scale)
+            k = parser.parse(flat[s0 * FIELD:s1 * FIELD], flat_values[s0:s1], exponent)
             if k is not None:
                 bad = s0 + k
                 break
@@ -610,7 +642,8 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
         raise IonexFormatError(f"non-numeric value {field_text!r} in columns {pos * FIELD + 1}-{pos * FIELD + FIELD}",
                                path=path, line=lineno(i), expected="an integer in an I5 field")
     if not common:
-        values *= (10.0 ** exps).astype(np.float32)[:, None, None]
+        for j, e in enumerate(exps):
+            _apply_exponent(values[j], int(e))
     return blocks, values
 
 
@@ -628,6 +661,28 @@ def centre_from_filename(name: str) -> str:
     return "unknown"
 
 
+class _Sha256:
+    """sha256 of a buffer, computed in a background thread when the buffer is large."""
+
+    def __init__(self, data: bytes) -> None:
+        self._hex: str | None = None
+        self._thread: threading.Thread | None = None
+        if len(data) < (1 << 18):
+            self._hex = hashlib.sha256(data).hexdigest()
+        else:
+            self._thread = threading.Thread(target=self._run, args=(data,), daemon=True)
+            self._thread.start()
+
+    def _run(self, data: bytes) -> None:
+        self._hex = hashlib.sha256(data).hexdigest()
+
+    def hexdigest(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        assert self._hex is not None
+        return self._hex
+
+
 def parse_ionex(data: bytes, name: str = "<bytes>", *, allow_partial: bool = False,
                 centre: str | None = None) -> xr.Dataset:
     """Parse IONEX bytes (plain or compressed) into an `xarray.Dataset`.
@@ -635,7 +690,7 @@ def parse_ionex(data: bytes, name: str = "<bytes>", *, allow_partial: bool = Fal
     Variables `tec` and `rms` (and `height` when present) in TECu/km, float32, dims (time, lat, lon),
     NaN where the file says 9999. `allow_partial=True` keeps the complete maps of a truncated file.
     """
-    raw_sha = hashlib.sha256(data).hexdigest()
+    digest = _Sha256(data)  # hashlib releases the GIL: hash on another core while parsing
     text = decompress(data, name, IonexFormatError)
     if not text or text.isspace():
         raise IonexFormatError("empty file", path=name, line=1, expected="an IONEX header")
@@ -658,7 +713,7 @@ def parse_ionex(data: bytes, name: str = "<bytes>", *, allow_partial: bool = Fal
     hdr_lines = header_text.rstrip("\n").split("\n")
     hdr = _parse_header(hdr_lines, name)
     blocks, values = _parse_body(text, hdr_end.end(), hdr, name, len(hdr_lines) + 1, allow_partial)
-    return _to_dataset(hdr, blocks, values, name, raw_sha, allow_partial, centre)
+    return _to_dataset(hdr, blocks, values, name, digest.hexdigest(), allow_partial, centre)
 
 
 def _to_dataset(hdr: IonexHeader, blocks: list[_Block], values: np.ndarray, name: str, sha: str,
