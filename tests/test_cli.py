@@ -91,3 +91,34 @@ def test_config_shows_resolved_database():
     r = runner.invoke(app, ["config"])
     data = json.loads(r.output)
     assert data["resolved_database_url"].startswith("sqlite:///") and data["gim_centre"] == "cod"
+
+
+def test_ingest_kp_from_gfz_over_http(http_server, shared_data, monkeypatch):
+    kp_dir = shared_data / "kp"
+    monkeypatch.setenv("SWX_KP_URL", http_server.add(
+        "/app/files/Kp_ap_Ap_SN_F107_since_1932.txt",
+        body=(kp_dir / "Kp_ap_Ap_SN_F107_since_1932.EXCERPT_2015-03-10_to_2015-03-31.txt").read_bytes()))
+    monkeypatch.setenv("SWX_KP_NOWCAST_URL", http_server.add(
+        "/app/files/Kp_ap_Ap_SN_F107_nowcast.txt", body=(kp_dir / "Kp_ap_Ap_SN_F107_nowcast.txt").read_bytes()))
+    from swx.config import get_settings
+
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["ingest", "kp", "--source", "gfz"])
+    assert r.exit_code == 0, r.output
+    assert "366 3-hourly values from GFZ" in r.output  # 22 x 8 definitive + 190 nowcast
+    from swx.archive import Archive
+
+    kp = Archive(get_settings().archive_dir).load_indices().kp
+    assert kp.loc["2015-03-17 12:00", "kp"] == pytest.approx(7.667) and kp.loc["2015-03-17 12:00", "status"] == "definitive"
+    assert kp.loc["2024-02-13 15:00", "status"] == "preliminary"
+
+
+def test_ingest_kp_from_gfz_when_the_server_is_down(http_server, monkeypatch):
+    monkeypatch.setenv("SWX_KP_URL", http_server.url("/app/files/missing.txt"))
+    monkeypatch.setenv("SWX_HTTP_RETRIES", "0")
+    from swx.config import get_settings
+
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["ingest", "kp", "--source", "gfz"])
+    assert r.exit_code != 0
+    assert isinstance(r.exception, Exception) and "HTTP 404" in str(r.exception)

@@ -257,3 +257,17 @@ def test_padded_value_lines_are_read_and_errors_still_name_the_line():
     with pytest.raises(IonexFormatError, match="non-numeric value '  x  '") as err:
         parse("".join(lines[:k] + [bad] + lines[k + 1:]))
     assert err.value.line == k + 1
+
+
+def test_uniformly_padded_lines_stay_on_the_fast_path_and_bad_padding_is_reported():
+    # every 9-value line padded to 80 columns, as ESA writes them
+    padded = [line.rstrip("\n").ljust(80) + "\n" if len(line) == 46 else line for line in LINES]
+    assert sum(len(line) == 81 for line in padded) > sum(len(line) == 81 for line in LINES)
+    ds = parse("".join(padded))
+    np.testing.assert_allclose(ds.tec.values, make_gim().tec.values, atol=1e-6)
+    k = max(i for i, line in enumerate(padded) if len(line) == 81 and line[:45].strip() and not line[60:].strip()
+            and line[45:].strip() == "")
+    bad = padded[k][:70] + "7" + padded[k][71:]
+    with pytest.raises(IonexFormatError, match="value line has 80 columns") as err:
+        parse("".join(padded[:k] + [bad] + padded[k + 1:]))
+    assert err.value.line == k + 1
