@@ -14,6 +14,7 @@ lost (missing END OF FILE, an epoch written ``22 59 60``, a float INTERVAL, unpa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import re
@@ -263,7 +264,7 @@ class _Block:
     exponent: int | None = None
 
 
-_CHUNK = 32768  # fields per pass: scratch buffers stay in cache and are reused, not re-allocated
+_CHUNK = 65536  # fields per pass: scratch buffers stay in cache and are reused, not re-allocated
 
 
 def _first_bad_field(f: np.ndarray) -> int | None:
@@ -278,6 +279,15 @@ def _first_bad_field(f: np.ndarray) -> int | None:
     pair_bad[FIELD - 1::FIELD] = ~digit[FIELD - 1::FIELD]  # the last byte of a field must be a digit
     bad = np.flatnonzero(~allowed | pair_bad)
     return int(bad[0]) // FIELD if len(bad) else None
+
+
+@functools.lru_cache(maxsize=16)
+def _expected_records(lat: tuple[float, float, float], lon: tuple[float, float, float], h: float) -> np.ndarray:
+    """The first 32 columns of each LAT/LON1/LON2/DLON/H record of a grid, as uint8 rows."""
+    text = "".join(f"  {la:6.1f}{lon[0]:6.1f}{lon[1]:6.1f}{lon[2]:6.1f}{h:6.1f}" for la in _axis(*lat))
+    out = np.frombuffer(text.encode(), dtype=np.uint8).reshape(-1, 32)
+    out.flags.writeable = False
+    return out
 
 
 def _apply_exponent(values: np.ndarray, exponent: int) -> None:
@@ -318,8 +328,8 @@ class _FieldParser:
         # A non-blank byte followed by a non-digit inside a field is malformed.
         np.greater(f[:-1], 32, out=fl[:-1])
         fl[-1] = False
-        np.logical_and(fl[:-1], ~dg[1:], out=fl[:-1])
-        fl[FIELD - 1::FIELD] = ~dg[FIELD - 1::FIELD]  # the last byte of a field must be a digit
+        np.greater(fl[:-1], dg[1:], out=fl[:-1])  # for booleans a > b is a and not b
+        np.logical_not(dg[FIELD - 1::FIELD], out=fl[FIELD - 1::FIELD])  # a field ends with a digit
         if fl.any() or (has_minus and not np.all(dg | (f == 32) | (f == 45))):
             return _first_bad_field(f)
         np.bitwise_and(f, np.uint8(15), out=sc)  # '0'-'9' -> 0-9, blank -> 0, minus -> 13 (fixed below)
@@ -571,9 +581,7 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
     # Latitude records must describe the header grid: compare their first 32 columns byte for byte
     # with the expected text, and only parse (and report) the ones that differ.
     h = hdr.hgt[0]
-    expected_rec = np.frombuffer("".join(
-        f"  {la:6.1f}{hdr.lon[0]:6.1f}{hdr.lon[1]:6.1f}{hdr.lon[2]:6.1f}{h:6.1f}" for la in lats).encode(),
-        dtype=np.uint8).reshape(nlat, 32)
+    expected_rec = _expected_records(hdr.lat, hdr.lon, h)
     if regular:
         got_rec = rows(0, 32)
     else:
@@ -599,21 +607,26 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
     parser = _FieldParser(max(_CHUNK, per_map))
     bad: int | None = None
     if regular:
-        # Copy a few maps' rows at a time out of the strided views into a cache-resident buffer.
         g = max(1, _CHUNK // per_map)
-        buf = np.empty((g, nlat, nlon * FIELD), dtype=np.uint8)
-        for b0 in range(0, nb, g):
-            b1 = min(nb, b0 + g)
-            part = buf[:b1 - b0]
-            dst = 0
-            for k, c in enumerate(counts):
-                w = int(c) * FIELD
-                part[:, :, dst:dst + w] = rows(int(line_offsets[k]), w)[b0:b1]
-                dst += w
-            k = parser.parse(part.reshape(-1), flat_values[b0 * per_map:b1 * per_map], exponent)
-            if k is not None:
-                bad = b0 * per_map + k
-                break
+
+        def parse_blocks(lo: int, hi: int, fp: _FieldParser) -> int | None:
+            """Copy a few maps' rows at a time out of the strided views into a cache-resident buffer
+            and parse them; the index of the first bad field, or None."""
+            buf = np.empty((g, nlat, nlon * FIELD), dtype=np.uint8)
+            for b0 in range(lo, hi, g):
+                b1 = min(hi, b0 + g)
+                part = buf[:b1 - b0]
+                dst = 0
+                for k, c in enumerate(counts):
+                    w = int(c) * FIELD
+                    part[:, :, dst:dst + w] = rows(int(line_offsets[k]), w)[b0:b1]
+                    dst += w
+                k = fp.parse(part.reshape(-1), flat_values[b0 * per_map:b1 * per_map], exponent)
+                if k is not None:
+                    return b0 * per_map + k
+            return None
+
+        bad = parse_blocks(0, nb, parser)
         flat = None
     else:
         if exact:
@@ -793,7 +806,9 @@ def _to_dataset(hdr: IonexHeader, blocks: list[_Block], values: np.ndarray, name
     if "HEIGHT" in others:
         data_vars["height"] = (("time", "lat", "lon"), others["HEIGHT"][0], {
             "long_name": "height of the single-layer shell", "units": "km"})
-    time = np.array([t.replace(tzinfo=None) for t in times], dtype="datetime64[ns]")
+    t0 = times[0]
+    time = (np.datetime64(t0.replace(tzinfo=None), "ns")
+            + np.array([(t - t0) // dt.timedelta(microseconds=1) for t in times], dtype="timedelta64[us]"))
     centre = centre or centre_from_filename(name)
     ds = xr.Dataset(
         data_vars,
