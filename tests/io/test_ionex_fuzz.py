@@ -93,3 +93,75 @@ def test_writer_reader_round_trip_of_random_fields(seed, hours, nan_share):
     ds["tec"] = (("time", "lat", "lon"), tec)
     back = parse_ionex(format_ionex(ds).encode(), "rt.20i")
     np.testing.assert_allclose(back.tec.values, tec, atol=1e-4, equal_nan=True)
+
+
+def outcome(data: bytes, fast: bool):
+    """What the reader makes of `data` with the tiled fast path on or off."""
+    import swx.io.ionex as ionex
+
+    old = ionex._FAST_PATH
+    ionex._FAST_PATH = fast
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = parse_ionex(data, "fuzz.20i")
+        return "ok", ds.tec.values, ds.rms.values, ds.time.values
+    except IonexFormatError:
+        return ("error",)
+    finally:
+        ionex._FAST_PATH = old
+
+
+def same(a, b) -> bool:
+    return a[0] == b[0] and (a[0] != "ok" or all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a[1:], b[1:])))
+
+
+@FUZZ
+@given(st.data())
+def test_fast_path_accepts_exactly_what_the_general_parser_accepts(data):
+    """The tiled fast path may only speed up: same values, same refusals, for any mutation."""
+    if data.draw(st.booleans()):
+        buf = bytearray(SMALL.encode())
+        for _ in range(data.draw(st.integers(1, 3))):
+            i = data.draw(st.integers(0, len(buf) - 1))
+            buf[i] = data.draw(st.sampled_from([32, 45, 48, 55, 10, 13, 69, 83, 0, 255]))
+        blob = bytes(buf)
+    else:
+        lines = list(SMALL_LINES)
+        i = data.draw(st.integers(0, len(lines) - 1))
+        op = data.draw(st.sampled_from(["delete", "duplicate", "cut", "pad"]))
+        if op == "delete":
+            del lines[i]
+        elif op == "duplicate":
+            lines.insert(i, lines[i])
+        elif op == "cut":
+            lines[i] = lines[i][: data.draw(st.integers(0, len(lines[i])))] + "\n"
+        else:
+            lines[i] = lines[i].rstrip("\n") + " " * data.draw(st.integers(1, 5)) + "\n"
+        blob = "".join(lines).encode()
+    assert same(outcome(blob, True), outcome(blob, False))
+
+
+def test_fast_path_agrees_with_general_parser_on_real_files(ionex_dir):
+    for path in sorted(ionex_dir.iterdir()):
+        data = path.read_bytes()
+        fast, general = outcome(data, True), outcome(data, False)
+        assert same(fast, general), path.name
+
+
+def test_real_files_take_the_fast_path(ionex_dir):
+    """The speed claimed in docs/benchmarks.md comes from the tiled path: every real file uses it."""
+    import re as _re
+
+    import swx.io.ionex as ionex
+    from swx.io.compression import decompress
+
+    for path in sorted(ionex_dir.iterdir()):
+        text = decompress(path.read_bytes(), path.name)
+        end = _re.search(rb"END OF HEADER[ \t]*(\n|$)", text)
+        if end is None:
+            continue  # the header-only file
+        hdr = ionex._parse_header(text[:end.end()].decode().rstrip("\n").split("\n"), path.name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert ionex._parse_tiled(text, end.end(), hdr, path.name) is not None, path.name
