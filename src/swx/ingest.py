@@ -98,7 +98,8 @@ def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *
         check_day(ds, day, raw.origin)
     except IonexFormatError as exc:
         log.error("%s %s: refused %s", centre, day, exc)
-        return DayResult(centre, day, "failed", f"refused: {exc}", origin=raw.origin)
+        return DayResult(centre, day, "failed", f"refused: {exc}. Nothing was archived for this day; the next "
+                         "run tries it again (or try another mirror or centre)", origin=raw.origin)
     stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin)
     log.info("%s %s: archived %d maps from %s", centre, day, ds.sizes["time"], raw.origin)
     return DayResult(centre, day, "fetched", "", stored.path, int(ds.sizes["time"]), raw.origin)
