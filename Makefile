@@ -11,18 +11,21 @@ export SWX_SHARED_DATA ?= $(abspath ../shared/data)
 
 .PHONY: install run test bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch==2.13.0 is the CPU build; the pin keeps pip from pulling a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# NeQuick-G for the simulated source: its declared numpy<2 pin would downgrade numpy (and break
+	# pandas 3), so it is built against the numpy 2 already here, without its dependencies.
+	$(BIN)/python -m pip install --quiet 'setuptools>=74' setuptools-scm
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation 'nequick==1.0.0'
+	$(BIN)/python -c "import nequick, numpy; assert int(numpy.__version__.split('.')[0]) >= 2"
 	touch $(STAMP)
 
 install: $(STAMP)
 
 run: $(STAMP)
-	@if [ -z "$$SWX_GIM_LOCAL_DIR" ] && [ -d "$(SWX_SHARED_DATA)/ionex" ]; then \
-	  export SWX_GIM_LOCAL_DIR="$(SWX_SHARED_DATA)/ionex"; fi; \
 	$(BIN)/swx run
 
 test: $(STAMP)
@@ -30,6 +33,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ionex.py
+	$(BIN)/python benchmarks/bench_simulate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis var

@@ -34,14 +34,21 @@ def ionex_dir(shared_data: Path) -> Path:
     return shared_data / "ionex"
 
 
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the whole session: the NeQuick-G tables are computed once (a few seconds)."""
+    return tmp_path_factory.mktemp("swx-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cache_dir: Path):
     """No developer .env or SWX_* variable leaks into a test; data goes to a temp folder."""
     keep = {"SWX_SHARED_DATA", "SWX_TEST_DATABASE_URL"}
     for key in list(os.environ):
         if key.startswith("SWX_") and key not in keep:
             monkeypatch.delenv(key)
     monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SWX_CACHE_DIR", str(cache_dir))
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield

@@ -76,13 +76,14 @@ def test_ionex_info_on_broken_file_is_a_clear_error(ionex_dir):
     assert "Traceback" not in p.stderr
 
 
-def test_run_main_job_offline(ionex_dir):
+def test_run_main_job_offline_on_a_local_folder(ionex_dir, monkeypatch):
+    monkeypatch.setenv("SWX_GIM_SOURCE", "local")
     r = runner.invoke(app, ["run", "--dir", str(ionex_dir)])
     assert r.exit_code == 0, r.output
     assert "16 fetched" in r.output and "1 failed" in r.output
     assert "FAILED  uqr 2025-01-01" in r.output
     assert "COD: 2 day(s), 50 maps, 2020-01-08 .. 2020-01-09" in r.output
-    assert "Kp over those days" in r.output
+    assert "Kp over the archived days: 0o .. 4-" in r.output
     r2 = runner.invoke(app, ["run", "--dir", str(ionex_dir)])
     assert "0 fetched, 16 already archived" in r2.output and "0 added or updated" in r2.output
 
@@ -122,3 +123,39 @@ def test_ingest_kp_from_gfz_when_the_server_is_down(http_server, monkeypatch):
     r = runner.invoke(app, ["ingest", "kp", "--source", "gfz"])
     assert r.exit_code != 0
     assert isinstance(r.exception, Exception) and "HTTP 404" in str(r.exception)
+
+
+def test_run_main_job_default_is_the_simulated_demo(monkeypatch):
+    monkeypatch.setenv("SWX_DEMO_START", "2015-03-16")
+    monkeypatch.setenv("SWX_DEMO_END", "2015-03-19")
+    r = runner.invoke(app, ["run"])
+    assert r.exit_code == 0, r.output
+    assert "4 fetched" in r.output
+    assert "SIM: 4 day(s), 100 maps, 2015-03-16 .. 2015-03-19 — SIMULATED data, not observations" in r.output
+    assert "Kp over 2015-03-16 .. 2015-03-19: " in r.output and "8-" in r.output
+    assert "2015-03-17: max Kp 8- (G4)" in r.output
+    again = runner.invoke(app, ["run"])
+    assert "0 fetched, 4 already archived (skipped)" in again.output
+
+
+def test_simulate_day_writes_ionex(tmp_path):
+    out = tmp_path / "simg0760.15i.gz"
+    r = runner.invoke(app, ["simulate", "day", "--date", "2015-03-17", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    from swx.io.ionex import read_ionex
+
+    ds = read_ionex(out)
+    assert ds.sizes["time"] == 25 and "SIMULATED" in ds.attrs["description"]
+
+
+def test_simulate_compare_writes_the_docs_table(ionex_dir, shared_data, tmp_path):
+    out = tmp_path / "simulated.md"
+    r = runner.invoke(app, ["simulate", "compare", "--real-dir", str(ionex_dir), "--out", str(out),
+                            "--indices", str(shared_data / "kp" / "SW-All.txt")])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "| COD | 2020-01-09 |" in text and "SIMULATED" in text
+    assert (tmp_path / "simulated.png").stat().st_size > 10_000
+    row = next(line for line in text.splitlines() if line.startswith("| ESA | 2020-01-10 |"))
+    real_p, sim_p = (float(x) for x in row.split("|")[-2].split("/"))
+    assert 1.2 < real_p < 2.2 and 1.2 < sim_p < 2.2  # solar-minimum persistence, real and simulated

@@ -5,6 +5,7 @@ Every setting is documented in `.env.example`; a test keeps the two in step.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -38,10 +39,16 @@ class Settings(BaseSettings):
 
     gim_centre: str = Field("cod", description="Analysis centre of the GIMs to ingest (cod, igs, jpl, esa, upc)")
     gim_source: Literal["remote", "local", "simulated"] = Field(
-        "local", description="Where GIMs come from: remote mirrors, a local folder, or the simulator")
+        "simulated", description="Where GIMs come from: remote mirrors, a local folder, or the simulator")
     gim_local_dir: Path | None = Field(None, description="Folder of IONEX files for gim_source=local")
     gim_mirrors: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_MIRRORS.items()},
                                               description="URL templates per centre (JSON)")
+
+    sim_seed: int = Field(42, description="Seed of the simulated GIM source (same seed, same maps)")
+    sim_cadence_min: int = Field(60, description="Simulated map interval: 60 (25 maps a day) or 120")
+    demo_start: dt.date = Field(dt.date(2014, 12, 1), description="First day of the offline demo window")
+    demo_end: dt.date = Field(dt.date(2015, 3, 31), description="Last day of the offline demo window")
+    cache_dir: Path | None = Field(None, description="Cache (NeQuick tables); default <data_dir>/cache")
 
     kp_source: Literal["gfz", "bundled"] = Field("bundled", description="Kp source: GFZ web files or the bundled history")
     kp_url: str = "https://kp.gfz-potsdam.de/app/files/Kp_ap_Ap_SN_F107_since_1932.txt"
@@ -56,10 +63,17 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log_level: str = "INFO"
 
-    @field_validator("gim_local_dir", "earthdata_netrc", "database_url", mode="before")
+    @field_validator("gim_local_dir", "earthdata_netrc", "database_url", "cache_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("sim_cadence_min")
+    @classmethod
+    def _cadence(cls, v: int) -> int:
+        if v not in (60, 120):
+            raise ValueError("SWX_SIM_CADENCE_MIN must be 60 or 120")
+        return v
 
     @field_validator("gim_centre")
     @classmethod
@@ -73,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def archive_dir(self) -> Path:
         return self.data_dir / "archive"
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir or self.data_dir / "cache"
 
     @property
     def netrc_path(self) -> Path:

@@ -1,0 +1,111 @@
+"""Summary statistics of GIMs — global mean, diurnal amplitude, latitude profile, 24 h persistence
+error — used to compare simulated maps with real ones on the same days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from swx.errors import SwxError
+
+BANDS = {"low": (0.0, 30.0), "mid": (30.0, 60.0), "high": (60.0, 90.1)}
+
+
+def _weights(lat: np.ndarray) -> np.ndarray:
+    return np.cos(np.radians(lat))
+
+
+def band_mean(field: np.ndarray, lat: np.ndarray, band: str) -> float:
+    """Area-weighted mean over a latitude band (both hemispheres) of a (lat, lon) field."""
+    lo, hi = BANDS[band]
+    sel = (np.abs(lat) >= lo) & (np.abs(lat) < hi)
+    w = _weights(lat[sel])[:, None] * np.isfinite(field[sel])
+    return float(np.nansum(field[sel] * w) / w.sum())
+
+
+def global_mean(field: np.ndarray, lat: np.ndarray) -> float:
+    w = _weights(lat)[:, None] * np.isfinite(field)
+    return float(np.nansum(field * w) / w.sum())
+
+
+def day_stats(ds: xr.Dataset) -> dict[str, float]:
+    """Statistics of one day of maps (the 24:00 map, if present, is left out)."""
+    t = ds["time"].values
+    tec = ds["tec"].values[:-1] if (t[-1] - t[0]) >= np.timedelta64(24, "h") else ds["tec"].values
+    lat = ds["lat"].values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # grid points with no value at all
+        mean_map = np.nanmean(tec, axis=0)
+        amplitude = np.nanmax(tec, axis=0) - np.nanmin(tec, axis=0)
+    out = {"global_mean": global_mean(mean_map, lat), "max": float(np.nanmax(tec))}
+    for band in BANDS:
+        out[f"mean_{band}"] = band_mean(mean_map, lat, band)
+        out[f"diurnal_{band}"] = band_mean(amplitude, lat, band)
+    return out
+
+
+def persistence_rmse(today: xr.Dataset, yesterday: xr.Dataset) -> float:
+    """Area-weighted RMSE of yesterday's maps used as today's forecast (same UT epochs)."""
+    a = today["tec"].values
+    b = yesterday["tec"].values
+    n = min(len(a), len(b)) - (1 if len(a) in (13, 25) else 0)
+    diff = (a[:n] - b[:n]) ** 2
+    w = _weights(today["lat"].values)[None, :, None] * np.isfinite(diff)
+    return float(np.sqrt(np.nansum(diff * w) / w.sum()))
+
+
+def compare_with_real(real_dir: str | Path, simulate_day) -> pd.DataFrame:
+    """One row per real IONEX day in `real_dir` (complete files with IGS names): real and simulated
+    statistics side by side; `simulate_day(day, cadence_min)` returns a simulated Dataset."""
+    from swx.gim.sources import LocalDirectorySource
+    from swx.io.ionex import read_ionex
+
+    src = LocalDirectorySource(real_dir)
+    rows = []
+    real_days: dict[tuple[str, dt.date], xr.Dataset] = {}
+    sim_days: dict[tuple[str, dt.date], xr.Dataset] = {}
+    for (centre, day), paths in sorted(src.index().items()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                real = read_ionex(paths[0])
+            except ValueError:
+                continue  # broken on purpose
+        step = int((real.time.values[1] - real.time.values[0]) / np.timedelta64(1, "m"))
+        try:
+            sim = simulate_day(day, 60 if step <= 60 else 120).sel(time=real.time.values, method="nearest")
+        except SwxError:
+            continue  # no indices for that day
+
+        real_days[(centre, day)], sim_days[(centre, day)] = real, sim
+        rs, ss = day_stats(real), day_stats(sim)
+        row = {"centre": centre.upper(), "day": day}
+        for key in ("global_mean", "mean_low", "mean_mid", "mean_high", "diurnal_low", "diurnal_mid", "diurnal_high"):
+            row[f"real_{key}"], row[f"sim_{key}"] = rs[key], ss[key]
+        prev = (centre, day - dt.timedelta(days=1))
+        if prev in real_days:
+            row["real_persistence"] = persistence_rmse(real, real_days[prev])
+            row["sim_persistence"] = persistence_rmse(sim, sim_days[prev])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_markdown(df: pd.DataFrame) -> str:
+    """The comparison as a Markdown table: real / simulated per statistic."""
+    cols = [("global mean", "global_mean"), ("low-lat mean", "mean_low"), ("mid-lat mean", "mean_mid"),
+            ("high-lat mean", "mean_high"), ("diurnal amp. low", "diurnal_low"), ("diurnal amp. mid", "diurnal_mid"),
+            ("diurnal amp. high", "diurnal_high"), ("24 h persistence RMSE", "persistence")]
+    head = "| centre | day | " + " | ".join(c for c, _ in cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 2)]
+    for _, r in df.iterrows():
+        cells = []
+        for _, key in cols:
+            a, b = r.get(f"real_{key}"), r.get(f"sim_{key}")
+            cells.append("—" if a is None or pd.isna(a) else f"{a:.1f} / {b:.1f}")
+        lines.append(f"| {r['centre']} | {r['day']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
