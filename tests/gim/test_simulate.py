@@ -109,21 +109,27 @@ def test_quiet_solar_minimum_persistence_is_in_the_real_range(sim, ionex_dir):
 
 
 @pytest.mark.slow
-def test_2017_persistence_at_10e_matches_the_real_series(basis, shared_data):
-    """A year of simulated 2-hourly maps at 10 E against real CODE vTEC at 10/40/70 N (2017)."""
-    df = pd.read_csv(shared_data / "real-series" / "randa-code-10E-3lat" / "Test_data_VTEC.csv", sep=";")
+@pytest.mark.parametrize("year,csv,quoted", [
+    (2015, "Training_data_VTEC.csv", [4.58, 4.32, 3.02]),  # solar maximum side, many storms
+    (2017, "Test_data_VTEC.csv", [2.30, 2.22, 1.17]),  # declining phase, quieter
+])
+def test_yearly_persistence_at_10e_matches_the_real_series(basis, shared_data, year, csv, quoted):
+    """A year of simulated 2-hourly maps at 10 E against real CODE vTEC at 10/40/70 N."""
+    df = pd.read_csv(shared_data / "real-series" / "randa-code-10E-3lat" / csv, sep=";")
     df.columns = [c.strip() for c in df.columns]
+    df = df[df["Year"] == year]
     real = df[["VTEC_10N", "VTEC_40N", "VTEC_70N"]].to_numpy()[::2].astype(float)  # 2-hourly
     real[real <= 0] = np.nan  # missing maps are stored as 0
     real_p = np.sqrt(np.nanmean((real[12:] - real[:-12]) ** 2, axis=0))
-    np.testing.assert_allclose(real_p, [2.30, 2.22, 1.17], atol=0.01)  # the figures quoted in the issue
+    np.testing.assert_allclose(real_p, quoted, atol=0.01)  # the figures quoted in the issue
     sim = GimSimulator(basis, load_history(), SimulationConfig(cadence_min=120))
     lat_idx = [list(np.round(np.arange(87.5, -87.6, -2.5), 1)).index(x) for x in (10.0, 40.0, 70.0)]
     lon_idx = list(np.round(np.arange(-180, 180.1, 5.0), 1)).index(10.0)
-    series = np.concatenate([sim.day(dt.date(2017, 1, 1) + dt.timedelta(days=k)).tec.values[:-1][:, lat_idx, lon_idx]
-                             for k in range(365)])
+    n_days = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
+    series = np.concatenate([sim.day(dt.date(year, 1, 1) + dt.timedelta(days=k)).tec.values[:-1][:, lat_idx, lon_idx]
+                             for k in range(n_days)])
     sim_p = np.sqrt(np.mean((series[12:] - series[:-12]) ** 2, axis=0))
-    np.testing.assert_allclose(sim_p, real_p, rtol=0.25)
+    np.testing.assert_allclose(sim_p, real_p, rtol=0.2)
 
 
 def test_no_indices_is_a_clear_error(sim):

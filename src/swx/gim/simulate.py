@@ -86,6 +86,7 @@ class SimulationConfig:
     fast_sigma: float = 0.05
     fast_tau_h: float = 4.0
     lat_boost: float = 2.0  # variability grows towards the poles: sigma * (1 + lat_boost * (lat/90)^2)
+    activity_gain: float = 0.5  # and with solar activity: * (1 + gain * max(0, F10.7_27d - 75) / 50)
     floor_tecu: float = 0.5
 
     def key(self) -> str:
@@ -220,6 +221,7 @@ class GimSimulator:
         # climatology on the IONEX grid: (month, ut, level, 71, 73)
         self.basis = np.einsum("ia,muzab,jb->muzij", _LAT_W, basis, _LON_W, optimize=True).astype(np.float32)
         self.f107 = indices.daily["f107_obs"].dropna()
+        self.f107_smooth = self.f107.rolling(27, center=True, min_periods=1).mean()
         kp = indices.kp["kp"].dropna()
         # Kp on an hourly grid (each hour takes the Kp of its 3-hour interval), as plain arrays
         self._kp_t0 = kp.index[0].tz_convert("UTC").tz_localize(None).to_datetime64().astype("datetime64[h]") \
@@ -313,6 +315,10 @@ class GimSimulator:
             coarse = (1 - a) * knots[i0] + a * knots[i0 + 1]
             total += np.einsum("ia,tab,jb->tij", _NOISE_LAT_W, coarse, _NOISE_LON_W, optimize=True)
         total *= 1 + c.lat_boost * (IONEX_LAT[None, :, None] / 90.0) ** 2
+        if c.activity_gain:
+            days = pd.DatetimeIndex(np.asarray(times, dtype="datetime64[D]")).tz_localize("UTC")
+            level = self.f107_smooth.reindex(days, method="nearest").to_numpy()
+            total *= (1 + c.activity_gain * np.clip((level - 75.0) / 50.0, 0, None))[:, None, None]
         return total.astype(np.float32)
 
     # -- a day -------------------------------------------------------------------------------------
