@@ -99,3 +99,9 @@ def test_sw_errors():
         parse_sw("BEGIN OBSERVED\n" + "2025 07 20 2617 24 10 10  7 1x 13 13  3 13  83   4   4   3   5   5   5   2   "
                  "5   4 0.1 0 159 155.1 0 132.8 136.9 150.3 128.9 133.2\nEND OBSERVED\n", "sw.txt")
     assert err.value.line == 2
+
+
+def test_non_ascii_bytes_name_the_line():
+    with pytest.raises(IndexFormatError, match="non-ASCII byte") as err:
+        parse_sw(b"DATATYPE x\nBEGIN OBSERVED\n\xff\n", "sw.txt")
+    assert err.value.line == 3

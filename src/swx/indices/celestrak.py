@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from swx.errors import IndexFormatError
+from swx.io.compression import decode_ascii
 from swx.indices.tables import IndexTables, kp_from_thirds, three_hourly, utc_days
 
 SOURCE = "CelesTrak"
@@ -46,7 +47,7 @@ def _field(lines: list[str], start: int, end: int, name: str, label: str, first_
 def parse_sw(text: str | bytes, name: str = "<SW-All.txt>", include_predicted: bool = True) -> IndexTables:
     """Parse a CelesTrak SW file into Kp (3-hourly) and daily tables."""
     if isinstance(text, bytes):
-        text = text.decode("ascii", errors="strict")
+        text = decode_ascii(text, name, IndexFormatError)
     block: str | None = None
     rows: dict[str, list[str]] = {k: [] for k in _BLOCKS}
     where: dict[str, list[int]] = {k: [] for k in _BLOCKS}

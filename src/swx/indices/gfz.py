@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from swx.errors import IndexFormatError
+from swx.io.compression import decode_ascii
 from swx.indices.tables import IndexTables, empty_daily, empty_kp, three_hourly, utc_days
 
 N_COLUMNS = 28
@@ -35,12 +36,7 @@ def _sn_status(d: np.ndarray) -> np.ndarray:
 def parse_gfz_text(text: str | bytes, name: str = "<GFZ Kp>") -> IndexTables:
     """Parse the GFZ `Kp_ap_Ap_SN_F107_*.txt` layout (definitive, nowcast or yearly files)."""
     if isinstance(text, bytes):
-        try:
-            text = text.decode("ascii")
-        except UnicodeDecodeError as exc:
-            line = text[:exc.start].count(b"\n") + 1
-            raise IndexFormatError("non-ASCII byte (corrupt file?)", path=name, line=line,
-                                   expected="ASCII text") from None
+        text = decode_ascii(text, name, IndexFormatError)
     rows: list[list[float]] = []
     lines: list[int] = []
     saw_header = False

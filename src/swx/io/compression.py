@@ -91,6 +91,16 @@ def decompress(data: bytes, name: str = "<data>", error: type[DataFormatError] =
     return data
 
 
+def decode_ascii(data: bytes, name: str, error: type[DataFormatError] = DataFormatError, what: str = "") -> str:
+    """ASCII text of `data`, or an error naming the line of the first non-ASCII byte."""
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise error(f"non-ASCII byte{' in ' + what if what else ''} (corrupt file?)", path=name, line=line,
+                    expected="ASCII text") from None
+
+
 def read_bytes(path: str | Path, error: type[DataFormatError] = DataFormatError) -> bytes:
     """Read and decompress a file."""
     p = Path(path)

@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from swx.errors import IonexFormatError
-from swx.io.compression import decompress
+from swx.io.compression import decode_ascii, decompress
 
 __all__ = [
     "IonexFormatError",
@@ -853,13 +853,7 @@ def parse_ionex(data: bytes, name: str = "<bytes>", *, allow_partial: bool = Fal
         _check_first_record(head.split("\n", 1)[0], name)
         raise IonexFormatError("no END OF HEADER record (truncated or not an IONEX file)", path=name,
                                line=n, expected="END OF HEADER")
-    header_bytes = text[:hdr_end.end()]
-    try:
-        header_text = header_bytes.decode("ascii")
-    except UnicodeDecodeError as exc:
-        line = header_bytes[:exc.start].count(b"\n") + 1
-        raise IonexFormatError("non-ASCII byte in header (corrupt file?)", path=name, line=line,
-                               expected="ASCII text") from None
+    header_text = decode_ascii(text[:hdr_end.end()], name, IonexFormatError, "header")
     hdr_lines = header_text.rstrip("\n").split("\n")
     hdr = _parse_header(hdr_lines, name)
     fast = _parse_tiled(text, hdr_end.end(), hdr, name) if _FAST_PATH else None
