@@ -118,8 +118,10 @@ def test_one_map_excerpt_is_refused_strictly_and_read_partially(ionex_dir):
     with pytest.raises(IonexFormatError, match=r"1 TEC maps in file, header says 12") as err:
         read_ionex(path)
     assert "one_map.gnss-lab.xxi" in str(err.value) and "allow_partial" in str(err.value)
-    with pytest.warns(IonexWarning):
+    with pytest.warns(IonexWarning) as caught:
         ds = read_ionex(path, allow_partial=True)
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "no END OF FILE" in messages and "reading the 1 complete maps" in messages
     assert ds.sizes["time"] == 1 and ds.attrs["partial"] == 1
     assert str(ds.time.values[0])[:16] == "1999-01-02T01:00"
 
