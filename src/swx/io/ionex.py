@@ -856,11 +856,17 @@ def parse_ionex(data: bytes, name: str = "<bytes>", *, allow_partial: bool = Fal
     header_text = decode_ascii(text[:hdr_end.end()], name, IonexFormatError, "header")
     hdr_lines = header_text.rstrip("\n").split("\n")
     hdr = _parse_header(hdr_lines, name)
-    fast = _parse_tiled(text, hdr_end.end(), hdr, name) if _FAST_PATH else None
-    if fast is None:
-        fast = _parse_body(text, hdr_end.end(), hdr, name, len(hdr_lines) + 1, allow_partial)
-    blocks, values = fast
-    return _to_dataset(hdr, blocks, values, name, digest.hexdigest(), allow_partial, centre)
+    # Warnings about the maps are only worth showing when the file is read: hold them until then.
+    with warnings.catch_warnings(record=True) as pending:
+        warnings.simplefilter("always")
+        fast = _parse_tiled(text, hdr_end.end(), hdr, name) if _FAST_PATH else None
+        if fast is None:
+            fast = _parse_body(text, hdr_end.end(), hdr, name, len(hdr_lines) + 1, allow_partial)
+        blocks, values = fast
+        ds = _to_dataset(hdr, blocks, values, name, digest.hexdigest(), allow_partial, centre)
+    for w in pending:
+        warnings.warn(w.message, w.category, stacklevel=2)
+    return ds
 
 
 def _to_dataset(hdr: IonexHeader, blocks: list[_Block], values: np.ndarray, name: str, sha: str,
