@@ -1,0 +1,1 @@
+"""The results database (SQLAlchemy 2 + Alembic): SQLite by default, PostgreSQL in operations."""

@@ -1,0 +1,64 @@
+"""Engines and migrations: SQLite (embedded default, WAL) or PostgreSQL (operations)."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(url: str, *, schema: str | None = None, **kwargs) -> Engine:
+    """An engine for `url`. SQLite files get WAL, foreign keys and a busy timeout; `schema` sets the
+    PostgreSQL search_path (used by the tests to give each test its own schema)."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(u, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    if u.get_backend_name() == "postgresql":
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        if schema:
+            connect_args["options"] = f"-csearch_path={schema}"
+        return create_engine(u, connect_args=connect_args, pool_pre_ping=True, **kwargs)
+    return create_engine(u, **kwargs)
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Alembic configured in code (no alembic.ini): the scripts ship inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("swx.store") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    command.downgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,23 @@
+"""Alembic environment for swx: runs against the engine handed over by `swx.store.db`."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from swx.store.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()
