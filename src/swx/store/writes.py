@@ -1,0 +1,246 @@
+"""Writes to the results database: validated first, then idempotent upserts in one transaction.
+
+Every write is keyed by its natural key and uses the dialect's ON CONFLICT (SQLite and PostgreSQL),
+so rerunning a day changes nothing and a corrected input updates rows in place. Rows whose values
+are unchanged are not rewritten at all (the update has a WHERE ... IS DISTINCT FROM). Bad input —
+NaN or infinite numbers, naive datetimes, unknown station codes — is refused with a clear error before
+anything is written; a batch that fails half-way is rolled back whole.
+
+Large writes (observations of a backfill) take a bulk path: COPY into a temporary table and one
+INSERT ... SELECT ... ON CONFLICT on PostgreSQL; multi-row VALUES on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from swx.errors import SwxError
+from swx.indices.tables import IndexTables
+from swx.store import models as m
+
+
+class StoreError(SwxError, ValueError):
+    """Input refused by the store (nothing was written)."""
+
+
+# ------------------------------------------------------------------------------------ validation
+
+def _check_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse NaN/inf floats and naive datetimes anywhere in `rows`, naming row and column."""
+    for i, row in enumerate(rows):
+        for col, v in row.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise StoreError(f"{table}: row {i} has {col}={v}; not-a-number and infinite values are refused "
+                                 "(leave the row out, or store NULL where the column allows it)")
+            if isinstance(v, dt.datetime) and (v.tzinfo is None or v.utcoffset() is None):
+                raise StoreError(f"{table}: row {i} has a naive datetime in {col} ({v.isoformat()}); give UTC times "
+                                 "with tzinfo")
+
+
+def _finite_column(df: pd.DataFrame, col: str, table: str) -> None:
+    values = df[col].to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise StoreError(f"{table}: {int(bad.sum())} row(s) with {col} not finite (first: row {i}, "
+                         f"value {values[i]}); refused before writing")
+
+
+def _utc_column(df: pd.DataFrame, col: str, table: str) -> pd.Series:
+    s = df[col]
+    if not isinstance(s.dtype, pd.DatetimeTZDtype):
+        if len(s) and isinstance(s.iloc[0], dt.datetime) and s.iloc[0].tzinfo is not None:
+            s = pd.to_datetime(s, utc=True)
+        else:
+            raise StoreError(f"{table}: column {col} holds naive times; give UTC times with tzinfo")
+    return s.dt.tz_convert("UTC")
+
+
+def station_ids(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
+    """Ids of station codes; StoreError listing any unknown code."""
+    wanted = sorted(set(codes))
+    found = dict(conn.execute(select(m.Station.code, m.Station.id).where(m.Station.code.in_(wanted))).all())
+    unknown = [c for c in wanted if c not in found]
+    if unknown:
+        raise StoreError(f"unknown station code(s): {', '.join(unknown[:10])}"
+                         + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+                         + "; add them to the station catalog first")
+    return found
+
+
+# ------------------------------------------------------------------------------------ upsert core
+
+def _insert(conn: Connection, table: Table):
+    return (postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table))
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: Sequence[str],
+           *, update: Sequence[str] | None = None) -> int:
+    """Insert or update `rows` by the natural `key`; unchanged rows are left alone. Returns len(rows)."""
+    if not rows:
+        return 0
+    _check_rows(table.name, rows)
+    deduped = {tuple(r[k] for k in key): r for r in rows}  # one row per key in a statement (last wins)
+    rows = list(deduped.values())
+    ins = _insert(conn, table)
+    cols = update if update is not None else [c for c in rows[0] if c not in key]
+    if cols:
+        changed = or_(*[table.c[c].is_distinct_from(ins.excluded[c]) for c in cols])
+        stmt = ins.on_conflict_do_update(index_elements=list(key), set_={c: ins.excluded[c] for c in cols},
+                                         where=changed)
+    else:
+        stmt = ins.on_conflict_do_nothing(index_elements=list(key))
+    conn.execute(stmt, rows)
+    return len(rows)
+
+
+# ------------------------------------------------------------------------------------ domain writes
+
+def upsert_stations(engine: Engine, stations: Sequence[Mapping[str, Any]]) -> int:
+    with engine.begin() as conn:
+        return upsert(conn, m.Station.__table__, stations, ["code"])
+
+
+def record_input_file(engine: Engine, *, kind: str, centre: str, day: dt.date, path: str, sha256: str,
+                      maps: int, source_kind: str) -> int:
+    """Register an ingested file (idempotent); returns its id."""
+    row = dict(kind=kind, centre=centre, day=day, path=path, sha256=sha256, maps=maps, source_kind=source_kind,
+               ingested_at=dt.datetime.now(dt.UTC))
+    with engine.begin() as conn:
+        upsert(conn, m.InputFile.__table__, [row], ["kind", "centre", "day"],
+               update=["path", "sha256", "maps", "source_kind"])
+        return conn.execute(select(m.InputFile.id).where(m.InputFile.kind == kind, m.InputFile.centre == centre,
+                                                         m.InputFile.day == day)).scalar_one()
+
+
+def upsert_indices(engine: Engine, tables: IndexTables) -> int:
+    """Kp (3-hourly) and daily F10.7/Ap/SN rows; returns the number of Kp rows given."""
+    kp = tables.kp
+    kp_rows = [dict(time=t.to_pydatetime(), kp=float(r.kp), ap=None if pd.isna(r.ap) else float(r.ap),
+                    status=r.status, source=r.source) for t, r in zip(kp.index, kp.itertuples())]
+    d = tables.daily
+
+    def opt(v) -> float | None:
+        return None if pd.isna(v) else float(v)
+
+    daily_rows = [dict(day=t.date(), ap_daily=opt(r.Ap), sn=opt(r.sn), f107_obs=opt(r.f107_obs),
+                       f107_adj=opt(r.f107_adj), status=r.status, source=r.source)
+                  for t, r in zip(d.index, d.itertuples())]
+    with engine.begin() as conn:
+        for chunk in range(0, len(kp_rows), 20000):
+            upsert(conn, m.KpValue.__table__, kp_rows[chunk:chunk + 20000], ["time"])
+        for chunk in range(0, len(daily_rows), 20000):
+            upsert(conn, m.DailyIndex.__table__, daily_rows[chunk:chunk + 20000], ["day"])
+    return len(kp_rows)
+
+
+def write_observations(engine: Engine, df: pd.DataFrame, *, centre_default: str | None = None) -> int:
+    """Station vTEC: columns station (code), time (UTC-aware), vtec, centre, [input_file_id]."""
+    table = "observations"
+    if df.empty:
+        return 0
+    df = df.copy()
+    if "centre" not in df:
+        if centre_default is None:
+            raise StoreError(f"{table}: no centre column and no default centre")
+        df["centre"] = centre_default
+    _finite_column(df, "vtec", table)
+    times = _utc_column(df, "time", table)
+    with engine.begin() as conn:
+        ids = station_ids(conn, df["station"].unique())
+        frame = pd.DataFrame({"station_id": df["station"].map(ids).astype("int64"), "time": times,
+                              "centre": df["centre"].astype(str), "vtec": df["vtec"].astype(float),
+                              "input_file_id": df["input_file_id"] if "input_file_id" in df else None})
+        frame = frame.drop_duplicates(["station_id", "time", "centre"], keep="last")
+        if conn.dialect.name == "postgresql":
+            _copy_upsert_observations(conn, frame)
+        else:
+            rows = [dict(station_id=int(s), time=t.to_pydatetime(), centre=c, vtec=float(v),
+                         input_file_id=None if f is None or pd.isna(f) else int(f))
+                    for s, t, c, v, f in zip(frame.station_id, frame.time, frame.centre, frame.vtec,
+                                             frame.input_file_id if frame.input_file_id is not None
+                                             else [None] * len(frame))]
+            for i in range(0, len(rows), 50000):
+                upsert(conn, m.Observation.__table__, rows[i:i + 50000], ["station_id", "time", "centre"])
+    return len(frame)
+
+
+def _copy_upsert_observations(conn: Connection, frame: pd.DataFrame) -> None:
+    """PostgreSQL bulk path: COPY into a temp table, then one INSERT ... SELECT ... ON CONFLICT."""
+    conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS _obs_load (station_id integer, time timestamptz, "
+                      "centre varchar(16), vtec double precision, input_file_id integer) ON COMMIT DELETE ROWS"))
+    buf = io.StringIO()
+    out = pd.DataFrame({"station_id": frame.station_id,
+                        "time": frame.time.dt.strftime("%Y-%m-%d %H:%M:%S+00"),
+                        "centre": frame.centre, "vtec": frame.vtec.map(repr),
+                        "input_file_id": frame.input_file_id if frame.input_file_id is not None else None})
+    out.to_csv(buf, index=False, header=False, na_rep="\\N", sep="\t")
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        with cur.copy("COPY _obs_load (station_id, time, centre, vtec, input_file_id) FROM STDIN") as copy:
+            copy.write(buf.getvalue())
+    conn.execute(text(
+        "INSERT INTO observations (station_id, time, centre, vtec, input_file_id) "
+        "SELECT station_id, time, centre, vtec, input_file_id FROM _obs_load "
+        "ON CONFLICT (station_id, time, centre) DO UPDATE SET vtec = EXCLUDED.vtec, "
+        "input_file_id = EXCLUDED.input_file_id "
+        "WHERE observations.vtec IS DISTINCT FROM EXCLUDED.vtec "
+        "OR observations.input_file_id IS DISTINCT FROM EXCLUDED.input_file_id"))
+
+
+def start_run(engine: Engine, *, issue_time: dt.datetime, target_day: dt.date, flow_run_id: str = "",
+              code_version: str = "", settings_hash: str = "", data_source: str = "") -> int:
+    """Create (or find, on a rerun) the forecast run of (issue time, target day); returns its id."""
+    row = dict(issue_time=issue_time, target_day=target_day, flow_run_id=flow_run_id, code_version=code_version,
+               settings_hash=settings_hash, data_source=data_source, status="running", degraded=False, reason="",
+               created_at=dt.datetime.now(dt.UTC))
+    with engine.begin() as conn:
+        upsert(conn, m.ForecastRun.__table__, [row], ["issue_time", "target_day"],
+               update=["flow_run_id", "code_version", "settings_hash", "data_source"])
+        return conn.execute(select(m.ForecastRun.id).where(m.ForecastRun.issue_time == issue_time,
+                                                           m.ForecastRun.target_day == target_day)).scalar_one()
+
+
+def finish_run(engine: Engine, run_id: int, *, status: str, degraded: bool = False, reason: str = "") -> None:
+    if status not in ("ok", "degraded", "failed"):
+        raise StoreError(f"run status {status!r} is not one of ok, degraded, failed")
+    with engine.begin() as conn:
+        conn.execute(m.ForecastRun.__table__.update().where(m.ForecastRun.id == run_id).values(
+            status=status, degraded=degraded, reason=reason, finished_at=dt.datetime.now(dt.UTC)))
+
+
+def write_station_forecasts(engine: Engine, run_id: int, df: pd.DataFrame) -> int:
+    """Columns: station, architecture, valid_time, lead_h, mean, [sigma, q025, q16, q84, q975]."""
+    table = "station_forecasts"
+    if df.empty:
+        return 0
+    _finite_column(df, "mean", table)
+    times = _utc_column(df, "valid_time", table)
+    optional = [c for c in ("sigma", "q025", "q16", "q84", "q975") if c in df]
+    with engine.begin() as conn:
+        ids = station_ids(conn, df["station"].unique())
+        rows = []
+        for i, (code, arch, t, lead, mean) in enumerate(zip(df.station, df.architecture, times, df.lead_h, df["mean"])):
+            row = dict(run_id=run_id, station_id=ids[code], architecture=str(arch), valid_time=t.to_pydatetime(),
+                       lead_h=float(lead), mean=float(mean))
+            for c in optional:
+                v = df[c].iloc[i]
+                row[c] = None if pd.isna(v) else float(v)
+            rows.append(row)
+        return upsert(conn, m.StationForecast.__table__, rows, ["run_id", "station_id", "architecture", "valid_time"])
+
+
+def write_rows(engine: Engine, model: type[m.Base], rows: Sequence[Mapping[str, Any]], key: Sequence[str]) -> int:
+    """Generic validated upsert for the smaller tables (global forecasts, verification, ΔTEC, storms,
+    model versions)."""
+    with engine.begin() as conn:
+        return upsert(conn, model.__table__, rows, key)

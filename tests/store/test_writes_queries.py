@@ -1,0 +1,168 @@
+"""Writes are validated, idempotent upserts; queries give UTC-aware data; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from swx.indices.history import load_history
+from swx.store import models as m
+from swx.store import queries as q
+from swx.store.db import make_engine
+from swx.store.writes import (StoreError, finish_run, record_input_file, start_run, upsert_indices,
+                              upsert_stations, write_observations, write_rows, write_station_forecasts)
+
+UTC = dt.UTC
+STATIONS = [dict(code="M00N40", name="0E 40N", lat=40.0, lon=0.0, sector="0", lat_band="mid", surface="land"),
+            dict(code="M00N20", name="0E 20N", lat=20.0, lon=0.0, sector="0", lat_band="low", surface="land")]
+
+
+def obs_frame(days: int = 30, station: str = "M00N40", start: str = "2015-03-01") -> pd.DataFrame:
+    t = pd.date_range(start, periods=days * 12, freq="2h", tz="UTC")
+    vtec = 20 + 10 * np.sin(2 * np.pi * np.arange(len(t)) / 12) + np.arange(len(t)) * 0.01
+    return pd.DataFrame({"station": station, "time": t, "vtec": vtec, "centre": "cod"})
+
+
+def test_stations_upsert_is_idempotent_and_updates_in_place(engine):
+    upsert_stations(engine, STATIONS)
+    upsert_stations(engine, STATIONS)
+    assert q.counts(engine)["stations"] == 2
+    upsert_stations(engine, [dict(STATIONS[0], name="renamed")])
+    st = q.stations(engine)
+    assert list(st.code) == ["M00N20", "M00N40"] and st.set_index("code").loc["M00N40", "name"] == "renamed"
+
+
+def test_observations_rerun_changes_nothing_and_corrections_update(engine):
+    upsert_stations(engine, STATIONS)
+    df = obs_frame()
+    assert write_observations(engine, df) == 360
+    write_observations(engine, df)
+    assert q.counts(engine)["observations"] == 360
+    fixed = df.copy()
+    fixed.loc[5, "vtec"] = 99.5
+    write_observations(engine, fixed)
+    s = q.station_series(engine, "M00N40", dt.datetime(2015, 3, 1, tzinfo=UTC), dt.datetime(2015, 4, 1, tzinfo=UTC))
+    assert len(s) == 360 and s.loc[s.time == df.time[5], "vtec"].item() == 99.5
+    assert str(s.time.dt.tz) == "UTC"
+
+
+def test_times_are_utc_aware_in_and_out(engine):
+    upsert_stations(engine, STATIONS)
+    t = pd.date_range("2015-03-01 02:00", periods=3, freq="2h", tz="Europe/Berlin")  # +01:00
+    write_observations(engine, pd.DataFrame({"station": "M00N20", "time": t, "vtec": [1.0, 2.0, 3.0], "centre": "cod"}))
+    s = q.station_series(engine, "M00N20", dt.datetime(2015, 3, 1, tzinfo=UTC), dt.datetime(2015, 3, 2, tzinfo=UTC))
+    assert list(s.time) == list(t.tz_convert("UTC"))
+    assert s.time.iloc[0] == pd.Timestamp("2015-03-01 01:00", tz="UTC")
+    run = start_run(engine, issue_time=dt.datetime(2015, 3, 1, 6, tzinfo=UTC), target_day=dt.date(2015, 3, 2))
+    latest = q.latest_run(engine)
+    assert latest["id"] == run and latest["issue_time"] == dt.datetime(2015, 3, 1, 6, tzinfo=UTC)
+    assert latest["issue_time"].tzinfo is not None and latest["created_at"].tzinfo is not None
+
+
+@pytest.mark.parametrize("bad,match", [
+    ("nan", "not finite"), ("inf", "not finite"), ("naive", "naive times"), ("station", "unknown station code"),
+])
+def test_bad_input_is_refused_before_anything_is_written(engine, bad, match):
+    upsert_stations(engine, STATIONS)
+    df = obs_frame(2)
+    if bad == "nan":
+        df.loc[7, "vtec"] = np.nan
+    elif bad == "inf":
+        df.loc[3, "vtec"] = np.inf
+    elif bad == "naive":
+        df["time"] = df["time"].dt.tz_localize(None)
+    else:
+        df.loc[10, "station"] = "NOPE"
+    with pytest.raises(StoreError, match=match):
+        write_observations(engine, df)
+    assert q.counts(engine)["observations"] == 0
+
+
+def test_failed_batch_leaves_the_database_as_it_was(engine):
+    upsert_stations(engine, STATIONS)
+    bad = [dict(STATIONS[0], code="OK1"), dict(STATIONS[0], code="BAD", lat_band="polar")]  # check constraint
+    with pytest.raises(Exception):
+        upsert_stations(engine, bad)
+    assert q.counts(engine)["stations"] == 2
+    with pytest.raises(StoreError, match="naive datetime"):
+        write_rows(engine, m.StormEvent, [dict(start=dt.datetime(2015, 3, 17), end=dt.datetime(2015, 3, 18),
+                                               max_kp=7.667, g_class=4, stations=[])], ["start"])
+
+
+def test_station_series_baselines(engine):
+    upsert_stations(engine, STATIONS)
+    df = obs_frame(40)
+    write_observations(engine, df)
+    start = dt.datetime(2015, 4, 1, tzinfo=UTC)
+    s = q.station_series(engine, "M00N40", start, dt.datetime(2015, 4, 3, tzinfo=UTC)).set_index("time")
+    series = df.set_index("time")["vtec"]
+    t = pd.Timestamp("2015-04-02 10:00", tz="UTC")
+    assert s.loc[t, "persistence"] == pytest.approx(series[t - pd.Timedelta(hours=24)])
+    same_ut = [series[t - pd.Timedelta(days=k)] for k in range(1, 28)]
+    assert s.loc[t, "median27"] == pytest.approx(float(np.median(same_ut)))
+    assert s.index.min() >= start  # the history before start is used for baselines, not returned
+
+
+def test_indices_input_files_runs_forecasts_and_skill(engine):
+    h = load_history().between("2015-03-15", "2015-03-20")
+    assert upsert_indices(engine, h) == 40
+    upsert_indices(engine, h)
+    assert q.counts(engine)["kp_values"] == 40 and q.counts(engine)["daily_indices"] == 5
+    kp = q.kp_series(engine, dt.datetime(2015, 3, 17, tzinfo=UTC), dt.datetime(2015, 3, 18, tzinfo=UTC))
+    assert kp.kp.max() == pytest.approx(7.667) and str(kp.time.dt.tz) == "UTC"
+
+    fid = record_input_file(engine, kind="GIM", centre="sim", day=dt.date(2015, 3, 17), path="/a", sha256="0" * 64,
+                            maps=25, source_kind="simulated")
+    assert record_input_file(engine, kind="GIM", centre="sim", day=dt.date(2015, 3, 17), path="/b", sha256="1" * 64,
+                             maps=25, source_kind="simulated") == fid
+    upsert_stations(engine, STATIONS)
+    run = start_run(engine, issue_time=dt.datetime(2015, 3, 17, 6, tzinfo=UTC), target_day=dt.date(2015, 3, 18),
+                    data_source="sim")
+    assert start_run(engine, issue_time=dt.datetime(2015, 3, 17, 6, tzinfo=UTC), target_day=dt.date(2015, 3, 18)) == run
+    valid = pd.date_range("2015-03-18", periods=12, freq="2h", tz="UTC")
+    fc = pd.DataFrame({"station": "M00N40", "architecture": "cnn", "valid_time": valid, "lead_h": np.arange(2, 26, 2),
+                       "mean": np.linspace(10, 20, 12), "sigma": 1.5})
+    assert write_station_forecasts(engine, run, fc) == 12
+    write_station_forecasts(engine, run, fc)
+    got = q.station_forecasts(engine, "M00N40", valid[0].to_pydatetime(), valid[-1].to_pydatetime() + dt.timedelta(hours=1))
+    assert len(got) == 12 and got["sigma"].eq(1.5).all()
+    finish_run(engine, run, status="degraded", degraded=True, reason="newest GIM missing")
+    r = q.runs(engine)
+    assert r.iloc[0]["status"] == "degraded" and r.iloc[0]["reason"] == "newest GIM missing"
+    rows = [dict(scope="station", station_code="M00N40", model=model, window_start=dt.datetime(2015, 3, 1, tzinfo=UTC),
+                 window_end=dt.datetime(2015, 3, 31, tzinfo=UTC), kp_class="all", n=360, rmse=rmse, mae=rmse * 0.8,
+                 bias=0.1, skill_persistence=None if model == "persistence" else 1 - rmse / 2.0)
+            for model, rmse in (("persistence", 2.0), ("cnn", 1.5))]
+    write_rows(engine, m.Verification, rows, ["scope", "station_code", "model", "window_start", "window_end", "kp_class"])
+    write_rows(engine, m.Verification, rows, ["scope", "station_code", "model", "window_start", "window_end", "kp_class"])
+    sk = q.skill_table(engine)
+    assert len(sk) == 2 and sk.set_index("model").loc["cnn", "skill_persistence"] == pytest.approx(0.25)
+    assert sk.lat_band.eq("mid").all()
+
+
+def _writer(url: str, schema: str | None, barrier) -> None:  # runs in a child process
+    engine = make_engine(url, schema=schema)
+    df = obs_frame(10)
+    barrier.wait()
+    write_observations(engine, df)
+    engine.dispose()
+
+
+def test_two_processes_upserting_the_same_day_leave_one_copy(engine, db_url, dialect):
+    if dialect != "postgresql":
+        pytest.skip("concurrent writers are a PostgreSQL matter (SQLite serialises writers)")
+    upsert_stations(engine, STATIONS)
+    url, schema = db_url
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_writer, args=(url, schema, barrier)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert q.counts(engine)["observations"] == 120
