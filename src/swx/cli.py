@@ -33,7 +33,9 @@ simulate_app = typer.Typer(help="The simulated GIM source of the offline demo (l
                            no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(ionex_app, name="ionex")
+db_app = typer.Typer(help="The results database: migrations and roles.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(db_app, name="db")
 
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
@@ -277,6 +279,45 @@ solar minimum lies in the real range. Over a year at 10°E (2-hourly, real CODE 
 
 ![real vs simulated]({figure})
 """
+
+
+@db_app.command("upgrade")
+def db_upgrade_cmd(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Create or migrate the database of SWX_DATABASE_URL (default: the embedded SQLite file)."""
+    from swx.store.db import current_revision, engine_from_settings, upgrade
+
+    engine = engine_from_settings(get_settings())
+    upgrade(engine, revision)
+    out.print(f"{engine.url.render_as_string(hide_password=True)}: at revision {current_revision(engine)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade_cmd(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")]) -> None:
+    """Migrate the database down (keep a backup: a downgrade drops what newer revisions added)."""
+    from swx.store.db import current_revision, downgrade, engine_from_settings
+
+    engine = engine_from_settings(get_settings())
+    downgrade(engine, revision)
+    out.print(f"{engine.url.render_as_string(hide_password=True)}: at revision {current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current_cmd() -> None:
+    """Show the database's migration revision."""
+    from swx.store.db import current_revision, engine_from_settings
+
+    engine = engine_from_settings(get_settings())
+    out.print(f"{engine.url.render_as_string(hide_password=True)}: at revision {current_revision(engine)}")
+
+
+@db_app.command("grant-read-only")
+def db_grant_cmd(role: Annotated[str, typer.Argument(help="An existing PostgreSQL role (the dashboard's).")],
+                 schema: Annotated[str, typer.Option(help="Schema of the swx tables.")] = "public") -> None:
+    """Let a PostgreSQL role read (only read) the swx tables."""
+    from swx.store.db import engine_from_settings, grant_read_only
+
+    grant_read_only(engine_from_settings(get_settings()), role, schema)
+    out.print(f"{role} can now read the swx tables in schema {schema}")
 
 
 @app.command("config")

@@ -62,3 +62,22 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def engine_from_settings(settings) -> Engine:
+    """The configured database: SWX_DATABASE_URL, or the embedded SQLite file under the data dir."""
+    return make_engine(settings.resolved_database_url)
+
+
+def grant_read_only(engine: Engine, role: str, schema: str = "public") -> None:
+    """Give an existing PostgreSQL role read access to the swx tables (the dashboard's role), now and
+    for tables created later by the migrations' owner."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("read-only roles are a PostgreSQL feature; SQLite files are protected by file permissions")
+    from sqlalchemy import text
+
+    q_role, q_schema = f'"{role}"', f'"{schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"GRANT USAGE ON SCHEMA {q_schema} TO {q_role}"))
+        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA {q_schema} TO {q_role}"))
+        conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {q_schema} GRANT SELECT ON TABLES TO {q_role}"))

@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
 from swx.store import models as m
 
@@ -46,6 +47,50 @@ def runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
     return _frame(rows, cols, ("issue_time", "created_at", "finished_at"))
 
 
+def _epoch_seconds(col, dialect: str):
+    """A UTC timestamp column as seconds since 1970 in SQL: no per-row datetime objects in Python."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", col), Float)
+    return cast(func.strftime("%s", col), Integer)
+
+
+_PG_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("t", ">f8"), ("l2", ">i4"), ("v", ">f8")])
+
+
+def _pg_series(conn, station_id: int, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """PostgreSQL fast path: the series of each centre as binary COPY, decoded by numpy."""
+    centres = conn.execute(select(m.Observation.centre).where(
+        m.Observation.station_id == station_id, m.Observation.time >= start, m.Observation.time < end)
+        .distinct()).scalars().all()
+    raw = conn.connection.driver_connection
+    frames = []
+    for centre in sorted(centres):
+        sql = ("COPY (SELECT extract(epoch FROM time)::float8, vtec FROM observations WHERE station_id = %s "
+               "AND centre = %s AND time >= %s AND time < %s ORDER BY time) TO STDOUT (FORMAT BINARY)")
+        with raw.cursor() as cur:
+            with cur.copy(sql, (station_id, centre, start, end)) as copy:
+                data = b"".join(bytes(chunk) for chunk in copy)
+        body = data[19:-2]  # signature + flags + extension length; trailer
+        rec = np.frombuffer(body, dtype=_PG_ROW)
+        frames.append(pd.DataFrame({"t": rec["t"].astype(float), "centre": centre, "vtec": rec["v"].astype(float)}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["t", "centre", "vtec"])
+
+
+def _sqlite_series(conn, station_id: int, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """SQLite fast path: UTCDateTime stores naive UTC ISO text; numpy parses it in one go."""
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    cur = conn.exec_driver_sql(
+        "SELECT time, centre, vtec FROM observations WHERE station_id = ? AND time >= ? AND time < ? "
+        "ORDER BY centre, time",
+        (station_id, start.astimezone(dt.UTC).strftime(fmt), end.astimezone(dt.UTC).strftime(fmt)))
+    rows = cur.fetchall()
+    if not rows:
+        return pd.DataFrame(columns=["t", "centre", "vtec"])
+    times, centres, vtec = zip(*rows)
+    t = np.array(times, dtype="datetime64[us]").astype("datetime64[s]").astype(np.int64)
+    return pd.DataFrame({"t": t, "centre": np.asarray(centres), "vtec": np.asarray(vtec, dtype=float)})
+
+
 def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """Observed vTEC of a station in [start, end) with the persistence and 27-day-median baselines
     (computed from the observations: the value 24 h earlier; the median of the 27 previous days at
@@ -55,21 +100,40 @@ def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.dateti
         sid = conn.execute(select(m.Station.id).where(m.Station.code == code)).scalar_one_or_none()
         if sid is None:
             raise KeyError(f"unknown station {code!r}")
-        rows = conn.execute(select(m.Observation.time, m.Observation.centre, m.Observation.vtec)
-                            .where(m.Observation.station_id == sid, m.Observation.time >= history_start,
-                                   m.Observation.time < end)
-                            .order_by(m.Observation.centre, m.Observation.time)).all()
-    df = _frame(rows, ["time", "centre", "vtec"], ("time",))
-    if df.empty:
-        return df.assign(persistence=pd.Series(dtype=float), median27=pd.Series(dtype=float))
+        if conn.dialect.name == "postgresql":
+            rows = _pg_series(conn, sid, history_start, end)
+        elif conn.dialect.name == "sqlite":
+            rows = _sqlite_series(conn, sid, history_start, end)
+        else:
+            secs = _epoch_seconds(m.Observation.time, conn.dialect.name)
+            rows = conn.execute(select(secs, m.Observation.centre, m.Observation.vtec)
+                                .where(m.Observation.station_id == sid, m.Observation.time >= history_start,
+                                       m.Observation.time < end)
+                                .order_by(m.Observation.centre, m.Observation.time)).all()
+    if len(rows) == 0:
+        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "centre": pd.Series(dtype=str),
+                             "vtec": pd.Series(dtype=float), "persistence": pd.Series(dtype=float),
+                             "median27": pd.Series(dtype=float)})
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records(rows, columns=["t", "centre", "vtec"])
+    df["t"] = np.rint(df["t"].to_numpy(dtype=float)).astype(np.int64)
+    start_s = int(start.timestamp())
     out = []
-    for _, g in df.groupby("centre", sort=False):
-        s = g.set_index("time")["vtec"]
-        persistence = s.reindex(s.index - pd.Timedelta(hours=24)).to_numpy()
-        lagged = pd.concat([s.reindex(s.index - pd.Timedelta(days=k)).reset_index(drop=True)
-                            for k in range(1, 28)], axis=1)
-        g = g.assign(persistence=persistence, median27=lagged.median(axis=1, skipna=True).to_numpy())
-        out.append(g[g["time"] >= pd.Timestamp(start)])
+    for centre, g in df.groupby("centre", sort=False):
+        # A day x time-of-day table: the previous day and the 27 previous days at the same UT are then
+        # a shift and a rolling median down its columns (NaN where there is no value, skipped).
+        day = (g["t"] // 86400).to_numpy()
+        sod = (g["t"] % 86400).to_numpy()
+        table = pd.DataFrame({"day": day, "sod": sod, "v": g["vtec"].to_numpy()}).pivot(index="day", columns="sod",
+                                                                                        values="v")
+        table = table.reindex(np.arange(day.min(), day.max() + 1))
+        rows_i = day - day.min()
+        cols_i = table.columns.get_indexer(sod)
+        persistence = table.shift(1).to_numpy()[rows_i, cols_i]
+        median27 = table.rolling(27, min_periods=1).median().shift(1).to_numpy()[rows_i, cols_i]
+        keep = g["t"].to_numpy() >= start_s
+        out.append(pd.DataFrame({"time": pd.to_datetime(g["t"].to_numpy()[keep], unit="s", utc=True),
+                                 "centre": centre, "vtec": g["vtec"].to_numpy()[keep],
+                                 "persistence": persistence[keep], "median27": median27[keep]}))
     return pd.concat(out, ignore_index=True)
 
 

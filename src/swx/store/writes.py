@@ -174,20 +174,53 @@ def write_observations(engine: Engine, df: pd.DataFrame, *, centre_default: str 
     return len(frame)
 
 
+_PG_EPOCH_US = int(dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp()) * 1_000_000
+
+
+def _pgcopy_binary(frame: pd.DataFrame) -> bytes:
+    """PostgreSQL binary COPY payload for (station_id int4, time timestamptz, centre varchar, vtec
+    float8, input_file_id int4 NULL), built with numpy record arrays instead of text formatting."""
+    parts = [b"PGCOPY\n\xff\r\n\x00" + np.array([0, 0], ">i4").tobytes()]
+    us = (frame["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+          .astype(np.int64) - _PG_EPOCH_US)
+    fid = frame["input_file_id"] if "input_file_id" in frame and frame["input_file_id"] is not None else None
+    has_fid = np.zeros(len(frame), bool) if fid is None else pd.notna(fid).to_numpy()
+    centres = frame["centre"].astype(str).to_numpy()
+    for centre in np.unique(centres):
+        for with_fid in (False, True):
+            sel = (centres == centre) & (has_fid == with_fid)
+            if not sel.any():
+                continue
+            enc = centre.encode("utf-8")
+            fields = [("n", ">i2"), ("l1", ">i4"), ("sid", ">i4"), ("l2", ">i4"), ("ts", ">i8"), ("l3", ">i4"),
+                      ("c", f"S{len(enc)}"), ("l4", ">i4"), ("v", ">f8"), ("l5", ">i4")]
+            if with_fid:
+                fields.append(("f", ">i4"))
+            rec = np.empty(int(sel.sum()), dtype=np.dtype(fields))
+            rec["n"], rec["l1"], rec["l2"], rec["l3"], rec["l4"] = 5, 4, 8, len(enc), 8
+            rec["sid"] = frame["station_id"].to_numpy()[sel]
+            rec["ts"] = us[sel]
+            rec["c"] = enc
+            rec["v"] = frame["vtec"].to_numpy(dtype=float)[sel]
+            if with_fid:
+                rec["l5"] = 4
+                rec["f"] = np.asarray(fid)[sel].astype(np.int64)
+            else:
+                rec["l5"] = -1
+            parts.append(rec.tobytes())
+    parts.append(np.array([-1], ">i2").tobytes())
+    return b"".join(parts)
+
+
 def _copy_upsert_observations(conn: Connection, frame: pd.DataFrame) -> None:
-    """PostgreSQL bulk path: COPY into a temp table, then one INSERT ... SELECT ... ON CONFLICT."""
+    """PostgreSQL bulk path: binary COPY into a temp table, then one INSERT ... SELECT ... ON CONFLICT."""
     conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS _obs_load (station_id integer, time timestamptz, "
                       "centre varchar(16), vtec double precision, input_file_id integer) ON COMMIT DELETE ROWS"))
-    buf = io.StringIO()
-    out = pd.DataFrame({"station_id": frame.station_id,
-                        "time": frame.time.dt.strftime("%Y-%m-%d %H:%M:%S+00"),
-                        "centre": frame.centre, "vtec": frame.vtec.map(repr),
-                        "input_file_id": frame.input_file_id if frame.input_file_id is not None else None})
-    out.to_csv(buf, index=False, header=False, na_rep="\\N", sep="\t")
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
-        with cur.copy("COPY _obs_load (station_id, time, centre, vtec, input_file_id) FROM STDIN") as copy:
-            copy.write(buf.getvalue())
+        with cur.copy("COPY _obs_load (station_id, time, centre, vtec, input_file_id) FROM STDIN (FORMAT BINARY)") \
+                as copy:
+            copy.write(_pgcopy_binary(frame))
     conn.execute(text(
         "INSERT INTO observations (station_id, time, centre, vtec, input_file_id) "
         "SELECT station_id, time, centre, vtec, input_file_id FROM _obs_load "

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:00:54.251608
+Create Date: 2026-11-23 12:08:30.476984
 """
 from __future__ import annotations
 
@@ -145,7 +145,6 @@ def upgrade() -> None:
     sa.Column('vtec', sa.Float(), nullable=False),
     sa.Column('input_file_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['input_file_id'], ['input_files.id'], name=op.f('fk_observations_input_file_id_input_files'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_observations_station_id_stations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('station_id', 'time', 'centre', name=op.f('pk_observations'))
     )
     op.create_table('station_forecasts',

@@ -1,0 +1,68 @@
+"""The dashboard's read-only role on PostgreSQL, and the `swx db` commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+from typer.testing import CliRunner
+
+from swx.cli import app
+from swx.store import queries as q
+from swx.store.db import grant_read_only, make_engine
+from swx.store.writes import upsert_stations
+
+from tests.store.test_writes_queries import STATIONS
+
+
+def test_read_only_role_can_read_but_not_write(engine, db_url, dialect):
+    if dialect != "postgresql":
+        pytest.skip("roles are a PostgreSQL feature")
+    url, schema = db_url
+    upsert_stations(engine, STATIONS)
+    role = f"swx_reader_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+    try:
+        grant_read_only(engine, role, schema)
+        reader = make_engine(url, schema=schema)
+        with reader.connect() as conn:
+            conn.execute(text(f'SET ROLE "{role}"'))
+            assert conn.execute(text("SELECT count(*) FROM stations")).scalar_one() == 2
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                conn.execute(text("INSERT INTO stations (code, name, lat, lon, sector, lat_band, surface, origin) "
+                                  "VALUES ('X', 'x', 0, 0, '', 'low', 'land', 'catalog')"))
+            conn.rollback()
+        reader.dispose()
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_grant_read_only_refuses_sqlite(engine, dialect):
+    if dialect != "sqlite":
+        pytest.skip("SQLite only")
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        grant_read_only(engine, "reader")
+
+
+def test_db_commands_on_the_embedded_default():
+    runner = CliRunner()
+    r = runner.invoke(app, ["db", "upgrade"])
+    assert r.exit_code == 0, r.output
+    assert "sqlite:///" in r.output and "at revision 0001" in r.output
+    assert "at revision 0001" in runner.invoke(app, ["db", "current"]).output
+    assert "at revision None" in runner.invoke(app, ["db", "downgrade", "base"]).output
+
+
+def test_embedded_sqlite_uses_wal(engine, dialect):
+    if dialect != "sqlite":
+        pytest.skip("SQLite only")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert q.counts(engine)["stations"] == 0
