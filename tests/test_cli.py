@@ -134,8 +134,19 @@ def test_run_main_job_default_is_the_simulated_demo(monkeypatch):
     assert "SIM: 4 day(s), 100 maps, 2015-03-16 .. 2015-03-19 — SIMULATED data, not observations" in r.output
     assert "Kp over 2015-03-16 .. 2015-03-19: " in r.output and "8-" in r.output
     assert "2015-03-17: max Kp 8- (G4)" in r.output
+    assert "4 input files (4 in this run), 60048 Kp values" in r.output
     again = runner.invoke(app, ["run"])
     assert "0 fetched, 4 already archived (skipped)" in again.output
+    assert "4 input files (4 in this run), 60048 Kp values" in again.output  # idempotent
+    from swx.config import get_settings
+    from swx.store.db import engine_from_settings
+    from swx.store.queries import counts
+
+    engine = engine_from_settings(get_settings())
+    assert engine.url.get_backend_name() == "sqlite" and str(get_settings().data_dir) in str(engine.url)
+    with engine.connect() as conn:
+        kinds = conn.exec_driver_sql("SELECT DISTINCT source_kind, centre FROM input_files").all()
+    assert kinds == [("simulated", "sim")] and counts(engine)["daily_indices"] == 7506
 
 
 def test_simulate_day_writes_ionex(tmp_path):

@@ -365,10 +365,21 @@ def run_cmd(
         summaries.append(_run_ingest(src_local, archive, src_local.available(), force=False))
         for p in src_local.unrecognised():
             console.print(f"[yellow]skipped {p.name}: the name does not say centre and day[/yellow]")
+    from swx.store.db import current_revision, engine_from_settings, upgrade
+    from swx.store.queries import counts
+    from swx.store.sync import record_gim_days, record_indices
+
+    engine = engine_from_settings(settings)
+    upgrade(engine)
+    files = sum(record_gim_days(engine, archive, summary) for summary in summaries)
+    record_indices(engine, load_history())
     for summary in summaries:
         out.print("\n".join(summary.lines()))
     out.print(str(kp))
     out.print(archive_summary(archive, window=window))
+    rows = counts(engine)
+    out.print(f"Database {engine.url.render_as_string(hide_password=True)} (revision {current_revision(engine)}): "
+              f"{rows['input_files']} input files ({files} in this run), {rows['kp_values']} Kp values")
 
 
 def main() -> None:

@@ -166,3 +166,17 @@ def test_two_processes_upserting_the_same_day_leave_one_copy(engine, db_url, dia
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]
     assert q.counts(engine)["observations"] == 120
+
+
+def test_observations_keep_their_input_file(engine):
+    upsert_stations(engine, STATIONS)
+    fid = record_input_file(engine, kind="GIM", centre="cod", day=dt.date(2015, 3, 1), path="/x/codg0600.15i.Z",
+                            sha256="a" * 64, maps=25, source_kind="local")
+    df = obs_frame(1)
+    df["input_file_id"] = [fid] * 6 + [None] * 6
+    write_observations(engine, df)
+    from sqlalchemy import select
+
+    with engine.connect() as conn:
+        got = conn.execute(select(m.Observation.input_file_id).order_by(m.Observation.time)).scalars().all()
+    assert got == [fid] * 6 + [None] * 6

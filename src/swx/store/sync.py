@@ -1,0 +1,32 @@
+"""Bring what the ingest put in the archive into the results database: input files (with their
+checksums and source kind) and the Kp/F10.7 tables. Idempotent: a rerun changes nothing."""
+
+from __future__ import annotations
+
+import xarray as xr
+from sqlalchemy import Engine
+
+from swx.archive import Archive
+from swx.indices.tables import IndexTables
+from swx.ingest import IngestSummary
+from swx.store.writes import record_input_file, upsert_indices
+
+
+def record_gim_days(engine: Engine, archive: Archive, summary: IngestSummary) -> int:
+    """Register every archived day of `summary` (fetched now or before) as an input file."""
+    n = 0
+    for r in summary.results:
+        if r.status not in ("fetched", "skipped"):
+            continue
+        path = archive.gim_path(r.centre, r.day)
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            attrs, maps = dict(ds.attrs), int(ds.sizes["time"])
+        record_input_file(engine, kind="GIM", centre=r.centre, day=r.day, path=str(path),
+                          sha256=str(attrs.get("source_sha256", "")), maps=maps,
+                          source_kind=str(attrs.get("source_kind", "")))
+        n += 1
+    return n
+
+
+def record_indices(engine: Engine, tables: IndexTables) -> int:
+    return upsert_indices(engine, tables)
