@@ -180,3 +180,31 @@ def test_observations_keep_their_input_file(engine):
     with engine.connect() as conn:
         got = conn.execute(select(m.Observation.input_file_id).order_by(m.Observation.time)).scalars().all()
     assert got == [fid] * 6 + [None] * 6
+
+
+def test_global_map_storms_and_registry(engine):
+    upsert_stations(engine, STATIONS)
+    t = dt.datetime(2015, 3, 18, 12, tzinfo=UTC)
+    runs = [start_run(engine, issue_time=dt.datetime(2015, 3, 17, h, tzinfo=UTC), target_day=dt.date(2015, 3, 18),
+                      data_source="sim") for h in (6, 7)]
+    for run in runs:
+        write_rows(engine, m.GlobalForecast, [dict(run_id=run, valid_time=t, method="residual",
+                                                   product_path=f"/p/{run}.nc", ionex_path=f"/p/{run}.inx")],
+                   ["run_id", "valid_time", "method"])
+    g = q.global_map(engine, t)
+    assert g["run_id"] == runs[1] and g["product_path"] == f"/p/{runs[1]}.nc" and g["data_source"] == "sim"
+    assert q.global_map(engine, t, method="nequick") is None
+    write_rows(engine, m.StormEvent, [dict(start=dt.datetime(2015, 3, 17, 3, tzinfo=UTC),
+                                           end=dt.datetime(2015, 3, 19, tzinfo=UTC), max_kp=7.667, g_class=4,
+                                           peak_neg_dtec=-12.5, stations=["M00N40", "M00N20"])], ["start"])
+    st = q.storms(engine)
+    assert st.iloc[0]["g_class"] == 4 and st.iloc[0]["stations"] == ["M00N40", "M00N20"]
+    assert str(st["start"].dt.tz) == "UTC"
+    ids = {r["code"]: i for i, r in enumerate(STATIONS)}
+    with engine.connect() as conn:
+        sid = conn.exec_driver_sql("SELECT id FROM stations WHERE code = 'M00N40'").scalar_one()
+    write_rows(engine, m.ModelVersion, [dict(station_id=sid, architecture="cnn", version=1, checkpoint_path="/m/1.pt",
+                                             checkpoint_sha256="b" * 64, status="active", hyperparameters={"units": 20})],
+               ["station_id", "architecture", "version"])
+    reg = q.model_registry(engine)
+    assert reg.iloc[0]["station"] == "M00N40" and reg.iloc[0]["status"] == "active" and ids

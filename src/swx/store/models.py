@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, MetaData, String,
                         Text, UniqueConstraint)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from swx.store.types import UTCDateTime
@@ -22,6 +23,10 @@ NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_nam
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+#: JSON, stored as JSONB on PostgreSQL (comparable, so upserts can skip unchanged rows).
+JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
 def _now() -> dt.datetime:
@@ -104,7 +109,7 @@ class ModelVersion(Base):
     architecture: Mapped[str] = mapped_column(String(16))  # lstm / gru / cnn
     version: Mapped[int] = mapped_column(Integer)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), nullable=True)
-    hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     train_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     train_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     val_rmse: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -205,4 +210,4 @@ class StormEvent(Base):
     peak_pos_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     peak_neg_dtec: Mapped[float | None] = mapped_column(Float, nullable=True)
     peak_neg_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    stations: Mapped[list[str]] = mapped_column(JSON, default=list)  # most affected, strongest first
+    stations: Mapped[list[str]] = mapped_column(JSONType, default=list)  # most affected, strongest first

@@ -168,6 +168,21 @@ def global_products(engine: Engine, run_id: int) -> pd.DataFrame:
     return _frame(rows, cols, ("valid_time",))
 
 
+def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = None) -> dict[str, Any] | None:
+    """The global forecast product valid at `valid_time` from the most recent run that has one
+    (optionally of one extension method): run id, paths of the netCDF and IONEX products, RMSE."""
+    g, r = m.GlobalForecast, m.ForecastRun
+    stmt = (select(g.run_id, g.valid_time, g.method, g.product_path, g.ionex_path, g.global_rmse, r.issue_time,
+                   r.data_source)
+            .join(r, r.id == g.run_id).where(g.valid_time == valid_time)
+            .order_by(r.issue_time.desc(), g.run_id.desc()).limit(1))
+    if method is not None:
+        stmt = stmt.where(g.method == method)
+    with engine.connect() as conn:
+        row = conn.execute(stmt).first()
+    return dict(row._mapping) if row is not None else None
+
+
 def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
                 kp_class: str | None = None) -> pd.DataFrame:
     """Verification rows (models and baselines) joined with station attributes for grouping."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:08:30.476984
+Create Date: 2026-11-23 12:15:07.836201
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import swx.store.types
-
+from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None
@@ -93,7 +93,7 @@ def upgrade() -> None:
     sa.Column('peak_pos_time', swx.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('peak_neg_dtec', sa.Float(), nullable=True),
     sa.Column('peak_neg_time', swx.store.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('stations', sa.JSON(), nullable=False),
+    sa.Column('stations', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_storm_events')),
     sa.UniqueConstraint('start', name=op.f('uq_storm_events_start'))
     )
@@ -123,7 +123,7 @@ def upgrade() -> None:
     sa.Column('architecture', sa.String(length=16), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
-    sa.Column('hyperparameters', sa.JSON(), nullable=False),
+    sa.Column('hyperparameters', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('train_start', swx.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('train_end', swx.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('val_rmse', sa.Float(), nullable=True),
