@@ -127,8 +127,14 @@ def ingest_gims_cmd(
                               [(c, d) for d in daterange(first, last)], force)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    from swx.store.db import engine_from_settings, upgrade
+    from swx.store.sync import record_gim_days
+
+    engine = engine_from_settings(settings)
+    upgrade(engine)
+    record_gim_days(engine, archive, summary)
     out.print("\n".join(summary.lines()))
-    out.print(f"archive: {archive.root}")
+    out.print(f"archive: {archive.root}; database: {engine.url.render_as_string(hide_password=True)}")
     raise typer.Exit(1 if summary.failed else 0)
 
 
@@ -155,6 +161,12 @@ def ingest_kp_cmd(
     else:
         raise typer.BadParameter(f"unknown Kp source {kind!r}", param_hint="--source")
     out.print(str(ingest_indices(tables, archive, label)))
+    from swx.store.db import engine_from_settings, upgrade
+    from swx.store.sync import record_indices
+
+    engine = engine_from_settings(settings)
+    upgrade(engine)
+    record_indices(engine, tables)
 
 
 def read_index_file(path: Path):
