@@ -100,6 +100,8 @@ class Observation(Base):
     vtec: Mapped[float] = mapped_column(Float)
     input_file_id: Mapped[int | None] = mapped_column(ForeignKey("input_files.id", ondelete="SET NULL"),
                                                       nullable=True)
+    # SQLite: cluster the rows by the key, so a station's series is one sequential range scan.
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class ModelVersion(Base):

@@ -77,18 +77,20 @@ def _pg_series(conn, station_id: int, start: dt.datetime, end: dt.datetime) -> p
 
 
 def _sqlite_series(conn, station_id: int, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
-    """SQLite fast path: UTCDateTime stores naive UTC ISO text; numpy parses it in one go."""
+    """SQLite fast path: one key-ordered range scan per centre, epoch seconds computed by SQLite, plain
+    tuples straight into numpy (UTCDateTime stores naive UTC ISO text)."""
     fmt = "%Y-%m-%d %H:%M:%S.%f"
-    cur = conn.exec_driver_sql(
-        "SELECT time, centre, vtec FROM observations WHERE station_id = ? AND time >= ? AND time < ? "
-        "ORDER BY centre, time",
-        (station_id, start.astimezone(dt.UTC).strftime(fmt), end.astimezone(dt.UTC).strftime(fmt)))
-    rows = cur.fetchall()
-    if not rows:
-        return pd.DataFrame(columns=["t", "centre", "vtec"])
-    times, centres, vtec = zip(*rows)
-    t = np.array(times, dtype="datetime64[us]").astype("datetime64[s]").astype(np.int64)
-    return pd.DataFrame({"t": t, "centre": np.asarray(centres), "vtec": np.asarray(vtec, dtype=float)})
+    raw = conn.connection.driver_connection
+    args = (station_id, start.astimezone(dt.UTC).strftime(fmt), end.astimezone(dt.UTC).strftime(fmt))
+    centres = [r[0] for r in raw.execute("SELECT DISTINCT centre FROM observations WHERE station_id = ? "
+                                         "AND time >= ? AND time < ?", args).fetchall()]
+    frames = []
+    for centre in sorted(centres):
+        rows = raw.execute("SELECT CAST(strftime('%s', time) AS INTEGER), vtec FROM observations WHERE station_id = ? "
+                           "AND time >= ? AND time < ? AND centre = ? ORDER BY time", (*args, centre)).fetchall()
+        a = np.array(rows, dtype=float).reshape(-1, 2)
+        frames.append(pd.DataFrame({"t": a[:, 0].astype(np.int64), "centre": centre, "vtec": a[:, 1]}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["t", "centre", "vtec"])
 
 
 def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:

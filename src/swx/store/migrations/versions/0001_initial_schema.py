@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:15:07.836201
+Create Date: 2026-11-23 12:19:19.399487
 """
 from __future__ import annotations
 
@@ -145,7 +145,8 @@ def upgrade() -> None:
     sa.Column('vtec', sa.Float(), nullable=False),
     sa.Column('input_file_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['input_file_id'], ['input_files.id'], name=op.f('fk_observations_input_file_id_input_files'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('station_id', 'time', 'centre', name=op.f('pk_observations'))
+    sa.PrimaryKeyConstraint('station_id', 'time', 'centre', name=op.f('pk_observations')),
+    sqlite_with_rowid=False
     )
     op.create_table('station_forecasts',
     sa.Column('run_id', sa.Integer(), nullable=False),
