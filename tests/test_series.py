@@ -1,0 +1,58 @@
+"""Station series from the archive (missing days counted, never filled) and imported CSV series."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from swx.archive import Archive
+from swx.errors import DataFormatError
+from swx.series import count_gaps, import_series, long_to_wide, series_from_archive
+from swx.stations import load_catalog
+from tests.helpers import make_gim
+
+
+def test_series_from_archive_counts_missing_days(tmp_path):
+    a = Archive(tmp_path)
+    for d in (dt.date(2015, 3, 1), dt.date(2015, 3, 3)):
+        a.store_gim(make_gim(d, hours=1), "sim", d)
+    df, report = series_from_archive(a, "sim", load_catalog(), dt.date(2015, 3, 1), dt.date(2015, 3, 3))
+    wide = long_to_wide(df)
+    assert wide.shape == (36, 18)  # 3 days x 12 steps, 18 stations
+    assert report.days_read == 2 and report.days_missing == [dt.date(2015, 3, 2)]
+    assert report.missing_steps == 12 * 18 and report.values == 24 * 18
+    assert wide.loc["2015-03-02"].isna().all().all()
+    g = count_gaps(wide["E000N50"])
+    assert g == {"missing": 12, "longest_gap_steps": 12, "values": 24}
+    assert "1 missing (2015-03-02)" in str(report)
+
+
+def test_import_csv_series(tmp_path):
+    p = tmp_path / "rx.csv"
+    rows = ["time,vtec"] + [f"2017-01-01T{h:02d}:00:00Z,{10 + h}" for h in range(24)]
+    rows[4] = "2017-01-01T03:00:00Z,0.0"  # missing, stored as 0
+    p.write_text("\n".join(rows) + "\n")
+    s, counts = import_series(p)
+    assert s.index[0].isoformat() == "2017-01-01T00:00:00+00:00" and len(s) == 12
+    assert s.iloc[1] == 12.0 and counts["invalid"] == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,what\nyesterday,a\n")
+    with pytest.raises(DataFormatError):
+        import_series(bad)
+
+
+def test_real_randa_series_imports(shared_data, tmp_path):
+    import pandas as pd
+
+    src = pd.read_csv(shared_data / "real-series" / "randa-code-10E-3lat" / "Test_data_VTEC.csv", sep=";")
+    src.columns = [c.strip() for c in src.columns]
+    t = pd.to_datetime(src.Year.astype(str), format="%Y", utc=True) + pd.to_timedelta(src.DOY - 1, unit="D") \
+        + pd.to_timedelta(src.Hour, unit="h")
+    p = tmp_path / "randa40.csv"
+    pd.DataFrame({"time": t.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "vtec": src["VTEC_70N"]}).to_csv(p, index=False)
+    s, counts = import_series(p)
+    assert len(s) == 365 * 12 and counts["invalid"] == 8  # the 0.0 values (missing maps) of 2017 at 70N
+    assert counts["missing_steps"] == int(s.isna().sum()) > 0
+    assert 10 < np.nanmax(s.to_numpy()) < 20  # high latitude, 2017

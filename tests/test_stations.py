@@ -1,0 +1,33 @@
+"""The station catalog: the 18 stations of the method by default, overridable by a CSV."""
+
+from __future__ import annotations
+
+import pytest
+
+from swx.errors import DataFormatError
+from swx.stations import lat_band, load_catalog
+
+
+def test_default_catalog_is_the_methods_18_stations():
+    st = load_catalog()
+    assert len(st) == 18 and len({s.code for s in st}) == 18
+    assert sorted({s.lat for s in st}) == [-85, -50, -20, 20, 50, 85]
+    assert sorted({s.lon for s in st}) == [-120, 0, 120]
+    assert all(s.lat_band == lat_band(s.lat) for s in st)
+    by_code = {s.code: s for s in st}
+    assert by_code["E000N20"].surface == "land" and by_code["W120S50"].surface == "ocean"
+    assert {s.surface for s in st} == {"land", "ocean"}
+    assert {s.sector for s in st} == {"-120", "0", "120"}
+
+
+def test_user_catalog_and_errors(tmp_path):
+    p = tmp_path / "cat.csv"
+    p.write_text("code,name,lat,lon,sector,lat_band,surface\nTUC,Tucuman,-26.8,294.8,-65,low,land\n")
+    [s] = load_catalog(p)
+    assert s.code == "TUC" and s.lon == pytest.approx(-65.2)
+    p.write_text("code,name,lat,lon,sector,lat_band,surface\nX,x,95,0,0,high,land\n")
+    with pytest.raises(DataFormatError, match="out of range"):
+        load_catalog(p)
+    p.write_text("code,lat,lon\nX,0,0\n")
+    with pytest.raises(DataFormatError, match="lacks column"):
+        load_catalog(p)
