@@ -1,0 +1,170 @@
+"""Training station models: scalers fitted on training windows only, mini-batch Adam, early stopping
+on the validation windows, fixed seeds; all stations of one architecture in one batched pass.
+
+`StationForecaster` is the estimator (fit / predict / save / load); inputs are raw (unscaled)
+windows stacked by station: X (S, N, T, F), y (S, N, H), with the vTEC in feature column 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from swx.features import Scaler
+from swx.io.atomic import atomic_write_bytes
+from swx.models import GroupedStationModel, ModelConfig, pick_device
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 8
+    seed: int = 0
+
+
+class StationForecaster:
+    """24 h ahead forecasts for S stations of one architecture (S = 1 for a single station)."""
+
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig | None = None, *,
+                 station_seeds: list[int] | None = None, device: str = "auto") -> None:
+        self.model_config = model_config
+        self.train_config = train_config or TrainConfig()
+        self.station_seeds = station_seeds
+        self.device = pick_device(device)
+        self.model: GroupedStationModel | None = None
+        self.scalers: list[Scaler] = []
+        self.history: dict[str, list] = {}
+
+    # -- scaling ----------------------------------------------------------------------------------
+    def _scale(self, x: np.ndarray, y: np.ndarray | None = None):
+        xs = np.stack([sc.transform(x[s]) for s, sc in enumerate(self.scalers)])
+        if y is None:
+            return xs, None
+        ys = np.stack([(y[s] - sc.mean[0]) / sc.std[0] for s, sc in enumerate(self.scalers)]).astype(np.float32)
+        return xs, ys
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)
+
+    def _loss(self, mean: torch.Tensor, sigma: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
+        """Per-station mean loss, (S,): MSE, or the Gaussian negative log-likelihood."""
+        if sigma is None:
+            return ((mean - y) ** 2).mean(dim=(1, 2))
+        nll = torch.log(sigma) + 0.5 * ((y - mean) / sigma) ** 2 + 0.5 * np.log(2 * np.pi)
+        return nll.mean(dim=(1, 2))
+
+    # -- estimator API ----------------------------------------------------------------------------
+    def fit(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+            *, init_from: StationForecaster | None = None, progress=None) -> StationForecaster:
+        """Train (or, with `init_from`, fine-tune starting from that model and its scalers)."""
+        if x_train.ndim != 4 or y_train.ndim != 3:
+            raise ValueError("x must be (stations, windows, steps, features) and y (stations, windows, steps)")
+        s = x_train.shape[0]
+        cfg = self.train_config
+        torch.manual_seed(cfg.seed)
+        if init_from is not None:
+            self.scalers = [copy.deepcopy(sc) for sc in init_from.scalers]
+            self.model = copy.deepcopy(init_from.model).to(self.device)
+        else:
+            self.scalers = [Scaler.fit(x_train[i]) for i in range(s)]
+            self.model = GroupedStationModel(self.model_config, s, self.station_seeds).to(self.device)
+        xt, yt = (self._tensor(a) for a in self._scale(x_train, y_train))
+        xv, yv = (self._tensor(a) for a in self._scale(x_val, y_val))
+        opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+        best = torch.full((s,), float("inf"))
+        best_params = {k: v.detach().clone() for k, v in self.model.named_parameters()}
+        since = torch.zeros(s, dtype=torch.long)
+        n = xt.shape[1]
+        rng = np.random.default_rng(cfg.seed)
+        self.history = {"train": [], "val": []}
+        for epoch in range(cfg.epochs):
+            self.model.train()
+            order = rng.permutation(n)
+            total = torch.zeros(s)
+            for start in range(0, n, cfg.batch_size):
+                idx = torch.from_numpy(order[start:start + cfg.batch_size]).to(self.device)
+                mean, sigma = self.model(xt[:, idx])
+                loss = self._loss(mean, sigma, yt[:, idx])
+                opt.zero_grad()
+                loss.sum().backward()  # stations are independent: the sum keeps each gradient its own
+                opt.step()
+                total += loss.detach().cpu() * len(idx)
+            self.model.eval()
+            with torch.no_grad():
+                mean, sigma = self.model(xv)
+                val = self._loss(mean, sigma, yv).cpu()
+            self.history["train"].append((total / n).tolist())
+            self.history["val"].append(val.tolist())
+            improved = val < best
+            best = torch.where(improved, val, best)
+            since = torch.where(improved, torch.zeros_like(since), since + 1)
+            with torch.no_grad():
+                for k, v in self.model.named_parameters():
+                    mask = improved.to(v.device).view(-1, *([1] * (v.dim() - 1)))
+                    best_params[k] = torch.where(mask, v.detach(), best_params[k])
+            if progress:
+                progress(epoch, val)
+            if bool((since >= cfg.patience).all()):
+                break
+        with torch.no_grad():
+            for k, v in self.model.named_parameters():
+                v.copy_(best_params[k])
+        self.history["best_val"] = best.tolist()
+        return self
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Mean (and sigma) in TECU, (S, N, H)."""
+        if self.model is None:
+            raise RuntimeError("the model is not trained")
+        xs, _ = self._scale(x)
+        self.model.eval()
+        with torch.no_grad():
+            mean, sigma = self.model(self._tensor(xs))
+        mean = mean.cpu().numpy()
+        out = np.stack([mean[i] * sc.std[0] + sc.mean[0] for i, sc in enumerate(self.scalers)])
+        if sigma is None:
+            return out, None
+        sig = sigma.cpu().numpy()
+        return out, np.stack([sig[i] * sc.std[0] for i, sc in enumerate(self.scalers)])
+
+    # -- persistence ------------------------------------------------------------------------------
+    def state(self) -> dict:
+        assert self.model is not None
+        return {"model_config": self.model_config.to_dict(), "train_config": asdict(self.train_config),
+                "scalers": [sc.to_dict() for sc in self.scalers],
+                "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()},
+                "history": self.history, "n_stations": self.model.n_stations}
+
+    def save(self, path: str | Path) -> str:
+        """Write the checkpoint atomically; returns its sha256."""
+        buf = io.BytesIO()
+        torch.save(self.state(), buf)
+        data = buf.getvalue()
+        atomic_write_bytes(path, data)
+        return hashlib.sha256(data).hexdigest()
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str = "auto", sha256: str | None = None) -> StationForecaster:
+        data = Path(path).read_bytes()
+        if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+            raise ValueError(f"{path}: checksum mismatch (the checkpoint changed since it was registered)")
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        est = cls(ModelConfig(**state["model_config"]), TrainConfig(**state["train_config"]), device=device)
+        est.scalers = [Scaler.from_dict(d) for d in state["scalers"]]
+        est.model = GroupedStationModel(est.model_config, int(state["n_stations"])).to(est.device)
+        est.model.load_state_dict(state["state_dict"])
+        est.history = state["history"]
+        return est
+
+
+def describe(est: StationForecaster) -> str:
+    return json.dumps({"model": est.model_config.to_dict(), "train": asdict(est.train_config)})

@@ -1,0 +1,71 @@
+"""Verification: skill always against baselines on the same data — persistence (the value 24 h
+earlier) and the 27-day running median at the same UT (previous days only) — with RMSE, MAE, bias,
+correlation, skill scores and interval coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+Z68, Z95 = 0.9945578832, 1.959963985  # two-sided normal quantiles of the 68.27 % and 95 % intervals
+
+
+def _valid(y: np.ndarray, *preds: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(y)
+    for p in preds:
+        ok &= np.isfinite(p)
+    return ok
+
+
+def rmse(y: np.ndarray, p: np.ndarray) -> float:
+    ok = _valid(y, p)
+    return float(np.sqrt(np.mean((y[ok] - p[ok]) ** 2)))
+
+
+def scores(y: np.ndarray, pred: np.ndarray, *, persistence: np.ndarray | None = None,
+           median27: np.ndarray | None = None, sigma: np.ndarray | None = None) -> dict[str, float]:
+    """Scores of `pred` against `y`, on the points where every given forecast exists (same data)."""
+    arrays = [a for a in (pred, persistence, median27) if a is not None]
+    ok = _valid(y, *arrays)
+    y_, p_ = y[ok], pred[ok]
+    err = p_ - y_
+    out = {"n": int(ok.sum()), "rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err))),
+           "bias": float(np.mean(err)),
+           "corr": float(np.corrcoef(y_, p_)[0, 1]) if len(y_) > 1 and np.std(p_) > 0 else float("nan")}
+    for name, ref in (("persistence", persistence), ("median27", median27)):
+        if ref is not None:
+            r = float(np.sqrt(np.mean((ref[ok] - y_) ** 2)))
+            out[f"rmse_{name}"] = r
+            out[f"skill_vs_{name}"] = 1 - out["rmse"] / r if r > 0 else float("nan")
+    if sigma is not None:
+        s_ = sigma[ok]
+        out["coverage68"] = float(np.mean(np.abs(err) <= Z68 * s_))
+        out["coverage95"] = float(np.mean(np.abs(err) <= Z95 * s_))
+    return out
+
+
+def persistence_from_windows(x: np.ndarray, n_out: int, vtec_column: int = 0) -> np.ndarray:
+    """With 2-hour steps and 12 inputs, the last 12 inputs are the values 24 h before the 12 targets."""
+    if x.shape[-2] < n_out:
+        raise ValueError("persistence needs at least as many input steps as output steps")
+    return x[..., -n_out:, vtec_column]
+
+
+def median27_series(series: pd.Series, days: int = 27) -> pd.Series:
+    """The median of the previous `days` days at the same UT (previous days only: usable operationally)."""
+    s = series.sort_index()
+    t = pd.DatetimeIndex(s.index)
+    day = (t - t[0].normalize()).days.to_numpy()
+    sod = (t.hour * 3600 + t.minute * 60 + t.second).to_numpy()
+    table = pd.DataFrame({"day": day, "sod": sod, "v": s.to_numpy(dtype=float)}).pivot(index="day", columns="sod",
+                                                                                       values="v")
+    table = table.reindex(np.arange(day.min(), day.max() + 1))
+    med = table.rolling(days, min_periods=1).median().shift(1).to_numpy()
+    return pd.Series(med[day - day.min(), table.columns.get_indexer(sod)], index=s.index, name="median27")
+
+
+def windows_reference(issue_times: pd.DatetimeIndex, n_out: int, reference: pd.Series) -> np.ndarray:
+    """A reference series (e.g. the 27-day median) at the target times of each window: (N, n_out)."""
+    step = pd.Timedelta(hours=2)
+    return np.stack([reference.reindex(issue_times + k * step).to_numpy(dtype=float) for k in range(1, n_out + 1)],
+                    axis=1)

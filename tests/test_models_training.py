@@ -1,0 +1,121 @@
+"""Models and training: shapes, determinism, grouped (batched) = one by one, save/load, the Gaussian
+head, baselines that never see the day scored, and a real end-to-end run that beats persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from swx.features import feature_matrix, fill_single_gaps, make_windows
+from swx.indices.history import load_history
+from swx.models import GroupedStationModel, ModelConfig, pick_device
+from swx.training import StationForecaster, TrainConfig
+from swx.verify import median27_series, persistence_from_windows, scores, windows_reference
+
+
+def synthetic(s: int = 3, n: int = 300, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n + 24)
+    base = 20 + 8 * np.sin(2 * np.pi * t / 12)[None, :] + rng.normal(0, 1, (s, n + 24)) + np.arange(s)[:, None]
+    x = np.stack([np.stack([base[:, k:k + 12], np.sin(2 * np.pi * (t[k:k + 12] % 12) / 12)[None].repeat(s, 0)], -1)
+                  for k in range(n)], axis=1).astype(np.float32)
+    y = np.stack([base[:, k + 12:k + 24] for k in range(n)], axis=1).astype(np.float32)
+    return x, y
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru", "cnn"])
+@pytest.mark.parametrize("gaussian", [False, True])
+def test_shapes_and_glorot_init(arch, gaussian):
+    m = GroupedStationModel(ModelConfig(architecture=arch, units=7, n_features=2, gaussian=gaussian), 3, [1, 2, 3])
+    mean, sigma = m(torch.zeros(3, 5, 12, 2))
+    assert mean.shape == (3, 5, 12)
+    assert (sigma is None) != gaussian and (sigma is None or bool((sigma > 0).all()))
+    w = m.head.detach()
+    fan_in, fan_out = w.shape[1], w.shape[2]
+    assert abs(float(w.std()) - (2 / (fan_in + fan_out)) ** 0.5) < 0.35 * (2 / (fan_in + fan_out)) ** 0.5
+
+
+def test_training_is_deterministic_and_grouped_equals_one_by_one():
+    x, y = synthetic()
+    cfg = ModelConfig(architecture="gru", units=6, n_features=2)
+    tc = TrainConfig(epochs=4, batch_size=32, seed=3)
+    grouped = StationForecaster(cfg, tc, station_seeds=[11, 12, 13]).fit(x[:, :250], y[:, :250], x[:, 250:], y[:, 250:])
+    again = StationForecaster(cfg, tc, station_seeds=[11, 12, 13]).fit(x[:, :250], y[:, :250], x[:, 250:], y[:, 250:])
+    pg, _ = grouped.predict(x[:, 250:])
+    np.testing.assert_array_equal(pg, again.predict(x[:, 250:])[0])
+    for s, seed in enumerate([11, 12, 13]):
+        alone = StationForecaster(cfg, tc, station_seeds=[seed]).fit(x[s:s + 1, :250], y[s:s + 1, :250],
+                                                                     x[s:s + 1, 250:], y[s:s + 1, 250:])
+        np.testing.assert_allclose(alone.predict(x[s:s + 1, 250:])[0][0], pg[s], atol=1e-3)
+
+
+def test_save_load_round_trip_and_checksum(tmp_path):
+    x, y = synthetic(2, 120)
+    est = StationForecaster(ModelConfig(architecture="lstm", units=5, n_features=2, gaussian=True),
+                            TrainConfig(epochs=2)).fit(x[:, :100], y[:, :100], x[:, 100:], y[:, 100:])
+    sha = est.save(tmp_path / "m.pt")
+    back = StationForecaster.load(tmp_path / "m.pt", sha256=sha)
+    for a, b in zip(est.predict(x), back.predict(x)):
+        np.testing.assert_array_equal(a, b)
+    (tmp_path / "m.pt").write_bytes((tmp_path / "m.pt").read_bytes() + b"x")
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        StationForecaster.load(tmp_path / "m.pt", sha256=sha)
+
+
+def test_gaussian_head_gives_intervals():
+    x, y = synthetic(1, 400)
+    est = StationForecaster(ModelConfig(architecture="cnn", units=8, n_features=2, gaussian=True),
+                            TrainConfig(epochs=30, patience=30)).fit(x[:, :350], y[:, :350], x[:, 350:], y[:, 350:])
+    mean, sigma = est.predict(x[:, 350:])
+    r = scores(y[0, 350:], mean[0], sigma=sigma[0])
+    assert 0.4 < r["coverage68"] <= 1.0 and r["coverage95"] >= r["coverage68"]
+    assert 0.3 < float(np.median(sigma)) < 5.0  # noise of the synthetic series is 1 TECU
+
+
+def test_devices():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA"):
+            pick_device("cuda")
+
+
+def test_baselines_never_use_the_scored_day():
+    t = pd.date_range("2015-01-01", periods=40 * 12, freq="2h", tz="UTC")
+    s = pd.Series(10.0, index=t)
+    s.loc["2015-02-05"] = 100.0  # a spike on the scored day
+    med = median27_series(s)
+    assert (med.loc["2015-02-05"] == 10.0).all()  # the day itself is not in its own reference
+    assert (med.loc["2015-02-06"] == 10.0).all()  # one spike day out of 27 does not move a median
+    x = np.arange(24.0).reshape(1, 24, 1)[:, :12]
+    np.testing.assert_array_equal(persistence_from_windows(np.arange(12.0).reshape(1, 12, 1), 12), x[..., 0])
+
+
+@pytest.mark.slow
+def test_cnn_on_real_code_vtec_beats_persistence_on_the_last_43_days(shared_data):
+    d = pd.concat([pd.read_csv(shared_data / "real-series" / "randa-code-10E-3lat" / f, sep=";")
+                   for f in ("Training_data_VTEC.csv", "Test_data_VTEC.csv")])
+    d.columns = [c.strip() for c in d.columns]
+    t = (pd.to_datetime(d.Year.astype(str), format="%Y", utc=True) + pd.to_timedelta(d.DOY - 1, unit="D")
+         + pd.to_timedelta(d.Hour, unit="h"))
+    s = pd.Series(d["VTEC_40N"].to_numpy(float), index=pd.DatetimeIndex(t))
+    s[s <= 0] = np.nan
+    s, _ = fill_single_gaps(s[s.index.hour % 2 == 0])
+    x, y, issue = make_windows(feature_matrix(s, load_history().kp["kp"], lon=10.0))
+    test_start = pd.Timestamp("2017-11-19", tz="UTC")  # the last 43 days, as in the method
+    train = np.flatnonzero(issue < test_start - pd.Timedelta(hours=24))  # no target reaches the test days
+    n_val = max(1, len(train) // 100)
+    tr, va, te = train[:-n_val], train[-n_val:], np.flatnonzero(issue >= test_start)
+    est = StationForecaster(ModelConfig(architecture="cnn", units=20, n_features=x.shape[-1]),
+                            TrainConfig(epochs=40, batch_size=64, patience=6))
+    est.fit(x[None, tr], y[None, tr], x[None, va], y[None, va])
+    mean, _ = est.predict(x[None, te])
+    r = scores(y[te], mean[0], persistence=persistence_from_windows(x[te], 12),
+               median27=windows_reference(issue[te], 12, median27_series(s)))
+    msg = (f"CNN RMSE {r['rmse']:.2f} TECU vs persistence {r['rmse_persistence']:.2f} and 27-day median "
+           f"{r['rmse_median27']:.2f} on {r['n']} forecasts (skill vs persistence {r['skill_vs_persistence']:.1%})")
+    print(msg)
+    assert r["skill_vs_persistence"] > 0.03, msg
+    assert r["skill_vs_median27"] > 0.05, msg
