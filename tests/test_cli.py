@@ -170,3 +170,19 @@ def test_simulate_compare_writes_the_docs_table(ionex_dir, shared_data, tmp_path
     row = next(line for line in text.splitlines() if line.startswith("| ESA | 2020-01-10 |"))
     real_p, sim_p = (float(x) for x in row.split("|")[-2].split("/"))
     assert 1.2 < real_p < 2.2 and 1.2 < sim_p < 2.2  # solar-minimum persistence, real and simulated
+
+
+def test_import_series_creates_the_station_and_counts_missing(tmp_path):
+    p = tmp_path / "rx.csv"
+    p.write_text("time,vtec\n" + "".join(f"2017-01-01T{h:02d}:00:00Z,{0 if h == 4 else 10 + h}\n" for h in range(24)))
+    r = runner.invoke(app, ["import-series", str(p), "--station", "TUC"])
+    assert r.exit_code == 2 and "give --lat and --lon" in r.output
+    r = runner.invoke(app, ["import-series", str(p), "--station", "TUC", "--lat", "-26.8", "--lon", "-65.2"])
+    assert r.exit_code == 0, r.output
+    assert "TUC: 11 values on the 2-hour grid from 24 rows (1 zero/negative/fill values" in r.output
+    from swx.config import get_settings
+    from swx.store.db import engine_from_settings
+    from swx.store.queries import stations
+
+    st = stations(engine_from_settings(get_settings())).set_index("code")
+    assert st.loc["TUC", "origin"] == "imported" and st.loc["TUC", "lat_band"] == "low"

@@ -332,6 +332,40 @@ def db_grant_cmd(role: Annotated[str, typer.Argument(help="An existing PostgreSQ
     out.print(f"{role} can now read the swx tables in schema {schema}")
 
 
+@app.command("import-series")
+def import_series_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV: UTC time, vTEC in TECU.")],
+    station: Annotated[str, typer.Option(help="Station code (existing, or new with --lat/--lon).")],
+    lat: Annotated[float | None, typer.Option(help="Latitude of a new station (deg N).")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude of a new station (deg E).")] = None,
+    surface: Annotated[str, typer.Option(help="land or ocean (a new station).")] = "land",
+    name: Annotated[str, typer.Option(help="Name of a new station.")] = "",
+) -> None:
+    """Load a vTEC series (e.g. a GNSS receiver's) as a station's observations on the 2-hour grid."""
+    import pandas as pd
+
+    from swx.series import import_series
+    from swx.stations import lat_band
+    from swx.store.db import engine_from_settings, upgrade
+    from swx.store.queries import stations as known_stations
+    from swx.store.writes import upsert_stations, write_observations
+
+    engine = engine_from_settings(get_settings())
+    upgrade(engine)
+    if station not in set(known_stations(engine)["code"]):
+        if lat is None or lon is None:
+            raise typer.BadParameter(f"station {station} is new: give --lat and --lon", param_hint="--station")
+        upsert_stations(engine, [dict(code=station, name=name or station, lat=lat, lon=lon, sector="",
+                                      lat_band=lat_band(lat), surface=surface, origin="imported")])
+    series, counts = import_series(file)
+    values = series.dropna()
+    write_observations(engine, pd.DataFrame({"station": station, "time": values.index, "vtec": values.to_numpy(),
+                                             "centre": "imported"}))
+    out.print(f"{station}: {len(values)} values on the 2-hour grid from {counts['input']} rows "
+              f"({counts['invalid']} zero/negative/fill values treated as missing, "
+              f"{counts['missing_steps']} missing 2-hour steps)")
+
+
 @app.command("config")
 def config_cmd() -> None:
     """Show the effective settings (from the environment and .env)."""

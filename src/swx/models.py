@@ -77,18 +77,18 @@ class GroupedStationModel(nn.Module):
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """(S, B, T, F) -> (S, B, D) encoding fed to the heads."""
         c = self.config
+        s, b, t, f = x.shape
         if c.architecture == "cnn":
-            a = torch.einsum("sbtf,sfu->sbtu", x[:, :, :-1], self.w0) + torch.einsum("sbtf,sfu->sbtu", x[:, :, 1:],
-                                                                                     self.w1)
-            h = torch.tanh(a + self.b[:, None, None, :])
-            return h.reshape(h.shape[0], h.shape[1], -1)
-        s, b, t, _ = x.shape
+            # kernel size 2: each output step sees two consecutive inputs; (S, B*(T-1), F) @ (S, F, U)
+            a = torch.baddbmm(self.b[:, None, :], x[:, :, :-1].reshape(s, -1, f), self.w0)
+            a = torch.baddbmm(a, x[:, :, 1:].reshape(s, -1, f), self.w1)
+            return torch.tanh(a).reshape(s, b, -1)
         u = c.units
         h = x.new_zeros(s, b, u)
         cell = x.new_zeros(s, b, u)
-        xw = torch.einsum("sbtf,sfg->sbtg", x, self.w_ih) + self.b[:, None, None, :]
+        xw = torch.baddbmm(self.b[:, None, :], x.reshape(s, b * t, f), self.w_ih).reshape(s, b, t, -1)
         for k in range(t):
-            gates_h = torch.einsum("sbu,sug->sbg", h, self.w_hh)
+            gates_h = torch.bmm(h, self.w_hh)
             if c.architecture == "lstm":
                 i, f, g, o = (xw[:, :, k] + gates_h).chunk(4, dim=-1)
                 cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
@@ -104,10 +104,10 @@ class GroupedStationModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         feats = self._features(x)
-        mean = torch.einsum("sbd,sdh->sbh", feats, self.head) + self.head_b[:, None, :]
+        mean = torch.baddbmm(self.head_b[:, None, :], feats, self.head)
         if not self.config.gaussian:
             return mean, None
-        raw = torch.einsum("sbd,sdh->sbh", feats, self.sigma_w) + self.sigma_b[:, None, :]
+        raw = torch.baddbmm(self.sigma_b[:, None, :], feats, self.sigma_w)
         return mean, nn.functional.softplus(raw) + 1e-3
 
     def station(self, index: int) -> dict[str, torch.Tensor]:
