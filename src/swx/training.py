@@ -63,9 +63,10 @@ class StationForecaster:
         return nll.mean(dim=(1, 2))
 
     # -- estimator API ----------------------------------------------------------------------------
-    def fit(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+    def fit(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None, y_val: np.ndarray | None,
             *, init_from: StationForecaster | None = None, progress=None) -> StationForecaster:
-        """Train (or, with `init_from`, fine-tune starting from that model and its scalers)."""
+        """Train (or, with `init_from`, fine-tune starting from that model and its scalers). Without
+        validation windows every epoch runs and the final weights are kept (no early stopping)."""
         if x_train.ndim != 4 or y_train.ndim != 3:
             raise ValueError("x must be (stations, windows, steps, features) and y (stations, windows, steps)")
         s = x_train.shape[0]
@@ -78,7 +79,8 @@ class StationForecaster:
             self.scalers = [Scaler.fit(x_train[i]) for i in range(s)]
             self.model = GroupedStationModel(self.model_config, s, self.station_seeds).to(self.device)
         xt, yt = (self._tensor(a) for a in self._scale(x_train, y_train))
-        xv, yv = (self._tensor(a) for a in self._scale(x_val, y_val))
+        has_val = x_val is not None and y_val is not None and x_val.shape[1] > 0
+        xv, yv = (self._tensor(a) for a in self._scale(x_val, y_val)) if has_val else (None, None)
         opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         best = torch.full((s,), float("inf"))
         best_params = {k: v.detach().clone() for k, v in self.model.named_parameters()}
@@ -99,6 +101,9 @@ class StationForecaster:
                 opt.step()
                 total += loss.detach().cpu() * len(idx)
             self.model.eval()
+            if not has_val:
+                self.history["train"].append((total / n).tolist())
+                continue
             with torch.no_grad():
                 mean, sigma = self.model(xv)
                 val = self._loss(mean, sigma, yv).cpu()
@@ -115,11 +120,26 @@ class StationForecaster:
                 progress(epoch, val)
             if bool((since >= cfg.patience).all()):
                 break
-        with torch.no_grad():
-            for k, v in self.model.named_parameters():
-                v.copy_(best_params[k])
+        if has_val:
+            with torch.no_grad():
+                for k, v in self.model.named_parameters():
+                    v.copy_(best_params[k])
         self.history["best_val"] = best.tolist()
         return self
+
+    def split(self) -> list[StationForecaster]:
+        """One single-station forecaster per station of a grouped one (same weights and scalers)."""
+        assert self.model is not None
+        out = []
+        for i in range(self.model.n_stations):
+            one = StationForecaster(self.model_config, self.train_config, device=str(self.device))
+            one.scalers = [copy.deepcopy(self.scalers[i])]
+            one.model = GroupedStationModel(self.model_config, 1, [0]).to(self.device)
+            one.model.load_station(0, self.model.station(i))
+            one.history = {k: ([row[i] for row in v] if v and isinstance(v[0], list) else v)
+                           for k, v in self.history.items() if k != "best_val"}
+            out.append(one)
+        return out
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Mean (and sigma) in TECU, (S, N, H)."""

@@ -1,0 +1,129 @@
+"""Station forecasting workflows: datasets aligned across stations, training all stations of an
+architecture at once, and the daily incremental update with walk-forward scoring and a guardrail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from swx.features import feature_matrix, fill_single_gaps, make_windows
+from swx.registry import ModelRegistry, Version
+from swx.stations import Station
+from swx.training import StationForecaster, TrainConfig
+from swx.verify import persistence_from_windows, scores
+
+log = logging.getLogger(__name__)
+HORIZON = pd.Timedelta(hours=24)
+
+
+@dataclass
+class StationDataset:
+    """Windows of S stations on common issue times: x (S, N, T, F), y (S, N, H)."""
+
+    stations: list[Station]
+    x: np.ndarray
+    y: np.ndarray
+    issue: pd.DatetimeIndex
+
+    @property
+    def last_target(self) -> pd.DatetimeIndex:
+        return self.issue + HORIZON
+
+    def take(self, idx: np.ndarray, stations: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        s = slice(None) if stations is None else stations
+        return self.x[s][:, idx], self.y[s][:, idx]
+
+
+def build_dataset(wide: pd.DataFrame, stations: list[Station], kp: pd.Series, n_in: int = 12,
+                  n_out: int = 12) -> StationDataset:
+    """From a time x station vTEC table (2-hourly, UTC) to aligned windows (one-step gaps filled and
+    counted in the log; longer gaps drop the windows that touch them, for every station)."""
+    per_station = []
+    for st in stations:
+        series, filled = fill_single_gaps(wide[st.code])
+        if filled:
+            log.info("%s: %d isolated missing step(s) filled by interpolation", st.code, filled)
+        per_station.append(make_windows(feature_matrix(series, kp, st.lon), n_in, n_out))
+    common = per_station[0][2]
+    for _, _, issue in per_station[1:]:
+        common = common.intersection(issue)
+    xs, ys = [], []
+    for x, y, issue in per_station:
+        pos = issue.get_indexer(common)
+        xs.append(x[pos])
+        ys.append(y[pos])
+    return StationDataset(list(stations), np.stack(xs), np.stack(ys), common)
+
+
+def walk_forward_split(issue: pd.DatetimeIndex, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """Windows usable for training at the start of `day` (every target before `day`) and the windows
+    that score on `day` (issued at or after its start, all targets inside `day` or later): disjoint,
+    and every scored target is later than every trained target."""
+    start = pd.Timestamp(day, tz="UTC")
+    train = np.flatnonzero(issue + HORIZON < start)
+    score = np.flatnonzero((issue >= start) & (issue < start + pd.Timedelta(days=1)))
+    return train, score
+
+
+@dataclass
+class UpdateDecision:
+    station: str
+    architecture: str
+    day: dt.date
+    accepted: bool
+    rmse_active: float
+    rmse_candidate: float
+    rmse_persistence: float
+    version: Version
+    reason: str
+
+
+def daily_update(registry: ModelRegistry, ds: StationDataset, station_index: int, architecture: str,
+                 day: dt.date, *, margin: float = 0.05, replay_windows: int = 256, epochs: int = 3,
+                 learning_rate: float = 5e-4, seed: int = 0) -> UpdateDecision:
+    """Fine-tune the active model of one station on the newest day (plus a replay sample of recent
+    history so it does not forget), then score the active and the candidate models on `day`, which
+    neither has seen (walk-forward). The candidate becomes active unless its RMSE on `day` is worse
+    than the active model's by more than `margin`; either way the decision and why are recorded."""
+    st = ds.stations[station_index]
+    active = registry.active(st.code, architecture)
+    if active is None:
+        raise ValueError(f"{st.code}: no active {architecture} model to update")
+    current = registry.load(active)
+    train_idx, score_idx = walk_forward_split(ds.issue, day)
+    if len(score_idx) == 0:
+        raise ValueError(f"no windows to score on {day}")
+    newest_start = pd.Timestamp(day - dt.timedelta(days=1), tz="UTC")
+    newest = train_idx[ds.last_target[train_idx] >= newest_start]
+    older = np.setdiff1d(train_idx, newest)
+    rng = np.random.default_rng(seed)
+    replay = rng.choice(older[-replay_windows * 4:], size=min(replay_windows, len(older)), replace=False) \
+        if len(older) else older
+    fit_idx = np.sort(np.concatenate([newest, replay]))
+    x_fit, y_fit = ds.take(fit_idx, [station_index])
+    cand = StationForecaster(current.model_config, TrainConfig(epochs=epochs, learning_rate=learning_rate,
+                                                               batch_size=32, patience=epochs, seed=seed),
+                             device=str(current.device))
+    cand.fit(x_fit, y_fit, None, None, init_from=current)
+    x_sc, y_sc = ds.take(score_idx, [station_index])
+    pa, _ = current.predict(x_sc)
+    pc, _ = cand.predict(x_sc)
+    s_active = scores(y_sc[0], pa[0], persistence=persistence_from_windows(x_sc[0], y_sc.shape[-1]))
+    s_cand = scores(y_sc[0], pc[0])
+    worse = s_cand["rmse"] > s_active["rmse"] * (1 + margin)
+    reason = (f"walk-forward on {day}: candidate RMSE {s_cand['rmse']:.2f} vs active {s_active['rmse']:.2f} TECU "
+              f"(persistence {s_active['rmse_persistence']:.2f}); margin {margin:.0%}")
+    v = registry.register(st.code, cand, hyperparameters={"update": "daily", "epochs": epochs, "replay": len(replay),
+                                                          "learning_rate": learning_rate},
+                          train_start=None, train_end=newest_start.to_pydatetime() + dt.timedelta(days=1),
+                          val_rmse=s_cand["rmse"], parent=active, status="candidate")
+    if worse:
+        registry.reject(v, "guardrail: " + reason + "; kept version %d" % active.version)
+    else:
+        registry.activate(v, "accepted: " + reason)
+    return UpdateDecision(st.code, architecture, day, not worse, s_active["rmse"], s_cand["rmse"],
+                          s_active["rmse_persistence"], v, reason)

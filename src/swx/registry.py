@@ -1,0 +1,115 @@
+"""The model registry: every version of every station model saved atomically (checkpoint with its
+scalers and metadata, sha256), linked to its parent, loadable by version, with one explicit active
+version per station and architecture. Files under `<data_dir>/models`, rows in `model_versions`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+
+from swx.errors import SwxError
+from swx.store import models as m
+from swx.store.writes import station_ids, upsert
+from swx.training import StationForecaster
+
+
+class RegistryError(SwxError, LookupError):
+    """No such model version, or a checkpoint that no longer matches its checksum."""
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    station: str
+    architecture: str
+    version: int
+    status: str
+    path: Path
+    sha256: str
+    val_rmse: float | None
+    parent_id: int | None
+    reason: str
+
+
+class ModelRegistry:
+    def __init__(self, root: str | Path, engine: Engine) -> None:
+        self.root = Path(root)
+        self.engine = engine
+
+    def _row(self, station: str, architecture: str, version: int | None = None,
+             status: str | None = None) -> Version | None:
+        mv, st = m.ModelVersion, m.Station
+        stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
+                       mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason)
+                .join(st, st.id == mv.station_id).where(st.code == station, mv.architecture == architecture))
+        if version is not None:
+            stmt = stmt.where(mv.version == version)
+        if status is not None:
+            stmt = stmt.where(mv.status == status)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9])
+
+    def register(self, station: str, forecaster: StationForecaster, *, hyperparameters: dict[str, Any],
+                 train_start: dt.datetime | None, train_end: dt.datetime | None, val_rmse: float | None,
+                 parent: Version | None = None, status: str = "candidate", reason: str = "") -> Version:
+        """Save a single-station forecaster as the next version of (station, architecture)."""
+        if forecaster.model is None or forecaster.model.n_stations != 1:
+            raise ValueError("register one station's model (StationForecaster with one station)")
+        arch = forecaster.model_config.architecture
+        with self.engine.begin() as conn:
+            sid = station_ids(conn, [station])[station]
+            last = conn.execute(select(func.max(m.ModelVersion.version)).where(
+                m.ModelVersion.station_id == sid, m.ModelVersion.architecture == arch)).scalar()
+        version = (last or 0) + 1
+        path = self.root / station / arch / f"v{version:04d}.pt"
+        sha = forecaster.save(path)
+        with self.engine.begin() as conn:
+            upsert(conn, m.ModelVersion.__table__, [dict(
+                station_id=sid, architecture=arch, version=version, parent_id=parent.id if parent else None,
+                hyperparameters=hyperparameters, train_start=train_start, train_end=train_end, val_rmse=val_rmse,
+                checkpoint_path=str(path), checkpoint_sha256=sha, status=status, reason=reason,
+                created_at=dt.datetime.now(dt.UTC))], ["station_id", "architecture", "version"])
+        v = self._row(station, arch, version)
+        assert v is not None
+        if status == "active":
+            self.activate(v, reason or "first version")
+        return v
+
+    def active(self, station: str, architecture: str) -> Version | None:
+        return self._row(station, architecture, status="active")
+
+    def get(self, station: str, architecture: str, version: int) -> Version:
+        v = self._row(station, architecture, version)
+        if v is None:
+            raise RegistryError(f"no version {version} of the {architecture} model of {station}")
+        return v
+
+    def activate(self, v: Version, reason: str = "") -> None:
+        """Make `v` the active version; the previous active one is retired (one transaction)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(m.ModelVersion).where(m.ModelVersion.station_id == select(m.Station.id).where(
+                m.Station.code == v.station).scalar_subquery(), m.ModelVersion.architecture == v.architecture,
+                m.ModelVersion.status == "active", m.ModelVersion.id != v.id).values(
+                status="retired", reason=f"replaced by version {v.version}"))
+            conn.execute(update(m.ModelVersion).where(m.ModelVersion.id == v.id).values(status="active", reason=reason))
+
+    def reject(self, v: Version, reason: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(m.ModelVersion).where(m.ModelVersion.id == v.id).values(status="rejected",
+                                                                                       reason=reason))
+
+    def load(self, v: Version, device: str = "auto") -> StationForecaster:
+        """The forecaster of a version, after checking the file against its recorded sha256."""
+        try:
+            return StationForecaster.load(v.path, sha256=v.sha256, device=device)
+        except FileNotFoundError:
+            raise RegistryError(f"checkpoint {v.path} of {v.station} {v.architecture} v{v.version} is missing") from None
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from None
