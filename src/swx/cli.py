@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -47,7 +48,7 @@ def _setup_logging(level: str) -> None:
                         handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
                         force=True)
     logging.Formatter.converter = __import__("time").gmtime  # log times in UTC
-    for noisy in ("httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -364,6 +365,62 @@ def import_series_cmd(
     out.print(f"{station}: {len(values)} values on the 2-hour grid from {counts['input']} rows "
               f"({counts['invalid']} zero/negative/fill values treated as missing, "
               f"{counts['missing_steps']} missing 2-hour steps)")
+
+
+@app.command("train")
+def train_cmd(
+    station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
+    arch: Annotated[list[str] | None, typer.Option("--arch", help="lstm, gru or cnn (repeat); default all three.")] = None,
+    train_end: Annotated[str | None, typer.Option(help="Last day of training data; default: all but the last 1 %.")] = None,
+    units: Annotated[int, typer.Option(help="Hidden units / filters.")] = 20,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation).")] = 40,
+    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 32,
+    gaussian: Annotated[bool, typer.Option(help="Gaussian head (mean, sigma) trained with the NLL.")] = False,
+) -> None:
+    """Train the station models (all stations of an architecture in one batched pass) on the archive,
+    register them as the active versions and score them on the held-out days against the baselines."""
+    from swx.jobs import context, summary_table, train
+
+    ctx = context(get_settings(), station)
+    with console.status("training"):
+        df = train(ctx, arch or ["lstm", "gru", "cnn"], train_end=_parse_day(train_end) if train_end else None,
+                   units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian)
+    _print_scores(summary_table(df[df.kp_class == "all"]), "table")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    start: Annotated[str, typer.Option(help="First issue day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last issue day (inclusive).")],
+    station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json (one object per row).")] = "table",
+    plot: Annotated[Path | None, typer.Option(help="PNG of observed vs forecasts for the first station.")] = None,
+) -> None:
+    """Score the active models on a period against persistence and the 27-day median (by station,
+    architecture and Kp class), store the scores, and print them."""
+    from swx.jobs import context, evaluate, summary_table
+
+    ctx = context(get_settings(), station)
+    df = evaluate(ctx, _parse_day(start), _parse_day(end), plot=plot)
+    _print_scores(summary_table(df), fmt)
+    if plot:
+        console.print(f"plot: {plot}")
+
+
+def _print_scores(df, fmt: str) -> None:
+    if fmt == "json":
+        out.print_json(df.to_json(orient="records"))
+        return
+    if not out.is_terminal:  # pipes and logs: a plain table that does not wrap
+        out.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
+        return
+    t = Table(title="24 h forecast skill (RMSE etc. in TECU; skill = 1 - RMSE/RMSE_ref)")
+    for c in df.columns:
+        t.add_column(c, justify="right" if df[c].dtype.kind in "fi" else "left")
+    for _, r in df.iterrows():
+        t.add_row(*[("" if v is None or (isinstance(v, float) and not np.isfinite(v)) else
+                     f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r])
+    out.print(t)
 
 
 @app.command("config")

@@ -127,3 +127,64 @@ def daily_update(registry: ModelRegistry, ds: StationDataset, station_index: int
         registry.activate(v, "accepted: " + reason)
     return UpdateDecision(st.code, architecture, day, not worse, s_active["rmse"], s_cand["rmse"],
                           s_active["rmse_persistence"], v, reason)
+
+
+# ------------------------------------------------------------------------------------ train / evaluate
+
+def storm_days(kp: pd.Series, threshold: float = 14 / 3) -> set[dt.date]:
+    """UT days whose maximum Kp reaches the storm level (Kp >= 5-, NOAA G1)."""
+    daily = kp.groupby(pd.DatetimeIndex(kp.index).normalize()).max()
+    return {t.date() for t, v in daily.items() if v >= threshold - 1e-6}
+
+
+def split_for_training(ds: StationDataset, train_end: dt.date | None = None, test_fraction: float = 0.01,
+                       val_fraction: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The method's chronological split. With `train_end`, training and validation use only windows
+    whose targets end by that day, and the test windows start after it; otherwise the last
+    `test_fraction` of the windows is the test set. Validation is the last `val_fraction` of the rest."""
+    n = len(ds.issue)
+    if train_end is not None:
+        end = pd.Timestamp(train_end + dt.timedelta(days=1), tz="UTC")
+        rest = np.flatnonzero(ds.last_target < end)
+        test = np.flatnonzero(ds.issue >= end)
+    else:
+        n_test = max(1, int(round(n * test_fraction)))
+        cut = ds.issue[n - n_test]
+        rest = np.flatnonzero(ds.last_target < cut)
+        test = np.arange(n - n_test, n)
+    n_val = max(1, int(round(len(rest) * val_fraction)))
+    if len(rest) - n_val < 10:
+        raise ValueError(f"only {len(rest)} windows before the test period: too few to train")
+    return rest[:-n_val], rest[-n_val:], test
+
+
+def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str, np.ndarray],
+                      median27: np.ndarray, storms: set[dt.date],
+                      sigmas: dict[str, np.ndarray | None] | None = None) -> list[dict]:
+    """Scores per station, model (and the two baselines) and Kp class over the windows `idx`."""
+    rows = []
+    if len(idx) == 0:
+        return rows
+    issue = ds.issue[idx]
+    storm = np.array([(t + HORIZON).date() in storms or t.date() in storms for t in issue])
+    w_start, w_end = issue.min().to_pydatetime(), (issue.max() + HORIZON).to_pydatetime()
+    for s, st in enumerate(ds.stations):
+        y = ds.y[s, idx]
+        pers = persistence_from_windows(ds.x[s, idx], y.shape[-1])
+        med = median27[s]  # already restricted to idx, like the predictions
+        for kp_class, sel in (("all", np.ones(len(idx), bool)), ("quiet", ~storm), ("storm", storm)):
+            if not sel.any():
+                continue
+            candidates = {**{k: v[s] for k, v in predictions.items()}, "persistence": pers, "median27": med}
+            for model, pred in candidates.items():
+                sig = (sigmas or {}).get(model)
+                r = scores(y[sel], pred[sel], persistence=pers[sel], median27=med[sel],
+                           sigma=sig[s][sel] if sig is not None else None)
+                rows.append(dict(scope="station", station_code=st.code, model=model, window_start=w_start,
+                                 window_end=w_end, kp_class=kp_class, n=r["n"], rmse=r["rmse"], mae=r["mae"],
+                                 bias=r["bias"], skill_persistence=None if model == "persistence"
+                                 else r["skill_vs_persistence"],
+                                 skill_median27=None if model == "median27" else r["skill_vs_median27"],
+                                 coverage68=r.get("coverage68"), coverage95=r.get("coverage95"),
+                                 lat_band=st.lat_band, surface=st.surface))
+    return rows

@@ -35,3 +35,34 @@ def plot_maps(panels: dict[str, xr.DataArray], path: str | Path, title: str, *, 
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def plot_station_forecast(ds, idx, station_index: int, predictions: dict, sigmas: dict, median27, path) -> Path:
+    """Observed vTEC vs the 24 h forecasts (first lead of each window is skipped: every target time is
+    shown once, from the window issued 24 h before it), with 68/95 % bands, persistence and the
+    27-day median."""
+    import pandas as pd
+
+    from swx.verify import Z68, Z95
+
+    st = ds.stations[station_index]
+    last = -1  # lead 24 h: the window's last step
+    t = ds.issue[idx] + pd.Timedelta(hours=24)
+    fig, ax = plt.subplots(figsize=(10, 3.6), constrained_layout=True)
+    ax.plot(t, ds.y[station_index, idx, last], color="black", lw=1.2, label="observed")
+    ax.plot(t, ds.x[station_index, idx, last, 0], color="grey", lw=0.8, ls="--", label="persistence (24 h)")
+    ax.plot(t, median27[station_index, :, last], color="tab:brown", lw=0.8, ls=":", label="27-day median")
+    for (arch, pred), color in zip(predictions.items(), ("tab:blue", "tab:orange", "tab:green")):
+        ax.plot(t, pred[station_index, :, last], color=color, lw=1.0, label=f"{arch.upper()} (24 h ahead)")
+        sig = (sigmas or {}).get(arch)
+        if sig is not None:
+            m_, s_ = pred[station_index, :, last], sig[station_index, :, last]
+            ax.fill_between(t, m_ - Z95 * s_, m_ + Z95 * s_, color=color, alpha=0.12, lw=0)
+            ax.fill_between(t, m_ - Z68 * s_, m_ + Z68 * s_, color=color, alpha=0.25, lw=0)
+    ax.set_ylabel("vTEC (TECU)")
+    ax.set_title(f"{st.code} ({st.lat:+.1f}°, {st.lon:+.1f}°): observed vs 24 h forecasts")
+    ax.legend(ncol=3, fontsize=8)
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    return Path(path)

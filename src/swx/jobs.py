@@ -1,0 +1,157 @@
+"""User-facing jobs behind `swx train` and `swx evaluate`: archive -> station series -> models ->
+scores against the baselines -> the results database (and a plot)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from swx.archive import Archive
+from swx.config import Settings
+from swx.forecasting import (StationDataset, build_dataset, split_for_training, storm_days, verification_rows)
+from swx.kp import load_indices
+from swx.models import ModelConfig
+from swx.registry import ModelRegistry
+from swx.series import long_to_wide, series_from_archive
+from swx.stations import Station, load_catalog
+from swx.store import models as m
+from swx.store.db import engine_from_settings, upgrade
+from swx.store.writes import upsert_stations, write_rows
+from swx.training import StationForecaster, TrainConfig
+from swx.verify import median27_series, windows_reference
+
+log = logging.getLogger(__name__)
+VERIFICATION_KEY = ["scope", "station_code", "model", "window_start", "window_end", "kp_class"]
+
+
+@dataclass
+class Context:
+    settings: Settings
+    archive: Archive
+    stations: list[Station]
+    centre: str
+
+    @property
+    def engine(self):
+        e = engine_from_settings(self.settings)
+        upgrade(e)
+        upsert_stations(e, [dict(code=s.code, name=s.name, lat=s.lat, lon=s.lon, sector=s.sector,
+                                 lat_band=s.lat_band, surface=s.surface) for s in self.stations])
+        return e
+
+
+def context(settings: Settings, codes: list[str] | None = None) -> Context:
+    catalog = load_catalog()
+    if codes:
+        known = {s.code: s for s in catalog}
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            raise ValueError(f"unknown station(s) {', '.join(unknown)}; catalog: {', '.join(known)}")
+        catalog = [known[c] for c in codes]
+    centre = "sim" if settings.gim_source == "simulated" else settings.gim_centre
+    return Context(settings, Archive(settings.archive_dir), catalog, centre)
+
+
+def dataset(ctx: Context, start: dt.date | None = None, end: dt.date | None = None
+            ) -> tuple[StationDataset, pd.DataFrame]:
+    days = ctx.archive.gim_days(ctx.centre)
+    if not days:
+        raise ValueError(f"no {ctx.centre} GIMs in the archive {ctx.archive.root}; run `swx run` or `swx ingest gims`")
+    start, end = start or days[0], end or days[-1]
+    long, report = series_from_archive(ctx.archive, ctx.centre, ctx.stations, start, end)
+    log.info("station series %s .. %s: %s", start, end, report)
+    wide = long_to_wide(long)
+    return build_dataset(wide, ctx.stations, load_indices(ctx.archive).kp["kp"]), wide
+
+
+def _median27(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
+    return np.stack([windows_reference(ds.issue, ds.y.shape[-1], median27_series(wide[s.code]))
+                     for s in ds.stations])
+
+
+def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None = None, units: int = 20,
+          epochs: int = 40, batch_size: int = 32, gaussian: bool = False, seed: int = 0) -> pd.DataFrame:
+    """Train every station of each architecture in one grouped pass, register the models as the active
+    versions, and score them on the held-out test windows against the baselines."""
+    ds, wide = dataset(ctx)
+    tr, va, te = split_for_training(ds, train_end)
+    engine = ctx.engine
+    registry = ModelRegistry(ctx.settings.data_dir / "models", engine)
+    med = _median27(ds, wide)
+    storms = storm_days(load_indices(ctx.archive).kp["kp"])
+    predictions, sigmas = {}, {}
+    for arch in architectures:
+        cfg = ModelConfig(architecture=arch, units=units, n_features=ds.x.shape[-1], gaussian=gaussian)
+        est = StationForecaster(cfg, TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed),
+                                station_seeds=[seed * 1000 + i for i in range(len(ds.stations))],
+                                device=ctx.settings.device)
+        est.fit(*ds.take(tr), *ds.take(va))
+        val_pred, _ = est.predict(ds.x[:, va])
+        val_rmse = np.sqrt(np.nanmean((val_pred - ds.y[:, va]) ** 2, axis=(1, 2)))
+        for i, (st, one) in enumerate(zip(ds.stations, est.split())):
+            registry.register(st.code, one, hyperparameters={"units": units, "epochs": epochs, "batch_size": batch_size,
+                                                             "gaussian": gaussian, "seed": seed},
+                              train_start=ds.issue[tr[0]].to_pydatetime(),
+                              train_end=(ds.issue[va[-1]] + pd.Timedelta(hours=24)).to_pydatetime(),
+                              val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")
+        predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
+    rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas)
+    _store(engine, rows)
+    return pd.DataFrame(rows)
+
+
+def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str] | None = None,
+             plot: Path | None = None) -> pd.DataFrame:
+    """Score the active models on forecasts issued from `start` to `end` (inclusive) against the
+    baselines, per station, architecture and Kp class; store the scores; optionally plot."""
+    ds, wide = dataset(ctx, start - dt.timedelta(days=28), end + dt.timedelta(days=1))
+    lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
+    idx = np.flatnonzero((ds.issue >= lo) & (ds.issue < hi))
+    if len(idx) == 0:
+        raise ValueError(f"no complete forecast windows issued between {start} and {end}")
+    engine = ctx.engine
+    registry = ModelRegistry(ctx.settings.data_dir / "models", engine)
+    predictions, sigmas = {}, {}
+    for arch in architectures or ["lstm", "gru", "cnn"]:
+        per_station, per_sigma = [], []
+        for st in ds.stations:
+            v = registry.active(st.code, arch)
+            if v is None:
+                break
+            mean, sigma = registry.load(v, ctx.settings.device).predict(ds.x[ds.stations.index(st): ds.stations.index(st) + 1, idx])
+            per_station.append(mean[0])
+            per_sigma.append(sigma[0] if sigma is not None else None)
+        if len(per_station) == len(ds.stations):
+            predictions[arch] = np.stack(per_station)
+            sigmas[arch] = np.stack(per_sigma) if all(s is not None for s in per_sigma) else None
+    if not predictions:
+        raise ValueError("no active models for these stations: run `swx train` first")
+    med = _median27(ds, wide)[:, idx]
+    rows = verification_rows(ds, idx, predictions, med, storm_days(load_indices(ctx.archive).kp["kp"]), sigmas)
+    _store(engine, rows)
+    if plot is not None:
+        from swx.plots import plot_station_forecast
+
+        plot_station_forecast(ds, idx, 0, predictions, sigmas, med, plot)
+    return pd.DataFrame(rows)
+
+
+def _store(engine, rows: list[dict]) -> None:
+    clean = [{k: v for k, v in r.items() if k not in ("lat_band", "surface")} for r in rows]
+    for r in clean:
+        for k in ("skill_persistence", "skill_median27", "coverage68", "coverage95"):
+            if r[k] is not None and not np.isfinite(r[k]):
+                r[k] = None
+    write_rows(engine, m.Verification, clean, VERIFICATION_KEY)
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows people read first: every model and baseline, all Kp classes, per station."""
+    cols = ["station_code", "model", "kp_class", "n", "rmse", "mae", "bias", "skill_persistence", "skill_median27",
+            "coverage68", "coverage95", "lat_band", "surface"]
+    return df[cols].rename(columns={"station_code": "station"})

@@ -1,0 +1,62 @@
+"""`swx train` and `swx evaluate` on a small simulated archive: models registered, scores against the
+baselines stored in the database, JSON rows, and the plot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from swx.archive import Archive
+from swx.cli import app
+from swx.config import get_settings
+from swx.gim.simulate import simulated_source
+from swx.ingest import daterange, ingest_gims
+from swx.kp import load_indices
+from swx.store import queries as q
+from swx.store.db import engine_from_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def demo_archive(monkeypatch):
+    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
+    get_settings.cache_clear()
+    settings = get_settings()
+    archive = Archive(settings.archive_dir)
+    src = simulated_source(settings, load_indices(archive))
+    ingest_gims(src, archive, [("sim", d) for d in daterange(dt.date(2015, 2, 1), dt.date(2015, 3, 20))])
+    return settings
+
+
+def test_train_and_evaluate_store_scores_against_baselines(demo_archive, tmp_path):
+    r = runner.invoke(app, ["train", "--station", "E000N50", "--station", "E000N20", "--arch", "cnn",
+                            "--epochs", "8", "--train-end", "2015-03-10"])
+    assert r.exit_code == 0, r.output
+    assert "persistence" in r.output and "median27" in r.output and "cnn" in r.output
+    engine = engine_from_settings(get_settings())
+    reg = q.model_registry(engine)
+    assert set(reg.station) == {"E000N50", "E000N20"} and set(reg.status) == {"active"}
+    plot = tmp_path / "fc.png"
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-18", "--station", "E000N50",
+                            "--station", "E000N20", "--format", "json", "--plot", str(plot)])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout[r.stdout.index("["): r.stdout.rindex("]") + 1])
+    models = {row["model"] for row in rows}
+    assert models == {"cnn", "persistence", "median27"}
+    assert {row["kp_class"] for row in rows} >= {"all", "storm", "quiet"}  # 17 March 2015 is a storm day
+    cnn = next(row for row in rows if row["model"] == "cnn" and row["kp_class"] == "all" and row["station"] == "E000N50")
+    assert cnn["n"] > 0 and cnn["rmse"] > 0 and cnn["skill_persistence"] is not None
+    assert {"station", "model", "n", "rmse", "mae", "bias", "skill_persistence", "skill_median27", "coverage68",
+            "coverage95"} <= set(cnn)
+    assert plot.stat().st_size > 10_000
+    sk = q.skill_table(engine)
+    assert {"cnn", "persistence", "median27"} <= set(sk.model) and set(sk.lat_band) == {"mid", "low"}
+
+
+def test_evaluate_without_models_is_a_clear_error(demo_archive):
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-13", "--station", "E000N50"])
+    assert r.exit_code != 0 and "swx train" in str(r.exception)
