@@ -60,3 +60,11 @@ def test_train_and_evaluate_store_scores_against_baselines(demo_archive, tmp_pat
 def test_evaluate_without_models_is_a_clear_error(demo_archive):
     r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-13", "--station", "E000N50"])
     assert r.exit_code != 0 and "swx train" in str(r.exception)
+
+
+def test_gridsearch_command_records_results(demo_archive):
+    r = runner.invoke(app, ["gridsearch", "--arch", "cnn", "--units", "4", "--units", "8", "--batch-size", "32",
+                            "--epochs", "3", "--station", "E000N50", "--workers", "2"])
+    assert r.exit_code == 0, r.output
+    files = list((get_settings().data_dir / "gridsearch").glob("cnn-*.json"))
+    assert len(files) == 1 and len(json.loads(files[0].read_text())) == 2

@@ -407,6 +407,26 @@ def evaluate_cmd(
         console.print(f"plot: {plot}")
 
 
+@app.command("gridsearch")
+def gridsearch_cmd(
+    arch: Annotated[str, typer.Option("--arch", help="lstm, gru or cnn.")] = "cnn",
+    units: Annotated[list[int] | None, typer.Option("--units", help="Units to try (repeat); default 5..100.")] = None,
+    batch_size: Annotated[list[int] | None, typer.Option("--batch-size", help="Batch sizes (repeat); default 16..128.")] = None,
+    epochs: Annotated[list[int] | None, typer.Option("--epochs", help="Epoch limits (repeat); default 20, 50, 100.")] = None,
+    station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local Dask worker processes; default one per core.")] = None,
+) -> None:
+    """Grid search over units, batch size and epochs in parallel (Dask), recorded under the data dir."""
+    from swx.gridsearch import METHOD_GRID
+    from swx.jobs import context, gridsearch
+
+    grid = {"units": units or METHOD_GRID["units"], "batch_size": batch_size or METHOD_GRID["batch_size"],
+            "epochs": epochs or METHOD_GRID["epochs"]}
+    df, path = gridsearch(context(get_settings(), station), arch, grid, workers=workers)
+    out.print(df.drop(columns=["val_rmse_per_station"]).to_string(index=False), markup=False, highlight=False)
+    out.print(f"recorded in {path}")
+
+
 def _print_scores(df, fmt: str) -> None:
     if fmt == "json":
         out.print_json(df.to_json(orient="records"))

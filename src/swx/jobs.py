@@ -155,3 +155,17 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["station_code", "model", "kp_class", "n", "rmse", "mae", "bias", "skill_persistence", "skill_median27",
             "coverage68", "coverage95", "lat_band", "surface"]
     return df[cols].rename(columns={"station_code": "station"})
+
+
+def gridsearch(ctx: Context, architecture: str, grid: dict[str, list[int]] | None = None, *,
+               train_end: dt.date | None = None, workers: int | None = None) -> tuple[pd.DataFrame, Path]:
+    """The method's hyper-parameter search on the archive's training windows, recorded under
+    <data_dir>/gridsearch/ (JSON rows, best first)."""
+    from swx.gridsearch import grid_search, save_results
+
+    ds, _ = dataset(ctx)
+    tr, va, _ = split_for_training(ds, train_end)
+    df = grid_search(*ds.take(tr), *ds.take(va), architecture, grid, num_workers=workers)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = save_results(df, ctx.settings.data_dir / "gridsearch" / f"{architecture}-{stamp}.json")
+    return df, path
