@@ -68,3 +68,15 @@ def test_gridsearch_command_records_results(demo_archive):
     assert r.exit_code == 0, r.output
     files = list((get_settings().data_dir / "gridsearch").glob("cnn-*.json"))
     assert len(files) == 1 and len(json.loads(files[0].read_text())) == 2
+
+
+def test_update_command_walks_forward_and_records_decisions(demo_archive):
+    r = runner.invoke(app, ["train", "--station", "E000N50", "--arch", "gru", "--epochs", "5",
+                            "--train-end", "2015-03-10"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["update", "--day", "2015-03-12", "--station", "E000N50", "--arch", "gru"])
+    assert r.exit_code == 0, r.output
+    assert "E000N50" in r.stdout and "2015-03-12" in r.stdout
+    reg = q.model_registry(engine_from_settings(get_settings()))
+    assert len(reg) == 2 and reg.iloc[1]["parent_id"] == reg.iloc[0]["id"]
+    assert "walk-forward on 2015-03-12" in reg.iloc[1]["reason"]

@@ -407,6 +407,21 @@ def evaluate_cmd(
         console.print(f"plot: {plot}")
 
 
+@app.command("update")
+def update_cmd(
+    day: Annotated[str, typer.Option(help="The day to forecast and score (UTC); the models learn the day before.")],
+    station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
+    arch: Annotated[list[str] | None, typer.Option("--arch", help="lstm, gru or cnn (repeat); default all.")] = None,
+    margin: Annotated[float, typer.Option(help="Guardrail: reject an update worse than the active model by this.")] = 0.05,
+) -> None:
+    """Daily incremental learning: fine-tune each active model on the newest day (with replay), score
+    both on DAY (walk-forward), keep the better one; every decision is recorded in the registry."""
+    from swx.jobs import context, update
+
+    df = update(context(get_settings(), station), _parse_day(day), arch, margin=margin)
+    out.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
+
+
 @app.command("gridsearch")
 def gridsearch_cmd(
     arch: Annotated[str, typer.Option("--arch", help="lstm, gru or cnn.")] = "cnn",

@@ -169,3 +169,25 @@ def gridsearch(ctx: Context, architecture: str, grid: dict[str, list[int]] | Non
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = save_results(df, ctx.settings.data_dir / "gridsearch" / f"{architecture}-{stamp}.json")
     return df, path
+
+
+def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *, margin: float = 0.05,
+           epochs: int = 3) -> pd.DataFrame:
+    """The daily incremental update of every active station model (see `forecasting.daily_update`):
+    trained through the day before `day`, scored walk-forward on `day`, kept or rolled back."""
+    from swx.forecasting import daily_update
+
+    ds, _ = dataset(ctx, day - dt.timedelta(days=60), day + dt.timedelta(days=1))
+    registry = ModelRegistry(ctx.settings.data_dir / "models", ctx.engine)
+    rows = []
+    for arch in architectures or ["lstm", "gru", "cnn"]:
+        for i, st in enumerate(ds.stations):
+            if registry.active(st.code, arch) is None:
+                continue
+            d = daily_update(registry, ds, i, arch, day, margin=margin, epochs=epochs)
+            rows.append(dict(station=d.station, architecture=d.architecture, day=str(d.day), accepted=d.accepted,
+                             version=d.version.version, rmse_active=d.rmse_active, rmse_candidate=d.rmse_candidate,
+                             rmse_persistence=d.rmse_persistence))
+    if not rows:
+        raise ValueError("no active models to update: run `swx train` first")
+    return pd.DataFrame(rows)
