@@ -119,3 +119,18 @@ def test_cnn_on_real_code_vtec_beats_persistence_on_the_last_43_days(shared_data
     print(msg)
     assert r["skill_vs_persistence"] > 0.03, msg
     assert r["skill_vs_median27"] > 0.05, msg
+
+
+def test_ensemble_gives_a_spread_and_reasonable_coverage():
+    from swx.training import EnsembleForecaster
+
+    x, y = synthetic(2, 400, seed=4)
+    ens = EnsembleForecaster.train(4, ModelConfig(architecture="cnn", units=6, n_features=2, gaussian=True),
+                                   TrainConfig(epochs=25, patience=25), x[:, :350], y[:, :350], x[:, 350:], y[:, 350:])
+    assert len(ens.members) == 4
+    mean, sigma = ens.predict(x[:, 350:])
+    assert mean.shape == sigma.shape == (2, 50, 12) and (sigma > 0).all()
+    spreads = np.stack([m.predict(x[:, 350:])[0] for m in ens.members]).std(axis=0)
+    assert spreads.mean() > 0  # members differ (different seeds)
+    r = scores(y[0, 350:], mean[0], sigma=sigma[0])
+    assert r["coverage95"] > 0.6

@@ -188,3 +188,43 @@ class StationForecaster:
 
 def describe(est: StationForecaster) -> str:
     return json.dumps({"model": est.model_config.to_dict(), "train": asdict(est.train_config)})
+
+
+class EnsembleForecaster:
+    """N members of one architecture trained from different seeds, in one grouped pass (members are
+    stacked like extra stations). The forecast is the members' mean; its sigma combines the spread
+    between members with the members' own sigmas when they have a Gaussian head."""
+
+    def __init__(self, members: list[StationForecaster]) -> None:
+        if not members:
+            raise ValueError("an ensemble needs members")
+        self.members = members
+
+    @classmethod
+    def train(cls, n_members: int, model_config: ModelConfig, train_config: TrainConfig, x_train: np.ndarray,
+              y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *, device: str = "auto") -> EnsembleForecaster:
+        s = x_train.shape[0]
+        seeds = [1000 * (k + 1) + i for k in range(n_members) for i in range(s)]
+        grouped = StationForecaster(model_config, train_config, station_seeds=seeds, device=device)
+        tile = lambda a: np.concatenate([a] * n_members, axis=0)  # noqa: E731
+        grouped.fit(tile(x_train), tile(y_train), tile(x_val), tile(y_val))
+        singles = grouped.split()
+        members = []
+        for k in range(n_members):  # regroup: member k holds every station
+            part = singles[k * s:(k + 1) * s]
+            m = StationForecaster(model_config, train_config, device=device)
+            m.scalers = [p.scalers[0] for p in part]
+            m.model = GroupedStationModel(model_config, s, list(range(s))).to(m.device)
+            for i, p in enumerate(part):
+                m.model.load_station(i, p.model.station(0))
+            members.append(m)
+        return cls(members)
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        preds = [m.predict(x) for m in self.members]
+        means = np.stack([p[0] for p in preds])
+        var = means.var(axis=0, ddof=1) if len(preds) > 1 else np.zeros_like(means[0])
+        own = [p[1] for p in preds if p[1] is not None]
+        if own:
+            var = var + np.mean(np.stack(own) ** 2, axis=0)
+        return means.mean(axis=0), np.sqrt(var)
