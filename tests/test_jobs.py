@@ -80,3 +80,16 @@ def test_update_command_walks_forward_and_records_decisions(demo_archive):
     reg = q.model_registry(engine_from_settings(get_settings()))
     assert len(reg) == 2 and reg.iloc[1]["parent_id"] == reg.iloc[0]["id"]
     assert "walk-forward on 2015-03-12" in reg.iloc[1]["reason"]
+
+
+def test_user_station_catalog_from_settings(tmp_path, monkeypatch):
+    from swx.jobs import context
+
+    cat = tmp_path / "stations.csv"
+    cat.write_text("code,name,lat,lon,sector,lat_band,surface\nTUC,Tucuman,-26.8,-65.2,-65,low,land\n")
+    monkeypatch.setenv("SWX_STATION_CATALOG", str(cat))
+    get_settings.cache_clear()
+    ctx = context(get_settings())
+    assert [s.code for s in ctx.stations] == ["TUC"]
+    with pytest.raises(ValueError, match="unknown station"):
+        context(get_settings(), ["E000N50"])

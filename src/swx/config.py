@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     demo_end: dt.date = Field(dt.date(2015, 3, 31), description="Last day of the offline demo window")
     cache_dir: Path | None = Field(None, description="Cache (NeQuick tables); default <data_dir>/cache")
 
+    station_catalog: Path | None = Field(None, description="CSV of virtual stations; default the method's 18")
+
     kp_source: Literal["gfz", "bundled"] = Field("bundled", description="Kp source: GFZ web files or the bundled history")
     kp_url: str = "https://kp.gfz-potsdam.de/app/files/Kp_ap_Ap_SN_F107_since_1932.txt"
     kp_nowcast_url: str = "https://kp.gfz-potsdam.de/app/files/Kp_ap_Ap_SN_F107_nowcast.txt"
@@ -63,7 +65,8 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log_level: str = "INFO"
 
-    @field_validator("gim_local_dir", "earthdata_netrc", "database_url", "cache_dir", mode="before")
+    @field_validator("gim_local_dir", "earthdata_netrc", "database_url", "cache_dir", "station_catalog",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

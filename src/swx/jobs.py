@@ -46,7 +46,7 @@ class Context:
 
 
 def context(settings: Settings, codes: list[str] | None = None) -> Context:
-    catalog = load_catalog()
+    catalog = load_catalog(settings.station_catalog)
     if codes:
         known = {s.code: s for s in catalog}
         unknown = [c for c in codes if c not in known]
