@@ -112,3 +112,19 @@ def test_catalog_extraction_from_a_simulated_like_day():
     ds = make_gim(dt.date(2015, 3, 17), hours=2)
     out = extract_stations(ds, load_catalog())
     assert out.station.nunique() == 18 and len(out) == 18 * 13 and out.vtec.notna().all()
+
+
+def test_median_ahead_input_uses_no_future_values():
+    t = pd.date_range("2015-01-01", periods=40 * 12, freq="2h", tz="UTC")
+    rng = np.random.default_rng(1)
+    s = pd.Series(20 + rng.normal(0, 3, len(t)), index=t)
+    kp = load_history().kp["kp"]
+    base = feature_matrix(s, kp, lon=0.0)
+    assert "median27_ahead" in base and base["median27_ahead"].notna().all()  # defined up to the last time
+    t0 = t[300]
+    changed = s.copy()
+    changed[changed.index > t0] += 50.0  # everything after the issue time changes
+    after = feature_matrix(changed, kp, lon=0.0)
+    pd.testing.assert_frame_equal(base.loc[:t0], after.loc[:t0])  # inputs up to t0 do not move
+    same_ut = [s[t0 - pd.Timedelta(days=k)] for k in range(27) if t0 - pd.Timedelta(days=k) >= t[0]]
+    assert base.loc[t0, "median27_ahead"] == pytest.approx(float(np.median(same_ut)))

@@ -117,12 +117,32 @@ def time_encodings(times: pd.DatetimeIndex, lon: float) -> np.ndarray:
     return np.stack([np.sin(a), np.cos(a), np.sin(b), np.cos(b)], axis=1)
 
 
-def feature_matrix(vtec: pd.Series, kp: pd.Series, lon: float, f107: pd.Series | None = None) -> pd.DataFrame:
-    """Inputs of one station on its 2-hour grid: vtec, kp, lt_sin, lt_cos, doy_sin, doy_cos[, f107]."""
+def median27_ahead(vtec: pd.Series) -> np.ndarray:
+    """At each time t, the 27-day median at the same UT for t + 24 h: the median of the values at t,
+    t - 24 h, ..., t - 26 days. Only values up to t are used, so it is a leak-free input that tells
+    the model the recent climatology of the period it forecasts."""
+    times = pd.DatetimeIndex(vtec.index)
+    if len(times) == 0:
+        return np.empty(0)
+    day = (times - times[0].normalize()).days.to_numpy()
+    sod = (times.hour * 3600 + times.minute * 60 + times.second).to_numpy()
+    table = pd.DataFrame({"day": day, "sod": sod, "v": vtec.to_numpy(dtype=float)}).pivot_table(
+        index="day", columns="sod", values="v", aggfunc="last", dropna=False)
+    table = table.reindex(np.arange(day.min(), day.max() + 1))
+    med = table.rolling(27, min_periods=1).median().to_numpy()  # this day and the 26 before it
+    return med[day - day.min(), table.columns.get_indexer(sod)]
+
+
+def feature_matrix(vtec: pd.Series, kp: pd.Series, lon: float, f107: pd.Series | None = None,
+                   median_ahead: bool = True) -> pd.DataFrame:
+    """Inputs of one station on its 2-hour grid: vtec, kp, lt_sin, lt_cos, doy_sin, doy_cos,
+    [median27 for t + 24 h], [f107]."""
     times = pd.DatetimeIndex(vtec.index)
     enc = time_encodings(times, lon)
     df = pd.DataFrame({"vtec": vtec.to_numpy(dtype=float), "kp": kp_on_grid(kp, times), "lt_sin": enc[:, 0],
                        "lt_cos": enc[:, 1], "doy_sin": enc[:, 2], "doy_cos": enc[:, 3]}, index=times)
+    if median_ahead:
+        df["median27_ahead"] = median27_ahead(vtec)
     if f107 is not None:
         days = times.normalize()
         df["f107"] = pd.Series(f107.to_numpy(dtype=float), index=pd.DatetimeIndex(f107.index)).reindex(days).to_numpy()
