@@ -53,8 +53,14 @@ def test_train_and_evaluate_store_scores_against_baselines(demo_archive, tmp_pat
     assert {"station", "model", "n", "rmse", "mae", "bias", "skill_persistence", "skill_median27", "coverage68",
             "coverage95"} <= set(cnn)
     assert plot.stat().st_size > 10_000
+    groups = {row["station"] for row in rows} - {"E000N50", "E000N20"}
+    assert groups == {"lat_band:mid", "lat_band:low", "surface:ocean", "surface:land"}
+    pooled = next(row for row in rows if row["station"] == "lat_band:mid" and row["model"] == "cnn"
+                  and row["kp_class"] == "all")
+    assert pooled["n"] == cnn["n"]  # one mid-latitude station here: the group is that station
     sk = q.skill_table(engine)
-    assert {"cnn", "persistence", "median27"} <= set(sk.model) and set(sk.lat_band) == {"mid", "low"}
+    assert {"cnn", "persistence", "median27"} <= set(sk.model)
+    assert set(sk[sk.scope == "station"].lat_band) == {"mid", "low"} and sk[sk.scope == "group"].lat_band.isna().all()
 
 
 def test_evaluate_without_models_is_a_clear_error(demo_archive):

@@ -168,23 +168,35 @@ def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str
     issue = ds.issue[idx]
     storm = np.array([(t + HORIZON).date() in storms or t.date() in storms for t in issue])
     w_start, w_end = issue.min().to_pydatetime(), (issue.max() + HORIZON).to_pydatetime()
-    for s, st in enumerate(ds.stations):
-        y = ds.y[s, idx]
-        pers = persistence_from_windows(ds.x[s, idx], y.shape[-1])
-        med = median27[s]  # already restricted to idx, like the predictions
-        for kp_class, sel in (("all", np.ones(len(idx), bool)), ("quiet", ~storm), ("storm", storm)):
+    # Rows per station, then per group of stations (latitude band, land/ocean) with the errors pooled.
+    groups: list[tuple[str, str, list[int]]] = [("station", st.code, [s]) for s, st in enumerate(ds.stations)]
+    for attr in ("lat_band", "surface"):
+        for value in sorted({getattr(st, attr) for st in ds.stations}):
+            members = [s for s, st in enumerate(ds.stations) if getattr(st, attr) == value]
+            groups.append(("group", f"{attr}:{value}", members))
+    for scope, code, members in groups:
+        y = np.concatenate([ds.y[s, idx] for s in members])
+        pers = np.concatenate([persistence_from_windows(ds.x[s, idx], ds.y.shape[-1]) for s in members])
+        med = np.concatenate([median27[s] for s in members])  # already restricted to idx, like the predictions
+        sel_storm = np.concatenate([storm] * len(members))
+        st0 = ds.stations[members[0]]
+        band = st0.lat_band if scope == "station" or code.startswith("lat_band") else ""
+        surface = st0.surface if scope == "station" or code.startswith("surface") else ""
+        for kp_class, sel in (("all", np.ones(len(y), bool)), ("quiet", ~sel_storm), ("storm", sel_storm)):
             if not sel.any():
                 continue
-            candidates = {**{k: v[s] for k, v in predictions.items()}, "persistence": pers, "median27": med}
+            candidates = {**{k: np.concatenate([v[s] for s in members]) for k, v in predictions.items()},
+                          "persistence": pers, "median27": med}
             for model, pred in candidates.items():
                 sig = (sigmas or {}).get(model)
+                sig = np.concatenate([sig[s] for s in members]) if sig is not None else None
                 r = scores(y[sel], pred[sel], persistence=pers[sel], median27=med[sel],
-                           sigma=sig[s][sel] if sig is not None else None)
-                rows.append(dict(scope="station", station_code=st.code, model=model, window_start=w_start,
+                           sigma=sig[sel] if sig is not None else None)
+                rows.append(dict(scope=scope, station_code=code, model=model, window_start=w_start,
                                  window_end=w_end, kp_class=kp_class, n=r["n"], rmse=r["rmse"], mae=r["mae"],
                                  bias=r["bias"], skill_persistence=None if model == "persistence"
                                  else r["skill_vs_persistence"],
                                  skill_median27=None if model == "median27" else r["skill_vs_median27"],
                                  coverage68=r.get("coverage68"), coverage95=r.get("coverage95"),
-                                 lat_band=st.lat_band, surface=st.surface))
+                                 lat_band=band, surface=surface))
     return rows
