@@ -99,3 +99,16 @@ def test_user_station_catalog_from_settings(tmp_path, monkeypatch):
     assert [s.code for s in ctx.stations] == ["TUC"]
     with pytest.raises(ValueError, match="unknown station"):
         context(get_settings(), ["E000N50"])
+
+
+def test_ensemble_models_are_registered_and_give_intervals(demo_archive):
+    r = runner.invoke(app, ["train", "--station", "E000N50", "--arch", "cnn", "--epochs", "5", "--ensemble", "3",
+                            "--train-end", "2015-03-10"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-14", "--station", "E000N50",
+                            "--format", "json"])
+    rows = json.loads(r.stdout[r.stdout.index("["): r.stdout.rindex("]") + 1])
+    cnn = next(row for row in rows if row["model"] == "cnn" and row["kp_class"] == "all" and row["station"] == "E000N50")
+    assert cnn["coverage68"] is not None and 0 < cnn["coverage95"] <= 1 and cnn["coverage95"] >= cnn["coverage68"]
+    r = runner.invoke(app, ["update", "--day", "2015-03-15", "--station", "E000N50", "--arch", "cnn", "--margin", "1"])
+    assert r.exit_code == 0, r.output  # an ensemble fine-tunes and scores like a single model

@@ -376,6 +376,7 @@ def train_cmd(
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation).")] = 40,
     batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 32,
     gaussian: Annotated[bool, typer.Option(help="Gaussian head (mean, sigma) trained with the NLL.")] = False,
+    ensemble: Annotated[int, typer.Option(help="Members (seeds) per station; > 1 gives intervals from their spread.")] = 1,
 ) -> None:
     """Train the station models (all stations of an architecture in one batched pass) on the archive,
     register them as the active versions and score them on the held-out days against the baselines."""
@@ -384,7 +385,7 @@ def train_cmd(
     ctx = context(get_settings(), station)
     with console.status("training"):
         df = train(ctx, arch or ["lstm", "gru", "cnn"], train_end=_parse_day(train_end) if train_end else None,
-                   units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian)
+                   units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble)
     _print_scores(summary_table(df[df.kp_class == "all"]), "table")
 
 

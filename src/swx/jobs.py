@@ -22,7 +22,7 @@ from swx.stations import Station, load_catalog
 from swx.store import models as m
 from swx.store.db import engine_from_settings, upgrade
 from swx.store.writes import upsert_stations, write_rows
-from swx.training import StationForecaster, TrainConfig
+from swx.training import EnsembleForecaster, StationForecaster, TrainConfig
 from swx.verify import median27_series, windows_reference
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ def _median27(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
 
 
 def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None = None, units: int = 20,
-          epochs: int = 40, batch_size: int = 32, gaussian: bool = False, seed: int = 0) -> pd.DataFrame:
+          epochs: int = 40, batch_size: int = 32, gaussian: bool = False, seed: int = 0,
+          ensemble: int = 1) -> pd.DataFrame:
     """Train every station of each architecture in one grouped pass, register the models as the active
     versions, and score them on the held-out test windows against the baselines."""
     ds, wide = dataset(ctx)
@@ -87,15 +88,20 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
     predictions, sigmas = {}, {}
     for arch in architectures:
         cfg = ModelConfig(architecture=arch, units=units, n_features=ds.x.shape[-1], gaussian=gaussian)
-        est = StationForecaster(cfg, TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed),
-                                station_seeds=[seed * 1000 + i for i in range(len(ds.stations))],
-                                device=ctx.settings.device)
-        est.fit(*ds.take(tr), *ds.take(va))
+        tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)
+        if ensemble > 1:
+            est = EnsembleForecaster.train(ensemble, cfg, tc, *ds.take(tr), *ds.take(va), device=ctx.settings.device)
+            singles = [est.station_members(i) for i in range(len(ds.stations))]
+        else:
+            est = StationForecaster(cfg, tc, station_seeds=[seed * 1000 + i for i in range(len(ds.stations))],
+                                    device=ctx.settings.device)
+            est.fit(*ds.take(tr), *ds.take(va))
+            singles = est.split()
         val_pred, _ = est.predict(ds.x[:, va])
         val_rmse = np.sqrt(np.nanmean((val_pred - ds.y[:, va]) ** 2, axis=(1, 2)))
-        for i, (st, one) in enumerate(zip(ds.stations, est.split())):
+        for i, (st, one) in enumerate(zip(ds.stations, singles)):
             registry.register(st.code, one, hyperparameters={"units": units, "epochs": epochs, "batch_size": batch_size,
-                                                             "gaussian": gaussian, "seed": seed},
+                                                             "gaussian": gaussian, "seed": seed, "ensemble": ensemble},
                               train_start=ds.issue[tr[0]].to_pydatetime(),
                               train_end=(ds.issue[va[-1]] + pd.Timedelta(hours=24)).to_pydatetime(),
                               val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")

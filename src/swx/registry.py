@@ -60,8 +60,8 @@ class ModelRegistry:
                  train_start: dt.datetime | None, train_end: dt.datetime | None, val_rmse: float | None,
                  parent: Version | None = None, status: str = "candidate", reason: str = "") -> Version:
         """Save a single-station forecaster as the next version of (station, architecture)."""
-        if forecaster.model is None or forecaster.model.n_stations != 1:
-            raise ValueError("register one station's model (StationForecaster with one station)")
+        if forecaster.model is None or (forecaster.model.n_stations != 1 and not forecaster.ensemble):
+            raise ValueError("register one station's model (one station, or one station's ensemble members)")
         arch = forecaster.model_config.architecture
         with self.engine.begin() as conn:
             sid = station_ids(conn, [station])[station]

@@ -43,6 +43,7 @@ class StationForecaster:
         self.model: GroupedStationModel | None = None
         self.scalers: list[Scaler] = []
         self.history: dict[str, list] = {}
+        self.ensemble = False  # True: the groups are ensemble members of ONE station
 
     # -- scaling ----------------------------------------------------------------------------------
     def _scale(self, x: np.ndarray, y: np.ndarray | None = None):
@@ -69,6 +70,11 @@ class StationForecaster:
         validation windows every epoch runs and the final weights are kept (no early stopping)."""
         if x_train.ndim != 4 or y_train.ndim != 3:
             raise ValueError("x must be (stations, windows, steps, features) and y (stations, windows, steps)")
+        if init_from is not None and init_from.ensemble:
+            n = init_from.model.n_stations
+            tile = lambda a: None if a is None else np.concatenate([a] * n, axis=0)  # noqa: E731
+            x_train, y_train, x_val, y_val = tile(x_train), tile(y_train), tile(x_val), tile(y_val)
+            self.ensemble = True
         s = x_train.shape[0]
         cfg = self.train_config
         torch.manual_seed(cfg.seed)
@@ -142,9 +148,21 @@ class StationForecaster:
         return out
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Mean (and sigma) in TECU, (S, N, H)."""
+        """Mean (and sigma) in TECU, (S, N, H). An ensemble of one station takes (1, N, T, F) and
+        returns the members' mean and the combined sigma."""
         if self.model is None:
             raise RuntimeError("the model is not trained")
+        if self.ensemble:
+            members = self.model.n_stations
+            self.ensemble = False
+            try:
+                means, sigmas = self.predict(np.concatenate([x] * members, axis=0))
+            finally:
+                self.ensemble = True
+            var = means.var(axis=0, ddof=1) if members > 1 else np.zeros_like(means[0])
+            if sigmas is not None:
+                var = var + np.mean(sigmas ** 2, axis=0)
+            return means.mean(axis=0)[None], np.sqrt(var)[None]
         xs, _ = self._scale(x)
         self.model.eval()
         with torch.no_grad():
@@ -162,7 +180,7 @@ class StationForecaster:
         return {"model_config": self.model_config.to_dict(), "train_config": asdict(self.train_config),
                 "scalers": [sc.to_dict() for sc in self.scalers],
                 "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()},
-                "history": self.history, "n_stations": self.model.n_stations}
+                "history": self.history, "n_stations": self.model.n_stations, "ensemble": self.ensemble}
 
     def save(self, path: str | Path) -> str:
         """Write the checkpoint atomically; returns its sha256."""
@@ -183,6 +201,7 @@ class StationForecaster:
         est.model = GroupedStationModel(est.model_config, int(state["n_stations"])).to(est.device)
         est.model.load_state_dict(state["state_dict"])
         est.history = state["history"]
+        est.ensemble = bool(state.get("ensemble", False))
         return est
 
 
@@ -219,6 +238,18 @@ class EnsembleForecaster:
                 m.model.load_station(i, p.model.station(0))
             members.append(m)
         return cls(members)
+
+    def station_members(self, i: int) -> StationForecaster:
+        """Station i's members as one forecaster (groups = members), e.g. to register it."""
+        first = self.members[0]
+        one = StationForecaster(first.model_config, first.train_config, device=str(first.device))
+        one.scalers = [copy.deepcopy(m.scalers[i]) for m in self.members]
+        one.model = GroupedStationModel(first.model_config, len(self.members), list(range(len(self.members))))
+        one.model = one.model.to(one.device)
+        for k, m in enumerate(self.members):
+            one.model.load_station(k, m.model.station(i))
+        one.ensemble = True
+        return one
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         preds = [m.predict(x) for m in self.members]
