@@ -103,7 +103,8 @@ def test_cnn_on_real_code_vtec_beats_persistence_on_the_last_43_days(shared_data
     s = pd.Series(d["VTEC_40N"].to_numpy(float), index=pd.DatetimeIndex(t))
     s[s <= 0] = np.nan
     s, _ = fill_single_gaps(s[s.index.hour % 2 == 0])
-    x, y, issue = make_windows(feature_matrix(s, load_history().kp["kp"], lon=10.0))
+    h = load_history()
+    x, y, issue = make_windows(feature_matrix(s, h.kp["kp"], lon=10.0, f107=h.daily["f107_obs"]))
     test_start = pd.Timestamp("2017-11-19", tz="UTC")  # the last 43 days, as in the method
     train = np.flatnonzero(issue < test_start - pd.Timedelta(hours=24))  # no target reaches the test days
     n_val = max(1, len(train) // 100)

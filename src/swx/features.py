@@ -144,7 +144,8 @@ def feature_matrix(vtec: pd.Series, kp: pd.Series, lon: float, f107: pd.Series |
     if median_ahead:
         df["median27_ahead"] = median27_ahead(vtec)
     if f107 is not None:
-        days = times.normalize()
+        # the previous day's value: the day's own F10.7 is measured at 20 UT, after most issue times
+        days = times.normalize() - pd.Timedelta(days=1)
         df["f107"] = pd.Series(f107.to_numpy(dtype=float), index=pd.DatetimeIndex(f107.index)).reindex(days).to_numpy()
     return df
 

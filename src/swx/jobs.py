@@ -66,7 +66,8 @@ def dataset(ctx: Context, start: dt.date | None = None, end: dt.date | None = No
     long, report = series_from_archive(ctx.archive, ctx.centre, ctx.stations, start, end)
     log.info("station series %s .. %s: %s", start, end, report)
     wide = long_to_wide(long)
-    return build_dataset(wide, ctx.stations, load_indices(ctx.archive).kp["kp"]), wide
+    indices = load_indices(ctx.archive)
+    return build_dataset(wide, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"]), wide
 
 
 def _median27(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
