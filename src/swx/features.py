@@ -121,16 +121,9 @@ def median27_ahead(vtec: pd.Series) -> np.ndarray:
     """At each time t, the 27-day median at the same UT for t + 24 h: the median of the values at t,
     t - 24 h, ..., t - 26 days. Only values up to t are used, so it is a leak-free input that tells
     the model the recent climatology of the period it forecasts."""
-    times = pd.DatetimeIndex(vtec.index)
-    if len(times) == 0:
-        return np.empty(0)
-    day = (times - times[0].normalize()).days.to_numpy()
-    sod = (times.hour * 3600 + times.minute * 60 + times.second).to_numpy()
-    table = pd.DataFrame({"day": day, "sod": sod, "v": vtec.to_numpy(dtype=float)}).pivot_table(
-        index="day", columns="sod", values="v", aggfunc="last", dropna=False)
-    table = table.reindex(np.arange(day.min(), day.max() + 1))
-    med = table.rolling(27, min_periods=1).median().to_numpy()  # this day and the 26 before it
-    return med[day - day.min(), table.columns.get_indexer(sod)]
+    from swx.verify import _seconds, same_ut_baselines
+
+    return same_ut_baselines(_seconds(vtec.index), vtec.to_numpy(dtype=float), include_today=True)[1]
 
 
 def feature_matrix(vtec: pd.Series, kp: pd.Series, lon: float, f107: pd.Series | None = None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -203,10 +202,6 @@ class StationForecaster:
         est.history = state["history"]
         est.ensemble = bool(state.get("ensemble", False))
         return est
-
-
-def describe(est: StationForecaster) -> str:
-    return json.dumps({"model": est.model_config.to_dict(), "train": asdict(est.train_config)})
 
 
 class EnsembleForecaster:

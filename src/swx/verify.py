@@ -51,17 +51,39 @@ def persistence_from_windows(x: np.ndarray, n_out: int, vtec_column: int = 0) ->
     return x[..., -n_out:, vtec_column]
 
 
+def same_ut_baselines(seconds: np.ndarray, values: np.ndarray, days: int = 27, *,
+                      include_today: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """For samples at `seconds` (UTC epoch seconds): the value 24 h earlier, and the median at the same
+    UT over `days` days — the days before the sample's day (a baseline for that time), or, with
+    `include_today`, the sample's day and the days before it (the reference for t + 24 h, known at t).
+
+    Works on a day x time-of-day table, so both are a shift and a rolling median down its columns
+    (missing values skipped)."""
+    seconds = np.asarray(seconds, dtype=np.int64)
+    if len(seconds) == 0:
+        return np.empty(0), np.empty(0)
+    day, sod = seconds // 86400, seconds % 86400
+    table = pd.DataFrame({"day": day, "sod": sod, "v": np.asarray(values, dtype=float)}).pivot_table(
+        index="day", columns="sod", values="v", aggfunc="last", dropna=False)
+    table = table.reindex(np.arange(day.min(), day.max() + 1))
+    rows, cols = day - day.min(), table.columns.get_indexer(sod)
+    median = table.rolling(days, min_periods=1).median()
+    if not include_today:
+        median = median.shift(1)
+    return table.shift(1).to_numpy()[rows, cols], median.to_numpy()[rows, cols]
+
+
+def _seconds(index: pd.Index) -> np.ndarray:
+    t = pd.DatetimeIndex(index)
+    t = t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t
+    return t.to_numpy().astype("datetime64[s]").astype(np.int64)
+
+
 def median27_series(series: pd.Series, days: int = 27) -> pd.Series:
     """The median of the previous `days` days at the same UT (previous days only: usable operationally)."""
     s = series.sort_index()
-    t = pd.DatetimeIndex(s.index)
-    day = (t - t[0].normalize()).days.to_numpy()
-    sod = (t.hour * 3600 + t.minute * 60 + t.second).to_numpy()
-    table = pd.DataFrame({"day": day, "sod": sod, "v": s.to_numpy(dtype=float)}).pivot(index="day", columns="sod",
-                                                                                       values="v")
-    table = table.reindex(np.arange(day.min(), day.max() + 1))
-    med = table.rolling(days, min_periods=1).median().shift(1).to_numpy()
-    return pd.Series(med[day - day.min(), table.columns.get_indexer(sod)], index=s.index, name="median27")
+    _, med = same_ut_baselines(_seconds(s.index), s.to_numpy(dtype=float), days)
+    return pd.Series(med, index=s.index, name="median27")
 
 
 def windows_reference(issue_times: pd.DatetimeIndex, n_out: int, reference: pd.Series) -> np.ndarray:

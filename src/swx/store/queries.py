@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
 from swx.store import models as m
+from swx.verify import same_ut_baselines
 
 
 def _frame(rows, columns: list[str], time_cols: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -121,17 +122,7 @@ def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.dateti
     start_s = int(start.timestamp())
     out = []
     for centre, g in df.groupby("centre", sort=False):
-        # A day x time-of-day table: the previous day and the 27 previous days at the same UT are then
-        # a shift and a rolling median down its columns (NaN where there is no value, skipped).
-        day = (g["t"] // 86400).to_numpy()
-        sod = (g["t"] % 86400).to_numpy()
-        table = pd.DataFrame({"day": day, "sod": sod, "v": g["vtec"].to_numpy()}).pivot(index="day", columns="sod",
-                                                                                        values="v")
-        table = table.reindex(np.arange(day.min(), day.max() + 1))
-        rows_i = day - day.min()
-        cols_i = table.columns.get_indexer(sod)
-        persistence = table.shift(1).to_numpy()[rows_i, cols_i]
-        median27 = table.rolling(27, min_periods=1).median().shift(1).to_numpy()[rows_i, cols_i]
+        persistence, median27 = same_ut_baselines(g["t"].to_numpy(), g["vtec"].to_numpy())
         keep = g["t"].to_numpy() >= start_s
         out.append(pd.DataFrame({"time": pd.to_datetime(g["t"].to_numpy()[keep], unit="s", utc=True),
                                  "centre": centre, "vtec": g["vtec"].to_numpy()[keep],
