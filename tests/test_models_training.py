@@ -12,7 +12,8 @@ from swx.features import feature_matrix, fill_single_gaps, make_windows
 from swx.indices.history import load_history
 from swx.models import GroupedStationModel, ModelConfig, pick_device
 from swx.training import StationForecaster, TrainConfig
-from swx.verify import median27_series, persistence_from_windows, scores, windows_reference
+from swx.verify import (climatology_series, median27_series, persistence_from_windows, scores,
+                         windows_reference)
 
 
 def synthetic(s: int = 3, n: int = 300, seed: int = 0):
@@ -115,11 +116,15 @@ def test_cnn_on_real_code_vtec_beats_persistence_on_the_last_43_days(shared_data
     mean, _ = est.predict(x[None, te])
     r = scores(y[te], mean[0], persistence=persistence_from_windows(x[te], 12),
                median27=windows_reference(issue[te], 12, median27_series(s)))
-    msg = (f"CNN RMSE {r['rmse']:.2f} TECU vs persistence {r['rmse_persistence']:.2f} and 27-day median "
-           f"{r['rmse_median27']:.2f} on {r['n']} forecasts (skill vs persistence {r['skill_vs_persistence']:.1%})")
+    clim = windows_reference(issue[te], 12, climatology_series(s))  # from 2015-2016 only
+    rmse_clim = float(np.sqrt(np.mean((clim - y[te]) ** 2)))
+    msg = (f"CNN RMSE {r['rmse']:.2f} TECU vs persistence {r['rmse_persistence']:.2f}, 27-day median "
+           f"{r['rmse_median27']:.2f} and climatology {rmse_clim:.2f} on {r['n']} forecasts "
+           f"(skill vs persistence {r['skill_vs_persistence']:.1%})")
     print(msg)
     assert r["skill_vs_persistence"] > 0.03, msg
     assert r["skill_vs_median27"] > 0.05, msg
+    assert r["rmse"] < rmse_clim, msg
 
 
 def test_ensemble_gives_a_spread_and_reasonable_coverage():
@@ -135,3 +140,11 @@ def test_ensemble_gives_a_spread_and_reasonable_coverage():
     assert spreads.mean() > 0  # members differ (different seeds)
     r = scores(y[0, 350:], mean[0], sigma=sigma[0])
     assert r["coverage95"] > 0.6
+
+
+def test_climatology_uses_earlier_years_only():
+    t = pd.date_range("2015-01-01", "2017-12-31 22:00", freq="2h", tz="UTC")
+    s = pd.Series(np.where(t.year == 2017, 100.0, 10.0) + (t.year - 2015), index=t)
+    c = climatology_series(s)
+    assert c.loc["2015"].isna().all()  # no earlier year
+    assert c.loc["2016-06-01 12:00"] == 10.0 and c.loc["2017-06-01 12:00"] == 10.5  # never 2017's own 101

@@ -160,7 +160,8 @@ def split_for_training(ds: StationDataset, train_end: dt.date | None = None, tes
 
 def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str, np.ndarray],
                       median27: np.ndarray, storms: set[dt.date],
-                      sigmas: dict[str, np.ndarray | None] | None = None) -> list[dict]:
+                      sigmas: dict[str, np.ndarray | None] | None = None,
+                      climatology: np.ndarray | None = None) -> list[dict]:
     """Scores per station, model (and the two baselines) and Kp class over the windows `idx`."""
     rows = []
     if len(idx) == 0:
@@ -187,6 +188,10 @@ def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str
                 continue
             candidates = {**{k: np.concatenate([v[s] for s in members]) for k, v in predictions.items()},
                           "persistence": pers, "median27": med}
+            if climatology is not None:
+                clim = np.concatenate([climatology[s] for s in members])
+                if np.isfinite(clim[sel]).all():  # only where earlier years cover the whole period
+                    candidates["climatology"] = clim
             for model, pred in candidates.items():
                 sig = (sigmas or {}).get(model)
                 sig = np.concatenate([sig[s] for s in members]) if sig is not None else None

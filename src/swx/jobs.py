@@ -23,7 +23,7 @@ from swx.store import models as m
 from swx.store.db import engine_from_settings, upgrade
 from swx.store.writes import upsert_stations, write_rows
 from swx.training import EnsembleForecaster, StationForecaster, TrainConfig
-from swx.verify import median27_series, windows_reference
+from swx.verify import climatology_series, median27_series, windows_reference
 
 log = logging.getLogger(__name__)
 VERIFICATION_KEY = ["scope", "station_code", "model", "window_start", "window_end", "kp_class"]
@@ -75,6 +75,11 @@ def _median27(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
                      for s in ds.stations])
 
 
+def _climatology(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
+    return np.stack([windows_reference(ds.issue, ds.y.shape[-1], climatology_series(wide[s.code]))
+                     for s in ds.stations])
+
+
 def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None = None, units: int = 20,
           epochs: int = 40, batch_size: int = 32, gaussian: bool = False, seed: int = 0,
           ensemble: int = 1) -> pd.DataFrame:
@@ -107,7 +112,7 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
                               train_end=(ds.issue[va[-1]] + pd.Timedelta(hours=24)).to_pydatetime(),
                               val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")
         predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
-    rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas)
+    rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas, _climatology(ds, wide)[:, te])
     _store(engine, rows)
     return pd.DataFrame(rows)
 
@@ -139,7 +144,8 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
     if not predictions:
         raise ValueError("no active models for these stations: run `swx train` first")
     med = _median27(ds, wide)[:, idx]
-    rows = verification_rows(ds, idx, predictions, med, storm_days(load_indices(ctx.archive).kp["kp"]), sigmas)
+    rows = verification_rows(ds, idx, predictions, med, storm_days(load_indices(ctx.archive).kp["kp"]), sigmas,
+                             _climatology(ds, wide)[:, idx])
     _store(engine, rows)
     if plot is not None:
         from swx.plots import plot_station_forecast
@@ -158,10 +164,12 @@ def _store(engine, rows: list[dict]) -> None:
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows people read first: every model and baseline, all Kp classes, per station."""
-    cols = ["station_code", "model", "kp_class", "n", "rmse", "mae", "bias", "skill_persistence", "skill_median27",
-            "coverage68", "coverage95", "lat_band", "surface"]
-    return df[cols].rename(columns={"station_code": "station"})
+    """The rows people read first: every model and baseline, all Kp classes, per station and group."""
+    out = df.copy()
+    out["window"] = [f"{a:%Y-%m-%dT%H}..{b:%Y-%m-%dT%H}" for a, b in zip(out.window_start, out.window_end)]
+    cols = ["station_code", "model", "window", "kp_class", "n", "rmse", "mae", "bias", "skill_persistence",
+            "skill_median27", "coverage68", "coverage95", "lat_band", "surface"]
+    return out[cols].rename(columns={"station_code": "station"})
 
 
 def gridsearch(ctx: Context, architecture: str, grid: dict[str, list[int]] | None = None, *,

@@ -91,3 +91,32 @@ def windows_reference(issue_times: pd.DatetimeIndex, n_out: int, reference: pd.S
     step = pd.Timedelta(hours=2)
     return np.stack([reference.reindex(issue_times + k * step).to_numpy(dtype=float) for k in range(1, n_out + 1)],
                     axis=1)
+
+
+def climatology_series(series: pd.Series, half_window_days: int = 15) -> pd.Series:
+    """A climatology at each time: the mean, over the *earlier* years of the series, of the values at the
+    same UT within +-`half_window_days` days of the same day of year (NaN where no earlier year has
+    data). Only past years are used, so it is a fair operational baseline."""
+    s = series.sort_index()
+    t = pd.DatetimeIndex(s.index)
+    frame = pd.DataFrame({"year": t.year, "doy": np.minimum(t.day_of_year, 365), "sod": t.hour * 3600 + t.minute * 60,
+                          "v": s.to_numpy(dtype=float)})
+    out = np.full(len(frame), np.nan)
+    years = sorted(frame.year.unique())
+    tables = {}
+    for y in years:  # per year: a 365 x time-of-day table, smoothed over +-half_window days (cyclic)
+        g = frame[frame.year == y].pivot_table(index="doy", columns="sod", values="v", aggfunc="mean")
+        g = g.reindex(range(1, 366))
+        w = 2 * half_window_days + 1
+        padded = pd.concat([g.iloc[-half_window_days:], g, g.iloc[:half_window_days]])
+        tables[y] = padded.rolling(w, center=True, min_periods=1).mean().iloc[half_window_days:-half_window_days]
+    for y in years:
+        earlier = [tables[e] for e in years if e < y]
+        if not earlier:
+            continue
+        clim = pd.concat(earlier).groupby(level=0).mean()
+        sel = (frame.year == y).to_numpy()
+        cols = clim.columns.get_indexer(frame.sod[sel])
+        vals = clim.to_numpy()[frame.doy[sel].to_numpy() - 1, np.maximum(cols, 0)]
+        out[sel] = np.where(cols >= 0, vals, np.nan)
+    return pd.Series(out, index=s.index, name="climatology")
