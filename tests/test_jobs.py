@@ -113,3 +113,24 @@ def test_ensemble_models_are_registered_and_give_intervals(demo_archive):
     assert cnn["coverage68"] is not None and 0 < cnn["coverage95"] <= 1 and cnn["coverage95"] >= cnn["coverage68"]
     r = runner.invoke(app, ["update", "--day", "2015-03-15", "--station", "E000N50", "--arch", "cnn", "--margin", "1"])
     assert r.exit_code == 0, r.output  # an ensemble fine-tunes and scores like a single model
+
+
+def test_train_and_evaluate_an_imported_station(tmp_path):
+    """A receiver's series loaded with import-series is trained and scored like a catalog station."""
+    import numpy as np
+    import pandas as pd
+
+    t = pd.date_range("2015-01-01", "2015-03-31 23:00", freq="h", tz="UTC")
+    lt = (t.hour.to_numpy() - 4.3) % 24
+    v = 15 + 10 * np.clip(np.cos((lt - 14) / 24 * 2 * np.pi), 0, None) + np.random.default_rng(0).normal(0, 1, len(t))
+    p = tmp_path / "tuc.csv"
+    pd.DataFrame({"time": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "vtec": v.round(2)}).to_csv(p, index=False)
+    r = runner.invoke(app, ["import-series", str(p), "--station", "TUC", "--lat", "-26.8", "--lon", "-65.2"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["train", "--station", "TUC", "--arch", "cnn", "--epochs", "5", "--train-end", "2015-03-15"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-20", "--end", "2015-03-25", "--station", "TUC",
+                            "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout[r.stdout.index("["): r.stdout.rindex("]") + 1])
+    assert {row["station"] for row in rows} >= {"TUC"} and {"cnn", "persistence"} <= {row["model"] for row in rows}

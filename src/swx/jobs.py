@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ class Context:
     archive: Archive
     stations: list[Station]
     centre: str
+    imported: list[str] = field(default_factory=list)  # codes whose series come from the database
 
     @property
     def engine(self):
@@ -46,26 +47,63 @@ class Context:
 
 
 def context(settings: Settings, codes: list[str] | None = None) -> Context:
+    """Stations from the catalog, or — for codes not in it — imported stations from the database
+    (`swx import-series`), whose series then come from their stored observations."""
     catalog = load_catalog(settings.station_catalog)
+    imported: list[Station] = []
     if codes:
         known = {s.code: s for s in catalog}
-        unknown = [c for c in codes if c not in known]
-        if unknown:
-            raise ValueError(f"unknown station(s) {', '.join(unknown)}; catalog: {', '.join(known)}")
-        catalog = [known[c] for c in codes]
+        missing = [c for c in codes if c not in known]
+        if missing:
+            from swx.store.queries import stations as db_stations
+
+            engine = engine_from_settings(settings)
+            upgrade(engine)
+            rows = db_stations(engine).set_index("code")
+            unknown = [c for c in missing if c not in rows.index]
+            if unknown:
+                raise ValueError(f"unknown station(s) {', '.join(unknown)}: not in the catalog "
+                                 f"({', '.join(known)}) nor imported (swx import-series)")
+            imported = [Station(c, str(rows.loc[c, "name"]), float(rows.loc[c, "lat"]), float(rows.loc[c, "lon"]),
+                                str(rows.loc[c, "sector"]), str(rows.loc[c, "lat_band"]), str(rows.loc[c, "surface"]))
+                        for c in missing]
+        catalog = [known[c] for c in codes if c in known] + imported
     centre = "sim" if settings.gim_source == "simulated" else settings.gim_centre
-    return Context(settings, Archive(settings.archive_dir), catalog, centre)
+    return Context(settings, Archive(settings.archive_dir), catalog, centre, [s.code for s in imported])
+
+
+def _imported_series(ctx: Context, stations: list[Station], start: dt.date | None, end: dt.date | None
+                     ) -> pd.DataFrame:
+    from swx.store.queries import station_series
+
+    engine = engine_from_settings(ctx.settings)
+    lo = dt.datetime.combine(start or dt.date(1990, 1, 1), dt.time(), tzinfo=dt.UTC)
+    hi = dt.datetime.combine((end or dt.date(2100, 1, 1)) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    cols = {}
+    for st in stations:
+        s = station_series(engine, st.code, lo, hi)
+        cols[st.code] = s.set_index("time")["vtec"]
+    return pd.DataFrame(cols)
 
 
 def dataset(ctx: Context, start: dt.date | None = None, end: dt.date | None = None
             ) -> tuple[StationDataset, pd.DataFrame]:
-    days = ctx.archive.gim_days(ctx.centre)
-    if not days:
-        raise ValueError(f"no {ctx.centre} GIMs in the archive {ctx.archive.root}; run `swx run` or `swx ingest gims`")
-    start, end = start or days[0], end or days[-1]
-    long, report = series_from_archive(ctx.archive, ctx.centre, ctx.stations, start, end)
-    log.info("station series %s .. %s: %s", start, end, report)
-    wide = long_to_wide(long)
+    map_stations = [s for s in ctx.stations if s.code not in ctx.imported]
+    parts = []
+    if map_stations:
+        days = ctx.archive.gim_days(ctx.centre)
+        if not days:
+            raise ValueError(f"no {ctx.centre} GIMs in the archive {ctx.archive.root}; run `swx run` or "
+                             "`swx ingest gims`")
+        lo, hi = start or days[0], end or days[-1]
+        long, report = series_from_archive(ctx.archive, ctx.centre, map_stations, lo, hi)
+        log.info("station series %s .. %s: %s", lo, hi, report)
+        parts.append(long_to_wide(long))
+    if ctx.imported:
+        parts.append(_imported_series(ctx, [s for s in ctx.stations if s.code in ctx.imported], start, end))
+    wide = pd.concat(parts, axis=1).sort_index()
+    grid = pd.date_range(wide.index.min(), wide.index.max(), freq="2h", name="time")
+    wide = wide.reindex(grid)
     indices = load_indices(ctx.archive)
     return build_dataset(wide, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"]), wide
 
