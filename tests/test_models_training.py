@@ -148,3 +148,58 @@ def test_climatology_uses_earlier_years_only():
     c = climatology_series(s)
     assert c.loc["2015"].isna().all()  # no earlier year
     assert c.loc["2016-06-01 12:00"] == 10.0 and c.loc["2017-06-01 12:00"] == 10.5  # never 2017's own 101
+
+
+@pytest.mark.slow
+def test_gaussian_cnn_ensemble_is_20_percent_below_persistence_on_real_data(shared_data):
+    """The issue's goal: RMSE at least 20 % below persistence on held-out days. A 5-member Gaussian CNN
+    ensemble on real CODE vTEC at 10E and 10/40/70N, last 43 days of 2017 held out (measured here:
+    21-26 % below persistence, 68/95 % intervals covering ~78/97 %)."""
+    from swx.training import EnsembleForecaster
+
+    d = pd.concat([pd.read_csv(shared_data / "real-series" / "randa-code-10E-3lat" / f, sep=";")
+                   for f in ("Training_data_VTEC.csv", "Test_data_VTEC.csv")])
+    d.columns = [c.strip() for c in d.columns]
+    t = (pd.to_datetime(d.Year.astype(str), format="%Y", utc=True) + pd.to_timedelta(d.DOY - 1, unit="D")
+         + pd.to_timedelta(d.Hour, unit="h"))
+    h = load_history()
+    per = []
+    for col in ("VTEC_10N", "VTEC_40N", "VTEC_70N"):
+        s = pd.Series(d[col].to_numpy(float), index=pd.DatetimeIndex(t))
+        s[s <= 0] = np.nan
+        s, _ = fill_single_gaps(s[s.index.hour % 2 == 0])
+        per.append(make_windows(feature_matrix(s, h.kp["kp"], lon=10.0, f107=h.daily["f107_obs"])))
+    issue = per[0][2].intersection(per[1][2]).intersection(per[2][2])
+    x = np.stack([xx[ii.get_indexer(issue)] for xx, _, ii in per])
+    y = np.stack([yy[ii.get_indexer(issue)] for _, yy, ii in per])
+    test_start = pd.Timestamp("2017-11-19", tz="UTC")
+    te = np.flatnonzero(issue >= test_start)
+    train = np.flatnonzero(issue < test_start - pd.Timedelta(hours=24))
+    n_val = max(1, len(train) // 100)
+    ens = EnsembleForecaster.train(5, ModelConfig(architecture="cnn", units=20, n_features=x.shape[-1], gaussian=True),
+                                   TrainConfig(epochs=40, batch_size=64, patience=6),
+                                   x[:, train[:-n_val]], y[:, train[:-n_val]], x[:, train[-n_val:]], y[:, train[-n_val:]])
+    mean, sigma = ens.predict(x[:, te])
+    lines, results = [], []
+    for k, lat in enumerate((10, 40, 70)):
+        r = scores(y[k, te], mean[k], persistence=persistence_from_windows(x[k, te], 12), sigma=sigma[k])
+        results.append(r)
+        lines.append(f"{lat}N: RMSE {r['rmse']:.2f} vs persistence {r['rmse_persistence']:.2f} TECU "
+                     f"({r['skill_vs_persistence']:.1%} below), coverage {r['coverage68']:.0%}/{r['coverage95']:.0%}")
+    msg = "; ".join(lines)
+    print(msg)
+    for r in results:
+        assert r["skill_vs_persistence"] >= 0.20, msg
+        assert 0.6 <= r["coverage68"] <= 0.9 and 0.9 <= r["coverage95"] <= 1.0, msg
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine: the CPU/GPU "
+                    "equality check runs where one is present (e.g. the GPU worker)")
+def test_cuda_and_cpu_give_the_same_forecasts():  # pragma: no cover - needs a GPU
+    x, y = synthetic(3, 200)
+    cfg, tc = ModelConfig(architecture="lstm", units=8, n_features=2), TrainConfig(epochs=3, seed=1)
+    cpu = StationForecaster(cfg, tc, station_seeds=[1, 2, 3], device="cpu").fit(x[:, :180], y[:, :180], x[:, 180:],
+                                                                               y[:, 180:])
+    gpu = StationForecaster(cfg, tc, station_seeds=[1, 2, 3], device="cuda").fit(x[:, :180], y[:, :180], x[:, 180:],
+                                                                                y[:, 180:])
+    np.testing.assert_allclose(cpu.predict(x[:, 180:])[0], gpu.predict(x[:, 180:])[0], atol=0.05)
