@@ -51,7 +51,8 @@ def test_train_and_evaluate_store_scores_against_baselines(demo_archive, tmp_pat
     cnn = next(row for row in rows if row["model"] == "cnn" and row["kp_class"] == "all" and row["station"] == "E000N50")
     assert cnn["n"] > 0 and cnn["rmse"] > 0 and cnn["skill_persistence"] is not None
     assert cnn["window"].startswith("2015-03-12T") and cnn["window"].endswith("T22")
-    assert {"station", "model", "window", "n", "rmse", "mae", "bias", "skill_persistence", "skill_median27", "coverage68",
+    assert cnn["corr"] is not None and -1 <= cnn["corr"] <= 1
+    assert {"station", "model", "window", "n", "rmse", "mae", "bias", "corr", "skill_persistence", "skill_median27", "coverage68",
             "coverage95"} <= set(cnn)
     assert plot.stat().st_size > 10_000
     groups = {row["station"] for row in rows} - {"E000N50", "E000N20"}

@@ -199,7 +199,7 @@ def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str
                            sigma=sig[sel] if sig is not None else None)
                 rows.append(dict(scope=scope, station_code=code, model=model, window_start=w_start,
                                  window_end=w_end, kp_class=kp_class, n=r["n"], rmse=r["rmse"], mae=r["mae"],
-                                 bias=r["bias"], skill_persistence=None if model == "persistence"
+                                 bias=r["bias"], corr=r["corr"], skill_persistence=None if model == "persistence"
                                  else r["skill_vs_persistence"],
                                  skill_median27=None if model == "median27" else r["skill_vs_median27"],
                                  coverage68=r.get("coverage68"), coverage95=r.get("coverage95"),

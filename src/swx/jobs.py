@@ -195,7 +195,7 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
 def _store(engine, rows: list[dict]) -> None:
     clean = [{k: v for k, v in r.items() if k not in ("lat_band", "surface")} for r in rows]
     for r in clean:
-        for k in ("skill_persistence", "skill_median27", "coverage68", "coverage95"):
+        for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95"):
             if r[k] is not None and not np.isfinite(r[k]):
                 r[k] = None
     write_rows(engine, m.Verification, clean, VERIFICATION_KEY)
@@ -205,7 +205,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """The rows people read first: every model and baseline, all Kp classes, per station and group."""
     out = df.copy()
     out["window"] = [f"{a:%Y-%m-%dT%H}..{b:%Y-%m-%dT%H}" for a, b in zip(out.window_start, out.window_end)]
-    cols = ["station_code", "model", "window", "kp_class", "n", "rmse", "mae", "bias", "skill_persistence",
+    cols = ["station_code", "model", "window", "kp_class", "n", "rmse", "mae", "bias", "corr", "skill_persistence",
             "skill_median27", "coverage68", "coverage95", "lat_band", "surface"]
     return out[cols].rename(columns={"station_code": "station"})
 

@@ -20,13 +20,17 @@ def test_autogenerate_finds_no_difference(engine):
 def test_upgrade_downgrade_upgrade(db_url):
     url, schema = db_url
     e = make_engine(url, schema=schema)
-    upgrade(e)
+    upgrade(e, "0001")
     assert current_revision(e) == "0001"
+    assert "corr" not in {c["name"] for c in inspect(e).get_columns("verification")}
+    upgrade(e)
+    assert current_revision(e) == "0002"
+    assert "corr" in {c["name"] for c in inspect(e).get_columns("verification")}
     tables = set(inspect(e).get_table_names())
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
     downgrade(e, "base")
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)
-    assert current_revision(e) == "0001"
+    assert current_revision(e) == "0002"
     e.dispose()

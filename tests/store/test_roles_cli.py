@@ -54,8 +54,8 @@ def test_db_commands_on_the_embedded_default():
     runner = CliRunner()
     r = runner.invoke(app, ["db", "upgrade"])
     assert r.exit_code == 0, r.output
-    assert "sqlite:///" in r.output and "at revision 0001" in r.output
-    assert "at revision 0001" in runner.invoke(app, ["db", "current"]).output
+    assert "sqlite:///" in r.output and "at revision 0002" in r.output
+    assert "at revision 0002" in runner.invoke(app, ["db", "current"]).output
     assert "at revision None" in runner.invoke(app, ["db", "downgrade", "base"]).output
 
 

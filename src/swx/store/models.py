@@ -183,6 +183,7 @@ class Verification(Base):
     rmse: Mapped[float] = mapped_column(Float)
     mae: Mapped[float] = mapped_column(Float)
     bias: Mapped[float] = mapped_column(Float)
+    corr: Mapped[float | None] = mapped_column(Float, nullable=True)
     skill_persistence: Mapped[float | None] = mapped_column(Float, nullable=True)
     skill_median27: Mapped[float | None] = mapped_column(Float, nullable=True)
     coverage68: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -180,7 +180,7 @@ def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.dat
                 kp_class: str | None = None) -> pd.DataFrame:
     """Verification rows (models and baselines) joined with station attributes for grouping."""
     cols = ["scope", "station_code", "model", "window_start", "window_end", "kp_class", "n", "rmse", "mae", "bias",
-            "skill_persistence", "skill_median27", "coverage68", "coverage95"]
+            "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95"]
     cond = []
     if start is not None:
         cond.append(m.Verification.window_start >= start)
