@@ -54,7 +54,7 @@ def test_deterministic_for_a_seed_and_independent_of_order(basis):
     assert not np.array_equal(a.day(day).tec.values, c.day(day).tec.values)
 
 
-def test_maps_pass_the_strict_reader_and_say_simulated(sim):
+def test_maps_pass_the_strict_reader_and_say_simulated(sim, basis):
     text = sim.ionex(QUIET)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no tolerance needed at all
@@ -64,18 +64,11 @@ def test_maps_pass_the_strict_reader_and_say_simulated(sim):
     assert "SIMULATED DATA" in ds.attrs["comment"]
     assert ds.attrs["centre"] == "sim"
     assert 0.5 <= float(ds.tec.min()) and float(ds.tec.max()) < 200
-    two_hourly = GimSimulator(sim.basis if False else load_basis_from(sim), load_history(),
-                              SimulationConfig(cadence_min=120)).day(QUIET)
+    two_hourly = GimSimulator(basis, load_history(), SimulationConfig(cadence_min=120)).day(QUIET)
     assert two_hourly.sizes["time"] == 13
 
 
-def load_basis_from(sim):  # the simulator keeps the interpolated tables; rebuild from the cache
-    from swx.config import get_settings
-
-    return load_basis(get_settings().resolved_cache_dir)
-
-
-def test_storm_response_on_storm_days_only(sim):
+def test_storm_response_on_storm_days_only(sim, basis):
     t_quiet, t_storm, t_after = sim.times(QUIET), sim.times(STORM), sim.times(AFTER)
     quiet = np.abs(sim.storm(t_quiet)).mean()
     storm = sim.storm(t_storm)
@@ -86,7 +79,7 @@ def test_storm_response_on_storm_days_only(sim):
     assert after[:, lat >= 50].mean() < -0.3  # ...and a deeper, longer negative phase the day after
     assert after[:, lat >= 50].mean() < after[:, lat < 20].mean()  # strongest at high latitudes
     # the maps themselves: against the same seed without storms, only storm days differ
-    calm = GimSimulator(load_basis_from(sim), load_history(), SimulationConfig(pos_gain=0, neg_gain=0))
+    calm = GimSimulator(basis, load_history(), SimulationConfig(pos_gain=0, neg_gain=0))
     for day, big in ((QUIET, False), (STORM, True), (AFTER, True)):
         diff = np.abs(sim.day(day).tec.values - calm.day(day).tec.values).mean()
         assert (diff > 1.0) if big else (diff < 0.1), (day, diff)
