@@ -362,6 +362,33 @@ class _FieldParser:
         return None
 
 
+def _parse_value_rows(rows: np.ndarray, offsets: np.ndarray, counts: np.ndarray, exponent: int,
+                      values: np.ndarray) -> int | None:
+    """Parse the I5 values of every latitude row of every map into `values` (maps, nlat, nlon).
+
+    `rows` is a (maps, nlat, width) byte view of the rows, whose value lines start at `offsets`
+    and hold `counts` values each. A few maps at a time are copied out of the (strided) view into a
+    cache-resident buffer and parsed; returns the flat index of the first bad field, or None."""
+    nb, nlat, nlon = values.shape
+    per_map = nlat * nlon
+    flat_values = values.reshape(-1)
+    parser = _FieldParser(max(_CHUNK, per_map))
+    g = max(1, _CHUNK // per_map)
+    buf = np.empty((g, nlat, nlon * FIELD), dtype=np.uint8)
+    for b0 in range(0, nb, g):
+        b1 = min(nb, b0 + g)
+        part = buf[:b1 - b0]
+        dst = 0
+        for off, c in zip(offsets.tolist(), counts.tolist()):
+            w = int(c) * FIELD
+            part[:, :, dst:dst + w] = rows[b0:b1, :, int(off):int(off) + w]
+            dst += w
+        k = parser.parse(part.reshape(-1), flat_values[b0 * per_map:b1 * per_map], exponent)
+        if k is not None:
+            return b0 * per_map + k
+    return None
+
+
 def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: int,
                 allow_partial: bool) -> tuple[list[_Block], np.ndarray]:
     """Locate the map blocks after byte `off` (the end of the header) and parse all their values.
@@ -607,30 +634,10 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
     values = np.empty((nb, nlat, nlon), dtype=np.float32)
     flat_values = values.reshape(-1)
     per_map = nlat * nlon
-    parser = _FieldParser(max(_CHUNK, per_map))
     bad: int | None = None
     if regular:
-        g = max(1, _CHUNK // per_map)
-
-        def parse_blocks(lo: int, hi: int, fp: _FieldParser) -> int | None:
-            """Copy a few maps' rows at a time out of the strided views into a cache-resident buffer
-            and parse them; the index of the first bad field, or None."""
-            buf = np.empty((g, nlat, nlon * FIELD), dtype=np.uint8)
-            for b0 in range(lo, hi, g):
-                b1 = min(hi, b0 + g)
-                part = buf[:b1 - b0]
-                dst = 0
-                for k, c in enumerate(counts):
-                    w = int(c) * FIELD
-                    part[:, :, dst:dst + w] = rows(int(line_offsets[k]), w)[b0:b1]
-                    dst += w
-                k = fp.parse(part.reshape(-1), flat_values[b0 * per_map:b1 * per_map], exponent)
-                if k is not None:
-                    return b0 * per_map + k
-            return None
-
-        bad = parse_blocks(0, nb, parser)
-        flat = None
+        width = int(line_offsets[-1] + vlen_rows[0, -1])  # through the last value line of a row
+        bad = _parse_value_rows(rows(0, width), line_offsets, counts, exponent, values)
     else:
         if exact:
             first = starts[rec + 1].tolist()
@@ -643,6 +650,7 @@ def _parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: 
             marker[vstart] = 1
             marker[vstart + want_len] = -1
             flat = arr[np.cumsum(marker[:-1], dtype=np.int8).view(bool)]
+        parser = _FieldParser(max(_CHUNK, per_map))
         for s0 in range(0, flat_values.size, _CHUNK):
             s1 = min(flat_values.size, s0 + _CHUNK)
             k = parser.parse(flat[s0 * FIELD:s1 * FIELD], flat_values[s0:s1], exponent)
@@ -777,22 +785,9 @@ def _parse_tiled(text: bytes, off: int, hdr: IonexHeader, path: str) -> tuple[li
         extra = int(row_lens[0, 1 + k]) - 1 - int(counts[k]) * FIELD
         if extra and not np.all(rows[:, :, offs[k] + counts[k] * FIELD:offs[k] + counts[k] * FIELD + extra] == 32):
             return None
-    per_map = nlat * nlon
     values = np.empty((nb, nlat, nlon), dtype=np.float32)
-    flat_values = values.reshape(-1)
-    parser = _FieldParser(max(_CHUNK, per_map))
-    g = max(1, _CHUNK // per_map)
-    buf = np.empty((g, nlat, nlon * FIELD), dtype=np.uint8)
-    for b0 in range(0, nb, g):
-        b1 = min(nb, b0 + g)
-        part = buf[:b1 - b0]
-        dst = 0
-        for k, c in enumerate(counts):
-            w = int(c) * FIELD
-            part[:, :, dst:dst + w] = rows[b0:b1, :, int(offs[k]):int(offs[k]) + w]
-            dst += w
-        if parser.parse(part.reshape(-1), flat_values[b0 * per_map:b1 * per_map], hdr.exponent) is not None:
-            return None
+    if _parse_value_rows(rows, offs, counts, hdr.exponent, values) is not None:
+        return None
     if tail < 0:
         warnings.warn(f"{path}: no END OF FILE record after {nb} complete maps; read anyway",
                       IonexWarning, stacklevel=3)
