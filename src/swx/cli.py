@@ -128,11 +128,10 @@ def ingest_gims_cmd(
                               [(c, d) for d in daterange(first, last)], force)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    from swx.store.db import engine_from_settings, upgrade
+    from swx.store.db import open_database
     from swx.store.sync import record_gim_days
 
-    engine = engine_from_settings(settings)
-    upgrade(engine)
+    engine = open_database(settings)
     record_gim_days(engine, archive, summary)
     out.print("\n".join(summary.lines()))
     out.print(f"archive: {archive.root}; database: {engine.url.render_as_string(hide_password=True)}")
@@ -162,11 +161,10 @@ def ingest_kp_cmd(
     else:
         raise typer.BadParameter(f"unknown Kp source {kind!r}", param_hint="--source")
     out.print(str(ingest_indices(tables, archive, label)))
-    from swx.store.db import engine_from_settings, upgrade
+    from swx.store.db import open_database
     from swx.store.sync import record_indices
 
-    engine = engine_from_settings(settings)
-    upgrade(engine)
+    engine = open_database(settings)
     record_indices(engine, tables)
 
 
@@ -347,12 +345,11 @@ def import_series_cmd(
 
     from swx.series import import_series
     from swx.stations import lat_band
-    from swx.store.db import engine_from_settings, upgrade
+    from swx.store.db import open_database
     from swx.store.queries import stations as known_stations
     from swx.store.writes import upsert_stations, write_observations
 
-    engine = engine_from_settings(get_settings())
-    upgrade(engine)
+    engine = open_database(get_settings())
     if station not in set(known_stations(engine)["code"]):
         if lat is None or lon is None:
             raise typer.BadParameter(f"station {station} is new: give --lat and --lon", param_hint="--station")
@@ -504,12 +501,11 @@ def run_cmd(
         summaries.append(_run_ingest(src_local, archive, src_local.available(), force=False))
         for p in src_local.unrecognised():
             console.print(f"[yellow]skipped {p.name}: the name does not say centre and day[/yellow]")
-    from swx.store.db import current_revision, engine_from_settings, upgrade
+    from swx.store.db import current_revision, open_database
     from swx.store.queries import counts
     from swx.store.sync import record_gim_days, record_indices
 
-    engine = engine_from_settings(settings)
-    upgrade(engine)
+    engine = open_database(settings)
     files = sum(record_gim_days(engine, archive, summary) for summary in summaries)
     record_indices(engine, load_history())
     for summary in summaries:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
 from swx.stations import Station, load_catalog
 from swx.store import models as m
-from swx.store.db import engine_from_settings, upgrade
+from swx.store.db import open_database
 from swx.store.writes import upsert_stations, write_rows
 from swx.training import EnsembleForecaster, StationForecaster, TrainConfig
 from swx.verify import climatology_series, median27_series, windows_reference
@@ -37,10 +38,10 @@ class Context:
     centre: str
     imported: list[str] = field(default_factory=list)  # codes whose series come from the database
 
-    @property
+    @cached_property
     def engine(self):
-        e = engine_from_settings(self.settings)
-        upgrade(e)
+        """The migrated database with this context's stations registered (once per context)."""
+        e = open_database(self.settings)
         upsert_stations(e, [dict(code=s.code, name=s.name, lat=s.lat, lon=s.lon, sector=s.sector,
                                  lat_band=s.lat_band, surface=s.surface) for s in self.stations])
         return e
@@ -57,9 +58,7 @@ def context(settings: Settings, codes: list[str] | None = None) -> Context:
         if missing:
             from swx.store.queries import stations as db_stations
 
-            engine = engine_from_settings(settings)
-            upgrade(engine)
-            rows = db_stations(engine).set_index("code")
+            rows = db_stations(open_database(settings)).set_index("code")
             unknown = [c for c in missing if c not in rows.index]
             if unknown:
                 raise ValueError(f"unknown station(s) {', '.join(unknown)}: not in the catalog "
@@ -76,7 +75,7 @@ def _imported_series(ctx: Context, stations: list[Station], start: dt.date | Non
                      ) -> pd.DataFrame:
     from swx.store.queries import station_series
 
-    engine = engine_from_settings(ctx.settings)
+    engine = ctx.engine
     lo = dt.datetime.combine(start or dt.date(1990, 1, 1), dt.time(), tzinfo=dt.UTC)
     hi = dt.datetime.combine((end or dt.date(2100, 1, 1)) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     cols = {}

@@ -69,6 +69,13 @@ def engine_from_settings(settings) -> Engine:
     return make_engine(settings.resolved_database_url)
 
 
+def open_database(settings) -> Engine:
+    """The configured database, created or migrated to the newest revision: what every writer calls."""
+    engine = engine_from_settings(settings)
+    upgrade(engine)
+    return engine
+
+
 def grant_read_only(engine: Engine, role: str, schema: str = "public") -> None:
     """Give an existing PostgreSQL role read access to the swx tables (the dashboard's role), now and
     for tables created later by the migrations' owner."""
