@@ -186,10 +186,13 @@ def load_basis(cache_dir: Path, processes: int | None = None) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------- the simulator
 
+_MONTH_CENTRES = np.array([(dt.date(2015, m, 15) - dt.date(2015, 1, 1)).days + 0.5 for m in range(1, 13)])
+
+
 def _month_weights(day: dt.date) -> tuple[int, int, float]:
     """Two months (0-based) and the weight of the second, interpolating between mid-month centres."""
     doy = day.timetuple().tm_yday - 1 + 0.5
-    centres = np.array([(dt.date(2015, m, 15) - dt.date(2015, 1, 1)).days + 0.5 for m in range(1, 13)])
+    centres = _MONTH_CENTRES
     if doy < centres[0]:
         return 11, 0, (doy + 365 - centres[11]) / (centres[0] + 365 - centres[11])
     if doy >= centres[11]:
