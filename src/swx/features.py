@@ -121,9 +121,9 @@ def median27_ahead(vtec: pd.Series) -> np.ndarray:
     """At each time t, the 27-day median at the same UT for t + 24 h: the median of the values at t,
     t - 24 h, ..., t - 26 days. Only values up to t are used, so it is a leak-free input that tells
     the model the recent climatology of the period it forecasts."""
-    from swx.verify import _seconds, same_ut_baselines
+    from swx.verify import same_ut_baselines, utc_seconds
 
-    return same_ut_baselines(_seconds(vtec.index), vtec.to_numpy(dtype=float), include_today=True)[1]
+    return same_ut_baselines(utc_seconds(vtec.index), vtec.to_numpy(dtype=float), include_today=True)[1]
 
 
 def feature_matrix(vtec: pd.Series, kp: pd.Series, lon: float, f107: pd.Series | None = None,

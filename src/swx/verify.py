@@ -73,7 +73,8 @@ def same_ut_baselines(seconds: np.ndarray, values: np.ndarray, days: int = 27, *
     return table.shift(1).to_numpy()[rows, cols], median.to_numpy()[rows, cols]
 
 
-def _seconds(index: pd.Index) -> np.ndarray:
+def utc_seconds(index: pd.Index) -> np.ndarray:
+    """UTC epoch seconds of a (naive UTC or aware) time index."""
     t = pd.DatetimeIndex(index)
     t = t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t
     return t.to_numpy().astype("datetime64[s]").astype(np.int64)
@@ -82,7 +83,7 @@ def _seconds(index: pd.Index) -> np.ndarray:
 def median27_series(series: pd.Series, days: int = 27) -> pd.Series:
     """The median of the previous `days` days at the same UT (previous days only: usable operationally)."""
     s = series.sort_index()
-    _, med = same_ut_baselines(_seconds(s.index), s.to_numpy(dtype=float), days)
+    _, med = same_ut_baselines(utc_seconds(s.index), s.to_numpy(dtype=float), days)
     return pd.Series(med, index=s.index, name="median27")
 
 
