@@ -13,7 +13,6 @@ INSERT ... SELECT ... ON CONFLICT on PostgreSQL; multi-row VALUES on SQLite.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
