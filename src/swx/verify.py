@@ -121,3 +121,44 @@ def climatology_series(series: pd.Series, half_window_days: int = 15) -> pd.Seri
         vals = clim.to_numpy()[frame.doy[sel].to_numpy() - 1, np.maximum(cols, 0)]
         out[sel] = np.where(cols >= 0, vals, np.nan)
     return pd.Series(out, index=s.index, name="climatology")
+
+
+# ------------------------------------------------------------------------------------ maps
+
+def map_scores(forecast: np.ndarray, truth: np.ndarray, lat: np.ndarray, lon: np.ndarray, *,
+               persistence: np.ndarray | None = None, sigma: np.ndarray | None = None) -> list[dict]:
+    """Scores of forecast maps (time, lat, lon) against the true maps: one row for the globe, one per
+    latitude band and one each for land and ocean. `rmse` is over grid nodes (how GIMs are compared,
+    and the figures in the issues); `rmse_area` weights nodes by cos(latitude)."""
+    from swx.grid import area_weights, band_of, land_mask
+
+    f, y = np.asarray(forecast, float), np.asarray(truth, float)
+    shape = f.shape[-2:]
+    regions = {"global": np.ones(shape, bool)}
+    bands = np.repeat(band_of(lat)[:, None], len(lon), axis=1)
+    for b in ("low", "mid", "high"):
+        regions[f"lat_band:{b}"] = bands == b
+    land = land_mask(lat, lon)
+    regions["surface:land"], regions["surface:ocean"] = land, ~land
+    w_area = area_weights(lat, lon)
+    rows = []
+    for region, sel in regions.items():
+        sel3 = np.broadcast_to(sel, f.shape)
+        ok = sel3 & np.isfinite(f) & np.isfinite(y)
+        if persistence is not None:
+            ok &= np.isfinite(persistence)
+        err = (f - y)[ok]
+        w = np.broadcast_to(w_area, f.shape)[ok]
+        row = {"region": region, "n": int(ok.sum()), "rmse": float(np.sqrt(np.mean(err ** 2))),
+               "rmse_area": float(np.sqrt(np.sum(w * err ** 2) / np.sum(w))), "bias": float(np.mean(err)),
+               "mae": float(np.mean(np.abs(err)))}
+        if persistence is not None:
+            rp = float(np.sqrt(np.mean((np.asarray(persistence, float) - y)[ok] ** 2)))
+            row["rmse_persistence"] = rp
+            row["skill_vs_persistence"] = 1 - row["rmse"] / rp if rp > 0 else float("nan")
+        if sigma is not None:
+            s = np.broadcast_to(sigma, f.shape)[ok]
+            row["coverage68"] = float(np.mean(np.abs(err) <= Z68 * s))
+            row["coverage95"] = float(np.mean(np.abs(err) <= Z95 * s))
+        rows.append(row)
+    return rows

@@ -1,0 +1,34 @@
+"""Map grid helpers: land mask, area weights, bands; the dipole magnetic latitude."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from swx.geomag import DIPOLE_POLE_LAT, DIPOLE_POLE_LON, dipole_latitude, local_time_hours
+from swx.grid import IONEX_LAT, IONEX_LON, area_weights, band_of, land_mask
+
+
+def test_land_mask_on_the_ionex_grid():
+    m = land_mask(IONEX_LAT, IONEX_LON)
+    assert m.shape == (71, 73)
+    assert 0.25 < m.mean() < 0.4  # about 29 % of the Earth is land (more near the poles on a lat/lon grid)
+    i, j = list(IONEX_LAT).index(47.5), list(IONEX_LON).index(5.0)  # France
+    assert m[i, j]
+    i, j = list(IONEX_LAT).index(0.0), list(IONEX_LON).index(-140.0)  # central Pacific
+    assert not m[i, j]
+
+
+def test_area_weights_count_the_dateline_once():
+    w = area_weights(IONEX_LAT, IONEX_LON)
+    assert (w[:, -1] == 0).all() and w[35, 0] == pytest.approx(1.0)
+    assert list(band_of(np.array([0, 29.9, 30, 60, 60.1, -85]))) == ["low", "low", "mid", "mid", "high", "high"]
+
+
+def test_dipole_latitude():
+    assert dipole_latitude(DIPOLE_POLE_LAT, DIPOLE_POLE_LON) == pytest.approx(90.0)
+    # the dipole equator crosses the geographic equator 90° from the pole's meridian
+    assert dipole_latitude(0.0, DIPOLE_POLE_LON + 90.0) == pytest.approx(0.0, abs=1e-9)
+    # on the pole's meridian the geographic equator is 90 - 80.65 = 9.35° of dipole latitude
+    assert dipole_latitude(0.0, -72.68) == pytest.approx(90 - 80.65, abs=1e-6)
+    assert local_time_hours(12.0, 90.0) == pytest.approx(18.0) and local_time_hours(23.0, 30.0) == pytest.approx(1.0)
