@@ -66,3 +66,38 @@ def plot_station_forecast(ds, idx, station_index: int, predictions: dict, sigmas
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def coastlines(ax, color: str = "0.25") -> None:
+    """Coastlines drawn from the shipped land mask (offline: no map tiles, no downloads)."""
+    from swx.grid import land_mask
+
+    lat = np.arange(-89.5, 90.0, 1.0)
+    lon = np.arange(-179.5, 180.0, 1.0)
+    ax.contour(lon, lat, land_mask(lat, lon).astype(float), levels=[0.5], colors=color, linewidths=0.5)
+
+
+def plot_forecast_maps(forecast: xr.DataArray, truth: xr.DataArray, path: str | Path, title: str,
+                       sigma: xr.DataArray | None = None) -> Path:
+    """Forecast, truth (one colour scale), error (diverging) and, when given, the 1-sigma map."""
+    panels = [("forecast", forecast, "viridis"), ("truth (GIM)", truth, "viridis"),
+              ("forecast - truth", forecast - truth, "RdBu_r")]
+    if sigma is not None:
+        panels.append(("1-sigma uncertainty", sigma, "magma"))
+    vmax = float(max(np.nanmax(forecast.values), np.nanmax(truth.values)))
+    emax = float(np.nanmax(np.abs((forecast - truth).values))) or 1.0
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.0), constrained_layout=True)
+    for ax, (label, field, cmap) in zip(axes, panels):
+        lim = dict(vmin=-emax, vmax=emax) if cmap == "RdBu_r" else dict(vmin=0, vmax=vmax if cmap == "viridis"
+                                                                        else float(np.nanmax(field.values)))
+        im = ax.pcolormesh(field["lon"], field["lat"], field.values, cmap=cmap, shading="nearest", **lim)
+        coastlines(ax)
+        ax.set_title(label, fontsize=10)
+        ax.set_xticks(range(-180, 181, 90))
+        ax.set_yticks(range(-90, 91, 45))
+        fig.colorbar(im, ax=ax, orientation="horizontal", label="TECU", shrink=0.85)
+    fig.suptitle(title, fontsize=11)
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    return Path(path)
