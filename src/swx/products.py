@@ -1,0 +1,102 @@
+"""The published products of a forecast run: a CF-1.8 netCDF4 file (forecast TEC, its uncertainty, the
+27-day reference and ΔTEC on the map grid) and the forecast as an IONEX file (TEC MAP + RMS MAP on the
+standard 2.5° x 5° grid, the input GIMs' epochs), written by swx's own IONEX writer. Both atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from swx import __version__
+from swx.extend import DEFAULT_METHOD
+from swx.io.atomic import atomic_path
+from swx.io.ionex import write_ionex
+
+PRODUCT_CENTRE = "SWX"
+
+
+def product_dir(data_dir: Path, target_day: dt.date) -> Path:
+    return Path(data_dir) / "products" / f"{target_day:%Y}" / f"{target_day:%j}"
+
+
+def ionex_name(target_day: dt.date, interval_s: int) -> str:
+    """IGS long-name convention; type PRD (predicted), like CODE's predicted GIMs."""
+    span = f"{interval_s // 3600:02d}H" if interval_s % 3600 == 0 else f"{interval_s // 60:02d}M"
+    return f"{PRODUCT_CENTRE}0OPSPRD_{target_day:%Y%j}0000_01D_{span}_GIM.INX"
+
+
+def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issue_time: dt.datetime,
+                     method: str, source: str, run_id: int | None = None, architecture: str = "",
+                     simulated: bool = False) -> xr.Dataset:
+    """The CF dataset of a global forecast (dims time, lat, lon)."""
+    tec = forecast["tec"].astype(np.float32)
+    data = {
+        "tec": tec.assign_attrs(long_name="vertical total electron content, 24 h forecast", units="TECU",
+                                comment="1 TECU = 1e16 electrons m-2"),
+        "tec_sigma": forecast["tec_sigma"].astype(np.float32).assign_attrs(
+            long_name="1-sigma uncertainty of the forecast vTEC", units="TECU"),
+    }
+    if reference is not None:
+        from swx.dtec import delta_tec
+
+        d, rel = delta_tec(tec.values, reference)
+        dims = ("time", "lat", "lon")
+        data["tec_reference"] = xr.Variable(dims, reference.astype(np.float32), dict(
+            long_name="median vTEC of the previous 27 days at the same UT", units="TECU"))
+        data["dtec"] = xr.Variable(dims, d.astype(np.float32), dict(
+            long_name="forecast vTEC minus the 27-day reference (expected disturbance)", units="TECU"))
+        data["dtec_rel"] = xr.Variable(dims, rel.astype(np.float32), dict(
+            long_name="forecast vTEC relative to the 27-day reference", units="percent"))
+    ds = xr.Dataset(data, coords={"time": forecast["time"].values, "lat": forecast["lat"].values,
+                                  "lon": forecast["lon"].values})
+    ds["time"].attrs.update(standard_name="time", long_name="valid time (UTC)", axis="T")
+    ds["lat"].attrs.update(standard_name="latitude", units="degrees_north", axis="Y")
+    ds["lon"].attrs.update(standard_name="longitude", units="degrees_east", axis="X")
+    what = "SIMULATED input maps (demo)" if simulated else f"{source.upper()} GIMs"
+    ds.attrs.update(
+        Conventions="CF-1.8", title="swx 24 h vTEC forecast",
+        institution="swx operational space-weather forecasting",
+        source=f"swx {__version__}: station forecasts ({architecture or 'station models'}) extended by the "
+               f"'{method}' method from {what}",
+        history=f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} created by swx {__version__}",
+        issue_time=pd.Timestamp(issue_time).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        extension_method=method, input_source=source, simulated=int(simulated),
+        run_id=-1 if run_id is None else int(run_id), references="Molina et al.; Cesaroni et al. 2020",
+    )
+    return ds
+
+
+def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
+    """netCDF4 with compressed variables and time in CF units, written to a temp file then renamed."""
+    enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
+    enc["time"] = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "standard", "dtype": "int64"}
+    with atomic_path(Path(path)) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
+    return Path(path)
+
+
+def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
+    """The forecast (TEC MAP) and its 1-sigma (RMS MAP) as IONEX 1.0."""
+    out = xr.Dataset({"tec": ds["tec"], "rms": ds["tec_sigma"]})
+    desc = (f"swx 24 h vTEC FORECAST (not an observation), issued {ds.attrs.get('issue_time', '?')}, "
+            f"extension method {ds.attrs.get('extension_method', '?')}, from {ds.attrs.get('input_source', '?')} "
+            "maps" + (" (SIMULATED demo input)" if ds.attrs.get("simulated") else "")
+            + ". RMS maps hold the 1-sigma forecast uncertainty.")
+    return write_ionex(out, path, centre=PRODUCT_CENTRE, program=f"swx {__version__}", run_by="SWX",
+                       description=desc, exponent=-1, mapping_function="NONE",
+                       comments=["Forecast product of the swx system"])
+
+
+def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: str) -> tuple[Path, Path]:
+    """Both products of one method for one target day; returns (netCDF path, IONEX path)."""
+    folder = product_dir(data_dir, target_day)
+    t = ds["time"].values
+    interval = int((t[1] - t[0]) / np.timedelta64(1, "s")) if len(t) > 1 else 7200
+    nc = write_netcdf(ds, folder / f"swx_forecast_{target_day:%Y%m%d}_{method}.nc")
+    name = ionex_name(target_day, interval)
+    ionex = write_forecast_ionex(ds, folder / (name if method == DEFAULT_METHOD else name.replace(".INX", f"_{method}.INX")))
+    return nc, ionex

@@ -1,0 +1,60 @@
+"""The forecast products: CF netCDF and IONEX (TEC + RMS maps), read back by swx's strict reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from swx.dtec import median_reference
+from swx.extend import extend, persistence_prior, stations_from_maps
+from swx.io.ionex import read_ionex
+from swx.products import forecast_dataset, ionex_name, write_products
+from swx.stations import load_catalog
+
+
+@pytest.fixture(scope="module")
+def product(ionex_dir, tmp_path_factory):
+    prev, target = read_ionex(ionex_dir / "esag0080.20i.Z")["tec"], read_ionex(ionex_dir / "esag0090.20i.Z")["tec"]
+    st = load_catalog()
+    lat, lon = np.array([s.lat for s in st]), np.array([s.lon for s in st])
+    times = prev["time"].values + np.timedelta64(1, "D")  # the input GIM's epochs, one day on: 13 maps
+    prior = persistence_prior(prev, times)
+    truth = target.reindex(time=times)
+    sv = stations_from_maps(truth.dropna("time", how="all"), lat, lon)
+    grid = extend(prior, sv)
+    ref = median_reference(prev.values, prev["time"].values, times, min_days=1)
+    ds = forecast_dataset(grid, reference=ref, issue_time=dt.datetime(2020, 1, 9, tzinfo=dt.UTC), method="residual",
+                          source="esa", run_id=7, architecture="cnn")
+    folder = tmp_path_factory.mktemp("products")
+    nc, ionex = write_products(ds, folder, dt.date(2020, 1, 9), "residual")
+    return ds, nc, ionex
+
+
+def test_ionex_product_round_trips_through_the_strict_reader(product):
+    ds, _, ionex = product
+    assert ionex.name == "SWX0OPSPRD_20200090000_01D_02H_GIM.INX" == ionex_name(dt.date(2020, 1, 9), 7200)
+    back = read_ionex(ionex)  # strict: a malformed file raises
+    assert back.sizes == {"time": 13, "lat": 71, "lon": 73}
+    np.testing.assert_array_equal(back["time"].values, ds["time"].values)
+    np.testing.assert_allclose(back["tec"].values, ds["tec"].values, atol=0.05 + 1e-6)  # 0.1 TECU precision
+    np.testing.assert_allclose(back["rms"].values, ds["tec_sigma"].values, atol=0.05 + 1e-6)
+    text = ionex.read_text()
+    assert "FORECAST" in text.split("END OF HEADER")[0]  # the header says it is not an observation
+    assert text.count("START OF TEC MAP") == 13 and text.count("START OF RMS MAP") == 13
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_netcdf_product_is_cf(product):
+    ds, nc, _ = product
+    with xr.open_dataset(nc) as f:
+        assert f.attrs["Conventions"] == "CF-1.8" and f.attrs["extension_method"] == "residual"
+        assert set(f.data_vars) == {"tec", "tec_sigma", "tec_reference", "dtec", "dtec_rel"}
+        assert f["tec"].dims == ("time", "lat", "lon") and f["tec"].attrs["units"] == "TECU"
+        assert f["lat"].attrs["standard_name"] == "latitude" and f["lon"].attrs["units"] == "degrees_east"
+        np.testing.assert_allclose(f["dtec"].values, f["tec"].values - f["tec_reference"].values, atol=1e-4)
+        np.testing.assert_array_equal(f["time"].values, ds["time"].values)
+        assert f.attrs["run_id"] == 7 and "cnn" in f.attrs["source"]
+    assert not list(nc.parent.glob("*.part"))  # atomic writes leave no temp files
