@@ -31,3 +31,16 @@ def test_user_catalog_and_errors(tmp_path):
     p.write_text("code,lat,lon\nX,0,0\n")
     with pytest.raises(DataFormatError, match="lacks column"):
         load_catalog(p)
+
+
+def test_dense_catalog_round_trips_and_knows_land_from_ocean():
+    from swx.stations import catalog_csv, dense_catalog, parse_catalog
+
+    dense = dense_catalog()
+    assert len(dense) == 17 * 18 == 306 and len({s.code for s in dense}) == 306
+    again = parse_catalog(catalog_csv(dense), "dense.csv")
+    assert again == dense
+    by_code = {s.code: s for s in dense}
+    assert by_code["E020N00"].surface == "land"  # Congo basin
+    assert by_code["W140N00"].surface == "ocean"  # central Pacific
+    assert by_code["E100N70"].lat_band == "high" and by_code["W060S20"].lat_band == "low"

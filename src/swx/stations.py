@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from swx.errors import DataFormatError
@@ -66,3 +67,25 @@ def load_catalog(path: str | Path | None = None) -> list[Station]:
         return parse_catalog(resources.files("swx.data").joinpath("stations.csv").read_text(), "stations.csv")
     p = Path(path)
     return parse_catalog(p.read_text(), str(p))
+
+
+def dense_catalog(dlat: float = 10.0, dlon: float = 20.0, max_lat: float = 80.0) -> list[Station]:
+    """Virtual stations on every node of a dlat x dlon grid (default 10° x 20°: 306 stations), with
+    latitude band and land/ocean set from the shipped land mask: the dense extension option."""
+    from swx.grid import land_mask
+
+    lats = np.arange(-max_lat, max_lat + 1e-9, dlat)
+    lons = np.arange(-180.0, 180.0 - 1e-9, dlon)
+    land = land_mask(lats, lons)
+    out = []
+    for i, la in enumerate(lats):
+        for j, lo in enumerate(lons):
+            code = f"{'E' if lo >= 0 else 'W'}{abs(lo):03.0f}{'N' if la >= 0 else 'S'}{abs(la):02.0f}"
+            out.append(Station(code, f"grid node {la:+.0f} {lo:+.0f}", float(la), float(lo), f"{lo:.0f}",
+                               lat_band(float(la)), "land" if land[i, j] else "ocean"))
+    return out
+
+
+def catalog_csv(stations: list[Station]) -> str:
+    """The catalog as CSV text (the format `load_catalog` reads)."""
+    return pd.DataFrame([s.as_row() for s in stations], columns=COLUMNS).to_csv(index=False)
