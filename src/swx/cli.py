@@ -18,7 +18,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from swx import __version__
 from swx.archive import Archive
 from swx.config import Settings, get_settings
 from swx.errors import SwxError
@@ -37,6 +36,8 @@ app.add_typer(ionex_app, name="ionex")
 db_app = typer.Typer(help="The results database: migrations and roles.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(db_app, name="db")
+stations_app = typer.Typer(help="The station catalog: list it, or write a dense one.", no_args_is_help=True)
+app.add_typer(stations_app, name="stations")
 
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
@@ -438,6 +439,145 @@ def gridsearch_cmd(
     df, path = gridsearch(context(get_settings(), station), arch, grid, workers=workers)
     out.print(df.drop(columns=["val_rmse_per_station"]).to_string(index=False), markup=False, highlight=False)
     out.print(f"recorded in {path}")
+
+
+@stations_app.command("list")
+def stations_list_cmd() -> None:
+    """The stations of the configured catalog (SWX_STATION_CATALOG, default the method's 18)."""
+    import pandas as pd
+
+    from swx.stations import load_catalog
+
+    df = pd.DataFrame([s.as_row() for s in load_catalog(get_settings().station_catalog)])
+    out.print(df.to_string(index=False), markup=False, highlight=False)
+
+
+@stations_app.command("dense")
+def stations_dense_cmd(
+    out_path: Annotated[Path, typer.Option("--out", help="CSV to write (use it with SWX_STATION_CATALOG).")],
+    dlat: Annotated[float, typer.Option(help="Latitude step (degrees).")] = 10.0,
+    dlon: Annotated[float, typer.Option(help="Longitude step (degrees).")] = 20.0,
+) -> None:
+    """Write a dense catalog: a virtual station on every DLAT x DLON node up to ±80° (306 by default),
+    latitude band and land/ocean from the shipped land mask."""
+    from swx.io.atomic import atomic_write_bytes
+    from swx.stations import catalog_csv, dense_catalog
+
+    stations = dense_catalog(dlat, dlon)
+    atomic_write_bytes(out_path, catalog_csv(stations).encode())
+    console.print(f"{len(stations)} stations written to {out_path}; use SWX_STATION_CATALOG={out_path}")
+
+
+@app.command("forecast")
+def forecast_cmd(
+    day: Annotated[str, typer.Option(help="Issue day (UTC): its maps are the newest; the forecast is for the next day.")],
+    method: Annotated[list[str] | None, typer.Option("--method", help="Extension method(s): residual, idw, nequick; "
+                                                     "default SWX_EXTENSION_METHOD (+ SWX_EXTENSION_COMPARE).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="PNG of the forecast and uncertainty maps at 12 UT.")] = None,
+) -> None:
+    """The 24 h forecast: station forecasts from the active models, extended to the global map, ΔTEC
+    against the 27-day reference, products (netCDF + IONEX) and database rows. Idempotent."""
+    from swx.daily import forecast
+    from swx.jobs import context
+
+    r = forecast(context(get_settings()), _parse_day(day), methods=method)
+    state = f"[yellow]DEGRADED[/]: {r.reason}" if r.degraded else "[green]ok[/]"
+    console.print(f"run {r.run_id}: forecast for {r.target_day} issued {r.issue_time:%Y-%m-%d %H:%M} UTC "
+                  f"from the maps of {r.latest_day}; {state}")
+    console.print(f"station forecasts: {len(r.station_forecasts)} rows ({', '.join(r.architectures)})")
+    for m_, (nc, ionex) in r.products.items():
+        out.print(f"{m_}: {nc}\n{' ' * len(m_)}  {ionex}", markup=False, highlight=False)
+    if plot:
+        import xarray as xr
+
+        from swx.plots import plot_maps
+
+        nc = r.products[r.methods[0]][0]
+        with xr.open_dataset(nc) as f:
+            t = f["time"].values[len(f["time"]) // 2]
+            plot_maps({"forecast vTEC": f["tec"].sel(time=t), "1-sigma": f["tec_sigma"].sel(time=t),
+                       "ΔTEC vs 27-day median": f["dtec"].sel(time=t)}, plot,
+                      f"swx forecast valid {str(t)[:16]} UTC ({r.methods[0]})")
+        console.print(f"plot: {plot}")
+
+
+@app.command("verify-maps")
+def verify_maps_cmd(
+    day: Annotated[str, typer.Option(help="Target day whose real GIM has arrived.")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    plot: Annotated[Path | None, typer.Option(help="PNG of forecast, truth, error and sigma maps at 12 UT.")] = None,
+) -> None:
+    """Score the global forecasts for DAY against its GIM, beside the persistence map: global, by
+    latitude band and land/ocean; stored in the verification table."""
+    from swx.daily import verification_plot, verify_maps
+    from swx.jobs import context
+
+    ctx = context(get_settings())
+    df = verify_maps(ctx, _parse_day(day))
+    if plot and not df.empty:
+        verification_plot(ctx, _parse_day(day), plot)
+        console.print(f"plot: {plot}")
+    if df.empty:
+        console.print(f"no global forecast for {day} to verify")
+        raise typer.Exit(1)
+    cols = ["model", "station_code", "n", "rmse", "bias", "skill_persistence", "coverage68", "coverage95"]
+    _print_scores(df[cols].rename(columns={"station_code": "region"}), fmt)
+
+
+@app.command("storms")
+def storms_cmd(
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day (inclusive).")],
+) -> None:
+    """Storm events (Kp >= 5-, NOAA G1+) in a period, with the Global ΔTEC response and the stations
+    most affected; stored in storm_events."""
+    from swx.daily import storms
+    from swx.jobs import context
+
+    events = storms(context(get_settings()), _parse_day(start), _parse_day(end))
+    if not events:
+        console.print(f"no storm (Kp >= 5-) between {start} and {end}")
+        return
+    import pandas as pd
+
+    df = pd.DataFrame([e.as_row() for e in events])
+    df["stations"] = df["stations"].map(lambda s: " ".join(s[:3]))
+    out.print(df.to_string(index=False, float_format=lambda v: f"{v:.2f}"), markup=False, highlight=False)
+
+
+@app.command("extension-check")
+def extension_check_cmd(
+    previous: Annotated[Path, typer.Argument(help="IONEX file of a day (the persistence map).")],
+    target: Annotated[Path, typer.Argument(help="IONEX file of the next day (the truth).")],
+    method: Annotated[list[str] | None, typer.Option("--method", help="Methods; default all.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="PNG of forecast, truth, error and sigma at 12 UT.")] = None,
+) -> None:
+    """Measure the extension methods on real maps: rebuild TARGET from the true values at the catalog
+    stations and PREVIOUS as persistence; RMSE globally, by band, land/ocean, and leave-stations-out."""
+    import numpy as np
+
+    from swx.extend import extend, persistence_prior, reconstruction_scores, stations_from_maps
+    from swx.io.ionex import read_ionex
+    from swx.stations import load_catalog
+
+    st = load_catalog(get_settings().station_catalog)
+    lat, lon = np.array([s.lat for s in st]), np.array([s.lon for s in st])
+    prev, tgt = read_ionex(previous)["tec"], read_ionex(target)["tec"]
+    folds = [np.arange(i, len(st), 3) for i in range(3)]
+    df = reconstruction_scores(prev, tgt, lat, lon, method, folds=folds)
+    cols = ["method", "region", "n", "rmse", "rmse_area", "rmse_persistence", "skill_vs_persistence", "coverage68"]
+    out.print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
+    if plot:
+        from swx.plots import plot_forecast_maps
+
+        times = tgt["time"].values[np.isin(tgt["time"].values - np.timedelta64(1, "D"), prev["time"].values)]
+        m0 = (method or ["residual"])[0]
+        g = extend(persistence_prior(prev, times), stations_from_maps(tgt.sel(time=times), lat, lon), m0)
+        k = int(np.argmin(np.abs(times - (times[0] + np.timedelta64(12, "h")))))
+        plot_forecast_maps(g["tec"].isel(time=k), tgt.sel(time=times[k]), plot,
+                           f"{target.name} at {str(times[k])[11:16]} UT rebuilt by '{m0}' from {len(st)} stations",
+                           g["tec_sigma"].isel(time=k))
+        console.print(f"plot: {plot}")
 
 
 def _print_scores(df, fmt: str) -> None:

@@ -52,6 +52,14 @@ class Settings(BaseSettings):
 
     station_catalog: Path | None = Field(None, description="CSV of virtual stations; default the method's 18")
 
+    forecast_architecture: Literal["cnn", "gru", "lstm"] = Field(
+        "cnn", description="Station model extended to the global map (others are still forecast and stored)")
+    extension_method: Literal["residual", "idw", "nequick"] = Field(
+        "residual", description="Global extension method (residual field: best measured, docs/extension.md)")
+    extension_compare: list[str] = Field(default_factory=list,
+                                         description="Extra extension methods run and verified beside it (JSON list)")
+    storm_quiet_gap_h: float = Field(12.0, gt=0, description="Storm intervals closer than this are one event (hours)")
+
     kp_source: Literal["gfz", "bundled"] = Field("bundled", description="Kp source: GFZ web files or the bundled history")
     kp_url: str = "https://kp.gfz-potsdam.de/app/files/Kp_ap_Ap_SN_F107_since_1932.txt"
     kp_nowcast_url: str = "https://kp.gfz-potsdam.de/app/files/Kp_ap_Ap_SN_F107_nowcast.txt"

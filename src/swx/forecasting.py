@@ -39,7 +39,8 @@ class StationDataset:
 
 
 def build_dataset(wide: pd.DataFrame, stations: list[Station], kp: pd.Series, n_in: int = 12,
-                  n_out: int = 12, f107: pd.Series | None = None) -> StationDataset:
+                  n_out: int = 12, f107: pd.Series | None = None, *, require_target: bool = True
+                  ) -> StationDataset:
     """From a time x station vTEC table (2-hourly, UTC) to aligned windows (one-step gaps filled and
     counted in the log; longer gaps drop the windows that touch them, for every station)."""
     per_station = []
@@ -47,7 +48,8 @@ def build_dataset(wide: pd.DataFrame, stations: list[Station], kp: pd.Series, n_
         series, filled = fill_single_gaps(wide[st.code])
         if filled:
             log.info("%s: %d isolated missing step(s) filled by interpolation", st.code, filled)
-        per_station.append(make_windows(feature_matrix(series, kp, st.lon, f107), n_in, n_out))
+        per_station.append(make_windows(feature_matrix(series, kp, st.lon, f107), n_in, n_out,
+                                        require_target=require_target))
     common = per_station[0][2]
     for _, _, issue in per_station[1:]:
         common = common.intersection(issue)

@@ -161,6 +161,30 @@ def global_products(engine: Engine, run_id: int) -> pd.DataFrame:
     return _frame(rows, cols, ("valid_time",))
 
 
+def runs_for_day(engine: Engine, target_day: dt.date) -> pd.DataFrame:
+    """Finished runs whose forecast is for `target_day`, with their products per method (newest first)."""
+    r, g = m.ForecastRun, m.GlobalForecast
+    with engine.connect() as conn:
+        rows = conn.execute(select(r.id, r.issue_time, r.status, g.method, g.product_path)
+                            .join(g, g.run_id == r.id).where(r.target_day == target_day, r.status != "failed")
+                            .distinct().order_by(r.issue_time.desc())).all()
+    out: dict[int, dict[str, Any]] = {}
+    for run_id, issue, status, method, path in rows:
+        entry = out.setdefault(run_id, dict(run_id=run_id, issue_time=issue, status=status, products={}))
+        entry["products"][method] = path
+    return pd.DataFrame(list(out.values()), columns=["run_id", "issue_time", "status", "products"])
+
+
+def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed") -> pd.DataFrame:
+    """Global ΔTEC per time (the method's mean over stations) of observed or forecast ΔTEC."""
+    d = m.DeltaTec
+    with engine.connect() as conn:
+        rows = conn.execute(select(d.time, func.avg(d.dtec), func.avg(d.dtec_rel), func.count())
+                            .where(d.time >= start, d.time < end, d.kind == kind, d.reference == "median27")
+                            .group_by(d.time).order_by(d.time)).all()
+    return _frame(rows, ["time", "global_dtec", "global_dtec_rel", "n_stations"], ("time",))
+
+
 def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = None) -> dict[str, Any] | None:
     """The global forecast product valid at `valid_time` from the most recent run that has one
     (optionally of one extension method): run id, paths of the netCDF and IONEX products, RMSE."""

@@ -1,0 +1,328 @@
+"""The operational day: station forecasts for the next 24 h from the active models, extended to the
+global map, ΔTEC against the 27-day reference, the products (netCDF + IONEX) and every row in the
+database; then verification of the global maps once their truth has arrived, and storm events.
+
+These are the library functions the Prefect flows and the CLI call (`swx forecast`, `swx verify-maps`,
+`swx storms`); each is idempotent: a rerun of the same day updates the same rows and files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from swx import __version__
+from swx.dtec import global_dtec_frame, median_reference, station_dtec_frame
+from swx.errors import NotFoundError
+from swx.extend import StationValues, extend, persistence_prior
+from swx.forecasting import build_dataset
+from swx.jobs import Context
+from swx.kp import load_indices
+from swx.registry import ModelRegistry
+from swx.series import long_to_wide, series_from_archive
+from swx.store import models as m
+from swx.store.writes import finish_run, start_run, station_ids, upsert, write_rows, write_station_forecasts
+
+log = logging.getLogger(__name__)
+STEP = pd.Timedelta(hours=2)
+ARCHITECTURES = ("cnn", "gru", "lstm")
+HISTORY_DAYS = 40  # station history read for inputs (12 steps) and the 27-day references
+
+
+@dataclass
+class ForecastResult:
+    run_id: int
+    issue_time: pd.Timestamp
+    target_day: dt.date
+    latest_day: dt.date
+    architectures: list[str]
+    methods: list[str]
+    products: dict[str, tuple[Path, Path]]
+    degraded: bool = False
+    reason: str = ""
+    station_forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _latest_day(ctx: Context, issue_day: dt.date) -> dt.date:
+    days = [d for d in ctx.archive.gim_days(ctx.centre) if d <= issue_day]
+    if not days:
+        raise NotFoundError(f"no {ctx.centre} GIM on or before {issue_day} in the archive {ctx.archive.root}: "
+                            "ingest the maps first (swx ingest gims / swx run)")
+    return days[-1]
+
+
+def _station_history(ctx: Context, start: dt.date, end: dt.date) -> pd.DataFrame:
+    long, report = series_from_archive(ctx.archive, ctx.centre, ctx.stations, start, end)
+    if report.days_missing:
+        log.info("station history %s .. %s: %d day(s) missing (%s)", start, end, len(report.days_missing),
+                 ", ".join(str(d) for d in report.days_missing[:5]))
+    wide = long_to_wide(long)
+    grid = pd.date_range(wide.index.min(), wide.index.max(), freq="2h", name="time")
+    return wide.reindex(grid)[[s.code for s in ctx.stations]]
+
+
+def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str] | None = None
+                      ) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """24 h forecasts of every station from the newest complete input window, with each architecture
+    whose models are active for all stations. Long table (station, architecture, valid_time, lead_h,
+    mean, sigma) and the issue time. Models without an uncertainty output get their validation RMSE as
+    sigma."""
+    future = pd.date_range(wide.index[-1] + STEP, periods=12, freq=STEP, name="time")
+    padded = pd.concat([wide, pd.DataFrame(index=future, columns=wide.columns, dtype=float)])
+    indices = load_indices(ctx.archive)
+    ds = build_dataset(padded, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"], require_target=False)
+    if len(ds.issue) == 0:
+        raise NotFoundError("no complete 24 h input window in the station history (too many missing maps)")
+    last = len(ds.issue) - 1
+    issue = ds.issue[last]
+    valid = pd.DatetimeIndex([issue + STEP * k for k in range(1, ds.y.shape[-1] + 1)])
+    registry = ModelRegistry(ctx.settings.data_dir / "models", ctx.engine)
+    rows = []
+    for arch in architectures or ARCHITECTURES:
+        versions = [registry.active(st.code, arch) for st in ctx.stations]
+        if any(v is None for v in versions):
+            continue
+        for i, (st, v) in enumerate(zip(ctx.stations, versions)):
+            mean, sigma = registry.load(v, ctx.settings.device).predict(ds.x[i:i + 1, last:last + 1])
+            # a point model's uncertainty: its validation RMSE (so the extension weighs it fairly)
+            sig = sigma[0, 0] if sigma is not None else np.full(len(valid), v.val_rmse if v.val_rmse else np.nan)
+            rows.append(pd.DataFrame({"station": st.code, "architecture": arch, "valid_time": valid,
+                                      "lead_h": np.asarray((valid - issue) / pd.Timedelta(hours=1)), "mean": mean[0, 0],
+                                      "sigma": sig, "model_version": v.version}))
+    if not rows:
+        raise NotFoundError("no architecture has active models for every station: run `swx train` first")
+    return pd.concat(rows, ignore_index=True), issue
+
+
+def _maps(ctx: Context, days: list[dt.date]) -> xr.DataArray | None:
+    parts = []
+    for d in days:
+        if ctx.archive.has_gim(ctx.centre, d):
+            with ctx.archive.open_gim(ctx.centre, d) as ds:
+                parts.append(ds["tec"].load())
+    if not parts:
+        return None
+    out = xr.concat(parts, dim="time")
+    _, first = np.unique(out["time"].values, return_index=True)
+    return out.isel(time=np.sort(first))
+
+
+def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = None,
+             architectures: list[str] | None = None, flow_run_id: str = "") -> ForecastResult:
+    """The forecast for the day after `issue_day`, from the maps of `issue_day` (or, degraded, the
+    latest earlier day when they are missing: its forecasts are then carried forward)."""
+    s = ctx.settings
+    target_day = issue_day + dt.timedelta(days=1)
+    latest = _latest_day(ctx, issue_day)
+    lag = (issue_day - latest).days
+    degraded, reason = lag > 0, ""
+    if degraded:
+        reason = (f"no {ctx.centre} GIM for {issue_day}; forecast from the maps of {latest} "
+                  f"({lag} day(s) old), carried forward")
+        log.warning(reason)
+    methods = methods or [s.extension_method] + [x for x in s.extension_compare if x != s.extension_method]
+    engine = ctx.engine
+    wide = _station_history(ctx, latest - dt.timedelta(days=HISTORY_DAYS), latest)
+    wide = wide.loc[:pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC")]
+    fc, issue = station_forecasts(ctx, wide, architectures)
+    shift = pd.Timedelta(days=lag)
+    if lag:  # degraded: the newest forecasts carried forward to the target day (leads grow by the lag)
+        fc["valid_time"] = fc["valid_time"] + shift
+        fc["lead_h"] = fc["lead_h"] + 24.0 * lag
+    issue_time = issue
+    run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
+                       code_version=__version__, data_source=ctx.centre)
+    try:
+        write_station_forecasts(engine, run_id, fc)
+        archs = list(dict.fromkeys(fc["architecture"]))
+        primary = s.forecast_architecture if s.forecast_architecture in archs else archs[0]
+        if primary != s.forecast_architecture:
+            log.warning("no active %s models; extending the %s forecasts", s.forecast_architecture, primary)
+
+        # the prior: the latest day's maps at the same UT, carried to the target day
+        latest_maps = _maps(ctx, [latest])
+        target_times = latest_maps["time"].values + np.timedelta64(1 + lag, "D")
+        prior = persistence_prior(latest_maps.assign_coords(time=latest_maps["time"].values
+                                                            + np.timedelta64(lag, "D")), target_times)
+        one = fc[fc.architecture == primary]
+        table = one.pivot(index="valid_time", columns="station", values="mean")[[st.code for st in ctx.stations]]
+        sig = one.pivot(index="valid_time", columns="station", values="sigma")[[st.code for st in ctx.stations]]
+        times = _naive(table.index)
+        keep = np.isin(times, target_times)
+        values = StationValues(times[keep], np.array([st.lat for st in ctx.stations]),
+                               np.array([st.lon for st in ctx.stations]), table.to_numpy(float)[keep],
+                               sig.to_numpy(float)[keep] if np.isfinite(sig.to_numpy(float)).all() else None,
+                               tuple(st.code for st in ctx.stations))
+
+        # the 27-day reference on the grid, from the maps of the previous days
+        history = _maps(ctx, [latest - dt.timedelta(days=k) for k in range(27, -1, -1)])
+        ref = median_reference(history.values, history["time"].values + np.timedelta64(lag, "D"), target_times)
+
+        from swx.products import forecast_dataset, write_products
+
+        products = {}
+        rows = []
+        for method in methods:
+            grid = extend(prior, values, method)
+            ds = forecast_dataset(grid, reference=ref, issue_time=issue_time.to_pydatetime(), method=method,
+                                  source=ctx.centre, run_id=run_id, architecture=primary,
+                                  simulated=ctx.centre == "sim")
+            nc, ionex = write_products(ds, s.data_dir, target_day, method)
+            products[method] = (nc, ionex)
+            rows += [dict(run_id=run_id, valid_time=pd.Timestamp(t, tz="UTC").to_pydatetime(), method=method,
+                          product_path=str(nc), ionex_path=str(ionex), global_rmse=None) for t in target_times]
+            log.info("global forecast %s (%s): %s, %s", target_day, method, nc.name, ionex.name)
+        write_rows(engine, m.GlobalForecast, rows, ["run_id", "valid_time", "method"])
+
+        # ΔTEC at the stations: forecast (expected disturbance) and observed on the latest day
+        fwide = table.copy()
+        fwide.index = pd.DatetimeIndex(fwide.index)
+        f_dtec = station_dtec_frame(wide, pd.DatetimeIndex(fwide.index) - shift, tec=fwide.set_axis(
+            pd.DatetimeIndex(fwide.index) - shift))
+        f_dtec["time"] = f_dtec["time"] + shift
+        obs_times = wide.index[(wide.index >= pd.Timestamp(latest, tz="UTC"))
+                               & (wide.index < pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC"))]
+        o_dtec = station_dtec_frame(wide, obs_times)
+        write_dtec(engine, f_dtec, "forecast")
+        write_dtec(engine, o_dtec, "observed")
+        status = "degraded" if degraded else "ok"
+        finish_run(engine, run_id, status=status, degraded=degraded, reason=reason)
+    except Exception as exc:
+        finish_run(engine, run_id, status="failed", reason=f"{type(exc).__name__}: {exc}")
+        raise
+    return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc)
+
+
+def write_dtec(engine, frame: pd.DataFrame, kind: str, reference: str = "median27") -> int:
+    """Station ΔTEC rows (time, station, dtec, dtec_rel) of one kind (observed / forecast)."""
+    f = frame.dropna(subset=["dtec"])
+    if f.empty:
+        return 0
+    with engine.begin() as conn:
+        ids = station_ids(conn, f["station"].unique())
+        rows = [dict(station_id=ids[c], time=pd.Timestamp(t).to_pydatetime(), kind=kind, reference=reference,
+                     dtec=float(d), dtec_rel=None if pd.isna(r) else float(r))
+                for c, t, d, r in zip(f.station, f.time, f.dtec, f.dtec_rel)]
+        return upsert(conn, m.DeltaTec.__table__, rows, ["station_id", "time", "kind", "reference"])
+
+
+def _naive(index) -> np.ndarray:
+    t = pd.DatetimeIndex(index)
+    if t.tz is not None:
+        t = t.tz_convert("UTC").tz_localize(None)
+    return t.to_numpy().astype("datetime64[ns]")
+
+
+# ------------------------------------------------------------------------------------ verification
+
+def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
+    """Score the global forecasts for `target_day` against its real GIM (when archived), beside the
+    persistence map, globally, by latitude band and land/ocean; store the rows and each epoch's RMSE."""
+    from swx.store.queries import runs_for_day
+    from swx.verify import map_scores
+
+    engine = ctx.engine
+    if not ctx.archive.has_gim(ctx.centre, target_day):
+        raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
+    truth_all = _maps(ctx, [target_day])
+    runs = runs_for_day(engine, target_day)
+    out = []
+    for run in runs.itertuples():
+        for method, path in run.products.items():
+            with xr.open_dataset(path) as f:
+                fc = f.load()
+            times = np.intersect1d(fc["time"].values, truth_all["time"].values)
+            if len(times) == 0:
+                continue
+            truth = truth_all.sel(time=times).values
+            prev = _maps(ctx, [target_day - dt.timedelta(days=1)])
+            pers_t = times - np.timedelta64(1, "D")
+            have = np.isin(pers_t, prev["time"].values) if prev is not None else np.zeros(len(times), bool)
+            pers = np.full_like(truth, np.nan)
+            if have.any():
+                pers[have] = prev.sel(time=pers_t[have]).values
+            rows = map_scores(fc["tec"].sel(time=times).values, truth, fc["lat"].values, fc["lon"].values,
+                              persistence=pers if have.all() else None, sigma=fc["tec_sigma"].sel(time=times).values)
+            w0 = pd.Timestamp(times[0], tz="UTC").to_pydatetime()
+            w1 = pd.Timestamp(times[-1], tz="UTC").to_pydatetime()
+            for r in rows:
+                out.append(dict(scope="global", station_code=r["region"], model=f"map:{method}", window_start=w0,
+                                window_end=w1, kp_class="all", n=r["n"], rmse=r["rmse"], mae=r["mae"],
+                                bias=r["bias"], corr=None, skill_persistence=r.get("skill_vs_persistence"),
+                                skill_median27=None, coverage68=r.get("coverage68"),
+                                coverage95=r.get("coverage95"), run_id=int(run.run_id)))
+                if r["region"] == "global" and "rmse_persistence" in r:
+                    out.append(dict(scope="global", station_code="global", model="map:persistence",
+                                    window_start=w0, window_end=w1, kp_class="all", n=r["n"],
+                                    rmse=r["rmse_persistence"], mae=r["mae_persistence"],
+                                    bias=r["bias_persistence"], corr=None,
+                                    skill_persistence=0.0, skill_median27=None, coverage68=None, coverage95=None,
+                                    run_id=int(run.run_id)))
+            err = fc["tec"].sel(time=times).values - truth
+            per_epoch = np.sqrt(np.nanmean(err ** 2, axis=(1, 2)))
+            g = m.GlobalForecast.__table__
+            with engine.begin() as conn:
+                for t, r in zip(times, per_epoch):
+                    conn.execute(g.update().where(g.c.run_id == int(run.run_id), g.c.method == method,
+                                                  g.c.valid_time == pd.Timestamp(t, tz="UTC").to_pydatetime())
+                                 .values(global_rmse=float(r)))
+    if out:
+        from swx.jobs import VERIFICATION_KEY
+
+        write_rows(engine, m.Verification, out, VERIFICATION_KEY)
+    return pd.DataFrame(out)
+
+
+def verification_plot(ctx: Context, target_day: dt.date, path: Path, method: str | None = None,
+                      hour: int = 12) -> Path:
+    """Forecast, truth, error and uncertainty maps of the newest run for `target_day` at `hour` UT."""
+    from swx.plots import plot_forecast_maps
+    from swx.store.queries import runs_for_day
+
+    runs = runs_for_day(ctx.engine, target_day)
+    if runs.empty:
+        raise NotFoundError(f"no global forecast for {target_day}")
+    products = runs.iloc[0].products
+    method = method or (ctx.settings.extension_method if ctx.settings.extension_method in products
+                        else next(iter(products)))
+    truth = _maps(ctx, [target_day])
+    if truth is None:
+        raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet")
+    t = np.datetime64(dt.datetime.combine(target_day, dt.time(hour)), "ns")
+    with xr.open_dataset(products[method]) as f:
+        return plot_forecast_maps(f["tec"].sel(time=t).load(), truth.sel(time=t), path,
+                                  f"24 h forecast ({method}) vs {ctx.centre.upper()} GIM, {target_day} {hour:02d} UT",
+                                  f["tec_sigma"].sel(time=t).load())
+
+
+# ------------------------------------------------------------------------------------ storms
+
+def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
+    """Storm events with Kp in start..end, their Global ΔTEC response (observed, station mean) and the
+    stations most affected; upserted into storm_events (an event still under way is extended)."""
+    from swx.storms import detect_storms, storm_response
+
+    kp = load_indices(ctx.archive).kp["kp"]
+    lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
+    events = detect_storms(kp[(kp.index >= lo) & (kp.index < hi)],
+                           quiet_gap=pd.Timedelta(hours=ctx.settings.storm_quiet_gap_h))
+    if not events:
+        return []
+    days = ctx.archive.gim_days(ctx.centre)
+    if days:
+        wide = _station_history(ctx, start - dt.timedelta(days=28), min(end + dt.timedelta(days=2), days[-1]))
+        long = station_dtec_frame(wide)
+        glob = global_dtec_frame(long)["global_dtec"]
+        table = long.pivot(index="time", columns="station", values="dtec")
+        storm_response(events, glob, table)
+    write_rows(ctx.engine, m.StormEvent, [e.as_row() for e in events], ["start"])
+    return events
+
+
+__all__ = ["forecast", "verify_maps", "verification_plot", "storms", "station_forecasts", "write_dtec", "ForecastResult"]

@@ -1,0 +1,125 @@
+"""The operational day on a simulated archive, on SQLite and on the live PostgreSQL: station forecasts
+-> global map -> ΔTEC -> products -> database; verification of the maps; storm events; a rerun
+changes nothing; a missing GIM gives a degraded run that still publishes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+
+import numpy as np
+import pytest
+import xarray as xr
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from swx import daily, jobs
+from swx.archive import Archive
+from swx.cli import app
+from swx.config import get_settings
+from swx.gim.simulate import simulated_source
+from swx.ingest import daterange, ingest_gims
+from swx.io.ionex import read_ionex
+from swx.kp import load_indices
+from swx.store import queries as q
+from swx.store.db import make_engine
+
+PG_URL = os.environ.get("SWX_TEST_DATABASE_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, monkeypatch):
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL not available: set SWX_TEST_DATABASE_URL")
+    name = f"swx_daily_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    monkeypatch.setenv("SWX_DATABASE_URL", PG_URL.rsplit("/", 1)[0] + "/" + name)
+    get_settings.cache_clear()
+    try:
+        yield "postgresql"
+    finally:
+        get_settings.cache_clear()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def trained(database, monkeypatch):
+    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
+    monkeypatch.setenv("SWX_EXTENSION_COMPARE", '["idw"]')
+    get_settings.cache_clear()
+    settings = get_settings()
+    archive = Archive(settings.archive_dir)
+    src = simulated_source(settings, load_indices(archive))
+    ingest_gims(src, archive, [("sim", d) for d in daterange(dt.date(2015, 2, 10), dt.date(2015, 3, 18))])
+    ctx = jobs.context(settings)
+    jobs.train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
+    return ctx
+
+
+def test_daily_forecast_verification_storms_and_rerun(trained):
+    ctx = trained
+    r = daily.forecast(ctx, dt.date(2015, 3, 16))
+    assert r.target_day == dt.date(2015, 3, 17) and not r.degraded and r.methods == ["residual", "idw"]
+    engine = ctx.engine
+    counts = q.counts(engine)
+    assert counts["station_forecasts"] == 18 * 12 and counts["global_forecasts"] == 2 * 13
+    assert counts["dtec"] > 0 and q.latest_run(engine)["status"] == "ok"
+
+    nc, ionex = r.products["residual"]
+    back = read_ionex(ionex)
+    with xr.open_dataset(nc) as f:
+        np.testing.assert_allclose(back["tec"].values, f["tec"].values, atol=0.051)
+        assert str(f["time"].values[0])[:16] == "2015-03-17T00:00" and f.sizes["time"] == 13
+        assert f.attrs["simulated"] == 1 and np.isfinite(f["dtec"].values).all()
+
+    fdtec = q.global_dtec(engine, dt.datetime(2015, 3, 17, tzinfo=dt.UTC), dt.datetime(2015, 3, 18, tzinfo=dt.UTC),
+                          "forecast")
+    assert len(fdtec) == 12 and (fdtec.n_stations == 18).all()
+
+    v = daily.verify_maps(ctx, dt.date(2015, 3, 17))
+    glob = v[(v.station_code == "global")].set_index("model")
+    assert {"map:residual", "map:idw", "map:persistence"} <= set(glob.index)
+    assert {"lat_band:low", "surface:ocean"} <= set(v.station_code)
+    prods = q.global_products(engine, r.run_id)
+    assert prods.global_rmse.notna().all()
+
+    events = daily.storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
+    big = max(events, key=lambda e: e.max_kp)
+    assert big.g_class == 4 and big.peak_neg_dtec is not None and len(big.stations) == 5
+    assert len(q.storms(engine)) == len(events)
+
+    # a rerun of the same day updates the same rows: nothing is duplicated
+    before = q.counts(engine)
+    r2 = daily.forecast(ctx, dt.date(2015, 3, 16))
+    daily.storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
+    assert r2.run_id == r.run_id and q.counts(engine) == before
+
+    # the GIM of the issue day is missing: degraded, said why, still published
+    d = daily.forecast(ctx, dt.date(2015, 3, 19))
+    assert d.degraded and "no sim GIM for 2015-03-19" in d.reason and d.target_day == dt.date(2015, 3, 20)
+    assert d.products["residual"][1].is_file()
+    run = q.latest_run(engine)
+    assert run["status"] == "degraded" and "2015-03-18" in run["reason"]
+
+
+def test_cli_forecast_and_verify(trained, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["forecast", "--day", "2015-03-14", "--plot", str(tmp_path / "f.png")])
+    assert res.exit_code == 0, res.output
+    assert "forecast for 2015-03-15" in res.output and ".INX" in res.output
+    assert (tmp_path / "f.png").stat().st_size > 10_000
+    res = runner.invoke(app, ["verify-maps", "--day", "2015-03-15", "--format", "json", "--plot",
+                              str(tmp_path / "v.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "v.png").stat().st_size > 20_000
+    assert "map:residual" in res.output
+    res = runner.invoke(app, ["storms", "--start", "2015-03-15", "--end", "2015-03-18"])
+    assert res.exit_code == 0 and "7.67" in res.output
