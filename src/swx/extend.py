@@ -227,14 +227,19 @@ class ResidualField:
         for i, u in enumerate(_ut_hours(times, origin)):
             g = self._features(la.ravel(), lo.ravel(), np.full(la.size, u))
             mean = np.empty(la.size)
-            for a in range(0, la.size, self.chunk):
-                mean[a:a + self.chunk] = s2 * self._kernel(g[a:a + self.chunk], x_obs) @ alpha
-            tec[i] += mean.reshape(la.shape)
-            gc = self._features(cla.ravel(), clo.ravel(), np.full(cla.size, u))
             var = np.empty(cla.size)
-            for a in range(0, cla.size, self.chunk):
-                v = (s2 * self._kernel(gc[a:a + self.chunk], x_obs)) @ chol_inv.T
-                var[a:a + self.chunk] = s2 - np.einsum("ij,ij->i", v, v)
+            for a in range(0, la.size, self.chunk):
+                kg = s2 * self._kernel(g[a:a + self.chunk], x_obs)
+                mean[a:a + self.chunk] = kg @ alpha
+                if stride == 1:  # every node: the same kernel rows give the variance
+                    v = kg @ chol_inv.T
+                    var[a:a + self.chunk] = s2 - np.einsum("ij,ij->i", v, v)
+            tec[i] += mean.reshape(la.shape)
+            if stride > 1:
+                gc = self._features(cla.ravel(), clo.ravel(), np.full(cla.size, u))
+                for a in range(0, cla.size, self.chunk):
+                    v = (s2 * self._kernel(gc[a:a + self.chunk], x_obs)) @ chol_inv.T
+                    var[a:a + self.chunk] = s2 - np.einsum("ij,ij->i", v, v)
             sd = np.sqrt(np.maximum(var, 0.0)).reshape(cla.shape)
             if stride > 1:
                 sd = np.stack([np.interp(np.arange(len(lon)), jj, row) for row in sd])
