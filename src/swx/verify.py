@@ -153,8 +153,10 @@ def map_scores(forecast: np.ndarray, truth: np.ndarray, lat: np.ndarray, lon: np
                "rmse_area": float(np.sqrt(np.sum(w * err ** 2) / np.sum(w))), "bias": float(np.mean(err)),
                "mae": float(np.mean(np.abs(err)))}
         if persistence is not None:
-            rp = float(np.sqrt(np.mean((np.asarray(persistence, float) - y)[ok] ** 2)))
-            row["rmse_persistence"] = rp
+            ep = (np.asarray(persistence, float) - y)[ok]
+            rp = float(np.sqrt(np.mean(ep ** 2)))
+            row.update(rmse_persistence=rp, mae_persistence=float(np.mean(np.abs(ep))),
+                       bias_persistence=float(np.mean(ep)))
             row["skill_vs_persistence"] = 1 - row["rmse"] / rp if rp > 0 else float("nan")
         if sigma is not None:
             s = np.broadcast_to(sigma, f.shape)[ok]
