@@ -477,27 +477,18 @@ def forecast_cmd(
 ) -> None:
     """The 24 h forecast: station forecasts from the active models, extended to the global map, ΔTEC
     against the 27-day reference, products (netCDF + IONEX) and database rows. Idempotent."""
-    from swx.daily import forecast
-    from swx.jobs import context
+    from swx.operations import forecast_stage
+    from swx.report import forecast_map_png
 
-    r = forecast(context(get_settings()), _parse_day(day), methods=method)
-    state = f"[yellow]DEGRADED[/]: {r.reason}" if r.degraded else "[green]ok[/]"
-    console.print(f"run {r.run_id}: forecast for {r.target_day} issued {r.issue_time:%Y-%m-%d %H:%M} UTC "
-                  f"from the maps of {r.latest_day}; {state}")
-    console.print(f"station forecasts: {len(r.station_forecasts)} rows ({', '.join(r.architectures)})")
-    for m_, (nc, ionex) in r.products.items():
+    r = forecast_stage(get_settings(), _parse_day(day), methods=method)
+    state = f"[yellow]DEGRADED[/]: {r['reason']}" if r["degraded"] else "[green]ok[/]"
+    console.print(f"run {r['run_id']}: forecast for {r['target_day']} issued {r['issue_time'][:16]} UTC "
+                  f"from the maps of {r['latest_day']}; {state}")
+    console.print(f"station forecasts: {r['station_rows']} rows ({', '.join(r['architectures'])})")
+    for m_, (nc, ionex) in r["products"].items():
         out.print(f"{m_}: {nc}\n{' ' * len(m_)}  {ionex}", markup=False, highlight=False)
     if plot:
-        import xarray as xr
-
-        from swx.plots import plot_maps
-
-        nc = r.products[r.methods[0]][0]
-        with xr.open_dataset(nc) as f:
-            t = f["time"].values[len(f["time"]) // 2]
-            plot_maps({"forecast vTEC": f["tec"].sel(time=t), "1-sigma": f["tec_sigma"].sel(time=t),
-                       "ΔTEC vs 27-day median": f["dtec"].sel(time=t)}, plot,
-                      f"swx forecast valid {str(t)[:16]} UTC ({r.methods[0]})")
+        forecast_map_png(r, plot)
         console.print(f"plot: {plot}")
 
 
@@ -594,6 +585,48 @@ def _print_scores(df, fmt: str) -> None:
         t.add_row(*[("" if v is None or (isinstance(v, float) and not np.isfinite(v)) else
                      f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r])
     out.print(t)
+
+
+@app.command("status")
+def status_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document (for monitoring).")] = False,
+    max_age_h: Annotated[float | None, typer.Option(help="Fail when the latest run is older; default SWX_STATUS_MAX_AGE_H.")] = None,
+) -> None:
+    """The latest forecast run: status, degraded and why, source, forecasts, models, skill, products and
+    storms. Exits 1 when there is no run, it failed, or it is older than the limit."""
+    from swx.status import run_status, to_frame
+
+    doc, healthy = run_status(get_settings(), max_age_h=max_age_h)
+    if as_json:
+        out.print_json(data=doc)
+    else:
+        out.print(to_frame(doc).to_string(index=False), markup=False, highlight=False)
+    if not healthy:
+        console.print(f"[red]unhealthy[/]: {doc['problem']}")
+        raise typer.Exit(1)
+
+
+@app.command("serve")
+def serve_cmd(
+    cron: Annotated[str, typer.Option(help="Daily schedule, cron in UTC (rapid GIMs are out by ~06 UTC).")] = "30 6 * * *",
+) -> None:
+    """Single-machine scheduler: serves the daily flow on CRON and the backfill and training flows on
+    demand (`prefect deployment run 'swx-backfill/swx-backfill' -p start=... -p end=...`). Run from the
+    repository root (it loads flows/)."""
+    import sys
+
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        from flows.backfill import backfill
+        from flows.daily import daily
+        from flows.train import train
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot load the flows ({exc}): run `swx serve` from the repository root") from None
+    from prefect import serve
+
+    serve(daily.to_deployment(name="swx-daily", cron=cron, tags=["swx", "daily"]),
+          backfill.to_deployment(name="swx-backfill", tags=["swx", "backfill"]),
+          train.to_deployment(name="swx-train", tags=["swx", "train"]))
 
 
 @app.command("config")

@@ -16,20 +16,31 @@ from swx.io.atomic import atomic_path  # noqa: E402
 
 def plot_maps(panels: dict[str, xr.DataArray], path: str | Path, title: str, *, units: str = "TECU",
               vmax: float | None = None) -> Path:
-    """A row of lat/lon maps on one colour scale, saved atomically as PNG."""
+    """A row of lat/lon maps with coastlines, saved atomically as PNG. Non-negative fields share one
+    colour scale from 0; fields with negative values (ΔTEC, errors) get a diverging scale of their own."""
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.2), constrained_layout=True, squeeze=False)
-    vmax = vmax or float(max(np.nanmax(p.values) for p in panels.values()))
-    im = None
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.4), constrained_layout=True, squeeze=False)
+    signed = {k for k, p in panels.items() if np.nanmin(p.values) < 0}
+    plain = [p for k, p in panels.items() if k not in signed]
+    vmax = vmax or (float(max(np.nanmax(p.values) for p in plain)) if plain else 1.0)
+    shared = None
     for ax, (label, field) in zip(axes[0], panels.items()):
-        im = ax.pcolormesh(field["lon"], field["lat"], field.values, vmin=0, vmax=vmax, cmap="viridis",
-                           shading="nearest")
+        if label in signed:
+            lim = float(np.nanmax(np.abs(field.values))) or 1.0
+            im = ax.pcolormesh(field["lon"], field["lat"], field.values, vmin=-lim, vmax=lim, cmap="RdBu_r",
+                               shading="nearest")
+            fig.colorbar(im, ax=ax, label=units, shrink=0.85)
+        else:
+            shared = ax.pcolormesh(field["lon"], field["lat"], field.values, vmin=0, vmax=vmax, cmap="viridis",
+                                   shading="nearest")
+        coastlines(ax)
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("longitude (°E)")
         ax.set_xticks(range(-180, 181, 60))
         ax.set_yticks(range(-90, 91, 30))
     axes[0][0].set_ylabel("latitude (°N)")
-    fig.colorbar(im, ax=axes[0].tolist(), label=units, shrink=0.9)
+    if shared is not None:
+        fig.colorbar(shared, ax=[a for a, k in zip(axes[0], panels) if k not in signed], label=units, shrink=0.9)
     fig.suptitle(title, fontsize=11)
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, dpi=90, format="png")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import xarray as xr
@@ -57,4 +58,86 @@ def archive_summary(archive: Archive, window: tuple[dt.date, dt.date] | None = N
         lines.append(f"  storm days (Kp >= 5-): {len(storms)}")
     for t, v in storms.items():
         lines.append(f"    {t:%Y-%m-%d}: max Kp {kp_label(v)} (G{g_class(v)})")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ daily run
+
+def daily_markdown(issue_day: dt.date, forecast: dict, verify: dict, storms: dict, update: dict | None = None) -> str:
+    """The markdown summary of one daily run (Prefect artifact, logs)."""
+    state = f"**DEGRADED** — {forecast['reason']}" if forecast.get("degraded") else "ok"
+    lines = [f"# swx daily run — issue day {issue_day}", "",
+             f"- Forecast for **{forecast['target_day']}** (run {forecast['run_id']}, issued "
+             f"{forecast['issue_time']} from the maps of {forecast['latest_day']}): {state}",
+             f"- Station models: {', '.join(forecast['architectures'])}; extension: {', '.join(forecast['methods'])}"]
+    for method, (nc, ionex) in forecast.get("products", {}).items():
+        lines.append(f"- Products ({method}): `{nc}`, `{ionex}`")
+    if update is not None:
+        lines.append(f"- Model update: {'ok' if update['ok'] else 'FAILED, previous models kept: ' + update['reason']}"
+                     f" ({update.get('accepted', 0)} accepted, {update.get('rejected', 0)} rejected)")
+    if verify.get("maps"):
+        lines.append("- Global maps for " + verify["day"] + ": " + ", ".join(f"{k} {v:.2f} TECU"
+                                                                           for k, v in verify["maps"].items()))
+    elif verify.get("skipped") or verify.get("maps_skipped"):
+        lines.append(f"- Verification: {verify.get('skipped') or verify.get('maps_skipped')}")
+    events = storms.get("events", [])
+    lines.append("- Storms (last 7 days): " + (", ".join(f"G{e['g_class']} from {e['start'][:16]} (Kp {e['max_kp']:.2f})"
+                                                          for e in events) if events else "none"))
+    return "\n".join(lines) + "\n"
+
+
+def skill_rows(verify: dict) -> list[dict]:
+    """Today's verified RMSE per model and baseline (maps and stations), as table rows."""
+    rows = [{"what": "global map", "model": k, "rmse_tecu": v} for k, v in verify.get("maps", {}).items()]
+    rows += [{"what": "stations (mean)", "model": k, "rmse_tecu": v} for k, v in verify.get("stations", {}).items()]
+    return rows
+
+
+def forecast_map_png(forecast: dict, path: Path | None = None) -> Path | None:
+    """A PNG of the first method's forecast, uncertainty and ΔTEC at mid-day, next to its products
+    (or at `path`). `forecast` is the summary of `swx.operations.forecast_stage`."""
+    from swx.plots import plot_maps
+
+    products = forecast.get("products") or {}
+    if not products:
+        return None
+    method = forecast["methods"][0]
+    nc = Path(products[method][0])
+    with xr.open_dataset(nc) as f:
+        t = f["time"].values[len(f["time"]) // 2]
+        panels = {"forecast vTEC": f["tec"].sel(time=t).load(), "1-sigma": f["tec_sigma"].sel(time=t).load()}
+        if "dtec" in f:
+            panels["ΔTEC vs 27-day median"] = f["dtec"].sel(time=t).load()
+        return plot_maps(panels, path or nc.with_suffix(".png"), f"swx forecast valid {str(t)[:16]} UTC ({method})")
+
+
+def main_job_summary(settings, out: dict, seconds: float) -> str:
+    """What the main job did and where its results are."""
+    from swx.operations import centre_of
+    from swx.status import run_status
+    from swx.store.db import open_database
+    from swx.store.queries import counts
+
+    engine = open_database(settings)
+    lines = ["", f"swx main job done in {seconds:.0f} s (data: {centre_of(settings).upper()}"
+             + (", SIMULATED demo maps" if settings.gim_source == "simulated" else "") + ")"]
+    trained = out.get("trained") or {}
+    if trained.get("trained"):
+        lines.append(f"models trained on the spot: {', '.join(trained['trained'])}")
+    for r in out.get("runs", []):
+        fc, ver = r["forecast"], r["verify"]
+        maps = ", ".join(f"{k} {v:.2f}" for k, v in ver.get("maps", {}).items()) or "not verified yet"
+        state = "DEGRADED: " + fc["reason"] if fc["degraded"] else "ok"
+        lines.append(f"  forecast {fc['target_day']} (run {fc['run_id']}, {state}); maps of {ver['day']} RMSE: {maps}")
+    doc, healthy = run_status(settings, max_age_h=1e9)
+    c = counts(engine)
+    lines.append("database " + engine.url.render_as_string(hide_password=True) + ": "
+                 + ", ".join(f"{k} {v}" for k, v in c.items()))
+    last = out["runs"][-1]["forecast"] if out.get("runs") else None
+    if last:
+        for method, (nc, ionex) in last["products"].items():
+            lines.append(f"products ({method}): {nc}\n                    {ionex}")
+    lines.append(f"latest run status: {doc['status']}{' (degraded)' if doc.get('degraded') else ''} — "
+                 "`swx status --json` for monitoring")
+    lines.append("dashboard: `make dashboard` (Streamlit) once it exists; results are in the database above")
     return "\n".join(lines)
