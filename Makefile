@@ -25,8 +25,14 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# Prefect: a temporary local server, its state under var/, no analytics (no network).
+export PREFECT_HOME ?= $(abspath var/prefect)
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+
 run: $(STAMP)
-	$(BIN)/swx run
+	mkdir -p "$(PREFECT_HOME)"
+	$(BIN)/python -m flows.main
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -4,12 +4,19 @@ environment per test, small GIMs made by swx's own writer, and a local misbehavi
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
-import pytest
+# Prefect keeps its state in a throw-away home for the test session, never in ~/.prefect or var/,
+# and never phones home (no network here).
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="swx-prefect-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
-from swx.config import get_settings
-from tests.helpers import FixtureServer
+import pytest  # noqa: E402
+
+from swx.config import get_settings  # noqa: E402
+from tests.helpers import FixtureServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

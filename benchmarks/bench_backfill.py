@@ -1,0 +1,62 @@
+"""Benchmark: backfill throughput (days/min) with 1 vs 2 Dask worker processes, same days, same
+models, in one run (forecast + verify steps; the archive is ingested beforehand), on the simulated
+demo archive with hourly maps.
+
+    PYTHONPATH=. python benchmarks/bench_backfill.py [--days 10] [--json benchmarks/results/backfill.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="swx-bench-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--days", type=int, default=10)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    os.environ["SWX_DATA_DIR"] = tempfile.mkdtemp(prefix="swx-bench-backfill-")
+    from swx import operations as ops
+    from swx.config import get_settings
+
+    get_settings.cache_clear()
+    s = get_settings()
+    end = s.demo_end - dt.timedelta(days=1)
+    start = end - dt.timedelta(days=args.days - 1)
+    days = [s.demo_start + dt.timedelta(days=k) for k in range((s.demo_end - s.demo_start).days + 1)]
+    ops.ingest_indices_stage(s)
+    ops.ingest_stage(s, days)
+    ops.ensure_models(s, start - dt.timedelta(days=1), epochs=10)
+
+    from flows.backfill import backfill
+
+    results = {}
+    for workers in (1, 2):
+        os.environ["SWX_DASK_WORKERS"] = str(workers)
+        get_settings.cache_clear()
+        t0 = time.perf_counter()
+        backfill.with_options(task_runner=__import__("flows.backfill", fromlist=["_runner"])._runner())(
+            start=start, end=end, steps=["forecast", "verify"], chunk_days=args.days, force=True)
+        sec = time.perf_counter() - t0
+        results[workers] = {"seconds": round(sec, 1), "days_per_min": round(args.days / sec * 60, 2)}
+        print(f"{workers} worker(s): {args.days} days in {sec:.1f} s = {args.days / sec * 60:.2f} days/min", flush=True)
+    results["speedup_2_vs_1"] = round(results[1]["seconds"] / results[2]["seconds"], 2)
+    print(f"2 workers vs 1: {results['speedup_2_vs_1']}x")
+    if args.json:
+        args.json.write_text(json.dumps({"cpu": f"{os.cpu_count()} cores", "days": args.days, **{str(k): v for k, v in
+                                                                                                 results.items()}},
+                                        indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""swx's Prefect flows: thin wiring of `swx.operations` into tasks and flows (see README.md)."""

@@ -1,0 +1,34 @@
+"""The daily flow: ingest the newest GIMs and Kp -> incremental model update (guardrail) -> station
+forecasts for the next 24 h -> global extension, ΔTEC -> verification of earlier forecasts whose truth
+has arrived -> storm events -> Prefect artifacts. Degraded runs (late GIM) still publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+
+from flows import tasks
+
+
+@flow(name="swx-daily", log_prints=True)
+def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days: int = 3) -> dict:
+    """One operational day. `issue_date` (UTC, default today): the newest day of maps; the forecast is
+    for the day after. The last `lookback_days` are (re)ingested, so a GIM that arrived late is used."""
+    day = issue_date or dt.datetime.now(dt.UTC).date()
+    days = [day - dt.timedelta(days=k) for k in range(lookback_days - 1, -1, -1)]
+    # one after the other: both read and write netCDF, and HDF5 must not be entered from two threads
+    kp = tasks.ingest_kp()
+    gims = tasks.ingest_gims(days)
+    # the update learns through the day before yesterday and is scored on yesterday's forecasts, whose
+    # 24 h targets end with today's maps (walk-forward: the newest day it can be judged on)
+    upd = tasks.update_models(day - dt.timedelta(days=1)) if update else None
+    fc = tasks.forecast(day)
+    ver = tasks.verify(day)
+    st = tasks.storms(day - dt.timedelta(days=7), day)
+    tasks.publish(day, fc, ver, st, upd)
+    return {"forecast": fc, "verify": ver, "storms": st, "update": upd, "gims": gims, "kp": kp}
+
+
+if __name__ == "__main__":
+    daily()

@@ -1,0 +1,83 @@
+"""Prefect tasks: each wraps one `swx.operations` stage. Tasks take and return dates, paths and small
+dicts; I/O stages retry with backoff; nothing here computes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.runtime import flow_run
+
+from swx import operations as ops
+from swx.config import get_settings
+
+
+def _settings():
+    return get_settings()
+
+
+@task(name="ingest-gims", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"])
+def ingest_gims(days: list[dt.date]) -> dict[str, Any]:
+    out = ops.ingest_stage(_settings(), days)
+    get_run_logger().info("GIMs %s: %s", out["centre"], {d: v["status"] for d, v in out["days"].items()})
+    return out
+
+
+@task(name="ingest-kp", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"])
+def ingest_kp() -> dict[str, Any]:
+    out = ops.ingest_indices_stage(_settings())
+    get_run_logger().info("Kp from %s: %d rows, %d changed, up to %s", out["source"], out["rows"], out["changed"],
+                          out["last"])
+    return out
+
+
+@task(name="ensure-models")
+def ensure_models(train_end: dt.date, epochs: int = 15) -> dict[str, Any]:
+    return ops.ensure_models(_settings(), train_end, epochs=epochs)
+
+
+@task(name="update-models")
+def update_models(day: dt.date) -> dict[str, Any]:
+    out = ops.update_stage(_settings(), day)
+    if not out["ok"]:
+        get_run_logger().warning("update failed, previous models kept: %s", out["reason"])
+    return out
+
+
+@task(name="forecast", retries=1, retry_delay_seconds=30)
+def forecast(issue_day: dt.date) -> dict[str, Any]:
+    out = ops.forecast_stage(_settings(), issue_day, flow_run_id=str(flow_run.get_id() or ""))
+    log = get_run_logger()
+    (log.warning if out["degraded"] else log.info)("run %s for %s: %s", out["run_id"], out["target_day"],
+                                                   out["reason"] or "ok")
+    return out
+
+
+@task(name="verify")
+def verify(day: dt.date) -> dict[str, Any]:
+    return ops.verify_stage(_settings(), day)
+
+
+@task(name="storms")
+def storms(start: dt.date, end: dt.date) -> dict[str, Any]:
+    return ops.storms_stage(_settings(), start, end)
+
+
+@task(name="publish-artifacts")
+def publish(issue_day: dt.date, forecast_out: dict[str, Any], verify_out: dict[str, Any],
+            storms_out: dict[str, Any], update_out: dict[str, Any] | None = None) -> str:
+    from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+
+    from swx.report import daily_markdown, forecast_map_png, skill_rows
+
+    md = daily_markdown(issue_day, forecast_out, verify_out, storms_out, update_out)
+    create_markdown_artifact(md, key="swx-daily-summary", description=f"swx daily run {issue_day}")
+    rows = skill_rows(verify_out)
+    if rows:
+        create_table_artifact(rows, key="swx-daily-skill", description="today's verified skill vs baselines")
+    png = forecast_map_png(forecast_out)
+    if png is not None:
+        create_image_artifact(png.resolve().as_uri(), key="swx-forecast-map",
+                              description=f"forecast map for {forecast_out['target_day']}")
+    return md

@@ -1,0 +1,232 @@
+"""The Prefect flows under `prefect_test_harness` (a temporary Prefect server; PREFECT_HOME is a temp
+dir, see tests/conftest.py), on a simulated archive, on SQLite and on the live PostgreSQL: a daily run
+writes every kind of row and a rerun changes nothing; a missing GIM gives a degraded run with the
+reason and a failed update keeps the old model; a backfill killed half-way and resumed ends identical
+to an uninterrupted one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from prefect.testing.utilities import prefect_test_harness
+from sqlalchemy import text
+
+from swx import operations as ops
+from swx.archive import Archive
+from swx.config import get_settings
+from swx.gim.naming import short_name
+from swx.gim.simulate import simulated_source
+from swx.ingest import daterange, ingest_gims
+from swx.kp import load_indices
+from swx.store import queries as q
+from swx.store.db import make_engine, open_database
+
+REPO = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("SWX_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="module")
+def harness():
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, monkeypatch):
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL not available: set SWX_TEST_DATABASE_URL")
+    name = f"swx_flow_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    monkeypatch.setenv("SWX_DATABASE_URL", PG_URL.rsplit("/", 1)[0] + "/" + name)
+    get_settings.cache_clear()
+    try:
+        yield "postgresql"
+    finally:
+        get_settings.cache_clear()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _prepare(monkeypatch, last: dt.date, *, local: Path | None = None, skip: dt.date | None = None):
+    """A simulated archive (2-hourly maps) up to `last` and a trained CNN per station. With `local`, the
+    maps are written as IONEX files there (minus `skip`) and the flows read them as a local source."""
+    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
+    get_settings.cache_clear()
+    settings = get_settings()
+    archive = Archive(settings.archive_dir)
+    src = simulated_source(settings, load_indices(archive))
+    days = daterange(dt.date(2015, 2, 10), last)
+    if local is not None:
+        local.mkdir(parents=True, exist_ok=True)
+        for d in days:
+            if d != skip:
+                (local / short_name("sim", d, compressed=False)).write_text(src.simulator.ionex(d))
+        monkeypatch.setenv("SWX_GIM_SOURCE", "local")
+        monkeypatch.setenv("SWX_GIM_LOCAL_DIR", str(local))
+        monkeypatch.setenv("SWX_GIM_CENTRE", "sim")
+        get_settings.cache_clear()
+        settings = get_settings()
+        ops.ingest_stage(settings, [d for d in days if d < last - dt.timedelta(days=2)])
+    else:
+        ingest_gims(src, archive, [("sim", d) for d in days if d < last - dt.timedelta(days=2)])
+    trained = ops.ensure_models(settings, dt.date(2015, 3, 10), epochs=3)
+    assert trained["trained"] == ["cnn"]
+    return settings
+
+
+def test_daily_flow_writes_every_kind_of_row_and_a_rerun_changes_nothing(harness, database, monkeypatch):
+    from flows.daily import daily
+
+    settings = _prepare(monkeypatch, dt.date(2015, 3, 18))
+    engine = open_database(settings)
+    daily(issue_date=dt.date(2015, 3, 17), lookback_days=2)
+    out = daily(issue_date=dt.date(2015, 3, 18), lookback_days=2)
+    counts = q.counts(engine)
+    assert all(counts[t] > 0 for t in ("input_files", "kp_values", "daily_indices", "station_forecasts",
+                                       "global_forecasts", "dtec", "verification", "storm_events", "model_versions",
+                                       "forecast_runs")), counts
+    assert out["forecast"]["target_day"] == "2015-03-19" and not out["forecast"]["degraded"]
+    assert out["verify"]["maps"]["map:residual"] > 0 and "map:persistence" in out["verify"]["maps"]
+    assert out["update"]["ok"] and out["update"]["accepted"] + out["update"]["rejected"] == 18
+    assert any(e["g_class"] == 4 for e in out["storms"]["events"])  # 17 March 2015
+    nc, ionex = out["forecast"]["products"]["residual"]
+    assert Path(nc).is_file() and Path(ionex).is_file() and Path(nc).with_suffix(".png").is_file()
+
+    daily(issue_date=dt.date(2015, 3, 18), lookback_days=2)  # the same day again
+    assert q.counts(engine) == counts
+    doc, healthy = __import__("swx.status", fromlist=["run_status"]).run_status(settings)
+    assert healthy and doc["status"] == "ok" and doc["station_forecasts"] == {"cnn": 216}
+    assert doc["global"]["residual"]["ionex"] == ionex and doc["map_skill"] == {}  # the 19th is not verified yet
+
+
+def test_missing_gim_gives_a_degraded_run_and_failed_update_keeps_the_model(harness, monkeypatch, tmp_path):
+    from flows.daily import daily
+
+    settings = _prepare(monkeypatch, dt.date(2015, 3, 16), local=tmp_path / "gims", skip=dt.date(2015, 3, 16))
+    engine = open_database(settings)
+    before = q.model_registry(engine)
+    out = daily(issue_date=dt.date(2015, 3, 16), lookback_days=3)
+    assert out["gims"]["days"]["2015-03-16"]["status"] == "missing"
+    fc = out["forecast"]
+    assert fc["degraded"] and "no sim GIM for 2015-03-16" in fc["reason"] and fc["target_day"] == "2015-03-17"
+    assert Path(fc["products"]["residual"][1]).is_file()  # still published
+    assert not out["update"]["ok"] and out["update"]["reason"]  # nothing to learn from: the update failed
+    after = q.model_registry(engine)
+    pd.testing.assert_frame_equal(before[before.status == "active"].reset_index(drop=True),
+                                  after[after.status == "active"].reset_index(drop=True))
+    run = q.latest_run(engine)
+    assert run["status"] == "degraded" and run["degraded"] and "2015-03-15" in run["reason"]
+
+
+def _snapshot(settings) -> dict:
+    engine = open_database(settings)
+    with engine.connect() as c:
+        sf = pd.read_sql(text("SELECT s.code, f.architecture, f.valid_time, f.mean, f.sigma FROM station_forecasts f "
+                              "JOIN stations s ON s.id = f.station_id ORDER BY 1, 2, 3"), c)
+        runs = pd.read_sql(text("SELECT issue_time, target_day, status FROM forecast_runs ORDER BY 1"), c)
+        dtec = pd.read_sql(text("SELECT station_id, time, kind, dtec FROM dtec ORDER BY 1, 2, 3"), c)
+        ver = pd.read_sql(text("SELECT station_code, model, window_start, rmse FROM verification ORDER BY 1, 2, 3"), c)
+    maps = {}
+    for p in sorted((settings.data_dir / "products").rglob("*.nc")):
+        with xr.open_dataset(p) as f:
+            maps[p.name] = f["tec"].values.copy()
+    return {"station_forecasts": sf, "runs": runs, "dtec": dtec, "verification": ver, "maps": maps}
+
+
+def test_backfill_killed_half_way_resumes_identical(harness, monkeypatch, tmp_path):
+    from flows.backfill import backfill
+
+    settings = _prepare(monkeypatch, dt.date(2015, 3, 20))
+    start, end = dt.date(2015, 3, 12), dt.date(2015, 3, 19)
+    twin = tmp_path / "twin"
+    # the same archive, models and database for the interrupted run (the SQLite file through its backup
+    # API: a plain copy of a live WAL database is not a consistent snapshot)
+    shutil.copytree(settings.data_dir, twin, ignore=shutil.ignore_patterns("swx.sqlite*"))
+    with sqlite3.connect(settings.data_dir / "swx.sqlite") as src, sqlite3.connect(twin / "swx.sqlite") as dst:
+        src.backup(dst)
+
+    backfill(start=start, end=end, chunk_days=3)
+    reference = _snapshot(settings)
+    assert len(reference["runs"]) == 8 and set(reference["runs"].status) == {"ok"}
+
+    monkeypatch.setenv("SWX_DATA_DIR", str(twin))
+    get_settings.cache_clear()
+    twin_settings = get_settings()
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(REPO)}
+    code = ("import datetime as dt; from flows.backfill import backfill; "
+            f"backfill(start=dt.date({start:%Y, %-m, %-d}), end=dt.date({end:%Y, %-m, %-d}), chunk_days=1)")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            time.sleep(2)
+            done = ops.completed_days(twin_settings, start, end)
+            if len(done) >= 2:
+                break
+            assert proc.poll() is None, "the backfill ended before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)  # killed half-way, as an operator's Ctrl-C or a lost node would
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    partial = ops.completed_days(twin_settings, start, end)
+    assert 2 <= len(partial) < 8
+
+    backfill(start=start, end=end, chunk_days=3)  # resumed: finished days are skipped
+    resumed = _snapshot(twin_settings)
+    assert set(ops.completed_days(twin_settings, start, end)) == set(daterange(start, end))
+    for key in ("station_forecasts", "runs", "dtec"):
+        pd.testing.assert_frame_equal(resumed[key], reference[key], check_exact=False, rtol=1e-5)
+    assert resumed["maps"].keys() == reference["maps"].keys()
+    for name, tec in reference["maps"].items():
+        np.testing.assert_allclose(resumed["maps"][name], tec, rtol=1e-5, atol=1e-4)
+
+
+def test_backfill_on_postgresql_runs_on_dask_workers_and_skips_finished_days(harness, monkeypatch):
+    if not PG_URL:
+        pytest.skip("PostgreSQL not available: set SWX_TEST_DATABASE_URL")
+    from flows.backfill import backfill
+
+    name = f"swx_backfill_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    monkeypatch.setenv("SWX_DATABASE_URL", PG_URL.rsplit("/", 1)[0] + "/" + name)
+    try:
+        settings = _prepare(monkeypatch, dt.date(2015, 3, 16))
+        out = backfill(start=dt.date(2015, 3, 12), end=dt.date(2015, 3, 15), chunk_days=4)
+        assert out["parallel"] and out["forecasts"] == 4 and out["skipped"] == 0
+        engine = open_database(settings)
+        runs = q.runs(engine)
+        assert len(runs) == 4 and set(runs.status) == {"ok"}
+        counts = q.counts(engine)
+        again = backfill(start=dt.date(2015, 3, 12), end=dt.date(2015, 3, 15), chunk_days=4)
+        assert again["skipped"] == 4 and again["forecasts"] == 0 and q.counts(engine) == counts
+        engine.dispose()
+    finally:
+        get_settings.cache_clear()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
