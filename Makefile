@@ -29,6 +29,8 @@ install: $(STAMP)
 export PREFECT_HOME ?= $(abspath var/prefect)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+# swx's own log lines go to the Prefect run logs too.
+export PREFECT_LOGGING_EXTRA_LOGGERS ?= swx
 
 run: $(STAMP)
 	mkdir -p "$(PREFECT_HOME)"

@@ -1,8 +1,10 @@
 """Benchmark: backfill throughput (days/min) with 1 vs 2 Dask worker processes, same days, same
 models, in one run (forecast + verify steps; the archive is ingested beforehand), on the simulated
-demo archive with hourly maps.
+demo archive with hourly maps, against PostgreSQL (a fresh database on the server of --database-url;
+SQLite backfills run in one process, so workers only matter on PostgreSQL).
 
-    PYTHONPATH=. python benchmarks/bench_backfill.py [--days 10] [--json benchmarks/results/backfill.json]
+    PYTHONPATH=. python benchmarks/bench_backfill.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test \
+        [--days 10] [--json benchmarks/results/backfill.json]
 """
 
 from __future__ import annotations
@@ -24,7 +26,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--days", type=int, default=10)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--database-url", default=os.environ.get("SWX_TEST_DATABASE_URL"), required=False)
     args = ap.parse_args()
+    if not args.database_url:
+        ap.error("--database-url (a PostgreSQL server) is required")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"swx_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    os.environ["SWX_DATABASE_URL"] = args.database_url.rsplit("/", 1)[0] + "/" + name
     os.environ["SWX_DATA_DIR"] = tempfile.mkdtemp(prefix="swx-bench-backfill-")
     from swx import operations as ops
     from swx.config import get_settings
@@ -52,6 +66,8 @@ def main() -> None:
         print(f"{workers} worker(s): {args.days} days in {sec:.1f} s = {args.days / sec * 60:.2f} days/min", flush=True)
     results["speedup_2_vs_1"] = round(results[1]["seconds"] / results[2]["seconds"], 2)
     print(f"2 workers vs 1: {results['speedup_2_vs_1']}x")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     if args.json:
         args.json.write_text(json.dumps({"cpu": f"{os.cpu_count()} cores", "days": args.days, **{str(k): v for k, v in
                                                                                                  results.items()}},

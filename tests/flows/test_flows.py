@@ -111,6 +111,17 @@ def test_daily_flow_writes_every_kind_of_row_and_a_rerun_changes_nothing(harness
     nc, ionex = out["forecast"]["products"]["residual"]
     assert Path(nc).is_file() and Path(ionex).is_file() and Path(nc).with_suffix(".png").is_file()
 
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
+            any_=["swx-daily-summary", "swx-daily-skill", "swx-forecast-map"])))
+    kinds = {a.key: a for a in arts}
+    assert set(kinds) == {"swx-daily-summary", "swx-daily-skill", "swx-forecast-map"}
+    summary = [a for a in arts if a.key == "swx-daily-summary" and "2015-03-19" in str(a.data)]
+    assert summary and "Forecast for **2015-03-19**" in str(summary[0].data)
+
     daily(issue_date=dt.date(2015, 3, 18), lookback_days=2)  # the same day again
     assert q.counts(engine) == counts
     doc, healthy = __import__("swx.status", fromlist=["run_status"]).run_status(settings)

@@ -1,0 +1,54 @@
+"""`swx status`: the latest run as JSON for monitoring; non-zero exit when there is none, it failed,
+or it is too old."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+from typer.testing import CliRunner
+
+from swx.cli import app
+from swx.config import get_settings
+from swx.status import run_status
+from swx.store.db import open_database
+from swx.store.writes import finish_run, start_run
+
+runner = CliRunner()
+
+
+def _json(output: str) -> dict:
+    return json.loads(output[output.index("{"): output.rindex("}") + 1])
+
+
+def test_no_run_yet_is_unhealthy():
+    r = runner.invoke(app, ["status", "--json"])
+    assert r.exit_code == 1
+    assert _json(r.stdout)["status"] == "none" and "make run" in _json(r.stdout)["problem"]
+
+
+def test_latest_run_document_and_exit_codes():
+    settings = get_settings()
+    engine = open_database(settings)
+    rid = start_run(engine, issue_time=dt.datetime(2015, 3, 16, 22, tzinfo=dt.UTC), target_day=dt.date(2015, 3, 17),
+                    data_source="sim")
+    finish_run(engine, rid, status="degraded", degraded=True, reason="no sim GIM for 2015-03-16")
+    r = runner.invoke(app, ["status", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = _json(r.stdout)
+    assert doc["run_id"] == rid and doc["status"] == "degraded" and doc["degraded"] and doc["simulated"]
+    assert doc["reason"] == "no sim GIM for 2015-03-16" and doc["target_day"] == "2015-03-17"
+    assert {"station_forecasts", "active_models", "global", "map_skill", "station_skill", "storms"} <= set(doc)
+    # too old: a monitor must notice a scheduler that stopped
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=48)
+    doc, healthy = run_status(settings, now=later)
+    assert not healthy and "old" in doc["problem"]
+    time.sleep(0.5)
+    r = runner.invoke(app, ["status", "--max-age-h", "0.0001"])  # 0.36 s
+    assert r.exit_code == 1
+
+    rid2 = start_run(engine, issue_time=dt.datetime(2015, 3, 17, 22, tzinfo=dt.UTC), target_day=dt.date(2015, 3, 18))
+    finish_run(engine, rid2, status="failed", reason="FileNotFoundError: models")
+    r = runner.invoke(app, ["status", "--json"])
+    assert r.exit_code == 1 and "failed" in _json(r.stdout)["problem"]
