@@ -623,8 +623,9 @@ def serve_cmd(
     except ImportError as exc:
         raise typer.BadParameter(f"cannot load the flows ({exc}): run `swx serve` from the repository root") from None
     from prefect import serve
+    from prefect.schedules import Cron
 
-    serve(daily.to_deployment(name="swx-daily", cron=cron, tags=["swx", "daily"]),
+    serve(daily.to_deployment(name="swx-daily", schedule=Cron(cron, timezone="UTC"), tags=["swx", "daily"]),
           backfill.to_deployment(name="swx-backfill", tags=["swx", "backfill"]),
           train.to_deployment(name="swx-train", tags=["swx", "train"]))
 

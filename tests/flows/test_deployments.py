@@ -21,3 +21,36 @@ def test_prefect_yaml_deployments_load(monkeypatch):
     assert deps["swx-daily"]["work_pool"]["name"] == deps["swx-backfill"]["work_pool"]["name"] == "swx-cpu"
     train = deps["swx-train"]["work_pool"]
     assert train["name"] == "swx-gpu" and train["job_variables"]["env"]["SWX_DEVICE"] == "cuda"
+
+
+def test_swx_serve_registers_the_three_deployments_with_the_schedule(tmp_path):
+    """`swx serve` against a temporary Prefect server: the deployments appear, daily on its UTC cron."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "SWX_DATA_DIR": str(tmp_path)}
+        proc = subprocess.Popen([sys.executable, "-m", "swx.cli", "serve", "--cron", "45 5 * * *"], cwd=REPO, env=env,
+                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            names: dict = {}
+            deadline = time.time() + 120
+            while time.time() < deadline and len(names) < 3:
+                time.sleep(2)
+                assert proc.poll() is None, "swx serve exited"
+                with get_client(sync_client=True) as client:
+                    names = {d.name: d for d in client.read_deployments()}
+            assert set(names) == {"swx-daily", "swx-backfill", "swx-train"}
+            sched = names["swx-daily"].schedules[0].schedule
+            assert sched.cron == "45 5 * * *" and sched.timezone in ("UTC", "Etc/UTC")
+            assert not names["swx-backfill"].schedules
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
