@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # Real data shared beside the repository (tests and the offline demo read it in place, never copy it).
 export SWX_SHARED_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench lint clean dashboard
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ export PREFECT_LOGGING_EXTRA_LOGGERS ?= swx
 run: $(STAMP)
 	mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/python -m flows.main
+
+# The ops dashboard on http://localhost:8501 (reads the database of the settings; no network needed).
+dashboard: $(STAMP)
+	$(BIN)/streamlit run dashboards/app.py --browser.gatherUsageStats false
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -72,6 +72,7 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     counts = q.counts(engine)
     assert counts["station_forecasts"] == 18 * 12 and counts["global_forecasts"] == 2 * 13
     assert counts["dtec"] > 0 and q.latest_run(engine)["status"] == "ok"
+    assert counts["observations"] > 18 * 12 * 30  # the station history the forecasts start from, for the dashboard
 
     nc, ionex = r.products["residual"]
     back = read_ionex(ionex)

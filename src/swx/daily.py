@@ -27,7 +27,8 @@ from swx.kp import load_indices
 from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
 from swx.store import models as m
-from swx.store.writes import finish_run, start_run, station_ids, upsert, write_rows, write_station_forecasts
+from swx.store.writes import (finish_run, start_run, station_ids, upsert, write_observations, write_rows,
+                              write_station_forecasts)
 
 log = logging.getLogger(__name__)
 STEP = pd.Timedelta(hours=2)
@@ -139,6 +140,11 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
                        code_version=__version__, data_source=ctx.centre)
     try:
+        # the observed station vTEC of the window (what the forecasts start from) into the database:
+        # the dashboard and the verification queries read it there (upsert: reruns change nothing)
+        obs = wide.stack().dropna().rename("vtec").reset_index()
+        obs.columns = ["time", "station", "vtec"]
+        write_observations(engine, obs, centre_default=ctx.centre)
         write_station_forecasts(engine, run_id, fc)
         archs = list(dict.fromkeys(fc["architecture"]))
         primary = s.forecast_architecture if s.forecast_architecture in archs else archs[0]

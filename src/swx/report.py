@@ -139,5 +139,5 @@ def main_job_summary(settings, out: dict, seconds: float) -> str:
             lines.append(f"products ({method}): {nc}\n                    {ionex}")
     lines.append(f"latest run status: {doc['status']}{' (degraded)' if doc.get('degraded') else ''} — "
                  "`swx status --json` for monitoring")
-    lines.append("dashboard: `make dashboard` (Streamlit) once it exists; results are in the database above")
+    lines.append("dashboard: `make dashboard`, then open http://localhost:8501")
     return "\n".join(lines)

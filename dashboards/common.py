@@ -1,0 +1,94 @@
+"""What every dashboard page shares: the database engine and the cached `swx.store.queries` calls
+(one-minute TTL), and small helpers. The dashboard reads the database only through these."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from swx.config import get_settings
+from swx.store import queries as q
+from swx.store.db import engine_from_settings
+
+RUN_COMMAND = "make run"
+TTL = 60
+
+
+@st.cache_resource
+def engine():
+    return engine_from_settings(get_settings())
+
+
+@st.cache_data(ttl=TTL)
+def latest_run() -> dict | None:
+    try:
+        return q.latest_run(engine())
+    except Exception:  # noqa: BLE001 - an empty or unmigrated database is "no runs yet", not a traceback
+        return None
+
+
+@st.cache_data(ttl=TTL)
+def runs(limit: int = 200) -> pd.DataFrame:
+    return q.runs(engine(), limit)
+
+
+@st.cache_data(ttl=TTL)
+def stations() -> pd.DataFrame:
+    return q.stations(engine())
+
+
+@st.cache_data(ttl=TTL)
+def kp(start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    return q.kp_series(engine(), start, end)
+
+
+@st.cache_data(ttl=TTL)
+def global_dtec(start: dt.datetime, end: dt.datetime, kind: str) -> pd.DataFrame:
+    return q.global_dtec(engine(), start, end, kind)
+
+
+@st.cache_data(ttl=TTL)
+def station_series(code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    return q.station_series(engine(), code, start, end)
+
+
+@st.cache_data(ttl=TTL)
+def station_forecasts(code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    return q.station_forecasts(engine(), code, start, end)
+
+
+@st.cache_data(ttl=TTL)
+def products(run_id: int) -> pd.DataFrame:
+    return q.global_products(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL)
+def skill(start: dt.datetime | None, end: dt.datetime | None) -> pd.DataFrame:
+    return q.skill_table(engine(), start=start, end=end)
+
+
+@st.cache_data(ttl=TTL)
+def storm_table() -> pd.DataFrame:
+    return q.storms(engine())
+
+
+@st.cache_data(ttl=TTL)
+def registry() -> pd.DataFrame:
+    return q.model_registry(engine())
+
+
+def day_start(d: dt.date) -> dt.datetime:
+    return dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC)
+
+
+def csv_download(df: pd.DataFrame, name: str) -> None:
+    st.download_button(f"Download {name} (CSV)", df.to_csv(index=False).encode(), f"{name}.csv", "text/csv",
+                       key=f"csv-{name}")
+
+
+def no_runs() -> None:
+    st.info(f"No forecast runs yet — run `{RUN_COMMAND}` (the daily flow on the offline demo) and reload.")
+
+

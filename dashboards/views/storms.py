@@ -1,0 +1,23 @@
+"""Storms: the storm event table."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards.common import csv_download, latest_run, no_runs, storm_table
+
+
+def render() -> None:
+    st.title("Storms")
+    if latest_run() is None:
+        no_runs()
+        return
+    df = storm_table()
+    if df.empty:
+        st.info("No storm (Kp ≥ 5-) in the data so far.")
+        return
+    st.dataframe(df)
+    csv_download(df, "storms")
+
+
+render()
