@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import threading
@@ -145,3 +146,47 @@ def no_sleep() -> Callable[[float], None]:
 
     sleep.slept = slept  # type: ignore[attr-defined]
     return sleep
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(monkeypatch, prefix: str = "swx_test"):
+    """A new, empty PostgreSQL database on the server of SWX_TEST_DATABASE_URL, set as SWX_DATABASE_URL
+    for the test and dropped after it (skips when no server is configured)."""
+    import os
+    import uuid
+
+    import pytest
+    from sqlalchemy import text
+
+    from swx.config import get_settings
+    from swx.store.db import make_engine
+
+    url = os.environ.get("SWX_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL not available: set SWX_TEST_DATABASE_URL")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    monkeypatch.setenv("SWX_DATABASE_URL", url.rsplit("/", 1)[0] + "/" + name)
+    get_settings.cache_clear()
+    try:
+        yield name
+    finally:
+        get_settings.cache_clear()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def simulated_archive(settings, start: dt.date, end: dt.date):
+    """The simulated source of `settings` and its days start..end ingested into the archive."""
+    from swx.archive import Archive
+    from swx.gim.simulate import simulated_source
+    from swx.ingest import daterange, ingest_gims
+    from swx.kp import load_indices
+
+    archive = Archive(settings.archive_dir)
+    src = simulated_source(settings, load_indices(archive))
+    ingest_gims(src, archive, [("sim", d) for d in daterange(start, end)])
+    return src

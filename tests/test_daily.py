@@ -5,27 +5,18 @@ changes nothing; a missing GIM gives a degraded run that still publishes."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 
 import numpy as np
 import pytest
 import xarray as xr
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from swx import daily, jobs
-from swx.archive import Archive
 from swx.cli import app
 from swx.config import get_settings
-from swx.gim.simulate import simulated_source
-from swx.ingest import daterange, ingest_gims
 from swx.io.ionex import read_ionex
-from swx.kp import load_indices
 from swx.store import queries as q
-from swx.store.db import make_engine
-
-PG_URL = os.environ.get("SWX_TEST_DATABASE_URL")
+from tests.helpers import fresh_postgres_database, simulated_archive
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,21 +24,8 @@ def database(request, monkeypatch):
     if request.param == "sqlite":
         yield "sqlite"
         return
-    if not PG_URL:
-        pytest.skip("PostgreSQL not available: set SWX_TEST_DATABASE_URL")
-    name = f"swx_daily_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    monkeypatch.setenv("SWX_DATABASE_URL", PG_URL.rsplit("/", 1)[0] + "/" + name)
-    get_settings.cache_clear()
-    try:
+    with fresh_postgres_database(monkeypatch, "swx_daily"):
         yield "postgresql"
-    finally:
-        get_settings.cache_clear()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -56,9 +34,7 @@ def trained(database, monkeypatch):
     monkeypatch.setenv("SWX_EXTENSION_COMPARE", '["idw"]')
     get_settings.cache_clear()
     settings = get_settings()
-    archive = Archive(settings.archive_dir)
-    src = simulated_source(settings, load_indices(archive))
-    ingest_gims(src, archive, [("sim", d) for d in daterange(dt.date(2015, 2, 10), dt.date(2015, 3, 18))])
+    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 18))
     ctx = jobs.context(settings)
     jobs.train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
     return ctx

@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +28,11 @@ from swx.archive import Archive
 from swx.config import get_settings
 from swx.gim.naming import short_name
 from swx.gim.simulate import simulated_source
-from swx.ingest import daterange, ingest_gims
+from swx.ingest import daterange
 from swx.kp import load_indices
 from swx.store import queries as q
-from swx.store.db import make_engine, open_database
+from swx.store.db import open_database
+from tests.helpers import fresh_postgres_database, simulated_archive
 
 REPO = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("SWX_TEST_DATABASE_URL")
@@ -49,21 +49,8 @@ def database(request, monkeypatch):
     if request.param == "sqlite":
         yield "sqlite"
         return
-    if not PG_URL:
-        pytest.skip("PostgreSQL not available: set SWX_TEST_DATABASE_URL")
-    name = f"swx_flow_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    monkeypatch.setenv("SWX_DATABASE_URL", PG_URL.rsplit("/", 1)[0] + "/" + name)
-    get_settings.cache_clear()
-    try:
+    with fresh_postgres_database(monkeypatch, "swx_flow"):
         yield "postgresql"
-    finally:
-        get_settings.cache_clear()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _prepare(monkeypatch, last: dt.date, *, local: Path | None = None, skip: dt.date | None = None):
@@ -75,7 +62,9 @@ def _prepare(monkeypatch, last: dt.date, *, local: Path | None = None, skip: dt.
     archive = Archive(settings.archive_dir)
     src = simulated_source(settings, load_indices(archive))
     days = daterange(dt.date(2015, 2, 10), last)
-    if local is not None:
+    if local is None:
+        simulated_archive(settings, days[0], last - dt.timedelta(days=3))
+    else:
         local.mkdir(parents=True, exist_ok=True)
         for d in days:
             if d != skip:
@@ -86,8 +75,6 @@ def _prepare(monkeypatch, last: dt.date, *, local: Path | None = None, skip: dt.
         get_settings.cache_clear()
         settings = get_settings()
         ops.ingest_stage(settings, [d for d in days if d < last - dt.timedelta(days=2)])
-    else:
-        ingest_gims(src, archive, [("sim", d) for d in days if d < last - dt.timedelta(days=2)])
     trained = ops.ensure_models(settings, dt.date(2015, 3, 10), epochs=3)
     assert trained["trained"] == ["cnn"]
     return settings
@@ -129,7 +116,7 @@ def test_daily_flow_writes_every_kind_of_row_and_a_rerun_changes_nothing(harness
     assert doc["global"]["residual"]["ionex"] == ionex and doc["map_skill"] == {}  # the 19th is not verified yet
 
 
-def test_missing_gim_gives_a_degraded_run_and_failed_update_keeps_the_model(harness, monkeypatch, tmp_path):
+def test_missing_gim_gives_a_degraded_run_and_failed_update_keeps_the_model(harness, database, monkeypatch, tmp_path):
     from flows.daily import daily
 
     settings = _prepare(monkeypatch, dt.date(2015, 3, 16), local=tmp_path / "gims", skip=dt.date(2015, 3, 16))
@@ -216,16 +203,9 @@ def test_backfill_killed_half_way_resumes_identical(harness, monkeypatch, tmp_pa
 
 
 def test_backfill_on_postgresql_runs_on_dask_workers_and_skips_finished_days(harness, monkeypatch):
-    if not PG_URL:
-        pytest.skip("PostgreSQL not available: set SWX_TEST_DATABASE_URL")
     from flows.backfill import backfill
 
-    name = f"swx_backfill_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    monkeypatch.setenv("SWX_DATABASE_URL", PG_URL.rsplit("/", 1)[0] + "/" + name)
-    try:
+    with fresh_postgres_database(monkeypatch, "swx_backfill"):
         settings = _prepare(monkeypatch, dt.date(2015, 3, 16))
         out = backfill(start=dt.date(2015, 3, 12), end=dt.date(2015, 3, 15), chunk_days=4)
         assert out["parallel"] and out["forecasts"] == 4 and out["skipped"] == 0
@@ -236,8 +216,3 @@ def test_backfill_on_postgresql_runs_on_dask_workers_and_skips_finished_days(har
         again = backfill(start=dt.date(2015, 3, 12), end=dt.date(2015, 3, 15), chunk_days=4)
         assert again["skipped"] == 4 and again["forecasts"] == 0 and q.counts(engine) == counts
         engine.dispose()
-    finally:
-        get_settings.cache_clear()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
