@@ -88,6 +88,16 @@ def csv_download(df: pd.DataFrame, name: str) -> None:
                        key=f"csv-{name}")
 
 
+def page(title: str) -> dict | None:
+    """Start a page: its title, then the latest run — or, on an empty database, the friendly
+    "no runs yet" message and None (the page then stops)."""
+    st.title(title)
+    run = latest_run()
+    if run is None:
+        no_runs()
+    return run
+
+
 def no_runs() -> None:
     st.info(f"No forecast runs yet — run `{RUN_COMMAND}` (the daily flow on the offline demo) and reload.")
 

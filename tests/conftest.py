@@ -68,3 +68,16 @@ def http_server():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, monkeypatch):
+    """The test's settings point at SQLite (the default, under its SWX_DATA_DIR) or at a fresh PostgreSQL
+    database on SWX_TEST_DATABASE_URL's server (skipped when none)."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    from tests.helpers import fresh_postgres_database
+
+    with fresh_postgres_database(monkeypatch, "swx_test"):
+        yield "postgresql"

@@ -16,16 +16,7 @@ from swx.cli import app
 from swx.config import get_settings
 from swx.io.ionex import read_ionex
 from swx.store import queries as q
-from tests.helpers import fresh_postgres_database, simulated_archive
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, monkeypatch):
-    if request.param == "sqlite":
-        yield "sqlite"
-        return
-    with fresh_postgres_database(monkeypatch, "swx_daily"):
-        yield "postgresql"
+from tests.helpers import simulated_archive
 
 
 @pytest.fixture

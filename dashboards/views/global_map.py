@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.common import latest_run, no_runs, products
+from dashboards.common import page, products
 
 
 def render() -> None:
-    st.title("Global map")
-    run = latest_run()
+    run = page("Global map")
     if run is None:
-        no_runs()
         return
     import xarray as xr
 

@@ -7,15 +7,13 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboards.common import day_start, global_dtec, kp, latest_run, no_runs
+from dashboards.common import day_start, global_dtec, kp, page
 from swx.kp import g_class
 
 
 def render() -> None:
-    st.title("Now")
-    run = latest_run()
+    run = page("Now")
     if run is None:
-        no_runs()
         return
     status = run["status"]
     text = f"Run {run['id']} — forecast for **{run['target_day']}**, issued {run['issue_time']:%Y-%m-%d %H:%M} UTC"

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.common import csv_download, latest_run, no_runs, registry, runs
+from dashboards.common import csv_download, no_runs, page, registry, runs
 
 
 def render() -> None:
-    st.title("Runs & models")
-    if latest_run() is None:
-        no_runs()
+    if page("Runs & models") is None:
         return
     r = runs()
     if r.empty:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.common import csv_download, latest_run, no_runs, skill
+from dashboards.common import csv_download, page, skill
 
 
 def render() -> None:
-    st.title("Skill")
-    if latest_run() is None:
-        no_runs()
+    if page("Skill") is None:
         return
     df = skill(None, None)
     if df.empty:

@@ -10,8 +10,7 @@ from dashboards.common import (
     csv_download,
     day_start,
     kp,
-    latest_run,
-    no_runs,
+    page,
     station_forecasts,
     station_series,
     stations,
@@ -19,10 +18,8 @@ from dashboards.common import (
 
 
 def render() -> None:
-    st.title("Stations")
-    run = latest_run()
+    run = page("Stations")
     if run is None:
-        no_runs()
         return
     sts = stations()
     code = st.selectbox("Station", sts.code.tolist(), format_func=lambda c: f"{c} — "

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.common import csv_download, latest_run, no_runs, storm_table
+from dashboards.common import csv_download, page, storm_table
 
 
 def render() -> None:
-    st.title("Storms")
-    if latest_run() is None:
-        no_runs()
+    if page("Storms") is None:
         return
     df = storm_table()
     if df.empty:

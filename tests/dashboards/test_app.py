@@ -12,12 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from swx import daily, jobs
 from swx import operations as ops
-from swx.archive import Archive
 from swx.config import get_settings
-from swx.gim.simulate import simulated_source
-from swx.ingest import daterange, ingest_gims
-from swx.kp import load_indices
 from swx.store import queries as q
+from tests.helpers import simulated_archive
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ["views/now.py", "views/stations.py", "views/global_map.py", "views/skill.py", "views/storms.py",
@@ -55,9 +52,7 @@ def seeded(monkeypatch):
     monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
     get_settings.cache_clear()
     settings = get_settings()
-    archive = Archive(settings.archive_dir)
-    src = simulated_source(settings, load_indices(archive))
-    ingest_gims(src, archive, [("sim", d) for d in daterange(dt.date(2015, 2, 10), dt.date(2015, 3, 18))])
+    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 18))
     ops.ingest_indices_stage(settings)  # Kp and F10.7 into the database, as the daily flow does
     ctx = jobs.context(settings)
     jobs.train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)

@@ -44,15 +44,6 @@ def harness():
         yield
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, monkeypatch):
-    if request.param == "sqlite":
-        yield "sqlite"
-        return
-    with fresh_postgres_database(monkeypatch, "swx_flow"):
-        yield "postgresql"
-
-
 def _prepare(monkeypatch, last: dt.date, *, local: Path | None = None, skip: dt.date | None = None):
     """A simulated archive (2-hourly maps) up to `last` and a trained CNN per station. With `local`, the
     maps are written as IONEX files there (minus `skip`) and the flows read them as a local source."""
