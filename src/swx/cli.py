@@ -21,9 +21,9 @@ from rich.table import Table
 from swx.archive import Archive
 from swx.config import Settings, get_settings
 from swx.errors import SwxError
-from swx.gim.sources import GimSource, LocalDirectorySource, RemoteSource
+from swx.gim.sources import GimSource, LocalDirectorySource
 from swx.ingest import DayResult, IngestSummary, daterange, ingest_gims, ingest_indices
-from swx.net import Downloader, RetryPolicy
+from swx.net import Downloader
 
 app = typer.Typer(help="swx: 24 h vTEC forecasting from Global Ionospheric Maps (IONEX) and Kp.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
@@ -60,29 +60,23 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
 
 
 def _downloader(settings: Settings) -> Downloader:
-    return Downloader(RetryPolicy(settings.http_timeout_s, settings.http_retries, settings.http_backoff_s),
-                      netrc_path=settings.netrc_path)
+    from swx.operations import downloader
+
+    return downloader(settings)
 
 
 def _simulated(settings: Settings, archive: Archive):
-    from swx.gim.simulate import simulated_source
-    from swx.kp import load_indices
-
     with console.status("preparing the simulated source (NeQuick-G tables are computed once and cached)"):
-        return simulated_source(settings, load_indices(archive))
+        return _source(settings, "simulated", None, archive)
 
 
-def _source(settings: Settings, kind: str, directory: Path | None) -> GimSource:
-    if kind == "simulated":
-        return _simulated(settings, Archive(settings.archive_dir))
-    if kind == "local":
-        folder = directory or settings.gim_local_dir
-        if folder is None:
-            raise typer.BadParameter("a local source needs --dir or SWX_GIM_LOCAL_DIR", param_hint="--dir")
-        return LocalDirectorySource(folder)
-    if kind == "remote":
-        return RemoteSource(settings.gim_mirrors, _downloader(settings))
-    raise typer.BadParameter(f"unknown source {kind!r} (remote, local or simulated)", param_hint="--source")
+def _source(settings: Settings, kind: str, directory: Path | None, archive: Archive | None = None) -> GimSource:
+    from swx.operations import gim_source
+
+    try:
+        return gim_source(settings, archive or Archive(settings.archive_dir), kind, directory)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--source / --dir") from None
 
 
 def _progress() -> Progress:
