@@ -67,8 +67,9 @@ def context(settings: Settings, codes: list[str] | None = None) -> Context:
                                 str(rows.loc[c, "sector"]), str(rows.loc[c, "lat_band"]), str(rows.loc[c, "surface"]))
                         for c in missing]
         catalog = [known[c] for c in codes if c in known] + imported
-    centre = "sim" if settings.gim_source == "simulated" else settings.gim_centre
-    return Context(settings, Archive(settings.archive_dir), catalog, centre, [s.code for s in imported])
+    from swx.operations import centre_of
+
+    return Context(settings, Archive(settings.archive_dir), catalog, centre_of(settings), [s.code for s in imported])
 
 
 def _imported_series(ctx: Context, stations: list[Station], start: dt.date | None, end: dt.date | None
