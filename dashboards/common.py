@@ -65,6 +65,11 @@ def products(run_id: int) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL)
+def gim_file(centre: str, day: dt.date) -> str | None:
+    return q.gim_file(engine(), centre, day)
+
+
+@st.cache_data(ttl=TTL)
 def skill(start: dt.datetime | None, end: dt.datetime | None) -> pd.DataFrame:
     return q.skill_table(engine(), start=start, end=end)
 

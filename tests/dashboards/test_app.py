@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 from swx import daily, jobs
 from swx import operations as ops
 from swx.config import get_settings
+from swx.ingest import daterange
 from swx.store import queries as q
-from tests.helpers import simulated_archive
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ["views/now.py", "views/stations.py", "views/global_map.py", "views/skill.py", "views/storms.py",
@@ -52,7 +52,7 @@ def seeded(monkeypatch):
     monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
     get_settings.cache_clear()
     settings = get_settings()
-    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 18))
+    ops.ingest_stage(settings, daterange(dt.date(2015, 2, 10), dt.date(2015, 3, 17)))  # files recorded in the DB
     ops.ingest_indices_stage(settings)  # Kp and F10.7 into the database, as the daily flow does
     ctx = jobs.context(settings)
     jobs.train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
@@ -80,7 +80,14 @@ def test_pages_show_the_database(seeded):
 
     at = _app("views/global_map.py")
     assert not at.exception and len(at.get("image")) == 1
-    assert at.selectbox[0].value == "residual"
+    assert at.selectbox[0].value == r.run_id and at.selectbox[1].value == "residual"
+    assert "not in yet" in at.caption[0].value  # the latest run is for 18 March: no GIM yet
+    first = q.runs(engine).id.min()
+    at.selectbox[0].set_value(int(first)).run()  # the run for 17 March: its GIM is in
+    assert not at.exception and "Verifying GIM in" in at.caption[0].value
+    prods = q.global_products(engine, int(first))
+    rmse = prods[prods.method == "residual"].global_rmse.mean()
+    assert at.metric[0].value == f"{rmse:.2f}"
 
     at = _app("views/skill.py")
     assert not at.exception

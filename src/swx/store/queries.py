@@ -175,6 +175,13 @@ def runs_for_day(engine: Engine, target_day: dt.date) -> pd.DataFrame:
     return pd.DataFrame(list(out.values()), columns=["run_id", "issue_time", "status", "products"])
 
 
+def gim_file(engine: Engine, centre: str, day: dt.date) -> str | None:
+    """The archived GIM file of a centre and day, as recorded at ingest (None when not in yet)."""
+    f = m.InputFile
+    with engine.connect() as conn:
+        return conn.execute(select(f.path).where(f.kind == "GIM", f.centre == centre, f.day == day)).scalar_one_or_none()
+
+
 def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed") -> pd.DataFrame:
     """Global ΔTEC per time (the method's mean over stations) of observed or forecast ΔTEC."""
     d = m.DeltaTec
