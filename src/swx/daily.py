@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from swx import __version__
-from swx.dtec import global_dtec_frame, median_reference, station_dtec_frame
+from swx.dtec import global_dtec_frame, median_reference, naive_utc, station_dtec_frame
 from swx.errors import NotFoundError
 from swx.extend import StationValues, extend, persistence_prior
 from swx.forecasting import build_dataset
@@ -101,10 +101,15 @@ def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str]
     return pd.concat(rows, ignore_index=True), issue
 
 
-def _maps(ctx: Context, days: list[dt.date]) -> xr.DataArray | None:
+def _maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr.DataArray] | None = None
+          ) -> xr.DataArray | None:
+    """The archived maps of `days` as one time series (an epoch in two files is taken from the first);
+    days already in `loaded` are not read again."""
     parts = []
     for d in days:
-        if ctx.archive.has_gim(ctx.centre, d):
+        if loaded and d in loaded:
+            parts.append(loaded[d])
+        elif ctx.archive.has_gim(ctx.centre, d):
             with ctx.archive.open_gim(ctx.centre, d) as ds:
                 parts.append(ds["tec"].load())
     if not parts:
@@ -136,7 +141,7 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     if lag:  # degraded: the newest forecasts carried forward to the target day (leads grow by the lag)
         fc["valid_time"] = fc["valid_time"] + shift
         fc["lead_h"] = fc["lead_h"] + 24.0 * lag
-    issue_time = issue
+    issue_time = issue  # the data time of the inputs (carried-forward runs keep it)
     run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
                        code_version=__version__, data_source=ctx.centre)
     try:
@@ -159,7 +164,7 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
         one = fc[fc.architecture == primary]
         table = one.pivot(index="valid_time", columns="station", values="mean")[[st.code for st in ctx.stations]]
         sig = one.pivot(index="valid_time", columns="station", values="sigma")[[st.code for st in ctx.stations]]
-        times = _naive(table.index)
+        times = naive_utc(table.index)
         keep = np.isin(times, target_times)
         values = StationValues(times[keep], np.array([st.lat for st in ctx.stations]),
                                np.array([st.lon for st in ctx.stations]), table.to_numpy(float)[keep],
@@ -167,7 +172,8 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
                                tuple(st.code for st in ctx.stations))
 
         # the 27-day reference on the grid, from the maps of the previous days
-        history = _maps(ctx, [latest - dt.timedelta(days=k) for k in range(27, -1, -1)])
+        history = _maps(ctx, [latest - dt.timedelta(days=k) for k in range(27, -1, -1)],
+                        loaded={latest: latest_maps})
         ref = median_reference(history.values, history["time"].values + np.timedelta64(lag, "D"), target_times)
 
         from swx.products import forecast_dataset, write_products
@@ -218,13 +224,6 @@ def write_dtec(engine, frame: pd.DataFrame, kind: str, reference: str = "median2
         return upsert(conn, m.DeltaTec.__table__, rows, ["station_id", "time", "kind", "reference"])
 
 
-def _naive(index) -> np.ndarray:
-    t = pd.DatetimeIndex(index)
-    if t.tz is not None:
-        t = t.tz_convert("UTC").tz_localize(None)
-    return t.to_numpy().astype("datetime64[ns]")
-
-
 # ------------------------------------------------------------------------------------ verification
 
 def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
@@ -238,6 +237,7 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
         raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
     truth_all = _maps(ctx, [target_day])
     runs = runs_for_day(engine, target_day)
+    prev = _maps(ctx, [target_day - dt.timedelta(days=1)])  # the persistence map beside every forecast
     out = []
     for run in runs.itertuples():
         for method, path in run.products.items():
@@ -247,7 +247,6 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
             if len(times) == 0:
                 continue
             truth = truth_all.sel(time=times).values
-            prev = _maps(ctx, [target_day - dt.timedelta(days=1)])
             pers_t = times - np.timedelta64(1, "D")
             have = np.isin(pers_t, prev["time"].values) if prev is not None else np.zeros(len(times), bool)
             pers = np.full_like(truth, np.nan)

@@ -70,8 +70,8 @@ def station_dtec_frame(vtec: pd.DataFrame, target_times: pd.DatetimeIndex | None
     observed vTEC (the reference's history). `tec`, when given (e.g. forecasts), is what is compared
     with the reference instead of the observations at the target times."""
     target = pd.DatetimeIndex(target_times if target_times is not None else vtec.index)
-    t_np = _naive(target)
-    ref = median_reference(vtec.to_numpy(float), _naive(pd.DatetimeIndex(vtec.index)), t_np, days=days,
+    t_np = naive_utc(target)
+    ref = median_reference(vtec.to_numpy(float), naive_utc(pd.DatetimeIndex(vtec.index)), t_np, days=days,
                            min_days=min_days)
     values = (tec if tec is not None else vtec).reindex(target)[list(vtec.columns)].to_numpy(float)
     d, rel = delta_tec(values, ref)
@@ -89,7 +89,8 @@ def global_dtec_frame(long: pd.DataFrame) -> pd.DataFrame:
         columns={"dtec": "global_dtec", "dtec_rel": "global_dtec_rel"})
 
 
-def _naive(t: pd.DatetimeIndex) -> np.ndarray:
+def naive_utc(t: pd.DatetimeIndex) -> np.ndarray:
+    """datetime64[ns] (naive, UTC) values of a naive-UTC or aware time index."""
     t = pd.DatetimeIndex(t)
     if t.tz is not None:
         t = t.tz_convert("UTC").tz_localize(None)
