@@ -15,6 +15,7 @@ from swx import daily, jobs
 from swx.cli import app
 from swx.config import get_settings
 from swx.io.ionex import read_ionex
+from swx.provenance import code_version
 from swx.store import queries as q
 from tests.helpers import simulated_archive
 
@@ -40,6 +41,18 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     assert counts["station_forecasts"] == 18 * 12 and counts["global_forecasts"] == 2 * 13
     assert counts["dtec"] > 0 and q.latest_run(engine)["status"] == "ok"
     assert counts["observations"] > 18 * 12 * 30  # the station history the forecasts start from, for the dashboard
+
+    # provenance: the 18 CNN versions used, every archived map of the window with the archive's checksum,
+    # the index files; the code version and the settings hash on the run
+    prov = q.run_provenance(engine, r.run_id)
+    assert len(prov["models"]) == 18 and set(prov["models"].architecture) == {"cnn"}
+    gims = prov["inputs"][prov["inputs"].kind == "GIM"]
+    assert gims.day.min() == dt.date(2015, 2, 10) and gims.day.max() == dt.date(2015, 3, 16) and len(gims) == 35
+    first = ctx.archive.gim_path("sim", dt.date(2015, 3, 16))
+    assert gims.set_index("day").loc[dt.date(2015, 3, 16), "sha256"] == ctx.archive.recorded_sha256(first)
+    assert "kp_f107_history.csv.gz" in set(prov["inputs"].name)
+    assert prov["run"]["code_version"] == code_version()
+    assert len(prov["run"]["settings_hash"]) == 16
 
     nc, ionex = r.products["residual"]
     back = read_ionex(ionex)

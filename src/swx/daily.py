@@ -17,18 +17,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from swx import __version__
 from swx.dtec import global_dtec_frame, median_reference, naive_utc, station_dtec_frame
 from swx.errors import NotFoundError
 from swx.extend import StationValues, extend, persistence_prior
 from swx.forecasting import build_dataset
 from swx.jobs import Context
 from swx.kp import load_indices
+from swx.provenance import code_version, input_records, settings_hash
 from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
 from swx.store import models as m
-from swx.store.writes import (finish_run, start_run, station_ids, upsert, write_observations, write_rows,
-                              write_station_forecasts)
+from swx.store.writes import (finish_run, record_run_provenance, start_run, station_ids, upsert,
+                              write_observations, write_rows, write_station_forecasts)
 
 log = logging.getLogger(__name__)
 STEP = pd.Timedelta(hours=2)
@@ -95,7 +95,8 @@ def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str]
             sig = sigma[0, 0] if sigma is not None else np.full(len(valid), v.val_rmse if v.val_rmse else np.nan)
             rows.append(pd.DataFrame({"station": st.code, "architecture": arch, "valid_time": valid,
                                       "lead_h": np.asarray((valid - issue) / pd.Timedelta(hours=1)), "mean": mean[0, 0],
-                                      "sigma": sig, "model_version": v.version}))
+                                      "sigma": sig, "model_version": v.version,
+                                      "model_version_id": v.id}))
     if not rows:
         raise NotFoundError("no architecture has active models for every station: run `swx train` first")
     return pd.concat(rows, ignore_index=True), issue
@@ -143,7 +144,7 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
         fc["lead_h"] = fc["lead_h"] + 24.0 * lag
     issue_time = issue  # the data time of the inputs (carried-forward runs keep it)
     run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
-                       code_version=__version__, data_source=ctx.centre)
+                       code_version=code_version(), settings_hash=settings_hash(s), data_source=ctx.centre)
     try:
         # the observed station vTEC of the window (what the forecasts start from) into the database:
         # the dashboard and the verification queries read it there (upsert: reruns change nothing)
@@ -151,6 +152,9 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
         obs.columns = ["time", "station", "vtec"]
         write_observations(engine, obs, centre_default=ctx.centre)
         write_station_forecasts(engine, run_id, fc)
+        history_days = [latest - dt.timedelta(days=k) for k in range(HISTORY_DAYS, -1, -1)]
+        record_run_provenance(engine, run_id, fc["model_version_id"].unique(),
+                              input_records(ctx.archive, ctx.centre, history_days))
         archs = list(dict.fromkeys(fc["architecture"]))
         primary = s.forecast_architecture if s.forecast_architecture in archs else archs[0]
         if primary != s.forecast_architecture:

@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from swx import __version__
+from swx.provenance import code_version
 from swx.extend import DEFAULT_METHOD
 from swx.io.atomic import atomic_path
 from swx.io.ionex import write_ionex
@@ -60,9 +61,9 @@ def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issu
     ds.attrs.update(
         Conventions="CF-1.8", title="swx 24 h vTEC forecast",
         institution="swx operational space-weather forecasting",
-        source=f"swx {__version__}: station forecasts ({architecture or 'station models'}) extended by the "
+        source=f"swx {code_version()}: station forecasts ({architecture or 'station models'}) extended by the "
                f"'{method}' method from {what}",
-        history=f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} created by swx {__version__}",
+        history=f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} created by swx {code_version()}",
         issue_time=pd.Timestamp(issue_time).strftime("%Y-%m-%dT%H:%M:%SZ"),
         extension_method=method, input_source=source, simulated=int(simulated),
         run_id=-1 if run_id is None else int(run_id), references="Molina et al.; Cesaroni et al. 2020",

@@ -142,6 +142,26 @@ class ForecastRun(Base):
                       CheckConstraint("status IN ('running', 'ok', 'degraded', 'failed')", name="status_values"))
 
 
+class RunModel(Base):
+    """Provenance: the model versions a run's station forecasts came from."""
+    __tablename__ = "run_models"
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+
+
+class RunInput(Base):
+    """Provenance: the input files a run read, with their checksums as they were at run time (a later
+    re-ingest of the same day does not rewrite what an old run used)."""
+    __tablename__ = "run_inputs"
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # GIM / INDICES
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)  # file name
+    day: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+
+
 class StationForecast(Base):
     __tablename__ = "station_forecasts"
     run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True)
@@ -189,7 +209,8 @@ class Verification(Base):
     coverage68: Mapped[float | None] = mapped_column(Float, nullable=True)
     coverage95: Mapped[float | None] = mapped_column(Float, nullable=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("forecast_runs.id", ondelete="SET NULL"), nullable=True)
-    __table_args__ = (UniqueConstraint("scope", "station_code", "model", "window_start", "window_end", "kp_class"),)
+    __table_args__ = (UniqueConstraint("scope", "station_code", "model", "window_start", "window_end", "kp_class"),
+                      Index("ix_verification_window_start", "window_start"))
 
 
 class DeltaTec(Base):
@@ -200,6 +221,7 @@ class DeltaTec(Base):
     reference: Mapped[str] = mapped_column(String(16), primary_key=True)  # median27
     dtec: Mapped[float] = mapped_column(Float)
     dtec_rel: Mapped[float | None] = mapped_column(Float, nullable=True)
+    __table_args__ = (Index("ix_dtec_kind_time", "kind", "time"),)  # Global ΔTEC: all stations over a time range
 
 
 class StormEvent(Base):

@@ -250,6 +250,21 @@ def finish_run(engine: Engine, run_id: int, *, status: str, degraded: bool = Fal
             status=status, degraded=degraded, reason=reason, finished_at=dt.datetime.now(dt.UTC)))
 
 
+def record_run_provenance(engine: Engine, run_id: int, model_version_ids: Iterable[int],
+                          inputs: Iterable[Any]) -> None:
+    """The model versions and input files (objects with kind, name, day, path, sha256) of a run, in one
+    transaction; a rerun replaces the run's previous record."""
+    models = [dict(run_id=run_id, model_version_id=int(i)) for i in sorted(set(model_version_ids))]
+    files = [dict(run_id=run_id, kind=f.kind, name=f.name, day=f.day, path=f.path, sha256=f.sha256) for f in inputs]
+    with engine.begin() as conn:
+        conn.execute(m.RunModel.__table__.delete().where(m.RunModel.run_id == run_id))
+        conn.execute(m.RunInput.__table__.delete().where(m.RunInput.run_id == run_id))
+        if models:
+            conn.execute(m.RunModel.__table__.insert(), models)
+        if files:
+            conn.execute(m.RunInput.__table__.insert(), files)
+
+
 def write_station_forecasts(engine: Engine, run_id: int, df: pd.DataFrame) -> int:
     """Columns: station, architecture, valid_time, lead_h, mean, [sigma, q025, q16, q84, q975]."""
     table = "station_forecasts"

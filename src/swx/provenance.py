@@ -1,0 +1,83 @@
+"""What a forecast run is made of, so that any product can be traced back: the code version, a hash of
+the settings that change forecasts, the model versions and the input files with their checksums."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from swx import __version__
+from swx.config import Settings
+
+#: Settings that change what a run forecasts (paths, credentials, logging and HTTP knobs do not).
+FORECAST_SETTINGS = ("gim_centre", "gim_source", "sim_seed", "sim_cadence_min", "station_catalog",
+                     "forecast_architecture", "extension_method", "extension_compare", "kp_source", "device")
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """The package version, plus the git commit when running from a checkout (`+g<sha>`, `.dirty`
+    with local changes). Container images set SWX_CODE_VERSION at build time instead."""
+    pinned = os.environ.get("SWX_CODE_VERSION", "").strip()
+    if pinned:
+        return pinned[:64]
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "describe", "--always", "--dirty", "--abbrev=10",
+                              "--match", "NO-TAGS"], capture_output=True, text=True, timeout=5, check=True)
+        commit = out.stdout.strip().replace("-dirty", ".dirty")
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__}+g{commit}"[:64] if commit else __version__[:64]
+
+
+def settings_hash(settings: Settings) -> str:
+    """Short hash of the forecast-relevant settings: two runs with the same hash were configured alike."""
+    picked = {k: getattr(settings, k) for k in FORECAST_SETTINGS}
+    blob = json.dumps(picked, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """One file a run read: kind (GIM / INDICES), file name, day (GIMs), path and sha256."""
+    kind: str
+    name: str
+    day: dt.date | None
+    path: str
+    sha256: str
+
+
+@lru_cache(maxsize=1)
+def _bundled_indices() -> InputRecord:
+    from importlib import resources
+
+    from swx.indices.history import HISTORY_FILE
+
+    data = resources.files("swx.data").joinpath(HISTORY_FILE).read_bytes()
+    return InputRecord("INDICES", HISTORY_FILE, None, f"swx.data/{HISTORY_FILE}", hashlib.sha256(data).hexdigest())
+
+
+def input_records(archive, centre: str, days: list[dt.date]) -> list[InputRecord]:
+    """The archived GIM files of `days` that exist (checksums from the archive's records, i.e. of the
+    files as read) and the Kp/F10.7 index files: the bundled history and the archive's own tables."""
+    from swx.archive import sha256_file
+
+    out = []
+    for d in days:
+        if archive.has_gim(centre, d):
+            path = archive.gim_path(centre, d)
+            sha = archive.recorded_sha256(path) or sha256_file(path)
+            out.append(InputRecord("GIM", path.name, d, str(path), sha))
+    out.append(_bundled_indices())
+    for path in (archive.kp_path, archive.daily_path):
+        if path.is_file():
+            out.append(InputRecord("INDICES", path.name, None, str(path),
+                                   archive.recorded_sha256(path) or sha256_file(path)))
+    return out
