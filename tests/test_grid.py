@@ -32,3 +32,17 @@ def test_dipole_latitude():
     # on the pole's meridian the geographic equator is 90 - 80.65 = 9.35° of dipole latitude
     assert dipole_latitude(0.0, -72.68) == pytest.approx(90 - 80.65, abs=1e-6)
     assert local_time_hours(12.0, 90.0) == pytest.approx(18.0) and local_time_hours(23.0, 30.0) == pytest.approx(1.0)
+
+
+def test_coastline_segments_trace_the_land_mask():
+    from swx.grid import coastline_segments, land_mask
+
+    segs = coastline_segments(2.0)
+    pts = np.concatenate(segs)
+    assert len(segs) > 20 and pts[:, 0].min() >= -180 and pts[:, 0].max() <= 180 and np.abs(pts[:, 1]).max() <= 90
+    # every vertex sits between land and sea cells of the 2° grid it was traced from
+    def cells(x):  # the grid centres (odd degrees) around x
+        c = 2 * np.floor(x / 2) + 1
+        return np.array([c - 2, c, c + 2])
+    near = [land_mask(cells(la), cells(lo)) for lo, la in pts[::20]]
+    assert all(n.any() and not n.all() for n in near)

@@ -41,3 +41,15 @@ def _land(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndarray:
 def land_mask(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """True where the grid node is on land (GLOBE 1-km land mask, shipped with `global-land-mask`)."""
     return _land(tuple(float(x) for x in lat), tuple(float(x) for x in lon)).copy()
+
+
+@lru_cache(maxsize=4)
+def coastline_segments(step: float = 1.0) -> list[np.ndarray]:
+    """Coastlines as polylines of (lon, lat) vertices, traced from the shipped land mask at `step`
+    degrees: for maps drawn without tiles or downloads (the dashboard's station map)."""
+    import contourpy
+
+    lat = np.arange(-90 + step / 2, 90.0, step)
+    lon = np.arange(-180 + step / 2, 180.0, step)
+    gen = contourpy.contour_generator(lon, lat, land_mask(lat, lon).astype(float), line_type="Separate")
+    return [np.asarray(seg) for seg in gen.lines(0.5) if len(seg) > 2]

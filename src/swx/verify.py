@@ -164,3 +164,47 @@ def map_scores(forecast: np.ndarray, truth: np.ndarray, lat: np.ndarray, lon: np
             row["coverage95"] = float(np.mean(np.abs(err) <= Z95 * s))
         rows.append(row)
     return rows
+
+
+def pooled_skill(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Verification rows (one per station, model, window and Kp class, as stored) pooled over `by`:
+    RMSE from the sample-weighted mean square, MAE sample-weighted, and the skill scores against the
+    persistence and 27-day-median rows of the same stations, windows and Kp class (same data)."""
+    cols = by + ["model", "n", "rmse", "mae"]
+    df = rows[[c for c in dict.fromkeys(cols + ["station_code", "window_start", "kp_class"]) if c in rows]].copy()
+    df = df[df["n"] > 0]
+    df["sse"] = df["rmse"] ** 2 * df["n"]
+    df["sae"] = df["mae"] * df["n"]
+    keys = list(dict.fromkeys(by + ["model"]))
+    g = df.groupby(keys, dropna=False)[["n", "sse", "sae"]].sum()
+    out = pd.DataFrame({"n": g["n"].astype(int), "rmse": np.sqrt(g["sse"] / g["n"]), "mae": g["sae"] / g["n"]})
+    match = [c for c in ("station_code", "window_start", "kp_class") if c in df]
+    for base in ("persistence", "median27"):
+        ref = df[df["model"] == base][match + ["sse"]].rename(columns={"sse": "sse_ref"})
+        joined = df.merge(ref, on=match, how="inner")  # each model's rows where the baseline has the same data
+        r = joined.groupby(keys, dropna=False)[["sse", "sse_ref"]].sum()
+        out[f"skill_{base}"] = 1 - np.sqrt(r["sse"] / r["sse_ref"]).reindex(out.index)
+    return out.reset_index()
+
+
+def rolling_rmse(rows: pd.DataFrame, days: int = 7) -> pd.DataFrame:
+    """Daily pooled RMSE per model (all stations) and its trailing `days`-day pooled RMSE, with the
+    skill against persistence over the same trailing windows: is incremental learning helping?"""
+    df = rows[rows["n"] > 0].copy()
+    df["day"] = pd.to_datetime(df["window_start"], utc=True).dt.floor("D")
+    df["sse"] = df["rmse"] ** 2 * df["n"]
+    daily = df.groupby(["model", "day"])[["sse", "n"]].sum()
+    out = []
+    for model, g in daily.groupby(level="model"):
+        g = g.droplevel("model").asfreq("D", fill_value=0) if len(g) > 1 else g.droplevel("model")
+        roll = g.rolling(days, min_periods=1).sum()
+        frame = pd.DataFrame({"model": model, "day": g.index, "rmse": np.sqrt(g["sse"] / g["n"].where(g["n"] > 0)),
+                              f"rmse_{days}d": np.sqrt(roll["sse"] / roll["n"].where(roll["n"] > 0)),
+                              "_sse": roll["sse"].to_numpy()})
+        out.append(frame)
+    if not out:
+        return pd.DataFrame(columns=["model", "day", "rmse", f"rmse_{days}d", f"skill_{days}d"])
+    res = pd.concat(out, ignore_index=True)
+    ref = res[res["model"] == "persistence"].set_index("day")["_sse"]
+    res[f"skill_{days}d"] = 1 - np.sqrt(res["_sse"] / res["day"].map(ref))
+    return res.drop(columns="_sse")

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
 from swx.store import models as m
-from swx.verify import same_ut_baselines
+from swx.verify import Z68, Z95, same_ut_baselines
 
 
 def _frame(rows, columns: list[str], time_cols: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -144,6 +144,36 @@ def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.dat
     return _frame(rows, cols, ("valid_time",))
 
 
+def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """The freshest forecast of each architecture per valid time in [start, end) (the shortest lead
+    among the runs), with its 68 % and 95 % intervals: the stored quantiles where the model has them,
+    else mean ± 0.99/1.96 sigma (Gaussian)."""
+    fc = station_forecasts(engine, code, start, end)
+    cols = ["architecture", "valid_time", "run_id", "lead_h", "mean", "lo68", "hi68", "lo95", "hi95"]
+    if fc.empty:
+        return pd.DataFrame(columns=cols)
+    fc = fc.sort_values(["architecture", "valid_time", "lead_h", "run_id"], ascending=[True, True, True, False])
+    fc = fc.drop_duplicates(["architecture", "valid_time"], keep="first").reset_index(drop=True)
+    sigma = fc["sigma"].astype(float)
+    for name, q_lo, q_hi, z in (("68", "q16", "q84", Z68), ("95", "q025", "q975", Z95)):
+        fc[f"lo{name}"] = fc[q_lo].astype(float).fillna(fc["mean"] - z * sigma)
+        fc[f"hi{name}"] = fc[q_hi].astype(float).fillna(fc["mean"] + z * sigma)
+    return fc[cols]
+
+
+def dtec_series(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed",
+                codes: list[str] | None = None) -> pd.DataFrame:
+    """ΔTEC (vs the 27-day median) per station and time in [start, end), of some or all stations."""
+    d = m.DeltaTec
+    stmt = (select(m.Station.code, d.time, d.dtec, d.dtec_rel).join(m.Station, m.Station.id == d.station_id)
+            .where(d.time >= start, d.time < end, d.kind == kind, d.reference == "median27"))
+    if codes is not None:
+        stmt = stmt.where(m.Station.code.in_(codes))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt.order_by(m.Station.code, d.time)).all()
+    return _frame(rows, ["station", "time", "dtec", "dtec_rel"], ("time",))
+
+
 def kp_series(engine: Engine, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     cols = ["time", "kp", "ap", "status", "source"]
     with engine.connect() as conn:
@@ -229,6 +259,14 @@ def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.dat
     return _frame(rows, cols + ["lat_band", "surface"], ("window_start", "window_end"))
 
 
+def verification_span(engine: Engine) -> tuple[dt.datetime, dt.datetime] | None:
+    """First window start and last window end of the stored verification (None when there is none)."""
+    v = m.Verification
+    with engine.connect() as conn:
+        lo, hi = conn.execute(select(func.min(v.window_start), func.max(v.window_end))).one()
+    return (lo, hi) if lo is not None else None
+
+
 def storms(engine: Engine) -> pd.DataFrame:
     cols = ["start", "end", "max_kp", "g_class", "peak_pos_dtec", "peak_pos_time", "peak_neg_dtec", "peak_neg_time",
             "stations"]
@@ -245,6 +283,26 @@ def model_registry(engine: Engine) -> pd.DataFrame:
                             .join(m.Station, m.Station.id == m.ModelVersion.station_id)
                             .order_by(m.Station.code, m.ModelVersion.architecture, m.ModelVersion.version)).all()
     return _frame(rows, ["station"] + cols, ("train_start", "train_end", "created_at"))
+
+
+def run_provenance(engine: Engine, run_id: int) -> dict[str, Any]:
+    """What a run was made of: its row (code version, settings hash, flow run), the model versions
+    (station, architecture, version, checkpoint checksum) and the input files with checksums."""
+    r, mv, rm, ri = m.ForecastRun, m.ModelVersion, m.RunModel, m.RunInput
+    with engine.connect() as conn:
+        row = conn.execute(select(r.__table__).where(r.id == run_id)).first()
+        if row is None:
+            raise KeyError(f"no forecast run {run_id}")
+        models = conn.execute(select(m.Station.code, mv.architecture, mv.version, mv.status, mv.val_rmse,
+                                     mv.checkpoint_sha256, mv.created_at)
+                              .join(rm, rm.model_version_id == mv.id).join(m.Station, m.Station.id == mv.station_id)
+                              .where(rm.run_id == run_id).order_by(mv.architecture, m.Station.code)).all()
+        inputs = conn.execute(select(ri.kind, ri.name, ri.day, ri.sha256, ri.path).where(ri.run_id == run_id)
+                              .order_by(ri.kind, ri.day, ri.name)).all()
+    return dict(run=dict(row._mapping),
+                models=_frame(models, ["station", "architecture", "version", "status", "val_rmse",
+                                       "checkpoint_sha256", "created_at"], ("created_at",)),
+                inputs=_frame(inputs, ["kind", "name", "day", "sha256", "path"]))
 
 
 def counts(engine: Engine) -> dict[str, int]:
