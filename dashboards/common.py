@@ -84,6 +84,35 @@ def registry() -> pd.DataFrame:
     return q.model_registry(engine())
 
 
+@st.cache_data(ttl=TTL)
+def forecast_bands(code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    return q.station_forecast_bands(engine(), code, start, end)
+
+
+@st.cache_data(ttl=TTL)
+def dtec(start: dt.datetime, end: dt.datetime, kind: str, codes: tuple[str, ...] | None = None) -> pd.DataFrame:
+    return q.dtec_series(engine(), start, end, kind, list(codes) if codes is not None else None)
+
+
+@st.cache_data(ttl=TTL)
+def provenance(run_id: int) -> dict:
+    return q.run_provenance(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL * 60)
+def coastlines() -> pd.DataFrame:
+    """Coastline polylines for Altair maps (offline, from swx's land mask)."""
+    from swx.grid import coastline_segments
+
+    return pd.concat([pd.DataFrame({"lon": s[:, 0], "lat": s[:, 1], "segment": i, "order": range(len(s))})
+                      for i, s in enumerate(coastline_segments(2.0))], ignore_index=True)
+
+
+@st.cache_data(ttl=TTL)
+def verification_span() -> tuple[dt.datetime, dt.datetime] | None:
+    return q.verification_span(engine())
+
+
 def day_start(d: dt.date) -> dt.datetime:
     return dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC)
 

@@ -190,3 +190,23 @@ def simulated_archive(settings, start: dt.date, end: dt.date):
     src = simulated_source(settings, load_indices(archive))
     ingest_gims(src, archive, [("sim", d) for d in daterange(start, end)])
     return src
+
+
+def seed_dashboard_database(settings) -> dict:
+    """What the dashboard tests look at, made by the real stages on a simulated archive (2-hourly maps,
+    10 Feb - 17 Mar 2015, the St Patrick's Day storm): CNNs trained to 10 March, daily runs issued
+    13-17 March, maps and stations verified 14-17 March, storm events. Returns the run ids."""
+    from swx import daily, jobs
+    from swx import operations as ops
+    from swx.ingest import daterange
+
+    ops.ingest_stage(settings, daterange(dt.date(2015, 2, 10), dt.date(2015, 3, 17)))  # files recorded in the DB
+    ops.ingest_indices_stage(settings)  # Kp and F10.7 into the database, as the daily flow does
+    ctx = jobs.context(settings)
+    jobs.train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
+    runs = [daily.forecast(ctx, d).run_id for d in daterange(dt.date(2015, 3, 13), dt.date(2015, 3, 17))]
+    for d in daterange(dt.date(2015, 3, 14), dt.date(2015, 3, 17)):
+        ops.verify_stage(settings, d)
+    daily.storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
+    ctx.engine.dispose()
+    return {"runs": runs}

@@ -1,24 +1,60 @@
-"""Skill: RMSE/MAE and skill vs the baselines, per station, group or global map."""
+"""Skill: RMSE, MAE and skill against persistence and the 27-day median per station, architecture,
+latitude band, surface or Kp class over a chosen window, and the trend of the rolling error (is the
+daily incremental update helping?)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
-from dashboards.common import csv_download, page, skill
+from dashboards.charts import trend_chart
+from dashboards.common import csv_download, day_start, page, skill, verification_span
+from swx.verify import pooled_skill, rolling_rmse
+
+GROUPS = {"station": ["station_code"], "architecture": [], "latitude band": ["lat_band"], "surface": ["surface"],
+          "Kp class": ["kp_class"]}
 
 
 def render() -> None:
     if page("Skill") is None:
         return
-    df = skill(None, None)
-    if df.empty:
-        st.info("No verification yet.")
+    span = verification_span()
+    if span is None:
+        st.info("No verification yet: the daily flow verifies each day once its GIM is in.")
         return
-    scope = st.radio("Scope", ["station", "group", "global"], horizontal=True)
-    view = df[(df.scope == scope) & (df.kp_class == "all")]
-    table = view.groupby(["station_code", "model"])[["rmse", "mae", "skill_persistence", "skill_median27"]].mean()
-    st.dataframe(table.round(3))
-    csv_download(view, f"skill-{scope}")
+    first, last = span[0].date(), span[1].date()
+    default_start = max(first, last - dt.timedelta(days=30))
+    chosen = st.date_input("Window (UTC days)", (default_start, last), min_value=first, max_value=last)
+    if not isinstance(chosen, tuple) or len(chosen) != 2:
+        st.info("Pick the end date too.")
+        return
+    df = skill(day_start(chosen[0]), day_start(chosen[1] + dt.timedelta(days=1)))
+    stations = df[df.scope == "station"]
+    if stations.empty:
+        st.info("No station verification in this window.")
+        return
+    by = st.radio("Per", list(GROUPS), horizontal=True)
+    rows = stations if by == "Kp class" else stations[stations.kp_class == "all"]
+    table = pooled_skill(rows, GROUPS[by]).set_index(GROUPS[by] + ["model"]).round(3)
+    st.subheader(f"Station forecasts, 24 h ahead, {chosen[0]} to {chosen[1]}")
+    st.dataframe(table)
+    st.caption("Pooled over the window (RMSE from the sample-weighted mean square); skill = 1 − RMSE / RMSE of "
+               "the baseline on the same samples: above 0 beats it.")
+    csv_download(table.reset_index(), f"skill-{by.replace(' ', '-')}")
+
+    days = st.slider("Rolling window (days)", 1, 30, 7)
+    trend = rolling_rmse(stations[stations.kp_class == "all"], days)
+    st.subheader("Is the daily update helping? Trailing error and skill over time")
+    for chart in trend_chart(trend, days):
+        st.altair_chart(chart, width="stretch")
+
+    maps = df[df.scope == "global"]
+    if len(maps):
+        st.subheader("Global maps (area-weighted, vs the verifying GIM)")
+        mtable = maps[maps.kp_class == "all"].groupby(["station_code", "model"])[["rmse", "mae"]].mean().round(3)
+        st.dataframe(mtable)
+        csv_download(mtable.reset_index(), "skill-maps")
 
 
 render()

@@ -1,4 +1,5 @@
-"""Stations: observed vTEC vs each architecture's forecasts, persistence and the 27-day median, Kp below."""
+"""Stations: observed vTEC vs each architecture's forecasts with 68 %/95 % bands, persistence and the
+27-day median, Kp below on the same time axis; pick a station from the list or on the map."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import datetime as dt
 
 import streamlit as st
 
+from dashboards.charts import station_map, station_panel
 from dashboards.common import (
+    coastlines,
     csv_download,
     day_start,
+    forecast_bands,
     kp,
     page,
-    station_forecasts,
     station_series,
     stations,
 )
@@ -22,25 +25,41 @@ def render() -> None:
     if run is None:
         return
     sts = stations()
-    code = st.selectbox("Station", sts.code.tolist(), format_func=lambda c: f"{c} — "
-                        + sts.set_index("code").loc[c, "name"])
+    codes = sts.code.tolist()
+    names = sts.set_index("code")["name"]
+    st.session_state.setdefault("station", codes[0])
+    # a click on the map (its selection state, as of this rerun) picks the station before anything is drawn
+    clicked = ((st.session_state.get("station_map") or {}).get("selection") or {}).get("station") or []
+    picked = [p.get("code") for p in clicked if p.get("code") in codes]
+    if picked and picked[0] != st.session_state.get("_map_pick"):  # a new click, not the one already applied
+        st.session_state["_map_pick"] = picked[0]
+        st.session_state["station"] = picked[0]
+    st.altair_chart(station_map(sts, coastlines(), st.session_state["station"]), on_select="rerun",
+                    key="station_map", selection_mode="station", width="stretch")
+    code = st.selectbox("Station", codes, key="station", format_func=lambda c: f"{c} — {names[c]}")
+
     end_default = run["target_day"] + dt.timedelta(days=1)
-    start, end = st.date_input("Dates (UTC)", (end_default - dt.timedelta(days=10), end_default))
-    lo, hi = day_start(start), day_start(end)
+    chosen = st.date_input("Dates (UTC)", (end_default - dt.timedelta(days=10), end_default))
+    if not isinstance(chosen, tuple) or len(chosen) != 2:
+        st.info("Pick the end date too.")
+        return
+    lo, hi = day_start(chosen[0]), day_start(chosen[1])
     obs = station_series(code, lo, hi)
-    fc = station_forecasts(code, lo, hi)
-    frame = obs.set_index("time")[["vtec", "persistence", "median27"]].rename(
+    if len(obs):  # one analysis centre: the run's, else the first one stored
+        centre = run["data_source"] if run["data_source"] in set(obs.centre) else sorted(set(obs.centre))[0]
+        obs = obs[obs.centre == centre]
+    observed = obs[["time", "vtec", "persistence", "median27"]].rename(
         columns={"vtec": "observed", "persistence": "persistence (24 h)", "median27": "27-day median"})
-    for arch, g in fc.groupby("architecture"):
-        latest = g.sort_values("run_id").drop_duplicates("valid_time", keep="last").set_index("valid_time")
-        frame = frame.join(latest["mean"].rename(f"{arch.upper()} forecast"), how="outer")
-    st.line_chart(frame)
-    if len(fc) and fc["sigma"].notna().any():
-        st.caption("68 % / 95 % intervals: mean ± 1 / 1.96 sigma (table below)")
-    k = kp(lo, hi)
-    if len(k):
-        st.bar_chart(k.set_index("time")["kp"], height=160)
-    csv_download(frame.reset_index(), f"station-{code}")
+    bands = forecast_bands(code, lo, hi)
+    if observed.empty and bands.empty:
+        st.info(f"No observations or forecasts for {code} between {chosen[0]} and {chosen[1]}.")
+        return
+    for chart in station_panel(observed, bands, kp(lo, hi), f"{code} — {names[code]}", (lo, hi)):
+        st.altair_chart(chart, width="stretch")
+    st.caption("Forecasts: the freshest of each architecture per valid time; shaded: 68 % and 95 % intervals "
+               "(stored quantiles, else mean ± 0.99 / 1.96 sigma).")
+    table = observed.merge(bands.rename(columns={"valid_time": "time"}), on="time", how="outer")
+    csv_download(table, f"station-{code}")
 
 
 render()

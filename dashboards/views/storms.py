@@ -1,10 +1,15 @@
-"""Storms: the storm event table."""
+"""Storms: the storm event table; per event, Kp and Global ΔTEC (observed and forecast) curves and the
+ΔTEC of the most affected stations."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
 
-from dashboards.common import csv_download, page, storm_table
+from dashboards.charts import storm_panel
+from dashboards.common import csv_download, dtec, global_dtec, kp, page, storm_table
 
 
 def render() -> None:
@@ -14,8 +19,28 @@ def render() -> None:
     if df.empty:
         st.info("No storm (Kp ≥ 5-) in the data so far.")
         return
-    st.dataframe(df)
+    st.dataframe(df, hide_index=True)
     csv_download(df, "storms")
+    labels = {i: f"{r.start:%Y-%m-%d %H:%M} UTC — G{r.g_class} (max Kp {r.max_kp:.2f})" for i, r in df.iterrows()}
+    i = st.selectbox("Event", list(labels), format_func=labels.get)
+    ev = df.loc[i]
+    t0 = ev.start.to_pydatetime() - dt.timedelta(days=1)
+    t1 = ev.end.to_pydatetime() + dt.timedelta(days=2)
+    g = pd.concat([global_dtec(t0, t1, kind).assign(kind=kind) for kind in ("observed", "forecast")])
+    top = list(ev.stations or [])
+    per_station = dtec(t0, t1, "observed", tuple(top)) if top else pd.DataFrame(columns=["station", "time", "dtec"])
+    c1, c2, c3 = st.columns(3)
+    c1.metric("G-scale", f"G{ev.g_class}", help=f"max Kp {ev.max_kp:.2f}")
+    if pd.notna(ev.peak_pos_dtec):
+        c2.metric("Positive phase: peak Global ΔTEC", f"{ev.peak_pos_dtec:+.2f} TECU",
+                  help=f"at {ev.peak_pos_time:%Y-%m-%d %H:%M} UTC")
+    if pd.notna(ev.peak_neg_dtec):
+        c3.metric("Negative phase: peak Global ΔTEC", f"{ev.peak_neg_dtec:+.2f} TECU",
+                  help=f"at {ev.peak_neg_time:%Y-%m-%d %H:%M} UTC")
+    for chart in storm_panel(kp(t0, t1), g, per_station, f"Storm of {ev.start:%Y-%m-%d %H:%M} UTC", (t0, t1)):
+        st.altair_chart(chart, width="stretch")
+    if top:
+        st.markdown("**Most affected stations** (largest |ΔTEC| in the event, strongest first): " + ", ".join(top))
 
 
 render()

@@ -1,34 +1,24 @@
 """The dashboard pages under `streamlit.testing.v1.AppTest`, against a database seeded by the real daily
-stages on a simulated archive: no exceptions, and the numbers shown are the database's."""
+stages on a simulated archive (SQLite and PostgreSQL): no exceptions, and the numbers shown are the
+database's."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
-import pytest
-import streamlit as st
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
-from swx import daily, jobs
-from swx import operations as ops
-from swx.config import get_settings
-from swx.ingest import daterange
 from swx.store import queries as q
+from swx.store.db import engine_from_settings
+from swx.verify import pooled_skill
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ["views/now.py", "views/stations.py", "views/global_map.py", "views/skill.py", "views/storms.py",
          "views/runs.py"]
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Each test has its own database: no query result or engine cached by an earlier one."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def _app(page: str | None = None) -> AppTest:
@@ -40,6 +30,15 @@ def _app(page: str | None = None) -> AppTest:
     return at
 
 
+def _charts(at: AppTest) -> list:
+    return at.get("vega_lite_chart")
+
+
+def _datasets(chart) -> list[pd.DataFrame]:
+    """The data sets a Vega-Lite chart element was sent with (Arrow IPC), as DataFrames."""
+    return [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+
+
 def test_empty_database_shows_the_run_command_not_a_traceback():
     for page in [None, *PAGES]:
         at = _app(page)
@@ -47,58 +46,123 @@ def test_empty_database_shows_the_run_command_not_a_traceback():
         assert any("make run" in i.value for i in at.info), page
 
 
-@pytest.fixture
-def seeded(monkeypatch):
-    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
-    get_settings.cache_clear()
-    settings = get_settings()
-    ops.ingest_stage(settings, daterange(dt.date(2015, 2, 10), dt.date(2015, 3, 17)))  # files recorded in the DB
-    ops.ingest_indices_stage(settings)  # Kp and F10.7 into the database, as the daily flow does
-    ctx = jobs.context(settings)
-    jobs.train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
-    daily.forecast(ctx, dt.date(2015, 3, 16))
-    r = daily.forecast(ctx, dt.date(2015, 3, 17))
-    daily.verify_maps(ctx, dt.date(2015, 3, 17))
-    daily.storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
-    return ctx, r
-
-
-def test_pages_show_the_database(seeded):
-    ctx, r = seeded
-    engine = ctx.engine
+def test_now_page(seeded):
+    settings, info = seeded
+    engine = engine_from_settings(settings)
     at = _app()
     assert not at.exception
-    assert any("forecast for **2015-03-18**" in s.value and "ok" in s.value for s in at.success), [s.value for s in at.success]
+    assert any("forecast for **2015-03-18**" in s.value and "ok" in s.value for s in at.success), \
+        [s.value for s in at.success]
     kp_metric = next(m for m in at.metric if m.label == "Latest Kp")
     last = q.kp_series(engine, dt.datetime(2015, 3, 15, tzinfo=dt.UTC), dt.datetime(2015, 3, 19, tzinfo=dt.UTC))
     assert kp_metric.value == f"{last.dropna(subset=['kp']).kp.iloc[-1]:.2f}"
     assert "SIMULATED" in at.caption[0].value
+    assert len(at.get("arrow_line_chart")) == 1 or len(_charts(at)) >= 1  # Global ΔTEC, observed and forecast
 
+
+def test_stations_page_bands_and_map(seeded):
+    settings, info = seeded
+    engine = engine_from_settings(settings)
     at = _app("views/stations.py")
     assert not at.exception and at.selectbox[0].value == q.stations(engine).code.iloc[0]
     assert len(at.selectbox[0].options) == 18
+    assert len(_charts(at)) == 3  # the station map, vTEC with the forecasts, Kp
+    code = at.selectbox[0].value
+    lo, hi = dt.datetime(2015, 3, 9, tzinfo=dt.UTC), dt.datetime(2015, 3, 19, tzinfo=dt.UTC)
+    bands = q.station_forecast_bands(engine, code, lo, hi)
+    # the freshest forecast per valid time: 12 per issue day, 13-17 March
+    assert len(bands) == 5 * 12 and (bands.lo95 < bands.lo68).all() and (bands.hi68 < bands.hi95).all()
+    assert np.allclose(bands.hi68 - bands["mean"], bands["mean"] - bands.lo68)
+    # the panel is drawn from exactly these numbers: its band layer carries the bounds
+    drawn = next(d for d in _datasets(_charts(at)[1]) if "hi95" in d)
+    np.testing.assert_allclose(drawn.sort_values("time")[["lo95", "lo68", "hi68", "hi95"]].to_numpy(),
+                               bands[["lo95", "lo68", "hi68", "hi95"]].to_numpy())
+    kp_drawn = _datasets(_charts(at)[2])[0]
+    assert len(kp_drawn) == 8 * 10  # Kp of the ten days shown, underneath
+    at.selectbox[0].set_value("E120S20").run()  # pick another station
+    assert not at.exception and "E120S20" in _charts(at)[1].proto.spec
+    other = q.station_forecast_bands(engine, "E120S20", lo, hi)
+    drawn = next(d for d in _datasets(_charts(at)[1]) if "hi95" in d)
+    np.testing.assert_allclose(np.sort(drawn["mean"].to_numpy()), np.sort(other["mean"].to_numpy()))
 
+
+def test_global_map_page(seeded):
+    settings, info = seeded
+    engine = engine_from_settings(settings)
     at = _app("views/global_map.py")
     assert not at.exception and len(at.get("image")) == 1
-    assert at.selectbox[0].value == r.run_id and at.selectbox[1].value == "residual"
+    assert at.selectbox[0].value == info["runs"][-1] and at.selectbox[1].value == "residual"
     assert "not in yet" in at.caption[0].value  # the latest run is for 18 March: no GIM yet
-    first = q.runs(engine).id.min()
-    at.selectbox[0].set_value(int(first)).run()  # the run for 17 March: its GIM is in
+    earlier = info["runs"][-2]
+    at.selectbox[0].set_value(earlier).run()  # the run for 17 March: its GIM is in
     assert not at.exception and "Verifying GIM in" in at.caption[0].value
-    prods = q.global_products(engine, int(first))
+    prods = q.global_products(engine, earlier)
     rmse = prods[prods.method == "residual"].global_rmse.mean()
     assert at.metric[0].value == f"{rmse:.2f}"
 
+
+def test_skill_page_groups_and_trend(seeded):
+    settings, info = seeded
+    engine = engine_from_settings(settings)
     at = _app("views/skill.py")
     assert not at.exception
+    rows = q.skill_table(engine)
+    stations = rows[(rows.scope == "station") & (rows.kp_class == "all")]
+    expected = pooled_skill(stations, ["station_code"]).set_index(["station_code", "model"])
     table = at.dataframe[0].value
-    assert ("E000N50", "cnn") in table.index and "persistence" in {m for _, m in table.index}
+    assert ("E000N50", "cnn") in table.index and ("E000N50", "persistence") in table.index
+    assert table.loc[("E000N50", "cnn"), "rmse"] == round(expected.loc[("E000N50", "cnn"), "rmse"], 3)
+    at.radio[0].set_value("Kp class").run()
+    classes = set(at.dataframe[0].value.index.get_level_values(0))
+    assert not at.exception and {"all", "quiet"} <= classes
+    at.radio[0].set_value("latitude band").run()
+    assert set(at.dataframe[0].value.index.get_level_values(0)) == {"low", "mid", "high"}
+    assert len(_charts(at)) == 2  # the rolling-error trend: RMSE and skill
+    assert len(at.dataframe) == 2  # with the global-map verification table
 
+
+def test_storms_page_event_curves(seeded):
+    settings, info = seeded
+    engine = engine_from_settings(settings)
     at = _app("views/storms.py")
     assert not at.exception
     df = at.dataframe[0].value
-    assert df.g_class.max() == 4 and len(df) == len(q.storms(engine))
+    events = q.storms(engine)
+    assert df.g_class.max() == 4 and len(df) == len(events)
+    first = events.iloc[0]
+    assert at.metric[0].value == f"G{first.g_class}"
+    assert len(_charts(at)) == 3  # Kp, Global ΔTEC, the most affected stations' ΔTEC
+    assert ", ".join(first.stations) in at.markdown[-1].value
 
+
+def test_runs_page_provenance(seeded):
+    settings, info = seeded
+    engine = engine_from_settings(settings)
     at = _app("views/runs.py")
     assert not at.exception
-    assert len(at.dataframe[0].value) == 2 and set(at.dataframe[0].value.status) == {"ok"}
+    runs = at.dataframe[0].value
+    assert len(runs) == 5 and set(runs.status) == {"ok"}
+    prov = q.run_provenance(engine, int(at.selectbox[0].value))
+    assert at.metric[0].value == prov["run"]["code_version"] and at.metric[1].value == prov["run"]["settings_hash"]
+    models, inputs = at.dataframe[1].value, at.dataframe[2].value
+    assert len(models) == 18 and set(models.architecture) == {"cnn"}
+    assert (inputs.kind == "GIM").sum() > 30 and inputs.sha256.str.len().eq(64).all()
+    registry = at.dataframe[3].value
+    assert len(registry) == len(q.model_registry(engine))
+
+
+def test_on_postgresql_the_dashboard_reads_through_a_read_only_role(seeded):
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import ProgrammingError
+
+    settings, _ = seeded
+    if not (settings.database_url or "").startswith("postgresql"):
+        pytest.skip("SQLite: read access is a matter of file permissions")
+    assert "swx_ro_" in settings.database_url
+    engine = engine_from_settings(settings)
+    at = _app()
+    assert not at.exception and at.success  # every read works...
+    with pytest.raises(ProgrammingError, match="permission denied"):  # ...and writing does not
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM forecast_runs"))

@@ -1,0 +1,106 @@
+"""Altair charts of the dashboard (presentation only: the frames come from `swx.store.queries`).
+Vega-Lite renders in the browser from Streamlit's bundle: no tiles, no downloads (works offline)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+# fill the page's width, keep the asked height for the plot (axes and titles come on top of it)
+FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")
+BAND_COLOURS = {"observed": "#111111", "persistence (24 h)": "#8c8c8c", "27-day median": "#b07aa1",
+                "CNN": "#1f77b4", "GRU": "#2ca02c", "LSTM": "#ff7f0e"}
+
+
+def station_map(stations: pd.DataFrame, coast: pd.DataFrame, selected: str | None) -> alt.Chart:
+    """The virtual stations over coastlines, by latitude band and surface; a click picks a station."""
+    pick = alt.selection_point(name="station", fields=["code"], on="click", clear=False)
+    base = alt.Chart(coast).mark_line(color="#9a9a9a", strokeWidth=0.6).encode(
+        x=alt.X("lon:Q", scale=alt.Scale(domain=[-180, 180], nice=False), title="longitude (°E)",
+                axis=alt.Axis(values=list(range(-180, 181, 60)))),
+        y=alt.Y("lat:Q", scale=alt.Scale(domain=[-90, 90], nice=False), title="latitude (°N)",
+                axis=alt.Axis(values=list(range(-90, 91, 30)))),
+        detail="segment:N", order="order:Q")
+    sts = stations.assign(selected=stations["code"] == selected)
+    points = alt.Chart(sts).mark_point(filled=True, size=140).encode(
+        x="lon:Q", y="lat:Q",
+        color=alt.Color("lat_band:N", title="latitude band", scale=alt.Scale(
+            domain=["low", "mid", "high"], range=["#d62728", "#2ca02c", "#1f77b4"])),
+        shape=alt.Shape("surface:N", title="surface"),
+        stroke=alt.condition("datum.selected", alt.value("black"), alt.value(None)), strokeWidth=alt.value(2.5),
+        tooltip=["code", "name", "lat", "lon", "lat_band", "surface"]).add_params(pick)
+    return _fit((base + points).properties(height=320, width="container", title="Virtual stations (click one)"))
+
+
+def _fit(chart):
+    """Top-level sizing: fill the page's width, keep the asked plot height."""
+    return chart.properties(autosize=FIT_X)
+
+
+def _time_axis(domain: tuple) -> alt.X:
+    """One UTC time axis for charts stacked on the page (explicit domain: they line up)."""
+    lo, hi = (pd.Timestamp(t).isoformat() for t in domain)
+    return alt.X("time:T", title="UTC", scale=alt.Scale(domain=[lo, hi]))
+
+
+def station_panel(observed: pd.DataFrame, bands: pd.DataFrame, kp: pd.DataFrame, title: str,
+                  domain: tuple) -> list[alt.Chart]:
+    """Observed vTEC, the baselines and each architecture's forecast with its 68 % and 95 % intervals;
+    Kp underneath on the same time axis (two charts, stacked with the same time domain)."""
+    lines = observed.melt(id_vars="time", var_name="series", value_name="vtec").dropna()
+    fc = bands.assign(series=bands["architecture"].str.upper())
+    lines = pd.concat([lines, fc.rename(columns={"valid_time": "time", "mean": "vtec"})[["time", "series", "vtec"]]])
+    shown = [k for k in BAND_COLOURS if k in set(lines["series"])]
+    colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=shown, range=[BAND_COLOURS[k] for k in shown]),
+                       legend=alt.Legend(orient="top", symbolType="stroke", symbolStrokeWidth=3, symbolOpacity=1))
+    x = _time_axis(domain)
+    layers = []
+    if len(fc):
+        b = fc.rename(columns={"valid_time": "time"})
+        layers += [alt.Chart(b).mark_area(opacity=0.15).encode(x=x, y="lo95:Q", y2="hi95:Q", color=colour),
+                   alt.Chart(b).mark_area(opacity=0.3).encode(x=x, y="lo68:Q", y2="hi68:Q", color=colour)]
+    dashed = ["persistence (24 h)", "27-day median"]
+    layers.append(alt.Chart(lines).mark_line(strokeWidth=1.6).encode(
+        x=x, y=alt.Y("vtec:Q", title="vTEC (TECU)"), color=colour,
+        strokeDash=alt.condition(alt.FieldOneOfPredicate("series", dashed), alt.value([4, 3]), alt.value([1, 0])),
+        tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), "series:N", alt.Tooltip("vtec:Q", format=".2f")]))
+    top = alt.layer(*layers).properties(height=320, width="container", title=title)
+    bottom = alt.Chart(kp).mark_bar().encode(
+        x=x, y=alt.Y("kp:Q", title="Kp", scale=alt.Scale(domain=[0, 9])),
+        color=alt.condition("datum.kp >= 4.67", alt.value("#d62728"), alt.value("#7f7f7f")),
+        tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("kp:Q", format=".2f")]
+    ).properties(height=150, width="container")
+    return [_fit(top), _fit(bottom)]
+
+
+def storm_panel(kp: pd.DataFrame, global_dtec: pd.DataFrame, stations: pd.DataFrame, title: str,
+                domain: tuple) -> list[alt.Chart]:
+    """Kp, Global ΔTEC (observed and forecast) and the ΔTEC of the most affected stations of one event,
+    stacked on one time axis."""
+    x = _time_axis(domain)
+    kp_chart = alt.Chart(kp).mark_bar().encode(
+        x=x, y=alt.Y("kp:Q", title="Kp", scale=alt.Scale(domain=[0, 9])),
+        color=alt.condition("datum.kp >= 4.67", alt.value("#d62728"), alt.value("#7f7f7f"))
+    ).properties(height=120, width="container", title=title)
+    g = alt.Chart(global_dtec).mark_line(point=True).encode(
+        x=x, y=alt.Y("global_dtec:Q", title="Global ΔTEC (TECU)"), color=alt.Color("kind:N", title=None, legend=alt.Legend(orient="top")),
+        tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), "kind:N", alt.Tooltip("global_dtec:Q", format=".2f")]
+    ).properties(height=200, width="container")
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#999").encode(y="y:Q")
+    st_chart = alt.Chart(stations).mark_line().encode(
+        x=x, y=alt.Y("dtec:Q", title="station ΔTEC (TECU)"), color=alt.Color("station:N", title="station", legend=alt.Legend(orient="top")),
+        tooltip=["station:N", alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("dtec:Q", format=".2f")]
+    ).properties(height=200, width="container")
+    return [_fit(kp_chart), _fit(g + zero), _fit(st_chart + zero)]
+
+
+def trend_chart(trend: pd.DataFrame, days: int) -> list[alt.Chart]:
+    """Trailing pooled RMSE per model, and skill against persistence (above 0 = better than persistence)."""
+    x = alt.X("day:T", title="day (UTC)")
+    rm = alt.Chart(trend).mark_line(point=True).encode(
+        x=x, y=alt.Y(f"rmse_{days}d:Q", title=f"RMSE, trailing {days} days (TECU)"), color="model:N",
+        tooltip=["model:N", alt.Tooltip("day:T"), alt.Tooltip(f"rmse_{days}d:Q", format=".3f")]).properties(height=220, width="container")
+    sk = alt.Chart(trend[trend["model"] != "persistence"]).mark_line(point=True).encode(
+        x=x, y=alt.Y(f"skill_{days}d:Q", title="skill vs persistence"), color="model:N").properties(height=160, width="container")
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#999").encode(y="y:Q")
+    return [_fit(rm), _fit(sk + zero)]

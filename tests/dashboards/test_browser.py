@@ -1,0 +1,138 @@
+"""The dashboard in a real browser: `streamlit run` on a free port against the seeded database, each page
+opened in headless Chromium (Debian's `chromium`, driven by Playwright), waited on until the script has
+finished and the charts are drawn; no exception element; screenshots saved to test-artifacts/dashboard/.
+
+Skipped with a message when Chromium or Playwright is missing, except under CI (SWX_REQUIRE_BROWSER=1,
+set by .ci/run, which installs both): there a missing browser is a failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "dashboard"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+DRAWN = '[data-testid="stVegaLiteChart"] svg.marks'
+# page url path -> (heading, what must be drawn: charts, images, data frames)
+PAGES = {"": ("Now", 1, 0, 0), "stations": ("Stations", 3, 0, 0), "global_map": ("Global map", 0, 1, 0),
+         "skill": ("Skill", 2, 0, 2), "storms": ("Storms", 3, 0, 1), "runs": ("Runs & models", 0, 0, 4)}
+
+
+def _missing(what: str) -> None:
+    msg = (f"{what} not installed: the browser test needs Debian's chromium (apt-get install chromium) "
+           "and the Python playwright package (pip install -e '.[test]')")
+    if os.environ.get("SWX_REQUIRE_BROWSER") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        _missing("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(seeded, tmp_path):
+    """`streamlit run dashboards/app.py` on a free port with the test's settings; its URL."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "dashboards" / "app.py"),
+                             "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text())
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def _wait_finished(page, heading: str) -> None:
+    """Until the page's heading is shown and the script has run to its end."""
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+
+
+def test_every_page_renders_in_chromium(server, chromium, seeded):
+    settings, _ = seeded
+    tag = "postgresql" if (settings.database_url or "").startswith("postgresql") else "sqlite"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = chromium.new_page(viewport={"width": 1400, "height": 2400})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for path, (heading, charts, images, frames) in PAGES.items():
+        page.goto(f"{server}/{path}")
+        _wait_finished(page, heading)
+        if charts:  # vega-embed draws asynchronously: wait for every chart's drawing (SVG or canvas)
+            page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length >= {charts}", timeout=30_000)
+        if images:
+            page.wait_for_function("[...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                                   ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / f"{tag}-{path or 'now'}.png"), full_page=True)
+        assert page.locator('[data-testid="stException"]').count() == 0, f"exception on /{path}"
+        assert page.locator(DRAWN).count() >= charts, path
+        assert page.locator('[data-testid="stImage"] img').count() >= images, path
+        assert page.locator('[data-testid="stDataFrame"]').count() >= frames, path
+        # the charts are drawn, not empty: marks with data (lines, areas, bars, points)
+        for i in range(charts):
+            marks = page.locator(DRAWN).nth(i).evaluate(
+                "e => e.querySelectorAll('g.mark-line path, g.mark-area path, g.mark-rect path, "
+                "g.mark-symbol path').length")
+            assert marks >= 2, (path, i, marks)
+    assert not errors, errors
+    page.close()
+
+
+def test_a_click_on_the_station_map_picks_the_station(server, chromium):
+    page = chromium.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{server}/stations")
+    _wait_finished(page, "Stations")
+    point = page.locator(f'{DRAWN} g.mark-symbol path[aria-label*="code: W120N50"]')
+    point.wait_for(timeout=30_000)
+    assert page.get_by_text("W120N50 — 120W 50N").count() == 0  # the first station is shown at the start
+    point.click()
+    page.get_by_text("W120N50 — 120W 50N").first.wait_for(timeout=30_000)  # the selectbox follows the click
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+    page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length >= 3", timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "station-clicked.png"), full_page=True)
+    page.close()
