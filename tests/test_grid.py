@@ -34,6 +34,14 @@ def test_dipole_latitude():
     assert local_time_hours(12.0, 90.0) == pytest.approx(18.0) and local_time_hours(23.0, 30.0) == pytest.approx(1.0)
 
 
+def test_shipped_coastlines_are_the_tracing_of_the_land_mask():
+    from swx.grid import coastline_segments, trace_coastlines
+
+    shipped, traced = coastline_segments(1.0), trace_coastlines(1.0)
+    assert len(shipped) == len(traced) > 100
+    assert all(np.array_equal(a, b) for a, b in zip(shipped, traced))
+
+
 def test_coastline_segments_trace_the_land_mask():
     from swx.grid import coastline_segments, land_mask
 

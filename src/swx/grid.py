@@ -43,13 +43,34 @@ def land_mask(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return _land(tuple(float(x) for x in lat), tuple(float(x) for x in lon)).copy()
 
 
-@lru_cache(maxsize=4)
-def coastline_segments(step: float = 1.0) -> list[np.ndarray]:
-    """Coastlines as polylines of (lon, lat) vertices, traced from the shipped land mask at `step`
-    degrees: for maps drawn without tiles or downloads (the dashboard's station map)."""
+COASTLINE_FILE = "coastlines_1deg.npz"  # traced by trace_coastlines(1.0), shipped (tests check it matches)
+
+
+def trace_coastlines(step: float = 1.0) -> list[np.ndarray]:
+    """Coastlines as polylines of (lon, lat) vertices, traced from the land mask at `step` degrees."""
     import contourpy
 
     lat = np.arange(-90 + step / 2, 90.0, step)
     lon = np.arange(-180 + step / 2, 180.0, step)
     gen = contourpy.contour_generator(lon, lat, land_mask(lat, lon).astype(float), line_type="Separate")
     return [np.asarray(seg) for seg in gen.lines(0.5) if len(seg) > 2]
+
+
+def write_coastlines(path, step: float = 1.0) -> None:
+    """Save traced coastlines (all vertices, and where each polyline starts) as a small .npz."""
+    segs = trace_coastlines(step)
+    starts = np.cumsum([0] + [len(x) for x in segs[:-1]])
+    np.savez_compressed(path, vertices=np.concatenate(segs), starts=starts, step=step)
+
+
+@lru_cache(maxsize=4)
+def coastline_segments(step: float = 1.0) -> list[np.ndarray]:
+    """Coastlines for maps drawn without tiles or downloads (plots, the dashboard's station map): the
+    shipped 1° tracing (loading the full-resolution land mask takes seconds), else traced now."""
+    from importlib import resources
+
+    if step == 1.0:
+        with resources.files("swx.data").joinpath(COASTLINE_FILE).open("rb") as f:
+            z = np.load(f)
+            return np.split(z["vertices"], z["starts"][1:])
+    return trace_coastlines(step)

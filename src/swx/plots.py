@@ -80,12 +80,12 @@ def plot_station_forecast(ds, idx, station_index: int, predictions: dict, sigmas
 
 
 def coastlines(ax, color: str = "0.25") -> None:
-    """Coastlines drawn from the shipped land mask (offline: no map tiles, no downloads)."""
-    from swx.grid import land_mask
+    """Coastlines traced from the shipped land mask (offline: no map tiles, no downloads)."""
+    from matplotlib.collections import LineCollection
 
-    lat = np.arange(-89.5, 90.0, 1.0)
-    lon = np.arange(-179.5, 180.0, 1.0)
-    ax.contour(lon, lat, land_mask(lat, lon).astype(float), levels=[0.5], colors=color, linewidths=0.5)
+    from swx.grid import coastline_segments
+
+    ax.add_collection(LineCollection(coastline_segments(1.0), colors=color, linewidths=0.5))
 
 
 def plot_forecast_maps(forecast: xr.DataArray, truth: xr.DataArray, path: str | Path, title: str,
