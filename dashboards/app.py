@@ -20,4 +20,6 @@ PAGES = [("now", "Now"), ("stations", "Stations"), ("global_map", "Global map"),
          ("storms", "Storms"), ("runs", "Runs & models")]
 
 st.set_page_config(page_title="swx ops", layout="wide")
+if st.sidebar.button("Refresh data", help="Read the database again now (results are otherwise cached for a minute)"):
+    st.cache_data.clear()
 st.navigation([st.Page(str(HERE / "views" / f"{name}.py"), title=title) for name, title in PAGES]).run()

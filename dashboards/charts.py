@@ -15,14 +15,15 @@ BAND_COLOURS = {"observed": "#111111", "persistence (24 h)": "#8c8c8c", "27-day 
 def station_map(stations: pd.DataFrame, coast: pd.DataFrame, selected: str | None) -> alt.Chart:
     """The virtual stations over coastlines, by latitude band and surface; a click picks a station."""
     pick = alt.selection_point(name="station", fields=["code"], on="click", clear=False)
-    base = alt.Chart(coast).mark_line(color="#9a9a9a", strokeWidth=0.6).encode(
+    base = alt.Chart(coast).mark_line(color="#9a9a9a", strokeWidth=0.6, aria=False).encode(
         x=alt.X("lon:Q", scale=alt.Scale(domain=[-180, 180], nice=False), title="longitude (°E)",
                 axis=alt.Axis(values=list(range(-180, 181, 60)))),
         y=alt.Y("lat:Q", scale=alt.Scale(domain=[-90, 90], nice=False), title="latitude (°N)",
                 axis=alt.Axis(values=list(range(-90, 91, 30)))),
         detail="segment:N", order="order:Q")
     sts = stations.assign(selected=stations["code"] == selected)
-    points = alt.Chart(sts).mark_point(filled=True, size=140).encode(
+    points = alt.Chart(sts).mark_point(filled=True, size=140, aria=True).encode(
+        description=alt.Description("code:N"),  # the point's aria-label: screen readers (and the browser test)
         x="lon:Q", y="lat:Q",
         color=alt.Color("lat_band:N", title="latitude band", scale=alt.Scale(
             domain=["low", "mid", "high"], range=["#d62728", "#2ca02c", "#1f77b4"])),

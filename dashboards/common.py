@@ -14,6 +14,7 @@ from swx.store.db import engine_from_settings
 
 RUN_COMMAND = "make run"
 TTL = 60
+REGISTRY_RECENT = 500  # model versions shown beside the active ones
 
 
 @st.cache_resource
@@ -81,7 +82,7 @@ def storm_table() -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL)
 def registry() -> pd.DataFrame:
-    return q.model_registry(engine())
+    return q.model_registry(engine(), recent=REGISTRY_RECENT)
 
 
 @st.cache_data(ttl=TTL)
@@ -105,7 +106,7 @@ def coastlines() -> pd.DataFrame:
     from swx.grid import coastline_segments
 
     return pd.concat([pd.DataFrame({"lon": s[:, 0], "lat": s[:, 1], "segment": i, "order": range(len(s))})
-                      for i, s in enumerate(coastline_segments(2.0))], ignore_index=True)
+                      for i, s in enumerate(coastline_segments(1.0))], ignore_index=True)
 
 
 @st.cache_data(ttl=TTL)

@@ -37,7 +37,7 @@ def render() -> None:
     st.dataframe(inputs, hide_index=True)
     csv_download(inputs, f"run-{run_id}-inputs")
 
-    st.subheader("Model registry")
+    st.subheader("Model registry (active versions and the latest others)")
     reg = registry()
     status = st.multiselect("Status", sorted(reg.status.unique()), default=sorted(reg.status.unique()))
     shown = reg[reg.status.isin(status)]

@@ -126,7 +126,7 @@ def test_a_click_on_the_station_map_picks_the_station(server, chromium):
     page = chromium.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(f"{server}/stations")
     _wait_finished(page, "Stations")
-    point = page.locator(f'{DRAWN} g.mark-symbol path[aria-label*="code: W120N50"]')
+    point = page.locator(f'{DRAWN} g.mark-symbol path[aria-label="W120N50"]')
     point.wait_for(timeout=30_000)
     assert page.get_by_text("W120N50 — 120W 50N").count() == 0  # the first station is shown at the start
     point.click()

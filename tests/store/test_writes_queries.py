@@ -208,3 +208,9 @@ def test_global_map_storms_and_registry(engine):
                ["station_id", "architecture", "version"])
     reg = q.model_registry(engine)
     assert reg.iloc[0]["station"] == "M00N40" and reg.iloc[0]["status"] == "active" and ids
+    write_rows(engine, m.ModelVersion, [dict(station_id=sid, architecture="cnn", version=v, checkpoint_path=f"/m/{v}.pt",
+                                             checkpoint_sha256="c" * 64, status="rejected" if v % 2 else "retired")
+                                        for v in range(2, 8)], ["station_id", "architecture", "version"])
+    recent = q.model_registry(engine, recent=2)  # the active version and the two newest others
+    assert list(recent.version) == [1, 6, 7] and recent.iloc[0]["status"] == "active"
+    assert len(q.model_registry(engine)) == 7

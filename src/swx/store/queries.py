@@ -263,8 +263,11 @@ def verification_span(engine: Engine) -> tuple[dt.datetime, dt.datetime] | None:
     """First window start and last window end of the stored verification (None when there is none)."""
     v = m.Verification
     with engine.connect() as conn:
-        lo, hi = conn.execute(select(func.min(v.window_start), func.max(v.window_end))).one()
-    return (lo, hi) if lo is not None else None
+        lo, last = conn.execute(select(func.min(v.window_start), func.max(v.window_start))).one()  # index only
+        if lo is None:
+            return None
+        hi = conn.execute(select(func.max(v.window_end)).where(v.window_start == last)).scalar_one()
+    return lo, hi
 
 
 def storms(engine: Engine) -> pd.DataFrame:
@@ -275,14 +278,22 @@ def storms(engine: Engine) -> pd.DataFrame:
     return _frame(rows, cols, ("start", "end", "peak_pos_time", "peak_neg_time"))
 
 
-def model_registry(engine: Engine) -> pd.DataFrame:
+def model_registry(engine: Engine, *, recent: int | None = None) -> pd.DataFrame:
+    """Model versions with their station, ordered by station, architecture and version. With `recent`,
+    the active versions and the `recent` newest others (a registry updated daily grows by 54 rows a
+    day: the dashboard shows what is in use and what happened lately)."""
     cols = ["id", "architecture", "version", "parent_id", "status", "reason", "val_rmse", "train_start", "train_end",
             "checkpoint_path", "checkpoint_sha256", "created_at"]
+    mv = m.ModelVersion
+    stmt = select(m.Station.code, *[getattr(mv, c) for c in cols]).join(m.Station, m.Station.id == mv.station_id)
     with engine.connect() as conn:
-        rows = conn.execute(select(m.Station.code, *[getattr(m.ModelVersion, c) for c in cols])
-                            .join(m.Station, m.Station.id == m.ModelVersion.station_id)
-                            .order_by(m.Station.code, m.ModelVersion.architecture, m.ModelVersion.version)).all()
-    return _frame(rows, ["station"] + cols, ("train_start", "train_end", "created_at"))
+        if recent is None:
+            rows = conn.execute(stmt.order_by(m.Station.code, mv.architecture, mv.version)).all()
+        else:
+            rows = (conn.execute(stmt.where(mv.status == "active")).all()
+                    + conn.execute(stmt.where(mv.status != "active").order_by(mv.id.desc()).limit(recent)).all())
+    df = _frame(rows, ["station"] + cols, ("train_start", "train_end", "created_at"))
+    return df.sort_values(["station", "architecture", "version"], ignore_index=True)
 
 
 def run_provenance(engine: Engine, run_id: int) -> dict[str, Any]:
