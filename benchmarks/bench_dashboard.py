@@ -305,10 +305,10 @@ def script_times(repeats: int) -> dict[str, float]:
     return out
 
 
-def browser_times(env: dict[str, str]) -> dict[tuple[str, str], float]:
+def browser_times(env: dict[str, str], repeats: int) -> dict[tuple[str, str], float]:
     """Time of each page in headless Chromium until its script has finished and its charts are drawn:
     ("nav", page) reached by a sidebar click on its first visit (its queries cold), ("load", page) a full
-    load from its address."""
+    load from its address. Medians of `repeats` rounds."""
     import shutil
     import socket
     import urllib.request
@@ -366,26 +366,30 @@ def browser_times(env: dict[str, str]) -> dict[tuple[str, str], float]:
             for name, (path, heading, charts) in PAGES.items():
                 nav(heading)
                 finished(name, heading, charts)
-            # in-app navigation (a click in the sidebar, as a forecaster moves between pages) with every
-            # query cache cleared just before: the page's database reads are all cold
-            for name, (path, heading, charts) in PAGES.items():
-                other = "runs" if name != "runs" else "now"
-                nav(PAGES[other][1])
-                finished(other, *PAGES[other][1:])
-                refresh(other, *PAGES[other][1:])
-                t0 = time.perf_counter()
-                nav(heading)
-                finished(name, heading, charts)
-                out["nav", name] = time.perf_counter() - t0
-            # a full load from the address bar (a new browser session: the app's scripts, the page), caches cold
-            current = list(PAGES)[-1]  # where the navigation loop ended
-            for name, (path, heading, charts) in PAGES.items():
-                refresh(current, *PAGES[current][1:])
-                current = name
-                t0 = time.perf_counter()
-                page.goto(f"{url}/{path}")
-                finished(name, heading, charts)
-                out["load", name] = time.perf_counter() - t0
+            samples: dict[tuple[str, str], list[float]] = {}
+            for _ in range(repeats):
+                # in-app navigation (a click in the sidebar, as a forecaster moves between pages) with every
+                # query cache cleared just before: the page's database reads are all cold
+                for name, (path, heading, charts) in PAGES.items():
+                    other = "runs" if name != "runs" else "now"
+                    nav(PAGES[other][1])
+                    finished(other, *PAGES[other][1:])
+                    refresh(other, *PAGES[other][1:])
+                    t0 = time.perf_counter()
+                    nav(heading)
+                    finished(name, heading, charts)
+                    samples.setdefault(("nav", name), []).append(time.perf_counter() - t0)
+                # a full load from the address bar (a new session: the app's scripts, the page), caches cold
+                current = list(PAGES)[-1]  # where the navigation loop ended
+                for name, (path, heading, charts) in PAGES.items():
+                    refresh(current, *PAGES[current][1:])
+                    current = name
+                    t0 = time.perf_counter()
+                    page.goto(f"{url}/{path}")
+                    finished(name, heading, charts)
+                    samples.setdefault(("load", name), []).append(time.perf_counter() - t0)
+
+            out.update({k: statistics.median(v) for k, v in samples.items()})
             b.close()
     finally:
         proc.terminate()
@@ -431,7 +435,7 @@ def main() -> None:
 
             st.cache_resource.clear()
             script = script_times(args.repeats)
-            browser = browser_times(env)
+            browser = browser_times(env, args.repeats)
             results["runs"][f"{years}y"] = {
                 "rows": counts, "seed_s": round(seeded_s, 1),
                 "script_s": {k: round(v, 3) for k, v in script.items()},
