@@ -76,6 +76,10 @@ def test_gaussian_head_gives_intervals():
 
 
 def test_devices():
+    from swx.models import describe_device
+
+    assert describe_device("cpu").startswith("cpu (")
+    assert describe_device("auto").startswith("cuda:" if torch.cuda.is_available() else "cpu (")
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():

@@ -129,3 +129,11 @@ def pick_device(preference: str = "auto") -> torch.device:
             raise RuntimeError("SWX_DEVICE=cuda but no CUDA device is available")
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+def describe_device(preference: str = "auto") -> str:
+    """The device training will use, in words for logs: `cuda:0 (NVIDIA H100 80GB HBM3)` or `cpu (2 threads)`."""
+    d = pick_device(preference)
+    if d.type == "cuda":
+        return f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
+    return f"cpu ({torch.get_num_threads()} threads)"
