@@ -59,14 +59,14 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(seeded, tmp_path):
-    """`streamlit run dashboards/app.py` on a free port with the test's settings; its URL."""
+    """The dashboard as the images start it (`infra/docker/entrypoint.sh dashboard`), on a free local port
+    with the test's settings; its URL."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "SWX_PYTHON": sys.executable}
     log = (tmp_path / "streamlit.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "dashboards" / "app.py"),
-                             "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(["bash", str(REPO / "infra" / "docker" / "entrypoint.sh"), "dashboard",
+                             "--server.address", "127.0.0.1", "--server.port", str(port)],
+                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
