@@ -343,3 +343,20 @@ def test_entrypoint_starts_a_dask_cluster_that_runs_work(tmp_path):
         for p in reversed(procs):
             p.terminate()  # exec'd: the signal reaches dask itself
             p.wait(timeout=30)
+
+
+def test_dask_operator_cluster_pods_are_valid_pod_specs():
+    """The DaskCluster (a custom resource: no schema here) carries ordinary pod specs and a service spec:
+    those validate against the Kubernetes schemas, and the containers run entrypoint commands."""
+    import kubernetes_validate
+
+    dc = yaml.safe_load((INFRA / "k8s" / "dask-operator" / "daskcluster.yaml").read_text())
+    assert dc["apiVersion"] == "kubernetes.dask.org/v1" and dc["kind"] == "DaskCluster"
+    known = _entrypoint_commands()
+    for part in ("worker", "scheduler"):
+        spec = dc["spec"][part]["spec"]
+        kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": part}, "spec": spec},
+                                     K8S_VERSION, strict=True)
+        assert spec["containers"][0]["args"][0] in known
+    kubernetes_validate.validate({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                                  "spec": dc["spec"]["scheduler"]["service"]}, K8S_VERSION, strict=True)
