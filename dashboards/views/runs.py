@@ -25,10 +25,8 @@ def render() -> None:
     run_id = st.selectbox("Provenance of run", list(labels), format_func=labels.get)
     prov = provenance(run_id)
     run = prov["run"]
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Code version", run["code_version"] or "unknown")
-    c2.metric("Settings hash", run["settings_hash"] or "—")
-    c3.metric("Prefect flow run", (run["flow_run_id"] or "—")[:13])
+    st.markdown(f"**Code version** `{run['code_version'] or 'unknown'}` · **Settings hash** "
+                f"`{run['settings_hash'] or '—'}` · **Prefect flow run** `{run['flow_run_id'] or '—'}`")
     models, inputs = prov["models"], prov["inputs"]
     st.markdown(f"**Model versions** ({len(models)})")
     st.dataframe(models, hide_index=True)

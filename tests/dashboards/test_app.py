@@ -143,7 +143,8 @@ def test_runs_page_provenance(seeded):
     runs = at.dataframe[0].value
     assert len(runs) == 5 and set(runs.status) == {"ok"}
     prov = q.run_provenance(engine, int(at.selectbox[0].value))
-    assert at.metric[0].value == prov["run"]["code_version"] and at.metric[1].value == prov["run"]["settings_hash"]
+    line = next(m.value for m in at.markdown if "Code version" in m.value)
+    assert f"`{prov['run']['code_version']}`" in line and f"`{prov['run']['settings_hash']}`" in line
     models, inputs = at.dataframe[1].value, at.dataframe[2].value
     assert len(models) == 18 and set(models.architecture) == {"cnn"}
     assert (inputs.kind == "GIM").sum() > 30 and inputs.sha256.str.len().eq(64).all()
