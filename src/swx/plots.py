@@ -33,7 +33,7 @@ def plot_maps(panels: dict[str, xr.DataArray], path: str | Path, title: str, *, 
         else:
             shared = ax.pcolormesh(field["lon"], field["lat"], field.values, vmin=0, vmax=vmax, cmap="viridis",
                                    shading="nearest")
-        coastlines(ax)
+        coastlines(ax, "0.25" if label in signed else "0.85")  # light on the dark end of viridis
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("longitude (°E)")
         ax.set_xticks(range(-180, 181, 60))
@@ -102,7 +102,7 @@ def plot_forecast_maps(forecast: xr.DataArray, truth: xr.DataArray, path: str | 
         lim = dict(vmin=-emax, vmax=emax) if cmap == "RdBu_r" else dict(vmin=0, vmax=vmax if cmap == "viridis"
                                                                         else float(np.nanmax(field.values)))
         im = ax.pcolormesh(field["lon"], field["lat"], field.values, cmap=cmap, shading="nearest", **lim)
-        coastlines(ax)
+        coastlines(ax, "0.25" if cmap == "RdBu_r" else "0.85")
         ax.set_title(label, fontsize=10)
         ax.set_xticks(range(-180, 181, 90))
         ax.set_yticks(range(-90, 91, 45))

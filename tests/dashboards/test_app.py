@@ -167,3 +167,30 @@ def test_on_postgresql_the_dashboard_reads_through_a_read_only_role(seeded):
     with pytest.raises(ProgrammingError, match="permission denied"):  # ...and writing does not
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM forecast_runs"))
+
+
+def test_results_are_cached_until_refresh_data(seeded):
+    """Queries are cached (a page view does not hit the database again), and the sidebar's Refresh data
+    reads it again at once: a run that changed shows up after the click, not before."""
+    import pytest
+
+    from swx.store.writes import finish_run
+
+    settings, info = seeded
+    if (settings.database_url or "").startswith("postgresql"):
+        pytest.skip("the dashboard's role is read-only there; the SQLite case changes a run")
+    engine = engine_from_settings(settings)
+    last = info["runs"][-1]
+    def failed(app) -> bool:
+        return any("FAILED" in e.value and "RuntimeError: test" in e.value for e in app.error)
+
+    at = _app()
+    assert at.success and not failed(at)
+    try:
+        finish_run(engine, last, status="failed", reason="RuntimeError: test")
+        at.run()
+        assert at.success and not failed(at)  # still the cached run
+        at.sidebar.button[0].click().run()
+        assert not at.success and failed(at)
+    finally:
+        finish_run(engine, last, status="ok")
