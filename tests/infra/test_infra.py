@@ -205,6 +205,10 @@ def test_compose_and_k8s_images_are_pinned():
         for c in d["spec"]["template"]["spec"]["containers"]]
     third_party = [i for i in images if not i.startswith(("swx", "${SWX_IMAGE"))]
     assert third_party and all(re.search(r":\d+\.\d+", i) for i in third_party), third_party
+    import prefect  # the Prefect server runs the release the workers (and the tests) run
+
+    servers = [i for i in third_party if i.startswith("prefecthq/prefect:")]
+    assert len(servers) == 2 and all(i.split(":")[1].startswith(prefect.__version__ + "-") for i in servers), servers
 
 
 # --------------------------------------------------------------------------------------- entrypoint
