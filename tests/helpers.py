@@ -210,3 +210,32 @@ def seed_dashboard_database(settings) -> dict:
     daily.storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
     ctx.engine.dispose()
     return {"runs": runs}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a service a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc, timeout: float = 60, log=None) -> None:
+    """Until `url` answers 200, or fail when the process `proc` exits or `timeout` s pass (with the
+    text of `log`, a file path, when given)."""
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(url, timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            detail = ("\n" + Path(log).read_text()) if log else ""
+            raise RuntimeError(f"{url} never answered (exit {proc.poll()}){detail}")
+        time.sleep(0.3)

@@ -69,15 +69,10 @@ def input_records(archive, centre: str, days: list[dt.date]) -> list[InputRecord
     files as read) and the Kp/F10.7 index files: the bundled history and the archive's own tables."""
     from swx.archive import sha256_file
 
-    out = []
-    for d in days:
-        if archive.has_gim(centre, d):
-            path = archive.gim_path(centre, d)
-            sha = archive.recorded_sha256(path) or sha256_file(path)
-            out.append(InputRecord("GIM", path.name, d, str(path), sha))
+    def record(kind: str, path: Path, day: dt.date | None) -> InputRecord:
+        return InputRecord(kind, path.name, day, str(path), archive.recorded_sha256(path) or sha256_file(path))
+
+    out = [record("GIM", archive.gim_path(centre, d), d) for d in days if archive.has_gim(centre, d)]
     out.append(_bundled_indices())
-    for path in (archive.kp_path, archive.daily_path):
-        if path.is_file():
-            out.append(InputRecord("INDICES", path.name, None, str(path),
-                                   archive.recorded_sha256(path) or sha256_file(path)))
+    out += [record("INDICES", path, None) for path in (archive.kp_path, archive.daily_path) if path.is_file()]
     return out

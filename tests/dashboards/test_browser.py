@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
@@ -51,17 +50,11 @@ def chromium():
         browser.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(seeded, tmp_path):
     """The dashboard as the images start it (`infra/docker/entrypoint.sh dashboard`), on a free local port
     with the test's settings; its URL."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SWX_PYTHON": sys.executable}
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(["bash", str(REPO / "infra" / "docker" / "entrypoint.sh"), "dashboard",
@@ -69,16 +62,7 @@ def server(seeded, tmp_path):
                             cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text())
-            time.sleep(0.3)
+        wait_http(f"{url}/_stcore/health", proc, log=tmp_path / "streamlit.log")
         yield url
     finally:
         proc.terminate()

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import free_port, wait_http
+
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 ENTRYPOINT = INFRA / "docker" / "entrypoint.sh"
@@ -307,47 +309,23 @@ def test_database_bootstrap_then_migrate_then_read_only(bootstrap_names, tmp_pat
     ro.dispose()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if urllib.request.urlopen(url, timeout=2).status == 200:
-                return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{url} never answered (exit {proc.poll()})")
-        time.sleep(0.3)
-
-
 def test_entrypoint_starts_a_dask_cluster_that_runs_work(tmp_path):
     """`entrypoint.sh dask-scheduler` and `dask-worker` as the backfill cluster runs them (ports moved
     off the defaults for the test): the health endpoints answer and the worker computes."""
     from distributed import Client
 
-    sched_port, sched_http, worker_http = _free_port(), _free_port(), _free_port()
+    sched_port, sched_http, worker_http = free_port(), free_port(), free_port()
     env = {**os.environ, "SWX_PYTHON": sys.executable, "SWX_DASK_ADDRESS": f"tcp://127.0.0.1:{sched_port}"}
     procs = []
     try:
         procs.append(subprocess.Popen(["bash", str(ENTRYPOINT), "dask-scheduler", "--host", "127.0.0.1", "--port",
                                        str(sched_port), "--dashboard-address", f"127.0.0.1:{sched_http}"],
                                       env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait_http(f"http://127.0.0.1:{sched_http}/health", procs[0])
+        wait_http(f"http://127.0.0.1:{sched_http}/health", procs[0])
         procs.append(subprocess.Popen(["bash", str(ENTRYPOINT), "dask-worker", "--dashboard-address",
                                        f"127.0.0.1:{worker_http}", "--host", "127.0.0.1"],
                                       env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait_http(f"http://127.0.0.1:{worker_http}/health", procs[1])
+        wait_http(f"http://127.0.0.1:{worker_http}/health", procs[1])
         with Client(f"tcp://127.0.0.1:{sched_port}", timeout=30) as client:
             client.wait_for_workers(1, timeout=30)
             assert client.submit(sum, [1, 2, 3]).result(timeout=30) == 6

@@ -40,8 +40,6 @@ def upgrade() -> None:
                                 name=op.f('fk_run_inputs_run_id_forecast_runs')),
         sa.PrimaryKeyConstraint('run_id', 'kind', 'name', name=op.f('pk_run_inputs')),
     )
-
-
     op.create_index('ix_dtec_kind_time', 'dtec', ['kind', 'time'])
     op.create_index('ix_verification_window_start', 'verification', ['window_start'])
 
