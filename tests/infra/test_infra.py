@@ -186,18 +186,9 @@ def test_image_is_pinned_non_root_and_runs_the_entrypoint():
     assert "latest" not in text
     assert re.search(r"^USER 10001:10001$", text, re.M)
     assert 'ENTRYPOINT ["/app/infra/docker/entrypoint.sh"]' in text
-    import torch
-
-    assert re.search(r"ARG TORCH_VERSION=(\S+)", text).group(1) == torch.__version__.split("+")[0]
-    lock = (INFRA / "docker" / "requirements.lock").read_text().splitlines()
-    pins = [line for line in lock if line and not line.startswith("#")]
-    assert pins and all(re.fullmatch(r"[a-z0-9-]+==[\w.+-]+", p) for p in pins)
-
-
-def test_lock_is_current_with_the_test_environment():
-    """The image installs exactly the versions the tests ran with (regenerate: infra/docker/lock.py)."""
-    out = subprocess.run([sys.executable, str(INFRA / "docker" / "lock.py"), "--check"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
+    # torch apart from the lock: the release of requirements/torch.txt, CPU or CUDA build (the lock itself
+    # is checked in tests/test_lock.py)
+    assert "requirements/torch.txt" in text and "ARG TORCH_VARIANT=cpu" in text
 
 
 def test_compose_and_k8s_images_are_pinned():

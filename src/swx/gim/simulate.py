@@ -130,8 +130,8 @@ def _require_nequick():
     except ImportError as exc:  # pragma: no cover - the Makefile installs it
         raise SimulationError(
             "the simulated source needs the 'nequick' package (NeQuick-G). It is installed by `make`; by hand: "
-            "pip install 'setuptools>=74' setuptools-scm && pip install --no-deps --no-build-isolation nequick "
-            "(its declared numpy<2 pin would otherwise downgrade numpy)") from exc
+            "pip install --no-deps --require-hashes -r requirements/nequick.txt "
+            "(without --no-deps its declared numpy<2 pin would downgrade numpy)") from exc
     return nequick
 
 
