@@ -25,22 +25,26 @@ NEQUICK := nequick==1.0.0
 
 ifeq ($(INSTALLER),pip)
 INSTALL := $(BIN)/python -m pip install --quiet --no-deps
+INSTALLER_READY := $(BIN)/python
 else ifeq ($(INSTALLER),uv)
 INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps
+INSTALLER_READY := $(BIN)/uv
 else
 $(error INSTALLER must be uv or pip, not '$(INSTALLER)')
 endif
 
 .PHONY: install run test bench lint clean dashboard lock upgrade
 
-# The venv and the installer itself (uv from PyPI, hash-checked by pip).
-$(BIN)/uv: $(REQ)/installer.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# The venv, and the installer itself (uv from PyPI, hash-checked by pip).
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: $(REQ)/installer.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(REQ)/installer.txt
 	touch $@
 
 # Run time: the locked run-time closure, torch, NeQuick-G, then swx itself (editable, no resolution).
-$(RUN_STAMP): $(BIN)/uv $(REQ)/run.txt $(REQ)/torch.txt $(REQ)/nequick.txt pyproject.toml
+$(RUN_STAMP): $(INSTALLER_READY) $(REQ)/run.txt $(REQ)/torch.txt $(REQ)/nequick.txt pyproject.toml
 	$(INSTALL) --require-hashes -r $(REQ)/run.txt
 	$(INSTALL) $(foreach l,$(TORCH_LINKS),--find-links $(l)) -r $(REQ)/torch.txt
 	$(INSTALL) --require-hashes -r $(REQ)/nequick.txt

@@ -29,12 +29,12 @@ def gridsearch(architecture: str) -> str:
 @flow(name="swx-train")
 def train(architectures: list[str] | None = None, train_end: dt.date | None = None, epochs: int = 40,
           ensemble: int = 1, search: bool = False) -> dict:
-    from swx.models import describe_device
+    from swx.models import ARCHITECTURES, describe_device
 
     get_run_logger().info("training on %s (SWX_DEVICE=%s)", describe_device(get_settings().device),
                           get_settings().device)
     out = {}
-    for arch in architectures or ["cnn", "gru", "lstm"]:
+    for arch in architectures or ARCHITECTURES:
         if search:
             out[f"{arch}-gridsearch"] = gridsearch(arch)
         out[arch] = train_architecture(arch, train_end, epochs, ensemble)

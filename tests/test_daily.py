@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from typer.testing import CliRunner
@@ -38,7 +39,7 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     assert r.target_day == dt.date(2015, 3, 17) and not r.degraded and r.methods == ["residual", "idw"]
     engine = ctx.engine
     counts = q.counts(engine)
-    assert counts["station_forecasts"] == 18 * 12 and counts["global_forecasts"] == 2 * 13
+    assert counts["station_forecasts"] == 18 * 12 * 2 and counts["global_forecasts"] == 2 * 13  # cnn + blend
     assert counts["dtec"] > 0 and q.latest_run(engine)["status"] == "ok"
     assert counts["observations"] > 18 * 12 * 30  # the station history the forecasts start from, for the dashboard
 
@@ -89,6 +90,40 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     assert d.products["residual"][1].is_file()
     run = q.latest_run(engine)
     assert run["status"] == "degraded" and "2015-03-18" in run["reason"]
+
+
+def test_the_published_blend_learns_from_verified_forecasts_only(trained):
+    """Day after day the blend's weights are fitted on the forecasts already published and verified
+    (none on the first day: equal weights); they sum to 1 per station and lead; the published blend
+    is the weighted sum of the stored members and the baselines at issue time; the map extends it."""
+    ctx = trained
+    engine = ctx.engine
+    runs = [daily.forecast(ctx, dt.date(2015, 3, d)) for d in (12, 13, 14)]
+    for k, r in enumerate(runs):
+        w = q.blend_weights(engine, r.run_id)
+        assert set(w.member) == {"cnn", "persistence", "median27"} and (w.n_samples == k).all()
+        sums = w.groupby(["station", "lead_h"]).weight.sum()
+        assert len(sums) == 18 * 12 and np.allclose(sums, 1.0)
+        if k == 0:
+            assert np.allclose(w.weight, 1 / 3)
+    last = runs[-1]
+    fc = last.station_forecasts
+    code = "E000N20"  # recompute one station's blend from what is stored
+    w = q.blend_weights(engine, last.run_id)
+    w = w[w.station == code].pivot(index="lead_h", columns="member", values="weight")
+    mine = fc[fc.station == code].pivot(index="lead_h", columns="architecture", values="mean")
+    obs = q.station_series(engine, code, dt.datetime(2015, 2, 10, tzinfo=dt.UTC), dt.datetime(2015, 3, 16, tzinfo=dt.UTC))
+    valid = fc[(fc.station == code) & (fc.architecture == "blend")].set_index("lead_h").valid_time
+    vtec = obs.set_index("time")["vtec"]
+    day = pd.Timedelta(days=1)
+    members = {"cnn": mine["cnn"].to_numpy(), "persistence": vtec.reindex(valid - day).to_numpy(),
+               "median27": np.array([np.median(vtec.reindex([t - k * day for k in range(1, 28)]).dropna())
+                                     for t in valid])}
+    expected = sum(w[m].to_numpy() * members[m] for m in members)
+    np.testing.assert_allclose(mine["blend"].to_numpy(), expected, atol=1e-6)
+    assert (fc[fc.architecture == "blend"].sigma > 0).all()
+    with xr.open_dataset(last.products["residual"][0]) as f:
+        assert "blend" in f.attrs["source"]
 
 
 def test_cli_forecast_and_verify(trained, tmp_path):

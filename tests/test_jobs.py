@@ -46,7 +46,9 @@ def test_train_and_evaluate_store_scores_against_baselines(demo_archive, tmp_pat
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout[r.stdout.index("["): r.stdout.rindex("]") + 1])
     models = {row["model"] for row in rows}
-    assert models == {"cnn", "persistence", "median27"}
+    assert models == {"cnn", "blend", "persistence", "median27"}  # the walk-forward blend beside its members
+    blend = next(row for row in rows if row["model"] == "blend" and row["kp_class"] == "all" and row["station"] == "E000N50")
+    assert blend["n"] > 0 and blend["coverage95"] is not None
     assert {row["kp_class"] for row in rows} >= {"all", "storm", "quiet"}  # 17 March 2015 is a storm day
     cnn = next(row for row in rows if row["model"] == "cnn" and row["kp_class"] == "all" and row["station"] == "E000N50")
     assert cnn["n"] > 0 and cnn["rmse"] > 0 and cnn["skill_persistence"] is not None

@@ -8,39 +8,85 @@ import pandas as pd
 import pytest
 import torch
 
-from swx.features import feature_matrix, fill_single_gaps, make_windows
+from swx.features import MEDIAN_AHEAD_COLUMN, Scaler, feature_matrix, fill_single_gaps, make_windows
 from swx.indices.history import load_history
-from swx.models import GroupedStationModel, ModelConfig, pick_device
+from swx.models import ARCHITECTURES, NETWORKS, GroupedStationModel, ModelConfig, pick_device
 from swx.training import StationForecaster, TrainConfig
 from swx.verify import (climatology_series, median27_series, persistence_from_windows, scores,
                          windows_reference)
 
 
 def synthetic(s: int = 3, n: int = 300, seed: int = 0):
+    """A daily cycle (12 steps) plus 1 TECU noise per station, as windows with the columns of
+    `swx.features.FEATURES`: vTEC, the cycle's phase in the local-time slot, zeros for Kp and the
+    other encodings, and the noise-free cycle as the "27-day median" of the target times."""
     rng = np.random.default_rng(seed)
     t = np.arange(n + 24)
-    base = 20 + 8 * np.sin(2 * np.pi * t / 12)[None, :] + rng.normal(0, 1, (s, n + 24)) + np.arange(s)[:, None]
-    x = np.stack([np.stack([base[:, k:k + 12], np.sin(2 * np.pi * (t[k:k + 12] % 12) / 12)[None].repeat(s, 0)], -1)
-                  for k in range(n)], axis=1).astype(np.float32)
+    clean = 20 + 8 * np.sin(2 * np.pi * t / 12)[None, :] + np.arange(s)[:, None]
+    base = clean + rng.normal(0, 1, (s, n + 24))
+    phase = np.sin(2 * np.pi * (t % 12) / 12)[None].repeat(s, 0)
+    zeros = np.zeros((s, n + 24))
+    cols = [base, zeros, phase, zeros, zeros, zeros, clean]  # the median at t+24 h = the cycle at t
+    x = np.stack([np.stack([c[:, k:k + 12] for c in cols], -1) for k in range(n)], axis=1).astype(np.float32)
     y = np.stack([base[:, k + 12:k + 24] for k in range(n)], axis=1).astype(np.float32)
     return x, y
 
 
-@pytest.mark.parametrize("arch", ["lstm", "gru", "cnn"])
+@pytest.mark.parametrize("arch", NETWORKS)
 @pytest.mark.parametrize("gaussian", [False, True])
-def test_shapes_and_glorot_init(arch, gaussian):
-    m = GroupedStationModel(ModelConfig(architecture=arch, units=7, n_features=2, gaussian=gaussian), 3, [1, 2, 3])
-    mean, sigma = m(torch.zeros(3, 5, 12, 2))
+@pytest.mark.parametrize("target", ["level", "departure"])
+def test_shapes_and_glorot_init(arch, gaussian, target):
+    m = GroupedStationModel(ModelConfig(architecture=arch, units=7, n_features=2, gaussian=gaussian, target=target),
+                            3, [1, 2, 3])
+    mean, sigma = m(torch.randn(3, 5, 12, 2))
     assert mean.shape == (3, 5, 12)
     assert (sigma is None) != gaussian and (sigma is None or bool((sigma > 0).all()))
-    w = m.head.detach()
+    w = (m.w0 if arch == "cnn" else m.w_ih).detach()  # hidden layers: Glorot normal
     fan_in, fan_out = w.shape[1], w.shape[2]
     assert abs(float(w.std()) - (2 / (fan_in + fan_out)) ** 0.5) < 0.35 * (2 / (fan_in + fan_out)) ** 0.5
+    if target == "departure":  # the output layer starts at zero: the untrained model is the baseline
+        assert float(m.head.detach().abs().max()) == 0.0 and float(mean.detach().abs().max()) == 0.0
+    else:
+        w = m.head.detach()
+        fan_in, fan_out = w.shape[1], w.shape[2]
+        assert abs(float(w.std()) - (2 / (fan_in + fan_out)) ** 0.5) < 0.35 * (2 / (fan_in + fan_out)) ** 0.5
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_an_untrained_departure_model_is_the_issue_time_baseline(arch):
+    """Before any training step the forecast is w * persistence + (1 - w) * 27-day median plus the
+    training departures' mean — a baseline's skill to start from, never a random level."""
+    x, y = synthetic(2, 200)
+    cfg = ModelConfig(architecture=arch, units=5, n_features=x.shape[-1], persistence_weight=0.3)
+    est = StationForecaster(cfg, TrainConfig(epochs=0))
+    if arch == "ridge":  # fitted in closed form on fit(): build the untouched model by hand
+        est.scalers = [Scaler.fit(x[i], y[i] - est.baseline(x)[i]) for i in range(2)]
+        est.model = GroupedStationModel(cfg, 2)
+    else:
+        est.fit(x, y, None, None)  # no epoch: scalers fitted, weights as initialised
+    mean, _ = est.predict(x)
+    base = 0.3 * persistence_from_windows(x, 12) + 0.7 * x[..., -12:, MEDIAN_AHEAD_COLUMN]
+    shift = np.array([sc.target_location[0] for sc in est.scalers])[:, None, None]
+    np.testing.assert_allclose(mean, base + shift, atol=1e-4)
+
+
+def test_departure_models_learn_the_cycle_better_than_level_models_start():
+    """On the synthetic cycle the 27-day median *is* the signal: a departure CNN reaches the noise floor
+    (1 TECU) where persistence errs by sqrt(2), and the ridge member too."""
+    x, y = synthetic(2, 400, seed=2)
+    for arch in ("cnn", "ridge"):
+        est = StationForecaster(ModelConfig(architecture=arch, units=8, n_features=x.shape[-1]),
+                                TrainConfig(epochs=10, patience=10))
+        est.fit(x[:, :300], y[:, :300], x[:, 300:350], y[:, 300:350])
+        mean, _ = est.predict(x[:, 350:])
+        r = scores(y[:, 350:].ravel(), mean.ravel(), persistence=persistence_from_windows(x[:, 350:], 12).ravel())
+        assert r["rmse"] < 1.15 and r["skill_vs_persistence"] > 0.2, (arch, r)
+    assert len(est.history["alpha"][0]) == 2  # the ridge penalty chosen per station on the validation windows
 
 
 def test_training_is_deterministic_and_grouped_equals_one_by_one():
     x, y = synthetic()
-    cfg = ModelConfig(architecture="gru", units=6, n_features=2)
+    cfg = ModelConfig(architecture="gru", units=6, n_features=x.shape[-1])
     tc = TrainConfig(epochs=4, batch_size=32, seed=3)
     grouped = StationForecaster(cfg, tc, station_seeds=[11, 12, 13]).fit(x[:, :250], y[:, :250], x[:, 250:], y[:, 250:])
     again = StationForecaster(cfg, tc, station_seeds=[11, 12, 13]).fit(x[:, :250], y[:, :250], x[:, 250:], y[:, 250:])
@@ -54,7 +100,7 @@ def test_training_is_deterministic_and_grouped_equals_one_by_one():
 
 def test_save_load_round_trip_and_checksum(tmp_path):
     x, y = synthetic(2, 120)
-    est = StationForecaster(ModelConfig(architecture="lstm", units=5, n_features=2, gaussian=True),
+    est = StationForecaster(ModelConfig(architecture="lstm", units=5, n_features=x.shape[-1], gaussian=True),
                             TrainConfig(epochs=2)).fit(x[:, :100], y[:, :100], x[:, 100:], y[:, 100:])
     sha = est.save(tmp_path / "m.pt")
     back = StationForecaster.load(tmp_path / "m.pt", sha256=sha)
@@ -67,7 +113,7 @@ def test_save_load_round_trip_and_checksum(tmp_path):
 
 def test_gaussian_head_gives_intervals():
     x, y = synthetic(1, 400)
-    est = StationForecaster(ModelConfig(architecture="cnn", units=8, n_features=2, gaussian=True),
+    est = StationForecaster(ModelConfig(architecture="cnn", units=8, n_features=x.shape[-1], gaussian=True),
                             TrainConfig(epochs=30, patience=30)).fit(x[:, :350], y[:, :350], x[:, 350:], y[:, 350:])
     mean, sigma = est.predict(x[:, 350:])
     r = scores(y[0, 350:], mean[0], sigma=sigma[0])
@@ -135,7 +181,7 @@ def test_ensemble_gives_a_spread_and_reasonable_coverage():
     from swx.training import EnsembleForecaster
 
     x, y = synthetic(2, 400, seed=4)
-    ens = EnsembleForecaster.train(4, ModelConfig(architecture="cnn", units=6, n_features=2, gaussian=True),
+    ens = EnsembleForecaster.train(4, ModelConfig(architecture="cnn", units=6, n_features=x.shape[-1], gaussian=True),
                                    TrainConfig(epochs=25, patience=25), x[:, :350], y[:, :350], x[:, 350:], y[:, 350:])
     assert len(ens.members) == 4
     mean, sigma = ens.predict(x[:, 350:])
@@ -201,7 +247,7 @@ def test_gaussian_cnn_ensemble_is_20_percent_below_persistence_on_real_data(shar
                     "equality check runs where one is present (e.g. the GPU worker)")
 def test_cuda_and_cpu_give_the_same_forecasts():  # pragma: no cover - needs a GPU
     x, y = synthetic(3, 200)
-    cfg, tc = ModelConfig(architecture="lstm", units=8, n_features=2), TrainConfig(epochs=3, seed=1)
+    cfg, tc = ModelConfig(architecture="lstm", units=8, n_features=x.shape[-1]), TrainConfig(epochs=3, seed=1)
     cpu = StationForecaster(cfg, tc, station_seeds=[1, 2, 3], device="cpu").fit(x[:, :180], y[:, :180], x[:, 180:],
                                                                                y[:, 180:])
     gpu = StationForecaster(cfg, tc, station_seeds=[1, 2, 3], device="cuda").fit(x[:, :180], y[:, :180], x[:, 180:],

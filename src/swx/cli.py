@@ -362,7 +362,7 @@ def import_series_cmd(
 @app.command("train")
 def train_cmd(
     station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
-    arch: Annotated[list[str] | None, typer.Option("--arch", help="lstm, gru or cnn (repeat); default all three.")] = None,
+    arch: Annotated[list[str] | None, typer.Option("--arch", help="lstm, gru, cnn or ridge (repeat); default all four.")] = None,
     train_end: Annotated[str | None, typer.Option(help="Last day of training data; default: all but the last 1 %.")] = None,
     units: Annotated[int, typer.Option(help="Hidden units / filters.")] = 20,
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation).")] = 40,
@@ -373,10 +373,11 @@ def train_cmd(
     """Train the station models (all stations of an architecture in one batched pass) on the archive,
     register them as the active versions and score them on the held-out days against the baselines."""
     from swx.jobs import context, summary_table, train
+    from swx.models import ARCHITECTURES
 
     ctx = context(get_settings(), station)
     with console.status("training"):
-        df = train(ctx, arch or ["lstm", "gru", "cnn"], train_end=_parse_day(train_end) if train_end else None,
+        df = train(ctx, arch or list(ARCHITECTURES), train_end=_parse_day(train_end) if train_end else None,
                    units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble)
     _print_scores(summary_table(df[df.kp_class == "all"]), "table")
 
@@ -389,8 +390,9 @@ def evaluate_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table or json (one object per row).")] = "table",
     plot: Annotated[Path | None, typer.Option(help="PNG of observed vs forecasts for the first station.")] = None,
 ) -> None:
-    """Score the active models on a period against persistence and the 27-day median (by station,
-    architecture and Kp class), store the scores, and print them."""
+    """Score the active models and their skill-weighted blend on a period against persistence and the
+    27-day median (by station, architecture and Kp class), store the scores, and print them. The
+    blend is walk-forward: each day's weights come from this period's forecasts verified before it."""
     from swx.jobs import context, evaluate, summary_table
 
     ctx = context(get_settings(), station)

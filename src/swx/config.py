@@ -52,8 +52,9 @@ class Settings(BaseSettings):
 
     station_catalog: Path | None = Field(None, description="CSV of virtual stations; default the method's 18")
 
-    forecast_architecture: Literal["cnn", "gru", "lstm"] = Field(
-        "cnn", description="Station model extended to the global map (others are still forecast and stored)")
+    forecast_architecture: Literal["blend", "cnn", "gru", "lstm", "ridge"] = Field(
+        "blend", description="Station forecast extended to the global map: the published blend (default) or one "
+                             "model (all are forecast and stored)")
     extension_method: Literal["residual", "idw", "nequick"] = Field(
         "residual", description="Global extension method (residual field: best measured, docs/extension.md)")
     extension_compare: list[str] = Field(default_factory=list,

@@ -17,23 +17,27 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from swx.blend import BASELINES, BLEND, BlendConfig, baseline_share, fit_weights
 from swx.dtec import global_dtec_frame, median_reference, naive_utc, station_dtec_frame
 from swx.errors import NotFoundError
 from swx.extend import StationValues, extend, persistence_prior
 from swx.forecasting import build_dataset
 from swx.jobs import Context
 from swx.kp import load_indices
+from swx.models import ARCHITECTURES
 from swx.provenance import code_version, input_records, settings_hash
 from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
+from swx.store.queries import issued_forecasts
+from swx.verify import median27_series
 from swx.store import models as m
-from swx.store.writes import (finish_run, record_run_provenance, start_run, station_ids, upsert,
+from swx.store.writes import (finish_run, record_run_provenance, start_run, station_ids, upsert, write_blend_weights,
                               write_observations, write_rows, write_station_forecasts)
 
 log = logging.getLogger(__name__)
 STEP = pd.Timedelta(hours=2)
-ARCHITECTURES = ("cnn", "gru", "lstm")
-HISTORY_DAYS = 40  # station history read for inputs (12 steps) and the 27-day references
+# station history read for the inputs (12 steps), the 27-day references and the blend's verified window
+HISTORY_DAYS = BlendConfig.window_days + 28
 
 
 @dataclass
@@ -48,6 +52,7 @@ class ForecastResult:
     degraded: bool = False
     reason: str = ""
     station_forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    on_baselines: dict[str, str] = field(default_factory=dict)  # stations whose blend leans on the baselines
 
 
 def _latest_day(ctx: Context, issue_day: dt.date) -> dt.date:
@@ -102,6 +107,81 @@ def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str]
     return pd.concat(rows, ignore_index=True), issue
 
 
+@dataclass
+class PublishedBlend:
+    forecasts: pd.DataFrame  # station, architecture="blend", valid_time, lead_h, mean, sigma
+    weights: pd.DataFrame  # station, member, lead_h, weight, n_samples
+    on_baselines: dict[str, str]  # station -> why it runs (mostly) on the baselines
+
+
+def _baseline_frame(wide: pd.DataFrame, times: pd.DatetimeIndex) -> dict[str, pd.DataFrame]:
+    """Persistence (the value 24 h earlier) and the 27-day median (previous days, same UT) at `times`
+    for every station, from the station history: time x station tables."""
+    grid = wide.index.union(times)
+    full = wide.reindex(grid)
+    out = {"persistence": full.shift(freq=pd.Timedelta(hours=24)).reindex(times)}
+    out["median27"] = pd.DataFrame({c: median27_series(full[c]).reindex(times) for c in wide.columns})
+    return out
+
+
+def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, issue: pd.Timestamp,
+                            config: BlendConfig = BlendConfig()) -> PublishedBlend:
+    """The published blend of this run's member forecasts `fc` and the two baselines, per station and
+    lead, with weights fitted on the forecasts published for the previous `config.window_days` days
+    whose truth is in `wide` (the station history up to the issue time): never on the target day."""
+    members = list(dict.fromkeys(fc["architecture"])) + list(BASELINES)
+    codes = [st.code for st in ctx.stations]
+    leads = np.sort(fc["lead_h"].unique())
+    valid = pd.DatetimeIndex(issue + pd.to_timedelta(leads, unit="h"))
+    target_day = (issue + config.horizon - pd.Timedelta(seconds=1)).date()
+    past = issued_forecasts(ctx.engine, target_day - dt.timedelta(days=config.window_days),
+                            target_day - dt.timedelta(days=1))
+    past = past[past["lead_h"].isin(leads) & (past["valid_time"] <= issue)]
+    past_times = pd.DatetimeIndex(sorted(past["valid_time"].unique())) if len(past) else pd.DatetimeIndex([], tz="UTC")
+    base_now = _baseline_frame(wide, valid)
+    base_past = _baseline_frame(wide, past_times)
+    truth = wide.reindex(past_times)
+    runs = sorted(past["run_id"].unique())
+    rows, weight_rows, notes = [], [], {}
+    for code in codes:
+        mine = fc[fc["station"] == code].set_index(["architecture", "lead_h"])
+        now = np.stack([mine.loc[a, "mean"].reindex(leads).to_numpy(float) if a in mine.index.get_level_values(0)
+                        else base_now[a][code].to_numpy(float) for a in members])  # (K, H)
+        errors = np.full((len(runs), len(members), len(leads)), np.nan)
+        if runs:
+            p = past[past["station"] == code]
+            table = p.pivot_table(index=["run_id", "lead_h"], columns="architecture", values="mean")
+            for r, run in enumerate(runs):
+                if run not in table.index.get_level_values(0):
+                    continue
+                one = table.loc[run].reindex(leads)
+                times = pd.DatetimeIndex(p[p["run_id"] == run].drop_duplicates("lead_h").set_index("lead_h")
+                                         ["valid_time"].reindex(leads))
+                y = truth[code].reindex(times).to_numpy(float)
+                for k, a in enumerate(members):
+                    pred = (base_past[a][code].reindex(times).to_numpy(float) if a in BASELINES
+                            else one[a].to_numpy(float) if a in one else np.full(len(leads), np.nan))
+                    errors[r, k] = pred - y
+        w, rmse, n = fit_weights(errors, config)
+        mean = (w * now).sum(axis=0)
+        own = fc[(fc["station"] == code)].pivot_table(index="lead_h", columns="architecture", values="sigma")
+        prior = np.sqrt(np.nanmean(own.reindex(leads).to_numpy(float) ** 2, axis=1))
+        keep = n / (n + config.shrink_samples)
+        sigma = np.sqrt(keep * np.nan_to_num(rmse) ** 2 + (1 - keep) * prior ** 2) if n else prior
+        if not np.isfinite(mean).all():  # a member without a value (e.g. no persistence): the models' mean
+            mean = np.where(np.isfinite(mean), mean, np.nanmean(now[:len(members) - len(BASELINES)], axis=0))
+        rows.append(pd.DataFrame({"station": code, "architecture": BLEND, "valid_time": valid, "lead_h": leads,
+                                  "mean": mean, "sigma": sigma}))
+        weight_rows.append(pd.DataFrame({"station": code, "member": np.repeat(members, len(leads)),
+                                         "lead_h": np.tile(leads, len(members)), "weight": w.ravel(), "n_samples": n}))
+        share = baseline_share(w, members)
+        if share > 0.5:
+            notes[code] = (f"baselines carry {share:.0%} of the weight: the models' errors over the last {n} verified "
+                           "forecasts were larger than the baselines'" if n else
+                           f"baselines carry {share:.0%} of the weight (no verified forecasts yet: equal weights)")
+    return PublishedBlend(pd.concat(rows, ignore_index=True), pd.concat(weight_rows, ignore_index=True), notes)
+
+
 def _maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr.DataArray] | None = None
           ) -> xr.DataArray | None:
     """The archived maps of `days` as one time series (an epoch in two files is taken from the first);
@@ -138,6 +218,10 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     wide = _station_history(ctx, latest - dt.timedelta(days=HISTORY_DAYS), latest)
     wide = wide.loc[:pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC")]
     fc, issue = station_forecasts(ctx, wide, architectures)
+    blend = blend_station_forecasts(ctx, wide, fc, issue)
+    fc = pd.concat([fc, blend.forecasts], ignore_index=True)
+    for code, why in blend.on_baselines.items():
+        log.info("%s runs on the baselines: %s", code, why)
     shift = pd.Timedelta(days=lag)
     if lag:  # degraded: the newest forecasts carried forward to the target day (leads grow by the lag)
         fc["valid_time"] = fc["valid_time"] + shift
@@ -152,8 +236,9 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
         obs.columns = ["time", "station", "vtec"]
         write_observations(engine, obs, centre_default=ctx.centre)
         write_station_forecasts(engine, run_id, fc)
+        write_blend_weights(engine, run_id, blend.weights)
         history_days = [latest - dt.timedelta(days=k) for k in range(HISTORY_DAYS, -1, -1)]
-        record_run_provenance(engine, run_id, fc["model_version_id"].unique(),
+        record_run_provenance(engine, run_id, fc["model_version_id"].dropna().unique(),
                               input_records(ctx.archive, ctx.centre, history_days))
         archs = list(dict.fromkeys(fc["architecture"]))
         primary = s.forecast_architecture if s.forecast_architecture in archs else archs[0]
@@ -212,7 +297,8 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     except Exception as exc:
         finish_run(engine, run_id, status="failed", reason=f"{type(exc).__name__}: {exc}")
         raise
-    return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc)
+    return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc,
+                          blend.on_baselines)
 
 
 def write_dtec(engine, frame: pd.DataFrame, kind: str, reference: str = "median27") -> int:

@@ -81,3 +81,7 @@ def _rebuild_fetch(message, url, day, hint):  # pragma: no cover - trivial
 
 class NotFoundError(FetchError):
     """The product does not exist (yet) at any mirror: HTTP 404 or no file in the local folder."""
+
+
+class NoActiveModelError(SwxError, ValueError):
+    """No station model is active for what was asked (train first: `swx train`)."""

@@ -18,6 +18,12 @@ import xarray as xr
 from swx.stations import Station
 
 STEP = pd.Timedelta(hours=2)
+#: Input columns of `feature_matrix`, in order ("f107" last when given). The vTEC is column 0 and the
+#: 27-day median for t + 24 h column 6: over the last n_out input steps they are the two baselines of
+#: the n_out targets (persistence and the 27-day median), known at issue time.
+FEATURES = ("vtec", "kp", "lt_sin", "lt_cos", "doy_sin", "doy_cos", "median27_ahead")
+VTEC_COLUMN = FEATURES.index("vtec")
+MEDIAN_AHEAD_COLUMN = FEATURES.index("median27_ahead")
 
 
 # ------------------------------------------------------------------------------------ extraction
@@ -136,6 +142,7 @@ def feature_matrix(vtec: pd.Series, kp: pd.Series, lon: float, f107: pd.Series |
                        "lt_cos": enc[:, 1], "doy_sin": enc[:, 2], "doy_cos": enc[:, 3]}, index=times)
     if median_ahead:
         df["median27_ahead"] = median27_ahead(vtec)
+        assert tuple(df.columns) == FEATURES
     if f107 is not None:
         # the previous day's value: the day's own F10.7 is measured at 20 UT, after most issue times
         days = times.normalize() - pd.Timedelta(days=1)
@@ -181,17 +188,31 @@ def chronological_split(n: int, test_fraction: float = 0.01, val_fraction: float
 
 @dataclass
 class Scaler:
-    """Per-feature standardisation fitted on training windows only, saved with the model."""
+    """Per-feature standardisation fitted on training windows only, saved with the model; with the
+    target's own mean and std when the target is not the vTEC level (a departure from a baseline)."""
 
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
+    target_mean: float | None = None
+    target_std: float | None = None
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> Scaler:
+    def fit(cls, x: np.ndarray, target: np.ndarray | None = None) -> Scaler:
         flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
         std = flat.std(axis=0)
         std[std < 1e-9] = 1.0
-        return cls(flat.mean(axis=0).tolist(), std.tolist())
+        out = cls(flat.mean(axis=0).tolist(), std.tolist())
+        if target is not None:
+            t = np.asarray(target, np.float64)
+            out.target_mean, out.target_std = float(t.mean()), float(max(t.std(), 1e-6))
+        return out
+
+    @property
+    def target_location(self) -> tuple[float, float]:
+        """(mean, std) of the target: its own, or the vTEC column's (level targets)."""
+        if self.target_mean is None or self.target_std is None:
+            return self.mean[0], self.std[0]
+        return self.target_mean, self.target_std
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return ((x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)).astype(np.float32)
@@ -200,11 +221,12 @@ class Scaler:
         return x * np.float32(self.std[column]) + np.float32(self.mean[column])
 
     def to_dict(self) -> dict:
-        return {"mean": list(self.mean), "std": list(self.std)}
+        return {"mean": list(self.mean), "std": list(self.std), "target_mean": self.target_mean,
+                "target_std": self.target_std}
 
     @classmethod
     def from_dict(cls, d: dict) -> Scaler:
-        return cls(list(d["mean"]), list(d["std"]))
+        return cls(list(d["mean"]), list(d["std"]), d.get("target_mean"), d.get("target_std"))
 
 
 def day_range(start: dt.date, end: dt.date) -> list[dt.date]:

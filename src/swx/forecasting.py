@@ -165,24 +165,37 @@ def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str
                       sigmas: dict[str, np.ndarray | None] | None = None,
                       climatology: np.ndarray | None = None) -> list[dict]:
     """Scores per station, model (and the two baselines) and Kp class over the windows `idx`."""
-    rows = []
     if len(idx) == 0:
+        return []
+    return score_rows(ds.stations, ds.issue[idx], ds.y[:, idx], persistence_from_windows(ds.x[:, idx], ds.y.shape[-1]),
+                      median27, predictions, storms, sigmas, climatology)
+
+
+def score_rows(stations: list[Station], issue: pd.DatetimeIndex, truth: np.ndarray, persistence: np.ndarray,
+               median27: np.ndarray, predictions: dict[str, np.ndarray], storms: set[dt.date],
+               sigmas: dict[str, np.ndarray | None] | None = None,
+               climatology: np.ndarray | None = None) -> list[dict]:
+    """Verification rows from forecasts issued at `issue` (N) for S stations and H steps: `truth`,
+    `persistence`, `median27` and each prediction are (S, N, H). Per station, then per group of
+    stations (latitude band, land/ocean) with the errors pooled; per Kp class (all, quiet, storm:
+    a window is a storm window when its issue or target day is a storm day); every model beside the
+    two baselines on the same samples."""
+    rows: list[dict] = []
+    if len(issue) == 0:
         return rows
-    issue = ds.issue[idx]
     storm = np.array([(t + HORIZON).date() in storms or t.date() in storms for t in issue])
     w_start, w_end = issue.min().to_pydatetime(), (issue.max() + HORIZON).to_pydatetime()
-    # Rows per station, then per group of stations (latitude band, land/ocean) with the errors pooled.
-    groups: list[tuple[str, str, list[int]]] = [("station", st.code, [s]) for s, st in enumerate(ds.stations)]
+    groups: list[tuple[str, str, list[int]]] = [("station", st.code, [s]) for s, st in enumerate(stations)]
     for attr in ("lat_band", "surface"):
-        for value in sorted({getattr(st, attr) for st in ds.stations}):
-            members = [s for s, st in enumerate(ds.stations) if getattr(st, attr) == value]
+        for value in sorted({getattr(st, attr) for st in stations}):
+            members = [s for s, st in enumerate(stations) if getattr(st, attr) == value]
             groups.append(("group", f"{attr}:{value}", members))
     for scope, code, members in groups:
-        y = np.concatenate([ds.y[s, idx] for s in members])
-        pers = np.concatenate([persistence_from_windows(ds.x[s, idx], ds.y.shape[-1]) for s in members])
-        med = np.concatenate([median27[s] for s in members])  # already restricted to idx, like the predictions
+        y = np.concatenate([truth[s] for s in members])
+        pers = np.concatenate([persistence[s] for s in members])
+        med = np.concatenate([median27[s] for s in members])
         sel_storm = np.concatenate([storm] * len(members))
-        st0 = ds.stations[members[0]]
+        st0 = stations[members[0]]
         band = st0.lat_band if scope == "station" or code.startswith("lat_band") else ""
         surface = st0.surface if scope == "station" or code.startswith("surface") else ""
         for kp_class, sel in (("all", np.ones(len(y), bool)), ("quiet", ~sel_storm), ("storm", sel_storm)):
@@ -199,6 +212,8 @@ def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str
                 sig = np.concatenate([sig[s] for s in members]) if sig is not None else None
                 r = scores(y[sel], pred[sel], persistence=pers[sel], median27=med[sel],
                            sigma=sig[sel] if sig is not None else None)
+                if r["n"] == 0:
+                    continue
                 rows.append(dict(scope=scope, station_code=code, model=model, window_start=w_start,
                                  window_end=w_end, kp_class=kp_class, n=r["n"], rmse=r["rmse"], mae=r["mae"],
                                  bias=r["bias"], corr=r["corr"], skill_persistence=None if model == "persistence"

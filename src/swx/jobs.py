@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 
 from swx.archive import Archive
+from swx.blend import BLEND, BlendConfig, walk_forward
 from swx.config import Settings
+from swx.errors import NoActiveModelError
 from swx.forecasting import (StationDataset, build_dataset, split_for_training, storm_days, verification_rows)
 from swx.kp import load_indices
-from swx.models import ModelConfig
+from swx.models import ARCHITECTURES, ModelConfig
 from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
 from swx.stations import Station, load_catalog
@@ -24,7 +26,7 @@ from swx.store import models as m
 from swx.store.db import open_database
 from swx.store.writes import upsert_stations, write_rows
 from swx.training import EnsembleForecaster, StationForecaster, TrainConfig
-from swx.verify import climatology_series, median27_series, windows_reference
+from swx.verify import climatology_series, median27_series, persistence_from_windows, windows_reference
 
 log = logging.getLogger(__name__)
 VERIFICATION_KEY = ["scope", "station_code", "model", "window_start", "window_end", "kp_class"]
@@ -131,9 +133,10 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
     storms = storm_days(load_indices(ctx.archive).kp["kp"])
     predictions, sigmas = {}, {}
     for arch in architectures:
-        cfg = ModelConfig(architecture=arch, units=units, n_features=ds.x.shape[-1], gaussian=gaussian)
+        linear = arch == "ridge"  # closed form, deterministic: one member, sigma from its validation RMSE
+        cfg = ModelConfig(architecture=arch, units=units, n_features=ds.x.shape[-1], gaussian=gaussian and not linear)
         tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)
-        if ensemble > 1:
+        if ensemble > 1 and not linear:
             est = EnsembleForecaster.train(ensemble, cfg, tc, *ds.take(tr), *ds.take(va), device=ctx.settings.device)
             singles = [est.station_members(i) for i in range(len(ds.stations))]
         else:
@@ -156,9 +159,11 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
 
 
 def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str] | None = None,
-             plot: Path | None = None) -> pd.DataFrame:
+             plot: Path | None = None, blend: BlendConfig | None = BlendConfig()) -> pd.DataFrame:
     """Score the active models on forecasts issued from `start` to `end` (inclusive) against the
-    baselines, per station, architecture and Kp class; store the scores; optionally plot."""
+    baselines, per station, architecture and Kp class — and the blend of them all with the baselines,
+    walk-forward: each day's weights from the forecasts of this period verified before that day (the
+    first day has none: equal weights). Store the scores; optionally plot."""
     ds, wide = dataset(ctx, start - dt.timedelta(days=28), end + dt.timedelta(days=1))
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
     idx = np.flatnonzero((ds.issue >= lo) & (ds.issue < hi))
@@ -167,21 +172,26 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
     engine = ctx.engine
     registry = ModelRegistry(ctx.settings.data_dir / "models", engine)
     predictions, sigmas = {}, {}
-    for arch in architectures or ["lstm", "gru", "cnn"]:
+    for arch in architectures or ARCHITECTURES:
         per_station, per_sigma = [], []
-        for st in ds.stations:
+        for i, st in enumerate(ds.stations):
             v = registry.active(st.code, arch)
             if v is None:
                 break
-            mean, sigma = registry.load(v, ctx.settings.device).predict(ds.x[ds.stations.index(st): ds.stations.index(st) + 1, idx])
+            mean, sigma = registry.load(v, ctx.settings.device).predict(ds.x[i:i + 1, idx])
             per_station.append(mean[0])
-            per_sigma.append(sigma[0] if sigma is not None else None)
+            # a point model's uncertainty: its validation RMSE (as in the daily forecast)
+            per_sigma.append(sigma[0] if sigma is not None else np.full_like(mean[0], v.val_rmse or np.nan))
         if len(per_station) == len(ds.stations):
             predictions[arch] = np.stack(per_station)
-            sigmas[arch] = np.stack(per_sigma) if all(s is not None for s in per_sigma) else None
+            sigmas[arch] = np.stack(per_sigma)
     if not predictions:
-        raise ValueError("no active models for these stations: run `swx train` first")
+        raise NoActiveModelError("no active models for these stations: run `swx train` first")
     med = _median27(ds, wide)[:, idx]
+    pers = persistence_from_windows(ds.x[:, idx], ds.y.shape[-1])
+    if blend is not None:
+        predictions[BLEND], sigmas[BLEND] = _walk_forward_blend(ds.issue[idx], predictions, sigmas, pers, med,
+                                                                ds.y[:, idx], blend)
     rows = verification_rows(ds, idx, predictions, med, storm_days(load_indices(ctx.archive).kp["kp"]), sigmas,
                              _climatology(ds, wide)[:, idx])
     _store(engine, rows)
@@ -190,6 +200,20 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
 
         plot_station_forecast(ds, idx, 0, predictions, sigmas, med, plot)
     return pd.DataFrame(rows)
+
+
+def _walk_forward_blend(issue: pd.DatetimeIndex, predictions: dict[str, np.ndarray], sigmas: dict[str, np.ndarray],
+                        persistence: np.ndarray, median27: np.ndarray, truth: np.ndarray, config: BlendConfig
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The blend of every station, walk-forward over `issue` (see `swx.blend.walk_forward`)."""
+    means, sds = [], []
+    for s in range(truth.shape[0]):
+        members = {**{k: v[s] for k, v in predictions.items()}, "persistence": persistence[s], "median27": median27[s]}
+        own = np.stack([sigmas[k][s] for k in predictions if sigmas.get(k) is not None])
+        wf = walk_forward(issue, members, truth[s], config, prior_sigma=np.sqrt(np.nanmean(own ** 2, axis=0)))
+        means.append(wf.mean)
+        sds.append(wf.sigma)
+    return np.stack(means), np.stack(sds)
 
 
 def _store(engine, rows: list[dict]) -> None:
@@ -233,7 +257,7 @@ def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *
     ds, _ = dataset(ctx, day - dt.timedelta(days=60), day + dt.timedelta(days=1))
     registry = ModelRegistry(ctx.settings.data_dir / "models", ctx.engine)
     rows = []
-    for arch in architectures or ["lstm", "gru", "cnn"]:
+    for arch in architectures or ARCHITECTURES:
         for i, st in enumerate(ds.stations):
             if registry.active(st.code, arch) is None:
                 continue

@@ -1,8 +1,13 @@
-"""Station forecasting networks — LSTM, GRU and 1-D CNN (kernel size 2) as in the method — written as
-*grouped* layers: every weight has a leading station axis, so the models of all stations of one
-architecture train in one batched pass (group size S), and a single station is the same code with
-S = 1. Glorot-normal initialisation and tanh activations; an optional Gaussian head (mean and
-sigma) for training with the negative log-likelihood.
+"""Station forecasting models — LSTM, GRU and 1-D CNN (kernel size 2) as in the method, and a linear
+(ridge) member on the same inputs — written as *grouped* layers: every weight has a leading station
+axis, so the models of all stations of one architecture train in one batched pass (group size S),
+and a single station is the same code with S = 1. Glorot-normal initialisation and tanh activations;
+an optional Gaussian head (mean and sigma) for training with the negative log-likelihood.
+
+Target: the level of vTEC, or (the default) its departure from a baseline known at issue time — a
+fixed blend of persistence and the 27-day median — added back on output. The output layer of a
+departure model starts at zero, so an untrained model *is* that baseline and training can only
+start from its skill.
 
 Shapes: inputs (S, B, T, F) -> mean (S, B, H) [and sigma (S, B, H)].
 """
@@ -15,7 +20,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-ARCHITECTURES = ("lstm", "gru", "cnn")
+NETWORKS = ("lstm", "gru", "cnn")
+#: Every station model swx trains, registers and forecasts with: the networks and the ridge member.
+ARCHITECTURES = NETWORKS + ("ridge",)
+TARGETS = ("departure", "level")
 
 
 @dataclass(frozen=True)
@@ -26,12 +34,20 @@ class ModelConfig:
     n_in: int = 12
     n_out: int = 12
     gaussian: bool = False
+    target: str = "departure"
+    persistence_weight: float = 0.5  # the departure's baseline: w * persistence + (1 - w) * 27-day median
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
         if not 1 <= self.units <= 1024:
             raise ValueError("units must be in 1..1024")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, not {self.target!r}")
+        if not 0.0 <= self.persistence_weight <= 1.0:
+            raise ValueError("persistence_weight must be in [0, 1]")
+        if self.architecture == "ridge" and self.gaussian:
+            raise ValueError("the ridge member has no Gaussian head (its sigma is its validation RMSE)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,11 +69,14 @@ class GroupedStationModel(nn.Module):
         if len(seeds) != n_stations:
             raise ValueError("one seed per station")
         c, u, f = config, config.units, config.n_features
-        gates = {"lstm": 4, "gru": 3, "cnn": 1}[c.architecture]
+        gates = {"lstm": 4, "gru": 3, "cnn": 1, "ridge": 0}[c.architecture]
         params: dict[str, list[torch.Tensor]] = {}
         for seed in seeds:  # each station initialised from its own seed: same weights alone or grouped
             g = torch.Generator().manual_seed(int(seed))
-            if c.architecture == "cnn":
+            if c.architecture == "ridge":  # linear in the flattened inputs (fitted in closed form)
+                p = {"head": torch.zeros(c.n_in * f, c.n_out)}
+                fan = c.n_in * f
+            elif c.architecture == "cnn":
                 p = {"w0": _glorot(1, f, u, g)[0], "w1": _glorot(1, f, u, g)[0], "b": torch.zeros(u),
                      "head": _glorot(1, u * (c.n_in - 1), c.n_out, g)[0]}
                 fan = u * (c.n_in - 1)
@@ -65,6 +84,8 @@ class GroupedStationModel(nn.Module):
                 p = {"w_ih": _glorot(1, f, gates * u, g)[0], "w_hh": _glorot(1, u, gates * u, g)[0],
                      "b": torch.zeros(gates * u), "head": _glorot(1, u, c.n_out, g)[0]}
                 fan = u
+            if c.target == "departure":
+                p["head"] = torch.zeros_like(p["head"])  # untrained = the baseline
             p["head_b"] = torch.zeros(c.n_out)
             if c.gaussian:
                 p["sigma_w"] = _glorot(1, fan, c.n_out, g)[0]
@@ -78,6 +99,8 @@ class GroupedStationModel(nn.Module):
         """(S, B, T, F) -> (S, B, D) encoding fed to the heads."""
         c = self.config
         s, b, t, f = x.shape
+        if c.architecture == "ridge":
+            return x.reshape(s, b, t * f)
         if c.architecture == "cnn":
             # kernel size 2: each output step sees two consecutive inputs; (S, B*(T-1), F) @ (S, F, U)
             a = torch.baddbmm(self.b[:, None, :], x[:, :, :-1].reshape(s, -1, f), self.w0)

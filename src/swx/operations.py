@@ -19,6 +19,7 @@ from swx.config import Settings
 from swx.errors import NotFoundError
 from swx.gim.sources import GimSource, LocalDirectorySource, RemoteSource
 from swx.ingest import ingest_gims, ingest_indices
+from swx.models import ARCHITECTURES
 from swx.net import Downloader, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def ingest_stage(settings: Settings, days: list[dt.date]) -> dict[str, Any]:
     return out
 
 
-def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tuple[str, ...] = ("cnn",),
+def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tuple[str, ...] = ARCHITECTURES,
                   epochs: int = 15, ensemble: int = 1) -> dict[str, Any]:
     """Train the architectures that have no active model for every station (the demo's first run, a new
     station catalog); otherwise nothing. Returns what was trained."""
@@ -135,6 +136,7 @@ def forecast_stage(settings: Settings, issue_day: dt.date, *, methods: list[str]
     return {"run_id": r.run_id, "issue_time": r.issue_time.isoformat(), "target_day": str(r.target_day),
             "latest_day": str(r.latest_day), "degraded": r.degraded, "reason": r.reason,
             "architectures": r.architectures, "methods": r.methods, "station_rows": len(r.station_forecasts),
+            "on_baselines": r.on_baselines,
             "products": {m: [str(nc), str(ix)] for m, (nc, ix) in r.products.items()}}
 
 

@@ -1,8 +1,11 @@
 """Training station models: scalers fitted on training windows only, mini-batch Adam, early stopping
-on the validation windows, fixed seeds; all stations of one architecture in one batched pass.
+on the validation windows, fixed seeds; all stations of one architecture in one batched pass. The
+ridge member is fitted in closed form instead, its penalty chosen on the validation windows.
 
 `StationForecaster` is the estimator (fit / predict / save / load); inputs are raw (unscaled)
-windows stacked by station: X (S, N, T, F), y (S, N, H), with the vTEC in feature column 0.
+windows stacked by station: X (S, N, T, F), y (S, N, H), with the vTEC in feature column 0 and the
+27-day median ahead in column 6 (`swx.features.FEATURES`). Departure models learn y minus the
+issue-time baseline (`swx.verify.issue_baseline`) and add it back in `predict`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,20 @@ import torch
 from swx.features import Scaler
 from swx.io.atomic import atomic_write_bytes
 from swx.models import GroupedStationModel, ModelConfig, pick_device
+from swx.verify import issue_baseline
+
+
+RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # ridge penalties tried (per 1000 windows)
+RIDGE_FOLDS = 5
+
+
+def _ridge_solve(a: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge weights (S, D, H) and unpenalised intercepts (S, H) of y (S, N, H) on a (S, N, D)."""
+    mean_a, mean_y = a.mean(axis=1, keepdims=True), y.mean(axis=1, keepdims=True)
+    a_c, y_c = a - mean_a, y - mean_y
+    gram = a_c.transpose(0, 2, 1) @ a_c + alpha * a.shape[1] / 1000.0 * np.eye(a.shape[-1])
+    w = np.linalg.solve(gram, a_c.transpose(0, 2, 1) @ y_c)
+    return w, (mean_y - mean_a @ w)[:, 0]
 
 
 @dataclass(frozen=True)
@@ -44,12 +61,19 @@ class StationForecaster:
         self.history: dict[str, list] = {}
         self.ensemble = False  # True: the groups are ensemble members of ONE station
 
-    # -- scaling ----------------------------------------------------------------------------------
+    # -- target and scaling -----------------------------------------------------------------------
+    def baseline(self, x: np.ndarray) -> np.ndarray | float:
+        """What the model's output is added to: the issue-time baseline (departure) or 0 (level)."""
+        c = self.model_config
+        return issue_baseline(x, c.n_out, c.persistence_weight) if c.target == "departure" else 0.0
+
     def _scale(self, x: np.ndarray, y: np.ndarray | None = None):
         xs = np.stack([sc.transform(x[s]) for s, sc in enumerate(self.scalers)])
         if y is None:
             return xs, None
-        ys = np.stack([(y[s] - sc.mean[0]) / sc.std[0] for s, sc in enumerate(self.scalers)]).astype(np.float32)
+        target = y - self.baseline(x)
+        ys = np.stack([(target[s] - sc.target_location[0]) / sc.target_location[1]
+                       for s, sc in enumerate(self.scalers)]).astype(np.float32)
         return xs, ys
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
@@ -81,10 +105,14 @@ class StationForecaster:
             self.scalers = [copy.deepcopy(sc) for sc in init_from.scalers]
             self.model = copy.deepcopy(init_from.model).to(self.device)
         else:
-            self.scalers = [Scaler.fit(x_train[i]) for i in range(s)]
+            departure = self.model_config.target == "departure"
+            target = y_train - self.baseline(x_train)
+            self.scalers = [Scaler.fit(x_train[i], target[i] if departure else None) for i in range(s)]
             self.model = GroupedStationModel(self.model_config, s, self.station_seeds).to(self.device)
-        xt, yt = (self._tensor(a) for a in self._scale(x_train, y_train))
         has_val = x_val is not None and y_val is not None and x_val.shape[1] > 0
+        if self.model_config.architecture == "ridge" and init_from is None:
+            return self._fit_ridge(x_train, y_train, x_val if has_val else None, y_val if has_val else None)
+        xt, yt = (self._tensor(a) for a in self._scale(x_train, y_train))
         xv, yv = (self._tensor(a) for a in self._scale(x_val, y_val)) if has_val else (None, None)
         opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         best = torch.full((s,), float("inf"))
@@ -132,6 +160,45 @@ class StationForecaster:
         self.history["best_val"] = best.tolist()
         return self
 
+    def _fit_ridge(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None,
+                   y_val: np.ndarray | None) -> StationForecaster:
+        """Closed-form ridge regression of the scaled target on the flattened scaled inputs, per station.
+        The penalty is chosen by blocked cross-validation over the training and validation windows
+        together (RIDGE_FOLDS contiguous blocks, a day dropped at each block edge so no fold's targets
+        overlap its neighbours' inputs): one short validation season picks penalties that do not carry
+        over to the rest of the year. Then the chosen penalty is refitted on all those windows."""
+        if x_val is not None and y_val is not None:
+            x_train, y_train = np.concatenate([x_train, x_val], axis=1), np.concatenate([y_train, y_val], axis=1)
+        xs, ys = self._scale(x_train, y_train)
+        s, n = xs.shape[:2]
+        a = xs.reshape(s, n, -1).astype(np.float64)
+        ys = ys.astype(np.float64)
+        gap = self.model_config.n_out
+        folds = [np.arange(n)[k * n // RIDGE_FOLDS:(k + 1) * n // RIDGE_FOLDS] for k in range(RIDGE_FOLDS)]
+        cv = np.zeros((len(RIDGE_ALPHAS), s))
+        if n >= RIDGE_FOLDS * 4 * gap:
+            for fold in folds:
+                keep = np.ones(n, bool)
+                keep[max(0, fold[0] - gap):fold[-1] + gap + 1] = False
+                for k, alpha in enumerate(RIDGE_ALPHAS):
+                    w, b = _ridge_solve(a[:, keep], ys[:, keep], alpha)
+                    cv[k] += ((a[:, fold] @ w + b[:, None] - ys[:, fold]) ** 2).mean(axis=(1, 2))
+        best = cv.argmin(axis=0) if cv.any() else np.full(s, len(RIDGE_ALPHAS) // 2)
+        ws, bs = [], []
+        for i in range(s):
+            w, b = _ridge_solve(a[i:i + 1], ys[i:i + 1], RIDGE_ALPHAS[best[i]])
+            ws.append(w[0])
+            bs.append(b[0])
+        self._set_linear(np.stack(ws), np.stack(bs))
+        self.history = {"alpha": [[RIDGE_ALPHAS[k] for k in best]],
+                        "cv_rmse_scaled": np.sqrt(cv / RIDGE_FOLDS).T.tolist() if cv.any() else []}
+        return self
+
+    def _set_linear(self, w: np.ndarray, b: np.ndarray) -> None:
+        with torch.no_grad():
+            self.model.head.copy_(torch.from_numpy(w.astype(np.float32)))
+            self.model.head_b.copy_(torch.from_numpy(b.astype(np.float32)))
+
     def split(self) -> list[StationForecaster]:
         """One single-station forecaster per station of a grouped one (same weights and scalers)."""
         assert self.model is not None
@@ -167,11 +234,12 @@ class StationForecaster:
         with torch.no_grad():
             mean, sigma = self.model(self._tensor(xs))
         mean = mean.cpu().numpy()
-        out = np.stack([mean[i] * sc.std[0] + sc.mean[0] for i, sc in enumerate(self.scalers)])
+        loc = [sc.target_location for sc in self.scalers]
+        out = np.stack([mean[i] * sd + mu for i, (mu, sd) in enumerate(loc)]) + self.baseline(x)
         if sigma is None:
             return out, None
         sig = sigma.cpu().numpy()
-        return out, np.stack([sig[i] * sc.std[0] for i, sc in enumerate(self.scalers)])
+        return out, np.stack([sig[i] * sd for i, (_, sd) in enumerate(loc)])
 
     # -- persistence ------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -195,7 +263,8 @@ class StationForecaster:
         if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError(f"{path}: checksum mismatch (the checkpoint changed since it was registered)")
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        est = cls(ModelConfig(**state["model_config"]), TrainConfig(**state["train_config"]), device=device)
+        config = {"target": "level", **state["model_config"]}  # checkpoints from before departures: levels
+        est = cls(ModelConfig(**config), TrainConfig(**state["train_config"]), device=device)
         est.scalers = [Scaler.from_dict(d) for d in state["scalers"]]
         est.model = GroupedStationModel(est.model_config, int(state["n_stations"])).to(est.device)
         est.model.load_state_dict(state["state_dict"])

@@ -51,6 +51,25 @@ def persistence_from_windows(x: np.ndarray, n_out: int, vtec_column: int = 0) ->
     return x[..., -n_out:, vtec_column]
 
 
+def median27_from_windows(x: np.ndarray, n_out: int) -> np.ndarray:
+    """The 27-day median at the targets' UT, from the `median27_ahead` input column: at input step t it
+    is the reference for t + 24 h, so the last `n_out` steps give it for the `n_out` targets."""
+    from swx.features import MEDIAN_AHEAD_COLUMN
+
+    return x[..., -n_out:, MEDIAN_AHEAD_COLUMN]
+
+
+def issue_baseline(x: np.ndarray, n_out: int, persistence_weight: float) -> np.ndarray:
+    """A fixed blend of the two baselines known at issue time: w * persistence + (1 - w) * 27-day median.
+    Models that forecast the departure from it start at its skill."""
+    if not 0.0 <= persistence_weight <= 1.0:
+        raise ValueError(f"persistence_weight must be in [0, 1], not {persistence_weight}")
+    pers = persistence_from_windows(x, n_out)
+    if persistence_weight == 1.0:
+        return pers
+    return persistence_weight * pers + (1.0 - persistence_weight) * median27_from_windows(x, n_out)
+
+
 def same_ut_baselines(seconds: np.ndarray, values: np.ndarray, days: int = 27, *,
                       include_today: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """For samples at `seconds` (UTC epoch seconds): the value 24 h earlier, and the median at the same

@@ -178,6 +178,19 @@ class StationForecast(Base):
     __table_args__ = (Index("ix_station_forecasts_station_valid", "station_id", "valid_time"),)
 
 
+class BlendWeight(Base):
+    """The weights of the published blend of one run: per station, member (architecture or baseline)
+    and lead, with the number of verified issue times they were fitted on (0: equal weights)."""
+
+    __tablename__ = "blend_weights"
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True)
+    member: Mapped[str] = mapped_column(String(16), primary_key=True)
+    lead_h: Mapped[float] = mapped_column(Float, primary_key=True)
+    weight: Mapped[float] = mapped_column(Float)
+    n_samples: Mapped[int] = mapped_column(Integer)
+
+
 class GlobalForecast(Base):
     __tablename__ = "global_forecasts"
     run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True)

@@ -144,6 +144,35 @@ def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.dat
     return _frame(rows, cols, ("valid_time",))
 
 
+def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day: dt.date) -> pd.DataFrame:
+    """The station forecasts that were published for target days in [first, last]: of each day, the
+    newest finished run's (ok or degraded). Columns: run_id, target_day, station, architecture,
+    valid_time, lead_h, mean. What the blend is fitted on once the truth has arrived."""
+    r, f = m.ForecastRun, m.StationForecast
+    with engine.connect() as conn:
+        newest = conn.execute(select(r.target_day, func.max(r.id))
+                              .where(r.target_day >= first_target_day, r.target_day <= last_target_day,
+                                     r.status.in_(["ok", "degraded"])).group_by(r.target_day)).all()
+        ids = [row[1] for row in newest]
+        if not ids:
+            return pd.DataFrame(columns=["run_id", "target_day", "station", "architecture", "valid_time", "lead_h", "mean"])
+        rows = conn.execute(select(f.run_id, r.target_day, m.Station.code, f.architecture, f.valid_time, f.lead_h, f.mean)
+                            .join(r, r.id == f.run_id).join(m.Station, m.Station.id == f.station_id)
+                            .where(f.run_id.in_(ids))).all()
+    return _frame(rows, ["run_id", "target_day", "station", "architecture", "valid_time", "lead_h", "mean"],
+                  ("valid_time",))
+
+
+def blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
+    """The blend weights of a run: station, member, lead_h, weight, n_samples."""
+    b = m.BlendWeight
+    with engine.connect() as conn:
+        rows = conn.execute(select(m.Station.code, b.member, b.lead_h, b.weight, b.n_samples)
+                            .join(m.Station, m.Station.id == b.station_id).where(b.run_id == run_id)
+                            .order_by(m.Station.code, b.member, b.lead_h)).all()
+    return _frame(rows, ["station", "member", "lead_h", "weight", "n_samples"])
+
+
 def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """The freshest forecast of each architecture per valid time in [start, end) (the shortest lead
     among the runs), with its 68 % and 95 % intervals: the stored quantiles where the model has them,

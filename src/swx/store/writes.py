@@ -286,6 +286,20 @@ def write_station_forecasts(engine: Engine, run_id: int, df: pd.DataFrame) -> in
         return upsert(conn, m.StationForecast.__table__, rows, ["run_id", "station_id", "architecture", "valid_time"])
 
 
+def write_blend_weights(engine: Engine, run_id: int, df: pd.DataFrame) -> int:
+    """Columns: station, member, lead_h, weight, n_samples; a rerun replaces the run's weights."""
+    _finite_column(df, "weight", "blend_weights")
+    with engine.begin() as conn:
+        conn.execute(m.BlendWeight.__table__.delete().where(m.BlendWeight.run_id == run_id))
+        if df.empty:
+            return 0
+        ids = station_ids(conn, df["station"].unique())
+        rows = [dict(run_id=run_id, station_id=ids[c], member=str(k), lead_h=float(h), weight=float(w), n_samples=int(n))
+                for c, k, h, w, n in zip(df.station, df.member, df.lead_h, df.weight, df.n_samples)]
+        conn.execute(m.BlendWeight.__table__.insert(), rows)
+        return len(rows)
+
+
 def write_rows(engine: Engine, model: type[m.Base], rows: Sequence[Mapping[str, Any]], key: Sequence[str]) -> int:
     """Generic validated upsert for the smaller tables (global forecasts, verification, ΔTEC, storms,
     model versions)."""
