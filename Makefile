@@ -86,9 +86,10 @@ run: $(RUN_STAMP)
 	mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/python -m flows.main
 
-# The ops dashboard on http://localhost:8501 (reads the database of the settings; no network needed).
+# The ops dashboard on http://localhost:8501 (reads the database of the settings; no network needed;
+# the developer menu hidden: operators see the viewer toolbar).
 dashboard: $(RUN_STAMP)
-	$(BIN)/streamlit run dashboards/app.py --browser.gatherUsageStats false
+	$(BIN)/streamlit run dashboards/app.py --browser.gatherUsageStats false --client.toolbarMode viewer
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest

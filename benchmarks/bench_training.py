@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from swx.features import FEATURES
 from swx.models import ModelConfig
 from swx.training import StationForecaster, TrainConfig
 
 
-def data(s: int, n: int, f: int = 6, seed: int = 0):
+def data(s: int, n: int, f: int = len(FEATURES), seed: int = 0):
+    """Random windows with swx's input columns (the departure target reads vTEC and the 27-day median)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(20, 5, (s, n, 12, f)).astype(np.float32)
     y = (x[..., :12, 0] * 0.9 + rng.normal(0, 1, (s, n, 12))).astype(np.float32)

@@ -56,6 +56,11 @@ def station_series(code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFr
 
 
 @st.cache_data(ttl=TTL)
+def blend_weights(run_id: int) -> pd.DataFrame:
+    return q.blend_weights(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL)
 def station_forecasts(code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     return q.station_forecasts(engine(), code, start, end)
 

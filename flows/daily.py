@@ -12,13 +12,15 @@ from flows import tasks
 
 
 @flow(name="swx-daily", log_prints=True)
-def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days: int = 3) -> dict:
+def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days: int = 3,
+          refresh_indices: bool = True) -> dict:
     """One operational day. `issue_date` (UTC, default today): the newest day of maps; the forecast is
-    for the day after. The last `lookback_days` are (re)ingested, so a GIM that arrived late is used."""
+    for the day after. The last `lookback_days` are (re)ingested, so a GIM that arrived late is used.
+    `refresh_indices=False` skips the Kp/F10.7 ingest (a caller that has just done it, e.g. the main job)."""
     day = issue_date or dt.datetime.now(dt.UTC).date()
     days = [day - dt.timedelta(days=k) for k in range(lookback_days - 1, -1, -1)]
     # one after the other: both read and write netCDF, and HDF5 must not be entered from two threads
-    kp = tasks.ingest_kp()
+    kp = tasks.ingest_kp() if refresh_indices else None
     gims = tasks.ingest_gims(days)
     # the update learns through the day before yesterday and is scored on yesterday's forecasts, whose
     # 24 h targets end with today's maps (walk-forward: the newest day it can be judged on)

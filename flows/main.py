@@ -1,7 +1,9 @@
 """The main job on the embedded default (`make run`): no network, no server. The simulated demo archive
 and the bundled Kp history are the sources, SQLite the database, Prefect's temporary local server the
-orchestrator. Models are trained on the spot when none exist; then the daily flow runs for the last
-days of the demo window (forecast, verified, storms), so every table has content.
+orchestrator. Models (LSTM, GRU, CNN and the ridge member) are trained on the spot when none exist;
+then the daily flow runs for the last SWX_DEMO_FORECAST_DAYS days of the demo window (forecast, blend,
+verification, storms), each day's forecast issued before it, and the job ends with the skill of what
+was published.
 
     python -m flows.main          (from the repository root; `make run` does this)
 """
@@ -35,8 +37,11 @@ def main_job() -> dict:
     for k in range(n):
         issue = first_issue + dt.timedelta(days=k)
         # the incremental update runs on the last day only: it keeps the demo short and still shows it
-        runs.append(daily(issue_date=issue, update=(k == n - 1), lookback_days=1))
-    return {"trained": trained, "runs": runs}
+        # Kp and the maps were ingested above, once for the whole window
+        runs.append(daily(issue_date=issue, update=(k == n - 1), lookback_days=1, refresh_indices=False))
+    # the last forecast's day is in the demo archive too: verify it, so every forecast day is scored
+    final = tasks.verify(end)
+    return {"trained": trained, "runs": runs, "final_verify": final}
 
 
 def run() -> int:

@@ -17,6 +17,7 @@ from swx.cli import app
 from swx.config import get_settings
 from swx.io.ionex import read_ionex
 from swx.provenance import code_version
+from swx.series import series_from_archive
 from swx.store import queries as q
 from tests.helpers import simulated_archive
 
@@ -124,6 +125,19 @@ def test_the_published_blend_learns_from_verified_forecasts_only(trained):
     assert (fc[fc.architecture == "blend"].sigma > 0).all()
     with xr.open_dataset(last.products["residual"][0]) as f:
         assert "blend" in f.attrs["source"]
+
+    # what was published is what is verified: the stored rows of each model, beside the baselines
+    v = daily.verify_station_forecasts(ctx, dt.date(2015, 3, 15))
+    one = v[(v.station_code == code) & (v.kp_class == "all")].set_index("model")
+    assert set(one.index) == {"cnn", "blend", "persistence", "median27"} and (one.n == 12).all()
+    long, _ = series_from_archive(ctx.archive, "sim", [s for s in ctx.stations if s.code == code],
+                                  dt.date(2015, 3, 15), dt.date(2015, 3, 16))
+    truth = long.set_index("time")["vtec"].reindex(valid).to_numpy()
+    assert np.isfinite(truth).all()
+    assert one.loc["blend", "rmse"] == pytest.approx(np.sqrt(np.mean((mine["blend"].to_numpy() - truth) ** 2)))
+    assert one.loc["persistence", "rmse"] == pytest.approx(np.sqrt(np.mean((members["persistence"] - truth) ** 2)))
+    stored = q.skill_table(engine)
+    assert {"blend", "cnn"} <= set(stored.model)
 
 
 def test_cli_forecast_and_verify(trained, tmp_path):

@@ -11,7 +11,7 @@ import torch
 from swx.features import MEDIAN_AHEAD_COLUMN, Scaler, feature_matrix, fill_single_gaps, make_windows
 from swx.indices.history import load_history
 from swx.models import ARCHITECTURES, NETWORKS, GroupedStationModel, ModelConfig, pick_device
-from swx.training import StationForecaster, TrainConfig
+from swx.training import RIDGE_ALPHAS, StationForecaster, TrainConfig
 from swx.verify import (climatology_series, median27_series, persistence_from_windows, scores,
                          windows_reference)
 
@@ -81,7 +81,21 @@ def test_departure_models_learn_the_cycle_better_than_level_models_start():
         mean, _ = est.predict(x[:, 350:])
         r = scores(y[:, 350:].ravel(), mean.ravel(), persistence=persistence_from_windows(x[:, 350:], 12).ravel())
         assert r["rmse"] < 1.15 and r["skill_vs_persistence"] > 0.2, (arch, r)
-    assert len(est.history["alpha"][0]) == 2  # the ridge penalty chosen per station on the validation windows
+    assert len(est.history["alpha"][0]) == 2  # the ridge penalty chosen per station by cross-validation
+
+
+def test_a_grouped_ridge_splits_into_single_stations():
+    """18 stations in one closed-form fit, then one registered model per station (more stations than
+    penalties tried: the per-station history must follow the station axis)."""
+    x, y = synthetic(18, 300, seed=5)
+    est = StationForecaster(ModelConfig(architecture="ridge", n_features=x.shape[-1])).fit(x, y, None, None)
+    singles = est.split()
+    assert len(singles) == 18
+    for i in (0, 17):
+        one = singles[i]
+        assert one.history["alpha"] == [est.history["alpha"][0][i]]
+        assert len(one.history["cv_rmse_scaled"]) == len(RIDGE_ALPHAS)
+        np.testing.assert_allclose(one.predict(x[i:i + 1])[0][0], est.predict(x)[0][i], atol=1e-5)
 
 
 def test_training_is_deterministic_and_grouped_equals_one_by_one():

@@ -29,6 +29,22 @@ def test_series_from_archive_counts_missing_days(tmp_path):
     assert "1 missing (2015-03-02)" in str(report)
 
 
+def test_a_replaced_archive_day_is_read_again_not_served_from_memory(tmp_path):
+    """Days read once are kept in memory for the next stage; a day archived again (a corrected or final
+    map) is a new file, so its new values are what the next read returns."""
+    a = Archive(tmp_path)
+    day = dt.date(2015, 3, 1)
+    gim = make_gim(day, hours=1)
+    a.store_gim(gim, "sim", day)
+    stations = load_catalog()
+    first, _ = series_from_archive(a, "sim", stations, day, day)
+    again, _ = series_from_archive(a, "sim", stations, day, day)
+    np.testing.assert_array_equal(first["vtec"].to_numpy(), again["vtec"].to_numpy())
+    a.store_gim(gim.assign(tec=gim["tec"] + 5.0), "sim", day)  # the day replaced by another product
+    changed, _ = series_from_archive(a, "sim", stations, day, day)
+    np.testing.assert_allclose(changed["vtec"].to_numpy(), first["vtec"].to_numpy() + 5.0, atol=0.051)
+
+
 def test_import_csv_series(tmp_path):
     p = tmp_path / "rx.csv"
     rows = ["time,vtec"] + [f"2017-01-01T{h:02d}:00:00Z,{10 + h}" for h in range(24)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
 from dashboards.charts import trend_chart
@@ -14,6 +15,18 @@ from swx.verify import pooled_skill, rolling_rmse
 
 GROUPS = {"station": ["station_code"], "architecture": [], "latitude band": ["lat_band"], "surface": ["surface"],
           "Kp class": ["kp_class"]}
+#: what a forecaster reads, for the columns of the skill tables
+COLUMNS = {"n": "forecasts", "rmse": "RMSE (TECU)", "mae": "MAE (TECU)", "skill_persistence": "skill vs persistence",
+           "skill_median27": "skill vs 27-day median", "station_code": "station", "lat_band": "latitude band",
+           "kp_class": "Kp class", "model": "model"}
+#: the published blend first, then the models, then the baselines
+MODEL_ORDER = ("blend", "lstm", "gru", "cnn", "ridge", "persistence", "median27", "climatology")
+
+
+def _ordered(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows grouped by `keys`, the models in MODEL_ORDER within each group."""
+    rank = table["model"].map({m: i for i, m in enumerate(MODEL_ORDER)}).fillna(len(MODEL_ORDER))
+    return table.assign(_rank=rank).sort_values(keys + ["_rank"]).drop(columns="_rank")
 
 
 def render() -> None:
@@ -36,7 +49,8 @@ def render() -> None:
         return
     by = st.radio("Per", list(GROUPS), horizontal=True)
     rows = stations if by == "Kp class" else stations[stations.kp_class == "all"]
-    table = pooled_skill(rows, GROUPS[by]).set_index(GROUPS[by] + ["model"]).round(3)
+    pooled = _ordered(pooled_skill(rows, GROUPS[by]), GROUPS[by]).rename(columns=COLUMNS)
+    table = pooled.set_index([COLUMNS[c] for c in GROUPS[by]] + ["model"]).round(3)
     st.subheader(f"Station forecasts, 24 h ahead, {chosen[0]} to {chosen[1]}")
     st.dataframe(table)
     st.caption("Pooled over the window (RMSE from the sample-weighted mean square); skill = 1 − RMSE / RMSE of "
@@ -52,7 +66,8 @@ def render() -> None:
     maps = df[df.scope == "global"]
     if len(maps):
         st.subheader("Global maps (area-weighted, vs the verifying GIM)")
-        mtable = maps[maps.kp_class == "all"].groupby(["station_code", "model"])[["rmse", "mae"]].mean().round(3)
+        mtable = (maps[maps.kp_class == "all"].groupby(["station_code", "model"])[["rmse", "mae"]].mean().round(3)
+                  .rename(columns=COLUMNS).rename_axis(["region", "model"]))
         st.dataframe(mtable)
         csv_download(mtable.reset_index(), "skill-maps")
 

@@ -1,5 +1,6 @@
-"""Stations: observed vTEC vs each architecture's forecasts with 68 %/95 % bands, persistence and the
-27-day median, Kp below on the same time axis; pick a station from the list or on the map."""
+"""Stations: observed vTEC vs the published blend and each model's forecasts with 68 %/95 % bands,
+persistence and the 27-day median, Kp below on the same time axis, and the blend's current weights;
+pick a station from the list or on the map."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import streamlit as st
 
 from dashboards.charts import station_map, station_panel
 from dashboards.common import (
+    blend_weights,
     coastlines,
     csv_download,
     day_start,
@@ -58,6 +60,19 @@ def render() -> None:
         st.altair_chart(chart, width="stretch")
     st.caption("Forecasts: the freshest of each architecture per valid time; shaded: 68 % and 95 % intervals "
                "(stored quantiles, else mean ± 0.99 / 1.96 sigma).")
+    weights = blend_weights(int(run["id"]))
+    mine = weights[weights.station == code]
+    if len(mine):
+        shown = (mine.groupby("member").agg(weight=("weight", "mean"), verified=("n_samples", "max"))
+                 .sort_values("weight", ascending=False).reset_index())
+        n = int(shown.verified.max())
+        st.subheader("The published blend: weights of the latest run")
+        st.dataframe(shown.rename(columns={"member": "source", "weight": "weight (mean over leads)",
+                                           "verified": "verified issue times"}),
+                     hide_index=True, width="stretch")
+        st.caption(f"Fitted on the {n} verified forecasts of the last 30 days (never the day forecast); "
+                   "0 means no history yet, equal weights." if n else
+                   "No verified forecasts yet: equal weights.")
     table = observed.merge(bands.rename(columns={"valid_time": "time"}), on="time", how="outer")
     csv_download(table, f"station-{code}")
 

@@ -64,7 +64,8 @@ case "$cmd" in
         ;;
     dashboard)
         final "$PY" -m streamlit run dashboards/app.py --server.headless true --server.address 0.0.0.0 \
-            --server.port 8501 --browser.gatherUsageStats false --server.fileWatcherType none "$@"
+            --server.port 8501 --browser.gatherUsageStats false --server.fileWatcherType none \
+            --client.toolbarMode viewer "$@"
         ;;
     dask-scheduler)
         final dask scheduler --port 8786 --dashboard-address :8787 "$@"

@@ -369,16 +369,24 @@ def train_cmd(
     batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 32,
     gaussian: Annotated[bool, typer.Option(help="Gaussian head (mean, sigma) trained with the NLL.")] = False,
     ensemble: Annotated[int, typer.Option(help="Members (seeds) per station; > 1 gives intervals from their spread.")] = 1,
+    target: Annotated[str, typer.Option(help="departure (from 0.5 persistence + 0.5 27-day median, added back) "
+                                             "or level (vTEC itself).")] = "departure",
 ) -> None:
     """Train the station models (all stations of an architecture in one batched pass) on the archive,
     register them as the active versions and score them on the held-out days against the baselines."""
     from swx.jobs import context, summary_table, train
-    from swx.models import ARCHITECTURES
+    from swx.models import ARCHITECTURES, TARGETS
 
+    if target not in TARGETS:
+        raise typer.BadParameter(f"{target!r}: expected one of {', '.join(TARGETS)}", param_hint="--target")
+    unknown = sorted(set(arch or []) - set(ARCHITECTURES))
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: expected {', '.join(ARCHITECTURES)}", param_hint="--arch")
     ctx = context(get_settings(), station)
     with console.status("training"):
         df = train(ctx, arch or list(ARCHITECTURES), train_end=_parse_day(train_end) if train_end else None,
-                   units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble)
+                   units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble,
+                   target=target)
     _print_scores(summary_table(df[df.kp_class == "all"]), "table")
 
 

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(None, description="Dask scheduler for backfills (tcp://host:8786); default a LocalCluster")
     dask_workers: int = Field(2, ge=1, description="Worker processes of the backfill's LocalCluster")
     status_max_age_h: float = Field(30.0, gt=0, description="swx status fails when the latest run is older (hours)")
-    demo_forecast_days: int = Field(5, ge=1, description="Main job: forecast and verify the last N days of the demo window")
+    demo_forecast_days: int = Field(16, ge=1, description="Main job: forecast and verify the last N days of the demo window")
 
     kp_source: Literal["gfz", "bundled"] = Field("bundled", description="Kp source: GFZ web files or the bundled history")
     kp_url: str = "https://kp.gfz-potsdam.de/app/files/Kp_ap_Ap_SN_F107_since_1932.txt"

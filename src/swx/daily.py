@@ -36,8 +36,7 @@ from swx.store.writes import (finish_run, record_run_provenance, start_run, stat
 
 log = logging.getLogger(__name__)
 STEP = pd.Timedelta(hours=2)
-# station history read for the inputs (12 steps), the 27-day references and the blend's verified window
-HISTORY_DAYS = BlendConfig.window_days + 28
+HISTORY_DAYS = 40  # station history read for inputs (12 steps) and the 27-day references
 
 
 @dataclass
@@ -128,48 +127,53 @@ def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, 
                             config: BlendConfig = BlendConfig()) -> PublishedBlend:
     """The published blend of this run's member forecasts `fc` and the two baselines, per station and
     lead, with weights fitted on the forecasts published for the previous `config.window_days` days
-    whose truth is in `wide` (the station history up to the issue time): never on the target day."""
-    members = list(dict.fromkeys(fc["architecture"])) + list(BASELINES)
+    whose truth is in the database (the observations every run stores): never on the target day.
+    `wide` (the station history up to the issue time) gives the baselines of this run."""
+    models = list(dict.fromkeys(fc["architecture"]))
+    members = models + list(BASELINES)
     codes = [st.code for st in ctx.stations]
     leads = np.sort(fc["lead_h"].unique())
     valid = pd.DatetimeIndex(issue + pd.to_timedelta(leads, unit="h"))
     target_day = (issue + config.horizon - pd.Timedelta(seconds=1)).date()
+
+    # this run: (S, K, H) — the models' forecasts, then persistence and the 27-day median at issue time
+    now = np.full((len(codes), len(members), len(leads)), np.nan)
+    at = fc[fc["architecture"].isin(models)]
+    now[pd.Index(codes).get_indexer(at["station"]), pd.Index(members).get_indexer(at["architecture"]),
+        np.searchsorted(leads, at["lead_h"])] = at["mean"].to_numpy(float)
+    base_now = _baseline_frame(wide, valid)
+    for k, b in enumerate(BASELINES, start=len(models)):
+        now[:, k] = base_now[b][codes].to_numpy(float).T
+    sig = np.full((len(codes), len(leads)), np.nan)
+    own = at.groupby(["station", "lead_h"])["sigma"].apply(lambda s: np.sqrt(np.nanmean(s.to_numpy(float) ** 2)))
+    sig[pd.Index(codes).get_indexer(own.index.get_level_values(0)), np.searchsorted(leads, own.index.get_level_values(1))] = own
+
+    # the past: errors (R, S, K, H) of the forecasts published for the window, verified by now
     past = issued_forecasts(ctx.engine, target_day - dt.timedelta(days=config.window_days),
                             target_day - dt.timedelta(days=1))
-    past = past[past["lead_h"].isin(leads) & (past["valid_time"] <= issue)]
-    past_times = pd.DatetimeIndex(sorted(past["valid_time"].unique())) if len(past) else pd.DatetimeIndex([], tz="UTC")
-    base_now = _baseline_frame(wide, valid)
-    base_past = _baseline_frame(wide, past_times)
-    truth = wide.reindex(past_times)
-    runs = sorted(past["run_id"].unique())
+    past = past[past["lead_h"].isin(leads) & (past["valid_time"] <= issue) & past["station"].isin(codes)]
+    runs = pd.Index(sorted(past["run_id"].unique()))
+    errors = np.full((len(runs), len(codes), len(members), len(leads)), np.nan)
+    if len(runs):
+        r, h = runs.get_indexer(past["run_id"]), np.searchsorted(leads, past["lead_h"])
+        mine = past["architecture"].isin(models).to_numpy()
+        errors[r[mine], pd.Index(codes).get_indexer(past["station"][mine]),
+               pd.Index(members).get_indexer(past["architecture"][mine]), h[mine]] = past["mean"].to_numpy(float)[mine]
+        times = np.full((len(runs), len(leads)), np.datetime64("NaT"), "datetime64[ns]")
+        times[r, h] = past["valid_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        truth, base = _observed_with_baselines(ctx, codes, times)
+        for k, b in enumerate(BASELINES, start=len(models)):
+            errors[:, :, k] = base[b]
+        errors -= truth[:, :, None, :]
+
     rows, weight_rows, notes = [], [], {}
-    for code in codes:
-        mine = fc[fc["station"] == code].set_index(["architecture", "lead_h"])
-        now = np.stack([mine.loc[a, "mean"].reindex(leads).to_numpy(float) if a in mine.index.get_level_values(0)
-                        else base_now[a][code].to_numpy(float) for a in members])  # (K, H)
-        errors = np.full((len(runs), len(members), len(leads)), np.nan)
-        if runs:
-            p = past[past["station"] == code]
-            table = p.pivot_table(index=["run_id", "lead_h"], columns="architecture", values="mean")
-            for r, run in enumerate(runs):
-                if run not in table.index.get_level_values(0):
-                    continue
-                one = table.loc[run].reindex(leads)
-                times = pd.DatetimeIndex(p[p["run_id"] == run].drop_duplicates("lead_h").set_index("lead_h")
-                                         ["valid_time"].reindex(leads))
-                y = truth[code].reindex(times).to_numpy(float)
-                for k, a in enumerate(members):
-                    pred = (base_past[a][code].reindex(times).to_numpy(float) if a in BASELINES
-                            else one[a].to_numpy(float) if a in one else np.full(len(leads), np.nan))
-                    errors[r, k] = pred - y
-        w, rmse, n = fit_weights(errors, config)
-        mean = (w * now).sum(axis=0)
-        own = fc[(fc["station"] == code)].pivot_table(index="lead_h", columns="architecture", values="sigma")
-        prior = np.sqrt(np.nanmean(own.reindex(leads).to_numpy(float) ** 2, axis=1))
+    for s, code in enumerate(codes):
+        w, rmse, n = fit_weights(errors[:, s], config)
+        mean = (w * now[s]).sum(axis=0)
+        if not np.isfinite(mean).all():  # a baseline without a value: the models' mean there
+            mean = np.where(np.isfinite(mean), mean, np.nanmean(now[s, :len(models)], axis=0))
         keep = n / (n + config.shrink_samples)
-        sigma = np.sqrt(keep * np.nan_to_num(rmse) ** 2 + (1 - keep) * prior ** 2) if n else prior
-        if not np.isfinite(mean).all():  # a member without a value (e.g. no persistence): the models' mean
-            mean = np.where(np.isfinite(mean), mean, np.nanmean(now[:len(members) - len(BASELINES)], axis=0))
+        sigma = np.sqrt(keep * np.nan_to_num(rmse) ** 2 + (1 - keep) * sig[s] ** 2) if n else sig[s]
         rows.append(pd.DataFrame({"station": code, "architecture": BLEND, "valid_time": valid, "lead_h": leads,
                                   "mean": mean, "sigma": sigma}))
         weight_rows.append(pd.DataFrame({"station": code, "member": np.repeat(members, len(leads)),
@@ -180,6 +184,26 @@ def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, 
                            "forecasts were larger than the baselines'" if n else
                            f"baselines carry {share:.0%} of the weight (no verified forecasts yet: equal weights)")
     return PublishedBlend(pd.concat(rows, ignore_index=True), pd.concat(weight_rows, ignore_index=True), notes)
+
+
+def _observed_with_baselines(ctx: Context, codes: list[str], times: np.ndarray) -> tuple[np.ndarray, dict]:
+    """The stored observations at `times` (R, H; naive UTC) of each station, and persistence and the
+    27-day median there (from the stored observations): (R, S, H) arrays."""
+    from swx.store.queries import station_series
+
+    ok = ~np.isnat(times)
+    lo = pd.Timestamp(times[ok].min(), tz="UTC").to_pydatetime()
+    hi = pd.Timestamp(times[ok].max(), tz="UTC").to_pydatetime() + dt.timedelta(seconds=1)
+    truth = np.full((times.shape[0], len(codes), times.shape[1]), np.nan)
+    base = {b: np.full_like(truth, np.nan) for b in BASELINES}
+    flat = pd.DatetimeIndex(times.ravel())
+    for s, code in enumerate(codes):
+        obs = station_series(ctx.engine, code, lo, hi)
+        obs = obs[obs["centre"] == ctx.centre].set_index(obs["time"].dt.tz_convert("UTC").dt.tz_localize(None))
+        obs = obs[~obs.index.duplicated()]
+        for column, out in (("vtec", truth), *((b, base[b]) for b in BASELINES)):
+            out[:, s] = obs[column].reindex(flat).to_numpy(float).reshape(times.shape)
+    return truth, base
 
 
 def _maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr.DataArray] | None = None
@@ -218,30 +242,31 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     wide = _station_history(ctx, latest - dt.timedelta(days=HISTORY_DAYS), latest)
     wide = wide.loc[:pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC")]
     fc, issue = station_forecasts(ctx, wide, architectures)
-    blend = blend_station_forecasts(ctx, wide, fc, issue)
-    fc = pd.concat([fc, blend.forecasts], ignore_index=True)
-    for code, why in blend.on_baselines.items():
-        log.info("%s runs on the baselines: %s", code, why)
     shift = pd.Timedelta(days=lag)
-    if lag:  # degraded: the newest forecasts carried forward to the target day (leads grow by the lag)
-        fc["valid_time"] = fc["valid_time"] + shift
-        fc["lead_h"] = fc["lead_h"] + 24.0 * lag
     issue_time = issue  # the data time of the inputs (carried-forward runs keep it)
     run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
                        code_version=code_version(), settings_hash=settings_hash(s), data_source=ctx.centre)
     try:
         # the observed station vTEC of the window (what the forecasts start from) into the database:
-        # the dashboard and the verification queries read it there (upsert: reruns change nothing)
+        # the dashboard, the verification queries and the blend's weights read it there (upsert: reruns
+        # change nothing)
         obs = wide.stack().dropna().rename("vtec").reset_index()
         obs.columns = ["time", "station", "vtec"]
         write_observations(engine, obs, centre_default=ctx.centre)
+        blend = blend_station_forecasts(ctx, wide, fc, issue)
+        fc = pd.concat([fc, blend.forecasts], ignore_index=True)
+        for code, why in blend.on_baselines.items():
+            log.info("%s runs on the baselines: %s", code, why)
+        if lag:  # degraded: the newest forecasts carried forward to the target day (leads grow by the lag)
+            fc["valid_time"] = fc["valid_time"] + shift
+            fc["lead_h"] = fc["lead_h"] + 24.0 * lag
         write_station_forecasts(engine, run_id, fc)
         write_blend_weights(engine, run_id, blend.weights)
         history_days = [latest - dt.timedelta(days=k) for k in range(HISTORY_DAYS, -1, -1)]
         record_run_provenance(engine, run_id, fc["model_version_id"].dropna().unique(),
                               input_records(ctx.archive, ctx.centre, history_days))
-        archs = list(dict.fromkeys(fc["architecture"]))
-        primary = s.forecast_architecture if s.forecast_architecture in archs else archs[0]
+        archs = [a for a in dict.fromkeys(fc["architecture"]) if a != BLEND]  # the models (the blend is beside)
+        primary = s.forecast_architecture if s.forecast_architecture in archs + [BLEND] else BLEND
         if primary != s.forecast_architecture:
             log.warning("no active %s models; extending the %s forecasts", s.forecast_architecture, primary)
 
@@ -374,6 +399,49 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
+    """Score the station forecasts that were *published* for `target_day` (the newest finished run's:
+    every architecture and the blend) against the station values of its maps, beside persistence and
+    the 27-day median at the same times; per station, latitude band, land/ocean and Kp class. What the
+    users got is what is scored: no model is re-run."""
+    from swx.forecasting import score_rows, storm_days
+    from swx.jobs import VERIFICATION_KEY
+
+    fc = issued_forecasts(ctx.engine, target_day, target_day)
+    fc = fc[fc["lead_h"] <= 24.0]  # a carried-forward (degraded) run is scored from its own issue time on
+    if fc.empty:
+        raise NotFoundError(f"no published station forecasts for {target_day}")
+    if not ctx.archive.has_gim(ctx.centre, target_day):
+        raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
+    wide = _station_history(ctx, target_day - dt.timedelta(days=28), target_day + dt.timedelta(days=1))
+    valid = pd.DatetimeIndex(sorted(fc["valid_time"].unique()))
+    issue = valid.min() - STEP
+    codes = [st.code for st in ctx.stations]
+    base = _baseline_frame(wide.loc[:issue], valid)
+    truth = wide.reindex(valid)[codes].to_numpy(float).T[:, None, :]  # (S, 1, H)
+    predictions, sigmas = {}, {}
+    for arch, one in fc.groupby("architecture"):
+        mean = one.pivot(index="valid_time", columns="station", values="mean").reindex(index=valid, columns=codes)
+        sig = one.pivot(index="valid_time", columns="station", values="sigma").reindex(index=valid, columns=codes)
+        if mean.isna().all().any():
+            continue  # an architecture not forecast for every station
+        predictions[arch] = mean.to_numpy(float).T[:, None, :]
+        sigmas[arch] = sig.to_numpy(float).T[:, None, :] if sig.notna().all().all() else None
+    kp = load_indices(ctx.archive).kp["kp"]
+    rows = score_rows(ctx.stations, pd.DatetimeIndex([issue]), truth,
+                      base["persistence"][codes].to_numpy(float).T[:, None, :],
+                      base["median27"][codes].to_numpy(float).T[:, None, :], predictions, storm_days(kp), sigmas)
+    run_id = int(fc["run_id"].iloc[0])
+    out = [{**{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, "run_id": run_id} for r in rows]
+    for r in out:
+        for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95"):
+            if r[k] is not None and not np.isfinite(r[k]):
+                r[k] = None
+    if out:
+        write_rows(ctx.engine, m.Verification, out, VERIFICATION_KEY)
+    return pd.DataFrame(rows)
+
+
 def verification_plot(ctx: Context, target_day: dt.date, path: Path, method: str | None = None,
                       hour: int = 12) -> Path:
     """Forecast, truth, error and uncertainty maps of the newest run for `target_day` at `hour` UT."""
@@ -420,4 +488,4 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     return events
 
 
-__all__ = ["forecast", "verify_maps", "verification_plot", "storms", "station_forecasts", "write_dtec", "ForecastResult"]
+__all__ = ["forecast", "verify_maps", "verify_station_forecasts", "verification_plot", "storms", "station_forecasts", "write_dtec", "ForecastResult"]

@@ -122,7 +122,7 @@ def _climatology(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
 
 def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None = None, units: int = 20,
           epochs: int = 40, batch_size: int = 32, gaussian: bool = False, seed: int = 0,
-          ensemble: int = 1) -> pd.DataFrame:
+          ensemble: int = 1, target: str = "departure") -> pd.DataFrame:
     """Train every station of each architecture in one grouped pass, register the models as the active
     versions, and score them on the held-out test windows against the baselines."""
     ds, wide = dataset(ctx)
@@ -134,7 +134,8 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
     predictions, sigmas = {}, {}
     for arch in architectures:
         linear = arch == "ridge"  # closed form, deterministic: one member, sigma from its validation RMSE
-        cfg = ModelConfig(architecture=arch, units=units, n_features=ds.x.shape[-1], gaussian=gaussian and not linear)
+        cfg = ModelConfig(architecture=arch, units=units, n_features=ds.x.shape[-1], gaussian=gaussian and not linear,
+                          target=target)
         tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)
         if ensemble > 1 and not linear:
             est = EnsembleForecaster.train(ensemble, cfg, tc, *ds.take(tr), *ds.take(va), device=ctx.settings.device)
@@ -148,7 +149,8 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
         val_rmse = np.sqrt(np.nanmean((val_pred - ds.y[:, va]) ** 2, axis=(1, 2)))
         for i, (st, one) in enumerate(zip(ds.stations, singles)):
             registry.register(st.code, one, hyperparameters={"units": units, "epochs": epochs, "batch_size": batch_size,
-                                                             "gaussian": gaussian, "seed": seed, "ensemble": ensemble},
+                                                             "gaussian": gaussian, "seed": seed, "ensemble": ensemble,
+                                                             "target": target},
                               train_start=ds.issue[tr[0]].to_pydatetime(),
                               train_end=(ds.issue[va[-1]] + pd.Timedelta(hours=24)).to_pydatetime(),
                               val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")

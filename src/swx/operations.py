@@ -141,10 +141,10 @@ def forecast_stage(settings: Settings, issue_day: dt.date, *, methods: list[str]
 
 
 def verify_stage(settings: Settings, day: dt.date) -> dict[str, Any]:
-    """Verify what `day`'s truth allows: the global maps forecast for `day`, and the station forecasts
-    issued the day before (their 24 h targets end on `day`)."""
-    from swx.daily import verify_maps
-    from swx.jobs import context, evaluate
+    """Verify what `day`'s truth allows: the global maps and the station forecasts (every architecture
+    and the blend) published for `day`, as they were published."""
+    from swx.daily import verify_maps, verify_station_forecasts
+    from swx.jobs import context
 
     ctx = context(settings)
     out: dict[str, Any] = {"day": str(day), "maps": {}, "stations": {}}
@@ -158,10 +158,10 @@ def verify_stage(settings: Settings, day: dt.date) -> dict[str, Any]:
     except NotFoundError as exc:
         out["maps_skipped"] = str(exc)
     try:
-        df = evaluate(ctx, day - dt.timedelta(days=1), day - dt.timedelta(days=1))
+        df = verify_station_forecasts(ctx, day)
         pooled = df[(df.kp_class == "all") & (df.scope == "station")].groupby("model").rmse.mean()
         out["stations"] = {k: round(float(v), 3) for k, v in pooled.items()}
-    except ValueError as exc:
+    except NotFoundError as exc:
         out["stations_skipped"] = str(exc)
     return out
 

@@ -5,6 +5,8 @@ version per station and architecture. Files under `<data_dir>/models`, rows in `
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,11 @@ from swx.errors import SwxError
 from swx.store import models as m
 from swx.store.writes import station_ids, upsert
 from swx.training import StationForecaster
+
+
+_LOADED: OrderedDict[tuple, StationForecaster] = OrderedDict()
+_LOADED_SIZE = 256  # models kept loaded (18 stations x 4 architectures, with room for updates)
+_LOADED_LOCK = threading.Lock()
 
 
 class RegistryError(SwxError, LookupError):
@@ -106,9 +113,23 @@ class ModelRegistry:
                                                                                        reason=reason))
 
     def load(self, v: Version, device: str = "auto") -> StationForecaster:
-        """The forecaster of a version, after checking the file against its recorded sha256."""
+        """The forecaster of a version, after checking the file against its recorded sha256. Loaded
+        versions stay in memory for the next stage (the daily forecast loads every active model every
+        day) while their file is the same one (inode, size, mtime): a changed file is read and checked again."""
         try:
-            return StationForecaster.load(v.path, sha256=v.sha256, device=device)
+            st = Path(v.path).stat()
+            key = (str(v.path), v.sha256, device, st.st_ino, st.st_size, st.st_mtime_ns)
+            with _LOADED_LOCK:
+                hit = _LOADED.get(key)
+                if hit is not None:
+                    _LOADED.move_to_end(key)
+                    return hit
+            est = StationForecaster.load(v.path, sha256=v.sha256, device=device)
+            with _LOADED_LOCK:
+                _LOADED[key] = est
+                while len(_LOADED) > _LOADED_SIZE:
+                    _LOADED.popitem(last=False)
+            return est
         except FileNotFoundError:
             raise RegistryError(f"checkpoint {v.path} of {v.station} {v.architecture} v{v.version} is missing") from None
         except ValueError as exc:

@@ -69,7 +69,12 @@ def daily_markdown(issue_day: dt.date, forecast: dict, verify: dict, storms: dic
     lines = [f"# swx daily run — issue day {issue_day}", "",
              f"- Forecast for **{forecast['target_day']}** (run {forecast['run_id']}, issued "
              f"{forecast['issue_time']} from the maps of {forecast['latest_day']}): {state}",
-             f"- Station models: {', '.join(forecast['architectures'])}; extension: {', '.join(forecast['methods'])}"]
+             f"- Station models: {', '.join(forecast['architectures'])}, published as their blend with the baselines; "
+             f"extension: {', '.join(forecast['methods'])}"]
+    leaning = forecast.get("on_baselines") or {}
+    if leaning:
+        lines.append(f"- Running mostly on the baselines at {len(leaning)} station(s): "
+                     + "; ".join(f"{code}: {why}" for code, why in sorted(leaning.items())))
     for method, (nc, ionex) in forecast.get("products", {}).items():
         lines.append(f"- Products ({method}): `{nc}`, `{ionex}`")
     if update is not None:
@@ -111,6 +116,59 @@ def forecast_map_png(forecast: dict, path: Path | None = None) -> Path | None:
         return plot_maps(panels, path or nc.with_suffix(".png"), f"swx forecast valid {str(t)[:16]} UTC ({method})")
 
 
+SKILL_ORDER = ("blend", "lstm", "gru", "cnn", "ridge", "persistence", "median27")
+
+
+def skill_summary(engine, start: dt.date, end: dt.date) -> str:
+    """The skill of what was published for target days start..end, walk-forward (each day's forecast
+    issued before it): RMSE and skill vs persistence per model, stations pooled and by latitude band,
+    storm windows apart; then the global map against the persistence map, day by day."""
+    from swx.store.queries import skill_table
+    from swx.verify import pooled_skill
+
+    lo = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    rows = skill_table(engine, start=lo, end=hi, published=True)
+    st = rows[rows.scope == "station"]
+    if st.empty:
+        return "skill: nothing verified yet"
+    cols: dict[str, pd.DataFrame] = {}
+    cols["all stations"] = pooled_skill(st[st.kp_class == "all"], [])
+    for band in ("low", "mid", "high"):
+        sel = st[(st.kp_class == "all") & (st.lat_band == band)]
+        if len(sel):
+            cols[f"{band} lat"] = pooled_skill(sel, [])
+    if (st.kp_class == "storm").any():
+        cols["storm windows"] = pooled_skill(st[st.kp_class == "storm"], [])
+    models = [m for m in SKILL_ORDER if m in set(st.model)] + sorted(set(st.model) - set(SKILL_ORDER))
+    days = sorted({w.date() for w in st.window_end})
+    head = f"{'':13s}" + "".join(f"{c:>20s}" for c in cols)
+    lines = [f"skill of the published forecasts, {len(days)} verified day(s) {days[0]} .. {days[-1]} "
+             "(RMSE in TECU, skill vs persistence):", head]
+    for model in models:
+        cells = []
+        for frame in cols.values():
+            r = frame[frame.model == model]
+            if r.empty:
+                cells.append(f"{'—':>20s}")
+                continue
+            r = r.iloc[0]
+            sk = "" if model == "persistence" else f" ({r.skill_persistence:+.0%})"
+            cells.append(f"{r.rmse:>9.2f}{sk:>11s}")
+        lines.append(f"{model:13s}" + "".join(cells))
+    glob = rows[(rows.scope == "global") & (rows.station_code == "global")]
+    maps = sorted(m for m in set(glob.model) if m != "map:persistence")
+    for model in maps:
+        mine = glob[glob.model == model].set_index("window_start").rmse
+        pers = glob[glob.model == "map:persistence"].set_index("window_start").rmse.reindex(mine.index)
+        ok = pers.notna()
+        if ok.any():
+            better = int((mine[ok] < pers[ok]).sum())
+            lines.append(f"global map ({model[4:]}) vs persistence map: better on {better} of {int(ok.sum())} day(s); "
+                         f"mean RMSE {mine[ok].mean():.2f} vs {pers[ok].mean():.2f} TECU")
+    return "\n".join(lines)
+
+
 def main_job_summary(settings, out: dict, seconds: float) -> str:
     """What the main job did and where its results are."""
     from swx.operations import centre_of
@@ -129,6 +187,10 @@ def main_job_summary(settings, out: dict, seconds: float) -> str:
         maps = ", ".join(f"{k} {v:.2f}" for k, v in ver.get("maps", {}).items()) or "not verified yet"
         state = "DEGRADED: " + fc["reason"] if fc["degraded"] else "ok"
         lines.append(f"  forecast {fc['target_day']} (run {fc['run_id']}, {state}); maps of {ver['day']} RMSE: {maps}")
+    if out.get("runs"):
+        first = dt.date.fromisoformat(out["runs"][0]["forecast"]["target_day"])
+        last_day = dt.date.fromisoformat(out["runs"][-1]["forecast"]["target_day"])
+        lines.append(skill_summary(engine, first, last_day))
     doc, healthy = run_status(settings, max_age_h=1e9)
     c = counts(engine)
     lines.append("database " + engine.url.render_as_string(hide_password=True) + ": "

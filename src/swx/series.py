@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,34 @@ class SeriesReport:
                 + f"; {self.values} values, {self.missing_steps} missing 2-hour steps")
 
 
+#: Station values of recently read archive days, keyed by the file's identity (path, inode, size, mtime) and
+#: the stations: the daily stages re-read the same ~40 days every day, a backfill the days of its lead-in.
+#: An archived day is replaced atomically (a new file), so a changed day is a new key, never a stale hit.
+_DAY_CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_DAY_CACHE_SIZE = 400
+_DAY_CACHE_LOCK = threading.Lock()
+
+
+def _day_stations(archive: Archive, centre: str, day: dt.date, stations: list[Station]) -> pd.DataFrame:
+    """The station values of one archived day (00 UT to 22 UT: 24:00 belongs to the next day)."""
+    path = archive.gim_path(centre, day)
+    st = path.stat()
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, tuple((s.code, s.lat, s.lon) for s in stations))
+    with _DAY_CACHE_LOCK:
+        hit = _DAY_CACHE.get(key)
+        if hit is not None:
+            _DAY_CACHE.move_to_end(key)
+            return hit
+    with archive.open_gim(centre, day) as ds:
+        df = extract_stations(ds, stations)
+    df = df[df["time"] < pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")].reset_index(drop=True)
+    with _DAY_CACHE_LOCK:
+        _DAY_CACHE[key] = df
+        while len(_DAY_CACHE) > _DAY_CACHE_SIZE:
+            _DAY_CACHE.popitem(last=False)
+    return df
+
+
 def series_from_archive(archive: Archive, centre: str, stations: list[Station], start: dt.date,
                         end: dt.date) -> tuple[pd.DataFrame, SeriesReport]:
     """Long-format (station, time, vtec, centre) 2-hourly series of `stations` from archived days
@@ -44,9 +74,7 @@ def series_from_archive(archive: Archive, centre: str, stations: list[Station], 
         if not archive.has_gim(centre, day):
             report.days_missing.append(day)
             continue
-        ds = archive.open_gim(centre, day)
-        df = extract_stations(ds, stations)
-        parts.append(df[df["time"] < pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")])  # 24:00 is tomorrow's
+        parts.append(_day_stations(archive, centre, day, stations))
         report.days_read += 1
     grid = pd.date_range(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC"),
                          freq="2h", inclusive="left", name="time")

@@ -191,7 +191,7 @@ class StationForecaster:
             bs.append(b[0])
         self._set_linear(np.stack(ws), np.stack(bs))
         self.history = {"alpha": [[RIDGE_ALPHAS[k] for k in best]],
-                        "cv_rmse_scaled": np.sqrt(cv / RIDGE_FOLDS).T.tolist() if cv.any() else []}
+                        "cv_rmse_scaled": np.sqrt(cv / RIDGE_FOLDS).tolist() if cv.any() else []}  # alphas x S
         return self
 
     def _set_linear(self, w: np.ndarray, b: np.ndarray) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from swx.store import queries as q
@@ -70,13 +71,19 @@ def test_stations_page_bands_and_map(seeded):
     code = at.selectbox[0].value
     lo, hi = dt.datetime(2015, 3, 9, tzinfo=dt.UTC), dt.datetime(2015, 3, 19, tzinfo=dt.UTC)
     bands = q.station_forecast_bands(engine, code, lo, hi)
-    # the freshest forecast per valid time: 12 per issue day, 13-17 March
-    assert len(bands) == 5 * 12 and (bands.lo95 < bands.lo68).all() and (bands.hi68 < bands.hi95).all()
+    # the freshest forecast per valid time: 12 per issue day, 13-17 March, of the CNN and the blend
+    assert len(bands) == 2 * 5 * 12 and set(bands.architecture) == {"cnn", "blend"}
+    assert (bands.lo95 < bands.lo68).all() and (bands.hi68 < bands.hi95).all()
     assert np.allclose(bands.hi68 - bands["mean"], bands["mean"] - bands.lo68)
     # the panel is drawn from exactly these numbers: its band layer carries the bounds
     drawn = next(d for d in _datasets(_charts(at)[1]) if "hi95" in d)
-    np.testing.assert_allclose(drawn.sort_values("time")[["lo95", "lo68", "hi68", "hi95"]].to_numpy(),
-                               bands[["lo95", "lo68", "hi68", "hi95"]].to_numpy())
+    cols = ["lo95", "lo68", "hi68", "hi95"]
+    np.testing.assert_allclose(drawn.sort_values(["time", "lo95"])[cols].to_numpy(),
+                               bands.sort_values(["valid_time", "lo95"])[cols].to_numpy())
+    # the blend's weights of the latest run for this station: every source, summing to one
+    shown = at.dataframe[0].value
+    assert set(shown["source"]) == {"cnn", "persistence", "median27"}
+    assert shown["weight (mean over leads)"].sum() == pytest.approx(1.0)
     kp_drawn = _datasets(_charts(at)[2])[0]
     assert len(kp_drawn) == 8 * 10  # Kp of the ten days shown, underneath
     at.selectbox[0].set_value("E120S20").run()  # pick another station
@@ -111,7 +118,10 @@ def test_skill_page_groups_and_trend(seeded):
     expected = pooled_skill(stations, ["station_code"]).set_index(["station_code", "model"])
     table = at.dataframe[0].value
     assert ("E000N50", "cnn") in table.index and ("E000N50", "persistence") in table.index
-    assert table.loc[("E000N50", "cnn"), "rmse"] == round(expected.loc[("E000N50", "cnn"), "rmse"], 3)
+    assert table.loc[("E000N50", "cnn"), "RMSE (TECU)"] == round(expected.loc[("E000N50", "cnn"), "rmse"], 3)
+    assert list(table.columns) == ["forecasts", "RMSE (TECU)", "MAE (TECU)", "skill vs persistence",
+                                   "skill vs 27-day median"]
+    assert list(table.loc["E000N50"].index)[0] == "blend"  # the published forecast first
     at.radio[0].set_value("Kp class").run()
     classes = set(at.dataframe[0].value.index.get_level_values(0))
     assert not at.exception and {"all", "quiet"} <= classes

@@ -96,6 +96,7 @@ def test_every_page_renders_in_chromium(server, chromium, seeded):
         assert page.locator(DRAWN).count() >= charts, path
         assert page.locator('[data-testid="stImage"] img').count() >= images, path
         assert page.locator('[data-testid="stDataFrame"]').count() >= frames, path
+        assert page.get_by_text("Deploy", exact=True).count() == 0, path  # no developer menu for operators
         # the charts are drawn, not empty: marks with data (lines, areas, bars, points)
         for i in range(charts):
             marks = page.locator(DRAWN).nth(i).evaluate(

@@ -66,7 +66,8 @@ def _prepare(monkeypatch, last: dt.date, *, local: Path | None = None, skip: dt.
         get_settings.cache_clear()
         settings = get_settings()
         ops.ingest_stage(settings, [d for d in days if d < last - dt.timedelta(days=2)])
-    trained = ops.ensure_models(settings, dt.date(2015, 3, 10), epochs=3)
+    # the CNN only, to keep the flow tests short (the main job trains all four; tests/test_jobs.py each)
+    trained = ops.ensure_models(settings, dt.date(2015, 3, 10), architectures=("cnn",), epochs=3)
     assert trained["trained"] == ["cnn"]
     return settings
 
@@ -103,8 +104,30 @@ def test_daily_flow_writes_every_kind_of_row_and_a_rerun_changes_nothing(harness
     daily(issue_date=dt.date(2015, 3, 18), lookback_days=2)  # the same day again
     assert q.counts(engine) == counts
     doc, healthy = __import__("swx.status", fromlist=["run_status"]).run_status(settings)
-    assert healthy and doc["status"] == "ok" and doc["station_forecasts"] == {"cnn": 216}
+    assert healthy and doc["status"] == "ok" and doc["station_forecasts"] == {"cnn": 216, "blend": 216}
     assert doc["global"]["residual"]["ionex"] == ionex and doc["map_skill"] == {}  # the 19th is not verified yet
+
+
+def test_train_flow_with_an_ensemble_then_the_daily_blend_uses_it(harness, database, monkeypatch):
+    """The training flow's ensemble option: 2-member GRUs for every station, registered and active; the
+    next daily run forecasts with them and blends them with the CNN and the baselines."""
+    from flows.daily import daily
+    from flows.train import train
+
+    settings = _prepare(monkeypatch, dt.date(2015, 3, 16))
+    out = train(architectures=["gru"], train_end=dt.date(2015, 3, 10), epochs=1, ensemble=2)
+    assert set(out) == {"gru"} and out["gru"]["gru"] > 0
+    engine = open_database(settings)
+    reg = q.model_registry(engine)
+    gru = reg[(reg.architecture == "gru") & (reg.status == "active")]
+    assert len(gru) == 18
+    run = daily(issue_date=dt.date(2015, 3, 15), update=False, lookback_days=1)
+    assert set(run["forecast"]["architectures"]) == {"cnn", "gru"}
+    weights = q.blend_weights(engine, run["forecast"]["run_id"])
+    assert set(weights.member) == {"cnn", "gru", "persistence", "median27"}
+    fc = q.station_forecasts(engine, "E000N50", dt.datetime(2015, 3, 16, tzinfo=dt.UTC),
+                             dt.datetime(2015, 3, 17, tzinfo=dt.UTC))
+    assert {"cnn", "gru", "blend"} <= set(fc.architecture) and (fc[fc.architecture == "gru"].sigma > 0).all()
 
 
 def test_missing_gim_gives_a_degraded_run_and_failed_update_keeps_the_model(harness, database, monkeypatch, tmp_path):

@@ -147,7 +147,8 @@ def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.dat
 def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day: dt.date) -> pd.DataFrame:
     """The station forecasts that were published for target days in [first, last]: of each day, the
     newest finished run's (ok or degraded). Columns: run_id, target_day, station, architecture,
-    valid_time, lead_h, mean. What the blend is fitted on once the truth has arrived."""
+    valid_time, lead_h, mean, sigma. What the blend is fitted on, and what is verified, once the truth
+    has arrived."""
     r, f = m.ForecastRun, m.StationForecast
     with engine.connect() as conn:
         newest = conn.execute(select(r.target_day, func.max(r.id))
@@ -155,11 +156,13 @@ def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day:
                                      r.status.in_(["ok", "degraded"])).group_by(r.target_day)).all()
         ids = [row[1] for row in newest]
         if not ids:
-            return pd.DataFrame(columns=["run_id", "target_day", "station", "architecture", "valid_time", "lead_h", "mean"])
-        rows = conn.execute(select(f.run_id, r.target_day, m.Station.code, f.architecture, f.valid_time, f.lead_h, f.mean)
+            return pd.DataFrame(columns=["run_id", "target_day", "station", "architecture", "valid_time", "lead_h", "mean",
+                                         "sigma"])
+        rows = conn.execute(select(f.run_id, r.target_day, m.Station.code, f.architecture, f.valid_time, f.lead_h, f.mean,
+                                   f.sigma)
                             .join(r, r.id == f.run_id).join(m.Station, m.Station.id == f.station_id)
                             .where(f.run_id.in_(ids))).all()
-    return _frame(rows, ["run_id", "target_day", "station", "architecture", "valid_time", "lead_h", "mean"],
+    return _frame(rows, ["run_id", "target_day", "station", "architecture", "valid_time", "lead_h", "mean", "sigma"],
                   ("valid_time",))
 
 
@@ -267,8 +270,10 @@ def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = Non
 
 
 def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
-                kp_class: str | None = None) -> pd.DataFrame:
-    """Verification rows (models and baselines) joined with station attributes for grouping."""
+                kp_class: str | None = None, published: bool = False) -> pd.DataFrame:
+    """Verification rows (models and baselines) joined with station attributes for grouping. With
+    `published`, only the scores of forecasts as they were published by a run (not re-runs of models
+    over a period, e.g. `swx train`'s test windows or `swx evaluate`)."""
     cols = ["scope", "station_code", "model", "window_start", "window_end", "kp_class", "n", "rmse", "mae", "bias",
             "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95"]
     cond = []
@@ -278,6 +283,8 @@ def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.dat
         cond.append(m.Verification.window_end <= end)
     if kp_class is not None:
         cond.append(m.Verification.kp_class == kp_class)
+    if published:
+        cond.append(m.Verification.run_id.is_not(None))
     stmt = (select(*[getattr(m.Verification, c) for c in cols], m.Station.lat_band, m.Station.surface)
             .outerjoin(m.Station, m.Station.code == m.Verification.station_code)
             .order_by(m.Verification.station_code, m.Verification.model))
