@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger
 from flows import tasks
 from flows.daily import daily
 from swx.config import get_settings
+from swx.operations import completed_days
 
 
 @flow(name="swx-main", log_prints=True)
@@ -33,15 +34,23 @@ def main_job() -> dict:
     n = s.demo_forecast_days
     first_issue = end - dt.timedelta(days=n)
     trained = tasks.ensure_models(first_issue - dt.timedelta(days=1))
+    # a day already published stays as it was: forecasting it again with today's models (updated
+    # since, perhaps on that very day) would publish in-sample forecasts as if they had been issued then
+    kept = sorted(completed_days(s, first_issue, first_issue + dt.timedelta(days=n - 1)))
+    if kept:
+        log.info("%d day(s) already published, kept as they were: %s .. %s", len(kept), kept[0], kept[-1])
     runs = []
     for k in range(n):
         issue = first_issue + dt.timedelta(days=k)
+        if issue in kept:
+            continue
         # the incremental update runs on the last day only: it keeps the demo short and still shows it
         # Kp and the maps were ingested above, once for the whole window
         runs.append(daily(issue_date=issue, update=(k == n - 1), lookback_days=1, refresh_indices=False))
     # the last forecast's day is in the demo archive too: verify it, so every forecast day is scored
     final = tasks.verify(end)
-    return {"trained": trained, "runs": runs, "final_verify": final}
+    return {"trained": trained, "runs": runs, "final_verify": final, "kept": [str(d) for d in kept],
+            "target_days": [str(first_issue + dt.timedelta(days=1)), str(end)]}
 
 
 def run() -> int:

@@ -140,6 +140,30 @@ def test_the_published_blend_learns_from_verified_forecasts_only(trained):
     assert {"blend", "cnn"} <= set(stored.model)
 
 
+def test_a_degraded_run_is_verified_with_the_baselines_it_knew(trained):
+    """The issue day's maps are missing: the run forecasts from the day before, carried forward. Once
+    the target day's maps are in, it is verified like any other — against persistence and the 27-day
+    median as known at its own (older) issue time, carried forward the same way."""
+    ctx = trained
+    path = ctx.archive.gim_path("sim", dt.date(2015, 3, 16))
+    path.rename(path.with_suffix(".away"))  # the 16th never arrived
+    r = daily.forecast(ctx, dt.date(2015, 3, 16))
+    assert r.degraded and r.latest_day == dt.date(2015, 3, 15)
+    v = daily.verify_station_forecasts(ctx, dt.date(2015, 3, 17))
+    code = "E000N50"
+    one = v[(v.station_code == code) & (v.kp_class == "all")].set_index("model")
+    assert set(one.index) == {"cnn", "blend", "persistence", "median27"} and (one.n == 12).all()
+    long, _ = series_from_archive(ctx.archive, "sim", [s for s in ctx.stations if s.code == code],
+                                  dt.date(2015, 3, 14), dt.date(2015, 3, 17))
+    obs = long.set_index("time")["vtec"]
+    fc = r.station_forecasts
+    valid = pd.DatetimeIndex(fc[(fc.station == code) & (fc.architecture == "blend")].valid_time)
+    assert (valid.normalize() == pd.Timestamp("2015-03-17", tz="UTC")).all()  # carried to the target day
+    carried = obs.reindex(valid - pd.Timedelta(days=2)).to_numpy()  # the 15th's values, the newest it had
+    truth = obs.reindex(valid).to_numpy()
+    assert one.loc["persistence", "rmse"] == pytest.approx(np.sqrt(np.mean((carried - truth) ** 2)))
+
+
 def test_cli_forecast_and_verify(trained, tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["forecast", "--day", "2015-03-14", "--plot", str(tmp_path / "f.png")])

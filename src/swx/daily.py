@@ -408,16 +408,19 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     from swx.jobs import VERIFICATION_KEY
 
     fc = issued_forecasts(ctx.engine, target_day, target_day)
-    fc = fc[fc["lead_h"] <= 24.0]  # a carried-forward (degraded) run is scored from its own issue time on
     if fc.empty:
         raise NotFoundError(f"no published station forecasts for {target_day}")
     if not ctx.archive.has_gim(ctx.centre, target_day):
         raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
     wide = _station_history(ctx, target_day - dt.timedelta(days=28), target_day + dt.timedelta(days=1))
     valid = pd.DatetimeIndex(sorted(fc["valid_time"].unique()))
-    issue = valid.min() - STEP
+    issue = valid.min() - STEP  # the verified window: the target day
+    # the baselines as the run knew them: a degraded run forecast from maps `lag` days old, carried
+    # forward, so its persistence and 27-day median are those of its own issue time, carried forward too
+    issued = pd.Timestamp(fc["issue_time"].iloc[0])
+    lag = issue - issued
     codes = [st.code for st in ctx.stations]
-    base = _baseline_frame(wide.loc[:issue], valid)
+    base = {k: v.set_axis(valid) for k, v in _baseline_frame(wide.loc[:issued], valid - lag).items()}
     truth = wide.reindex(valid)[codes].to_numpy(float).T[:, None, :]  # (S, 1, H)
     predictions, sigmas = {}, {}
     for arch, one in fc.groupby("architecture"):

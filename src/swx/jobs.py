@@ -147,6 +147,8 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
             singles = est.split()
         val_pred, _ = est.predict(ds.x[:, va])
         val_rmse = np.sqrt(np.nanmean((val_pred - ds.y[:, va]) ** 2, axis=(1, 2)))
+        if linear and np.isfinite(est.history.get("best_val", [np.nan])).all():
+            val_rmse = np.asarray(est.history["best_val"])  # the ridge was fitted on `va` too: its CV RMSE
         for i, (st, one) in enumerate(zip(ds.stations, singles)):
             registry.register(st.code, one, hyperparameters={"units": units, "epochs": epochs, "batch_size": batch_size,
                                                              "gaussian": gaussian, "seed": seed, "ensemble": ensemble,

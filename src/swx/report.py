@@ -187,9 +187,11 @@ def main_job_summary(settings, out: dict, seconds: float) -> str:
         maps = ", ".join(f"{k} {v:.2f}" for k, v in ver.get("maps", {}).items()) or "not verified yet"
         state = "DEGRADED: " + fc["reason"] if fc["degraded"] else "ok"
         lines.append(f"  forecast {fc['target_day']} (run {fc['run_id']}, {state}); maps of {ver['day']} RMSE: {maps}")
-    if out.get("runs"):
-        first = dt.date.fromisoformat(out["runs"][0]["forecast"]["target_day"])
-        last_day = dt.date.fromisoformat(out["runs"][-1]["forecast"]["target_day"])
+    if out.get("kept"):
+        lines.append(f"  {len(out['kept'])} day(s) already published by an earlier run, kept as they were "
+                     f"({out['kept'][0]} .. {out['kept'][-1]} issue days)")
+    if out.get("target_days"):
+        first, last_day = (dt.date.fromisoformat(d) for d in out["target_days"])
         lines.append(skill_summary(engine, first, last_day))
     doc, healthy = run_status(settings, max_age_h=1e9)
     c = counts(engine)

@@ -164,19 +164,21 @@ class StationForecaster:
                    y_val: np.ndarray | None) -> StationForecaster:
         """Closed-form ridge regression of the scaled target on the flattened scaled inputs, per station.
         The penalty is chosen by blocked cross-validation over the training and validation windows
-        together (RIDGE_FOLDS contiguous blocks, a day dropped at each block edge so no fold's targets
-        overlap its neighbours' inputs): one short validation season picks penalties that do not carry
-        over to the rest of the year. Then the chosen penalty is refitted on all those windows."""
+        together (RIDGE_FOLDS contiguous blocks; the n_in + n_out - 1 windows on each side of a block
+        are left out of its fit, so no held-out value is an input or a target of a fitted window): one
+        short validation season picks penalties that do not carry over to the rest of the year. Then
+        the chosen penalty is refitted on all those windows; `history["best_val"]` is its
+        cross-validated RMSE in TECU (out of sample: what the ridge member's sigma is made of)."""
         if x_val is not None and y_val is not None:
             x_train, y_train = np.concatenate([x_train, x_val], axis=1), np.concatenate([y_train, y_val], axis=1)
         xs, ys = self._scale(x_train, y_train)
         s, n = xs.shape[:2]
         a = xs.reshape(s, n, -1).astype(np.float64)
         ys = ys.astype(np.float64)
-        gap = self.model_config.n_out
+        gap = self.model_config.n_in + self.model_config.n_out - 1
         folds = [np.arange(n)[k * n // RIDGE_FOLDS:(k + 1) * n // RIDGE_FOLDS] for k in range(RIDGE_FOLDS)]
         cv = np.zeros((len(RIDGE_ALPHAS), s))
-        if n >= RIDGE_FOLDS * 4 * gap:
+        if n >= RIDGE_FOLDS * 4 * gap:  # enough windows for the folds and their purged edges
             for fold in folds:
                 keep = np.ones(n, bool)
                 keep[max(0, fold[0] - gap):fold[-1] + gap + 1] = False
@@ -190,8 +192,11 @@ class StationForecaster:
             ws.append(w[0])
             bs.append(b[0])
         self._set_linear(np.stack(ws), np.stack(bs))
+        scale = np.array([sc.target_location[1] for sc in self.scalers])
         self.history = {"alpha": [[RIDGE_ALPHAS[k] for k in best]],
-                        "cv_rmse_scaled": np.sqrt(cv / RIDGE_FOLDS).tolist() if cv.any() else []}  # alphas x S
+                        "cv_rmse_scaled": np.sqrt(cv / RIDGE_FOLDS).tolist() if cv.any() else [],  # alphas x S
+                        "best_val": (np.sqrt(cv[best, np.arange(s)] / RIDGE_FOLDS) * scale).tolist() if cv.any()
+                        else [float("nan")] * s}
         return self
 
     def _set_linear(self, w: np.ndarray, b: np.ndarray) -> None:

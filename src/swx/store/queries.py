@@ -146,8 +146,8 @@ def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.dat
 
 def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day: dt.date) -> pd.DataFrame:
     """The station forecasts that were published for target days in [first, last]: of each day, the
-    newest finished run's (ok or degraded). Columns: run_id, target_day, station, architecture,
-    valid_time, lead_h, mean, sigma. What the blend is fitted on, and what is verified, once the truth
+    newest finished run's (ok or degraded). Columns: run_id, target_day, issue_time, station,
+    architecture, valid_time, lead_h, mean, sigma. What the blend is fitted on, and what is verified, once the truth
     has arrived."""
     r, f = m.ForecastRun, m.StationForecast
     with engine.connect() as conn:
@@ -156,14 +156,14 @@ def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day:
                                      r.status.in_(["ok", "degraded"])).group_by(r.target_day)).all()
         ids = [row[1] for row in newest]
         if not ids:
-            return pd.DataFrame(columns=["run_id", "target_day", "station", "architecture", "valid_time", "lead_h", "mean",
-                                         "sigma"])
-        rows = conn.execute(select(f.run_id, r.target_day, m.Station.code, f.architecture, f.valid_time, f.lead_h, f.mean,
-                                   f.sigma)
+            return pd.DataFrame(columns=["run_id", "target_day", "issue_time", "station", "architecture", "valid_time",
+                                         "lead_h", "mean", "sigma"])
+        rows = conn.execute(select(f.run_id, r.target_day, r.issue_time, m.Station.code, f.architecture, f.valid_time,
+                                   f.lead_h, f.mean, f.sigma)
                             .join(r, r.id == f.run_id).join(m.Station, m.Station.id == f.station_id)
                             .where(f.run_id.in_(ids))).all()
-    return _frame(rows, ["run_id", "target_day", "station", "architecture", "valid_time", "lead_h", "mean", "sigma"],
-                  ("valid_time",))
+    return _frame(rows, ["run_id", "target_day", "issue_time", "station", "architecture", "valid_time", "lead_h",
+                         "mean", "sigma"], ("valid_time", "issue_time"))
 
 
 def blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
