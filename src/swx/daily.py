@@ -405,7 +405,7 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     the 27-day median at the same times; per station, latitude band, land/ocean and Kp class. What the
     users got is what is scored: no model is re-run."""
     from swx.forecasting import score_rows, storm_days
-    from swx.jobs import VERIFICATION_KEY
+    from swx.jobs import store_scores
 
     fc = issued_forecasts(ctx.engine, target_day, target_day)
     if fc.empty:
@@ -434,14 +434,7 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     rows = score_rows(ctx.stations, pd.DatetimeIndex([issue]), truth,
                       base["persistence"][codes].to_numpy(float).T[:, None, :],
                       base["median27"][codes].to_numpy(float).T[:, None, :], predictions, storm_days(kp), sigmas)
-    run_id = int(fc["run_id"].iloc[0])
-    out = [{**{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, "run_id": run_id} for r in rows]
-    for r in out:
-        for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95"):
-            if r[k] is not None and not np.isfinite(r[k]):
-                r[k] = None
-    if out:
-        write_rows(ctx.engine, m.Verification, out, VERIFICATION_KEY)
+    store_scores(ctx.engine, rows, run_id=int(fc["run_id"].iloc[0]))
     return pd.DataFrame(rows)
 
 

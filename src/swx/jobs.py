@@ -158,7 +158,7 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
                               val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")
         predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
     rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas, _climatology(ds, wide)[:, te])
-    _store(engine, rows)
+    store_scores(engine, rows)
     return pd.DataFrame(rows)
 
 
@@ -198,7 +198,7 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
                                                                 ds.y[:, idx], blend)
     rows = verification_rows(ds, idx, predictions, med, storm_days(load_indices(ctx.archive).kp["kp"]), sigmas,
                              _climatology(ds, wide)[:, idx])
-    _store(engine, rows)
+    store_scores(engine, rows)
     if plot is not None:
         from swx.plots import plot_station_forecast
 
@@ -220,13 +220,17 @@ def _walk_forward_blend(issue: pd.DatetimeIndex, predictions: dict[str, np.ndarr
     return np.stack(means), np.stack(sds)
 
 
-def _store(engine, rows: list[dict]) -> None:
-    clean = [{k: v for k, v in r.items() if k not in ("lat_band", "surface")} for r in rows]
+def store_scores(engine, rows: list[dict], run_id: int | None = None) -> None:
+    """Verification rows (from `score_rows`) into the database, non-finite scores as NULL; with
+    `run_id`, the scores of that run's published forecasts."""
+    extra = {} if run_id is None else {"run_id": run_id}
+    clean = [{**{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra} for r in rows]
     for r in clean:
         for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95"):
             if r[k] is not None and not np.isfinite(r[k]):
                 r[k] = None
-    write_rows(engine, m.Verification, clean, VERIFICATION_KEY)
+    if clean:
+        write_rows(engine, m.Verification, clean, VERIFICATION_KEY)
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
