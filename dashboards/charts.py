@@ -8,8 +8,9 @@ import pandas as pd
 
 # fill the page's width, keep the asked height for the plot (axes and titles come on top of it)
 FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")
-BAND_COLOURS = {"observed": "#111111", "persistence (24 h)": "#8c8c8c", "27-day median": "#b07aa1",
-                "CNN": "#1f77b4", "GRU": "#2ca02c", "LSTM": "#ff7f0e"}
+#: the series of a station panel, in legend order: what happened, the published blend, the models, the baselines
+BAND_COLOURS = {"observed": "#111111", "BLEND": "#d62728", "CNN": "#1f77b4", "GRU": "#2ca02c", "LSTM": "#ff7f0e",
+                "RIDGE": "#17becf", "persistence (24 h)": "#8c8c8c", "27-day median": "#b07aa1"}
 
 
 def station_map(stations: pd.DataFrame, coast: pd.DataFrame, selected: str | None) -> alt.Chart:
@@ -46,8 +47,8 @@ def _time_axis(domain: tuple) -> alt.X:
 
 def station_panel(observed: pd.DataFrame, bands: pd.DataFrame, kp: pd.DataFrame, title: str,
                   domain: tuple) -> list[alt.Chart]:
-    """Observed vTEC, the baselines and each architecture's forecast with its 68 % and 95 % intervals;
-    Kp underneath on the same time axis (two charts, stacked with the same time domain)."""
+    """Observed vTEC, the published blend, each model's forecast with its 68 % and 95 % intervals and the
+    baselines; Kp underneath on the same time axis (two charts, stacked with the same time domain)."""
     lines = observed.melt(id_vars="time", var_name="series", value_name="vtec").dropna()
     fc = bands.assign(series=bands["architecture"].str.upper())
     lines = pd.concat([lines, fc.rename(columns={"valid_time": "time", "mean": "vtec"})[["time", "series", "vtec"]]])

@@ -5,6 +5,7 @@ database's."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,9 @@ def test_stations_page_bands_and_map(seeded):
     shown = at.dataframe[0].value
     assert set(shown["source"]) == {"cnn", "persistence", "median27"}
     assert shown["weight (mean over leads)"].sum() == pytest.approx(1.0)
+    spec = json.loads(_charts(at)[1].proto.spec)
+    domains = [lay["encoding"]["color"]["scale"]["domain"] for lay in spec["layer"]]
+    assert domains[-1][:3] == ["observed", "BLEND", "CNN"]  # the legend: what happened, then the published blend
     kp_drawn = _datasets(_charts(at)[2])[0]
     assert len(kp_drawn) == 8 * 10  # Kp of the ten days shown, underneath
     at.selectbox[0].set_value("E120S20").run()  # pick another station
