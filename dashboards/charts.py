@@ -106,3 +106,15 @@ def trend_chart(trend: pd.DataFrame, days: int) -> list[alt.Chart]:
         x=x, y=alt.Y(f"skill_{days}d:Q", title="skill vs persistence"), color="model:N").properties(height=160, width="container")
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#999").encode(y="y:Q")
     return [_fit(rm), _fit(sk + zero)]
+
+
+def pit_chart(pit: pd.DataFrame) -> alt.Chart:
+    """PIT histograms (fraction of forecasts per bin) per model: flat at the dashed line when the
+    forecast distribution is calibrated, U-shaped when it is over-confident, domed when too wide."""
+    bins = pit["bin"].nunique()
+    bars = alt.Chart(pit).mark_bar().encode(
+        x=alt.X("bin:O", title="PIT bin (forecast CDF at the observed value)"),
+        y=alt.Y("fraction:Q", title="fraction of forecasts"),
+        tooltip=["model:N", "bin:O", alt.Tooltip("fraction:Q", format=".3f"), "count:Q"])
+    flat = alt.Chart(pd.DataFrame({"y": [1.0 / bins]})).mark_rule(strokeDash=[4, 3], color="#333").encode(y="y:Q")
+    return _fit(alt.layer(bars, flat, data=pit).facet(column=alt.Column("model:N", title=None)))

@@ -42,3 +42,37 @@ def test_rolling_rmse_tracks_the_trend_against_persistence():
     assert out.loc[("cnn", d2)].rmse_2d == pytest.approx(np.sqrt((10 + 120 + 90) / 50))
     assert out.loc[("cnn", d2)].skill_2d == pytest.approx(1 - np.sqrt(220 / (40 + 480 + 40)))
     assert out.loc[("persistence", d2)].skill_2d == pytest.approx(0.0)
+
+
+def test_crps_and_pit_of_gaussian_forecasts():
+    """The CRPS (scoringrules) equals the closed form of a Gaussian; a calibrated forecast has a flat PIT
+    histogram, an over-confident one a U-shaped histogram and a larger CRPS."""
+    from math import erf, exp, pi, sqrt
+
+    from swx.verify import PIT_BINS, scores
+
+    def closed_form(y, mu, s):
+        z = (y - mu) / s
+        cdf, pdf = 0.5 * (1 + erf(z / sqrt(2))), exp(-z * z / 2) / sqrt(2 * pi)
+        return s * (z * (2 * cdf - 1) + 2 * pdf - 1 / sqrt(pi))
+
+    y, mu, s = np.array([21.0, 18.5, 30.0]), np.array([20.0, 20.0, 25.0]), np.array([1.0, 2.0, 4.0])
+    r = scores(y, mu, sigma=s)
+    assert r["crps"] == pytest.approx(np.mean([closed_form(*a) for a in zip(y, mu, s)]), rel=1e-9)
+    assert sum(r["pit_hist"]) == 3 and len(r["pit_hist"]) == PIT_BINS
+    rng = np.random.default_rng(0)
+    truth = rng.normal(0, 2, 20_000)
+    good = scores(truth, np.zeros_like(truth), sigma=np.full_like(truth, 2.0))
+    narrow = scores(truth, np.zeros_like(truth), sigma=np.full_like(truth, 0.5))
+    flat = np.array(good["pit_hist"]) / len(truth)
+    assert np.abs(flat - 1 / PIT_BINS).max() < 0.01
+    u = np.array(narrow["pit_hist"])
+    assert u[0] > 3 * u[PIT_BINS // 2] and u[-1] > 3 * u[PIT_BINS // 2] and narrow["crps"] > good["crps"]
+
+
+def test_pooled_crps_is_sample_weighted():
+    rows = pd.DataFrame({"station_code": ["A", "B", "A", "B"], "model": ["blend", "blend", "persistence", "persistence"],
+                         "window_start": [1, 1, 1, 1], "kp_class": "all", "n": [10, 30, 10, 30],
+                         "rmse": [1.0, 2.0, 2.0, 3.0], "mae": [1.0, 1.0, 1.0, 1.0], "crps": [0.5, 1.0, None, None]})
+    out = pooled_skill(rows, []).set_index("model")
+    assert out.loc["blend", "crps"] == pytest.approx((0.5 * 10 + 1.0 * 30) / 40) and np.isnan(out.loc["persistence", "crps"])

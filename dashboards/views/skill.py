@@ -6,21 +6,33 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboards.charts import trend_chart
+from dashboards.charts import pit_chart, trend_chart
 from dashboards.common import csv_download, day_start, page, skill, verification_span
 from swx.verify import pooled_skill, rolling_rmse
 
 GROUPS = {"station": ["station_code"], "architecture": [], "latitude band": ["lat_band"], "surface": ["surface"],
           "Kp class": ["kp_class"]}
 #: what a forecaster reads, for the columns of the skill tables
-COLUMNS = {"n": "forecasts", "rmse": "RMSE (TECU)", "mae": "MAE (TECU)", "skill_persistence": "skill vs persistence",
-           "skill_median27": "skill vs 27-day median", "station_code": "station", "lat_band": "latitude band",
-           "kp_class": "Kp class", "model": "model"}
+COLUMNS = {"n": "forecasts", "rmse": "RMSE (TECU)", "mae": "MAE (TECU)", "crps": "CRPS (TECU)",
+           "skill_persistence": "skill vs persistence", "skill_median27": "skill vs 27-day median",
+           "station_code": "station", "lat_band": "latitude band", "kp_class": "Kp class", "model": "model"}
 #: the published blend first, then the models, then the baselines
 MODEL_ORDER = ("blend", "lstm", "gru", "cnn", "ridge", "persistence", "median27", "climatology")
+
+
+def pit_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The stored PIT histograms summed per model: model, bin, count, fraction."""
+    have = rows[rows["pit_hist"].notna()] if "pit_hist" in rows else rows.iloc[:0]
+    out = []
+    for model, g in have.groupby("model"):
+        counts = np.sum(np.stack([np.asarray(h, float) for h in g["pit_hist"]]), axis=0)
+        out.append(pd.DataFrame({"model": model, "bin": np.arange(1, len(counts) + 1), "count": counts.astype(int),
+                                 "fraction": counts / counts.sum()}))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["model", "bin", "count", "fraction"])
 
 
 def _ordered(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -54,8 +66,16 @@ def render() -> None:
     st.subheader(f"Station forecasts, 24 h ahead, {chosen[0]} to {chosen[1]}")
     st.dataframe(table)
     st.caption("Pooled over the window (RMSE from the sample-weighted mean square); skill = 1 − RMSE / RMSE of "
-               "the baseline on the same samples: above 0 beats it.")
+               "the baseline on the same samples: above 0 beats it. CRPS: of the Gaussian (mean, sigma) forecast, "
+               "for the forecasts with a sigma (lower is better; it equals the MAE for a forecast without spread).")
     csv_download(table.reset_index(), f"skill-{by.replace(' ', '-')}")
+
+    pit = pit_frame(stations[stations.kp_class == "all"])
+    if len(pit):
+        st.subheader("Reliability: PIT histograms of the forecasts with a sigma")
+        st.altair_chart(pit_chart(pit), width="stretch")
+        st.caption("Where each observation fell in its forecast distribution. Flat (the dashed line): calibrated; "
+                   "U-shaped: too confident (intervals too narrow); domed: intervals too wide.")
 
     days = st.slider("Rolling window (days)", 1, 30, 7)
     trend = rolling_rmse(stations[stations.kp_class == "all"], days)

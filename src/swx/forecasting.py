@@ -220,5 +220,5 @@ def score_rows(stations: list[Station], issue: pd.DatetimeIndex, truth: np.ndarr
                                  else r["skill_vs_persistence"],
                                  skill_median27=None if model == "median27" else r["skill_vs_median27"],
                                  coverage68=r.get("coverage68"), coverage95=r.get("coverage95"),
-                                 lat_band=band, surface=surface))
+                                 crps=r.get("crps"), pit_hist=r.get("pit_hist"), lat_band=band, surface=surface))
     return rows

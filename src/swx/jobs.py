@@ -226,8 +226,8 @@ def store_scores(engine, rows: list[dict], run_id: int | None = None) -> None:
     extra = {} if run_id is None else {"run_id": run_id}
     clean = [{**{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra} for r in rows]
     for r in clean:
-        for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95"):
-            if r[k] is not None and not np.isfinite(r[k]):
+        for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps"):
+            if r.get(k) is not None and not np.isfinite(r[k]):
                 r[k] = None
     if clean:
         write_rows(engine, m.Verification, clean, VERIFICATION_KEY)
@@ -238,7 +238,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     out["window"] = [f"{a:%Y-%m-%dT%H}..{b:%Y-%m-%dT%H}" for a, b in zip(out.window_start, out.window_end)]
     cols = ["station_code", "model", "window", "kp_class", "n", "rmse", "mae", "bias", "corr", "skill_persistence",
-            "skill_median27", "coverage68", "coverage95", "lat_band", "surface"]
+            "skill_median27", "coverage68", "coverage95", "crps", "lat_band", "surface"]
     return out[cols].rename(columns={"station_code": "station"})
 
 

@@ -1,6 +1,7 @@
 """Verification: skill always against baselines on the same data — persistence (the value 24 h
 earlier) and the 27-day running median at the same UT (previous days only) — with RMSE, MAE, bias,
-correlation, skill scores and interval coverage."""
+correlation, skill scores, and for forecasts with a sigma the interval coverage, the CRPS of the
+Gaussian (mean, sigma) forecast (scoringrules) and the histogram of its PIT values."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 Z68, Z95 = 0.9945578832, 1.959963985  # two-sided normal quantiles of the 68.27 % and 95 % intervals
+PIT_BINS = 10  # the PIT histogram: flat when the forecast distribution is calibrated
 
 
 def _valid(y: np.ndarray, *preds: np.ndarray) -> np.ndarray:
@@ -41,7 +43,22 @@ def scores(y: np.ndarray, pred: np.ndarray, *, persistence: np.ndarray | None = 
         s_ = sigma[ok]
         out["coverage68"] = float(np.mean(np.abs(err) <= Z68 * s_))
         out["coverage95"] = float(np.mean(np.abs(err) <= Z95 * s_))
+        good = np.isfinite(s_) & (s_ > 0)
+        if good.any():
+            out.update(probabilistic_scores(y_[good], p_[good], s_[good]))
     return out
+
+
+def probabilistic_scores(y: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> dict:
+    """Mean CRPS (TECU) of Gaussian forecasts N(mean, sigma) and the counts of their PIT values
+    Φ((y - mean) / sigma) in PIT_BINS equal bins."""
+    import scoringrules as sr
+    from scipy.stats import norm
+
+    crps = np.asarray(sr.crps_normal(y, mean, sigma), float)
+    pit = norm.cdf((y - mean) / sigma)
+    hist = np.histogram(pit, bins=PIT_BINS, range=(0.0, 1.0))[0]
+    return {"crps": float(crps.mean()), "pit_hist": [int(c) for c in hist]}
 
 
 def persistence_from_windows(x: np.ndarray, n_out: int, vtec_column: int = 0) -> np.ndarray:
@@ -197,6 +214,12 @@ def pooled_skill(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     keys = list(dict.fromkeys(by + ["model"]))
     g = df.groupby(keys, dropna=False)[["n", "sse", "sae"]].sum()
     out = pd.DataFrame({"n": g["n"].astype(int), "rmse": np.sqrt(g["sse"] / g["n"]), "mae": g["sae"] / g["n"]})
+    if "crps" in rows:  # sample-weighted over the rows that have one (forecasts with a sigma)
+        c = rows.loc[df.index, ["crps"]].assign(n=df["n"], **{k: df[k] for k in keys})
+        c = c[c["crps"].notna()]
+        c["scrps"] = c["crps"].astype(float) * c["n"]
+        cg = c.groupby(keys, dropna=False)[["scrps", "n"]].sum()
+        out["crps"] = (cg["scrps"] / cg["n"]).reindex(out.index)
     match = [c for c in ("station_code", "window_start", "kp_class") if c in df]
     for base in ("persistence", "median27"):
         ref = df[df["model"] == base][match + ["sse"]].rename(columns={"sse": "sse_ref"})

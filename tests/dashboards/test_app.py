@@ -123,15 +123,21 @@ def test_skill_page_groups_and_trend(seeded):
     table = at.dataframe[0].value
     assert ("E000N50", "cnn") in table.index and ("E000N50", "persistence") in table.index
     assert table.loc[("E000N50", "cnn"), "RMSE (TECU)"] == round(expected.loc[("E000N50", "cnn"), "rmse"], 3)
-    assert list(table.columns) == ["forecasts", "RMSE (TECU)", "MAE (TECU)", "skill vs persistence",
+    assert list(table.columns) == ["forecasts", "RMSE (TECU)", "MAE (TECU)", "CRPS (TECU)", "skill vs persistence",
                                    "skill vs 27-day median"]
+    assert table.loc[("E000N50", "blend"), "CRPS (TECU)"] > 0  # the blend has a sigma: a CRPS
+    # the PIT histograms: the stored counts of every forecast with a sigma, summed per model
+    pit = next(d for c in _charts(at) for d in _datasets(c) if "fraction" in d)
+    blend = pit[pit.model == "blend"]
+    stored = stations[(stations.model == "blend") & stations.pit_hist.notna()]
+    assert len(blend) == 10 and blend["count"].sum() == sum(sum(h) for h in stored.pit_hist)
     assert list(table.loc["E000N50"].index)[0] == "blend"  # the published forecast first
     at.radio[0].set_value("Kp class").run()
     classes = set(at.dataframe[0].value.index.get_level_values(0))
     assert not at.exception and {"all", "quiet"} <= classes
     at.radio[0].set_value("latitude band").run()
     assert set(at.dataframe[0].value.index.get_level_values(0)) == {"low", "mid", "high"}
-    assert len(_charts(at)) == 2  # the rolling-error trend: RMSE and skill
+    assert len(_charts(at)) == 3  # the PIT histograms; the rolling-error trend: RMSE and skill
     assert len(at.dataframe) == 2  # with the global-map verification table
 
 

@@ -31,14 +31,18 @@ def test_upgrade_downgrade_upgrade(db_url):
     assert current_revision(e) == "0003"
     assert {"run_inputs", "run_models"} <= set(inspect(e).get_table_names())
     assert "blend_weights" not in inspect(e).get_table_names()
-    upgrade(e)
+    upgrade(e, "0004")
     assert current_revision(e) == "0004"
     assert "blend_weights" in inspect(e).get_table_names()
+    assert "crps" not in {c["name"] for c in inspect(e).get_columns("verification")}
+    upgrade(e)
+    assert current_revision(e) == "0005"
+    assert {"crps", "pit_hist"} <= {c["name"] for c in inspect(e).get_columns("verification")}
     tables = set(inspect(e).get_table_names())
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
     downgrade(e, "base")
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)
-    assert current_revision(e) == "0004"
+    assert current_revision(e) == "0005"
     e.dispose()

@@ -221,6 +221,8 @@ class Verification(Base):
     skill_median27: Mapped[float | None] = mapped_column(Float, nullable=True)
     coverage68: Mapped[float | None] = mapped_column(Float, nullable=True)
     coverage95: Mapped[float | None] = mapped_column(Float, nullable=True)
+    crps: Mapped[float | None] = mapped_column(Float, nullable=True)  # mean CRPS (TECU) of N(mean, sigma)
+    pit_hist: Mapped[list | None] = mapped_column(JSONType, nullable=True)  # PIT counts in 10 equal bins
     run_id: Mapped[int | None] = mapped_column(ForeignKey("forecast_runs.id", ondelete="SET NULL"), nullable=True)
     __table_args__ = (UniqueConstraint("scope", "station_code", "model", "window_start", "window_end", "kp_class"),
                       Index("ix_verification_window_start", "window_start"))

@@ -275,7 +275,7 @@ def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.dat
     `published`, only the scores of forecasts as they were published by a run (not re-runs of models
     over a period, e.g. `swx train`'s test windows or `swx evaluate`)."""
     cols = ["scope", "station_code", "model", "window_start", "window_end", "kp_class", "n", "rmse", "mae", "bias",
-            "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95"]
+            "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "pit_hist"]
     cond = []
     if start is not None:
         cond.append(m.Verification.window_start >= start)
