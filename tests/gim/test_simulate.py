@@ -159,7 +159,7 @@ def test_nequick_missing_says_how_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake)
     from swx.gim.simulate import build_basis
 
-    with pytest.raises(SimulationError, match="--no-deps --no-build-isolation nequick"):
+    with pytest.raises(SimulationError, match=r"--no-deps --require-hashes -r requirements/nequick.txt"):
         build_basis(processes=1)
 
 
