@@ -20,10 +20,10 @@ ANCHOR = {"R10N": 0.13, "R40N": 0.22, "R70N": 0.18}  # the plain ridge regressio
 @pytest.mark.timeout(1500)
 def test_blend_beats_persistence_median_and_the_ridge_anchor_on_2017(shared_data, tmp_path):
     out = tmp_path / "real_skill.json"
-    # the CNN and the GRU as 5-member Gaussian ensembles, the ridge member, the two baselines: the blend
-    # of all four models is recorded in docs/forecasting.md; this subset keeps CI under its budget
+    # the CNN as a 5-member Gaussian ensemble, the ridge member, the two baselines: the blend of all four
+    # models is recorded in docs/forecasting.md (22.8 % pooled); this subset keeps CI within its budget
     r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_real_skill.py"), "--arch", "cnn",
-                        "--arch", "gru", "--arch", "ridge", "--ensemble", "5", "--out", str(out)],
+                        "--arch", "ridge", "--ensemble", "5", "--out", str(out)],
                        capture_output=True, text=True, env={**__import__("os").environ,
                                                             "SWX_SHARED_DATA": str(shared_data)})
     assert r.returncode == 0, r.stdout + r.stderr
