@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboards.charts import pit_chart, trend_chart
 from dashboards.common import csv_download, day_start, page, skill, verification_span
+from swx.blend import MODEL_ORDER
 from swx.verify import pooled_skill, rolling_rmse
 
 GROUPS = {"station": ["station_code"], "architecture": [], "latitude band": ["lat_band"], "surface": ["surface"],
@@ -20,8 +21,6 @@ GROUPS = {"station": ["station_code"], "architecture": [], "latitude band": ["la
 COLUMNS = {"n": "forecasts", "rmse": "RMSE (TECU)", "mae": "MAE (TECU)", "crps": "CRPS (TECU)",
            "skill_persistence": "skill vs persistence", "skill_median27": "skill vs 27-day median",
            "station_code": "station", "lat_band": "latitude band", "kp_class": "Kp class", "model": "model"}
-#: the published blend first, then the models, then the baselines
-MODEL_ORDER = ("blend", "lstm", "gru", "cnn", "ridge", "persistence", "median27", "climatology")
 
 
 def pit_frame(rows: pd.DataFrame) -> pd.DataFrame:

@@ -22,6 +22,8 @@ import pandas as pd
 
 BLEND = "blend"
 BASELINES = ("persistence", "median27")
+#: the order tables and charts show the models in: the published blend, the models, the baselines
+MODEL_ORDER = (BLEND, "lstm", "gru", "cnn", "ridge", *BASELINES, "climatology")
 DAY = pd.Timedelta(days=1)
 
 
@@ -88,6 +90,15 @@ def fit_weights(errors: np.ndarray, config: BlendConfig = BlendConfig()) -> tupl
     return w, np.sqrt(mse * n / max(n - 1, 1)), n
 
 
+def blend_sigma(rmse: np.ndarray, n: int, prior: np.ndarray, config: BlendConfig = BlendConfig()) -> np.ndarray:
+    """The blend's sigma per lead: its trailing RMSE over n verified issue times, mixed with the prior
+    (the members' own sigma) by the same shrinkage as the weights; the prior alone without history."""
+    if not n:
+        return prior
+    keep = n / (n + config.shrink_samples)
+    return np.sqrt(keep * np.nan_to_num(rmse) ** 2 + (1 - keep) * prior ** 2)
+
+
 @dataclass
 class WalkForwardBlend:
     """A blend scored walk-forward: at each issue time the weights of its UT day, fitted on the forecasts
@@ -119,9 +130,8 @@ def walk_forward(issue: pd.DatetimeIndex, members: dict[str, np.ndarray], truth:
         w, rmse, n = fit_weights(errors[past], config)
         rows = np.flatnonzero(days == day)
         mean[rows] = np.einsum("nkh,kh->nh", stack[rows], w)
-        keep = n / (n + config.shrink_samples)
         prior = prior_sigma[rows] if prior_sigma is not None else np.full((len(rows), h), np.nan)
-        sig = np.sqrt(keep * np.nan_to_num(rmse) ** 2 + (1 - keep) * prior ** 2) if n else prior
+        sig = blend_sigma(rmse, n, prior, config)
         sigma[rows] = np.where(np.isfinite(sig), sig, np.broadcast_to(rmse, sig.shape))
         weights[day] = {(name, lead + 1): w[i, lead] for i, name in enumerate(names) for lead in range(h)}
         samples[day] = n

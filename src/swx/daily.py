@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from swx.blend import BASELINES, BLEND, BlendConfig, baseline_share, fit_weights
+from swx.blend import BASELINES, BLEND, BlendConfig, baseline_share, blend_sigma, fit_weights
 from swx.dtec import global_dtec_frame, median_reference, naive_utc, station_dtec_frame
 from swx.errors import NotFoundError
 from swx.extend import StationValues, extend, persistence_prior
@@ -172,8 +172,7 @@ def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, 
         mean = (w * now[s]).sum(axis=0)
         if not np.isfinite(mean).all():  # a baseline without a value: the models' mean there
             mean = np.where(np.isfinite(mean), mean, np.nanmean(now[s, :len(models)], axis=0))
-        keep = n / (n + config.shrink_samples)
-        sigma = np.sqrt(keep * np.nan_to_num(rmse) ** 2 + (1 - keep) * sig[s] ** 2) if n else sig[s]
+        sigma = blend_sigma(rmse, n, sig[s], config)
         rows.append(pd.DataFrame({"station": code, "architecture": BLEND, "valid_time": valid, "lead_h": leads,
                                   "mean": mean, "sigma": sigma}))
         weight_rows.append(pd.DataFrame({"station": code, "member": np.repeat(members, len(leads)),

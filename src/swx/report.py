@@ -116,13 +116,11 @@ def forecast_map_png(forecast: dict, path: Path | None = None) -> Path | None:
         return plot_maps(panels, path or nc.with_suffix(".png"), f"swx forecast valid {str(t)[:16]} UTC ({method})")
 
 
-SKILL_ORDER = ("blend", "lstm", "gru", "cnn", "ridge", "persistence", "median27")
-
-
 def skill_summary(engine, start: dt.date, end: dt.date) -> str:
     """The skill of what was published for target days start..end, walk-forward (each day's forecast
     issued before it): RMSE and skill vs persistence per model, stations pooled and by latitude band,
     storm windows apart; then the global map against the persistence map, day by day."""
+    from swx.blend import MODEL_ORDER
     from swx.store.queries import skill_table
     from swx.verify import pooled_skill
 
@@ -140,7 +138,7 @@ def skill_summary(engine, start: dt.date, end: dt.date) -> str:
             cols[f"{band} lat"] = pooled_skill(sel, [])
     if (st.kp_class == "storm").any():
         cols["storm windows"] = pooled_skill(st[st.kp_class == "storm"], [])
-    models = [m for m in SKILL_ORDER if m in set(st.model)] + sorted(set(st.model) - set(SKILL_ORDER))
+    models = [m for m in MODEL_ORDER if m in set(st.model)] + sorted(set(st.model) - set(MODEL_ORDER))
     days = sorted({w.date() for w in st.window_end})
     head = f"{'':13s}" + "".join(f"{c:>20s}" for c in cols)
     lines = [f"skill of the published forecasts, {len(days)} verified day(s) {days[0]} .. {days[-1]} "
