@@ -34,14 +34,14 @@ ANCHOR = {"R10N": 0.13, "R40N": 0.22, "R70N": 0.18}  # the plain ridge regressio
 def write_station_csvs(folder: Path) -> dict[str, Path]:
     """The shared semicolon file (Year; DOY; Hour; VTEC_10N; VTEC_40N; VTEC_70N; 0 = missing) as one
     time,vtec CSV per station — the format `swx import-series` reads."""
-    d = pd.concat([pd.read_csv(SERIES / f, sep=";") for f in ("Training_data_VTEC.csv", "Test_data_VTEC.csv")])
-    d.columns = [c.strip() for c in d.columns]
-    t = (pd.to_datetime(d.Year.astype(str), format="%Y", utc=True) + pd.to_timedelta(d.DOY - 1, unit="D")
-         + pd.to_timedelta(d.Hour, unit="h"))
+    from swx.series import read_doy_csv
+
+    d = pd.concat([read_doy_csv(SERIES / f, zero_is_missing=False)
+                   for f in ("Training_data_VTEC.csv", "Test_data_VTEC.csv")])
     out = {}
     for code, (col, _) in STATIONS.items():
         out[code] = folder / f"{code}.csv"
-        pd.DataFrame({"time": t.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "vtec": d[col].to_numpy(float)}).to_csv(out[code], index=False)
+        pd.DataFrame({"time": d.index.strftime("%Y-%m-%dT%H:%M:%SZ"), "vtec": d[col].to_numpy()}).to_csv(out[code], index=False)
     return out
 
 

@@ -161,15 +161,17 @@ def test_baselines_never_use_the_scored_day():
     np.testing.assert_array_equal(persistence_from_windows(np.arange(12.0).reshape(1, 12, 1), 12), x[..., 0])
 
 
+def _real_code_series(shared_data):
+    from swx.series import read_doy_csv
+
+    return pd.concat([read_doy_csv(shared_data / "real-series" / "randa-code-10E-3lat" / f)
+                      for f in ("Training_data_VTEC.csv", "Test_data_VTEC.csv")])
+
+
 @pytest.mark.slow
 def test_cnn_on_real_code_vtec_beats_persistence_on_the_last_43_days(shared_data):
-    d = pd.concat([pd.read_csv(shared_data / "real-series" / "randa-code-10E-3lat" / f, sep=";")
-                   for f in ("Training_data_VTEC.csv", "Test_data_VTEC.csv")])
-    d.columns = [c.strip() for c in d.columns]
-    t = (pd.to_datetime(d.Year.astype(str), format="%Y", utc=True) + pd.to_timedelta(d.DOY - 1, unit="D")
-         + pd.to_timedelta(d.Hour, unit="h"))
-    s = pd.Series(d["VTEC_40N"].to_numpy(float), index=pd.DatetimeIndex(t))
-    s[s <= 0] = np.nan
+    d = _real_code_series(shared_data)
+    s = d["VTEC_40N"]
     s, _ = fill_single_gaps(s[s.index.hour % 2 == 0])
     h = load_history()
     x, y, issue = make_windows(feature_matrix(s, h.kp["kp"], lon=10.0, f107=h.daily["f107_obs"]))
@@ -224,16 +226,11 @@ def test_gaussian_cnn_ensemble_is_20_percent_below_persistence_on_real_data(shar
     21-26 % below persistence, 68/95 % intervals covering ~78/97 %)."""
     from swx.training import EnsembleForecaster
 
-    d = pd.concat([pd.read_csv(shared_data / "real-series" / "randa-code-10E-3lat" / f, sep=";")
-                   for f in ("Training_data_VTEC.csv", "Test_data_VTEC.csv")])
-    d.columns = [c.strip() for c in d.columns]
-    t = (pd.to_datetime(d.Year.astype(str), format="%Y", utc=True) + pd.to_timedelta(d.DOY - 1, unit="D")
-         + pd.to_timedelta(d.Hour, unit="h"))
+    d = _real_code_series(shared_data)
     h = load_history()
     per = []
     for col in ("VTEC_10N", "VTEC_40N", "VTEC_70N"):
-        s = pd.Series(d[col].to_numpy(float), index=pd.DatetimeIndex(t))
-        s[s <= 0] = np.nan
+        s = d[col]
         s, _ = fill_single_gaps(s[s.index.hour % 2 == 0])
         per.append(make_windows(feature_matrix(s, h.kp["kp"], lon=10.0, f107=h.daily["f107_obs"])))
     issue = per[0][2].intersection(per[1][2]).intersection(per[2][2])

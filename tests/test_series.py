@@ -9,7 +9,7 @@ import pytest
 
 from swx.archive import Archive
 from swx.errors import DataFormatError
-from swx.series import count_gaps, import_series, long_to_wide, series_from_archive
+from swx.series import count_gaps, import_series, long_to_wide, read_doy_csv, series_from_archive
 from swx.stations import load_catalog
 from tests.helpers import make_gim
 
@@ -62,13 +62,23 @@ def test_import_csv_series(tmp_path):
 def test_real_randa_series_imports(shared_data, tmp_path):
     import pandas as pd
 
-    src = pd.read_csv(shared_data / "real-series" / "randa-code-10E-3lat" / "Test_data_VTEC.csv", sep=";")
-    src.columns = [c.strip() for c in src.columns]
-    t = pd.to_datetime(src.Year.astype(str), format="%Y", utc=True) + pd.to_timedelta(src.DOY - 1, unit="D") \
-        + pd.to_timedelta(src.Hour, unit="h")
+    src = read_doy_csv(shared_data / "real-series" / "randa-code-10E-3lat" / "Test_data_VTEC.csv",
+                       zero_is_missing=False)
     p = tmp_path / "randa40.csv"
-    pd.DataFrame({"time": t.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "vtec": src["VTEC_70N"]}).to_csv(p, index=False)
+    pd.DataFrame({"time": src.index.strftime("%Y-%m-%dT%H:%M:%SZ"), "vtec": src["VTEC_70N"]}).to_csv(p, index=False)
     s, counts = import_series(p)
     assert len(s) == 365 * 12 and counts["invalid"] == 8  # the 0.0 values (missing maps) of 2017 at 70N
     assert counts["missing_steps"] == int(s.isna().sum()) > 0
     assert 10 < np.nanmax(s.to_numpy()) < 20  # high latitude, 2017
+
+
+def test_doy_table_reads_zeros_as_missing_and_names_a_bad_header(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("Year; DOY; Hour; VTEC_10N\n2015; 32; 0; 0\n2015; 32; 1; 12.5\n")
+    d = read_doy_csv(p)
+    assert list(d.index.strftime("%Y-%m-%d %H")) == ["2015-02-01 00", "2015-02-01 01"]
+    assert np.isnan(d["VTEC_10N"].iloc[0]) and d["VTEC_10N"].iloc[1] == 12.5
+    assert read_doy_csv(p, zero_is_missing=False)["VTEC_10N"].iloc[0] == 0.0
+    p.write_text("Year;Day;Hour;VTEC_10N\n2015;32;0;1\n")
+    with pytest.raises(DataFormatError, match=r"t\.csv.*line 1.*DOY"):
+        read_doy_csv(p)

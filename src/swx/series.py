@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -112,6 +113,44 @@ def read_series_csv(path: str | Path) -> pd.Series:
         raise DataFormatError(f"column {value_col!r} holds no numbers", path=str(p), line=2,
                               expected="vTEC in TECU in the second column")
     return pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(times, name="time"), name="vtec")
+
+
+# A vTEC column of the Year; DOY; Hour tables: its latitude in degrees and hemisphere.
+DOY_VTEC_COLUMN = re.compile(r"VTEC_(\d+(?:\.\d+)?)([NS])")
+
+
+def doy_column_latitude(column: str) -> float:
+    """The latitude a VTEC_<lat><N|S> column names (south negative)."""
+    m = DOY_VTEC_COLUMN.fullmatch(column)
+    if not m:
+        raise ValueError(f"{column!r} is not a VTEC_<lat><N|S> column")
+    return float(m.group(1)) * (1 if m.group(2) == "N" else -1)
+
+
+def read_doy_csv(path: str | Path, *, zero_is_missing: bool = True) -> pd.DataFrame:
+    """The vTEC series of a Year; DOY; Hour; ...; VTEC_<lat><N|S> table (semicolons, as in the shared
+    real CODE series), one column per latitude on a UTC time index (other columns are left out). A 0
+    there marks a missing map, so it becomes NaN unless `zero_is_missing` is false."""
+    p = Path(path)
+    try:
+        df = pd.read_csv(p, sep=";")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataFormatError(f"not a readable CSV: {exc}", path=str(p), expected="Year;DOY;Hour;VTEC_... columns") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = {"Year", "DOY", "Hour"} - set(df.columns)
+    if missing:
+        raise DataFormatError(f"no column(s) {', '.join(sorted(missing))}", path=str(p), line=1,
+                              expected="Year;DOY;Hour;VTEC_... columns")
+    times = (pd.to_datetime(df["Year"].astype(str), format="%Y", utc=True) + pd.to_timedelta(df["DOY"] - 1, unit="D")
+             + pd.to_timedelta(df["Hour"], unit="h"))
+    cols = [c for c in df.columns if DOY_VTEC_COLUMN.fullmatch(c)]
+    if not cols:
+        raise DataFormatError("no vTEC column", path=str(p), line=1, expected="columns named like VTEC_40N")
+    values = df[cols].apply(pd.to_numeric, errors="coerce").astype(float)
+    if zero_is_missing:
+        values = values.mask(values <= 0)
+    values.index = pd.DatetimeIndex(times, name="time")
+    return values
 
 
 def import_series(path: str | Path) -> tuple[pd.Series, dict[str, int]]:

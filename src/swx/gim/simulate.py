@@ -57,6 +57,13 @@ BASIS_YEAR = 2015  # NeQuick's climatology depends on month and UT; the year onl
 IONEX_LAT = np.round(np.arange(87.5, -87.6, -2.5), 1)
 IONEX_LON = np.round(np.arange(-180.0, 180.1, 5.0), 1)
 
+# The 27-day mean F10.7 range of the level calibration's fit (held at the ends outside it), and the
+# F10.7 by which it has faded out above that range: at solar maximum (1999, 2001, 2024 in
+# docs/simulated.md) the uncalibrated NeQuick-G level matches the real maps.
+LEVEL_F107_RANGE = (70.0, 150.0)
+LEVEL_F107_FADED = 200.0
+YEAR_DAYS = 365.25
+
 # Knots of the variability field: 15 deg x 30 deg, every 3 h.
 NOISE_LAT = np.arange(-90.0, 90.1, 15.0)
 NOISE_LON = np.arange(-180.0, 180.0, 30.0)
@@ -88,6 +95,16 @@ class SimulationConfig:
     lat_boost: float = 2.0  # variability grows towards the poles: sigma * (1 + lat_boost * (lat/90)^2)
     activity_gain: float = 0.5  # and with solar activity: * (1 + gain * max(0, F10.7_27d - 75) / 50)
     floor_tecu: float = 0.5
+    # Level calibration, divided out of the climatology: ln(uncalibrated simulated / real) per latitude
+    # knot as a + b ln(F/100) + c cos(wd) + s sin(wd) (F the 27-day mean F10.7 held in LEVEL_F107_RANGE,
+    # d the day of the year in the local hemisphere's season, w = 2 pi / 365.25), fading out above the
+    # range (LEVEL_F107_FADED); linear in |latitude|
+    # between the knots, constant beyond; the seasonal part fades to zero at the equator. Fitted by
+    # `swx simulate calibrate` on monthly means at 10 E, 2015-2016, of the real CODE series in
+    # ../shared (2017 held out); empty: no calibration. docs/simulated.md has the check.
+    level_lat: tuple[float, ...] = (10.0, 40.0, 70.0)
+    level_fit: tuple[tuple[float, float, float, float], ...] = (
+        (-0.024, -0.460, -0.009, -0.041), (-0.049, -0.382, 0.263, -0.044), (-0.098, -0.750, 0.452, -0.130))
 
     def key(self) -> str:
         return hashlib.sha256(repr(sorted(asdict(self).items())).encode()).hexdigest()[:12]
@@ -324,6 +341,26 @@ class GimSimulator:
             total *= (1 + c.activity_gain * np.clip((level - 75.0) / 50.0, 0, None))[:, None, None]
         return total.astype(np.float32)
 
+    def level_factor(self, times: np.ndarray) -> np.ndarray:
+        """Multiplicative level calibration (time, lat, 1): 1 where the config has none."""
+        c = self.config
+        days = pd.DatetimeIndex(np.asarray(times, dtype="datetime64[D]")).tz_localize("UTC")
+        if not c.level_fit:
+            return np.ones((len(times), len(IONEX_LAT), 1), dtype=np.float32)
+        f = self.f107_smooth.reindex(days, method="nearest").to_numpy()
+        log_f = np.log(np.clip(f, *LEVEL_F107_RANGE) / 100.0)[:, None]
+        t = pd.DatetimeIndex(times)
+        day_of_year = (t.day_of_year - 1 + (t.hour + t.minute / 60) / 24).to_numpy()[:, None]
+        # the southern hemisphere's seasons are half a year off the northern ones
+        phase = 2 * np.pi / YEAR_DAYS * (day_of_year + np.where(IONEX_LAT < 0, YEAR_DAYS / 2, 0.0)[None, :])
+        coef = np.array(c.level_fit)  # (knot, 4)
+        a, b, cs, sn = (np.interp(np.abs(IONEX_LAT), c.level_lat, coef[:, k])[None, :] for k in range(4))
+        fade = np.clip(np.abs(IONEX_LAT) / c.level_lat[0], 0.0, 1.0)[None, :]
+        log_ratio = a + b * log_f + fade * (cs * np.cos(phase) + sn * np.sin(phase))
+        hi = LEVEL_F107_RANGE[1]
+        weight = np.clip((LEVEL_F107_FADED - f) / (LEVEL_F107_FADED - hi), 0.0, 1.0)[:, None]
+        return np.exp(-weight * log_ratio)[:, :, None].astype(np.float32)
+
     # -- a day -------------------------------------------------------------------------------------
     def times(self, day: dt.date) -> np.ndarray:
         step = self.config.cadence_min
@@ -334,7 +371,7 @@ class GimSimulator:
         """One simulated day as a GIM Dataset (same layout as the IONEX reader's)."""
         t = self.times(day)
         clim = self.climatology(t, day)
-        tec = clim * (1 + self.storm(t)) * np.exp(self.variability(t))
+        tec = clim * self.level_factor(t) * (1 + self.storm(t)) * np.exp(self.variability(t))
         tec = np.round(np.maximum(tec, self.config.floor_tecu), 1).astype(np.float32)
         rms = np.round(0.4 + 0.06 * tec, 1).astype(np.float32)
         return xr.Dataset(

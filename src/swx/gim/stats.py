@@ -109,3 +109,68 @@ def comparison_markdown(df: pd.DataFrame) -> str:
             cells.append("—" if a is None or pd.isna(a) else f"{a:.1f} / {b:.1f}")
         lines.append(f"| {r['centre']} | {r['day']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ a point series against a real one
+
+def simulated_point_series(simulate_day, start: dt.date, end: dt.date, lat: list[float], lon: float) -> pd.DataFrame:
+    """Simulated vTEC at grid points (`lat` at one `lon`), every map of every day from start to end
+    (the 24:00 map left out); `simulate_day(day)` returns a simulated Dataset."""
+    frames = []
+    for k in range((end - start).days + 1):
+        ds = simulate_day(start + dt.timedelta(days=k))
+        frames.append(ds["tec"].isel(time=slice(0, -1)).sel(lat=lat, lon=lon).to_pandas())
+    out = pd.concat(frames)
+    out.index = pd.DatetimeIndex(out.index).tz_localize("UTC")
+    return out
+
+
+def level_fit(simulated: pd.Series, real: pd.Series, f107_27: pd.Series) -> np.ndarray:
+    """Least-squares fit of ln(simulated / real) on monthly means as a + b ln(F/100) + c cos(wd) + s sin(wd)
+    (F the monthly mean of the 27-day mean F10.7, d the mean day of the year, w = 2 pi / 365.25): the
+    coefficients (a, b, c, s) of `SimulationConfig.level_fit`, for one latitude."""
+    from swx.gim.simulate import LEVEL_F107_RANGE, YEAR_DAYS
+
+    both = pd.DataFrame({"sim": simulated, "real": real}).dropna()
+    days = both.index.normalize()
+    both["f"] = np.clip(f107_27.reindex(days, method="nearest").to_numpy(), *LEVEL_F107_RANGE)
+    both["doy"] = both.index.day_of_year - 1 + both.index.hour / 24
+    monthly = both.groupby([both.index.year, both.index.month]).mean()
+    if len(monthly) < 6:
+        raise SwxError(f"{len(monthly)} month(s) of overlapping values; the level fit needs at least 6")
+    w = 2 * np.pi / YEAR_DAYS
+    x = np.column_stack([np.ones(len(monthly)), np.log(monthly["f"] / 100.0), np.cos(w * monthly["doy"]),
+                         np.sin(w * monthly["doy"])])
+    coef, *_ = np.linalg.lstsq(x, np.log(monthly["sim"] / monthly["real"]).to_numpy(), rcond=None)
+    return coef
+
+
+def point_realism(simulated: pd.DataFrame, real: pd.DataFrame, periods: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Per period and series: the mean and the day-to-day variability (RMSE of the 24 h persistence
+    forecast) of the simulated and the real series on the same 2-hourly epochs, and their ratios."""
+    rows = []
+    for name, (first, last) in periods.items():
+        for col in real.columns:
+            both = pd.DataFrame({"sim": simulated[col], "real": real[col]}).loc[first:last]
+            both = both[both.index.hour % 2 == 0]
+            lagged = both.shift(freq="24h").reindex(both.index)
+            ok = both.notna().all(axis=1) & lagged.notna().all(axis=1)
+            row = {"period": name, "series": col}
+            for k in ("real", "sim"):
+                row[f"mean_{k}"] = float(both.loc[both[k].notna() & both["real"].notna(), k].mean())
+                row[f"persistence_{k}"] = float(np.sqrt(((both[k] - lagged[k])[ok] ** 2).mean()))
+            row["mean_ratio"] = row["mean_sim"] / row["mean_real"]
+            row["persistence_ratio"] = row["persistence_sim"] / row["persistence_real"]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def realism_markdown(df: pd.DataFrame) -> str:
+    """The point comparison as a Markdown table: real / simulated and the ratio."""
+    lines = ["| period | series | mean real / sim (TECU) | ratio | 24 h persistence RMSE real / sim (TECU) | ratio |",
+             "|---|---|---|---|---|---|"]
+    for _, r in df.iterrows():
+        lines.append(f"| {r['period']} | {r['series']} | {r['mean_real']:.1f} / {r['mean_sim']:.1f} | "
+                     f"{r['mean_ratio']:.2f} | {r['persistence_real']:.2f} / {r['persistence_sim']:.2f} | "
+                     f"{r['persistence_ratio']:.2f} |")
+    return "\n".join(lines)
