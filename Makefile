@@ -27,7 +27,7 @@ ifeq ($(INSTALLER),pip)
 INSTALL := $(BIN)/python -m pip install --quiet --no-deps
 INSTALLER_READY := $(BIN)/python
 else ifeq ($(INSTALLER),uv)
-INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps
+INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --compile-bytecode
 INSTALLER_READY := $(BIN)/uv
 else
 $(error INSTALLER must be uv or pip, not '$(INSTALLER)')

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swx.blend import BlendConfig, baseline_share, fit_weights, simplex_least_squares, walk_forward
+from swx.blend import BlendConfig, baseline_share, fit_weights, pooled_prior, simplex_least_squares, walk_forward
 
 
 def test_simplex_least_squares_is_the_exact_optimum():
@@ -94,3 +94,18 @@ def test_walk_forward_blend_beats_its_members_and_covers():
 @pytest.mark.parametrize("weights,expected", [([[0.2], [0.3], [0.5]], 0.8), ([[0.7], [0.2], [0.1]], 0.3)])
 def test_baseline_share(weights, expected):
     assert baseline_share(np.array(weights), ["cnn", "persistence", "median27"]) == pytest.approx(expected)
+
+
+def test_stations_shrink_toward_the_weights_pooled_over_all_stations_and_leads():
+    """One verified day (one sample per station and lead) is too little for a station's own weights,
+    but pooled over 18 stations x 12 leads it shows which member is worse everywhere."""
+    rng = np.random.default_rng(3)
+    errors = np.stack([rng.normal(0, 1, (1, 18, 12)), rng.normal(0, 3, (1, 18, 12))], axis=2)  # (n, S, K, H)
+    prior = pooled_prior(errors)
+    assert prior[0] > 0.8 and abs(prior.sum() - 1) < 1e-9
+    w_equal, _, n = fit_weights(errors[:, 0])
+    w_pooled, _, _ = fit_weights(errors[:, 0], prior=prior)
+    assert n == 1 and (w_pooled[0] > 0.75).all() and (w_equal[0] < 0.55).all()
+    # no history anywhere: equal weights, and a station without history takes the prior as it is
+    assert np.allclose(pooled_prior(errors[:0]), 0.5)
+    assert np.allclose(fit_weights(errors[:0, 0], prior=prior)[0], prior[:, None])

@@ -22,7 +22,8 @@ from swx.io.atomic import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-_ENCODING = {"zlib": True, "complevel": 4, "shuffle": True}
+# zlib level 1: a third of the time of level 4 for 4 % more bytes on GIM days
+_ENCODING = {"zlib": True, "complevel": 1, "shuffle": True}
 _TIME_ENCODING = {"units": "seconds since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
                   "dtype": "int64"}
 

@@ -45,9 +45,11 @@ class Settings(BaseSettings):
                                               description="URL templates per centre (JSON)")
 
     sim_seed: int = Field(42, description="Seed of the simulated GIM source (same seed, same maps)")
-    sim_cadence_min: int = Field(60, description="Simulated map interval: 60 (25 maps a day) or 120")
-    demo_start: dt.date = Field(dt.date(2014, 12, 1), description="First day of the offline demo window")
-    demo_end: dt.date = Field(dt.date(2015, 3, 31), description="Last day of the offline demo window")
+    sim_cadence_min: int = Field(120, description="Simulated map interval: 120 (13 maps a day, like IGS) or 60 (25, like CODE)")
+    # two years of history before the forecast days (the models see two seasonal cycles), then 14
+    # forecast days around the 17 March 2015 storm
+    demo_start: dt.date = Field(dt.date(2013, 3, 1), description="First day of the offline demo window")
+    demo_end: dt.date = Field(dt.date(2015, 3, 28), description="Last day of the offline demo window")
     cache_dir: Path | None = Field(None, description="Cache (NeQuick tables); default <data_dir>/cache")
 
     station_catalog: Path | None = Field(None, description="CSV of virtual stations; default the method's 18")
@@ -64,7 +66,9 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(None, description="Dask scheduler for backfills (tcp://host:8786); default a LocalCluster")
     dask_workers: int = Field(2, ge=1, description="Worker processes of the backfill's LocalCluster")
     status_max_age_h: float = Field(30.0, gt=0, description="swx status fails when the latest run is older (hours)")
-    demo_forecast_days: int = Field(16, ge=1, description="Main job: forecast and verify the last N days of the demo window")
+    train_max_windows: int | None = Field(1500, ge=100, description="First training of the networks (main job, daily flow): at most "
+                                          "this many windows per station, spread over the whole history; unset: all")
+    demo_forecast_days: int = Field(14, ge=1, description="Main job: forecast and verify the last N days of the demo window")
 
     kp_source: Literal["gfz", "bundled"] = Field("bundled", description="Kp source: GFZ web files or the bundled history")
     kp_url: str = "https://kp.gfz-potsdam.de/app/files/Kp_ap_Ap_SN_F107_since_1932.txt"

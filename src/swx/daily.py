@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from swx.blend import BASELINES, BLEND, BlendConfig, baseline_share, blend_sigma, fit_weights
+from swx.blend import BASELINES, BLEND, BlendConfig, baseline_share, blend_sigma, fit_weights, pooled_prior
 from swx.dtec import global_dtec_frame, median_reference, naive_utc, station_dtec_frame
 from swx.errors import NotFoundError
 from swx.extend import StationValues, extend, persistence_prior
@@ -29,7 +29,7 @@ from swx.provenance import code_version, input_records, settings_hash
 from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
 from swx.store.queries import issued_forecasts
-from swx.verify import median27_series
+from swx.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, median27_series, mix_baselines
 from swx.store import models as m
 from swx.store.writes import (finish_run, record_run_provenance, start_run, station_ids, upsert, write_blend_weights,
                               write_observations, write_rows, write_station_forecasts)
@@ -167,8 +167,9 @@ def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, 
         errors -= truth[:, :, None, :]
 
     rows, weight_rows, notes = [], [], {}
+    prior = pooled_prior(errors, config)
     for s, code in enumerate(codes):
-        w, rmse, n = fit_weights(errors[:, s], config)
+        w, rmse, n = fit_weights(errors[:, s], config, prior)
         mean = (w * now[s]).sum(axis=0)
         if not np.isfinite(mean).all():  # a baseline without a value: the models' mean there
             mean = np.where(np.isfinite(mean), mean, np.nanmean(now[s, :len(models)], axis=0))
@@ -288,6 +289,10 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
         history = _maps(ctx, [latest - dt.timedelta(days=k) for k in range(27, -1, -1)],
                         loaded={latest: latest_maps})
         ref = median_reference(history.values, history["time"].values + np.timedelta64(lag, "D"), target_times)
+
+        # the map's prior: persistence mixed with the 27-day median map (far from every station the map
+        # falls back to it, not to persistence alone)
+        prior = prior.copy(data=mix_baselines(prior.values, ref, MAP_PRIOR_PERSISTENCE_WEIGHT))
 
         from swx.products import forecast_dataset, write_products
 

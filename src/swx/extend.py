@@ -2,12 +2,14 @@
 
 Three methods behind one interface (`extend`), measured on the same real days (docs/extension.md):
 
-- ``residual`` (default): the frozen-ionosphere map (the latest GIM at the same UT — the persistence
-  forecast) corrected by the stations' departures from it, spread by Gaussian-process regression
-  (simple kriging) in coordinates where the ionosphere is organised: dipole magnetic latitude,
-  local time and UT. Using every epoch of the day at once, each station's departures reach the other
-  longitudes along local time. Far from any station the departure falls back to zero (persistence),
-  and the posterior variance, with the station forecasts' own sigmas as noise, is the uncertainty map.
+- ``residual`` (default): a prior map (the frozen-ionosphere map — the latest GIM at the same UT, the
+  persistence forecast — or, in the daily forecast, that map mixed with the 27-day median map as the
+  station models' own issue-time baseline) corrected by the stations' departures from it, spread by
+  Gaussian-process regression (simple kriging) in coordinates where the ionosphere is organised:
+  dipole magnetic latitude, local time and UT. Using every epoch of the day at once, each station's
+  departures reach the other longitudes along local time. Far from any station the departure falls
+  back to zero (the prior), and the posterior variance, with the station forecasts' own sigmas as
+  noise (a station whose forecast is poor pulls the map less), is the uncertainty map.
 - ``idw``: the same departures spread by plain inverse-distance weighting (the reference to beat).
 - ``nequick``: NeQuick-G with its effective ionisation level Az fitted, epoch by epoch, to the station
   values (Cesaroni et al. 2020 style), evaluated on the grid.
@@ -344,8 +346,9 @@ def make_extender(method: str = DEFAULT_METHOD, **params) -> Extender:
 def extend(prior: xr.DataArray, stations: StationValues, method: str = DEFAULT_METHOD, **params) -> xr.Dataset:
     """The global forecast: `tec` and its 1-sigma `tec_sigma` (time, lat, lon) at the prior's epochs.
 
-    `prior` is the persistence forecast: the latest maps at the same UT, stamped with the target
-    epochs (it is the starting point of ``residual`` and ``idw``; ``nequick`` uses only its grid)."""
+    `prior` is the map the station departures correct: the persistence forecast (the latest maps at the
+    same UT, stamped with the target epochs) or a mix of it with the 27-day median map (it is the
+    starting point of ``residual`` and ``idw``; ``nequick`` uses only its grid)."""
     extender = make_extender(method, **params)
     tec, sigma = extender.extend(prior, stations)
     tec = np.maximum(tec, 0.0)  # vTEC is not negative

@@ -35,6 +35,8 @@ class DayResult:
     path: Path | None = None
     maps: int = 0
     origin: str = ""
+    sha256: str = ""  # of the source file, for a day fetched now
+    source_kind: str = ""
 
 
 @dataclass
@@ -102,7 +104,8 @@ def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *
                          "run tries it again (or try another mirror or centre)", origin=raw.origin)
     stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin)
     log.info("%s %s: archived %d maps from %s", centre, day, ds.sizes["time"], raw.origin)
-    return DayResult(centre, day, "fetched", "", stored.path, int(ds.sizes["time"]), raw.origin)
+    return DayResult(centre, day, "fetched", "", stored.path, int(ds.sizes["time"]), raw.origin,
+                     str(ds.attrs.get("source_sha256", "")), raw.source)
 
 
 def _reason(exc: FetchError) -> str:

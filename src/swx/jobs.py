@@ -122,11 +122,18 @@ def _climatology(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
 
 def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None = None, units: int = 20,
           epochs: int = 40, batch_size: int = 32, gaussian: bool = False, seed: int = 0,
-          ensemble: int = 1, target: str = "departure") -> pd.DataFrame:
+          ensemble: int = 1, target: str = "departure", max_windows: int | None = None) -> pd.DataFrame:
     """Train every station of each architecture in one grouped pass, register the models as the active
-    versions, and score them on the held-out test windows against the baselines."""
+    versions, and score them on the held-out test windows against the baselines. With `max_windows`,
+    the networks learn from at most that many training windows per station, spread evenly over the
+    whole history (every season and issue hour stays in); the ridge member always sees them all."""
     ds, wide = dataset(ctx)
-    tr, va, te = split_for_training(ds, train_end)
+    tr_all, va, te = split_for_training(ds, train_end)
+    tr_networks = tr_all
+    if max_windows and len(tr_all) > max_windows:
+        tr_networks = tr_all[np.unique(np.linspace(0, len(tr_all) - 1, max_windows).round().astype(int))]
+        log.info("networks train on %d of %d windows, spread over %s .. %s", len(tr_networks), len(tr_all),
+                 ds.issue[tr_all[0]].date(), ds.issue[tr_all[-1]].date())
     engine = ctx.engine
     registry = ModelRegistry(ctx.settings.data_dir / "models", engine)
     med = _median27(ds, wide)
@@ -134,6 +141,7 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
     predictions, sigmas = {}, {}
     for arch in architectures:
         linear = arch == "ridge"  # closed form, deterministic: one member, sigma from its validation RMSE
+        tr = tr_all if linear else tr_networks
         cfg = ModelConfig(architecture=arch, units=units, n_features=ds.x.shape[-1], gaussian=gaussian and not linear,
                           target=target)
         tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)
@@ -152,7 +160,7 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
         for i, (st, one) in enumerate(zip(ds.stations, singles)):
             registry.register(st.code, one, hyperparameters={"units": units, "epochs": epochs, "batch_size": batch_size,
                                                              "gaussian": gaussian, "seed": seed, "ensemble": ensemble,
-                                                             "target": target},
+                                                             "target": target, "train_windows": int(len(tr))},
                               train_start=ds.issue[tr[0]].to_pydatetime(),
                               train_end=(ds.issue[va[-1]] + pd.Timedelta(hours=24)).to_pydatetime(),
                               val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")
@@ -210,14 +218,10 @@ def _walk_forward_blend(issue: pd.DatetimeIndex, predictions: dict[str, np.ndarr
                         persistence: np.ndarray, median27: np.ndarray, truth: np.ndarray, config: BlendConfig
                         ) -> tuple[np.ndarray, np.ndarray]:
     """The blend of every station, walk-forward over `issue` (see `swx.blend.walk_forward`)."""
-    means, sds = [], []
-    for s in range(truth.shape[0]):
-        members = {**{k: v[s] for k, v in predictions.items()}, "persistence": persistence[s], "median27": median27[s]}
-        own = np.stack([sigmas[k][s] for k in predictions if sigmas.get(k) is not None])
-        wf = walk_forward(issue, members, truth[s], config, prior_sigma=np.sqrt(np.nanmean(own ** 2, axis=0)))
-        means.append(wf.mean)
-        sds.append(wf.sigma)
-    return np.stack(means), np.stack(sds)
+    members = {**predictions, "persistence": persistence, "median27": median27}
+    own = np.stack([sigmas[k] for k in predictions if sigmas.get(k) is not None])
+    wf = walk_forward(issue, members, truth, config, prior_sigma=np.sqrt(np.nanmean(own ** 2, axis=0)))
+    return wf.mean, wf.sigma
 
 
 def store_scores(engine, rows: list[dict], run_id: int | None = None) -> None:

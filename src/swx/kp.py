@@ -27,11 +27,30 @@ def fetch_gfz(downloader: Downloader, url: str, nowcast_url: str | None = None) 
 
 
 def load_indices(archive: Archive | None = None) -> IndexTables:
-    """Bundled history, overlaid by whatever the archive holds (its better or newer rows win)."""
+    """Bundled history, overlaid by whatever the archive holds (its better or newer rows win).
+
+    Every stage of a daily run asks for them: the merged tables are kept while the archive's index files
+    are unchanged (same size and modification time), so treat them as read-only."""
     history = load_history()
     if archive is None:
         return history
-    return merge_tables(history, archive.load_indices())
+    key = (str(archive.root.resolve()), *(_identity(p) for p in (archive.kp_path, archive.daily_path)))
+    if key not in _MERGED:
+        if len(_MERGED) >= 4:
+            _MERGED.pop(next(iter(_MERGED)))
+        _MERGED[key] = merge_tables(history, archive.load_indices())
+    return _MERGED[key]
+
+
+_MERGED: dict[tuple, IndexTables] = {}
+
+
+def _identity(path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def g_class(kp: float) -> int:

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from swx.verify import ISSUE_BASELINE_PERSISTENCE_WEIGHT
+
 NETWORKS = ("lstm", "gru", "cnn")
 #: Every station model swx trains, registers and forecasts with: the networks and the ridge member.
 ARCHITECTURES = NETWORKS + ("ridge",)
@@ -35,7 +37,7 @@ class ModelConfig:
     n_out: int = 12
     gaussian: bool = False
     target: str = "departure"
-    persistence_weight: float = 0.5  # the departure's baseline: w * persistence + (1 - w) * 27-day median
+    persistence_weight: float = ISSUE_BASELINE_PERSISTENCE_WEIGHT  # the departure's baseline (swx.verify)
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:

@@ -43,6 +43,19 @@ def gim_source(settings: Settings, archive: Archive, kind: str | None = None, di
     raise ValueError(f"unknown GIM source {kind!r} (remote, local or simulated)")
 
 
+class _OnFirstFetch:
+    """A GIM source opened when a day is first fetched: a daily run whose day is archived already
+    never builds it (the simulator's tables, a download session)."""
+
+    def __init__(self, kind: str, open_source) -> None:
+        self.kind, self._open, self._source = kind, open_source, None
+
+    def fetch(self, centre: str, day: dt.date):
+        if self._source is None:
+            self._source = self._open()
+        return self._source.fetch(centre, day)
+
+
 def downloader(settings: Settings) -> Downloader:
     return Downloader(RetryPolicy(settings.http_timeout_s, settings.http_retries, settings.http_backoff_s),
                       netrc_path=settings.netrc_path)
@@ -78,7 +91,7 @@ def ingest_stage(settings: Settings, days: list[dt.date]) -> dict[str, Any]:
     from swx.store.sync import record_gim_days
 
     archive = Archive(settings.archive_dir)
-    source = gim_source(settings, archive)
+    source = _OnFirstFetch(settings.gim_source, lambda: gim_source(settings, archive))
     centre = centre_of(settings)
     summary = ingest_gims(source, archive, [(centre, d) for d in days])
     record_gim_days(open_database(settings), archive, summary)
@@ -101,7 +114,8 @@ def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tupl
     if not missing:
         return {"trained": [], "reason": "active models exist"}
     log.info("no active %s models: training them on the archive up to %s", "/".join(missing), train_end)
-    df = train(ctx, missing, train_end=train_end, epochs=epochs, ensemble=ensemble, gaussian=ensemble == 1)
+    df = train(ctx, missing, train_end=train_end, epochs=epochs, ensemble=ensemble, gaussian=ensemble == 1,
+               max_windows=settings.train_max_windows)
     quick = df[(df.kp_class == "all") & (df.scope == "station")]
     return {"trained": missing, "test_rmse": {m: float(quick[quick.model == m].rmse.mean()) for m in quick.model.unique()}}
 

@@ -112,13 +112,22 @@ def upsert_stations(engine: Engine, stations: Sequence[Mapping[str, Any]]) -> in
 def record_input_file(engine: Engine, *, kind: str, centre: str, day: dt.date, path: str, sha256: str,
                       maps: int, source_kind: str) -> int:
     """Register an ingested file (idempotent); returns its id."""
-    row = dict(kind=kind, centre=centre, day=day, path=path, sha256=sha256, maps=maps, source_kind=source_kind,
-               ingested_at=dt.datetime.now(dt.UTC))
-    with engine.begin() as conn:
-        upsert(conn, m.InputFile.__table__, [row], ["kind", "centre", "day"],
-               update=["path", "sha256", "maps", "source_kind"])
+    record_input_files(engine, [dict(kind=kind, centre=centre, day=day, path=path, sha256=sha256, maps=maps,
+                                     source_kind=source_kind)])
+    with engine.connect() as conn:
         return conn.execute(select(m.InputFile.id).where(m.InputFile.kind == kind, m.InputFile.centre == centre,
                                                          m.InputFile.day == day)).scalar_one()
+
+
+def record_input_files(engine: Engine, rows: list[dict]) -> int:
+    """Register many ingested files at once (idempotent; keys and columns as `record_input_file`)."""
+    now = dt.datetime.now(dt.UTC)
+    rows = [{**r, "ingested_at": now} for r in rows]
+    with engine.begin() as conn:
+        for i in range(0, len(rows), 500):
+            upsert(conn, m.InputFile.__table__, rows[i:i + 500], ["kind", "centre", "day"],
+                   update=["path", "sha256", "maps", "source_kind"])
+    return len(rows)
 
 
 def upsert_indices(engine: Engine, tables: IndexTables) -> int:
