@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(None, description="Dask scheduler for backfills (tcp://host:8786); default a LocalCluster")
     dask_workers: int = Field(2, ge=1, description="Worker processes of the backfill's LocalCluster")
     status_max_age_h: float = Field(30.0, gt=0, description="swx status fails when the latest run is older (hours)")
-    train_max_windows: int | None = Field(1500, ge=100, description="First training of the networks (main job, daily flow): at most "
+    train_max_windows: int | None = Field(1000, ge=100, description="First training of the networks (main job, daily flow): at most "
                                           "this many windows per station, spread over the whole history; unset: all")
     demo_forecast_days: int = Field(14, ge=1, description="Main job: forecast and verify the last N days of the demo window")
 

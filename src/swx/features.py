@@ -58,12 +58,12 @@ def extract_stations(ds: xr.Dataset, stations: Sequence[Station], var: str = "te
     field = ds[var].values[np.flatnonzero(keep)]
     t = times[keep].tz_localize("UTC")
     lat, lon = ds["lat"].values, ds["lon"].values
-    out = []
-    for st in stations:
-        (i0, i1, j0, j1), (w00, w10, w01, w11) = bilinear_weights(lat, lon, st.lat, st.lon)
-        v = (w00 * field[:, i0, j0] + w10 * field[:, i1, j0] + w01 * field[:, i0, j1] + w11 * field[:, i1, j1])
-        out.append(pd.DataFrame({"station": st.code, "time": t, "vtec": v.astype(float)}))
-    return pd.concat(out, ignore_index=True)
+    nodes, weights = zip(*(bilinear_weights(lat, lon, st.lat, st.lon) for st in stations))
+    i0, i1, j0, j1 = (np.array(k) for k in zip(*nodes))
+    w00, w10, w01, w11 = (np.array(k)[None, :] for k in zip(*weights))
+    v = (w00 * field[:, i0, j0] + w10 * field[:, i1, j0] + w01 * field[:, i0, j1] + w11 * field[:, i1, j1])  # (t, s)
+    return pd.DataFrame({"station": np.repeat([st.code for st in stations], len(t)), "time": np.tile(t, len(stations)),
+                         "vtec": v.T.reshape(-1).astype(float)})
 
 
 def to_two_hourly(series: pd.Series, *, fill_values: Iterable[float] = (9999.0, 999.9, 999.0, -1.0)

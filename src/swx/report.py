@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -140,9 +141,13 @@ def skill_summary(engine, start: dt.date, end: dt.date) -> str:
         cols["storm windows"] = pooled_skill(st[st.kp_class == "storm"], [])
     models = [m for m in MODEL_ORDER if m in set(st.model)] + sorted(set(st.model) - set(MODEL_ORDER))
     days = sorted({w.date() for w in st.window_end})
-    head = f"{'':13s}" + "".join(f"{c:>20s}" for c in cols)
+    # probabilistic: CRPS (TECU) and the share of truths inside the 95 % interval, stations pooled
+    everything = st[(st.kp_class == "all") & st["coverage95"].notna()]
+    covered = everything.assign(hits=everything["coverage95"] * everything["n"]).groupby("model")[["hits", "n"]].sum()
+    cover95 = (covered["hits"] / covered["n"]).where(covered["n"] > 0)
+    head = f"{'':13s}" + "".join(f"{c:>20s}" for c in cols) + f"{'CRPS':>8s}{'95% cover':>11s}"
     lines = [f"skill of the published forecasts, {len(days)} verified day(s) {days[0]} .. {days[-1]} "
-             "(RMSE in TECU, skill vs persistence):", head]
+             "(RMSE in TECU, skill vs persistence; CRPS in TECU and 95 % interval coverage, stations pooled):", head]
     for model in models:
         cells = []
         for frame in cols.values():
@@ -153,6 +158,10 @@ def skill_summary(engine, start: dt.date, end: dt.date) -> str:
             r = r.iloc[0]
             sk = "" if model == "persistence" else f" ({r.skill_persistence:+.0%})"
             cells.append(f"{r.rmse:>9.2f}{sk:>11s}")
+        crps = cols["all stations"].set_index("model").get("crps", pd.Series(dtype=float)).get(model, np.nan)
+        cover = cover95.get(model, np.nan)
+        cells.append(f"{crps:>8.2f}" if np.isfinite(crps) else f"{'—':>8s}")
+        cells.append(f"{cover:>10.1%} " if np.isfinite(cover) else f"{'—':>10s} ")
         lines.append(f"{model:13s}" + "".join(cells))
     glob = rows[(rows.scope == "global") & (rows.station_code == "global")]
     maps = sorted(m for m in set(glob.model) if m != "map:persistence")

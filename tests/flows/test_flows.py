@@ -101,6 +101,17 @@ def test_daily_flow_writes_every_kind_of_row_and_a_rerun_changes_nothing(harness
     summary = [a for a in arts if a.key == "swx-daily-summary" and "2015-03-19" in str(a.data)]
     assert summary and "Forecast for **2015-03-19**" in str(summary[0].data)
 
+    # the main job's closing table: published forecasts of the 18th (issued on the 17th) are verified
+    from swx.report import skill_summary
+
+    table = skill_summary(engine, dt.date(2015, 3, 18), dt.date(2015, 3, 18)).splitlines()
+    head = next(line for line in table if "all stations" in line)
+    assert "CRPS" in head and "95% cover" in head
+    blend_line = next(line for line in table if line.startswith("blend"))
+    cells = blend_line.split()
+    assert float(cells[1]) > 0 and cells[-1].endswith("%") and 0 < float(cells[-1][:-1]) <= 100
+    assert next(line for line in table if line.startswith("persistence")).split()[-2:] == ["—", "—"]
+
     daily(issue_date=dt.date(2015, 3, 18), lookback_days=2)  # the same day again
     assert q.counts(engine) == counts
     doc, healthy = __import__("swx.status", fromlist=["run_status"]).run_status(settings)

@@ -341,13 +341,20 @@ class GimSimulator:
             total *= (1 + c.activity_gain * np.clip((level - 75.0) / 50.0, 0, None))[:, None, None]
         return total.astype(np.float32)
 
+    def _f107_smooth_on(self, days: pd.DatetimeIndex) -> np.ndarray:
+        """The 27-day mean F10.7 on `days` (the nearest day with a value)."""
+        idx = self.f107_smooth.index
+        pos = np.clip(idx.searchsorted(days), 1, len(idx) - 1)
+        nearer_left = (days - idx[pos - 1]) <= (idx[pos] - days)
+        return self.f107_smooth.to_numpy()[np.where(nearer_left, pos - 1, pos)]
+
     def level_factor(self, times: np.ndarray) -> np.ndarray:
         """Multiplicative level calibration (time, lat, 1): 1 where the config has none."""
         c = self.config
         days = pd.DatetimeIndex(np.asarray(times, dtype="datetime64[D]")).tz_localize("UTC")
         if not c.level_fit:
             return np.ones((len(times), len(IONEX_LAT), 1), dtype=np.float32)
-        f = self.f107_smooth.reindex(days, method="nearest").to_numpy()
+        f = self._f107_smooth_on(days)
         log_f = np.log(np.clip(f, *LEVEL_F107_RANGE) / 100.0)[:, None]
         t = pd.DatetimeIndex(times)
         day_of_year = (t.day_of_year - 1 + (t.hour + t.minute / 60) / 24).to_numpy()[:, None]
