@@ -131,7 +131,7 @@ def test_run_main_job_default_is_the_simulated_demo(monkeypatch):
     r = runner.invoke(app, ["run"])
     assert r.exit_code == 0, r.output
     assert "4 fetched" in r.output
-    assert "SIM: 4 day(s), 100 maps, 2015-03-16 .. 2015-03-19 — SIMULATED data, not observations" in r.output
+    assert "SIM: 4 day(s), 52 maps, 2015-03-16 .. 2015-03-19 — SIMULATED data, not observations" in r.output
     assert "Kp over 2015-03-16 .. 2015-03-19: " in r.output and "8-" in r.output
     assert "2015-03-17: max Kp 8- (G4)" in r.output
     assert "4 input files (4 in this run), 60048 Kp values" in r.output
@@ -156,7 +156,7 @@ def test_simulate_day_writes_ionex(tmp_path):
     from swx.io.ionex import read_ionex
 
     ds = read_ionex(out)
-    assert ds.sizes["time"] == 25 and "SIMULATED" in ds.attrs["description"]
+    assert ds.sizes["time"] == 13 and "SIMULATED" in ds.attrs["description"]  # 2-hourly by default, like IGS
 
 
 def test_simulate_compare_writes_the_docs_table(ionex_dir, shared_data, tmp_path):
@@ -170,6 +170,21 @@ def test_simulate_compare_writes_the_docs_table(ionex_dir, shared_data, tmp_path
     row = next(line for line in text.splitlines() if line.startswith("| ESA | 2020-01-10 |"))
     real_p, sim_p = (float(x) for x in row.split("|")[-2].split("/"))
     assert 1.2 < real_p < 2.2 and 1.2 < sim_p < 2.2  # solar-minimum persistence, real and simulated
+
+
+def test_simulate_calibrate_fits_the_level_of_a_real_series(shared_data, tmp_path):
+    """Six months of the real CODE series at 10E: one row of coefficients per latitude column."""
+    src = shared_data / "real-series" / "randa-code-10E-3lat" / "Training_data_VTEC.csv"
+    lines = src.read_text().splitlines()
+    part = tmp_path / "first-half-2015.csv"
+    part.write_text("\n".join([lines[0]] + [ln for ln in lines[1:] if int(ln.split(";")[1]) <= 181]) + "\n")
+    r = runner.invoke(app, ["simulate", "calibrate", "--real-series", str(part), "--fit-end", "2015-06-30"])
+    assert r.exit_code == 0, r.output
+    rows = [ln for ln in r.output.splitlines() if ln.strip().startswith("│") and any(c.isdigit() for c in ln)]
+    assert [ln.split("│")[1].strip() for ln in rows] == ["10", "40", "70"]
+    # the fit is of the uncalibrated simulator (the shipped calibration left out), finite and of a sane size
+    solar = [float(ln.split("│")[3]) for ln in rows]
+    assert all(-3 < b < 3 for b in solar)
 
 
 def test_import_series_creates_the_station_and_counts_missing(tmp_path):
