@@ -4,6 +4,7 @@ Vega-Lite renders in the browser from Streamlit's bundle: no tiles, no downloads
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 # fill the page's width, keep the asked height for the plot (axes and titles come on top of it)
@@ -118,3 +119,32 @@ def pit_chart(pit: pd.DataFrame) -> alt.Chart:
         tooltip=["model:N", "bin:O", alt.Tooltip("fraction:Q", format=".3f"), "count:Q"])
     flat = alt.Chart(pd.DataFrame({"y": [1.0 / bins]})).mark_rule(strokeDash=[4, 3], color="#333").encode(y="y:Q")
     return _fit(alt.layer(bars, flat, data=pit).facet(column=alt.Column("model:N", title=None)))
+
+
+#: the fields of a global map a user can colour it by: column → (legend title, colour scheme, diverging)
+MAP_FIELDS = {"vtec": ("forecast vTEC (TECU)", "viridis", False), "sigma": ("1-sigma (TECU)", "magma", False),
+              "dtec": ("ΔTEC vs 27-day median (TECU)", "redblue", True), "truth": ("verifying GIM (TECU)", "viridis", False),
+              "error": ("error: forecast − GIM (TECU)", "redblue", True)}
+
+
+def global_map(grid: pd.DataFrame, coast: pd.DataFrame, field: str, title: str) -> alt.LayerChart:
+    """One epoch of a global product as grid cells coloured by `field` over coastlines, as wide as the
+    page, every value of the cell in its tooltip (lat, lon, forecast, sigma, ΔTEC, GIM and error when in)."""
+    legend, scheme, diverging = MAP_FIELDS[field]
+    step_lat = float(np.diff(np.unique(grid["lat"])).min()) if grid["lat"].nunique() > 1 else 2.5
+    step_lon = float(np.diff(np.unique(grid["lon"])).min()) if grid["lon"].nunique() > 1 else 5.0
+    cells = grid.assign(lat0=grid["lat"] - step_lat / 2, lat1=grid["lat"] + step_lat / 2,
+                        lon0=grid["lon"] - step_lon / 2, lon1=grid["lon"] + step_lon / 2)
+    scale = alt.Scale(scheme=scheme, domainMid=0, reverse=True) if diverging else alt.Scale(scheme=scheme)
+    tips = [alt.Tooltip("lat:Q", title="lat (°N)"), alt.Tooltip("lon:Q", title="lon (°E)")] + [
+        alt.Tooltip(f"{c}:Q", title=MAP_FIELDS[c][0], format=".1f") for c in MAP_FIELDS if c in grid]
+    x = alt.X("lon0:Q", scale=alt.Scale(domain=[-180, 180], nice=False), title="longitude (°E)",
+              axis=alt.Axis(values=list(range(-180, 181, 30))))
+    y = alt.Y("lat0:Q", scale=alt.Scale(domain=[-90, 90], nice=False), title="latitude (°N)",
+              axis=alt.Axis(values=list(range(-90, 91, 30))))
+    rects = alt.Chart(cells).mark_rect().encode(
+        x=x, x2="lon1:Q", y=y, y2="lat1:Q", color=alt.Color(f"{field}:Q", title=legend, scale=scale), tooltip=tips)
+    lines = alt.Chart(coast).mark_line(color="#ffffff", strokeWidth=0.7, opacity=0.8).encode(
+        x=alt.X("lon:Q", scale=alt.Scale(domain=[-180, 180], nice=False)),
+        y=alt.Y("lat:Q", scale=alt.Scale(domain=[-90, 90], nice=False)), detail="segment:N", order="order:Q")
+    return _fit(alt.layer(rects, lines).properties(title=title, height=520, width="container"))

@@ -1,13 +1,17 @@
-"""Global map: forecast TEC, uncertainty and ΔTEC of a run over its epochs; once the day's GIM is in,
-the verifying GIM and the error map beside the forecast; product downloads."""
+"""Global map: forecast TEC, uncertainty and ΔTEC of a run over its epochs, as a page-wide interactive map
+(the values of a cell on hover); once the day's GIM is in, the verifying GIM and the error map too;
+the static figure of all panels; product downloads."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-from dashboards.common import TTL, gim_file, page, products, runs
+from dashboards.charts import MAP_FIELDS, global_map
+from dashboards.common import TTL, coastlines, gim_file, page, products, runs
 
 
 @st.cache_data(ttl=TTL * 10, max_entries=64)
@@ -41,6 +45,27 @@ def map_figure(nc: str, truth_path: str | None, method: str, when: str, source: 
         return png.read_bytes(), truth is not None
 
 
+@st.cache_data(ttl=TTL * 10, max_entries=64)
+def map_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
+    """One valid time of a product as a table of grid cells (lat, lon, vtec, sigma, dtec), with the
+    verifying GIM and the error when it holds that time: what the interactive map draws and shows on hover."""
+    import numpy as np
+    import xarray as xr
+
+    t = np.datetime64(when)
+    with xr.open_dataset(nc) as f:
+        one = f.sel(time=t).load()
+    cols = {"vtec": one["tec"], "sigma": one["tec_sigma"]}
+    if "dtec" in one:
+        cols["dtec"] = one["dtec"]
+    if truth_path and Path(truth_path).is_file():
+        with xr.open_dataset(truth_path) as g:
+            if t in g["time"].values:
+                cols["truth"] = g["tec"].sel(time=t).load().interp(lat=one["lat"], lon=one["lon"])
+                cols["error"] = cols["vtec"] - cols["truth"]
+    return xr.Dataset(cols).to_dataframe().reset_index()[["lat", "lon", *cols]]
+
+
 @st.cache_data(ttl=TTL * 10)
 def product_times(nc: str) -> list[str]:
     import xarray as xr
@@ -68,8 +93,16 @@ def render() -> None:
         return
     times = product_times(nc)
     pick = st.select_slider("Valid time (UTC)", times, value=times[len(times) // 2], format_func=lambda t: t[:16])
-    png, verified = map_figure(nc, gim_file(run.data_source, run.target_day), method, pick, run.data_source)
-    st.image(png)
+    truth_path = gim_file(run.data_source, run.target_day)
+    grid = map_frame(nc, truth_path, pick)
+    shown = [k for k in MAP_FIELDS if k in grid]
+    field = st.radio("Colour by", shown, format_func=lambda k: MAP_FIELDS[k][0], horizontal=True)
+    with alt.data_transformers.disable_max_rows():  # 71 x 73 cells: one more than Altair's default limit
+        st.altair_chart(global_map(grid, coastlines(), field, f"{method} forecast valid {pick[:16]} UTC"),
+                        use_container_width=True)
+    png, verified = map_figure(nc, truth_path, method, pick, run.data_source)
+    with st.expander("All panels as one figure (PNG)"):
+        st.image(png)
     if verified:
         st.caption("Verifying GIM in: forecast, truth, error (forecast − GIM) and the 1-sigma map.")
     else:

@@ -101,12 +101,20 @@ def test_global_map_page(seeded):
     settings, info = seeded
     engine = engine_from_settings(settings)
     at = _app("views/global_map.py")
-    assert not at.exception and len(at.get("image")) == 1
+    assert not at.exception and len(at.get("image")) == 1  # the static figure, in its expander
     assert at.selectbox[0].value == info["runs"][-1] and at.selectbox[1].value == "residual"
     assert "not in yet" in at.caption[0].value  # the latest run is for 18 March: no GIM yet
+    # the interactive map: every grid cell, with the values shown on hover
+    cells = next(d for d in _datasets(_charts(at)[0]) if "vtec" in d)
+    assert len(cells) == 71 * 73 and {"lat", "lon", "vtec", "sigma"} <= set(cells.columns)
+    assert list(at.radio[0].options) == ["forecast vTEC (TECU)", "1-sigma (TECU)", "ΔTEC vs 27-day median (TECU)"]
     earlier = info["runs"][-2]
     at.selectbox[0].set_value(earlier).run()  # the run for 17 March: its GIM is in
     assert not at.exception and "Verifying GIM in" in at.caption[0].value
+    assert "error: forecast − GIM (TECU)" in at.radio[0].options
+    at.radio[0].set_value("error").run()
+    cells = next(d for d in _datasets(_charts(at)[0]) if "error" in d)
+    np.testing.assert_allclose(cells["error"], cells["vtec"] - cells["truth"], atol=1e-4)
     prods = q.global_products(engine, earlier)
     rmse = prods[prods.method == "residual"].global_rmse.mean()
     assert at.metric[0].value == f"{rmse:.2f}"

@@ -23,7 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 DRAWN = '[data-testid="stVegaLiteChart"] svg.marks'
 # page url path -> (heading, what must be drawn: charts, images, data frames)
-PAGES = {"": ("Now", 1, 0, 0), "stations": ("Stations", 3, 0, 0), "global_map": ("Global map", 0, 1, 0),
+PAGES = {"": ("Now", 1, 0, 0), "stations": ("Stations", 3, 0, 0), "global_map": ("Global map", 0, 0, 0),
          "skill": ("Skill", 2, 0, 2), "storms": ("Storms", 3, 0, 1), "runs": ("Runs & models", 0, 0, 4)}
 
 
@@ -120,4 +120,21 @@ def test_a_click_on_the_station_map_picks_the_station(server, chromium):
     page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length >= 3", timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "station-clicked.png"), full_page=True)
+    page.close()
+
+
+def test_hovering_the_global_map_shows_the_values_of_the_cell(server, chromium):
+    page = chromium.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{server}/global_map")
+    _wait_finished(page, "Global map")
+    # 5,183 grid cells: Vega draws them on a canvas, not as SVG marks
+    chart = page.locator('[data-testid="stVegaLiteChart"] canvas').first
+    chart.wait_for(timeout=30_000)
+    box = chart.bounding_box()
+    assert box["width"] > 600 and box["height"] > 500  # as wide as the page's column, not a thumbnail
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    tip = page.locator("#vg-tooltip-element")
+    tip.wait_for(state="visible", timeout=10_000)
+    text = tip.inner_text()
+    assert "forecast vTEC (TECU)" in text and "1-sigma (TECU)" in text and "lat (°N)" in text, text
     page.close()
