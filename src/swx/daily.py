@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,6 +207,28 @@ def _observed_with_baselines(ctx: Context, codes: list[str], times: np.ndarray) 
     return truth, base
 
 
+#: TEC maps of recently read archive days, keyed by the file's identity: each daily run reads the same
+#: 28 days for its 27-day reference map. An archived day is replaced atomically (a new file), so a
+#: changed day is a new key, never a stale hit. Shared: treat the arrays as read-only.
+_MAPS_CACHE: OrderedDict[tuple, xr.DataArray] = OrderedDict()
+_MAPS_CACHE_SIZE = 64
+
+
+def _day_maps(path, archive, centre: str, day: dt.date) -> xr.DataArray:
+    st = path.stat()
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    hit = _MAPS_CACHE.get(key)
+    if hit is None:
+        with archive.open_gim(centre, day) as ds:
+            hit = ds["tec"].load()
+        _MAPS_CACHE[key] = hit
+        while len(_MAPS_CACHE) > _MAPS_CACHE_SIZE:
+            _MAPS_CACHE.popitem(last=False)
+    else:
+        _MAPS_CACHE.move_to_end(key)
+    return hit
+
+
 def _maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr.DataArray] | None = None
           ) -> xr.DataArray | None:
     """The archived maps of `days` as one time series (an epoch in two files is taken from the first);
@@ -215,8 +238,7 @@ def _maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr.DataArr
         if loaded and d in loaded:
             parts.append(loaded[d])
         elif ctx.archive.has_gim(ctx.centre, d):
-            with ctx.archive.open_gim(ctx.centre, d) as ds:
-                parts.append(ds["tec"].load())
+            parts.append(_day_maps(ctx.archive.gim_path(ctx.centre, d), ctx.archive, ctx.centre, d))
     if not parts:
         return None
     out = xr.concat(parts, dim="time")
