@@ -122,3 +122,19 @@ def test_indices_merge_into_archive_idempotently(tmp_path):
     assert back.kp.index.tz is not None
     assert back.kp.loc[pd.Timestamp("2015-03-17 12:00", tz="UTC"), "kp"] == pytest.approx(7.667)
     assert a.verify(a.kp_path) and a.verify(a.daily_path)
+
+
+def test_the_fast_tec_reader_gives_what_xarray_decodes(tmp_path):
+    """`open_gim_tec` (netCDF4 directly, for the stages that read many days) against `open_gim`,
+    missing values included."""
+    a = Archive(tmp_path)
+    ds = make_gim(dt.date(2015, 3, 17))
+    tec = ds["tec"].values.copy()
+    tec[3, 10, 20] = np.nan
+    ds["tec"] = (ds["tec"].dims, tec)
+    a.store_gim(ds, "sim", dt.date(2015, 3, 17), source_kind="test", source_origin="test")
+    fast, full = a.open_gim_tec("sim", dt.date(2015, 3, 17)), a.open_gim("sim", dt.date(2015, 3, 17))
+    for name in ("time", "lat", "lon"):
+        np.testing.assert_array_equal(fast[name].values, full[name].values)
+    np.testing.assert_array_equal(fast["tec"].values, full["tec"].values)  # NaN where NaN
+    assert np.isnan(fast["tec"].values[3, 10, 20]) and list(fast.data_vars) == ["tec"]

@@ -94,6 +94,26 @@ class Archive:
         with xr.open_dataset(self.gim_path(centre, day), engine="netcdf4") as ds:
             return ds.load()
 
+    def open_gim_tec(self, centre: str, day: dt.date) -> xr.Dataset:
+        """Only the TEC maps of one archived day (time, lat, lon), read with netCDF4 directly: a quarter of
+        the time of `open_gim` through xarray's decoding, for the stages that read many days. Files not
+        written by `store_gim` (other time units) go the general way."""
+        import netCDF4
+
+        path = self.gim_path(centre, day)
+        with netCDF4.Dataset(path) as f:
+            f.set_auto_mask(False)
+            tvar = f["time"]
+            if getattr(tvar, "units", "") not in ("seconds since 1970-01-01", _TIME_ENCODING["units"]):
+                return self.open_gim(centre, day)[["tec"]]
+            times = np.asarray(tvar[:], dtype="int64").astype("datetime64[s]").astype("datetime64[ns]")
+            tec = np.asarray(f["tec"][:])
+            fill = getattr(f["tec"], "_FillValue", None)
+            if fill is not None and np.isfinite(fill):
+                tec = np.where(tec == fill, np.nan, tec)
+            lat, lon = np.asarray(f["lat"][:]), np.asarray(f["lon"][:])
+        return xr.Dataset({"tec": (("time", "lat", "lon"), tec)}, coords={"time": times, "lat": lat, "lon": lon})
+
     def gim_days(self, centre: str) -> list[dt.date]:
         base = self.root / "gim" / centre.lower()
         days = []

@@ -219,8 +219,7 @@ def _day_maps(path, archive, centre: str, day: dt.date) -> xr.DataArray:
     key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
     hit = _MAPS_CACHE.get(key)
     if hit is None:
-        with archive.open_gim(centre, day) as ds:
-            hit = ds["tec"].load()
+        hit = archive.open_gim_tec(centre, day)["tec"]
         _MAPS_CACHE[key] = hit
         while len(_MAPS_CACHE) > _MAPS_CACHE_SIZE:
             _MAPS_CACHE.popitem(last=False)

@@ -41,7 +41,7 @@ class SeriesReport:
 #: the stations: the daily stages re-read the same ~40 days every day, a backfill the days of its lead-in.
 #: An archived day is replaced atomically (a new file), so a changed day is a new key, never a stale hit.
 _DAY_CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
-_DAY_CACHE_SIZE = 400
+_DAY_CACHE_SIZE = 1000  # a two-year training read, then the daily runs' ~40 days
 _DAY_CACHE_LOCK = threading.Lock()
 
 
@@ -55,8 +55,7 @@ def _day_stations(archive: Archive, centre: str, day: dt.date, stations: list[St
         if hit is not None:
             _DAY_CACHE.move_to_end(key)
             return hit
-    with archive.open_gim(centre, day) as ds:
-        df = extract_stations(ds, stations)
+    df = extract_stations(archive.open_gim_tec(centre, day), stations)
     df = df[df["time"] < pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")].reset_index(drop=True)
     with _DAY_CACHE_LOCK:
         _DAY_CACHE[key] = df
