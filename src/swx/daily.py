@@ -183,7 +183,8 @@ def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, 
         if share > 0.5:
             notes[code] = (f"baselines carry {share:.0%} of the weight: the models' errors over the last {n} verified "
                            "forecasts were larger than the baselines'" if n else
-                           f"baselines carry {share:.0%} of the weight (no verified forecasts yet: equal weights)")
+                           f"baselines carry {share:.0%} of the weight (no verified forecasts of this station yet: the "
+                           "weights pooled over the stations, equal ones when none is verified)")
     return PublishedBlend(pd.concat(rows, ignore_index=True), pd.concat(weight_rows, ignore_index=True), notes)
 
 

@@ -45,12 +45,12 @@ def load_indices(archive: Archive | None = None) -> IndexTables:
 _MERGED: dict[tuple, IndexTables] = {}
 
 
-def _identity(path) -> tuple[int, int] | None:
+def _identity(path) -> tuple[int, int, int] | None:
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def g_class(kp: float) -> int:

@@ -344,6 +344,8 @@ class GimSimulator:
     def _f107_smooth_on(self, days: pd.DatetimeIndex) -> np.ndarray:
         """The 27-day mean F10.7 on `days` (the nearest day with a value)."""
         idx = self.f107_smooth.index
+        if len(idx) < 2:
+            return np.full(len(days), float(self.f107_smooth.iloc[0]) if len(idx) else np.nan)
         pos = np.clip(idx.searchsorted(days), 1, len(idx) - 1)
         nearer_left = (days - idx[pos - 1]) <= (idx[pos] - days)
         return self.f107_smooth.to_numpy()[np.where(nearer_left, pos - 1, pos)]
