@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from swx.blend import BASELINES, BLEND, BlendConfig, baseline_share, blend_sigma
 from swx.dtec import global_dtec_frame, median_reference, naive_utc, station_dtec_frame
 from swx.errors import NotFoundError
 from swx.extend import StationValues, extend, persistence_prior
+from swx.io.filecache import FileCache
 from swx.forecasting import build_dataset
 from swx.jobs import Context
 from swx.kp import load_indices
@@ -208,25 +208,8 @@ def _observed_with_baselines(ctx: Context, codes: list[str], times: np.ndarray) 
     return truth, base
 
 
-#: TEC maps of recently read archive days, keyed by the file's identity: each daily run reads the same
-#: 28 days for its 27-day reference map. An archived day is replaced atomically (a new file), so a
-#: changed day is a new key, never a stale hit. Shared: treat the arrays as read-only.
-_MAPS_CACHE: OrderedDict[tuple, xr.DataArray] = OrderedDict()
-_MAPS_CACHE_SIZE = 64
-
-
-def _day_maps(path, archive, centre: str, day: dt.date) -> xr.DataArray:
-    st = path.stat()
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    hit = _MAPS_CACHE.get(key)
-    if hit is None:
-        hit = archive.open_gim_tec(centre, day)["tec"]
-        _MAPS_CACHE[key] = hit
-        while len(_MAPS_CACHE) > _MAPS_CACHE_SIZE:
-            _MAPS_CACHE.popitem(last=False)
-    else:
-        _MAPS_CACHE.move_to_end(key)
-    return hit
+#: TEC maps of recently read archive days: each daily run reads the same 28 days for its reference map.
+_MAPS_CACHE: FileCache[xr.DataArray] = FileCache(size=64)
 
 
 def _maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr.DataArray] | None = None
@@ -238,7 +221,8 @@ def _maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr.DataArr
         if loaded and d in loaded:
             parts.append(loaded[d])
         elif ctx.archive.has_gim(ctx.centre, d):
-            parts.append(_day_maps(ctx.archive.gim_path(ctx.centre, d), ctx.archive, ctx.centre, d))
+            parts.append(_MAPS_CACHE.get([ctx.archive.gim_path(ctx.centre, d)],
+                                         lambda: ctx.archive.open_gim_tec(ctx.centre, d)["tec"]))
     if not parts:
         return None
     out = xr.concat(parts, dim="time")

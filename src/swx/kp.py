@@ -10,6 +10,7 @@ from swx.archive import Archive
 from swx.indices.gfz import parse_gfz_text
 from swx.indices.history import load_history
 from swx.indices.tables import IndexTables, merge_tables
+from swx.io.filecache import FileCache
 from swx.net import Downloader
 
 __all__ = ["fetch_gfz", "load_indices", "G_SCALE_KP"]
@@ -30,27 +31,15 @@ def load_indices(archive: Archive | None = None) -> IndexTables:
     """Bundled history, overlaid by whatever the archive holds (its better or newer rows win).
 
     Every stage of a daily run asks for them: the merged tables are kept while the archive's index files
-    are unchanged (same size and modification time), so treat them as read-only."""
+    are unchanged (swx.io.filecache), so treat them as read-only."""
     history = load_history()
     if archive is None:
         return history
-    key = (str(archive.root.resolve()), *(_identity(p) for p in (archive.kp_path, archive.daily_path)))
-    if key not in _MERGED:
-        if len(_MERGED) >= 4:
-            _MERGED.pop(next(iter(_MERGED)))
-        _MERGED[key] = merge_tables(history, archive.load_indices())
-    return _MERGED[key]
+    return _MERGED.get([archive.kp_path, archive.daily_path], lambda: merge_tables(history, archive.load_indices()),
+                       str(archive.root.resolve()))
 
 
-_MERGED: dict[tuple, IndexTables] = {}
-
-
-def _identity(path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns
+_MERGED: FileCache[IndexTables] = FileCache(size=4)
 
 
 def g_class(kp: float) -> int:

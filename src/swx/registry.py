@@ -5,8 +5,6 @@ version per station and architecture. Files under `<data_dir>/models`, rows in `
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,13 +13,13 @@ from sqlalchemy import Engine, func, select, update
 
 from swx.errors import SwxError
 from swx.store import models as m
+from swx.io.filecache import FileCache
 from swx.store.writes import station_ids, upsert
 from swx.training import StationForecaster
 
 
-_LOADED: OrderedDict[tuple, StationForecaster] = OrderedDict()
-_LOADED_SIZE = 256  # models kept loaded (18 stations x 4 architectures, with room for updates)
-_LOADED_LOCK = threading.Lock()
+#: models kept loaded (18 stations x 4 architectures, with room for updates)
+_LOADED: FileCache[StationForecaster] = FileCache(size=256)
 
 
 class RegistryError(SwxError, LookupError):
@@ -117,19 +115,10 @@ class ModelRegistry:
         versions stay in memory for the next stage (the daily forecast loads every active model every
         day) while their file is the same one (inode, size, mtime): a changed file is read and checked again."""
         try:
-            st = Path(v.path).stat()
-            key = (str(v.path), v.sha256, device, st.st_ino, st.st_size, st.st_mtime_ns)
-            with _LOADED_LOCK:
-                hit = _LOADED.get(key)
-                if hit is not None:
-                    _LOADED.move_to_end(key)
-                    return hit
-            est = StationForecaster.load(v.path, sha256=v.sha256, device=device)
-            with _LOADED_LOCK:
-                _LOADED[key] = est
-                while len(_LOADED) > _LOADED_SIZE:
-                    _LOADED.popitem(last=False)
-            return est
+            if not Path(v.path).is_file():
+                raise FileNotFoundError(v.path)
+            return _LOADED.get([Path(v.path)], lambda: StationForecaster.load(v.path, sha256=v.sha256, device=device),
+                               (v.sha256, device))
         except FileNotFoundError:
             raise RegistryError(f"checkpoint {v.path} of {v.station} {v.architecture} v{v.version} is missing") from None
         except ValueError as exc:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pandas as pd
 from swx.archive import Archive
 from swx.errors import DataFormatError
 from swx.features import extract_stations, to_two_hourly
+from swx.io.filecache import FileCache
 from swx.stations import Station
 
 log = logging.getLogger(__name__)
@@ -37,31 +36,18 @@ class SeriesReport:
                 + f"; {self.values} values, {self.missing_steps} missing 2-hour steps")
 
 
-#: Station values of recently read archive days, keyed by the file's identity (path, inode, size, mtime) and
-#: the stations: the daily stages re-read the same ~40 days every day, a backfill the days of its lead-in.
-#: An archived day is replaced atomically (a new file), so a changed day is a new key, never a stale hit.
-_DAY_CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
-_DAY_CACHE_SIZE = 1000  # a two-year training read, then the daily runs' ~40 days
-_DAY_CACHE_LOCK = threading.Lock()
+#: Station values of recently read archive days: the daily stages re-read the same ~40 days every day,
+#: a training the two years of the demo, a backfill the days of its lead-in.
+_DAY_CACHE: FileCache[pd.DataFrame] = FileCache(size=1000)
 
 
 def _day_stations(archive: Archive, centre: str, day: dt.date, stations: list[Station]) -> pd.DataFrame:
     """The station values of one archived day (00 UT to 22 UT: 24:00 belongs to the next day)."""
-    path = archive.gim_path(centre, day)
-    st = path.stat()
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, tuple((s.code, s.lat, s.lon) for s in stations))
-    with _DAY_CACHE_LOCK:
-        hit = _DAY_CACHE.get(key)
-        if hit is not None:
-            _DAY_CACHE.move_to_end(key)
-            return hit
-    df = extract_stations(archive.open_gim_tec(centre, day), stations)
-    df = df[df["time"] < pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")].reset_index(drop=True)
-    with _DAY_CACHE_LOCK:
-        _DAY_CACHE[key] = df
-        while len(_DAY_CACHE) > _DAY_CACHE_SIZE:
-            _DAY_CACHE.popitem(last=False)
-    return df
+    def load() -> pd.DataFrame:
+        df = extract_stations(archive.open_gim_tec(centre, day), stations)
+        return df[df["time"] < pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")].reset_index(drop=True)
+
+    return _DAY_CACHE.get([archive.gim_path(centre, day)], load, tuple((s.code, s.lat, s.lon) for s in stations))
 
 
 def series_from_archive(archive: Archive, centre: str, stations: list[Station], start: dt.date,

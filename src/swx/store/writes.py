@@ -124,10 +124,8 @@ def record_input_files(engine: Engine, rows: list[dict]) -> int:
     now = dt.datetime.now(dt.UTC)
     rows = [{**r, "ingested_at": now} for r in rows]
     with engine.begin() as conn:
-        for i in range(0, len(rows), 500):
-            upsert(conn, m.InputFile.__table__, rows[i:i + 500], ["kind", "centre", "day"],
-                   update=["path", "sha256", "maps", "source_kind"])
-    return len(rows)
+        return upsert(conn, m.InputFile.__table__, rows, ["kind", "centre", "day"],
+                      update=["path", "sha256", "maps", "source_kind"])
 
 
 def upsert_indices(engine: Engine, tables: IndexTables) -> int:
