@@ -64,6 +64,19 @@ LEVEL_F107_RANGE = (70.0, 150.0)
 LEVEL_F107_FADED = 200.0
 YEAR_DAYS = 365.25
 
+
+def level_terms(f107_27: np.ndarray, day_of_year: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The level calibration's regressors, defined once for the fit (`swx.gim.stats.level_fit`) and its
+    use (`SimulatedSource.level_factor`): ln(F/100) with F held in LEVEL_F107_RANGE, and the season as
+    cos/sin of the (fractional, local-hemisphere) day of the year."""
+    phase = 2 * np.pi / YEAR_DAYS * np.asarray(day_of_year, float)
+    return np.log(np.clip(f107_27, *LEVEL_F107_RANGE) / 100.0), np.cos(phase), np.sin(phase)
+
+
+def day_of_year(times: pd.DatetimeIndex) -> np.ndarray:
+    """Fractional day of the year from 0 (1 January, 00 UT)."""
+    return (times.day_of_year - 1 + (times.hour + times.minute / 60) / 24).to_numpy(float)
+
 # Knots of the variability field: 15 deg x 30 deg, every 3 h.
 NOISE_LAT = np.arange(-90.0, 90.1, 15.0)
 NOISE_LON = np.arange(-180.0, 180.0, 30.0)
@@ -357,15 +370,13 @@ class GimSimulator:
         if not c.level_fit:
             return np.ones((len(times), len(IONEX_LAT), 1), dtype=np.float32)
         f = self._f107_smooth_on(days)
-        log_f = np.log(np.clip(f, *LEVEL_F107_RANGE) / 100.0)[:, None]
-        t = pd.DatetimeIndex(times)
-        day_of_year = (t.day_of_year - 1 + (t.hour + t.minute / 60) / 24).to_numpy()[:, None]
         # the southern hemisphere's seasons are half a year off the northern ones
-        phase = 2 * np.pi / YEAR_DAYS * (day_of_year + np.where(IONEX_LAT < 0, YEAR_DAYS / 2, 0.0)[None, :])
+        local_day = day_of_year(pd.DatetimeIndex(times))[:, None] + np.where(IONEX_LAT < 0, YEAR_DAYS / 2, 0.0)[None, :]
+        log_f, cos_d, sin_d = level_terms(f[:, None], local_day)
         coef = np.array(c.level_fit)  # (knot, 4)
         a, b, cs, sn = (np.interp(np.abs(IONEX_LAT), c.level_lat, coef[:, k])[None, :] for k in range(4))
         fade = np.clip(np.abs(IONEX_LAT) / c.level_lat[0], 0.0, 1.0)[None, :]
-        log_ratio = a + b * log_f + fade * (cs * np.cos(phase) + sn * np.sin(phase))
+        log_ratio = a + b * log_f + fade * (cs * cos_d + sn * sin_d)
         hi = LEVEL_F107_RANGE[1]
         weight = np.clip((LEVEL_F107_FADED - f) / (LEVEL_F107_FADED - hi), 0.0, 1.0)[:, None]
         return np.exp(-weight * log_ratio)[:, :, None].astype(np.float32)

@@ -129,18 +129,16 @@ def level_fit(simulated: pd.Series, real: pd.Series, f107_27: pd.Series) -> np.n
     """Least-squares fit of ln(simulated / real) on monthly means as a + b ln(F/100) + c cos(wd) + s sin(wd)
     (F the monthly mean of the 27-day mean F10.7, d the mean day of the year, w = 2 pi / 365.25): the
     coefficients (a, b, c, s) of `SimulationConfig.level_fit`, for one latitude."""
-    from swx.gim.simulate import LEVEL_F107_RANGE, YEAR_DAYS
+    from swx.gim.simulate import day_of_year, level_terms
 
     both = pd.DataFrame({"sim": simulated, "real": real}).dropna()
     days = both.index.normalize()
-    both["f"] = np.clip(f107_27.reindex(days, method="nearest").to_numpy(), *LEVEL_F107_RANGE)
-    both["doy"] = both.index.day_of_year - 1 + both.index.hour / 24
+    both["f"] = f107_27.reindex(days, method="nearest").to_numpy()
+    both["doy"] = day_of_year(both.index)
     monthly = both.groupby([both.index.year, both.index.month]).mean()
     if len(monthly) < 6:
         raise SwxError(f"{len(monthly)} month(s) of overlapping values; the level fit needs at least 6")
-    w = 2 * np.pi / YEAR_DAYS
-    x = np.column_stack([np.ones(len(monthly)), np.log(monthly["f"] / 100.0), np.cos(w * monthly["doy"]),
-                         np.sin(w * monthly["doy"])])
+    x = np.column_stack([np.ones(len(monthly)), *level_terms(monthly["f"].to_numpy(), monthly["doy"].to_numpy())])
     coef, *_ = np.linalg.lstsq(x, np.log(monthly["sim"] / monthly["real"]).to_numpy(), rcond=None)
     return coef
 
