@@ -174,13 +174,13 @@ class ResidualField:
 
     Covariance: exp(-Δφm²/2Lφ² - ΔLT²/2Lₗₜ² - ΔUT²/2Lᵤₜ²), φm the dipole magnetic latitude, LT local
     time (cyclic), UT over the day, scaled by the departures' own variance; `nugget` (relative) plus
-    each station's forecast variance on the diagonal. Defaults chosen on the shared real days
-    (docs/extension.md shows how flat the optimum is).
+    each station's forecast variance on the diagonal. Defaults chosen on the shared real days, by the
+    mean of the full rebuild's and the leave-stations-out RMSE (docs/extension.md shows how flat it is).
     """
 
     length_lat: float = 15.0  # degrees of magnetic latitude
-    length_lt: float = 3.0  # hours of local time
-    length_ut: float = 6.0  # hours of UT
+    length_lt: float = 2.0  # hours of local time
+    length_ut: float = 4.0  # hours of UT
     nugget: float = 0.3
     sigma_inflation: float = 1.2
     variance_stride: int | None = None  # None: every node up to 1000 observations, every 3rd beyond
@@ -249,7 +249,7 @@ class ResidualField:
             sigma[i] = sd
         # Day-to-day departures scale with the TEC level (crests move more than the polar caps): the
         # posterior sd, of the departures' average size, is scaled by the local level and inflated
-        # (chosen on the shared real days: the 1-sigma band then holds 52-71 % of the errors).
+        # (chosen on the shared real days: the 1-sigma band then holds 62-80 % of the errors).
         p_st = at_points(prior.sel(time=stations.time), stations.lat, stations.lon)
         level = float(np.sqrt(np.nanmean(p_st ** 2))) or 1.0
         sigma *= self.sigma_inflation * (0.5 + 0.5 * np.maximum(prior.values, 0.0) / level)
