@@ -8,7 +8,7 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -24,6 +24,9 @@ from swx.errors import SwxError
 from swx.gim.sources import GimSource, LocalDirectorySource
 from swx.ingest import DayResult, IngestSummary, daterange, ingest_gims, ingest_indices
 from swx.net import Downloader
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(help="swx: 24 h vTEC forecasting from Global Ionospheric Maps (IONEX) and Kp.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
