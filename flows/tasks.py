@@ -20,7 +20,7 @@ def _settings():
 @task(name="ingest-gims", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"])
 def ingest_gims(days: list[dt.date]) -> dict[str, Any]:
     out = ops.ingest_stage(_settings(), days)
-    get_run_logger().info("GIMs %s: %s", out["centre"], {d: v["status"] for d, v in out["days"].items()})
+    get_run_logger().info("%s", out["summary"])
     return out
 
 

@@ -149,6 +149,7 @@ def test_missing_gim_gives_a_degraded_run_and_failed_update_keeps_the_model(harn
     before = q.model_registry(engine)
     out = daily(issue_date=dt.date(2015, 3, 16), lookback_days=3)
     assert out["gims"]["days"]["2015-03-16"]["status"] == "missing"
+    assert "2015-03-16 missing" in out["gims"]["summary"]
     fc = out["forecast"]
     assert fc["degraded"] and "no sim GIM for 2015-03-16" in fc["reason"] and fc["target_day"] == "2015-03-17"
     assert Path(fc["products"]["residual"][1]).is_file()  # still published
