@@ -8,7 +8,8 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 
 from swx import jobs
-from swx.config import get_settings
+from swx.config import ARCHITECTURES, get_settings
+from swx.models import describe_device
 
 
 @task(name="train-architecture")
@@ -29,8 +30,6 @@ def gridsearch(architecture: str) -> str:
 @flow(name="swx-train")
 def train(architectures: list[str] | None = None, train_end: dt.date | None = None, epochs: int = 40,
           ensemble: int = 1, search: bool = False) -> dict:
-    from swx.models import ARCHITECTURES, describe_device
-
     get_run_logger().info("training on %s (SWX_DEVICE=%s)", describe_device(get_settings().device),
                           get_settings().device)
     out = {}

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from swx.features import MEDIAN_AHEAD_COLUMN, Scaler, feature_matrix, fill_single_gaps, make_windows
+from swx.config import ARCHITECTURES, NETWORKS
+from swx.features import (MEDIAN_AHEAD_COLUMN, Scaler, feature_matrix, fill_single_gaps, make_windows,
+                          persistence_from_windows)
 from swx.indices.history import load_history
-from swx.models import ARCHITECTURES, NETWORKS, GroupedStationModel, ModelConfig, pick_device
+from swx.models import GroupedStationModel, ModelConfig, pick_device
 from swx.training import RIDGE_ALPHAS, StationForecaster, TrainConfig
-from swx.verify import (climatology_series, median27_series, persistence_from_windows, scores,
-                         windows_reference)
+from swx.verify import climatology_series, median27_series, scores, windows_reference
 
 
 def synthetic(s: int = 3, n: int = 300, seed: int = 0):

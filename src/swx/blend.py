@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-BLEND = "blend"
+from swx.config import ARCHITECTURES, BLEND
+
 BASELINES = ("persistence", "median27")
 #: the order tables and charts show the models in: the published blend, the models, the baselines
-MODEL_ORDER = (BLEND, "lstm", "gru", "cnn", "ridge", *BASELINES, "climatology")
+MODEL_ORDER = (BLEND, *ARCHITECTURES, *BASELINES, "climatology")
 DAY = pd.Timedelta(days=1)
 
 

@@ -119,7 +119,7 @@ def ingest_gims_cmd(
     first = _parse_day(start)
     last = _parse_day(end) if end else first
     kind = source or settings.gim_source
-    c = (centre or ("sim" if kind == "simulated" else settings.gim_centre)).lower()
+    c = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
     archive = Archive(settings.archive_dir)
     try:
         summary = _run_ingest(_source(settings, kind, directory), archive,
@@ -469,8 +469,9 @@ def train_cmd(
 ) -> None:
     """Train the station models (all stations of an architecture in one batched pass) on the archive,
     register them as the active versions and score them on the held-out days against the baselines."""
+    from swx.config import ARCHITECTURES
     from swx.jobs import context, summary_table, train
-    from swx.models import ARCHITECTURES, TARGETS
+    from swx.models import TARGETS
 
     if target not in TARGETS:
         raise typer.BadParameter(f"{target!r}: expected one of {', '.join(TARGETS)}", param_hint="--target")
@@ -705,30 +706,6 @@ def status_cmd(
         raise typer.Exit(1)
 
 
-@app.command("serve")
-def serve_cmd(
-    cron: Annotated[str, typer.Option(help="Daily schedule, cron in UTC (rapid GIMs are out by ~06 UTC).")] = "30 6 * * *",
-) -> None:
-    """Single-machine scheduler: serves the daily flow on CRON and the backfill and training flows on
-    demand (`prefect deployment run 'swx-backfill/swx-backfill' -p start=... -p end=...`). Run from the
-    repository root (it loads flows/)."""
-    import sys
-
-    sys.path.insert(0, str(Path.cwd()))
-    try:
-        from flows.backfill import backfill
-        from flows.daily import daily
-        from flows.train import train
-    except ImportError as exc:
-        raise typer.BadParameter(f"cannot load the flows ({exc}): run `swx serve` from the repository root") from None
-    from prefect import serve
-    from prefect.schedules import Cron
-
-    serve(daily.to_deployment(name="swx-daily", schedule=Cron(cron, timezone="UTC"), tags=["swx", "daily"]),
-          backfill.to_deployment(name="swx-backfill", tags=["swx", "backfill"]),
-          train.to_deployment(name="swx-train", tags=["swx", "train"]))
-
-
 @app.command("config")
 def config_cmd() -> None:
     """Show the effective settings (from the environment and .env)."""
@@ -763,7 +740,7 @@ def run_cmd(
         console.print(f"Offline demo: SIMULATED maps for {window[0]} .. {window[1]} "
                       f"(seed {settings.sim_seed}, every {settings.sim_cadence_min} min)")
         src = _simulated(settings, archive)
-        summaries.append(_run_ingest(src, archive, [("sim", d) for d in daterange(*window)], force=False))
+        summaries.append(_run_ingest(src, archive, [(settings.centre, d) for d in daterange(*window)], force=False))
     elif settings.gim_source == "remote" and folder is None:
         raise typer.BadParameter("the main job does not fetch remote GIMs yet (that comes with the daily flow); "
                                  "use SWX_GIM_SOURCE=simulated or local")

@@ -28,6 +28,15 @@ DEFAULT_MIRRORS: dict[str, list[str]] = {
 }
 
 
+#: The station models, in the order they are shown: the method's three networks and the linear member.
+NETWORKS: tuple[str, ...] = ("lstm", "gru", "cnn")
+ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
+#: What swx publishes at a station: the skill-weighted blend of the models and the two baselines.
+BLEND = "blend"
+#: The centre code of the simulated GIM source: every file, row and product made from it carries it.
+SIMULATED_CENTRE = "sim"
+
+
 class Settings(BaseSettings):
     """swx configuration. Field names map to `SWX_<NAME>` environment variables."""
 
@@ -54,7 +63,7 @@ class Settings(BaseSettings):
 
     station_catalog: Path | None = Field(None, description="CSV of virtual stations; default the method's 18")
 
-    forecast_architecture: Literal["blend", "cnn", "gru", "lstm", "ridge"] = Field(
+    forecast_architecture: str = Field(
         "blend", description="Station forecast extended to the global map: the published blend (default) or one "
                              "model (all are forecast and stored)")
     extension_method: Literal["residual", "idw", "nequick"] = Field(
@@ -96,6 +105,13 @@ class Settings(BaseSettings):
             raise ValueError("SWX_SIM_CADENCE_MIN must be 60 or 120")
         return v
 
+    @field_validator("forecast_architecture")
+    @classmethod
+    def _published(cls, v: str) -> str:
+        if v not in (BLEND, *ARCHITECTURES):
+            raise ValueError(f"SWX_FORECAST_ARCHITECTURE must be one of {', '.join((BLEND, *ARCHITECTURES))}, not {v!r}")
+        return v
+
     @field_validator("gim_centre")
     @classmethod
     def _lower(cls, v: str) -> str:
@@ -104,6 +120,20 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'swx.sqlite').resolve()}"
+
+    @property
+    def centre(self) -> str:
+        """The centre code the archive, the database rows and the products carry."""
+        return SIMULATED_CENTRE if self.gim_source == "simulated" else self.gim_centre
+
+    @property
+    def simulated(self) -> bool:
+        return self.centre == SIMULATED_CENTRE
+
+    @property
+    def models_dir(self) -> Path:
+        """The model registry's checkpoint folder."""
+        return self.data_dir / "models"
 
     @property
     def archive_dir(self) -> Path:

@@ -17,23 +17,33 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from swx.blend import BASELINES, BLEND, BlendConfig, baseline_share, blend_sigma, fit_weights, pooled_prior
+from swx.blend import BASELINES, BlendConfig, baseline_share, blend_sigma, fit_weights, pooled_prior
+from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE
 from swx.dtec import global_dtec_frame, median_reference, naive_utc, station_dtec_frame
 from swx.errors import NotFoundError
 from swx.extend import StationValues, extend, persistence_prior
-from swx.io.filecache import FileCache
 from swx.forecasting import build_dataset
+from swx.io.filecache import FileCache
 from swx.jobs import Context
 from swx.kp import load_indices
-from swx.models import ARCHITECTURES
 from swx.provenance import code_version, input_records, settings_hash
 from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
-from swx.store.queries import issued_forecasts
-from swx.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, median27_series, mix_baselines
 from swx.store import models as m
-from swx.store.writes import (finish_run, record_run_provenance, start_run, station_ids, upsert, write_blend_weights,
-                              write_observations, write_rows, write_station_forecasts)
+from swx.store.queries import issued_forecasts
+from swx.store.writes import (
+    finish_run,
+    record_run_provenance,
+    start_run,
+    set_global_rmse,
+    write_blend_weights,
+    write_dtec,
+    write_observations,
+    write_rows,
+    write_station_forecasts,
+    write_verification,
+)
+from swx.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, median27_series, mix_baselines
 
 log = logging.getLogger(__name__)
 STEP = pd.Timedelta(hours=2)
@@ -88,7 +98,7 @@ def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str]
     last = len(ds.issue) - 1
     issue = ds.issue[last]
     valid = pd.DatetimeIndex([issue + STEP * k for k in range(1, ds.y.shape[-1] + 1)])
-    registry = ModelRegistry(ctx.settings.data_dir / "models", ctx.engine)
+    registry = ModelRegistry(ctx.settings.models_dir, ctx.engine)
     rows = []
     for arch in architectures or ARCHITECTURES:
         versions = [registry.active(st.code, arch) for st in ctx.stations]
@@ -308,7 +318,7 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
             grid = extend(prior, values, method)
             ds = forecast_dataset(grid, reference=ref, issue_time=issue_time.to_pydatetime(), method=method,
                                   source=ctx.centre, run_id=run_id, architecture=primary,
-                                  simulated=ctx.centre == "sim")
+                                  simulated=ctx.centre == SIMULATED_CENTRE)
             nc, ionex = write_products(ds, s.data_dir, target_day, method)
             products[method] = (nc, ionex)
             rows += [dict(run_id=run_id, valid_time=pd.Timestamp(t, tz="UTC").to_pydatetime(), method=method,
@@ -334,19 +344,6 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
         raise
     return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc,
                           blend.on_baselines)
-
-
-def write_dtec(engine, frame: pd.DataFrame, kind: str, reference: str = "median27") -> int:
-    """Station ΔTEC rows (time, station, dtec, dtec_rel) of one kind (observed / forecast)."""
-    f = frame.dropna(subset=["dtec"])
-    if f.empty:
-        return 0
-    with engine.begin() as conn:
-        ids = station_ids(conn, f["station"].unique())
-        rows = [dict(station_id=ids[c], time=pd.Timestamp(t).to_pydatetime(), kind=kind, reference=reference,
-                     dtec=float(d), dtec_rel=None if pd.isna(r) else float(r))
-                for c, t, d, r in zip(f.station, f.time, f.dtec, f.dtec_rel)]
-        return upsert(conn, m.DeltaTec.__table__, rows, ["station_id", "time", "kind", "reference"])
 
 
 # ------------------------------------------------------------------------------------ verification
@@ -396,16 +393,8 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
                                     run_id=int(run.run_id)))
             err = fc["tec"].sel(time=times).values - truth
             per_epoch = np.sqrt(np.nanmean(err ** 2, axis=(1, 2)))
-            g = m.GlobalForecast.__table__
-            with engine.begin() as conn:
-                for t, r in zip(times, per_epoch):
-                    conn.execute(g.update().where(g.c.run_id == int(run.run_id), g.c.method == method,
-                                                  g.c.valid_time == pd.Timestamp(t, tz="UTC").to_pydatetime())
-                                 .values(global_rmse=float(r)))
-    if out:
-        from swx.jobs import VERIFICATION_KEY
-
-        write_rows(engine, m.Verification, out, VERIFICATION_KEY)
+            set_global_rmse(engine, int(run.run_id), method, times, per_epoch)
+    write_verification(engine, out)
     return pd.DataFrame(out)
 
 
@@ -415,7 +404,6 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     the 27-day median at the same times; per station, latitude band, land/ocean and Kp class. What the
     users got is what is scored: no model is re-run."""
     from swx.forecasting import score_rows, storm_days
-    from swx.jobs import store_scores
 
     fc = issued_forecasts(ctx.engine, target_day, target_day)
     if fc.empty:
@@ -444,7 +432,7 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     rows = score_rows(ctx.stations, pd.DatetimeIndex([issue]), truth,
                       base["persistence"][codes].to_numpy(float).T[:, None, :],
                       base["median27"][codes].to_numpy(float).T[:, None, :], predictions, storm_days(kp), sigmas)
-    store_scores(ctx.engine, rows, run_id=int(fc["run_id"].iloc[0]))
+    write_verification(ctx.engine, rows, run_id=int(fc["run_id"].iloc[0]))
     return pd.DataFrame(rows)
 
 
@@ -494,4 +482,4 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     return events
 
 
-__all__ = ["forecast", "verify_maps", "verify_station_forecasts", "verification_plot", "storms", "station_forecasts", "write_dtec", "ForecastResult"]
+__all__ = ["forecast", "verify_maps", "verify_station_forecasts", "verification_plot", "storms", "station_forecasts", "ForecastResult"]

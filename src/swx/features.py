@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.stations import Station
+from swx.verify import mix_baselines, same_ut_baselines, utc_seconds
 
 STEP = pd.Timedelta(hours=2)
 #: Input columns of `feature_matrix`, in order ("f107" last when given). The vTEC is column 0 and the
@@ -127,8 +128,6 @@ def median27_ahead(vtec: pd.Series) -> np.ndarray:
     """At each time t, the 27-day median at the same UT for t + 24 h: the median of the values at t,
     t - 24 h, ..., t - 26 days. Only values up to t are used, so it is a leak-free input that tells
     the model the recent climatology of the period it forecasts."""
-    from swx.verify import same_ut_baselines, utc_seconds
-
     return same_ut_baselines(utc_seconds(vtec.index), vtec.to_numpy(dtype=float), include_today=True)[1]
 
 
@@ -231,3 +230,29 @@ class Scaler:
 
 def day_range(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+
+
+# ------------------------------------------------------------------ baselines read off the windows
+
+def persistence_from_windows(x: np.ndarray, n_out: int, vtec_column: int = 0) -> np.ndarray:
+    """With 2-hour steps and 12 inputs, the last 12 inputs are the values 24 h before the 12 targets."""
+    if x.shape[-2] < n_out:
+        raise ValueError("persistence needs at least as many input steps as output steps")
+    return x[..., -n_out:, vtec_column]
+
+
+def median27_from_windows(x: np.ndarray, n_out: int) -> np.ndarray:
+    """The 27-day median at the targets' UT, from the `median27_ahead` input column: at input step t it
+    is the reference for t + 24 h, so the last `n_out` steps give it for the `n_out` targets."""
+    return x[..., -n_out:, MEDIAN_AHEAD_COLUMN]
+
+
+def issue_baseline(x: np.ndarray, n_out: int, persistence_weight: float) -> np.ndarray:
+    """A fixed blend of the two baselines known at issue time: w * persistence + (1 - w) * 27-day median.
+    Models that forecast the departure from it start at its skill."""
+    if not 0.0 <= persistence_weight <= 1.0:
+        raise ValueError(f"persistence_weight must be in [0, 1], not {persistence_weight}")
+    pers = persistence_from_windows(x, n_out)
+    if persistence_weight == 1.0:
+        return pers
+    return mix_baselines(pers, median27_from_windows(x, n_out), persistence_weight)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from swx.features import feature_matrix, fill_single_gaps, make_windows
+from swx.features import feature_matrix, fill_single_gaps, make_windows, persistence_from_windows
 from swx.registry import ModelRegistry, Version
 from swx.stations import Station
 from swx.training import StationForecaster, TrainConfig
-from swx.verify import persistence_from_windows, scores
+from swx.verify import scores
 
 log = logging.getLogger(__name__)
 HORIZON = pd.Timedelta(hours=24)

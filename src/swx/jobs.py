@@ -13,25 +13,22 @@ import numpy as np
 import pandas as pd
 
 from swx.archive import Archive
-from swx.blend import BLEND, BlendConfig, walk_forward
-from swx.config import Settings
+from swx.blend import BlendConfig, walk_forward
+from swx.config import ARCHITECTURES, BLEND, Settings
 from swx.errors import NoActiveModelError
-from swx.forecasting import (StationDataset, build_dataset, split_for_training, storm_days, verification_rows)
+from swx.features import persistence_from_windows
+from swx.forecasting import StationDataset, build_dataset, split_for_training, storm_days, verification_rows
 from swx.kp import load_indices
-from swx.models import ARCHITECTURES, ModelConfig
+from swx.models import ModelConfig
 from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
 from swx.stations import Station, load_catalog
-from swx.store import models as m
 from swx.store.db import open_database
-from swx.store.writes import upsert_stations, write_rows
+from swx.store.writes import upsert_stations, write_verification
 from swx.training import EnsembleForecaster, StationForecaster, TrainConfig
-from swx.verify import climatology_series, median27_series, persistence_from_windows, windows_reference
+from swx.verify import climatology_series, median27_series, windows_reference
 
 log = logging.getLogger(__name__)
-VERIFICATION_KEY = ["scope", "station_code", "model", "window_start", "window_end", "kp_class"]
-
-
 @dataclass
 class Context:
     settings: Settings
@@ -69,9 +66,7 @@ def context(settings: Settings, codes: list[str] | None = None) -> Context:
                                 str(rows.loc[c, "sector"]), str(rows.loc[c, "lat_band"]), str(rows.loc[c, "surface"]))
                         for c in missing]
         catalog = [known[c] for c in codes if c in known] + imported
-    from swx.operations import centre_of
-
-    return Context(settings, Archive(settings.archive_dir), catalog, centre_of(settings), [s.code for s in imported])
+    return Context(settings, Archive(settings.archive_dir), catalog, settings.centre, [s.code for s in imported])
 
 
 def _imported_series(ctx: Context, stations: list[Station], start: dt.date | None, end: dt.date | None
@@ -135,7 +130,7 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
         log.info("networks train on %d of %d windows, spread over %s .. %s", len(tr_networks), len(tr_all),
                  ds.issue[tr_all[0]].date(), ds.issue[tr_all[-1]].date())
     engine = ctx.engine
-    registry = ModelRegistry(ctx.settings.data_dir / "models", engine)
+    registry = ModelRegistry(ctx.settings.models_dir, engine)
     med = _median27(ds, wide)
     storms = storm_days(load_indices(ctx.archive).kp["kp"])
     predictions, sigmas = {}, {}
@@ -166,7 +161,7 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
                               val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")
         predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
     rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas, _climatology(ds, wide)[:, te])
-    store_scores(engine, rows)
+    write_verification(engine, rows)
     return pd.DataFrame(rows)
 
 
@@ -182,7 +177,7 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
     if len(idx) == 0:
         raise ValueError(f"no complete forecast windows issued between {start} and {end}")
     engine = ctx.engine
-    registry = ModelRegistry(ctx.settings.data_dir / "models", engine)
+    registry = ModelRegistry(ctx.settings.models_dir, engine)
     predictions, sigmas = {}, {}
     for arch in architectures or ARCHITECTURES:
         per_station, per_sigma = [], []
@@ -206,7 +201,7 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
                                                                 ds.y[:, idx], blend)
     rows = verification_rows(ds, idx, predictions, med, storm_days(load_indices(ctx.archive).kp["kp"]), sigmas,
                              _climatology(ds, wide)[:, idx])
-    store_scores(engine, rows)
+    write_verification(engine, rows)
     if plot is not None:
         from swx.plots import plot_station_forecast
 
@@ -222,19 +217,6 @@ def _walk_forward_blend(issue: pd.DatetimeIndex, predictions: dict[str, np.ndarr
     own = np.stack([sigmas[k] for k in predictions if sigmas.get(k) is not None])
     wf = walk_forward(issue, members, truth, config, prior_sigma=np.sqrt(np.nanmean(own ** 2, axis=0)))
     return wf.mean, wf.sigma
-
-
-def store_scores(engine, rows: list[dict], run_id: int | None = None) -> None:
-    """Verification rows (from `score_rows`) into the database, non-finite scores as NULL; with
-    `run_id`, the scores of that run's published forecasts."""
-    extra = {} if run_id is None else {"run_id": run_id}
-    clean = [{**{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra} for r in rows]
-    for r in clean:
-        for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps"):
-            if r.get(k) is not None and not np.isfinite(r[k]):
-                r[k] = None
-    if clean:
-        write_rows(engine, m.Verification, clean, VERIFICATION_KEY)
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -267,7 +249,7 @@ def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *
     from swx.forecasting import daily_update
 
     ds, _ = dataset(ctx, day - dt.timedelta(days=60), day + dt.timedelta(days=1))
-    registry = ModelRegistry(ctx.settings.data_dir / "models", ctx.engine)
+    registry = ModelRegistry(ctx.settings.models_dir, ctx.engine)
     rows = []
     for arch in architectures or ARCHITECTURES:
         for i, st in enumerate(ds.stations):

@@ -20,11 +20,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from swx.config import ARCHITECTURES
 from swx.verify import ISSUE_BASELINE_PERSISTENCE_WEIGHT
 
-NETWORKS = ("lstm", "gru", "cnn")
-#: Every station model swx trains, registers and forecasts with: the networks and the ridge member.
-ARCHITECTURES = NETWORKS + ("ridge",)
 TARGETS = ("departure", "level")
 
 

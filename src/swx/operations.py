@@ -15,11 +15,10 @@ from typing import Any
 import pandas as pd
 
 from swx.archive import Archive
-from swx.config import Settings
+from swx.config import ARCHITECTURES, Settings
 from swx.errors import NotFoundError
 from swx.gim.sources import GimSource, LocalDirectorySource, RemoteSource
 from swx.ingest import ingest_gims, ingest_indices
-from swx.models import ARCHITECTURES
 from swx.net import Downloader, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -61,10 +60,6 @@ def downloader(settings: Settings) -> Downloader:
                       netrc_path=settings.netrc_path)
 
 
-def centre_of(settings: Settings) -> str:
-    return "sim" if settings.gim_source == "simulated" else settings.gim_centre
-
-
 def ingest_indices_stage(settings: Settings) -> dict[str, Any]:
     """Kp/F10.7 from the configured source (GFZ, or the bundled history) into the archive and the DB."""
     from swx.store.db import open_database
@@ -92,7 +87,7 @@ def ingest_stage(settings: Settings, days: list[dt.date]) -> dict[str, Any]:
 
     archive = Archive(settings.archive_dir)
     source = _OnFirstFetch(settings.gim_source, lambda: gim_source(settings, archive))
-    centre = centre_of(settings)
+    centre = settings.centre
     summary = ingest_gims(source, archive, [(centre, d) for d in days])
     record_gim_days(open_database(settings), archive, summary)
     out = {"centre": centre, "days": {}}
@@ -129,7 +124,7 @@ def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tupl
     from swx.registry import ModelRegistry
 
     ctx = context(settings)
-    registry = ModelRegistry(settings.data_dir / "models", ctx.engine)
+    registry = ModelRegistry(settings.models_dir, ctx.engine)
     missing = [a for a in architectures if any(registry.active(s.code, a) is None for s in ctx.stations)]
     if not missing:
         return {"trained": [], "reason": "active models exist"}
@@ -214,17 +209,10 @@ def completed_days(settings: Settings, start: dt.date, end: dt.date) -> set[dt.d
     what a resumed backfill skips."""
     from pathlib import Path
 
-    from sqlalchemy import select
-
-    from swx.store import models as m
     from swx.store.db import open_database
+    from swx.store.queries import finished_products
 
-    engine = open_database(settings)
-    r, g = m.ForecastRun, m.GlobalForecast
-    with engine.connect() as conn:
-        rows = conn.execute(select(r.target_day, g.product_path, g.ionex_path).join(g, g.run_id == r.id)
-                            .where(r.target_day >= start + dt.timedelta(days=1),
-                                   r.target_day <= end + dt.timedelta(days=1), r.status.in_(["ok", "degraded"]))).all()
+    rows = finished_products(open_database(settings), start + dt.timedelta(days=1), end + dt.timedelta(days=1))
     good: dict[dt.date, bool] = {}
     for day, nc, ionex in rows:
         good[day] = good.get(day, True) and Path(nc).is_file() and Path(ionex).is_file()

@@ -178,13 +178,12 @@ def skill_summary(engine, start: dt.date, end: dt.date) -> str:
 
 def main_job_summary(settings, out: dict, seconds: float) -> str:
     """What the main job did and where its results are."""
-    from swx.operations import centre_of
     from swx.status import run_status
     from swx.store.db import open_database
     from swx.store.queries import counts
 
     engine = open_database(settings)
-    lines = ["", f"swx main job done in {seconds:.0f} s (data: {centre_of(settings).upper()}"
+    lines = ["", f"swx main job done in {seconds:.0f} s (data: {settings.centre.upper()}"
              + (", SIMULATED demo maps" if settings.gim_source == "simulated" else "") + ")"]
     trained = out.get("trained") or {}
     if trained.get("trained"):

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func, select
 
-from swx.config import Settings
+from swx.config import SIMULATED_CENTRE, Settings
 from swx.store import models as m
 from swx.store.db import open_database
 from swx.store.queries import latest_run
@@ -38,7 +38,7 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
     doc: dict[str, Any] = {
         "run_id": rid, "issue_time": _iso(run["issue_time"]), "target_day": _iso(run["target_day"]),
         "status": run["status"], "degraded": bool(run["degraded"]), "reason": run["reason"],
-        "data_source": run["data_source"], "simulated": run["data_source"] == "sim",
+        "data_source": run["data_source"], "simulated": run["data_source"] == SIMULATED_CENTRE,
         "ran_at": _iso(ran_at), "age_hours": round(age_h, 2), "code_version": run["code_version"],
     }
     sf, g, v, mv, se = m.StationForecast, m.GlobalForecast, m.Verification, m.ModelVersion, m.StormEvent

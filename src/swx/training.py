@@ -5,7 +5,7 @@ ridge member is fitted in closed form instead, its penalty chosen on the validat
 `StationForecaster` is the estimator (fit / predict / save / load); inputs are raw (unscaled)
 windows stacked by station: X (S, N, T, F), y (S, N, H), with the vTEC in feature column 0 and the
 27-day median ahead in column 6 (`swx.features.FEATURES`). Departure models learn y minus the
-issue-time baseline (`swx.verify.issue_baseline`) and add it back in `predict`.
+issue-time baseline (`swx.features.issue_baseline`) and add it back in `predict`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from swx.features import Scaler
+from swx.features import Scaler, issue_baseline
 from swx.io.atomic import atomic_write_bytes
 from swx.models import GroupedStationModel, ModelConfig, pick_device
-from swx.verify import issue_baseline
 
 
 RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # ridge penalties tried (per 1000 windows)

@@ -61,21 +61,6 @@ def probabilistic_scores(y: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> 
     return {"crps": float(crps.mean()), "pit_hist": [int(c) for c in hist]}
 
 
-def persistence_from_windows(x: np.ndarray, n_out: int, vtec_column: int = 0) -> np.ndarray:
-    """With 2-hour steps and 12 inputs, the last 12 inputs are the values 24 h before the 12 targets."""
-    if x.shape[-2] < n_out:
-        raise ValueError("persistence needs at least as many input steps as output steps")
-    return x[..., -n_out:, vtec_column]
-
-
-def median27_from_windows(x: np.ndarray, n_out: int) -> np.ndarray:
-    """The 27-day median at the targets' UT, from the `median27_ahead` input column: at input step t it
-    is the reference for t + 24 h, so the last `n_out` steps give it for the `n_out` targets."""
-    from swx.features import MEDIAN_AHEAD_COLUMN
-
-    return x[..., -n_out:, MEDIAN_AHEAD_COLUMN]
-
-
 #: the issue-time baseline the networks forecast the departure from: this weight on persistence, the
 #: rest on the 27-day median (each alone is worse than the mix, on the real series as on the simulated
 #: one: docs/forecasting.md)
@@ -90,17 +75,6 @@ def mix_baselines(persistence, median27, persistence_weight: float = ISSUE_BASEL
     """w * persistence + (1 - w) * 27-day median, persistence alone where the median is missing."""
     mixed = persistence_weight * persistence + (1.0 - persistence_weight) * median27
     return np.where(np.isfinite(median27), mixed, persistence)
-
-
-def issue_baseline(x: np.ndarray, n_out: int, persistence_weight: float) -> np.ndarray:
-    """A fixed blend of the two baselines known at issue time: w * persistence + (1 - w) * 27-day median.
-    Models that forecast the departure from it start at its skill."""
-    if not 0.0 <= persistence_weight <= 1.0:
-        raise ValueError(f"persistence_weight must be in [0, 1], not {persistence_weight}")
-    pers = persistence_from_windows(x, n_out)
-    if persistence_weight == 1.0:
-        return pers
-    return mix_baselines(pers, median27_from_windows(x, n_out), persistence_weight)
 
 
 def same_ut_baselines(seconds: np.ndarray, values: np.ndarray, days: int = 27, *,

@@ -23,8 +23,8 @@ def test_prefect_yaml_deployments_load(monkeypatch):
     assert train["name"] == "swx-gpu" and train["job_variables"]["env"]["SWX_DEVICE"] == "cuda"
 
 
-def test_swx_serve_registers_the_three_deployments_with_the_schedule(tmp_path):
-    """`swx serve` against a temporary Prefect server: the deployments appear, daily on its UTC cron."""
+def test_flows_serve_registers_the_three_deployments_with_the_schedule(tmp_path):
+    """`python -m flows.serve` against a temporary Prefect server: the deployments appear, daily on its UTC cron."""
     import os
     import signal
     import subprocess
@@ -37,14 +37,14 @@ def test_swx_serve_registers_the_three_deployments_with_the_schedule(tmp_path):
 
     with prefect_test_harness(server_startup_timeout=180):
         env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "SWX_DATA_DIR": str(tmp_path)}
-        proc = subprocess.Popen([sys.executable, "-m", "swx.cli", "serve", "--cron", "45 5 * * *"], cwd=REPO, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "flows.serve", "--cron", "45 5 * * *"], cwd=REPO, env=env,
                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             names: dict = {}
             deadline = time.time() + 120
             while time.time() < deadline and len(names) < 3:
                 time.sleep(2)
-                assert proc.poll() is None, "swx serve exited"
+                assert proc.poll() is None, "flows.serve exited"
                 with get_client(sync_client=True) as client:
                     names = {d.name: d for d in client.read_deployments()}
             assert set(names) == {"swx-daily", "swx-backfill", "swx-train"}

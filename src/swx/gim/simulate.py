@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from swx.config import SIMULATED_CENTRE
 from swx.errors import NotFoundError, SwxError
 from swx.gim.naming import short_name
 from swx.gim.sources import RawGim
@@ -42,7 +43,7 @@ from swx.io.ionex import format_ionex
 
 log = logging.getLogger(__name__)
 
-CENTRE = "sim"
+CENTRE = SIMULATED_CENTRE
 DESCRIPTION = ("SIMULATED maps, not observations: swx demo source. NeQuick-G climatology driven by the\n"
                "observed daily F10.7, a Kp-driven storm response and random day-to-day variability.")
 

@@ -201,6 +201,10 @@ class GlobalForecast(Base):
     global_rmse: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+#: What identifies a verification row: a rerun over the same window replaces it.
+VERIFICATION_KEY = ("scope", "station_code", "model", "window_start", "window_end", "kp_class")
+
+
 class Verification(Base):
     """Skill of a model or baseline over a window, for a station ('*' = global) and a Kp class."""
 
@@ -224,8 +228,7 @@ class Verification(Base):
     crps: Mapped[float | None] = mapped_column(Float, nullable=True)  # mean CRPS (TECU) of N(mean, sigma)
     pit_hist: Mapped[list | None] = mapped_column(JSONType, nullable=True)  # PIT counts in 10 equal bins
     run_id: Mapped[int | None] = mapped_column(ForeignKey("forecast_runs.id", ondelete="SET NULL"), nullable=True)
-    __table_args__ = (UniqueConstraint("scope", "station_code", "model", "window_start", "window_end", "kp_class"),
-                      Index("ix_verification_window_start", "window_start"))
+    __table_args__ = (UniqueConstraint(*VERIFICATION_KEY), Index("ix_verification_window_start", "window_start"))
 
 
 class DeltaTec(Base):

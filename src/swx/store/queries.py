@@ -359,3 +359,14 @@ def counts(engine: Engine) -> dict[str, int]:
         for table in m.Base.metadata.sorted_tables:
             out[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
     return out
+
+
+def finished_products(engine: Engine, first_target: dt.date, last_target: dt.date) -> list[tuple[dt.date, str, str]]:
+    """(target day, netCDF path, IONEX path) of every global product of the runs for those target days
+    that finished (ok or degraded)."""
+    r, g = m.ForecastRun, m.GlobalForecast
+    with engine.connect() as conn:
+        rows = conn.execute(select(r.target_day, g.product_path, g.ionex_path).join(g, g.run_id == r.id)
+                            .where(r.target_day >= first_target, r.target_day <= last_target,
+                                   r.status.in_(["ok", "degraded"]))).all()
+    return [(d, nc, ionex) for d, nc, ionex in rows]

@@ -312,3 +312,39 @@ def write_rows(engine: Engine, model: type[m.Base], rows: Sequence[Mapping[str, 
     model versions)."""
     with engine.begin() as conn:
         return upsert(conn, model.__table__, rows, key)
+
+
+def write_verification(engine: Engine, rows: list[dict], run_id: int | None = None) -> int:
+    """Verification rows (from `score_rows` or the map scores) into the database, non-finite scores as
+    NULL; with `run_id`, the scores of that run's published forecasts. Upsert on VERIFICATION_KEY."""
+    extra = {} if run_id is None else {"run_id": run_id}
+    clean = [{**{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra} for r in rows]
+    for r in clean:
+        for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps"):
+            if r.get(k) is not None and not np.isfinite(r[k]):
+                r[k] = None
+    return write_rows(engine, m.Verification, clean, m.VERIFICATION_KEY) if clean else 0
+
+
+def write_dtec(engine: Engine, frame: pd.DataFrame, kind: str, reference: str = "median27") -> int:
+    """Station ΔTEC rows (time, station, dtec, dtec_rel) of one kind (observed / forecast)."""
+    f = frame.dropna(subset=["dtec"])
+    if f.empty:
+        return 0
+    with engine.begin() as conn:
+        ids = station_ids(conn, f["station"].unique())
+        rows = [dict(station_id=ids[c], time=pd.Timestamp(t).to_pydatetime(), kind=kind, reference=reference,
+                     dtec=float(d), dtec_rel=None if pd.isna(r) else float(r))
+                for c, t, d, r in zip(f.station, f.time, f.dtec, f.dtec_rel)]
+        return upsert(conn, m.DeltaTec.__table__, rows, ["station_id", "time", "kind", "reference"])
+
+
+def set_global_rmse(engine: Engine, run_id: int, method: str, times: Sequence[np.datetime64],
+                    rmse: Sequence[float]) -> None:
+    """Each verified epoch's global RMSE on the run's global forecast rows (naive-UTC times)."""
+    g = m.GlobalForecast.__table__
+    with engine.begin() as conn:
+        for t, r in zip(times, rmse):
+            conn.execute(g.update().where(g.c.run_id == run_id, g.c.method == method,
+                                          g.c.valid_time == pd.Timestamp(t, tz="UTC").to_pydatetime())
+                         .values(global_rmse=float(r)))
