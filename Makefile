@@ -94,6 +94,10 @@ dashboard: $(RUN_STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
+# The architecture contracts of pyproject.toml (also run by the test suite: tests/test_architecture.py).
+lint: $(TEST_STAMP)
+	$(BIN)/lint-imports
+
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_ionex.py
 	$(BIN)/python benchmarks/bench_simulate.py

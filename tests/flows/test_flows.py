@@ -26,7 +26,7 @@ from sqlalchemy import text
 from swx import operations as ops
 from swx.archive import Archive
 from swx.config import get_settings
-from swx.gim.naming import short_name
+from swx.io.gim_names import short_name
 from swx.gim.simulate import simulated_source
 from swx.ingest import daterange
 from swx.kp import load_indices

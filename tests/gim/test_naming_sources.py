@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from swx.errors import NotFoundError
-from swx.gim.naming import GimName, long_name, name_for, parse_name, short_name, url_fields
+from swx.io.gim_names import GimName, long_name, name_for, parse_name, short_name, url_fields
 from swx.gim.sources import GimSource, LocalDirectorySource, RemoteSource
 from swx.io.ionex import write_ionex
 from swx.net import Downloader

@@ -35,7 +35,7 @@ import xarray as xr
 
 from swx.config import SIMULATED_CENTRE
 from swx.errors import NotFoundError, SwxError
-from swx.gim.naming import short_name
+from swx.io.gim_names import short_name
 from swx.gim.sources import RawGim
 from swx.indices.tables import IndexTables
 from swx.io.atomic import atomic_path

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from swx.errors import FetchError, NotFoundError
-from swx.gim.naming import parse_name, url_fields
+from swx.io.gim_names import parse_name, url_fields
 from swx.net import Downloader
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import xarray as xr
 from xarray.backends import BackendEntrypoint
 
-from swx.gim.naming import parse_name
+from swx.io.gim_names import parse_name
 from swx.io.ionex import read_ionex
 
 
