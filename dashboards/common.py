@@ -8,9 +8,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from swx.config import get_settings
 from swx.store import queries as q
-from swx.store.db import engine_from_settings
 
 RUN_COMMAND = "make run"
 TTL = 60
@@ -19,7 +17,7 @@ REGISTRY_RECENT = 500  # model versions shown beside the active ones
 
 @st.cache_resource
 def engine():
-    return engine_from_settings(get_settings())
+    return q.configured_engine()
 
 
 @st.cache_data(ttl=TTL)

@@ -12,8 +12,16 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
+from swx.config import get_settings
 from swx.store import models as m
+from swx.store.db import engine_from_settings
 from swx.verify import Z68, Z95, same_ut_baselines
+
+
+def configured_engine() -> Engine:
+    """The database of the process's settings (SWX_DATABASE_URL, or the embedded SQLite file), for
+    readers such as the dashboard that open it only through these queries."""
+    return engine_from_settings(get_settings())
 
 
 def _frame(rows, columns: list[str], time_cols: tuple[str, ...] = ()) -> pd.DataFrame:
