@@ -48,6 +48,7 @@ def main() -> None:
     end = s.demo_end - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days - 1)
     days = [s.demo_start + dt.timedelta(days=k) for k in range((s.demo_end - s.demo_start).days + 1)]
+    ops.migrate_database_stage(s)
     ops.ingest_indices_stage(s)
     ops.ingest_stage(s, days)
     ops.ensure_models(s, start - dt.timedelta(days=1), epochs=10)

@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SWX_DATA_DIR": tmp, "SWX_DATABASE_URL": "", "SWX_DEVICE": "cpu"}
+        swx("db", "upgrade", env=env)
         swx("ingest", "kp", "--source", "bundled", env=env)
         for code, path in write_station_csvs(Path(tmp)).items():
             swx("import-series", str(path), "--station", code, "--lat", str(STATIONS[code][1]), "--lon", "10", env=env)

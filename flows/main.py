@@ -29,6 +29,7 @@ def main_job() -> dict:
         log.info("SWX_GIM_SOURCE=%s: the main job runs on the maps of that source", s.gim_source)
     start, end = s.demo_start, s.demo_end
     days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+    tasks.migrate_database()  # the main job makes its own database; elsewhere `swx db upgrade` does
     tasks.ingest_kp()
     tasks.ingest_gims(days)
     n = s.demo_forecast_days

@@ -11,20 +11,41 @@ from prefect.runtime import flow_run
 
 from swx import operations as ops
 from swx.config import get_settings
+from swx.errors import InputError
+from swx.store.db import SchemaError
 
 
 def _settings():
     return get_settings()
 
 
-@task(name="ingest-gims", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"])
+def worth_retrying(task, task_run, state) -> bool:
+    """I/O stages retry downloads and servers, not what waiting cannot fix: a database at another
+    schema (`swx db upgrade`) or a bad argument."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001 - an unreadable result: keep the retry policy
+        return True
+    return not isinstance(exc, (SchemaError, InputError))
+
+
+@task(name="migrate-database")
+def migrate_database() -> str:
+    out = ops.migrate_database_stage(_settings())
+    get_run_logger().info("database %s", out)
+    return out
+
+
+@task(name="ingest-gims", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"],
+      retry_condition_fn=worth_retrying)
 def ingest_gims(days: list[dt.date]) -> dict[str, Any]:
     out = ops.ingest_stage(_settings(), days)
     get_run_logger().info("%s", out["summary"])
     return out
 
 
-@task(name="ingest-kp", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"])
+@task(name="ingest-kp", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"],
+      retry_condition_fn=worth_retrying)
 def ingest_kp() -> dict[str, Any]:
     out = ops.ingest_indices_stage(_settings())
     get_run_logger().info("Kp from %s: %d rows, %d changed, up to %s", out["source"], out["rows"], out["changed"],

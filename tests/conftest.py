@@ -4,6 +4,7 @@ environment per test, small GIMs made by swx's own writer, and a local misbehavi
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -47,14 +48,32 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("swx-cache")
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database at the newest schema, made once (`swx db upgrade`) and copied into each
+    test's data folder: opening a database never migrates it (swx.store.db.open_database)."""
+    from swx.store.db import make_engine, upgrade
+
+    path = tmp_path_factory.mktemp("schema") / "swx.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cache_dir: Path):
-    """No developer .env or SWX_* variable leaks into a test; data goes to a temp folder."""
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cache_dir: Path, migrated_sqlite: Path):
+    """No developer .env or SWX_* variable leaks into a test; data goes to a temp folder, with an empty
+    database at the newest schema (as after `swx db upgrade`)."""
     keep = {"SWX_SHARED_DATA", "SWX_TEST_DATABASE_URL"}
     for key in list(os.environ):
         if key.startswith("SWX_") and key not in keep:
             monkeypatch.delenv(key)
     monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    shutil.copyfile(migrated_sqlite, tmp_path / "data" / "swx.sqlite")
     monkeypatch.setenv("SWX_CACHE_DIR", str(cache_dir))
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()

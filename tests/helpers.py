@@ -149,9 +149,10 @@ def no_sleep() -> Callable[[float], None]:
 
 
 @contextlib.contextmanager
-def fresh_postgres_database(monkeypatch, prefix: str = "swx_test"):
-    """A new, empty PostgreSQL database on the server of SWX_TEST_DATABASE_URL, set as SWX_DATABASE_URL
-    for the test and dropped after it (skips when no server is configured)."""
+def fresh_postgres_database(monkeypatch, prefix: str = "swx_test", *, migrate: bool = True):
+    """A new PostgreSQL database on the server of SWX_TEST_DATABASE_URL, migrated to the newest schema
+    (empty with `migrate=False`), set as SWX_DATABASE_URL for the test and dropped after it (skips when
+    no server is configured)."""
     import os
     import uuid
 
@@ -159,7 +160,7 @@ def fresh_postgres_database(monkeypatch, prefix: str = "swx_test"):
     from sqlalchemy import text
 
     from swx.config import get_settings
-    from swx.store.db import make_engine
+    from swx.store.db import make_engine, upgrade
 
     url = os.environ.get("SWX_TEST_DATABASE_URL")
     if not url:
@@ -170,6 +171,10 @@ def fresh_postgres_database(monkeypatch, prefix: str = "swx_test"):
         c.execute(text(f'CREATE DATABASE "{name}"'))
     monkeypatch.setenv("SWX_DATABASE_URL", url.rsplit("/", 1)[0] + "/" + name)
     get_settings.cache_clear()
+    if migrate:  # as a deployment does (`swx db upgrade`) before anything opens it
+        fresh = make_engine(url.rsplit("/", 1)[0] + "/" + name)
+        upgrade(fresh)
+        fresh.dispose()
     try:
         yield name
     finally:
@@ -200,6 +205,7 @@ def seed_dashboard_database(settings) -> dict:
     from swx import operations as ops
     from swx.ingest import daterange
 
+    ops.migrate_database_stage(settings)  # as the main job does first
     ops.ingest_stage(settings, daterange(dt.date(2015, 2, 10), dt.date(2015, 3, 17)))  # files recorded in the DB
     ops.ingest_indices_stage(settings)  # Kp and F10.7 into the database, as the daily flow does
     ctx = jobs.context(settings)

@@ -40,6 +40,13 @@ def test_latest_run_document_and_exit_codes():
     assert doc["run_id"] == rid and doc["status"] == "degraded" and doc["degraded"] and doc["simulated"]
     assert doc["reason"] == "no sim GIM for 2015-03-16" and doc["target_day"] == "2015-03-17"
     assert {"station_forecasts", "active_models", "global", "map_skill", "station_skill", "storms"} <= set(doc)
+    # without --json: a short summary people read, not a dump of Python dicts
+    r = runner.invoke(app, ["status"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith(f"run {rid}: forecast for 2015-03-17, issued 2015-03-16T22:00:00")
+    assert "DEGRADED (degraded: no sim GIM for 2015-03-16)" in lines[0] and "SIMULATED" in lines[1]
+    assert lines[-1].strip() == "healthy" and not any("{" in line for line in lines)
     # too old: a monitor must notice a scheduler that stopped
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=48)
     doc, healthy = run_status(settings, now=later)

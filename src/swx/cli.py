@@ -20,7 +20,7 @@ from rich.table import Table
 
 from swx.archive import Archive
 from swx.config import Settings, get_settings
-from swx.errors import SwxError
+from swx.errors import InputError, SwxError
 from swx.gim.sources import GimSource, LocalDirectorySource
 from swx.ingest import DayResult, IngestSummary, daterange, ingest_gims, ingest_indices
 from swx.net import Downloader
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 app = typer.Typer(help="swx: 24 h vTEC forecasting from Global Ionospheric Maps (IONEX) and Kp.",
-                  no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
+                  no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
 ingest_app = typer.Typer(help="Bring GIMs and Kp into the local archive.", no_args_is_help=True)
 ionex_app = typer.Typer(help="Inspect IONEX files.", no_args_is_help=True)
 simulate_app = typer.Typer(help="The simulated GIM source of the offline demo (labelled SIMULATED everywhere).",
@@ -78,7 +78,7 @@ def _source(settings: Settings, kind: str, directory: Path | None, archive: Arch
 
     try:
         return gim_source(settings, archive or Archive(settings.archive_dir), kind, directory)
-    except ValueError as exc:
+    except InputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source / --dir") from None
 
 
@@ -120,16 +120,16 @@ def ingest_gims_cmd(
     last = _parse_day(end) if end else first
     kind = source or settings.gim_source
     c = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
+    from swx.store.db import open_database
+    from swx.store.sync import record_gim_days
+
+    engine = open_database(settings)  # a database at another schema stops here, before any download
     archive = Archive(settings.archive_dir)
     try:
         summary = _run_ingest(_source(settings, kind, directory), archive,
                               [(c, d) for d in daterange(first, last)], force)
-    except ValueError as exc:
+    except InputError as exc:
         raise typer.BadParameter(str(exc)) from None
-    from swx.store.db import open_database
-    from swx.store.sync import record_gim_days
-
-    engine = open_database(settings)
     record_gim_days(engine, archive, summary)
     out.print("\n".join(summary.lines()))
     out.print(f"archive: {archive.root}; database: {engine.url.render_as_string(hide_password=True)}")
@@ -144,6 +144,10 @@ def ingest_kp_cmd(
     """Bring Kp and F10.7 into the archive from GFZ, a local file or the bundled history."""
     settings = get_settings()
     kind = "file" if file else (source or settings.kp_source)
+    from swx.store.db import open_database
+    from swx.store.sync import record_indices
+
+    engine = open_database(settings)  # a database at another schema stops here, before any download
     archive = Archive(settings.archive_dir)
     if kind == "bundled":
         from swx.indices.history import load_history
@@ -159,10 +163,6 @@ def ingest_kp_cmd(
     else:
         raise typer.BadParameter(f"unknown Kp source {kind!r}", param_hint="--source")
     out.print(str(ingest_indices(tables, archive, label)))
-    from swx.store.db import open_database
-    from swx.store.sync import record_indices
-
-    engine = open_database(settings)
     record_indices(engine, tables)
 
 
@@ -405,9 +405,12 @@ def db_downgrade_cmd(revision: Annotated[str, typer.Argument(help="Target revisi
 @db_app.command("current")
 def db_current_cmd() -> None:
     """Show the database's migration revision."""
-    from swx.store.db import current_revision, engine_from_settings
+    from swx.store.db import current_revision, engine_from_settings, missing_sqlite_file
 
     engine = engine_from_settings(get_settings())
+    if (missing := missing_sqlite_file(engine)) is not None:
+        out.print(f"no database at {missing} (`swx db upgrade` creates it)")
+        return
     out.print(f"{engine.url.render_as_string(hide_password=True)}: at revision {current_revision(engine)}")
 
 
@@ -510,7 +513,7 @@ def evaluate_cmd(
 def update_cmd(
     day: Annotated[str, typer.Option(help="The day to forecast and score (UTC); the models learn the day before.")],
     station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
-    arch: Annotated[list[str] | None, typer.Option("--arch", help="lstm, gru or cnn (repeat); default all.")] = None,
+    arch: Annotated[list[str] | None, typer.Option("--arch", help="lstm, gru, cnn or ridge (repeat); default all four.")] = None,
     margin: Annotated[float, typer.Option(help="Guardrail: reject an update worse than the active model by this.")] = 0.05,
 ) -> None:
     """Daily incremental learning: fine-tune each active model on the newest day (with replay), score
@@ -694,13 +697,14 @@ def status_cmd(
 ) -> None:
     """The latest forecast run: status, degraded and why, source, forecasts, models, skill, products and
     storms. Exits 1 when there is no run, it failed, or it is older than the limit."""
-    from swx.status import run_status, to_frame
+    from swx.status import run_status, summary_lines
 
     doc, healthy = run_status(get_settings(), max_age_h=max_age_h)
     if as_json:
         out.print_json(data=doc)
     else:
-        out.print(to_frame(doc).to_string(index=False), markup=False, highlight=False)
+        for line in summary_lines(doc):
+            out.print(line, markup=False, highlight=False)
     if not healthy:
         console.print(f"[red]unhealthy[/]: {doc['problem']}")
         raise typer.Exit(1)
@@ -751,11 +755,11 @@ def run_cmd(
         summaries.append(_run_ingest(src_local, archive, src_local.available(), force=False))
         for p in src_local.unrecognised():
             console.print(f"[yellow]skipped {p.name}: the name does not say centre and day[/yellow]")
-    from swx.store.db import current_revision, open_database
+    from swx.store.db import current_revision, migrated_database
     from swx.store.queries import counts
     from swx.store.sync import record_gim_days, record_indices
 
-    engine = open_database(settings)
+    engine = migrated_database(settings)  # the main job creates or migrates its database itself
     files = sum(record_gim_days(engine, archive, summary) for summary in summaries)
     record_indices(engine, load_history())
     for summary in summaries:

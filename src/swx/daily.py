@@ -20,7 +20,7 @@ import xarray as xr
 from swx.blend import BASELINES, BlendConfig, baseline_share, blend_sigma, fit_weights, pooled_prior
 from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE
 from swx.dtec import global_dtec_frame, median_reference, naive_utc, station_dtec_frame
-from swx.errors import NotFoundError
+from swx.errors import NoActiveModelError, NotFoundError
 from swx.extend import StationValues, extend, persistence_prior
 from swx.forecasting import build_dataset
 from swx.io.filecache import FileCache
@@ -113,7 +113,7 @@ def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str]
                                       "sigma": sig, "model_version": v.version,
                                       "model_version_id": v.id}))
     if not rows:
-        raise NotFoundError("no architecture has active models for every station: run `swx train` first")
+        raise NoActiveModelError("no architecture has active models for every station: run `swx train` first")
     return pd.concat(rows, ignore_index=True), issue
 
 

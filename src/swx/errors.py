@@ -85,3 +85,13 @@ class NotFoundError(FetchError):
 
 class NoActiveModelError(SwxError, ValueError):
     """No station model is active for what was asked (train first: `swx train`)."""
+
+
+class InputError(SwxError, ValueError):
+    """An argument or setting names something that does not exist or cannot be (an unknown station, a
+    period that ends before it starts, a source without its folder)."""
+
+
+class InsufficientDataError(SwxError, ValueError):
+    """The archive or the database holds too little for what was asked (no maps, too few windows to
+    train or score); says what is missing and how to get it."""

@@ -14,7 +14,7 @@ Three methods behind one interface (`extend`), measured on the same real days (d
 - ``nequick``: NeQuick-G with its effective ionisation level Az fitted, epoch by epoch, to the station
   values (Cesaroni et al. 2020 style), evaluated on the grid.
 
-Pure computations on arrays; the job that reads the archive and writes products is `swx.globalmap`.
+Pure computations on arrays; the stage that reads the archive and writes products is `swx.daily.forecast`.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from swx.errors import InsufficientDataError
 from swx.stations import Station
 from swx.verify import mix_baselines, same_ut_baselines, utc_seconds
 
@@ -181,7 +182,7 @@ def chronological_split(n: int, test_fraction: float = 0.01, val_fraction: float
     n_val = max(1, int(round(n_rest * val_fraction)))
     n_train = n_rest - n_val
     if n_train <= 0:
-        raise ValueError(f"{n} windows are too few to split")
+        raise InsufficientDataError(f"{n} windows are too few to split into training, validation and test")
     return slice(0, n_train), slice(n_train, n_rest), slice(n_rest, n)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from swx.errors import InsufficientDataError, NoActiveModelError
 from swx.features import feature_matrix, fill_single_gaps, make_windows, persistence_from_windows
 from swx.registry import ModelRegistry, Version
 from swx.stations import Station
@@ -94,11 +95,11 @@ def daily_update(registry: ModelRegistry, ds: StationDataset, station_index: int
     st = ds.stations[station_index]
     active = registry.active(st.code, architecture)
     if active is None:
-        raise ValueError(f"{st.code}: no active {architecture} model to update")
+        raise NoActiveModelError(f"{st.code}: no active {architecture} model to update: run `swx train` first")
     current = registry.load(active)
     train_idx, score_idx = walk_forward_split(ds.issue, day)
     if len(score_idx) == 0:
-        raise ValueError(f"no windows to score on {day}")
+        raise InsufficientDataError(f"no complete forecast window to score on {day} (maps missing around it?)")
     newest_start = pd.Timestamp(day - dt.timedelta(days=1), tz="UTC")
     newest = train_idx[ds.last_target[train_idx] >= newest_start]
     older = np.setdiff1d(train_idx, newest)
@@ -156,7 +157,7 @@ def split_for_training(ds: StationDataset, train_end: dt.date | None = None, tes
         test = np.arange(n - n_test, n)
     n_val = max(1, int(round(len(rest) * val_fraction)))
     if len(rest) - n_val < 10:
-        raise ValueError(f"only {len(rest)} windows before the test period: too few to train")
+        raise InsufficientDataError(f"only {len(rest)} windows before the test period: too few to train (ingest a longer archive)")
     return rest[:-n_val], rest[-n_val:], test
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from swx.archive import Archive
-from swx.errors import FetchError, IndexFormatError, IonexFormatError, NotFoundError
+from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError
 from swx.gim.sources import GimSource
 from swx.indices.tables import IndexTables
 from swx.io.ionex import IonexWarning, parse_ionex
@@ -65,7 +65,7 @@ class IngestSummary:
 def daterange(start: dt.date, end: dt.date) -> list[dt.date]:
     """Days from start to end inclusive."""
     if end < start:
-        raise ValueError(f"end {end} is before start {start}")
+        raise InputError(f"end {end} is before start {start}")
     return [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
 
 

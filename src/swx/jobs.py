@@ -15,7 +15,7 @@ import pandas as pd
 from swx.archive import Archive
 from swx.blend import BlendConfig, walk_forward
 from swx.config import ARCHITECTURES, BLEND, Settings
-from swx.errors import NoActiveModelError
+from swx.errors import InputError, InsufficientDataError, NoActiveModelError
 from swx.features import persistence_from_windows
 from swx.forecasting import StationDataset, build_dataset, split_for_training, storm_days, verification_rows
 from swx.kp import load_indices
@@ -39,7 +39,8 @@ class Context:
 
     @cached_property
     def engine(self):
-        """The migrated database with this context's stations registered (once per context)."""
+        """The database (checked to be at this swx's schema) with this context's stations registered (once
+        per context)."""
         e = open_database(self.settings)
         upsert_stations(e, [dict(code=s.code, name=s.name, lat=s.lat, lon=s.lon, sector=s.sector,
                                  lat_band=s.lat_band, surface=s.surface) for s in self.stations])
@@ -49,6 +50,7 @@ class Context:
 def context(settings: Settings, codes: list[str] | None = None) -> Context:
     """Stations from the catalog, or — for codes not in it — imported stations from the database
     (`swx import-series`), whose series then come from their stored observations."""
+    open_database(settings)  # a database at another schema stops here, before any work
     catalog = load_catalog(settings.station_catalog)
     imported: list[Station] = []
     if codes:
@@ -60,7 +62,7 @@ def context(settings: Settings, codes: list[str] | None = None) -> Context:
             rows = db_stations(open_database(settings)).set_index("code")
             unknown = [c for c in missing if c not in rows.index]
             if unknown:
-                raise ValueError(f"unknown station(s) {', '.join(unknown)}: not in the catalog "
+                raise InputError(f"unknown station(s) {', '.join(unknown)}: not in the catalog "
                                  f"({', '.join(known)}) nor imported (swx import-series)")
             imported = [Station(c, str(rows.loc[c, "name"]), float(rows.loc[c, "lat"]), float(rows.loc[c, "lon"]),
                                 str(rows.loc[c, "sector"]), str(rows.loc[c, "lat_band"]), str(rows.loc[c, "surface"]))
@@ -90,7 +92,7 @@ def dataset(ctx: Context, start: dt.date | None = None, end: dt.date | None = No
     if map_stations:
         days = ctx.archive.gim_days(ctx.centre)
         if not days:
-            raise ValueError(f"no {ctx.centre} GIMs in the archive {ctx.archive.root}; run `swx run` or "
+            raise InsufficientDataError(f"no {ctx.centre} GIMs in the archive {ctx.archive.root}; run `swx run` or "
                              "`swx ingest gims`")
         lo, hi = start or days[0], end or days[-1]
         long, report = series_from_archive(ctx.archive, ctx.centre, map_stations, lo, hi)
@@ -175,7 +177,7 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
     idx = np.flatnonzero((ds.issue >= lo) & (ds.issue < hi))
     if len(idx) == 0:
-        raise ValueError(f"no complete forecast windows issued between {start} and {end}")
+        raise InsufficientDataError(f"no complete forecast windows issued between {start} and {end}")
     engine = ctx.engine
     registry = ModelRegistry(ctx.settings.models_dir, engine)
     predictions, sigmas = {}, {}
@@ -260,5 +262,5 @@ def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *
                              version=d.version.version, rmse_active=d.rmse_active, rmse_candidate=d.rmse_candidate,
                              rmse_persistence=d.rmse_persistence))
     if not rows:
-        raise ValueError("no active models to update: run `swx train` first")
+        raise NoActiveModelError("no active models to update: run `swx train` first")
     return pd.DataFrame(rows)

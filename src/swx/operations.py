@@ -16,7 +16,7 @@ import pandas as pd
 
 from swx.archive import Archive
 from swx.config import ARCHITECTURES, Settings
-from swx.errors import NotFoundError
+from swx.errors import InputError, NotFoundError
 from swx.gim.sources import GimSource, LocalDirectorySource, RemoteSource
 from swx.ingest import ingest_gims, ingest_indices
 from swx.net import Downloader, RetryPolicy
@@ -35,11 +35,11 @@ def gim_source(settings: Settings, archive: Archive, kind: str | None = None, di
     if kind == "local":
         folder = directory or settings.gim_local_dir
         if folder is None:
-            raise ValueError("a local GIM source needs a folder (SWX_GIM_LOCAL_DIR or --dir)")
+            raise InputError("a local GIM source needs a folder (SWX_GIM_LOCAL_DIR or --dir)")
         return LocalDirectorySource(folder)
     if kind == "remote":
         return RemoteSource(settings.gim_mirrors, downloader(settings))
-    raise ValueError(f"unknown GIM source {kind!r} (remote, local or simulated)")
+    raise InputError(f"unknown GIM source {kind!r} (remote, local or simulated)")
 
 
 class _OnFirstFetch:
@@ -60,11 +60,21 @@ def downloader(settings: Settings) -> Downloader:
                       netrc_path=settings.netrc_path)
 
 
+def migrate_database_stage(settings: Settings) -> str:
+    """Create or migrate the configured database to this swx's schema (the main job's first step; a
+    deployment runs `swx db upgrade`). Returns its URL, password hidden."""
+    from swx.store.db import current_revision, migrated_database
+
+    engine = migrated_database(settings)
+    return f"{engine.url.render_as_string(hide_password=True)} at revision {current_revision(engine)}"
+
+
 def ingest_indices_stage(settings: Settings) -> dict[str, Any]:
     """Kp/F10.7 from the configured source (GFZ, or the bundled history) into the archive and the DB."""
     from swx.store.db import open_database
     from swx.store.sync import record_indices
 
+    engine = open_database(settings)  # a database at another schema stops the stage before any download
     archive = Archive(settings.archive_dir)
     if settings.kp_source == "gfz":
         from swx.kp import fetch_gfz
@@ -75,7 +85,7 @@ def ingest_indices_stage(settings: Settings) -> dict[str, Any]:
 
         tables, source = load_history(), "bundled history"
     summary = ingest_indices(tables, archive, source)
-    record_indices(open_database(settings), tables)
+    record_indices(engine, tables)
     return {"source": source, "rows": summary.rows, "changed": summary.changed, "last": str(summary.last)}
 
 
@@ -85,11 +95,12 @@ def ingest_stage(settings: Settings, days: list[dt.date]) -> dict[str, Any]:
     from swx.store.db import open_database
     from swx.store.sync import record_gim_days
 
+    engine = open_database(settings)  # a database at another schema stops the stage before any download
     archive = Archive(settings.archive_dir)
     source = _OnFirstFetch(settings.gim_source, lambda: gim_source(settings, archive))
     centre = settings.centre
     summary = ingest_gims(source, archive, [(centre, d) for d in days])
-    record_gim_days(open_database(settings), archive, summary)
+    record_gim_days(engine, archive, summary)
     out = {"centre": centre, "days": {}}
     for r in summary.results:
         out["days"][str(r.day)] = {"status": r.status, "reason": getattr(r, "reason", "") or ""}

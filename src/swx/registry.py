@@ -5,18 +5,19 @@ version per station and architecture. Files under `<data_dir>/models`, rows in `
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine, func, select, update
+from typing import TYPE_CHECKING, Any
 
 from swx.errors import SwxError
-from swx.store import models as m
 from swx.io.filecache import FileCache
-from swx.store.writes import station_ids, upsert
+from swx.store.model_versions import (Version, activate_version, find_version, insert_version, next_version,
+                                      reject_version)
 from swx.training import StationForecaster
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["ModelRegistry", "RegistryError", "Version"]
 
 #: models kept loaded (18 stations x 4 architectures, with room for updates)
 _LOADED: FileCache[StationForecaster] = FileCache(size=256)
@@ -26,20 +27,6 @@ class RegistryError(SwxError, LookupError):
     """No such model version, or a checkpoint that no longer matches its checksum."""
 
 
-@dataclass(frozen=True)
-class Version:
-    id: int
-    station: str
-    architecture: str
-    version: int
-    status: str
-    path: Path
-    sha256: str
-    val_rmse: float | None
-    parent_id: int | None
-    reason: str
-
-
 class ModelRegistry:
     def __init__(self, root: str | Path, engine: Engine) -> None:
         self.root = Path(root)
@@ -47,19 +34,7 @@ class ModelRegistry:
 
     def _row(self, station: str, architecture: str, version: int | None = None,
              status: str | None = None) -> Version | None:
-        mv, st = m.ModelVersion, m.Station
-        stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
-                       mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason)
-                .join(st, st.id == mv.station_id).where(st.code == station, mv.architecture == architecture))
-        if version is not None:
-            stmt = stmt.where(mv.version == version)
-        if status is not None:
-            stmt = stmt.where(mv.status == status)
-        with self.engine.connect() as conn:
-            row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
-        if row is None:
-            return None
-        return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9])
+        return find_version(self.engine, station, architecture, version, status)
 
     def register(self, station: str, forecaster: StationForecaster, *, hyperparameters: dict[str, Any],
                  train_start: dt.datetime | None, train_end: dt.datetime | None, val_rmse: float | None,
@@ -68,19 +43,14 @@ class ModelRegistry:
         if forecaster.model is None or (forecaster.model.n_stations != 1 and not forecaster.ensemble):
             raise ValueError("register one station's model (one station, or one station's ensemble members)")
         arch = forecaster.model_config.architecture
-        with self.engine.begin() as conn:
-            sid = station_ids(conn, [station])[station]
-            last = conn.execute(select(func.max(m.ModelVersion.version)).where(
-                m.ModelVersion.station_id == sid, m.ModelVersion.architecture == arch)).scalar()
-        version = (last or 0) + 1
+        sid, version = next_version(self.engine, station, arch)
         path = self.root / station / arch / f"v{version:04d}.pt"
         sha = forecaster.save(path)
-        with self.engine.begin() as conn:
-            upsert(conn, m.ModelVersion.__table__, [dict(
-                station_id=sid, architecture=arch, version=version, parent_id=parent.id if parent else None,
-                hyperparameters=hyperparameters, train_start=train_start, train_end=train_end, val_rmse=val_rmse,
-                checkpoint_path=str(path), checkpoint_sha256=sha, status=status, reason=reason,
-                created_at=dt.datetime.now(dt.UTC))], ["station_id", "architecture", "version"])
+        insert_version(self.engine, dict(
+            station_id=sid, architecture=arch, version=version, parent_id=parent.id if parent else None,
+            hyperparameters=hyperparameters, train_start=train_start, train_end=train_end, val_rmse=val_rmse,
+            checkpoint_path=str(path), checkpoint_sha256=sha, status=status, reason=reason,
+            created_at=dt.datetime.now(dt.UTC)))
         v = self._row(station, arch, version)
         assert v is not None
         if status == "active":
@@ -98,17 +68,10 @@ class ModelRegistry:
 
     def activate(self, v: Version, reason: str = "") -> None:
         """Make `v` the active version; the previous active one is retired (one transaction)."""
-        with self.engine.begin() as conn:
-            conn.execute(update(m.ModelVersion).where(m.ModelVersion.station_id == select(m.Station.id).where(
-                m.Station.code == v.station).scalar_subquery(), m.ModelVersion.architecture == v.architecture,
-                m.ModelVersion.status == "active", m.ModelVersion.id != v.id).values(
-                status="retired", reason=f"replaced by version {v.version}"))
-            conn.execute(update(m.ModelVersion).where(m.ModelVersion.id == v.id).values(status="active", reason=reason))
+        activate_version(self.engine, v, reason)
 
     def reject(self, v: Version, reason: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(m.ModelVersion).where(m.ModelVersion.id == v.id).values(status="rejected",
-                                                                                       reason=reason))
+        reject_version(self.engine, v, reason)
 
     def load(self, v: Version, device: str = "auto") -> StationForecaster:
         """The forecaster of a version, after checking the file against its recorded sha256. Loaded

@@ -7,13 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pandas as pd
-from sqlalchemy import func, select
-
 from swx.config import SIMULATED_CENTRE, Settings
-from swx.store import models as m
 from swx.store.db import open_database
-from swx.store.queries import latest_run
+from swx.store.queries import latest_run, run_overview
 
 
 def _iso(v: Any) -> Any:
@@ -41,33 +37,19 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
         "data_source": run["data_source"], "simulated": run["data_source"] == SIMULATED_CENTRE,
         "ran_at": _iso(ran_at), "age_hours": round(age_h, 2), "code_version": run["code_version"],
     }
-    sf, g, v, mv, se = m.StationForecast, m.GlobalForecast, m.Verification, m.ModelVersion, m.StormEvent
-    with engine.connect() as conn:
-        doc["station_forecasts"] = {a: int(n) for a, n in conn.execute(
-            select(sf.architecture, func.count()).where(sf.run_id == rid).group_by(sf.architecture)).all()}
-        doc["active_models"] = {a: {"stations": int(n), "latest_version": int(vmax)} for a, n, vmax in conn.execute(
-            select(mv.architecture, func.count(), func.max(mv.version)).where(mv.status == "active")
-            .group_by(mv.architecture)).all()}
-        products = conn.execute(select(g.method, g.product_path, g.ionex_path, func.avg(g.global_rmse))
-                                .where(g.run_id == rid).group_by(g.method, g.product_path, g.ionex_path)).all()
-        doc["global"] = {meth: {"netcdf": nc, "ionex": ix, "verified_rmse": None if r is None else round(float(r), 3)}
-                         for meth, nc, ix, r in products}
-        doc["global_method"] = settings.extension_method
-        skill = conn.execute(select(v.model, v.rmse, v.skill_persistence, v.n)
-                             .where(v.run_id == rid, v.station_code == "global", v.kp_class == "all")).all()
-        doc["map_skill"] = {mod: {"rmse": round(r, 3), "skill_vs_persistence": None if s is None else round(s, 3),
-                                  "n": n} for mod, r, s, n in skill}
-        day0 = dt.datetime.combine(run["target_day"], dt.time(), tzinfo=dt.UTC)
-        st_rows = conn.execute(select(v.model, func.avg(v.rmse), func.avg(v.skill_persistence))
-                               .where(v.scope == "station", v.kp_class == "all", v.window_end >= day0 - dt.timedelta(days=2),
-                                      v.window_start <= day0).group_by(v.model)).all()
-        doc["station_skill"] = {mod: {"rmse": round(float(r), 3),
-                                      "skill_vs_persistence": None if s is None else round(float(s), 3)}
-                                for mod, r, s in st_rows}
-        lo = day0 - dt.timedelta(days=7)
-        hi = day0 + dt.timedelta(days=1)
-        doc["storms"] = [{"start": _iso(a), "end": _iso(b), "max_kp": k, "g_class": gc} for a, b, k, gc in conn.execute(
-            select(se.start, se.end, se.max_kp, se.g_class).where(se.end >= lo, se.start < hi).order_by(se.start)).all()]
+    day0 = dt.datetime.combine(run["target_day"], dt.time(), tzinfo=dt.UTC)
+    ov = run_overview(engine, rid, day0)
+    doc["station_forecasts"] = ov["station_forecasts"]
+    doc["active_models"] = ov["active_models"]
+    doc["global"] = {meth: {"netcdf": nc, "ionex": ix, "verified_rmse": None if r is None else round(float(r), 3)}
+                     for meth, nc, ix, r in ov["products"]}
+    doc["global_method"] = settings.extension_method
+    doc["map_skill"] = {mod: {"rmse": round(r, 3), "skill_vs_persistence": None if sk is None else round(sk, 3),
+                              "n": n} for mod, r, sk, n in ov["map_skill"]}
+    doc["station_skill"] = {mod: {"rmse": round(float(r), 3),
+                                  "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
+                            for mod, r, sk in ov["station_skill"]}
+    doc["storms"] = [{"start": _iso(a), "end": _iso(b), "max_kp": k, "g_class": gc} for a, b, k, gc in ov["storms"]]
     problems = []
     if run["status"] == "failed":
         problems.append(f"the latest run failed: {run['reason']}")
@@ -80,9 +62,28 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
     return doc, not problems
 
 
-def to_frame(doc: dict[str, Any]) -> pd.DataFrame:
-    """Flat key/value rows of the document, for a human-readable table."""
-    rows = []
-    for k, val in doc.items():
-        rows.append({"field": k, "value": val if not isinstance(val, (dict, list)) else str(val)})
-    return pd.DataFrame(rows)
+def summary_lines(doc: dict[str, Any]) -> list[str]:
+    """The document as a few lines a person reads at a glance (`swx status` without --json)."""
+    if doc.get("status") == "none":
+        return [f"no forecast run: {doc['problem']}"]
+    state = doc["status"].upper() + (f" (degraded: {doc['reason']})" if doc["degraded"] else "")
+    source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "")
+    lines = [f"run {doc['run_id']}: forecast for {doc['target_day']}, issued {doc['issue_time']} — {state}",
+             f"  ran {doc['ran_at']} ({doc['age_hours']:.1f} h ago), input {source}, code {doc['code_version'] or '?'}"]
+    if doc["station_forecasts"]:
+        lines.append("  station forecasts: " + ", ".join(f"{a} {n}" for a, n in sorted(doc["station_forecasts"].items())))
+    if doc["active_models"]:
+        lines.append("  active models: " + ", ".join(f"{a} ({v['stations']} stations, newest v{v['latest_version']})"
+                                                     for a, v in sorted(doc["active_models"].items())))
+    for model, v in sorted(doc["station_skill"].items()):
+        sk = "" if v["skill_vs_persistence"] is None else f", {v['skill_vs_persistence']:+.0%} vs persistence"
+        lines.append(f"  station skill, last days: {model} RMSE {v['rmse']:.2f} TECU{sk}")
+    for model, v in sorted(doc["map_skill"].items()):
+        sk = "" if v["skill_vs_persistence"] is None else f", {v['skill_vs_persistence']:+.0%} vs persistence"
+        lines.append(f"  map of this run: {model} RMSE {v['rmse']:.2f} TECU{sk}")
+    for method, p in sorted(doc["global"].items()):
+        lines.append(f"  product ({method}): {p['netcdf']}")
+    for ev in doc["storms"]:
+        lines.append(f"  storm G{ev['g_class']} {ev['start']} .. {ev['end']} (max Kp {ev['max_kp']:.2f})")
+    lines.append("  healthy" if doc["healthy"] else f"  UNHEALTHY: {doc['problem']}")
+    return lines

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from swx.config import get_settings
 from swx.store import queries as q
 from swx.store.db import engine_from_settings
 from swx.verify import pooled_skill
@@ -41,11 +42,16 @@ def _datasets(chart) -> list[pd.DataFrame]:
     return [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
 
 
-def test_empty_database_shows_the_run_command_not_a_traceback():
+@pytest.mark.parametrize("missing", [False, True], ids=["empty", "missing"])
+def test_empty_database_shows_the_run_command_not_a_traceback(missing):
+    db = get_settings().data_dir / "swx.sqlite"
+    if missing:  # before the first `make run`: the dashboard must not create the file either
+        db.unlink()
     for page in [None, *PAGES]:
         at = _app(page)
         assert not at.exception, page
         assert any("make run" in i.value for i in at.info), page
+    assert db.exists() != missing
 
 
 def test_now_page(seeded):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from swx.errors import SwxError
+from swx.errors import DataFormatError, SwxError
 
 BANDS = {"low": (0.0, 30.0), "mid": (30.0, 60.0), "high": (60.0, 90.1)}
 
@@ -74,7 +74,7 @@ def compare_with_real(real_dir: str | Path, simulate_day) -> pd.DataFrame:
             warnings.simplefilter("ignore")
             try:
                 real = read_ionex(paths[0])
-            except ValueError:
+            except DataFormatError:
                 continue  # broken on purpose
         step = int((real.time.values[1] - real.time.values[0]) / np.timedelta64(1, "m"))
         try:

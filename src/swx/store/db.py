@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from swx.errors import SwxError
+
 log = logging.getLogger(__name__)
+_CHECKED: set[str] = set()  # URLs found at the head revision in this process
 
 
 def make_engine(url: str, *, schema: str | None = None, **kwargs) -> Engine:
@@ -50,10 +54,12 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    _CHECKED.discard(engine.url.render_as_string(hide_password=False))
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    _CHECKED.discard(engine.url.render_as_string(hide_password=False))
     command.downgrade(alembic_config(engine), revision)
 
 
@@ -69,10 +75,66 @@ def engine_from_settings(settings) -> Engine:
     return make_engine(settings.resolved_database_url)
 
 
+class SchemaError(SwxError):
+    """The database has no swx schema, or not this swx's: `swx db upgrade` migrates it."""
+
+
+@lru_cache(maxsize=1)
+def known_revisions() -> tuple[str, ...]:
+    """The migrations shipped with this swx, oldest first (the last is the head)."""
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("swx.store") / "migrations"))
+    return tuple(reversed([s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()]))
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this swx."""
+    return known_revisions()[-1]
+
+
+def missing_sqlite_file(engine: Engine) -> Path | None:
+    """The path of an SQLite database file that does not exist yet (connecting would create it), else None."""
+    u = engine.url
+    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") and not Path(u.database).is_file():
+        return Path(u.database)
+    return None
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaError, naming `swx db upgrade`, unless the database is at this swx's revision. A
+    missing SQLite file is not created."""
+    url = engine.url.render_as_string(hide_password=False)
+    if url in _CHECKED:
+        return
+    shown = engine.url.render_as_string(hide_password=True)
+    if (missing := missing_sqlite_file(engine)) is not None:
+        raise SchemaError(f"no database at {missing}: run `swx db upgrade` to create it (the main job does)")
+    current, head = current_revision(engine), head_revision()
+    if current is not None and current not in known_revisions():
+        raise SchemaError(f"the database {shown} is at revision {current}, newer than this swx (which knows up to "
+                          f"{head}): run the swx that migrated it, or upgrade this one")
+    if current != head:
+        what = "has no swx tables" if current is None else f"is at revision {current}, this swx needs {head}"
+        raise SchemaError(f"the database {shown} {what}: run `swx db upgrade`")
+    _CHECKED.add(url)
+
+
 def open_database(settings) -> Engine:
-    """The configured database, created or migrated to the newest revision: what every writer calls."""
+    """The configured database, checked to be at this swx's schema (it is never migrated behind the
+    user's back: `swx db upgrade`, the main job and `migrated_database` do that)."""
+    engine = engine_from_settings(settings)
+    check_schema(engine)
+    return engine
+
+
+def migrated_database(settings) -> Engine:
+    """The configured database, created or migrated to the newest revision (`swx db upgrade`, the main
+    job, a deployment's `migrate` step)."""
     engine = engine_from_settings(settings)
     upgrade(engine)
+    _CHECKED.add(engine.url.render_as_string(hide_password=False))
     return engine
 
 

@@ -14,14 +14,18 @@ from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
 from swx.config import get_settings
 from swx.store import models as m
-from swx.store.db import engine_from_settings
+from swx.store.db import SchemaError, engine_from_settings, missing_sqlite_file
 from swx.verify import Z68, Z95, same_ut_baselines
 
 
 def configured_engine() -> Engine:
     """The database of the process's settings (SWX_DATABASE_URL, or the embedded SQLite file), for
-    readers such as the dashboard that open it only through these queries."""
-    return engine_from_settings(get_settings())
+    readers such as the dashboard that open it only through these queries. A reader never creates it:
+    a missing SQLite file is a SchemaError (the dashboard shows "no runs yet")."""
+    engine = engine_from_settings(get_settings())
+    if (missing := missing_sqlite_file(engine)) is not None:
+        raise SchemaError(f"no database at {missing}: run `make run` or `swx db upgrade` first")
+    return engine
 
 
 def _frame(rows, columns: list[str], time_cols: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -378,3 +382,31 @@ def finished_products(engine: Engine, first_target: dt.date, last_target: dt.dat
                             .where(r.target_day >= first_target, r.target_day <= last_target,
                                    r.status.in_(["ok", "degraded"]))).all()
     return [(d, nc, ionex) for d, nc, ionex in rows]
+
+
+def run_overview(engine: Engine, run_id: int, day0: dt.datetime) -> dict[str, Any]:
+    """What `swx status` reports of a run: station forecast counts per architecture, the active models,
+    the run's global products (with their mean verified RMSE), its map scores, the station scores of
+    the windows around its target day (`day0`, 00 UT) and the storm events of the week before it."""
+    sf, g, v, mv, se = m.StationForecast, m.GlobalForecast, m.Verification, m.ModelVersion, m.StormEvent
+    with engine.connect() as conn:
+        out: dict[str, Any] = {"station_forecasts": {a: int(n) for a, n in conn.execute(
+            select(sf.architecture, func.count()).where(sf.run_id == run_id).group_by(sf.architecture)).all()}}
+        out["active_models"] = {a: {"stations": int(n), "latest_version": int(vmax)} for a, n, vmax in conn.execute(
+            select(mv.architecture, func.count(), func.max(mv.version)).where(mv.status == "active")
+            .group_by(mv.architecture)).all()}
+        out["products"] = [tuple(r) for r in conn.execute(
+            select(g.method, g.product_path, g.ionex_path, func.avg(g.global_rmse))
+            .where(g.run_id == run_id).group_by(g.method, g.product_path, g.ionex_path)).all()]
+        out["map_skill"] = [tuple(r) for r in conn.execute(
+            select(v.model, v.rmse, v.skill_persistence, v.n)
+            .where(v.run_id == run_id, v.station_code == "global", v.kp_class == "all")).all()]
+        out["station_skill"] = [tuple(r) for r in conn.execute(
+            select(v.model, func.avg(v.rmse), func.avg(v.skill_persistence))
+            .where(v.scope == "station", v.kp_class == "all", v.window_end >= day0 - dt.timedelta(days=2),
+                   v.window_start <= day0).group_by(v.model)).all()]
+        out["storms"] = [tuple(r) for r in conn.execute(
+            select(se.start, se.end, se.max_kp, se.g_class)
+            .where(se.end >= day0 - dt.timedelta(days=7), se.start < day0 + dt.timedelta(days=1))
+            .order_by(se.start)).all()]
+    return out

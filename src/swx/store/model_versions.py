@@ -1,0 +1,78 @@
+"""The `model_versions` rows of the model registry (swx.registry keeps the checkpoint files): one row per
+saved version of a station model, with one active version per station and architecture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+
+from swx.store import models as m
+from swx.store.writes import station_ids, upsert
+
+#: what identifies a version row
+VERSION_KEY = ("station_id", "architecture", "version")
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    station: str
+    architecture: str
+    version: int
+    status: str
+    path: Path
+    sha256: str
+    val_rmse: float | None
+    parent_id: int | None
+    reason: str
+
+
+def find_version(engine: Engine, station: str, architecture: str, version: int | None = None,
+                 status: str | None = None) -> Version | None:
+    """The newest version of (station, architecture), or that `version`, or the newest with `status`."""
+    mv, st = m.ModelVersion, m.Station
+    stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
+                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason)
+            .join(st, st.id == mv.station_id).where(st.code == station, mv.architecture == architecture))
+    if version is not None:
+        stmt = stmt.where(mv.version == version)
+    if status is not None:
+        stmt = stmt.where(mv.status == status)
+    with engine.connect() as conn:
+        row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9])
+
+
+def next_version(engine: Engine, station: str, architecture: str) -> tuple[int, int]:
+    """(station id, the next version number) of (station, architecture); registers the station's id."""
+    with engine.begin() as conn:
+        sid = station_ids(conn, [station])[station]
+        last = conn.execute(select(func.max(m.ModelVersion.version)).where(
+            m.ModelVersion.station_id == sid, m.ModelVersion.architecture == architecture)).scalar()
+    return sid, (last or 0) + 1
+
+
+def insert_version(engine: Engine, row: dict[str, Any]) -> None:
+    """One version row (upsert on VERSION_KEY: re-saving the same version updates it)."""
+    with engine.begin() as conn:
+        upsert(conn, m.ModelVersion.__table__, [row], list(VERSION_KEY))
+
+
+def activate_version(engine: Engine, v: Version, reason: str = "") -> None:
+    """Make `v` the active version; the previous active one is retired (one transaction)."""
+    with engine.begin() as conn:
+        conn.execute(update(m.ModelVersion).where(m.ModelVersion.station_id == select(m.Station.id).where(
+            m.Station.code == v.station).scalar_subquery(), m.ModelVersion.architecture == v.architecture,
+            m.ModelVersion.status == "active", m.ModelVersion.id != v.id).values(
+            status="retired", reason=f"replaced by version {v.version}"))
+        conn.execute(update(m.ModelVersion).where(m.ModelVersion.id == v.id).values(status="active", reason=reason))
+
+
+def reject_version(engine: Engine, v: Version, reason: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(m.ModelVersion).where(m.ModelVersion.id == v.id).values(status="rejected", reason=reason))

@@ -1,0 +1,84 @@
+"""Opening the database never migrates it: a missing or old schema is a one-line error naming
+`swx db upgrade`, and `swx db upgrade` (or the main job) is what creates and migrates it."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from swx import cli
+from swx.config import get_settings
+from swx.store.db import SchemaError, current_revision, downgrade, engine_from_settings, head_revision, open_database
+
+runner = CliRunner()
+
+
+def _main(monkeypatch, capsys, argv: list[str]) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["swx", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out + captured.err
+
+
+def test_a_missing_database_is_not_created_behind_the_users_back(monkeypatch, capsys):
+    settings = get_settings()
+    db = settings.data_dir / "swx.sqlite"
+    db.unlink()
+    with pytest.raises(SchemaError, match="run `swx db upgrade` to create it"):
+        open_database(settings)
+    assert not db.exists()
+    code, text = _main(monkeypatch, capsys, ["status"])
+    assert code == 2 and "Traceback" not in text
+    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].endswith(": run `swx db upgrade` to create it (the main job does)")
+    assert errors[0].startswith("error: no database at ") and db.name in errors[0]
+    assert not db.exists()
+    r = runner.invoke(cli.app, ["db", "upgrade"])
+    assert r.exit_code == 0, r.output
+    assert current_revision(open_database(settings)) == head_revision()
+
+
+def test_an_old_schema_names_both_revisions(monkeypatch, capsys):
+    settings = get_settings()
+    engine = engine_from_settings(settings)
+    downgrade(engine, "-1")
+    old = current_revision(engine)
+    assert old != head_revision()
+    with pytest.raises(SchemaError, match=f"is at revision {old}, this swx needs {head_revision()}: run `swx db upgrade`"):
+        open_database(settings)
+    code, text = _main(monkeypatch, capsys, ["ingest", "kp", "--source", "bundled"])  # refused before any work
+    assert code == 2 and "Traceback" not in text and "run `swx db upgrade`" in text
+    assert not settings.archive_dir.exists()
+    assert current_revision(engine) == old  # still not migrated by anyone but the user
+
+
+def test_the_main_jobs_first_stage_creates_the_database():
+    from swx import operations as ops
+
+    settings = get_settings()
+    (settings.data_dir / "swx.sqlite").unlink()
+    assert "at revision " + head_revision() in ops.migrate_database_stage(settings)
+    assert current_revision(open_database(settings)) == head_revision()
+
+
+def test_a_database_newer_than_this_swx_says_so(monkeypatch):
+    from sqlalchemy import text
+
+    settings = get_settings()
+    engine = engine_from_settings(settings)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    downgrade_hint = "newer than this swx"
+    with pytest.raises(SchemaError, match=downgrade_hint):
+        open_database(settings)
+
+
+def test_postgresql_without_tables_names_swx_db_upgrade(monkeypatch):
+    from tests.helpers import fresh_postgres_database
+
+    with fresh_postgres_database(monkeypatch, "swx_schema", migrate=False):
+        with pytest.raises(SchemaError, match="has no swx tables: run `swx db upgrade`"):
+            open_database(get_settings())
