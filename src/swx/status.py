@@ -69,18 +69,18 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     state = doc["status"].upper() + (f" (degraded: {doc['reason']})" if doc["degraded"] else "")
     source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "")
     lines = [f"run {doc['run_id']}: forecast for {doc['target_day']}, issued {doc['issue_time']} — {state}",
-             f"  ran {doc['ran_at']} ({doc['age_hours']:.1f} h ago), input {source}, code {doc['code_version'] or '?'}"]
+             f"  ran {str(doc['ran_at'])[:19]} UTC ({doc['age_hours']:.1f} h ago), input {source}, code {doc['code_version'] or '?'}"]
     if doc["station_forecasts"]:
         lines.append("  station forecasts: " + ", ".join(f"{a} {n}" for a, n in sorted(doc["station_forecasts"].items())))
     if doc["active_models"]:
         lines.append("  active models: " + ", ".join(f"{a} ({v['stations']} stations, newest v{v['latest_version']})"
                                                      for a, v in sorted(doc["active_models"].items())))
-    for model, v in sorted(doc["station_skill"].items()):
-        sk = "" if v["skill_vs_persistence"] is None else f", {v['skill_vs_persistence']:+.0%} vs persistence"
-        lines.append(f"  station skill, last days: {model} RMSE {v['rmse']:.2f} TECU{sk}")
-    for model, v in sorted(doc["map_skill"].items()):
-        sk = "" if v["skill_vs_persistence"] is None else f", {v['skill_vs_persistence']:+.0%} vs persistence"
-        lines.append(f"  map of this run: {model} RMSE {v['rmse']:.2f} TECU{sk}")
+    for label, scores in (("station skill, last days", doc["station_skill"]), ("map of this run", doc["map_skill"])):
+        if scores:
+            lines.append(f"  {label} (RMSE TECU, vs persistence): " + ", ".join(
+                f"{m} {v['rmse']:.2f}" + ("" if v["skill_vs_persistence"] is None or m.endswith("persistence")
+                                          else f" ({v['skill_vs_persistence']:+.0%})")
+                for m, v in sorted(scores.items(), key=lambda kv: kv[1]["rmse"])))
     for method, p in sorted(doc["global"].items()):
         lines.append(f"  product ({method}): {p['netcdf']}")
     for ev in doc["storms"]:
