@@ -70,7 +70,7 @@ def station_panel(observed: pd.DataFrame, bands: pd.DataFrame, kp: pd.DataFrame,
     top = alt.layer(*layers).properties(height=320, width="container", title=title)
     bottom = alt.Chart(kp).mark_bar().encode(
         x=x, y=alt.Y("kp:Q", title="Kp", scale=alt.Scale(domain=[0, 9])),
-        color=alt.condition("datum.kp >= 4.67", alt.value("#d62728"), alt.value("#7f7f7f")),
+        color=alt.condition("datum.storm", alt.value("#d62728"), alt.value("#7f7f7f")),
         tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("kp:Q", format=".2f")]
     ).properties(height=150, width="container")
     return [_fit(top), _fit(bottom)]
@@ -83,7 +83,7 @@ def storm_panel(kp: pd.DataFrame, global_dtec: pd.DataFrame, stations: pd.DataFr
     x = _time_axis(domain)
     kp_chart = alt.Chart(kp).mark_bar().encode(
         x=x, y=alt.Y("kp:Q", title="Kp", scale=alt.Scale(domain=[0, 9])),
-        color=alt.condition("datum.kp >= 4.67", alt.value("#d62728"), alt.value("#7f7f7f"))
+        color=alt.condition("datum.storm", alt.value("#d62728"), alt.value("#7f7f7f"))
     ).properties(height=120, width="container", title=title)
     g = alt.Chart(global_dtec).mark_line(point=True).encode(
         x=x, y=alt.Y("global_dtec:Q", title="Global ΔTEC (TECU)"), color=alt.Color("kind:N", title=None, legend=alt.Legend(orient="top")),

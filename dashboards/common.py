@@ -106,10 +106,7 @@ def provenance(run_id: int) -> dict:
 @st.cache_data(ttl=TTL * 60)
 def coastlines() -> pd.DataFrame:
     """Coastline polylines for Altair maps (offline, from swx's land mask)."""
-    from swx.grid import coastline_segments
-
-    return pd.concat([pd.DataFrame({"lon": s[:, 0], "lat": s[:, 1], "segment": i, "order": range(len(s))})
-                      for i, s in enumerate(coastline_segments(1.0))], ignore_index=True)
+    return q.coastlines(1.0)
 
 
 @st.cache_data(ttl=TTL)

@@ -71,9 +71,11 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cache_dir: Pat
     for key in list(os.environ):
         if key.startswith("SWX_") and key not in keep:
             monkeypatch.delenv(key)
-    monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path / "data"))
-    (tmp_path / "data").mkdir()
-    shutil.copyfile(migrated_sqlite, tmp_path / "data" / "swx.sqlite")
+    # beside the test's own folder (tests list tmp_path and expect only what they wrote there)
+    data = tmp_path.with_name(tmp_path.name + "-swx-data")
+    data.mkdir()
+    monkeypatch.setenv("SWX_DATA_DIR", str(data))
+    shutil.copyfile(migrated_sqlite, data / "swx.sqlite")
     monkeypatch.setenv("SWX_CACHE_DIR", str(cache_dir))
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()

@@ -245,3 +245,19 @@ def wait_http(url: str, proc, timeout: float = 60, log=None) -> None:
             detail = ("\n" + Path(log).read_text()) if log else ""
             raise RuntimeError(f"{url} never answered (exit {proc.poll()}){detail}")
         time.sleep(0.3)
+
+
+def run_cli_main(monkeypatch, capsys, argv: list[str]) -> tuple[int, str]:
+    """`swx ARGV` through the console entry point (swx.cli.main, which turns SwxError into one line):
+    (exit code, stdout + stderr)."""
+    import sys
+
+    import pytest
+
+    from swx import cli
+
+    monkeypatch.setattr(sys, "argv", ["swx", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out + captured.err

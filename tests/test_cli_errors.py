@@ -3,11 +3,9 @@ traceback: on an empty data folder, and for a station or a day swx does not know
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from swx import cli
+from tests.helpers import run_cli_main as _run
 
 EMPTY = [
     (["train"], "no sim GIMs in the archive"),
@@ -21,14 +19,6 @@ UNKNOWN_STATION = [
     (["evaluate", "--start", "2015-03-16", "--end", "2015-03-17", "--station", "NOPE1"], "unknown station(s) NOPE1"),
     (["update", "--day", "2015-03-16", "--station", "NOPE1"], "unknown station(s) NOPE1"),
 ]
-
-
-def _run(monkeypatch, capsys, argv: list[str]) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["swx", *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out + captured.err
 
 
 @pytest.mark.parametrize(("argv", "why"), EMPTY + UNKNOWN_STATION, ids=lambda a: " ".join(a) if isinstance(a, list) else "")

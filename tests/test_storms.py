@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from swx.indices.history import load_history
-from swx.storms import detect_storms, storm_response
+from swx.storms import STORM_KP, detect_storms, g_class, storm_days, storm_response
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +53,12 @@ def test_response_peaks_and_stations():
     assert ev.stations == ["A", "B"]
     row = ev.as_row()
     assert row["g_class"] == 2 and row["start"].tzinfo is not None
+
+
+def test_one_storm_level_for_classes_days_and_events():
+    """Kp 5- (14/3, also when stored as 4.667) is G1 and a storm day; 4+ (13/3) is neither."""
+    assert [g_class(k) for k in (13 / 3, 14 / 3, 4.667, 17 / 3, 26 / 3, 9.0)] == [0, 1, 1, 2, 5, 5]
+    kp = pd.Series([13 / 3, 4.667, 2.0], index=pd.to_datetime(["2015-03-16 03:00", "2015-03-17 06:00",
+                                                              "2015-03-18 00:00"], utc=True))
+    assert {str(d) for d in storm_days(kp)} == {"2015-03-17"}
+    assert [e.g_class for e in detect_storms(kp)] == [1] and STORM_KP == 14 / 3

@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.common import day_start, global_dtec, kp, page
-from swx.kp import g_class
 
 
 def render() -> None:
@@ -30,7 +29,7 @@ def render() -> None:
     k = kp(t0, t1)
     if len(k):
         last = k.dropna(subset=["kp"]).iloc[-1]
-        g = g_class(float(last.kp))
+        g = int(last.g_class)
         c1, c2 = st.columns(2)
         c1.metric("Latest Kp", f"{last.kp:.2f}", help=f"3-hour interval from {last.time:%Y-%m-%d %H:%M} UTC")
         c2.metric("NOAA G-scale", f"G{g}" if g else "below storm level")

@@ -12,8 +12,7 @@ import streamlit as st
 
 from dashboards.charts import pit_chart, trend_chart
 from dashboards.common import csv_download, day_start, page, skill, verification_span
-from swx.blend import MODEL_ORDER
-from swx.verify import pooled_skill, rolling_rmse
+from swx.store import queries as q
 
 GROUPS = {"station": ["station_code"], "architecture": [], "latitude band": ["lat_band"], "surface": ["surface"],
           "Kp class": ["kp_class"]}
@@ -32,12 +31,6 @@ def pit_frame(rows: pd.DataFrame) -> pd.DataFrame:
         out.append(pd.DataFrame({"model": model, "bin": np.arange(1, len(counts) + 1), "count": counts.astype(int),
                                  "fraction": counts / counts.sum()}))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["model", "bin", "count", "fraction"])
-
-
-def _ordered(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Rows grouped by `keys`, the models in MODEL_ORDER within each group."""
-    rank = table["model"].map({m: i for i, m in enumerate(MODEL_ORDER)}).fillna(len(MODEL_ORDER))
-    return table.assign(_rank=rank).sort_values(keys + ["_rank"]).drop(columns="_rank")
 
 
 def render() -> None:
@@ -60,7 +53,7 @@ def render() -> None:
         return
     by = st.radio("Per", list(GROUPS), horizontal=True)
     rows = stations if by == "Kp class" else stations[stations.kp_class == "all"]
-    pooled = _ordered(pooled_skill(rows, GROUPS[by]), GROUPS[by]).rename(columns=COLUMNS)
+    pooled = q.skill_by(rows, GROUPS[by]).rename(columns=COLUMNS)
     table = pooled.set_index([COLUMNS[c] for c in GROUPS[by]] + ["model"]).round(3)
     st.subheader(f"Station forecasts, 24 h ahead, {chosen[0]} to {chosen[1]}")
     st.dataframe(table)
@@ -77,7 +70,7 @@ def render() -> None:
                    "U-shaped: too confident (intervals too narrow); domed: intervals too wide.")
 
     days = st.slider("Rolling window (days)", 1, 30, 7)
-    trend = rolling_rmse(stations[stations.kp_class == "all"], days)
+    trend = q.skill_trend(stations[stations.kp_class == "all"], days)
     st.subheader("Is the daily update helping? Trailing error and skill over time")
     for chart in trend_chart(trend, days):
         st.altair_chart(chart, width="stretch")

@@ -30,6 +30,7 @@ from swx.provenance import code_version, input_records, settings_hash
 from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
 from swx.store import models as m
+from swx.storms import storm_days
 from swx.store.queries import issued_forecasts
 from swx.store.writes import (
     finish_run,
@@ -403,7 +404,7 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     every architecture and the blend) against the station values of its maps, beside persistence and
     the 27-day median at the same times; per station, latitude band, land/ocean and Kp class. What the
     users got is what is scored: no model is re-run."""
-    from swx.forecasting import score_rows, storm_days
+    from swx.forecasting import score_rows
 
     fc = issued_forecasts(ctx.engine, target_day, target_day)
     if fc.empty:

@@ -134,12 +134,6 @@ def daily_update(registry: ModelRegistry, ds: StationDataset, station_index: int
 
 # ------------------------------------------------------------------------------------ train / evaluate
 
-def storm_days(kp: pd.Series, threshold: float = 14 / 3) -> set[dt.date]:
-    """UT days whose maximum Kp reaches the storm level (Kp >= 5-, NOAA G1)."""
-    daily = kp.groupby(pd.DatetimeIndex(kp.index).normalize()).max()
-    return {t.date() for t, v in daily.items() if v >= threshold - 1e-6}
-
-
 def split_for_training(ds: StationDataset, train_end: dt.date | None = None, test_fraction: float = 0.01,
                        val_fraction: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The method's chronological split. With `train_end`, training and validation use only windows

@@ -17,12 +17,13 @@ from swx.blend import BlendConfig, walk_forward
 from swx.config import ARCHITECTURES, BLEND, Settings
 from swx.errors import InputError, InsufficientDataError, NoActiveModelError
 from swx.features import persistence_from_windows
-from swx.forecasting import StationDataset, build_dataset, split_for_training, storm_days, verification_rows
+from swx.forecasting import StationDataset, build_dataset, split_for_training, verification_rows
 from swx.kp import load_indices
 from swx.models import ModelConfig
 from swx.registry import ModelRegistry
 from swx.series import long_to_wide, series_from_archive
 from swx.stations import Station, load_catalog
+from swx.storms import storm_days
 from swx.store.db import open_database
 from swx.store.writes import upsert_stations, write_verification
 from swx.training import EnsembleForecaster, StationForecaster, TrainConfig

@@ -13,11 +13,7 @@ from swx.indices.tables import IndexTables, merge_tables
 from swx.io.filecache import FileCache
 from swx.net import Downloader
 
-__all__ = ["fetch_gfz", "load_indices", "G_SCALE_KP"]
-
-#: NOAA G-scale thresholds on Kp (G1 = Kp 5-, ... G5 = Kp 9-).
-G_SCALE_KP = {1: 14 / 3, 2: 17 / 3, 3: 20 / 3, 4: 23 / 3, 5: 26 / 3}
-
+__all__ = ["fetch_gfz", "load_indices"]
 
 def fetch_gfz(downloader: Downloader, url: str, nowcast_url: str | None = None) -> IndexTables:
     """Download and parse GFZ's definitive file and, when given, the nowcast file (merged)."""
@@ -42,10 +38,3 @@ def load_indices(archive: Archive | None = None) -> IndexTables:
 _MERGED: FileCache[IndexTables] = FileCache(size=4)
 
 
-def g_class(kp: float) -> int:
-    """NOAA G-scale class (0 = below storm level) for a Kp value."""
-    g = 0
-    for level, threshold in G_SCALE_KP.items():
-        if kp >= threshold - 1e-6:
-            g = level
-    return g

@@ -11,9 +11,9 @@ import xarray as xr
 
 from swx.archive import Archive
 from swx.indices.tables import kp_label
-from swx.kp import g_class, load_indices
+from swx.kp import load_indices
+from swx.storms import STORM_KP, at_least, g_class
 
-G1 = 14 / 3  # Kp 5-
 
 
 def archive_summary(archive: Archive, window: tuple[dt.date, dt.date] | None = None) -> str:
@@ -52,7 +52,7 @@ def archive_summary(archive: Archive, window: tuple[dt.date, dt.date] | None = N
         return "\n".join(lines)
     lines.append(f"  Kp over {where}: {kp_label(sel.kp.min())} .. {kp_label(sel.kp.max())}")
     daily_max = sel.kp.groupby(sel.index.normalize()).max()
-    storms = daily_max[daily_max >= G1 - 1e-6]
+    storms = daily_max[at_least(daily_max, STORM_KP)]
     if storms.empty:
         lines.append("  storms (Kp >= 5-): none")
     else:

@@ -10,7 +10,29 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from swx.kp import G_SCALE_KP, g_class
+import datetime as dt
+
+#: NOAA G-scale thresholds on Kp (G1 = Kp 5-, ... G5 = Kp 9-).
+G_SCALE_KP = {1: 14 / 3, 2: 17 / 3, 3: 20 / 3, 4: 23 / 3, 5: 26 / 3}
+#: The storm level: Kp 5- (NOAA G1).
+STORM_KP = G_SCALE_KP[1]
+_KP_TOLERANCE = 1e-6  # Kp is in thirds: 14/3 stored and read back must still count as 5-
+
+
+def at_least(kp, threshold: float):
+    """kp >= threshold on the Kp scale (thirds): a bool or a boolean array/series."""
+    return kp >= threshold - _KP_TOLERANCE
+
+
+def g_class(kp: float) -> int:
+    """NOAA G-scale class (0 = below storm level) for a Kp value."""
+    return max((level for level, threshold in G_SCALE_KP.items() if at_least(kp, threshold)), default=0)
+
+
+def storm_days(kp: pd.Series, threshold: float = STORM_KP) -> set[dt.date]:
+    """UT days whose maximum Kp reaches the storm level (Kp >= 5-, NOAA G1)."""
+    daily = kp.groupby(pd.DatetimeIndex(kp.index).normalize()).max()
+    return {t.date() for t, v in daily.items() if at_least(v, threshold)}
 
 KP_INTERVAL = pd.Timedelta(hours=3)
 
@@ -37,11 +59,11 @@ class StormEvent:
                     stations=list(self.stations))
 
 
-def detect_storms(kp: pd.Series, *, threshold: float = G_SCALE_KP[1],
+def detect_storms(kp: pd.Series, *, threshold: float = STORM_KP,
                   quiet_gap: pd.Timedelta = pd.Timedelta(hours=12)) -> list[StormEvent]:
     """Storm events in a 3-hourly Kp series (index = interval start, UTC)."""
     s = kp.dropna().sort_index()
-    storm = s[s >= threshold - 1e-6]
+    storm = s[at_least(s, threshold)]
     events: list[StormEvent] = []
     for t, v in storm.items():
         t = pd.Timestamp(t)

@@ -3,24 +3,15 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from typer.testing import CliRunner
 
 from swx import cli
 from swx.config import get_settings
 from swx.store.db import SchemaError, current_revision, downgrade, engine_from_settings, head_revision, open_database
+from tests.helpers import run_cli_main as _main
 
 runner = CliRunner()
-
-
-def _main(monkeypatch, capsys, argv: list[str]) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["swx", *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out + captured.err
 
 
 def test_a_missing_database_is_not_created_behind_the_users_back(monkeypatch, capsys):

@@ -114,6 +114,8 @@ def test_indices_input_files_runs_forecasts_and_skill(engine):
     assert q.counts(engine)["kp_values"] == 40 and q.counts(engine)["daily_indices"] == 5
     kp = q.kp_series(engine, dt.datetime(2015, 3, 17, tzinfo=UTC), dt.datetime(2015, 3, 18, tzinfo=UTC))
     assert kp.kp.max() == pytest.approx(7.667) and str(kp.time.dt.tz) == "UTC"
+    assert kp.g_class.max() == 4 and kp.storm.dtype == bool  # the dashboard colours by these (Kp 8- is G4)
+    assert (kp.storm == (kp.g_class >= 1)).all()
 
     fid = record_input_file(engine, kind="GIM", centre="sim", day=dt.date(2015, 3, 17), path="/a", sha256="0" * 64,
                             maps=25, source_kind="simulated")

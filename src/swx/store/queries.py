@@ -12,10 +12,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
+from swx.blend import MODEL_ORDER
 from swx.config import get_settings
+from swx.grid import coastline_segments
 from swx.store import models as m
 from swx.store.db import SchemaError, engine_from_settings, missing_sqlite_file
-from swx.verify import Z68, Z95, same_ut_baselines
+from swx.storms import STORM_KP, at_least, g_class
+from swx.verify import Z68, Z95, pooled_skill, rolling_rmse, same_ut_baselines
 
 
 def configured_engine() -> Engine:
@@ -219,11 +222,16 @@ def dtec_series(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str 
 
 
 def kp_series(engine: Engine, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """3-hourly Kp in [start, end), with its NOAA G class and whether it is at storm level (Kp >= 5-)."""
     cols = ["time", "kp", "ap", "status", "source"]
     with engine.connect() as conn:
         rows = conn.execute(select(*[getattr(m.KpValue, c) for c in cols])
                             .where(m.KpValue.time >= start, m.KpValue.time < end).order_by(m.KpValue.time)).all()
-    return _frame(rows, cols, ("time",))
+    out = _frame(rows, cols, ("time",))
+    kp = out["kp"].astype(float)
+    out["g_class"] = [0 if np.isnan(k) else g_class(k) for k in kp]
+    out["storm"] = at_least(kp, STORM_KP).to_numpy()
+    return out
 
 
 def global_products(engine: Engine, run_id: int) -> pd.DataFrame:
@@ -410,3 +418,24 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime) -> dict[str, An
             .where(se.end >= day0 - dt.timedelta(days=7), se.start < day0 + dt.timedelta(days=1))
             .order_by(se.start)).all()]
     return out
+
+
+# ------------------------------------------------------------------ what the dashboard draws from query results
+
+def skill_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Verification rows (from `skill_table`) pooled over `keys` (swx.verify.pooled_skill), the models
+    in the order people read them (the blend, the models, the baselines) within each group."""
+    table = pooled_skill(rows, keys)
+    rank = table["model"].map({name: i for i, name in enumerate(MODEL_ORDER)}).fillna(len(MODEL_ORDER))
+    return table.assign(_rank=rank).sort_values(keys + ["_rank"]).drop(columns="_rank")
+
+
+def skill_trend(rows: pd.DataFrame, days: int) -> pd.DataFrame:
+    """Daily pooled RMSE per model and its trailing `days`-day RMSE and skill (swx.verify.rolling_rmse)."""
+    return rolling_rmse(rows, days)
+
+
+def coastlines(step_deg: float = 1.0) -> pd.DataFrame:
+    """Coastline polylines (lon, lat, segment, order) from swx's offline land mask, for map overlays."""
+    return pd.concat([pd.DataFrame({"lon": s[:, 0], "lat": s[:, 1], "segment": i, "order": range(len(s))})
+                      for i, s in enumerate(coastline_segments(step_deg))], ignore_index=True)
