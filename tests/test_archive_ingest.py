@@ -138,3 +138,17 @@ def test_the_fast_tec_reader_gives_what_xarray_decodes(tmp_path):
         np.testing.assert_array_equal(fast[name].values, full[name].values)
     np.testing.assert_array_equal(fast["tec"].values, full["tec"].values)  # NaN where NaN
     assert np.isnan(fast["tec"].values[3, 10, 20]) and list(fast.data_vars) == ["tec"]
+
+
+def test_ingest_summary_is_one_line_with_counts_and_the_days_that_did_not_arrive():
+    from swx.ingest import DayResult, IngestSummary
+
+    status = {d: "fetched" for d in range(1, 29)} | {5: "skipped", 10: "missing", 11: "missing"}
+    summary = IngestSummary([DayResult("cod", dt.date(2015, 3, d), s, "not on the server" if s == "missing" else "")
+                             for d, s in sorted(status.items(), reverse=True)])
+    line = summary.one_line("cod", shown=1)
+    assert "\n" not in line
+    assert line.startswith("GIMs cod 2015-03-01 .. 2015-03-28: 25 fetched, 2 missing, 1 skipped")
+    assert "2015-03-10 missing (not on the server); and 1 more" in line
+    assert "2015-03-11" not in line
+    assert IngestSummary().one_line("cod") == "GIMs cod: no day asked"

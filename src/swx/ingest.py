@@ -58,6 +58,20 @@ class IngestSummary:
             out.append(f"  {r.status.upper():7s} {r.centre} {r.day}: {r.reason}")
         return out
 
+    def one_line(self, centre: str, *, shown: int = 5) -> str:
+        """The ingest as one log line: the day range, a count per status, and the first days that did
+        not arrive, with why (a two-year backfill must not log 700 day entries)."""
+        if not self.results:
+            return f"GIMs {centre}: no day asked"
+        days = [r.day for r in self.results]
+        line = (f"GIMs {centre} {min(days)} .. {max(days)}: "
+                + ", ".join(f"{n} {status}" for status, n in sorted(self.counts().items())))
+        bad = sorted(self.failed, key=lambda r: r.day)
+        if bad:
+            line += "; " + "; ".join(f"{r.day} {r.status}" + (f" ({r.reason})" if r.reason else "") for r in bad[:shown])
+            line += f"; and {len(bad) - shown} more" if len(bad) > shown else ""
+        return line
+
     def __str__(self) -> str:
         return "\n".join(self.lines())
 

@@ -104,27 +104,8 @@ def ingest_stage(settings: Settings, days: list[dt.date]) -> dict[str, Any]:
     out = {"centre": centre, "days": {}}
     for r in summary.results:
         out["days"][str(r.day)] = {"status": r.status, "reason": getattr(r, "reason", "") or ""}
-    out["summary"] = ingest_summary_line(out)
+    out["summary"] = summary.one_line(centre)
     return out
-
-
-def ingest_summary_line(out: dict[str, Any], *, shown: int = 5) -> str:
-    """One log line for an ingest stage's result: the day range, a count per status, and the first
-    days that did not arrive, with why (a two-year backfill must not log 700 day entries)."""
-    days = out["days"]
-    if not days:
-        return f"GIMs {out['centre']}: no day asked"
-    counts: dict[str, int] = {}
-    for v in days.values():
-        counts[v["status"]] = counts.get(v["status"], 0) + 1
-    line = (f"GIMs {out['centre']} {min(days)} .. {max(days)}: "
-            + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    bad = [(d, v) for d, v in sorted(days.items()) if v["status"] not in ("fetched", "skipped")]
-    if bad:
-        line += "; " + "; ".join(f"{d} {v['status']}" + (f" ({v['reason']})" if v["reason"] else "")
-                                 for d, v in bad[:shown])
-        line += f"; and {len(bad) - shown} more" if len(bad) > shown else ""
-    return line
 
 
 def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tuple[str, ...] = ARCHITECTURES,

@@ -44,22 +44,32 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs) -> Engine:
     return create_engine(u, **kwargs)
 
 
-def alembic_config(engine: Engine) -> Config:
+def _scripts_config() -> Config:
     """Alembic configured in code (no alembic.ini): the scripts ship inside the package."""
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("swx.store") / "migrations"))
+    return cfg
+
+
+def alembic_config(engine: Engine) -> Config:
+    """The Alembic configuration that migrates `engine`."""
+    cfg = _scripts_config()
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     cfg.attributes["engine"] = engine
     return cfg
 
 
+def _key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    _CHECKED.discard(engine.url.render_as_string(hide_password=False))
+    _CHECKED.discard(_key(engine))
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    _CHECKED.discard(engine.url.render_as_string(hide_password=False))
+    _CHECKED.discard(_key(engine))
     command.downgrade(alembic_config(engine), revision)
 
 
@@ -84,9 +94,7 @@ def known_revisions() -> tuple[str, ...]:
     """The migrations shipped with this swx, oldest first (the last is the head)."""
     from alembic.script import ScriptDirectory
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("swx.store") / "migrations"))
-    return tuple(reversed([s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()]))
+    return tuple(reversed([s.revision for s in ScriptDirectory.from_config(_scripts_config()).walk_revisions()]))
 
 
 def head_revision() -> str:
@@ -105,8 +113,7 @@ def missing_sqlite_file(engine: Engine) -> Path | None:
 def check_schema(engine: Engine) -> None:
     """Raise SchemaError, naming `swx db upgrade`, unless the database is at this swx's revision. A
     missing SQLite file is not created."""
-    url = engine.url.render_as_string(hide_password=False)
-    if url in _CHECKED:
+    if _key(engine) in _CHECKED:
         return
     shown = engine.url.render_as_string(hide_password=True)
     if (missing := missing_sqlite_file(engine)) is not None:
@@ -118,7 +125,7 @@ def check_schema(engine: Engine) -> None:
     if current != head:
         what = "has no swx tables" if current is None else f"is at revision {current}, this swx needs {head}"
         raise SchemaError(f"the database {shown} {what}: run `swx db upgrade`")
-    _CHECKED.add(url)
+    _CHECKED.add(_key(engine))
 
 
 def open_database(settings) -> Engine:
@@ -134,7 +141,7 @@ def migrated_database(settings) -> Engine:
     job, a deployment's `migrate` step)."""
     engine = engine_from_settings(settings)
     upgrade(engine)
-    _CHECKED.add(engine.url.render_as_string(hide_password=False))
+    _CHECKED.add(_key(engine))
     return engine
 
 
