@@ -91,8 +91,8 @@ class Archive:
             return ds.load()
 
     def open_gim_tec(self, centre: str, day: dt.date) -> xr.Dataset:
-        """Only the TEC maps of one archived day (time, lat, lon), read with netCDF4 directly: a quarter of
-        the time of `open_gim` through xarray's decoding, for the stages that read many days. Files not
+        """Only the TEC maps of one archived day (time, lat, lon), read with netCDF4 directly: about half
+        the time of xarray's decoding (benchmarks/bench_archive.py), for the stages that read many days. Files not
         written by `store_gim` (other time units) go the general way."""
         tec = read_tec(self.gim_path(centre, day))
         return self.open_gim(centre, day)[["tec"]] if tec is None else tec

@@ -1,6 +1,6 @@
 """The archive's file format for one day of maps: netCDF4 (zlib level 1, shuffle), CF attributes, time as
-int64 seconds since 1970. Written and read with netCDF4 directly: xarray's encoding and decoding cost
-four times as long, and the main job writes and reads hundreds of days. Files stay ordinary CF netCDF
+int64 seconds since 1970. Written and read with netCDF4 directly: xarray's encoding and decoding take
+about twice as long (benchmarks/bench_archive.py), and the main job writes and reads hundreds of days. Files stay ordinary CF netCDF
 (`xr.open_dataset` reads them: tested equal to what xarray writes)."""
 
 from __future__ import annotations
