@@ -40,18 +40,20 @@ def main() -> None:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     os.environ["SWX_DATABASE_URL"] = args.database_url.rsplit("/", 1)[0] + "/" + name
     os.environ["SWX_DATA_DIR"] = tempfile.mkdtemp(prefix="swx-bench-backfill-")
-    from swx import operations as ops
     from swx.config import get_settings
+    from swx.pipeline.database import migrate_database_stage
+    from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
+    from swx.pipeline.train import ensure_models
 
     get_settings.cache_clear()
     s = get_settings()
     end = s.demo_end - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days - 1)
     days = [s.demo_start + dt.timedelta(days=k) for k in range((s.demo_end - s.demo_start).days + 1)]
-    ops.migrate_database_stage(s)
-    ops.ingest_indices_stage(s)
-    ops.ingest_stage(s, days)
-    ops.ensure_models(s, start - dt.timedelta(days=1), epochs=10)
+    migrate_database_stage(s)
+    ingest_indices_stage(s)
+    ingest_gims_stage(s, days)
+    ensure_models(s, start - dt.timedelta(days=1), epochs=10)
 
     from flows.backfill import backfill
 

@@ -56,7 +56,7 @@ def _product(data_dir: Path, target: dt.date) -> tuple[str, str]:
     """One real product pair (netCDF + IONEX) from swx's writers, for the global map page."""
     import xarray as xr
 
-    from swx.grid import IONEX_LAT, IONEX_LON
+    from swx.science.grid import IONEX_LAT, IONEX_LON
     from swx.products import forecast_dataset, write_products
 
     t = pd.date_range(pd.Timestamp(target), periods=13, freq="2h").values
@@ -76,8 +76,8 @@ def seed(url: str, years: int, data_dir: Path) -> dict[str, int]:
     """Ten (or `years`) years of daily operation, ending 31 Dec 2024, into the database at `url`."""
     from sqlalchemy import text
 
-    from swx.kp import load_indices
-    from swx.stations import load_catalog
+    from swx.archive import load_indices
+    from swx.science.stations import load_catalog
     from swx.store.db import make_engine, upgrade
     from swx.store.writes import upsert_stations
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from swx.extend import METHODS, extend, persistence_prior, stations_from_maps
+from swx.science.extend import METHODS, extend, persistence_prior, stations_from_maps
 from swx.io.ionex import IonexWarning, read_ionex
-from swx.stations import dense_catalog, load_catalog
-from swx.verify import map_scores
+from swx.science.stations import dense_catalog, load_catalog
+from swx.science.verify import map_scores
 
 SHARED = Path(os.environ.get("SWX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 DAYS = [("esag0080.20i.Z", "esag0090.20i.Z"), ("codg0080.20i.Z", "codg0090.20i.Z")]

@@ -34,7 +34,7 @@ ANCHOR = {"R10N": 0.13, "R40N": 0.22, "R70N": 0.18}  # the plain ridge regressio
 def write_station_csvs(folder: Path) -> dict[str, Path]:
     """The shared semicolon file (Year; DOY; Hour; VTEC_10N; VTEC_40N; VTEC_70N; 0 = missing) as one
     time,vtec CSV per station — the format `swx import-series` reads."""
-    from swx.series import read_doy_csv
+    from swx.science.series import read_doy_csv
 
     d = pd.concat([read_doy_csv(SERIES / f, zero_is_missing=False)
                    for f in ("Training_data_VTEC.csv", "Test_data_VTEC.csv")])
@@ -55,7 +55,7 @@ def swx(*args: str, env: dict[str, str]) -> str:
 
 def pooled(rows: pd.DataFrame) -> pd.DataFrame:
     """Per model and Kp class: RMSE per station and pooled over the stations, skill vs persistence."""
-    from swx.verify import pooled_skill
+    from swx.science.verify import pooled_skill
 
     st = rows[rows.scope == "station"] if "scope" in rows else rows[rows.station.isin(STATIONS)]
     st = st.rename(columns={"station": "station_code"})

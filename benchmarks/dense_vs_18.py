@@ -24,15 +24,15 @@ import pandas as pd
 
 from swx.archive import Archive
 from swx.config import Settings
-from swx.extend import StationValues, extend, persistence_prior
-from swx.forecasting import split_for_training
-from swx.gim.simulate import simulated_source
-from swx.ingest import daterange, ingest_gims
-from swx.jobs import Context, dataset
-from swx.kp import load_indices
-from swx.models import ModelConfig
-from swx.stations import dense_catalog, load_catalog
-from swx.training import StationForecaster, TrainConfig
+from swx.science.extend import StationValues, extend, persistence_prior
+from swx.ml.dataset import split_for_training
+from swx.sources.simulated import simulated_source
+from swx.pipeline.ingest import daterange, ingest_gims
+from swx.pipeline.context import Context, station_dataset as dataset
+from swx.archive import load_indices
+from swx.ml.nets import ModelConfig
+from swx.science.stations import dense_catalog, load_catalog
+from swx.ml.training import StationForecaster, TrainConfig
 
 START, END, TRAIN_END = dt.date(2014, 12, 1), dt.date(2015, 3, 31), dt.date(2015, 3, 10)
 

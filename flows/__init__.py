@@ -1,1 +1,1 @@
-"""swx's Prefect flows: thin wiring of `swx.operations` into tasks and flows (see README.md)."""
+"""swx's Prefect flows: thin wiring of `swx.pipeline` into tasks and flows (see README.md)."""

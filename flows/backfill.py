@@ -11,7 +11,7 @@ from prefect_dask import DaskTaskRunner
 
 from flows import tasks
 from swx.config import get_settings
-from swx.operations import completed_days
+from swx.pipeline.status import completed_days
 
 STEPS = ("ingest", "forecast", "verify", "storms")
 

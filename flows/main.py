@@ -18,7 +18,7 @@ from prefect import flow, get_run_logger
 from flows import tasks
 from flows.daily import daily
 from swx.config import get_settings
-from swx.operations import completed_days
+from swx.pipeline.status import completed_days
 
 
 @flow(name="swx-main", log_prints=True)
@@ -56,7 +56,7 @@ def main_job() -> dict:
 
 def run() -> int:
     from swx.config import get_settings
-    from swx.report import main_job_summary
+    from swx.pipeline.report import main_job_summary
 
     t0 = time.perf_counter()
     out = main_job()

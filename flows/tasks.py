@@ -1,4 +1,4 @@
-"""Prefect tasks: each wraps one `swx.operations` stage. Tasks take and return dates, paths and small
+"""Prefect tasks: each wraps one `swx.pipeline` stage (the functions the CLI calls). Tasks take and return dates, paths and small
 dicts; I/O stages retry with backoff; nothing here computes."""
 
 from __future__ import annotations
@@ -9,10 +9,15 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.runtime import flow_run
 
-from swx import operations as ops
 from swx.config import get_settings
-from swx.errors import InputError
-from swx.store.db import SchemaError
+from swx.errors import InputError, SchemaError
+from swx.pipeline.database import migrate_database_stage
+from swx.pipeline.forecast import forecast_stage
+from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
+from swx.pipeline.storms import storms_stage
+from swx.pipeline.train import ensure_models as ensure_models_stage
+from swx.pipeline.update import update_stage
+from swx.pipeline.verify import verify_stage
 
 
 def _settings():
@@ -31,7 +36,7 @@ def worth_retrying(task, task_run, state) -> bool:
 
 @task(name="migrate-database")
 def migrate_database() -> str:
-    out = ops.migrate_database_stage(_settings())
+    out = migrate_database_stage(_settings())
     get_run_logger().info("database %s", out)
     return out
 
@@ -39,7 +44,8 @@ def migrate_database() -> str:
 @task(name="ingest-gims", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"],
       retry_condition_fn=worth_retrying)
 def ingest_gims(days: list[dt.date]) -> dict[str, Any]:
-    out = ops.ingest_stage(_settings(), days)
+    settings = _settings()
+    out = ingest_gims_stage(settings, days).as_dict(settings.centre)
     get_run_logger().info("%s", out["summary"])
     return out
 
@@ -47,7 +53,7 @@ def ingest_gims(days: list[dt.date]) -> dict[str, Any]:
 @task(name="ingest-kp", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"],
       retry_condition_fn=worth_retrying)
 def ingest_kp() -> dict[str, Any]:
-    out = ops.ingest_indices_stage(_settings())
+    out = ingest_indices_stage(_settings()).as_dict()
     get_run_logger().info("Kp from %s: %d rows, %d changed, up to %s", out["source"], out["rows"], out["changed"],
                           out["last"])
     return out
@@ -55,12 +61,12 @@ def ingest_kp() -> dict[str, Any]:
 
 @task(name="ensure-models")
 def ensure_models(train_end: dt.date, epochs: int = 15) -> dict[str, Any]:
-    return ops.ensure_models(_settings(), train_end, epochs=epochs)
+    return ensure_models_stage(_settings(), train_end, epochs=epochs)
 
 
 @task(name="update-models")
 def update_models(day: dt.date) -> dict[str, Any]:
-    out = ops.update_stage(_settings(), day)
+    out = update_stage(_settings(), day)
     if not out["ok"]:
         get_run_logger().warning("update failed, previous models kept: %s", out["reason"])
     return out
@@ -68,7 +74,7 @@ def update_models(day: dt.date) -> dict[str, Any]:
 
 @task(name="forecast", retries=1, retry_delay_seconds=30)
 def forecast(issue_day: dt.date) -> dict[str, Any]:
-    out = ops.forecast_stage(_settings(), issue_day, flow_run_id=str(flow_run.get_id() or ""))
+    out = forecast_stage(_settings(), issue_day, flow_run_id=str(flow_run.get_id() or ""))
     log = get_run_logger()
     (log.warning if out["degraded"] else log.info)("run %s for %s: %s", out["run_id"], out["target_day"],
                                                    out["reason"] or "ok")
@@ -77,12 +83,12 @@ def forecast(issue_day: dt.date) -> dict[str, Any]:
 
 @task(name="verify")
 def verify(day: dt.date) -> dict[str, Any]:
-    return ops.verify_stage(_settings(), day)
+    return verify_stage(_settings(), day)
 
 
 @task(name="storms")
 def storms(start: dt.date, end: dt.date) -> dict[str, Any]:
-    return ops.storms_stage(_settings(), start, end)
+    return storms_stage(_settings(), start, end)
 
 
 @task(name="publish-artifacts")
@@ -90,7 +96,7 @@ def publish(issue_day: dt.date, forecast_out: dict[str, Any], verify_out: dict[s
             storms_out: dict[str, Any], update_out: dict[str, Any] | None = None) -> str:
     from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 
-    from swx.report import daily_markdown, forecast_map_png, skill_rows
+    from swx.pipeline.report import daily_markdown, forecast_map_png, skill_rows
 
     md = daily_markdown(issue_day, forecast_out, verify_out, storms_out, update_out)
     create_markdown_artifact(md, key="swx-daily-summary", description=f"swx daily run {issue_day}")

@@ -7,31 +7,30 @@ import datetime as dt
 
 from prefect import flow, get_run_logger, task
 
-from swx import jobs
 from swx.config import ARCHITECTURES, get_settings
-from swx.models import describe_device
+from swx.pipeline.context import context
+from swx.pipeline.train import gridsearch as gridsearch_stage
+from swx.pipeline.train import rmse_by_model, training_device
+from swx.pipeline.train import train as train_stage
 
 
 @task(name="train-architecture")
 def train_architecture(architecture: str, train_end: dt.date | None, epochs: int, ensemble: int) -> dict:
-    ctx = jobs.context(get_settings())
-    df = jobs.train(ctx, [architecture], train_end=train_end, epochs=epochs, ensemble=ensemble,
-                    gaussian=ensemble == 1)
-    rows = df[(df.kp_class == "all") & (df.scope == "station")]
-    return {m: round(float(rows[rows.model == m].rmse.mean()), 3) for m in rows.model.unique()}
+    df = train_stage(context(get_settings()), [architecture], train_end=train_end, epochs=epochs, ensemble=ensemble,
+                     gaussian=ensemble == 1)
+    return rmse_by_model(df)
 
 
 @task(name="gridsearch")
 def gridsearch(architecture: str) -> str:
-    _, path = jobs.gridsearch(jobs.context(get_settings()), architecture)
+    _, path = gridsearch_stage(context(get_settings()), architecture)
     return str(path)
 
 
 @flow(name="swx-train")
 def train(architectures: list[str] | None = None, train_end: dt.date | None = None, epochs: int = 40,
           ensemble: int = 1, search: bool = False) -> dict:
-    get_run_logger().info("training on %s (SWX_DEVICE=%s)", describe_device(get_settings().device),
-                          get_settings().device)
+    get_run_logger().info("training on %s", training_device(get_settings()))
     out = {}
     for arch in architectures or ARCHITECTURES:
         if search:

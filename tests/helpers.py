@@ -186,10 +186,9 @@ def fresh_postgres_database(monkeypatch, prefix: str = "swx_test", *, migrate: b
 
 def simulated_archive(settings, start: dt.date, end: dt.date):
     """The simulated source of `settings` and its days start..end ingested into the archive."""
-    from swx.archive import Archive
-    from swx.gim.simulate import simulated_source
-    from swx.ingest import daterange, ingest_gims
-    from swx.kp import load_indices
+    from swx.archive import Archive, load_indices
+    from swx.pipeline.ingest import daterange, ingest_gims
+    from swx.sources.simulated import simulated_source
 
     archive = Archive(settings.archive_dir)
     src = simulated_source(settings, load_indices(archive))
@@ -201,19 +200,23 @@ def seed_dashboard_database(settings) -> dict:
     """What the dashboard tests look at, made by the real stages on a simulated archive (2-hourly maps,
     10 Feb - 17 Mar 2015, the St Patrick's Day storm): CNNs trained to 10 March, daily runs issued
     13-17 March, maps and stations verified 14-17 March, storm events. Returns the run ids."""
-    from swx import daily, jobs
-    from swx import operations as ops
-    from swx.ingest import daterange
+    from swx.pipeline.context import context
+    from swx.pipeline.database import migrate_database_stage
+    from swx.pipeline.forecast import forecast
+    from swx.pipeline.ingest import daterange, ingest_gims_stage, ingest_indices_stage
+    from swx.pipeline.storms import storms
+    from swx.pipeline.train import train
+    from swx.pipeline.verify import verify_stage
 
-    ops.migrate_database_stage(settings)  # as the main job does first
-    ops.ingest_stage(settings, daterange(dt.date(2015, 2, 10), dt.date(2015, 3, 17)))  # files recorded in the DB
-    ops.ingest_indices_stage(settings)  # Kp and F10.7 into the database, as the daily flow does
-    ctx = jobs.context(settings)
-    jobs.train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
-    runs = [daily.forecast(ctx, d).run_id for d in daterange(dt.date(2015, 3, 13), dt.date(2015, 3, 17))]
+    migrate_database_stage(settings)  # as the main job does first
+    ingest_gims_stage(settings, daterange(dt.date(2015, 2, 10), dt.date(2015, 3, 17)))  # files recorded in the DB
+    ingest_indices_stage(settings)  # Kp and F10.7 into the database, as the daily flow does
+    ctx = context(settings)
+    train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
+    runs = [forecast(ctx, d).run_id for d in daterange(dt.date(2015, 3, 13), dt.date(2015, 3, 17))]
     for d in daterange(dt.date(2015, 3, 14), dt.date(2015, 3, 17)):
-        ops.verify_stage(settings, d)
-    daily.storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
+        verify_stage(settings, d)
+    storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
     ctx.engine.dispose()
     return {"runs": runs}
 

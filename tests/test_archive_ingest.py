@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from swx.archive import Archive
-from swx.gim.sources import LocalDirectorySource, RemoteSource
-from swx.indices.history import load_history
-from swx.ingest import daterange, ingest_gims, ingest_indices
+from swx.sources.gim import LocalDirectorySource, RemoteSource
+from swx.sources.indices.history import load_history
+from swx.pipeline.ingest import daterange, ingest_gims, ingest_indices
 from swx.io.ionex import read_ionex
-from swx.net import Downloader, RetryPolicy
+from swx.io.http import Downloader, RetryPolicy
 from tests.helpers import gim_bytes_gz, gim_text, make_gim, no_sleep
 
 D1, D2, D3 = dt.date(2020, 1, 8), dt.date(2020, 1, 9), dt.date(2020, 1, 10)
@@ -141,7 +141,7 @@ def test_the_fast_tec_reader_gives_what_xarray_decodes(tmp_path):
 
 
 def test_ingest_summary_is_one_line_with_counts_and_the_days_that_did_not_arrive():
-    from swx.ingest import DayResult, IngestSummary
+    from swx.pipeline.ingest import DayResult, IngestSummary
 
     status = {d: "fetched" for d in range(1, 29)} | {5: "skipped", 10: "missing", 11: "missing"}
     summary = IngestSummary([DayResult("cod", dt.date(2015, 3, d), s, "not on the server" if s == "missing" else "")

@@ -11,13 +11,16 @@ import pandas as pd
 import pytest
 import xarray as xr
 from typer.testing import CliRunner
-
-from swx import daily, jobs
 from swx.cli import app
 from swx.config import get_settings
 from swx.io.ionex import read_ionex
+from swx.pipeline.context import context
+from swx.pipeline.forecast import forecast
+from swx.pipeline.storms import storms
+from swx.pipeline.train import train
+from swx.pipeline.verify import verify_maps, verify_station_forecasts
 from swx.provenance import code_version
-from swx.series import series_from_archive
+from swx.science.series import series_from_archive
 from swx.store import queries as q
 from tests.helpers import simulated_archive
 
@@ -29,14 +32,14 @@ def trained(database, monkeypatch):
     get_settings.cache_clear()
     settings = get_settings()
     simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 18))
-    ctx = jobs.context(settings)
-    jobs.train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
+    ctx = context(settings)
+    train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
     return ctx
 
 
 def test_daily_forecast_verification_storms_and_rerun(trained):
     ctx = trained
-    r = daily.forecast(ctx, dt.date(2015, 3, 16))
+    r = forecast(ctx, dt.date(2015, 3, 16))
     assert r.target_day == dt.date(2015, 3, 17) and not r.degraded and r.methods == ["residual", "idw"]
     engine = ctx.engine
     counts = q.counts(engine)
@@ -67,26 +70,26 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
                           "forecast")
     assert len(fdtec) == 12 and (fdtec.n_stations == 18).all()
 
-    v = daily.verify_maps(ctx, dt.date(2015, 3, 17))
+    v = verify_maps(ctx, dt.date(2015, 3, 17))
     glob = v[(v.station_code == "global")].set_index("model")
     assert {"map:residual", "map:idw", "map:persistence"} <= set(glob.index)
     assert {"lat_band:low", "surface:ocean"} <= set(v.station_code)
     prods = q.global_products(engine, r.run_id)
     assert prods.global_rmse.notna().all()
 
-    events = daily.storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
+    events = storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
     big = max(events, key=lambda e: e.max_kp)
     assert big.g_class == 4 and big.peak_neg_dtec is not None and len(big.stations) == 5
     assert len(q.storms(engine)) == len(events)
 
     # a rerun of the same day updates the same rows: nothing is duplicated
     before = q.counts(engine)
-    r2 = daily.forecast(ctx, dt.date(2015, 3, 16))
-    daily.storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
+    r2 = forecast(ctx, dt.date(2015, 3, 16))
+    storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
     assert r2.run_id == r.run_id and q.counts(engine) == before
 
     # the GIM of the issue day is missing: degraded, said why, still published
-    d = daily.forecast(ctx, dt.date(2015, 3, 19))
+    d = forecast(ctx, dt.date(2015, 3, 19))
     assert d.degraded and "no sim GIM for 2015-03-19" in d.reason and d.target_day == dt.date(2015, 3, 20)
     assert d.products["residual"][1].is_file()
     run = q.latest_run(engine)
@@ -99,7 +102,7 @@ def test_the_published_blend_learns_from_verified_forecasts_only(trained):
     is the weighted sum of the stored members and the baselines at issue time; the map extends it."""
     ctx = trained
     engine = ctx.engine
-    runs = [daily.forecast(ctx, dt.date(2015, 3, d)) for d in (12, 13, 14)]
+    runs = [forecast(ctx, dt.date(2015, 3, d)) for d in (12, 13, 14)]
     for k, r in enumerate(runs):
         w = q.blend_weights(engine, r.run_id)
         assert set(w.member) == {"cnn", "persistence", "median27"} and (w.n_samples == k).all()
@@ -127,7 +130,7 @@ def test_the_published_blend_learns_from_verified_forecasts_only(trained):
         assert "blend" in f.attrs["source"]
 
     # what was published is what is verified: the stored rows of each model, beside the baselines
-    v = daily.verify_station_forecasts(ctx, dt.date(2015, 3, 15))
+    v = verify_station_forecasts(ctx, dt.date(2015, 3, 15))
     one = v[(v.station_code == code) & (v.kp_class == "all")].set_index("model")
     assert set(one.index) == {"cnn", "blend", "persistence", "median27"} and (one.n == 12).all()
     long, _ = series_from_archive(ctx.archive, "sim", [s for s in ctx.stations if s.code == code],
@@ -147,9 +150,9 @@ def test_a_degraded_run_is_verified_with_the_baselines_it_knew(trained):
     ctx = trained
     path = ctx.archive.gim_path("sim", dt.date(2015, 3, 16))
     path.rename(path.with_suffix(".away"))  # the 16th never arrived
-    r = daily.forecast(ctx, dt.date(2015, 3, 16))
+    r = forecast(ctx, dt.date(2015, 3, 16))
     assert r.degraded and r.latest_day == dt.date(2015, 3, 15)
-    v = daily.verify_station_forecasts(ctx, dt.date(2015, 3, 17))
+    v = verify_station_forecasts(ctx, dt.date(2015, 3, 17))
     code = "E000N50"
     one = v[(v.station_code == code) & (v.kp_class == "all")].set_index("model")
     assert set(one.index) == {"cnn", "blend", "persistence", "median27"} and (one.n == 12).all()

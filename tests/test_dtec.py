@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swx.dtec import delta_tec, global_dtec, global_dtec_frame, median_reference, station_dtec_frame
+from swx.science.dtec import delta_tec, global_dtec, global_dtec_frame, median_reference, station_dtec_frame
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from swx.geomag import DIPOLE_POLE_LAT, DIPOLE_POLE_LON, dipole_latitude, local_time_hours
-from swx.grid import IONEX_LAT, IONEX_LON, area_weights, band_of, land_mask
+from swx.science.geomag import DIPOLE_POLE_LAT, DIPOLE_POLE_LON, dipole_latitude, local_time_hours
+from swx.science.grid import IONEX_LAT, IONEX_LON, area_weights, band_of, land_mask
 
 
 def test_land_mask_on_the_ionex_grid():
@@ -35,7 +35,7 @@ def test_dipole_latitude():
 
 
 def test_shipped_coastlines_are_the_tracing_of_the_land_mask():
-    from swx.grid import coastline_segments, trace_coastlines
+    from swx.science.grid import coastline_segments, trace_coastlines
 
     shipped, traced = coastline_segments(1.0), trace_coastlines(1.0)
     assert len(shipped) == len(traced) > 100
@@ -43,7 +43,7 @@ def test_shipped_coastlines_are_the_tracing_of_the_land_mask():
 
 
 def test_coastline_segments_trace_the_land_mask():
-    from swx.grid import coastline_segments, land_mask
+    from swx.science.grid import coastline_segments, land_mask
 
     segs = coastline_segments(2.0)
     pts = np.concatenate(segs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from swx.gridsearch import METHOD_GRID, grid_search, save_results
+from swx.ml.gridsearch import METHOD_GRID, grid_search, save_results
 from tests.test_models_training import synthetic
 
 

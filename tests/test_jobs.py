@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from swx.archive import Archive
 from swx.cli import app
 from swx.config import get_settings
-from swx.gim.simulate import simulated_source
-from swx.ingest import daterange, ingest_gims
-from swx.kp import load_indices
+from swx.sources.simulated import simulated_source
+from swx.pipeline.ingest import daterange, ingest_gims
+from swx.archive import load_indices
 from swx.store import queries as q
 from swx.store.db import engine_from_settings
 
@@ -93,7 +93,7 @@ def test_update_command_walks_forward_and_records_decisions(demo_archive):
 
 
 def test_user_station_catalog_from_settings(tmp_path, monkeypatch):
-    from swx.jobs import context
+    from swx.pipeline.context import context
 
     cat = tmp_path / "stations.csv"
     cat.write_text("code,name,lat,lon,sector,lat_band,surface\nTUC,Tucuman,-26.8,-65.2,-65,low,land\n")

@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from swx.errors import FetchError, NotFoundError
-from swx.net import Downloader, RetryPolicy
+from swx.io.http import Downloader, RetryPolicy
 from tests.helpers import gim_bytes_gz, no_sleep
 
 FAST = RetryPolicy(timeout_s=1.0, retries=2, backoff_s=0.01)

@@ -9,8 +9,8 @@ import pytest
 
 from swx.archive import Archive
 from swx.errors import DataFormatError
-from swx.series import count_gaps, import_series, long_to_wide, read_doy_csv, series_from_archive
-from swx.stations import load_catalog
+from swx.science.series import count_gaps, import_series, long_to_wide, read_doy_csv, series_from_archive
+from swx.science.stations import load_catalog
 from tests.helpers import make_gim
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from swx.errors import DataFormatError
-from swx.stations import lat_band, load_catalog
+from swx.science.stations import lat_band, load_catalog
 
 
 def test_default_catalog_is_the_methods_18_stations():
@@ -34,7 +34,7 @@ def test_user_catalog_and_errors(tmp_path):
 
 
 def test_dense_catalog_round_trips_and_knows_land_from_ocean():
-    from swx.stations import catalog_csv, dense_catalog, parse_catalog
+    from swx.science.stations import catalog_csv, dense_catalog, parse_catalog
 
     dense = dense_catalog()
     assert len(dense) == 17 * 18 == 306 and len({s.code for s in dense}) == 306

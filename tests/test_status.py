@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from swx.cli import app
 from swx.config import get_settings
-from swx.status import run_status
+from swx.pipeline.status import run_status
 from swx.store.db import open_database
 from swx.store.writes import finish_run, start_run
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swx.verify import pooled_skill, rolling_rmse
+from swx.science.verify import pooled_skill, rolling_rmse
 
 
 def _rows():
@@ -49,7 +49,7 @@ def test_crps_and_pit_of_gaussian_forecasts():
     histogram, an over-confident one a U-shaped histogram and a larger CRPS."""
     from math import erf, exp, pi, sqrt
 
-    from swx.verify import PIT_BINS, scores
+    from swx.science.verify import PIT_BINS, scores
 
     def closed_form(y, mu, s):
         z = (y - mu) / s

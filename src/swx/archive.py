@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from swx.indices.tables import IndexTables, empty_daily, empty_kp, merge_tables
 from swx.io.atomic import atomic_path, atomic_write_text
+from swx.io.filecache import FileCache
 from swx.io.maps_netcdf import TIME_CALENDAR, TIME_UNITS, read_tec, write_maps
+from swx.sources.indices.history import load_history
+from swx.sources.indices.tables import IndexTables, empty_daily, empty_kp, merge_tables
 
 log = logging.getLogger(__name__)
 
@@ -169,3 +171,18 @@ def _read_table(path: Path, empty: pd.DataFrame) -> pd.DataFrame:
         if c in df:
             df[c] = df[c].astype(str)
     return df[list(empty.columns)]
+
+
+def load_indices(archive: Archive | None = None) -> IndexTables:
+    """Kp and F10.7 for every stage: the bundled history, overlaid by whatever the archive holds (its better or newer rows win).
+
+    Every stage of a daily run asks for them: the merged tables are kept while the archive's index files
+    are unchanged (swx.io.filecache), so treat them as read-only."""
+    history = load_history()
+    if archive is None:
+        return history
+    return _MERGED.get([archive.kp_path, archive.daily_path], lambda: merge_tables(history, archive.load_indices()),
+                       str(archive.root.resolve()))
+
+
+_MERGED: FileCache[IndexTables] = FileCache(size=4)

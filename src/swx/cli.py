@@ -1,4 +1,9 @@
-"""The `swx` command line: ingest GIMs and Kp, inspect IONEX files, run the main job."""
+"""The `swx` command line: every command parses its options, calls a stage of `swx.pipeline` (the same
+functions the Prefect flows call) and prints the result for people; no command computes.
+
+Commands import their stage inside the command: `swx --help` and the light commands start without
+loading torch, matplotlib or the database layer.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -18,15 +23,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from swx.archive import Archive
-from swx.config import Settings, get_settings
+from swx.config import get_settings
 from swx.errors import InputError, SwxError
-from swx.gim.sources import GimSource, LocalDirectorySource
-from swx.ingest import DayResult, IngestSummary, daterange, ingest_gims, ingest_indices
-from swx.net import Downloader
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 app = typer.Typer(help="swx: 24 h vTEC forecasting from Global Ionospheric Maps (IONEX) and Kp.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
@@ -62,40 +60,10 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
     _setup_logging("DEBUG" if verbose else settings.log_level)
 
 
-def _downloader(settings: Settings) -> Downloader:
-    from swx.operations import downloader
-
-    return downloader(settings)
-
-
-def _simulated(settings: Settings, archive: Archive):
-    with console.status("preparing the simulated source (NeQuick-G tables are computed once and cached)"):
-        return _source(settings, "simulated", None, archive)
-
-
-def _source(settings: Settings, kind: str, directory: Path | None, archive: Archive | None = None) -> GimSource:
-    from swx.operations import gim_source
-
-    try:
-        return gim_source(settings, archive or Archive(settings.archive_dir), kind, directory)
-    except InputError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--source / --dir") from None
-
-
 def _progress() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=console,
                     disable=not console.is_terminal)
-
-
-def _run_ingest(source: GimSource, archive: Archive, items: list[tuple[str, dt.date]], force: bool) -> IngestSummary:
-    with _progress() as progress:
-        task = progress.add_task("GIM days", total=len(items), last="")
-
-        def advance(r: DayResult) -> None:
-            progress.update(task, advance=1, last=f"{r.centre} {r.day} {r.status}")
-
-        return ingest_gims(source, archive, items, force=force, on_result=advance)
 
 
 def _parse_day(value: str) -> dt.date:
@@ -115,24 +83,22 @@ def ingest_gims_cmd(
     force: Annotated[bool, typer.Option(help="Fetch again even if archived and verified.")] = False,
 ) -> None:
     """Fetch the GIMs of a date range into the archive (skips days already archived and verified)."""
+    from swx.pipeline.ingest import daterange, ingest_gims_stage
+
     settings = get_settings()
     first = _parse_day(start)
     last = _parse_day(end) if end else first
-    kind = source or settings.gim_source
-    c = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
-    from swx.store.db import open_database
-    from swx.store.sync import record_gim_days
-
-    engine = open_database(settings)  # a database at another schema stops here, before any download
-    archive = Archive(settings.archive_dir)
-    try:
-        summary = _run_ingest(_source(settings, kind, directory), archive,
-                              [(c, d) for d in daterange(first, last)], force)
-    except InputError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    record_gim_days(engine, archive, summary)
+    with _progress() as progress:
+        task = progress.add_task("GIM days", total=(last - first).days + 1, last="")
+        try:
+            summary = ingest_gims_stage(settings, daterange(first, last), centre=centre, kind=source,
+                                        directory=directory, force=force,
+                                        on_result=lambda r: progress.update(task, advance=1,
+                                                                            last=f"{r.centre} {r.day} {r.status}"))
+        except InputError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--source / --dir") from None
     out.print("\n".join(summary.lines()))
-    out.print(f"archive: {archive.root}; database: {engine.url.render_as_string(hide_password=True)}")
+    out.print(f"archive: {settings.archive_dir}; database: {settings.display_database_url}")
     raise typer.Exit(1 if summary.failed else 0)
 
 
@@ -142,37 +108,13 @@ def ingest_kp_cmd(
     file: Annotated[Path | None, typer.Option(help="A GFZ Kp_ap_Ap_SN_F107 file or a CelesTrak SW file.")] = None,
 ) -> None:
     """Bring Kp and F10.7 into the archive from GFZ, a local file or the bundled history."""
-    settings = get_settings()
-    kind = "file" if file else (source or settings.kp_source)
-    from swx.store.db import open_database
-    from swx.store.sync import record_indices
+    from swx.pipeline.ingest import ingest_indices_stage
 
-    engine = open_database(settings)  # a database at another schema stops here, before any download
-    archive = Archive(settings.archive_dir)
-    if kind == "bundled":
-        from swx.indices.history import load_history
-        tables, label = load_history(), "bundled history (CelesTrak/GFZ)"
-    elif kind == "gfz":
-        from swx.kp import fetch_gfz
-        with _downloader(settings) as dl:
-            tables, label = fetch_gfz(dl, settings.kp_url, settings.kp_nowcast_url), "GFZ"
-    elif kind == "file":
-        if file is None:
-            raise typer.BadParameter("--source file needs --file PATH")
-        tables, label = read_index_file(file), str(file)
-    else:
-        raise typer.BadParameter(f"unknown Kp source {kind!r}", param_hint="--source")
-    out.print(str(ingest_indices(tables, archive, label)))
-    record_indices(engine, tables)
-
-
-def read_index_file(path: Path):
-    """A GFZ Kp file or a CelesTrak SW file, told apart by their first line."""
-    from swx.indices.celestrak import read_sw
-    from swx.indices.gfz import read_gfz_text
-
-    head = path.read_bytes()[:200]
-    return read_sw(path) if head.startswith(b"DATATYPE") or b"BEGIN OBSERVED" in head else read_gfz_text(path)
+    try:
+        summary = ingest_indices_stage(get_settings(), kind=source, file=file)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--source / --file") from None
+    out.print(str(summary))
 
 
 @ionex_app.command("info")
@@ -210,16 +152,11 @@ def simulate_day_cmd(
     out_path: Annotated[Path, typer.Option("--out", help="IONEX file to write (.gz compresses).")],
 ) -> None:
     """Write one simulated day as an IONEX file (centre SIM, marked SIMULATED)."""
-    from swx.io.atomic import atomic_write_bytes
+    from swx.pipeline.simulator_check import write_simulated_day
 
     settings = get_settings()
-    src = _simulated(settings, Archive(settings.archive_dir))
-    text = src.simulator.ionex(_parse_day(date)).encode("ascii")
-    if out_path.name.endswith(".gz"):
-        import gzip
-
-        text = gzip.compress(text, mtime=0)
-    atomic_write_bytes(out_path, text)
+    with console.status("preparing the simulated source (NeQuick-G tables are computed once and cached)"):
+        write_simulated_day(settings, _parse_day(date), out_path)
     out.print(f"wrote {out_path} (SIMULATED, seed {settings.sim_seed})")
 
 
@@ -236,72 +173,15 @@ def simulate_compare_cmd(
 ) -> None:
     """Compare simulated with real maps on the real days (means, diurnal amplitude, persistence) and,
     with --real-series, simulated with real series at their points (mean and day-to-day variability)."""
-    from swx.gim.simulate import GimSimulator, SimulationConfig, load_basis
-    from swx.gim.stats import compare_with_real, comparison_markdown
-    from swx.kp import load_indices
-    from swx.plots import plot_maps
+    from swx.pipeline.simulator_check import compare_simulator
 
-    settings = get_settings()
-    tables = read_index_file(indices) if indices else load_indices(Archive(settings.archive_dir))
-    basis = load_basis(settings.resolved_cache_dir)
-    sims = {c: GimSimulator(basis, tables, SimulationConfig(seed=settings.sim_seed, cadence_min=c)) for c in (60, 120)}
-    df = compare_with_real(real_dir, lambda day, cadence: sims[cadence].day(day))
-    table = comparison_markdown(df)
-    figure = out_path.with_suffix(".png")
-    from swx.io.ionex import read_ionex
-
-    real = read_ionex(real_dir / "codg0080.20i.Z") if (real_dir / "codg0080.20i.Z").exists() else None
-    if real is not None:
-        sim = sims[60].day(dt.date(2020, 1, 8))
-        plot_maps({"real CODE GIM": real.tec.sel(time="2020-01-08T12:00"),
-                   "SIMULATED (swx)": sim.tec.sel(time="2020-01-08T12:00")}, figure,
-                  "vTEC on 2020-01-08 12:00 UT: real vs simulated")
-    points = "(not computed: run with --real-series)"
+    with console.status("simulating the real days (and points) and comparing"):
+        table, points = compare_simulator(get_settings(), real_dir, out_path, indices=indices,
+                                          real_series=real_series, lon=lon)
     if real_series:
-        from swx.gim.stats import point_realism, realism_markdown
-
-        observed, lats = _real_point_series(real_series)
-        simulated = _simulated_points(settings, tables, observed, lats, lon)
-        first = observed.index[0].year
-        periods = {f"Jan-Mar {first}": (f"{first}-01-01", f"{first}-03-31")}
-        periods |= {str(y): (f"{y}-01-01", f"{y}-12-31") for y in sorted(set(observed.index.year))}
-        points = realism_markdown(point_realism(simulated, observed, periods))
         out.print(points)
-    from swx.io.atomic import atomic_write_text
-
-    atomic_write_text(out_path, _SIM_DOC.format(table=table, figure=figure.name if real is not None else "",
-                                                 seed=settings.sim_seed, points=points))
     out.print(table)
     out.print(f"wrote {out_path}")
-
-
-def _real_point_series(files: list[Path]) -> tuple[pd.DataFrame, list[float]]:
-    """Real series in the Year; DOY; Hour; VTEC_<lat><N|S> layout, and the latitude of each column."""
-    import pandas as pd
-
-    from swx.series import doy_column_latitude, read_doy_csv
-
-    real = pd.concat([read_doy_csv(f) for f in files])
-    real = real[~real.index.duplicated()].sort_index()
-    lats = [doy_column_latitude(c) for c in real.columns]
-    return real, lats
-
-
-def _simulated_points(settings: Settings, tables, real: pd.DataFrame, lats: list[float], lon: float,
-                      calibrated: bool = True) -> pd.DataFrame:
-    from dataclasses import replace
-
-    from swx.gim.simulate import GimSimulator, SimulationConfig, load_basis
-    from swx.gim.stats import simulated_point_series
-
-    config = SimulationConfig(seed=settings.sim_seed, cadence_min=120)
-    sim = GimSimulator(load_basis(settings.resolved_cache_dir), tables,
-                       config if calibrated else replace(config, level_fit=()))
-    first, last = real.index[0].date(), real.index[-1].date()
-    with console.status(f"simulating {first} .. {last} at {lon:g} E"):
-        points = simulated_point_series(sim.day, first, last, lats, lon)
-    points.columns = list(real.columns)
-    return points
 
 
 @simulate_app.command("calibrate")
@@ -315,113 +195,47 @@ def simulate_calibrate_cmd(
 ) -> None:
     """Fit the simulator's level calibration (SimulationConfig.level_fit) to real series: prints the
     coefficients per latitude, fitted on the uncalibrated simulator's monthly means up to --fit-end."""
-    from swx.gim.stats import level_fit
-    from swx.kp import load_indices
+    from swx.pipeline.simulator_check import calibrate_simulator
 
-    settings = get_settings()
-    tables = read_index_file(indices) if indices else load_indices(Archive(settings.archive_dir))
-    real, lats = _real_point_series(real_series)
-    real = real.loc[:_parse_day(fit_end).isoformat()]
-    sim = _simulated_points(settings, tables, real, lats, lon, calibrated=False)
-    f27 = tables.daily["f107_obs"].dropna().rolling(27, center=True, min_periods=1).mean()
+    with console.status(f"simulating the series' points at {lon:g} E"):
+        fits = calibrate_simulator(get_settings(), real_series, lon=lon, fit_end=_parse_day(fit_end), indices=indices)
     t = Table("latitude", "a", "b (ln F/100)", "c (cos)", "s (sin)", title="ln(simulated / real), monthly means")
-    for col, lat in zip(real.columns, lats):
-        t.add_row(f"{lat:g}", *(f"{v:.3f}" for v in level_fit(sim[col], real[col], f27)))
+    for lat, coefficients in fits:
+        t.add_row(f"{lat:g}", *(f"{v:.3f}" for v in coefficients))
     out.print(t)
-
-
-_SIM_DOC = """# The simulated GIM source
-
-`SWX_GIM_SOURCE=simulated` (the default of `make run`) produces GIM-like maps for any day with real
-indices: a NeQuick-G climatology driven by the observed daily F10.7, a storm response driven by the
-real Kp (positive phase on the dayside at mid latitudes, then a longer negative phase strongest at
-high latitudes), and log-normal day-to-day variability correlated in space (15° x 30°) and time
-(~30 h and ~4 h). They are written as IONEX files with centre code SIM and a DESCRIPTION that says
-SIMULATED, archived with `source_kind = simulated`, and every summary labels them as simulated.
-
-## Simulated vs real on the real days in `../shared/data/ionex`
-
-Each cell is *real / simulated* (TECU). Means are area-weighted daily means over latitude bands
-(low < 30°, mid 30-60°, high > 60°, both hemispheres); the diurnal amplitude is the daily max - min
-at each grid point, averaged over the band; the persistence RMSE is that of the previous day's maps
-used as a forecast (area-weighted). Seed {seed}; generated by
-`swx simulate compare --real-dir ../shared/data/ionex --indices ../shared/data/kp/SW-All.txt`.
-
-{table}
-
-## Against a year of real vTEC at 10°E (10°N, 40°N, 70°N)
-
-The real CODE series in `../shared/data/real-series` against the simulated maps at the same grid
-points, 2-hourly: the mean and the day-to-day variability (RMSE of the 24 h persistence forecast),
-real / simulated and simulated ÷ real. `tests/gim/test_simulate.py` keeps every mean within ±15 %
-and every variability within ±30 %. Generated by the same command with
-`--real-series .../Training_data_VTEC.csv --real-series .../Test_data_VTEC.csv`.
-
-{points}
-
-**Level calibration.** NeQuick-G driven by F10.7 alone has the wrong level there: uncalibrated, the
-simulated means were 18 % / 10 % / 20 % below the real ones in January-March 2015 (40 % below at 70°N in
-March), 10-25 % below through 2015 and 5-18 % above in 2017 — too little response to solar activity,
-and at mid and high latitudes a winter excess and a summer deficit (the real ionosphere's winter
-anomaly and summer depletion are not in the climatology). The simulator divides the climatology by
-exp(a + b ln(F/100) + c cos ωd + s sin ωd) per latitude (`SimulationConfig.level_fit`; F the 27-day
-mean F10.7 held in 70-150, d the day of the local hemisphere's year), fitted by
-`swx simulate calibrate` on the monthly means of 2015-2016 only; 2017 is the held-out check. It is
-fitted at one longitude: elsewhere it is the same function of latitude, season and F10.7.
-
-Known differences: NeQuick-G's crests are too strong at solar minimum (January 2020: simulated low- and
-mid-latitude means above CODE/ESA) and high latitudes are too quiet by day (the Klobuchar-style CKM maps
-have almost no diurnal amplitude there, the real GIMs ~5 TECU). Above the calibration's F10.7 range the
-correction fades out (none by F10.7 = 200): at solar maximum (the 1999, 2001 and 2024 days above) the
-uncalibrated level matched the real maps, and the calibrated one would overshoot. Fitted at one longitude
-over two years, it does not hold across the whole cycle: at the top of its range (F10.7 ≈ 150, the
-CAS day of January 1999) the simulated global mean is a third too high, and at the 2020 minimum still
-about 30 % too high at low and mid latitudes (it was 40 % before the calibration).
-
-![real vs simulated]({figure})
-"""
 
 
 @db_app.command("upgrade")
 def db_upgrade_cmd(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Create or migrate the database of SWX_DATABASE_URL (default: the embedded SQLite file)."""
-    from swx.store.db import current_revision, engine_from_settings, upgrade
+    from swx.pipeline.database import upgrade_database
 
-    engine = engine_from_settings(get_settings())
-    upgrade(engine, revision)
-    out.print(f"{engine.url.render_as_string(hide_password=True)}: at revision {current_revision(engine)}")
+    out.print(upgrade_database(get_settings(), revision))
 
 
 @db_app.command("downgrade")
 def db_downgrade_cmd(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")]) -> None:
     """Migrate the database down (keep a backup: a downgrade drops what newer revisions added)."""
-    from swx.store.db import current_revision, downgrade, engine_from_settings
+    from swx.pipeline.database import downgrade_database
 
-    engine = engine_from_settings(get_settings())
-    downgrade(engine, revision)
-    out.print(f"{engine.url.render_as_string(hide_password=True)}: at revision {current_revision(engine)}")
+    out.print(downgrade_database(get_settings(), revision))
 
 
 @db_app.command("current")
 def db_current_cmd() -> None:
     """Show the database's migration revision."""
-    from swx.store.db import current_revision, engine_from_settings, missing_sqlite_file
+    from swx.pipeline.database import database_revision
 
-    engine = engine_from_settings(get_settings())
-    if (missing := missing_sqlite_file(engine)) is not None:
-        out.print(f"no database at {missing} (`swx db upgrade` creates it)")
-        return
-    out.print(f"{engine.url.render_as_string(hide_password=True)}: at revision {current_revision(engine)}")
+    out.print(database_revision(get_settings()))
 
 
 @db_app.command("grant-read-only")
 def db_grant_cmd(role: Annotated[str, typer.Argument(help="An existing PostgreSQL role (the dashboard's).")],
                  schema: Annotated[str, typer.Option(help="Schema of the swx tables.")] = "public") -> None:
     """Let a PostgreSQL role read (only read) the swx tables."""
-    from swx.store.db import engine_from_settings, grant_read_only
+    from swx.pipeline.database import grant_read_only_role
 
-    grant_read_only(engine_from_settings(get_settings()), role, schema)
-    out.print(f"{role} can now read the swx tables in schema {schema}")
+    out.print(grant_read_only_role(get_settings(), role, schema))
 
 
 @app.command("import-series")
@@ -434,27 +248,13 @@ def import_series_cmd(
     name: Annotated[str, typer.Option(help="Name of a new station.")] = "",
 ) -> None:
     """Load a vTEC series (e.g. a GNSS receiver's) as a station's observations on the 2-hour grid."""
-    import pandas as pd
+    from swx.pipeline.ingest import import_series_stage
 
-    from swx.series import import_series
-    from swx.stations import lat_band
-    from swx.store.db import open_database
-    from swx.store.queries import stations as known_stations
-    from swx.store.writes import upsert_stations, write_observations
-
-    engine = open_database(get_settings())
-    if station not in set(known_stations(engine)["code"]):
-        if lat is None or lon is None:
-            raise typer.BadParameter(f"station {station} is new: give --lat and --lon", param_hint="--station")
-        upsert_stations(engine, [dict(code=station, name=name or station, lat=lat, lon=lon, sector="",
-                                      lat_band=lat_band(lat), surface=surface, origin="imported")])
-    series, counts = import_series(file)
-    values = series.dropna()
-    write_observations(engine, pd.DataFrame({"station": station, "time": values.index, "vtec": values.to_numpy(),
-                                             "centre": "imported"}))
-    out.print(f"{station}: {len(values)} values on the 2-hour grid from {counts['input']} rows "
-              f"({counts['invalid']} zero/negative/fill values treated as missing, "
-              f"{counts['missing_steps']} missing 2-hour steps)")
+    try:
+        done = import_series_stage(get_settings(), file, station, lat=lat, lon=lon, surface=surface, name=name)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--station") from None
+    out.print(str(done))
 
 
 @app.command("train")
@@ -472,9 +272,9 @@ def train_cmd(
 ) -> None:
     """Train the station models (all stations of an architecture in one batched pass) on the archive,
     register them as the active versions and score them on the held-out days against the baselines."""
-    from swx.config import ARCHITECTURES
-    from swx.jobs import context, summary_table, train
-    from swx.models import TARGETS
+    from swx.config import ARCHITECTURES, TARGETS
+    from swx.pipeline.context import context
+    from swx.pipeline.train import summary_table, train
 
     if target not in TARGETS:
         raise typer.BadParameter(f"{target!r}: expected one of {', '.join(TARGETS)}", param_hint="--target")
@@ -500,7 +300,8 @@ def evaluate_cmd(
     """Score the active models and their skill-weighted blend on a period against persistence and the
     27-day median (by station, architecture and Kp class), store the scores, and print them. The
     blend is walk-forward: each day's weights come from this period's forecasts verified before it."""
-    from swx.jobs import context, evaluate, summary_table
+    from swx.pipeline.context import context
+    from swx.pipeline.train import evaluate, summary_table
 
     ctx = context(get_settings(), station)
     df = evaluate(ctx, _parse_day(start), _parse_day(end), plot=plot)
@@ -518,7 +319,8 @@ def update_cmd(
 ) -> None:
     """Daily incremental learning: fine-tune each active model on the newest day (with replay), score
     both on DAY (walk-forward), keep the better one; every decision is recorded in the registry."""
-    from swx.jobs import context, update
+    from swx.pipeline.context import context
+    from swx.pipeline.update import update
 
     df = update(context(get_settings(), station), _parse_day(day), arch, margin=margin)
     out.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
@@ -534,11 +336,10 @@ def gridsearch_cmd(
     workers: Annotated[int | None, typer.Option(help="Local Dask worker processes; default one per core.")] = None,
 ) -> None:
     """Grid search over units, batch size and epochs in parallel (Dask), recorded under the data dir."""
-    from swx.gridsearch import METHOD_GRID
-    from swx.jobs import context, gridsearch
+    from swx.pipeline.context import context
+    from swx.pipeline.train import gridsearch
 
-    grid = {"units": units or METHOD_GRID["units"], "batch_size": batch_size or METHOD_GRID["batch_size"],
-            "epochs": epochs or METHOD_GRID["epochs"]}
+    grid = {"units": units, "batch_size": batch_size, "epochs": epochs}  # None: the method's values
     df, path = gridsearch(context(get_settings(), station), arch, grid, workers=workers)
     out.print(df.drop(columns=["val_rmse_per_station"]).to_string(index=False), markup=False, highlight=False)
     out.print(f"recorded in {path}")
@@ -549,7 +350,7 @@ def stations_list_cmd() -> None:
     """The stations of the configured catalog (SWX_STATION_CATALOG, default the method's 18)."""
     import pandas as pd
 
-    from swx.stations import load_catalog
+    from swx.science.stations import load_catalog
 
     df = pd.DataFrame([s.as_row() for s in load_catalog(get_settings().station_catalog)])
     out.print(df.to_string(index=False), markup=False, highlight=False)
@@ -564,7 +365,7 @@ def stations_dense_cmd(
     """Write a dense catalog: a virtual station on every DLAT x DLON node up to ±80° (306 by default),
     latitude band and land/ocean from the shipped land mask."""
     from swx.io.atomic import atomic_write_bytes
-    from swx.stations import catalog_csv, dense_catalog
+    from swx.science.stations import catalog_csv, dense_catalog
 
     stations = dense_catalog(dlat, dlon)
     atomic_write_bytes(out_path, catalog_csv(stations).encode())
@@ -580,8 +381,8 @@ def forecast_cmd(
 ) -> None:
     """The 24 h forecast: station forecasts from the active models, extended to the global map, ΔTEC
     against the 27-day reference, products (netCDF + IONEX) and database rows. Idempotent."""
-    from swx.operations import forecast_stage
-    from swx.report import forecast_map_png
+    from swx.pipeline.forecast import forecast_stage
+    from swx.pipeline.report import forecast_map_png
 
     r = forecast_stage(get_settings(), _parse_day(day), methods=method)
     state = f"[yellow]DEGRADED[/]: {r['reason']}" if r["degraded"] else "[green]ok[/]"
@@ -603,8 +404,8 @@ def verify_maps_cmd(
 ) -> None:
     """Score the global forecasts for DAY against its GIM, beside the persistence map: global, by
     latitude band and land/ocean; stored in the verification table."""
-    from swx.daily import verification_plot, verify_maps
-    from swx.jobs import context
+    from swx.pipeline.context import context
+    from swx.pipeline.verify import verification_plot, verify_maps
 
     ctx = context(get_settings())
     df = verify_maps(ctx, _parse_day(day))
@@ -625,18 +426,15 @@ def storms_cmd(
 ) -> None:
     """Storm events (Kp >= 5-, NOAA G1+) in a period, with the Global ΔTEC response and the stations
     most affected; stored in storm_events."""
-    from swx.daily import storms
-    from swx.jobs import context
+    from swx.pipeline.context import context
+    from swx.pipeline.storms import storm_table, storms
 
     events = storms(context(get_settings()), _parse_day(start), _parse_day(end))
     if not events:
         console.print(f"no storm (Kp >= 5-) between {start} and {end}")
         return
-    import pandas as pd
-
-    df = pd.DataFrame([e.as_row() for e in events])
-    df["stations"] = df["stations"].map(lambda s: " ".join(s[:3]))
-    out.print(df.to_string(index=False, float_format=lambda v: f"{v:.2f}"), markup=False, highlight=False)
+    out.print(storm_table(events).to_string(index=False, float_format=lambda v: f"{v:.2f}"), markup=False,
+              highlight=False)
 
 
 @app.command("extension-check")
@@ -648,29 +446,12 @@ def extension_check_cmd(
 ) -> None:
     """Measure the extension methods on real maps: rebuild TARGET from the true values at the catalog
     stations and PREVIOUS as persistence; RMSE globally, by band, land/ocean, and leave-stations-out."""
-    import numpy as np
+    from swx.pipeline.extension_check import extension_check
 
-    from swx.extend import extend, persistence_prior, reconstruction_scores, stations_from_maps
-    from swx.io.ionex import read_ionex
-    from swx.stations import load_catalog
-
-    st = load_catalog(get_settings().station_catalog)
-    lat, lon = np.array([s.lat for s in st]), np.array([s.lon for s in st])
-    prev, tgt = read_ionex(previous)["tec"], read_ionex(target)["tec"]
-    folds = [np.arange(i, len(st), 3) for i in range(3)]
-    df = reconstruction_scores(prev, tgt, lat, lon, method, folds=folds)
+    df = extension_check(get_settings(), previous, target, method, plot)
     cols = ["method", "region", "n", "rmse", "rmse_area", "rmse_persistence", "skill_vs_persistence", "coverage68"]
     out.print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
     if plot:
-        from swx.plots import plot_forecast_maps
-
-        times = tgt["time"].values[np.isin(tgt["time"].values - np.timedelta64(1, "D"), prev["time"].values)]
-        m0 = (method or ["residual"])[0]
-        g = extend(persistence_prior(prev, times), stations_from_maps(tgt.sel(time=times), lat, lon), m0)
-        k = int(np.argmin(np.abs(times - (times[0] + np.timedelta64(12, "h")))))
-        plot_forecast_maps(g["tec"].isel(time=k), tgt.sel(time=times[k]), plot,
-                           f"{target.name} at {str(times[k])[11:16]} UT rebuilt by '{m0}' from {len(st)} stations",
-                           g["tec_sigma"].isel(time=k))
         console.print(f"plot: {plot}")
 
 
@@ -697,7 +478,7 @@ def status_cmd(
 ) -> None:
     """The latest forecast run: status, degraded and why, source, forecasts, models, skill, products and
     storms. Exits 1 when there is no run, it failed, or it is older than the limit."""
-    from swx.status import run_status, summary_lines
+    from swx.pipeline.status import run_status, summary_lines
 
     doc, healthy = run_status(get_settings(), max_age_h=max_age_h)
     if as_json:
@@ -715,7 +496,7 @@ def config_cmd() -> None:
     """Show the effective settings (from the environment and .env)."""
     s = get_settings()
     data = json.loads(s.model_dump_json())
-    data["resolved_database_url"] = s.resolved_database_url
+    data["resolved_database_url"] = s.display_database_url
     out.print_json(json.dumps(data))
 
 
@@ -730,45 +511,34 @@ def run_cmd(
     and ingests it; with SWX_GIM_SOURCE=local it ingests every IONEX file of SWX_GIM_LOCAL_DIR. Then it
     prints what the archive holds: days, maps, the Kp range and the storms of the window.
     """
-    from swx.indices.history import load_history
-    from swx.report import archive_summary
+    from swx.pipeline.database import migrate_database_stage
+    from swx.pipeline.ingest import daterange, ingest_gims_stage, ingest_indices_stage
+    from swx.pipeline.report import database_summary, main_archive_summary
 
     settings = get_settings()
-    archive = Archive(settings.archive_dir)
-    kp = ingest_indices(load_history(), archive, "bundled history (CelesTrak/GFZ)")
-    summaries: list[IngestSummary] = []
+    migrate_database_stage(settings)  # the main job creates or migrates its database itself
+    kp = ingest_indices_stage(settings, kind="bundled")
+    summaries = []
     window = None
     folder = directory or (settings.gim_local_dir if settings.gim_source == "local" else None)
     if settings.gim_source == "simulated":
         window = (settings.demo_start, settings.demo_end)
         console.print(f"Offline demo: SIMULATED maps for {window[0]} .. {window[1]} "
                       f"(seed {settings.sim_seed}, every {settings.sim_cadence_min} min)")
-        src = _simulated(settings, archive)
-        summaries.append(_run_ingest(src, archive, [(settings.centre, d) for d in daterange(*window)], force=False))
+        summaries.append(ingest_gims_stage(settings, daterange(*window)))
     elif settings.gim_source == "remote" and folder is None:
         raise typer.BadParameter("the main job does not fetch remote GIMs yet (that comes with the daily flow); "
                                  "use SWX_GIM_SOURCE=simulated or local")
     if folder is not None:
-        if not Path(folder).is_dir():
-            raise typer.BadParameter(f"{folder} is not a folder", param_hint="--dir / SWX_GIM_LOCAL_DIR")
-        src_local = LocalDirectorySource(folder)
-        summaries.append(_run_ingest(src_local, archive, src_local.available(), force=False))
-        for p in src_local.unrecognised():
-            console.print(f"[yellow]skipped {p.name}: the name does not say centre and day[/yellow]")
-    from swx.store.db import current_revision, migrated_database
-    from swx.store.queries import counts
-    from swx.store.sync import record_gim_days, record_indices
-
-    engine = migrated_database(settings)  # the main job creates or migrates its database itself
-    files = sum(record_gim_days(engine, archive, summary) for summary in summaries)
-    record_indices(engine, load_history())
+        try:
+            summaries.append(ingest_gims_stage(settings, None, kind="local", directory=folder))
+        except InputError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--dir / SWX_GIM_LOCAL_DIR") from None
     for summary in summaries:
         out.print("\n".join(summary.lines()))
     out.print(str(kp))
-    out.print(archive_summary(archive, window=window))
-    rows = counts(engine)
-    out.print(f"Database {engine.url.render_as_string(hide_password=True)} (revision {current_revision(engine)}): "
-              f"{rows['input_files']} input files ({files} in this run), {rows['kp_values']} Kp values")
+    out.print(main_archive_summary(settings, window))
+    out.print(database_summary(settings, sum(len(s.archived) for s in summaries)))
 
 
 def main() -> None:

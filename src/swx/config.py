@@ -6,6 +6,7 @@ Every setting is documented in `.env.example`; a test keeps the two in step.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -31,6 +32,8 @@ DEFAULT_MIRRORS: dict[str, list[str]] = {
 #: The station models, in the order they are shown: the method's three networks and the linear member.
 NETWORKS: tuple[str, ...] = ("lstm", "gru", "cnn")
 ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
+#: What a station model learns: the departure from the issue-time baseline (added back), or vTEC itself.
+TARGETS = ("departure", "level")
 #: What swx publishes at a station: the skill-weighted blend of the models and the two baselines.
 BLEND = "blend"
 #: The centre code of the simulated GIM source: every file, row and product made from it carries it.
@@ -116,6 +119,11 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, v: str) -> str:
         return v.strip().lower()
+
+    @property
+    def display_database_url(self) -> str:
+        """The database URL with its password masked: the only form printed or logged."""
+        return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", self.resolved_database_url)
 
     @property
     def resolved_database_url(self) -> str:

@@ -95,3 +95,7 @@ class InputError(SwxError, ValueError):
 class InsufficientDataError(SwxError, ValueError):
     """The archive or the database holds too little for what was asked (no maps, too few windows to
     train or score); says what is missing and how to get it."""
+
+
+class SchemaError(SwxError):
+    """The database has no swx schema, or not this swx's: `swx db upgrade` migrates it."""

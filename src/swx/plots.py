@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import pandas as pd
+from matplotlib.collections import LineCollection
+
+from swx.science.grid import coastline_segments
+from swx.science.verify import Z68, Z95
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -52,10 +57,6 @@ def plot_station_forecast(ds, idx, station_index: int, predictions: dict, sigmas
     """Observed vTEC vs the 24 h forecasts (first lead of each window is skipped: every target time is
     shown once, from the window issued 24 h before it), with 68/95 % bands, persistence and the
     27-day median."""
-    import pandas as pd
-
-    from swx.verify import Z68, Z95
-
     st = ds.stations[station_index]
     last = -1  # lead 24 h: the window's last step
     t = ds.issue[idx] + pd.Timedelta(hours=24)
@@ -81,10 +82,6 @@ def plot_station_forecast(ds, idx, station_index: int, predictions: dict, sigmas
 
 def coastlines(ax, color: str = "0.25") -> None:
     """Coastlines traced from the shipped land mask (offline: no map tiles, no downloads)."""
-    from matplotlib.collections import LineCollection
-
-    from swx.grid import coastline_segments
-
     ax.add_collection(LineCollection(coastline_segments(1.0), colors=color, linewidths=0.5))
 
 

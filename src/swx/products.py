@@ -12,10 +12,11 @@ import pandas as pd
 import xarray as xr
 
 from swx import __version__
-from swx.provenance import code_version
-from swx.extend import DEFAULT_METHOD
 from swx.io.atomic import atomic_path
 from swx.io.ionex import write_ionex
+from swx.provenance import code_version
+from swx.science.dtec import delta_tec
+from swx.science.extend import DEFAULT_METHOD
 
 PRODUCT_CENTRE = "SWX"
 
@@ -42,8 +43,6 @@ def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issu
             long_name="1-sigma uncertainty of the forecast vTEC", units="TECU"),
     }
     if reference is not None:
-        from swx.dtec import delta_tec
-
         d, rel = delta_tec(tec.values, reference)
         dims = ("time", "lat", "lon")
         data["tec_reference"] = xr.Variable(dims, reference.astype(np.float32), dict(

@@ -10,10 +10,13 @@ import os
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from swx import __version__
+from swx.archive import sha256_file
 from swx.config import Settings
+from swx.sources.indices.history import HISTORY_FILE
 
 #: Settings that change what a run forecasts (paths, credentials, logging and HTTP knobs do not).
 FORECAST_SETTINGS = ("gim_centre", "gim_source", "sim_seed", "sim_cadence_min", "station_catalog",
@@ -56,10 +59,6 @@ class InputRecord:
 
 @lru_cache(maxsize=1)
 def _bundled_indices() -> InputRecord:
-    from importlib import resources
-
-    from swx.indices.history import HISTORY_FILE
-
     data = resources.files("swx.data").joinpath(HISTORY_FILE).read_bytes()
     return InputRecord("INDICES", HISTORY_FILE, None, f"swx.data/{HISTORY_FILE}", hashlib.sha256(data).hexdigest())
 
@@ -67,8 +66,6 @@ def _bundled_indices() -> InputRecord:
 def input_records(archive, centre: str, days: list[dt.date]) -> list[InputRecord]:
     """The archived GIM files of `days` that exist (checksums from the archive's records, i.e. of the
     files as read) and the Kp/F10.7 index files: the bundled history and the archive's own tables."""
-    from swx.archive import sha256_file
-
     def record(kind: str, path: Path, day: dt.date | None) -> InputRecord:
         return InputRecord(kind, path.name, day, str(path), archive.recorded_sha256(path) or sha256_file(path))
 

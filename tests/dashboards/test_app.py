@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from swx.config import get_settings
 from swx.store import queries as q
 from swx.store.db import engine_from_settings
-from swx.verify import pooled_skill
+from swx.science.verify import pooled_skill
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ["views/now.py", "views/stations.py", "views/global_map.py", "views/skill.py", "views/storms.py",

@@ -22,14 +22,14 @@ import pytest
 import xarray as xr
 from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import text
-
-from swx import operations as ops
 from swx.archive import Archive
 from swx.config import get_settings
 from swx.io.gim_names import short_name
-from swx.gim.simulate import simulated_source
-from swx.ingest import daterange
-from swx.kp import load_indices
+from swx.archive import load_indices
+from swx.pipeline.ingest import daterange, ingest_gims_stage
+from swx.pipeline.status import completed_days
+from swx.pipeline.train import ensure_models
+from swx.sources.simulated import simulated_source
 from swx.store import queries as q
 from swx.store.db import open_database
 from tests.helpers import fresh_postgres_database, simulated_archive
@@ -65,9 +65,9 @@ def _prepare(monkeypatch, last: dt.date, *, local: Path | None = None, skip: dt.
         monkeypatch.setenv("SWX_GIM_CENTRE", "sim")
         get_settings.cache_clear()
         settings = get_settings()
-        ops.ingest_stage(settings, [d for d in days if d < last - dt.timedelta(days=2)])
-    # the CNN only, to keep the flow tests short (the main job trains all four; tests/test_jobs.py each)
-    trained = ops.ensure_models(settings, dt.date(2015, 3, 10), architectures=("cnn",), epochs=3)
+        ingest_gims_stage(settings, [d for d in days if d < last - dt.timedelta(days=2)])
+    # the CNN only, to keep the flow tests short (the main job trains all four; tests/test_jobs.py trains each)
+    trained = ensure_models(settings, dt.date(2015, 3, 10), architectures=("cnn",), epochs=3)
     assert trained["trained"] == ["cnn"]
     return settings
 
@@ -102,7 +102,7 @@ def test_daily_flow_writes_every_kind_of_row_and_a_rerun_changes_nothing(harness
     assert summary and "Forecast for **2015-03-19**" in str(summary[0].data)
 
     # the main job's closing table: published forecasts of the 18th (issued on the 17th) are verified
-    from swx.report import skill_summary
+    from swx.pipeline.report import skill_summary
 
     table = skill_summary(engine, dt.date(2015, 3, 18), dt.date(2015, 3, 18)).splitlines()
     head = next(line for line in table if "all stations" in line)
@@ -114,7 +114,7 @@ def test_daily_flow_writes_every_kind_of_row_and_a_rerun_changes_nothing(harness
 
     daily(issue_date=dt.date(2015, 3, 18), lookback_days=2)  # the same day again
     assert q.counts(engine) == counts
-    doc, healthy = __import__("swx.status", fromlist=["run_status"]).run_status(settings)
+    doc, healthy = __import__("swx.pipeline.status", fromlist=["run_status"]).run_status(settings)
     assert healthy and doc["status"] == "ok" and doc["station_forecasts"] == {"cnn": 216, "blend": 216}
     assert doc["global"]["residual"]["ionex"] == ionex and doc["map_skill"] == {}  # the 19th is not verified yet
 
@@ -206,7 +206,7 @@ def test_backfill_killed_half_way_resumes_identical(harness, monkeypatch, tmp_pa
         deadline = time.time() + 300
         while time.time() < deadline:
             time.sleep(2)
-            done = ops.completed_days(twin_settings, start, end)
+            done = completed_days(twin_settings, start, end)
             if len(done) >= 2:
                 break
             assert proc.poll() is None, "the backfill ended before it could be killed"
@@ -215,12 +215,12 @@ def test_backfill_killed_half_way_resumes_identical(harness, monkeypatch, tmp_pa
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    partial = ops.completed_days(twin_settings, start, end)
+    partial = completed_days(twin_settings, start, end)
     assert 2 <= len(partial) < 8
 
     backfill(start=start, end=end, chunk_days=3)  # resumed: finished days are skipped
     resumed = _snapshot(twin_settings)
-    assert set(ops.completed_days(twin_settings, start, end)) == set(daterange(start, end))
+    assert set(completed_days(twin_settings, start, end)) == set(daterange(start, end))
     for key in ("station_forecasts", "runs", "dtec"):
         pd.testing.assert_frame_equal(resumed[key], reference[key], check_exact=False, rtol=1e-5)
     assert resumed["maps"].keys() == reference["maps"].keys()

@@ -6,7 +6,7 @@ from prefect.states import Failed
 
 from flows.tasks import ingest_gims, ingest_kp, worth_retrying
 from swx.errors import FetchError, InputError
-from swx.store.db import SchemaError
+from swx.errors import SchemaError
 
 
 def test_a_wrong_schema_or_bad_input_is_not_retried_a_download_is():

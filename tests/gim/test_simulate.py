@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 from swx.archive import Archive
-from swx.gim.simulate import (CENTRE, IONEX_LAT, GimSimulator, SimulatedSource, SimulationConfig, SimulationError,
+from swx.sources.simulated import (CENTRE, IONEX_LAT, GimSimulator, SimulatedSource, SimulationConfig, SimulationError,
                               load_basis)
-from swx.gim.stats import level_fit, persistence_rmse, point_realism, simulated_point_series
-from swx.indices.history import load_history
-from swx.ingest import ingest_gims
+from swx.sources.realism import level_fit, persistence_rmse, point_realism, simulated_point_series
+from swx.sources.indices.history import load_history
+from swx.pipeline.ingest import ingest_gims
 from swx.io.ionex import IonexWarning, parse_ionex
-from swx.series import read_doy_csv
+from swx.science.series import read_doy_csv
 
 QUIET = dt.date(2015, 1, 19)  # max Kp <= 3o that day and the five days before
 STORM = dt.date(2015, 3, 17)  # St Patrick's Day storm, Kp 7.667 (8-)
@@ -188,7 +188,7 @@ def test_nequick_missing_says_how_to_install(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake)
-    from swx.gim.simulate import build_basis
+    from swx.sources.simulated import build_basis
 
     with pytest.raises(SimulationError, match=r"--no-deps --require-hashes -r requirements/nequick.txt"):
         build_basis(processes=1)

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from swx.errors import IndexFormatError
-from swx.indices.celestrak import parse_sw, read_sw
-from swx.indices.gfz import read_gfz_text
-from swx.indices.history import DEFAULT_END, DEFAULT_START, build_history, load_history, parse_history
-from swx.indices.tables import IndexTables, kp_label, merge_tables
+from swx.sources.indices.celestrak import parse_sw, read_sw
+from swx.sources.indices.gfz import read_gfz_text
+from swx.sources.indices.history import DEFAULT_END, DEFAULT_START, build_history, load_history, parse_history
+from swx.sources.indices.tables import IndexTables, kp_label, merge_tables
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from swx.errors import IndexFormatError
-from swx.indices.gfz import parse_gfz_json, parse_gfz_text, read_gfz_text
+from swx.sources.indices.gfz import parse_gfz_json, parse_gfz_text, read_gfz_text
 
 
 def test_storm_excerpt_values(shared_data):

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from swx.store.db import current_revision, downgrade, make_engine, upgrade
-from swx.store.models import Base
+from swx.store.orm import Base
 
 
 def test_autogenerate_finds_no_difference(engine):

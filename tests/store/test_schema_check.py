@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from swx import cli
 from swx.config import get_settings
-from swx.store.db import SchemaError, current_revision, downgrade, engine_from_settings, head_revision, open_database
+from swx.errors import SchemaError
+from swx.store.db import current_revision, downgrade, engine_from_settings, head_revision, open_database
 from tests.helpers import run_cli_main as _main
 
 runner = CliRunner()
@@ -47,11 +48,11 @@ def test_an_old_schema_names_both_revisions(monkeypatch, capsys):
 
 
 def test_the_main_jobs_first_stage_creates_the_database():
-    from swx import operations as ops
+    from swx.pipeline.database import migrate_database_stage
 
     settings = get_settings()
     (settings.data_dir / "swx.sqlite").unlink()
-    assert "at revision " + head_revision() in ops.migrate_database_stage(settings)
+    assert "at revision " + head_revision() in migrate_database_stage(settings)
     assert current_revision(open_database(settings)) == head_revision()
 
 

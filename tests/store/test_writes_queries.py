@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swx.indices.history import load_history
-from swx.store import models as m
+from swx.sources.indices.history import load_history
+from swx.store import orm as m
 from swx.store import queries as q
 from swx.store.db import make_engine
 from swx.store.writes import (StoreError, finish_run, record_input_file, start_run, upsert_indices,

@@ -52,7 +52,7 @@ def _uncompress(data: bytes, name: str, error: type[DataFormatError]) -> bytes:
         message = proc.stderr.decode(errors="replace").strip().replace("stdin: ", "")
         raise error(f"corrupt or truncated .Z (Unix compress) stream: {message}", path=name,
                     expected="a valid LZW stream")
-    import unlzw3
+    import unlzw3  # the pure-Python fallback, only when no `gzip -d` is on the machine
 
     try:
         return unlzw3.unlzw(data)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gzip
 import hashlib
 import math
 import re
@@ -28,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from swx.errors import IonexFormatError
+from swx.io.atomic import atomic_write_bytes
 from swx.io.compression import decode_ascii, decompress
 
 __all__ = [
@@ -1155,13 +1157,9 @@ def format_ionex(ds: xr.Dataset, *, centre: str | None = None, program: str = "s
 
 def write_ionex(ds: xr.Dataset, path: str | Path, **kwargs: Any) -> Path:
     """Write `ds` as an IONEX file atomically (temp file + rename); `.gz` names are gzipped."""
-    from swx.io.atomic import atomic_write_bytes
-
     p = Path(path)
     data = format_ionex(ds, **kwargs).encode("ascii")
     if p.name.lower().endswith(".gz"):
-        import gzip
-
         data = gzip.compress(data, compresslevel=6, mtime=0)
     atomic_write_bytes(p, data)
     return p

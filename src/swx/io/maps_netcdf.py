@@ -46,7 +46,7 @@ def write_maps(ds: xr.Dataset, path: Path) -> None:
             encoding["time"] = {"units": TIME_UNITS, "calendar": TIME_CALENDAR, "dtype": "int64"}
         ds.to_netcdf(path, engine="netcdf4", format="NETCDF4", encoding=encoding)
         return
-    import netCDF4
+    import netCDF4  # the C library, loaded on the first archive file
 
     with netCDF4.Dataset(path, "w", format="NETCDF4") as f:
         for dim in ds.dims:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from swx.errors import SwxError
+from swx.errors import SchemaError, SwxError  # noqa: F401 - SchemaError raised here, defined with the other errors
 
 log = logging.getLogger(__name__)
 _CHECKED: set[str] = set()  # URLs found at the head revision in this process
@@ -74,8 +76,6 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -85,15 +85,9 @@ def engine_from_settings(settings) -> Engine:
     return make_engine(settings.resolved_database_url)
 
 
-class SchemaError(SwxError):
-    """The database has no swx schema, or not this swx's: `swx db upgrade` migrates it."""
-
-
 @lru_cache(maxsize=1)
 def known_revisions() -> tuple[str, ...]:
     """The migrations shipped with this swx, oldest first (the last is the head)."""
-    from alembic.script import ScriptDirectory
-
     return tuple(reversed([s.revision for s in ScriptDirectory.from_config(_scripts_config()).walk_revisions()]))
 
 
@@ -150,8 +144,6 @@ def grant_read_only(engine: Engine, role: str, schema: str = "public") -> None:
     for tables created later by the migrations' owner."""
     if engine.dialect.name != "postgresql":
         raise ValueError("read-only roles are a PostgreSQL feature; SQLite files are protected by file permissions")
-    from sqlalchemy import text
-
     q_role, q_schema = f'"{role}"', f'"{schema}"'
     with engine.begin() as conn:
         conn.execute(text(f"GRANT USAGE ON SCHEMA {q_schema} TO {q_role}"))

@@ -1,4 +1,4 @@
-"""The `model_versions` rows of the model registry (swx.registry keeps the checkpoint files): one row per
+"""The `model_versions` rows of the model registry (swx.ml.registry keeps the checkpoint files): one row per
 saved version of a station model, with one active version per station and architecture."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
-from swx.store import models as m
+from swx.store import orm as m
 from swx.store.writes import station_ids, upsert
 
 #: what identifies a version row

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
-from swx.blend import MODEL_ORDER
 from swx.config import get_settings
-from swx.grid import coastline_segments
-from swx.store import models as m
+from swx.science.blend import MODEL_ORDER
+from swx.science.grid import coastline_segments
+from swx.science.storms import STORM_KP, at_least, g_class
+from swx.science.verify import Z68, Z95, pooled_skill, rolling_rmse, same_ut_baselines
+from swx.store import orm as m
 from swx.store.db import SchemaError, engine_from_settings, missing_sqlite_file
-from swx.storms import STORM_KP, at_least, g_class
-from swx.verify import Z68, Z95, pooled_skill, rolling_rmse, same_ut_baselines
 
 
 def configured_engine() -> Engine:
@@ -423,7 +423,7 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime) -> dict[str, An
 # ------------------------------------------------------------------ what the dashboard draws from query results
 
 def skill_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Verification rows (from `skill_table`) pooled over `keys` (swx.verify.pooled_skill), the models
+    """Verification rows (from `skill_table`) pooled over `keys` (swx.science.verify.pooled_skill), the models
     in the order people read them (the blend, the models, the baselines) within each group."""
     table = pooled_skill(rows, keys)
     rank = table["model"].map({name: i for i, name in enumerate(MODEL_ORDER)}).fillna(len(MODEL_ORDER))
@@ -431,7 +431,7 @@ def skill_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def skill_trend(rows: pd.DataFrame, days: int) -> pd.DataFrame:
-    """Daily pooled RMSE per model and its trailing `days`-day RMSE and skill (swx.verify.rolling_rmse)."""
+    """Daily pooled RMSE per model and its trailing `days`-day RMSE and skill (swx.science.verify.rolling_rmse)."""
     return rolling_rmse(rows, days)
 
 

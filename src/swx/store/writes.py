@@ -23,8 +23,8 @@ from sqlalchemy import Connection, Engine, Table, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from swx.errors import SwxError
-from swx.indices.tables import IndexTables
-from swx.store import models as m
+from swx.sources.indices.tables import IndexTables
+from swx.store import orm as m
 
 
 class StoreError(SwxError, ValueError):
@@ -312,6 +312,16 @@ def write_rows(engine: Engine, model: type[m.Base], rows: Sequence[Mapping[str, 
     model versions)."""
     with engine.begin() as conn:
         return upsert(conn, model.__table__, rows, key)
+
+
+def write_global_forecasts(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
+    """One row per (run, valid time, extension method): the product files of a forecast run."""
+    return write_rows(engine, m.GlobalForecast, rows, ["run_id", "valid_time", "method"])
+
+
+def write_storm_events(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Storm events keyed by their start (an event still under way is extended in place)."""
+    return write_rows(engine, m.StormEvent, rows, ["start"])
 
 
 def write_verification(engine: Engine, rows: list[dict], run_id: int | None = None) -> int:

@@ -1,0 +1,147 @@
+"""Station datasets: the stations' series aligned on one 2-hour grid, cut into supervised windows,
+split chronologically, and scored against the baselines (the rows every verification writes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from swx.errors import InsufficientDataError
+from swx.science.features import feature_matrix, fill_single_gaps, make_windows, persistence_from_windows
+from swx.science.stations import Station
+from swx.science.verify import scores
+
+log = logging.getLogger(__name__)
+HORIZON = pd.Timedelta(hours=24)
+
+
+@dataclass
+class StationDataset:
+    """Windows of S stations on common issue times: x (S, N, T, F), y (S, N, H)."""
+
+    stations: list[Station]
+    x: np.ndarray
+    y: np.ndarray
+    issue: pd.DatetimeIndex
+
+    @property
+    def last_target(self) -> pd.DatetimeIndex:
+        return self.issue + HORIZON
+
+    def take(self, idx: np.ndarray, stations: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        s = slice(None) if stations is None else stations
+        return self.x[s][:, idx], self.y[s][:, idx]
+
+
+def build_dataset(wide: pd.DataFrame, stations: list[Station], kp: pd.Series, n_in: int = 12,
+                  n_out: int = 12, f107: pd.Series | None = None, *, require_target: bool = True
+                  ) -> StationDataset:
+    """From a time x station vTEC table (2-hourly, UTC) to aligned windows (one-step gaps filled and
+    counted in the log; longer gaps drop the windows that touch them, for every station)."""
+    per_station = []
+    for st in stations:
+        series, filled = fill_single_gaps(wide[st.code])
+        if filled:
+            log.info("%s: %d isolated missing step(s) filled by interpolation", st.code, filled)
+        per_station.append(make_windows(feature_matrix(series, kp, st.lon, f107), n_in, n_out,
+                                        require_target=require_target))
+    common = per_station[0][2]
+    for _, _, issue in per_station[1:]:
+        common = common.intersection(issue)
+    xs, ys = [], []
+    for x, y, issue in per_station:
+        pos = issue.get_indexer(common)
+        xs.append(x[pos])
+        ys.append(y[pos])
+    return StationDataset(list(stations), np.stack(xs), np.stack(ys), common)
+
+
+# ------------------------------------------------------------------------------------ train / evaluate
+
+def split_for_training(ds: StationDataset, train_end: dt.date | None = None, test_fraction: float = 0.01,
+                       val_fraction: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The method's chronological split. With `train_end`, training and validation use only windows
+    whose targets end by that day, and the test windows start after it; otherwise the last
+    `test_fraction` of the windows is the test set. Validation is the last `val_fraction` of the rest."""
+    n = len(ds.issue)
+    if train_end is not None:
+        end = pd.Timestamp(train_end + dt.timedelta(days=1), tz="UTC")
+        rest = np.flatnonzero(ds.last_target < end)
+        test = np.flatnonzero(ds.issue >= end)
+    else:
+        n_test = max(1, int(round(n * test_fraction)))
+        cut = ds.issue[n - n_test]
+        rest = np.flatnonzero(ds.last_target < cut)
+        test = np.arange(n - n_test, n)
+    n_val = max(1, int(round(len(rest) * val_fraction)))
+    if len(rest) - n_val < 10:
+        raise InsufficientDataError(f"only {len(rest)} windows before the test period: too few to train (ingest a longer archive)")
+    return rest[:-n_val], rest[-n_val:], test
+
+
+def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str, np.ndarray],
+                      median27: np.ndarray, storms: set[dt.date],
+                      sigmas: dict[str, np.ndarray | None] | None = None,
+                      climatology: np.ndarray | None = None) -> list[dict]:
+    """Scores per station, model (and the two baselines) and Kp class over the windows `idx`."""
+    if len(idx) == 0:
+        return []
+    return score_rows(ds.stations, ds.issue[idx], ds.y[:, idx], persistence_from_windows(ds.x[:, idx], ds.y.shape[-1]),
+                      median27, predictions, storms, sigmas, climatology)
+
+
+def score_rows(stations: list[Station], issue: pd.DatetimeIndex, truth: np.ndarray, persistence: np.ndarray,
+               median27: np.ndarray, predictions: dict[str, np.ndarray], storms: set[dt.date],
+               sigmas: dict[str, np.ndarray | None] | None = None,
+               climatology: np.ndarray | None = None) -> list[dict]:
+    """Verification rows from forecasts issued at `issue` (N) for S stations and H steps: `truth`,
+    `persistence`, `median27` and each prediction are (S, N, H). Per station, then per group of
+    stations (latitude band, land/ocean) with the errors pooled; per Kp class (all, quiet, storm:
+    a window is a storm window when its issue or target day is a storm day); every model beside the
+    two baselines on the same samples."""
+    rows: list[dict] = []
+    if len(issue) == 0:
+        return rows
+    storm = np.array([(t + HORIZON).date() in storms or t.date() in storms for t in issue])
+    w_start, w_end = issue.min().to_pydatetime(), (issue.max() + HORIZON).to_pydatetime()
+    groups: list[tuple[str, str, list[int]]] = [("station", st.code, [s]) for s, st in enumerate(stations)]
+    for attr in ("lat_band", "surface"):
+        for value in sorted({getattr(st, attr) for st in stations}):
+            members = [s for s, st in enumerate(stations) if getattr(st, attr) == value]
+            groups.append(("group", f"{attr}:{value}", members))
+    for scope, code, members in groups:
+        y = np.concatenate([truth[s] for s in members])
+        pers = np.concatenate([persistence[s] for s in members])
+        med = np.concatenate([median27[s] for s in members])
+        sel_storm = np.concatenate([storm] * len(members))
+        st0 = stations[members[0]]
+        band = st0.lat_band if scope == "station" or code.startswith("lat_band") else ""
+        surface = st0.surface if scope == "station" or code.startswith("surface") else ""
+        for kp_class, sel in (("all", np.ones(len(y), bool)), ("quiet", ~sel_storm), ("storm", sel_storm)):
+            if not sel.any():
+                continue
+            candidates = {**{k: np.concatenate([v[s] for s in members]) for k, v in predictions.items()},
+                          "persistence": pers, "median27": med}
+            if climatology is not None:
+                clim = np.concatenate([climatology[s] for s in members])
+                if np.isfinite(clim[sel]).all():  # only where earlier years cover the whole period
+                    candidates["climatology"] = clim
+            for model, pred in candidates.items():
+                sig = (sigmas or {}).get(model)
+                sig = np.concatenate([sig[s] for s in members]) if sig is not None else None
+                r = scores(y[sel], pred[sel], persistence=pers[sel], median27=med[sel],
+                           sigma=sig[sel] if sig is not None else None)
+                if r["n"] == 0:
+                    continue
+                rows.append(dict(scope=scope, station_code=code, model=model, window_start=w_start,
+                                 window_end=w_end, kp_class=kp_class, n=r["n"], rmse=r["rmse"], mae=r["mae"],
+                                 bias=r["bias"], corr=r["corr"], skill_persistence=None if model == "persistence"
+                                 else r["skill_vs_persistence"],
+                                 skill_median27=None if model == "median27" else r["skill_vs_median27"],
+                                 coverage68=r.get("coverage68"), coverage95=r.get("coverage95"),
+                                 crps=r.get("crps"), pit_hist=r.get("pit_hist"), lat_band=band, surface=surface))
+    return rows

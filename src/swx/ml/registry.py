@@ -1,0 +1,114 @@
+"""The model registry: every version of every station model saved atomically (checkpoint with its
+scalers and metadata, sha256), linked to its parent, loadable by version, with one explicit active
+version per station and architecture. Files under `<data_dir>/models`, rows in `model_versions`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from swx.errors import SwxError
+from swx.io.filecache import FileCache
+from swx.ml.training import StationForecaster
+from swx.store.model_versions import (
+    Version,
+    activate_version,
+    find_version,
+    insert_version,
+    next_version,
+    reject_version,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["ModelRegistry", "RegistryError", "Version", "predict_active"]
+
+#: models kept loaded (18 stations x 4 architectures, with room for updates)
+_LOADED: FileCache[StationForecaster] = FileCache(size=256)
+
+
+class RegistryError(SwxError, LookupError):
+    """No such model version, or a checkpoint that no longer matches its checksum."""
+
+
+class ModelRegistry:
+    def __init__(self, root: str | Path, engine: Engine) -> None:
+        self.root = Path(root)
+        self.engine = engine
+
+    def _row(self, station: str, architecture: str, version: int | None = None,
+             status: str | None = None) -> Version | None:
+        return find_version(self.engine, station, architecture, version, status)
+
+    def register(self, station: str, forecaster: StationForecaster, *, hyperparameters: dict[str, Any],
+                 train_start: dt.datetime | None, train_end: dt.datetime | None, val_rmse: float | None,
+                 parent: Version | None = None, status: str = "candidate", reason: str = "") -> Version:
+        """Save a single-station forecaster as the next version of (station, architecture)."""
+        if forecaster.model is None or (forecaster.model.n_stations != 1 and not forecaster.ensemble):
+            raise ValueError("register one station's model (one station, or one station's ensemble members)")
+        arch = forecaster.model_config.architecture
+        sid, version = next_version(self.engine, station, arch)
+        path = self.root / station / arch / f"v{version:04d}.pt"
+        sha = forecaster.save(path)
+        insert_version(self.engine, dict(
+            station_id=sid, architecture=arch, version=version, parent_id=parent.id if parent else None,
+            hyperparameters=hyperparameters, train_start=train_start, train_end=train_end, val_rmse=val_rmse,
+            checkpoint_path=str(path), checkpoint_sha256=sha, status=status, reason=reason,
+            created_at=dt.datetime.now(dt.UTC)))
+        v = self._row(station, arch, version)
+        assert v is not None
+        if status == "active":
+            self.activate(v, reason or "first version")
+        return v
+
+    def active(self, station: str, architecture: str) -> Version | None:
+        return self._row(station, architecture, status="active")
+
+    def get(self, station: str, architecture: str, version: int) -> Version:
+        v = self._row(station, architecture, version)
+        if v is None:
+            raise RegistryError(f"no version {version} of the {architecture} model of {station}")
+        return v
+
+    def activate(self, v: Version, reason: str = "") -> None:
+        """Make `v` the active version; the previous active one is retired (one transaction)."""
+        activate_version(self.engine, v, reason)
+
+    def reject(self, v: Version, reason: str) -> None:
+        reject_version(self.engine, v, reason)
+
+    def load(self, v: Version, device: str = "auto") -> StationForecaster:
+        """The forecaster of a version, after checking the file against its recorded sha256. Loaded
+        versions stay in memory for the next stage (the daily forecast loads every active model every
+        day) while their file is the same one (inode, size, mtime): a changed file is read and checked again."""
+        try:
+            if not Path(v.path).is_file():
+                raise FileNotFoundError(v.path)
+            return _LOADED.get([Path(v.path)], lambda: StationForecaster.load(v.path, sha256=v.sha256, device=device),
+                               (v.sha256, device))
+        except FileNotFoundError:
+            raise RegistryError(f"checkpoint {v.path} of {v.station} {v.architecture} v{v.version} is missing") from None
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from None
+
+
+def predict_active(registry: ModelRegistry, x: np.ndarray, codes: list[str], architecture: str,
+                   device: str = "auto") -> tuple[np.ndarray, np.ndarray, list[Version]] | None:
+    """Forecasts of every station (`x`: (S, N, steps, features) input windows, stations in `codes`
+    order) with its active `architecture` model: means and sigmas (S, N, H) and the versions used; None
+    when a station has no active model. A point model's sigma is its validation RMSE (so the blend and
+    the extension weigh it fairly)."""
+    versions = [registry.active(code, architecture) for code in codes]
+    if any(v is None for v in versions):
+        return None
+    means, sigmas = [], []
+    for i, v in enumerate(versions):
+        mean, sigma = registry.load(v, device).predict(x[i:i + 1])
+        means.append(mean[0])
+        sigmas.append(sigma[0] if sigma is not None else np.full(mean[0].shape, v.val_rmse or np.nan))
+    return np.stack(means), np.stack(sigmas), versions
+

@@ -1,0 +1,182 @@
+"""What every stage works on: the settings, the archive, the stations and the database (`Context`),
+the GIM source the settings name, and the archive reads the stages share (station history, station
+datasets, recent maps)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from swx.archive import Archive, load_indices
+from swx.config import Settings
+from swx.errors import InputError, InsufficientDataError
+from swx.io.filecache import FileCache
+from swx.io.http import Downloader, RetryPolicy
+from swx.ml.dataset import StationDataset, build_dataset
+from swx.science.series import long_to_wide, series_from_archive
+from swx.science.stations import Station, load_catalog
+from swx.sources.gim import GimSource, LocalDirectorySource, RemoteSource
+from swx.sources.simulated import simulated_source
+from swx.store.db import open_database
+from swx.store.queries import station_series
+from swx.store.queries import stations as db_stations
+from swx.store.writes import upsert_stations
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    archive: Archive
+    stations: list[Station]
+    centre: str
+    imported: list[str] = field(default_factory=list)  # codes whose series come from the database
+
+    @cached_property
+    def engine(self):
+        """The database (checked to be at this swx's schema) with this context's stations registered (once
+        per context)."""
+        e = open_database(self.settings)
+        upsert_stations(e, [dict(code=s.code, name=s.name, lat=s.lat, lon=s.lon, sector=s.sector,
+                                 lat_band=s.lat_band, surface=s.surface) for s in self.stations])
+        return e
+
+
+def context(settings: Settings, codes: list[str] | None = None) -> Context:
+    """Stations from the catalog, or — for codes not in it — imported stations from the database
+    (`swx import-series`), whose series then come from their stored observations."""
+    open_database(settings)  # a database at another schema stops here, before any work
+    catalog = load_catalog(settings.station_catalog)
+    imported: list[Station] = []
+    if codes:
+        known = {s.code: s for s in catalog}
+        missing = [c for c in codes if c not in known]
+        if missing:
+            rows = db_stations(open_database(settings)).set_index("code")
+            unknown = [c for c in missing if c not in rows.index]
+            if unknown:
+                raise InputError(f"unknown station(s) {', '.join(unknown)}: not in the catalog "
+                                 f"({', '.join(known)}) nor imported (swx import-series)")
+            imported = [Station(c, str(rows.loc[c, "name"]), float(rows.loc[c, "lat"]), float(rows.loc[c, "lon"]),
+                                str(rows.loc[c, "sector"]), str(rows.loc[c, "lat_band"]), str(rows.loc[c, "surface"]))
+                        for c in missing]
+        catalog = [known[c] for c in codes if c in known] + imported
+    return Context(settings, Archive(settings.archive_dir), catalog, settings.centre, [s.code for s in imported])
+
+
+GIM_SOURCE_KINDS = ("remote", "local", "simulated")
+
+
+def check_gim_source(settings: Settings, kind: str | None = None, directory: Path | None = None) -> str:
+    """The source kind to use, refused (InputError) when unknown or a local one without a folder —
+    before anything is built or downloaded."""
+    kind = kind or settings.gim_source
+    if kind not in GIM_SOURCE_KINDS:
+        raise InputError(f"unknown GIM source {kind!r} ({', '.join(GIM_SOURCE_KINDS)})")
+    if kind == "local" and (directory or settings.gim_local_dir) is None:
+        raise InputError("a local GIM source needs a folder (SWX_GIM_LOCAL_DIR or --dir)")
+    return kind
+
+
+def gim_source(settings: Settings, archive: Archive, kind: str | None = None, directory: Path | None = None
+               ) -> GimSource:
+    """The GIM source the settings name (or `kind`): remote mirrors, a local folder, or the simulator."""
+    kind = check_gim_source(settings, kind, directory)
+    if kind == "simulated":
+        log.info("preparing the simulated source (NeQuick-G tables are computed once and cached)")
+        return simulated_source(settings, load_indices(archive))
+    if kind == "local":
+        return LocalDirectorySource(directory or settings.gim_local_dir)
+    return RemoteSource(settings.gim_mirrors, downloader(settings))
+
+
+class OnFirstFetch:
+    """A GIM source opened when a day is first fetched: a daily run whose day is archived already
+    never builds it (the simulator's tables, a download session)."""
+
+    def __init__(self, kind: str, open_source) -> None:
+        self.kind, self._open, self._source = kind, open_source, None
+
+    def fetch(self, centre: str, day: dt.date):
+        if self._source is None:
+            self._source = self._open()
+        return self._source.fetch(centre, day)
+
+
+def downloader(settings: Settings) -> Downloader:
+    return Downloader(RetryPolicy(settings.http_timeout_s, settings.http_retries, settings.http_backoff_s),
+                      netrc_path=settings.netrc_path)
+
+
+def station_history(ctx: Context, start: dt.date, end: dt.date) -> pd.DataFrame:
+    long, report = series_from_archive(ctx.archive, ctx.centre, ctx.stations, start, end)
+    if report.days_missing:
+        log.info("station history %s .. %s: %d day(s) missing (%s)", start, end, len(report.days_missing),
+                 ", ".join(str(d) for d in report.days_missing[:5]))
+    wide = long_to_wide(long)
+    grid = pd.date_range(wide.index.min(), wide.index.max(), freq="2h", name="time")
+    return wide.reindex(grid)[[s.code for s in ctx.stations]]
+
+
+def _imported_series(ctx: Context, stations: list[Station], start: dt.date | None, end: dt.date | None
+                     ) -> pd.DataFrame:
+    engine = ctx.engine
+    lo = dt.datetime.combine(start or dt.date(1990, 1, 1), dt.time(), tzinfo=dt.UTC)
+    hi = dt.datetime.combine((end or dt.date(2100, 1, 1)) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    cols = {}
+    for st in stations:
+        s = station_series(engine, st.code, lo, hi)
+        cols[st.code] = s.set_index("time")["vtec"]
+    return pd.DataFrame(cols)
+
+
+def station_dataset(ctx: Context, start: dt.date | None = None, end: dt.date | None = None
+            ) -> tuple[StationDataset, pd.DataFrame]:
+    map_stations = [s for s in ctx.stations if s.code not in ctx.imported]
+    parts = []
+    if map_stations:
+        days = ctx.archive.gim_days(ctx.centre)
+        if not days:
+            raise InsufficientDataError(f"no {ctx.centre} GIMs in the archive {ctx.archive.root}; run `swx run` or "
+                             "`swx ingest gims`")
+        lo, hi = start or days[0], end or days[-1]
+        long, report = series_from_archive(ctx.archive, ctx.centre, map_stations, lo, hi)
+        log.info("station series %s .. %s: %s", lo, hi, report)
+        parts.append(long_to_wide(long))
+    if ctx.imported:
+        parts.append(_imported_series(ctx, [s for s in ctx.stations if s.code in ctx.imported], start, end))
+    wide = pd.concat(parts, axis=1).sort_index()
+    grid = pd.date_range(wide.index.min(), wide.index.max(), freq="2h", name="time")
+    wide = wide.reindex(grid)
+    indices = load_indices(ctx.archive)
+    return build_dataset(wide, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"]), wide
+
+
+#: TEC maps of recently read archive days: each daily run reads the same 28 days for its reference map.
+_MAPS_CACHE: FileCache[xr.DataArray] = FileCache(size=64)
+
+
+def archived_maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr.DataArray] | None = None
+          ) -> xr.DataArray | None:
+    """The archived maps of `days` as one time series (an epoch in two files is taken from the first);
+    days already in `loaded` are not read again."""
+    parts = []
+    for d in days:
+        if loaded and d in loaded:
+            parts.append(loaded[d])
+        elif ctx.archive.has_gim(ctx.centre, d):
+            parts.append(_MAPS_CACHE.get([ctx.archive.gim_path(ctx.centre, d)],
+                                         lambda: ctx.archive.open_gim_tec(ctx.centre, d)["tec"]))
+    if not parts:
+        return None
+    out = xr.concat(parts, dim="time")
+    _, first = np.unique(out["time"].values, return_index=True)
+    return out.isel(time=np.sort(first))

@@ -1,0 +1,51 @@
+"""Stage: the database brought to this swx's schema — the main job's first step (a deployment runs
+`swx db upgrade`; every other stage only checks the schema and refuses another one)."""
+
+from __future__ import annotations
+
+from swx.config import Settings
+from swx.store.db import (
+    current_revision,
+    downgrade,
+    engine_from_settings,
+    grant_read_only,
+    migrated_database,
+    missing_sqlite_file,
+    upgrade,
+)
+
+
+def migrate_database_stage(settings: Settings) -> str:
+    """Create or migrate the configured database to this swx's schema (the main job's first step; a
+    deployment runs `swx db upgrade`). Returns its URL, password hidden."""
+    engine = migrated_database(settings)
+    return f"{settings.display_database_url} at revision {current_revision(engine)}"
+
+
+def upgrade_database(settings: Settings, revision: str = "head") -> str:
+    """`swx db upgrade`: create or migrate the database to `revision`; returns where it now stands."""
+    engine = engine_from_settings(settings)
+    upgrade(engine, revision)
+    return f"{settings.display_database_url}: at revision {current_revision(engine)}"
+
+
+def downgrade_database(settings: Settings, revision: str) -> str:
+    """`swx db downgrade`: migrate down (what newer revisions added is dropped)."""
+    engine = engine_from_settings(settings)
+    downgrade(engine, revision)
+    return f"{settings.display_database_url}: at revision {current_revision(engine)}"
+
+
+def database_revision(settings: Settings) -> str:
+    """Where the database stands, without creating it."""
+    engine = engine_from_settings(settings)
+    if (missing := missing_sqlite_file(engine)) is not None:
+        return f"no database at {missing} (`swx db upgrade` creates it)"
+    return f"{settings.display_database_url}: at revision {current_revision(engine)}"
+
+
+def grant_read_only_role(settings: Settings, role: str, schema: str = "public") -> str:
+    """Let a PostgreSQL role read (only read) the swx tables."""
+    grant_read_only(engine_from_settings(settings), role, schema)
+    return f"{role} can now read the swx tables in schema {schema}"
+

@@ -1,0 +1,296 @@
+"""Stage: ingest — GIMs and indices from a source into the archive, day by day, never losing good
+data, and what was archived into the results database (input files, Kp/F10.7).
+
+Each day is fetched, parsed strictly (a truncated or corrupt file is refused, with the reason), checked
+to hold the day it claims, and archived atomically. A day already archived and verified is skipped,
+so a rerun is idempotent and a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from swx.archive import Archive
+from swx.config import Settings
+from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError
+from swx.io.ionex import IonexWarning, parse_ionex
+from swx.pipeline.context import OnFirstFetch, check_gim_source, downloader, gim_source
+from swx.science.series import import_series
+from swx.science.stations import lat_band
+from swx.sources.gim import GimSource, LocalDirectorySource
+from swx.sources.indices import read_index_file
+from swx.sources.indices.gfz import fetch_gfz
+from swx.sources.indices.history import load_history
+from swx.sources.indices.tables import IndexTables
+from swx.store.db import open_database
+from swx.store.queries import stations as known_stations
+from swx.store.writes import record_input_files, upsert_indices, upsert_stations, write_observations
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DayResult:
+    centre: str
+    day: dt.date
+    status: str  # "fetched", "skipped", "missing" or "failed"
+    reason: str = ""
+    path: Path | None = None
+    maps: int = 0
+    origin: str = ""
+    sha256: str = ""  # of the source file, for a day fetched now
+    source_kind: str = ""
+
+
+@dataclass
+class IngestSummary:
+    results: list[DayResult] = field(default_factory=list)
+    unrecognised: list[Path] = field(default_factory=list)  # files of a folder whose name says no centre/day
+
+    def counts(self) -> Counter:
+        return Counter(r.status for r in self.results)
+
+    @property
+    def archived(self) -> list[DayResult]:
+        """Days in the archive after this ingest (fetched now or before): the input files it records."""
+        return [r for r in self.results if r.status in ("fetched", "skipped")]
+
+    @property
+    def failed(self) -> list[DayResult]:
+        return [r for r in self.results if r.status in ("failed", "missing")]
+
+    def lines(self) -> list[str]:
+        c = self.counts()
+        out = [f"GIM days: {c['fetched']} fetched, {c['skipped']} already archived (skipped), "
+               f"{c['missing']} missing, {c['failed']} failed"]
+        for r in self.failed:
+            out.append(f"  {r.status.upper():7s} {r.centre} {r.day}: {r.reason}")
+        for p in self.unrecognised:
+            out.append(f"  SKIPPED {p.name}: the name does not say centre and day")
+        return out
+
+    def as_dict(self, centre: str) -> dict[str, Any]:
+        """JSON-able, for the flows: the status (and reason) of each day, and the one-line summary."""
+        return {"centre": centre, "summary": self.one_line(centre),
+                "days": {str(r.day): {"status": r.status, "reason": r.reason} for r in self.results}}
+
+    def one_line(self, centre: str, *, shown: int = 5) -> str:
+        """The ingest as one log line: the day range, a count per status, and the first days that did
+        not arrive, with why (a two-year backfill must not log 700 day entries)."""
+        if not self.results:
+            return f"GIMs {centre}: no day asked"
+        days = [r.day for r in self.results]
+        line = (f"GIMs {centre} {min(days)} .. {max(days)}: "
+                + ", ".join(f"{n} {status}" for status, n in sorted(self.counts().items())))
+        bad = sorted(self.failed, key=lambda r: r.day)
+        if bad:
+            line += "; " + "; ".join(f"{r.day} {r.status}" + (f" ({r.reason})" if r.reason else "") for r in bad[:shown])
+            line += f"; and {len(bad) - shown} more" if len(bad) > shown else ""
+        return line
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def daterange(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Days from start to end inclusive."""
+    if end < start:
+        raise InputError(f"end {end} is before start {start}")
+    return [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+
+
+def check_day(ds, day: dt.date, name: str) -> None:
+    """Refuse a file whose maps are not those of `day` (00:00 of day .. 00:00 of the next day)."""
+    t = ds["time"].values
+    lo = np.datetime64(day, "ns")
+    hi = lo + np.timedelta64(1, "D")
+    if t.min() < lo or t.max() > hi:
+        raise IonexFormatError(f"maps from {str(t.min())[:16]} to {str(t.max())[:16]} do not belong to {day}",
+                               path=name, expected=f"epochs within {day} 00:00 .. {day + dt.timedelta(days=1)} 00:00")
+
+
+def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *, force: bool = False) -> DayResult:
+    """Fetch, check and archive one day; never raises for a bad or missing file."""
+    if not force and archive.has_gim(centre, day):
+        return DayResult(centre, day, "skipped", "already archived and verified", archive.gim_path(centre, day))
+    try:
+        raw = source.fetch(centre, day)
+    except NotFoundError as exc:
+        log.warning("%s %s: %s", centre, day, _reason(exc))
+        return DayResult(centre, day, "missing", _reason(exc))
+    except FetchError as exc:
+        log.error("%s %s: %s", centre, day, _reason(exc))
+        return DayResult(centre, day, "failed", _reason(exc))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IonexWarning)
+            ds = parse_ionex(raw.data, raw.origin, centre=centre)
+        for w in caught:
+            log.warning("%s", w.message)
+        check_day(ds, day, raw.origin)
+    except IonexFormatError as exc:
+        log.error("%s %s: refused %s", centre, day, exc)
+        return DayResult(centre, day, "failed", f"refused: {exc}. Nothing was archived for this day; the next "
+                         "run tries it again (or try another mirror or centre)", origin=raw.origin)
+    stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin)
+    log.info("%s %s: archived %d maps from %s", centre, day, ds.sizes["time"], raw.origin)
+    return DayResult(centre, day, "fetched", "", stored.path, int(ds.sizes["time"]), raw.origin,
+                     str(ds.attrs.get("source_sha256", "")), raw.source)
+
+
+def _reason(exc: FetchError) -> str:
+    """The error without the day (the summary line names it already)."""
+    text = f"{exc.url}: {exc.message}" if exc.url else exc.message
+    return f"{text}. {exc.hint}" if exc.hint else text
+
+
+def ingest_gims(source: GimSource, archive: Archive, items: Iterable[tuple[str, dt.date]], *,
+                force: bool = False, on_result: Callable[[DayResult], None] | None = None) -> IngestSummary:
+    """Ingest every (centre, day) in `items`; returns what happened to each."""
+    summary = IngestSummary()
+    for centre, day in items:
+        result = ingest_day(source, archive, centre, day, force=force)
+        summary.results.append(result)
+        if on_result:
+            on_result(result)
+    return summary
+
+
+@dataclass(frozen=True)
+class KpSummary:
+    source: str
+    rows: int
+    changed: int
+    first: object
+    last: object
+    statuses: dict
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "rows": self.rows, "changed": self.changed, "last": str(self.last)}
+
+    def __str__(self) -> str:
+        st = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
+        return (f"Kp: {self.rows} 3-hourly values from {self.source} ({self.first} .. {self.last}; {st}); "
+                f"{self.changed} added or updated in the archive")
+
+
+def ingest_indices(tables: IndexTables, archive: Archive, source: str) -> KpSummary:
+    """Merge parsed index tables into the archive."""
+    if tables.kp.empty:
+        raise IndexFormatError("no Kp values", path=source, expected="at least one Kp value")
+    _, changed = archive.store_indices(tables)
+    kp = tables.kp
+    return KpSummary(source, len(kp), changed, kp.index[0], kp.index[-1], dict(Counter(kp["status"])))
+
+
+def record_gim_days(engine: Engine, archive: Archive, summary: IngestSummary) -> int:
+    """Register every archived day of `summary` (fetched now or before) as an input file."""
+    rows = []
+    for r in summary.results:
+        if r.status not in ("fetched", "skipped"):
+            continue
+        path = archive.gim_path(r.centre, r.day)
+        if r.status == "fetched" and r.sha256:  # just archived: the ingest knows what it wrote
+            sha, maps, kind = r.sha256, r.maps, r.source_kind
+        else:
+            with xr.open_dataset(path, engine="netcdf4") as ds:
+                attrs, maps = dict(ds.attrs), int(ds.sizes["time"])
+            sha, kind = str(attrs.get("source_sha256", "")), str(attrs.get("source_kind", ""))
+        rows.append(dict(kind="GIM", centre=r.centre, day=r.day, path=str(path), sha256=sha, maps=maps,
+                         source_kind=kind))
+    return record_input_files(engine, rows)
+
+
+def record_indices(engine: Engine, tables: IndexTables) -> int:
+    return upsert_indices(engine, tables)
+
+
+def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre: str | None = None,
+                      kind: str | None = None, directory: Path | None = None, force: bool = False,
+                      on_result: Callable[[DayResult], None] | None = None) -> IngestSummary:
+    """The GIMs of `days` (of `centre`, default the settings') from the source `kind` (default
+    SWX_GIM_SOURCE) into the archive — days archived and verified are skipped — and every archived day
+    into the database's input files. `days=None` takes every file of the local folder `directory`.
+    A missing or broken day is reported in the summary, not raised: the forecast then runs degraded."""
+    engine = open_database(settings)  # a database at another schema stops the stage before any download
+    archive = Archive(settings.archive_dir)
+    kind = kind or settings.gim_source
+    if days is None:
+        folder = directory or settings.gim_local_dir
+        if folder is None or not Path(folder).is_dir():
+            raise InputError(f"{folder} is not a folder of IONEX files (--dir / SWX_GIM_LOCAL_DIR)")
+        local = LocalDirectorySource(folder)
+        summary = ingest_gims(local, archive, local.available(), force=force, on_result=on_result)
+        summary.unrecognised = local.unrecognised()
+    else:
+        check_gim_source(settings, kind, directory)  # a bad kind or folder: refused before any work
+        centre = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
+        source = OnFirstFetch(kind, lambda: gim_source(settings, archive, kind, directory))
+        summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result)
+    record_gim_days(engine, archive, summary)
+    return summary
+
+
+def ingest_indices_stage(settings: Settings, *, kind: str | None = None, file: Path | None = None) -> KpSummary:
+    """Kp/F10.7 into the archive and the database from `kind` (default SWX_KP_SOURCE): `gfz`
+    (download), `bundled` (the history shipped with swx) or `file` (a GFZ or CelesTrak file)."""
+    engine = open_database(settings)  # a database at another schema stops the stage before any download
+    kind = "file" if file else (kind or settings.kp_source)
+    if kind == "gfz":
+        with downloader(settings) as dl:
+            tables, source = fetch_gfz(dl, settings.kp_url, settings.kp_nowcast_url), "GFZ"
+    elif kind == "bundled":
+        tables, source = load_history(), "bundled history (CelesTrak/GFZ)"
+    elif kind == "file":
+        if file is None:
+            raise InputError("a Kp file source needs a file (--file PATH)")
+        tables, source = read_index_file(file), str(file)
+    else:
+        raise InputError(f"unknown Kp source {kind!r} (gfz, bundled or file)")
+    summary = ingest_indices(tables, Archive(settings.archive_dir), source)
+    record_indices(engine, tables)
+    return summary
+
+
+@dataclass(frozen=True)
+class SeriesImport:
+    station: str
+    values: int
+    counts: dict[str, int]  # input rows, invalid values, missing 2-hour steps
+
+    def __str__(self) -> str:
+        c = self.counts
+        return (f"{self.station}: {self.values} values on the 2-hour grid from {c['input']} rows "
+                f"({c['invalid']} zero/negative/fill values treated as missing, {c['missing_steps']} missing "
+                "2-hour steps)")
+
+
+def import_series_stage(settings: Settings, file: Path, station: str, *, lat: float | None = None,
+                        lon: float | None = None, surface: str = "land", name: str = "") -> SeriesImport:
+    """A vTEC series (a GNSS receiver's, a series extracted elsewhere) as a station's observations on the
+    2-hour grid; a station not yet known is registered (it needs `lat` and `lon`)."""
+    engine = open_database(settings)
+    if station not in set(known_stations(engine)["code"]):
+        if lat is None or lon is None:
+            raise InputError(f"station {station} is new: give --lat and --lon")
+        upsert_stations(engine, [dict(code=station, name=name or station, lat=lat, lon=lon, sector="",
+                                      lat_band=lat_band(lat), surface=surface, origin="imported")])
+    series, counts = import_series(file)
+    values = series.dropna()
+    write_observations(engine, pd.DataFrame({"station": station, "time": values.index, "vtec": values.to_numpy(),
+                                             "centre": "imported"}))
+    return SeriesImport(station, len(values), counts)

@@ -1,0 +1,222 @@
+"""What people read after a run: the archive's days, maps, Kp and storms; the skill of what was
+published; the main job's summary and the daily Prefect artifact (markdown, a map PNG)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from swx.archive import Archive, load_indices
+from swx.pipeline.status import run_status
+from swx.plots import plot_maps
+from swx.science.blend import MODEL_ORDER
+from swx.science.storms import STORM_KP, at_least, g_class
+from swx.science.verify import pooled_skill
+from swx.sources.indices.tables import kp_label
+from swx.store.db import current_revision, open_database
+from swx.store.queries import counts, skill_table
+
+
+def archive_summary(archive: Archive, window: tuple[dt.date, dt.date] | None = None) -> str:
+    """Days and maps per centre (simulated data labelled as such), then Kp over the window (or over
+    the archived days) with its storm days (daily max Kp >= 5-, NOAA G-scale)."""
+    lines = [f"Archive {archive.root}:"]
+    all_days: set[dt.date] = set()
+    for centre in archive.centres():
+        days = archive.gim_days(centre)
+        if window:
+            days = [d for d in days if window[0] <= d <= window[1]]
+        if not days:
+            continue
+        all_days.update(days)
+        maps, kinds = 0, set()
+        for d in days:
+            with xr.open_dataset(archive.gim_path(centre, d), engine="netcdf4") as ds:
+                maps += ds.sizes["time"]
+                kinds.add(ds.attrs.get("source_kind", "?"))
+        label = " — SIMULATED data, not observations" if "simulated" in kinds else ""
+        lines.append(f"  {centre.upper()}: {len(days)} day(s), {maps} maps, {days[0]} .. {days[-1]}{label}")
+    if not all_days:
+        lines.append("  no GIM days archived" + (f" for {window[0]} .. {window[1]}" if window else ""))
+        return "\n".join(lines)
+    kp = load_indices(archive).kp
+    if window:
+        sel = kp[(kp.index >= pd.Timestamp(window[0], tz="UTC"))
+                 & (kp.index < pd.Timestamp(window[1] + dt.timedelta(days=1), tz="UTC"))]
+        where = f"{window[0]} .. {window[1]}"
+    else:
+        days_idx = pd.DatetimeIndex(sorted(all_days)).tz_localize("UTC")
+        sel = kp[kp.index.normalize().isin(days_idx)]
+        where = "the archived days"
+    if sel.empty:
+        lines.append(f"  Kp: none for {where}")
+        return "\n".join(lines)
+    lines.append(f"  Kp over {where}: {kp_label(sel.kp.min())} .. {kp_label(sel.kp.max())}")
+    daily_max = sel.kp.groupby(sel.index.normalize()).max()
+    storms = daily_max[at_least(daily_max, STORM_KP)]
+    if storms.empty:
+        lines.append("  storms (Kp >= 5-): none")
+    else:
+        lines.append(f"  storm days (Kp >= 5-): {len(storms)}")
+    for t, v in storms.items():
+        lines.append(f"    {t:%Y-%m-%d}: max Kp {kp_label(v)} (G{g_class(v)})")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ daily run
+
+def daily_markdown(issue_day: dt.date, forecast: dict, verify: dict, storms: dict, update: dict | None = None) -> str:
+    """The markdown summary of one daily run (Prefect artifact, logs)."""
+    state = f"**DEGRADED** — {forecast['reason']}" if forecast.get("degraded") else "ok"
+    lines = [f"# swx daily run — issue day {issue_day}", "",
+             f"- Forecast for **{forecast['target_day']}** (run {forecast['run_id']}, issued "
+             f"{forecast['issue_time']} from the maps of {forecast['latest_day']}): {state}",
+             f"- Station models: {', '.join(forecast['architectures'])}, published as their blend with the baselines; "
+             f"extension: {', '.join(forecast['methods'])}"]
+    leaning = forecast.get("on_baselines") or {}
+    if leaning:
+        lines.append(f"- Running mostly on the baselines at {len(leaning)} station(s): "
+                     + "; ".join(f"{code}: {why}" for code, why in sorted(leaning.items())))
+    for method, (nc, ionex) in forecast.get("products", {}).items():
+        lines.append(f"- Products ({method}): `{nc}`, `{ionex}`")
+    if update is not None:
+        lines.append(f"- Model update: {'ok' if update['ok'] else 'FAILED, previous models kept: ' + update['reason']}"
+                     f" ({update.get('accepted', 0)} accepted, {update.get('rejected', 0)} rejected)")
+    if verify.get("maps"):
+        lines.append("- Global maps for " + verify["day"] + ": " + ", ".join(f"{k} {v:.2f} TECU"
+                                                                           for k, v in verify["maps"].items()))
+    elif verify.get("skipped") or verify.get("maps_skipped"):
+        lines.append(f"- Verification: {verify.get('skipped') or verify.get('maps_skipped')}")
+    events = storms.get("events", [])
+    lines.append("- Storms (last 7 days): " + (", ".join(f"G{e['g_class']} from {e['start'][:16]} (Kp {e['max_kp']:.2f})"
+                                                          for e in events) if events else "none"))
+    return "\n".join(lines) + "\n"
+
+
+def skill_rows(verify: dict) -> list[dict]:
+    """Today's verified RMSE per model and baseline (maps and stations), as table rows."""
+    rows = [{"what": "global map", "model": k, "rmse_tecu": v} for k, v in verify.get("maps", {}).items()]
+    rows += [{"what": "stations (mean)", "model": k, "rmse_tecu": v} for k, v in verify.get("stations", {}).items()]
+    return rows
+
+
+def forecast_map_png(forecast: dict, path: Path | None = None) -> Path | None:
+    """A PNG of the first method's forecast, uncertainty and ΔTEC at mid-day, next to its products
+    (or at `path`). `forecast` is the summary of `swx.pipeline.forecast.forecast_stage`."""
+    products = forecast.get("products") or {}
+    if not products:
+        return None
+    method = forecast["methods"][0]
+    nc = Path(products[method][0])
+    with xr.open_dataset(nc) as f:
+        t = f["time"].values[len(f["time"]) // 2]
+        panels = {"forecast vTEC": f["tec"].sel(time=t).load(), "1-sigma": f["tec_sigma"].sel(time=t).load()}
+        if "dtec" in f:
+            panels["ΔTEC vs 27-day median"] = f["dtec"].sel(time=t).load()
+        return plot_maps(panels, path or nc.with_suffix(".png"), f"swx forecast valid {str(t)[:16]} UTC ({method})")
+
+
+def skill_summary(engine, start: dt.date, end: dt.date) -> str:
+    """The skill of what was published for target days start..end, walk-forward (each day's forecast
+    issued before it): RMSE and skill vs persistence per model, stations pooled and by latitude band,
+    storm windows apart; then the global map against the persistence map, day by day."""
+    lo = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    rows = skill_table(engine, start=lo, end=hi, published=True)
+    st = rows[rows.scope == "station"]
+    if st.empty:
+        return "skill: nothing verified yet"
+    cols: dict[str, pd.DataFrame] = {}
+    cols["all stations"] = pooled_skill(st[st.kp_class == "all"], [])
+    for band in ("low", "mid", "high"):
+        sel = st[(st.kp_class == "all") & (st.lat_band == band)]
+        if len(sel):
+            cols[f"{band} lat"] = pooled_skill(sel, [])
+    if (st.kp_class == "storm").any():
+        cols["storm windows"] = pooled_skill(st[st.kp_class == "storm"], [])
+    models = [m for m in MODEL_ORDER if m in set(st.model)] + sorted(set(st.model) - set(MODEL_ORDER))
+    days = sorted({w.date() for w in st.window_end})
+    # probabilistic: CRPS (TECU) and the share of truths inside the 95 % interval, stations pooled
+    everything = st[(st.kp_class == "all") & st["coverage95"].notna()]
+    covered = everything.assign(hits=everything["coverage95"] * everything["n"]).groupby("model")[["hits", "n"]].sum()
+    cover95 = (covered["hits"] / covered["n"]).where(covered["n"] > 0)
+    head = f"{'':13s}" + "".join(f"{c:>20s}" for c in cols) + f"{'CRPS':>8s}{'95% cover':>11s}"
+    lines = [f"skill of the published forecasts, {len(days)} verified day(s) {days[0]} .. {days[-1]} "
+             "(RMSE in TECU, skill vs persistence; CRPS in TECU and 95 % interval coverage, stations pooled):", head]
+    for model in models:
+        cells = []
+        for frame in cols.values():
+            r = frame[frame.model == model]
+            if r.empty:
+                cells.append(f"{'—':>20s}")
+                continue
+            r = r.iloc[0]
+            sk = "" if model == "persistence" else f" ({r.skill_persistence:+.0%})"
+            cells.append(f"{r.rmse:>9.2f}{sk:>11s}")
+        crps = cols["all stations"].set_index("model").get("crps", pd.Series(dtype=float)).get(model, np.nan)
+        cover = cover95.get(model, np.nan)
+        cells.append(f"{crps:>8.2f}" if np.isfinite(crps) else f"{'—':>8s}")
+        cells.append(f"{cover:>10.1%} " if np.isfinite(cover) else f"{'—':>10s} ")
+        lines.append(f"{model:13s}" + "".join(cells))
+    glob = rows[(rows.scope == "global") & (rows.station_code == "global")]
+    maps = sorted(m for m in set(glob.model) if m != "map:persistence")
+    for model in maps:
+        mine = glob[glob.model == model].set_index("window_start").rmse
+        pers = glob[glob.model == "map:persistence"].set_index("window_start").rmse.reindex(mine.index)
+        ok = pers.notna()
+        if ok.any():
+            better = int((mine[ok] < pers[ok]).sum())
+            lines.append(f"global map ({model[4:]}) vs persistence map: better on {better} of {int(ok.sum())} day(s); "
+                         f"mean RMSE {mine[ok].mean():.2f} vs {pers[ok].mean():.2f} TECU")
+    return "\n".join(lines)
+
+
+def main_job_summary(settings, out: dict, seconds: float) -> str:
+    """What the main job did and where its results are."""
+    engine = open_database(settings)
+    lines = ["", f"swx main job done in {seconds:.0f} s (data: {settings.centre.upper()}"
+             + (", SIMULATED demo maps" if settings.gim_source == "simulated" else "") + ")"]
+    trained = out.get("trained") or {}
+    if trained.get("trained"):
+        lines.append(f"models trained on the spot: {', '.join(trained['trained'])}")
+    for r in out.get("runs", []):
+        fc, ver = r["forecast"], r["verify"]
+        maps = ", ".join(f"{k} {v:.2f}" for k, v in ver.get("maps", {}).items()) or "not verified yet"
+        state = "DEGRADED: " + fc["reason"] if fc["degraded"] else "ok"
+        lines.append(f"  forecast {fc['target_day']} (run {fc['run_id']}, {state}); maps of {ver['day']} RMSE: {maps}")
+    if out.get("kept"):
+        lines.append(f"  {len(out['kept'])} day(s) already published by an earlier run, kept as they were "
+                     f"({out['kept'][0]} .. {out['kept'][-1]} issue days)")
+    if out.get("target_days"):
+        first, last_day = (dt.date.fromisoformat(d) for d in out["target_days"])
+        lines.append(skill_summary(engine, first, last_day))
+    doc, healthy = run_status(settings, max_age_h=1e9)
+    c = counts(engine)
+    lines.append("database " + engine.url.render_as_string(hide_password=True) + ": "
+                 + ", ".join(f"{k} {v}" for k, v in c.items()))
+    last = out["runs"][-1]["forecast"] if out.get("runs") else None
+    if last:
+        for method, (nc, ionex) in last["products"].items():
+            lines.append(f"products ({method}): {nc}\n                    {ionex}")
+    lines.append(f"latest run status: {doc['status']}{' (degraded)' if doc.get('degraded') else ''} — "
+                 "`swx status --json` for monitoring")
+    lines.append("dashboard: `make dashboard`, then open http://localhost:8501")
+    return "\n".join(lines)
+
+
+def main_archive_summary(settings, window: tuple[dt.date, dt.date] | None = None) -> str:
+    """`archive_summary` of the settings' archive."""
+    return archive_summary(Archive(settings.archive_dir), window=window)
+
+
+def database_summary(settings, files_this_run: int) -> str:
+    """The database in one line: where (password hidden), its revision and what it holds."""
+    engine = open_database(settings)
+    rows = counts(engine)
+    return (f"Database {settings.display_database_url} (revision {current_revision(engine)}): "
+            f"{rows['input_files']} input files ({files_this_run} in this run), {rows['kp_values']} Kp values")
+

@@ -1,0 +1,100 @@
+"""The latest run as one JSON document, for monitoring and alerting (`swx status --json`): is the
+service alive (a recent run that did not fail), was it degraded and why, what it produced and how good
+it was where verified."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from swx.config import SIMULATED_CENTRE, Settings
+from swx.store.db import open_database
+from swx.store.queries import finished_products, latest_run, run_overview
+
+
+def _iso(v: Any) -> Any:
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()
+    return v
+
+
+def run_status(settings: Settings, *, max_age_h: float | None = None,
+               now: dt.datetime | None = None) -> tuple[dict[str, Any], bool]:
+    """(document, healthy). Healthy: a run exists, it did not fail, and it ran within `max_age_h`
+    (default SWX_STATUS_MAX_AGE_H) of `now`."""
+    engine = open_database(settings)
+    max_age_h = settings.status_max_age_h if max_age_h is None else max_age_h
+    now = now or dt.datetime.now(dt.UTC)
+    run = latest_run(engine)
+    if run is None:
+        return {"status": "none", "healthy": False, "problem": "no forecast run yet: run `make run` or the daily flow"}, False
+    rid = run["id"]
+    ran_at = run.get("finished_at") or run["created_at"]
+    age_h = (now - ran_at).total_seconds() / 3600.0
+    doc: dict[str, Any] = {
+        "run_id": rid, "issue_time": _iso(run["issue_time"]), "target_day": _iso(run["target_day"]),
+        "status": run["status"], "degraded": bool(run["degraded"]), "reason": run["reason"],
+        "data_source": run["data_source"], "simulated": run["data_source"] == SIMULATED_CENTRE,
+        "ran_at": _iso(ran_at), "age_hours": round(age_h, 2), "code_version": run["code_version"],
+    }
+    day0 = dt.datetime.combine(run["target_day"], dt.time(), tzinfo=dt.UTC)
+    ov = run_overview(engine, rid, day0)
+    doc["station_forecasts"] = ov["station_forecasts"]
+    doc["active_models"] = ov["active_models"]
+    doc["global"] = {meth: {"netcdf": nc, "ionex": ix, "verified_rmse": None if r is None else round(float(r), 3)}
+                     for meth, nc, ix, r in ov["products"]}
+    doc["global_method"] = settings.extension_method
+    doc["map_skill"] = {mod: {"rmse": round(r, 3), "skill_vs_persistence": None if sk is None else round(sk, 3),
+                              "n": n} for mod, r, sk, n in ov["map_skill"]}
+    doc["station_skill"] = {mod: {"rmse": round(float(r), 3),
+                                  "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
+                            for mod, r, sk in ov["station_skill"]}
+    doc["storms"] = [{"start": _iso(a), "end": _iso(b), "max_kp": k, "g_class": gc} for a, b, k, gc in ov["storms"]]
+    problems = []
+    if run["status"] == "failed":
+        problems.append(f"the latest run failed: {run['reason']}")
+    if run["status"] == "running":
+        problems.append("the latest run has not finished")
+    if age_h > max_age_h:
+        problems.append(f"the latest run is {age_h:.1f} h old (limit {max_age_h:g} h)")
+    doc["healthy"] = not problems
+    doc["problem"] = "; ".join(problems)
+    return doc, not problems
+
+
+def summary_lines(doc: dict[str, Any]) -> list[str]:
+    """The document as a few lines a person reads at a glance (`swx status` without --json)."""
+    if doc.get("status") == "none":
+        return [f"no forecast run: {doc['problem']}"]
+    state = doc["status"].upper() + (f" (degraded: {doc['reason']})" if doc["degraded"] else "")
+    source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "")
+    lines = [f"run {doc['run_id']}: forecast for {doc['target_day']}, issued {doc['issue_time']} — {state}",
+             f"  ran {str(doc['ran_at'])[:19]} UTC ({doc['age_hours']:.1f} h ago), input {source}, code {doc['code_version'] or '?'}"]
+    if doc["station_forecasts"]:
+        lines.append("  station forecasts: " + ", ".join(f"{a} {n}" for a, n in sorted(doc["station_forecasts"].items())))
+    if doc["active_models"]:
+        lines.append("  active models: " + ", ".join(f"{a} ({v['stations']} stations, newest v{v['latest_version']})"
+                                                     for a, v in sorted(doc["active_models"].items())))
+    for label, scores in (("station skill, last days", doc["station_skill"]), ("map of this run", doc["map_skill"])):
+        if scores:
+            lines.append(f"  {label} (RMSE TECU, vs persistence): " + ", ".join(
+                f"{m} {v['rmse']:.2f}" + ("" if v["skill_vs_persistence"] is None or m.endswith("persistence")
+                                          else f" ({v['skill_vs_persistence']:+.0%})")
+                for m, v in sorted(scores.items(), key=lambda kv: kv[1]["rmse"])))
+    for method, p in sorted(doc["global"].items()):
+        lines.append(f"  product ({method}): {p['netcdf']}")
+    for ev in doc["storms"]:
+        lines.append(f"  storm G{ev['g_class']} {ev['start']} .. {ev['end']} (max Kp {ev['max_kp']:.2f})")
+    lines.append("  healthy" if doc["healthy"] else f"  UNHEALTHY: {doc['problem']}")
+    return lines
+
+
+def completed_days(settings: Settings, start: dt.date, end: dt.date) -> set[dt.date]:
+    """Issue days in start..end whose forecast run finished (ok or degraded) and whose products exist:
+    what a resumed backfill skips."""
+    rows = finished_products(open_database(settings), start + dt.timedelta(days=1), end + dt.timedelta(days=1))
+    good: dict[dt.date, bool] = {}
+    for day, nc, ionex in rows:
+        good[day] = good.get(day, True) and Path(nc).is_file() and Path(ionex).is_file()
+    return {d - dt.timedelta(days=1) for d, ok in good.items() if ok}

@@ -1,0 +1,183 @@
+"""Stage: training and evaluating the station models — `swx train`, `swx evaluate`, `swx gridsearch`
+and the demo's model bootstrap: archive -> station series -> models -> scores against the baselines
+(and the walk-forward blend) -> the results database (and a plot)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from swx.archive import load_indices
+from swx.config import ARCHITECTURES, BLEND, Settings
+from swx.errors import InsufficientDataError, NoActiveModelError
+from swx.ml.dataset import StationDataset, split_for_training, verification_rows
+from swx.ml.gridsearch import METHOD_GRID, grid_search, save_results
+from swx.ml.nets import ModelConfig, describe_device
+from swx.ml.registry import ModelRegistry, predict_active
+from swx.ml.training import EnsembleForecaster, StationForecaster, TrainConfig
+from swx.pipeline.context import Context, context, station_dataset
+from swx.plots import plot_station_forecast
+from swx.science.blend import BlendConfig, walk_forward
+from swx.science.features import persistence_from_windows
+from swx.science.storms import storm_days
+from swx.science.verify import climatology_series, median27_series, windows_reference
+from swx.store.writes import write_verification
+
+log = logging.getLogger(__name__)
+
+
+def _median27(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
+    return np.stack([windows_reference(ds.issue, ds.y.shape[-1], median27_series(wide[s.code]))
+                     for s in ds.stations])
+
+
+def _climatology(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
+    return np.stack([windows_reference(ds.issue, ds.y.shape[-1], climatology_series(wide[s.code]))
+                     for s in ds.stations])
+
+
+def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None = None, units: int = 20,
+          epochs: int = 40, batch_size: int = 32, gaussian: bool = False, seed: int = 0,
+          ensemble: int = 1, target: str = "departure", max_windows: int | None = None) -> pd.DataFrame:
+    """Train every station of each architecture in one grouped pass, register the models as the active
+    versions, and score them on the held-out test windows against the baselines. With `max_windows`,
+    the networks learn from at most that many training windows per station, spread evenly over the
+    whole history (every season and issue hour stays in); the ridge member always sees them all."""
+    ds, wide = station_dataset(ctx)
+    tr_all, va, te = split_for_training(ds, train_end)
+    tr_networks = tr_all
+    if max_windows and len(tr_all) > max_windows:
+        tr_networks = tr_all[np.unique(np.linspace(0, len(tr_all) - 1, max_windows).round().astype(int))]
+        log.info("networks train on %d of %d windows, spread over %s .. %s", len(tr_networks), len(tr_all),
+                 ds.issue[tr_all[0]].date(), ds.issue[tr_all[-1]].date())
+    engine = ctx.engine
+    registry = ModelRegistry(ctx.settings.models_dir, engine)
+    med = _median27(ds, wide)
+    storms = storm_days(load_indices(ctx.archive).kp["kp"])
+    predictions, sigmas = {}, {}
+    for arch in architectures:
+        linear = arch == "ridge"  # closed form, deterministic: one member, sigma from its validation RMSE
+        tr = tr_all if linear else tr_networks
+        cfg = ModelConfig(architecture=arch, units=units, n_features=ds.x.shape[-1], gaussian=gaussian and not linear,
+                          target=target)
+        tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)
+        if ensemble > 1 and not linear:
+            est = EnsembleForecaster.train(ensemble, cfg, tc, *ds.take(tr), *ds.take(va), device=ctx.settings.device)
+            singles = [est.station_members(i) for i in range(len(ds.stations))]
+        else:
+            est = StationForecaster(cfg, tc, station_seeds=[seed * 1000 + i for i in range(len(ds.stations))],
+                                    device=ctx.settings.device)
+            est.fit(*ds.take(tr), *ds.take(va))
+            singles = est.split()
+        val_pred, _ = est.predict(ds.x[:, va])
+        val_rmse = np.sqrt(np.nanmean((val_pred - ds.y[:, va]) ** 2, axis=(1, 2)))
+        if linear and np.isfinite(est.history.get("best_val", [np.nan])).all():
+            val_rmse = np.asarray(est.history["best_val"])  # the ridge was fitted on `va` too: its CV RMSE
+        for i, (st, one) in enumerate(zip(ds.stations, singles)):
+            registry.register(st.code, one, hyperparameters={"units": units, "epochs": epochs, "batch_size": batch_size,
+                                                             "gaussian": gaussian, "seed": seed, "ensemble": ensemble,
+                                                             "target": target, "train_windows": int(len(tr))},
+                              train_start=ds.issue[tr[0]].to_pydatetime(),
+                              train_end=(ds.issue[va[-1]] + pd.Timedelta(hours=24)).to_pydatetime(),
+                              val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")
+        predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
+    rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas, _climatology(ds, wide)[:, te])
+    write_verification(engine, rows)
+    return pd.DataFrame(rows)
+
+
+def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str] | None = None,
+             plot: Path | None = None, blend: BlendConfig | None = BlendConfig()) -> pd.DataFrame:
+    """Score the active models on forecasts issued from `start` to `end` (inclusive) against the
+    baselines, per station, architecture and Kp class — and the blend of them all with the baselines,
+    walk-forward: each day's weights from the forecasts of this period verified before that day (the
+    first day has none: equal weights). Store the scores; optionally plot."""
+    ds, wide = station_dataset(ctx, start - dt.timedelta(days=28), end + dt.timedelta(days=1))
+    lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
+    idx = np.flatnonzero((ds.issue >= lo) & (ds.issue < hi))
+    if len(idx) == 0:
+        raise InsufficientDataError(f"no complete forecast windows issued between {start} and {end}")
+    engine = ctx.engine
+    registry = ModelRegistry(ctx.settings.models_dir, engine)
+    predictions, sigmas = {}, {}
+    codes = [st.code for st in ds.stations]
+    for arch in architectures or ARCHITECTURES:
+        got = predict_active(registry, ds.x[:, idx], codes, arch, ctx.settings.device)
+        if got is not None:
+            predictions[arch], sigmas[arch], _ = got
+    if not predictions:
+        raise NoActiveModelError("no active models for these stations: run `swx train` first")
+    med = _median27(ds, wide)[:, idx]
+    pers = persistence_from_windows(ds.x[:, idx], ds.y.shape[-1])
+    if blend is not None:
+        predictions[BLEND], sigmas[BLEND] = _walk_forward_blend(ds.issue[idx], predictions, sigmas, pers, med,
+                                                                ds.y[:, idx], blend)
+    rows = verification_rows(ds, idx, predictions, med, storm_days(load_indices(ctx.archive).kp["kp"]), sigmas,
+                             _climatology(ds, wide)[:, idx])
+    write_verification(engine, rows)
+    if plot is not None:
+        plot_station_forecast(ds, idx, 0, predictions, sigmas, med, plot)
+    return pd.DataFrame(rows)
+
+
+def _walk_forward_blend(issue: pd.DatetimeIndex, predictions: dict[str, np.ndarray], sigmas: dict[str, np.ndarray],
+                        persistence: np.ndarray, median27: np.ndarray, truth: np.ndarray, config: BlendConfig
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The blend of every station, walk-forward over `issue` (see `swx.science.blend.walk_forward`)."""
+    members = {**predictions, "persistence": persistence, "median27": median27}
+    own = np.stack([sigmas[k] for k in predictions if sigmas.get(k) is not None])
+    wf = walk_forward(issue, members, truth, config, prior_sigma=np.sqrt(np.nanmean(own ** 2, axis=0)))
+    return wf.mean, wf.sigma
+
+
+def training_device(settings: Settings) -> str:
+    """Where training runs, for the logs: the device SWX_DEVICE resolves to on this machine."""
+    return f"{describe_device(settings.device)} (SWX_DEVICE={settings.device})"
+
+
+def rmse_by_model(df: pd.DataFrame) -> dict[str, float]:
+    """A training in one line: each model's (and baseline's) test RMSE, TECU, mean over the stations."""
+    rows = df[(df.kp_class == "all") & (df.scope == "station")]
+    return {m: round(float(rows[rows.model == m].rmse.mean()), 3) for m in rows.model.unique()}
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows people read first: every model and baseline, all Kp classes, per station and group."""
+    out = df.copy()
+    out["window"] = [f"{a:%Y-%m-%dT%H}..{b:%Y-%m-%dT%H}" for a, b in zip(out.window_start, out.window_end)]
+    cols = ["station_code", "model", "window", "kp_class", "n", "rmse", "mae", "bias", "corr", "skill_persistence",
+            "skill_median27", "coverage68", "coverage95", "crps", "lat_band", "surface"]
+    return out[cols].rename(columns={"station_code": "station"})
+
+
+def gridsearch(ctx: Context, architecture: str, grid: dict[str, list[int]] | None = None, *,
+               train_end: dt.date | None = None, workers: int | None = None) -> tuple[pd.DataFrame, Path]:
+    """The method's hyper-parameter search on the archive's training windows, recorded under
+    <data_dir>/gridsearch/ (JSON rows, best first)."""
+    grid = {k: (grid or {}).get(k) or values for k, values in METHOD_GRID.items()}  # unset axes: the method's
+    ds, _ = station_dataset(ctx)
+    tr, va, _ = split_for_training(ds, train_end)
+    df = grid_search(*ds.take(tr), *ds.take(va), architecture, grid, num_workers=workers)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = save_results(df, ctx.settings.data_dir / "gridsearch" / f"{architecture}-{stamp}.json")
+    return df, path
+
+
+def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tuple[str, ...] = ARCHITECTURES,
+                  epochs: int = 15, ensemble: int = 1) -> dict[str, Any]:
+    """Train the architectures that have no active model for every station (the demo's first run, a new
+    station catalog); otherwise nothing. Returns what was trained."""
+    ctx = context(settings)
+    registry = ModelRegistry(settings.models_dir, ctx.engine)
+    missing = [a for a in architectures if any(registry.active(s.code, a) is None for s in ctx.stations)]
+    if not missing:
+        return {"trained": [], "reason": "active models exist"}
+    log.info("no active %s models: training them on the archive up to %s", "/".join(missing), train_end)
+    df = train(ctx, missing, train_end=train_end, epochs=epochs, ensemble=ensemble, gaussian=ensemble == 1,
+               max_windows=settings.train_max_windows)
+    return {"trained": missing, "test_rmse": rmse_by_model(df)}

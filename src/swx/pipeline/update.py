@@ -1,0 +1,57 @@
+"""Stage: the daily incremental update of every active station model, with its guardrail. A failure
+leaves the previous (active) models serving: the registry only changes on an accepted update."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import pandas as pd
+
+from swx.config import ARCHITECTURES, Settings
+from swx.errors import NoActiveModelError
+from swx.ml.registry import ModelRegistry
+from swx.ml.update import daily_update
+from swx.pipeline.context import Context, context, station_dataset
+from swx.store.queries import model_registry
+
+log = logging.getLogger(__name__)
+
+
+def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *, margin: float = 0.05,
+           epochs: int = 3) -> pd.DataFrame:
+    """The daily incremental update of every active station model (see `swx.ml.update.daily_update`):
+    trained through the day before `day`, scored walk-forward on `day`, kept or rolled back."""
+    ds, _ = station_dataset(ctx, day - dt.timedelta(days=60), day + dt.timedelta(days=1))
+    registry = ModelRegistry(ctx.settings.models_dir, ctx.engine)
+    rows = []
+    for arch in architectures or ARCHITECTURES:
+        for i, st in enumerate(ds.stations):
+            if registry.active(st.code, arch) is None:
+                continue
+            d = daily_update(registry, ds, i, arch, day, margin=margin, epochs=epochs)
+            rows.append(dict(station=d.station, architecture=d.architecture, day=str(d.day), accepted=d.accepted,
+                             version=d.version.version, rmse_active=d.rmse_active, rmse_candidate=d.rmse_candidate,
+                             rmse_persistence=d.rmse_persistence))
+    if not rows:
+        raise NoActiveModelError("no active models to update: run `swx train` first")
+    return pd.DataFrame(rows)
+
+
+def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] | None = None) -> dict[str, Any]:
+    """The daily incremental update with its guardrail. A failure is logged and reported, and the
+    previous (active) models keep serving: the registry only changes on an accepted update."""
+    ctx = context(settings)
+    reg = model_registry(ctx.engine)
+    if len(reg):
+        active = reg[reg.status == "active"]
+        done = reg[reg.train_end.notna() & (reg.train_end >= pd.Timestamp(day, tz="UTC"))]
+        if len(active) and set(zip(active.station, active.architecture)) <= set(zip(done.station, done.architecture)):
+            return {"ok": True, "reason": f"already updated for {day}", "accepted": 0, "rejected": 0}
+    try:
+        df = update(ctx, day, architectures)
+    except Exception as exc:  # noqa: BLE001 - any training failure must leave the service running
+        log.error("model update for %s failed, previous models kept: %s: %s", day, type(exc).__name__, exc)
+        return {"ok": False, "reason": f"{type(exc).__name__}: {exc}", "accepted": 0, "rejected": 0}
+    return {"ok": True, "reason": "", "accepted": int(df.accepted.sum()), "rejected": int((~df.accepted).sum())}

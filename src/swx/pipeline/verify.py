@@ -1,0 +1,151 @@
+"""Stage: verification once a day's truth has arrived — the global maps (globally, by latitude band,
+land/ocean, beside the persistence map) and the station forecasts that were published for the day
+(every architecture and the blend, beside persistence and the 27-day median). What users got is what
+is scored: no model is re-run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from swx.archive import load_indices
+from swx.config import Settings
+from swx.errors import NotFoundError
+from swx.ml.dataset import score_rows
+from swx.pipeline.context import Context, archived_maps, context, station_history
+from swx.plots import plot_forecast_maps
+from swx.science.features import STEP, baselines_at
+from swx.science.storms import storm_days
+from swx.science.verify import map_scores
+from swx.store.queries import issued_forecasts, runs_for_day
+from swx.store.writes import set_global_rmse, write_verification
+
+
+def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
+    """Score the global forecasts for `target_day` against its real GIM (when archived), beside the
+    persistence map, globally, by latitude band and land/ocean; store the rows and each epoch's RMSE."""
+    engine = ctx.engine
+    if not ctx.archive.has_gim(ctx.centre, target_day):
+        raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
+    truth_all = archived_maps(ctx, [target_day])
+    runs = runs_for_day(engine, target_day)
+    prev = archived_maps(ctx, [target_day - dt.timedelta(days=1)])  # the persistence map beside every forecast
+    out = []
+    for run in runs.itertuples():
+        for method, path in run.products.items():
+            with xr.open_dataset(path) as f:
+                fc = f.load()
+            times = np.intersect1d(fc["time"].values, truth_all["time"].values)
+            if len(times) == 0:
+                continue
+            truth = truth_all.sel(time=times).values
+            pers_t = times - np.timedelta64(1, "D")
+            have = np.isin(pers_t, prev["time"].values) if prev is not None else np.zeros(len(times), bool)
+            pers = np.full_like(truth, np.nan)
+            if have.any():
+                pers[have] = prev.sel(time=pers_t[have]).values
+            rows = map_scores(fc["tec"].sel(time=times).values, truth, fc["lat"].values, fc["lon"].values,
+                              persistence=pers if have.all() else None, sigma=fc["tec_sigma"].sel(time=times).values)
+            w0 = pd.Timestamp(times[0], tz="UTC").to_pydatetime()
+            w1 = pd.Timestamp(times[-1], tz="UTC").to_pydatetime()
+            for r in rows:
+                out.append(dict(scope="global", station_code=r["region"], model=f"map:{method}", window_start=w0,
+                                window_end=w1, kp_class="all", n=r["n"], rmse=r["rmse"], mae=r["mae"],
+                                bias=r["bias"], corr=None, skill_persistence=r.get("skill_vs_persistence"),
+                                skill_median27=None, coverage68=r.get("coverage68"),
+                                coverage95=r.get("coverage95"), run_id=int(run.run_id)))
+                if r["region"] == "global" and "rmse_persistence" in r:
+                    out.append(dict(scope="global", station_code="global", model="map:persistence",
+                                    window_start=w0, window_end=w1, kp_class="all", n=r["n"],
+                                    rmse=r["rmse_persistence"], mae=r["mae_persistence"],
+                                    bias=r["bias_persistence"], corr=None,
+                                    skill_persistence=0.0, skill_median27=None, coverage68=None, coverage95=None,
+                                    run_id=int(run.run_id)))
+            err = fc["tec"].sel(time=times).values - truth
+            per_epoch = np.sqrt(np.nanmean(err ** 2, axis=(1, 2)))
+            set_global_rmse(engine, int(run.run_id), method, times, per_epoch)
+    write_verification(engine, out)
+    return pd.DataFrame(out)
+
+
+def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
+    """Score the station forecasts that were *published* for `target_day` (the newest finished run's:
+    every architecture and the blend) against the station values of its maps, beside persistence and
+    the 27-day median at the same times; per station, latitude band, land/ocean and Kp class. What the
+    users got is what is scored: no model is re-run."""
+    fc = issued_forecasts(ctx.engine, target_day, target_day)
+    if fc.empty:
+        raise NotFoundError(f"no published station forecasts for {target_day}")
+    if not ctx.archive.has_gim(ctx.centre, target_day):
+        raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
+    wide = station_history(ctx, target_day - dt.timedelta(days=28), target_day + dt.timedelta(days=1))
+    valid = pd.DatetimeIndex(sorted(fc["valid_time"].unique()))
+    issue = valid.min() - STEP  # the verified window: the target day
+    # the baselines as the run knew them: a degraded run forecast from maps `lag` days old, carried
+    # forward, so its persistence and 27-day median are those of its own issue time, carried forward too
+    issued = pd.Timestamp(fc["issue_time"].iloc[0])
+    lag = issue - issued
+    codes = [st.code for st in ctx.stations]
+    base = {k: v.set_axis(valid) for k, v in baselines_at(wide.loc[:issued], valid - lag).items()}
+    truth = wide.reindex(valid)[codes].to_numpy(float).T[:, None, :]  # (S, 1, H)
+    predictions, sigmas = {}, {}
+    for arch, one in fc.groupby("architecture"):
+        mean = one.pivot(index="valid_time", columns="station", values="mean").reindex(index=valid, columns=codes)
+        sig = one.pivot(index="valid_time", columns="station", values="sigma").reindex(index=valid, columns=codes)
+        if mean.isna().all().any():
+            continue  # an architecture not forecast for every station
+        predictions[arch] = mean.to_numpy(float).T[:, None, :]
+        sigmas[arch] = sig.to_numpy(float).T[:, None, :] if sig.notna().all().all() else None
+    kp = load_indices(ctx.archive).kp["kp"]
+    rows = score_rows(ctx.stations, pd.DatetimeIndex([issue]), truth,
+                      base["persistence"][codes].to_numpy(float).T[:, None, :],
+                      base["median27"][codes].to_numpy(float).T[:, None, :], predictions, storm_days(kp), sigmas)
+    write_verification(ctx.engine, rows, run_id=int(fc["run_id"].iloc[0]))
+    return pd.DataFrame(rows)
+
+
+def verification_plot(ctx: Context, target_day: dt.date, path: Path, method: str | None = None,
+                      hour: int = 12) -> Path:
+    """Forecast, truth, error and uncertainty maps of the newest run for `target_day` at `hour` UT."""
+    runs = runs_for_day(ctx.engine, target_day)
+    if runs.empty:
+        raise NotFoundError(f"no global forecast for {target_day}")
+    products = runs.iloc[0].products
+    method = method or (ctx.settings.extension_method if ctx.settings.extension_method in products
+                        else next(iter(products)))
+    truth = archived_maps(ctx, [target_day])
+    if truth is None:
+        raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet")
+    t = np.datetime64(dt.datetime.combine(target_day, dt.time(hour)), "ns")
+    with xr.open_dataset(products[method]) as f:
+        return plot_forecast_maps(f["tec"].sel(time=t).load(), truth.sel(time=t), path,
+                                  f"24 h forecast ({method}) vs {ctx.centre.upper()} GIM, {target_day} {hour:02d} UT",
+                                  f["tec_sigma"].sel(time=t).load())
+
+
+def verify_stage(settings: Settings, day: dt.date) -> dict[str, Any]:
+    """Verify what `day`'s truth allows: the global maps and the station forecasts (every architecture
+    and the blend) published for `day`, as they were published."""
+    ctx = context(settings)
+    out: dict[str, Any] = {"day": str(day), "maps": {}, "stations": {}}
+    if not ctx.archive.has_gim(ctx.centre, day):
+        out["skipped"] = f"no {ctx.centre} GIM for {day} yet"
+        return out
+    try:
+        v = verify_maps(ctx, day)
+        g = v[v.station_code == "global"] if len(v) else v
+        out["maps"] = {r.model: round(float(r.rmse), 3) for r in g.itertuples()}
+    except NotFoundError as exc:
+        out["maps_skipped"] = str(exc)
+    try:
+        df = verify_station_forecasts(ctx, day)
+        pooled = df[(df.kp_class == "all") & (df.scope == "station")].groupby("model").rmse.mean()
+        out["stations"] = {k: round(float(v), 3) for k, v in pooled.items()}
+    except NotFoundError as exc:
+        out["stations_skipped"] = str(exc)
+    return out

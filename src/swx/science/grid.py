@@ -1,0 +1,75 @@
+"""The map grid products are written on (IONEX's standard 2.5° x 5°), its area weights, and which
+cells are land or ocean (verification is reported for both: oceanic regions are the hardest)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+#: The standard IONEX grid: latitudes 87.5 .. -87.5 by -2.5, longitudes -180 .. 180 by 5 (both ends kept).
+IONEX_LAT = np.round(np.arange(87.5, -87.6, -2.5), 1)
+IONEX_LON = np.round(np.arange(-180.0, 180.1, 5.0), 1)
+
+BANDS = {"low": (0.0, 30.0), "mid": (30.0, 60.0), "high": (60.0, 90.1)}
+
+
+def area_weights(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """cos(latitude) weights on a (lat, lon) grid; a repeated 180° meridian counts once."""
+    w = np.repeat(np.cos(np.radians(lat))[:, None], len(lon), axis=1)
+    if len(lon) > 1 and np.isclose((lon[-1] - lon[0]) % 360.0, 0.0):
+        w[:, -1] = 0.0
+    return w
+
+
+def band_of(lat: np.ndarray) -> np.ndarray:
+    """Latitude band name (low / mid / high) of each latitude, the same bands as the station catalog."""
+    a = np.abs(np.asarray(lat, dtype=float))
+    return np.where(a < 30, "low", np.where(a <= 60, "mid", "high"))
+
+
+@lru_cache(maxsize=8)
+def _land(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndarray:
+    from global_land_mask import globe  # a 1/120° mask array: loaded when a mask is first asked for
+
+    la, lo = np.meshgrid(np.asarray(lat), np.asarray(lon), indexing="ij")
+    lo = ((lo + 180.0) % 360.0) - 180.0  # the package takes -180 .. <180
+    la = np.clip(la, -89.99, 89.99)
+    return globe.is_land(la, lo)
+
+
+def land_mask(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """True where the grid node is on land (GLOBE 1-km land mask, shipped with `global-land-mask`)."""
+    return _land(tuple(float(x) for x in lat), tuple(float(x) for x in lon)).copy()
+
+
+COASTLINE_FILE = "coastlines_1deg.npz"  # traced by trace_coastlines(1.0), shipped (tests check it matches)
+
+
+def trace_coastlines(step: float = 1.0) -> list[np.ndarray]:
+    """Coastlines as polylines of (lon, lat) vertices, traced from the land mask at `step` degrees."""
+    import contourpy  # only to re-trace the shipped coastlines (scripts, tests)
+
+    lat = np.arange(-90 + step / 2, 90.0, step)
+    lon = np.arange(-180 + step / 2, 180.0, step)
+    gen = contourpy.contour_generator(lon, lat, land_mask(lat, lon).astype(float), line_type="Separate")
+    return [np.asarray(seg) for seg in gen.lines(0.5) if len(seg) > 2]
+
+
+def write_coastlines(path, step: float = 1.0) -> None:
+    """Save traced coastlines (all vertices, and where each polyline starts) as a small .npz."""
+    segs = trace_coastlines(step)
+    starts = np.cumsum([0] + [len(x) for x in segs[:-1]])
+    np.savez_compressed(path, vertices=np.concatenate(segs), starts=starts, step=step)
+
+
+@lru_cache(maxsize=4)
+def coastline_segments(step: float = 1.0) -> list[np.ndarray]:
+    """Coastlines for maps drawn without tiles or downloads (plots, the dashboard's station map): the
+    shipped 1° tracing (loading the full-resolution land mask takes seconds), else traced now."""
+    if step == 1.0:
+        with resources.files("swx.data").joinpath(COASTLINE_FILE).open("rb") as f:
+            z = np.load(f)
+            return np.split(z["vertices"], z["starts"][1:])
+    return trace_coastlines(step)

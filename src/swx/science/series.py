@@ -1,0 +1,162 @@
+"""Station vTEC series: extracted from the GIM archive day by day, or imported from a CSV (a GNSS
+receiver's vTEC, a series extracted elsewhere), always on the 2-hour grid with gaps counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from swx.archive import Archive
+from swx.errors import DataFormatError
+from swx.io.filecache import FileCache
+from swx.science.features import extract_stations, to_two_hourly
+from swx.science.stations import Station
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SeriesReport:
+    """What went into a series: days read, days missing, values on the grid and gaps."""
+
+    days_read: int = 0
+    days_missing: list[dt.date] | None = None
+    values: int = 0
+    missing_steps: int = 0
+
+    def __str__(self) -> str:
+        missing = self.days_missing or []
+        return (f"{self.days_read} day(s) read, {len(missing)} missing"
+                + (f" ({', '.join(str(d) for d in missing[:5])}{'...' if len(missing) > 5 else ''})" if missing else "")
+                + f"; {self.values} values, {self.missing_steps} missing 2-hour steps")
+
+
+#: Station values of recently read archive days: the daily stages re-read the same ~40 days every day,
+#: a training the two years of the demo, a backfill the days of its lead-in.
+_DAY_CACHE: FileCache[pd.DataFrame] = FileCache(size=1000)
+
+
+def _day_stations(archive: Archive, centre: str, day: dt.date, stations: list[Station]) -> pd.DataFrame:
+    """The station values of one archived day (00 UT to 22 UT: 24:00 belongs to the next day)."""
+    def load() -> pd.DataFrame:
+        df = extract_stations(archive.open_gim_tec(centre, day), stations)
+        return df[df["time"] < pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")].reset_index(drop=True)
+
+    return _DAY_CACHE.get([archive.gim_path(centre, day)], load, tuple((s.code, s.lat, s.lon) for s in stations))
+
+
+def series_from_archive(archive: Archive, centre: str, stations: list[Station], start: dt.date,
+                        end: dt.date) -> tuple[pd.DataFrame, SeriesReport]:
+    """Long-format (station, time, vtec, centre) 2-hourly series of `stations` from archived days
+    start..end; missing days leave NaN on the grid (never filled) and are listed in the report."""
+    parts, report = [], SeriesReport(days_missing=[])
+    for k in range((end - start).days + 1):
+        day = start + dt.timedelta(days=k)
+        if not archive.has_gim(centre, day):
+            report.days_missing.append(day)
+            continue
+        parts.append(_day_stations(archive, centre, day, stations))
+        report.days_read += 1
+    grid = pd.date_range(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC"),
+                         freq="2h", inclusive="left", name="time")
+    full = pd.MultiIndex.from_product([[s.code for s in stations], grid], names=["station", "time"])
+    data = (pd.concat(parts, ignore_index=True).set_index(["station", "time"])["vtec"] if parts
+            else pd.Series(dtype=float))
+    data = data.reindex(full)
+    report.values = int(data.notna().sum())
+    report.missing_steps = int(data.isna().sum())
+    out = data.reset_index()
+    out["centre"] = centre
+    return out, report
+
+
+def read_series_csv(path: str | Path) -> pd.Series:
+    """A CSV of (UTC time, vTEC in TECU): the first column parseable as time and the first numeric
+    column after it. Times without a zone are taken as UTC; times with one are converted."""
+    p = Path(path)
+    try:
+        df = pd.read_csv(p, sep=None, engine="python", comment="#")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataFormatError(f"not a readable CSV: {exc}", path=str(p), expected="time,vtec columns") from None
+    if df.shape[1] < 2:
+        raise DataFormatError(f"{df.shape[1]} column(s)", path=str(p), expected="a time column and a vTEC column")
+    df.columns = [str(c).strip() for c in df.columns]
+    time_col, value_col = df.columns[0], df.columns[1]
+    try:
+        times = pd.to_datetime(df[time_col], utc=True, format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise DataFormatError(f"column {time_col!r} is not a time: {exc}", path=str(p),
+                              expected="ISO 8601 UTC times in the first column") from None
+    values = pd.to_numeric(df[value_col], errors="coerce")
+    bad = values.isna() & df[value_col].notna()
+    if bad.all() and len(df):
+        raise DataFormatError(f"column {value_col!r} holds no numbers", path=str(p), line=2,
+                              expected="vTEC in TECU in the second column")
+    return pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(times, name="time"), name="vtec")
+
+
+# A vTEC column of the Year; DOY; Hour tables: its latitude in degrees and hemisphere.
+DOY_VTEC_COLUMN = re.compile(r"VTEC_(\d+(?:\.\d+)?)([NS])")
+
+
+def doy_column_latitude(column: str) -> float:
+    """The latitude a VTEC_<lat><N|S> column names (south negative)."""
+    m = DOY_VTEC_COLUMN.fullmatch(column)
+    if not m:
+        raise ValueError(f"{column!r} is not a VTEC_<lat><N|S> column")
+    return float(m.group(1)) * (1 if m.group(2) == "N" else -1)
+
+
+def read_doy_csv(path: str | Path, *, zero_is_missing: bool = True) -> pd.DataFrame:
+    """The vTEC series of a Year; DOY; Hour; ...; VTEC_<lat><N|S> table (semicolons, as in the shared
+    real CODE series), one column per latitude on a UTC time index (other columns are left out). A 0
+    there marks a missing map, so it becomes NaN unless `zero_is_missing` is false."""
+    p = Path(path)
+    try:
+        df = pd.read_csv(p, sep=";")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataFormatError(f"not a readable CSV: {exc}", path=str(p), expected="Year;DOY;Hour;VTEC_... columns") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = {"Year", "DOY", "Hour"} - set(df.columns)
+    if missing:
+        raise DataFormatError(f"no column(s) {', '.join(sorted(missing))}", path=str(p), line=1,
+                              expected="Year;DOY;Hour;VTEC_... columns")
+    times = (pd.to_datetime(df["Year"].astype(str), format="%Y", utc=True) + pd.to_timedelta(df["DOY"] - 1, unit="D")
+             + pd.to_timedelta(df["Hour"], unit="h"))
+    cols = [c for c in df.columns if DOY_VTEC_COLUMN.fullmatch(c)]
+    if not cols:
+        raise DataFormatError("no vTEC column", path=str(p), line=1, expected="columns named like VTEC_40N")
+    values = df[cols].apply(pd.to_numeric, errors="coerce").astype(float)
+    if zero_is_missing:
+        values = values.mask(values <= 0)
+    values.index = pd.DatetimeIndex(times, name="time")
+    return values
+
+
+def import_series(path: str | Path) -> tuple[pd.Series, dict[str, int]]:
+    """A CSV series brought to the 2-hour grid (see `features.to_two_hourly`), with its counts."""
+    raw = read_series_csv(path)
+    series, counts = to_two_hourly(raw)
+    log.info("%s: %s", path, counts)
+    return series, counts
+
+
+def long_to_wide(df: pd.DataFrame) -> pd.DataFrame:
+    """(station, time, vtec) rows -> a time x station table."""
+    return df.pivot(index="time", columns="station", values="vtec").sort_index()
+
+
+def count_gaps(series: pd.Series) -> dict[str, int]:
+    """Missing steps and the longest run of them (in steps)."""
+    missing = series.isna().to_numpy()
+    longest, run = 0, 0
+    for m in missing:
+        run = run + 1 if m else 0
+        longest = max(longest, run)
+    return {"missing": int(missing.sum()), "longest_gap_steps": longest, "values": int((~missing).sum())}
+

@@ -1,0 +1,182 @@
+"""GFZ Potsdam Kp files: `Kp_ap_Ap_SN_F107_since_1932.txt`, the nowcast file, and the JSON web service.
+
+Format (40 `#` header lines, then blank-separated fixed-length rows)::
+
+    YYYY MM DD days days_m Bsr dB Kp1..Kp8 ap1..ap8 Ap SN F10.7obs F10.7adj D
+
+Kp is decimal in thirds; missing values are -1.000 (Kp), -1 (ap, Ap, SN) and -1.0 (F10.7); D = 0:
+Kp and SN preliminary, 1: Kp definitive, 2: both definitive. Data: GFZ, CC BY 4.0 (Matzka et al.
+2021, doi:10.1029/2020SW002641; data doi:10.5880/Kp.0001).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from swx.errors import IndexFormatError
+from swx.io.compression import decode_ascii
+from swx.io.http import Downloader
+from swx.sources.indices.tables import (
+    IndexTables,
+    empty_daily,
+    empty_kp,
+    merge_tables,
+    three_hourly,
+    utc_days,
+)
+
+N_COLUMNS = 28
+SOURCE = "GFZ"
+
+
+def _kp_status(d: np.ndarray) -> np.ndarray:
+    return np.where(d >= 1, "definitive", "preliminary")
+
+
+def _sn_status(d: np.ndarray) -> np.ndarray:
+    return np.where(d >= 2, "definitive", "preliminary")
+
+
+def parse_gfz_text(text: str | bytes, name: str = "<GFZ Kp>") -> IndexTables:
+    """Parse the GFZ `Kp_ap_Ap_SN_F107_*.txt` layout (definitive, nowcast or yearly files)."""
+    if isinstance(text, bytes):
+        text = decode_ascii(text, name, IndexFormatError)
+    rows: list[list[float]] = []
+    lines: list[int] = []
+    saw_header = False
+    for n, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("#"):
+            saw_header = True
+            continue
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != N_COLUMNS:
+            raise IndexFormatError(f"{len(parts)} columns", path=name, line=n,
+                                   expected=f"{N_COLUMNS} columns: YYYY MM DD days days_m Bsr dB Kp1..8 ap1..8 "
+                                            "Ap SN F10.7obs F10.7adj D")
+        try:
+            rows.append([float(p) for p in parts])
+        except ValueError:
+            bad = next(p for p in parts if not _is_number(p))
+            raise IndexFormatError(f"non-numeric value {bad!r}", path=name, line=n,
+                                   expected="numbers") from None
+        lines.append(n)
+    if not rows:
+        raise IndexFormatError("no data rows" + ("" if saw_header else " and no '#' header"), path=name,
+                               expected="GFZ Kp_ap_Ap_SN_F107 rows")
+    a = np.array(rows)
+    try:
+        days = pd.to_datetime(pd.DataFrame({"year": a[:, 0].astype(int), "month": a[:, 1].astype(int),
+                                            "day": a[:, 2].astype(int)}))
+    except (ValueError, OverflowError) as exc:
+        raise IndexFormatError(f"invalid date: {exc}", path=name, expected="YYYY MM DD") from None
+    kp = a[:, 7:15]
+    ap = a[:, 15:23]
+    if np.any((kp > 9) | ((kp < 0) & (kp != -1))):
+        i = int(np.flatnonzero(((kp > 9) | ((kp < 0) & (kp != -1))).any(axis=1))[0])
+        raise IndexFormatError("Kp outside 0-9", path=name, line=lines[i], expected="Kp in 0..9 or -1 (missing)")
+    kp = np.where(kp < 0, np.nan, kp)
+    ap = np.where(ap < 0, np.nan, ap)
+    d = a[:, 27].astype(int)
+    kp_df = pd.DataFrame({"kp": kp.ravel(), "ap": ap.ravel(),
+                          "status": np.repeat(_kp_status(d), 8), "source": SOURCE},
+                         index=three_hourly(days))
+    # A missing Kp in a nowcast file is not a value: drop it rather than keep a NaN row that would
+    # shadow a value from another source.
+    kp_df = kp_df[kp_df["kp"].notna()]
+
+    def missing(col: np.ndarray, fill: float) -> np.ndarray:
+        return np.where(col == fill, np.nan, col)
+
+    daily = pd.DataFrame({"Ap": missing(a[:, 23], -1), "sn": missing(a[:, 24], -1),
+                          "f107_obs": missing(a[:, 25], -1.0), "f107_adj": missing(a[:, 26], -1.0),
+                          "status": _sn_status(d), "source": SOURCE},
+                         index=utc_days(days))
+    _check_unique(kp_df, name)
+    return IndexTables(kp_df, daily)
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_unique(df: pd.DataFrame, name: str) -> None:
+    if df.index.has_duplicates:
+        t = df.index[df.index.duplicated()][0]
+        raise IndexFormatError(f"duplicate time {t}", path=name, expected="one row per UT day")
+
+
+def read_gfz_text(path: str | Path) -> IndexTables:
+    p = Path(path)
+    return parse_gfz_text(p.read_bytes(), str(p))
+
+
+def parse_gfz_json(payload: str | bytes | dict, name: str = "<GFZ JSON>") -> IndexTables:
+    """Parse a response of GFZ's web service (`/app/json/?start=..&end=..&index=Kp[&status=def]`).
+
+    The response holds `datetime` (ISO 8601 interval starts) and an array named after the index
+    (`Kp`, `ap`, ...), plus `status` (`def`/`pre`) for Kp/ap. Kp and ap (when present) go into the
+    3-hourly table; daily indices (`Ap`, `SN`, `Fobs`, `Fadj`) into the daily table.
+    """
+    if not isinstance(payload, dict):
+        try:
+            payload = json.loads(payload)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IndexFormatError(f"invalid JSON: {exc}", path=name, expected="a GFZ JSON object") from None
+    if not isinstance(payload, dict) or "datetime" not in payload:
+        raise IndexFormatError("no 'datetime' array", path=name, expected="GFZ JSON with datetime and index arrays")
+    try:
+        times = pd.DatetimeIndex(pd.to_datetime(payload["datetime"], utc=True), name="time")
+    except (ValueError, TypeError) as exc:
+        raise IndexFormatError(f"unreadable datetime: {exc}", path=name, expected="ISO 8601 times") from None
+    n = len(times)
+
+    def series(key: str) -> np.ndarray | None:
+        if key not in payload:
+            return None
+        values = payload[key]
+        if not isinstance(values, list) or len(values) != n:
+            raise IndexFormatError(f"'{key}' has {len(values) if isinstance(values, list) else 'no'} values "
+                                   f"for {n} times", path=name, expected="one value per datetime")
+        try:
+            arr = np.array([np.nan if v is None else float(v) for v in values])
+        except (TypeError, ValueError):
+            raise IndexFormatError(f"non-numeric value in '{key}'", path=name, expected="numbers") from None
+        return np.where(arr < 0, np.nan, arr)
+
+    status_raw = payload.get("status")
+    if status_raw is not None and (not isinstance(status_raw, list) or len(status_raw) != n):
+        raise IndexFormatError("'status' does not match 'datetime'", path=name, expected="one status per datetime")
+    status = np.array(["definitive" if s == "def" else "preliminary" for s in (status_raw or ["pre"] * n)])
+    kp, ap = series("Kp"), series("ap")
+    if kp is None and ap is None:
+        kp_df = empty_kp()
+    else:
+        kp_df = pd.DataFrame({"kp": kp if kp is not None else np.nan, "ap": ap if ap is not None else np.nan,
+                              "status": status, "source": SOURCE}, index=times)
+        kp_df = kp_df[kp_df["kp"].notna() | kp_df["ap"].notna()]
+    daily_cols = {"Ap": series("Ap"), "sn": series("SN"), "f107_obs": series("Fobs"), "f107_adj": series("Fadj")}
+    if all(v is None for v in daily_cols.values()):
+        daily = empty_daily()
+    else:
+        daily = pd.DataFrame({k: (v if v is not None else np.nan) for k, v in daily_cols.items()}
+                             | {"status": status, "source": SOURCE}, index=times)
+    _check_unique(kp_df, name)
+    return IndexTables(kp_df, daily)
+
+
+def fetch_gfz(downloader: Downloader, url: str, nowcast_url: str | None = None) -> IndexTables:
+    """Download and parse GFZ's definitive file and, when given, the nowcast file (merged)."""
+    tables = parse_gfz_text(downloader.get(url), url)
+    if nowcast_url:
+        tables = merge_tables(tables, parse_gfz_text(downloader.get(nowcast_url), nowcast_url))
+    return tables
