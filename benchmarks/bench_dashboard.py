@@ -56,7 +56,7 @@ def _product(data_dir: Path, target: dt.date) -> tuple[str, str]:
     """One real product pair (netCDF + IONEX) from swx's writers, for the global map page."""
     import xarray as xr
 
-    from swx.science.grid import IONEX_LAT, IONEX_LON
+    from swx.io.ionex import IONEX_LAT, IONEX_LON
     from swx.products import forecast_dataset, write_products
 
     t = pd.date_range(pd.Timestamp(target), periods=13, freq="2h").values

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from swx.science.extend import METHODS, extend, persistence_prior, stations_from_maps
 from swx.io.ionex import IonexWarning, read_ionex
+from swx.science.extend import METHODS, extend, persistence_prior, stations_from_maps
 from swx.science.stations import dense_catalog, load_catalog
 from swx.science.verify import map_scores
 

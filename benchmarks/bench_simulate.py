@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from swx.sources.simulated import BASIS_YEAR, GimSimulator, SimulationConfig, load_basis
 from swx.sources.indices.history import load_history
+from swx.sources.simulated import BASIS_YEAR, GimSimulator, SimulationConfig, load_basis
 
 
 def main() -> None:

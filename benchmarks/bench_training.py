@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from swx.science.features import FEATURES
 from swx.ml.nets import ModelConfig
 from swx.ml.training import StationForecaster, TrainConfig
+from swx.science.features import FEATURES
 
 
 def data(s: int, n: int, f: int = len(FEATURES), seed: int = 0):

@@ -22,17 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from swx.archive import Archive
+from swx.archive import Archive, load_indices
 from swx.config import Settings
-from swx.science.extend import StationValues, extend, persistence_prior
 from swx.ml.dataset import split_for_training
-from swx.sources.simulated import simulated_source
-from swx.pipeline.ingest import daterange, ingest_gims
-from swx.pipeline.context import Context, station_dataset as dataset
-from swx.archive import load_indices
 from swx.ml.nets import ModelConfig
-from swx.science.stations import dense_catalog, load_catalog
 from swx.ml.training import StationForecaster, TrainConfig
+from swx.pipeline.context import Context
+from swx.pipeline.context import station_dataset as dataset
+from swx.pipeline.ingest import daterange, ingest_gims
+from swx.science.extend import StationValues, extend, persistence_prior
+from swx.science.stations import dense_catalog, load_catalog
+from swx.sources.simulated import simulated_source
 
 START, END, TRAIN_END = dt.date(2014, 12, 1), dt.date(2015, 3, 31), dt.date(2015, 3, 10)
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from swx.archive import Archive
+from swx.io.http import Downloader, RetryPolicy
+from swx.io.ionex import read_ionex
+from swx.pipeline.ingest import daterange, ingest_gims, ingest_indices
 from swx.sources.gim import LocalDirectorySource, RemoteSource
 from swx.sources.indices.history import load_history
-from swx.pipeline.ingest import daterange, ingest_gims, ingest_indices
-from swx.io.ionex import read_ionex
-from swx.io.http import Downloader, RetryPolicy
 from tests.helpers import gim_bytes_gz, gim_text, make_gim, no_sleep
 
 D1, D2, D3 = dt.date(2020, 1, 8), dt.date(2020, 1, 9), dt.date(2020, 1, 10)

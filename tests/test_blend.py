@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swx.science.blend import BlendConfig, baseline_share, fit_weights, pooled_prior, simplex_least_squares, walk_forward
+from swx.science.blend import (
+    BlendConfig,
+    baseline_share,
+    fit_weights,
+    pooled_prior,
+    simplex_least_squares,
+    walk_forward,
+)
 
 
 def test_simplex_least_squares_is_the_exact_optimum():

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 from typer.testing import CliRunner
+
 from swx.cli import app
 from swx.config import get_settings
 from swx.io.ionex import read_ionex

@@ -11,9 +11,17 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from swx.science.extend import (ExtensionError, NeQuickFit, StationValues, at_points, extend, persistence_prior,
-                        reconstruction_scores, stations_from_maps)
 from swx.io.ionex import IonexWarning, read_ionex
+from swx.science.extend import (
+    ExtensionError,
+    NeQuickFit,
+    StationValues,
+    at_points,
+    extend,
+    persistence_prior,
+    reconstruction_scores,
+    stations_from_maps,
+)
 from swx.science.stations import load_catalog
 
 PAIRS = [("esag0080.20i.Z", "esag0090.20i.Z"), ("esag0090.20i.Z", "esag0100.20i.Z"),

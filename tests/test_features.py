@@ -9,11 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swx.science.features import (Scaler, bilinear_weights, chronological_split, extract_stations, feature_matrix,
-                          fill_single_gaps, kp_on_grid, make_windows, time_encodings, to_two_hourly)
-from swx.sources.indices.history import load_history
 from swx.io.ionex import read_ionex
+from swx.science.features import (
+    Scaler,
+    bilinear_weights,
+    chronological_split,
+    extract_stations,
+    feature_matrix,
+    fill_single_gaps,
+    kp_on_grid,
+    make_windows,
+    time_encodings,
+    to_two_hourly,
+)
 from swx.science.stations import Station, load_catalog
+from swx.sources.indices.history import load_history
 from tests.helpers import make_gim
 
 

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 
 from swx.ml.dataset import build_dataset
-from swx.ml.update import daily_update, walk_forward_split
-from swx.sources.indices.history import load_history
 from swx.ml.nets import ModelConfig
 from swx.ml.registry import ModelRegistry, RegistryError
+from swx.ml.training import StationForecaster, TrainConfig
+from swx.ml.update import daily_update, walk_forward_split
 from swx.science.stations import Station
+from swx.sources.indices.history import load_history
 from swx.store import queries as q
 from swx.store.db import make_engine, upgrade
 from swx.store.writes import upsert_stations
-from swx.ml.training import StationForecaster, TrainConfig
 
 STATIONS = [Station("A40", "a", 40.0, 10.0, "0", "mid", "land"), Station("B10", "b", 10.0, 10.0, "0", "low", "ocean")]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from swx.config import lat_bands
+from swx.io.ionex import IONEX_LAT, IONEX_LON
 from swx.science.geomag import DIPOLE_POLE_LAT, DIPOLE_POLE_LON, dipole_latitude, local_time_hours
-from swx.science.grid import IONEX_LAT, IONEX_LON, area_weights, band_of, land_mask
+from swx.science.grid import area_weights, land_mask
 
 
 def test_land_mask_on_the_ionex_grid():
@@ -22,7 +24,7 @@ def test_land_mask_on_the_ionex_grid():
 def test_area_weights_count_the_dateline_once():
     w = area_weights(IONEX_LAT, IONEX_LON)
     assert (w[:, -1] == 0).all() and w[35, 0] == pytest.approx(1.0)
-    assert list(band_of(np.array([0, 29.9, 30, 60, 60.1, -85]))) == ["low", "low", "mid", "mid", "high", "high"]
+    assert list(lat_bands(np.array([0, 29.9, 30, 60, 60.1, -85]))) == ["low", "low", "mid", "mid", "high", "high"]
 
 
 def test_dipole_latitude():

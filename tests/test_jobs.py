@@ -9,12 +9,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from swx.archive import Archive
+from swx.archive import Archive, load_indices
 from swx.cli import app
 from swx.config import get_settings
-from swx.sources.simulated import simulated_source
 from swx.pipeline.ingest import daterange, ingest_gims
-from swx.archive import load_indices
+from swx.sources.simulated import simulated_source
 from swx.store import queries as q
 from swx.store.db import engine_from_settings
 

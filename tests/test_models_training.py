@@ -9,12 +9,18 @@ import pytest
 import torch
 
 from swx.config import ARCHITECTURES, NETWORKS
-from swx.science.features import (MEDIAN_AHEAD_COLUMN, Scaler, feature_matrix, fill_single_gaps, make_windows,
-                          persistence_from_windows)
-from swx.sources.indices.history import load_history
 from swx.ml.nets import GroupedStationModel, ModelConfig, pick_device
 from swx.ml.training import RIDGE_ALPHAS, StationForecaster, TrainConfig
+from swx.science.features import (
+    MEDIAN_AHEAD_COLUMN,
+    Scaler,
+    feature_matrix,
+    fill_single_gaps,
+    make_windows,
+    persistence_from_windows,
+)
 from swx.science.verify import climatology_series, median27_series, scores, windows_reference
+from swx.sources.indices.history import load_history
 
 
 def synthetic(s: int = 3, n: int = 300, seed: int = 0):

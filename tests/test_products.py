@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from swx.science.dtec import median_reference
-from swx.science.extend import extend, persistence_prior, stations_from_maps
 from swx.io.ionex import read_ionex
 from swx.products import forecast_dataset, ionex_name, write_products
+from swx.science.dtec import median_reference
+from swx.science.extend import extend, persistence_prior, stations_from_maps
 from swx.science.stations import load_catalog
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from swx.config import lat_band
 from swx.errors import DataFormatError
-from swx.science.stations import lat_band, load_catalog
+from swx.science.stations import load_catalog
 
 
 def test_default_catalog_is_the_methods_18_stations():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from swx.sources.indices.history import load_history
 from swx.science.storms import STORM_KP, detect_storms, g_class, storm_days, storm_response
+from swx.sources.indices.history import load_history
 
 
 @pytest.fixture(scope="module")

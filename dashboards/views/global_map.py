@@ -12,37 +12,13 @@ import streamlit as st
 
 from dashboards.charts import MAP_FIELDS, global_map
 from dashboards.common import TTL, coastlines, gim_file, page, products, runs
+from swx.store import queries as q
 
 
 @st.cache_data(ttl=TTL * 10, max_entries=64)
 def map_figure(nc: str, truth_path: str | None, method: str, when: str, source: str) -> tuple[bytes, bool]:
-    """The PNG of one valid time of a product (with the verifying GIM when given and it holds that time),
-    and whether the truth was shown. Cached: moving the slider back and forth draws each time once."""
-    import tempfile
-
-    import numpy as np
-    import xarray as xr
-
-    from swx.plots import plot_forecast_maps, plot_maps
-
-    t = np.datetime64(when)
-    with tempfile.TemporaryDirectory() as tmp, xr.open_dataset(nc) as f:
-        png = Path(tmp) / "map.png"
-        tec, sigma = f["tec"].sel(time=t).load(), f["tec_sigma"].sel(time=t).load()
-        truth = None
-        if truth_path and Path(truth_path).is_file():
-            with xr.open_dataset(truth_path) as g:
-                if t in g["time"].values:
-                    truth = g["tec"].sel(time=t).load()
-        if truth is not None:
-            plot_forecast_maps(tec, truth, png, f"{method} forecast vs the {source.upper()} GIM, {when[:16]} UTC",
-                               sigma)
-        else:
-            panels = {"forecast vTEC": tec, "1-sigma": sigma}
-            if "dtec" in f:
-                panels["ΔTEC vs 27-day median"] = f["dtec"].sel(time=t).load()
-            plot_maps(panels, png, f"{method} forecast valid {when[:16]} UTC")
-        return png.read_bytes(), truth is not None
+    """Cached: moving the slider back and forth draws each time once."""
+    return q.product_figure(nc, truth_path, method, when, source)
 
 
 @st.cache_data(ttl=TTL * 10, max_entries=64)

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,6 +33,22 @@ DEFAULT_MIRRORS: dict[str, list[str]] = {
 #: The station models, in the order they are shown: the method's three networks and the linear member.
 NETWORKS: tuple[str, ...] = ("lstm", "gru", "cnn")
 ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
+#: Latitude bands of the stations, of map verification and of the simulator's checks, by |latitude|:
+#: low below 30°, mid from 30° to 60° (both included), high above 60°.
+LAT_BANDS = ("low", "mid", "high")
+
+
+def lat_bands(lat: np.typing.ArrayLike) -> np.ndarray:
+    """The latitude band (`LAT_BANDS`) of each latitude."""
+    a = np.abs(np.asarray(lat, dtype=float))
+    return np.where(a < 30, "low", np.where(a <= 60, "mid", "high"))
+
+
+def lat_band(lat: float) -> str:
+    """The latitude band of one latitude."""
+    return str(lat_bands(lat))
+
+
 #: What a station model learns: the departure from the issue-time baseline (added back), or vTEC itself.
 TARGETS = ("departure", "level")
 #: What swx publishes at a station: the skill-weighted blend of the models and the two baselines.

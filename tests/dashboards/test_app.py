@@ -15,9 +15,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from swx.config import get_settings
+from swx.science.verify import pooled_skill
 from swx.store import queries as q
 from swx.store.db import engine_from_settings
-from swx.science.verify import pooled_skill
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ["views/now.py", "views/stations.py", "views/global_map.py", "views/skill.py", "views/storms.py",

@@ -22,10 +22,10 @@ import pytest
 import xarray as xr
 from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import text
-from swx.archive import Archive
+
+from swx.archive import Archive, load_indices
 from swx.config import get_settings
 from swx.io.gim_names import short_name
-from swx.archive import load_indices
 from swx.pipeline.ingest import daterange, ingest_gims_stage
 from swx.pipeline.status import completed_days
 from swx.pipeline.train import ensure_models

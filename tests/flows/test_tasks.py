@@ -5,8 +5,7 @@ from __future__ import annotations
 from prefect.states import Failed
 
 from flows.tasks import ingest_gims, ingest_kp, worth_retrying
-from swx.errors import FetchError, InputError
-from swx.errors import SchemaError
+from swx.errors import FetchError, InputError, SchemaError
 
 
 def test_a_wrong_schema_or_bad_input_is_not_retried_a_download_is():

@@ -8,9 +8,9 @@ import pytest
 
 from swx.errors import NotFoundError
 from swx.io.gim_names import GimName, long_name, name_for, parse_name, short_name, url_fields
-from swx.sources.gim import GimSource, LocalDirectorySource, RemoteSource
-from swx.io.ionex import write_ionex
 from swx.io.http import Downloader
+from swx.io.ionex import write_ionex
+from swx.sources.gim import GimSource, LocalDirectorySource, RemoteSource
 from tests.helpers import make_gim
 
 

@@ -12,13 +12,19 @@ import pandas as pd
 import pytest
 
 from swx.archive import Archive
-from swx.sources.simulated import (CENTRE, IONEX_LAT, GimSimulator, SimulatedSource, SimulationConfig, SimulationError,
-                              load_basis)
-from swx.sources.realism import level_fit, persistence_rmse, point_realism, simulated_point_series
-from swx.sources.indices.history import load_history
+from swx.io.ionex import IONEX_LAT, IonexWarning, parse_ionex
 from swx.pipeline.ingest import ingest_gims
-from swx.io.ionex import IonexWarning, parse_ionex
 from swx.science.series import read_doy_csv
+from swx.sources.indices.history import load_history
+from swx.sources.realism import level_fit, persistence_rmse, point_realism, simulated_point_series
+from swx.sources.simulated import (
+    CENTRE,
+    GimSimulator,
+    SimulatedSource,
+    SimulationConfig,
+    SimulationError,
+    load_basis,
+)
 
 QUIET = dt.date(2015, 1, 19)  # max Kp <= 3o that day and the five days before
 STORM = dt.date(2015, 3, 17)  # St Patrick's Day storm, Kp 7.667 (8-)

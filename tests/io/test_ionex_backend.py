@@ -8,7 +8,7 @@ import xarray as xr
 
 from swx.errors import IonexFormatError
 from swx.io.ionex import read_ionex, write_ionex
-from swx.io.ionex_backend import IonexBackendEntrypoint
+from swx.io.ionex.backend import IonexBackendEntrypoint
 from tests.helpers import make_gim
 
 

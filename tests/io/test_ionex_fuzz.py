@@ -97,19 +97,13 @@ def test_writer_reader_round_trip_of_random_fields(seed, hours, nan_share):
 
 def outcome(data: bytes, fast: bool):
     """What the reader makes of `data` with the tiled fast path on or off."""
-    import swx.io.ionex as ionex
-
-    old = ionex._FAST_PATH
-    ionex._FAST_PATH = fast
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = parse_ionex(data, "fuzz.20i")
+            ds = parse_ionex(data, "fuzz.20i", tiled=fast)
         return "ok", ds.tec.values, ds.rms.values, ds.time.values
     except IonexFormatError:
         return ("error",)
-    finally:
-        ionex._FAST_PATH = old
 
 
 def same(a, b) -> bool:
@@ -153,8 +147,9 @@ def test_real_files_take_the_fast_path(ionex_dir):
     """The speed claimed in docs/benchmarks.md comes from the tiled path: every real file uses it."""
     import re as _re
 
-    import swx.io.ionex as ionex
     from swx.io.compression import decompress
+    from swx.io.ionex.fast import parse_tiled
+    from swx.io.ionex.header import parse_header
 
     for path in sorted(ionex_dir.iterdir()):
         text = decompress(path.read_bytes(), path.name)
@@ -163,5 +158,5 @@ def test_real_files_take_the_fast_path(ionex_dir):
             continue  # the header-only file
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            hdr = ionex._parse_header(text[:end.end()].decode().rstrip("\n").split("\n"), path.name)
-            assert ionex._parse_tiled(text, end.end(), hdr, path.name) is not None, path.name
+            hdr = parse_header(text[:end.end()].decode().rstrip("\n").split("\n"), path.name)
+            assert parse_tiled(text, end.end(), hdr, path.name) is not None, path.name

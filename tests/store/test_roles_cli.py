@@ -13,7 +13,6 @@ from swx.cli import app
 from swx.store import queries as q
 from swx.store.db import grant_read_only, make_engine
 from swx.store.writes import upsert_stations
-
 from tests.store.test_writes_queries import STATIONS
 
 

@@ -13,8 +13,17 @@ from swx.sources.indices.history import load_history
 from swx.store import orm as m
 from swx.store import queries as q
 from swx.store.db import make_engine
-from swx.store.writes import (StoreError, finish_run, record_input_file, start_run, upsert_indices,
-                              upsert_stations, write_observations, write_rows, write_station_forecasts)
+from swx.store.writes import (
+    StoreError,
+    finish_run,
+    record_input_file,
+    start_run,
+    upsert_indices,
+    upsert_stations,
+    write_observations,
+    write_rows,
+    write_station_forecasts,
+)
 
 UTC = dt.UTC
 STATIONS = [dict(code="M00N40", name="0E 40N", lat=40.0, lon=0.0, sector="0", lat_band="mid", surface="land"),

@@ -22,12 +22,11 @@ import pandas as pd
 import xarray as xr
 
 from swx.archive import Archive
-from swx.config import Settings
+from swx.config import Settings, lat_band
 from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError
 from swx.io.ionex import IonexWarning, parse_ionex
 from swx.pipeline.context import OnFirstFetch, check_gim_source, downloader, gim_source
 from swx.science.series import import_series
-from swx.science.stations import lat_band
 from swx.sources.gim import GimSource, LocalDirectorySource
 from swx.sources.indices import read_index_file
 from swx.sources.indices.gfz import fetch_gfz

@@ -8,12 +8,6 @@ from importlib import resources
 
 import numpy as np
 
-#: The standard IONEX grid: latitudes 87.5 .. -87.5 by -2.5, longitudes -180 .. 180 by 5 (both ends kept).
-IONEX_LAT = np.round(np.arange(87.5, -87.6, -2.5), 1)
-IONEX_LON = np.round(np.arange(-180.0, 180.1, 5.0), 1)
-
-BANDS = {"low": (0.0, 30.0), "mid": (30.0, 60.0), "high": (60.0, 90.1)}
-
 
 def area_weights(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """cos(latitude) weights on a (lat, lon) grid; a repeated 180° meridian counts once."""
@@ -21,12 +15,6 @@ def area_weights(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     if len(lon) > 1 and np.isclose((lon[-1] - lon[0]) % 360.0, 0.0):
         w[:, -1] = 0.0
     return w
-
-
-def band_of(lat: np.ndarray) -> np.ndarray:
-    """Latitude band name (low / mid / high) of each latitude, the same bands as the station catalog."""
-    a = np.abs(np.asarray(lat, dtype=float))
-    return np.where(a < 30, "low", np.where(a <= 60, "mid", "high"))
 
 
 @lru_cache(maxsize=8)

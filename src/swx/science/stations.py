@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from swx.config import lat_band
 from swx.errors import DataFormatError
 from swx.science.grid import land_mask
 
@@ -32,11 +33,6 @@ class Station:
 
     def as_row(self) -> dict:
         return asdict(self)
-
-
-def lat_band(lat: float) -> str:
-    a = abs(lat)
-    return "low" if a < 30 else "mid" if a <= 60 else "high"
 
 
 def parse_catalog(text: str, name: str = "<catalog>") -> list[Station]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from swx.science.grid import area_weights, band_of, land_mask
+from swx.config import lat_bands
+from swx.science.grid import area_weights, land_mask
 
 Z68, Z95 = 0.9945578832, 1.959963985  # two-sided normal quantiles of the 68.27 % and 95 % intervals
 PIT_BINS = 10  # the PIT histogram: flat when the forecast distribution is calibrated
@@ -161,7 +162,7 @@ def map_scores(forecast: np.ndarray, truth: np.ndarray, lat: np.ndarray, lon: np
     f, y = np.asarray(forecast, float), np.asarray(truth, float)
     shape = f.shape[-2:]
     regions = {"global": np.ones(shape, bool)}
-    bands = np.repeat(band_of(lat)[:, None], len(lon), axis=1)
+    bands = np.repeat(lat_bands(lat)[:, None], len(lon), axis=1)
     for b in ("low", "mid", "high"):
         regions[f"lat_band:{b}"] = bands == b
     land = land_mask(lat, lon)

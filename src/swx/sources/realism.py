@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from swx.config import LAT_BANDS, lat_bands
 from swx.errors import DataFormatError, SwxError
 from swx.io.ionex import read_ionex
 from swx.sources.gim import LocalDirectorySource
 from swx.sources.simulated import day_of_year, level_terms
-
-BANDS = {"low": (0.0, 30.0), "mid": (30.0, 60.0), "high": (60.0, 90.1)}
 
 
 def _weights(lat: np.ndarray) -> np.ndarray:
@@ -25,8 +24,7 @@ def _weights(lat: np.ndarray) -> np.ndarray:
 
 def band_mean(field: np.ndarray, lat: np.ndarray, band: str) -> float:
     """Area-weighted mean over a latitude band (both hemispheres) of a (lat, lon) field."""
-    lo, hi = BANDS[band]
-    sel = (np.abs(lat) >= lo) & (np.abs(lat) < hi)
+    sel = lat_bands(lat) == band
     w = _weights(lat[sel])[:, None] * np.isfinite(field[sel])
     return float(np.nansum(field[sel] * w) / w.sum())
 
@@ -46,7 +44,7 @@ def day_stats(ds: xr.Dataset) -> dict[str, float]:
         mean_map = np.nanmean(tec, axis=0)
         amplitude = np.nanmax(tec, axis=0) - np.nanmin(tec, axis=0)
     out = {"global_mean": global_mean(mean_map, lat), "max": float(np.nanmax(tec))}
-    for band in BANDS:
+    for band in LAT_BANDS:
         out[f"mean_{band}"] = band_mean(mean_map, lat, band)
         out[f"diurnal_{band}"] = band_mean(amplitude, lat, band)
     return out

@@ -38,7 +38,7 @@ from swx.config import SIMULATED_CENTRE
 from swx.errors import NotFoundError, SwxError
 from swx.io.atomic import atomic_path
 from swx.io.gim_names import short_name
-from swx.io.ionex import format_ionex
+from swx.io.ionex import IONEX_LAT, IONEX_LON, format_ionex
 from swx.sources.gim import RawGim
 from swx.sources.indices.tables import IndexTables
 
@@ -56,8 +56,6 @@ BASIS_AZ = np.array([65.0, 100.0, 150.0, 220.0])
 BASIS_VERSION = 1
 BASIS_YEAR = 2015  # NeQuick's climatology depends on month and UT; the year only fixes the dates
 
-IONEX_LAT = np.round(np.arange(87.5, -87.6, -2.5), 1)
-IONEX_LON = np.round(np.arange(-180.0, 180.1, 5.0), 1)
 
 # The 27-day mean F10.7 range of the level calibration's fit (held at the ends outside it), and the
 # F10.7 by which it has faded out above that range: at solar maximum (1999, 2001, 2024 in

@@ -6,10 +6,13 @@ Every function returns plain data (pandas DataFrames or dicts) with timezone-awa
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
 from swx.config import get_settings
@@ -439,3 +442,30 @@ def coastlines(step_deg: float = 1.0) -> pd.DataFrame:
     """Coastline polylines (lon, lat, segment, order) from swx's offline land mask, for map overlays."""
     return pd.concat([pd.DataFrame({"lon": s[:, 0], "lat": s[:, 1], "segment": i, "order": range(len(s))})
                       for i, s in enumerate(coastline_segments(step_deg))], ignore_index=True)
+
+
+def product_figure(nc: str, truth_path: str | None, method: str, when: str, source: str) -> tuple[bytes, bool]:
+    """A PNG of one valid time of a product file: forecast, truth, error and 1-sigma when the verifying
+    GIM (`truth_path`, an archive file) holds that time, else forecast, 1-sigma and ΔTEC; and whether the
+    truth was shown."""
+    from swx.plots import plot_forecast_maps, plot_maps  # matplotlib: only when a figure is asked for
+
+    t = np.datetime64(when)
+    with tempfile.TemporaryDirectory() as tmp, xr.open_dataset(nc) as f:
+        png = Path(tmp) / "map.png"
+        tec, sigma = f["tec"].sel(time=t).load(), f["tec_sigma"].sel(time=t).load()
+        truth = None
+        if truth_path and Path(truth_path).is_file():
+            with xr.open_dataset(truth_path) as g:
+                if t in g["time"].values:
+                    truth = g["tec"].sel(time=t).load()
+        if truth is not None:
+            plot_forecast_maps(tec, truth, png, f"{method} forecast vs the {source.upper()} GIM, {when[:16]} UTC",
+                               sigma)
+        else:
+            panels = {"forecast vTEC": tec, "1-sigma": sigma}
+            if "dtec" in f:
+                panels["ΔTEC vs 27-day median"] = f["dtec"].sel(time=t).load()
+            plot_maps(panels, png, f"{method} forecast valid {when[:16]} UTC")
+        return png.read_bytes(), truth is not None
+

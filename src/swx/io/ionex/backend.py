@@ -9,7 +9,7 @@ import xarray as xr
 from xarray.backends import BackendEntrypoint
 
 from swx.io.gim_names import parse_name
-from swx.io.ionex import read_ionex
+from swx.io.ionex.reader import read_ionex
 
 
 class IonexBackendEntrypoint(BackendEntrypoint):

@@ -1,0 +1,30 @@
+"""The `swx` command line: every command parses its options, calls a stage of `swx.pipeline` (the same
+functions the Prefect flows call) and prints the result for people; no command computes.
+
+One module per command group (`ingest`, `models`, `operations`, `data`, `database`) over the shared
+`app`. Commands import their stage inside the command: `swx --help` and the light commands start
+without loading torch, matplotlib or the database layer.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.markup import escape
+
+from swx.cli.app import app, console
+from swx.errors import SwxError
+
+__all__ = ["app", "main"]
+
+# each group registers its commands; `swx --help` shows their panels in this order
+from swx.cli import operations, ingest, models, data, database  # noqa: E402, F401, I001
+
+
+def main() -> None:
+    """The `swx` console script: a domain error (`SwxError`) is one line on stderr and exit status 2."""
+    try:
+        app()
+    except SwxError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        sys.exit(2)

@@ -1,0 +1,80 @@
+"""The `swx` Typer application, its command groups, and what every command shares: the consoles
+(results to stdout, progress and messages to stderr), logging, day parsing, progress bars and score
+tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from swx.config import get_settings
+
+app = typer.Typer(help="swx: 24 h vTEC forecasting from Global Ionospheric Maps (IONEX) and Kp.",
+                  no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
+ingest_app = typer.Typer(help="Bring GIMs and Kp into the local archive.", no_args_is_help=True)
+ionex_app = typer.Typer(help="Inspect IONEX files.", no_args_is_help=True)
+simulate_app = typer.Typer(help="The simulated GIM source of the offline demo (labelled SIMULATED everywhere).",
+                           no_args_is_help=True)
+db_app = typer.Typer(help="The results database: migrations and roles.", no_args_is_help=True)
+stations_app = typer.Typer(help="The station catalog: list it, or write a dense one.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest", rich_help_panel="Data in")
+app.add_typer(ionex_app, name="ionex", rich_help_panel="Inspect and check")
+app.add_typer(simulate_app, name="simulate", rich_help_panel="Inspect and check")
+app.add_typer(db_app, name="db", rich_help_panel="Operations")
+app.add_typer(stations_app, name="stations", rich_help_panel="Inspect and check")
+
+console = Console(stderr=True)  # progress, messages and errors
+out = Console(soft_wrap=True)  # results
+log = logging.getLogger("swx")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(message)s", datefmt="%Y-%m-%d %H:%M:%S",
+                        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+                        force=True)
+    logging.Formatter.converter = __import__("time").gmtime  # log times in UTC
+    for noisy in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    settings = get_settings()
+    _setup_logging("DEBUG" if verbose else settings.log_level)
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=console,
+                    disable=not console.is_terminal)
+
+
+def parse_day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def print_scores(df, fmt: str) -> None:
+    if fmt == "json":
+        out.print_json(df.to_json(orient="records"))
+        return
+    if not out.is_terminal:  # pipes and logs: a plain table that does not wrap
+        out.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
+        return
+    t = Table(title="24 h forecast skill (RMSE etc. in TECU; skill = 1 - RMSE/RMSE_ref)")
+    for c in df.columns:
+        t.add_column(c, justify="right" if df[c].dtype.kind in "fi" else "left")
+    for _, r in df.iterrows():
+        t.add_row(*[("" if v is None or (isinstance(v, float) and not np.isfinite(v)) else
+                     f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r])
+    out.print(t)

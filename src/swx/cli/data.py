@@ -1,0 +1,148 @@
+"""Commands that look at data without running the pipeline: IONEX files, the station catalog, the
+extension methods and the simulator against real maps."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from swx.cli.app import app, console, ionex_app, out, parse_day, simulate_app, stations_app
+from swx.config import get_settings
+
+
+@ionex_app.command("info")
+def ionex_info(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="IONEX file (plain, .Z, .gz).")],
+    partial: Annotated[bool, typer.Option(help="Read the complete maps of a truncated file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check an IONEX file strictly and summarise it."""
+    from swx.io.ionex import IonexWarning, read_ionex
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", IonexWarning)
+        ds = read_ionex(path, allow_partial=partial)
+    info = {
+        "file": str(path), "centre": ds.attrs["centre"], "sha256": ds.attrs["source_sha256"],
+        "first": str(ds.time.values[0])[:19] + "Z", "last": str(ds.time.values[-1])[:19] + "Z",
+        "maps": int(ds.sizes["time"]), "maps_declared": int(ds.attrs["maps_declared"]),
+        "rms_maps": int(ds.attrs["rms_maps"]), "grid": f"{ds.sizes['lat']} x {ds.sizes['lon']}",
+        "tec_min": float(ds.tec.min()), "tec_max": float(ds.tec.max()),
+        "no_value": int(ds.tec.isnull().sum()), "warnings": [str(w.message) for w in caught],
+    }
+    if as_json:
+        out.print_json(json.dumps(info))
+        return
+    t = Table(show_header=False, box=None)
+    for k, v in info.items():
+        t.add_row(k, "\n".join(v) if isinstance(v, list) else str(v))
+    out.print(t)
+
+
+@simulate_app.command("day")
+def simulate_day_cmd(
+    date: Annotated[str, typer.Option("--date", help="UT day, YYYY-MM-DD.")],
+    out_path: Annotated[Path, typer.Option("--out", help="IONEX file to write (.gz compresses).")],
+) -> None:
+    """Write one simulated day as an IONEX file (centre SIM, marked SIMULATED)."""
+    from swx.pipeline.simulator_check import write_simulated_day
+
+    settings = get_settings()
+    with console.status("preparing the simulated source (NeQuick-G tables are computed once and cached)"):
+        write_simulated_day(settings, parse_day(date), out_path)
+    out.print(f"wrote {out_path} (SIMULATED, seed {settings.sim_seed})")
+
+
+@simulate_app.command("compare")
+def simulate_compare_cmd(
+    real_dir: Annotated[Path, typer.Option("--real-dir", help="Folder of real IONEX files (e.g. ../shared/data/ionex).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Markdown file for the table.")] = Path("docs/simulated.md"),
+    indices: Annotated[Path | None, typer.Option(help="A CelesTrak SW or GFZ Kp file covering the real days "
+                                                      "(default: the archive and the bundled history).")] = None,
+    real_series: Annotated[list[Path] | None, typer.Option(
+        "--real-series", help="Real vTEC series (Year;DOY;Hour;VTEC_40N... layout) to compare at their grid "
+                              "points, per year and for January-March of the first (repeat for several files).")] = None,
+    lon: Annotated[float, typer.Option(help="Longitude of the real series, degrees east.")] = 10.0,
+) -> None:
+    """Compare simulated with real maps on the real days (means, diurnal amplitude, persistence) and,
+    with --real-series, simulated with real series at their points (mean and day-to-day variability)."""
+    from swx.pipeline.simulator_check import compare_simulator
+
+    with console.status("simulating the real days (and points) and comparing"):
+        table, points = compare_simulator(get_settings(), real_dir, out_path, indices=indices,
+                                          real_series=real_series, lon=lon)
+    if real_series:
+        out.print(points)
+    out.print(table)
+    out.print(f"wrote {out_path}")
+
+
+@simulate_app.command("calibrate")
+def simulate_calibrate_cmd(
+    real_series: Annotated[list[Path], typer.Option("--real-series", help="Real vTEC in the Year;DOY;Hour;VTEC_40N... "
+                                                                          "layout (repeat for several files).")],
+    lon: Annotated[float, typer.Option(help="Longitude of the real series, degrees east.")] = 10.0,
+    fit_end: Annotated[str, typer.Option("--fit-end", help="Last day of the fit (later days are held out).")] = "2016-12-31",
+    indices: Annotated[Path | None, typer.Option(help="A CelesTrak SW or GFZ Kp file (default: the archive and "
+                                                      "the bundled history).")] = None,
+) -> None:
+    """Fit the simulator's level calibration (SimulationConfig.level_fit) to real series: prints the
+    coefficients per latitude, fitted on the uncalibrated simulator's monthly means up to --fit-end."""
+    from swx.pipeline.simulator_check import calibrate_simulator
+
+    with console.status(f"simulating the series' points at {lon:g} E"):
+        fits = calibrate_simulator(get_settings(), real_series, lon=lon, fit_end=parse_day(fit_end), indices=indices)
+    t = Table("latitude", "a", "b (ln F/100)", "c (cos)", "s (sin)", title="ln(simulated / real), monthly means")
+    for lat, coefficients in fits:
+        t.add_row(f"{lat:g}", *(f"{v:.3f}" for v in coefficients))
+    out.print(t)
+
+
+@stations_app.command("list")
+def stations_list_cmd() -> None:
+    """The stations of the configured catalog (SWX_STATION_CATALOG, default the method's 18)."""
+    import pandas as pd
+
+    from swx.science.stations import load_catalog
+
+    df = pd.DataFrame([s.as_row() for s in load_catalog(get_settings().station_catalog)])
+    out.print(df.to_string(index=False), markup=False, highlight=False)
+
+
+@stations_app.command("dense")
+def stations_dense_cmd(
+    out_path: Annotated[Path, typer.Option("--out", help="CSV to write (use it with SWX_STATION_CATALOG).")],
+    dlat: Annotated[float, typer.Option(help="Latitude step (degrees).")] = 10.0,
+    dlon: Annotated[float, typer.Option(help="Longitude step (degrees).")] = 20.0,
+) -> None:
+    """Write a dense catalog: a virtual station on every DLAT x DLON node up to ±80° (306 by default),
+    latitude band and land/ocean from the shipped land mask."""
+    from swx.io.atomic import atomic_write_bytes
+    from swx.science.stations import catalog_csv, dense_catalog
+
+    stations = dense_catalog(dlat, dlon)
+    atomic_write_bytes(out_path, catalog_csv(stations).encode())
+    console.print(f"{len(stations)} stations written to {out_path}; use SWX_STATION_CATALOG={out_path}")
+
+
+@app.command("extension-check", rich_help_panel="Inspect and check")
+def extension_check_cmd(
+    previous: Annotated[Path, typer.Argument(help="IONEX file of a day (the persistence map).")],
+    target: Annotated[Path, typer.Argument(help="IONEX file of the next day (the truth).")],
+    method: Annotated[list[str] | None, typer.Option("--method", help="Methods; default all.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="PNG of forecast, truth, error and sigma at 12 UT.")] = None,
+) -> None:
+    """Measure the extension methods on real maps: rebuild TARGET from the true values at the catalog
+    stations and PREVIOUS as persistence; RMSE globally, by band, land/ocean, and leave-stations-out."""
+    from swx.pipeline.extension_check import extension_check
+
+    df = extension_check(get_settings(), previous, target, method, plot)
+    cols = ["method", "region", "n", "rmse", "rmse_area", "rmse_persistence", "skill_vs_persistence", "coverage68"]
+    out.print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
+    if plot:
+        console.print(f"plot: {plot}")

@@ -1,0 +1,75 @@
+"""Commands that bring data in: GIMs, Kp/F10.7, a station's vTEC series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from swx.cli.app import app, ingest_app, out, parse_day, progress_bar
+from swx.config import get_settings
+from swx.errors import InputError
+
+
+@ingest_app.command("gims")
+def ingest_gims_cmd(
+    start: Annotated[str, typer.Option(help="First UT day, YYYY-MM-DD.")],
+    end: Annotated[str | None, typer.Option(help="Last UT day (inclusive); default: start.")] = None,
+    centre: Annotated[str | None, typer.Option("--centre", "--center", help="Analysis centre (cod, igs, jpl, esa, upc).")] = None,
+    source: Annotated[str | None, typer.Option(help="remote, local or simulated; default SWX_GIM_SOURCE.")] = None,
+    directory: Annotated[Path | None, typer.Option("--dir", help="Folder of IONEX files for --source local.")] = None,
+    force: Annotated[bool, typer.Option(help="Fetch again even if archived and verified.")] = False,
+) -> None:
+    """Fetch the GIMs of a date range into the archive (skips days already archived and verified)."""
+    from swx.pipeline.ingest import daterange, ingest_gims_stage
+
+    settings = get_settings()
+    first = parse_day(start)
+    last = parse_day(end) if end else first
+    with progress_bar() as progress:
+        task = progress.add_task("GIM days", total=(last - first).days + 1, last="")
+        try:
+            summary = ingest_gims_stage(settings, daterange(first, last), centre=centre, kind=source,
+                                        directory=directory, force=force,
+                                        on_result=lambda r: progress.update(task, advance=1,
+                                                                            last=f"{r.centre} {r.day} {r.status}"))
+        except InputError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--source / --dir") from None
+    out.print("\n".join(summary.lines()))
+    out.print(f"archive: {settings.archive_dir}; database: {settings.display_database_url}")
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+@ingest_app.command("kp")
+def ingest_kp_cmd(
+    source: Annotated[str | None, typer.Option(help="bundled (offline history), gfz (download) or file.")] = None,
+    file: Annotated[Path | None, typer.Option(help="A GFZ Kp_ap_Ap_SN_F107 file or a CelesTrak SW file.")] = None,
+) -> None:
+    """Bring Kp and F10.7 into the archive from GFZ, a local file or the bundled history."""
+    from swx.pipeline.ingest import ingest_indices_stage
+
+    try:
+        summary = ingest_indices_stage(get_settings(), kind=source, file=file)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--source / --file") from None
+    out.print(str(summary))
+
+
+@app.command("import-series", rich_help_panel="Data in")
+def import_series_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV: UTC time, vTEC in TECU.")],
+    station: Annotated[str, typer.Option(help="Station code (existing, or new with --lat/--lon).")],
+    lat: Annotated[float | None, typer.Option(help="Latitude of a new station (deg N).")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude of a new station (deg E).")] = None,
+    surface: Annotated[str, typer.Option(help="land or ocean (a new station).")] = "land",
+    name: Annotated[str, typer.Option(help="Name of a new station.")] = "",
+) -> None:
+    """Load a vTEC series (e.g. a GNSS receiver's) as a station's observations on the 2-hour grid."""
+    from swx.pipeline.ingest import import_series_stage
+
+    try:
+        done = import_series_stage(get_settings(), file, station, lat=lat, lon=lon, surface=surface, name=name)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--station") from None
+    out.print(str(done))

@@ -1,0 +1,99 @@
+"""Commands for the station models: train, evaluate, the daily update, the grid search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from swx.cli.app import app, console, out, parse_day, print_scores
+from swx.config import get_settings
+
+
+@app.command("train", rich_help_panel="Station models")
+def train_cmd(
+    station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
+    arch: Annotated[list[str] | None, typer.Option("--arch", help="lstm, gru, cnn or ridge (repeat); default all four.")] = None,
+    train_end: Annotated[str | None, typer.Option(help="Last day of training data; default: all but the last 1 %.")] = None,
+    units: Annotated[int, typer.Option(help="Hidden units / filters.")] = 20,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation).")] = 40,
+    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 32,
+    gaussian: Annotated[bool, typer.Option(help="Gaussian head (mean, sigma) trained with the NLL.")] = False,
+    ensemble: Annotated[int, typer.Option(help="Members (seeds) per station; > 1 gives intervals from their spread.")] = 1,
+    target: Annotated[str, typer.Option(help="departure (from 0.5 persistence + 0.5 27-day median, added back) "
+                                             "or level (vTEC itself).")] = "departure",
+) -> None:
+    """Train the station models (all stations of an architecture in one batched pass) on the archive,
+    register them as the active versions and score them on the held-out days against the baselines."""
+    from swx.config import ARCHITECTURES, TARGETS
+    from swx.pipeline.context import context
+    from swx.pipeline.train import summary_table, train
+
+    if target not in TARGETS:
+        raise typer.BadParameter(f"{target!r}: expected one of {', '.join(TARGETS)}", param_hint="--target")
+    unknown = sorted(set(arch or []) - set(ARCHITECTURES))
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: expected {', '.join(ARCHITECTURES)}", param_hint="--arch")
+    ctx = context(get_settings(), station)
+    with console.status("training"):
+        df = train(ctx, arch or list(ARCHITECTURES), train_end=parse_day(train_end) if train_end else None,
+                   units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble,
+                   target=target)
+    print_scores(summary_table(df[df.kp_class == "all"]), "table")
+
+
+@app.command("evaluate", rich_help_panel="Station models")
+def evaluate_cmd(
+    start: Annotated[str, typer.Option(help="First issue day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last issue day (inclusive).")],
+    station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json (one object per row).")] = "table",
+    plot: Annotated[Path | None, typer.Option(help="PNG of observed vs forecasts for the first station.")] = None,
+) -> None:
+    """Score the active models and their skill-weighted blend on a period against persistence and the
+    27-day median (by station, architecture and Kp class), store the scores, and print them. The
+    blend is walk-forward: each day's weights come from this period's forecasts verified before it."""
+    from swx.pipeline.context import context
+    from swx.pipeline.train import evaluate, summary_table
+
+    ctx = context(get_settings(), station)
+    df = evaluate(ctx, parse_day(start), parse_day(end), plot=plot)
+    print_scores(summary_table(df), fmt)
+    if plot:
+        console.print(f"plot: {plot}")
+
+
+@app.command("update", rich_help_panel="Station models")
+def update_cmd(
+    day: Annotated[str, typer.Option(help="The day to forecast and score (UTC); the models learn the day before.")],
+    station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
+    arch: Annotated[list[str] | None, typer.Option("--arch", help="lstm, gru, cnn or ridge (repeat); default all four.")] = None,
+    margin: Annotated[float, typer.Option(help="Guardrail: reject an update worse than the active model by this.")] = 0.05,
+) -> None:
+    """Daily incremental learning: fine-tune each active model on the newest day (with replay), score
+    both on DAY (walk-forward), keep the better one; every decision is recorded in the registry."""
+    from swx.pipeline.context import context
+    from swx.pipeline.update import update
+
+    df = update(context(get_settings(), station), parse_day(day), arch, margin=margin)
+    out.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
+
+
+@app.command("gridsearch", rich_help_panel="Station models")
+def gridsearch_cmd(
+    arch: Annotated[str, typer.Option("--arch", help="lstm, gru or cnn.")] = "cnn",
+    units: Annotated[list[int] | None, typer.Option("--units", help="Units to try (repeat); default 5..100.")] = None,
+    batch_size: Annotated[list[int] | None, typer.Option("--batch-size", help="Batch sizes (repeat); default 16..128.")] = None,
+    epochs: Annotated[list[int] | None, typer.Option("--epochs", help="Epoch limits (repeat); default 20, 50, 100.")] = None,
+    station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local Dask worker processes; default one per core.")] = None,
+) -> None:
+    """Grid search over units, batch size and epochs in parallel (Dask), recorded under the data dir."""
+    from swx.pipeline.context import context
+    from swx.pipeline.train import gridsearch
+
+    grid = {"units": units, "batch_size": batch_size, "epochs": epochs}  # None: the method's values
+    df, path = gridsearch(context(get_settings(), station), arch, grid, workers=workers)
+    out.print(df.drop(columns=["val_rmse_per_station"]).to_string(index=False), markup=False, highlight=False)
+    out.print(f"recorded in {path}")

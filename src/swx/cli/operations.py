@@ -1,0 +1,149 @@
+"""The operational commands: the main job, a day's forecast, verification, storms, the health
+of the latest run, the effective settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from swx.cli.app import app, console, out, parse_day, print_scores
+from swx.config import get_settings
+from swx.errors import InputError
+
+
+@app.command("forecast", rich_help_panel="Operations")
+def forecast_cmd(
+    day: Annotated[str, typer.Option(help="Issue day (UTC): its maps are the newest; the forecast is for the next day.")],
+    method: Annotated[list[str] | None, typer.Option("--method", help="Extension method(s): residual, idw, nequick; "
+                                                     "default SWX_EXTENSION_METHOD (+ SWX_EXTENSION_COMPARE).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="PNG of the forecast and uncertainty maps at 12 UT.")] = None,
+) -> None:
+    """The 24 h forecast: station forecasts from the active models, extended to the global map, ΔTEC
+    against the 27-day reference, products (netCDF + IONEX) and database rows. Idempotent."""
+    from swx.pipeline.forecast import forecast_stage
+    from swx.pipeline.report import forecast_map_png
+
+    r = forecast_stage(get_settings(), parse_day(day), methods=method)
+    state = f"[yellow]DEGRADED[/]: {r['reason']}" if r["degraded"] else "[green]ok[/]"
+    console.print(f"run {r['run_id']}: forecast for {r['target_day']} issued {r['issue_time'][:16]} UTC "
+                  f"from the maps of {r['latest_day']}; {state}")
+    console.print(f"station forecasts: {r['station_rows']} rows ({', '.join(r['architectures'])})")
+    for m_, (nc, ionex) in r["products"].items():
+        out.print(f"{m_}: {nc}\n{' ' * len(m_)}  {ionex}", markup=False, highlight=False)
+    if plot:
+        forecast_map_png(r, plot)
+        console.print(f"plot: {plot}")
+
+
+@app.command("verify-maps", rich_help_panel="Operations")
+def verify_maps_cmd(
+    day: Annotated[str, typer.Option(help="Target day whose real GIM has arrived.")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    plot: Annotated[Path | None, typer.Option(help="PNG of forecast, truth, error and sigma maps at 12 UT.")] = None,
+) -> None:
+    """Score the global forecasts for DAY against its GIM, beside the persistence map: global, by
+    latitude band and land/ocean; stored in the verification table."""
+    from swx.pipeline.context import context
+    from swx.pipeline.verify import verification_plot, verify_maps
+
+    ctx = context(get_settings())
+    df = verify_maps(ctx, parse_day(day))
+    if plot and not df.empty:
+        verification_plot(ctx, parse_day(day), plot)
+        console.print(f"plot: {plot}")
+    if df.empty:
+        console.print(f"no global forecast for {day} to verify")
+        raise typer.Exit(1)
+    cols = ["model", "station_code", "n", "rmse", "bias", "skill_persistence", "coverage68", "coverage95"]
+    print_scores(df[cols].rename(columns={"station_code": "region"}), fmt)
+
+
+@app.command("storms", rich_help_panel="Operations")
+def storms_cmd(
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day (inclusive).")],
+) -> None:
+    """Storm events (Kp >= 5-, NOAA G1+) in a period, with the Global ΔTEC response and the stations
+    most affected; stored in storm_events."""
+    from swx.pipeline.context import context
+    from swx.pipeline.storms import storm_table, storms
+
+    events = storms(context(get_settings()), parse_day(start), parse_day(end))
+    if not events:
+        console.print(f"no storm (Kp >= 5-) between {start} and {end}")
+        return
+    out.print(storm_table(events).to_string(index=False, float_format=lambda v: f"{v:.2f}"), markup=False,
+              highlight=False)
+
+
+@app.command("status", rich_help_panel="Operations")
+def status_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document (for monitoring).")] = False,
+    max_age_h: Annotated[float | None, typer.Option(help="Fail when the latest run is older; default SWX_STATUS_MAX_AGE_H.")] = None,
+) -> None:
+    """The latest forecast run: status, degraded and why, source, forecasts, models, skill, products and
+    storms. Exits 1 when there is no run, it failed, or it is older than the limit."""
+    from swx.pipeline.status import run_status, summary_lines
+
+    doc, healthy = run_status(get_settings(), max_age_h=max_age_h)
+    if as_json:
+        out.print_json(data=doc)
+    else:
+        for line in summary_lines(doc):
+            out.print(line, markup=False, highlight=False)
+    if not healthy:
+        console.print(f"[red]unhealthy[/]: {doc['problem']}")
+        raise typer.Exit(1)
+
+
+@app.command("config", rich_help_panel="Operations")
+def config_cmd() -> None:
+    """Show the effective settings (from the environment and .env)."""
+    s = get_settings()
+    data = json.loads(s.model_dump_json())
+    data["resolved_database_url"] = s.display_database_url
+    out.print_json(json.dumps(data))
+
+
+@app.command("run", rich_help_panel="Operations")
+def run_cmd(
+    directory: Annotated[Path | None, typer.Option("--dir", help="Also ingest this folder of IONEX files.")] = None,
+) -> None:
+    """The main job on the embedded default: needs no network and no server.
+
+    With SWX_GIM_SOURCE=simulated (the default) it generates the demo archive for the demo window
+    (SWX_DEMO_START .. SWX_DEMO_END; cached), driven by the real Kp/F10.7 history bundled with swx,
+    and ingests it; with SWX_GIM_SOURCE=local it ingests every IONEX file of SWX_GIM_LOCAL_DIR. Then it
+    prints what the archive holds: days, maps, the Kp range and the storms of the window.
+    """
+    from swx.pipeline.database import migrate_database_stage
+    from swx.pipeline.ingest import daterange, ingest_gims_stage, ingest_indices_stage
+    from swx.pipeline.report import database_summary, main_archive_summary
+
+    settings = get_settings()
+    migrate_database_stage(settings)  # the main job creates or migrates its database itself
+    kp = ingest_indices_stage(settings, kind="bundled")
+    summaries = []
+    window = None
+    folder = directory or (settings.gim_local_dir if settings.gim_source == "local" else None)
+    if settings.gim_source == "simulated":
+        window = (settings.demo_start, settings.demo_end)
+        console.print(f"Offline demo: SIMULATED maps for {window[0]} .. {window[1]} "
+                      f"(seed {settings.sim_seed}, every {settings.sim_cadence_min} min)")
+        summaries.append(ingest_gims_stage(settings, daterange(*window)))
+    elif settings.gim_source == "remote" and folder is None:
+        raise typer.BadParameter("the main job does not fetch remote GIMs yet (that comes with the daily flow); "
+                                 "use SWX_GIM_SOURCE=simulated or local")
+    if folder is not None:
+        try:
+            summaries.append(ingest_gims_stage(settings, None, kind="local", directory=folder))
+        except InputError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--dir / SWX_GIM_LOCAL_DIR") from None
+    for summary in summaries:
+        out.print("\n".join(summary.lines()))
+    out.print(str(kp))
+    out.print(main_archive_summary(settings, window))
+    out.print(database_summary(settings, sum(len(s.archived) for s in summaries)))

@@ -1,0 +1,232 @@
+"""The IONEX header: its records parsed and checked (every mandatory record, the grid, the epochs),
+the format's constants, and the warning category of the reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from swx.errors import IonexFormatError
+
+#: The standard IONEX grid of the GIMs and of swx's products: latitudes 87.5 .. -87.5 by -2.5,
+#: longitudes -180 .. 180 by 5 (both ends kept).
+IONEX_LAT = np.round(np.arange(87.5, -87.6, -2.5), 1)
+IONEX_LON = np.round(np.arange(-180.0, 180.1, 5.0), 1)
+
+NO_VALUE = 9999
+
+
+VALUES_PER_LINE = 16
+
+
+FIELD = 5
+
+
+MANDATORY = (
+    "EPOCH OF FIRST MAP",
+    "EPOCH OF LAST MAP",
+    "INTERVAL",
+    "# OF MAPS IN FILE",
+    "MAPPING FUNCTION",
+    "BASE RADIUS",
+    "MAP DIMENSION",
+    "HGT1 / HGT2 / DHGT",
+    "LAT1 / LAT2 / DLAT",
+    "LON1 / LON2 / DLON",
+)
+
+
+MAP_KINDS = ("TEC", "RMS", "HEIGHT")
+
+
+_HEADER_LABELS = (*MANDATORY, "IONEX VERSION / TYPE", "PGM / RUN BY / DATE", "DESCRIPTION", "COMMENT",
+                  "ELEVATION CUTOFF", "OBSERVABLES USED", "# OF STATIONS", "# OF SATELLITES", "EXPONENT",
+                  "START OF AUX DATA", "END OF AUX DATA", "END OF HEADER")
+
+
+class IonexWarning(UserWarning):
+    """Something was off in an IONEX file, but it was read without losing data."""
+
+
+@dataclass
+class IonexHeader:
+    """The header records of an IONEX file, as numbers and strings."""
+
+    version: float
+    file_type: str
+    system: str
+    program: str = ""
+    run_by: str = ""
+    date: str = ""
+    description: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    first_epoch: dt.datetime | None = None
+    last_epoch: dt.datetime | None = None
+    interval: float = 0.0
+    n_maps: int = 0
+    mapping_function: str = "NONE"
+    elevation_cutoff: float | None = None
+    observables: str = ""
+    n_stations: int | None = None
+    n_satellites: int | None = None
+    base_radius: float = 6371.0
+    map_dimension: int = 2
+    hgt: tuple[float, float, float] = (450.0, 450.0, 0.0)
+    lat: tuple[float, float, float] = (87.5, -87.5, -2.5)
+    lon: tuple[float, float, float] = (-180.0, 180.0, 5.0)
+    exponent: int = -1
+    aux: list[str] = field(default_factory=list)
+
+    @property
+    def lats(self) -> np.ndarray:
+        return grid_axis(*self.lat)
+
+    @property
+    def lons(self) -> np.ndarray:
+        return grid_axis(*self.lon)
+
+
+def grid_axis(start: float, stop: float, step: float) -> np.ndarray:
+    if step == 0:
+        return np.array([start])
+    n = int(round((stop - start) / step)) + 1
+    return np.round(start + step * np.arange(n), 6)
+
+
+def header_numbers(content: str, path: str, line: int, label: str, count: int | None = None) -> list[float]:
+    parts = content.split()
+    try:
+        values = [float(p) for p in parts]
+        if not all(math.isfinite(v) and abs(v) < 1e12 for v in values):
+            raise ValueError
+    except ValueError:
+        raise IonexFormatError(f"non-numeric value in {label!r} record: {content.strip()!r}", path=path,
+                               line=line, expected="numbers") from None
+    if count is not None and len(values) < count:
+        raise IonexFormatError(f"{label!r} record has {len(values)} numbers", path=path, line=line,
+                               expected=f"{count} numbers")
+    return values
+
+
+def header_epoch(values: list[float], path: str, line: int, label: str) -> dt.datetime:
+    y, mo, d, h, mi, s = values[:6]
+    try:
+        base = dt.datetime(int(y), int(mo), int(d), tzinfo=dt.UTC)
+    except (ValueError, OverflowError):
+        raise IonexFormatError(f"invalid date in {label!r}: {values[:3]}", path=path, line=line,
+                               expected="year month day") from None
+    if not (0 <= h <= 24 and 0 <= mi < 60 and 0 <= s <= 60):
+        raise IonexFormatError(f"invalid time in {label!r}: {values[3:6]}", path=path, line=line,
+                               expected="hour 0-24, minute 0-59, second 0-60")
+    epoch = base + dt.timedelta(hours=h, minutes=mi, seconds=s)
+    if s >= 60 or h == 24:
+        warnings.warn(f"{path}, line {line}: {label} written as {int(h):02d}:{int(mi):02d}:{s:g}, "
+                      f"read as {epoch:%Y-%m-%d %H:%M:%S}", IonexWarning, stacklevel=4)
+    return epoch
+
+
+def check_first_record(first: str, path: str) -> float:
+    """Version from the IONEX VERSION / TYPE record, or an error saying this is no IONEX file."""
+    if first[60:].strip() != "IONEX VERSION / TYPE":
+        raise IonexFormatError("first record is not 'IONEX VERSION / TYPE' (not an IONEX file?)",
+                               path=path, line=1, expected="IONEX VERSION / TYPE in columns 61-80")
+    try:
+        version = float(first[:8])
+    except ValueError:
+        raise IonexFormatError(f"unreadable IONEX version {first[:8]!r}", path=path, line=1,
+                               expected="F8.1 version number") from None
+    if not 1.0 <= version < 2.0:
+        raise IonexFormatError(f"unsupported IONEX version {version:g}", path=path, line=1,
+                               expected="IONEX 1.0 or 1.1")
+    return version
+
+
+def parse_header(lines: list[str], path: str) -> IonexHeader:
+    first = lines[0] if lines else ""
+    version = check_first_record(first, path)
+    hdr = IonexHeader(version=version, file_type=first[20:21], system=first[40:60].strip())
+    if hdr.file_type != "I":
+        raise IonexFormatError(f"file type {hdr.file_type!r} in column 21", path=path, line=1,
+                               expected="'I' (ionosphere maps)")
+    seen: set[str] = set()
+    in_aux = False
+    for i, raw in enumerate(lines[1:], start=2):
+        content, label = raw[:60], raw[60:].strip()
+        if label not in _HEADER_LABELS and not in_aux:
+            # Some producers overflow the 60 data columns by a character or two (CAS writes a
+            # 61-character PGM / RUN BY / DATE record): find the label at the end of the line.
+            stripped = raw.rstrip()
+            known = next((lab for lab in _HEADER_LABELS if stripped.endswith(lab)), None)
+            if known:
+                content, label = stripped[:-len(known)], known
+        if in_aux:
+            hdr.aux.append(raw.rstrip())
+            if label == "END OF AUX DATA":
+                in_aux = False
+            continue
+        seen.add(label)
+        if label == "PGM / RUN BY / DATE":
+            hdr.program, hdr.run_by, hdr.date = content[:20].strip(), content[20:40].strip(), content[40:60].strip()
+        elif label == "DESCRIPTION":
+            hdr.description.append(content.rstrip())
+        elif label == "COMMENT":
+            hdr.comments.append(content.rstrip())
+        elif label == "EPOCH OF FIRST MAP":
+            hdr.first_epoch = header_epoch(header_numbers(content, path, i, label, 6), path, i, label)
+        elif label == "EPOCH OF LAST MAP":
+            hdr.last_epoch = header_epoch(header_numbers(content, path, i, label, 6), path, i, label)
+        elif label == "INTERVAL":
+            hdr.interval = header_numbers(content, path, i, label, 1)[0]
+        elif label == "# OF MAPS IN FILE":
+            hdr.n_maps = int(header_numbers(content, path, i, label, 1)[0])
+        elif label == "MAPPING FUNCTION":
+            hdr.mapping_function = content.strip() or "NONE"
+        elif label == "ELEVATION CUTOFF":
+            hdr.elevation_cutoff = header_numbers(content, path, i, label, 1)[0]
+        elif label == "OBSERVABLES USED":
+            hdr.observables = content.strip()
+        elif label == "# OF STATIONS":
+            hdr.n_stations = int(header_numbers(content, path, i, label, 1)[0])
+        elif label == "# OF SATELLITES":
+            hdr.n_satellites = int(header_numbers(content, path, i, label, 1)[0])
+        elif label == "BASE RADIUS":
+            hdr.base_radius = header_numbers(content, path, i, label, 1)[0]
+        elif label == "MAP DIMENSION":
+            hdr.map_dimension = int(header_numbers(content, path, i, label, 1)[0])
+        elif label == "HGT1 / HGT2 / DHGT":
+            hdr.hgt = tuple(header_numbers(content, path, i, label, 3)[:3])
+        elif label == "LAT1 / LAT2 / DLAT":
+            hdr.lat = tuple(header_numbers(content, path, i, label, 3)[:3])
+        elif label == "LON1 / LON2 / DLON":
+            hdr.lon = tuple(header_numbers(content, path, i, label, 3)[:3])
+        elif label == "EXPONENT":
+            hdr.exponent = int(header_numbers(content, path, i, label, 1)[0])
+        elif label == "START OF AUX DATA":
+            in_aux = True
+            hdr.aux.append(raw.rstrip())
+        elif label == "END OF HEADER":
+            break
+        elif label:
+            warnings.warn(f"{path}, line {i}: unknown header record {label!r} ignored", IonexWarning,
+                          stacklevel=3)
+    missing = [m for m in MANDATORY if m not in seen]
+    if missing:
+        raise IonexFormatError(f"missing mandatory header record(s): {', '.join(missing)}", path=path,
+                               line=len(lines), expected="all IONEX 1.0 mandatory header records")
+    if hdr.map_dimension != 2 or hdr.hgt[2] != 0:
+        raise IonexFormatError(f"{hdr.map_dimension}-D maps (DHGT {hdr.hgt[2]}) are not supported",
+                               path=path, expected="2-D maps on a single shell")
+    for name, (a, b, c) in (("LAT", hdr.lat), ("LON", hdr.lon)):
+        if c == 0 or (b - a) / c < 0 or abs((b - a) / c - round((b - a) / c)) > 1e-6:
+            raise IonexFormatError(f"{name}1/{name}2/D{name} = {a} {b} {c} is not a regular grid", path=path,
+                                   expected="(end - start) a whole multiple of the step")
+    if hdr.n_maps <= 0:
+        raise IonexFormatError(f"# OF MAPS IN FILE is {hdr.n_maps}", path=path, expected="at least 1 map")
+    if hdr.interval and hdr.interval != int(hdr.interval):
+        warnings.warn(f"{path}: INTERVAL {hdr.interval} is not a whole number of seconds", IonexWarning,
+                      stacklevel=3)
+    return hdr
