@@ -11,6 +11,7 @@ from prefect_dask import DaskTaskRunner
 
 from flows import tasks
 from swx.config import get_settings
+from swx.errors import InputError
 from swx.pipeline.status import completed_days
 
 STEPS = ("ingest", "forecast", "verify", "storms")
@@ -31,7 +32,7 @@ def backfill(start: dt.date, end: dt.date, steps: list[str] | None = None, chunk
     steps = list(steps or STEPS)
     unknown = set(steps) - set(STEPS)
     if unknown:
-        raise ValueError(f"unknown steps {sorted(unknown)}; choose from {STEPS}")
+        raise InputError(f"unknown steps {sorted(unknown)}; choose from {STEPS}")
     days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
     done = set() if force else completed_days(get_settings(), start, end)
     todo = [d for d in days if d not in done]

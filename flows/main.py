@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger
 from flows import tasks
 from flows.daily import daily
 from swx.config import get_settings
+from swx.pipeline.report import main_job_summary
 from swx.pipeline.status import completed_days
 
 
@@ -55,9 +56,6 @@ def main_job() -> dict:
 
 
 def run() -> int:
-    from swx.config import get_settings
-    from swx.pipeline.report import main_job_summary
-
     t0 = time.perf_counter()
     out = main_job()
     print(main_job_summary(get_settings(), out, time.perf_counter() - t0))

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from swx.config import get_settings
@@ -14,6 +15,7 @@ from swx.errors import InputError, SchemaError
 from swx.pipeline.database import migrate_database_stage
 from swx.pipeline.forecast import forecast_stage
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
+from swx.pipeline.report import daily_markdown, forecast_map_png, skill_rows
 from swx.pipeline.storms import storms_stage
 from swx.pipeline.train import ensure_models as ensure_models_stage
 from swx.pipeline.update import update_stage
@@ -94,10 +96,6 @@ def storms(start: dt.date, end: dt.date) -> dict[str, Any]:
 @task(name="publish-artifacts")
 def publish(issue_day: dt.date, forecast_out: dict[str, Any], verify_out: dict[str, Any],
             storms_out: dict[str, Any], update_out: dict[str, Any] | None = None) -> str:
-    from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
-
-    from swx.pipeline.report import daily_markdown, forecast_map_png, skill_rows
-
     md = daily_markdown(issue_day, forecast_out, verify_out, storms_out, update_out)
     create_markdown_artifact(md, key="swx-daily-summary", description=f"swx daily run {issue_day}")
     rows = skill_rows(verify_out)

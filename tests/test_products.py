@@ -37,6 +37,7 @@ def test_ionex_product_round_trips_through_the_strict_reader(product):
     ds, _, ionex = product
     assert ionex.name == "SWX0OPSPRD_20200090000_01D_02H_GIM.INX" == ionex_name(dt.date(2020, 1, 9), 7200)
     back = read_ionex(ionex)  # strict: a malformed file raises
+    assert back.attrs["centre"] == "swx"  # the name says who made it
     assert back.sizes == {"time": 13, "lat": 71, "lon": 73}
     np.testing.assert_array_equal(back["time"].values, ds["time"].values)
     np.testing.assert_allclose(back["tec"].values, ds["tec"].values, atol=0.05 + 1e-6)  # 0.1 TECU precision

@@ -66,7 +66,7 @@ def _prepare(monkeypatch, last: dt.date, *, local: Path | None = None, skip: dt.
         get_settings.cache_clear()
         settings = get_settings()
         ingest_gims_stage(settings, [d for d in days if d < last - dt.timedelta(days=2)])
-    # the CNN only, to keep the flow tests short (the main job trains all four; tests/test_jobs.py trains each)
+    # the CNN only, to keep the flow tests short (the main job trains all four; tests/pipeline/test_train.py trains each)
     trained = ensure_models(settings, dt.date(2015, 3, 10), architectures=("cnn",), epochs=3)
     assert trained["trained"] == ["cnn"]
     return settings

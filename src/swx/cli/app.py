@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Annotated
 
 import numpy as np
@@ -40,7 +41,7 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s", datefmt="%Y-%m-%d %H:%M:%S",
                         handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
                         force=True)
-    logging.Formatter.converter = __import__("time").gmtime  # log times in UTC
+    logging.Formatter.converter = time.gmtime  # log times in UTC
     for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -55,6 +56,21 @@ def progress_bar() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=console,
                     disable=not console.is_terminal)
+
+
+def ingest_with_progress(settings, days: list[dt.date] | None, hint: str, **options):
+    """`swx.pipeline.ingest.ingest_gims_stage` with a progress bar of the days; a refused source or
+    folder (InputError) becomes a bad-parameter message naming `hint`."""
+    from swx.errors import InputError
+    from swx.pipeline.ingest import ingest_gims_stage
+
+    with progress_bar() as progress:
+        task = progress.add_task("GIM days", total=len(days) if days is not None else None, last="")
+        try:
+            return ingest_gims_stage(settings, days, **options, on_result=lambda r: progress.update(
+                task, advance=1, last=f"{r.centre} {r.day} {r.status}"))
+        except InputError as exc:
+            raise typer.BadParameter(str(exc), param_hint=hint) from None
 
 
 def parse_day(value: str) -> dt.date:

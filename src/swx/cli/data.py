@@ -4,7 +4,6 @@ extension methods and the simulator against real maps."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -22,19 +21,9 @@ def ionex_info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check an IONEX file strictly and summarise it."""
-    from swx.io.ionex import IonexWarning, read_ionex
+    from swx.pipeline.inspection import ionex_summary
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", IonexWarning)
-        ds = read_ionex(path, allow_partial=partial)
-    info = {
-        "file": str(path), "centre": ds.attrs["centre"], "sha256": ds.attrs["source_sha256"],
-        "first": str(ds.time.values[0])[:19] + "Z", "last": str(ds.time.values[-1])[:19] + "Z",
-        "maps": int(ds.sizes["time"]), "maps_declared": int(ds.attrs["maps_declared"]),
-        "rms_maps": int(ds.attrs["rms_maps"]), "grid": f"{ds.sizes['lat']} x {ds.sizes['lon']}",
-        "tec_min": float(ds.tec.min()), "tec_max": float(ds.tec.max()),
-        "no_value": int(ds.tec.isnull().sum()), "warnings": [str(w.message) for w in caught],
-    }
+    info = ionex_summary(path, allow_partial=partial)
     if as_json:
         out.print_json(json.dumps(info))
         return
@@ -106,12 +95,9 @@ def simulate_calibrate_cmd(
 @stations_app.command("list")
 def stations_list_cmd() -> None:
     """The stations of the configured catalog (SWX_STATION_CATALOG, default the method's 18)."""
-    import pandas as pd
+    from swx.pipeline.inspection import station_table
 
-    from swx.science.stations import load_catalog
-
-    df = pd.DataFrame([s.as_row() for s in load_catalog(get_settings().station_catalog)])
-    out.print(df.to_string(index=False), markup=False, highlight=False)
+    out.print(station_table(get_settings()).to_string(index=False), markup=False, highlight=False)
 
 
 @stations_app.command("dense")
@@ -122,12 +108,10 @@ def stations_dense_cmd(
 ) -> None:
     """Write a dense catalog: a virtual station on every DLAT x DLON node up to ±80° (306 by default),
     latitude band and land/ocean from the shipped land mask."""
-    from swx.io.atomic import atomic_write_bytes
-    from swx.science.stations import catalog_csv, dense_catalog
+    from swx.pipeline.inspection import write_dense_catalog
 
-    stations = dense_catalog(dlat, dlon)
-    atomic_write_bytes(out_path, catalog_csv(stations).encode())
-    console.print(f"{len(stations)} stations written to {out_path}; use SWX_STATION_CATALOG={out_path}")
+    n = write_dense_catalog(out_path, dlat, dlon)
+    console.print(f"{n} stations written to {out_path}; use SWX_STATION_CATALOG={out_path}")
 
 
 @app.command("extension-check", rich_help_panel="Inspect and check")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from swx.cli.app import app, ingest_app, out, parse_day, progress_bar
+from swx.cli.app import app, ingest_app, ingest_with_progress, out, parse_day
 from swx.config import get_settings
 from swx.errors import InputError
 
@@ -22,20 +22,15 @@ def ingest_gims_cmd(
     force: Annotated[bool, typer.Option(help="Fetch again even if archived and verified.")] = False,
 ) -> None:
     """Fetch the GIMs of a date range into the archive (skips days already archived and verified)."""
-    from swx.pipeline.ingest import daterange, ingest_gims_stage
+    from swx.pipeline.ingest import daterange
 
     settings = get_settings()
     first = parse_day(start)
     last = parse_day(end) if end else first
-    with progress_bar() as progress:
-        task = progress.add_task("GIM days", total=(last - first).days + 1, last="")
-        try:
-            summary = ingest_gims_stage(settings, daterange(first, last), centre=centre, kind=source,
-                                        directory=directory, force=force,
-                                        on_result=lambda r: progress.update(task, advance=1,
-                                                                            last=f"{r.centre} {r.day} {r.status}"))
-        except InputError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--source / --dir") from None
+    if last < first:
+        raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
+    summary = ingest_with_progress(settings, daterange(first, last), "--source / --dir", centre=centre, kind=source,
+                                   directory=directory, force=force)
     out.print("\n".join(summary.lines()))
     out.print(f"archive: {settings.archive_dir}; database: {settings.display_database_url}")
     raise typer.Exit(1 if summary.failed else 0)

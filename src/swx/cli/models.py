@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from swx.cli.app import app, console, out, parse_day, print_scores
-from swx.config import get_settings
+from swx.config import ARCHITECTURES, TARGETS, get_settings
 
 
 @app.command("train", rich_help_panel="Station models")
@@ -26,7 +26,6 @@ def train_cmd(
 ) -> None:
     """Train the station models (all stations of an architecture in one batched pass) on the archive,
     register them as the active versions and score them on the held-out days against the baselines."""
-    from swx.config import ARCHITECTURES, TARGETS
     from swx.pipeline.context import context
     from swx.pipeline.train import summary_table, train
 

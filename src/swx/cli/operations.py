@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from swx.cli.app import app, console, out, parse_day, print_scores
+from swx.cli.app import app, console, ingest_with_progress, out, parse_day, print_scores
 from swx.config import get_settings
-from swx.errors import InputError
 
 
 @app.command("forecast", rich_help_panel="Operations")
@@ -104,6 +103,7 @@ def config_cmd() -> None:
     """Show the effective settings (from the environment and .env)."""
     s = get_settings()
     data = json.loads(s.model_dump_json())
+    data["database_url"] = s.display_database_url if s.database_url else None
     data["resolved_database_url"] = s.display_database_url
     out.print_json(json.dumps(data))
 
@@ -120,7 +120,7 @@ def run_cmd(
     prints what the archive holds: days, maps, the Kp range and the storms of the window.
     """
     from swx.pipeline.database import migrate_database_stage
-    from swx.pipeline.ingest import daterange, ingest_gims_stage, ingest_indices_stage
+    from swx.pipeline.ingest import daterange, ingest_indices_stage
     from swx.pipeline.report import database_summary, main_archive_summary
 
     settings = get_settings()
@@ -133,15 +133,13 @@ def run_cmd(
         window = (settings.demo_start, settings.demo_end)
         console.print(f"Offline demo: SIMULATED maps for {window[0]} .. {window[1]} "
                       f"(seed {settings.sim_seed}, every {settings.sim_cadence_min} min)")
-        summaries.append(ingest_gims_stage(settings, daterange(*window)))
+        summaries.append(ingest_with_progress(settings, daterange(*window), "SWX_GIM_SOURCE"))
     elif settings.gim_source == "remote" and folder is None:
         raise typer.BadParameter("the main job does not fetch remote GIMs yet (that comes with the daily flow); "
                                  "use SWX_GIM_SOURCE=simulated or local")
     if folder is not None:
-        try:
-            summaries.append(ingest_gims_stage(settings, None, kind="local", directory=folder))
-        except InputError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--dir / SWX_GIM_LOCAL_DIR") from None
+        summaries.append(ingest_with_progress(settings, None, "--dir / SWX_GIM_LOCAL_DIR", kind="local",
+                                              directory=folder))
     for summary in summaries:
         out.print("\n".join(summary.lines()))
     out.print(str(kp))

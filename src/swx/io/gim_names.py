@@ -10,6 +10,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from swx.errors import InputError
+
 LONG_NAME_FROM = dt.date(2022, 11, 27)  # first day of GPS week 2238
 
 #: centre code -> (long-name prefix, sampling) for the products swx knows.
@@ -24,7 +26,7 @@ PRODUCTS: dict[str, tuple[str, str]] = {
 _LONG_TO_CENTRE = {prefix + ("" if smp != "15M" else "15M"): c for c, (prefix, smp) in PRODUCTS.items()}
 
 _SHORT_RE = re.compile(r"^([a-z0-9]{3})g(\d{3})(\d)\.(\d{2})i", re.IGNORECASE)
-_LONG_RE = re.compile(r"^([A-Z0-9]{3}0[A-Z]{3}(?:FIN|RAP|PRD))_(\d{4})(\d{3})(\d{4})_01D_(\w{3})_GIM\.INX",
+_LONG_RE = re.compile(r"^([A-Z0-9]{3}0[A-Z]{3}[A-Z]{3})_(\d{4})(\d{3})(\d{4})_\w{3}_(\w{3})_GIM\.INX",
                       re.IGNORECASE)
 
 
@@ -45,7 +47,7 @@ def long_name(centre: str, day: dt.date) -> str:
     try:
         prefix, smp = PRODUCTS[centre.lower()]
     except KeyError:
-        raise ValueError(f"no IGS long name known for centre {centre!r}; known: {sorted(PRODUCTS)}") from None
+        raise InputError(f"no IGS long name known for centre {centre!r}; known: {sorted(PRODUCTS)}") from None
     doy = day.timetuple().tm_yday
     return f"{prefix}_{day.year:04d}{doy:03d}0000_01D_{smp}_GIM.INX.gz"
 
@@ -56,14 +58,16 @@ def name_for(centre: str, day: dt.date) -> str:
 
 
 def parse_name(filename: str) -> GimName | None:
-    """Centre and day from a short or long IGS name (extra suffixes are allowed), else None."""
+    """Centre and day from a short or long IGS name (extra suffixes are allowed), else None. Long
+    names: final and other products (predicted, swx's own forecasts) are the three-letter centre,
+    rapid ones the short-name rapid code (COD0OPSRAP -> cor)."""
     m = _LONG_RE.match(filename)
     if m:
         prefix, year, doy, _, smp = m.groups()
         prefix = prefix.upper()
         centre = _LONG_TO_CENTRE.get(prefix + ("15M" if smp.upper() == "15M" else ""))
-        if centre is None:
-            centre = prefix[:3].lower() if prefix.endswith("FIN") else prefix[:2].lower() + "r"
+        if centre is None:  # a rapid product takes the short-name convention (cor, igr, ...); others the AAA
+            centre = prefix[:2].lower() + "r" if prefix.endswith("RAP") else prefix[:3].lower()
         return GimName(centre, _from_doy(int(year), int(doy)))
     m = _SHORT_RE.match(filename)
     if m:

@@ -71,7 +71,7 @@ def write_maps(ds: xr.Dataset, path: Path) -> None:
 def read_tec(path: Path) -> xr.Dataset | None:
     """Only the TEC maps (time, lat, lon) of a file written by `write_maps`; None for a file in another
     layout (other time units): the caller then reads it through xarray."""
-    import netCDF4
+    import netCDF4  # see write_maps
 
     with netCDF4.Dataset(path) as f:
         f.set_auto_mask(False)

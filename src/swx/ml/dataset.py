@@ -13,10 +13,9 @@ import pandas as pd
 from swx.errors import InsufficientDataError
 from swx.science.features import feature_matrix, fill_single_gaps, make_windows, persistence_from_windows
 from swx.science.stations import Station
-from swx.science.verify import scores
+from swx.science.verify import HORIZON, score_rows
 
 log = logging.getLogger(__name__)
-HORIZON = pd.Timedelta(hours=24)
 
 
 @dataclass
@@ -94,54 +93,3 @@ def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str
                       median27, predictions, storms, sigmas, climatology)
 
 
-def score_rows(stations: list[Station], issue: pd.DatetimeIndex, truth: np.ndarray, persistence: np.ndarray,
-               median27: np.ndarray, predictions: dict[str, np.ndarray], storms: set[dt.date],
-               sigmas: dict[str, np.ndarray | None] | None = None,
-               climatology: np.ndarray | None = None) -> list[dict]:
-    """Verification rows from forecasts issued at `issue` (N) for S stations and H steps: `truth`,
-    `persistence`, `median27` and each prediction are (S, N, H). Per station, then per group of
-    stations (latitude band, land/ocean) with the errors pooled; per Kp class (all, quiet, storm:
-    a window is a storm window when its issue or target day is a storm day); every model beside the
-    two baselines on the same samples."""
-    rows: list[dict] = []
-    if len(issue) == 0:
-        return rows
-    storm = np.array([(t + HORIZON).date() in storms or t.date() in storms for t in issue])
-    w_start, w_end = issue.min().to_pydatetime(), (issue.max() + HORIZON).to_pydatetime()
-    groups: list[tuple[str, str, list[int]]] = [("station", st.code, [s]) for s, st in enumerate(stations)]
-    for attr in ("lat_band", "surface"):
-        for value in sorted({getattr(st, attr) for st in stations}):
-            members = [s for s, st in enumerate(stations) if getattr(st, attr) == value]
-            groups.append(("group", f"{attr}:{value}", members))
-    for scope, code, members in groups:
-        y = np.concatenate([truth[s] for s in members])
-        pers = np.concatenate([persistence[s] for s in members])
-        med = np.concatenate([median27[s] for s in members])
-        sel_storm = np.concatenate([storm] * len(members))
-        st0 = stations[members[0]]
-        band = st0.lat_band if scope == "station" or code.startswith("lat_band") else ""
-        surface = st0.surface if scope == "station" or code.startswith("surface") else ""
-        for kp_class, sel in (("all", np.ones(len(y), bool)), ("quiet", ~sel_storm), ("storm", sel_storm)):
-            if not sel.any():
-                continue
-            candidates = {**{k: np.concatenate([v[s] for s in members]) for k, v in predictions.items()},
-                          "persistence": pers, "median27": med}
-            if climatology is not None:
-                clim = np.concatenate([climatology[s] for s in members])
-                if np.isfinite(clim[sel]).all():  # only where earlier years cover the whole period
-                    candidates["climatology"] = clim
-            for model, pred in candidates.items():
-                sig = (sigmas or {}).get(model)
-                sig = np.concatenate([sig[s] for s in members]) if sig is not None else None
-                r = scores(y[sel], pred[sel], persistence=pers[sel], median27=med[sel],
-                           sigma=sig[sel] if sig is not None else None)
-                if r["n"] == 0:
-                    continue
-                rows.append(dict(scope=scope, station_code=code, model=model, window_start=w_start,
-                                 window_end=w_end, kp_class=kp_class, n=r["n"], rmse=r["rmse"], mae=r["mae"],
-                                 bias=r["bias"], corr=r["corr"], skill_persistence=None if model == "persistence"
-                                 else r["skill_vs_persistence"],
-                                 skill_median27=None if model == "median27" else r["skill_vs_median27"],
-                                 coverage68=r.get("coverage68"), coverage95=r.get("coverage95"),
-                                 crps=r.get("crps"), pit_hist=r.get("pit_hist"), lat_band=band, surface=surface))
-    return rows

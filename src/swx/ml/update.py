@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from swx.errors import InsufficientDataError, NoActiveModelError
-from swx.ml.dataset import HORIZON, StationDataset
+from swx.ml.dataset import StationDataset
 from swx.ml.registry import ModelRegistry, Version
 from swx.ml.training import StationForecaster, TrainConfig
 from swx.science.features import persistence_from_windows
-from swx.science.verify import scores
+from swx.science.verify import HORIZON, scores
 
 
 def walk_forward_split(issue: pd.DatetimeIndex, day: dt.date) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from swx.errors import InputError, InsufficientDataError
 from swx.io.filecache import FileCache
 from swx.io.http import Downloader, RetryPolicy
 from swx.ml.dataset import StationDataset, build_dataset
-from swx.science.series import long_to_wide, series_from_archive
+from swx.science.series import long_to_wide, on_two_hour_grid, series_from_archive
 from swx.science.stations import Station, load_catalog
 from swx.sources.gim import GimSource, LocalDirectorySource, RemoteSource
 from swx.sources.simulated import simulated_source
@@ -121,9 +121,7 @@ def station_history(ctx: Context, start: dt.date, end: dt.date) -> pd.DataFrame:
     if report.days_missing:
         log.info("station history %s .. %s: %d day(s) missing (%s)", start, end, len(report.days_missing),
                  ", ".join(str(d) for d in report.days_missing[:5]))
-    wide = long_to_wide(long)
-    grid = pd.date_range(wide.index.min(), wide.index.max(), freq="2h", name="time")
-    return wide.reindex(grid)[[s.code for s in ctx.stations]]
+    return on_two_hour_grid(long_to_wide(long))[[s.code for s in ctx.stations]]
 
 
 def _imported_series(ctx: Context, stations: list[Station], start: dt.date | None, end: dt.date | None
@@ -153,9 +151,7 @@ def station_dataset(ctx: Context, start: dt.date | None = None, end: dt.date | N
         parts.append(long_to_wide(long))
     if ctx.imported:
         parts.append(_imported_series(ctx, [s for s in ctx.stations if s.code in ctx.imported], start, end))
-    wide = pd.concat(parts, axis=1).sort_index()
-    grid = pd.date_range(wide.index.min(), wide.index.max(), freq="2h", name="time")
-    wide = wide.reindex(grid)
+    wide = on_two_hour_grid(pd.concat(parts, axis=1).sort_index())
     indices = load_indices(ctx.archive)
     return build_dataset(wide, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"]), wide
 

@@ -25,8 +25,8 @@ from swx.provenance import code_version, input_records, settings_hash
 from swx.science.blend import BASELINES, BlendConfig, baseline_share, blend_sigma, fit_weights, pooled_prior
 from swx.science.dtec import median_reference, naive_utc, station_dtec_frame
 from swx.science.extend import StationValues, extend, persistence_prior
-from swx.science.features import STEP, baselines_at
-from swx.science.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, mix_baselines
+from swx.science.features import baselines_at
+from swx.science.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, STEP, mix_baselines
 from swx.store.queries import issued_forecasts, station_series
 from swx.store.writes import (
     finish_run,

@@ -25,7 +25,7 @@ from swx.archive import Archive
 from swx.config import Settings, lat_band
 from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError
 from swx.io.ionex import IonexWarning, parse_ionex
-from swx.pipeline.context import OnFirstFetch, check_gim_source, downloader, gim_source
+from swx.pipeline.context import OnFirstFetch, downloader, gim_source
 from swx.science.series import import_series
 from swx.sources.gim import GimSource, LocalDirectorySource
 from swx.sources.indices import read_index_file
@@ -236,7 +236,6 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
         summary = ingest_gims(local, archive, local.available(), force=force, on_result=on_result)
         summary.unrecognised = local.unrecognised()
     else:
-        check_gim_source(settings, kind, directory)  # a bad kind or folder: refused before any work
         centre = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
         source = OnFirstFetch(kind, lambda: gim_source(settings, archive, kind, directory))
         summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result)

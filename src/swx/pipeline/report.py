@@ -196,7 +196,7 @@ def main_job_summary(settings, out: dict, seconds: float) -> str:
         lines.append(skill_summary(engine, first, last_day))
     doc, healthy = run_status(settings, max_age_h=1e9)
     c = counts(engine)
-    lines.append("database " + engine.url.render_as_string(hide_password=True) + ": "
+    lines.append("database " + settings.display_database_url + ": "
                  + ", ".join(f"{k} {v}" for k, v in c.items()))
     last = out["runs"][-1]["forecast"] if out.get("runs") else None
     if last:

@@ -25,7 +25,7 @@ from swx.plots import plot_station_forecast
 from swx.science.blend import BlendConfig, walk_forward
 from swx.science.features import persistence_from_windows
 from swx.science.storms import storm_days
-from swx.science.verify import climatology_series, median27_series, windows_reference
+from swx.science.verify import climatology_series, median27_series, station_rmse_by_model, windows_reference
 from swx.store.writes import write_verification
 
 log = logging.getLogger(__name__)
@@ -142,8 +142,7 @@ def training_device(settings: Settings) -> str:
 
 def rmse_by_model(df: pd.DataFrame) -> dict[str, float]:
     """A training in one line: each model's (and baseline's) test RMSE, TECU, mean over the stations."""
-    rows = df[(df.kp_class == "all") & (df.scope == "station")]
-    return {m: round(float(rows[rows.model == m].rmse.mean()), 3) for m in rows.model.unique()}
+    return {m: round(float(v), 3) for m, v in station_rmse_by_model(df).items()}
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -16,12 +16,11 @@ import xarray as xr
 from swx.archive import load_indices
 from swx.config import Settings
 from swx.errors import NotFoundError
-from swx.ml.dataset import score_rows
 from swx.pipeline.context import Context, archived_maps, context, station_history
 from swx.plots import plot_forecast_maps
-from swx.science.features import STEP, baselines_at
+from swx.science.features import baselines_at
 from swx.science.storms import storm_days
-from swx.science.verify import map_scores
+from swx.science.verify import STEP, map_scores, score_rows, station_rmse_by_model
 from swx.store.queries import issued_forecasts, runs_for_day
 from swx.store.writes import set_global_rmse, write_verification
 
@@ -144,8 +143,7 @@ def verify_stage(settings: Settings, day: dt.date) -> dict[str, Any]:
         out["maps_skipped"] = str(exc)
     try:
         df = verify_station_forecasts(ctx, day)
-        pooled = df[(df.kp_class == "all") & (df.scope == "station")].groupby("model").rmse.mean()
-        out["stations"] = {k: round(float(v), 3) for k, v in pooled.items()}
+        out["stations"] = {k: round(float(v), 3) for k, v in sorted(station_rmse_by_model(df).items())}
     except NotFoundError as exc:
         out["stations_skipped"] = str(exc)
     return out

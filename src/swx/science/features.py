@@ -19,7 +19,6 @@ from swx.errors import InsufficientDataError
 from swx.science.stations import Station
 from swx.science.verify import median27_series, mix_baselines, same_ut_baselines, utc_seconds
 
-STEP = pd.Timedelta(hours=2)
 #: Input columns of `feature_matrix`, in order ("f107" last when given). The vTEC is column 0 and the
 #: 27-day median for t + 24 h column 6: over the last n_out input steps they are the two baselines of
 #: the n_out targets (persistence and the 27-day median), known at issue time.

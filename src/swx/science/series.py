@@ -16,6 +16,7 @@ from swx.errors import DataFormatError
 from swx.io.filecache import FileCache
 from swx.science.features import extract_stations, to_two_hourly
 from swx.science.stations import Station
+from swx.science.verify import STEP
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def series_from_archive(archive: Archive, centre: str, stations: list[Station], 
         parts.append(_day_stations(archive, centre, day, stations))
         report.days_read += 1
     grid = pd.date_range(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC"),
-                         freq="2h", inclusive="left", name="time")
+                         freq=STEP, inclusive="left", name="time")
     full = pd.MultiIndex.from_product([[s.code for s in stations], grid], names=["station", "time"])
     data = (pd.concat(parts, ignore_index=True).set_index(["station", "time"])["vtec"] if parts
             else pd.Series(dtype=float))
@@ -108,7 +109,7 @@ def doy_column_latitude(column: str) -> float:
     """The latitude a VTEC_<lat><N|S> column names (south negative)."""
     m = DOY_VTEC_COLUMN.fullmatch(column)
     if not m:
-        raise ValueError(f"{column!r} is not a VTEC_<lat><N|S> column")
+        raise DataFormatError(f"{column!r} is not a VTEC_<lat><N|S> column", expected="VTEC_<lat><N|S>, e.g. VTEC_40N")
     return float(m.group(1)) * (1 if m.group(2) == "N" else -1)
 
 
@@ -149,6 +150,12 @@ def import_series(path: str | Path) -> tuple[pd.Series, dict[str, int]]:
 def long_to_wide(df: pd.DataFrame) -> pd.DataFrame:
     """(station, time, vtec) rows -> a time x station table."""
     return df.pivot(index="time", columns="station", values="vtec").sort_index()
+
+
+def on_two_hour_grid(wide: pd.DataFrame) -> pd.DataFrame:
+    """A time x station table on the full 2-hour grid from its first to its last time (missing steps
+    become NaN rows: windows and the 27-day references count on every step being there)."""
+    return wide.reindex(pd.date_range(wide.index.min(), wide.index.max(), freq=STEP, name="time"))
 
 
 def count_gaps(series: pd.Series) -> dict[str, int]:

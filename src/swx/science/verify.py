@@ -5,13 +5,19 @@ Gaussian (mean, sigma) forecast (scoringrules) and the histogram of its PIT valu
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
 from swx.config import lat_bands
 from swx.science.grid import area_weights, land_mask
+from swx.science.stations import Station
 
 Z68, Z95 = 0.9945578832, 1.959963985  # two-sided normal quantiles of the 68.27 % and 95 % intervals
+#: The time grid of station forecasting: 2-hourly values, forecasts 24 h ahead (t + STEP .. t + HORIZON).
+STEP = pd.Timedelta(hours=2)
+HORIZON = pd.Timedelta(hours=24)
 PIT_BINS = 10  # the PIT histogram: flat when the forecast distribution is calibrated
 
 
@@ -56,7 +62,7 @@ def probabilistic_scores(y: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> 
     """Mean CRPS (TECU) of Gaussian forecasts N(mean, sigma) and the counts of their PIT values
     Φ((y - mean) / sigma) in PIT_BINS equal bins."""
     import scoringrules as sr  # heavy (numba): loaded by the probabilistic scores only
-    from scipy.stats import norm
+    from scipy.stats import norm  # scipy.stats takes ~0.3 s to import: only for these scores
 
     crps = np.asarray(sr.crps_normal(y, mean, sigma), float)
     pit = norm.cdf((y - mean) / sigma)
@@ -118,8 +124,7 @@ def median27_series(series: pd.Series, days: int = 27) -> pd.Series:
 
 def windows_reference(issue_times: pd.DatetimeIndex, n_out: int, reference: pd.Series) -> np.ndarray:
     """A reference series (e.g. the 27-day median) at the target times of each window: (N, n_out)."""
-    step = pd.Timedelta(hours=2)
-    return np.stack([reference.reindex(issue_times + k * step).to_numpy(dtype=float) for k in range(1, n_out + 1)],
+    return np.stack([reference.reindex(issue_times + k * STEP).to_numpy(dtype=float) for k in range(1, n_out + 1)],
                     axis=1)
 
 
@@ -241,3 +246,64 @@ def rolling_rmse(rows: pd.DataFrame, days: int = 7) -> pd.DataFrame:
     ref = res[res["model"] == "persistence"].set_index("day")["_sse"]
     res[f"skill_{days}d"] = 1 - np.sqrt(res["_sse"] / res["day"].map(ref))
     return res.drop(columns="_sse")
+
+
+def score_rows(stations: list[Station], issue: pd.DatetimeIndex, truth: np.ndarray, persistence: np.ndarray,
+               median27: np.ndarray, predictions: dict[str, np.ndarray], storms: set[dt.date],
+               sigmas: dict[str, np.ndarray | None] | None = None,
+               climatology: np.ndarray | None = None) -> list[dict]:
+    """Verification rows from forecasts issued at `issue` (N) for S stations and H steps: `truth`,
+    `persistence`, `median27` and each prediction are (S, N, H). Per station, then per group of
+    stations (latitude band, land/ocean) with the errors pooled; per Kp class (all, quiet, storm:
+    a window is a storm window when its issue or target day is a storm day); every model beside the
+    two baselines on the same samples."""
+    rows: list[dict] = []
+    if len(issue) == 0:
+        return rows
+    storm = np.array([(t + HORIZON).date() in storms or t.date() in storms for t in issue])
+    w_start, w_end = issue.min().to_pydatetime(), (issue.max() + HORIZON).to_pydatetime()
+    groups: list[tuple[str, str, list[int]]] = [("station", st.code, [s]) for s, st in enumerate(stations)]
+    for attr in ("lat_band", "surface"):
+        for value in sorted({getattr(st, attr) for st in stations}):
+            members = [s for s, st in enumerate(stations) if getattr(st, attr) == value]
+            groups.append(("group", f"{attr}:{value}", members))
+    for scope, code, members in groups:
+        y = np.concatenate([truth[s] for s in members])
+        pers = np.concatenate([persistence[s] for s in members])
+        med = np.concatenate([median27[s] for s in members])
+        sel_storm = np.concatenate([storm] * len(members))
+        st0 = stations[members[0]]
+        band = st0.lat_band if scope == "station" or code.startswith("lat_band") else ""
+        surface = st0.surface if scope == "station" or code.startswith("surface") else ""
+        for kp_class, sel in (("all", np.ones(len(y), bool)), ("quiet", ~sel_storm), ("storm", sel_storm)):
+            if not sel.any():
+                continue
+            candidates = {**{k: np.concatenate([v[s] for s in members]) for k, v in predictions.items()},
+                          "persistence": pers, "median27": med}
+            if climatology is not None:
+                clim = np.concatenate([climatology[s] for s in members])
+                if np.isfinite(clim[sel]).all():  # only where earlier years cover the whole period
+                    candidates["climatology"] = clim
+            for model, pred in candidates.items():
+                sig = (sigmas or {}).get(model)
+                sig = np.concatenate([sig[s] for s in members]) if sig is not None else None
+                r = scores(y[sel], pred[sel], persistence=pers[sel], median27=med[sel],
+                           sigma=sig[sel] if sig is not None else None)
+                if r["n"] == 0:
+                    continue
+                rows.append(dict(scope=scope, station_code=code, model=model, window_start=w_start,
+                                 window_end=w_end, kp_class=kp_class, n=r["n"], rmse=r["rmse"], mae=r["mae"],
+                                 bias=r["bias"], corr=r["corr"], skill_persistence=None if model == "persistence"
+                                 else r["skill_vs_persistence"],
+                                 skill_median27=None if model == "median27" else r["skill_vs_median27"],
+                                 coverage68=r.get("coverage68"), coverage95=r.get("coverage95"),
+                                 crps=r.get("crps"), pit_hist=r.get("pit_hist"), lat_band=band, surface=surface))
+    return rows
+
+
+def station_rmse_by_model(rows: pd.DataFrame) -> pd.Series:
+    """Each model's (and baseline's) RMSE averaged over the stations, all Kp classes: verification rows
+    in one number per model, for logs and summaries."""
+    one = rows[(rows.kp_class == "all") & (rows.scope == "station")]
+    return one.groupby("model", sort=False).rmse.mean()
+

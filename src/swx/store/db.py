@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from swx.errors import SchemaError, SwxError  # noqa: F401 - SchemaError raised here, defined with the other errors
+from swx.errors import InputError, SchemaError
 
 log = logging.getLogger(__name__)
 _CHECKED: set[str] = set()  # URLs found at the head revision in this process
@@ -143,7 +143,7 @@ def grant_read_only(engine: Engine, role: str, schema: str = "public") -> None:
     """Give an existing PostgreSQL role read access to the swx tables (the dashboard's role), now and
     for tables created later by the migrations' owner."""
     if engine.dialect.name != "postgresql":
-        raise ValueError("read-only roles are a PostgreSQL feature; SQLite files are protected by file permissions")
+        raise InputError("read-only roles are a PostgreSQL feature; SQLite files are protected by file permissions")
     q_role, q_schema = f'"{role}"', f'"{schema}"'
     with engine.begin() as conn:
         conn.execute(text(f"GRANT USAGE ON SCHEMA {q_schema} TO {q_role}"))

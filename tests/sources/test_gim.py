@@ -36,6 +36,9 @@ def test_url_fields_upper_case_for_code_server():
     ("IGS0OPSFIN_20243490000_01D_02H_GIM.INX.gz", GimName("igs", dt.date(2024, 12, 14))),
     ("COD0OPSRAP_20250010000_01D_01H_GIM.INX.gz", GimName("cor", dt.date(2025, 1, 1))),
     ("UPC0OPSRAP_20250010000_01D_15M_GIM.INX.gz", GimName("uqr", dt.date(2025, 1, 1))),
+    ("COD0OPSPRD_20250010000_01D_01H_GIM.INX.gz", GimName("cod", dt.date(2025, 1, 1))),  # CODE's prediction
+    ("SWX0OPSPRD_20200090000_01D_02H_GIM.INX", GimName("swx", dt.date(2020, 1, 9))),  # swx's own product
+    ("ESA0OPSRAP_20250010000_02D_02H_GIM.INX.gz", GimName("esr", dt.date(2025, 1, 1))),
     ("upcg0010.00i.gnss-lab-ionex_file.00i", GimName("upc", dt.date(2000, 1, 1))),
     ("one_map.gnss-lab.xxi", None),
     ("notes.txt", None),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from swx.ml.gridsearch import METHOD_GRID, grid_search, save_results
-from tests.test_models_training import synthetic
+from tests.ml.test_training import synthetic
 
 
 def test_grid_search_in_parallel_processes(tmp_path):
