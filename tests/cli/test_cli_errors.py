@@ -13,6 +13,7 @@ EMPTY = [
     (["update", "--day", "2015-03-16"], "no sim GIMs in the archive"),
     (["forecast", "--day", "2015-03-16"], "no sim GIM on or before 2015-03-16"),
     (["verify-maps", "--day", "2015-03-16"], "no sim GIM for 2015-03-16"),
+    (["verify", "--day", "2015-03-16"], "no sim GIM for 2015-03-16"),
 ]
 UNKNOWN_STATION = [
     (["train", "--station", "NOPE1"], "unknown station(s) NOPE1"),

@@ -5,6 +5,7 @@ changes nothing; a missing GIM gives a degraded run that still publishes."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -179,5 +180,9 @@ def test_cli_forecast_and_verify(trained, tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "v.png").stat().st_size > 20_000
     assert "map:residual" in res.output
+    res = runner.invoke(app, ["verify", "--day", "2015-03-15", "--json"])  # the daily flow's verification
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["maps"]["map:residual"] > 0 and {"blend", "cnn", "persistence", "median27"} <= set(summary["stations"])
     res = runner.invoke(app, ["storms", "--start", "2015-03-15", "--end", "2015-03-18"])
     assert res.exit_code == 0 and "7.67" in res.output

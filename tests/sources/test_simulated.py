@@ -194,9 +194,10 @@ def test_nequick_missing_says_how_to_install(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake)
+    from swx.sources.nequick import NeQuickMissingError
     from swx.sources.simulated import build_basis
 
-    with pytest.raises(SimulationError, match=r"--no-deps --require-hashes -r requirements/nequick.txt"):
+    with pytest.raises(NeQuickMissingError, match=r"--no-deps --require-hashes -r requirements/nequick.txt"):
         build_basis(processes=1)
 
 

@@ -11,6 +11,7 @@ import typer
 
 from swx.cli.app import app, console, ingest_with_progress, out, parse_day, print_scores
 from swx.config import get_settings
+from swx.errors import NotFoundError
 
 
 @app.command("forecast", rich_help_panel="Operations")
@@ -58,6 +59,33 @@ def verify_maps_cmd(
         raise typer.Exit(1)
     cols = ["model", "station_code", "n", "rmse", "bias", "skill_persistence", "coverage68", "coverage95"]
     print_scores(df[cols].rename(columns={"station_code": "region"}), fmt)
+
+
+@app.command("verify", rich_help_panel="Operations")
+def verify_cmd(
+    day: Annotated[str, typer.Option(help="Target day whose real GIM has arrived.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the stage's JSON summary.")] = False,
+) -> None:
+    """Verify DAY as the daily flow does: the global maps and the published station forecasts (every
+    architecture and the blend, beside persistence and the 27-day median), stored in the verification
+    table; prints the RMSE of each. `swx verify-maps` shows the maps by region."""
+    from swx.pipeline.verify import verify_stage
+
+    summary = verify_stage(get_settings(), parse_day(day))
+    if as_json:
+        out.print_json(data=summary)
+        return
+    if "skipped" in summary:  # nothing to score yet: for a person that is an error, for the flow a report
+        raise NotFoundError(summary["skipped"])
+    for what in ("maps_skipped", "stations_skipped"):
+        if what in summary:
+            console.print(f"[yellow]{what.replace('_', ' ')}[/]: {summary[what]}")
+    for title, rmse in (("global maps", summary["maps"]), ("stations (mean over the stations)", summary["stations"])):
+        if rmse:
+            out.print(f"{day} {title}: " + ", ".join(f"{m} {v:.2f}" for m, v in rmse.items()) + " TECU RMSE",
+                      markup=False, highlight=False)
+    if not summary["maps"] and not summary["stations"]:
+        raise typer.Exit(1)
 
 
 @app.command("storms", rich_help_panel="Operations")

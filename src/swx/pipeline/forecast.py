@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -292,11 +292,28 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
                           blend.on_baselines)
 
 
+class ForecastSummary(TypedDict):
+    """What a forecast run made, JSON-able (the flows pass it between tasks and into the artifacts)."""
+
+    run_id: int
+    issue_time: str
+    target_day: str
+    latest_day: str
+    degraded: bool
+    reason: str
+    architectures: list[str]
+    methods: list[str]
+    station_rows: int
+    on_baselines: dict[str, str]
+    products: dict[str, list[str]]  # method -> [netCDF path, IONEX path]
+
+
 def forecast_stage(settings: Settings, issue_day: dt.date, *, methods: list[str] | None = None,
-                   flow_run_id: str = "") -> dict[str, Any]:
+                   flow_run_id: str = "") -> ForecastSummary:
+    """The forecast for the day after `issue_day` (see `forecast`), summarised."""
     r = forecast(context(settings), issue_day, methods=methods, flow_run_id=flow_run_id)
-    return {"run_id": r.run_id, "issue_time": r.issue_time.isoformat(), "target_day": str(r.target_day),
-            "latest_day": str(r.latest_day), "degraded": r.degraded, "reason": r.reason,
-            "architectures": r.architectures, "methods": r.methods, "station_rows": len(r.station_forecasts),
-            "on_baselines": r.on_baselines,
-            "products": {m: [str(nc), str(ix)] for m, (nc, ix) in r.products.items()}}
+    return ForecastSummary(run_id=r.run_id, issue_time=r.issue_time.isoformat(), target_day=str(r.target_day),
+                           latest_day=str(r.latest_day), degraded=r.degraded, reason=r.reason,
+                           architectures=r.architectures, methods=r.methods, station_rows=len(r.station_forecasts),
+                           on_baselines=r.on_baselines,
+                           products={m: [str(nc), str(ix)] for m, (nc, ix) in r.products.items()})

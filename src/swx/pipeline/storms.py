@@ -4,7 +4,7 @@ stations most affected), upserted into the database (an event still under way is
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 
@@ -36,10 +36,17 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     return events
 
 
-def storms_stage(settings: Settings, start: dt.date, end: dt.date) -> dict[str, Any]:
+class StormsSummary(TypedDict):
+    """The storm events found: start, end, max Kp and NOAA G class of each."""
+
+    events: list[dict[str, Any]]
+
+
+def storms_stage(settings: Settings, start: dt.date, end: dt.date) -> StormsSummary:
+    """Storm events with Kp in start..end (see `storms`), summarised."""
     events = storms(context(settings), start, end)
-    return {"events": [{"start": str(e.start), "end": str(e.end), "max_kp": e.max_kp, "g_class": e.g_class}
-                       for e in events]}
+    return StormsSummary(events=[{"start": str(e.start), "end": str(e.end), "max_kp": e.max_kp,
+                                  "g_class": e.g_class} for e in events])
 
 
 def storm_table(events: list) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -167,16 +167,24 @@ def gridsearch(ctx: Context, architecture: str, grid: dict[str, list[int]] | Non
     return df, path
 
 
+class TrainingSummary(TypedDict, total=False):
+    """Which architectures were trained (none: why), and their test RMSE per model (TECU)."""
+
+    trained: list[str]
+    reason: str
+    test_rmse: dict[str, float]
+
+
 def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tuple[str, ...] = ARCHITECTURES,
-                  epochs: int = 15, ensemble: int = 1) -> dict[str, Any]:
+                  epochs: int = 15, ensemble: int = 1) -> TrainingSummary:
     """Train the architectures that have no active model for every station (the demo's first run, a new
     station catalog); otherwise nothing. Returns what was trained."""
     ctx = context(settings)
     registry = ModelRegistry(settings.models_dir, ctx.engine)
     missing = [a for a in architectures if any(registry.active(s.code, a) is None for s in ctx.stations)]
     if not missing:
-        return {"trained": [], "reason": "active models exist"}
+        return TrainingSummary(trained=[], reason="active models exist")
     log.info("no active %s models: training them on the archive up to %s", "/".join(missing), train_end)
     df = train(ctx, missing, train_end=train_end, epochs=epochs, ensemble=ensemble, gaussian=ensemble == 1,
                max_windows=settings.train_max_windows)
-    return {"trained": missing, "test_rmse": rmse_by_model(df)}
+    return TrainingSummary(trained=missing, test_rmse=rmse_by_model(df))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import TypedDict
 
 import pandas as pd
 
@@ -39,7 +39,17 @@ def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *
     return pd.DataFrame(rows)
 
 
-def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] | None = None) -> dict[str, Any]:
+class UpdateSummary(TypedDict):
+    """The daily update in four fields: did it run through, why not (or why it was skipped), and how
+    many station models took the update or were rolled back."""
+
+    ok: bool
+    reason: str
+    accepted: int
+    rejected: int
+
+
+def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] | None = None) -> UpdateSummary:
     """The daily incremental update with its guardrail. A failure is logged and reported, and the
     previous (active) models keep serving: the registry only changes on an accepted update."""
     ctx = context(settings)
@@ -48,10 +58,10 @@ def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] |
         active = reg[reg.status == "active"]
         done = reg[reg.train_end.notna() & (reg.train_end >= pd.Timestamp(day, tz="UTC"))]
         if len(active) and set(zip(active.station, active.architecture)) <= set(zip(done.station, done.architecture)):
-            return {"ok": True, "reason": f"already updated for {day}", "accepted": 0, "rejected": 0}
+            return UpdateSummary(ok=True, reason=f"already updated for {day}", accepted=0, rejected=0)
     try:
         df = update(ctx, day, architectures)
     except Exception as exc:  # noqa: BLE001 - any training failure must leave the service running
         log.error("model update for %s failed, previous models kept: %s: %s", day, type(exc).__name__, exc)
-        return {"ok": False, "reason": f"{type(exc).__name__}: {exc}", "accepted": 0, "rejected": 0}
-    return {"ok": True, "reason": "", "accepted": int(df.accepted.sum()), "rejected": int((~df.accepted).sum())}
+        return UpdateSummary(ok=False, reason=f"{type(exc).__name__}: {exc}", accepted=0, rejected=0)
+    return UpdateSummary(ok=True, reason="", accepted=int(df.accepted.sum()), rejected=int((~df.accepted).sum()))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -127,11 +127,25 @@ def verification_plot(ctx: Context, target_day: dt.date, path: Path, method: str
                                   f["tec_sigma"].sel(time=t).load())
 
 
-def verify_stage(settings: Settings, day: dt.date) -> dict[str, Any]:
+class _VerifyRequired(TypedDict):
+    day: str
+    maps: dict[str, float]  # model -> global RMSE (TECU) of the maps for the day
+    stations: dict[str, float]  # model -> RMSE (TECU) of the station forecasts, mean over the stations
+
+
+class VerifySummary(_VerifyRequired, total=False):
+    """What a day's verification scored; the `*skipped` fields say what could not be scored and why."""
+
+    skipped: str
+    maps_skipped: str
+    stations_skipped: str
+
+
+def verify_stage(settings: Settings, day: dt.date) -> VerifySummary:
     """Verify what `day`'s truth allows: the global maps and the station forecasts (every architecture
     and the blend) published for `day`, as they were published."""
     ctx = context(settings)
-    out: dict[str, Any] = {"day": str(day), "maps": {}, "stations": {}}
+    out = VerifySummary(day=str(day), maps={}, stations={})
     if not ctx.archive.has_gim(ctx.centre, day):
         out["skipped"] = f"no {ctx.centre} GIM for {day} yet"
         return out

@@ -32,7 +32,7 @@ from swx.errors import SwxError
 from swx.science.features import bilinear_weights
 from swx.science.geomag import dipole_latitude, local_time_hours, unit_vectors
 from swx.science.verify import map_scores
-from swx.sources.simulated import require_nequick
+from swx.sources.nequick import require_nequick
 
 log = logging.getLogger(__name__)
 

@@ -41,6 +41,7 @@ from swx.io.gim_names import short_name
 from swx.io.ionex import IONEX_LAT, IONEX_LON, format_ionex
 from swx.sources.gim import RawGim
 from swx.sources.indices.tables import IndexTables
+from swx.sources.nequick import require_nequick
 
 log = logging.getLogger(__name__)
 
@@ -153,17 +154,6 @@ _NOISE_LON_W = _linear_matrix(NOISE_LON, IONEX_LON, period=360.0)
 
 
 # ---------------------------------------------------------------------------------- NeQuick basis
-
-def require_nequick():
-    try:
-        import nequick  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - the Makefile installs it
-        raise SimulationError(
-            "the simulated source needs the 'nequick' package (NeQuick-G). It is installed by `make`; by hand: "
-            "pip install --no-deps --require-hashes -r requirements/nequick.txt "
-            "(without --no-deps its declared numpy<2 pin would downgrade numpy)") from exc
-    return nequick
-
 
 def _basis_slice(args: tuple[int, float]) -> np.ndarray:
     """NeQuick vTEC for one (month, ionisation level) over all tabulated UTs and grid points."""
