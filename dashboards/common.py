@@ -75,7 +75,8 @@ def gim_file(centre: str, day: dt.date) -> str | None:
 
 @st.cache_data(ttl=TTL)
 def skill(start: dt.datetime | None, end: dt.datetime | None) -> pd.DataFrame:
-    return q.skill_table(engine(), start=start, end=end)
+    """The scores of what was published (walk-forward): never a re-run of models over their own past."""
+    return q.skill_table(engine(), start=start, end=end, published=True)
 
 
 @st.cache_data(ttl=TTL)

@@ -56,6 +56,8 @@ def render() -> None:
     pooled = q.skill_by(rows, GROUPS[by]).rename(columns=COLUMNS)
     table = pooled.set_index([COLUMNS[c] for c in GROUPS[by]] + ["model"]).round(3)
     st.subheader(f"Station forecasts, 24 h ahead, {chosen[0]} to {chosen[1]}")
+    st.caption("The forecasts as they were published, each issued before its day (walk-forward); the test "
+               "windows of `swx train` and the re-runs of `swx evaluate` are not shown here.")
     st.dataframe(table)
     st.caption("Pooled over the window (RMSE from the sample-weighted mean square); skill = 1 − RMSE / RMSE of "
                "the baseline on the same samples: above 0 beats it. CRPS: of the Gaussian (mean, sigma) forecast, "

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from swx.cli import app
 from swx.config import get_settings
 from swx.io.ionex import read_ionex
+from swx.ml.registry import ModelRegistry
 from swx.pipeline.context import context
 from swx.pipeline.forecast import forecast
 from swx.pipeline.storms import storms
@@ -167,6 +168,34 @@ def test_a_degraded_run_is_verified_with_the_baselines_it_knew(trained):
     carried = obs.reindex(valid - pd.Timedelta(days=2)).to_numpy()  # the 15th's values, the newest it had
     truth = obs.reindex(valid).to_numpy()
     assert one.loc["persistence", "rmse"] == pytest.approx(np.sqrt(np.mean((carried - truth) ** 2)))
+
+
+def test_a_backfilled_day_never_uses_a_model_that_saw_it(trained):
+    """Point in time: the CNNs were trained on windows whose targets end by 10 March. A forecast issued on
+    5 or 10 March (inside that period) must not use them: it stands on the baselines and says so; one
+    issued on 11 March uses them."""
+    ctx, engine = trained, trained.engine
+    registry = ModelRegistry(ctx.settings.models_dir, engine)
+    code = ctx.stations[0].code
+    v1 = registry.active(code, "cnn")
+    assert registry.trained_before(code, "cnn", dt.date(2015, 3, 10)) is None  # its data reach into the 10th
+    assert registry.trained_before(code, "cnn", dt.date(2015, 3, 11)) == v1
+
+    for day in (dt.date(2015, 3, 5), dt.date(2015, 3, 10)):
+        r = forecast(ctx, day)
+        assert r.architectures == [] and r.degraded
+        assert f"no model trained before {day}" in r.reason and "27-day median only" in r.reason
+        assert set(r.station_forecasts.architecture) == {"blend"}
+        assert r.station_forecasts["mean"].notna().all()  # the baselines still give every station a forecast
+        prov = q.run_provenance(engine, r.run_id)
+        assert prov["models"].empty and prov["run"]["status"] == "degraded"
+        weights = q.blend_weights(engine, r.run_id)
+        assert set(weights.member) == {"persistence", "median27"}
+
+    r = forecast(ctx, dt.date(2015, 3, 11))
+    assert r.architectures == ["cnn"] and not r.degraded
+    used = q.run_provenance(engine, r.run_id)["models"]
+    assert len(used) == 18 and set(used.version) == {v1.version}
 
 
 def test_cli_forecast_and_verify(trained, tmp_path):

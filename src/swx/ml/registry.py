@@ -17,6 +17,7 @@ from swx.store.model_versions import (
     Version,
     activate_version,
     find_version,
+    find_version_trained_by,
     insert_version,
     next_version,
     reject_version,
@@ -25,7 +26,7 @@ from swx.store.model_versions import (
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["ModelRegistry", "RegistryError", "Version", "predict_active"]
+__all__ = ["ModelRegistry", "RegistryError", "Version", "predict_stations"]
 
 #: models kept loaded (18 stations x 4 architectures, with room for updates)
 _LOADED: FileCache[StationForecaster] = FileCache(size=256)
@@ -68,6 +69,13 @@ class ModelRegistry:
     def active(self, station: str, architecture: str) -> Version | None:
         return self._row(station, architecture, status="active")
 
+    def trained_before(self, station: str, architecture: str, day: dt.date) -> Version | None:
+        """Point in time: the newest version that served and whose training data ended before `day`
+        began — what a forecast issued on `day` may use (the active one in daily operation; an older
+        one, or none, when a backfill reaches back into or before the training period)."""
+        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        return find_version_trained_by(self.engine, station, architecture, start)
+
     def get(self, station: str, architecture: str, version: int) -> Version:
         v = self._row(station, architecture, version)
         if v is None:
@@ -96,13 +104,16 @@ class ModelRegistry:
             raise RegistryError(str(exc)) from None
 
 
-def predict_active(registry: ModelRegistry, x: np.ndarray, codes: list[str], architecture: str,
-                   device: str = "auto") -> tuple[np.ndarray, np.ndarray, list[Version]] | None:
+def predict_stations(registry: ModelRegistry, x: np.ndarray, codes: list[str], architecture: str,
+                     device: str = "auto", *, issued_on: dt.date | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, list[Version]] | None:
     """Forecasts of every station (`x`: (S, N, steps, features) input windows, stations in `codes`
-    order) with its active `architecture` model: means and sigmas (S, N, H) and the versions used; None
-    when a station has no active model. A point model's sigma is its validation RMSE (so the blend and
-    the extension weigh it fairly)."""
-    versions = [registry.active(code, architecture) for code in codes]
+    order) with its `architecture` model — the active one, or with `issued_on` the newest trained before
+    that day (point in time) — means and sigmas (S, N, H) and the versions used; None when a station
+    has no such model. A point model's sigma is its validation RMSE (so the blend and the extension
+    weigh it fairly)."""
+    versions = [registry.active(code, architecture) if issued_on is None
+                else registry.trained_before(code, architecture, issued_on) for code in codes]
     if any(v is None for v in versions):
         return None
     means, sigmas = [], []
@@ -111,4 +122,3 @@ def predict_active(registry: ModelRegistry, x: np.ndarray, codes: list[str], arc
         means.append(mean[0])
         sigmas.append(sigma[0] if sigma is not None else np.full(mean[0].shape, v.val_rmse or np.nan))
     return np.stack(means), np.stack(sigmas), versions
-

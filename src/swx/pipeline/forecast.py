@@ -18,7 +18,7 @@ from swx.archive import load_indices
 from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE, Settings
 from swx.errors import NoActiveModelError, NotFoundError
 from swx.ml.dataset import build_dataset
-from swx.ml.registry import ModelRegistry, predict_active
+from swx.ml.registry import ModelRegistry, predict_stations
 from swx.pipeline.context import Context, archived_maps, context, station_history
 from swx.products import forecast_dataset, write_products
 from swx.provenance import code_version, input_records, settings_hash
@@ -66,12 +66,19 @@ def _latest_day(ctx: Context, issue_day: dt.date) -> dt.date:
     return days[-1]
 
 
-def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str] | None = None
-                      ) -> tuple[pd.DataFrame, pd.Timestamp]:
+#: the columns of the station forecasts table
+FORECAST_COLUMNS = ["station", "architecture", "valid_time", "lead_h", "mean", "sigma", "model_version",
+                    "model_version_id"]
+
+
+def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str] | None = None, *,
+                      issued_on: dt.date | None = None) -> tuple[pd.DataFrame, pd.Timestamp, pd.DatetimeIndex]:
     """24 h forecasts of every station from the newest complete input window, with each architecture
-    whose models are active for all stations. Long table (station, architecture, valid_time, lead_h,
-    mean, sigma) and the issue time. Models without an uncertainty output get their validation RMSE as
-    sigma."""
+    that has a model for every station: the active ones, or with `issued_on` (point in time) the newest
+    trained before that day. Long table (station, architecture, valid_time, lead_h, mean, sigma,
+    model_version, model_version_id), the issue time and the valid times. Models without an uncertainty
+    output get their validation RMSE as sigma. The table is empty when models exist but none was
+    trained before `issued_on` (the run then stands on the baselines)."""
     future = pd.date_range(wide.index[-1] + STEP, periods=12, freq=STEP, name="time")
     padded = pd.concat([wide, pd.DataFrame(index=future, columns=wide.columns, dtype=float)])
     indices = load_indices(ctx.archive)
@@ -85,7 +92,8 @@ def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str]
     codes = [st.code for st in ctx.stations]
     rows = []
     for arch in architectures or ARCHITECTURES:
-        got = predict_active(registry, ds.x[:, last:last + 1], codes, arch, ctx.settings.device)
+        got = predict_stations(registry, ds.x[:, last:last + 1], codes, arch, ctx.settings.device,
+                               issued_on=issued_on)
         if got is None:
             continue
         means, sigmas, versions = got
@@ -94,9 +102,11 @@ def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str]
                                       "lead_h": np.asarray((valid - issue) / pd.Timedelta(hours=1)),
                                       "mean": means[i, 0], "sigma": sigmas[i, 0], "model_version": v.version,
                                       "model_version_id": v.id}))
-    if not rows:
+    if rows:
+        return pd.concat(rows, ignore_index=True), issue, valid
+    if not any(all(registry.active(c, arch) is not None for c in codes) for arch in architectures or ARCHITECTURES):
         raise NoActiveModelError("no architecture has active models for every station: run `swx train` first")
-    return pd.concat(rows, ignore_index=True), issue
+    return pd.DataFrame(columns=FORECAST_COLUMNS), issue, valid
 
 
 @dataclass
@@ -107,7 +117,8 @@ class PublishedBlend:
 
 
 def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, issue: pd.Timestamp,
-                            config: BlendConfig = BlendConfig()) -> PublishedBlend:
+                            config: BlendConfig = BlendConfig(), *, leads: np.ndarray | None = None
+                            ) -> PublishedBlend:
     """The published blend of this run's member forecasts `fc` and the two baselines, per station and
     lead, with weights fitted on the forecasts published for the previous `config.window_days` days
     whose truth is in the database (the observations every run stores): never on the target day.
@@ -115,7 +126,7 @@ def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, 
     models = list(dict.fromkeys(fc["architecture"]))
     members = models + list(BASELINES)
     codes = [st.code for st in ctx.stations]
-    leads = np.sort(fc["lead_h"].unique())
+    leads = np.sort(fc["lead_h"].unique()) if leads is None else np.asarray(leads, float)
     valid = pd.DatetimeIndex(issue + pd.to_timedelta(leads, unit="h"))
     target_day = (issue + config.horizon - pd.Timedelta(seconds=1)).date()
 
@@ -205,7 +216,13 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     engine = ctx.engine
     wide = station_history(ctx, latest - dt.timedelta(days=HISTORY_DAYS), latest)
     wide = wide.loc[:pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC")]
-    fc, issue = station_forecasts(ctx, wide, architectures)
+    fc, issue, valid = station_forecasts(ctx, wide, architectures, issued_on=issue_day)
+    if fc.empty:  # point in time: no model had finished training before this day
+        degraded = True
+        why = (f"no model trained before {issue_day} (a backfill before or inside the models' training "
+               "period): forecast from persistence and the 27-day median only")
+        reason = f"{reason}; {why}" if reason else why
+        log.warning(why)
     shift = pd.Timedelta(days=lag)
     issue_time = issue  # the data time of the inputs (carried-forward runs keep it)
     run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
@@ -217,7 +234,8 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
         obs = wide.stack().dropna().rename("vtec").reset_index()
         obs.columns = ["time", "station", "vtec"]
         write_observations(engine, obs, centre_default=ctx.centre)
-        blend = blend_station_forecasts(ctx, wide, fc, issue)
+        blend = blend_station_forecasts(ctx, wide, fc, issue,
+                                        leads=np.asarray((valid - issue) / pd.Timedelta(hours=1)))
         fc = pd.concat([fc, blend.forecasts], ignore_index=True)
         for code, why in blend.on_baselines.items():
             log.info("%s runs on the baselines: %s", code, why)

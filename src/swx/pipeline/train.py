@@ -18,7 +18,7 @@ from swx.errors import InsufficientDataError, NoActiveModelError
 from swx.ml.dataset import StationDataset, split_for_training, verification_rows
 from swx.ml.gridsearch import METHOD_GRID, grid_search, save_results
 from swx.ml.nets import ModelConfig, describe_device
-from swx.ml.registry import ModelRegistry, predict_active
+from swx.ml.registry import ModelRegistry, predict_stations
 from swx.ml.training import EnsembleForecaster, StationForecaster, TrainConfig
 from swx.pipeline.context import Context, context, station_dataset
 from swx.plots import plot_station_forecast
@@ -107,7 +107,7 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
     predictions, sigmas = {}, {}
     codes = [st.code for st in ds.stations]
     for arch in architectures or ARCHITECTURES:
-        got = predict_active(registry, ds.x[:, idx], codes, arch, ctx.settings.device)
+        got = predict_stations(registry, ds.x[:, idx], codes, arch, ctx.settings.device)
         if got is not None:
             predictions[arch], sigmas[arch], _ = got
     if not predictions:

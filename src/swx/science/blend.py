@@ -110,6 +110,7 @@ def blend_sigma(rmse: np.ndarray, n: int, prior: np.ndarray, config: BlendConfig
     (the members' own sigma) by the same shrinkage as the weights; the prior alone without history."""
     if not n:
         return prior
+    prior = np.where(np.isfinite(prior), prior, rmse)  # no member's own sigma (a baselines-only run): its RMSE
     keep = n / (n + config.shrink_samples)
     return np.sqrt(keep * np.nan_to_num(rmse) ** 2 + (1 - keep) * prior ** 2)
 

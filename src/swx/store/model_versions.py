@@ -3,6 +3,7 @@ saved version of a station model, with one active version per station and archit
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,26 @@ def find_version(engine: Engine, station: str, architecture: str, version: int |
         stmt = stmt.where(mv.version == version)
     if status is not None:
         stmt = stmt.where(mv.status == status)
+    with engine.connect() as conn:
+        row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9])
+
+
+#: versions that served: a candidate never did, a rejected one failed its guardrail
+SERVED = ("active", "retired")
+
+
+def find_version_trained_by(engine: Engine, station: str, architecture: str, end: dt.datetime) -> Version | None:
+    """The newest version of (station, architecture) that served and whose training data ended by `end`
+    (`train_end` <= end): the model a forecast issued after `end` may use without having seen its days."""
+    mv, st = m.ModelVersion, m.Station
+    stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
+                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason)
+            .join(st, st.id == mv.station_id)
+            .where(st.code == station, mv.architecture == architecture, mv.status.in_(SERVED),
+                   mv.train_end.is_not(None), mv.train_end <= end))
     with engine.connect() as conn:
         row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
     if row is None:
