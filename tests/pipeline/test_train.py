@@ -136,3 +136,16 @@ def test_train_and_evaluate_an_imported_station(tmp_path):
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout[r.stdout.index("["): r.stdout.rindex("]") + 1])
     assert {row["station"] for row in rows} >= {"TUC"} and {"cnn", "persistence"} <= {row["model"] for row in rows}
+
+
+def test_evaluate_never_scores_a_model_on_its_training_days(demo_archive):
+    """A model trained through 10 March scores 11 March on (out of sample); asked to score 5-8 March, its
+    own training days, evaluate refuses and says why instead of reporting in-sample skill."""
+    r = runner.invoke(app, ["train", "--station", "E000N50", "--arch", "cnn", "--epochs", "3",
+                            "--train-end", "2015-03-10"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-05", "--end", "2015-03-08", "--station", "E000N50"])
+    assert r.exit_code != 0 and "trained before 2015-03-05" in str(r.exception) and "in-sample" in str(r.exception)
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-11", "--end", "2015-03-12", "--station", "E000N50",
+                            "--format", "json"])
+    assert r.exit_code == 0, r.output

@@ -93,8 +93,9 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
 
 def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str] | None = None,
              plot: Path | None = None, blend: BlendConfig | None = BlendConfig()) -> pd.DataFrame:
-    """Score the active models on forecasts issued from `start` to `end` (inclusive) against the
-    baselines, per station, architecture and Kp class — and the blend of them all with the baselines,
+    """Score the models on forecasts issued from `start` to `end` (inclusive) against the
+    baselines — per station and architecture the newest version trained before `start` (point in time:
+    never one that saw the period) — per station, architecture and Kp class — and the blend of them all with the baselines,
     walk-forward: each day's weights from the forecasts of this period verified before that day (the
     first day has none: equal weights). Store the scores; optionally plot."""
     ds, wide = station_dataset(ctx, start - dt.timedelta(days=28), end + dt.timedelta(days=1))
@@ -107,10 +108,14 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
     predictions, sigmas = {}, {}
     codes = [st.code for st in ds.stations]
     for arch in architectures or ARCHITECTURES:
-        got = predict_stations(registry, ds.x[:, idx], codes, arch, ctx.settings.device)
+        got = predict_stations(registry, ds.x[:, idx], codes, arch, ctx.settings.device, issued_on=start)
         if got is not None:
             predictions[arch], sigmas[arch], _ = got
     if not predictions:
+        if any(all(registry.active(c, a) is not None for c in codes) for a in architectures or ARCHITECTURES):
+            raise NoActiveModelError(f"no model of these stations was trained before {start}: scoring one on its own "
+                                     "training days would be in-sample; evaluate a later period, or train with "
+                                     "an earlier --train-end")
         raise NoActiveModelError("no active models for these stations: run `swx train` first")
     med = _median27(ds, wide)[:, idx]
     pers = persistence_from_windows(ds.x[:, idx], ds.y.shape[-1])
