@@ -79,7 +79,7 @@ def station_panel(observed: pd.DataFrame, bands: pd.DataFrame, kp: pd.DataFrame,
 def storm_panel(kp: pd.DataFrame, global_dtec: pd.DataFrame, stations: pd.DataFrame, title: str,
                 domain: tuple) -> list[alt.Chart]:
     """Kp, Global ΔTEC (observed and forecast) and the ΔTEC of the most affected stations of one event,
-    stacked on one time axis."""
+    stacked on one time axis. A series with no values is left out (never drawn as a flat line at 0)."""
     x = _time_axis(domain)
     kp_chart = alt.Chart(kp).mark_bar().encode(
         x=x, y=alt.Y("kp:Q", title="Kp", scale=alt.Scale(domain=[0, 9])),
@@ -94,7 +94,12 @@ def storm_panel(kp: pd.DataFrame, global_dtec: pd.DataFrame, stations: pd.DataFr
         x=x, y=alt.Y("dtec:Q", title="station ΔTEC (TECU)"), color=alt.Color("station:N", title="station", legend=alt.Legend(orient="top")),
         tooltip=["station:N", alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("dtec:Q", format=".2f")]
     ).properties(height=200, width="container")
-    return [_fit(kp_chart), _fit(g + zero), _fit(st_chart + zero)]
+    charts = [_fit(kp_chart)]
+    if not global_dtec.empty:
+        charts.append(_fit(g + zero))
+    if not stations.empty:
+        charts.append(_fit(st_chart + zero))
+    return charts
 
 
 def trend_chart(trend: pd.DataFrame, days: int) -> list[alt.Chart]:

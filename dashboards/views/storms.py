@@ -39,6 +39,12 @@ def render() -> None:
                   help=f"at {ev.peak_neg_time:%Y-%m-%d %H:%M} UTC")
     for chart in storm_panel(kp(t0, t1), g, per_station, f"Storm of {ev.start:%Y-%m-%d %H:%M} UTC", (t0, t1)):
         st.altair_chart(chart, width="stretch")
+    missing = [kind for kind in ("observed", "forecast") if kind not in set(g["kind"])]
+    if len(missing) == 2:
+        st.info(f"No Global ΔTEC from {t0:%Y-%m-%d} to {t1:%Y-%m-%d}: ΔTEC is computed when a forecast runs "
+                "(observed on its newest day, forecast for its target day), and none ran for these days.")
+    elif missing:
+        st.caption(f"No {missing[0]} Global ΔTEC in this window (no forecast run covers it).")
     if top:
         st.markdown("**Most affected stations** (largest |ΔTEC| in the event, strongest first): " + ", ".join(top))
 

@@ -170,6 +170,22 @@ def test_storms_page_event_curves(seeded):
     assert ", ".join(first.stations) in at.markdown[-1].value
 
 
+def test_a_storm_without_dtec_says_so_instead_of_a_flat_line(seeded):
+    """An event on days no forecast ran has no ΔTEC: the page says what is missing and draws Kp only."""
+    settings, info = seeded
+    engine = engine_from_settings(settings)
+    events = q.storms(engine)
+    bare = [i for i, ev in events.iterrows()
+            if q.global_dtec(engine, ev.start.to_pydatetime() - dt.timedelta(days=1),
+                             ev.end.to_pydatetime() + dt.timedelta(days=2), "observed").empty]
+    assert bare, "the seeded archive has storms before the first forecast day"
+    at = _app("views/storms.py")
+    at.selectbox[0].set_value(bare[0]).run()
+    assert not at.exception
+    assert any("No Global ΔTEC" in i.value for i in at.info)
+    assert len(_charts(at)) == 1  # Kp only: no empty ΔTEC series drawn as a zero line
+
+
 def test_runs_page_provenance(seeded):
     settings, info = seeded
     engine = engine_from_settings(settings)
