@@ -2,8 +2,8 @@
 and the bundled Kp history are the sources, SQLite the database, Prefect's temporary local server the
 orchestrator. Models (LSTM, GRU, CNN and the ridge member) are trained on the spot when none exist;
 then the daily flow runs for the last SWX_DEMO_FORECAST_DAYS days of the demo window (forecast, blend,
-verification, storms), each day's forecast issued before it, and the job ends with the skill of what
-was published.
+verification, storms), each day's forecast issued before it; the storms of the whole archive are listed
+with their observed ΔTEC, and the job ends with the skill of what was published.
 
     python -m flows.main          (from the repository root; `make run` does this)
 """
@@ -51,8 +51,10 @@ def main_job() -> dict:
         runs.append(daily(issue_date=issue, update=(k == n - 1), lookback_days=1, refresh_indices=False))
     # the last forecast's day is in the demo archive too: verify it, so every forecast day is scored
     final = tasks.verify(end)
+    # every storm of the archive with its observed ΔTEC, not only those of the forecast days
+    archive_storms = tasks.storms(start, end)
     return {"trained": trained, "runs": runs, "final_verify": final, "kept": [str(d) for d in kept],
-            "target_days": [str(first_issue + dt.timedelta(days=1)), str(end)]}
+            "target_days": [str(first_issue + dt.timedelta(days=1)), str(end)], "storms": archive_storms}
 
 
 def run() -> int:

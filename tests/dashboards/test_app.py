@@ -12,12 +12,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from swx.config import get_settings
 from swx.science.verify import pooled_skill
 from swx.store import queries as q
 from swx.store.db import engine_from_settings
+from swx.store.orm import StormEvent as StormEventRow
+from swx.store.writes import write_storm_events
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ["views/now.py", "views/stations.py", "views/global_map.py", "views/skill.py", "views/storms.py",
@@ -171,19 +174,23 @@ def test_storms_page_event_curves(seeded):
 
 
 def test_a_storm_without_dtec_says_so_instead_of_a_flat_line(seeded):
-    """An event on days no forecast ran has no ΔTEC: the page says what is missing and draws Kp only."""
+    """An event on days the archive has no maps for has no ΔTEC: the page says what is missing and draws
+    Kp only (a storm of 1 February 2015, before the seeded archive, stored for this test)."""
     settings, info = seeded
     engine = engine_from_settings(settings)
-    events = q.storms(engine)
-    bare = [i for i, ev in events.iterrows()
-            if q.global_dtec(engine, ev.start.to_pydatetime() - dt.timedelta(days=1),
-                             ev.end.to_pydatetime() + dt.timedelta(days=2), "observed").empty]
-    assert bare, "the seeded archive has storms before the first forecast day"
-    at = _app("views/storms.py")
-    at.selectbox[0].set_value(bare[0]).run()
-    assert not at.exception
-    assert any("No Global ΔTEC" in i.value for i in at.info)
-    assert len(_charts(at)) == 1  # Kp only: no empty ΔTEC series drawn as a zero line
+    lone = dict(start=dt.datetime(2015, 2, 1, 3, tzinfo=dt.UTC), end=dt.datetime(2015, 2, 1, 9, tzinfo=dt.UTC),
+                max_kp=5.0, g_class=1, stations=[])
+    write_storm_events(engine, [lone])
+    try:
+        events = q.storms(engine)
+        at = _app("views/storms.py")
+        at.selectbox[0].set_value(int(np.flatnonzero(events.start == pd.Timestamp(lone["start"]))[0])).run()
+        assert not at.exception
+        assert any("No Global ΔTEC" in i.value for i in at.info)
+        assert len(_charts(at)) == 1  # Kp only: no empty ΔTEC series drawn as a zero line
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.delete(StormEventRow).where(StormEventRow.start == lone["start"]))
 
 
 def test_runs_page_provenance(seeded):

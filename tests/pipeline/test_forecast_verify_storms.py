@@ -84,6 +84,15 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     big = max(events, key=lambda e: e.max_kp)
     assert big.g_class == 4 and big.peak_neg_dtec is not None and len(big.stations) == 5
     assert len(q.storms(engine)) == len(events)
+    # every archived day of the window has its observed ΔTEC, forecast or not (5 March had no forecast)
+    quiet = q.global_dtec(engine, dt.datetime(2015, 3, 5, tzinfo=dt.UTC), dt.datetime(2015, 3, 6, tzinfo=dt.UTC))
+    assert len(quiet) == 12 and (quiet.n_stations == 18).all()
+    # a later window that opens inside the G4 storm (the daily flow's 7-day window) finds it from its
+    # true start: one event, not a second one cut short
+    later = storms(ctx, dt.date(2015, 3, 18), dt.date(2015, 3, 20))
+    assert big.start in {e.start for e in later}
+    stored = q.storms(engine)
+    assert (stored.g_class == 4).sum() == 1 and not ((stored.start > big.start) & (stored.start <= big.end)).any()
 
     # a rerun of the same day updates the same rows: nothing is duplicated
     before = q.counts(engine)

@@ -11,28 +11,36 @@ import pandas as pd
 from swx.archive import load_indices
 from swx.config import Settings
 from swx.pipeline.context import Context, context, station_history
-from swx.science.dtec import global_dtec_frame, station_dtec_frame
+from swx.science.dtec import REFERENCE_DAYS, global_dtec_frame, station_dtec_frame
 from swx.science.storms import detect_storms, storm_response
-from swx.store.writes import write_storm_events
+from swx.store.writes import write_dtec, write_storm_events
+
+#: how far back the Kp of a storm under way at the start of a window is read
+STORM_LOOKBACK = pd.Timedelta(days=7)
 
 
 def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
-    """Storm events with Kp in start..end, their Global ΔTEC response (observed, station mean) and the
-    stations most affected; upserted into storm_events (an event still under way is extended)."""
+    """The observed ΔTEC of every archived day in start..end (station rows; whether or not a forecast
+    ran, so every storm has its observed response), then the storm events with Kp in start..end, their
+    Global ΔTEC response (observed, station mean) and the stations most affected; upserted into
+    storm_events (an event still under way is extended)."""
     kp = load_indices(ctx.archive).kp["kp"]
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
-    events = detect_storms(kp[(kp.index >= lo) & (kp.index < hi)],
-                           quiet_gap=pd.Timedelta(hours=ctx.settings.storm_quiet_gap_h))
-    if not events:
-        return []
-    days = ctx.archive.gim_days(ctx.centre)
-    if days:
-        wide = station_history(ctx, start - dt.timedelta(days=28), min(end + dt.timedelta(days=2), days[-1]))
+    # Kp from a week earlier: a storm already under way when the window opens keeps its true start
+    # (the daily flow's 7-day window would otherwise store the St Patrick's Day storm again, cut short)
+    seen = kp[(kp.index >= lo - STORM_LOOKBACK) & (kp.index < hi)]
+    events = [e for e in detect_storms(seen, quiet_gap=pd.Timedelta(hours=ctx.settings.storm_quiet_gap_h))
+              if e.end > lo]
+    days = [d for d in ctx.archive.gim_days(ctx.centre) if d <= end + dt.timedelta(days=2)]
+    if days and days[-1] >= start:
+        wide = station_history(ctx, start - dt.timedelta(days=REFERENCE_DAYS + 1), days[-1])
         long = station_dtec_frame(wide)
-        glob = global_dtec_frame(long)["global_dtec"]
-        table = long.pivot(index="time", columns="station", values="dtec")
-        storm_response(events, glob, table)
-    write_storm_events(ctx.engine, [e.as_row() for e in events])
+        write_dtec(ctx.engine, long[(long.time >= lo) & (long.time < hi)], "observed")
+        if events:
+            glob = global_dtec_frame(long)["global_dtec"]
+            storm_response(events, glob, long.pivot(index="time", columns="station", values="dtec"))
+    if events:
+        write_storm_events(ctx.engine, [e.as_row() for e in events])
     return events
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, or_, select, text
+from sqlalchemy import Connection, Engine, Table, delete, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from swx.errors import SwxError
@@ -320,8 +320,14 @@ def write_global_forecasts(engine: Engine, rows: Sequence[Mapping[str, Any]]) ->
 
 
 def write_storm_events(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Storm events keyed by their start (an event still under way is extended in place)."""
-    return write_rows(engine, m.StormEvent, rows, ["start"])
+    """Storm events keyed by their start (an event still under way is extended in place). A stored event
+    that starts inside a new one's span is the same storm seen through a window that cut its start:
+    it is replaced."""
+    e = m.StormEvent
+    with engine.begin() as conn:
+        for r in rows:
+            conn.execute(delete(e).where(e.start > r["start"], e.start <= r["end"]))
+        return upsert(conn, e.__table__, rows, ["start"])
 
 
 def write_verification(engine: Engine, rows: list[dict], run_id: int | None = None) -> int:
