@@ -41,10 +41,11 @@ def render() -> None:
         st.altair_chart(chart, width="stretch")
     missing = [kind for kind in ("observed", "forecast") if kind not in set(g["kind"])]
     if len(missing) == 2:
-        st.info(f"No Global ΔTEC from {t0:%Y-%m-%d} to {t1:%Y-%m-%d}: ΔTEC is computed when a forecast runs "
-                "(observed on its newest day, forecast for its target day), and none ran for these days.")
+        st.info(f"No Global ΔTEC from {t0:%Y-%m-%d} to {t1:%Y-%m-%d}: the archive has no maps of these days "
+                "(observed ΔTEC is computed for every archived day; forecast ΔTEC where a forecast ran).")
     elif missing:
-        st.caption(f"No {missing[0]} Global ΔTEC in this window (no forecast run covers it).")
+        st.caption(f"No {missing[0]} Global ΔTEC in this window"
+                   + (": no forecast ran for these days." if missing[0] == "forecast" else "."))
     if top:
         st.markdown("**Most affected stations** (largest |ΔTEC| in the event, strongest first): " + ", ".join(top))
 

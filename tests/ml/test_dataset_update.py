@@ -44,7 +44,8 @@ def setup(tmp_path):
     est = StationForecaster(ModelConfig(architecture="cnn", units=10, n_features=ds.x.shape[-1]),
                             TrainConfig(epochs=15, batch_size=32, patience=5), station_seeds=[1, 2])
     est.fit(x_tr, y_tr, x_va, y_va)
-    versions = [registry.register(s.code, one, hyperparameters={"units": 10}, train_start=None, train_end=None,
+    versions = [registry.register(s.code, one, hyperparameters={"units": 10}, train_start=None,
+                                  train_end=dt.datetime(2015, 2, 20, tzinfo=dt.UTC),  # targets before the 20th
                                   val_rmse=None, status="active") for s, one in zip(STATIONS, est.split())]
     return ds, registry, engine, versions
 
@@ -91,6 +92,11 @@ def test_daily_update_accepts_a_good_update_and_links_it(setup):
     assert active.version == 2 and active.parent_id == registry.get("A40", "cnn", 1).id
     assert registry.get("A40", "cnn", 1).status == "retired"
     assert "walk-forward on 2015-02-21" in active.reason
+    # point in time: the update was accepted on the windows issued on the 21st (targets to the 22nd,
+    # 22:00): a forecast issued before that sees version 1, one issued after it version 2
+    assert active.train_end == dt.datetime(2015, 2, 23, tzinfo=dt.UTC)
+    assert registry.usable_at("A40", "cnn", dt.datetime(2015, 2, 22, 20, tzinfo=dt.UTC)).version == 1
+    assert registry.usable_at("A40", "cnn", dt.datetime(2015, 2, 22, 22, tzinfo=dt.UTC)).version == 2
 
 
 def test_guardrail_keeps_the_previous_version_when_the_update_is_worse(setup):
@@ -100,5 +106,6 @@ def test_guardrail_keeps_the_previous_version_when_the_update_is_worse(setup):
     assert registry.active("B10", "cnn").version == 1
     cand = registry.get("B10", "cnn", 2)
     assert cand.status == "rejected" and cand.reason.startswith("guardrail:") and "kept version 1" in cand.reason
+    assert registry.usable_at("B10", "cnn", dt.datetime(2015, 3, 1, tzinfo=dt.UTC)).version == 1  # never a rejected one
     reg = q.model_registry(engine)
     assert set(reg[reg.station == "B10"].status) == {"active", "rejected"}

@@ -25,6 +25,7 @@ from swx.pipeline.verify import verify_maps, verify_station_forecasts
 from swx.provenance import code_version
 from swx.science.series import series_from_archive
 from swx.store import queries as q
+from swx.store.writes import write_storm_events
 from tests.helpers import simulated_archive
 
 
@@ -93,6 +94,15 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     assert big.start in {e.start for e in later}
     stored = q.storms(engine)
     assert (stored.g_class == 4).sum() == 1 and not ((stored.start > big.start) & (stored.start <= big.end)).any()
+    # events an older run stored cut short (they start inside the storm) are replaced; a distinct storm
+    # after it is kept
+    cut = [dict(start=big.start + pd.Timedelta(hours=h), end=big.end, max_kp=6.0, g_class=2, stations=[])
+           for h in (21, 30)]
+    write_storm_events(engine, [{**c, "start": c["start"].to_pydatetime(), "end": c["end"].to_pydatetime()}
+                                for c in cut])
+    assert len(q.storms(engine)) == len(stored) + 2
+    storms(ctx, dt.date(2015, 3, 18), dt.date(2015, 3, 20))
+    assert len(q.storms(engine)) == len(stored) and set(q.storms(engine).start) == set(stored.start)
 
     # a rerun of the same day updates the same rows: nothing is duplicated
     before = q.counts(engine)
@@ -180,28 +190,31 @@ def test_a_degraded_run_is_verified_with_the_baselines_it_knew(trained):
 
 
 def test_a_backfilled_day_never_uses_a_model_that_saw_it(trained):
-    """Point in time: the CNNs were trained on windows whose targets end by 10 March. A forecast issued on
-    5 or 10 March (inside that period) must not use them: it stands on the baselines and says so; one
-    issued on 11 March uses them."""
+    """Point in time: the CNNs were trained on windows whose targets end by 10 March 22:00. Forecasts
+    issued on 5 and 9 March (at 22:00, for the next day) must not use them: they stand on the baselines
+    and say so; the one issued on 10 March, when all the models' data existed, uses them."""
     ctx, engine = trained, trained.engine
     registry = ModelRegistry(ctx.settings.models_dir, engine)
     code = ctx.stations[0].code
     v1 = registry.active(code, "cnn")
-    assert registry.trained_before(code, "cnn", dt.date(2015, 3, 10)) is None  # its data reach into the 10th
-    assert registry.trained_before(code, "cnn", dt.date(2015, 3, 11)) == v1
+    assert v1.train_end == dt.datetime(2015, 3, 11, tzinfo=dt.UTC)  # exclusive: nothing from the 11th on
+    assert registry.usable_at(code, "cnn", dt.datetime(2015, 3, 9, 22, tzinfo=dt.UTC)) is None
+    assert registry.usable_at(code, "cnn", dt.datetime(2015, 3, 10, 22, tzinfo=dt.UTC)) == v1
 
-    for day in (dt.date(2015, 3, 5), dt.date(2015, 3, 10)):
+    for day in (dt.date(2015, 3, 5), dt.date(2015, 3, 9)):
         r = forecast(ctx, day)
         assert r.architectures == [] and r.degraded
-        assert f"no model trained before {day}" in r.reason and "27-day median only" in r.reason
+        assert f"up to {day} 22:00 UTC only" in r.reason and "27-day median only" in r.reason
         assert set(r.station_forecasts.architecture) == {"blend"}
         assert r.station_forecasts["mean"].notna().all()  # the baselines still give every station a forecast
+        assert r.station_forecasts["lead_h"].dtype.kind == "f"  # typed columns, not objects
+        assert r.products["residual"][0].is_file()  # and a map
         prov = q.run_provenance(engine, r.run_id)
         assert prov["models"].empty and prov["run"]["status"] == "degraded"
         weights = q.blend_weights(engine, r.run_id)
         assert set(weights.member) == {"persistence", "median27"}
 
-    r = forecast(ctx, dt.date(2015, 3, 11))
+    r = forecast(ctx, dt.date(2015, 3, 10))
     assert r.architectures == ["cnn"] and not r.degraded
     used = q.run_provenance(engine, r.run_id)["models"]
     assert len(used) == 18 and set(used.version) == {v1.version}

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from swx.errors import SwxError
 from swx.io.filecache import FileCache
 from swx.ml.training import StationForecaster
+from swx.science.verify import STEP
 from swx.store.model_versions import (
     Version,
     activate_version,
@@ -69,12 +71,12 @@ class ModelRegistry:
     def active(self, station: str, architecture: str) -> Version | None:
         return self._row(station, architecture, status="active")
 
-    def trained_before(self, station: str, architecture: str, day: dt.date) -> Version | None:
-        """Point in time: the newest version that served and whose training data ended before `day`
-        began — what a forecast issued on `day` may use (the active one in daily operation; an older
-        one, or none, when a backfill reaches back into or before the training period)."""
-        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-        return find_version_trained_by(self.engine, station, architecture, start)
+    def usable_at(self, station: str, architecture: str, issued_at: dt.datetime) -> Version | None:
+        """Point in time: the newest version that served and saw no data after `issued_at` (its
+        `train_end`, the exclusive end of what it was trained and accepted on, is at most one step
+        later) — what a forecast issued then may use: the active one in daily operation; an older one,
+        or none, when a backfill reaches back into or before the training period."""
+        return find_version_trained_by(self.engine, station, architecture, pd.Timestamp(issued_at) + STEP)
 
     def get(self, station: str, architecture: str, version: int) -> Version:
         v = self._row(station, architecture, version)
@@ -105,15 +107,15 @@ class ModelRegistry:
 
 
 def predict_stations(registry: ModelRegistry, x: np.ndarray, codes: list[str], architecture: str,
-                     device: str = "auto", *, issued_on: dt.date | None = None
+                     device: str = "auto", *, issued_at: dt.datetime | None = None
                      ) -> tuple[np.ndarray, np.ndarray, list[Version]] | None:
     """Forecasts of every station (`x`: (S, N, steps, features) input windows, stations in `codes`
-    order) with its `architecture` model — the active one, or with `issued_on` the newest trained before
-    that day (point in time) — means and sigmas (S, N, H) and the versions used; None when a station
-    has no such model. A point model's sigma is its validation RMSE (so the blend and the extension
+    order) with its `architecture` model — the active one, or with `issued_at` (the earliest issue time
+    of the windows) the newest that saw no data after it (point in time) — means and sigmas (S, N, H)
+    and the versions used; None when a station has no such model. A point model's sigma is its validation RMSE (so the blend and the extension
     weigh it fairly)."""
-    versions = [registry.active(code, architecture) if issued_on is None
-                else registry.trained_before(code, architecture, issued_on) for code in codes]
+    versions = [registry.active(code, architecture) if issued_at is None
+                else registry.usable_at(code, architecture, issued_at) for code in codes]
     if any(v is None for v in versions):
         return None
     means, sigmas = [], []

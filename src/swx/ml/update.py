@@ -15,7 +15,7 @@ from swx.ml.dataset import StationDataset
 from swx.ml.registry import ModelRegistry, Version
 from swx.ml.training import StationForecaster, TrainConfig
 from swx.science.features import persistence_from_windows
-from swx.science.verify import HORIZON, scores
+from swx.science.verify import HORIZON, STEP, scores
 
 
 def walk_forward_split(issue: pd.DatetimeIndex, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +57,10 @@ def daily_update(registry: ModelRegistry, ds: StationDataset, station_index: int
     if len(score_idx) == 0:
         raise InsufficientDataError(f"no complete forecast window to score on {day} (maps missing around it?)")
     newest_start = pd.Timestamp(day - dt.timedelta(days=1), tz="UTC")
+    # what the new version depends on, exclusive: its parent's data, the training windows and the windows
+    # of `day` its acceptance is scored on (a forecast issued before that may not use it)
+    seen_until = max(ds.last_target[score_idx].max() + STEP,
+                     pd.Timestamp(active.train_end) if active.train_end is not None else pd.Timestamp(0, tz="UTC"))
     newest = train_idx[ds.last_target[train_idx] >= newest_start]
     older = np.setdiff1d(train_idx, newest)
     rng = np.random.default_rng(seed)
@@ -78,7 +82,7 @@ def daily_update(registry: ModelRegistry, ds: StationDataset, station_index: int
               f"(persistence {s_active['rmse_persistence']:.2f}); margin {margin:.0%}")
     v = registry.register(st.code, cand, hyperparameters={"update": "daily", "epochs": epochs, "replay": len(replay),
                                                           "learning_rate": learning_rate},
-                          train_start=None, train_end=newest_start.to_pydatetime() + dt.timedelta(days=1),
+                          train_start=None, train_end=seen_until.to_pydatetime(),
                           val_rmse=s_cand["rmse"], parent=active, status="candidate")
     if worse:
         registry.reject(v, "guardrail: " + reason + "; kept version %d" % active.version)

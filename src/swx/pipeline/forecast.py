@@ -72,13 +72,13 @@ FORECAST_COLUMNS = ["station", "architecture", "valid_time", "lead_h", "mean", "
 
 
 def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str] | None = None, *,
-                      issued_on: dt.date | None = None) -> tuple[pd.DataFrame, pd.Timestamp, pd.DatetimeIndex]:
+                      point_in_time: bool = False) -> tuple[pd.DataFrame, pd.Timestamp, pd.DatetimeIndex]:
     """24 h forecasts of every station from the newest complete input window, with each architecture
-    that has a model for every station: the active ones, or with `issued_on` (point in time) the newest
-    trained before that day. Long table (station, architecture, valid_time, lead_h, mean, sigma,
+    that has a model for every station: the active ones, or with `point_in_time` the newest that saw no
+    data after the issue time. Long table (station, architecture, valid_time, lead_h, mean, sigma,
     model_version, model_version_id), the issue time and the valid times. Models without an uncertainty
     output get their validation RMSE as sigma. The table is empty when models exist but none was
-    trained before `issued_on` (the run then stands on the baselines)."""
+    trained on data before the issue time (the run then stands on the baselines)."""
     future = pd.date_range(wide.index[-1] + STEP, periods=12, freq=STEP, name="time")
     padded = pd.concat([wide, pd.DataFrame(index=future, columns=wide.columns, dtype=float)])
     indices = load_indices(ctx.archive)
@@ -93,7 +93,7 @@ def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str]
     rows = []
     for arch in architectures or ARCHITECTURES:
         got = predict_stations(registry, ds.x[:, last:last + 1], codes, arch, ctx.settings.device,
-                               issued_on=issued_on)
+                               issued_at=issue if point_in_time else None)
         if got is None:
             continue
         means, sigmas, versions = got
@@ -106,7 +106,11 @@ def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str]
         return pd.concat(rows, ignore_index=True), issue, valid
     if not any(all(registry.active(c, arch) is not None for c in codes) for arch in architectures or ARCHITECTURES):
         raise NoActiveModelError("no architecture has active models for every station: run `swx train` first")
-    return pd.DataFrame(columns=FORECAST_COLUMNS), issue, valid
+    empty = pd.DataFrame({"station": pd.Series(dtype=object), "architecture": pd.Series(dtype=object),
+                          "valid_time": pd.Series(dtype="datetime64[ns, UTC]"), "lead_h": pd.Series(dtype=float),
+                          "mean": pd.Series(dtype=float), "sigma": pd.Series(dtype=float),
+                          "model_version": pd.Series(dtype=float), "model_version_id": pd.Series(dtype=float)})
+    return empty[FORECAST_COLUMNS], issue, valid
 
 
 @dataclass
@@ -216,11 +220,11 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     engine = ctx.engine
     wide = station_history(ctx, latest - dt.timedelta(days=HISTORY_DAYS), latest)
     wide = wide.loc[:pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC")]
-    fc, issue, valid = station_forecasts(ctx, wide, architectures, issued_on=issue_day)
-    if fc.empty:  # point in time: no model had finished training before this day
+    fc, issue, valid = station_forecasts(ctx, wide, architectures, point_in_time=True)
+    if fc.empty:  # point in time: every model saw data after this issue time
         degraded = True
-        why = (f"no model trained before {issue_day} (a backfill before or inside the models' training "
-               "period): forecast from persistence and the 27-day median only")
+        why = (f"no model was trained on data up to {issue:%Y-%m-%d %H:%M} UTC only (a backfill before or inside "
+               "the models' training period): forecast from persistence and the 27-day median only")
         reason = f"{reason}; {why}" if reason else why
         log.warning(why)
     shift = pd.Timedelta(days=lag)
@@ -250,7 +254,7 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
         archs = [a for a in dict.fromkeys(fc["architecture"]) if a != BLEND]  # the models (the blend is beside)
         primary = s.forecast_architecture if s.forecast_architecture in archs + [BLEND] else BLEND
         if primary != s.forecast_architecture:
-            log.warning("no active %s models; extending the %s forecasts", s.forecast_architecture, primary)
+            log.warning("no %s forecasts in this run; extending the %s forecasts", s.forecast_architecture, primary)
 
         # the prior: the latest day's maps at the same UT, carried to the target day
         latest_maps = archived_maps(ctx, [latest])

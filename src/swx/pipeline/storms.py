@@ -33,7 +33,8 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
               if e.end > lo]
     days = [d for d in ctx.archive.gim_days(ctx.centre) if d <= end + dt.timedelta(days=2)]
     if days and days[-1] >= start:
-        wide = station_history(ctx, start - dt.timedelta(days=REFERENCE_DAYS + 1), days[-1])
+        # from the reference's lead-in before the look-back: every ΔTEC here has its full 27-day reference
+        wide = station_history(ctx, (lo - STORM_LOOKBACK).date() - dt.timedelta(days=REFERENCE_DAYS + 1), days[-1])
         long = station_dtec_frame(wide)
         write_dtec(ctx.engine, long[(long.time >= lo) & (long.time < hi)], "observed")
         if events:

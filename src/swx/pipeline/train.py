@@ -25,7 +25,14 @@ from swx.plots import plot_station_forecast
 from swx.science.blend import BlendConfig, walk_forward
 from swx.science.features import persistence_from_windows
 from swx.science.storms import storm_days
-from swx.science.verify import climatology_series, median27_series, station_rmse_by_model, windows_reference
+from swx.science.verify import (
+    HORIZON,
+    STEP,
+    climatology_series,
+    median27_series,
+    station_rmse_by_model,
+    windows_reference,
+)
 from swx.store.writes import write_verification
 
 log = logging.getLogger(__name__)
@@ -83,7 +90,8 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
                                                              "gaussian": gaussian, "seed": seed, "ensemble": ensemble,
                                                              "target": target, "train_windows": int(len(tr))},
                               train_start=ds.issue[tr[0]].to_pydatetime(),
-                              train_end=(ds.issue[va[-1]] + pd.Timedelta(hours=24)).to_pydatetime(),
+                              # exclusive: nothing from this time on was seen in training or validation
+                              train_end=(ds.issue[va[-1]] + HORIZON + STEP).to_pydatetime(),
                               val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")
         predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
     rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas, _climatology(ds, wide)[:, te])
@@ -108,7 +116,8 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
     predictions, sigmas = {}, {}
     codes = [st.code for st in ds.stations]
     for arch in architectures or ARCHITECTURES:
-        got = predict_stations(registry, ds.x[:, idx], codes, arch, ctx.settings.device, issued_on=start)
+        got = predict_stations(registry, ds.x[:, idx], codes, arch, ctx.settings.device,
+                               issued_at=ds.issue[idx].min())
         if got is not None:
             predictions[arch], sigmas[arch], _ = got
     if not predictions:

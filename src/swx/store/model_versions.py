@@ -29,6 +29,7 @@ class Version:
     val_rmse: float | None
     parent_id: int | None
     reason: str
+    train_end: dt.datetime | None = None  # exclusive end of the data the version depends on (UTC)
 
 
 def find_version(engine: Engine, station: str, architecture: str, version: int | None = None,
@@ -36,7 +37,7 @@ def find_version(engine: Engine, station: str, architecture: str, version: int |
     """The newest version of (station, architecture), or that `version`, or the newest with `status`."""
     mv, st = m.ModelVersion, m.Station
     stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
-                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason)
+                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason, mv.train_end)
             .join(st, st.id == mv.station_id).where(st.code == station, mv.architecture == architecture))
     if version is not None:
         stmt = stmt.where(mv.version == version)
@@ -46,7 +47,7 @@ def find_version(engine: Engine, station: str, architecture: str, version: int |
         row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
     if row is None:
         return None
-    return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9])
+    return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9], row[10])
 
 
 #: versions that served: a candidate never did, a rejected one failed its guardrail
@@ -54,11 +55,11 @@ SERVED = ("active", "retired")
 
 
 def find_version_trained_by(engine: Engine, station: str, architecture: str, end: dt.datetime) -> Version | None:
-    """The newest version of (station, architecture) that served and whose training data ended by `end`
-    (`train_end` <= end): the model a forecast issued after `end` may use without having seen its days."""
+    """The newest version of (station, architecture) that served and depends on no data from `end` on
+    (`train_end`, an exclusive end, <= end)."""
     mv, st = m.ModelVersion, m.Station
     stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
-                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason)
+                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason, mv.train_end)
             .join(st, st.id == mv.station_id)
             .where(st.code == station, mv.architecture == architecture, mv.status.in_(SERVED),
                    mv.train_end.is_not(None), mv.train_end <= end))
@@ -66,7 +67,7 @@ def find_version_trained_by(engine: Engine, station: str, architecture: str, end
         row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
     if row is None:
         return None
-    return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9])
+    return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9], row[10])
 
 
 def next_version(engine: Engine, station: str, architecture: str) -> tuple[int, int]:
