@@ -56,7 +56,9 @@ def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] |
     reg = model_registry(ctx.engine)
     if len(reg):
         active = reg[reg.status == "active"]
-        done = reg[reg.train_end.notna() & (reg.train_end >= pd.Timestamp(day, tz="UTC"))]
+        # a version updated for `day` depends on the windows issued on `day` (targets into the next day):
+        # its train_end is after the start of day + 1; one updated for an earlier day is not
+        done = reg[reg.train_end.notna() & (reg.train_end > pd.Timestamp(day + dt.timedelta(days=1), tz="UTC"))]
         if len(active) and set(zip(active.station, active.architecture)) <= set(zip(done.station, done.architecture)):
             return UpdateSummary(ok=True, reason=f"already updated for {day}", accepted=0, rejected=0)
     try:
