@@ -177,6 +177,8 @@ def test_a_storm_without_dtec_says_so_instead_of_a_flat_line(seeded):
     """An event on days the archive has no maps for has no ΔTEC: the page says what is missing and draws
     Kp only (a storm of 1 February 2015, before the seeded archive, stored for this test)."""
     settings, info = seeded
+    if (settings.database_url or "").startswith("postgresql"):
+        pytest.skip("the dashboard's role is read-only there; the SQLite case stores the storm")
     engine = engine_from_settings(settings)
     lone = dict(start=dt.datetime(2015, 2, 1, 3, tzinfo=dt.UTC), end=dt.datetime(2015, 2, 1, 9, tzinfo=dt.UTC),
                 max_kp=5.0, g_class=1, stations=[])
