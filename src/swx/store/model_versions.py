@@ -32,22 +32,27 @@ class Version:
     train_end: dt.datetime | None = None  # exclusive end of the data the version depends on (UTC)
 
 
-def find_version(engine: Engine, station: str, architecture: str, version: int | None = None,
-                 status: str | None = None) -> Version | None:
-    """The newest version of (station, architecture), or that `version`, or the newest with `status`."""
+def _newest_version(engine: Engine, station: str, architecture: str, *conditions: Any) -> Version | None:
+    """The highest-numbered version of (station, architecture) meeting `conditions`, or None."""
     mv, st = m.ModelVersion, m.Station
     stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
                    mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason, mv.train_end)
-            .join(st, st.id == mv.station_id).where(st.code == station, mv.architecture == architecture))
-    if version is not None:
-        stmt = stmt.where(mv.version == version)
-    if status is not None:
-        stmt = stmt.where(mv.status == status)
+            .join(st, st.id == mv.station_id)
+            .where(st.code == station, mv.architecture == architecture, *conditions))
     with engine.connect() as conn:
         row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
     if row is None:
         return None
     return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9], row[10])
+
+
+def find_version(engine: Engine, station: str, architecture: str, version: int | None = None,
+                 status: str | None = None) -> Version | None:
+    """The newest version of (station, architecture), or that `version`, or the newest with `status`."""
+    mv = m.ModelVersion
+    conditions = ([mv.version == version] if version is not None else []) + \
+                 ([mv.status == status] if status is not None else [])
+    return _newest_version(engine, station, architecture, *conditions)
 
 
 #: versions that served: a candidate never did, a rejected one failed its guardrail
@@ -57,17 +62,9 @@ SERVED = ("active", "retired")
 def find_version_trained_by(engine: Engine, station: str, architecture: str, end: dt.datetime) -> Version | None:
     """The newest version of (station, architecture) that served and depends on no data from `end` on
     (`train_end`, an exclusive end, <= end)."""
-    mv, st = m.ModelVersion, m.Station
-    stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
-                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason, mv.train_end)
-            .join(st, st.id == mv.station_id)
-            .where(st.code == station, mv.architecture == architecture, mv.status.in_(SERVED),
-                   mv.train_end.is_not(None), mv.train_end <= end))
-    with engine.connect() as conn:
-        row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
-    if row is None:
-        return None
-    return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9], row[10])
+    mv = m.ModelVersion
+    return _newest_version(engine, station, architecture, mv.status.in_(SERVED), mv.train_end.is_not(None),
+                           mv.train_end <= end)
 
 
 def next_version(engine: Engine, station: str, architecture: str) -> tuple[int, int]:
