@@ -237,3 +237,41 @@ def test_cli_forecast_and_verify(trained, tmp_path):
     assert summary["maps"]["map:residual"] > 0 and {"blend", "cnn", "persistence", "median27"} <= set(summary["stations"])
     res = runner.invoke(app, ["storms", "--start", "2015-03-15", "--end", "2015-03-18"])
     assert res.exit_code == 0 and "7.67" in res.output
+
+
+def test_a_chunk_of_days_publishes_what_the_days_one_at_a_time_publish(trained):
+    """A backfill chunk (history, input windows, models, verified past and baselines prepared once) is
+    the daily run repeated: the same forecasts, blends and weights as the days one at a time, also
+    across the models' training end (9 March stands on the baselines, 10 March on the models) and
+    for a day whose map is missing (carried forward)."""
+    from swx.pipeline.forecast import forecast_days
+
+    ctx, engine = trained, trained.engine
+    missing = ctx.archive.gim_path("sim", dt.date(2015, 3, 12))
+    days = [dt.date(2015, 3, 9) + dt.timedelta(days=k) for k in range(5)]  # 9..13 March, the 12th missing
+    saved = missing.read_bytes()
+    missing.unlink()
+    try:
+        one_by_one = [forecast(ctx, d) for d in days]
+        done = []
+        chunk = forecast_days(ctx, days, on_day=done.append)
+    finally:
+        missing.write_bytes(saved)
+    assert done == days
+    assert [r.degraded for r in chunk] == [True, False, False, True, False]
+    assert "no sim GIM for 2015-03-12" in chunk[3].reason and chunk[3].latest_day == dt.date(2015, 3, 11)
+    assert chunk[0].architectures == [] and chunk[1].architectures == ["cnn"]
+    for a, b in zip(one_by_one, chunk):
+        assert (a.target_day, a.latest_day, a.issue_time, a.reason) == (b.target_day, b.latest_day, b.issue_time,
+                                                                        b.reason)
+        key = ["station", "architecture", "valid_time"]
+        fa, fb = a.station_forecasts.sort_values(key), b.station_forecasts.sort_values(key)
+        assert len(fa) == len(fb) and set(fb.architecture) == set(fa.architecture)
+        np.testing.assert_array_equal(fa[key].to_numpy(), fb[key].to_numpy())
+        np.testing.assert_allclose(fa[["mean", "sigma"]].to_numpy(float), fb[["mean", "sigma"]].to_numpy(float),
+                                   rtol=1e-5, atol=1e-5)
+        wa = q.blend_weights(engine, a.run_id)
+        wb = q.blend_weights(engine, b.run_id)
+        np.testing.assert_allclose(wa["weight"], wb["weight"], atol=1e-5)
+        assert (wa["n_samples"] == wb["n_samples"]).all()
+    assert (q.blend_weights(engine, chunk[-1].run_id)["n_samples"] > 0).any()  # fitted on the chunk's own runs

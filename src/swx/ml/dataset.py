@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,8 @@ class StationDataset:
     x: np.ndarray
     y: np.ndarray
     issue: pd.DatetimeIndex
+    #: times where a station's missing value was filled from its neighbours (the next one included)
+    filled: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], tz="UTC"))
 
     @property
     def last_target(self) -> pd.DatetimeIndex:
@@ -42,10 +44,12 @@ def build_dataset(wide: pd.DataFrame, stations: list[Station], kp: pd.Series, n_
     """From a time x station vTEC table (2-hourly, UTC) to aligned windows (one-step gaps filled and
     counted in the log; longer gaps drop the windows that touch them, for every station)."""
     per_station = []
+    gaps = pd.DatetimeIndex(wide.index[:0])
     for st in stations:
         series, filled = fill_single_gaps(wide[st.code])
         if filled:
             log.info("%s: %d isolated missing step(s) filled by interpolation", st.code, filled)
+            gaps = gaps.union(wide.index[wide[st.code].isna().to_numpy() & series.notna().to_numpy()])
         per_station.append(make_windows(feature_matrix(series, kp, st.lon, f107), n_in, n_out,
                                         require_target=require_target))
     common = per_station[0][2]
@@ -56,7 +60,7 @@ def build_dataset(wide: pd.DataFrame, stations: list[Station], kp: pd.Series, n_
         pos = issue.get_indexer(common)
         xs.append(x[pos])
         ys.append(y[pos])
-    return StationDataset(list(stations), np.stack(xs), np.stack(ys), common)
+    return StationDataset(list(stations), np.stack(xs), np.stack(ys), common, gaps)
 
 
 # ------------------------------------------------------------------------------------ train / evaluate

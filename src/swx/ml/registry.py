@@ -5,6 +5,7 @@ version per station and architecture. Files under `<data_dir>/models`, rows in `
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,16 +20,17 @@ from swx.store.model_versions import (
     Version,
     activate_version,
     find_version,
-    find_version_trained_by,
     insert_version,
+    newest_trained_by,
     next_version,
     reject_version,
+    served_versions,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["ModelRegistry", "RegistryError", "Version", "predict_stations"]
+__all__ = ["ModelRegistry", "RegistryError", "Version", "predict_point_in_time", "predict_stations"]
 
 #: models kept loaded (18 stations x 4 architectures, with room for updates)
 _LOADED: FileCache[StationForecaster] = FileCache(size=256)
@@ -76,7 +78,14 @@ class ModelRegistry:
         `train_end`, the exclusive end of what it was trained and accepted on, is at most one step
         later) — what a forecast issued then may use: the active one in daily operation; an older one,
         or none, when a backfill reaches back into or before the training period."""
-        return find_version_trained_by(self.engine, station, architecture, pd.Timestamp(issued_at) + STEP)
+        return self.usable_versions([station], architecture, [issued_at])[0][0]
+
+    def usable_versions(self, stations: list[str], architecture: str, issue_times: Sequence[dt.datetime]
+                        ) -> list[list[Version | None]]:
+        """`usable_at` for every station and issue time ([station][time]), from one read of the registry."""
+        served = served_versions(self.engine, architecture, list(stations))
+        ends = [pd.Timestamp(t) + STEP for t in issue_times]
+        return [[newest_trained_by(served[code], end) for end in ends] for code in stations]
 
     def get(self, station: str, architecture: str, version: int) -> Version:
         v = self._row(station, architecture, version)
@@ -112,15 +121,45 @@ def predict_stations(registry: ModelRegistry, x: np.ndarray, codes: list[str], a
     """Forecasts of every station (`x`: (S, N, steps, features) input windows, stations in `codes`
     order) with its `architecture` model — the active one, or with `issued_at` (the earliest issue time
     of the windows) the newest that saw no data after it (point in time) — means and sigmas (S, N, H)
-    and the versions used; None when a station has no such model. A point model's sigma is its validation RMSE (so the blend and the extension
-    weigh it fairly)."""
-    versions = [registry.active(code, architecture) if issued_at is None
-                else registry.usable_at(code, architecture, issued_at) for code in codes]
+    and the versions used; None when a station has no such model. A point model's sigma is its
+    validation RMSE (so the blend and the extension weigh it fairly)."""
+    versions = ([registry.active(code, architecture) for code in codes] if issued_at is None
+                else [row[0] for row in registry.usable_versions(codes, architecture, [issued_at])])
     if any(v is None for v in versions):
         return None
     means, sigmas = [], []
     for i, v in enumerate(versions):
-        mean, sigma = registry.load(v, device).predict(x[i:i + 1])
+        mean, sigma = _predict(registry, v, x[i:i + 1], device)
         means.append(mean[0])
-        sigmas.append(sigma[0] if sigma is not None else np.full(mean[0].shape, v.val_rmse or np.nan))
+        sigmas.append(sigma[0])
     return np.stack(means), np.stack(sigmas), versions
+
+
+def predict_point_in_time(registry: ModelRegistry, x: np.ndarray, codes: list[str], architecture: str,
+                          issue_times: Sequence[dt.datetime], device: str = "auto"
+                          ) -> tuple[np.ndarray, np.ndarray, list[list[Version | None]]]:
+    """Forecasts of each window n (`x`: (S, N, steps, features), issued at `issue_times[n]`) with the
+    newest `architecture` model of each station that saw no data after that issue time — the windows
+    that share a model in one batch. Means and sigmas (S, N, H), NaN where a station has no such model,
+    and the versions used ([station][window], None there)."""
+    versions = registry.usable_versions(codes, architecture, issue_times)
+    means = sigmas = None
+    for i, row in enumerate(versions):
+        for vid in {v.id for v in row if v is not None}:
+            idx = np.array([n for n, v in enumerate(row) if v is not None and v.id == vid])
+            v = row[idx[0]]
+            mean, sigma = _predict(registry, v, x[i:i + 1, idx], device)
+            if means is None:
+                means = np.full((len(codes), len(row), mean.shape[-1]), np.nan)
+                sigmas = np.full_like(means, np.nan)
+            means[i, idx], sigmas[i, idx] = mean[0], sigma[0]
+    if means is None:
+        means = sigmas = np.full((len(codes), len(issue_times), 0), np.nan)
+    return means, sigmas, versions
+
+
+def _predict(registry: ModelRegistry, v: Version, x: np.ndarray, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """A version's means and sigmas for `x` (1, N, steps, features); a point model's sigma is its
+    validation RMSE."""
+    mean, sigma = registry.load(v, device).predict(x)
+    return mean, (sigma if sigma is not None else np.full(mean.shape, v.val_rmse or np.nan))

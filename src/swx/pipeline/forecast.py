@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -16,9 +17,9 @@ import pandas as pd
 
 from swx.archive import load_indices
 from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE, Settings
-from swx.errors import NoActiveModelError, NotFoundError
+from swx.errors import NoActiveModelError, NotFoundError, SwxError
 from swx.ml.dataset import build_dataset
-from swx.ml.registry import ModelRegistry, predict_stations
+from swx.ml.registry import ModelRegistry, predict_point_in_time
 from swx.pipeline.context import Context, archived_maps, context, station_history
 from swx.products import forecast_dataset, write_products
 from swx.provenance import code_version, input_records, settings_hash
@@ -58,8 +59,8 @@ class ForecastResult:
     on_baselines: dict[str, str] = field(default_factory=dict)  # stations whose blend leans on the baselines
 
 
-def _latest_day(ctx: Context, issue_day: dt.date) -> dt.date:
-    days = [d for d in ctx.archive.gim_days(ctx.centre) if d <= issue_day]
+def _latest_day(ctx: Context, archived: list[dt.date], issue_day: dt.date) -> dt.date:
+    days = [d for d in archived if d <= issue_day]
     if not days:
         raise NotFoundError(f"no {ctx.centre} GIM on or before {issue_day} in the archive {ctx.archive.root}: "
                             "ingest the maps first (swx ingest gims / swx run)")
@@ -71,46 +72,85 @@ FORECAST_COLUMNS = ["station", "architecture", "valid_time", "lead_h", "mean", "
                     "model_version_id"]
 
 
-def station_forecasts(ctx: Context, wide: pd.DataFrame, architectures: list[str] | None = None, *,
-                      point_in_time: bool = False) -> tuple[pd.DataFrame, pd.Timestamp, pd.DatetimeIndex]:
-    """24 h forecasts of every station from the newest complete input window, with each architecture
-    that has a model for every station: the active ones, or with `point_in_time` the newest that saw no
-    data after the issue time. Long table (station, architecture, valid_time, lead_h, mean, sigma,
-    model_version, model_version_id), the issue time and the valid times. Models without an uncertainty
-    output get their validation RMSE as sigma. The table is empty when models exist but none was
-    trained on data before the issue time (the run then stands on the baselines)."""
-    future = pd.date_range(wide.index[-1] + STEP, periods=12, freq=STEP, name="time")
-    padded = pd.concat([wide, pd.DataFrame(index=future, columns=wide.columns, dtype=float)])
+@dataclass
+class MemberForecasts:
+    """The models' 24 h forecasts of one run: the table (FORECAST_COLUMNS), the issue time (the data
+    time of the newest complete input window) and the valid times."""
+
+    table: pd.DataFrame
+    issue: pd.Timestamp
+    valid: pd.DatetimeIndex
+
+
+def _no_members() -> pd.DataFrame:
+    return pd.DataFrame({"station": pd.Series(dtype=object), "architecture": pd.Series(dtype=object),
+                         "valid_time": pd.Series(dtype="datetime64[ns, UTC]"), "lead_h": pd.Series(dtype=float),
+                         "mean": pd.Series(dtype=float), "sigma": pd.Series(dtype=float),
+                         "model_version": pd.Series(dtype=float), "model_version_id": pd.Series(dtype=float)}
+                        )[FORECAST_COLUMNS]
+
+
+def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.date],
+                     architectures: list[str] | None = None) -> list[MemberForecasts | NotFoundError]:
+    """For each latest day: 24 h forecasts of every station from the newest complete input window up
+    to the end of that day, with each architecture whose point-in-time model (the newest that saw no
+    data after the issue time) exists for every station. The input windows of all days are built from
+    `history` at once and each model runs once on all the windows it serves; a window never uses a value
+    after its issue time. The table is empty when models exist but none was trained on data before the
+    issue time (the run then stands on the baselines); a day without a complete window gets a
+    NotFoundError."""
+    end = history.index[-1] + STEP
+    future = pd.date_range(end, periods=12, freq=STEP, name="time")
+    padded = pd.concat([history, pd.DataFrame(index=future, columns=history.columns, dtype=float)])
     indices = load_indices(ctx.archive)
     ds = build_dataset(padded, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"], require_target=False)
-    if len(ds.issue) == 0:
-        raise NotFoundError("no complete 24 h input window in the station history (too many missing maps)")
-    last = len(ds.issue) - 1
-    issue = ds.issue[last]
-    valid = pd.DatetimeIndex([issue + STEP * k for k in range(1, ds.y.shape[-1] + 1)])
+    picks: list[int | NotFoundError] = []
+    for latest in latest_days:
+        first = pd.Timestamp(latest - dt.timedelta(days=HISTORY_DAYS), tz="UTC")
+        cutoff = pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC") - STEP
+        ok = (ds.issue >= first + (ds.x.shape[2] - 1) * STEP) & (ds.issue <= cutoff)
+        # a value filled from its neighbours is only known once the next one is: not at the issue time
+        ok &= ~(ds.issue.isin(ds.filled) & (ds.issue == cutoff))
+        # nor from a neighbour before the history a single run reads
+        ok &= ~((ds.issue == first + (ds.x.shape[2] - 1) * STEP) & (first in ds.filled))
+        idx = np.flatnonzero(ok)
+        picks.append(int(idx[-1]) if len(idx) else NotFoundError(
+            f"no complete 24 h input window in the station history up to {latest} (too many missing maps)"))
+    chosen = np.array([p for p in picks if not isinstance(p, NotFoundError)], dtype=int)
+    issues = ds.issue[chosen]
     registry = ModelRegistry(ctx.settings.models_dir, ctx.engine)
     codes = [st.code for st in ctx.stations]
-    rows = []
+    n_out = ds.y.shape[-1]
+    rows: list[list[pd.DataFrame]] = [[] for _ in chosen]
     for arch in architectures or ARCHITECTURES:
-        got = predict_stations(registry, ds.x[:, last:last + 1], codes, arch, ctx.settings.device,
-                               issued_at=issue if point_in_time else None)
-        if got is None:
-            continue
-        means, sigmas, versions = got
-        for i, (code, v) in enumerate(zip(codes, versions)):
-            rows.append(pd.DataFrame({"station": code, "architecture": arch, "valid_time": valid,
-                                      "lead_h": np.asarray((valid - issue) / pd.Timedelta(hours=1)),
-                                      "mean": means[i, 0], "sigma": sigmas[i, 0], "model_version": v.version,
-                                      "model_version_id": v.id}))
-    if rows:
-        return pd.concat(rows, ignore_index=True), issue, valid
-    if not any(all(registry.active(c, arch) is not None for c in codes) for arch in architectures or ARCHITECTURES):
+        if not len(chosen):
+            break
+        means, sigmas, versions = predict_point_in_time(registry, ds.x[:, chosen], codes, arch,
+                                                        list(issues.to_pydatetime()), ctx.settings.device)
+        for n, issue in enumerate(issues):
+            used = [versions[i][n] for i in range(len(codes))]
+            if any(v is None for v in used):
+                continue
+            valid = pd.DatetimeIndex([issue + STEP * k for k in range(1, n_out + 1)])
+            lead_h = np.asarray((valid - issue) / pd.Timedelta(hours=1))
+            for i, (code, v) in enumerate(zip(codes, used)):
+                rows[n].append(pd.DataFrame({"station": code, "architecture": arch, "valid_time": valid,
+                                             "lead_h": lead_h, "mean": means[i, n], "sigma": sigmas[i, n],
+                                             "model_version": v.version, "model_version_id": v.id}))
+    if any(not r for r in rows) and not any(
+            all(registry.active(c, arch) is not None for c in codes) for arch in architectures or ARCHITECTURES):
         raise NoActiveModelError("no architecture has active models for every station: run `swx train` first")
-    empty = pd.DataFrame({"station": pd.Series(dtype=object), "architecture": pd.Series(dtype=object),
-                          "valid_time": pd.Series(dtype="datetime64[ns, UTC]"), "lead_h": pd.Series(dtype=float),
-                          "mean": pd.Series(dtype=float), "sigma": pd.Series(dtype=float),
-                          "model_version": pd.Series(dtype=float), "model_version_id": pd.Series(dtype=float)})
-    return empty[FORECAST_COLUMNS], issue, valid
+    out: list[MemberForecasts | NotFoundError] = []
+    n = 0
+    for p in picks:
+        if isinstance(p, NotFoundError):
+            out.append(p)
+            continue
+        issue = issues[n]
+        valid = pd.DatetimeIndex([issue + STEP * k for k in range(1, n_out + 1)])
+        out.append(MemberForecasts(pd.concat(rows[n], ignore_index=True) if rows[n] else _no_members(), issue, valid))
+        n += 1
+    return out
 
 
 @dataclass
@@ -120,13 +160,61 @@ class PublishedBlend:
     on_baselines: dict[str, str]  # station -> why it runs (mostly) on the baselines
 
 
-def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, issue: pd.Timestamp,
-                            config: BlendConfig = BlendConfig(), *, leads: np.ndarray | None = None
-                            ) -> PublishedBlend:
-    """The published blend of this run's member forecasts `fc` and the two baselines, per station and
-    lead, with weights fitted on the forecasts published for the previous `config.window_days` days
-    whose truth is in the database (the observations every run stores): never on the target day.
-    `wide` (the station history up to the issue time) gives the baselines of this run."""
+@dataclass
+class VerifiedPast:
+    """What a run's blend is fitted on, read once for a chunk of runs: the station forecasts published
+    for the target days before (the newest finished run's per day; each run of the chunk replaces its
+    day's as it finishes) and the stored observations with their persistence and 27-day median."""
+
+    published: pd.DataFrame  # issued_forecasts' columns
+    observed: dict[str, pd.DataFrame]  # vtec, persistence, median27: time (naive UTC) x station
+
+    @classmethod
+    def read(cls, ctx: Context, first_target: dt.date, last_target: dt.date, config: BlendConfig) -> VerifiedPast:
+        codes = [st.code for st in ctx.stations]
+        past = issued_forecasts(ctx.engine, first_target - dt.timedelta(days=config.window_days),
+                                last_target - dt.timedelta(days=1))
+        lo = dt.datetime.combine(first_target - dt.timedelta(days=config.window_days + 1), dt.time(), tzinfo=dt.UTC)
+        hi = dt.datetime.combine(last_target, dt.time(), tzinfo=dt.UTC)
+        observed = {c: {} for c in ("vtec", *BASELINES)}
+        for code in codes:
+            obs = station_series(ctx.engine, code, lo, hi)
+            obs = obs[obs["centre"] == ctx.centre].set_index(obs["time"].dt.tz_convert("UTC").dt.tz_localize(None))
+            obs = obs[~obs.index.duplicated()]
+            for column in observed:
+                observed[column][code] = obs[column]
+        return cls(past, {c: pd.DataFrame(v, columns=codes) for c, v in observed.items()})
+
+    def window(self, first: dt.date, last: dt.date) -> pd.DataFrame:
+        """The published forecasts for target days first..last."""
+        p = self.published
+        return p[(p["target_day"] >= first) & (p["target_day"] <= last)]
+
+    def add(self, run_id: int, target_day: dt.date, issue_time: pd.Timestamp, fc: pd.DataFrame) -> None:
+        """A run of the chunk finished: its forecasts are now the ones published for `target_day`."""
+        new = fc[["station", "architecture", "valid_time", "lead_h", "mean", "sigma"]].assign(
+            run_id=run_id, target_day=target_day, issue_time=issue_time)[self.published.columns]
+        kept = self.published[self.published["target_day"] != target_day]
+        self.published = pd.concat([kept, new], ignore_index=True) if len(kept) else new
+
+    def observed_at(self, codes: list[str], times: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The stored observations at `times` (R, H; naive UTC) of each station, and persistence and the
+        27-day median there: (R, S, H) arrays (NaN where not stored)."""
+        flat = pd.DatetimeIndex(times.ravel())
+        out = {}
+        for column, table in self.observed.items():
+            values = table.reindex(index=flat, columns=codes).to_numpy(float)  # (R*H, S)
+            out[column] = values.reshape(times.shape + (len(codes),)).transpose(0, 2, 1)
+        return out.pop("vtec"), out
+
+
+def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp, base_now: dict[str, pd.DataFrame],
+                            past: VerifiedPast, config: BlendConfig = BlendConfig(), *,
+                            leads: np.ndarray | None = None) -> PublishedBlend:
+    """The published blend of this run's member forecasts `fc` and the two baselines (`base_now`:
+    persistence and the 27-day median at the valid times, time x station), per station and lead, with
+    weights fitted on the forecasts published for the previous `config.window_days` days whose truth
+    is stored (`past`): never on the target day."""
     models = list(dict.fromkeys(fc["architecture"]))
     members = models + list(BASELINES)
     codes = [st.code for st in ctx.stations]
@@ -139,27 +227,27 @@ def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, 
     at = fc[fc["architecture"].isin(models)]
     now[pd.Index(codes).get_indexer(at["station"]), pd.Index(members).get_indexer(at["architecture"]),
         np.searchsorted(leads, at["lead_h"])] = at["mean"].to_numpy(float)
-    base_now = baselines_at(wide, valid)
     for k, b in enumerate(BASELINES, start=len(models)):
-        now[:, k] = base_now[b][codes].to_numpy(float).T
+        now[:, k] = base_now[b].reindex(valid)[codes].to_numpy(float).T
     sig = np.full((len(codes), len(leads)), np.nan)
     own = at.groupby(["station", "lead_h"])["sigma"].apply(lambda s: np.sqrt(np.nanmean(s.to_numpy(float) ** 2)))
     sig[pd.Index(codes).get_indexer(own.index.get_level_values(0)), np.searchsorted(leads, own.index.get_level_values(1))] = own
 
     # the past: errors (R, S, K, H) of the forecasts published for the window, verified by now
-    past = issued_forecasts(ctx.engine, target_day - dt.timedelta(days=config.window_days),
-                            target_day - dt.timedelta(days=1))
-    past = past[past["lead_h"].isin(leads) & (past["valid_time"] <= issue) & past["station"].isin(codes)]
-    runs = pd.Index(sorted(past["run_id"].unique()))
+    published = past.window(target_day - dt.timedelta(days=config.window_days), target_day - dt.timedelta(days=1))
+    published = published[published["lead_h"].isin(leads) & (published["valid_time"] <= issue)
+                          & published["station"].isin(codes)]
+    runs = pd.Index(sorted(published["run_id"].unique()))
     errors = np.full((len(runs), len(codes), len(members), len(leads)), np.nan)
     if len(runs):
-        r, h = runs.get_indexer(past["run_id"]), np.searchsorted(leads, past["lead_h"])
-        mine = past["architecture"].isin(models).to_numpy()
-        errors[r[mine], pd.Index(codes).get_indexer(past["station"][mine]),
-               pd.Index(members).get_indexer(past["architecture"][mine]), h[mine]] = past["mean"].to_numpy(float)[mine]
+        r, h = runs.get_indexer(published["run_id"]), np.searchsorted(leads, published["lead_h"])
+        mine = published["architecture"].isin(models).to_numpy()
+        errors[r[mine], pd.Index(codes).get_indexer(published["station"][mine]),
+               pd.Index(members).get_indexer(published["architecture"][mine]), h[mine]] = \
+            published["mean"].to_numpy(float)[mine]
         times = np.full((len(runs), len(leads)), np.datetime64("NaT"), "datetime64[ns]")
-        times[r, h] = past["valid_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        truth, base = _observed_with_baselines(ctx, codes, times)
+        times[r, h] = published["valid_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        truth, base = past.observed_at(codes, times)
         for k, b in enumerate(BASELINES, start=len(models)):
             errors[:, :, k] = base[b]
         errors -= truth[:, :, None, :]
@@ -185,42 +273,101 @@ def blend_station_forecasts(ctx: Context, wide: pd.DataFrame, fc: pd.DataFrame, 
     return PublishedBlend(pd.concat(rows, ignore_index=True), pd.concat(weight_rows, ignore_index=True), notes)
 
 
-def _observed_with_baselines(ctx: Context, codes: list[str], times: np.ndarray) -> tuple[np.ndarray, dict]:
-    """The stored observations at `times` (R, H; naive UTC) of each station, and persistence and the
-    27-day median there (from the stored observations): (R, S, H) arrays."""
-    ok = ~np.isnat(times)
-    lo = pd.Timestamp(times[ok].min(), tz="UTC").to_pydatetime()
-    hi = pd.Timestamp(times[ok].max(), tz="UTC").to_pydatetime() + dt.timedelta(seconds=1)
-    truth = np.full((times.shape[0], len(codes), times.shape[1]), np.nan)
-    base = {b: np.full_like(truth, np.nan) for b in BASELINES}
-    flat = pd.DatetimeIndex(times.ravel())
-    for s, code in enumerate(codes):
-        obs = station_series(ctx.engine, code, lo, hi)
-        obs = obs[obs["centre"] == ctx.centre].set_index(obs["time"].dt.tz_convert("UTC").dt.tz_localize(None))
-        obs = obs[~obs.index.duplicated()]
-        for column, out in (("vtec", truth), *((b, base[b]) for b in BASELINES)):
-            out[:, s] = obs[column].reindex(flat).to_numpy(float).reshape(times.shape)
-    return truth, base
+@dataclass
+class _Day:
+    """One run of a chunk: the issue day, the newest archived day on or before it, and why it is
+    degraded (empty when it is not)."""
+
+    issue_day: dt.date
+    latest: dt.date
+    reason: str = ""
+
+    @property
+    def target_day(self) -> dt.date:
+        return self.issue_day + dt.timedelta(days=1)
+
+    @property
+    def lag(self) -> int:
+        return (self.issue_day - self.latest).days
 
 
-def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = None,
-             architectures: list[str] | None = None, flow_run_id: str = "") -> ForecastResult:
-    """The forecast for the day after `issue_day`, from the maps of `issue_day` (or, degraded, the
-    latest earlier day when they are missing: its forecasts are then carried forward)."""
+def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str] | None = None,
+                  architectures: list[str] | None = None, flow_run_id: str = "",
+                  on_day: Callable[[dt.date], None] | None = None) -> list[ForecastResult | SwxError]:
+    """The forecasts for the days after `issue_days` (in order), one run each — the daily run is a
+    chunk of one day, a backfill a chunk of many. What does not depend on the day is done once for
+    the chunk: the station history read from the archive, the input windows of every run, each model
+    run on all the windows it serves, the stored observations, the verified past the blends are fitted
+    on and the baselines; the runs then publish day by day, each from what existed before its issue
+    time. A day that fails gets its error in the list, the others go on; `on_day` is called as each
+    day is done."""
     s = ctx.settings
-    target_day = issue_day + dt.timedelta(days=1)
-    latest = _latest_day(ctx, issue_day)
-    lag = (issue_day - latest).days
+    if not issue_days:
+        return []
+    issue_days = sorted(issue_days)
+    archived = ctx.archive.gim_days(ctx.centre)
+    plans: list[_Day | SwxError] = []
+    for day in issue_days:
+        try:
+            plans.append(_Day(day, _latest_day(ctx, archived, day)))
+        except NotFoundError as exc:
+            plans.append(exc)
+    days = [p for p in plans if isinstance(p, _Day)]
+    if not days:
+        if len(plans) == 1:
+            raise plans[0]
+        return plans
+    methods = methods or [s.extension_method] + [x for x in s.extension_compare if x != s.extension_method]
+    first, last = min(d.latest for d in days), max(d.latest for d in days)
+    history = station_history(ctx, first - dt.timedelta(days=HISTORY_DAYS), last)
+    members = dict(zip([id(d) for d in days], member_forecasts(ctx, history, [d.latest for d in days],
+                                                               architectures)))
+    # the observed station vTEC the runs start from, into the database: the dashboard, the verification
+    # queries and the blends' weights read it there (upsert: reruns change nothing)
+    obs = history.stack().dropna().rename("vtec").reset_index()
+    obs.columns = ["time", "station", "vtec"]
+    write_observations(ctx.engine, obs, centre_default=ctx.centre)
+    config = BlendConfig()
+    past = VerifiedPast.read(ctx, days[0].target_day, days[-1].target_day, config)
+    valid_all = pd.DatetimeIndex(sorted({t for m in members.values() if isinstance(m, MemberForecasts)
+                                         for t in m.valid}))
+    base_all = baselines_at(history, valid_all) if len(valid_all) else {}
+    out: list[ForecastResult | SwxError] = []
+    for plan in plans:
+        if isinstance(plan, _Day):
+            got = members[id(plan)]
+            try:
+                if isinstance(got, NotFoundError):
+                    raise got
+                out.append(_publish(ctx, plan, history, got, base_all, past, config, methods, flow_run_id))
+            except SwxError as exc:
+                if len(issue_days) == 1:
+                    raise
+                log.error("forecast for %s failed: %s", plan.target_day, exc)
+                out.append(exc)
+            if on_day is not None:
+                on_day(plan.issue_day)
+        else:
+            if len(issue_days) == 1:
+                raise plan
+            out.append(plan)
+    return out
+
+
+def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberForecasts,
+             base_all: dict[str, pd.DataFrame], past: VerifiedPast, config: BlendConfig, methods: list[str],
+             flow_run_id: str) -> ForecastResult:
+    """One run of a chunk: its blend, the global map (the extension), ΔTEC, the products and its rows."""
+    s, engine = ctx.settings, ctx.engine
+    latest, lag, target_day = day.latest, day.lag, day.target_day
     degraded, reason = lag > 0, ""
     if degraded:
-        reason = (f"no {ctx.centre} GIM for {issue_day}; forecast from the maps of {latest} "
+        reason = (f"no {ctx.centre} GIM for {day.issue_day}; forecast from the maps of {latest} "
                   f"({lag} day(s) old), carried forward")
         log.warning(reason)
-    methods = methods or [s.extension_method] + [x for x in s.extension_compare if x != s.extension_method]
-    engine = ctx.engine
-    wide = station_history(ctx, latest - dt.timedelta(days=HISTORY_DAYS), latest)
-    wide = wide.loc[:pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC")]
-    fc, issue, valid = station_forecasts(ctx, wide, architectures, point_in_time=True)
+    wide = history.loc[pd.Timestamp(latest - dt.timedelta(days=HISTORY_DAYS), tz="UTC"):
+                       pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC") - STEP]
+    fc, issue, valid = members.table, members.issue, members.valid
     if fc.empty:  # point in time: every model saw data after this issue time
         degraded = True
         why = (f"no model was trained on data up to {issue:%Y-%m-%d %H:%M} UTC only (a backfill before or inside "
@@ -232,13 +379,7 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
                        code_version=code_version(), settings_hash=settings_hash(s), data_source=ctx.centre)
     try:
-        # the observed station vTEC of the window (what the forecasts start from) into the database:
-        # the dashboard, the verification queries and the blend's weights read it there (upsert: reruns
-        # change nothing)
-        obs = wide.stack().dropna().rename("vtec").reset_index()
-        obs.columns = ["time", "station", "vtec"]
-        write_observations(engine, obs, centre_default=ctx.centre)
-        blend = blend_station_forecasts(ctx, wide, fc, issue,
+        blend = blend_station_forecasts(ctx, fc, issue, base_all, past, config,
                                         leads=np.asarray((valid - issue) / pd.Timedelta(hours=1)))
         fc = pd.concat([fc, blend.forecasts], ignore_index=True)
         for code, why in blend.on_baselines.items():
@@ -272,9 +413,9 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
                                tuple(st.code for st in ctx.stations))
 
         # the 27-day reference on the grid, from the maps of the previous days
-        history = archived_maps(ctx, [latest - dt.timedelta(days=k) for k in range(27, -1, -1)],
-                        loaded={latest: latest_maps})
-        ref = median_reference(history.values, history["time"].values + np.timedelta64(lag, "D"), target_times)
+        maps = archived_maps(ctx, [latest - dt.timedelta(days=k) for k in range(27, -1, -1)],
+                             loaded={latest: latest_maps})
+        ref = median_reference(maps.values, maps["time"].values + np.timedelta64(lag, "D"), target_times)
 
         # the map's prior: persistence mixed with the 27-day median map (far from every station the map
         # falls back to it, not to persistence alone)
@@ -310,8 +451,19 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     except Exception as exc:
         finish_run(engine, run_id, status="failed", reason=f"{type(exc).__name__}: {exc}")
         raise
+    past.add(run_id, target_day, issue_time, fc)
     return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc,
                           blend.on_baselines)
+
+
+def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = None,
+             architectures: list[str] | None = None, flow_run_id: str = "") -> ForecastResult:
+    """The forecast for the day after `issue_day`, from the maps of `issue_day` (or, degraded, the
+    latest earlier day when they are missing: its forecasts are then carried forward): a chunk of one
+    day of `forecast_days`."""
+    [result] = forecast_days(ctx, [issue_day], methods=methods, architectures=architectures, flow_run_id=flow_run_id)
+    assert isinstance(result, ForecastResult)
+    return result
 
 
 class ForecastSummary(TypedDict):

@@ -59,12 +59,26 @@ def find_version(engine: Engine, station: str, architecture: str, version: int |
 SERVED = ("active", "retired")
 
 
-def find_version_trained_by(engine: Engine, station: str, architecture: str, end: dt.datetime) -> Version | None:
-    """The newest version of (station, architecture) that served and depends on no data from `end` on
-    (`train_end`, an exclusive end, <= end)."""
-    mv = m.ModelVersion
-    return _newest_version(engine, station, architecture, mv.status.in_(SERVED), mv.train_end.is_not(None),
-                           mv.train_end <= end)
+def served_versions(engine: Engine, architecture: str, stations: list[str]) -> dict[str, list[Version]]:
+    """The versions of `architecture` that served and record their `train_end`, per station, highest
+    version first: one read for every issue time a forecast run or a backfill chunk needs."""
+    mv, st = m.ModelVersion, m.Station
+    stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
+                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason, mv.train_end)
+            .join(st, st.id == mv.station_id)
+            .where(st.code.in_(stations), mv.architecture == architecture, mv.status.in_(SERVED),
+                   mv.train_end.is_not(None)))
+    out: dict[str, list[Version]] = {code: [] for code in stations}
+    with engine.connect() as conn:
+        for r in conn.execute(stmt.order_by(st.code, mv.version.desc())):
+            out[r[1]].append(Version(r[0], r[1], r[2], r[3], r[4], Path(r[5]), r[6], r[7], r[8], r[9], r[10]))
+    return out
+
+
+def newest_trained_by(versions: list[Version], end: dt.datetime) -> Version | None:
+    """Of `versions` (highest first, as `served_versions` gives them), the newest that depends on no
+    data from `end` on (`train_end`, an exclusive end, <= end)."""
+    return next((v for v in versions if v.train_end is not None and v.train_end <= end), None)
 
 
 def next_version(engine: Engine, station: str, architecture: str) -> tuple[int, int]:
