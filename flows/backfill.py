@@ -1,20 +1,18 @@
-"""Backfill: the daily stages over a date range, chunked, idempotent and resumable (a day whose run
-finished is skipped; a killed backfill resumes where it stopped and duplicates nothing), parallel on
-Dask: a LocalCluster by default, an existing cluster at SWX_DASK_ADDRESS."""
+"""Backfill: the daily stages over a date range (`swx.pipeline.backfill`, the stage `swx backfill`
+runs), its chunks mapped on Dask — a LocalCluster by default, an existing cluster at
+SWX_DASK_ADDRESS. Idempotent and resumable: finished days are skipped, a killed backfill resumes at
+the first unfinished chunk and ends identical to an uninterrupted one."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, unmapped
 from prefect_dask import DaskTaskRunner
 
 from flows import tasks
-from swx.config import get_settings
-from swx.errors import InputError
-from swx.pipeline.status import completed_days
-
-STEPS = ("ingest", "forecast", "verify", "storms")
+from swx.config import BACKFILL_CHUNK_DAYS, get_settings
+from swx.pipeline.backfill import check_range, check_steps, chunked, pending_days, update_days
 
 
 def _runner() -> DaskTaskRunner:
@@ -26,39 +24,40 @@ def _runner() -> DaskTaskRunner:
 
 
 @flow(name="swx-backfill", task_runner=_runner())
-def backfill(start: dt.date, end: dt.date, steps: list[str] | None = None, chunk_days: int = 10,
-             force: bool = False) -> dict:
+def backfill(start: dt.date, end: dt.date, steps: list[str] | None = None, chunk_days: int = BACKFILL_CHUNK_DAYS,
+             force: bool = False, replay_updates: bool = False) -> dict:
     log = get_run_logger()
-    steps = list(steps or STEPS)
-    unknown = set(steps) - set(STEPS)
-    if unknown:
-        raise InputError(f"unknown steps {sorted(unknown)}; choose from {STEPS}")
+    steps = check_steps(steps)
+    check_range(start, end, chunk_days)
+    settings = get_settings()
     days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
-    done = set() if force else completed_days(get_settings(), start, end)
-    todo = [d for d in days if d not in done]
-    log.info("backfill %s .. %s: %d day(s), %d already done, steps %s", start, end, len(days), len(done), steps)
     # SQLite (the embedded default) is one file for one process: its stages run here, one at a time.
     # PostgreSQL takes the Dask workers' concurrent writes.
-    parallel = not get_settings().resolved_database_url.startswith("sqlite")
+    parallel = not settings.resolved_database_url.startswith("sqlite")
     if not parallel:
-        log.info("SQLite database: stages run in this process, one day at a time (use PostgreSQL for Dask)")
-
-    def run(task, items):
-        if parallel:
-            return [f.result() for f in task.map(items)]
-        return [task(x) for x in items]
-
-    out = {"days": len(days), "skipped": len(done), "forecasts": 0, "parallel": parallel}
+        log.info("SQLite database: chunks run in this process, one at a time (use PostgreSQL for Dask)")
     if "ingest" in steps:
         tasks.ingest_kp()
-        run(tasks.ingest_gims, [days[i:i + chunk_days] for i in range(0, len(days), chunk_days)])
-    for i in range(0, len(todo), chunk_days):
-        chunk = todo[i:i + chunk_days]
-        if "forecast" in steps:
-            out["forecasts"] += len(run(tasks.forecast, chunk))
-        if "verify" in steps:
-            run(tasks.verify, chunk)
-        log.info("backfill: %d/%d day(s) done", min(i + chunk_days, len(todo)), len(todo))
+        gims = [days[i:i + chunk_days] for i in range(0, len(days), chunk_days)]
+        if parallel:
+            [f.result() for f in tasks.ingest_gims.map(gims)]
+        else:
+            [tasks.ingest_gims(g) for g in gims]
+    todo = pending_days(settings, start, end, steps, force=force)
+    chunks = chunked(todo, chunk_days)
+    log.info("backfill %s .. %s: %d day(s), %d already done, %d chunk(s), steps %s", start, end, len(days),
+             len(days) - len(todo), len(chunks), ", ".join(steps))
+    updates = tasks.replay_updates(update_days(todo)) if replay_updates and todo else 0
+    if parallel:
+        done = [f.result() for f in tasks.backfill_chunk.map(chunks, unmapped(steps), unmapped(start), unmapped(force))]
+    else:
+        done = [tasks.backfill_chunk(c, steps, start, force) for c in chunks]
+    out = {"days": len(days), "skipped": len(days) - len(todo), "chunks": len(chunks), "parallel": parallel,
+           "runs": sum(c["runs"] for c in done), "degraded": sum(c["degraded"] for c in done),
+           "verified": sum(c["verified"] for c in done), "updates": updates,
+           "failed": {k: v for c in done for k, v in c["failed"].items()}}
+    if out["failed"]:
+        log.warning("backfill: %d day(s) failed: %s", len(out["failed"]), out["failed"])
     if "storms" in steps:
-        tasks.storms(start, end)
+        out["storms"] = len(tasks.storms(start, end)["events"])
     return out

@@ -12,6 +12,8 @@ from prefect.runtime import flow_run
 
 from swx.config import get_settings
 from swx.errors import InputError, SchemaError
+from swx.pipeline.backfill import backfill_chunk_stage
+from swx.pipeline.backfill import replay_updates as replay_updates_stage
 from swx.pipeline.database import migrate_database_stage
 from swx.pipeline.forecast import forecast_stage
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
@@ -81,6 +83,19 @@ def forecast(issue_day: dt.date) -> dict[str, Any]:
     (log.warning if out["degraded"] else log.info)("run %s for %s: %s", out["run_id"], out["target_day"],
                                                    out["reason"] or "ok")
     return out
+
+
+@task(name="backfill-chunk")
+def backfill_chunk(days: list[dt.date], steps: list[str], start: dt.date, force: bool = False) -> dict[str, Any]:
+    out = backfill_chunk_stage(_settings(), days, steps, start, force=force, flow_run_id=str(flow_run.get_id() or ""))
+    get_run_logger().info("chunk %s .. %s: %d run(s), %d degraded, %d failed, %d day(s) verified", out["first"],
+                          out["last"], out["runs"], out["degraded"], len(out["failed"]), out["verified"])
+    return out
+
+
+@task(name="replay-updates")
+def replay_updates(days: list[dt.date]) -> int:
+    return replay_updates_stage(_settings(), days)
 
 
 @task(name="verify")

@@ -33,6 +33,9 @@ DEFAULT_MIRRORS: dict[str, list[str]] = {
 #: The station models, in the order they are shown: the method's three networks and the linear member.
 NETWORKS: tuple[str, ...] = ("lstm", "gru", "cnn")
 ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
+#: Issue days per backfill chunk: long enough to share the 40-day history read and the blends' 30-day
+#: lead-in, short enough to resume and to spread over workers.
+BACKFILL_CHUNK_DAYS = 30
 #: Latitude bands of the stations, of map verification and of the simulator's checks, by |latitude|:
 #: low below 30°, mid from 30° to 60° (both included), high above 60°.
 LAT_BANDS = ("low", "mid", "high")

@@ -221,8 +221,10 @@ def test_backfill_killed_half_way_resumes_identical(harness, monkeypatch, tmp_pa
     backfill(start=start, end=end, chunk_days=3)  # resumed: finished days are skipped
     resumed = _snapshot(twin_settings)
     assert set(completed_days(twin_settings, start, end)) == set(daterange(start, end))
+    # identical up to the networks' float32 arithmetic: a model runs on all the windows of a chunk at
+    # once, and chunks of 1 and 3 days batch them differently (~1e-6 TECU)
     for key in ("station_forecasts", "runs", "dtec"):
-        pd.testing.assert_frame_equal(resumed[key], reference[key], check_exact=False, rtol=1e-5)
+        pd.testing.assert_frame_equal(resumed[key], reference[key], check_exact=False, rtol=1e-5, atol=1e-4)
     assert resumed["maps"].keys() == reference["maps"].keys()
     for name, tec in reference["maps"].items():
         np.testing.assert_allclose(resumed["maps"][name], tec, rtol=1e-5, atol=1e-4)
@@ -234,11 +236,11 @@ def test_backfill_on_postgresql_runs_on_dask_workers_and_skips_finished_days(har
     with fresh_postgres_database(monkeypatch, "swx_backfill"):
         settings = _prepare(monkeypatch, dt.date(2015, 3, 16))
         out = backfill(start=dt.date(2015, 3, 12), end=dt.date(2015, 3, 15), chunk_days=4)
-        assert out["parallel"] and out["forecasts"] == 4 and out["skipped"] == 0
+        assert out["parallel"] and out["runs"] == 4 and out["skipped"] == 0 and out["verified"] == 3
         engine = open_database(settings)
         runs = q.runs(engine)
         assert len(runs) == 4 and set(runs.status) == {"ok"}
         counts = q.counts(engine)
         again = backfill(start=dt.date(2015, 3, 12), end=dt.date(2015, 3, 15), chunk_days=4)
-        assert again["skipped"] == 4 and again["forecasts"] == 0 and q.counts(engine) == counts
+        assert again["skipped"] == 4 and again["runs"] == 0 and q.counts(engine) == counts
         engine.dispose()

@@ -243,7 +243,9 @@ def test_a_chunk_of_days_publishes_what_the_days_one_at_a_time_publish(trained):
     """A backfill chunk (history, input windows, models, verified past and baselines prepared once) is
     the daily run repeated: the same forecasts, blends and weights as the days one at a time, also
     across the models' training end (9 March stands on the baselines, 10 March on the models) and
-    for a day whose map is missing (carried forward)."""
+    for a day whose map is missing (carried forward). A self-contained chunk (`recompute_from`, as
+    backfill chunks run side by side) publishes the same before the days it fits its blends on are
+    published at all."""
     from swx.pipeline.forecast import forecast_days
 
     ctx, engine = trained, trained.engine
@@ -252,6 +254,7 @@ def test_a_chunk_of_days_publishes_what_the_days_one_at_a_time_publish(trained):
     saved = missing.read_bytes()
     missing.unlink()
     try:
+        alone = forecast_days(ctx, days[2:], recompute_from=days[0])  # nothing published before it
         one_by_one = [forecast(ctx, d) for d in days]
         done = []
         chunk = forecast_days(ctx, days, on_day=done.append)
@@ -261,7 +264,7 @@ def test_a_chunk_of_days_publishes_what_the_days_one_at_a_time_publish(trained):
     assert [r.degraded for r in chunk] == [True, False, False, True, False]
     assert "no sim GIM for 2015-03-12" in chunk[3].reason and chunk[3].latest_day == dt.date(2015, 3, 11)
     assert chunk[0].architectures == [] and chunk[1].architectures == ["cnn"]
-    for a, b in zip(one_by_one, chunk):
+    for a, b in [*zip(one_by_one, chunk), *zip(one_by_one[2:], alone)]:
         assert (a.target_day, a.latest_day, a.issue_time, a.reason) == (b.target_day, b.latest_day, b.issue_time,
                                                                         b.reason)
         key = ["station", "architecture", "valid_time"]

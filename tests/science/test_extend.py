@@ -120,3 +120,20 @@ def test_bad_inputs_are_clear_errors():
         extend(prior, StationValues(t, np.array([0.0]), np.array([0.0]), np.zeros((1, 1))), "kriging2")
     with pytest.raises(ExtensionError, match="lack the epochs"):
         persistence_prior(prior, t + np.timedelta64(3, "D"))
+
+
+def test_the_factored_residual_kernel_gives_the_node_by_node_field(ionex_dir):
+    """The residual field's kernel computed as a product of its latitude and time factors (the fast
+    path) and node by node give the same map and uncertainty."""
+    from swx.science.extend import ResidualField
+
+    prev, target = read_ionex(ionex_dir / "codg0080.20i.Z")["tec"], read_ionex(ionex_dir / "codg0090.20i.Z")["tec"]
+    times = target["time"].values[::2]
+    prior = persistence_prior(prev, times)
+    sv = stations_from_maps(target.sel(time=times), LAT, LON)
+    sv = StationValues(sv.time, sv.lat, sv.lon, sv.value, np.full_like(sv.value, 0.7))
+    fast_tec, fast_sigma = ResidualField().extend(prior, sv)
+    slow_tec, slow_sigma = ResidualField(factored_cells=0).extend(prior, sv)
+    assert np.isfinite(fast_tec).all() and not np.allclose(fast_tec, prior.values)
+    np.testing.assert_allclose(fast_tec, slow_tec, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast_sigma, slow_sigma, rtol=0, atol=1e-9)

@@ -293,14 +293,20 @@ class _Day:
 
 def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str] | None = None,
                   architectures: list[str] | None = None, flow_run_id: str = "",
-                  on_day: Callable[[dt.date], None] | None = None) -> list[ForecastResult | SwxError]:
+                  on_day: Callable[[dt.date], None] | None = None,
+                  recompute_from: dt.date | None = None) -> list[ForecastResult | SwxError]:
     """The forecasts for the days after `issue_days` (in order), one run each — the daily run is a
     chunk of one day, a backfill a chunk of many. What does not depend on the day is done once for
     the chunk: the station history read from the archive, the input windows of every run, each model
     run on all the windows it serves, the stored observations, the verified past the blends are fitted
     on and the baselines; the runs then publish day by day, each from what existed before its issue
     time. A day that fails gets its error in the list, the others go on; `on_day` is called as each
-    day is done."""
+    day is done.
+
+    `recompute_from` makes a chunk self-contained (backfill chunks run side by side on Dask): the
+    member forecasts of the issue days from that day on that the first blends are fitted on — issued
+    before the chunk, published by another chunk — are computed here, as that chunk computes them,
+    instead of being read from the database, where they may not be yet."""
     s = ctx.settings
     if not issue_days:
         return []
@@ -318,40 +324,62 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
             raise plans[0]
         return plans
     methods = methods or [s.extension_method] + [x for x in s.extension_compare if x != s.extension_method]
-    first, last = min(d.latest for d in days), max(d.latest for d in days)
+    config = BlendConfig()
+    lead_in = []
+    if recompute_from is not None:
+        for k in range(config.window_days, 0, -1):
+            day = issue_days[0] - dt.timedelta(days=k)
+            if day >= recompute_from and day not in issue_days and any(d <= day for d in archived):
+                lead_in.append(_Day(day, _latest_day(ctx, archived, day)))
+    first, last = min(d.latest for d in days + lead_in), max(d.latest for d in days)
     history = station_history(ctx, first - dt.timedelta(days=HISTORY_DAYS), last)
-    members = dict(zip([id(d) for d in days], member_forecasts(ctx, history, [d.latest for d in days],
-                                                               architectures)))
+    every = member_forecasts(ctx, history, [d.latest for d in lead_in + days], architectures)
+    lead_in_members, members = every[:len(lead_in)], every[len(lead_in):]
     # the observed station vTEC the runs start from, into the database: the dashboard, the verification
     # queries and the blends' weights read it there (upsert: reruns change nothing)
     obs = history.stack().dropna().rename("vtec").reset_index()
     obs.columns = ["time", "station", "vtec"]
     write_observations(ctx.engine, obs, centre_default=ctx.centre)
-    config = BlendConfig()
     past = VerifiedPast.read(ctx, days[0].target_day, days[-1].target_day, config)
-    valid_all = pd.DatetimeIndex(sorted({t for m in members.values() if isinstance(m, MemberForecasts)
-                                         for t in m.valid}))
+    for n, (day, got) in enumerate(zip(lead_in, lead_in_members), start=1):
+        if isinstance(got, MemberForecasts):
+            past.add(-n, day.target_day, got.issue, _as_published(got, [st.code for st in ctx.stations], day.lag))
+    valid_all = pd.DatetimeIndex(sorted({t for m in members if isinstance(m, MemberForecasts) for t in m.valid}))
     base_all = baselines_at(history, valid_all) if len(valid_all) else {}
     out: list[ForecastResult | SwxError] = []
+    by_day = dict(zip([d.issue_day for d in days], members))
     for plan in plans:
-        if isinstance(plan, _Day):
-            got = members[id(plan)]
-            try:
-                if isinstance(got, NotFoundError):
-                    raise got
-                out.append(_publish(ctx, plan, history, got, base_all, past, config, methods, flow_run_id))
-            except SwxError as exc:
-                if len(issue_days) == 1:
-                    raise
-                log.error("forecast for %s failed: %s", plan.target_day, exc)
-                out.append(exc)
-            if on_day is not None:
-                on_day(plan.issue_day)
-        else:
+        if not isinstance(plan, _Day):
             if len(issue_days) == 1:
                 raise plan
             out.append(plan)
+            continue
+        got = by_day[plan.issue_day]
+        try:
+            if isinstance(got, NotFoundError):
+                raise got
+            out.append(_publish(ctx, plan, history, got, base_all, past, config, methods, flow_run_id))
+        except Exception as exc:  # noqa: BLE001 - in a chunk, a bad day never stops the good ones
+            if len(issue_days) == 1:
+                raise
+            log.error("forecast for %s failed: %s: %s", plan.target_day, type(exc).__name__, exc)
+            out.append(exc if isinstance(exc, SwxError) else SwxError(f"{type(exc).__name__}: {exc}"))
+        if on_day is not None:
+            on_day(plan.issue_day)
     return out
+
+
+def _as_published(members: MemberForecasts, codes: list[str], lag: int) -> pd.DataFrame:
+    """The rows a run publishes, as its blend's fit reads them later: the members' forecasts and the
+    blend's valid times and leads (its values are not used), carried forward by `lag` days."""
+    leads = np.asarray((members.valid - members.issue) / pd.Timedelta(hours=1))
+    blend = pd.DataFrame({"station": np.repeat(codes, len(leads)), "architecture": BLEND,
+                          "valid_time": list(members.valid) * len(codes), "lead_h": np.tile(leads, len(codes)),
+                          "mean": np.nan, "sigma": np.nan})
+    fc = pd.concat([members.table, blend], ignore_index=True) if len(members.table) else blend
+    fc["valid_time"] = pd.DatetimeIndex(fc["valid_time"]) + pd.Timedelta(days=lag)
+    fc["lead_h"] = fc["lead_h"] + 24.0 * lag
+    return fc
 
 
 def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberForecasts,

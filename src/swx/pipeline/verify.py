@@ -6,6 +6,7 @@ is scored: no model is re-run."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypedDict
 
@@ -83,14 +84,28 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     if not ctx.archive.has_gim(ctx.centre, target_day):
         raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
     wide = station_history(ctx, target_day - dt.timedelta(days=28), target_day + dt.timedelta(days=1))
+    kp = load_indices(ctx.archive).kp["kp"]
+    return _score_published(ctx, fc, wide, kp, storm_days(kp))
+
+
+def _baseline_times(fc: pd.DataFrame) -> tuple[pd.DatetimeIndex, pd.Timedelta]:
+    """The valid times of one day's published forecasts and how far they were carried forward: the
+    baselines as the run knew them are those at valid - lag (a degraded run forecast from maps `lag`
+    days old, carried forward, so its persistence and 27-day median are its own issue time's)."""
     valid = pd.DatetimeIndex(sorted(fc["valid_time"].unique()))
+    return valid, (valid.min() - STEP) - pd.Timestamp(fc["issue_time"].iloc[0])
+
+
+def _score_published(ctx: Context, fc: pd.DataFrame, wide: pd.DataFrame, kp: pd.Series, storms: set[dt.date],
+                     baselines: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Score one day's published forecasts `fc` against the station history `wide` (from 28 days
+    before the day) and store the rows. `baselines`: persistence and the 27-day median at the times
+    `_baseline_times` names (computed here when not given; they use no value after the issue time)."""
+    valid, lag = _baseline_times(fc)
     issue = valid.min() - STEP  # the verified window: the target day
-    # the baselines as the run knew them: a degraded run forecast from maps `lag` days old, carried
-    # forward, so its persistence and 27-day median are those of its own issue time, carried forward too
-    issued = pd.Timestamp(fc["issue_time"].iloc[0])
-    lag = issue - issued
     codes = [st.code for st in ctx.stations]
-    base = {k: v.set_axis(valid) for k, v in baselines_at(wide.loc[:issued], valid - lag).items()}
+    baselines = baselines if baselines is not None else baselines_at(wide, valid - lag)
+    base = {k: v.reindex(valid - lag).set_axis(valid) for k, v in baselines.items()}
     truth = wide.reindex(valid)[codes].to_numpy(float).T[:, None, :]  # (S, 1, H)
     predictions, sigmas = {}, {}
     for arch, one in fc.groupby("architecture"):
@@ -100,10 +115,9 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
             continue  # an architecture not forecast for every station
         predictions[arch] = mean.to_numpy(float).T[:, None, :]
         sigmas[arch] = sig.to_numpy(float).T[:, None, :] if sig.notna().all().all() else None
-    kp = load_indices(ctx.archive).kp["kp"]
     rows = score_rows(ctx.stations, pd.DatetimeIndex([issue]), truth,
                       base["persistence"][codes].to_numpy(float).T[:, None, :],
-                      base["median27"][codes].to_numpy(float).T[:, None, :], predictions, storm_days(kp), sigmas)
+                      base["median27"][codes].to_numpy(float).T[:, None, :], predictions, storms, sigmas)
     write_verification(ctx.engine, rows, run_id=int(fc["run_id"].iloc[0]))
     return pd.DataFrame(rows)
 
@@ -141,23 +155,48 @@ class VerifySummary(_VerifyRequired, total=False):
     stations_skipped: str
 
 
-def verify_stage(settings: Settings, day: dt.date) -> VerifySummary:
-    """Verify what `day`'s truth allows: the global maps and the station forecasts (every architecture
-    and the blend) published for `day`, as they were published."""
-    ctx = context(settings)
-    out = VerifySummary(day=str(day), maps={}, stations={})
-    if not ctx.archive.has_gim(ctx.centre, day):
-        out["skipped"] = f"no {ctx.centre} GIM for {day} yet"
+def verify_days(ctx: Context, days: list[dt.date], *, on_day: Callable[[dt.date], None] | None = None
+                ) -> list[VerifySummary]:
+    """Verify what each day's truth allows: the global maps and the station forecasts (every
+    architecture and the blend) published for the day, as they were published. The daily
+    verification is a chunk of one day; for a chunk, the published forecasts, the station history and
+    Kp are read once. `on_day` is called as each day is done."""
+    out = []
+    days = sorted(days)
+    if not days:
         return out
-    try:
-        v = verify_maps(ctx, day)
-        g = v[v.station_code == "global"] if len(v) else v
-        out["maps"] = {r.model: round(float(r.rmse), 3) for r in g.itertuples()}
-    except NotFoundError as exc:
-        out["maps_skipped"] = str(exc)
-    try:
-        df = verify_station_forecasts(ctx, day)
-        out["stations"] = {k: round(float(v), 3) for k, v in sorted(station_rmse_by_model(df).items())}
-    except NotFoundError as exc:
-        out["stations_skipped"] = str(exc)
+    truth = [d for d in days if ctx.archive.has_gim(ctx.centre, d)]
+    published = issued_forecasts(ctx.engine, truth[0], truth[-1]) if truth else pd.DataFrame(columns=["target_day"])
+    published = published[published["target_day"].isin(truth)]
+    if len(published):  # what the scores need, read once for the chunk
+        wide = station_history(ctx, truth[0] - dt.timedelta(days=28), truth[-1] + dt.timedelta(days=1))
+        kp = load_indices(ctx.archive).kp["kp"]
+        storms = storm_days(kp)
+        when = [v - lag for v, lag in (_baseline_times(fc) for _, fc in published.groupby("target_day"))]
+        baselines = baselines_at(wide, when[0].append(when[1:]).unique().sort_values())
+    for day in days:
+        summary = VerifySummary(day=str(day), maps={}, stations={})
+        out.append(summary)
+        if day not in truth:
+            summary["skipped"] = f"no {ctx.centre} GIM for {day} yet"
+        else:
+            try:
+                v = verify_maps(ctx, day)
+                g = v[v.station_code == "global"] if len(v) else v
+                summary["maps"] = {r.model: round(float(r.rmse), 3) for r in g.itertuples()}
+            except NotFoundError as exc:
+                summary["maps_skipped"] = str(exc)
+            fc = published[published["target_day"] == day]
+            if fc.empty:
+                summary["stations_skipped"] = f"no published station forecasts for {day}"
+            else:
+                df = _score_published(ctx, fc, wide, kp, storms, baselines)
+                summary["stations"] = {k: round(float(v), 3) for k, v in sorted(station_rmse_by_model(df).items())}
+        if on_day is not None:
+            on_day(day)
     return out
+
+
+def verify_stage(settings: Settings, day: dt.date) -> VerifySummary:
+    """Verify what `day`'s truth allows (see `verify_days`, a chunk of one day)."""
+    return verify_days(context(settings), [day])[0]

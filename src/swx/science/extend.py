@@ -185,6 +185,7 @@ class ResidualField:
     variance_stride: int | None = None  # None: every node up to 1000 observations, every 3rd beyond
     name: str = "residual"
     chunk: int = 4096
+    factored_cells: int = 2 ** 24  # grid nodes x observations up to which the kernel is factored (~128 MB)
 
     def _features(self, lat: np.ndarray, lon: np.ndarray, ut: np.ndarray) -> np.ndarray:
         return np.stack([dipole_latitude(lat, lon), local_time_hours(ut, lon), np.broadcast_to(ut, np.shape(lat))],
@@ -225,7 +226,21 @@ class ResidualField:
         cla, clo = np.meshgrid(lat[ii], lon[jj], indexing="ij")
         tec = prior.values.astype(float).copy()
         sigma = np.empty_like(tec)
+        # The kernel is a product of a magnetic-latitude, a local-time and a UT factor. On a grid the
+        # first does not change with the epoch and the others depend on longitude and UT only: computed
+        # once per call and per epoch, the kernel rows are one product (where they fit in memory).
+        factored = stride == 1 and la.size * len(y) <= self.factored_cells
+        if factored:
+            k_lat = np.exp(-0.5 * ((dipole_latitude(la, lo)[..., None] - x_obs[:, 0]) / self.length_lat) ** 2)
         for i, u in enumerate(_ut_hours(times, origin)):
+            if factored:
+                dlt = (np.mod(local_time_hours(u, lon)[:, None] - x_obs[:, 1] + 12.0, 24.0) - 12.0) / self.length_lt
+                k_time = np.exp(-0.5 * (dlt ** 2 + ((u - x_obs[:, 2]) / self.length_ut) ** 2))  # (lon, obs)
+                kg = (s2 * k_lat * k_time).reshape(la.size, -1)
+                v = kg @ chol_inv.T
+                tec[i] += (kg @ alpha).reshape(la.shape)
+                sigma[i] = np.sqrt(np.maximum(s2 - np.einsum("ij,ij->i", v, v), 0.0)).reshape(la.shape)
+                continue
             g = self._features(la.ravel(), lo.ravel(), np.full(la.size, u))
             mean = np.empty(la.size)
             var = np.empty(cla.size)

@@ -395,6 +395,20 @@ def finished_products(engine: Engine, first_target: dt.date, last_target: dt.dat
     return [(d, nc, ionex) for d, nc, ionex in rows]
 
 
+def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date) -> set[dt.date]:
+    """Target days in [first, last] whose newest finished run has no station verification rows yet."""
+    r, v = m.ForecastRun, m.Verification
+    with engine.connect() as conn:
+        newest = dict(conn.execute(select(r.target_day, func.max(r.id))
+                                   .where(r.target_day >= first_target, r.target_day <= last_target,
+                                          r.status.in_(["ok", "degraded"])).group_by(r.target_day)).all())
+        if not newest:
+            return set()
+        scored = set(conn.execute(select(v.run_id).where(v.run_id.in_(list(newest.values())), v.scope == "station")
+                                  .distinct()).scalars())
+    return {day for day, run in newest.items() if run not in scored}
+
+
 def run_overview(engine: Engine, run_id: int, day0: dt.datetime) -> dict[str, Any]:
     """What `swx status` reports of a run: station forecast counts per architecture, the active models,
     the run's global products (with their mean verified RMSE), its map scores, the station scores of
