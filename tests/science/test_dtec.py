@@ -79,3 +79,21 @@ def test_global_frame_and_grid_reference(real_series):
     ref = median_reference(hist.reshape(len(real_series), 3, 6)[:, :, 0], real_series.index.tz_localize(None)
                            .to_numpy(), np.array([np.datetime64("2015-02-10T12:00")]))
     assert ref[0, 0] == pytest.approx(long[(long.time == t) & (long.station == "N10")].reference.iloc[0])
+
+
+def test_the_median_of_the_finite_values_is_numpys_nanmedian():
+    """The reference's median (one sort, the middle of the finite values) is np.nanmedian, gaps and
+    all-missing columns included."""
+    import warnings
+
+    from swx.science.dtec import nan_median_first_axis
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 5, 27):
+        stack = rng.normal(20, 5, (n, 4, 6, 7))
+        stack[rng.random(stack.shape) < 0.3] = np.nan
+        stack[:, 0, 0, 0] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = np.nanmedian(stack, axis=0)
+        np.testing.assert_array_equal(nan_median_first_axis(stack), want)

@@ -39,6 +39,9 @@ def train_cmd(
         df = train(ctx, arch or list(ARCHITECTURES), train_end=parse_day(train_end) if train_end else None,
                    units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble,
                    target=target)
+    if df.empty:
+        console.print(f"models trained and active; no archived day after {train_end} to test them on")
+        return
     print_scores(summary_table(df[df.kp_class == "all"]), "table")
 
 

@@ -93,7 +93,11 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
                               # exclusive: nothing from this time on was seen in training or validation
                               train_end=(ds.issue[va[-1]] + HORIZON + STEP).to_pydatetime(),
                               val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")
-        predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
+        if len(te):  # none when the training ends with the archive: the models are scored as they serve
+            predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
+    if not len(te):
+        log.info("no archived days after %s: no test windows to score the new models on", train_end)
+        return pd.DataFrame(columns=["scope", "station_code", "model", "kp_class", "rmse"])
     rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas, _climatology(ds, wide)[:, te])
     write_verification(engine, rows)
     return pd.DataFrame(rows)

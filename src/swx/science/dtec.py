@@ -36,12 +36,20 @@ def median_reference(history: np.ndarray, history_times: np.ndarray, target_time
         hit = (h_t[pos] == want) if len(h_t) else np.zeros(len(t_t), bool)
         stack[k - 1][hit] = history[pos[hit]]
     count = np.isfinite(stack).sum(axis=0)
-    with np.errstate(all="ignore"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, as wanted
-            ref = np.nanmedian(stack, axis=0)
+    ref = nan_median_first_axis(stack, count)
     ref[count < min_days] = np.nan
     return ref
+
+
+def nan_median_first_axis(stack: np.ndarray, count: np.ndarray | None = None) -> np.ndarray:
+    """np.nanmedian(stack, axis=0), by one sort (NaN sort last) and the middle of each column's finite
+    values: numpy's nanmedian goes through masked arrays for short axes, ~20x slower on maps."""
+    count = np.isfinite(stack).sum(axis=0) if count is None else count
+    ordered = np.sort(stack, axis=0)
+    lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[None] // 2, axis=0)[0]
+    hi = np.take_along_axis(ordered, (count // 2)[None], axis=0)[0]
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, (lo + hi) / 2.0, np.nan)
 
 
 def delta_tec(tec: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
