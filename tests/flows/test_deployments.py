@@ -54,3 +54,82 @@ def test_flows_serve_registers_the_three_deployments_with_the_schedule(tmp_path)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
+
+
+def test_a_process_worker_runs_the_daily_and_backfill_deployments(tmp_path, monkeypatch):
+    """As operations run them: a Prefect server, the deployments of flows/prefect.yaml registered by
+    `entrypoint.sh deploy`, a process worker for the swx-cpu pool started by `entrypoint.sh worker swx-cpu`,
+    all on 127.0.0.1. The daily and the backfill deployments are triggered; both runs complete and write
+    what the flows write (forecast runs, products, verification)."""
+    import datetime as dt
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from swx.config import get_settings
+    from swx.pipeline.database import migrate_database_stage
+    from swx.pipeline.train import ensure_models
+    from swx.store import queries as q
+    from swx.store.db import open_database
+    from tests.helpers import free_port, simulated_archive, wait_http
+
+    monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
+    get_settings.cache_clear()
+    settings = get_settings()
+    migrate_database_stage(settings)  # as `entrypoint.sh migrate` does before the services start
+    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 16))
+    ensure_models(settings, dt.date(2015, 3, 10), architectures=("cnn",), epochs=2)
+
+    entry = REPO / "infra" / "docker" / "entrypoint.sh"
+    api = f"http://127.0.0.1:{free_port()}/api"
+    env = {**os.environ, "SWX_PYTHON": sys.executable, "PREFECT_HOME": str(tmp_path / "prefect"),
+           "PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}  # no 06:30 run of its own during the test
+    logs = {name: tmp_path / f"{name}.log" for name in ("server", "deploy", "worker")}
+    procs = []
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        with logs[name].open("w") as log:
+            proc = subprocess.Popen(["bash", str(entry), *args], env=env, cwd=tmp_path, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    try:
+        port = api.rsplit(":", 1)[1].split("/")[0]
+        server = start("server", "prefect", "server", "start", "--host", "127.0.0.1", "--port", port)
+        wait_http(f"{api}/health", server, timeout=180, log=logs["server"])
+        deploy = start("deploy", "deploy")
+        assert deploy.wait(timeout=300) == 0, logs["deploy"].read_text()
+        start("worker", "worker", "swx-cpu")
+        with temporary_settings({PREFECT_API_URL: api}):
+            daily = run_deployment("swx-daily/swx-daily", timeout=600,
+                                   parameters={"issue_date": "2015-03-16", "update": False, "lookback_days": 1})
+            assert daily.state.is_completed(), (daily.state, logs["worker"].read_text()[-3000:])
+            back = run_deployment("swx-backfill/swx-backfill", timeout=600,
+                                  parameters={"start": "2015-03-12", "end": "2015-03-14",
+                                              "steps": ["forecast", "verify"]})
+            assert back.state.is_completed(), (back.state, logs["worker"].read_text()[-3000:])
+        engine = open_database(settings)
+        runs = q.runs(engine)
+        assert set(runs.target_day) == {dt.date(2015, 3, 13), dt.date(2015, 3, 14), dt.date(2015, 3, 15),
+                                        dt.date(2015, 3, 17)}
+        assert set(runs.status) == {"ok"} and set(runs.flow_run_id) == {str(daily.id), str(back.id)}
+        assert all(len(q.global_products(engine, r)) for r in runs.id)
+        assert q.unverified_days(engine, dt.date(2015, 3, 13), dt.date(2015, 3, 14)) == set()
+        engine.dispose()
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        get_settings.cache_clear()

@@ -225,3 +225,35 @@ def test_global_map_storms_and_registry(engine):
     recent = q.model_registry(engine, recent=2)  # the active version and the two newest others
     assert list(recent.version) == [1, 6, 7] and recent.iloc[0]["status"] == "active"
     assert len(q.model_registry(engine)) == 7
+
+
+def test_a_large_write_is_the_same_upsert_through_the_bulk_path(engine):
+    """A run's forecasts (above COPY_MIN_ROWS: COPY on PostgreSQL) land as the row-by-row upsert leaves
+    them: a rerun changes nothing, a corrected value is updated, a naive time is refused."""
+    from sqlalchemy import select
+
+    from swx.store.writes import COPY_MIN_ROWS, write_dtec
+
+    upsert_stations(engine, STATIONS)
+    run = start_run(engine, issue_time=dt.datetime(2015, 3, 17, 22, tzinfo=UTC), target_day=dt.date(2015, 3, 18))
+    valid = pd.date_range("2015-03-18 00:00", periods=COPY_MIN_ROWS, freq="2h", tz="UTC")
+    fc = pd.DataFrame({"station": "M00N40", "architecture": "cnn", "valid_time": valid,
+                       "lead_h": 2.0 * np.arange(1, len(valid) + 1), "mean": np.linspace(10, 30, len(valid)),
+                       "sigma": 2.0})
+    assert write_station_forecasts(engine, run, fc) == len(valid)
+    assert write_station_forecasts(engine, run, fc) == len(valid)  # a rerun: the same rows
+    fc.loc[5, "mean"] = 99.0
+    write_station_forecasts(engine, run, fc)
+    got = q.station_forecasts(engine, "M00N40", valid[0].to_pydatetime(), valid[-1].to_pydatetime()
+                              + dt.timedelta(hours=1))
+    assert len(got) == len(valid) and got["mean"].iloc[5] == 99.0
+    assert got["mean"].drop(index=5).to_numpy() == pytest.approx(np.delete(fc["mean"].to_numpy(), 5))
+    assert str(got["valid_time"].dt.tz) == "UTC" and (got["valid_time"].to_numpy() == valid.to_numpy()).all()
+    dtec = pd.DataFrame({"station": "M00N20", "time": valid, "dtec": 1.5, "dtec_rel": np.nan})
+    assert write_dtec(engine, dtec, "observed") == len(valid)
+    with engine.connect() as conn:
+        rows = conn.execute(select(m.DeltaTec.dtec, m.DeltaTec.dtec_rel)).all()
+    assert len(rows) == len(valid) and {r[0] for r in rows} == {1.5} and {r[1] for r in rows} == {None}
+    naive = fc.assign(valid_time=valid.tz_localize(None))
+    with pytest.raises((StoreError, ValueError)):
+        write_station_forecasts(engine, run, naive)

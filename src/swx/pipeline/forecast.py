@@ -170,10 +170,14 @@ class VerifiedPast:
     observed: dict[str, pd.DataFrame]  # vtec, persistence, median27: time (naive UTC) x station
 
     @classmethod
-    def read(cls, ctx: Context, first_target: dt.date, last_target: dt.date, config: BlendConfig) -> VerifiedPast:
+    def read(cls, ctx: Context, first_target: dt.date, last_target: dt.date, config: BlendConfig,
+             published_until: dt.date | None = None) -> VerifiedPast:
+        """For the runs of target days first..last. The forecasts published for the days before the
+        first target are read up to `published_until` (the chunk computes the later ones itself)."""
         codes = [st.code for st in ctx.stations]
-        past = issued_forecasts(ctx.engine, first_target - dt.timedelta(days=config.window_days),
-                                last_target - dt.timedelta(days=1))
+        until = first_target - dt.timedelta(days=1)
+        until = min(until, published_until) if published_until is not None else until
+        past = issued_forecasts(ctx.engine, first_target - dt.timedelta(days=config.window_days), until)
         lo = dt.datetime.combine(first_target - dt.timedelta(days=config.window_days + 1), dt.time(), tzinfo=dt.UTC)
         hi = dt.datetime.combine(last_target, dt.time(), tzinfo=dt.UTC)
         observed = {c: {} for c in ("vtec", *BASELINES)}
@@ -340,7 +344,10 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
     obs = history.stack().dropna().rename("vtec").reset_index()
     obs.columns = ["time", "station", "vtec"]
     write_observations(ctx.engine, obs, centre_default=ctx.centre)
-    past = VerifiedPast.read(ctx, days[0].target_day, days[-1].target_day, config)
+    # read from the database: what was published for the target days before the chunk's and not
+    # recomputed here (the lead-in days' and the chunk's own replace theirs as they are made)
+    past = VerifiedPast.read(ctx, days[0].target_day, days[-1].target_day, config,
+                             published_until=recompute_from)
     for n, (day, got) in enumerate(zip(lead_in, lead_in_members), start=1):
         if isinstance(got, MemberForecasts):
             past.add(-n, day.target_day, got.issue, _as_published(got, [st.code for st in ctx.stations], day.lag))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, delete, or_, select, text
+from sqlalchemy import JSON, Connection, Engine, Table, delete, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from swx.errors import SwxError
@@ -90,8 +90,12 @@ def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], ke
     _check_rows(table.name, rows)
     deduped = {tuple(r[k] for k in key): r for r in rows}  # one row per key in a statement (last wins)
     rows = list(deduped.values())
-    ins = _insert(conn, table)
     cols = update if update is not None else [c for c in rows[0] if c not in key]
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS and \
+            not any(isinstance(table.c[c].type, JSON) for c in rows[0]):
+        _copy_upsert(conn, table, rows, key, cols)
+        return len(rows)
+    ins = _insert(conn, table)
     if cols:
         changed = or_(*[table.c[c].is_distinct_from(ins.excluded[c]) for c in cols])
         stmt = ins.on_conflict_do_update(index_elements=list(key), set_={c: ins.excluded[c] for c in cols},
@@ -100,6 +104,35 @@ def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], ke
         stmt = ins.on_conflict_do_nothing(index_elements=list(key))
     conn.execute(stmt, rows)
     return len(rows)
+
+
+#: from this many rows on, an upsert into PostgreSQL goes through COPY (a run's forecasts, a chunk's ΔTEC)
+COPY_MIN_ROWS = 200
+
+
+def _copy_upsert(conn: Connection, table: Table, rows: list[Mapping[str, Any]], key: Sequence[str],
+                 update: Sequence[str]) -> None:
+    """`upsert`'s PostgreSQL bulk path, same result: COPY into a temporary table of the same columns
+    (values through the columns' own bind processing: naive times are refused as in `upsert`), then one
+    INSERT ... SELECT ... ON CONFLICT."""
+    names = list(rows[0])
+    procs = [table.c[c].type.bind_processor(conn.dialect) for c in names]
+    tmp = f"_load_{table.name}_{len(names)}_{abs(hash(tuple(names))) % 10 ** 8}"
+    cols = ", ".join(names)
+    conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} ON COMMIT DELETE ROWS AS "
+                      f"SELECT {cols} FROM {table.name} WITH NO DATA"))
+    with conn.connection.driver_connection.cursor() as cur:
+        with cur.copy(f"COPY {tmp} ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(tuple(r[c] if proc is None or r[c] is None else proc(r[c])
+                                     for c, proc in zip(names, procs)))
+    if update:
+        changed = " OR ".join(f"{table.name}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in update)
+        action = f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in update)} WHERE {changed}"
+    else:
+        action = "DO NOTHING"
+    conn.execute(text(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {tmp} "
+                      f"ON CONFLICT ({', '.join(key)}) {action}"))
 
 
 # ------------------------------------------------------------------------------------ domain writes
@@ -149,6 +182,10 @@ def upsert_indices(engine: Engine, tables: IndexTables) -> int:
     return len(kp_rows)
 
 
+#: rows per upsert statement of the large writes (observations, ΔTEC): bounded memory for years of rows
+UPSERT_BATCH = 50_000
+
+
 def write_observations(engine: Engine, df: pd.DataFrame, *, centre_default: str | None = None) -> int:
     """Station vTEC: columns station (code), time (UTC-aware), vtec, centre, [input_file_id]."""
     table = "observations"
@@ -175,8 +212,8 @@ def write_observations(engine: Engine, df: pd.DataFrame, *, centre_default: str 
                     for s, t, c, v, f in zip(frame.station_id, frame.time, frame.centre, frame.vtec,
                                              frame.input_file_id if frame.input_file_id is not None
                                              else [None] * len(frame))]
-            for i in range(0, len(rows), 50000):
-                upsert(conn, m.Observation.__table__, rows[i:i + 50000], ["station_id", "time", "centre"])
+            for i in range(0, len(rows), UPSERT_BATCH):
+                upsert(conn, m.Observation.__table__, rows[i:i + UPSERT_BATCH], ["station_id", "time", "centre"])
     return len(frame)
 
 
@@ -303,8 +340,7 @@ def write_blend_weights(engine: Engine, run_id: int, df: pd.DataFrame) -> int:
         ids = station_ids(conn, df["station"].unique())
         rows = [dict(run_id=run_id, station_id=ids[c], member=str(k), lead_h=float(h), weight=float(w), n_samples=int(n))
                 for c, k, h, w, n in zip(df.station, df.member, df.lead_h, df.weight, df.n_samples)]
-        conn.execute(m.BlendWeight.__table__.insert(), rows)
-        return len(rows)
+        return upsert(conn, m.BlendWeight.__table__, rows, ["run_id", "station_id", "member", "lead_h"])
 
 
 def write_rows(engine: Engine, model: type[m.Base], rows: Sequence[Mapping[str, Any]], key: Sequence[str]) -> int:
@@ -349,10 +385,13 @@ def write_dtec(engine: Engine, frame: pd.DataFrame, kind: str, reference: str = 
         return 0
     with engine.begin() as conn:
         ids = station_ids(conn, f["station"].unique())
-        rows = [dict(station_id=ids[c], time=pd.Timestamp(t).to_pydatetime(), kind=kind, reference=reference,
-                     dtec=float(d), dtec_rel=None if pd.isna(r) else float(r))
-                for c, t, d, r in zip(f.station, f.time, f.dtec, f.dtec_rel)]
-        return upsert(conn, m.DeltaTec.__table__, rows, ["station_id", "time", "kind", "reference"])
+        for i in range(0, len(f), UPSERT_BATCH):  # years of ΔTEC (a backfill's storms step): bounded memory
+            part = f.iloc[i:i + UPSERT_BATCH]
+            rows = [dict(station_id=ids[c], time=pd.Timestamp(t).to_pydatetime(), kind=kind, reference=reference,
+                         dtec=float(d), dtec_rel=None if pd.isna(r) else float(r))
+                    for c, t, d, r in zip(part.station, part.time, part.dtec, part.dtec_rel)]
+            upsert(conn, m.DeltaTec.__table__, rows, ["station_id", "time", "kind", "reference"])
+    return len(f)
 
 
 def set_global_rmse(engine: Engine, run_id: int, method: str, times: Sequence[np.datetime64],

@@ -1,0 +1,106 @@
+"""The backfill stage and `swx backfill`, on a simulated archive with CNNs trained to 10 March 2015:
+point in time across the training end, resumable, the daily update replayed on request, storms for
+every archived day, the plan of chunks and pending days."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from swx.cli import app
+from swx.config import get_settings
+from swx.errors import InputError
+from swx.pipeline.backfill import backfill_stage, check_range, check_steps, chunked, pending_days, update_days
+from swx.pipeline.context import context
+from swx.pipeline.train import train
+from swx.store import queries as q
+from tests.helpers import run_cli_main, simulated_archive
+
+
+@pytest.fixture
+def trained(database, monkeypatch):
+    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
+    get_settings.cache_clear()
+    settings = get_settings()
+    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 18))
+    ctx = context(settings)
+    train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
+    return ctx
+
+
+def _used_models(engine) -> pd.DataFrame:
+    """Every model version a run used (its provenance) with the run's issue time and target day."""
+    with engine.connect() as c:
+        out = pd.read_sql(text("SELECT r.target_day, r.issue_time, mv.version, mv.train_end FROM run_models rm "
+                               "JOIN forecast_runs r ON r.id = rm.run_id "
+                               "JOIN model_versions mv ON mv.id = rm.model_version_id"), c)
+    for col in ("issue_time", "train_end"):
+        out[col] = pd.to_datetime(out[col], utc=True)
+    out["target_day"] = pd.to_datetime(out["target_day"]).dt.date
+    return out
+
+
+def test_swx_backfill_is_point_in_time_resumable_and_says_what_it_did(trained):
+    """Issue days 8-13 March, chunks of 4 days: the 8th and 9th (inside the CNNs' training period) stand on
+    the baselines, the others use the CNNs; no stored forecast comes from a model that saw data after its
+    issue time; the days are verified; the storms of the period are found; a second run does nothing."""
+    engine = trained.engine
+    runner = CliRunner()
+    res = runner.invoke(app, ["backfill", "--start", "2015-03-08", "--end", "2015-03-13", "--chunk-days", "4"])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())  # the console wraps long lines
+    assert "6 day(s), 0 already done" in said and "runs 6 (2 degraded)" in said
+    runs = q.runs(engine).sort_values("target_day")
+    assert list(runs.target_day) == [dt.date(2015, 3, 9) + dt.timedelta(days=k) for k in range(6)]
+    assert list(runs.degraded) == [True, True, False, False, False, False]
+    assert "27-day median only" in runs.iloc[0].reason
+    used = _used_models(engine)
+    assert set(used.target_day) == {dt.date(2015, 3, 11) + dt.timedelta(days=k) for k in range(4)}
+    assert (used.train_end <= used.issue_time + pd.Timedelta(hours=2)).all()
+    # days 9..13 verified (the 8th's forecast was issued before the backfill), and the storms found
+    assert q.unverified_days(engine, dt.date(2015, 3, 9), dt.date(2015, 3, 13)) == set()
+    assert "days verified 5" in said and "storm events 0" in said
+    counts = q.counts(engine)
+    again = runner.invoke(app, ["backfill", "--start", "2015-03-08", "--end", "2015-03-13", "--step", "forecast",
+                                "--step", "verify"])
+    said = " ".join(again.output.split())
+    assert again.exit_code == 0 and "6 already done" in said and "runs 0" in said
+    assert q.counts(engine) == counts
+
+
+def test_replayed_updates_serve_only_the_days_after_their_data(trained):
+    """With the daily update replayed, each day's forecast uses the newest version whose data ended by its
+    issue time: an update made for a day never forecasts that day."""
+    ctx, engine = trained, trained.engine
+    out = backfill_stage(ctx.settings, dt.date(2015, 3, 11), dt.date(2015, 3, 13), steps=["forecast"], replay=True)
+    assert out["runs"] == 3 and not out["failed"]
+    registry = q.model_registry(engine)
+    updated = registry[registry.version > 1]
+    assert len(updated) == 18 * 3  # one candidate per station and replayed day (10, 11, 12 March)
+    used = _used_models(engine)
+    assert (used.train_end <= used.issue_time + pd.Timedelta(hours=2)).all()
+    accepted = updated[updated.status.isin(["active", "retired"])]
+    if len(accepted):  # an accepted update for day D serves the forecasts issued from D + 1 on
+        first = accepted.train_end.min()
+        later = used[used.issue_time + pd.Timedelta(hours=2) >= first]
+        assert len(later) and (later.version > 1).any()
+
+
+def test_the_plan_chunks_pending_days_and_refuses_bad_arguments(trained, monkeypatch, capsys):
+    settings = trained.settings
+    days = [dt.date(2015, 3, 1) + dt.timedelta(days=k) for k in range(7)]
+    assert chunked(days, 3) == [days[:3], days[3:6], days[6:]]
+    assert chunked(days[:2] + days[4:], 3) == [days[:2], days[4:]]  # a done day starts a new chunk
+    assert update_days(days[:1]) == [dt.date(2015, 2, 28)]
+    assert check_steps(["storms", "forecast"]) == ["forecast", "storms"]
+    with pytest.raises(InputError, match="unknown backfill step"):
+        check_steps(["forecast", "predict"])
+    with pytest.raises(InputError, match="before it starts"):
+        check_range(days[3], days[0], 10)
+    assert pending_days(settings, days[0], days[-1], ["forecast", "verify"]) == days
+    code, output = run_cli_main(monkeypatch, capsys, ["backfill", "--start", "2015-03-05", "--end", "2015-03-01"])
+    assert code != 0 and "before it starts" in output and "Traceback" not in output
