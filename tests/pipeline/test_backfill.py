@@ -47,7 +47,8 @@ def _used_models(engine) -> pd.DataFrame:
 def test_swx_backfill_is_point_in_time_resumable_and_says_what_it_did(trained):
     """Issue days 8-13 March, chunks of 4 days: the 8th and 9th (inside the CNNs' training period) stand on
     the baselines, the others use the CNNs; no stored forecast comes from a model that saw data after its
-    issue time; the days are verified; the storms of the period are found; a second run does nothing."""
+    issue time; the forecasts are verified; the storms of the period are looked for; a second run does
+    nothing."""
     engine = trained.engine
     runner = CliRunner()
     res = runner.invoke(app, ["backfill", "--start", "2015-03-08", "--end", "2015-03-13", "--chunk-days", "4"])
@@ -61,9 +62,9 @@ def test_swx_backfill_is_point_in_time_resumable_and_says_what_it_did(trained):
     used = _used_models(engine)
     assert set(used.target_day) == {dt.date(2015, 3, 11) + dt.timedelta(days=k) for k in range(4)}
     assert (used.train_end <= used.issue_time + pd.Timedelta(hours=2)).all()
-    # days 9..13 verified (the 8th's forecast was issued before the backfill), and the storms found
-    assert q.unverified_days(engine, dt.date(2015, 3, 9), dt.date(2015, 3, 13)) == set()
-    assert "days verified 5" in said and "storm events 0" in said
+    # the forecasts it made are verified (target days 9..14), and the storms of the period looked for
+    assert q.unverified_days(engine, dt.date(2015, 3, 9), dt.date(2015, 3, 14)) == set()
+    assert "days verified 6" in said and "storm events 0" in said
     counts = q.counts(engine)
     again = runner.invoke(app, ["backfill", "--start", "2015-03-08", "--end", "2015-03-13", "--step", "forecast",
                                 "--step", "verify"])
@@ -102,5 +103,10 @@ def test_the_plan_chunks_pending_days_and_refuses_bad_arguments(trained, monkeyp
     with pytest.raises(InputError, match="before it starts"):
         check_range(days[3], days[0], 10)
     assert pending_days(settings, days[0], days[-1], ["forecast", "verify"]) == days
+    # days that cannot be forecast (no map on or before them) fail on their own, in chunks of one day too
+    out = backfill_stage(settings, dt.date(2015, 2, 7), dt.date(2015, 2, 8), steps=["forecast", "verify"],
+                         chunk_days=1)
+    assert out["runs"] == 0 and sorted(out["failed"]) == ["2015-02-07", "2015-02-08"]
+    assert "no sim GIM on or before 2015-02-07" in out["failed"]["2015-02-07"]
     code, output = run_cli_main(monkeypatch, capsys, ["backfill", "--start", "2015-03-05", "--end", "2015-03-01"])
     assert code != 0 and "before it starts" in output and "Traceback" not in output

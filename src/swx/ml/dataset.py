@@ -26,7 +26,7 @@ class StationDataset:
     x: np.ndarray
     y: np.ndarray
     issue: pd.DatetimeIndex
-    #: times where a station's missing value was filled from its neighbours (the next one included)
+    #: times where a station's missing value was filled from its neighbours (so known only one step later)
     filled: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], tz="UTC"))
 
     @property

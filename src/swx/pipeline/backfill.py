@@ -50,15 +50,17 @@ def check_range(start: dt.date, end: dt.date, chunk_days: int) -> None:
 def pending_days(settings: Settings, start: dt.date, end: dt.date, steps: list[str], *,
                  force: bool = False) -> list[dt.date]:
     """The issue days of start..end a backfill still has to do: all with `force`; else those whose
-    forecast did not finish with its products or, when verifying, whose day's published forecast is not
-    verified yet though its map is archived."""
+    forecast did not finish with its products or, when verifying, whose forecast is not verified yet
+    though the map of its target day (the next day) is archived."""
     days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
     if force or not ({"forecast", "verify"} & set(steps)):
         return days
     done = completed_days(settings, start, end) if "forecast" in steps else set(days)
     if "verify" in steps:
         ctx = context(settings)
-        done -= {d for d in unverified_days(open_database(settings), start, end) if ctx.archive.has_gim(ctx.centre, d)}
+        one = dt.timedelta(days=1)
+        done -= {target - one for target in unverified_days(open_database(settings), start + one, end + one)
+                 if ctx.archive.has_gim(ctx.centre, target)}
     return [d for d in days if d not in done]
 
 
@@ -90,8 +92,8 @@ def backfill_chunk_stage(settings: Settings, days: list[dt.date], steps: list[st
                          on_day: Callable[[dt.date], None] | None = None) -> ChunkSummary:
     """One chunk of the backfill that starts on `start`: the forecasts of its issue days not finished
     yet (all with `force`; `forecast_days`, self-contained: chunks may run side by side), then the
-    verification of its days (`verify_days`, an upsert). `on_day` is called as each day is done with
-    its last step."""
+    verification of those forecasts — of their target days, the next days — (`verify_days`, an
+    upsert). `on_day` is called with each issue day as it is done with its last step."""
     ctx = context(settings)
     days = sorted(days)
     out = ChunkSummary(first=str(days[0]), last=str(days[-1]), runs=0, degraded=0, failed={}, verified=0)
@@ -107,7 +109,10 @@ def backfill_chunk_stage(settings: Settings, days: list[dt.date], steps: list[st
             else:
                 out["failed"][str(day)] = f"{type(r).__name__}: {r}"
     if verify:
-        out["verified"] = sum(bool(v["stations"]) for v in verify_days(ctx, days, on_day=on_day))
+        one = dt.timedelta(days=1)
+        targets = [d + one for d in days]
+        out["verified"] = sum(bool(v["stations"]) for v in verify_days(
+            ctx, targets, on_day=None if on_day is None else lambda target: on_day(target - one)))
     return out
 
 

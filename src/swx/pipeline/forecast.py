@@ -172,10 +172,11 @@ class VerifiedPast:
     @classmethod
     def read(cls, ctx: Context, first_target: dt.date, last_target: dt.date, config: BlendConfig,
              published_until: dt.date | None = None) -> VerifiedPast:
-        """For the runs of target days first..last. The forecasts published for the days before the
-        first target are read up to `published_until` (the chunk computes the later ones itself)."""
+        """For the runs of target days first..last. The forecasts published for target days in the
+        trailing window are read up to the target day `published_until` (a self-contained chunk
+        computes the later ones itself)."""
         codes = [st.code for st in ctx.stations]
-        until = first_target - dt.timedelta(days=1)
+        until = last_target - dt.timedelta(days=1)  # the chunk's own days: replaced as its runs finish
         until = min(until, published_until) if published_until is not None else until
         past = issued_forecasts(ctx.engine, first_target - dt.timedelta(days=config.window_days), until)
         lo = dt.datetime.combine(first_target - dt.timedelta(days=config.window_days + 1), dt.time(), tzinfo=dt.UTC)
@@ -277,14 +278,17 @@ def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp,
     return PublishedBlend(pd.concat(rows, ignore_index=True), pd.concat(weight_rows, ignore_index=True), notes)
 
 
+class DayFailedError(SwxError):
+    """A day of a chunk failed on something other than a domain error (its cause is chained): the
+    chunk's other days go on."""
+
+
 @dataclass
 class _Day:
-    """One run of a chunk: the issue day, the newest archived day on or before it, and why it is
-    degraded (empty when it is not)."""
+    """One run of a chunk: the issue day and the newest archived day on or before it."""
 
     issue_day: dt.date
     latest: dt.date
-    reason: str = ""
 
     @property
     def target_day(self) -> dt.date:
@@ -324,17 +328,20 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
             plans.append(exc)
     days = [p for p in plans if isinstance(p, _Day)]
     if not days:
-        if len(plans) == 1:
-            raise plans[0]
+        for day in issue_days:
+            if on_day is not None:
+                on_day(day)
         return plans
     methods = methods or [s.extension_method] + [x for x in s.extension_compare if x != s.extension_method]
     config = BlendConfig()
     lead_in = []
-    if recompute_from is not None:
-        for k in range(config.window_days, 0, -1):
-            day = issue_days[0] - dt.timedelta(days=k)
-            if day >= recompute_from and day not in issue_days and any(d <= day for d in archived):
+    if recompute_from is not None:  # the window before the chunk, and the days inside it it does not redo
+        wanted = set(issue_days)
+        day = max(issue_days[0] - dt.timedelta(days=config.window_days), recompute_from)
+        while day < issue_days[-1]:
+            if day not in wanted and archived and archived[0] <= day:
                 lead_in.append(_Day(day, _latest_day(ctx, archived, day)))
+            day += dt.timedelta(days=1)
     first, last = min(d.latest for d in days + lead_in), max(d.latest for d in days)
     history = station_history(ctx, first - dt.timedelta(days=HISTORY_DAYS), last)
     every = member_forecasts(ctx, history, [d.latest for d in lead_in + days], architectures)
@@ -345,9 +352,10 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
     obs.columns = ["time", "station", "vtec"]
     write_observations(ctx.engine, obs, centre_default=ctx.centre)
     # read from the database: what was published for the target days before the chunk's and not
-    # recomputed here (the lead-in days' and the chunk's own replace theirs as they are made)
+    # recomputed here (the lead-in days' and the chunk's own replace theirs as they are made); the
+    # lead-in starts at the issue day `recompute_from`, whose target is the next day
     past = VerifiedPast.read(ctx, days[0].target_day, days[-1].target_day, config,
-                             published_until=recompute_from)
+                             published_until=None if recompute_from is None else recompute_from)
     for n, (day, got) in enumerate(zip(lead_in, lead_in_members), start=1):
         if isinstance(got, MemberForecasts):
             past.add(-n, day.target_day, got.issue, _as_published(got, [st.code for st in ctx.stations], day.lag))
@@ -355,24 +363,23 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
     base_all = baselines_at(history, valid_all) if len(valid_all) else {}
     out: list[ForecastResult | SwxError] = []
     by_day = dict(zip([d.issue_day for d in days], members))
-    for plan in plans:
+    for plan, day in zip(plans, issue_days):
         if not isinstance(plan, _Day):
-            if len(issue_days) == 1:
-                raise plan
             out.append(plan)
-            continue
-        got = by_day[plan.issue_day]
-        try:
-            if isinstance(got, NotFoundError):
-                raise got
-            out.append(_publish(ctx, plan, history, got, base_all, past, config, methods, flow_run_id))
-        except Exception as exc:  # noqa: BLE001 - in a chunk, a bad day never stops the good ones
-            if len(issue_days) == 1:
-                raise
-            log.error("forecast for %s failed: %s: %s", plan.target_day, type(exc).__name__, exc)
-            out.append(exc if isinstance(exc, SwxError) else SwxError(f"{type(exc).__name__}: {exc}"))
+        elif isinstance(got := by_day[plan.issue_day], NotFoundError):
+            out.append(got)
+        else:
+            try:
+                out.append(_publish(ctx, plan, history, got, base_all, past, config, methods, flow_run_id))
+            except Exception as exc:  # noqa: BLE001 - a bad day never stops the good ones
+                log.error("forecast for %s failed: %s: %s", plan.target_day, type(exc).__name__, exc)
+                if not isinstance(exc, SwxError):
+                    wrapped = DayFailedError(f"{type(exc).__name__}: {exc}")
+                    wrapped.__cause__ = exc
+                    exc = wrapped
+                out.append(exc)
         if on_day is not None:
-            on_day(plan.issue_day)
+            on_day(day)
     return out
 
 
@@ -497,7 +504,10 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     latest earlier day when they are missing: its forecasts are then carried forward): a chunk of one
     day of `forecast_days`."""
     [result] = forecast_days(ctx, [issue_day], methods=methods, architectures=architectures, flow_run_id=flow_run_id)
-    assert isinstance(result, ForecastResult)
+    if isinstance(result, DayFailedError):
+        raise result.__cause__  # not a domain failure: as it was raised
+    if isinstance(result, Exception):
+        raise result
     return result
 
 

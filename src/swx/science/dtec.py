@@ -35,7 +35,7 @@ def median_reference(history: np.ndarray, history_times: np.ndarray, target_time
         pos = np.clip(np.searchsorted(h_t, want), 0, max(len(h_t) - 1, 0))
         hit = (h_t[pos] == want) if len(h_t) else np.zeros(len(t_t), bool)
         stack[k - 1][hit] = history[pos[hit]]
-    count = np.isfinite(stack).sum(axis=0)
+    count = (~np.isnan(stack)).sum(axis=0)
     ref = nan_median_first_axis(stack, count)
     ref[count < min_days] = np.nan
     return ref
@@ -44,7 +44,7 @@ def median_reference(history: np.ndarray, history_times: np.ndarray, target_time
 def nan_median_first_axis(stack: np.ndarray, count: np.ndarray | None = None) -> np.ndarray:
     """np.nanmedian(stack, axis=0), by one sort (NaN sort last) and the middle of each column's finite
     values: numpy's nanmedian goes through masked arrays for short axes, ~20x slower on maps."""
-    count = np.isfinite(stack).sum(axis=0) if count is None else count
+    count = (~np.isnan(stack)).sum(axis=0) if count is None else count
     ordered = np.sort(stack, axis=0)
     lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[None] // 2, axis=0)[0]
     hi = np.take_along_axis(ordered, (count // 2)[None], axis=0)[0]

@@ -185,7 +185,7 @@ class ResidualField:
     variance_stride: int | None = None  # None: every node up to 1000 observations, every 3rd beyond
     name: str = "residual"
     chunk: int = 4096
-    factored_cells: int = 2 ** 24  # grid nodes x observations up to which the kernel is factored (~128 MB)
+    factored_cells: int = 2 ** 24  # grid nodes x observations up to which the kernel is factored (~0.5 GB peak)
 
     def _features(self, lat: np.ndarray, lon: np.ndarray, ut: np.ndarray) -> np.ndarray:
         return np.stack([dipole_latitude(lat, lon), local_time_hours(ut, lon), np.broadcast_to(ut, np.shape(lat))],

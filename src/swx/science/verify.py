@@ -42,7 +42,8 @@ def scores(y: np.ndarray, pred: np.ndarray, *, persistence: np.ndarray | None = 
     err = p_ - y_
     out = {"n": int(ok.sum()), "rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err))),
            "bias": float(np.mean(err)),
-           "corr": float(np.corrcoef(y_, p_)[0, 1]) if len(y_) > 1 and np.std(p_) > 0 else float("nan")}
+           "corr": (float(np.corrcoef(y_, p_)[0, 1]) if len(y_) > 1 and np.std(p_) > 0 and np.std(y_) > 0
+                    else float("nan"))}  # undefined for a constant series
     for name, ref in (("persistence", persistence), ("median27", median27)):
         if ref is not None:
             r = float(np.sqrt(np.mean((ref[ok] - y_) ** 2)))

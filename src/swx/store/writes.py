@@ -121,6 +121,7 @@ def _copy_upsert(conn: Connection, table: Table, rows: list[Mapping[str, Any]], 
     cols = ", ".join(names)
     conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} ON COMMIT DELETE ROWS AS "
                       f"SELECT {cols} FROM {table.name} WITH NO DATA"))
+    conn.execute(text(f"TRUNCATE {tmp}"))  # emptied at commit: a second upsert in one transaction starts clean
     with conn.connection.driver_connection.cursor() as cur:
         with cur.copy(f"COPY {tmp} ({cols}) FROM STDIN") as copy:
             for r in rows:
