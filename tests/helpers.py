@@ -264,3 +264,20 @@ def run_cli_main(monkeypatch, capsys, argv: list[str]) -> tuple[int, str]:
         cli.main()
     captured = capsys.readouterr()
     return exit_info.value.code, captured.out + captured.err
+
+
+def cnn_trained_to_10_march(monkeypatch):
+    """The pipeline tests' start: a simulated archive (2-hourly maps, 10 Feb - 18 Mar 2015, the St
+    Patrick's Day storm) with CNNs trained to 10 March, in the database of the test's `database`
+    fixture. Returns the context."""
+    from swx.config import get_settings
+    from swx.pipeline.context import context
+    from swx.pipeline.train import train
+
+    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
+    get_settings.cache_clear()
+    settings = get_settings()
+    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 18))
+    ctx = context(settings)
+    train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
+    return ctx

@@ -12,24 +12,15 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from swx.cli import app
-from swx.config import get_settings
 from swx.errors import InputError
 from swx.pipeline.backfill import backfill_stage, check_range, check_steps, chunked, pending_days, update_days
-from swx.pipeline.context import context
-from swx.pipeline.train import train
 from swx.store import queries as q
-from tests.helpers import run_cli_main, simulated_archive
+from tests.helpers import cnn_trained_to_10_march, run_cli_main
 
 
 @pytest.fixture
 def trained(database, monkeypatch):
-    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
-    get_settings.cache_clear()
-    settings = get_settings()
-    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 18))
-    ctx = context(settings)
-    train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
-    return ctx
+    return cnn_trained_to_10_march(monkeypatch)
 
 
 def _used_models(engine) -> pd.DataFrame:

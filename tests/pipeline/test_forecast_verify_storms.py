@@ -14,31 +14,22 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from swx.cli import app
-from swx.config import get_settings
 from swx.io.ionex import read_ionex
 from swx.ml.registry import ModelRegistry
-from swx.pipeline.context import context
 from swx.pipeline.forecast import forecast
 from swx.pipeline.storms import storms
-from swx.pipeline.train import train
 from swx.pipeline.verify import verify_maps, verify_station_forecasts
 from swx.provenance import code_version
 from swx.science.series import series_from_archive
 from swx.store import queries as q
 from swx.store.writes import write_storm_events
-from tests.helpers import simulated_archive
+from tests.helpers import cnn_trained_to_10_march
 
 
 @pytest.fixture
 def trained(database, monkeypatch):
-    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
     monkeypatch.setenv("SWX_EXTENSION_COMPARE", '["idw"]')
-    get_settings.cache_clear()
-    settings = get_settings()
-    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 18))
-    ctx = context(settings)
-    train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
-    return ctx
+    return cnn_trained_to_10_march(monkeypatch)
 
 
 def test_daily_forecast_verification_storms_and_rerun(trained):

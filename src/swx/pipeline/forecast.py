@@ -107,12 +107,13 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
     picks: list[int | NotFoundError] = []
     for latest in latest_days:
         first = pd.Timestamp(latest - dt.timedelta(days=HISTORY_DAYS), tz="UTC")
+        first_issue = first + (ds.x.shape[2] - 1) * STEP  # the first window of a single run's history
         cutoff = pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC") - STEP
-        ok = (ds.issue >= first + (ds.x.shape[2] - 1) * STEP) & (ds.issue <= cutoff)
+        ok = (ds.issue >= first_issue) & (ds.issue <= cutoff)
         # a value filled from its neighbours is only known once the next one is: not at the issue time
         ok &= ~(ds.issue.isin(ds.filled) & (ds.issue == cutoff))
         # nor from a neighbour before the history a single run reads
-        ok &= ~((ds.issue == first + (ds.x.shape[2] - 1) * STEP) & (first in ds.filled))
+        ok &= ~((ds.issue == first_issue) & (first in ds.filled))
         idx = np.flatnonzero(ok)
         picks.append(int(idx[-1]) if len(idx) else NotFoundError(
             f"no complete 24 h input window in the station history up to {latest} (too many missing maps)"))
@@ -120,18 +121,17 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
     issues = ds.issue[chosen]
     registry = ModelRegistry(ctx.settings.models_dir, ctx.engine)
     codes = [st.code for st in ctx.stations]
-    n_out = ds.y.shape[-1]
+    valids = [pd.DatetimeIndex([issue + STEP * k for k in range(1, ds.y.shape[-1] + 1)]) for issue in issues]
     rows: list[list[pd.DataFrame]] = [[] for _ in chosen]
     for arch in architectures or ARCHITECTURES:
         if not len(chosen):
             break
         means, sigmas, versions = predict_point_in_time(registry, ds.x[:, chosen], codes, arch,
                                                         list(issues.to_pydatetime()), ctx.settings.device)
-        for n, issue in enumerate(issues):
+        for n, (issue, valid) in enumerate(zip(issues, valids)):
             used = [versions[i][n] for i in range(len(codes))]
             if any(v is None for v in used):
                 continue
-            valid = pd.DatetimeIndex([issue + STEP * k for k in range(1, n_out + 1)])
             lead_h = np.asarray((valid - issue) / pd.Timedelta(hours=1))
             for i, (code, v) in enumerate(zip(codes, used)):
                 rows[n].append(pd.DataFrame({"station": code, "architecture": arch, "valid_time": valid,
@@ -140,16 +140,14 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
     if any(not r for r in rows) and not any(
             all(registry.active(c, arch) is not None for c in codes) for arch in architectures or ARCHITECTURES):
         raise NoActiveModelError("no architecture has active models for every station: run `swx train` first")
+    made = iter(zip(rows, issues, valids))  # the days with a window, in order
     out: list[MemberForecasts | NotFoundError] = []
-    n = 0
     for p in picks:
         if isinstance(p, NotFoundError):
             out.append(p)
-            continue
-        issue = issues[n]
-        valid = pd.DatetimeIndex([issue + STEP * k for k in range(1, n_out + 1)])
-        out.append(MemberForecasts(pd.concat(rows[n], ignore_index=True) if rows[n] else _no_members(), issue, valid))
-        n += 1
+        else:
+            r, issue, valid = next(made)
+            out.append(MemberForecasts(pd.concat(r, ignore_index=True) if r else _no_members(), issue, valid))
     return out
 
 
@@ -355,7 +353,7 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
     # recomputed here (the lead-in days' and the chunk's own replace theirs as they are made); the
     # lead-in starts at the issue day `recompute_from`, whose target is the next day
     past = VerifiedPast.read(ctx, days[0].target_day, days[-1].target_day, config,
-                             published_until=None if recompute_from is None else recompute_from)
+                             published_until=recompute_from)
     for n, (day, got) in enumerate(zip(lead_in, lead_in_members), start=1):
         if isinstance(got, MemberForecasts):
             past.add(-n, day.target_day, got.issue, _as_published(got, [st.code for st in ctx.stations], day.lag))
