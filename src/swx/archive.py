@@ -36,6 +36,11 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: checksum checks of archived files by the identity of the file and of its record (files are replaced
+#: atomically: a changed file or record is a new key)
+_VERIFIED: FileCache[bool] = FileCache(size=50_000)
+
+
 @dataclass(frozen=True)
 class ArchivedFile:
     path: Path
@@ -66,7 +71,11 @@ class Archive:
         return parts[0] if parts else None
 
     def verify(self, path: Path) -> bool:
-        """True when `path` exists and matches its recorded checksum."""
+        """True when `path` exists and matches its recorded checksum (the answer is kept while neither
+        the file nor its record changes: a day's stages check the same archived days again and again)."""
+        return _VERIFIED.get([path, self._sidecar(path)], lambda: self._verify_now(path))
+
+    def _verify_now(self, path: Path) -> bool:
         recorded = self.recorded_sha256(path)
         return path.is_file() and recorded is not None and sha256_file(path) == recorded
 

@@ -70,9 +70,14 @@ def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issu
     return ds
 
 
+#: zlib level of the netCDF products: level 1 writes a day's forecast ~3.5x faster than level 4 for a
+#: file ~1 % larger (measured on a 2-hourly 2.5° x 5° forecast: 0.03 s vs 0.12 s, 964 vs 956 kB)
+NETCDF_COMPLEVEL = 1
+
+
 def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
     """netCDF4 with compressed variables and time in CF units, written to a temp file then renamed."""
-    enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
+    enc = {v: {"zlib": True, "complevel": NETCDF_COMPLEVEL} for v in ds.data_vars}
     enc["time"] = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "standard", "dtype": "int64"}
     with atomic_path(Path(path)) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)

@@ -45,6 +45,29 @@ def test_ingest_gims_reports_missing_days_and_exits_non_zero(tmp_path):
     assert "1 fetched" in r.output and "MISSING cod 2020-01-09" in r.output
 
 
+def test_ingest_gims_stores_the_observed_response_of_the_days_archived():
+    """Maps ingested by hand (no forecast) still give the Storms page its events: the observed ΔTEC of
+    the days archived, against the 27-day reference of the days before, and the storms in their span
+    — here the St Patrick's Day storm of 2015 on the simulated archive."""
+    import datetime as dt
+
+    from swx.store.queries import configured_engine, dtec_series, storms
+
+    r = runner.invoke(app, ["ingest", "gims", "--start", "2015-02-12", "--end", "2015-03-13", "--source", "simulated"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["ingest", "gims", "--start", "2015-03-14", "--end", "2015-03-19", "--source", "simulated"])
+    assert r.exit_code == 0, r.output
+    assert "observed ΔTEC of 2015-03-14 .. 2015-03-19 stored" in r.output
+    engine = configured_engine()
+    day = dt.datetime(2015, 3, 18, tzinfo=dt.UTC)
+    seen = dtec_series(engine, day, day + dt.timedelta(days=1))
+    assert len(seen) == 18 * 12 and seen["dtec"].notna().all()
+    events = storms(engine)
+    st_patrick = events[events["start"].dt.date == dt.date(2015, 3, 17)]
+    assert len(st_patrick) == 1 and st_patrick["g_class"].iloc[0] == 4
+    assert st_patrick["peak_neg_dtec"].iloc[0] < 0 < st_patrick["peak_pos_dtec"].iloc[0]
+
+
 def test_bad_dates_are_usage_errors():
     r = runner.invoke(app, ["ingest", "gims", "--start", "2020-13-01"])
     assert r.exit_code == 2 and "not a date" in r.output

@@ -12,6 +12,7 @@ import pytest
 from swx.science.blend import (
     BlendConfig,
     baseline_share,
+    fit_station_weights,
     fit_weights,
     pooled_prior,
     simplex_least_squares,
@@ -116,3 +117,30 @@ def test_stations_shrink_toward_the_weights_pooled_over_all_stations_and_leads()
     # no history anywhere: equal weights, and a station without history takes the prior as it is
     assert np.allclose(pooled_prior(errors[:0]), 0.5)
     assert np.allclose(fit_weights(errors[:0, 0], prior=prior)[0], prior[:, None])
+
+
+def test_the_stations_weights_fitted_in_one_batch_are_each_stations_own():
+    """`fit_station_weights` solves every station's constrained least squares in one batch: the same
+    weights, RMSE and sample counts as each station fitted alone — with a member missing at one
+    station (it gets no weight there only), a station without history and short histories."""
+    rng = np.random.default_rng(3)
+    n, s, k, h = 40, 5, 5, 3
+    errors = rng.normal(size=(n, s, k, h)) * rng.uniform(0.5, 3, (1, s, k, 1))
+    errors[:, 1, 2] = np.nan  # a member never verified at station 1
+    errors[:30, 2, 4] = np.nan  # verified on a quarter of the issue times at station 2: left out there
+    errors[:, 3] = np.nan  # station 3 has no history
+    errors[:35, 4, :, 1] = np.nan  # station 4: five complete issue times only
+    prior = np.array([0.1, 0.2, 0.3, 0.2, 0.2])
+    w, rmse, used = fit_station_weights(errors, BlendConfig(shrink_samples=10), prior)
+    for st in range(s):
+        w1, rmse1, n1 = fit_weights(errors[:, st], BlendConfig(shrink_samples=10), prior)
+        np.testing.assert_allclose(w[st], w1, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(rmse[st], rmse1, rtol=1e-12, equal_nan=True)
+        assert used[st] == n1
+    assert w[1, 2].max() == 0 and w[2, 4].max() == 0 and used[3] == 0 and used[4] == 5
+    np.testing.assert_allclose(w[3], np.repeat(prior[:, None], h, axis=1))  # no history: the prior
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    # a member left out is as if it were not there: the same weights as the fit without it
+    alone, _, _ = fit_weights(np.delete(errors[:, 1], 2, axis=1), BlendConfig(shrink_samples=0))
+    with_nan, _, _ = fit_weights(errors[:, 1], BlendConfig(shrink_samples=0))
+    np.testing.assert_allclose(np.delete(with_nan, 2, axis=0), alone, atol=1e-9)

@@ -76,3 +76,48 @@ def test_pooled_crps_is_sample_weighted():
                          "rmse": [1.0, 2.0, 2.0, 3.0], "mae": [1.0, 1.0, 1.0, 1.0], "crps": [0.5, 1.0, None, None]})
     out = pooled_skill(rows, []).set_index("model")
     assert out.loc["blend", "crps"] == pytest.approx((0.5 * 10 + 1.0 * 30) / 40) and np.isnan(out.loc["persistence", "crps"])
+
+
+def test_the_scores_of_several_models_at_once_are_each_models_own():
+    """`scores_of_models` (one pass over all the models of a verification group) gives each model the
+    scores computed directly: on the points where it, the truth and both baselines exist; the
+    correlation as numpy's, NaN for a constant series; coverage, CRPS and the PIT histogram of the
+    models with a sigma only."""
+    from scipy.stats import norm
+
+    from swx.science.verify import PIT_BINS, Z68, Z95, scores_of_models
+
+    rng = np.random.default_rng(7)
+    n = 300
+    y = rng.normal(20, 5, n)
+    y[::17] = np.nan
+    pers, med = y + rng.normal(0, 3, n), y + rng.normal(0, 4, n)
+    pers[::23] = np.nan
+    preds = {"a": y + rng.normal(0.5, 2, n), "b": y + rng.normal(-1, 1, n), "flat": np.full(n, 3.0)}
+    preds["a"][::5] = np.nan
+    sigmas = {"a": np.full(n, 2.0), "b": rng.uniform(0.5, 2, n), "flat": None}
+    sigmas["b"][::7] = np.nan  # an undefined sigma: not covered, left out of the CRPS
+    got = scores_of_models(y, preds, persistence=pers, median27=med, sigmas=sigmas)
+    for name, p in preds.items():
+        ok = np.isfinite(y) & np.isfinite(pers) & np.isfinite(med) & np.isfinite(p)
+        err = p[ok] - y[ok]
+        r = got[name]
+        assert r["n"] == ok.sum()
+        assert r["rmse"] == pytest.approx(np.sqrt(np.mean(err ** 2)), rel=1e-12)
+        assert r["mae"] == pytest.approx(np.mean(np.abs(err)), rel=1e-12)
+        assert r["bias"] == pytest.approx(np.mean(err), rel=1e-12, abs=1e-12)
+        rp = np.sqrt(np.mean((pers[ok] - y[ok]) ** 2))
+        assert r["rmse_persistence"] == pytest.approx(rp, rel=1e-12)
+        assert r["skill_vs_median27"] == pytest.approx(1 - r["rmse"] / np.sqrt(np.mean((med[ok] - y[ok]) ** 2)))
+        if name == "flat":
+            assert np.isnan(r["corr"]) and "coverage68" not in r and "crps" not in r
+            continue
+        assert r["corr"] == pytest.approx(np.corrcoef(y[ok], p[ok])[0, 1], rel=1e-10)
+        s = sigmas[name][ok]
+        assert r["coverage68"] == pytest.approx(np.mean(np.abs(err) <= Z68 * s))
+        assert r["coverage95"] == pytest.approx(np.mean(np.abs(err) <= Z95 * s))
+        good = np.isfinite(s)
+        z = (y[ok][good] - p[ok][good]) / s[good]
+        crps = s[good] * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
+        assert r["crps"] == pytest.approx(crps.mean(), rel=1e-9)
+        assert r["pit_hist"] == list(np.histogram(norm.cdf(z), bins=PIT_BINS, range=(0, 1))[0])

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from swx.cli.app import app, ingest_app, ingest_with_progress, out, parse_day
 from swx.config import get_settings
 from swx.errors import InputError
+
+if TYPE_CHECKING:
+    from swx.config import Settings
+    from swx.pipeline.ingest import IngestSummary
 
 
 @ingest_app.command("gims")
@@ -32,8 +36,27 @@ def ingest_gims_cmd(
     summary = ingest_with_progress(settings, daterange(first, last), "--source / --dir", centre=centre, kind=source,
                                    directory=directory, force=force)
     out.print("\n".join(summary.lines()))
+    _observed_response(settings.model_copy(update={"gim_source": source}) if source else settings, summary)
     out.print(f"archive: {settings.archive_dir}; database: {settings.display_database_url}")
     raise typer.Exit(1 if summary.failed else 0)
+
+
+def _observed_response(settings: Settings, summary: IngestSummary) -> None:
+    """The observed ΔTEC of the days just archived (of the centre the forecasts run on) and the storm
+    events with Kp in their span: the Storms page shows every archived storm, forecast or not."""
+    from swx.errors import SwxError
+    from swx.pipeline.storms import storms_stage
+
+    days = sorted(r.day for r in summary.results if r.status == "fetched" and r.centre == settings.centre.lower())
+    if not days:
+        return
+    try:
+        got = storms_stage(settings, days[0], days[-1])
+    except SwxError as exc:
+        out.print(f"[yellow]observed ΔTEC not computed: {exc}[/yellow]")
+        return
+    out.print(f"observed ΔTEC of {days[0]} .. {days[-1]} stored; {len(got['events'])} storm event(s) with Kp in "
+              "that span (swx storms / the Storms page)")
 
 
 @ingest_app.command("kp")

@@ -173,6 +173,18 @@ def archived_maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr
                                          lambda: ctx.archive.open_gim_tec(ctx.centre, d)["tec"]))
     if not parts:
         return None
-    out = xr.concat(parts, dim="time")
-    _, first = np.unique(out["time"].values, return_index=True)
+    lat, lon = parts[0]["lat"].values, parts[0]["lon"].values
+    same_grid = all(p.dims == parts[0].dims and np.array_equal(p["lat"].values, lat)
+                    and np.array_equal(p["lon"].values, lon) for p in parts[1:])
+    if same_grid:  # the usual case: one array, without xarray's alignment (a third of a forecast day's reads)
+        out = xr.DataArray(np.concatenate([p.values for p in parts]), dims=parts[0].dims, name=parts[0].name,
+                           coords={"time": np.concatenate([p["time"].values for p in parts]),
+                                   "lat": lat, "lon": lon},
+                           attrs=parts[0].attrs)
+    else:
+        out = xr.concat(parts, dim="time")
+    times = out["time"].values
+    if (np.diff(times) > np.timedelta64(0)).all():
+        return out
+    _, first = np.unique(times, return_index=True)
     return out.isel(time=np.sort(first))

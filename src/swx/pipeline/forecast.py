@@ -23,7 +23,14 @@ from swx.ml.registry import ModelRegistry, predict_point_in_time
 from swx.pipeline.context import Context, archived_maps, context, station_history
 from swx.products import forecast_dataset, write_products
 from swx.provenance import code_version, input_records, settings_hash
-from swx.science.blend import BASELINES, BlendConfig, baseline_share, blend_sigma, fit_weights, pooled_prior
+from swx.science.blend import (
+    BASELINES,
+    BlendConfig,
+    baseline_share,
+    blend_sigma,
+    fit_station_weights,
+    pooled_prior,
+)
 from swx.science.dtec import median_reference, naive_utc, station_dtec_frame
 from swx.science.extend import StationValues, extend, persistence_prior
 from swx.science.features import baselines_at
@@ -132,11 +139,14 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
             used = [versions[i][n] for i in range(len(codes))]
             if any(v is None for v in used):
                 continue
-            lead_h = np.asarray((valid - issue) / pd.Timedelta(hours=1))
-            for i, (code, v) in enumerate(zip(codes, used)):
-                rows[n].append(pd.DataFrame({"station": code, "architecture": arch, "valid_time": valid,
-                                             "lead_h": lead_h, "mean": means[i, n], "sigma": sigmas[i, n],
-                                             "model_version": v.version, "model_version_id": v.id}))
+            h = len(valid)
+            rows[n].append(pd.DataFrame({  # station-major: each station's H leads in turn
+                "station": np.repeat(codes, h), "architecture": arch,
+                "valid_time": valid[np.tile(np.arange(h), len(codes))],
+                "lead_h": np.tile(np.asarray((valid - issue) / pd.Timedelta(hours=1)), len(codes)),
+                "mean": means[:, n].ravel(), "sigma": sigmas[:, n].ravel(),
+                "model_version": np.repeat([v.version for v in used], h),
+                "model_version_id": np.repeat([v.id for v in used], h)}))
     if any(not r for r in rows) and not any(
             all(registry.active(c, arch) is not None for c in codes) for arch in architectures or ARCHITECTURES):
         raise NoActiveModelError("no architecture has active models for every station: run `swx train` first")
@@ -158,13 +168,18 @@ class PublishedBlend:
     on_baselines: dict[str, str]  # station -> why it runs (mostly) on the baselines
 
 
+#: the columns of the published forecasts the blends are fitted on (as `issued_forecasts` reads them)
+PUBLISHED_COLUMNS = ["run_id", "target_day", "issue_time", "station", "architecture", "valid_time", "lead_h", "mean",
+                     "sigma"]
+
+
 @dataclass
 class VerifiedPast:
     """What a run's blend is fitted on, read once for a chunk of runs: the station forecasts published
     for the target days before (the newest finished run's per day; each run of the chunk replaces its
     day's as it finishes) and the stored observations with their persistence and 27-day median."""
 
-    published: pd.DataFrame  # issued_forecasts' columns
+    published: dict[dt.date, pd.DataFrame]  # target day -> its forecasts (issued_forecasts' columns)
     observed: dict[str, pd.DataFrame]  # vtec, persistence, median27: time (naive UTC) x station
 
     @classmethod
@@ -186,19 +201,20 @@ class VerifiedPast:
             obs = obs[~obs.index.duplicated()]
             for column in observed:
                 observed[column][code] = obs[column]
-        return cls(past, {c: pd.DataFrame(v, columns=codes) for c, v in observed.items()})
+        published = {day: rows.reset_index(drop=True) for day, rows in past.groupby("target_day")}
+        return cls(published, {c: pd.DataFrame(v, columns=codes) for c, v in observed.items()})
 
     def window(self, first: dt.date, last: dt.date) -> pd.DataFrame:
         """The published forecasts for target days first..last."""
-        p = self.published
-        return p[(p["target_day"] >= first) & (p["target_day"] <= last)]
+        days = [d for d in sorted(self.published) if first <= d <= last]
+        if not days:
+            return pd.DataFrame(columns=PUBLISHED_COLUMNS)
+        return pd.concat([self.published[d] for d in days], ignore_index=True)
 
     def add(self, run_id: int, target_day: dt.date, issue_time: pd.Timestamp, fc: pd.DataFrame) -> None:
         """A run of the chunk finished: its forecasts are now the ones published for `target_day`."""
-        new = fc[["station", "architecture", "valid_time", "lead_h", "mean", "sigma"]].assign(
-            run_id=run_id, target_day=target_day, issue_time=issue_time)[self.published.columns]
-        kept = self.published[self.published["target_day"] != target_day]
-        self.published = pd.concat([kept, new], ignore_index=True) if len(kept) else new
+        self.published[target_day] = fc[["station", "architecture", "valid_time", "lead_h", "mean", "sigma"]].assign(
+            run_id=run_id, target_day=target_day, issue_time=issue_time)[PUBLISHED_COLUMNS]
 
     def observed_at(self, codes: list[str], times: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The stored observations at `times` (R, H; naive UTC) of each station, and persistence and the
@@ -232,9 +248,13 @@ def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp,
         np.searchsorted(leads, at["lead_h"])] = at["mean"].to_numpy(float)
     for k, b in enumerate(BASELINES, start=len(models)):
         now[:, k] = base_now[b].reindex(valid)[codes].to_numpy(float).T
-    sig = np.full((len(codes), len(leads)), np.nan)
-    own = at.groupby(["station", "lead_h"])["sigma"].apply(lambda s: np.sqrt(np.nanmean(s.to_numpy(float) ** 2)))
-    sig[pd.Index(codes).get_indexer(own.index.get_level_values(0)), np.searchsorted(leads, own.index.get_level_values(1))] = own
+    # the members' own sigma: the RMS of theirs, by station and lead (NaN where none has one)
+    var = np.full((len(codes), len(models), len(leads)), np.nan)
+    var[pd.Index(codes).get_indexer(at["station"]), pd.Index(models).get_indexer(at["architecture"]),
+        np.searchsorted(leads, at["lead_h"])] = at["sigma"].to_numpy(float) ** 2
+    finite = np.isfinite(var)
+    mean_var = np.where(finite, var, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
+    sig = np.where(finite.any(axis=1), np.sqrt(mean_var), np.nan)
 
     # the past: errors (R, S, K, H) of the forecasts published for the window, verified by now
     published = past.window(target_day - dt.timedelta(days=config.window_days), target_day - dt.timedelta(days=1))
@@ -255,25 +275,33 @@ def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp,
             errors[:, :, k] = base[b]
         errors -= truth[:, :, None, :]
 
-    rows, weight_rows, notes = [], [], {}
     prior = pooled_prior(errors, config)
+    w, rmse, n = fit_station_weights(errors, config, prior)  # (S, K, H), (S, H), (S,)
+    mean = np.einsum("skh,skh->sh", w, now)
+    model_mean = np.full(mean.shape, np.nan)
+    if models:
+        have = np.isfinite(now[:, :len(models)])
+        model_mean = np.where(have.any(axis=1), np.nansum(now[:, :len(models)], axis=1)
+                              / np.maximum(have.sum(axis=1), 1), np.nan)
+    mean = np.where(np.isfinite(mean), mean, model_mean)  # a baseline without a value: the models' mean there
+    sigma = np.stack([blend_sigma(rmse[s], int(n[s]), sig[s], config) for s in range(len(codes))])
+    h, k = len(leads), len(members)
+    forecasts = pd.DataFrame({"station": np.repeat(codes, h), "architecture": BLEND,
+                              "valid_time": valid[np.tile(np.arange(h), len(codes))],
+                              "lead_h": np.tile(leads, len(codes)),
+                              "mean": mean.ravel(), "sigma": sigma.ravel()})
+    weights = pd.DataFrame({"station": np.repeat(codes, k * h), "member": np.tile(np.repeat(members, h), len(codes)),
+                            "lead_h": np.tile(leads, len(codes) * k), "weight": w.ravel(),
+                            "n_samples": np.repeat(n, k * h)})
+    notes = {}
     for s, code in enumerate(codes):
-        w, rmse, n = fit_weights(errors[:, s], config, prior)
-        mean = (w * now[s]).sum(axis=0)
-        if not np.isfinite(mean).all():  # a baseline without a value: the models' mean there
-            mean = np.where(np.isfinite(mean), mean, np.nanmean(now[s, :len(models)], axis=0))
-        sigma = blend_sigma(rmse, n, sig[s], config)
-        rows.append(pd.DataFrame({"station": code, "architecture": BLEND, "valid_time": valid, "lead_h": leads,
-                                  "mean": mean, "sigma": sigma}))
-        weight_rows.append(pd.DataFrame({"station": code, "member": np.repeat(members, len(leads)),
-                                         "lead_h": np.tile(leads, len(members)), "weight": w.ravel(), "n_samples": n}))
-        share = baseline_share(w, members)
+        share = baseline_share(w[s], members)
         if share > 0.5:
-            notes[code] = (f"baselines carry {share:.0%} of the weight: the models' errors over the last {n} verified "
-                           "forecasts were larger than the baselines'" if n else
+            notes[code] = (f"baselines carry {share:.0%} of the weight: the models' errors over the last {n[s]} "
+                           "verified forecasts were larger than the baselines'" if n[s] else
                            f"baselines carry {share:.0%} of the weight (no verified forecasts of this station yet: the "
                            "weights pooled over the stations, equal ones when none is verified)")
-    return PublishedBlend(pd.concat(rows, ignore_index=True), pd.concat(weight_rows, ignore_index=True), notes)
+    return PublishedBlend(forecasts, weights, notes)
 
 
 class DayFailedError(SwxError):

@@ -107,14 +107,21 @@ def _score_published(ctx: Context, fc: pd.DataFrame, wide: pd.DataFrame, kp: pd.
     baselines = baselines if baselines is not None else baselines_at(wide, valid - lag)
     base = {k: v.reindex(valid - lag).set_axis(valid) for k, v in baselines.items()}
     truth = wide.reindex(valid)[codes].to_numpy(float).T[:, None, :]  # (S, 1, H)
+    archs = sorted(fc["architecture"].unique())
+    a = pd.Index(archs).get_indexer(fc["architecture"])
+    st = pd.Index(codes).get_indexer(fc["station"])
+    h = valid.get_indexer(pd.DatetimeIndex(fc["valid_time"]))
+    at = (st >= 0) & (h >= 0)  # stations of the catalog, times of the day
+    mean = np.full((len(archs), len(codes), len(valid)), np.nan)
+    sig = np.full_like(mean, np.nan)
+    mean[a[at], st[at], h[at]] = fc["mean"].to_numpy(float)[at]
+    sig[a[at], st[at], h[at]] = fc["sigma"].to_numpy(float)[at]
     predictions, sigmas = {}, {}
-    for arch, one in fc.groupby("architecture"):
-        mean = one.pivot(index="valid_time", columns="station", values="mean").reindex(index=valid, columns=codes)
-        sig = one.pivot(index="valid_time", columns="station", values="sigma").reindex(index=valid, columns=codes)
-        if mean.isna().all().any():
+    for k, arch in enumerate(archs):
+        if np.isnan(mean[k]).all(axis=1).any():
             continue  # an architecture not forecast for every station
-        predictions[arch] = mean.to_numpy(float).T[:, None, :]
-        sigmas[arch] = sig.to_numpy(float).T[:, None, :] if sig.notna().all().all() else None
+        predictions[arch] = mean[k][:, None, :]
+        sigmas[arch] = sig[k][:, None, :] if np.isfinite(sig[k]).all() else None
     rows = score_rows(ctx.stations, pd.DatetimeIndex([issue]), truth,
                       base["persistence"][codes].to_numpy(float).T[:, None, :],
                       base["median27"][codes].to_numpy(float).T[:, None, :], predictions, storms, sigmas)

@@ -36,17 +36,22 @@ class BlendConfig:
     horizon: pd.Timedelta = pd.Timedelta(hours=24)  # a forecast is verified once issue + horizon has passed
 
 
-def simplex_least_squares(gram: np.ndarray) -> np.ndarray:
+def simplex_least_squares(gram: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
     """argmin_w w' G w subject to w >= 0 and sum(w) = 1, for G (..., K, K) symmetric positive
     semi-definite; exact: the optimum is the equality-constrained optimum of one support, so every
-    support's solution is computed and the best feasible one kept (K <= 8 members here)."""
+    support's solution is computed and the best feasible one kept (K <= 8 members here). `allowed`
+    (..., K) restricts each problem to some members (the others get weight 0; their rows of G are
+    not used), so problems over different members are solved in one batch."""
     gram = np.asarray(gram, np.float64)
     k = gram.shape[-1]
     lead = gram.shape[:-2]
     g = gram.reshape(-1, k, k)
-    scale = np.trace(g, axis1=1, axis2=2)[:, None, None] / k
+    allow = np.ones((len(g), k), bool) if allowed is None else np.broadcast_to(allowed, (*lead, k)).reshape(-1, k)
+    n_allowed = np.maximum(allow.sum(axis=1), 1)
+    g = np.where(allow[:, :, None] & allow[:, None, :], g, 0.0)
+    scale = (np.trace(g, axis1=1, axis2=2) / n_allowed)[:, None, None]
     g = g + 1e-9 * np.where(scale > 0, scale, 1.0) * np.eye(k)  # a tie between identical members is still solvable
-    best_w = np.full((len(g), k), 1.0 / k)
+    best_w = allow / n_allowed[:, None]
     best_v = np.full(len(g), np.inf)
     for size in range(1, k + 1):
         for support in itertools.combinations(range(k), size):
@@ -56,13 +61,50 @@ def simplex_least_squares(gram: np.ndarray) -> np.ndarray:
             total = z.sum(axis=1)
             ok = total > 0
             w_sub = np.where(ok[:, None], z / np.where(ok, total, 1.0)[:, None], 0.0)
-            feasible = ok & (w_sub >= -1e-12).all(axis=1)
+            feasible = ok & (w_sub >= -1e-12).all(axis=1) & allow[:, idx].all(axis=1)
             w = np.zeros((len(g), k))
             w[:, idx] = np.clip(w_sub, 0.0, None)
             value = np.einsum("ni,nij,nj->n", w, g, w)
             better = feasible & (value < best_v - 1e-15)
             best_w[better], best_v[better] = w[better], value[better]
     return best_w.reshape(*lead, k)
+
+
+def fit_station_weights(errors: np.ndarray, config: BlendConfig = BlendConfig(),
+                        prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`fit_weights` for S stations at once (errors (n, S, K, H)): weights (S, K, H), RMSE (S, H) and
+    issue times used (S,), with every station's constrained least squares solved in one batch."""
+    n_all, n_st, k, h = errors.shape
+    base = np.full(k, 1.0 / k) if prior is None else np.asarray(prior, float)
+    w = np.repeat(np.repeat(base[None, :, None], h, axis=2), n_st, axis=0)
+    rmse = np.full((n_st, h), np.nan)
+    used = np.zeros(n_st, int)
+    have = np.isfinite(errors).all(axis=3)  # (n, S, K)
+    count = have.sum(axis=0)  # (S, K)
+    grams = np.zeros((n_st, h, k, k))
+    use = np.zeros((n_st, k), bool)
+    for s in range(n_st):
+        if n_all == 0 or count[s].max() == 0:
+            continue
+        use[s] = count[s] >= 0.5 * count[s].max()  # members verified on at least half the best one's times
+        rows = have[:, s][:, use[s]].all(axis=1)
+        used[s] = rows.sum()
+        if used[s]:
+            e = np.where(use[s][None, :, None], errors[rows, s], 0.0)
+            grams[s] = np.einsum("nih,njh->hij", e, e) / used[s]
+    fit = used > 0
+    if not fit.any():
+        return w, rmse, used
+    fitted = np.moveaxis(simplex_least_squares(grams[fit], use[fit][:, None, :]), 1, 2)  # (F, K, H)
+    p = np.where(use[fit], base, 0.0)
+    total = p.sum(axis=1, keepdims=True)
+    p = np.where(total > 0, p / np.where(total > 0, total, 1.0), use[fit] / use[fit].sum(axis=1, keepdims=True))
+    n = used[fit].astype(float)
+    keep = (n / (n + config.shrink_samples))[:, None, None]
+    w[fit] = keep * fitted + (1 - keep) * p[:, :, None]
+    mse = np.einsum("fih,fhij,fjh->fh", w[fit], grams[fit], w[fit])
+    rmse[fit] = np.sqrt(mse * (n / np.maximum(n - 1, 1))[:, None])
+    return w, rmse, used
 
 
 def fit_weights(errors: np.ndarray, config: BlendConfig = BlendConfig(),
@@ -72,27 +114,8 @@ def fit_weights(errors: np.ndarray, config: BlendConfig = BlendConfig(),
     than half the issue times of the best-covered one (e.g. a model added since) get no weight; the
     others are fitted on the issue times where they all have errors. Returns also n, the issue times
     used (0: no history, the prior's weights)."""
-    k, h = errors.shape[1], errors.shape[2]
-    base = np.full(k, 1.0 / k) if prior is None else np.asarray(prior, float)
-    have = np.isfinite(errors).all(axis=2)  # (n, K)
-    count = have.sum(axis=0)
-    if len(errors) == 0 or count.max() == 0:
-        return np.repeat(base[:, None], h, axis=1), np.full(h, np.nan), 0
-    use = count >= 0.5 * count.max()
-    rows = have[:, use].all(axis=1)
-    e = errors[rows][:, use]
-    n = len(e)
-    if n == 0:
-        return np.repeat(base[:, None], h, axis=1), np.full(h, np.nan), 0
-    gram = np.einsum("nih,njh->hij", e, e) / n
-    fitted = np.zeros((k, h))
-    fitted[use] = simplex_least_squares(gram).T
-    prior = np.where(use, base, 0.0)
-    prior = (prior / prior.sum() if prior.sum() > 0 else np.where(use, 1.0 / use.sum(), 0.0))[:, None]
-    keep = n / (n + config.shrink_samples)
-    w = keep * fitted + (1 - keep) * prior
-    mse = np.einsum("ih,hij,jh->h", w[use], gram, w[use])
-    return w, np.sqrt(mse * n / max(n - 1, 1)), n
+    w, rmse, n = fit_station_weights(np.asarray(errors, float)[:, None], config, prior)
+    return w[0], rmse[0], int(n[0])
 
 
 def pooled_prior(errors: np.ndarray, config: BlendConfig = BlendConfig()) -> np.ndarray:
@@ -152,8 +175,9 @@ def walk_forward(issue: pd.DatetimeIndex, members: dict[str, np.ndarray], truth:
         prior = pooled_prior(e_past, config)
         rows = np.flatnonzero(days == day)
         weights[day], used = {}, 0
+        w_all, rmse_all, n_all = fit_station_weights(e_past, config, prior)
         for st in range(n_st):
-            w, rmse, n = fit_weights(e_past[:, st], config, prior)
+            w, rmse, n = w_all[st], rmse_all[st], int(n_all[st])
             mean[st, rows] = np.einsum("nkh,kh->nh", stack[st, rows], w)
             own = lift(prior_sigma)[st, rows] if prior_sigma is not None else np.full((len(rows), h), np.nan)
             sig = blend_sigma(rmse, n, own, config)

@@ -24,12 +24,14 @@ def median_reference(history: np.ndarray, history_times: np.ndarray, target_time
                      days: int = REFERENCE_DAYS, min_days: int = MIN_REFERENCE_DAYS) -> np.ndarray:
     """TEC_ref at each target time: the median of `history` at t - 1 day, ..., t - `days` days (the
     same UT on previous days; missing days are skipped, NaN where fewer than `min_days` exist)."""
-    history = np.asarray(history, dtype=float)
+    history = np.asarray(history)
+    # maps are stored in float32: sorted as such (half the work), the median itself in float64
+    history = history if history.dtype == np.float32 else history.astype(float)
     h_t = np.asarray(history_times, dtype="datetime64[ns]")
     t_t = np.asarray(target_times, dtype="datetime64[ns]")
     order = np.argsort(h_t)
     h_t, history = h_t[order], history[order]
-    stack = np.full((days, len(t_t)) + history.shape[1:], np.nan)
+    stack = np.full((days, len(t_t)) + history.shape[1:], np.nan, dtype=history.dtype)
     for k in range(1, days + 1):
         want = t_t - np.timedelta64(k, "D")
         pos = np.clip(np.searchsorted(h_t, want), 0, max(len(h_t) - 1, 0))
@@ -49,7 +51,7 @@ def nan_median_first_axis(stack: np.ndarray, count: np.ndarray | None = None) ->
     lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[None] // 2, axis=0)[0]
     hi = np.take_along_axis(ordered, (count // 2)[None], axis=0)[0]
     with np.errstate(invalid="ignore"):
-        return np.where(count > 0, (lo + hi) / 2.0, np.nan)
+        return np.where(count > 0, (lo.astype(float) + hi.astype(float)) / 2.0, np.nan)
 
 
 def delta_tec(tec: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

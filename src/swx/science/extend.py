@@ -167,6 +167,17 @@ def _interp_rows(t: np.datetime64, times: np.ndarray, rows: np.ndarray) -> np.nd
     return out
 
 
+def _explained_variance(k_rows: np.ndarray, chol_inv: np.ndarray) -> np.ndarray:
+    """diag(k K⁻¹ kᵀ) for kernel rows k and K⁻¹ = L⁻ᵀ L⁻¹ (`chol_inv` = L⁻¹, lower triangular): the
+    part of the prior variance the stations explain at each node — the posterior variance's main
+    cost, done by BLAS's triangular product in float32 (the maps are stored in float32; the variance
+    is ~1e-6 relative off float64's, far below what a forecast's uncertainty means)."""
+    from scipy.linalg.blas import strmm  # scipy.linalg takes ~0.2 s to import: only where maps are made
+
+    v = strmm(1.0, chol_inv.astype(np.float32), np.asarray(k_rows, np.float32), side=1, lower=1, trans_a=1)
+    return np.einsum("ij,ij->i", v, v).astype(float)
+
+
 @dataclass
 class ResidualField:
     """Persistence map + Gaussian-process (simple kriging) field of the station departures.
@@ -237,9 +248,8 @@ class ResidualField:
                 dlt = (np.mod(local_time_hours(u, lon)[:, None] - x_obs[:, 1] + 12.0, 24.0) - 12.0) / self.length_lt
                 k_time = np.exp(-0.5 * (dlt ** 2 + ((u - x_obs[:, 2]) / self.length_ut) ** 2))  # (lon, obs)
                 kg = (s2 * k_lat * k_time).reshape(la.size, -1)
-                v = kg @ chol_inv.T
                 tec[i] += (kg @ alpha).reshape(la.shape)
-                sigma[i] = np.sqrt(np.maximum(s2 - np.einsum("ij,ij->i", v, v), 0.0)).reshape(la.shape)
+                sigma[i] = np.sqrt(np.maximum(s2 - _explained_variance(kg, chol_inv), 0.0)).reshape(la.shape)
                 continue
             g = self._features(la.ravel(), lo.ravel(), np.full(la.size, u))
             mean = np.empty(la.size)
@@ -248,14 +258,13 @@ class ResidualField:
                 kg = s2 * self._kernel(g[a:a + self.chunk], x_obs)
                 mean[a:a + self.chunk] = kg @ alpha
                 if stride == 1:  # every node: the same kernel rows give the variance
-                    v = kg @ chol_inv.T
-                    var[a:a + self.chunk] = s2 - np.einsum("ij,ij->i", v, v)
+                    var[a:a + self.chunk] = s2 - _explained_variance(kg, chol_inv)
             tec[i] += mean.reshape(la.shape)
             if stride > 1:
                 gc = self._features(cla.ravel(), clo.ravel(), np.full(cla.size, u))
                 for a in range(0, cla.size, self.chunk):
-                    v = (s2 * self._kernel(gc[a:a + self.chunk], x_obs)) @ chol_inv.T
-                    var[a:a + self.chunk] = s2 - np.einsum("ij,ij->i", v, v)
+                    var[a:a + self.chunk] = s2 - _explained_variance(s2 * self._kernel(gc[a:a + self.chunk], x_obs),
+                                                                    chol_inv)
             sd = np.sqrt(np.maximum(var, 0.0)).reshape(cla.shape)
             if stride > 1:
                 sd = np.stack([np.interp(np.arange(len(lon)), jj, row) for row in sd])

@@ -36,39 +36,92 @@ def rmse(y: np.ndarray, p: np.ndarray) -> float:
 def scores(y: np.ndarray, pred: np.ndarray, *, persistence: np.ndarray | None = None,
            median27: np.ndarray | None = None, sigma: np.ndarray | None = None) -> dict[str, float]:
     """Scores of `pred` against `y`, on the points where every given forecast exists (same data)."""
-    arrays = [a for a in (pred, persistence, median27) if a is not None]
-    ok = _valid(y, *arrays)
-    y_, p_ = y[ok], pred[ok]
-    err = p_ - y_
-    out = {"n": int(ok.sum()), "rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err))),
-           "bias": float(np.mean(err)),
-           "corr": (float(np.corrcoef(y_, p_)[0, 1]) if len(y_) > 1 and np.std(p_) > 0 and np.std(y_) > 0
-                    else float("nan"))}  # undefined for a constant series
+    return scores_of_models(y, {"pred": pred}, persistence=persistence, median27=median27,
+                            sigmas=None if sigma is None else {"pred": sigma})["pred"]
+
+
+def _flat(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.asarray(a, float).ravel()
+
+
+def scores_of_models(y: np.ndarray, preds: dict[str, np.ndarray], *, persistence: np.ndarray | None = None,
+                     median27: np.ndarray | None = None, sigmas: dict[str, np.ndarray | None] | None = None
+                     ) -> dict[str, dict[str, float]]:
+    """`scores` of several forecasts of the same `y` at once (each on the points where it, `y` and the
+    given baselines exist): one pass over (models, points) arrays instead of one per model."""
+    flat = _flat  # any shape: the points are pooled
+    y, persistence, median27 = flat(y), flat(persistence), flat(median27)
+    names = list(preds)
+    p = np.stack([flat(preds[m]) for m in names]) if names else np.empty((0, len(y)))
+    ok = _valid(y, *[a for a in (persistence, median27) if a is not None])[None, :] & np.isfinite(p)
+    n = ok.sum(axis=1)
+    count = np.maximum(n, 1)
+    err = np.where(ok, p - y, 0.0)
+    mse = (err ** 2).sum(axis=1) / count
+    out_rmse = np.sqrt(mse)
+    mae = np.abs(err).sum(axis=1) / count
+    bias = err.sum(axis=1) / count
+    # correlation: undefined for a constant series
+    yy = np.where(ok, y, 0.0)
+    pp = np.where(ok, p, 0.0)
+    dy = np.where(ok, y - (yy.sum(axis=1) / count)[:, None], 0.0)
+    dp = np.where(ok, p - (pp.sum(axis=1) / count)[:, None], 0.0)
+    syy, spp = (dy ** 2).sum(axis=1), (dp ** 2).sum(axis=1)
+    defined = (n > 1) & (syy > 0) & (spp > 0)
+    corr = np.where(defined, np.clip((dy * dp).sum(axis=1) / np.sqrt(np.where(defined, syy * spp, 1.0)), -1, 1),
+                    np.nan)
+    ref_rmse = {}
     for name, ref in (("persistence", persistence), ("median27", median27)):
         if ref is not None:
-            r = float(np.sqrt(np.mean((ref[ok] - y_) ** 2)))
-            out[f"rmse_{name}"] = r
-            out[f"skill_vs_{name}"] = 1 - out["rmse"] / r if r > 0 else float("nan")
-    if sigma is not None:
-        s_ = sigma[ok]
-        out["coverage68"] = float(np.mean(np.abs(err) <= Z68 * s_))
-        out["coverage95"] = float(np.mean(np.abs(err) <= Z95 * s_))
-        good = np.isfinite(s_) & (s_ > 0)
-        if good.any():
-            out.update(probabilistic_scores(y_[good], p_[good], s_[good]))
+            ref_rmse[name] = np.sqrt((np.where(ok, np.asarray(ref, float) - y, 0.0) ** 2).sum(axis=1) / count)
+    sig = None
+    if sigmas is not None and any(sigmas.get(m) is not None for m in names):
+        sig = np.stack([np.full(len(y), np.nan) if sigmas.get(m) is None else flat(sigmas[m]) for m in names])
+        good = ok & np.isfinite(sig) & (sig > 0)
+        cover68 = (ok & (np.abs(err) <= Z68 * sig)).sum(axis=1) / count
+        cover95 = (ok & (np.abs(err) <= Z95 * sig)).sum(axis=1) / count
+        prob = probabilistic_scores_by_row(np.broadcast_to(y, p.shape)[good], p[good], sig[good],
+                                           np.nonzero(good)[0], len(names))
+    out: dict[str, dict[str, float]] = {}
+    for i, m in enumerate(names):
+        r = {"n": int(n[i]), "rmse": float(out_rmse[i]) if n[i] else float("nan"),
+             "mae": float(mae[i]) if n[i] else float("nan"), "bias": float(bias[i]) if n[i] else float("nan"),
+             "corr": float(corr[i])}
+        for name, values in ref_rmse.items():
+            rr = float(values[i]) if n[i] else float("nan")
+            r[f"rmse_{name}"] = rr
+            r[f"skill_vs_{name}"] = 1 - r["rmse"] / rr if rr > 0 else float("nan")
+        if sig is not None and sigmas.get(m) is not None:
+            r["coverage68"] = float(cover68[i]) if n[i] else float("nan")
+            r["coverage95"] = float(cover95[i]) if n[i] else float("nan")
+            if good[i].any():
+                r.update(prob[i])
+        out[m] = r
     return out
 
 
 def probabilistic_scores(y: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> dict:
     """Mean CRPS (TECU) of Gaussian forecasts N(mean, sigma) and the counts of their PIT values
     Φ((y - mean) / sigma) in PIT_BINS equal bins."""
+    return probabilistic_scores_by_row(y, mean, sigma, np.zeros(len(y), int), 1)[0]
+
+
+def probabilistic_scores_by_row(y: np.ndarray, mean: np.ndarray, sigma: np.ndarray, row: np.ndarray,
+                                rows: int) -> list[dict]:
+    """`probabilistic_scores` of several forecasts in one call: the points are flat, `row` says whose
+    each is (0 .. rows-1)."""
     import scoringrules as sr  # heavy (numba): loaded by the probabilistic scores only
     from scipy.stats import norm  # scipy.stats takes ~0.3 s to import: only for these scores
 
-    crps = np.asarray(sr.crps_normal(y, mean, sigma), float)
+    crps = np.asarray(sr.crps_normal(y, mean, sigma), float) if len(y) else np.empty(0)
     pit = norm.cdf((y - mean) / sigma)
-    hist = np.histogram(pit, bins=PIT_BINS, range=(0.0, 1.0))[0]
-    return {"crps": float(crps.mean()), "pit_hist": [int(c) for c in hist]}
+    edges = np.linspace(0.0, 1.0, PIT_BINS + 1)  # np.histogram's bins: [a, b), the last one [a, b]
+    bins = np.clip(np.searchsorted(edges, pit, side="right") - 1, 0, PIT_BINS - 1)
+    hist = np.bincount(row * PIT_BINS + bins, minlength=rows * PIT_BINS).reshape(rows, PIT_BINS)
+    total = np.bincount(row, weights=crps, minlength=rows)
+    count = np.bincount(row, minlength=rows)
+    return [{"crps": float(total[i] / count[i]) if count[i] else float("nan"),
+             "pit_hist": [int(c) for c in hist[i]]} for i in range(rows)]
 
 
 #: the issue-time baseline the networks forecast the departure from: this weight on persistence, the
@@ -285,11 +338,13 @@ def score_rows(stations: list[Station], issue: pd.DatetimeIndex, truth: np.ndarr
                 clim = np.concatenate([climatology[s] for s in members])
                 if np.isfinite(clim[sel]).all():  # only where earlier years cover the whole period
                     candidates["climatology"] = clim
-            for model, pred in candidates.items():
+            sig_all = {}
+            for model in candidates:
                 sig = (sigmas or {}).get(model)
-                sig = np.concatenate([sig[s] for s in members]) if sig is not None else None
-                r = scores(y[sel], pred[sel], persistence=pers[sel], median27=med[sel],
-                           sigma=sig[sel] if sig is not None else None)
+                sig_all[model] = np.concatenate([sig[s] for s in members])[sel] if sig is not None else None
+            every = scores_of_models(y[sel], {k: v[sel] for k, v in candidates.items()}, persistence=pers[sel],
+                                     median27=med[sel], sigmas=sig_all)
+            for model, r in every.items():
                 if r["n"] == 0:
                     continue
                 rows.append(dict(scope=scope, station_code=code, model=model, window_start=w_start,

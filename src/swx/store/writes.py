@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import JSON, Connection, Engine, Table, delete, or_, select, text
+from sqlalchemy import JSON, Connection, Engine, Table, bindparam, delete, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from swx.errors import SwxError
@@ -320,14 +320,11 @@ def write_station_forecasts(engine: Engine, run_id: int, df: pd.DataFrame) -> in
     optional = [c for c in ("sigma", "q025", "q16", "q84", "q975") if c in df]
     with engine.begin() as conn:
         ids = station_ids(conn, df["station"].unique())
-        rows = []
-        for i, (code, arch, t, lead, mean) in enumerate(zip(df.station, df.architecture, times, df.lead_h, df["mean"])):
-            row = dict(run_id=run_id, station_id=ids[code], architecture=str(arch), valid_time=t.to_pydatetime(),
-                       lead_h=float(lead), mean=float(mean))
-            for c in optional:
-                v = df[c].iloc[i]
-                row[c] = None if pd.isna(v) else float(v)
-            rows.append(row)
+        extra = {c: [None if pd.isna(v) else float(v) for v in df[c].to_numpy(float)] for c in optional}
+        columns = zip(df.station, df.architecture, pd.DatetimeIndex(times).to_pydatetime(), df.lead_h, df["mean"])
+        rows = [dict(run_id=run_id, station_id=ids[code], architecture=str(arch), valid_time=t, lead_h=float(lead),
+                     mean=float(mean), **{c: extra[c][i] for c in optional})
+                for i, (code, arch, t, lead, mean) in enumerate(columns)]
         return upsert(conn, m.StationForecast.__table__, rows, ["run_id", "station_id", "architecture", "valid_time"])
 
 
@@ -399,8 +396,9 @@ def set_global_rmse(engine: Engine, run_id: int, method: str, times: Sequence[np
                     rmse: Sequence[float]) -> None:
     """Each verified epoch's global RMSE on the run's global forecast rows (naive-UTC times)."""
     g = m.GlobalForecast.__table__
-    with engine.begin() as conn:
-        for t, r in zip(times, rmse):
-            conn.execute(g.update().where(g.c.run_id == run_id, g.c.method == method,
-                                          g.c.valid_time == pd.Timestamp(t, tz="UTC").to_pydatetime())
-                         .values(global_rmse=float(r)))
+    rows = [{"t": pd.Timestamp(t, tz="UTC").to_pydatetime(), "r": float(r)} for t, r in zip(times, rmse)]
+    if not rows:
+        return
+    with engine.begin() as conn:  # one statement, executed for every epoch
+        conn.execute(g.update().where(g.c.run_id == run_id, g.c.method == method, g.c.valid_time == bindparam("t"))
+                     .values(global_rmse=bindparam("r")), rows)
