@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import dask
 from prefect import flow, get_run_logger, unmapped
 from prefect_dask import DaskTaskRunner
 
 from flows import tasks
-from swx.config import BACKFILL_CHUNK_DAYS, get_settings
+from swx.config import BACKFILL_CHUNK_DAYS, DASK_CONFIG, get_settings
 from swx.pipeline.backfill import check_range, check_steps, chunked, pending_days, update_days
 
 
 def _runner() -> DaskTaskRunner:
+    dask.config.set(DASK_CONFIG)  # before the LocalCluster's nannies read it
     s = get_settings()
     if s.dask_address:
         return DaskTaskRunner(address=s.dask_address)

@@ -4,8 +4,10 @@ dicts; I/O stages retry with backoff; nothing here computes."""
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractContextManager
 from typing import Any
 
+import dask
 from prefect import get_run_logger, task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
@@ -26,6 +28,13 @@ from swx.pipeline.verify import verify_stage
 
 def _settings():
     return get_settings()
+
+
+def _on_this_worker() -> AbstractContextManager:
+    """A backfill chunk is Dask's unit of parallelism: inside it nothing is handed back to the cluster.
+    On a distributed worker, xarray would otherwise guard every netCDF write with a cluster-wide lock
+    (two scheduler round trips per access: ~5 s of a 30-day chunk's 28 s, measured)."""
+    return dask.config.set(scheduler="synchronous")
 
 
 def worth_retrying(task, task_run, state) -> bool:
@@ -87,7 +96,9 @@ def forecast(issue_day: dt.date) -> dict[str, Any]:
 
 @task(name="backfill-chunk")
 def backfill_chunk(days: list[dt.date], steps: list[str], start: dt.date, force: bool = False) -> dict[str, Any]:
-    out = backfill_chunk_stage(_settings(), days, steps, start, force=force, flow_run_id=str(flow_run.get_id() or ""))
+    with _on_this_worker():
+        out = backfill_chunk_stage(_settings(), days, steps, start, force=force,
+                                   flow_run_id=str(flow_run.get_id() or ""))
     get_run_logger().info("chunk %s .. %s: %d run(s), %d degraded, %d failed, %d day(s) verified", out["first"],
                           out["last"], out["runs"], out["degraded"], len(out["failed"]), out["verified"])
     return out
@@ -95,7 +106,8 @@ def backfill_chunk(days: list[dt.date], steps: list[str], start: dt.date, force:
 
 @task(name="replay-updates")
 def replay_updates(days: list[dt.date]) -> int:
-    return replay_updates_stage(_settings(), days)
+    with _on_this_worker():
+        return replay_updates_stage(_settings(), days)
 
 
 @task(name="verify")
@@ -105,7 +117,8 @@ def verify(day: dt.date) -> dict[str, Any]:
 
 @task(name="storms")
 def storms(start: dt.date, end: dt.date) -> dict[str, Any]:
-    return storms_stage(_settings(), start, end)
+    with _on_this_worker():
+        return storms_stage(_settings(), start, end)
 
 
 @task(name="publish-artifacts")

@@ -36,6 +36,24 @@ ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
 #: Issue days per backfill chunk: long enough to share the 40-day history read and the blends' 30-day
 #: lead-in, short enough to resume and to spread over workers.
 BACKFILL_CHUNK_DAYS = 30
+#: Dask settings of the backfill's workers (dotted keys; the flow's LocalCluster sets them, the image's
+#: dask-worker reads them from a DASK_CONFIG file, see `dask_config_tree`). Distributed's nanny gives its
+#: workers MALLOC_TRIM_THRESHOLD_ by default, which turns glibc's dynamic mmap threshold off: every large
+#: numpy temporary is then mapped and zeroed anew and a backfill chunk takes 1.6x as long (30 days:
+#: 27.4 s against 17.3 s, docs/benchmarks.md). None unsets it; numpy and torch stay on one thread.
+DASK_CONFIG: dict[str, object] = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+def dask_config_tree() -> dict[str, object]:
+    """DASK_CONFIG as the nested mapping a Dask YAML/JSON config file holds."""
+    tree: dict[str, object] = {}
+    for key, value in DASK_CONFIG.items():
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[leaf] = value  # type: ignore[index]
+    return tree
 #: Latitude bands of the stations, of map verification and of the simulator's checks, by |latitude|:
 #: low below 30°, mid from 30° to 60° (both included), high above 60°.
 LAT_BANDS = ("low", "mid", "high")

@@ -14,3 +14,27 @@ def test_a_wrong_schema_or_bad_input_is_not_retried_a_download_is():
     assert worth_retrying(None, None, Failed(data=FetchError("HTTP 503", url="https://example.org/x")))
     assert ingest_gims.retries == ingest_kp.retries == 3
     assert ingest_gims.retry_condition_fn is worth_retrying and ingest_kp.retry_condition_fn is worth_retrying
+
+
+def _netcdf_write_locks() -> tuple[str, str]:
+    """The module of the lock xarray takes to write a netCDF file on this worker: as is, and inside a
+    backfill task's `_on_this_worker`."""
+    from xarray.backends.locks import get_write_lock
+
+    from flows.tasks import _on_this_worker
+
+    outside = type(get_write_lock("a.nc")).__module__
+    with _on_this_worker():
+        inside = type(get_write_lock("a.nc")).__module__
+    return outside, inside
+
+
+def test_a_backfill_task_on_a_dask_worker_keeps_netcdf_locks_local():
+    """On a distributed worker xarray guards each netCDF write with a cluster-wide lock (round trips
+    to the scheduler); a backfill chunk, Dask's unit of parallelism, runs its stages without."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        outside, inside = client.submit(_netcdf_write_locks, pure=False).result(timeout=60)
+    assert outside.startswith("distributed") and not inside.startswith("distributed")

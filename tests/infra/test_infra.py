@@ -302,7 +302,8 @@ def test_database_bootstrap_then_migrate_then_read_only(bootstrap_names, tmp_pat
 
 def test_entrypoint_starts_a_dask_cluster_that_runs_work(tmp_path):
     """`entrypoint.sh dask-scheduler` and `dask-worker` as the backfill cluster runs them (ports moved
-    off the defaults for the test): the health endpoints answer and the worker computes."""
+    off the defaults for the test): the health endpoints answer, the worker computes, with swx's Dask
+    settings (swx.config.DASK_CONFIG)."""
     from distributed import Client
 
     sched_port, sched_http, worker_http = free_port(), free_port(), free_port()
@@ -320,6 +321,10 @@ def test_entrypoint_starts_a_dask_cluster_that_runs_work(tmp_path):
         with Client(f"tcp://127.0.0.1:{sched_port}", timeout=30) as client:
             client.wait_for_workers(1, timeout=30)
             assert client.submit(sum, [1, 2, 3]).result(timeout=30) == 6
+            # swx's Dask settings reach the worker: no MALLOC_TRIM_THRESHOLD_ from the nanny (glibc keeps
+            # its dynamic mmap threshold), numpy on one thread
+            seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))
+            assert list(seen.values()) == [(None, "1")]
     finally:
         for p in reversed(procs):
             p.terminate()  # exec'd: the signal reaches dask itself
