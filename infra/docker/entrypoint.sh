@@ -73,11 +73,18 @@ case "$cmd" in
     dask-worker)
         # swx's Dask settings (swx.config.DASK_CONFIG) as a config file Dask reads: without them the
         # nanny's default MALLOC_TRIM_THRESHOLD_ makes a backfill chunk 1.6x slower
+        # (an operator's own DASK_CONFIG file or folder is kept beside them)
         if [ "${SWX_ENTRYPOINT_DRY_RUN:-0}" != "1" ]; then
-            DASK_CONFIG="$(mktemp -d)"
-            export DASK_CONFIG
-            "$PY" -c 'import json, sys; from swx.config import dask_config_tree; json.dump(dask_config_tree(), sys.stdout)' \
-                > "$DASK_CONFIG/swx.json"
+            dask_config="$(mktemp -d)"
+            if [ -d "${DASK_CONFIG:-}" ]; then
+                find "$DASK_CONFIG" -maxdepth 1 -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) \
+                    -exec cp {} "$dask_config/" \;
+            elif [ -f "${DASK_CONFIG:-}" ]; then
+                cp "$DASK_CONFIG" "$dask_config/"
+            fi
+            "$PY" -c 'import json, sys; from swx.config import dask_config_tree
+with open(sys.argv[1], "w") as f: json.dump(dask_config_tree(), f)' "$dask_config/swx.json"
+            export DASK_CONFIG="$dask_config"
         fi
         final dask worker "${SWX_DASK_ADDRESS:?SWX_DASK_ADDRESS (tcp://host:8786) is required}" \
             --nworkers "${SWX_DASK_NWORKERS:-1}" --nthreads 1 --dashboard-address :8789 "$@"

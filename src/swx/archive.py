@@ -71,8 +71,10 @@ class Archive:
         return parts[0] if parts else None
 
     def verify(self, path: Path) -> bool:
-        """True when `path` exists and matches its recorded checksum (the answer is kept while neither
-        the file nor its record changes: a day's stages check the same archived days again and again)."""
+        """True when `path` exists and matches its recorded checksum. The answer is kept while neither the
+        file nor its record changes identity (path, inode, size, modification time): a day's stages check
+        the same archived days again and again. swx replaces files atomically, so any rewrite is seen; a
+        change that keeps size and modification time (silent disk corruption) is seen by a new process."""
         return _VERIFIED.get([path, self._sidecar(path)], lambda: self._verify_now(path))
 
     def _verify_now(self, path: Path) -> bool:

@@ -119,10 +119,35 @@ def test_stations_shrink_toward_the_weights_pooled_over_all_stations_and_leads()
     assert np.allclose(fit_weights(errors[:0, 0], prior=prior)[0], prior[:, None])
 
 
+def _one_station(errors, config, prior):
+    """The weights of one station as swx fitted them before the batch (kept here as the reference):
+    the least squares over the members it uses only, then the shrinkage toward the prior."""
+    k, h = errors.shape[1], errors.shape[2]
+    base = np.full(k, 1.0 / k) if prior is None else np.asarray(prior, float)
+    have = np.isfinite(errors).all(axis=2)
+    count = have.sum(axis=0)
+    if len(errors) == 0 or count.max() == 0:
+        return np.repeat(base[:, None], h, axis=1), np.full(h, np.nan), 0
+    use = count >= 0.5 * count.max()
+    e = errors[have[:, use].all(axis=1)][:, use]
+    n = len(e)
+    if n == 0:
+        return np.repeat(base[:, None], h, axis=1), np.full(h, np.nan), 0
+    gram = np.einsum("nih,njh->hij", e, e) / n
+    fitted = np.zeros((k, h))
+    fitted[use] = simplex_least_squares(gram).T
+    p = np.where(use, base, 0.0)
+    p = (p / p.sum() if p.sum() > 0 else np.where(use, 1.0 / use.sum(), 0.0))[:, None]
+    keep = n / (n + config.shrink_samples)
+    w = keep * fitted + (1 - keep) * p
+    return w, np.sqrt(np.einsum("ih,hij,jh->h", w[use], gram, w[use]) * n / max(n - 1, 1)), n
+
+
 def test_the_stations_weights_fitted_in_one_batch_are_each_stations_own():
-    """`fit_station_weights` solves every station's constrained least squares in one batch: the same
-    weights, RMSE and sample counts as each station fitted alone — with a member missing at one
-    station (it gets no weight there only), a station without history and short histories."""
+    """`fit_station_weights` solves every station's constrained least squares in one batch (members a
+    station does not use masked out): the same weights, RMSE and sample counts as each station fitted
+    alone over its own members — with a member missing at one station (it gets no weight there only),
+    one verified too rarely, a station without history and a short history."""
     rng = np.random.default_rng(3)
     n, s, k, h = 40, 5, 5, 3
     errors = rng.normal(size=(n, s, k, h)) * rng.uniform(0.5, 3, (1, s, k, 1))
@@ -133,7 +158,7 @@ def test_the_stations_weights_fitted_in_one_batch_are_each_stations_own():
     prior = np.array([0.1, 0.2, 0.3, 0.2, 0.2])
     w, rmse, used = fit_station_weights(errors, BlendConfig(shrink_samples=10), prior)
     for st in range(s):
-        w1, rmse1, n1 = fit_weights(errors[:, st], BlendConfig(shrink_samples=10), prior)
+        w1, rmse1, n1 = _one_station(errors[:, st], BlendConfig(shrink_samples=10), prior)
         np.testing.assert_allclose(w[st], w1, rtol=0, atol=1e-12)
         np.testing.assert_allclose(rmse[st], rmse1, rtol=1e-12, equal_nan=True)
         assert used[st] == n1

@@ -43,20 +43,27 @@ def ingest_gims_cmd(
 
 def _observed_response(settings: Settings, summary: IngestSummary) -> None:
     """The observed ΔTEC of the days just archived (of the centre the forecasts run on) and the storm
-    events with Kp in their span: the Storms page shows every archived storm, forecast or not."""
-    from swx.errors import SwxError
+    events with Kp in their span: the Storms page shows every archived storm, forecast or not. A
+    failure here is reported and leaves the ingest's result alone."""
+    from rich.markup import escape
+
     from swx.pipeline.storms import storms_stage
 
-    days = sorted(r.day for r in summary.results if r.status == "fetched" and r.centre == settings.centre.lower())
+    fetched = [r for r in summary.results if r.status == "fetched"]
+    days = sorted(r.day for r in fetched if r.centre == settings.centre.lower())
     if not days:
+        if fetched:
+            out.print(f"observed ΔTEC: not computed, the forecasts run on {settings.centre} maps "
+                      "(SWX_GIM_CENTRE / SWX_GIM_SOURCE)")
         return
     try:
         got = storms_stage(settings, days[0], days[-1])
-    except SwxError as exc:
-        out.print(f"[yellow]observed ΔTEC not computed: {exc}[/yellow]")
+    except Exception as exc:  # noqa: BLE001 - the maps are archived all the same
+        out.print(f"[yellow]observed ΔTEC of {days[0]} .. {days[-1]} not computed: "
+                  f"{escape(f'{type(exc).__name__}: {exc}')}[/yellow]")
         return
-    out.print(f"observed ΔTEC of {days[0]} .. {days[-1]} stored; {len(got['events'])} storm event(s) with Kp in "
-              "that span (swx storms / the Storms page)")
+    out.print(f"observed ΔTEC of {days[0]} .. {days[-1]} stored (where 14 or more earlier days give its 27-day "
+              f"reference); {len(got['events'])} storm event(s) with Kp in that span (swx storms, the Storms page)")
 
 
 @ingest_app.command("kp")

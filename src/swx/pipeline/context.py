@@ -174,8 +174,9 @@ def archived_maps(ctx: Context, days: list[dt.date], *, loaded: dict[dt.date, xr
     if not parts:
         return None
     lat, lon = parts[0]["lat"].values, parts[0]["lon"].values
-    same_grid = all(p.dims == parts[0].dims and np.array_equal(p["lat"].values, lat)
-                    and np.array_equal(p["lon"].values, lon) for p in parts[1:])
+    same_grid = parts[0].dims == ("time", "lat", "lon") and all(
+        p.dims == parts[0].dims and np.array_equal(p["lat"].values, lat) and np.array_equal(p["lon"].values, lon)
+        for p in parts[1:])
     if same_grid:  # the usual case: one array, without xarray's alignment (a third of a forecast day's reads)
         out = xr.DataArray(np.concatenate([p.values for p in parts]), dims=parts[0].dims, name=parts[0].name,
                            coords={"time": np.concatenate([p["time"].values for p in parts]),

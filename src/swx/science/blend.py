@@ -175,9 +175,9 @@ def walk_forward(issue: pd.DatetimeIndex, members: dict[str, np.ndarray], truth:
         prior = pooled_prior(e_past, config)
         rows = np.flatnonzero(days == day)
         weights[day], used = {}, 0
-        w_all, rmse_all, n_all = fit_station_weights(e_past, config, prior)
+        w_fit, rmse_fit, n_fit = fit_station_weights(e_past, config, prior)
         for st in range(n_st):
-            w, rmse, n = w_all[st], rmse_all[st], int(n_all[st])
+            w, rmse, n = w_fit[st], rmse_fit[st], int(n_fit[st])
             mean[st, rows] = np.einsum("nkh,kh->nh", stack[st, rows], w)
             own = lift(prior_sigma)[st, rows] if prior_sigma is not None else np.full((len(rows), h), np.nan)
             sig = blend_sigma(rmse, n, own, config)
