@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,13 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
     return out
 
 
+def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
+    """np.nanmean, NaN where a slice has no value (without numpy's warning about it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(a, axis=axis)
+
+
 @dataclass
 class PublishedBlend:
     forecasts: pd.DataFrame  # station, architecture="blend", valid_time, lead_h, mean, sigma
@@ -252,9 +260,7 @@ def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp,
     var = np.full((len(codes), len(models), len(leads)), np.nan)
     var[pd.Index(codes).get_indexer(at["station"]), pd.Index(models).get_indexer(at["architecture"]),
         np.searchsorted(leads, at["lead_h"])] = at["sigma"].to_numpy(float) ** 2
-    finite = np.isfinite(var)
-    mean_var = np.where(finite, var, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
-    sig = np.where(finite.any(axis=1), np.sqrt(mean_var), np.nan)
+    sig = np.sqrt(_nanmean(var, axis=1))
 
     # the past: errors (R, S, K, H) of the forecasts published for the window, verified by now
     published = past.window(target_day - dt.timedelta(days=config.window_days), target_day - dt.timedelta(days=1))
@@ -278,11 +284,7 @@ def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp,
     prior = pooled_prior(errors, config)
     w, rmse, n = fit_station_weights(errors, config, prior)  # (S, K, H), (S, H), (S,)
     mean = np.einsum("skh,skh->sh", w, now)
-    model_mean = np.full(mean.shape, np.nan)
-    if models:
-        have = np.isfinite(now[:, :len(models)])
-        model_mean = np.where(have.any(axis=1), np.nansum(now[:, :len(models)], axis=1)
-                              / np.maximum(have.sum(axis=1), 1), np.nan)
+    model_mean = _nanmean(now[:, :len(models)], axis=1)
     mean = np.where(np.isfinite(mean), mean, model_mean)  # a baseline without a value: the models' mean there
     sigma = np.stack([blend_sigma(rmse[s], int(n[s]), sig[s], config) for s in range(len(codes))])
     h, k = len(leads), len(members)

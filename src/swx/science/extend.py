@@ -174,7 +174,7 @@ def _explained_variance(k_rows: np.ndarray, chol_inv: np.ndarray) -> np.ndarray:
     prior variance off float64's, ~1e-5 TECU on the sigma maps (stored to 0.1 TECU in IONEX)."""
     from scipy.linalg.blas import strmm  # scipy.linalg takes ~0.2 s to import: only where maps are made
 
-    v = strmm(1.0, chol_inv.astype(np.float32), np.asarray(k_rows, np.float32), side=1, lower=1, trans_a=1)
+    v = strmm(1.0, np.asarray(chol_inv, np.float32), np.asarray(k_rows, np.float32), side=1, lower=1, trans_a=1)
     return np.einsum("ij,ij->i", v, v).astype(float)
 
 
@@ -225,7 +225,7 @@ class ResidualField:
         k = s2 * self._kernel(x_obs, x_obs) + np.diag(self.nugget * s2 + noise)
         chol = np.linalg.cholesky(k)
         alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, y))
-        chol_inv = np.linalg.inv(chol)
+        chol_inv = np.linalg.inv(chol).astype(np.float32)  # for the variance only: cast once, not per epoch
 
         lat, lon = prior["lat"].values, prior["lon"].values
         la, lo = np.meshgrid(lat, lon, indexing="ij")

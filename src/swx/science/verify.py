@@ -100,16 +100,11 @@ def scores_of_models(y: np.ndarray, preds: dict[str, np.ndarray], *, persistence
     return out
 
 
-def probabilistic_scores(y: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> dict:
-    """Mean CRPS (TECU) of Gaussian forecasts N(mean, sigma) and the counts of their PIT values
-    Φ((y - mean) / sigma) in PIT_BINS equal bins."""
-    return probabilistic_scores_by_row(y, mean, sigma, np.zeros(len(y), int), 1)[0]
-
-
 def probabilistic_scores_by_row(y: np.ndarray, mean: np.ndarray, sigma: np.ndarray, row: np.ndarray,
                                 rows: int) -> list[dict]:
-    """`probabilistic_scores` of several forecasts in one call: the points are flat, `row` says whose
-    each is (0 .. rows-1)."""
+    """Mean CRPS (TECU) of Gaussian forecasts N(mean, sigma) and the counts of their PIT values
+    Φ((y - mean) / sigma) in PIT_BINS equal bins, for several forecasts in one call: the points are
+    flat, `row` says whose each is (0 .. rows-1)."""
     import scoringrules as sr  # heavy (numba): loaded by the probabilistic scores only
     from scipy.stats import norm  # scipy.stats takes ~0.3 s to import: only for these scores
 
