@@ -21,6 +21,20 @@ def test_land_mask_on_the_ionex_grid():
     assert not m[i, j]
 
 
+def test_shipped_land_mask_is_the_full_resolution_mask_on_the_ionex_grid():
+    """The shipped mask (loaded in milliseconds) is what global-land-mask gives; a part of the grid is
+    cut from it, any other grid is sampled from the full mask."""
+    from swx.science.grid import _full_resolution_land, _shipped_land
+
+    lat, lon, land = _shipped_land()
+    assert np.array_equal(lat, IONEX_LAT) and np.array_equal(lon, IONEX_LON)
+    assert np.array_equal(land, _full_resolution_land(IONEX_LAT, IONEX_LON))
+    part_lat, part_lon = IONEX_LAT[10:20][::-1], IONEX_LON[[0, 5, 72]]  # ascending latitudes too
+    assert np.array_equal(land_mask(part_lat, part_lon), _full_resolution_land(part_lat, part_lon))
+    off_grid = np.array([47.3, 0.1]), np.array([5.2, -140.1])  # France, central Pacific
+    assert land_mask(*off_grid).tolist() == [[True, False], [False, False]]
+
+
 def test_area_weights_count_the_dateline_once():
     w = area_weights(IONEX_LAT, IONEX_LON)
     assert (w[:, -1] == 0).all() and w[35, 0] == pytest.approx(1.0)

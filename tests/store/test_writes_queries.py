@@ -257,3 +257,13 @@ def test_a_large_write_is_the_same_upsert_through_the_bulk_path(engine):
     naive = fc.assign(valid_time=valid.tz_localize(None))
     with pytest.raises((StoreError, ValueError)):
         write_station_forecasts(engine, run, naive)
+    # a rerun replaces the run's forecasts whole: an architecture it no longer has does not linger
+    both = pd.concat([fc, fc.assign(architecture="gru")], ignore_index=True)
+    assert write_station_forecasts(engine, run, both) == 2 * len(valid)
+    assert write_station_forecasts(engine, run, fc.iloc[:COPY_MIN_ROWS // 2]) == COPY_MIN_ROWS // 2
+    with engine.connect() as conn:
+        left = conn.execute(select(m.StationForecast.architecture, m.StationForecast.mean)
+                            .order_by(m.StationForecast.valid_time)).all()
+    assert {a for a, _ in left} == {"cnn"} and [v for _, v in left] == fc["mean"].iloc[:COPY_MIN_ROWS // 2].tolist()
+    with pytest.raises(StoreError, match="sigma=inf"):
+        write_station_forecasts(engine, run, fc.assign(sigma=np.inf))

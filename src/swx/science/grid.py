@@ -17,19 +17,46 @@ def area_weights(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return w
 
 
-@lru_cache(maxsize=8)
-def _land(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndarray:
+#: `land_mask` on the standard IONEX grid (the GIMs' and the products'), shipped: the full-resolution
+#: mask takes ~4 s and ~1 GB to load, which every process that verifies a map would pay (tests check it).
+LAND_MASK_FILE = "land_ionex_grid.npz"
+
+
+def _full_resolution_land(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     from global_land_mask import globe  # a 1/120° mask array: loaded when a mask is first asked for
 
-    la, lo = np.meshgrid(np.asarray(lat), np.asarray(lon), indexing="ij")
+    la, lo = np.meshgrid(lat, lon, indexing="ij")
     lo = ((lo + 180.0) % 360.0) - 180.0  # the package takes -180 .. <180
     la = np.clip(la, -89.99, 89.99)
     return globe.is_land(la, lo)
 
 
+@lru_cache(maxsize=1)
+def _shipped_land() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    with resources.files("swx.data").joinpath(LAND_MASK_FILE).open("rb") as f:
+        z = np.load(f)
+        return z["lat"], z["lon"], z["land"]
+
+
+@lru_cache(maxsize=8)
+def _land(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndarray:
+    la, lo = np.asarray(lat), np.asarray(lon)
+    ship_lat, ship_lon, ship_land = _shipped_land()
+    if np.isin(la, ship_lat).all() and np.isin(lo, ship_lon).all():  # the IONEX grid or a part of it
+        return ship_land[np.searchsorted(-ship_lat, -la)][:, np.searchsorted(ship_lon, lo)]
+    return _full_resolution_land(la, lo)
+
+
 def land_mask(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """True where the grid node is on land (GLOBE 1-km land mask, shipped with `global-land-mask`)."""
     return _land(tuple(float(x) for x in lat), tuple(float(x) for x in lon)).copy()
+
+
+def write_land_mask(path) -> None:
+    """Save the full-resolution land mask sampled on the standard IONEX grid (the shipped file)."""
+    from swx.io.ionex.header import IONEX_LAT, IONEX_LON
+
+    np.savez_compressed(path, lat=IONEX_LAT, lon=IONEX_LON, land=_full_resolution_land(IONEX_LAT, IONEX_LON))
 
 
 COASTLINE_FILE = "coastlines_1deg.npz"  # traced by trace_coastlines(1.0), shipped (tests check it matches)

@@ -7,7 +7,9 @@ NaN or infinite numbers, naive datetimes, unknown station codes — is refused w
 anything is written; a batch that fails half-way is rolled back whole.
 
 Large writes (observations of a backfill) take a bulk path: COPY into a temporary table and one
-INSERT ... SELECT ... ON CONFLICT on PostgreSQL; multi-row VALUES on SQLite.
+INSERT ... SELECT ... ON CONFLICT on PostgreSQL; multi-row VALUES on SQLite. A run's station forecasts
+and blend weights (most of a forecast's rows) are replaced whole on a rerun instead: the run's old rows
+deleted, the new ones COPied straight into the table (nothing left to conflict with).
 """
 
 from __future__ import annotations
@@ -116,17 +118,12 @@ def _copy_upsert(conn: Connection, table: Table, rows: list[Mapping[str, Any]], 
     (values through the columns' own bind processing: naive times are refused as in `upsert`), then one
     INSERT ... SELECT ... ON CONFLICT."""
     names = list(rows[0])
-    procs = [table.c[c].type.bind_processor(conn.dialect) for c in names]
     tmp = f"_load_{table.name}_{len(names)}_{abs(hash(tuple(names))) % 10 ** 8}"
     cols = ", ".join(names)
     conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} ON COMMIT DELETE ROWS AS "
                       f"SELECT {cols} FROM {table.name} WITH NO DATA"))
     conn.execute(text(f"TRUNCATE {tmp}"))  # emptied at commit: a second upsert in one transaction starts clean
-    with conn.connection.driver_connection.cursor() as cur:
-        with cur.copy(f"COPY {tmp} ({cols}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row(tuple(r[c] if proc is None or r[c] is None else proc(r[c])
-                                     for c, proc in zip(names, procs)))
+    _copy_into(conn, table, tmp, names, ([r[c] for c in names] for r in rows))
     if update:
         changed = " OR ".join(f"{table.name}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in update)
         action = f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in update)} WHERE {changed}"
@@ -134,6 +131,44 @@ def _copy_upsert(conn: Connection, table: Table, rows: list[Mapping[str, Any]], 
         action = "DO NOTHING"
     conn.execute(text(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {tmp} "
                       f"ON CONFLICT ({', '.join(key)}) {action}"))
+
+
+def _copy_into(conn: Connection, table: Table, target: str, names: Sequence[str],
+               rows: Iterable[Sequence[Any]]) -> None:
+    """COPY `rows` (values in the order of `names`, columns of `table`) into `target` (`table` itself or a
+    temporary table of its columns), each value through its column's bind processing."""
+    procs = [table.c[c].type.bind_processor(conn.dialect) for c in names]
+    with conn.connection.driver_connection.cursor() as cur:
+        with cur.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(tuple(v if proc is None or v is None else proc(v) for v, proc in zip(r, procs)))
+
+
+def _replace_run_rows(conn: Connection, table: Table, run_id: int, columns: Mapping[str, Sequence[Any]]) -> int:
+    """A run's rows of `table` (validated `columns` of equal length, one row per key): what an earlier
+    attempt of the run left is deleted first (rows of a station or model the rerun no longer has do not
+    linger), so nothing can conflict and PostgreSQL takes the rows by a plain COPY into the table."""
+    t = table
+    conn.execute(t.delete().where(t.c.run_id == run_id))
+    names = ["run_id", *columns]
+    n = len(next(iter(columns.values()), []))
+    if not n:
+        return 0
+    values = ([run_id] * n, *columns.values())
+    if conn.dialect.name == "postgresql" and n >= COPY_MIN_ROWS:
+        _copy_into(conn, t, t.name, names, zip(*values))
+    else:
+        conn.execute(t.insert(), [dict(zip(names, r)) for r in zip(*values)])
+    return n
+
+
+def _optional_column(df: pd.DataFrame, col: str, table: str) -> list[float | None]:
+    """A nullable float column as Python values, NaN as NULL; infinite values refused."""
+    values = df[col].to_numpy(dtype=float)
+    if np.isinf(values).any():
+        i = int(np.flatnonzero(np.isinf(values))[0])
+        raise StoreError(f"{table}: row {i} has {col}={values[i]}; infinite values are refused")
+    return [None if v != v else v for v in values.tolist()]
 
 
 # ------------------------------------------------------------------------------------ domain writes
@@ -311,34 +346,41 @@ def record_run_provenance(engine: Engine, run_id: int, model_version_ids: Iterab
 
 
 def write_station_forecasts(engine: Engine, run_id: int, df: pd.DataFrame) -> int:
-    """Columns: station, architecture, valid_time, lead_h, mean, [sigma, q025, q16, q84, q975]."""
+    """Columns: station, architecture, valid_time, lead_h, mean, [sigma, q025, q16, q84, q975]; a rerun
+    replaces the run's forecasts (one row per station, architecture and valid time: the last wins)."""
     table = "station_forecasts"
-    if df.empty:
-        return 0
+    df = df.drop_duplicates(subset=["station", "architecture", "valid_time"], keep="last")
     _finite_column(df, "mean", table)
-    times = _utc_column(df, "valid_time", table)
+    _finite_column(df, "lead_h", table)
+    times = _utc_column(df, "valid_time", table) if not df.empty else None
     optional = [c for c in ("sigma", "q025", "q16", "q84", "q975") if c in df]
     with engine.begin() as conn:
-        ids = station_ids(conn, df["station"].unique())
-        extra = {c: [None if pd.isna(v) else float(v) for v in df[c].to_numpy(float)] for c in optional}
-        columns = zip(df.station, df.architecture, pd.DatetimeIndex(times).to_pydatetime(), df.lead_h, df["mean"])
-        rows = [dict(run_id=run_id, station_id=ids[code], architecture=str(arch), valid_time=t, lead_h=float(lead),
-                     mean=float(mean), **{c: extra[c][i] for c in optional})
-                for i, (code, arch, t, lead, mean) in enumerate(columns)]
-        return upsert(conn, m.StationForecast.__table__, rows, ["run_id", "station_id", "architecture", "valid_time"])
+        ids = station_ids(conn, df["station"].unique()) if not df.empty else {}
+        columns: dict[str, Sequence[Any]] = {} if df.empty else {
+            "station_id": [ids[c] for c in df["station"]],
+            "architecture": [str(a) for a in df["architecture"]],
+            "valid_time": list(pd.DatetimeIndex(times).to_pydatetime()),
+            "lead_h": df["lead_h"].to_numpy(float).tolist(),
+            "mean": df["mean"].to_numpy(float).tolist(),
+            **{c: _optional_column(df, c, table) for c in optional}}
+        return _replace_run_rows(conn, m.StationForecast.__table__, run_id, columns)
 
 
 def write_blend_weights(engine: Engine, run_id: int, df: pd.DataFrame) -> int:
     """Columns: station, member, lead_h, weight, n_samples; a rerun replaces the run's weights."""
-    _finite_column(df, "weight", "blend_weights")
+    table = "blend_weights"
+    df = df.drop_duplicates(subset=["station", "member", "lead_h"], keep="last")
+    _finite_column(df, "weight", table)
+    _finite_column(df, "lead_h", table)
     with engine.begin() as conn:
-        conn.execute(m.BlendWeight.__table__.delete().where(m.BlendWeight.run_id == run_id))
-        if df.empty:
-            return 0
-        ids = station_ids(conn, df["station"].unique())
-        rows = [dict(run_id=run_id, station_id=ids[c], member=str(k), lead_h=float(h), weight=float(w), n_samples=int(n))
-                for c, k, h, w, n in zip(df.station, df.member, df.lead_h, df.weight, df.n_samples)]
-        return upsert(conn, m.BlendWeight.__table__, rows, ["run_id", "station_id", "member", "lead_h"])
+        ids = station_ids(conn, df["station"].unique()) if not df.empty else {}
+        columns: dict[str, Sequence[Any]] = {} if df.empty else {
+            "station_id": [ids[c] for c in df["station"]],
+            "member": [str(k) for k in df["member"]],
+            "lead_h": df["lead_h"].to_numpy(float).tolist(),
+            "weight": df["weight"].to_numpy(float).tolist(),
+            "n_samples": df["n_samples"].to_numpy(int).tolist()}
+        return _replace_run_rows(conn, m.BlendWeight.__table__, run_id, columns)
 
 
 def write_rows(engine: Engine, model: type[m.Base], rows: Sequence[Mapping[str, Any]], key: Sequence[str]) -> int:
