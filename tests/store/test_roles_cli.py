@@ -13,6 +13,8 @@ from swx.cli import app
 from swx.store import queries as q
 from swx.store.db import grant_read_only, make_engine
 from swx.store.writes import upsert_stations
+from tests.helpers import run_cli_main
+from tests.store.conftest import PG_URL
 from tests.store.test_writes_queries import STATIONS
 
 
@@ -39,6 +41,27 @@ def test_read_only_role_can_read_but_not_write(engine, db_url, dialect):
         with engine.begin() as conn:
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_grant_read_only_refuses_names_that_are_not_plain_sql_names(engine, dialect, monkeypatch, capsys):
+    """Issue 18: the role and schema were pasted into SQL; a crafted role ran its own statement."""
+    if dialect != "postgresql":
+        pytest.skip("roles are a PostgreSQL feature")
+    evil = 'postgres"; CREATE TABLE pwned(x int); --'
+    for role, schema, match in ((evil, "public", "role name"), ("reader", 'public"; DROP TABLE stations; --',
+                                                                "schema name"),
+                                ("x" * 64, "public", "at most 63"), ("9lives", "public", "role name"),
+                                (f"swx_absent_{uuid.uuid4().hex[:8]}", "public", "does not exist")):
+        with pytest.raises(ValueError, match=match):
+            grant_read_only(engine, role, schema)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT to_regclass('pwned')")).scalar_one() is None
+        assert conn.execute(text("SELECT count(*) FROM stations")).scalar_one() >= 0
+    monkeypatch.setenv("SWX_DATABASE_URL", PG_URL)
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "grant-read-only", evil])
+    assert code != 0 and "role name" in out and "Traceback" not in out and len(out.strip().splitlines()) == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT to_regclass('pwned')")).scalar_one() is None
 
 
 def test_grant_read_only_refuses_sqlite(engine, dialect):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -139,13 +140,31 @@ def migrated_database(settings) -> Engine:
     return engine
 
 
+#: A PostgreSQL name as `CREATE ROLE name` takes it unquoted: what `grant_read_only` accepts for a role
+#: or schema (anything else is refused before any SQL is built).
+_SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
 def grant_read_only(engine: Engine, role: str, schema: str = "public") -> None:
     """Give an existing PostgreSQL role read access to the swx tables (the dashboard's role), now and
-    for tables created later by the migrations' owner."""
+    for tables created later by the migrations' owner. The names are checked and quoted by the driver
+    (`psycopg.sql.Identifier`): they come from the command line and the image's environment."""
     if engine.dialect.name != "postgresql":
         raise InputError("read-only roles are a PostgreSQL feature; SQLite files are protected by file permissions")
-    q_role, q_schema = f'"{role}"', f'"{schema}"'
+    for what, name in (("role", role), ("schema", schema)):
+        if not _SQL_NAME.fullmatch(name):
+            raise InputError(f"{what} name {name!r} refused: expected letters, digits and underscores, "
+                             "not starting with a digit, at most 63 characters")
+    from psycopg import sql
+
     with engine.begin() as conn:
-        conn.execute(text(f"GRANT USAGE ON SCHEMA {q_schema} TO {q_role}"))
-        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA {q_schema} TO {q_role}"))
-        conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {q_schema} GRANT SELECT ON TABLES TO {q_role}"))
+        if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first() is None:
+            raise InputError(f"role {role!r} does not exist: create it first (CREATE ROLE {role} LOGIN PASSWORD ...)")
+        if conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first() is None:
+            raise InputError(f"schema {schema!r} does not exist in this database")
+        ident = {"role": sql.Identifier(role), "schema": sql.Identifier(schema)}
+        with conn.connection.driver_connection.cursor() as cur:
+            for stmt in ("GRANT USAGE ON SCHEMA {schema} TO {role}",
+                         "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}",
+                         "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {role}"):
+                cur.execute(sql.SQL(stmt).format(**ident))
