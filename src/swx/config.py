@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: {NAME} is the same name upper-cased (CODE's own server uses upper-case names).
 DEFAULT_MIRRORS: dict[str, list[str]] = {
     "cod": [
-        "http://ftp.aiub.unibe.ch/CODE/{yyyy}/{NAME}",
+        "https://ftp.aiub.unibe.ch/CODE/{yyyy}/{NAME}",
         "https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}",
     ],
     "igs": ["https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"],

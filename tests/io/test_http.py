@@ -4,12 +4,14 @@ a login page, a slow answer, a truncated body, transient 503s, and credentials f
 from __future__ import annotations
 
 import base64
+import gzip
+import ssl
 
 import pytest
 
 from swx.errors import FetchError, NotFoundError
 from swx.io.http import Downloader, RetryPolicy
-from tests.helpers import gim_bytes_gz, no_sleep
+from tests.helpers import FixtureServer, gim_bytes_gz, no_sleep, self_signed_certificate
 
 FAST = RetryPolicy(timeout_s=1.0, retries=2, backoff_s=0.01)
 
@@ -42,14 +44,64 @@ def test_redirect_to_login_page_explains_credentials(http_server):
     assert "urs.earthdata.nasa.gov" in str(err.value) and url in str(err.value)
 
 
-def test_credentials_from_netrc_go_to_their_host_only(http_server, tmp_path):
+@pytest.fixture
+def https_servers(tmp_path):
+    """Two https servers on 127.0.0.1 (two ports) with a self-signed certificate, and a TLS context that
+    trusts it."""
+    cert, key = self_signed_certificate(tmp_path)
+    servers = [FixtureServer(tls=(cert, key)) for _ in range(2)]
+    for s in servers:
+        s.start()
+    yield servers, ssl.create_default_context(cafile=str(cert))
+    for s in servers:
+        s.stop()
+
+
+def _port(url: str) -> int:
+    return int(url.split(":")[2].split("/")[0])
+
+
+def test_credentials_from_netrc_go_only_over_https_to_the_host_and_port_named(https_servers, http_server, tmp_path,
+                                                                             caplog):
+    """Issue 18: credentials went by host name only, over plain http, to any port, and netrc's
+    `default` entry to every host."""
+    (a, b), ca = https_servers
+    url_a = a.add("/f.gz", body=b"\x1f\x8bdata")
+    url_b = b.add("/g.gz", body=b"\x1f\x8bother")
+    url_a_to_b = a.add("/moved.gz", redirect=url_b)
+    url_http = http_server.add("/h.gz", body=b"\x1f\x8bplain")
     netrc = tmp_path / "netrc"
-    netrc.write_text("machine 127.0.0.1 login alice password s3cret\n")
+    netrc.write_text(f"machine 127.0.0.1:{_port(url_a)} login alice password s3cret\n"
+                     f"machine 127.0.0.1:{_port(url_http)} login bob password cl3ar\n"
+                     "default login mallory password every1\n")
     netrc.chmod(0o600)
-    url = http_server.add("/f.gz", body=b"\x1f\x8bdata")
-    assert downloader(netrc_path=netrc).get(url) == b"\x1f\x8bdata"
-    auth = http_server.requests[-1][1].get("Authorization")
-    assert auth == "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    with caplog.at_level("WARNING", logger="swx.io.http"):
+        d = downloader(netrc_path=netrc, verify=ca)
+    assert "'default' entry is not used" in caplog.text
+    assert d.get(url_a) == b"\x1f\x8bdata"
+    assert a.requests[-1][1].get("Authorization") == "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    assert d.get(url_b) == b"\x1f\x8bother"  # the same host, another port: not named, no credentials
+    assert "Authorization" not in b.requests[-1][1]
+    assert d.get(url_a_to_b) == b"\x1f\x8bother"  # a redirect to another origin: its own (no) credentials
+    assert "Authorization" in a.requests[-1][1] and "Authorization" not in b.requests[-1][1]
+    with caplog.at_level("WARNING", logger="swx.io.http"):
+        assert d.get(url_http) == b"\x1f\x8bplain"  # named, but http: never in clear
+    assert "Authorization" not in http_server.requests[-1][1]
+    assert "would send them in clear: not sent" in caplog.text
+    assert "s3cret" not in caplog.text and "cl3ar" not in caplog.text and "every1" not in caplog.text
+
+
+def test_an_oversized_body_is_refused_as_it_streams_in(http_server):
+    """Issue 18: a 3 GB body was read whole into memory. A claimed size past the limit is refused
+    before reading; a body that grows past it (here gzip transfer-encoding) when it gets there."""
+    big = http_server.add("/big.gz", body=b"x" * 4000)
+    with pytest.raises(FetchError, match="announces 4,000 bytes, larger than the 1,000 bytes") as err:
+        downloader(max_bytes=1000).get(big, day="2020-01-08")
+    assert "URL template" in str(err.value)
+    bomb = http_server.add("/bomb.gz", body=gzip.compress(b"\0" * 100_000), headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="grew larger than the 10,000 bytes"):
+        downloader(max_bytes=10_000).get(bomb)
+    assert downloader().get(bomb) == b"\0" * 100_000
 
 
 def test_slow_server_times_out_and_retries(http_server):
