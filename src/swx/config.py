@@ -6,6 +6,7 @@ Every setting is documented in `.env.example`; a test keeps the two in step.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,38 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: A URL's password (`scheme://user:PASSWORD@host`, up to the last @ of the word: a password may hold
+#: unescaped @ or /) and secrets passed as query parameters.
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s\"']*:)[^\s\"']*@")
+_QUERY_SECRET = re.compile(r"([?&](?:password|passwd|pwd|secret|token|api_?key|access_key)=)[^&\s\"']*", re.IGNORECASE)
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with passwords in URLs and secret query parameters replaced by ***: every URL swx prints
+    or logs goes through this (settings, log lines, error messages)."""
+    return _QUERY_SECRET.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
+
+
+def install_secret_masking() -> None:
+    """Mask secrets in every log record from now on, whichever logger or handler it goes to (the CLI's
+    console, Prefect's API log handler): the record's message is formatted and masked where it is made."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "masks_secrets", False):
+        return
+
+    def masked(*args, **kwargs) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: let logging report it as it would
+            return record
+        record.msg, record.args = mask_secrets(message), ()
+        return record
+
+    masked.masks_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masked)
+
 
 #: URL templates per analysis centre, tried in order. Fields: {yyyy} {yy} {doy} and {name}, the file
 #: name chosen by date (IGS short name before GPS week 2238 = 2022-11-27, long name from then on);
@@ -161,7 +194,7 @@ class Settings(BaseSettings):
     @property
     def display_database_url(self) -> str:
         """The database URL with its password masked: the only form printed or logged."""
-        return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", self.resolved_database_url)
+        return mask_secrets(self.resolved_database_url)
 
     @property
     def resolved_database_url(self) -> str:

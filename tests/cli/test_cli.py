@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from swx.cli import app
 from swx.io.ionex import write_ionex
-from tests.helpers import make_gim
+from tests.helpers import make_gim, run_cli_main
 
 runner = CliRunner()
 
@@ -115,6 +115,61 @@ def test_config_shows_resolved_database():
     r = runner.invoke(app, ["config"])
     data = json.loads(r.output)
     assert data["resolved_database_url"].startswith("sqlite:///") and data["gim_centre"] == "cod"
+
+
+SECRET_URLS = {  # issue 18: `swx config` printed the password of some of these
+    "postgresql+psycopg://swx:s3cret@db:5432/swx": "s3cret",
+    "postgresql+psycopg://swx:p@ss/w0rd@db/swx": "w0rd",  # unescaped @ and / in the password
+    "postgresql+psycopg://db/swx?user=swx&password=qu3ry": "qu3ry",
+}
+
+
+@pytest.mark.parametrize("url", list(SECRET_URLS))
+def test_config_never_prints_a_secret(url, monkeypatch):
+    from swx.config import get_settings
+
+    monkeypatch.setenv("SWX_DATABASE_URL", url)
+    monkeypatch.setenv("SWX_KP_URL", "https://kp:t0ken@example.org/kp.txt?api_key=k3y")
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["config"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    for secret in (SECRET_URLS[url], "t0ken", "k3y"):
+        assert secret not in r.output
+    assert "***" in data["database_url"] and data["resolved_database_url"] == data["database_url"]
+    assert data["kp_url"] == "https://kp:***@example.org/kp.txt?api_key=***"
+
+
+def test_log_lines_and_errors_mask_secrets(monkeypatch, capsys, caplog):
+    """Whatever logs a URL (swx, SQLAlchemy, Prefect) or raises with one: masked where the line is made."""
+    import logging
+
+    from swx.config import get_settings
+    from swx.errors import InputError
+
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["config"])  # sets up the CLI's logging, with the masking
+    assert r.exit_code == 0 and getattr(logging.getLogRecordFactory(), "masks_secrets", False)
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(handler.format(record))
+    logger = logging.getLogger("sqlalchemy.engine")
+    logger.addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
+            logger.info("connecting to %s", "postgresql://swx:s3cret@db/swx")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["connecting to postgresql://swx:***@db/swx"]
+
+    def fail():
+        raise InputError("cannot reach postgresql://swx:s3cret@db/swx")
+
+    import swx.cli
+
+    monkeypatch.setattr(swx.cli, "app", fail)
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    assert code == 2 and "s3cret" not in out and "postgresql://swx:***@db/swx" in out
 
 
 def test_ingest_kp_from_gfz_over_http(http_server, shared_data, monkeypatch):

@@ -13,6 +13,7 @@ import sys
 from rich.markup import escape
 
 from swx.cli.app import app, console
+from swx.config import mask_secrets
 from swx.errors import SwxError
 
 __all__ = ["app", "main"]
@@ -26,5 +27,5 @@ def main() -> None:
     try:
         app()
     except SwxError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        console.print(f"[red]error:[/red] {escape(mask_secrets(str(exc)))}", soft_wrap=True, highlight=False)
         sys.exit(2)

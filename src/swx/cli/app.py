@@ -16,7 +16,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from swx.config import get_settings
+from swx.config import get_settings, install_secret_masking
 
 app = typer.Typer(help="swx: 24 h vTEC forecasting from Global Ionospheric Maps (IONEX) and Kp.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
@@ -42,6 +42,7 @@ def _setup_logging(level: str) -> None:
                         handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
                         force=True)
     logging.Formatter.converter = time.gmtime  # log times in UTC
+    install_secret_masking()
     for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

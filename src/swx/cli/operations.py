@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from swx.cli.app import app, console, ingest_with_progress, out, parse_day, print_scores
-from swx.config import BACKFILL_CHUNK_DAYS, get_settings
+from swx.config import BACKFILL_CHUNK_DAYS, get_settings, mask_secrets
 from swx.errors import NotFoundError
 
 
@@ -189,9 +189,17 @@ def config_cmd() -> None:
     """Show the effective settings (from the environment and .env)."""
     s = get_settings()
     data = json.loads(s.model_dump_json())
-    data["database_url"] = s.display_database_url if s.database_url else None
-    data["resolved_database_url"] = s.display_database_url
-    out.print_json(json.dumps(data))
+    data["resolved_database_url"] = s.resolved_database_url
+    out.print_json(json.dumps(_masked(data)))
+
+
+def _masked(value):
+    """Settings as printed: every string (URLs, mirror templates) with its secrets masked."""
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return mask_secrets(value) if isinstance(value, str) else value
 
 
 @app.command("run", rich_help_panel="Operations")
