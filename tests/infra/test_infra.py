@@ -88,12 +88,13 @@ def test_compose_file_validates_against_the_compose_specification(tmp_path):
 
 def test_compose_needs_every_password_and_has_none_written_in():
     text = (INFRA / "compose.yaml").read_text()
-    for var in ("POSTGRES_PASSWORD", "PREFECT_DB_PASSWORD", "SWX_DB_PASSWORD", "SWX_READONLY_PASSWORD"):
+    for var in ("POSTGRES_PASSWORD", "PREFECT_DB_PASSWORD", "SWX_DB_PASSWORD", "SWX_READONLY_PASSWORD",
+                "PREFECT_AUTH_STRING"):
         env = _example_env()
         env.pop(var)
         with pytest.raises(KeyError, match=var):
             _interpolate(text, env)
-    assert not re.search(r"^\s*\w*PASSWORD:\s*[^$\s]", text, re.M)  # every password value comes from a variable
+    assert not re.search(r"^\s*\w*(PASSWORD|AUTH_STRING):\s*[^$\s]", text, re.M)  # every secret from a variable
     used = set(re.findall(r"\$\{([A-Z0-9_]+)", text))
     documented = set(_example_env())
     assert used <= documented, f"variables missing from infra/.env.example: {sorted(used - documented)}"
@@ -125,6 +126,22 @@ def test_compose_services(compose):
         assert "swx-data:/data" in services[svc]["volumes"]
 
 
+
+def test_compose_publishes_its_ports_on_localhost_and_the_prefect_api_asks_for_a_password(compose):
+    """Issue 18: the Prefect API (with a process worker: remote code execution), the dashboard and the
+    Dask dashboard were published on every interface without authentication."""
+    published = {name: svc["ports"] for name, svc in compose["services"].items() if "ports" in svc}
+    assert set(published) == {"prefect-server", "dask-scheduler", "dashboard"}
+    for name, ports in published.items():
+        assert all(p.startswith("127.0.0.1:") for p in ports), (name, ports)
+    env = _example_env()
+    server = compose["services"]["prefect-server"]["environment"]
+    assert server["PREFECT_SERVER_API_AUTH_STRING"] == env["PREFECT_AUTH_STRING"]
+    for name, svc in compose["services"].items():
+        if "PREFECT_API_URL" in svc.get("environment", {}):  # every Prefect client sends the same string
+            assert svc["environment"]["PREFECT_API_AUTH_STRING"] == env["PREFECT_AUTH_STRING"], name
+
+
 # --------------------------------------------------------------------------------------- kubernetes
 
 def _k8s_docs() -> list[tuple[str, dict]]:
@@ -134,6 +151,62 @@ def _k8s_docs() -> list[tuple[str, dict]]:
             continue
         docs += [(path.name, d) for d in yaml.safe_load_all(path.read_text()) if d]
     return docs
+
+
+def _pod_names() -> set[str]:
+    return {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] for _, d in _k8s_docs()
+            if d["kind"] in ("Deployment", "StatefulSet", "Job")}
+
+
+def test_k8s_network_policies_deny_by_default_and_let_only_their_users_in():
+    """Issue 18: only the swx pods that use PostgreSQL reach it, only the Dask pods and the flows' workers
+    reach the Dask scheduler, the Prefect API only its clients (and the ingress), nothing else."""
+    policies = [d for _, d in _k8s_docs() if d["kind"] == "NetworkPolicy"]
+    default = [p for p in policies if p["spec"]["podSelector"] == {}]
+    assert len(default) == 1 and default[0]["spec"]["policyTypes"] == ["Ingress"]
+    assert not default[0]["spec"].get("ingress")  # nothing allowed: deny
+
+    def allowed(target: str) -> tuple[set[str], set[str], set[int]]:
+        pods, namespaces, ports = set(), set(), set()
+        for p in policies:
+            if p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") != target:
+                continue
+            for rule in p["spec"].get("ingress", []):
+                for src in rule["from"]:
+                    if "podSelector" in src:
+                        (expr,) = src["podSelector"]["matchExpressions"]
+                        assert expr["key"] == "app.kubernetes.io/name" and expr["operator"] == "In"
+                        pods |= set(expr["values"])
+                    if "namespaceSelector" in src:
+                        namespaces.add(src["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
+                ports |= {x["port"] for x in rule.get("ports", [])}
+        return pods, namespaces, ports
+
+    names = _pod_names()
+    assert allowed("postgres") == ({"prefect-server", "swx-migrate", "worker-cpu", "worker-gpu", "dask-worker",
+                                    "dashboard"}, set(), {5432})
+    assert allowed("dask-scheduler") == ({"dask-worker", "worker-cpu", "worker-gpu"}, set(), {8786})
+    assert allowed("dask-worker")[0] == {"dask-scheduler", "dask-worker", "worker-cpu", "worker-gpu"}
+    assert allowed("prefect-server") == ({"swx-deploy", "worker-cpu", "worker-gpu", "dask-worker"},
+                                         {"ingress-nginx"}, {4200})
+    assert allowed("dashboard") == (set(), {"ingress-nginx"}, {8501})
+    for target in names:  # no policy names a pod that does not exist (a typo would shut a user out)
+        assert allowed(target)[0] <= names, target
+    assert allowed("worker-cpu") == (set(), set(), set())  # the workers take no connection at all
+
+
+def test_k8s_prefect_api_asks_for_a_password_and_every_client_sends_it():
+    def env_of(doc: dict) -> dict[str, dict]:
+        (c, *_) = doc["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e for e in c.get("env", [])}
+
+    docs = {d["metadata"]["name"]: d for _, d in _k8s_docs() if d["kind"] in ("Deployment", "StatefulSet", "Job")}
+    key = {"secretKeyRef": {"name": "swx-db", "key": "PREFECT_AUTH_STRING"}}
+    assert env_of(docs["prefect-server"])["PREFECT_SERVER_API_AUTH_STRING"]["valueFrom"] == key
+    for client in ("worker-cpu", "worker-gpu", "dask-worker", "swx-deploy"):
+        assert env_of(docs[client])["PREFECT_API_AUTH_STRING"]["valueFrom"] == key, client
+    secret = next(d for _, d in _k8s_docs() if d["kind"] == "Secret")
+    assert "PREFECT_AUTH_STRING" in secret["stringData"]
 
 
 def test_kubernetes_manifests_validate_against_the_schemas():
