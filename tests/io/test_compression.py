@@ -38,3 +38,40 @@ def test_truncated_gzip_names_file():
     with pytest.raises(DataFormatError, match="truncated gzip") as err:
         decompress(gz[:20], "day.gz")
     assert err.value.path == "day.gz"
+
+
+def test_gzip_members_are_joined_and_zero_padding_ignored():
+    two = gzip.compress(b"abc") + b"\0" * 4 + gzip.compress(b"def") + b"\0" * 8
+    assert decompress(two, "two.gz") == b"abcdef"
+    with pytest.raises(DataFormatError, match="corrupt gzip"):
+        decompress(gzip.compress(b"abc") + b"garbage", "tail.gz")
+
+
+def _zip_of(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.20i", data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("pack", [gzip.compress, _zip_of], ids=["gzip", "zip"])
+def test_a_stream_that_expands_past_the_limit_is_refused(pack):
+    """Issue 18: a 661 KB gzip expanded toward 5 GiB in memory. Here 1 MB of zeros (~1 KB packed)
+    against a limit of 100 kB: refused while expanding; the same stream under the limit is read."""
+    data = pack(b"\0" * 1_000_000)
+    assert len(data) < 5_000
+    with pytest.raises(DataFormatError, match="expands to more than 100,000 bytes") as err:
+        decompress(data, "bomb.gz", limit=100_000)
+    assert err.value.path == "bomb.gz"
+    assert decompress(data, "fine.gz", limit=1_000_000) == b"\0" * 1_000_000
+
+
+@pytest.mark.parametrize("use_gzip_tool", [True, False], ids=["gzip-binary", "unlzw3"])
+def test_a_unix_compress_stream_past_the_limit_is_refused(ionex_dir, monkeypatch, use_gzip_tool):
+    if not use_gzip_tool:
+        monkeypatch.setattr("swx.io.compression.shutil.which", lambda name: None)
+    z = (ionex_dir / "codg0080.20i.Z").read_bytes()
+    size = len(decompress(z, "codg0080.20i.Z"))
+    with pytest.raises(DataFormatError, match="expands to more than"):
+        decompress(z, "codg0080.20i.Z", limit=size - 1)
+    assert len(decompress(z, "codg0080.20i.Z", limit=size)) == size

@@ -127,13 +127,47 @@ def test_malformed_fields_are_rejected(field):
         parse("".join(LINES[:i] + [bad] + LINES[i + 1:]))
 
 
-def test_negative_and_five_digit_values_are_read():
+def test_five_digit_values_are_read():
     i = line_of("START OF TEC MAP") + 3
     line = LINES[i]
-    good = line[:5] + "   -3" + "12345" + line[15:]
+    good = line[:5] + "10000" + "01234" + line[15:]
     ds = parse("".join(LINES[:i] + [good] + LINES[i + 1:]))
-    assert ds.tec.values[0, 0, 1] == pytest.approx(-0.3)
-    assert ds.tec.values[0, 0, 2] == pytest.approx(1234.5)
+    assert ds.tec.values[0, 0, 1] == pytest.approx(1000.0)
+    assert ds.tec.values[0, 0, 2] == pytest.approx(123.4)
+
+
+@pytest.mark.parametrize("field, value", [("   -3", "-0.3"), ("99998", "9999.8"), ("10001", "1000.1")])
+def test_unphysical_values_are_refused_naming_the_line(field, value):
+    """Issue 18: negative TEC and 99998 at EXPONENT -1 (9999.8 TECU) were archived as a good day."""
+    i = line_of("START OF TEC MAP", 1) + 3 + 2 * 5  # first value line of row 3 of map 2
+    line = LINES[i]
+    bad = line[:5] + field + line[10:]
+    with pytest.raises(IonexFormatError, match=rf"TEC value {field.strip()} x 10\^-1 = {value} TECU in columns 6-10") \
+            as err:
+        parse("".join(LINES[:i] + [bad] + LINES[i + 1:]))
+    assert err.value.line == i + 1 and "0 .. 1000 TECU" in str(err.value)
+
+
+@pytest.mark.parametrize("exponent", ["99", "-400", "4", "-7"])
+def test_an_absurd_exponent_is_refused_in_the_header_and_in_a_map(exponent):
+    """Issue 18: EXPONENT 99 archived inf values as a good day; EXPONENT -400 raised OverflowError."""
+    i = line_of("EXPONENT")
+    with pytest.raises(IonexFormatError, match=f"EXPONENT {exponent}") as err:
+        parse("".join(LINES[:i] + [f"{exponent:>6}".ljust(60) + "EXPONENT            \n"] + LINES[i + 1:]))
+    assert err.value.line == i + 1 and "-6 to 3" in str(err.value)
+    j = line_of("START OF TEC MAP", 1) + 1
+    with pytest.raises(IonexFormatError, match=f"EXPONENT {exponent}") as err:
+        parse("".join(LINES[:j + 1] + [f"{exponent:>6}".ljust(60) + "EXPONENT            \n"] + LINES[j + 1:]))
+    assert err.value.line == j + 2
+
+
+def test_a_grid_too_fine_to_be_real_is_refused_before_anything_is_allocated():
+    """Issue 18: a DLAT of 1e-7 made the reader allocate ~13 GiB."""
+    i = line_of("LAT1 / LAT2 / DLAT")
+    record = "    87.5 -87.5 -1e-7".ljust(60) + "LAT1 / LAT2 / DLAT  \n"
+    with pytest.raises(IonexFormatError, match="nodes per map") as err:
+        parse("".join(LINES[:i] + [record] + LINES[i + 1:]))
+    assert "0.1° grid" in str(err.value)
 
 
 def test_empty_and_blank_files():

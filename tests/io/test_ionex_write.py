@@ -79,11 +79,22 @@ def test_without_rms_writes_tec_maps_only():
 
 def test_values_that_do_not_fit_i5_are_refused():
     ds = make_gim()
-    ds["tec"][0, 0, 0] = 5000.0  # 50000 at EXPONENT -1
+    ds["tec"][0, 0, 0] = 999.0  # 9990 at EXPONENT -1: 9999 would be read as "no value"
     with pytest.raises(ValueError, match="do not fit I5"):
-        format_ionex(ds)
+        format_ionex(ds, exponent=-2)
     back = strict_parse(format_ionex(ds, exponent=0))
-    assert back.tec.values[0, 0, 0] == 5000.0
+    assert back.tec.values[0, 0, 0] == 999.0
+
+
+@pytest.mark.parametrize("value", [5000.0, -1.0, np.inf])
+def test_unphysical_values_are_not_written(value):
+    """swx never writes a file it (and other readers) would refuse: TEC outside 0 .. 1000 TECU."""
+    ds = make_gim()
+    ds["tec"][0, 0, 0] = value
+    with pytest.raises(ValueError, match=r"refuse values outside 0 \.\. 1000 TECU" if np.isfinite(value) else "infinite"):
+        format_ionex(ds, exponent=0)
+    ds["tec"][0, 0, 0] = np.nan  # no value: written as 9999
+    assert np.isnan(strict_parse(format_ionex(ds)).tec.values[0, 0, 0])
 
 
 def test_write_is_atomic_and_gzips_by_name(tmp_path):

@@ -1,15 +1,17 @@
 """Decompression by content, not by name: GIM archives mix `.Z` (Unix compress), `.gz` and plain files.
 
 The magic bytes decide; a stream that claims a format and fails to decode is reported as corrupt or
-truncated, naming the file, instead of leaking zlib's or LZW's own exception.
+truncated, naming the file, instead of leaking zlib's or LZW's own exception. Output is bounded
+(MAX_DECOMPRESSED_BYTES): gzip, zip and .Z through the system gzip stop reading there, so a small
+crafted file cannot expand to gigabytes in memory.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import shutil
 import subprocess
+import threading
 import zipfile
 import zlib
 from pathlib import Path
@@ -19,6 +21,9 @@ from swx.errors import DataFormatError
 GZIP_MAGIC = b"\x1f\x8b"
 COMPRESS_MAGIC = b"\x1f\x9d"
 ZIP_MAGIC = b"PK\x03\x04"
+
+#: The most a file may expand to: a day of 15-minute 1° x 1° maps with RMS is ~70 MB of IONEX text.
+MAX_DECOMPRESSED_BYTES = 512 * 2 ** 20
 
 
 def detect(data: bytes) -> str:
@@ -32,36 +37,85 @@ def detect(data: bytes) -> str:
     return "plain"
 
 
-def _gunzip(data: bytes, name: str, error: type[DataFormatError]) -> bytes:
+def _too_big(name: str, error: type[DataFormatError], limit: int) -> DataFormatError:
+    return error(f"expands to more than {limit:,} bytes (a decompression bomb, or not a GIM/index file)",
+                 path=name, expected=f"at most {limit:,} bytes uncompressed")
+
+
+def _gunzip(data: bytes, name: str, error: type[DataFormatError], limit: int) -> bytes:
+    """Every gzip member of `data`, decompressed piece by piece and refused past `limit` bytes."""
+    out = bytearray()
+    rest = data
     try:
-        return gzip.decompress(data)
-    except EOFError as exc:
-        raise error("truncated gzip stream (the download was cut short?)", path=name,
-                    expected="a complete gzip member") from exc
-    except (OSError, zlib.error) as exc:
+        while rest:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            buf = rest
+            while not d.eof:
+                piece = d.decompress(buf, limit + 1 - len(out))
+                out += piece
+                if len(out) > limit:
+                    raise _too_big(name, error, limit)
+                buf = d.unconsumed_tail
+                if not buf and not piece:
+                    break  # all input used and nothing more comes out: a cut stream if not at its end
+            if not d.eof:
+                raise error("truncated gzip stream (the download was cut short?)", path=name,
+                            expected="a complete gzip member")
+            rest = d.unused_data.lstrip(b"\0")  # zero padding between or after members, as gzip allows
+    except zlib.error as exc:
         raise error(f"corrupt gzip stream: {exc}", path=name, expected="a valid gzip stream") from exc
+    return bytes(out)
 
 
-def _uncompress(data: bytes, name: str, error: type[DataFormatError]) -> bytes:
-    """Unix compress (LZW). The system `gzip -dc` is fast C; `unlzw3` is the pure-Python fallback."""
+def _uncompress(data: bytes, name: str, error: type[DataFormatError], limit: int) -> bytes:
+    """Unix compress (LZW). The system `gzip -dc` is fast C (its output read up to `limit`); `unlzw3`
+    is the pure-Python fallback (only where no gzip is installed), checked against `limit` once it has
+    decompressed: it has no incremental interface."""
     gz = shutil.which("gzip")
     if gz:
-        proc = subprocess.run([gz, "-dc"], input=data, capture_output=True, check=False)
-        if proc.returncode == 0:
-            return proc.stdout
-        message = proc.stderr.decode(errors="replace").strip().replace("stdin: ", "")
+        with subprocess.Popen([gz, "-dc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) as proc:
+            errors: list[bytes] = []
+            feeder = threading.Thread(target=_feed, args=(proc, data, errors), daemon=True)
+            feeder.start()
+            out = bytearray()
+            while piece := proc.stdout.read1(1 << 20):  # type: ignore[union-attr]
+                out += piece
+                if len(out) > limit:
+                    proc.kill()
+                    break
+            feeder.join()
+            status = proc.wait()
+        if len(out) > limit:
+            raise _too_big(name, error, limit)
+        if status == 0:
+            return bytes(out)
+        message = b"".join(errors).decode(errors="replace").strip().replace("stdin: ", "")
         raise error(f"corrupt or truncated .Z (Unix compress) stream: {message}", path=name,
                     expected="a valid LZW stream")
     import unlzw3  # the pure-Python fallback, only when no `gzip -d` is on the machine
 
     try:
-        return unlzw3.unlzw(data)
+        out = unlzw3.unlzw(data)
     except Exception as exc:  # unlzw3 raises bare ValueError/IndexError on bad streams
         raise error(f"corrupt or truncated .Z (Unix compress) stream: {exc}", path=name,
                     expected="a valid LZW stream") from exc
+    if len(out) > limit:
+        raise _too_big(name, error, limit)
+    return out
 
 
-def _unzip(data: bytes, name: str, error: type[DataFormatError]) -> bytes:
+def _feed(proc: subprocess.Popen, data: bytes, errors: list[bytes]) -> None:
+    """Write `data` to the process's stdin and collect its stderr (a thread: stdout is read meanwhile)."""
+    try:
+        proc.stdin.write(data)  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+    except (BrokenPipeError, ValueError, OSError):
+        pass  # the reader stopped early (too big) or gzip exited: its status tells
+    errors.append(proc.stderr.read())  # type: ignore[union-attr]
+
+
+def _unzip(data: bytes, name: str, error: type[DataFormatError], limit: int) -> bytes:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             members = [m for m in zf.infolist()
@@ -70,20 +124,26 @@ def _unzip(data: bytes, name: str, error: type[DataFormatError]) -> bytes:
             if len(members) != 1:
                 raise error(f"zip archive holds {len(members)} data files", path=name,
                             expected="exactly one member")
-            return zf.read(members[0])
+            with zf.open(members[0]) as member:  # the declared size can lie: read at most limit + 1
+                out = member.read(limit + 1)
+            if len(out) > limit:
+                raise _too_big(name, error, limit)
+            return out
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise error(f"corrupt zip archive: {exc}", path=name, expected="a valid zip archive") from exc
 
 
-def decompress(data: bytes, name: str = "<data>", error: type[DataFormatError] = DataFormatError) -> bytes:
-    """Return the uncompressed bytes of `data`, whatever of plain/gzip/compress/zip it is."""
+def decompress(data: bytes, name: str = "<data>", error: type[DataFormatError] = DataFormatError,
+               limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """Return the uncompressed bytes of `data`, whatever of plain/gzip/compress/zip it is; `error` when
+    it would expand past `limit` bytes."""
     kind = detect(data)
     if kind == "gzip":
-        return _gunzip(data, name, error)
+        return _gunzip(data, name, error, limit)
     if kind == "compress":
-        return _uncompress(data, name, error)
+        return _uncompress(data, name, error, limit)
     if kind == "zip":
-        return _unzip(data, name, error)
+        return _unzip(data, name, error, limit)
     lowered = name.lower()
     if lowered.endswith((".gz", ".z")) and data:
         raise error("file is named as compressed but is not a gzip or Unix-compress stream", path=name,

@@ -15,9 +15,11 @@ from swx.io.ionex.header import (
     FIELD,
     MAP_KINDS,
     NO_VALUE,
+    TEC_RANGE,
     VALUES_PER_LINE,
     IonexHeader,
     IonexWarning,
+    checked_exponent,
     grid_axis,
     header_epoch,
     header_numbers,
@@ -245,7 +247,7 @@ def parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: i
             current.epoch = epoch or header_epoch(header_numbers(content, path, lineno(i), label, 6), path,
                                                   lineno(i), label)
         elif label == "EXPONENT":
-            value = int(header_numbers(content, path, lineno(i), label, 1)[0])
+            value = checked_exponent(header_numbers(content, path, lineno(i), label, 1)[0], path, lineno(i))
             if current is not None:
                 current.exponent = value
             else:
@@ -430,15 +432,30 @@ def parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: i
             if k is not None:
                 bad = s0 + k
                 break
-    if bad is not None:
-        row, col = divmod(bad, nlon)
+    def field_at(flat_index: int) -> tuple[int, int, str]:
+        """(file line, first column, text) of the I5 field holding value `flat_index` of `values`."""
+        row, col = divmod(flat_index, nlon)
         line_in_row, pos = divmod(col, VALUES_PER_LINE)
         i = int(rec[row] + 1 + line_in_row)
         j = int(starts[i]) + pos * FIELD
-        field_text = text[j:j + FIELD].decode("ascii", "replace")
-        raise IonexFormatError(f"non-numeric value {field_text!r} in columns {pos * FIELD + 1}-{pos * FIELD + FIELD}",
-                               path=path, line=lineno(i), expected="an integer in an I5 field")
+        return lineno(i), pos * FIELD + 1, text[j:j + FIELD].decode("ascii", "replace")
+
+    if bad is not None:
+        line, col, field_text = field_at(bad)
+        raise IonexFormatError(f"non-numeric value {field_text!r} in columns {col}-{col + FIELD - 1}",
+                               path=path, line=line, expected="an integer in an I5 field")
     if not common:
         for j, e in enumerate(exps):
             _apply_exponent(values[j], int(e))
+    # TEC and RMS must be physical (HGT maps hold heights): not infinite, not negative, not absurd
+    physical = np.array([b.kind in ("TEC", "RMS") for b in blocks])
+    lo, hi = TEC_RANGE
+    wrong = physical[:, None, None] & ~(np.isnan(values) | ((values >= lo) & (values <= hi)))
+    if wrong.any():
+        k = int(np.flatnonzero(wrong.reshape(-1))[0])
+        line, col, field_text = field_at(k)
+        b = blocks[k // per_map]
+        raise IonexFormatError(f"{b.kind} value {field_text.strip()} x 10^{int(exps[k // per_map])} = "
+                               f"{float(values.reshape(-1)[k]):g} TECU in columns {col}-{col + FIELD - 1}",
+                               path=path, line=line, expected=f"{lo:g} .. {hi:g} TECU, or 9999 for no value")
     return blocks, values

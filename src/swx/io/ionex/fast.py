@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from swx.io.ionex.body import Block, expected_records, parse_value_rows
-from swx.io.ionex.header import FIELD, VALUES_PER_LINE, IonexHeader, IonexWarning
+from swx.io.ionex.header import FIELD, TEC_RANGE, VALUES_PER_LINE, IonexHeader, IonexWarning
 
 
 def _int_fields(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +127,9 @@ def parse_tiled(text: bytes, off: int, hdr: IonexHeader, path: str) -> tuple[lis
     values = np.empty((nb, nlat, nlon), dtype=np.float32)
     if parse_value_rows(rows, offs, counts, hdr.exponent, values) is not None:
         return None
+    lo, hi = TEC_RANGE
+    if not np.all(np.isnan(values) | ((values >= lo) & (values <= hi))):
+        return None  # an unphysical value: the full parser names its line
     if tail < 0:
         warnings.warn(f"{path}: no END OF FILE record after {nb} complete maps; read anyway",
                       IonexWarning, stacklevel=3)

@@ -19,6 +19,14 @@ IONEX_LON = np.round(np.arange(-180.0, 180.1, 5.0), 1)
 
 NO_VALUE = 9999
 
+#: What a file may claim before anything is allocated: the EXPONENT of its values (GIMs use -1) and a
+#: grid of at most 0.1° x 0.1° (real GIMs: 2.5° x 5°, UPC's and JPL's 1° x 1°).
+EXPONENT_RANGE = (-6, 3)
+MAX_GRID_NODES = 1801 * 3601
+
+#: Physical values after scaling: TEC and RMS in TECU (the largest vTEC ever mapped is ~300 TECU).
+TEC_RANGE = (0.0, 1000.0)
+
 
 VALUES_PER_LINE = 16
 
@@ -95,6 +103,14 @@ def grid_axis(start: float, stop: float, step: float) -> np.ndarray:
         return np.array([start])
     n = int(round((stop - start) / step)) + 1
     return np.round(start + step * np.arange(n), 6)
+
+
+def checked_exponent(value: float, path: str, line: int) -> int:
+    """An EXPONENT record's value, refused outside EXPONENT_RANGE (10**400 overflows, 10**99 gives inf)."""
+    if value != int(value) or not EXPONENT_RANGE[0] <= value <= EXPONENT_RANGE[1]:
+        raise IonexFormatError(f"EXPONENT {value:g}", path=path, line=line,
+                               expected=f"a whole number from {EXPONENT_RANGE[0]} to {EXPONENT_RANGE[1]} (GIMs use -1)")
+    return int(value)
 
 
 def header_numbers(content: str, path: str, line: int, label: str, count: int | None = None) -> list[float]:
@@ -204,7 +220,7 @@ def parse_header(lines: list[str], path: str) -> IonexHeader:
         elif label == "LON1 / LON2 / DLON":
             hdr.lon = tuple(header_numbers(content, path, i, label, 3)[:3])
         elif label == "EXPONENT":
-            hdr.exponent = int(header_numbers(content, path, i, label, 1)[0])
+            hdr.exponent = checked_exponent(header_numbers(content, path, i, label, 1)[0], path, i)
         elif label == "START OF AUX DATA":
             in_aux = True
             hdr.aux.append(raw.rstrip())
@@ -224,6 +240,12 @@ def parse_header(lines: list[str], path: str) -> IonexHeader:
         if c == 0 or (b - a) / c < 0 or abs((b - a) / c - round((b - a) / c)) > 1e-6:
             raise IonexFormatError(f"{name}1/{name}2/D{name} = {a} {b} {c} is not a regular grid", path=path,
                                    expected="(end - start) a whole multiple of the step")
+    n_lat = int(round((hdr.lat[1] - hdr.lat[0]) / hdr.lat[2])) + 1
+    n_lon = int(round((hdr.lon[1] - hdr.lon[0]) / hdr.lon[2])) + 1
+    if n_lat * n_lon > MAX_GRID_NODES:
+        raise IonexFormatError(f"LAT/LON steps {hdr.lat[2]:g}/{hdr.lon[2]:g} make a {n_lat} x {n_lon} grid "
+                               f"({n_lat * n_lon:,} nodes per map)", path=path,
+                               expected=f"at most {MAX_GRID_NODES:,} nodes (a 0.1° grid)")
     if hdr.n_maps <= 0:
         raise IonexFormatError(f"# OF MAPS IN FILE is {hdr.n_maps}", path=path, expected="at least 1 map")
     if hdr.interval and hdr.interval != int(hdr.interval):

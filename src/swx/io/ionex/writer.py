@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from swx.io.atomic import atomic_write_bytes
-from swx.io.ionex.header import FIELD, NO_VALUE, VALUES_PER_LINE
+from swx.io.ionex.header import FIELD, NO_VALUE, TEC_RANGE, VALUES_PER_LINE
 
 
 def _rec(content: str, label: str) -> str:
@@ -117,6 +117,17 @@ def format_ionex(ds: xr.Dataset, *, centre: str | None = None, program: str = "s
     rms = ds["rms"].transpose("time", "lat", "lon").values if "rms" in ds else None
     if rms is not None and not np.isfinite(rms).any():
         rms = None
+
+    lo, hi = TEC_RANGE
+    for name, a in (("TEC", tec.values), ("RMS", rms)):
+        if a is None:
+            continue
+        if np.isinf(a).any():
+            raise ValueError(f"{name} has infinite values (NaN is written as 9999, no value; inf is an error)")
+        finite = np.asarray(a, dtype=np.float64)[np.isfinite(a)]
+        if finite.size and (finite.min() < lo - 0.5 * scale or finite.max() > hi):  # what the reader refuses
+            raise ValueError(f"{name} values from {finite.min():g} to {finite.max():g} TECU: IONEX readers (swx's "
+                             f"too) refuse values outside {lo:g} .. {hi:g} TECU")
 
     def to_ints(a: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
