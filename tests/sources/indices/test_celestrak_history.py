@@ -101,6 +101,31 @@ def test_sw_errors():
     assert err.value.line == 2
 
 
+ROW = ("2025 07 20 2617 24 10 10  7 13 13 13  3 13  83   4   4   3   5   5   5   2   5   4 0.1 0 159 155.1 0 "
+       "132.8 136.9 150.3 128.9 133.2\n")
+
+
+@pytest.mark.parametrize("row, message, columns", [
+    (ROW.replace(" 13 13 13", " 35 13 13", 1), "Kp x 10 = 35", "columns 28-30"),  # not a third
+    (ROW.replace(" 10 10  7", "120 10  7", 1), "Kp x 10 = 120", "columns 19-21"),  # Kp 12
+    (ROW.replace("   4   4   3", "  -3   4   3", 1), "ap -3 on 2025-07-20", ""),
+    (ROW.replace("2025 07 20", "2300 07 20", 1), "a day that has not begun", ""),
+])
+def test_observed_values_no_celestrak_file_holds_are_refused(row, message, columns):
+    """Issue 18: the CelesTrak reader had no range check (Kp 12 and -3 were stored)."""
+    with pytest.raises(IndexFormatError, match=message) as err:
+        parse_sw("BEGIN OBSERVED\n" + row + "END OBSERVED\n", "sw.txt")
+    assert err.value.line == 2 and columns in str(err.value)
+
+
+def test_predicted_kp_is_rounded_to_thirds_and_may_lie_ahead():
+    """CelesTrak's predicted rows hold Kp x 10 such as 22 or 35 (not thirds) and future days: read."""
+    future = ROW.replace("2025 07 20", "2300 07 21", 1).replace(" 13 13 13", " 35 13 13", 1)
+    t = parse_sw("BEGIN OBSERVED\n" + ROW + "END OBSERVED\nBEGIN DAILY_PREDICTED\n" + future
+                 + "END DAILY_PREDICTED\n")
+    assert t.kp.loc["2300-07-21 09:00", "kp"] == pytest.approx(3.333) and t.kp.status.iloc[-1] == "predicted"
+
+
 def test_non_ascii_bytes_name_the_line():
     with pytest.raises(IndexFormatError, match="non-ASCII byte") as err:
         parse_sw(b"DATATYPE x\nBEGIN OBSERVED\n\xff\n", "sw.txt")

@@ -55,10 +55,43 @@ def test_non_numeric_and_out_of_range():
     assert len(parse_gfz_text("#\n" + row + "\n").kp) == 8
     with pytest.raises(IndexFormatError, match="non-numeric value 'x'"):
         parse_gfz_text("#\n" + row.replace("178.5", "x") + "\n")
-    with pytest.raises(IndexFormatError, match="Kp outside 0-9"):
+    with pytest.raises(IndexFormatError, match="kp 12 on 2024-01-21"):
         parse_gfz_text("#\n" + row.replace("1.000", "12.00", 1) + "\n")
     with pytest.raises(IndexFormatError, match="no data rows"):
         parse_gfz_text("# only a header\n")
+
+
+@pytest.mark.parametrize("change, message", [
+    (("1.000", "8.900"), "kp 8.9 on 2024-01-21"),  # not a third
+    ((" 4 154", " 1000000000 154"), r"Ap 1e\+09"),
+    (("178.5", "-500.0"), "f107_obs -500"),
+    (("2024 01 21", "2300 01 21"), "a day that has not begun"),
+    ((" 1\n", " 3\n"), "D flag 3"),
+])
+def test_values_no_gfz_file_holds_are_refused_naming_the_line(change, message):
+    """Issue 18: Kp 8.9, ap 1e9, F10.7 -500 and far-future definitive days were accepted."""
+    row = "2024 01 21 33623 33623.5 2597 18 " + " ".join(["1.000"] * 8) + " " + " ".join(["4"] * 8) + " 4 154 178.5 172.9 1\n"
+    text = "# header\n" + row.replace(*change, 1)
+    with pytest.raises(IndexFormatError, match=message) as err:
+        parse_gfz_text(text, "Kp.txt")
+    assert err.value.line == 2 and "Kp.txt" in str(err.value)
+
+
+def test_a_day_twice_and_a_definitive_value_for_today_are_refused():
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date()
+
+    def row(day, d=1):
+        return (f"{day:%Y %m %d} 33623 33623.5 2597 18 " + " ".join(["1.000"] * 8) + " " + " ".join(["4"] * 8)
+                + f" 4 154 178.5 172.9 {d}\n")
+
+    with pytest.raises(IndexFormatError, match=r"2024-01-21 00:00 a second time \(first on line 2\)") as err:
+        parse_gfz_text("#\n" + row(dt.date(2024, 1, 21)) + row(dt.date(2024, 1, 21)))
+    assert err.value.line == 3
+    with pytest.raises(IndexFormatError, match="definitive values for .* a day that has not ended"):
+        parse_gfz_text("#\n" + row(today, d=1))
+    assert len(parse_gfz_text("#\n" + row(today, d=0)).kp) == 8  # today's nowcast: fine
 
 
 def test_json_service_response():

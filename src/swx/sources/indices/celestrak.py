@@ -16,7 +16,14 @@ import pandas as pd
 
 from swx.errors import IndexFormatError
 from swx.io.compression import decode_ascii
-from swx.sources.indices.tables import IndexTables, kp_from_thirds, three_hourly, utc_days
+from swx.sources.indices.tables import (
+    INDEX_RANGES,
+    IndexTables,
+    check_index_rows,
+    kp_from_thirds,
+    three_hourly,
+    utc_days,
+)
 
 SOURCE = "CelesTrak"
 # (start, end) columns of the fields used
@@ -87,9 +94,21 @@ def parse_sw(text: str | bytes, name: str = "<SW-All.txt>", include_predicted: b
         except (ValueError, OverflowError) as exc:
             raise IndexFormatError(f"invalid date: {exc}", path=name, expected="yyyy mm dd") from None
         kp10 = np.stack([f[f"kp{k}"] for k in range(8)], axis=1)
-        # Kp x 10 in thirds: 0, 3, 7, 10, 13, 17, ... -> thirds = round(kp10 * 3 / 10)
+        # Kp x 10 of thirds, rounded: 0, 3, 7, 10, 13, 17, ... -> thirds = round(kp10 * 3 / 10). Observed
+        # rows must be exactly that; predicted ones (22, 35, ...) are rounded to the nearest third.
+        top = INDEX_RANGES["kp"][1] * 10
+        with np.errstate(invalid="ignore"):
+            odd = ~np.isnan(kp10) & ((kp10 < 0) | (kp10 > top) | ~np.isin(np.mod(kp10, 10), (0, 3, 7)))
+        if status == "observed" and odd.any():
+            i, k = (int(x[0]) for x in np.nonzero(odd))
+            a, b = _COLS[f"kp{k}"]
+            raise IndexFormatError(f"Kp x 10 = {kp10[i, k]:g} in columns {a + 1}-{b}", path=name, line=first[i],
+                                   expected=f"0 .. {top:g} in thirds: 0, 3, 7, 10, 13, 17, ...")
         kp = kp_from_thirds(np.rint(kp10 * 0.3))
         ap = np.stack([f[f"ap{k}"] for k in range(8)], axis=1)
+        check_index_rows(name, first, utc_days(days), {"kp": kp, "ap": ap, "Ap": f["Ap"], "sn": f["isn"],
+                                                       "f107_obs": f["f107_obs"], "f107_adj": f["f107_adj"]},
+                         forecast=status == "predicted")
         kp_df = pd.DataFrame({"kp": kp.ravel(), "ap": ap.ravel(), "status": status, "source": SOURCE},
                              index=three_hourly(days))
         kp_frames.append(kp_df[kp_df["kp"].notna()])

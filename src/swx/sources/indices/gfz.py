@@ -22,6 +22,7 @@ from swx.io.compression import decode_ascii
 from swx.io.http import Downloader
 from swx.sources.indices.tables import (
     IndexTables,
+    check_index_rows,
     empty_daily,
     empty_kp,
     merge_tables,
@@ -75,29 +76,26 @@ def parse_gfz_text(text: str | bytes, name: str = "<GFZ Kp>") -> IndexTables:
                                             "day": a[:, 2].astype(int)}))
     except (ValueError, OverflowError) as exc:
         raise IndexFormatError(f"invalid date: {exc}", path=name, expected="YYYY MM DD") from None
-    kp = a[:, 7:15]
-    ap = a[:, 15:23]
-    if np.any((kp > 9) | ((kp < 0) & (kp != -1))):
-        i = int(np.flatnonzero(((kp > 9) | ((kp < 0) & (kp != -1))).any(axis=1))[0])
-        raise IndexFormatError("Kp outside 0-9", path=name, line=lines[i], expected="Kp in 0..9 or -1 (missing)")
-    kp = np.where(kp < 0, np.nan, kp)
-    ap = np.where(ap < 0, np.nan, ap)
-    d = a[:, 27].astype(int)
+    def missing(col: np.ndarray) -> np.ndarray:  # GFZ marks a missing value -1 (-1.000, -1.0)
+        return np.where(col == -1, np.nan, col)
+
+    d = a[:, 27]
+    if not np.isin(d, (0, 1, 2)).all():
+        i = int(np.flatnonzero(~np.isin(d, (0, 1, 2)))[0])
+        raise IndexFormatError(f"D flag {d[i]:g}", path=name, line=lines[i], expected="D = 0, 1 or 2")
+    d = d.astype(int)
+    kp, ap = missing(a[:, 7:15]), missing(a[:, 15:23])
+    values = {"kp": kp, "ap": ap, "Ap": missing(a[:, 23]), "sn": missing(a[:, 24]), "f107_obs": missing(a[:, 25]),
+              "f107_adj": missing(a[:, 26])}
+    check_index_rows(name, lines, utc_days(days), values, definitive=d >= 1)
     kp_df = pd.DataFrame({"kp": kp.ravel(), "ap": ap.ravel(),
                           "status": np.repeat(_kp_status(d), 8), "source": SOURCE},
                          index=three_hourly(days))
     # A missing Kp in a nowcast file is not a value: drop it rather than keep a NaN row that would
     # shadow a value from another source.
     kp_df = kp_df[kp_df["kp"].notna()]
-
-    def missing(col: np.ndarray, fill: float) -> np.ndarray:
-        return np.where(col == fill, np.nan, col)
-
-    daily = pd.DataFrame({"Ap": missing(a[:, 23], -1), "sn": missing(a[:, 24], -1),
-                          "f107_obs": missing(a[:, 25], -1.0), "f107_adj": missing(a[:, 26], -1.0),
-                          "status": _sn_status(d), "source": SOURCE},
-                         index=utc_days(days))
-    _check_unique(kp_df, name)
+    daily = pd.DataFrame({k: values[k] for k in ("Ap", "sn", "f107_obs", "f107_adj")}
+                         | {"status": _sn_status(d), "source": SOURCE}, index=utc_days(days))
     return IndexTables(kp_df, daily)
 
 
@@ -107,12 +105,6 @@ def _is_number(s: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _check_unique(df: pd.DataFrame, name: str) -> None:
-    if df.index.has_duplicates:
-        t = df.index[df.index.duplicated()][0]
-        raise IndexFormatError(f"duplicate time {t}", path=name, expected="one row per UT day")
 
 
 def read_gfz_text(path: str | Path) -> IndexTables:
@@ -151,26 +143,27 @@ def parse_gfz_json(payload: str | bytes | dict, name: str = "<GFZ JSON>") -> Ind
             arr = np.array([np.nan if v is None else float(v) for v in values])
         except (TypeError, ValueError):
             raise IndexFormatError(f"non-numeric value in '{key}'", path=name, expected="numbers") from None
-        return np.where(arr < 0, np.nan, arr)
+        return np.where(arr == -1, np.nan, arr)  # -1: missing
 
     status_raw = payload.get("status")
     if status_raw is not None and (not isinstance(status_raw, list) or len(status_raw) != n):
         raise IndexFormatError("'status' does not match 'datetime'", path=name, expected="one status per datetime")
     status = np.array(["definitive" if s == "def" else "preliminary" for s in (status_raw or ["pre"] * n)])
     kp, ap = series("Kp"), series("ap")
+    daily_cols = {"Ap": series("Ap"), "sn": series("SN"), "f107_obs": series("Fobs"), "f107_adj": series("Fadj")}
+    present = {k: v for k, v in ({"kp": kp, "ap": ap} | daily_cols).items() if v is not None}
+    check_index_rows(name, [None] * n, times, present, definitive=status == "definitive")
     if kp is None and ap is None:
         kp_df = empty_kp()
     else:
         kp_df = pd.DataFrame({"kp": kp if kp is not None else np.nan, "ap": ap if ap is not None else np.nan,
                               "status": status, "source": SOURCE}, index=times)
         kp_df = kp_df[kp_df["kp"].notna() | kp_df["ap"].notna()]
-    daily_cols = {"Ap": series("Ap"), "sn": series("SN"), "f107_obs": series("Fobs"), "f107_adj": series("Fadj")}
     if all(v is None for v in daily_cols.values()):
         daily = empty_daily()
     else:
         daily = pd.DataFrame({k: (v if v is not None else np.nan) for k, v in daily_cols.items()}
                              | {"status": status, "source": SOURCE}, index=times)
-    _check_unique(kp_df, name)
     return IndexTables(kp_df, daily)
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from swx.errors import IndexFormatError
 
 #: Quality order, best first. "observed" is a source that does not say whether values are final
 #: (CelesTrak); "preliminary" is GFZ's nowcast (D=0); "predicted" is a forecast.
@@ -14,6 +18,60 @@ _RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
 
 KP_COLUMNS = ("kp", "ap", "status", "source")
 DAILY_COLUMNS = ("Ap", "sn", "f107_obs", "f107_adj", "status", "source")
+
+
+#: What each index can be; a value outside is a corrupt or wrong file, refused naming its line.
+#: Kp: 0 .. 9 in thirds; ap and Ap: 0 .. 400 (the ap scale's top); sunspot number below 1000 (largest
+#: daily ~ 530); F10.7 (sfu) below 3000 (a flare can lift a daily value far up: CelesTrak's record holds
+#: 938.6 on 2011-03-07).
+INDEX_RANGES: dict[str, tuple[float, float]] = {"kp": (0.0, 9.0), "ap": (0.0, 400.0), "Ap": (0.0, 400.0),
+                                                "sn": (0.0, 1000.0), "f107_obs": (0.0, 3000.0),
+                                                "f107_adj": (0.0, 3000.0)}
+
+
+def check_index_rows(name: str, lines: Sequence[int | None], days: pd.DatetimeIndex, values: dict[str, np.ndarray],
+                     *, definitive: np.ndarray | None = None, forecast: bool = False,
+                     today: dt.date | None = None) -> None:
+    """Refuse (IndexFormatError naming the line) what no index file can hold, before anything is
+    written: a value outside INDEX_RANGES or not finite (NaN is "missing" and allowed), a Kp that is not
+    a whole number of thirds, a time twice, a day that has not begun (unless `forecast`), a definitive
+    value for a day that has not ended. `days` are the rows' UT days (or times), `values` per row (n,) or
+    per row and 3-hour interval (n, 8); `lines` the rows' line numbers (None where there are none)."""
+    stamps = days.tz_localize(None) if days.tz is not None else days
+    day_values = stamps.normalize()
+    for key, v in values.items():
+        lo, hi = INDEX_RANGES[key]
+        v = np.asarray(v, dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(v) & ~((v >= lo) & (v <= hi))
+            if key == "kp":
+                bad |= ~np.isnan(v) & (np.abs(v * 3 - np.rint(v * 3)) > 0.02)
+        if bad.any():
+            i = int(np.flatnonzero(bad.reshape(len(v), -1).any(axis=1))[0])
+            x = float(v.reshape(len(v), -1)[i][bad.reshape(len(v), -1)[i]][0])
+            rule = f"{lo:g} .. {hi:g}" + (" in thirds (0, 0.333, 0.667, 1, ...)" if key == "kp" else "")
+            raise IndexFormatError(f"{key} {x:g} on {day_values[i]:%Y-%m-%d}", path=name, line=lines[i],
+                                   expected=f"{key} {rule}, or the file's missing-value mark")
+    dup = np.flatnonzero(stamps.duplicated())
+    if len(dup):
+        i = int(dup[0])
+        first = int(np.flatnonzero(stamps == stamps[i])[0])
+        where = f" (first on line {lines[first]})" if lines[first] is not None else ""
+        raise IndexFormatError(f"{stamps[i]:%Y-%m-%d %H:%M} a second time{where}", path=name, line=lines[i],
+                               expected="one row per UT day (per time in a JSON answer)")
+    today = today or dt.datetime.now(dt.UTC).date()
+    start = pd.Timestamp(today)
+    if not forecast and len(day_values) and day_values.max() > start:
+        i = int(np.argmax(day_values > start))
+        raise IndexFormatError(f"values for {day_values[i]:%Y-%m-%d}, a day that has not begun (today is {today})",
+                               path=name, line=lines[i], expected="observed days only")
+    if definitive is not None:
+        early = np.asarray(definitive, dtype=bool) & (day_values >= start)
+        if early.any():
+            i = int(np.flatnonzero(early)[0])
+            raise IndexFormatError(f"definitive values for {day_values[i]:%Y-%m-%d}, a day that has not ended "
+                                   f"(today is {today})", path=name, line=lines[i],
+                                   expected="definitive values for past days only")
 
 
 def kp_from_thirds(thirds: np.ndarray) -> np.ndarray:
