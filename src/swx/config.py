@@ -17,15 +17,16 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: A URL's password (`scheme://user:PASSWORD@host`, up to the last @ of the word: a password may hold
-#: unescaped @ or /) and secrets passed as query parameters.
-_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s\"']*:)[^\s\"']*@")
-_QUERY_SECRET = re.compile(r"([?&](?:password|passwd|pwd|secret|token|api_?key|access_key)=)[^&\s\"']*", re.IGNORECASE)
+#: unescaped @, / or quotes) and secrets given as `key=value` (query strings, libpq connection strings).
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)\S*@")
+_KEY_SECRET = re.compile(r"(^|[?&;\s])((?:password|passwd|pwd|secret|client_secret|token|access_token|api_?key|"
+                         r"access_key|sig|x-amz-signature|x-amz-credential)=)[^&\s]*", re.IGNORECASE)
 
 
 def mask_secrets(text: str) -> str:
-    """`text` with passwords in URLs and secret query parameters replaced by ***: every URL swx prints
-    or logs goes through this (settings, log lines, error messages)."""
-    return _QUERY_SECRET.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
+    """`text` with passwords in URLs and secret `key=value` parameters replaced by ***: every URL swx
+    prints or logs goes through this (settings, log lines and their tracebacks, error messages)."""
+    return _KEY_SECRET.sub(r"\1\2***", _URL_PASSWORD.sub(r"\1***@", text))
 
 
 def install_secret_masking() -> None:
@@ -42,6 +43,8 @@ def install_secret_masking() -> None:
         except Exception:  # a malformed record: let logging report it as it would
             return record
         record.msg, record.args = mask_secrets(message), ()
+        if record.exc_info and not record.exc_text:  # a logged exception's traceback, masked the same way
+            record.exc_text = mask_secrets(logging.Formatter().formatException(record.exc_info))
         return record
 
     masked.masks_secrets = True  # type: ignore[attr-defined]

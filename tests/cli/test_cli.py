@@ -121,6 +121,7 @@ SECRET_URLS = {  # issue 18: `swx config` printed the password of some of these
     "postgresql+psycopg://swx:s3cret@db:5432/swx": "s3cret",
     "postgresql+psycopg://swx:p@ss/w0rd@db/swx": "w0rd",  # unescaped @ and / in the password
     "postgresql+psycopg://db/swx?user=swx&password=qu3ry": "qu3ry",
+    "postgresql+psycopg://swx:it's\"q@db/swx": "it's",  # quotes in the password
 }
 
 
@@ -148,6 +149,8 @@ def test_log_lines_and_errors_mask_secrets(monkeypatch, capsys, caplog):
     from swx.errors import InputError
 
     get_settings.cache_clear()
+    before = logging.getLogRecordFactory()
+    monkeypatch.setattr(logging, "_logRecordFactory", before)  # restored after the test
     r = runner.invoke(app, ["config"])  # sets up the CLI's logging, with the masking
     assert r.exit_code == 0 and getattr(logging.getLogRecordFactory(), "masks_secrets", False)
     seen: list[str] = []
@@ -161,6 +164,15 @@ def test_log_lines_and_errors_mask_secrets(monkeypatch, capsys, caplog):
     finally:
         logger.removeHandler(handler)
     assert seen == ["connecting to postgresql://swx:***@db/swx"]
+    try:
+        raise RuntimeError("host=db password=pa'ss@w0rd dbname=swx")
+    except RuntimeError:
+        logger.addHandler(handler)
+        try:
+            logger.error("failed", exc_info=True)
+        finally:
+            logger.removeHandler(handler)
+    assert "pa'ss" not in seen[-1] and "password=*** dbname=swx" in seen[-1] and "Traceback" in seen[-1]
 
     def fail():
         raise InputError("cannot reach postgresql://swx:s3cret@db/swx")
@@ -265,6 +277,45 @@ def test_simulate_calibrate_fits_the_level_of_a_real_series(shared_data, tmp_pat
     assert all(-3 < b < 3 for b in solar)
 
 
+def test_import_series_refuses_bad_input_before_registering_anything(tmp_path, monkeypatch, capsys):
+    """Issue 18: the station was registered before the file was read (an orphan per failed import);
+    absurd positions, codes, values, times and local-time offsets were accepted."""
+    good = tmp_path / "rx.csv"
+    good.write_text("time,vtec\n" + "".join(f"2017-01-01T{h:02d}:00:00Z,{10 + h}\n" for h in range(24)))
+    new = ["--lat", "-26.8", "--lon", "-65.2"]
+    for args, message in ((["--station", "", *new], "station code ''"),
+                          (["--station", "X" * 300, *new], "1 to 32 letters"),
+                          (["--station", "TUC", "--lat", "-26.8", "--lon", "400"], "--lon 400"),
+                          (["--station", "TUC", "--lat", "91", "--lon", "-65.2"], "--lat 91"),
+                          (["--station", "TUC", *new, "--surface", "mars"], "land or ocean")):
+        code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(good), *args])
+        assert code == 2 and message in out, (args, out)
+
+    def rows(text: str) -> str:
+        return "time,vtec\n" + text
+
+    cases = {
+        "huge.csv": (rows("2017-01-01T00:00:00Z,10\n2017-01-01T02:00:00Z,1e308\n"), "vTEC 1e+308 TECU", 3),
+        "future.csv": (rows("2017-01-01T00:00:00Z,10\n2300-01-01T02:00:00Z,12\n"), "has not come yet", 3),
+        "twice.csv": (rows("2017-01-01T00:00:00Z,10\n2017-01-01T00:00:00Z,11\n"), "a second time (first on line 2)",
+                      3),
+        "offset.csv": (rows("".join(f"2017-01-01T{h:02d}:00:00+05:00,{10 + h}\n" for h in range(0, 24, 2))),
+                       "local-time offset", None),
+    }
+    for name, (text, message, line) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(path), "--station", "TUC", *new])
+        assert code == 2 and message in out and name in out, (name, out)
+        assert (f"line {line}" in out) if line else True, (name, out)
+        assert len([ln for ln in out.splitlines() if ln.startswith("error:")]) == 1 and "Traceback" not in out
+    from swx.config import get_settings
+    from swx.store.db import engine_from_settings
+    from swx.store.queries import stations
+
+    assert "TUC" not in set(stations(engine_from_settings(get_settings()))["code"])  # no orphan station
+
+
 def test_import_series_creates_the_station_and_counts_missing(tmp_path):
     p = tmp_path / "rx.csv"
     p.write_text("time,vtec\n" + "".join(f"2017-01-01T{h:02d}:00:00Z,{0 if h == 4 else 10 + h}\n" for h in range(24)))
@@ -279,3 +330,55 @@ def test_import_series_creates_the_station_and_counts_missing(tmp_path):
 
     st = stations(engine_from_settings(get_settings())).set_index("code")
     assert st.loc["TUC", "origin"] == "imported" and st.loc["TUC", "lat_band"] == "low"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["stations", "dense", "--out", "{tmp}/dense.csv", "--dlat", "-10"], "--dlat -10: expected a step of 1 .. 180"),
+    (["stations", "dense", "--out", "{tmp}/dense.csv", "--dlon", "nan"], "--dlon nan"),
+    (["storms", "--start", "2015-03-20", "--end", "2015-03-10"], "ends (2015-03-10) before it starts (2015-03-20)"),
+    (["status", "--max-age-h", "nan"], "--max-age-h nan: expected a number of hours above 0"),
+    (["status", "--max-age-h", "-1"], "--max-age-h -1"),
+])
+def test_arguments_that_cannot_be_right_are_refused_in_one_line(argv, message, tmp_path, monkeypatch, capsys):
+    """Issue 18: these wrote an empty catalog, said "no storm", or were taken as given, all with exit 0."""
+    code, out = run_cli_main(monkeypatch, capsys, [a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
+    assert not (tmp_path / "dense.csv").exists()
+
+
+@pytest.mark.parametrize("argv", [["status"], ["status", "--json"]])
+def test_reading_commands_never_create_or_migrate_a_database(argv, tmp_path, monkeypatch, capsys):
+    """Issue 18: `swx status` with a mistyped SQLite URL made its folders and an empty database, then
+    said "no run yet"."""
+    typo = tmp_path / "vra" / "swx.sqlite"
+    monkeypatch.setenv("SWX_DATABASE_URL", f"sqlite:///{typo}")
+    from swx.config import get_settings
+
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, argv)
+    assert code != 0 and f"no database at {typo}" in out and "swx db upgrade" in out, out
+    assert not typo.parent.exists()
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_without_sql(tmp_path, monkeypatch, capsys):
+    """Issue 18: every error a user can meet ends as one line: here PostgreSQL down (nothing listens on
+    the port), then a data folder that cannot be written."""
+    import socket
+
+    with socket.socket() as s:  # a free port: nothing answers there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("SWX_DATABASE_URL", f"postgresql+psycopg://swx:s3cret@127.0.0.1:{port}/swx")
+    from swx.config import get_settings
+
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["status"])
+    assert code == 2 and out.startswith("error: database:") and "OperationalError" in out, out
+    assert len(out.strip().splitlines()) == 1 and "[SQL" not in out and "s3cret" not in out
+    blocked = tmp_path / "ro"
+    blocked.write_text("a file where the data folder should be")
+    monkeypatch.delenv("SWX_DATABASE_URL")
+    monkeypatch.setenv("SWX_DATA_DIR", str(blocked))
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
+    assert code == 2 and out.startswith("error:") and str(blocked) in out and "Traceback" not in out, out

@@ -180,6 +180,22 @@ def test_a_degraded_run_is_verified_with_the_baselines_it_knew(trained):
     assert one.loc["persistence", "rmse"] == pytest.approx(np.sqrt(np.mean((carried - truth) ** 2)))
 
 
+@pytest.mark.parametrize("damage", ["missing", "wrong"])
+def test_a_day_without_a_valid_checksum_record_degrades_the_run_like_a_missing_day(trained, damage):
+    """Issue 18: a missing or wrong checksum record on the newest archived day (what a SIGKILL can leave)
+    crashed the forecast (TypeError) after writing its station forecasts."""
+    ctx = trained
+    side = ctx.archive.gim_path("sim", dt.date(2015, 3, 16)).with_name("sim_20150316.nc.sha256")
+    if damage == "missing":
+        side.unlink()
+    else:
+        side.write_text("0" * 64 + "  sim_20150316.nc\n")
+    r = forecast(ctx, dt.date(2015, 3, 16))
+    assert r.degraded and r.latest_day == dt.date(2015, 3, 15) and "no sim GIM for 2015-03-16" in r.reason
+    run = q.latest_run(ctx.engine)
+    assert run["status"] == "degraded" and run["id"] == r.run_id
+
+
 def test_a_backfilled_day_never_uses_a_model_that_saw_it(trained):
     """Point in time: the CNNs were trained on windows whose targets end by 10 March 22:00. Forecasts
     issued on 5 and 9 March (at 22:00, for the next day) must not use them: they stand on the baselines

@@ -159,3 +159,49 @@ def test_ingest_summary_is_one_line_with_counts_and_the_days_that_did_not_arrive
     assert "2015-03-10 missing (not on the server); and 1 more" in line
     assert "2015-03-11" not in line
     assert IngestSummary().one_line("cod") == "GIMs cod: no day asked"
+
+
+class _FaultyOnSomeDays:
+    """A source whose fetch fails on given days with errors no parser expects (issue 18)."""
+
+    kind = "local"
+
+    def __init__(self, faults: dict) -> None:
+        self.faults = faults
+
+    def fetch(self, centre, day):
+        from swx.sources.gim import RawGim
+
+        if day in self.faults:
+            raise self.faults[day]
+        return RawGim(centre, day, f"codg{day:%j}0.{day:%y}i", gim_text(day).encode(), f"/in/{day}", "local")
+
+
+def test_a_fault_on_one_day_does_not_stop_the_others_and_each_day_is_recorded_at_once(database, monkeypatch):
+    """Issue 18: only IonexFormatError was caught, so a full disk or an unreadable file stopped the loop,
+    and the days' database rows were written only after it."""
+    import errno
+
+    from sqlalchemy import select
+
+    from swx.config import get_settings
+    from swx.pipeline import ingest as stage
+    from swx.store import orm as m
+    from swx.store.db import engine_from_settings
+
+    d4 = D3 + dt.timedelta(days=1)
+    faults = {D2: OSError(errno.ENOSPC, "No space left on device"), D3: MemoryError("parsing")}
+    monkeypatch.setattr(stage, "gim_source", lambda *a, **k: _FaultyOnSomeDays(faults))
+    recorded_at: list[tuple[dt.date, set]] = []
+    engine = engine_from_settings(get_settings())
+
+    def seen(result):  # what the database holds when each day is reported
+        with engine.connect() as conn:
+            recorded_at.append((result.day, set(conn.execute(select(m.InputFile.day)).scalars())))
+
+    summary = stage.ingest_gims_stage(get_settings(), [D1, D2, D3, d4], centre="cod", kind="local", on_result=seen)
+    assert [r.status for r in summary.results] == ["fetched", "failed", "failed", "fetched"]
+    assert "OSError" in summary.results[1].reason and "No space left" in summary.results[1].reason
+    assert "MemoryError" in summary.results[2].reason and "Nothing was archived" in summary.results[2].reason
+    assert recorded_at[0] == (D1, {D1}) and recorded_at[-1] == (d4, {D1, d4})
+    assert Archive(get_settings().archive_dir).gim_days("cod") == [D1, d4]

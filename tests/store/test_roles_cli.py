@@ -50,7 +50,7 @@ def test_grant_read_only_refuses_names_that_are_not_plain_sql_names(engine, dial
     evil = 'postgres"; CREATE TABLE pwned(x int); --'
     for role, schema, match in ((evil, "public", "role name"), ("reader", 'public"; DROP TABLE stations; --',
                                                                 "schema name"),
-                                ("x" * 64, "public", "at most 63"), ("9lives", "public", "role name"),
+                                ("x" * 64, "public", "at most 63"), ("9lives", "public", "role name"), ("Dashboard", "public", "lower-case"),
                                 (f"swx_absent_{uuid.uuid4().hex[:8]}", "public", "does not exist")):
         with pytest.raises(ValueError, match=match):
             grant_read_only(engine, role, schema)

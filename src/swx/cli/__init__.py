@@ -23,9 +23,27 @@ from swx.cli import operations, ingest, models, data, database  # noqa: E402, F4
 
 
 def main() -> None:
-    """The `swx` console script: a domain error (`SwxError`) is one line on stderr and exit status 2."""
+    """The `swx` console script: a domain error (`SwxError`), a database that cannot be reached or
+    refuses a write, and a file-system fault (missing file, no permission, disk full) are one line on
+    stderr and exit status 2 — never a traceback, never the SQL or its parameters, never a password."""
     try:
         app()
-    except SwxError as exc:
-        console.print(f"[red]error:[/red] {escape(mask_secrets(str(exc)))}", soft_wrap=True, highlight=False)
+    except Exception as exc:
+        line = _one_line(exc)
+        if line is None:
+            raise
+        console.print(f"[red]error:[/red] {escape(mask_secrets(line))}", soft_wrap=True, highlight=False)
         sys.exit(2)
+
+
+def _one_line(exc: Exception) -> str | None:
+    """What a user is told about `exc`, or None for a bug (which keeps its traceback)."""
+    if isinstance(exc, SwxError):
+        return str(exc)
+    from swx.pipeline.database import database_fault
+
+    if (line := database_fault(exc)) is not None:
+        return line
+    if isinstance(exc, OSError):
+        return str(exc) if str(exc) else type(exc).__name__
+    return None

@@ -96,5 +96,5 @@ def import_series_cmd(
     try:
         done = import_series_stage(get_settings(), file, station, lat=lat, lon=lon, surface=surface, name=name)
     except InputError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--station") from None
+        raise typer.BadParameter(str(exc)) from None  # the message names the argument
     out.print(str(done))

@@ -1,16 +1,38 @@
 """Atomic file writes: write a temp file in the target folder, fsync, then rename over the target.
 
 A reader (or a crashed run) never sees a half-written archive file: the target either keeps its old
-content or has the new one.
+content or has the new one. The file gets the permissions of an ordinary new file (0666 less the
+umask: the dashboard and the workers may run as other users); what a killed writer left behind
+(`.name.*.part`) is removed by `remove_stale_parts`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: A temporary file this old is a killed writer's leftover (a write takes seconds), never a live one.
+STALE_PART_AGE_S = 3600.0
+
+
+@lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (else set and restored once)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -25,6 +47,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600: give the usual mode of a new file
         os.replace(tmp_path, target)
         with contextlib.suppress(OSError):  # make the rename itself durable
             dir_fd = os.open(target.parent, os.O_RDONLY)
@@ -46,3 +69,20 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> Path:
 
 def atomic_write_text(target: str | Path, text: str) -> Path:
     return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def remove_stale_parts(root: str | Path, max_age_s: float = STALE_PART_AGE_S) -> int:
+    """Delete the temporary files (`.name.*.part`) that writers killed mid-write left under `root`,
+    when older than `max_age_s` (a live writer's are younger); returns how many."""
+    root = Path(root)
+    if not root.is_dir():
+        return 0
+    now, removed = time.time(), 0
+    for part in root.rglob(".*.part"):
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove: leave it
+            if part.is_file() and now - part.stat().st_mtime > max_age_s:
+                part.unlink()
+                removed += 1
+    if removed:
+        log.info("removed %d temporary file(s) left by interrupted writes under %s", removed, root)
+    return removed

@@ -6,6 +6,7 @@ from __future__ import annotations
 from swx.config import Settings
 from swx.store.db import (
     current_revision,
+    database_error_line,
     downgrade,
     engine_from_settings,
     grant_read_only,
@@ -49,3 +50,8 @@ def grant_read_only_role(settings: Settings, role: str, schema: str = "public") 
     grant_read_only(engine_from_settings(settings), role, schema)
     return f"{role} can now read the swx tables in schema {schema}"
 
+
+
+def database_fault(exc: BaseException) -> str | None:
+    """The one line the CLI prints for a database fault (server down, read-only, refused), or None."""
+    return database_error_line(exc)

@@ -5,6 +5,7 @@ the same rows and files."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import warnings
@@ -68,11 +69,16 @@ class ForecastResult:
 
 
 def _latest_day(ctx: Context, archived: list[dt.date], issue_day: dt.date) -> dt.date:
-    days = [d for d in archived if d <= issue_day]
-    if not days:
-        raise NotFoundError(f"no {ctx.centre} GIM on or before {issue_day} in the archive {ctx.archive.root}: "
-                            "ingest the maps first (swx ingest gims / swx run)")
-    return days[-1]
+    """The newest archived day up to `issue_day` whose file matches its recorded checksum: a file left
+    without (or with a wrong) checksum record, as a killed ingest can leave it, is passed over as a
+    missing day is (the run is then degraded), never read."""
+    for d in reversed([d for d in archived if d <= issue_day]):
+        if ctx.archive.has_gim(ctx.centre, d):
+            return d
+        log.warning("%s GIM of %s fails its checksum (or has none): passed over; `swx ingest gims --force` "
+                    "fetches it again", ctx.centre, d)
+    raise NotFoundError(f"no {ctx.centre} GIM on or before {issue_day} in the archive {ctx.archive.root}: "
+                        "ingest the maps first (swx ingest gims / swx run)")
 
 
 #: the columns of the station forecasts table
@@ -368,7 +374,8 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
         day = max(issue_days[0] - dt.timedelta(days=config.window_days), recompute_from)
         while day < issue_days[-1]:
             if day not in wanted and archived and archived[0] <= day:
-                lead_in.append(_Day(day, _latest_day(ctx, archived, day)))
+                with contextlib.suppress(NotFoundError):  # no valid day before it: nothing to recompute
+                    lead_in.append(_Day(day, _latest_day(ctx, archived, day)))
             day += dt.timedelta(days=1)
     first, last = min(d.latest for d in days + lead_in), max(d.latest for d in days)
     history = station_history(ctx, first - dt.timedelta(days=HISTORY_DAYS), last)

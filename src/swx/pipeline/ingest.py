@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -24,6 +25,7 @@ import xarray as xr
 from swx.archive import Archive
 from swx.config import Settings, lat_band
 from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError
+from swx.io.atomic import remove_stale_parts
 from swx.io.ionex import IonexWarning, parse_ionex
 from swx.pipeline.context import OnFirstFetch, downloader, gim_source
 from swx.science.series import import_series
@@ -123,7 +125,21 @@ def check_day(ds, day: dt.date, name: str) -> None:
 
 
 def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *, force: bool = False) -> DayResult:
-    """Fetch, check and archive one day; never raises for a bad or missing file."""
+    """Fetch, check and archive one day; never raises for a bad or missing file, nor for any other fault
+    of this day (a full disk, an unreadable file, a file too large to read): the day fails with its
+    reason and the next day is tried."""
+    try:
+        return _ingest_day(source, archive, centre, day, force)
+    except InputError:
+        raise  # the source itself is misconfigured (a setting, an argument): no day can be ingested
+    except Exception as exc:  # a bad day never stops the good ones
+        reason = f"{type(exc).__name__}: {exc}"
+        log.error("%s %s: %s", centre, day, reason)
+        return DayResult(centre, day, "failed", f"{reason}. Nothing was archived for this day; the next run tries "
+                         "it again")
+
+
+def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, force: bool) -> DayResult:
     if not force and archive.has_gim(centre, day):
         return DayResult(centre, day, "skipped", "already archived and verified", archive.gim_path(centre, day))
     try:
@@ -158,11 +174,15 @@ def _reason(exc: FetchError) -> str:
 
 
 def ingest_gims(source: GimSource, archive: Archive, items: Iterable[tuple[str, dt.date]], *,
-                force: bool = False, on_result: Callable[[DayResult], None] | None = None) -> IngestSummary:
-    """Ingest every (centre, day) in `items`; returns what happened to each."""
+                force: bool = False, on_result: Callable[[DayResult], None] | None = None,
+                record: Callable[[DayResult], None] | None = None) -> IngestSummary:
+    """Ingest every (centre, day) in `items`; returns what happened to each. `record` writes each day's
+    rows as soon as the day is done (a later fault cannot leave archived days out of the database)."""
     summary = IngestSummary()
     for centre, day in items:
         result = ingest_day(source, archive, centre, day, force=force)
+        if record:
+            record(result)
         summary.results.append(result)
         if on_result:
             on_result(result)
@@ -196,10 +216,10 @@ def ingest_indices(tables: IndexTables, archive: Archive, source: str) -> KpSumm
     return KpSummary(source, len(kp), changed, kp.index[0], kp.index[-1], dict(Counter(kp["status"])))
 
 
-def record_gim_days(engine: Engine, archive: Archive, summary: IngestSummary) -> int:
-    """Register every archived day of `summary` (fetched now or before) as an input file."""
+def record_gim_days(engine: Engine, archive: Archive, results: Iterable[DayResult]) -> int:
+    """Register every archived day of `results` (fetched now or before) as an input file."""
     rows = []
-    for r in summary.results:
+    for r in results:
         if r.status not in ("fetched", "skipped"):
             continue
         path = archive.gim_path(r.centre, r.day)
@@ -226,6 +246,7 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
     into the database's input files. `days=None` takes every file of the local folder `directory`.
     A missing or broken day is reported in the summary, not raised: the forecast then runs degraded."""
     engine = open_database(settings)  # a database at another schema stops the stage before any download
+    remove_stale_parts(settings.data_dir)  # what writers killed mid-write left (the daily flow ingests first)
     archive = Archive(settings.archive_dir)
     kind = kind or settings.gim_source
     if days is None:
@@ -233,13 +254,14 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
         if folder is None or not Path(folder).is_dir():
             raise InputError(f"{folder} is not a folder of IONEX files (--dir / SWX_GIM_LOCAL_DIR)")
         local = LocalDirectorySource(folder)
-        summary = ingest_gims(local, archive, local.available(), force=force, on_result=on_result)
+        summary = ingest_gims(local, archive, local.available(), force=force, on_result=on_result,
+                              record=lambda r: record_gim_days(engine, archive, [r]))
         summary.unrecognised = local.unrecognised()
     else:
         centre = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
         source = OnFirstFetch(kind, lambda: gim_source(settings, archive, kind, directory))
-        summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result)
-    record_gim_days(engine, archive, summary)
+        summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result,
+                              record=lambda r: record_gim_days(engine, archive, [r]))
     return summary
 
 
@@ -277,17 +299,37 @@ class SeriesImport:
                 "2-hour steps)")
 
 
+#: A station code: what the catalog, the database (32 characters) and file names can all hold.
+STATION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+
+def check_new_station(code: str, lat: float | None, lon: float | None, surface: str) -> None:
+    """InputError naming the argument when a new station's code or position cannot be right."""
+    if not STATION_CODE.fullmatch(code):
+        raise InputError(f"station code {code[:40]!r}{'...' if len(code) > 40 else ''}: expected 1 to 32 letters, "
+                         "digits, '_', '.' or '-', starting with a letter or digit")
+    if lat is None or lon is None:
+        raise InputError(f"station {code} is new: give --lat and --lon")
+    if not -90.0 <= lat <= 90.0:
+        raise InputError(f"--lat {lat:g}: expected -90 .. 90 degrees north")
+    if not -180.0 <= lon <= 360.0:
+        raise InputError(f"--lon {lon:g}: expected -180 .. 180 (or 0 .. 360) degrees east")
+    if surface not in ("land", "ocean"):
+        raise InputError(f"--surface {surface!r}: expected land or ocean")
+
+
 def import_series_stage(settings: Settings, file: Path, station: str, *, lat: float | None = None,
                         lon: float | None = None, surface: str = "land", name: str = "") -> SeriesImport:
     """A vTEC series (a GNSS receiver's, a series extracted elsewhere) as a station's observations on the
     2-hour grid; a station not yet known is registered (it needs `lat` and `lon`)."""
     engine = open_database(settings)
-    if station not in set(known_stations(engine)["code"]):
-        if lat is None or lon is None:
-            raise InputError(f"station {station} is new: give --lat and --lon")
+    new = station not in set(known_stations(engine)["code"])
+    if new:
+        check_new_station(station, lat, lon, surface)
+    series, counts = import_series(file)  # the file is read and checked before anything is written
+    if new:
         upsert_stations(engine, [dict(code=station, name=name or station, lat=lat, lon=lon, sector="",
                                       lat_band=lat_band(lat), surface=surface, origin="imported")])
-    series, counts = import_series(file)
     values = series.dropna()
     write_observations(engine, pd.DataFrame({"station": station, "time": values.index, "vtec": values.to_numpy(),
                                              "centre": "imported"}))

@@ -5,10 +5,12 @@ it was where verified."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Any
 
 from swx.config import SIMULATED_CENTRE, Settings
+from swx.errors import InputError
 from swx.store.db import open_database
 from swx.store.queries import finished_products, latest_run, run_overview
 
@@ -23,8 +25,10 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
                now: dt.datetime | None = None) -> tuple[dict[str, Any], bool]:
     """(document, healthy). Healthy: a run exists, it did not fail, and it ran within `max_age_h`
     (default SWX_STATUS_MAX_AGE_H) of `now`."""
-    engine = open_database(settings)
     max_age_h = settings.status_max_age_h if max_age_h is None else max_age_h
+    if not (math.isfinite(max_age_h) and max_age_h > 0):
+        raise InputError(f"--max-age-h {max_age_h:g}: expected a number of hours above 0")
+    engine = open_database(settings)
     now = now or dt.datetime.now(dt.UTC)
     run = latest_run(engine)
     if run is None:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from swx.archive import load_indices
 from swx.config import Settings
+from swx.errors import InputError
 from swx.pipeline.context import Context, context, station_history
 from swx.science.dtec import REFERENCE_DAYS, global_dtec_frame, station_dtec_frame
 from swx.science.storms import detect_storms, storm_response
@@ -24,6 +25,8 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     ran, so every storm has its observed response), then the storm events with Kp in start..end, their
     Global ΔTEC response (observed, station mean) and the stations most affected; upserted into
     storm_events (an event still under way is extended)."""
+    if end < start:
+        raise InputError(f"the period ends ({end}) before it starts ({start})")
     kp = load_indices(ctx.archive).kp["kp"]
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
     # Kp from a week earlier: a storm already under way when the window opens keeps its true start

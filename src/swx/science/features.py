@@ -67,7 +67,11 @@ def extract_stations(ds: xr.Dataset, stations: Sequence[Station], var: str = "te
                          "vtec": v.T.reshape(-1).astype(float)})
 
 
-def to_two_hourly(series: pd.Series, *, fill_values: Iterable[float] = (9999.0, 999.9, 999.0, -1.0)
+#: Values a vTEC series may use for "no value" (missing, as zero and negative values are).
+SERIES_FILL_VALUES = (9999.0, 999.9, 999.0, -1.0)
+
+
+def to_two_hourly(series: pd.Series, *, fill_values: Iterable[float] = SERIES_FILL_VALUES
                   ) -> tuple[pd.Series, dict[str, int]]:
     """A vTEC series (UTC index) on the 2-hour grid: values at even hours are taken as they are when
     the series is hourly or coarser; finer series are averaged over the hour around each even hour.

@@ -9,12 +9,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from swx.archive import Archive
 from swx.errors import DataFormatError
 from swx.io.filecache import FileCache
-from swx.science.features import extract_stations, to_two_hourly
+from swx.io.ionex.header import TEC_RANGE
+from swx.science.features import SERIES_FILL_VALUES, extract_stations, to_two_hourly
 from swx.science.stations import Station
 from swx.science.verify import STEP
 
@@ -76,6 +78,47 @@ def series_from_archive(archive: Archive, centre: str, stations: list[Station], 
     return out, report
 
 
+def _data_lines(path: Path, n: int) -> list[int]:
+    """The file line numbers of the n data rows (after the header, skipping comments and blank lines)."""
+    lines, seen_header = [], False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if not seen_header:
+                seen_header = True
+                continue
+            lines.append(number)
+            if len(lines) == n:
+                break
+    return lines + [None] * (n - len(lines))
+
+
+def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: pd.Series, lines: list) -> None:
+    """Refuse, naming the line, what a vTEC series cannot hold: a vTEC that is not finite or above the
+    physical range (fill values aside), a time twice, a time that has not come yet."""
+    lo, hi = TEC_RANGE
+    v = values.to_numpy(dtype=float)
+    wrong = ~np.isnan(v) & ~np.isin(v, SERIES_FILL_VALUES) & ~(v <= hi)
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        raise DataFormatError(f"vTEC {df.iloc[i, 1]} TECU at {times.iloc[i]:%Y-%m-%d %H:%M} UTC", path=str(path),
+                              line=lines[i], expected=f"{lo:g} .. {hi:g} TECU (zero, negative or "
+                              f"{', '.join(f'{x:g}' for x in SERIES_FILL_VALUES[:3])}: missing)")
+    dup = np.flatnonzero(times.duplicated().to_numpy())
+    if len(dup):
+        i = int(dup[0])
+        first = int(np.flatnonzero((times == times.iloc[i]).to_numpy())[0])
+        raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC a second time (first on line {lines[first]})",
+                              path=str(path), line=lines[i], expected="one value per time")
+    now = pd.Timestamp.now(tz="UTC")
+    late = np.flatnonzero((times > now).to_numpy())
+    if len(late):
+        i = int(late[0])
+        raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC has not come yet (now {now:%Y-%m-%d %H:%M})",
+                              path=str(path), line=lines[i], expected="measured values: past times only")
+
+
 def read_series_csv(path: str | Path) -> pd.Series:
     """A CSV of (UTC time, vTEC in TECU): the first column parseable as time and the first numeric
     column after it. Times without a zone are taken as UTC; times with one are converted."""
@@ -98,6 +141,7 @@ def read_series_csv(path: str | Path) -> pd.Series:
     if bad.all() and len(df):
         raise DataFormatError(f"column {value_col!r} holds no numbers", path=str(p), line=2,
                               expected="vTEC in TECU in the second column")
+    _check_series_rows(p, df, times, values, lines=_data_lines(p, len(df)))
     return pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(times, name="time"), name="vtec")
 
 
@@ -140,10 +184,17 @@ def read_doy_csv(path: str | Path, *, zero_is_missing: bool = True) -> pd.DataFr
 
 
 def import_series(path: str | Path) -> tuple[pd.Series, dict[str, int]]:
-    """A CSV series brought to the 2-hour grid (see `features.to_two_hourly`), with its counts."""
+    """A CSV series brought to the 2-hour grid (see `features.to_two_hourly`), with its counts;
+    DataFormatError when no value lands on the grid (times at odd UTC hours, say)."""
     raw = read_series_csv(path)
     series, counts = to_two_hourly(raw)
     log.info("%s: %s", path, counts)
+    if not series.notna().any():
+        usable = counts["input"] - counts["invalid"]
+        hint = ("" if not usable else f"; its {usable} usable value(s) fall between the even UTC hours "
+                "(a local-time offset?): give UTC times at even hours, or a finer series")
+        raise DataFormatError(f"no vTEC value on the 2-hour grid (00, 02, ... 22 UTC){hint}", path=str(path),
+                              expected="vTEC at even UTC hours, or hourly or finer")
     return series, counts
 
 

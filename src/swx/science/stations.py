@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from swx.config import lat_band
-from swx.errors import DataFormatError
+from swx.errors import DataFormatError, InputError
 from swx.science.grid import land_mask
 
 COLUMNS = ["code", "name", "lat", "lon", "sector", "lat_band", "surface"]
@@ -68,7 +68,13 @@ def load_catalog(path: str | Path | None = None) -> list[Station]:
 
 def dense_catalog(dlat: float = 10.0, dlon: float = 20.0, max_lat: float = 80.0) -> list[Station]:
     """Virtual stations on every node of a dlat x dlon grid (default 10° x 20°: 306 stations), with
-    latitude band and land/ocean set from the shipped land mask: the dense extension option."""
+    latitude band and land/ocean set from the shipped land mask: the dense extension option. Steps are
+    whole-degree codes' resolution: 1° .. 180° in latitude, 1° .. 360° in longitude."""
+    for what, step, top in (("--dlat", dlat, 180.0), ("--dlon", dlon, 360.0)):
+        if not (np.isfinite(step) and 1.0 <= step <= top):
+            raise InputError(f"{what} {step:g}: expected a step of 1 .. {top:g} degrees (codes name whole degrees)")
+    if not (np.isfinite(max_lat) and 0.0 <= max_lat <= 90.0):
+        raise InputError(f"maximum latitude {max_lat:g}: expected 0 .. 90 degrees")
     lats = np.arange(-max_lat, max_lat + 1e-9, dlat)
     lons = np.arange(-180.0, 180.0 - 1e-9, dlon)
     land = land_mask(lats, lons)

@@ -25,9 +25,7 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs) -> Engine:
     """An engine for `url`. SQLite files get WAL, foreign keys and a busy timeout; `schema` sets the
     PostgreSQL search_path (used by the tests to give each test its own schema)."""
     u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    if u.get_backend_name() == "sqlite":  # its folder is made by `upgrade` only: reading never creates
         engine = create_engine(u, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -67,7 +65,10 @@ def _key(engine: Engine) -> str:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create (an SQLite file: with its folder) or migrate the database to `revision`."""
     _CHECKED.discard(_key(engine))
+    if (missing := missing_sqlite_file(engine)) is not None:
+        missing.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(engine), revision)
 
 
@@ -140,9 +141,9 @@ def migrated_database(settings) -> Engine:
     return engine
 
 
-#: A PostgreSQL name as `CREATE ROLE name` takes it unquoted: what `grant_read_only` accepts for a role
-#: or schema (anything else is refused before any SQL is built).
-_SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+#: A PostgreSQL name as `CREATE ROLE name` stores it unquoted (folded to lower case): what
+#: `grant_read_only` accepts for a role or schema (anything else is refused before any SQL is built).
+_SQL_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def grant_read_only(engine: Engine, role: str, schema: str = "public") -> None:
@@ -153,8 +154,8 @@ def grant_read_only(engine: Engine, role: str, schema: str = "public") -> None:
         raise InputError("read-only roles are a PostgreSQL feature; SQLite files are protected by file permissions")
     for what, name in (("role", role), ("schema", schema)):
         if not _SQL_NAME.fullmatch(name):
-            raise InputError(f"{what} name {name!r} refused: expected letters, digits and underscores, "
-                             "not starting with a digit, at most 63 characters")
+            raise InputError(f"{what} name {name!r} refused: expected lower-case letters, digits and underscores, "
+                             "not starting with a digit, at most 63 characters (as PostgreSQL stores unquoted names)")
     from psycopg import sql
 
     with engine.begin() as conn:
@@ -168,3 +169,15 @@ def grant_read_only(engine: Engine, role: str, schema: str = "public") -> None:
                          "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}",
                          "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {role}"):
                 cur.execute(sql.SQL(stmt).format(**ident))
+
+
+def database_error_line(exc: BaseException) -> str | None:
+    """One line for a database fault a user meets (server down, refused login, read-only database): the
+    driver's own first line — not SQLAlchemy's, which quotes the statement and its parameters. None
+    when `exc` is not a database error."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None and str(exc.orig).strip() else ""
+    return f"database: {reason or type(exc).__name__} ({type(exc.orig or exc).__name__})"

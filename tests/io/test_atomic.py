@@ -1,0 +1,45 @@
+"""Atomic writes: the target appears whole with an ordinary file's mode; killed writers' leftovers go."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from swx.io.atomic import STALE_PART_AGE_S, atomic_path, atomic_write_text, remove_stale_parts
+
+
+def test_a_written_file_has_the_mode_the_umask_gives(tmp_path):
+    """Issue 18: files were created 0600 (mkstemp's mode): a dashboard or worker running as another user
+    could not read the archive, the products or the models."""
+    old = os.umask(0o027)
+    try:
+        from swx.io import atomic
+
+        atomic._umask.cache_clear()
+        path = atomic_write_text(tmp_path / "a" / "day.nc", "x")
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+        atomic._umask.cache_clear()
+    assert atomic_write_text(tmp_path / "b.txt", "y").stat().st_mode & 0o777 == 0o666 & ~old
+
+
+def test_a_failed_write_leaves_nothing_and_stale_parts_are_swept(tmp_path):
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "x.nc") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    stale = tmp_path / "gim" / "2015" / ".sim_20150317.nc.k3x9.part"  # what a SIGKILL leaves
+    fresh = tmp_path / "gim" / "2015" / ".sim_20150318.nc.a1b2.part"  # a writer at work now
+    stale.parent.mkdir(parents=True)
+    stale.write_text("half")
+    fresh.write_text("half")
+    old = time.time() - STALE_PART_AGE_S - 60
+    os.utime(stale, (old, old))
+    keep = tmp_path / "gim" / "2015" / "sim_20150317.nc"
+    keep.write_text("whole")
+    assert remove_stale_parts(tmp_path) == 1
+    assert not stale.exists() and fresh.exists() and keep.exists()
+    assert remove_stale_parts(tmp_path / "absent") == 0
