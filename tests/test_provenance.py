@@ -44,13 +44,14 @@ def test_input_records_use_the_archive_checksums(tmp_path):
     import numpy as np
     import xarray as xr
 
-    archive = Archive(tmp_path)
+    archive = Archive(tmp_path / "archive")
     day = dt.date(2015, 3, 1)
     ds = xr.Dataset({"tec": (("time", "lat", "lon"), np.ones((1, 2, 2)))},
                     coords={"time": [np.datetime64("2015-03-01T00:00")], "lat": [0.0, 2.5], "lon": [0.0, 5.0]})
     archive.store_gim(ds, "cod", day)
-    recs = provenance.input_records(archive, "cod", [day, day + dt.timedelta(days=1)])
+    recs = provenance.input_records(archive, "cod", [day, day + dt.timedelta(days=1)], tmp_path)
     gims = [r for r in recs if r.kind == "GIM"]
     assert len(gims) == 1 and gims[0].day == day  # the missing day is not listed
+    assert gims[0].path == "archive/gim/cod/2015/cod_20150301.nc"  # relative to the data folder
     assert gims[0].sha256 == sha256_file(archive.gim_path("cod", day))
     assert any(r.kind == "INDICES" and r.path.startswith("swx.data/") and len(r.sha256) == 64 for r in recs)

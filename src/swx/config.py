@@ -16,6 +16,29 @@ import numpy as np
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+
+def recorded_path(path: str | Path, data_dir: str | Path) -> str:
+    """How a file is recorded in the database: relative to the data folder (POSIX) when it lies under
+    it, so the rows stay right when swx runs from another directory or the folder is mounted at another
+    path; a file outside it keeps its absolute path."""
+    p, base = Path(path).absolute(), Path(data_dir).absolute()
+    try:
+        return p.relative_to(base).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def data_path(recorded: str | Path, data_dir: str | Path) -> Path:
+    """The file a recorded path names: relative ones under the data folder. Rows written before swx
+    recorded paths that way hold paths relative to the working directory of their time: such a path is
+    taken as it is when only it exists."""
+    p = Path(recorded)
+    if p.is_absolute():
+        return p
+    under = Path(data_dir) / p
+    return p if not under.exists() and p.exists() else under
+
+
 #: A URL's password (`scheme://user:PASSWORD@host`, up to the last @ of the word: a password may hold
 #: unescaped @, / or quotes) and secrets given as `key=value` (query strings, libpq connection strings).
 _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)\S*@")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from swx import __version__
 from swx.archive import sha256_file
-from swx.config import Settings
+from swx.config import Settings, recorded_path
 from swx.sources.indices.history import HISTORY_FILE
 
 #: Settings that change what a run forecasts (paths, credentials, logging and HTTP knobs do not).
@@ -63,11 +63,13 @@ def _bundled_indices() -> InputRecord:
     return InputRecord("INDICES", HISTORY_FILE, None, f"swx.data/{HISTORY_FILE}", hashlib.sha256(data).hexdigest())
 
 
-def input_records(archive, centre: str, days: list[dt.date]) -> list[InputRecord]:
+def input_records(archive, centre: str, days: list[dt.date], data_dir: Path) -> list[InputRecord]:
     """The archived GIM files of `days` that exist (checksums from the archive's records, i.e. of the
-    files as read) and the Kp/F10.7 index files: the bundled history and the archive's own tables."""
+    files as read) and the Kp/F10.7 index files: the bundled history and the archive's own tables
+    (paths relative to the data folder)."""
     def record(kind: str, path: Path, day: dt.date | None) -> InputRecord:
-        return InputRecord(kind, path.name, day, str(path), archive.recorded_sha256(path) or sha256_file(path))
+        return InputRecord(kind, path.name, day, recorded_path(path, data_dir),
+                           archive.recorded_sha256(path) or sha256_file(path))
 
     out = [record("GIM", archive.gim_path(centre, d), d) for d in days if archive.has_gim(centre, d)]
     out.append(_bundled_indices())

@@ -75,16 +75,14 @@ def test_credentials_from_netrc_go_only_over_https_to_the_host_and_port_named(ht
                      f"machine 127.0.0.1:{_port(url_http)} login bob password cl3ar\n"
                      "default login mallory password every1\n")
     netrc.chmod(0o600)
-    with caplog.at_level("WARNING", logger="swx.io.http"):
-        d = downloader(netrc_path=netrc, verify=ca)
-    assert "'default' entry is not used" in caplog.text
-    assert d.get(url_a) == b"\x1f\x8bdata"
-    assert a.requests[-1][1].get("Authorization") == "Basic " + base64.b64encode(b"alice:s3cret").decode()
-    assert d.get(url_b) == b"\x1f\x8bother"  # the same host, another port: not named, no credentials
-    assert "Authorization" not in b.requests[-1][1]
-    assert d.get(url_a_to_b) == b"\x1f\x8bother"  # a redirect to another origin: its own (no) credentials
-    assert "Authorization" in a.requests[-1][1] and "Authorization" not in b.requests[-1][1]
-    with caplog.at_level("WARNING", logger="swx.io.http"):
+    with caplog.at_level("WARNING", logger="swx.io.http"), downloader(netrc_path=netrc, verify=ca) as d:
+        assert "'default' entry is not used" in caplog.text
+        assert d.get(url_a) == b"\x1f\x8bdata"
+        assert a.requests[-1][1].get("Authorization") == "Basic " + base64.b64encode(b"alice:s3cret").decode()
+        assert d.get(url_b) == b"\x1f\x8bother"  # the same host, another port: not named, no credentials
+        assert "Authorization" not in b.requests[-1][1]
+        assert d.get(url_a_to_b) == b"\x1f\x8bother"  # a redirect to another origin: its own (no) credentials
+        assert "Authorization" in a.requests[-1][1] and "Authorization" not in b.requests[-1][1]
         assert d.get(url_http) == b"\x1f\x8bplain"  # named, but http: never in clear
     assert "Authorization" not in http_server.requests[-1][1]
     assert "would send them in clear: not sent" in caplog.text
@@ -95,13 +93,15 @@ def test_an_oversized_body_is_refused_as_it_streams_in(http_server):
     """Issue 18: a 3 GB body was read whole into memory. A claimed size past the limit is refused
     before reading; a body that grows past it (here gzip transfer-encoding) when it gets there."""
     big = http_server.add("/big.gz", body=b"x" * 4000)
-    with pytest.raises(FetchError, match="announces 4,000 bytes, larger than the 1,000 bytes") as err:
-        downloader(max_bytes=1000).get(big, day="2020-01-08")
+    with pytest.raises(FetchError, match="announces 4,000 bytes, larger than the 1,000 bytes") as err, \
+            downloader(max_bytes=1000) as d:
+        d.get(big, day="2020-01-08")
     assert "URL template" in str(err.value)
     bomb = http_server.add("/bomb.gz", body=gzip.compress(b"\0" * 100_000), headers={"Content-Encoding": "gzip"})
-    with pytest.raises(FetchError, match="grew larger than the 10,000 bytes"):
-        downloader(max_bytes=10_000).get(bomb)
-    assert downloader().get(bomb) == b"\0" * 100_000
+    with pytest.raises(FetchError, match="grew larger than the 10,000 bytes"), downloader(max_bytes=10_000) as d:
+        d.get(bomb)
+    with downloader() as d:
+        assert d.get(bomb) == b"\0" * 100_000
 
 
 def test_slow_server_times_out_and_retries(http_server):

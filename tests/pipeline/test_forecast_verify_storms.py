@@ -196,6 +196,44 @@ def test_a_day_without_a_valid_checksum_record_degrades_the_run_like_a_missing_d
     assert run["status"] == "degraded" and run["id"] == r.run_id
 
 
+def test_recorded_paths_are_relative_to_the_data_folder_which_can_move(trained, tmp_path, monkeypatch):
+    """Issue 18: paths were stored relative to the working directory (`var/models/...`): run from
+    another directory, or with the data folder mounted elsewhere, the forecast failed with "checkpoint
+    missing". Recorded relative to the data folder, they survive moving the folder."""
+    import shutil
+
+    from sqlalchemy import select
+
+    from swx.config import get_settings
+    from swx.pipeline.context import context
+    from swx.pipeline.status import completed_days
+    from swx.store import orm as m
+
+    ctx = trained
+    r = forecast(ctx, dt.date(2015, 3, 15))
+    with ctx.engine.connect() as conn:
+        recorded = [*conn.execute(select(m.ModelVersion.checkpoint_path)).scalars(),
+                    *conn.execute(select(m.GlobalForecast.product_path)).scalars(),
+                    *conn.execute(select(m.InputFile.path)).scalars(),
+                    *conn.execute(select(m.RunInput.path).where(m.RunInput.kind == "GIM")).scalars()]
+    assert recorded and all(not p.startswith("/") and p.split("/")[0] in ("models", "products", "archive")
+                            for p in recorded), recorded[:5]
+    old = ctx.settings.data_dir
+    moved = tmp_path / "elsewhere" / "data"
+    moved.parent.mkdir()
+    ctx.engine.dispose()
+    shutil.move(old, moved)
+    monkeypatch.setenv("SWX_DATA_DIR", str(moved))
+    monkeypatch.chdir(tmp_path / "elsewhere")  # another working directory too
+    get_settings.cache_clear()
+    ctx2 = context(get_settings())
+    again = forecast(ctx2, dt.date(2015, 3, 16))  # loads the checkpoints from the moved folder
+    assert again.architectures == ["cnn"] and not again.degraded
+    assert dt.date(2015, 3, 15) in completed_days(ctx2.settings, dt.date(2015, 3, 15), dt.date(2015, 3, 16))
+    assert not verify_maps(ctx2, dt.date(2015, 3, 16)).empty  # the products are found where they are now
+    assert r.run_id != again.run_id
+
+
 def test_a_backfilled_day_never_uses_a_model_that_saw_it(trained):
     """Point in time: the CNNs were trained on windows whose targets end by 10 March 22:00. Forecasts
     issued on 5 and 9 March (at 22:00, for the next day) must not use them: they stand on the baselines

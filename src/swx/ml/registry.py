@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from swx.config import data_path, recorded_path
 from swx.errors import SwxError
 from swx.io.filecache import FileCache
 from swx.ml.training import StationForecaster
@@ -42,7 +43,8 @@ class RegistryError(SwxError, LookupError):
 
 class ModelRegistry:
     def __init__(self, root: str | Path, engine: Engine) -> None:
-        self.root = Path(root)
+        self.root = Path(root)  # the data folder's `models` (Settings.models_dir)
+        self.data_dir = self.root.parent  # what the recorded checkpoint paths are relative to
         self.engine = engine
 
     def _row(self, station: str, architecture: str, version: int | None = None,
@@ -62,7 +64,7 @@ class ModelRegistry:
         insert_version(self.engine, dict(
             station_id=sid, architecture=arch, version=version, parent_id=parent.id if parent else None,
             hyperparameters=hyperparameters, train_start=train_start, train_end=train_end, val_rmse=val_rmse,
-            checkpoint_path=str(path), checkpoint_sha256=sha, status=status, reason=reason,
+            checkpoint_path=recorded_path(path, self.data_dir), checkpoint_sha256=sha, status=status, reason=reason,
             created_at=dt.datetime.now(dt.UTC)))
         v = self._row(station, arch, version)
         assert v is not None
@@ -104,13 +106,14 @@ class ModelRegistry:
         """The forecaster of a version, after checking the file against its recorded sha256. Loaded
         versions stay in memory for the next stage (the daily forecast loads every active model every
         day) while their file is the same one (inode, size, mtime): a changed file is read and checked again."""
+        path = data_path(v.path, self.data_dir)
         try:
-            if not Path(v.path).is_file():
-                raise FileNotFoundError(v.path)
-            return _LOADED.get([Path(v.path)], lambda: StationForecaster.load(v.path, sha256=v.sha256, device=device),
+            if not path.is_file():
+                raise FileNotFoundError(path)
+            return _LOADED.get([path], lambda: StationForecaster.load(path, sha256=v.sha256, device=device),
                                (v.sha256, device))
         except FileNotFoundError:
-            raise RegistryError(f"checkpoint {v.path} of {v.station} {v.architecture} v{v.version} is missing") from None
+            raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} is missing") from None
         except ValueError as exc:
             raise RegistryError(str(exc)) from None
 

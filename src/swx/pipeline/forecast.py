@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from swx.archive import load_indices
-from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE, Settings
+from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE, Settings, recorded_path
 from swx.errors import NoActiveModelError, NotFoundError, SwxError
 from swx.ml.dataset import build_dataset
 from swx.ml.registry import ModelRegistry, predict_point_in_time
@@ -468,7 +468,7 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         write_blend_weights(engine, run_id, blend.weights)
         history_days = [latest - dt.timedelta(days=k) for k in range(HISTORY_DAYS, -1, -1)]
         record_run_provenance(engine, run_id, fc["model_version_id"].dropna().unique(),
-                              input_records(ctx.archive, ctx.centre, history_days))
+                              input_records(ctx.archive, ctx.centre, history_days, s.data_dir))
         archs = [a for a in dict.fromkeys(fc["architecture"]) if a != BLEND]  # the models (the blend is beside)
         primary = s.forecast_architecture if s.forecast_architecture in archs + [BLEND] else BLEND
         if primary != s.forecast_architecture:
@@ -508,7 +508,8 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
             nc, ionex = write_products(ds, s.data_dir, target_day, method)
             products[method] = (nc, ionex)
             rows += [dict(run_id=run_id, valid_time=pd.Timestamp(t, tz="UTC").to_pydatetime(), method=method,
-                          product_path=str(nc), ionex_path=str(ionex), global_rmse=None) for t in target_times]
+                          product_path=recorded_path(nc, s.data_dir),
+                          ionex_path=recorded_path(ionex, s.data_dir), global_rmse=None) for t in target_times]
             log.info("global forecast %s (%s): %s, %s", target_day, method, nc.name, ionex.name)
         write_global_forecasts(engine, rows)
 

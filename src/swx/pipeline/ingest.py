@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.archive import Archive
-from swx.config import Settings, lat_band
+from swx.config import Settings, lat_band, recorded_path
 from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError
 from swx.io.atomic import remove_stale_parts
 from swx.io.ionex import IonexWarning, parse_ionex
@@ -216,8 +216,9 @@ def ingest_indices(tables: IndexTables, archive: Archive, source: str) -> KpSumm
     return KpSummary(source, len(kp), changed, kp.index[0], kp.index[-1], dict(Counter(kp["status"])))
 
 
-def record_gim_days(engine: Engine, archive: Archive, results: Iterable[DayResult]) -> int:
-    """Register every archived day of `results` (fetched now or before) as an input file."""
+def record_gim_days(engine: Engine, archive: Archive, results: Iterable[DayResult], data_dir: Path) -> int:
+    """Register every archived day of `results` (fetched now or before) as an input file (its path
+    relative to the data folder)."""
     rows = []
     for r in results:
         if r.status not in ("fetched", "skipped"):
@@ -229,7 +230,7 @@ def record_gim_days(engine: Engine, archive: Archive, results: Iterable[DayResul
             with xr.open_dataset(path, engine="netcdf4") as ds:
                 attrs, maps = dict(ds.attrs), int(ds.sizes["time"])
             sha, kind = str(attrs.get("source_sha256", "")), str(attrs.get("source_kind", ""))
-        rows.append(dict(kind="GIM", centre=r.centre, day=r.day, path=str(path), sha256=sha, maps=maps,
+        rows.append(dict(kind="GIM", centre=r.centre, day=r.day, path=recorded_path(path, data_dir), sha256=sha, maps=maps,
                          source_kind=kind))
     return record_input_files(engine, rows)
 
@@ -255,13 +256,13 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
             raise InputError(f"{folder} is not a folder of IONEX files (--dir / SWX_GIM_LOCAL_DIR)")
         local = LocalDirectorySource(folder)
         summary = ingest_gims(local, archive, local.available(), force=force, on_result=on_result,
-                              record=lambda r: record_gim_days(engine, archive, [r]))
+                              record=lambda r: record_gim_days(engine, archive, [r], settings.data_dir))
         summary.unrecognised = local.unrecognised()
     else:
         centre = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
         source = OnFirstFetch(kind, lambda: gim_source(settings, archive, kind, directory))
         summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result,
-                              record=lambda r: record_gim_days(engine, archive, [r]))
+                              record=lambda r: record_gim_days(engine, archive, [r], settings.data_dir))
     return summary
 
 

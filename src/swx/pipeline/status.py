@@ -43,7 +43,7 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
         "ran_at": _iso(ran_at), "age_hours": round(age_h, 2), "code_version": run["code_version"],
     }
     day0 = dt.datetime.combine(run["target_day"], dt.time(), tzinfo=dt.UTC)
-    ov = run_overview(engine, rid, day0)
+    ov = run_overview(engine, rid, day0, settings.data_dir)
     doc["station_forecasts"] = ov["station_forecasts"]
     doc["active_models"] = ov["active_models"]
     doc["global"] = {meth: {"netcdf": nc, "ionex": ix, "verified_rmse": None if r is None else round(float(r), 3)}
@@ -97,7 +97,8 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
 def completed_days(settings: Settings, start: dt.date, end: dt.date) -> set[dt.date]:
     """Issue days in start..end whose forecast run finished (ok or degraded) and whose products exist:
     what a resumed backfill skips."""
-    rows = finished_products(open_database(settings), start + dt.timedelta(days=1), end + dt.timedelta(days=1))
+    rows = finished_products(open_database(settings), start + dt.timedelta(days=1), end + dt.timedelta(days=1),
+                             settings.data_dir)
     good: dict[dt.date, bool] = {}
     for day, nc, ionex in rows:
         good[day] = good.get(day, True) and Path(nc).is_file() and Path(ionex).is_file()

@@ -33,7 +33,7 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     if not ctx.archive.has_gim(ctx.centre, target_day):
         raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
     truth_all = archived_maps(ctx, [target_day])
-    runs = runs_for_day(engine, target_day)
+    runs = runs_for_day(engine, target_day, ctx.settings.data_dir)
     prev = archived_maps(ctx, [target_day - dt.timedelta(days=1)])  # the persistence map beside every forecast
     out = []
     for run in runs.itertuples():
@@ -132,7 +132,7 @@ def _score_published(ctx: Context, fc: pd.DataFrame, wide: pd.DataFrame, kp: pd.
 def verification_plot(ctx: Context, target_day: dt.date, path: Path, method: str | None = None,
                       hour: int = 12) -> Path:
     """Forecast, truth, error and uncertainty maps of the newest run for `target_day` at `hour` UT."""
-    runs = runs_for_day(ctx.engine, target_day)
+    runs = runs_for_day(ctx.engine, target_day, ctx.settings.data_dir)
     if runs.empty:
         raise NotFoundError(f"no global forecast for {target_day}")
     products = runs.iloc[0].products

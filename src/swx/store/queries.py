@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
-from swx.config import get_settings
+from swx.config import data_path, get_settings
 from swx.science.blend import MODEL_ORDER
 from swx.science.grid import coastline_segments
 from swx.science.storms import STORM_KP, at_least, g_class
@@ -237,16 +237,26 @@ def kp_series(engine: Engine, start: dt.datetime, end: dt.datetime) -> pd.DataFr
     return out
 
 
-def global_products(engine: Engine, run_id: int) -> pd.DataFrame:
+def _file(recorded: str | None, data_dir: Path | None) -> str | None:
+    """A recorded file path (relative to the data folder) as the file's path: under `data_dir`, by
+    default the configured data folder."""
+    if recorded is None or recorded == "":
+        return recorded
+    return str(data_path(recorded, data_dir if data_dir is not None else get_settings().data_dir))
+
+
+def global_products(engine: Engine, run_id: int, data_dir: Path | None = None) -> pd.DataFrame:
+    """The global products of a run, per valid time and method (file paths under the data folder)."""
     cols = ["valid_time", "method", "product_path", "ionex_path", "global_rmse"]
     with engine.connect() as conn:
         rows = conn.execute(select(*[getattr(m.GlobalForecast, c) for c in cols])
                             .where(m.GlobalForecast.run_id == run_id)
                             .order_by(m.GlobalForecast.method, m.GlobalForecast.valid_time)).all()
+    rows = [(t, k, _file(nc, data_dir), _file(ix, data_dir), r) for t, k, nc, ix, r in rows]
     return _frame(rows, cols, ("valid_time",))
 
 
-def runs_for_day(engine: Engine, target_day: dt.date) -> pd.DataFrame:
+def runs_for_day(engine: Engine, target_day: dt.date, data_dir: Path | None = None) -> pd.DataFrame:
     """Finished runs whose forecast is for `target_day`, with their products per method (newest first)."""
     r, g = m.ForecastRun, m.GlobalForecast
     with engine.connect() as conn:
@@ -256,15 +266,16 @@ def runs_for_day(engine: Engine, target_day: dt.date) -> pd.DataFrame:
     out: dict[int, dict[str, Any]] = {}
     for run_id, issue, status, method, path in rows:
         entry = out.setdefault(run_id, dict(run_id=run_id, issue_time=issue, status=status, products={}))
-        entry["products"][method] = path
+        entry["products"][method] = _file(path, data_dir)
     return pd.DataFrame(list(out.values()), columns=["run_id", "issue_time", "status", "products"])
 
 
-def gim_file(engine: Engine, centre: str, day: dt.date) -> str | None:
+def gim_file(engine: Engine, centre: str, day: dt.date, data_dir: Path | None = None) -> str | None:
     """The archived GIM file of a centre and day, as recorded at ingest (None when not in yet)."""
     f = m.InputFile
     with engine.connect() as conn:
-        return conn.execute(select(f.path).where(f.kind == "GIM", f.centre == centre, f.day == day)).scalar_one_or_none()
+        path = conn.execute(select(f.path).where(f.kind == "GIM", f.centre == centre, f.day == day)).scalar_one_or_none()
+    return _file(path, data_dir)
 
 
 def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed") -> pd.DataFrame:
@@ -277,7 +288,8 @@ def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str 
     return _frame(rows, ["time", "global_dtec", "global_dtec_rel", "n_stations"], ("time",))
 
 
-def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = None) -> dict[str, Any] | None:
+def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = None,
+               data_dir: Path | None = None) -> dict[str, Any] | None:
     """The global forecast product valid at `valid_time` from the most recent run that has one
     (optionally of one extension method): run id, paths of the netCDF and IONEX products, RMSE."""
     g, r = m.GlobalForecast, m.ForecastRun
@@ -289,7 +301,11 @@ def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = Non
         stmt = stmt.where(g.method == method)
     with engine.connect() as conn:
         row = conn.execute(stmt).first()
-    return dict(row._mapping) if row is not None else None
+    if row is None:
+        return None
+    out = dict(row._mapping)
+    out["product_path"], out["ionex_path"] = _file(out["product_path"], data_dir), _file(out["ionex_path"], data_dir)
+    return out
 
 
 def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
@@ -384,7 +400,8 @@ def counts(engine: Engine) -> dict[str, int]:
     return out
 
 
-def finished_products(engine: Engine, first_target: dt.date, last_target: dt.date) -> list[tuple[dt.date, str, str]]:
+def finished_products(engine: Engine, first_target: dt.date, last_target: dt.date,
+                      data_dir: Path | None = None) -> list[tuple[dt.date, str, str]]:
     """(target day, netCDF path, IONEX path) of every global product of the runs for those target days
     that finished (ok or degraded)."""
     r, g = m.ForecastRun, m.GlobalForecast
@@ -392,7 +409,7 @@ def finished_products(engine: Engine, first_target: dt.date, last_target: dt.dat
         rows = conn.execute(select(r.target_day, g.product_path, g.ionex_path).join(g, g.run_id == r.id)
                             .where(r.target_day >= first_target, r.target_day <= last_target,
                                    r.status.in_(["ok", "degraded"]))).all()
-    return [(d, nc, ionex) for d, nc, ionex in rows]
+    return [(d, _file(nc, data_dir), _file(ionex, data_dir)) for d, nc, ionex in rows]
 
 
 def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date) -> set[dt.date]:
@@ -409,7 +426,7 @@ def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date)
     return {day for day, run in newest.items() if run not in scored}
 
 
-def run_overview(engine: Engine, run_id: int, day0: dt.datetime) -> dict[str, Any]:
+def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path | None = None) -> dict[str, Any]:
     """What `swx status` reports of a run: station forecast counts per architecture, the active models,
     the run's global products (with their mean verified RMSE), its map scores, the station scores of
     the windows around its target day (`day0`, 00 UT) and the storm events of the week before it."""
@@ -420,7 +437,7 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime) -> dict[str, An
         out["active_models"] = {a: {"stations": int(n), "latest_version": int(vmax)} for a, n, vmax in conn.execute(
             select(mv.architecture, func.count(), func.max(mv.version)).where(mv.status == "active")
             .group_by(mv.architecture)).all()}
-        out["products"] = [tuple(r) for r in conn.execute(
+        out["products"] = [(k, _file(nc, data_dir), _file(ix, data_dir), r) for k, nc, ix, r in conn.execute(
             select(g.method, g.product_path, g.ionex_path, func.avg(g.global_rmse))
             .where(g.run_id == run_id).group_by(g.method, g.product_path, g.ionex_path)).all()]
         out["map_skill"] = [tuple(r) for r in conn.execute(
