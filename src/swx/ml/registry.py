@@ -67,7 +67,8 @@ class ModelRegistry:
             checkpoint_path=recorded_path(path, self.data_dir), checkpoint_sha256=sha, status=status, reason=reason,
             created_at=dt.datetime.now(dt.UTC)))
         v = self._row(station, arch, version)
-        assert v is not None
+        if v is None:
+            raise RegistryError(f"version {version} of {station} {arch} was written but cannot be read back")
         if status == "active":
             self.activate(v, reason or "first version")
         return v

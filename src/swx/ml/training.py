@@ -204,7 +204,7 @@ class StationForecaster:
 
     def split(self) -> list[StationForecaster]:
         """One single-station forecaster per station of a grouped one (same weights and scalers)."""
-        assert self.model is not None
+        self._require_model()
         out = []
         for i in range(self.model.n_stations):
             one = StationForecaster(self.model_config, self.train_config, device=str(self.device))
@@ -244,9 +244,13 @@ class StationForecaster:
         sig = sigma.cpu().numpy()
         return out, np.stack([sig[i] * sd for i, (_, sd) in enumerate(loc)])
 
+    def _require_model(self) -> None:
+        if self.model is None:
+            raise RuntimeError("this forecaster has no model yet: fit or load it first")
+
     # -- persistence ------------------------------------------------------------------------------
     def state(self) -> dict:
-        assert self.model is not None
+        self._require_model()
         return {"model_config": self.model_config.to_dict(), "train_config": asdict(self.train_config),
                 "scalers": [sc.to_dict() for sc in self.scalers],
                 "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()},

@@ -145,7 +145,8 @@ def feature_matrix(vtec: pd.Series, kp: pd.Series, lon: float, f107: pd.Series |
                        "lt_cos": enc[:, 1], "doy_sin": enc[:, 2], "doy_cos": enc[:, 3]}, index=times)
     if median_ahead:
         df["median27_ahead"] = median27_ahead(vtec)
-        assert tuple(df.columns) == FEATURES
+        if tuple(df.columns) != FEATURES:
+            raise RuntimeError(f"feature columns {tuple(df.columns)} are not FEATURES {FEATURES}")
     if f107 is not None:
         # the previous day's value: the day's own F10.7 is measured at 20 UT, after most issue times
         days = times.normalize() - pd.Timedelta(days=1)

@@ -118,25 +118,36 @@ def _copy_upsert(conn: Connection, table: Table, rows: list[Mapping[str, Any]], 
     (values through the columns' own bind processing: naive times are refused as in `upsert`), then one
     INSERT ... SELECT ... ON CONFLICT."""
     names = list(rows[0])
+    _check_columns(table, [*names, *key, *update])  # only the table's own column names reach the SQL text
     tmp = f"_load_{table.name}_{len(names)}_{abs(hash(tuple(names))) % 10 ** 8}"
     cols = ", ".join(names)
-    conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} ON COMMIT DELETE ROWS AS "
+    conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} ON COMMIT DELETE ROWS AS "  # nosec B608 # checked column names
                       f"SELECT {cols} FROM {table.name} WITH NO DATA"))
     conn.execute(text(f"TRUNCATE {tmp}"))  # emptied at commit: a second upsert in one transaction starts clean
     _copy_into(conn, table, tmp, names, ([r[c] for c in names] for r in rows))
     if update:
         changed = " OR ".join(f"{table.name}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in update)
-        action = f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in update)} WHERE {changed}"
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
+        action = f"DO UPDATE SET {sets} WHERE {changed}"  # nosec B608 # checked column names
     else:
         action = "DO NOTHING"
-    conn.execute(text(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {tmp} "
+    conn.execute(text(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {tmp} "  # nosec B608 # checked column names
                       f"ON CONFLICT ({', '.join(key)}) {action}"))
+
+
+def _check_columns(table: Table, names: Sequence[str]) -> None:
+    """StoreError unless every name is a column of `table`: the bulk paths build their SQL text from
+    these names (values always travel apart, by COPY)."""
+    unknown = [n for n in names if n not in table.c]
+    if unknown:
+        raise StoreError(f"{table.name}: no column(s) {', '.join(map(repr, unknown))}")
 
 
 def _copy_into(conn: Connection, table: Table, target: str, names: Sequence[str],
                rows: Iterable[Sequence[Any]]) -> None:
     """COPY `rows` (values in the order of `names`, columns of `table`) into `target` (`table` itself or a
     temporary table of its columns), each value through its column's bind processing."""
+    _check_columns(table, names)
     procs = [table.c[c].type.bind_processor(conn.dialect) for c in names]
     with conn.connection.driver_connection.cursor() as cur:
         with cur.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:

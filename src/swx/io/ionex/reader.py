@@ -39,7 +39,8 @@ class _Sha256:
     def hexdigest(self) -> str:
         if self._thread is not None:
             self._thread.join()
-        assert self._hex is not None
+        if self._hex is None:
+            raise RuntimeError("the checksum thread ended without a digest")
         return self._hex
 
 
