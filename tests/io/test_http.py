@@ -16,8 +16,22 @@ from tests.helpers import FixtureServer, gim_bytes_gz, no_sleep, self_signed_cer
 FAST = RetryPolicy(timeout_s=1.0, retries=2, backoff_s=0.01)
 
 
+_OPEN: list[Downloader] = []
+
+
 def downloader(**kw) -> Downloader:
-    return Downloader(kw.pop("policy", FAST), sleep=kw.pop("sleep", no_sleep()), **kw)
+    """A downloader closed at the end of the test (no socket is left for the garbage collector, which
+    would report it in whatever test runs then)."""
+    d = Downloader(kw.pop("policy", FAST), sleep=kw.pop("sleep", no_sleep()), **kw)
+    _OPEN.append(d)
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _close_downloaders():
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 def test_ok(http_server):
@@ -123,6 +137,7 @@ def test_transient_503_then_success_with_growing_backoff(http_server):
     url = http_server.add("/busy", body=b"payload", fail_first=2)
     sleep = no_sleep()
     d = Downloader(RetryPolicy(timeout_s=1, retries=4, backoff_s=1.0), sleep=sleep)
+    _OPEN.append(d)
     assert d.get(url) == b"payload"
     assert len(sleep.slept) == 2
     assert 0.5 <= sleep.slept[0] <= 1.5 and 1.0 <= sleep.slept[1] <= 3.0  # 1 s then 2 s, +-50 % jitter

@@ -108,6 +108,7 @@ def test_remote_ingest_through_misbehaving_server(http_server, tmp_path):
     hits = http_server.routes[names[days[0]]].hits
     s2 = ingest_gims(RemoteSource(mirrors, dl), a, [("cod", d) for d in days])
     assert s2.counts()["skipped"] == 1 and http_server.routes[names[days[0]]].hits == hits
+    dl.close()
 
 
 def test_mirror_fallback(http_server, tmp_path):
@@ -116,6 +117,7 @@ def test_mirror_fallback(http_server, tmp_path):
     dl = Downloader(RetryPolicy(timeout_s=2, retries=0), sleep=no_sleep())
     s = ingest_gims(RemoteSource(mirrors, dl), Archive(tmp_path), [("cod", D1)])
     assert s.results[0].status == "fetched" and s.results[0].origin.endswith("/second/codg0080.20i.Z")
+    dl.close()
 
 
 def test_indices_merge_into_archive_idempotently(tmp_path):

@@ -110,6 +110,12 @@ class OnFirstFetch:
             self._source = self._open()
         return self._source.fetch(centre, day)
 
+    def close(self) -> None:
+        """Close what the source opened (a remote source's download session), if it was opened."""
+        closing = getattr(getattr(self._source, "downloader", None), "close", None)
+        if closing is not None:
+            closing()
+
 
 def downloader(settings: Settings) -> Downloader:
     return Downloader(RetryPolicy(settings.http_timeout_s, settings.http_retries, settings.http_backoff_s),

@@ -261,8 +261,11 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
     else:
         centre = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
         source = OnFirstFetch(kind, lambda: gim_source(settings, archive, kind, directory))
-        summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result,
-                              record=lambda r: record_gim_days(engine, archive, [r], settings.data_dir))
+        try:
+            summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result,
+                                  record=lambda r: record_gim_days(engine, archive, [r], settings.data_dir))
+        finally:
+            source.close()
     return summary
 
 
