@@ -382,3 +382,20 @@ def test_a_database_that_cannot_be_reached_is_one_line_without_sql(tmp_path, mon
     get_settings.cache_clear()
     code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
     assert code == 2 and out.startswith("error:") and str(blocked) in out and "Traceback" not in out, out
+
+
+def test_debug_shows_the_traceback_the_one_line_hides(tmp_path, monkeypatch, capsys):
+    """The one-line error is for operators; `swx --debug` keeps the traceback for a bug report."""
+    typo = tmp_path / "vra" / "swx.sqlite"
+    monkeypatch.setenv("SWX_DATABASE_URL", f"sqlite:///{typo}")
+    from swx.config import get_settings
+    from swx.errors import SchemaError
+
+    get_settings.cache_clear()
+    monkeypatch.setattr("sys.argv", ["swx", "--debug", "status"])
+    from swx import cli
+
+    with pytest.raises(SchemaError, match="no database at"):
+        cli.main()
+    code, out = run_cli_main(monkeypatch, capsys, ["status"])  # and without it: one line again
+    assert code == 2 and out.startswith("error: no database at")

@@ -12,7 +12,7 @@ import sys
 
 from rich.markup import escape
 
-from swx.cli.app import app, console
+from swx.cli.app import SHOW_TRACEBACKS, app, console
 from swx.config import mask_secrets
 from swx.errors import SwxError
 
@@ -25,12 +25,14 @@ from swx.cli import operations, ingest, models, data, database  # noqa: E402, F4
 def main() -> None:
     """The `swx` console script: a domain error (`SwxError`), a database that cannot be reached or
     refuses a write, and a file-system fault (missing file, no permission, disk full) are one line on
-    stderr and exit status 2 — never a traceback, never the SQL or its parameters, never a password."""
+    stderr and exit status 2 — never a traceback (unless `swx --debug ...`), never the SQL or its parameters,
+    never a password."""
+    SHOW_TRACEBACKS["on"] = False
     try:
         app()
     except Exception as exc:
         line = _one_line(exc)
-        if line is None:
+        if line is None or SHOW_TRACEBACKS["on"]:
             raise
         console.print(f"[red]error:[/red] {escape(mask_secrets(line))}", soft_wrap=True, highlight=False)
         sys.exit(2)

@@ -47,10 +47,17 @@ def _setup_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+#: `--debug`: a fault a user meets keeps its traceback instead of the one-line message (swx.cli.main)
+SHOW_TRACEBACKS = {"on": False}
+
+
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+          debug: Annotated[bool, typer.Option("--debug", help="On an error, show the traceback (for a bug "
+                                              "report) instead of one line.")] = False) -> None:
+    SHOW_TRACEBACKS["on"] = debug
     settings = get_settings()
-    _setup_logging("DEBUG" if verbose else settings.log_level)
+    _setup_logging("DEBUG" if verbose or debug else settings.log_level)
 
 
 def progress_bar() -> Progress:
