@@ -39,3 +39,20 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch):
     s = Settings()
     assert s.gim_source == "remote" and s.data_dir == Path("/srv/swx")
     assert s.resolved_database_url == "sqlite:////srv/swx/swx.sqlite"
+
+
+def test_recorded_paths_are_relative_to_the_data_folder_and_old_rows_still_found(tmp_path, monkeypatch):
+    """Issue 18: rows of earlier versions hold paths relative to their working directory."""
+    from swx.config import data_path, recorded_path
+
+    data = tmp_path / "var"
+    (data / "models" / "E000N50").mkdir(parents=True)
+    ckpt = data / "models" / "E000N50" / "v0001.pt"
+    ckpt.write_bytes(b"x")
+    assert recorded_path(ckpt, data) == "models/E000N50/v0001.pt"
+    assert recorded_path(tmp_path / "elsewhere.nc", data) == str(tmp_path / "elsewhere.nc")  # outside: absolute
+    assert data_path("models/E000N50/v0001.pt", data) == data / "models" / "E000N50" / "v0001.pt"
+    monkeypatch.chdir(tmp_path)
+    old_row = data_path("var/models/E000N50/v0001.pt", data)  # written from tmp_path by an earlier version
+    assert old_row.resolve() == ckpt.resolve()
+    assert data_path(str(ckpt), data) == ckpt

@@ -384,18 +384,26 @@ def test_a_database_that_cannot_be_reached_is_one_line_without_sql(tmp_path, mon
     assert code == 2 and out.startswith("error:") and str(blocked) in out and "Traceback" not in out, out
 
 
-def test_debug_shows_the_traceback_the_one_line_hides(tmp_path, monkeypatch, capsys):
-    """The one-line error is for operators; `swx --debug` keeps the traceback for a bug report."""
-    typo = tmp_path / "vra" / "swx.sqlite"
-    monkeypatch.setenv("SWX_DATABASE_URL", f"sqlite:///{typo}")
-    from swx.config import get_settings
-    from swx.errors import SchemaError
+def test_debug_shows_the_traceback_the_one_line_hides(monkeypatch, capsys):
+    """The one-line error is for operators; `swx --debug` keeps the traceback for a bug report, its
+    secrets masked as everywhere."""
+    import swx.cli
+    from swx.cli.app import SHOW_TRACEBACKS
+    from swx.errors import InputError
 
-    get_settings.cache_clear()
-    monkeypatch.setattr("sys.argv", ["swx", "--debug", "status"])
-    from swx import cli
+    code, out = run_cli_main(monkeypatch, capsys, ["--debug", "config"])
+    assert code == 0 and SHOW_TRACEBACKS["on"]  # the option is taken
 
-    with pytest.raises(SchemaError, match="no database at"):
-        cli.main()
-    code, out = run_cli_main(monkeypatch, capsys, ["status"])  # and without it: one line again
-    assert code == 2 and out.startswith("error: no database at")
+    def fail(debug: bool):
+        def app():
+            SHOW_TRACEBACKS["on"] = debug  # what the --debug callback does
+            raise InputError("cannot reach postgresql://swx:s3cret@db/swx")
+        return app
+
+    monkeypatch.setattr(swx.cli, "app", fail(True))
+    code, out = run_cli_main(monkeypatch, capsys, ["status"])
+    assert code == 1 and "Traceback (most recent call last)" in out and "InputError" in out
+    assert "s3cret" not in out and "postgresql://swx:***@db/swx" in out
+    monkeypatch.setattr(swx.cli, "app", fail(False))
+    code, out = run_cli_main(monkeypatch, capsys, ["status"])  # without it: one line again
+    assert code == 2 and out.startswith("error: cannot reach") and "Traceback" not in out

@@ -9,6 +9,7 @@ without loading torch, matplotlib or the database layer.
 from __future__ import annotations
 
 import sys
+import traceback
 
 from rich.markup import escape
 
@@ -32,8 +33,9 @@ def main() -> None:
         app()
     except Exception as exc:
         line = _one_line(exc)
-        if line is None or SHOW_TRACEBACKS["on"]:
-            raise
+        if line is None or SHOW_TRACEBACKS["on"]:  # a bug, or --debug: the traceback, its secrets masked too
+            sys.stderr.write(mask_secrets("".join(traceback.format_exception(exc))))
+            sys.exit(1)
         console.print(f"[red]error:[/red] {escape(mask_secrets(line))}", soft_wrap=True, highlight=False)
         sys.exit(2)
 
