@@ -250,20 +250,23 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
     remove_stale_parts(settings.data_dir)  # what writers killed mid-write left (the daily flow ingests first)
     archive = Archive(settings.archive_dir)
     kind = kind or settings.gim_source
+
+    def record(result: DayResult) -> None:  # each day's row as soon as the day is done
+        record_gim_days(engine, archive, [result], settings.data_dir)
+
     if days is None:
         folder = directory or settings.gim_local_dir
         if folder is None or not Path(folder).is_dir():
             raise InputError(f"{folder} is not a folder of IONEX files (--dir / SWX_GIM_LOCAL_DIR)")
         local = LocalDirectorySource(folder)
-        summary = ingest_gims(local, archive, local.available(), force=force, on_result=on_result,
-                              record=lambda r: record_gim_days(engine, archive, [r], settings.data_dir))
+        summary = ingest_gims(local, archive, local.available(), force=force, on_result=on_result, record=record)
         summary.unrecognised = local.unrecognised()
     else:
         centre = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
         source = OnFirstFetch(kind, lambda: gim_source(settings, archive, kind, directory))
         try:
             summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result,
-                                  record=lambda r: record_gim_days(engine, archive, [r], settings.data_dir))
+                                  record=record)
         finally:
             source.close()
     return summary

@@ -94,29 +94,34 @@ def _data_lines(path: Path, n: int) -> list[int]:
     return lines + [None] * (n - len(lines))
 
 
-def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: pd.Series, lines: list) -> None:
+def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: pd.Series) -> None:
     """Refuse, naming the line, what a vTEC series cannot hold: a vTEC that is not finite or above the
-    physical range (fill values aside), a time twice, a time that has not come yet."""
+    physical range (fill values aside), a time twice, a time that has not come yet. The file's line
+    numbers are looked up only for a refusal."""
+    def lines() -> list[int | None]:
+        return _data_lines(path, len(df))
+
     lo, hi = TEC_RANGE
     v = values.to_numpy(dtype=float)
     wrong = ~np.isnan(v) & ~np.isin(v, SERIES_FILL_VALUES) & ~(v <= hi)
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
         raise DataFormatError(f"vTEC {df.iloc[i, 1]} TECU at {times.iloc[i]:%Y-%m-%d %H:%M} UTC", path=str(path),
-                              line=lines[i], expected=f"{lo:g} .. {hi:g} TECU (zero, negative or "
+                              line=lines()[i], expected=f"{lo:g} .. {hi:g} TECU (zero, negative or "
                               f"{', '.join(f'{x:g}' for x in SERIES_FILL_VALUES[:3])}: missing)")
     dup = np.flatnonzero(times.duplicated().to_numpy())
     if len(dup):
         i = int(dup[0])
         first = int(np.flatnonzero((times == times.iloc[i]).to_numpy())[0])
-        raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC a second time (first on line {lines[first]})",
-                              path=str(path), line=lines[i], expected="one value per time")
+        at = lines()
+        raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC a second time (first on line {at[first]})",
+                              path=str(path), line=at[i], expected="one value per time")
     now = pd.Timestamp.now(tz="UTC")
     late = np.flatnonzero((times > now).to_numpy())
     if len(late):
         i = int(late[0])
         raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC has not come yet (now {now:%Y-%m-%d %H:%M})",
-                              path=str(path), line=lines[i], expected="measured values: past times only")
+                              path=str(path), line=lines()[i], expected="measured values: past times only")
 
 
 def read_series_csv(path: str | Path) -> pd.Series:
@@ -141,7 +146,7 @@ def read_series_csv(path: str | Path) -> pd.Series:
     if bad.all() and len(df):
         raise DataFormatError(f"column {value_col!r} holds no numbers", path=str(p), line=2,
                               expected="vTEC in TECU in the second column")
-    _check_series_rows(p, df, times, values, lines=_data_lines(p, len(df)))
+    _check_series_rows(p, df, times, values)
     return pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(times, name="time"), name="vtec")
 
 

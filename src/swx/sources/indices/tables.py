@@ -47,8 +47,9 @@ def check_index_rows(name: str, lines: Sequence[int | None], days: pd.DatetimeIn
             if key == "kp":
                 bad |= ~np.isnan(v) & (np.abs(v * 3 - np.rint(v * 3)) > 0.02)
         if bad.any():
-            i = int(np.flatnonzero(bad.reshape(len(v), -1).any(axis=1))[0])
-            x = float(v.reshape(len(v), -1)[i][bad.reshape(len(v), -1)[i]][0])
+            per_row = bad.reshape(len(v), -1)
+            i = int(np.flatnonzero(per_row.any(axis=1))[0])
+            x = float(v.reshape(len(v), -1)[i][per_row[i]][0])
             rule = f"{lo:g} .. {hi:g}" + (" in thirds (0, 0.333, 0.667, 1, ...)" if key == "kp" else "")
             raise IndexFormatError(f"{key} {x:g} on {day_values[i]:%Y-%m-%d}", path=name, line=lines[i],
                                    expected=f"{key} {rule}, or the file's missing-value mark")
