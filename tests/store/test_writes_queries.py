@@ -144,6 +144,12 @@ def test_indices_input_files_runs_forecasts_and_skill(engine):
     finish_run(engine, run, status="degraded", degraded=True, reason="newest GIM missing")
     r = q.runs(engine)
     assert r.iloc[0]["status"] == "degraded" and r.iloc[0]["reason"] == "newest GIM missing"
+    # a rerun is running again until it finishes (killed while it replaces the rows, it is not shown as done)
+    assert start_run(engine, issue_time=dt.datetime(2015, 3, 17, 6, tzinfo=UTC), target_day=dt.date(2015, 3, 18)) == run
+    again = q.runs(engine).iloc[0]
+    assert again["status"] == "running" and not again["degraded"] and again["reason"] == ""
+    assert pd.isna(again["finished_at"])
+    finish_run(engine, run, status="degraded", degraded=True, reason="newest GIM missing")
     rows = [dict(scope="station", station_code="M00N40", model=model, window_start=dt.datetime(2015, 3, 1, tzinfo=UTC),
                  window_end=dt.datetime(2015, 3, 31, tzinfo=UTC), kp_class="all", n=360, rmse=rmse, mae=rmse * 0.8,
                  bias=0.1, skill_persistence=None if model == "persistence" else 1 - rmse / 2.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -42,28 +43,47 @@ def ingest_gims_cmd(
 
 
 def _observed_response(settings: Settings, summary: IngestSummary) -> None:
-    """The observed ΔTEC of the days just archived (of the centre the forecasts run on) and the storm
-    events with Kp in their span: the Storms page shows every archived storm, forecast or not. A
-    failure here is reported and leaves the ingest's result alone."""
+    """The observed ΔTEC of the days just archived (of the centre the forecasts run on), and of the
+    days archived before without it (an ingest killed before this step), and the storm events with Kp
+    in their span: the Storms page shows every archived storm, forecast or not. A failure here is
+    reported and leaves the ingest's result alone."""
     from rich.markup import escape
 
-    from swx.pipeline.storms import storms_stage
+    from swx.pipeline.storms import days_without_observed_dtec, storms_stage
 
+    ours = [r for r in summary.results if r.centre == settings.centre.lower()]
     fetched = [r for r in summary.results if r.status == "fetched"]
-    days = sorted(r.day for r in fetched if r.centre == settings.centre.lower())
+    try:
+        lacking = days_without_observed_dtec(settings, [r.day for r in ours if r.status == "skipped"])
+    except Exception as exc:  # noqa: BLE001 - the maps are archived all the same
+        out.print(f"[yellow]observed ΔTEC: not computed: {escape(f'{type(exc).__name__}: {exc}')}[/yellow]")
+        return
+    days = sorted({r.day for r in ours if r.status == "fetched"} | set(lacking))
     if not days:
         if fetched:
             out.print(f"observed ΔTEC: not computed, the forecasts run on {settings.centre} maps "
                       "(SWX_GIM_CENTRE / SWX_GIM_SOURCE)")
         return
-    try:
-        got = storms_stage(settings, days[0], days[-1])
-    except Exception as exc:  # noqa: BLE001 - the maps are archived all the same
-        out.print(f"[yellow]observed ΔTEC of {days[0]} .. {days[-1]} not computed: "
-                  f"{escape(f'{type(exc).__name__}: {exc}')}[/yellow]")
-        return
-    out.print(f"observed ΔTEC of {days[0]} .. {days[-1]} stored (where 14 or more earlier days give its 27-day "
-              f"reference); {len(got['events'])} storm event(s) with Kp in that span (swx storms, the Storms page)")
+    for first, last in _spans(days):  # each stretch of consecutive days alone: never the years between
+        try:
+            got = storms_stage(settings, first, last)
+        except Exception as exc:  # noqa: BLE001 - the maps are archived all the same
+            out.print(f"[yellow]observed ΔTEC of {first} .. {last} not computed: "
+                      f"{escape(f'{type(exc).__name__}: {exc}')}[/yellow]")
+            continue
+        out.print(f"observed ΔTEC of {first} .. {last} stored (where 14 or more earlier days give its 27-day "
+                  f"reference); {len(got['events'])} storm event(s) with Kp in that span (swx storms, the Storms page)")
+
+
+def _spans(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Sorted days as (first, last) stretches of consecutive days."""
+    spans: list[tuple[dt.date, dt.date]] = []
+    for d in days:
+        if spans and d - spans[-1][1] == dt.timedelta(days=1):
+            spans[-1] = (spans[-1][0], d)
+        else:
+            spans.append((d, d))
+    return spans
 
 
 @ingest_app.command("kp")

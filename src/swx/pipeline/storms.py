@@ -14,6 +14,8 @@ from swx.errors import InputError
 from swx.pipeline.context import Context, context, station_history
 from swx.science.dtec import REFERENCE_DAYS, global_dtec_frame, station_dtec_frame
 from swx.science.storms import detect_storms, storm_response
+from swx.store.db import open_database
+from swx.store.queries import dtec_days
 from swx.store.writes import write_dtec, write_storm_events
 
 #: how far back the Kp of a storm under way at the start of a window is read
@@ -46,6 +48,19 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     if events:
         write_storm_events(ctx.engine, [e.as_row() for e in events])
     return events
+
+
+def days_without_observed_dtec(settings: Settings, days: list[dt.date]) -> list[dt.date]:
+    """Of `days`, those with no observed ΔTEC stored: an ingest killed after archiving a day but before
+    its observed response was computed left it so, and the rerun skips the day itself."""
+    if not days:
+        return []
+    engine = open_database(settings)
+    try:
+        have = dtec_days(engine, min(days), max(days), "observed")
+    finally:
+        engine.dispose()
+    return sorted(d for d in days if d not in have)
 
 
 class StormsSummary(TypedDict):

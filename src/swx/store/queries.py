@@ -224,6 +224,17 @@ def dtec_series(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str 
     return _frame(rows, ["station", "time", "dtec", "dtec_rel"], ("time",))
 
 
+def dtec_days(engine: Engine, first: dt.date, last: dt.date, kind: str = "observed") -> set[dt.date]:
+    """The UT days in first..last with any ΔTEC of `kind` stored."""
+    d = m.DeltaTec
+    lo = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    with engine.connect() as conn:
+        times = conn.execute(select(d.time).distinct().where(d.time >= lo, d.time < hi, d.kind == kind,
+                                                             d.reference == "median27")).scalars()
+        return {t.astimezone(dt.UTC).date() for t in times}
+
+
 def kp_series(engine: Engine, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """3-hourly Kp in [start, end), with its NOAA G class and whether it is at storm level (Kp >= 5-)."""
     cols = ["time", "kp", "ap", "status", "source"]

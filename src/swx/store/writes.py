@@ -322,13 +322,16 @@ def _copy_upsert_observations(conn: Connection, frame: pd.DataFrame) -> None:
 
 def start_run(engine: Engine, *, issue_time: dt.datetime, target_day: dt.date, flow_run_id: str = "",
               code_version: str = "", settings_hash: str = "", data_source: str = "") -> int:
-    """Create (or find, on a rerun) the forecast run of (issue time, target day); returns its id."""
+    """Create (or find, on a rerun) the forecast run of (issue time, target day); returns its id. A rerun
+    marks the run running again until it finishes: a rerun killed while it replaces the rows must not
+    leave them shown as a finished run."""
     row = dict(issue_time=issue_time, target_day=target_day, flow_run_id=flow_run_id, code_version=code_version,
                settings_hash=settings_hash, data_source=data_source, status="running", degraded=False, reason="",
-               created_at=dt.datetime.now(dt.UTC))
+               created_at=dt.datetime.now(dt.UTC), finished_at=None)
     with engine.begin() as conn:
         upsert(conn, m.ForecastRun.__table__, [row], ["issue_time", "target_day"],
-               update=["flow_run_id", "code_version", "settings_hash", "data_source"])
+               update=["flow_run_id", "code_version", "settings_hash", "data_source", "status", "degraded", "reason",
+                       "finished_at"])
         return conn.execute(select(m.ForecastRun.id).where(m.ForecastRun.issue_time == issue_time,
                                                            m.ForecastRun.target_day == target_day)).scalar_one()
 
