@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 
+def reason_of(exc: BaseException) -> str:
+    """An exception as the one line swx logs, stores as a run's or a day's reason and prints:
+    `Type: message`; for a database error the driver's own first line, never SQLAlchemy's text, which
+    quotes the statement and its parameters (values, perhaps secrets)."""
+    orig = getattr(exc, "orig", None)
+    if orig is not None and hasattr(exc, "statement"):  # sqlalchemy.exc.DBAPIError (swx.errors stays free of it)
+        first = str(orig).strip().splitlines()
+        return f"database: {first[0] if first else type(exc).__name__} ({type(orig).__name__})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class SwxError(Exception):
     """Base class of every error swx raises on purpose."""
 

@@ -14,7 +14,7 @@ import traceback
 from rich.markup import escape
 
 from swx.cli.app import SHOW_TRACEBACKS, app, console
-from swx.config import mask_secrets
+from swx.config import get_settings, mask_secrets
 from swx.errors import SwxError
 
 __all__ = ["app", "main"]
@@ -44,10 +44,13 @@ def _one_line(exc: Exception) -> str | None:
     """What a user is told about `exc`, or None for a bug (which keeps its traceback)."""
     if isinstance(exc, SwxError):
         return str(exc)
-    from swx.pipeline.database import database_fault
+    from swx.pipeline.database import database_fault, database_place
 
     if (line := database_fault(exc)) is not None:
-        return line
+        try:
+            return f"{line}; {database_place(get_settings())}"
+        except Exception:  # noqa: BLE001 - the settings themselves are the fault: the line alone
+            return line
     if isinstance(exc, OSError):
         return str(exc) if str(exc) else type(exc).__name__
     return None

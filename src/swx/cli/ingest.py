@@ -10,7 +10,7 @@ import typer
 
 from swx.cli.app import app, ingest_app, ingest_with_progress, out, parse_day
 from swx.config import get_settings
-from swx.errors import InputError
+from swx.errors import InputError, reason_of
 
 if TYPE_CHECKING:
     from swx.config import Settings
@@ -56,7 +56,7 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
     try:
         lacking = days_without_observed_dtec(settings, [r.day for r in ours if r.status == "skipped"])
     except Exception as exc:  # noqa: BLE001 - the maps are archived all the same
-        out.print(f"[yellow]observed ΔTEC: not computed: {escape(f'{type(exc).__name__}: {exc}')}[/yellow]")
+        out.print(f"[yellow]observed ΔTEC: not computed: {escape(reason_of(exc))}[/yellow]")
         return
     days = sorted({r.day for r in ours if r.status == "fetched"} | set(lacking))
     if not days:
@@ -69,7 +69,7 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
             got = storms_stage(settings, first, last)
         except Exception as exc:  # noqa: BLE001 - the maps are archived all the same
             out.print(f"[yellow]observed ΔTEC of {first} .. {last} not computed: "
-                      f"{escape(f'{type(exc).__name__}: {exc}')}[/yellow]")
+                      f"{escape(reason_of(exc))}[/yellow]")
             continue
         out.print(f"observed ΔTEC of {first} .. {last} stored (where 14 or more earlier days give its 27-day "
                   f"reference); {len(got['events'])} storm event(s) with Kp in that span (swx storms, the Storms page)")

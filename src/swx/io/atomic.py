@@ -9,8 +9,10 @@ umask: the dashboard and the workers may run as other users); what a killed writ
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: A temporary file this old is a killed writer's leftover (a write takes seconds), never a live one.
 STALE_PART_AGE_S = 3600.0
+#: A failed write with less room than this left on its disk failed because the disk is full.
+FULL_DISK_BYTES = 8 << 20
 
 
 @lru_cache(maxsize=1)
@@ -44,9 +48,14 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
+        try:
+            yield tmp_path
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
+        except Exception as exc:
+            if (full := _full_disk(target.parent, exc)) is not None:
+                raise full from exc
+            raise
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600: give the usual mode of a new file
         os.replace(tmp_path, target)
         with contextlib.suppress(OSError):  # make the rename itself durable
@@ -58,6 +67,26 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+def free_bytes_if_full(folder: str | Path) -> int | None:
+    """The bytes left on the disk holding `folder` when it is (nearly) full, else None."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    return free if free < FULL_DISK_BYTES else None
+
+
+def _full_disk(folder: Path, exc: Exception) -> OSError | None:
+    """A write that failed on a (nearly) full disk, said so: libraries report it in their own words
+    (netCDF/HDF5 say "Permission denied"). None when there is room (another fault)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return None  # already says so
+    if (free := free_bytes_if_full(folder)) is None:
+        return None
+    return OSError(errno.ENOSPC, f"No space left on device: {folder} has {free} bytes free "
+                                 f"({type(exc).__name__}: {exc})")
 
 
 def atomic_write_bytes(target: str | Path, data: bytes) -> Path:

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import os
+
 from swx.config import Settings
+from swx.io.atomic import free_bytes_if_full
 from swx.store.db import (
     current_revision,
     database_error_line,
@@ -12,6 +15,7 @@ from swx.store.db import (
     grant_read_only,
     migrated_database,
     missing_sqlite_file,
+    sqlite_folder,
     upgrade,
 )
 
@@ -55,3 +59,16 @@ def grant_read_only_role(settings: Settings, role: str, schema: str = "public") 
 def database_fault(exc: BaseException) -> str | None:
     """The one line the CLI prints for a database fault (server down, read-only, refused), or None."""
     return database_error_line(exc)
+
+
+def database_place(settings: Settings) -> str:
+    """Where the database of a fault is, for its one line: the URL (password hidden), and for an SQLite
+    file, that its folder is read-only or its disk full (SQLite says "disk I/O error")."""
+    where = f"database {settings.display_database_url}"
+    if (folder := sqlite_folder(settings.resolved_database_url)) is None or not folder.is_dir():
+        return where
+    if not os.access(folder, os.W_OK):
+        where += f" (its folder {folder} is read-only)"
+    elif (free := free_bytes_if_full(folder)) is not None:
+        where += f" (its disk is full: {free} bytes free)"
+    return where

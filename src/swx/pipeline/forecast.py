@@ -19,7 +19,7 @@ import pandas as pd
 
 from swx.archive import load_indices
 from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE, Settings, recorded_path
-from swx.errors import NoActiveModelError, NotFoundError, SwxError
+from swx.errors import NoActiveModelError, NotFoundError, SwxError, reason_of
 from swx.ml.dataset import build_dataset
 from swx.ml.registry import ModelRegistry, predict_point_in_time
 from swx.pipeline.context import Context, archived_maps, context, station_history
@@ -407,9 +407,9 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
             try:
                 out.append(_publish(ctx, plan, history, got, base_all, past, config, methods, flow_run_id))
             except Exception as exc:  # noqa: BLE001 - a bad day never stops the good ones
-                log.error("forecast for %s failed: %s: %s", plan.target_day, type(exc).__name__, exc)
+                log.error("forecast for %s failed: %s", plan.target_day, reason_of(exc))
                 if not isinstance(exc, SwxError):
-                    wrapped = DayFailedError(f"{type(exc).__name__}: {exc}")
+                    wrapped = DayFailedError(reason_of(exc))
                     wrapped.__cause__ = exc
                     exc = wrapped
                 out.append(exc)
@@ -527,7 +527,7 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         status = "degraded" if degraded else "ok"
         finish_run(engine, run_id, status=status, degraded=degraded, reason=reason)
     except Exception as exc:
-        finish_run(engine, run_id, status="failed", reason=f"{type(exc).__name__}: {exc}")
+        finish_run(engine, run_id, status="failed", reason=reason_of(exc))
         raise
     past.add(run_id, target_day, issue_time, fc)
     return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc,

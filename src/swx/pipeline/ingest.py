@@ -24,7 +24,7 @@ import xarray as xr
 
 from swx.archive import Archive
 from swx.config import Settings, lat_band, recorded_path
-from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError
+from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError, reason_of
 from swx.io.atomic import remove_stale_parts
 from swx.io.ionex import IonexWarning, parse_ionex
 from swx.pipeline.context import OnFirstFetch, downloader, gim_source
@@ -133,7 +133,7 @@ def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *
     except InputError:
         raise  # the source itself is misconfigured (a setting, an argument): no day can be ingested
     except Exception as exc:  # a bad day never stops the good ones
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = reason_of(exc)
         log.error("%s %s: %s", centre, day, reason)
         return DayResult(centre, day, "failed", f"{reason}. Nothing was archived for this day; the next run tries "
                          "it again")

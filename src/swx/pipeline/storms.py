@@ -13,7 +13,7 @@ from swx.config import Settings
 from swx.errors import InputError
 from swx.pipeline.context import Context, context, station_history
 from swx.science.dtec import REFERENCE_DAYS, global_dtec_frame, station_dtec_frame
-from swx.science.storms import detect_storms, storm_response
+from swx.science.storms import RECOVERY, detect_storms, storm_response
 from swx.store.db import open_database
 from swx.store.queries import dtec_days
 from swx.store.writes import write_dtec, write_storm_events
@@ -34,8 +34,10 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     # Kp from a week earlier: a storm already under way when the window opens keeps its true start
     # (the daily flow's 7-day window would otherwise store the St Patrick's Day storm again, cut short)
     seen = kp[(kp.index >= lo - STORM_LOOKBACK) & (kp.index < hi)]
+    # every event whose response window (the storm and its recovery) reaches into start..end: its
+    # response is measured again with these days (an event measured before they were archived was cut)
     events = [e for e in detect_storms(seen, quiet_gap=pd.Timedelta(hours=ctx.settings.storm_quiet_gap_h))
-              if e.end > lo]
+              if e.end + RECOVERY > lo]
     days = [d for d in ctx.archive.gim_days(ctx.centre) if d <= end + dt.timedelta(days=2)]
     if days and days[-1] >= start:
         # from the reference's lead-in before the look-back: every ΔTEC here has its full 27-day reference

@@ -10,7 +10,7 @@ from typing import TypedDict
 import pandas as pd
 
 from swx.config import ARCHITECTURES, Settings
-from swx.errors import NoActiveModelError
+from swx.errors import NoActiveModelError, reason_of
 from swx.ml.registry import ModelRegistry
 from swx.ml.update import daily_update
 from swx.pipeline.context import Context, context, station_dataset
@@ -64,6 +64,6 @@ def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] |
     try:
         df = update(ctx, day, architectures)
     except Exception as exc:  # noqa: BLE001 - any training failure must leave the service running
-        log.error("model update for %s failed, previous models kept: %s: %s", day, type(exc).__name__, exc)
-        return UpdateSummary(ok=False, reason=f"{type(exc).__name__}: {exc}", accepted=0, rejected=0)
+        log.error("model update for %s failed, previous models kept: %s", day, reason_of(exc))
+        return UpdateSummary(ok=False, reason=reason_of(exc), accepted=0, rejected=0)
     return UpdateSummary(ok=True, reason="", accepted=int(df.accepted.sum()), rejected=int((~df.accepted).sum()))

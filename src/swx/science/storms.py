@@ -76,8 +76,12 @@ def detect_storms(kp: pd.Series, *, threshold: float = STORM_KP,
     return events
 
 
+#: After a storm's Kp falls, the ionosphere's negative phase goes on: its response is measured this much longer.
+RECOVERY = pd.Timedelta(hours=24)
+
+
 def storm_response(events: list[StormEvent], global_dtec: pd.Series, station_dtec: pd.DataFrame | None = None, *,
-                   recovery: pd.Timedelta = pd.Timedelta(hours=24), top: int = 5) -> list[StormEvent]:
+                   recovery: pd.Timedelta = RECOVERY, top: int = 5) -> list[StormEvent]:
     """Fill each event's peak positive and negative Global ΔTEC (and their times) and the stations
     most affected (largest mean |ΔTEC|), over the event plus a `recovery` period after it (the
     ionosphere's negative phase outlasts Kp). `station_dtec` is a time x station table."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sqlite3
+import urllib.parse
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -15,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from swx.errors import InputError, SchemaError
+from swx.errors import InputError, SchemaError, reason_of
 
 log = logging.getLogger(__name__)
 _CHECKED: set[str] = set()  # URLs found at the head revision in this process
@@ -26,12 +29,17 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs) -> Engine:
     PostgreSQL search_path (used by the tests to give each test its own schema)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":  # its folder is made by `upgrade` only: reading never creates
+        if (frozen := _on_read_only_disk(u.database)) is not None:
+            # SQLite cannot make its WAL index beside the file: opened immutable, it is read as it is
+            # (status, the dashboard) and every write is refused as "attempt to write a readonly database"
+            kwargs["creator"] = lambda: sqlite3.connect(f"file:{urllib.parse.quote(str(frozen))}?immutable=1",
+                                                        uri=True, timeout=30)
         engine = create_engine(u, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA journal_mode=WAL")  # (an immutable file keeps its mode: no error)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
@@ -43,6 +51,18 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs) -> Engine:
             connect_args["options"] = f"-csearch_path={schema}"
         return create_engine(u, connect_args=connect_args, pool_pre_ping=True, **kwargs)
     return create_engine(u, **kwargs)
+
+
+def _on_read_only_disk(database: str | None) -> Path | None:
+    """The SQLite file when it lies in a folder swx cannot write (a read-only disk or mount) and has no
+    write-ahead log waiting (which an immutable reader would ignore); else None."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    wal = path.with_name(path.name + "-wal")
+    if not path.is_file() or os.access(path.parent, os.W_OK) or (wal.is_file() and wal.stat().st_size):
+        return None
+    return path.resolve()
 
 
 def _scripts_config() -> Config:
@@ -96,6 +116,14 @@ def known_revisions() -> tuple[str, ...]:
 def head_revision() -> str:
     """The newest migration shipped with this swx."""
     return known_revisions()[-1]
+
+
+def sqlite_folder(url: str) -> Path | None:
+    """The folder of an SQLite database file URL, else None."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
+        return None
+    return Path(u.database).resolve().parent
 
 
 def missing_sqlite_file(engine: Engine) -> Path | None:
@@ -177,7 +205,4 @@ def database_error_line(exc: BaseException) -> str | None:
     when `exc` is not a database error."""
     from sqlalchemy.exc import DBAPIError
 
-    if not isinstance(exc, DBAPIError):
-        return None
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None and str(exc.orig).strip() else ""
-    return f"database: {reason or type(exc).__name__} ({type(exc.orig or exc).__name__})"
+    return reason_of(exc) if isinstance(exc, DBAPIError) else None

@@ -1,0 +1,98 @@
+"""The database fails under a run: PostgreSQL connections killed by the server (`pg_terminate_backend`,
+as a failover or an operator does) in the middle of a forecast's writes, a database that has become
+read-only (a standby, a full or protected disk). The run ends in one line naming the fault, with a
+non-zero exit status; nothing it had not finished is shown as published; a rerun once the database
+is back publishes what an undisturbed run does."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import text
+
+from swx.store.db import make_engine
+from tests.faults.conftest import ISSUE_DAY, PG_URL, assert_same
+from tests.faults.test_killed_runs import _runs
+
+
+def _one_line_error(result, *words: str) -> str:
+    """The error line of a failed command: no traceback, no SQL, and the `words` in it."""
+    assert result.returncode != 0
+    text_out = result.stdout + result.stderr
+    assert "Traceback" not in text_out and "[SQL:" not in text_out and "INSERT INTO" not in text_out
+    [line] = [ln for ln in text_out.splitlines() if ln.startswith("error:")]
+    for w in words:
+        assert w in line, line
+    return line
+
+
+def test_connections_killed_while_the_forecast_writes_fail_it_in_one_line_and_a_rerun_publishes(new_site):
+    reference, site = new_site("postgresql"), new_site("postgresql")
+    assert reference.swx("forecast", "--day", str(ISSUE_DAY)).returncode == 0
+    expected = reference.snapshot()
+
+    name = site.database_url.rsplit("/", 1)[1]
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    blocker = make_engine(site.database_url)
+    try:
+        with blocker.connect() as hold:
+            # readers pass, writers wait: the forecast reads, computes, then blocks on its first
+            # station-forecast write, inside its run
+            hold.execute(text("LOCK TABLE station_forecasts IN SHARE MODE"))
+            proc = site.start("forecast", "--day", str(ISSUE_DAY))
+            deadline, killed = time.monotonic() + 120, 0
+            while not killed:
+                assert proc.poll() is None and time.monotonic() < deadline, "the forecast never reached its writes"
+                time.sleep(0.1)
+                with admin.connect() as c:
+                    waiting = c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d AND "
+                                             "wait_event_type = 'Lock'"), {"d": name}).scalar_one()
+                    if waiting:
+                        killed = c.execute(text("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM "
+                                                "pg_stat_activity WHERE datname = :d AND pid <> :me) t"),
+                                           {"d": name, "me": hold.connection.dbapi_connection.info.backend_pid}
+                                           ).scalar_one()
+            hold.rollback()
+            out, _ = proc.communicate(timeout=120)
+    finally:
+        blocker.dispose()
+        admin.dispose()
+
+    class Result:  # what `swx` printed and how it exited
+        returncode, stdout, stderr = proc.returncode, out, ""
+
+    line = _one_line_error(Result, "terminating connection")
+    assert proc.returncode == 2, out
+    # the run is not shown as published: failed with the reason (a fresh connection records it), and
+    # `swx status` says so
+    assert _runs(site) == ["failed"]
+    status = site.swx("status")
+    assert status.returncode == 1 and "the latest run failed" in status.stdout + status.stderr, line
+
+    rerun = site.swx("forecast", "--day", str(ISSUE_DAY))
+    assert rerun.returncode == 0, rerun.stderr
+    assert _runs(site) == ["ok"]
+    assert_same(site.snapshot(), expected)
+
+
+def test_a_read_only_database_refuses_the_forecast_in_one_line_and_still_answers_reading_commands(new_site):
+    site = new_site("postgresql")
+    name = site.database_url.rsplit("/", 1)[1]
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:  # as a hot standby is
+            c.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+        before = site.snapshot()
+        refused = site.swx("forecast", "--day", str(ISSUE_DAY))
+        _one_line_error(refused, "read-only transaction")
+        assert refused.returncode == 2
+        assert_same(site.snapshot(), before, tables=tuple(k for k in before if k != "files"))
+        assert not list((site.data_dir / "products").rglob("*.nc")), "a product was published without its run"
+        status = site.swx("status")  # reading works: no run yet
+        assert status.returncode == 1 and "no forecast run" in status.stdout, status.stdout + status.stderr
+        with admin.connect() as c:
+            c.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = off'))
+    finally:
+        admin.dispose()
+    assert site.swx("forecast", "--day", str(ISSUE_DAY)).returncode == 0
+    assert _runs(site) == ["ok"]
