@@ -220,7 +220,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="swx_bench_load_"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWX_")}
     env |= {"SWX_DATABASE_URL": url, "SWX_DATA_DIR": str(work / "data"), "SWX_SIM_CADENCE_MIN": "120",
-            "SWX_GIM_SOURCE": "simulated", "PREFECT_HOME": str(work / "prefect"), "PYTHONPATH": str(REPO),
+            "SWX_GIM_SOURCE": "simulated", "PREFECT_HOME": str(work / "prefect"), "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "SWX_DASK_WORKERS": "1"}
     if os.environ.get("SWX_SHARED_DATA"):
         env["SWX_SHARED_DATA"] = os.environ["SWX_SHARED_DATA"]

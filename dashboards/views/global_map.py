@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -73,9 +72,11 @@ def render() -> None:
     grid = map_frame(nc, truth_path, pick)
     shown = [k for k in MAP_FIELDS if k in grid]
     field = st.radio("Colour by", shown, format_func=lambda k: MAP_FIELDS[k][0], horizontal=True)
-    with alt.data_transformers.disable_max_rows():  # 71 x 73 cells: one more than Altair's default limit
-        st.altair_chart(global_map(grid, coastlines(), field, f"{method} forecast valid {pick[:16]} UTC"),
-                        use_container_width=True)
+    # 71 x 73 cells, more than Altair's 5000-row limit: Streamlit's own data transformer (set under its
+    # lock) has none. Never lift the limit with Altair's global switch here: it is process-wide and
+    # unlocked, and under 20 sessions one session's switch undid another's (MaxRowsError on the page).
+    st.altair_chart(global_map(grid, coastlines(), field, f"{method} forecast valid {pick[:16]} UTC"),
+                    use_container_width=True)
     png, verified = map_figure(nc, truth_path, method, pick, run.data_source)
     with st.expander("All panels as one figure (PNG)"):
         st.image(png)

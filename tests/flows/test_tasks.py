@@ -38,3 +38,21 @@ def test_a_backfill_task_on_a_dask_worker_keeps_netcdf_locks_local():
             Client(cluster) as client:
         outside, inside = client.submit(_netcdf_write_locks, pure=False).result(timeout=60)
     assert outside.startswith("distributed") and not inside.startswith("distributed")
+
+
+def test_a_flow_run_without_a_server_gives_its_temporary_prefect_server_time_to_start():
+    """Prefect's 20 s were too few under load (the daily flow beside a backfill and 20 dashboard
+    sessions, benchmarks/bench_dashboard_load.py): the flows give 120 s unless the operator said."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[2])
+    code = "import os, flows; print(os.environ['PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS'])"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"}
+    got = subprocess.run([sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "120"
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"
+    got = subprocess.run([sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "300"
