@@ -33,7 +33,7 @@ else
 $(error INSTALLER must be uv or pip, not '$(INSTALLER)')
 endif
 
-.PHONY: install run test bench lint clean dashboard lock upgrade
+.PHONY: install run test bench lint clean dashboard lock upgrade audit
 
 # The venv, and the installer itself (uv from PyPI, hash-checked by pip).
 $(BIN)/python:
@@ -98,9 +98,13 @@ test: $(TEST_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/lint-imports
 
+# pip-audit over the locked dependencies (network: PyPI's or OSV's vulnerability service); .ci/run runs it.
+audit:
+	bash .ci/audit
+
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_ionex.py
 	$(BIN)/python benchmarks/bench_simulate.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis var
+	rm -rf $(VENV) .venv-audit .pytest_cache .hypothesis var

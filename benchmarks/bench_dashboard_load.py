@@ -12,7 +12,8 @@ writing (the ratio is the figure that travels between machines).
    one context each, loopback only) visit every page in turn until both writers have ended, each visit
    bounded by --page-timeout. Every visit's time, every error (a timeout, an exception element on the
    page), the writers' exit codes, and at the end PostgreSQL's view: sessions idle in a transaction and
-   locks not granted (a stale lock).
+   locks not granted (a stale lock); and the CPU seconds each party spent meanwhile (the browsers share
+   the server's cores here, which they never do in deployment).
 
     PYTHONPATH=. python benchmarks/bench_dashboard_load.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         [--sessions 20] [--json benchmarks/results/dashboard_load.json]
@@ -146,8 +147,10 @@ async def sessions(url: str, n: int, rounds: int | None, stop: asyncio.Event | N
     return times, errors
 
 
-async def under_load(url: str, n: int, writers: list[subprocess.Popen], page_timeout_s: float, limit_s: float):
+async def under_load(url: str, n: int, writers: list[subprocess.Popen], page_timeout_s: float, limit_s: float,
+                     cpu: dict):
     stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_cpu(stop))
 
     async def watch() -> None:
         t0 = time.monotonic()
@@ -158,7 +161,50 @@ async def under_load(url: str, n: int, writers: list[subprocess.Popen], page_tim
     watcher = asyncio.create_task(watch())
     result = await sessions(url, n, None, stop, page_timeout_s)
     await watcher
+    cpu.update(await sampler)
     return result
+
+
+def _group(proc) -> str:
+    """Whose CPU a process spends: the browsers, the dashboard server, the writers, PostgreSQL."""
+    name = (proc.info.get("name") or "").lower()
+    cmd = " ".join(proc.info.get("cmdline") or [])
+    if "chrom" in name or "headless_shell" in name:
+        return "chromium (the 20 users' browsers)"
+    if "streamlit" in cmd:
+        return "dashboard server (streamlit)"
+    if "postgres" in name:
+        return "postgresql"
+    if "backfill" in cmd or "flows.daily" in cmd or "prefect" in cmd or "dask" in cmd or "multiprocessing" in cmd:
+        return "writers (backfill, daily flow, their Prefect server)"
+    if "playwright" in cmd or "node" in name or "bench_dashboard_load" in cmd:
+        return "the benchmark's browser driver (playwright)"
+    return "other"
+
+
+async def sample_cpu(stop: asyncio.Event, every_s: float = 2.0) -> dict[str, float]:
+    """CPU seconds spent per group of processes until `stop` (each process from when it is first seen
+    to when it is last seen: processes that end in between are counted up to their last sample)."""
+    import psutil
+
+    first: dict[int, tuple[str, float]] = {}
+    last: dict[int, float] = {}
+    while True:
+        for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+            times = proc.info.get("cpu_times")
+            if times is None:
+                continue
+            spent = times.user + times.system
+            if proc.pid not in first:
+                first[proc.pid] = (_group(proc), spent)
+            last[proc.pid] = spent
+        if stop.is_set():
+            break
+        await asyncio.sleep(every_s)
+    out: dict[str, float] = {}
+    for pid, (group, start) in first.items():
+        out[group] = out.get(group, 0.0) + last[pid] - start
+    return {k: round(v, 1) for k, v in sorted(out.items(), key=lambda kv: -kv[1])}
 
 
 def summary(times: list[tuple[str, float]]) -> dict:
@@ -247,6 +293,7 @@ def main() -> None:
                                   f"daily(issue_date=dt.date({args.end:%Y, %-m, %-d}))"], cwd=REPO, env=env,
                                  stdout=logs["daily"], stderr=subprocess.STDOUT)
         ended: dict[str, float] = {}
+        cpu: dict[str, float] = {}
 
         async def run_load():
             async def clock(name: str, proc: subprocess.Popen) -> None:
@@ -255,7 +302,7 @@ def main() -> None:
                 ended[name] = time.monotonic() - t0
 
             clocks = [asyncio.create_task(clock("backfill", backfill)), asyncio.create_task(clock("daily", daily))]
-            got = await under_load(base, args.sessions, [backfill, daily], args.page_timeout, args.limit)
+            got = await under_load(base, args.sessions, [backfill, daily], args.page_timeout, args.limit, cpu)
             for proc in (backfill, daily):
                 if proc.poll() is None:
                     proc.kill()
@@ -273,6 +320,7 @@ def main() -> None:
                          "tail": (work / "backfill.log").read_text()[-600:]},
             "daily_flow": {"issue_day": str(args.end), "exit": daily.returncode, "seconds": round(ended["daily"], 1),
                            "tail": (work / "daily.log").read_text()[-600:]}}
+        result["cpu_seconds_under_load"] = cpu
         result["postgresql_after"] = postgres_view(url)
         result["ratio_p50"] = round(result["load"]["p50_s"] / result["quiet"]["p50_s"], 2)
         result["ratio_p95"] = round(result["load"]["p95_s"] / result["quiet"]["p95_s"], 2)
