@@ -48,9 +48,16 @@ class Site:
                               cwd=self.data_dir.parent)
 
     def start(self, *args: str) -> subprocess.Popen:
-        """`swx ARGS` started in its own process group (so a test can SIGKILL all of it)."""
-        return subprocess.Popen([str(SWX), *args], env=self.env, cwd=self.data_dir.parent, start_new_session=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        """`swx ARGS` started in its own process group (so a test can SIGKILL all of it), its output
+        (stdout and stderr) going to `self.output` (a file: a pipe nobody reads could fill and stall it)."""
+        with self.output.open("w") as log:
+            return subprocess.Popen([str(SWX), *args], env=self.env, cwd=self.data_dir.parent,
+                                    start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+
+    @property
+    def output(self) -> Path:
+        """Where the output of the latest `start` goes."""
+        return self.data_dir.parent / "swx-output.txt"
 
     def snapshot(self) -> dict[str, pd.DataFrame | dict[str, str]]:
         """Every table's rows (volatile columns dropped, sorted) and the checksum record of every file

@@ -53,7 +53,8 @@ def test_connections_killed_while_the_forecast_writes_fail_it_in_one_line_and_a_
                                            {"d": name, "me": hold.connection.dbapi_connection.info.backend_pid}
                                            ).scalar_one()
             hold.rollback()
-            out, _ = proc.communicate(timeout=120)
+            proc.wait(timeout=120)
+            out = site.output.read_text()
     finally:
         blocker.dispose()
         admin.dispose()
@@ -66,6 +67,13 @@ def test_connections_killed_while_the_forecast_writes_fail_it_in_one_line_and_a_
     # the run is not shown as published: failed with the reason (a fresh connection records it), and
     # `swx status` says so
     assert _runs(site) == ["failed"]
+    engine = make_engine(site.database_url)
+    try:
+        with engine.connect() as conn:
+            reason = conn.execute(text("SELECT reason FROM forecast_runs")).scalar_one()
+    finally:
+        engine.dispose()
+    assert reason.startswith("database: terminating connection") and "[SQL" not in reason and "DELETE" not in reason
     status = site.swx("status")
     assert status.returncode == 1 and "the latest run failed" in status.stdout + status.stderr, line
 

@@ -22,10 +22,13 @@ from tests.faults.test_database_faults import _one_line_error
 from tests.faults.test_killed_runs import _ingest_env, _recorded_days, _runs, _serve_days
 
 
-@contextlib.contextmanager
-def _tmpfs(mountpoint: Path, size: int) -> Iterator[Path]:
-    mountpoint.mkdir(parents=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "swx-test", str(mountpoint)],
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 64 MiB tmpfs mounted for the test (before anything else is done: skipped at once, saying why,
+    where the test may not mount) and unmounted after it."""
+    mountpoint = tmp_path / "small"
+    mountpoint.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "swx-test", str(mountpoint)],
                           capture_output=True, text=True)
     if done.returncode:
         pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}")
@@ -57,7 +60,7 @@ def _used(folder: Path) -> int:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_an_ingest_that_fills_the_disk_fails_the_days_that_do_not_fit_and_a_rerun_completes(
-        new_site, http_server, tmp_path, monkeypatch, kind):
+        new_site, http_server, small_disk, monkeypatch, kind):
     monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
     get_settings.cache_clear()
     days = daterange(dt.date(2015, 3, 19), dt.date(2015, 3, 26))
@@ -70,72 +73,71 @@ def test_an_ingest_that_fills_the_disk_fails_the_days_that_do_not_fit_and_a_reru
     per_day = (Archive(reference.data_dir / "archive").gim_path("sim", days[0]).stat().st_size)
 
     original = new_site(kind)
-    with _tmpfs(tmp_path / "small", 64 << 20) as mnt:
-        site = _moved(original, mnt / "data")
-        _ingest_env(site, template)
-        # room for about three days' maps
-        _remount(mnt, f"size={_used(mnt) + 3 * per_day}")
-        full = site.swx(*span)
-        assert full.returncode == 1, full.stdout + full.stderr
-        assert "Traceback" not in full.stdout + full.stderr
-        archived = _recorded_days(site)
-        assert 1 <= len(archived) < len(days), full.stdout
-        failed = [ln for ln in full.stdout.splitlines() if ln.strip().startswith("FAILED")]
-        assert failed and all("No space left on device" in ln or "disk is full" in ln for ln in failed), full.stdout
-        # what was recorded is whole, and nothing half-written is visible
-        archive = Archive(site.data_dir / "archive")
-        assert all(archive.has_gim("sim", d) for d in archived)
-        assert set(archive.gim_days("sim")) & set(days) == archived
-        assert all(p.name.startswith(".") for p in site.data_dir.rglob("*.part"))
+    mnt = small_disk
+    site = _moved(original, mnt / "data")
+    _ingest_env(site, template)
+    # room for about three days' maps
+    _remount(mnt, f"size={_used(mnt) + 3 * per_day}")
+    full = site.swx(*span)
+    assert full.returncode == 1, full.stdout + full.stderr
+    assert "Traceback" not in full.stdout + full.stderr
+    archived = _recorded_days(site)
+    assert 1 <= len(archived) < len(days), full.stdout
+    failed = [ln for ln in full.stdout.splitlines() if ln.strip().startswith("FAILED")]
+    assert failed and all("No space left on device" in ln or "disk is full" in ln for ln in failed), full.stdout
+    # what was recorded is whole, and nothing half-written is visible
+    archive = Archive(site.data_dir / "archive")
+    assert all(archive.has_gim("sim", d) for d in archived)
+    assert set(archive.gim_days("sim")) & set(days) == archived
+    assert all(p.name.startswith(".") for p in site.data_dir.rglob("*.part"))
 
-        _remount(mnt, "size=64m")  # room again
-        rerun = site.swx(*span)
-        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-        assert_same(site.snapshot(), expected)
+    _remount(mnt, "size=64m")  # room again
+    rerun = site.swx(*span)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert_same(site.snapshot(), expected)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_a_forecast_on_a_full_disk_fails_in_one_line_and_a_rerun_publishes(new_site, tmp_path, kind):
+def test_a_forecast_on_a_full_disk_fails_in_one_line_and_a_rerun_publishes(new_site, small_disk, kind):
     reference = new_site(kind)
     assert reference.swx("forecast", "--day", str(ISSUE_DAY)).returncode == 0
     expected = reference.snapshot()
 
     original = new_site(kind)
-    with _tmpfs(tmp_path / "small", 64 << 20) as mnt:
-        site = _moved(original, mnt / "data")
-        filler = mnt / "filler"
-        with open(filler, "wb") as f, contextlib.suppress(OSError):  # the disk full to the last byte
-            while True:
-                f.write(b"\0" * (1 << 16))
-                f.flush()
-        full = site.swx("forecast", "--day", str(ISSUE_DAY))
-        line = _one_line_error(full)
-        assert "No space left on device" in line or "disk is full" in line, line
-        assert str(site.data_dir) in line
-        assert not [p for p in (site.data_dir / "products").rglob("*") if p.is_file() and not p.name.startswith(".")]
+    mnt = small_disk
+    site = _moved(original, mnt / "data")
+    filler = mnt / "filler"
+    with open(filler, "wb") as f, contextlib.suppress(OSError):  # the disk full to the last byte
+        while True:
+            f.write(b"\0" * (1 << 16))
+            f.flush()
+    full = site.swx("forecast", "--day", str(ISSUE_DAY))
+    line = _one_line_error(full)
+    assert "No space left on device" in line or "disk is full" in line, line
+    assert str(site.data_dir) in line
+    assert not [p for p in (site.data_dir / "products").rglob("*") if p.is_file() and not p.name.startswith(".")]
 
-        filler.unlink()
-        assert _runs(site) in ([], ["failed"], ["running"])  # never shown as published
-        rerun = site.swx("forecast", "--day", str(ISSUE_DAY))
-        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-        assert _runs(site) == ["ok"]
-        assert_same(site.snapshot(), expected)
+    filler.unlink()
+    assert _runs(site) in ([], ["failed"], ["running"])  # never shown as published
+    rerun = site.swx("forecast", "--day", str(ISSUE_DAY))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert _runs(site) == ["ok"]
+    assert_same(site.snapshot(), expected)
 
 
-def test_a_read_only_data_folder_refuses_the_forecast_in_one_line_and_still_answers_status(new_site, tmp_path):
+def test_a_read_only_data_folder_refuses_the_forecast_in_one_line_and_still_answers_status(new_site, small_disk):
     original = new_site("sqlite")
-    with _tmpfs(tmp_path / "small", 64 << 20) as mnt:
-        site = _moved(original, mnt / "data")
-        assert site.swx("forecast", "--day", str(ISSUE_DAY)).returncode == 0
-        before = site.snapshot()
-        _remount(mnt, "ro")
-        try:
-            refused = site.swx("forecast", "--day", str(ISSUE_DAY + dt.timedelta(days=1)))
-            line = _one_line_error(refused)
-            assert "read-only" in line or "readonly" in line, line
-            status = site.swx("status", "--max-age-h", "1e9")
-            assert status.returncode == 0, status.stdout + status.stderr
-            assert "forecast for 2015-03-15" in status.stdout
-            assert_same(site.snapshot(), before)
-        finally:
-            _remount(mnt, "rw")
+    mnt = small_disk
+    site = _moved(original, mnt / "data")
+    assert site.swx("forecast", "--day", str(ISSUE_DAY)).returncode == 0
+    before = site.snapshot()
+    _remount(mnt, "ro")
+    try:
+        refused = site.swx("forecast", "--day", str(ISSUE_DAY + dt.timedelta(days=1)))
+        _one_line_error(refused, "readonly database", f"its folder {site.data_dir} is on a read-only file system")
+        status = site.swx("status", "--max-age-h", "1e9")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "forecast for 2015-03-15" in status.stdout
+        assert_same(site.snapshot(), before)
+    finally:
+        _remount(mnt, "rw")

@@ -68,7 +68,9 @@ def test_a_forecast_killed_at_any_point_reruns_to_what_an_uninterrupted_run_publ
     caught = []
     for name, reached in marks:
         proc = killed.start("forecast", "--day", str(ISSUE_DAY))
+        deadline = time.monotonic() + 300
         while proc.poll() is None and not reached():
+            assert time.monotonic() < deadline, f"the forecast never reached {name}"
             time.sleep(0.02)
         if not _kill(proc):
             continue

@@ -52,7 +52,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             yield tmp_path
             with open(tmp_path, "rb+") as fh:
                 os.fsync(fh.fileno())
-        except Exception as exc:
+        except (OSError, RuntimeError) as exc:  # what a writer meets on a full disk (netCDF/HDF5: RuntimeError)
             if (full := _full_disk(target.parent, exc)) is not None:
                 raise full from exc
             raise
@@ -78,7 +78,7 @@ def free_bytes_if_full(folder: str | Path) -> int | None:
     return free if free < FULL_DISK_BYTES else None
 
 
-def _full_disk(folder: Path, exc: Exception) -> OSError | None:
+def _full_disk(folder: Path, exc: OSError | RuntimeError) -> OSError | None:
     """A write that failed on a (nearly) full disk, said so: libraries report it in their own words
     (netCDF/HDF5 say "Permission denied"). None when there is room (another fault)."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):

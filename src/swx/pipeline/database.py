@@ -15,6 +15,7 @@ from swx.store.db import (
     grant_read_only,
     migrated_database,
     missing_sqlite_file,
+    read_only_filesystem,
     sqlite_folder,
     upgrade,
 )
@@ -67,8 +68,10 @@ def database_place(settings: Settings) -> str:
     where = f"database {settings.display_database_url}"
     if (folder := sqlite_folder(settings.resolved_database_url)) is None or not folder.is_dir():
         return where
-    if not os.access(folder, os.W_OK):
-        where += f" (its folder {folder} is read-only)"
+    if read_only_filesystem(folder):
+        where += f" (its folder {folder} is on a read-only file system)"
+    elif not os.access(folder, os.W_OK):
+        where += f" (its folder {folder} is not writable by this user)"
     elif (free := free_bytes_if_full(folder)) is not None:
         where += f" (its disk is full: {free} bytes free)"
     return where

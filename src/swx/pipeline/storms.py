@@ -34,19 +34,23 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     # Kp from a week earlier: a storm already under way when the window opens keeps its true start
     # (the daily flow's 7-day window would otherwise store the St Patrick's Day storm again, cut short)
     seen = kp[(kp.index >= lo - STORM_LOOKBACK) & (kp.index < hi)]
-    # every event whose response window (the storm and its recovery) reaches into start..end: its
-    # response is measured again with these days (an event measured before they were archived was cut)
-    events = [e for e in detect_storms(seen, quiet_gap=pd.Timedelta(hours=ctx.settings.storm_quiet_gap_h))
-              if e.end + RECOVERY > lo]
+    found = detect_storms(seen, quiet_gap=pd.Timedelta(hours=ctx.settings.storm_quiet_gap_h))
+    events = [e for e in found if e.end > lo]
     days = [d for d in ctx.archive.gim_days(ctx.centre) if d <= end + dt.timedelta(days=2)]
     if days and days[-1] >= start:
+        # and the events that ended just before, whose recovery reaches into start..end: measured again
+        # with these days (one measured before they were archived had its recovery cut short); only here,
+        # where there is ΔTEC to measure them with
+        recovering = [e for e in found if e.end <= lo < e.end + RECOVERY]
         # from the reference's lead-in before the look-back: every ΔTEC here has its full 27-day reference
         wide = station_history(ctx, (lo - STORM_LOOKBACK).date() - dt.timedelta(days=REFERENCE_DAYS + 1), days[-1])
         long = station_dtec_frame(wide)
         write_dtec(ctx.engine, long[(long.time >= lo) & (long.time < hi)], "observed")
-        if events:
+        if events or recovering:
             glob = global_dtec_frame(long)["global_dtec"]
-            storm_response(events, glob, long.pivot(index="time", columns="station", values="dtec"))
+            storm_response(recovering + events, glob, long.pivot(index="time", columns="station", values="dtec"))
+        if recovering:
+            write_storm_events(ctx.engine, [e.as_row() for e in recovering])
     if events:
         write_storm_events(ctx.engine, [e.as_row() for e in events])
     return events

@@ -53,14 +53,24 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs) -> Engine:
     return create_engine(u, **kwargs)
 
 
+def read_only_filesystem(folder: str | Path) -> bool:
+    """True when `folder` lies on a file system mounted read-only (nobody can change what is there);
+    a folder this user merely may not write is not one."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _on_read_only_disk(database: str | None) -> Path | None:
-    """The SQLite file when it lies in a folder swx cannot write (a read-only disk or mount) and has no
-    write-ahead log waiting (which an immutable reader would ignore); else None."""
+    """The SQLite file when it lies on a read-only file system and has no write-ahead log waiting (which
+    an immutable reader would ignore); else None. Only there may it be opened immutable: a file another
+    process can still change would be read stale or as corrupt."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     path = Path(database)
     wal = path.with_name(path.name + "-wal")
-    if not path.is_file() or os.access(path.parent, os.W_OK) or (wal.is_file() and wal.stat().st_size):
+    if not path.is_file() or not read_only_filesystem(path.parent) or (wal.is_file() and wal.stat().st_size):
         return None
     return path.resolve()
 
