@@ -36,7 +36,9 @@ def test_url_fields_upper_case_for_code_server():
     ("IGS0OPSFIN_20243490000_01D_02H_GIM.INX.gz", GimName("igs", dt.date(2024, 12, 14))),
     ("COD0OPSRAP_20250010000_01D_01H_GIM.INX.gz", GimName("cor", dt.date(2025, 1, 1))),
     ("UPC0OPSRAP_20250010000_01D_15M_GIM.INX.gz", GimName("uqr", dt.date(2025, 1, 1))),
-    ("COD0OPSPRD_20250010000_01D_01H_GIM.INX.gz", GimName("cod", dt.date(2025, 1, 1))),  # CODE's prediction
+    # CODE's 1-day prediction is its own product, never CODE's final map (it was archived as `cod`)
+    ("COD0OPSPRD_20250010000_01D_01H_GIM.INX.gz", GimName("c1p", dt.date(2025, 1, 1))),
+    ("c1pg3000.14i", GimName("c1p", dt.date(2014, 10, 27))),
     ("SWX0OPSPRD_20200090000_01D_02H_GIM.INX", GimName("swx", dt.date(2020, 1, 9))),  # swx's own product
     ("ESA0OPSRAP_20250010000_02D_02H_GIM.INX.gz", GimName("esr", dt.date(2025, 1, 1))),
     ("upcg0010.00i.gnss-lab-ionex_file.00i", GimName("upc", dt.date(2000, 1, 1))),
@@ -68,6 +70,20 @@ def test_local_source_on_shared_folder(ionex_dir):
     assert ("cod", dt.date(2020, 1, 8)) in avail and ("igs", dt.date(2024, 12, 14)) in avail
     assert len(avail) == 17  # 18 files, one whose name does not say centre and day
     assert [p.name for p in src.unrecognised()] == ["one_map.gnss-lab.xxi"]
+
+
+def test_code_prediction_and_the_final_of_its_day_are_two_products(shared_data, tmp_path):
+    """The real pair of issue 19: CODE's 1-day prediction (c1pg) and the IGS final of 27 October 2014
+    are archived apart, under their own product codes."""
+    from swx.archive import Archive
+    from swx.pipeline.ingest import ingest_gims
+
+    src = LocalDirectorySource(shared_data / "ionex-predicted")
+    assert sorted(src.available()) == [("c1p", dt.date(2014, 10, 27)), ("igs", dt.date(2014, 10, 27))]
+    archive = Archive(tmp_path)
+    assert ingest_gims(src, archive, src.available()).counts()["fetched"] == 2
+    assert archive.gim_days("c1p") == archive.gim_days("igs") == [dt.date(2014, 10, 27)]
+    assert archive.gim_days("cod") == []
 
 
 def test_missing_local_folder_is_a_clear_error(tmp_path):

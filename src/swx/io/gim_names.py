@@ -22,6 +22,8 @@ PRODUCTS: dict[str, tuple[str, str]] = {
     "esa": ("ESA0OPSFIN", "02H"), "esr": ("ESA0OPSRAP", "02H"),
     "upc": ("UPC0OPSFIN", "02H"), "upr": ("UPC0OPSRAP", "02H"),
     "uqr": ("UPC0OPSRAP", "15M"),
+    # CODE's 1-day prediction (short name c1pg): a product of its own, never CODE's final map (issue 19)
+    "c1p": ("COD0OPSPRD", "01H"),
 }
 _LONG_TO_CENTRE = {prefix + ("" if smp != "15M" else "15M"): c for c, (prefix, smp) in PRODUCTS.items()}
 
@@ -59,8 +61,9 @@ def name_for(centre: str, day: dt.date) -> str:
 
 def parse_name(filename: str) -> GimName | None:
     """Centre and day from a short or long IGS name (extra suffixes are allowed), else None. Long
-    names: final and other products (predicted, swx's own forecasts) are the three-letter centre,
-    rapid ones the short-name rapid code (COD0OPSRAP -> cor)."""
+    names of the products in PRODUCTS take their short-name code (COD0OPSRAP -> cor, COD0OPSPRD ->
+    c1p); other rapid ones the centre's first two letters and r; anything else (swx's own forecasts)
+    the three-letter centre."""
     m = _LONG_RE.match(filename)
     if m:
         prefix, year, doy, _, smp = m.groups()
