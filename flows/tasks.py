@@ -4,8 +4,10 @@ dicts; I/O stages retry with backoff; nothing here computes."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import dask
 from prefect import get_run_logger, task
@@ -13,10 +15,10 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact, c
 from prefect.runtime import flow_run
 
 from swx.config import get_settings
-from swx.errors import InputError, SchemaError
+from swx.errors import DatabaseFaultError, InputError, SchemaError
 from swx.pipeline.backfill import backfill_chunk_stage
 from swx.pipeline.backfill import replay_updates as replay_updates_stage
-from swx.pipeline.database import migrate_database_stage
+from swx.pipeline.database import database_fault, migrate_database_stage
 from swx.pipeline.forecast import forecast_stage
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
 from swx.pipeline.report import daily_markdown, forecast_map_png, skill_rows
@@ -24,6 +26,9 @@ from swx.pipeline.storms import storms_stage
 from swx.pipeline.train import ensure_models as ensure_models_stage
 from swx.pipeline.update import update_stage
 from swx.pipeline.verify import verify_stage
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _settings():
@@ -37,6 +42,22 @@ def _on_this_worker() -> AbstractContextManager:
     return dask.config.set(scheduler="synchronous")
 
 
+def _without_sql(fn: Callable[P, R]) -> Callable[P, R]:
+    """A stage whose database fails raises DatabaseFaultError with the fault's one line: Prefect records
+    a task's exception with its text and traceback, and SQLAlchemy's text quotes the SQL and its
+    parameters. Retried like any I/O fault (worth_retrying)."""
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if (line := database_fault(exc)) is None:
+                raise
+            raise DatabaseFaultError(line) from None
+
+    return run
+
+
 def worth_retrying(task, task_run, state) -> bool:
     """I/O stages retry downloads and servers, not what waiting cannot fix: a database at another
     schema (`swx db upgrade`) or a bad argument."""
@@ -48,6 +69,7 @@ def worth_retrying(task, task_run, state) -> bool:
 
 
 @task(name="migrate-database")
+@_without_sql
 def migrate_database() -> str:
     out = migrate_database_stage(_settings())
     get_run_logger().info("database %s", out)
@@ -56,6 +78,7 @@ def migrate_database() -> str:
 
 @task(name="ingest-gims", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"],
       retry_condition_fn=worth_retrying)
+@_without_sql
 def ingest_gims(days: list[dt.date]) -> dict[str, Any]:
     settings = _settings()
     out = ingest_gims_stage(settings, days).as_dict(settings.centre)
@@ -65,6 +88,7 @@ def ingest_gims(days: list[dt.date]) -> dict[str, Any]:
 
 @task(name="ingest-kp", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"],
       retry_condition_fn=worth_retrying)
+@_without_sql
 def ingest_kp() -> dict[str, Any]:
     out = ingest_indices_stage(_settings()).as_dict()
     get_run_logger().info("Kp from %s: %d rows, %d changed, up to %s", out["source"], out["rows"], out["changed"],
@@ -73,11 +97,13 @@ def ingest_kp() -> dict[str, Any]:
 
 
 @task(name="ensure-models")
+@_without_sql
 def ensure_models(train_end: dt.date, epochs: int = 15) -> dict[str, Any]:
     return ensure_models_stage(_settings(), train_end, epochs=epochs)
 
 
 @task(name="update-models")
+@_without_sql
 def update_models(day: dt.date) -> dict[str, Any]:
     out = update_stage(_settings(), day)
     if not out["ok"]:
@@ -86,6 +112,7 @@ def update_models(day: dt.date) -> dict[str, Any]:
 
 
 @task(name="forecast", retries=1, retry_delay_seconds=30)
+@_without_sql
 def forecast(issue_day: dt.date) -> dict[str, Any]:
     out = forecast_stage(_settings(), issue_day, flow_run_id=str(flow_run.get_id() or ""))
     log = get_run_logger()
@@ -95,6 +122,7 @@ def forecast(issue_day: dt.date) -> dict[str, Any]:
 
 
 @task(name="backfill-chunk")
+@_without_sql
 def backfill_chunk(days: list[dt.date], steps: list[str], start: dt.date, force: bool = False) -> dict[str, Any]:
     with _on_this_worker():
         out = backfill_chunk_stage(_settings(), days, steps, start, force=force,
@@ -105,23 +133,27 @@ def backfill_chunk(days: list[dt.date], steps: list[str], start: dt.date, force:
 
 
 @task(name="replay-updates")
+@_without_sql
 def replay_updates(days: list[dt.date]) -> int:
     with _on_this_worker():
         return replay_updates_stage(_settings(), days)
 
 
 @task(name="verify")
+@_without_sql
 def verify(day: dt.date) -> dict[str, Any]:
     return verify_stage(_settings(), day)
 
 
 @task(name="storms")
+@_without_sql
 def storms(start: dt.date, end: dt.date) -> dict[str, Any]:
     with _on_this_worker():
         return storms_stage(_settings(), start, end)
 
 
 @task(name="publish-artifacts")
+@_without_sql
 def publish(issue_day: dt.date, forecast_out: dict[str, Any], verify_out: dict[str, Any],
             storms_out: dict[str, Any], update_out: dict[str, Any] | None = None) -> str:
     md = daily_markdown(issue_day, forecast_out, verify_out, storms_out, update_out)

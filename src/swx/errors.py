@@ -108,5 +108,10 @@ class InsufficientDataError(SwxError, ValueError):
     train or score); says what is missing and how to get it."""
 
 
+class DatabaseFaultError(SwxError):
+    """The database failed under a stage (server down, connection dropped, read-only): its one line,
+    without the SQL and parameters SQLAlchemy's text quotes (the flows' task records keep this)."""
+
+
 class SchemaError(SwxError):
     """The database has no swx schema, or not this swx's: `swx db upgrade` migrates it."""

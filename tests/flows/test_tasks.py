@@ -57,3 +57,31 @@ def test_a_flow_run_without_a_server_gives_its_temporary_prefect_server_time_to_
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"
     got = subprocess.run([sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True, check=True)
     assert got.stdout.strip().splitlines()[-1] == "300"
+
+
+def test_a_database_fault_in_a_task_is_recorded_as_its_one_line_without_sql_and_retried():
+    """Prefect keeps a failed task's exception text and traceback: SQLAlchemy's text quotes the SQL and
+    its parameters (issue 18: no SQL parameters in any output)."""
+    import traceback
+
+    import pytest
+    from prefect import Task
+    from sqlalchemy.exc import OperationalError
+
+    import flows.tasks as tasks
+    from flows.tasks import _without_sql
+    from swx.errors import DatabaseFaultError
+
+    @_without_sql
+    def stage(run_id: int) -> None:
+        raise OperationalError("DELETE FROM station_forecasts WHERE run_id = %(run_id)s", {"run_id": run_id},
+                               Exception("terminating connection due to administrator command"))
+
+    with pytest.raises(DatabaseFaultError) as err:
+        stage(7)
+    shown = "".join(traceback.format_exception(err.value))
+    assert "database: terminating connection due to administrator command" in shown
+    assert "DELETE" not in shown and "[SQL" not in shown and "run_id" not in shown
+    assert worth_retrying(None, None, Failed(data=err.value))
+    every = [v for v in vars(tasks).values() if isinstance(v, Task)]
+    assert len(every) >= 10 and all(getattr(t.fn, "__wrapped__", None) is not None for t in every)
