@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gzip
 import json
 import os
 import shutil
@@ -23,7 +24,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 
+from swx.archive import Archive, load_indices
 from swx.config import get_settings
+from swx.io.gim_names import short_name
+from swx.sources.simulated import simulated_source
 from swx.store import orm as m
 from swx.store.db import make_engine
 from tests.helpers import cnn_trained_to_10_march, fresh_postgres_database
@@ -54,6 +58,26 @@ class Site:
             return subprocess.Popen([str(SWX), *args], env=self.env, cwd=self.data_dir.parent,
                                     start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
 
+    def scalars(self, stmt) -> list:
+        """The first column of `stmt`'s rows, read on a connection of its own."""
+        engine = make_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(stmt).scalars())
+        finally:
+            engine.dispose()
+
+    def run_statuses(self) -> list[str]:
+        return self.scalars(select(m.ForecastRun.status))
+
+    def recorded_gim_days(self) -> set[dt.date]:
+        return set(self.scalars(select(m.InputFile.day).where(m.InputFile.kind == "GIM")))
+
+    def use_mirror(self, template: str) -> None:
+        """Ingest the simulated centre's maps from the HTTP mirror `template` (see `serve_days`)."""
+        self.env |= {"SWX_GIM_SOURCE": "remote", "SWX_GIM_CENTRE": "sim", "SWX_HTTP_RETRIES": "0",
+                     "SWX_GIM_MIRRORS": f'{{"sim": ["{template}"]}}'}
+
     @property
     def output(self) -> Path:
         """Where the output of the latest `start` goes."""
@@ -77,6 +101,28 @@ class Site:
         out["files"] = {p.relative_to(self.data_dir).as_posix(): _digest(p)
                         for p in sorted(self.data_dir.rglob("*")) if p.is_file() and _kept(p, self.data_dir)}
         return out
+
+
+def serve_days(http_server, days: list[dt.date], delay_s: float) -> str:
+    """The simulated maps of `days` as IONEX files over HTTP, each answer `delay_s` late: a mirror
+    template for SWX_GIM_MIRRORS."""
+    settings = get_settings()
+    src = simulated_source(settings, load_indices(Archive(settings.archive_dir)))
+    for d in days:
+        http_server.add(f"/{d:%Y}/{short_name('sim', d)}", body=gzip.compress(src.simulator.ionex(d).encode(), mtime=0),
+                        delay_s=delay_s)  # gzip bytes under the .Z name: the magic bytes decide
+    return http_server.base + "/{yyyy}/{name}"
+
+
+def one_line_error(result: subprocess.CompletedProcess, *words: str) -> str:
+    """The error line of a failed command: no traceback, no SQL, and the `words` in it."""
+    assert result.returncode != 0
+    text_out = result.stdout + result.stderr
+    assert "Traceback" not in text_out and "[SQL:" not in text_out and "INSERT INTO" not in text_out
+    [line] = [ln for ln in text_out.splitlines() if ln.startswith("error:")]
+    for w in words:
+        assert w in line, line
+    return line
 
 
 def _kept(path: Path, root: Path) -> bool:

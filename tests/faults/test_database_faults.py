@@ -6,24 +6,14 @@ is back publishes what an undisturbed run does."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from swx.store.db import make_engine
-from tests.faults.conftest import ISSUE_DAY, PG_URL, assert_same
-from tests.faults.test_killed_runs import _runs
-
-
-def _one_line_error(result, *words: str) -> str:
-    """The error line of a failed command: no traceback, no SQL, and the `words` in it."""
-    assert result.returncode != 0
-    text_out = result.stdout + result.stderr
-    assert "Traceback" not in text_out and "[SQL:" not in text_out and "INSERT INTO" not in text_out
-    [line] = [ln for ln in text_out.splitlines() if ln.startswith("error:")]
-    for w in words:
-        assert w in line, line
-    return line
+from swx.store.orm import ForecastRun
+from tests.faults.conftest import ISSUE_DAY, PG_URL, assert_same, one_line_error
 
 
 def test_connections_killed_while_the_forecast_writes_fail_it_in_one_line_and_a_rerun_publishes(new_site):
@@ -59,27 +49,19 @@ def test_connections_killed_while_the_forecast_writes_fail_it_in_one_line_and_a_
         blocker.dispose()
         admin.dispose()
 
-    class Result:  # what `swx` printed and how it exited
-        returncode, stdout, stderr = proc.returncode, out, ""
-
-    line = _one_line_error(Result, "terminating connection")
+    line = one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, ""), "terminating connection")
     assert proc.returncode == 2, out
     # the run is not shown as published: failed with the reason (a fresh connection records it), and
     # `swx status` says so
-    assert _runs(site) == ["failed"]
-    engine = make_engine(site.database_url)
-    try:
-        with engine.connect() as conn:
-            reason = conn.execute(text("SELECT reason FROM forecast_runs")).scalar_one()
-    finally:
-        engine.dispose()
+    assert site.run_statuses() == ["failed"]
+    [reason] = site.scalars(select(ForecastRun.reason))
     assert reason.startswith("database: terminating connection") and "[SQL" not in reason and "DELETE" not in reason
     status = site.swx("status")
     assert status.returncode == 1 and "the latest run failed" in status.stdout + status.stderr, line
 
     rerun = site.swx("forecast", "--day", str(ISSUE_DAY))
     assert rerun.returncode == 0, rerun.stderr
-    assert _runs(site) == ["ok"]
+    assert site.run_statuses() == ["ok"]
     assert_same(site.snapshot(), expected)
 
 
@@ -92,7 +74,7 @@ def test_a_read_only_database_refuses_the_forecast_in_one_line_and_still_answers
             c.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
         before = site.snapshot()
         refused = site.swx("forecast", "--day", str(ISSUE_DAY))
-        _one_line_error(refused, "read-only transaction")
+        one_line_error(refused, "read-only transaction")
         assert refused.returncode == 2
         assert_same(site.snapshot(), before, tables=tuple(k for k in before if k != "files"))
         assert not list((site.data_dir / "products").rglob("*.nc")), "a product was published without its run"
@@ -103,4 +85,4 @@ def test_a_read_only_database_refuses_the_forecast_in_one_line_and_still_answers
     finally:
         admin.dispose()
     assert site.swx("forecast", "--day", str(ISSUE_DAY)).returncode == 0
-    assert _runs(site) == ["ok"]
+    assert site.run_statuses() == ["ok"]

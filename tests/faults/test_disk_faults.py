@@ -17,9 +17,7 @@ import pytest
 from swx.archive import Archive
 from swx.config import get_settings
 from swx.pipeline.ingest import daterange
-from tests.faults.conftest import ISSUE_DAY, Site, assert_same
-from tests.faults.test_database_faults import _one_line_error
-from tests.faults.test_killed_runs import _ingest_env, _recorded_days, _runs, _serve_days
+from tests.faults.conftest import ISSUE_DAY, Site, assert_same, one_line_error, serve_days
 
 
 @pytest.fixture
@@ -64,10 +62,10 @@ def test_an_ingest_that_fills_the_disk_fails_the_days_that_do_not_fit_and_a_reru
     monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
     get_settings.cache_clear()
     days = daterange(dt.date(2015, 3, 19), dt.date(2015, 3, 26))
-    template = _serve_days(http_server, days, delay_s=0)
+    template = serve_days(http_server, days, delay_s=0)
     span = ["ingest", "gims", "--start", str(days[0]), "--end", str(days[-1])]
     reference = new_site(kind)
-    _ingest_env(reference, template)
+    reference.use_mirror(template)
     assert reference.swx(*span).returncode == 0
     expected = reference.snapshot()
     per_day = (Archive(reference.data_dir / "archive").gim_path("sim", days[0]).stat().st_size)
@@ -75,13 +73,13 @@ def test_an_ingest_that_fills_the_disk_fails_the_days_that_do_not_fit_and_a_reru
     original = new_site(kind)
     mnt = small_disk
     site = _moved(original, mnt / "data")
-    _ingest_env(site, template)
+    site.use_mirror(template)
     # room for about three days' maps
     _remount(mnt, f"size={_used(mnt) + 3 * per_day}")
     full = site.swx(*span)
     assert full.returncode == 1, full.stdout + full.stderr
     assert "Traceback" not in full.stdout + full.stderr
-    archived = _recorded_days(site)
+    archived = site.recorded_gim_days()
     assert 1 <= len(archived) < len(days), full.stdout
     failed = [ln for ln in full.stdout.splitlines() if ln.strip().startswith("FAILED")]
     assert failed and all("No space left on device" in ln or "disk is full" in ln for ln in failed), full.stdout
@@ -112,16 +110,16 @@ def test_a_forecast_on_a_full_disk_fails_in_one_line_and_a_rerun_publishes(new_s
             f.write(b"\0" * (1 << 16))
             f.flush()
     full = site.swx("forecast", "--day", str(ISSUE_DAY))
-    line = _one_line_error(full)
+    line = one_line_error(full)
     assert "No space left on device" in line or "disk is full" in line, line
     assert str(site.data_dir) in line
     assert not [p for p in (site.data_dir / "products").rglob("*") if p.is_file() and not p.name.startswith(".")]
 
     filler.unlink()
-    assert _runs(site) in ([], ["failed"], ["running"])  # never shown as published
+    assert site.run_statuses() in ([], ["failed"], ["running"])  # never shown as published
     rerun = site.swx("forecast", "--day", str(ISSUE_DAY))
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert _runs(site) == ["ok"]
+    assert site.run_statuses() == ["ok"]
     assert_same(site.snapshot(), expected)
 
 
@@ -134,7 +132,7 @@ def test_a_read_only_data_folder_refuses_the_forecast_in_one_line_and_still_answ
     _remount(mnt, "ro")
     try:
         refused = site.swx("forecast", "--day", str(ISSUE_DAY + dt.timedelta(days=1)))
-        _one_line_error(refused, "readonly database", f"its folder {site.data_dir} is on a read-only file system")
+        one_line_error(refused, "readonly database", f"its folder {site.data_dir} is on a read-only file system")
         status = site.swx("status", "--max-age-h", "1e9")
         assert status.returncode == 0, status.stdout + status.stderr
         assert "forecast for 2015-03-15" in status.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -49,6 +48,7 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
     reported and leaves the ingest's result alone."""
     from rich.markup import escape
 
+    from swx.pipeline.backfill import chunked
     from swx.pipeline.storms import days_without_observed_dtec, storms_stage
 
     ours = [r for r in summary.results if r.centre == settings.centre.lower()]
@@ -64,7 +64,8 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
             out.print(f"observed ΔTEC: not computed, the forecasts run on {settings.centre} maps "
                       "(SWX_GIM_CENTRE / SWX_GIM_SOURCE)")
         return
-    for first, last in _spans(days):  # each stretch of consecutive days alone: never the years between
+    for stretch in chunked(days, chunk_days=len(days)):  # each run of consecutive days alone: never the years between
+        first, last = stretch[0], stretch[-1]
         try:
             got = storms_stage(settings, first, last)
         except Exception as exc:  # noqa: BLE001 - the maps are archived all the same
@@ -73,17 +74,6 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
             continue
         out.print(f"observed ΔTEC of {first} .. {last} stored (where 14 or more earlier days give its 27-day "
                   f"reference); {len(got['events'])} storm event(s) with Kp in that span (swx storms, the Storms page)")
-
-
-def _spans(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """Sorted days as (first, last) stretches of consecutive days."""
-    spans: list[tuple[dt.date, dt.date]] = []
-    for d in days:
-        if spans and d - spans[-1][1] == dt.timedelta(days=1):
-            spans[-1] = (spans[-1][0], d)
-        else:
-            spans.append((d, d))
-    return spans
 
 
 @ingest_app.command("kp")

@@ -16,7 +16,7 @@ from swx.store.db import (
     migrated_database,
     missing_sqlite_file,
     read_only_filesystem,
-    sqlite_folder,
+    sqlite_file,
     upgrade,
 )
 
@@ -66,7 +66,7 @@ def database_place(settings: Settings) -> str:
     """Where the database of a fault is, for its one line: the URL (password hidden), and for an SQLite
     file, that its folder is read-only or its disk full (SQLite says "disk I/O error")."""
     where = f"database {settings.display_database_url}"
-    if (folder := sqlite_folder(settings.resolved_database_url)) is None or not folder.is_dir():
+    if (path := sqlite_file(settings.resolved_database_url)) is None or not (folder := path.resolve().parent).is_dir():
         return where
     if read_only_filesystem(folder):
         where += f" (its folder {folder} is on a read-only file system)"

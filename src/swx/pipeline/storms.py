@@ -36,6 +36,7 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     seen = kp[(kp.index >= lo - STORM_LOOKBACK) & (kp.index < hi)]
     found = detect_storms(seen, quiet_gap=pd.Timedelta(hours=ctx.settings.storm_quiet_gap_h))
     events = [e for e in found if e.end > lo]
+    recovering: list = []
     days = [d for d in ctx.archive.gim_days(ctx.centre) if d <= end + dt.timedelta(days=2)]
     if days and days[-1] >= start:
         # and the events that ended just before, whose recovery reaches into start..end: measured again
@@ -49,10 +50,8 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
         if events or recovering:
             glob = global_dtec_frame(long)["global_dtec"]
             storm_response(recovering + events, glob, long.pivot(index="time", columns="station", values="dtec"))
-        if recovering:
-            write_storm_events(ctx.engine, [e.as_row() for e in recovering])
-    if events:
-        write_storm_events(ctx.engine, [e.as_row() for e in events])
+    if recovering or events:
+        write_storm_events(ctx.engine, [e.as_row() for e in recovering + events])
     return events
 
 

@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from swx.errors import InputError, SchemaError, reason_of
 
@@ -29,7 +29,7 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs) -> Engine:
     PostgreSQL search_path (used by the tests to give each test its own schema)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":  # its folder is made by `upgrade` only: reading never creates
-        if (frozen := _on_read_only_disk(u.database)) is not None:
+        if (frozen := _on_read_only_disk(u)) is not None:
             # SQLite cannot make its WAL index beside the file: opened immutable, it is read as it is
             # (status, the dashboard) and every write is refused as "attempt to write a readonly database"
             kwargs["creator"] = lambda: sqlite3.connect(f"file:{urllib.parse.quote(str(frozen))}?immutable=1",
@@ -62,13 +62,13 @@ def read_only_filesystem(folder: str | Path) -> bool:
         return False
 
 
-def _on_read_only_disk(database: str | None) -> Path | None:
+def _on_read_only_disk(url: URL) -> Path | None:
     """The SQLite file when it lies on a read-only file system and has no write-ahead log waiting (which
     an immutable reader would ignore); else None. Only there may it be opened immutable: a file another
     process can still change would be read stale or as corrupt."""
-    if not database or database == ":memory:" or database.startswith("file:"):
+    path = sqlite_file(url)
+    if path is None or str(url.database).startswith("file:"):
         return None
-    path = Path(database)
     wal = path.with_name(path.name + "-wal")
     if not path.is_file() or not read_only_filesystem(path.parent) or (wal.is_file() and wal.stat().st_size):
         return None
@@ -128,20 +128,18 @@ def head_revision() -> str:
     return known_revisions()[-1]
 
 
-def sqlite_folder(url: str) -> Path | None:
-    """The folder of an SQLite database file URL, else None."""
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file an SQLite URL names (existing or not), else None (another database, or in memory)."""
     u = make_url(url)
     if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
         return None
-    return Path(u.database).resolve().parent
+    return Path(u.database)
 
 
 def missing_sqlite_file(engine: Engine) -> Path | None:
     """The path of an SQLite database file that does not exist yet (connecting would create it), else None."""
-    u = engine.url
-    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") and not Path(u.database).is_file():
-        return Path(u.database)
-    return None
+    path = sqlite_file(engine.url)
+    return path if path is not None and not path.is_file() else None
 
 
 def check_schema(engine: Engine) -> None:
