@@ -68,7 +68,7 @@ def test_an_untrained_departure_model_is_the_issue_time_baseline(arch):
     est = StationForecaster(cfg, TrainConfig(epochs=0))
     if arch == "ridge":  # fitted in closed form on fit(): build the untouched model by hand
         est.scalers = [Scaler.fit(x[i], y[i] - est.baseline(x)[i]) for i in range(2)]
-        est.model = GroupedStationModel(cfg, 2)
+        est.model = GroupedStationModel(cfg, 2).to(est.device)
     else:
         est.fit(x, y, None, None)  # no epoch: scalers fitted, weights as initialised
     mean, _ = est.predict(x)
