@@ -9,19 +9,27 @@ import datetime as dt
 from prefect import flow
 
 from flows import tasks
+from swx.config import get_settings
+from swx.pipeline.schedule import default_issue_day
 
 
 @flow(name="swx-daily", log_prints=True)
-def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days: int = 3,
-          refresh_indices: bool = True) -> dict:
-    """One operational day. `issue_date` (UTC, default today): the newest day of maps; the forecast is
-    for the day after. The last `lookback_days` are (re)ingested, so a GIM that arrived late is used.
-    `refresh_indices=False` skips the Kp/F10.7 ingest (a caller that has just done it, e.g. the main job)."""
-    day = issue_date or dt.datetime.now(dt.UTC).date()
-    days = [day - dt.timedelta(days=k) for k in range(lookback_days - 1, -1, -1)]
+def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days: int | None = None,
+          refresh_indices: bool = True, wait: bool = True) -> dict:
+    """One operational day. `issue_date` (UTC, default yesterday: the newest day whose maps can be out):
+    the newest day of maps; the forecast is for the day after. The last `lookback_days` (default
+    SWX_GIM_UPGRADE_DAYS) are looked at again: a map that arrived late is used, and a final that came
+    out replaces the rapid map, after which what was derived from it is recomputed. With `wait`, the
+    issue day's map is waited for up to SWX_GIM_WAIT_MIN minutes. `refresh_indices=False` skips the
+    Kp/F10.7 ingest (a caller that has just done it, e.g. the main job)."""
+    day = issue_date or default_issue_day()
+    lookback = lookback_days or get_settings().gim_upgrade_days
+    days = [day - dt.timedelta(days=k) for k in range(lookback - 1, -1, -1)]
     # one after the other: both read and write netCDF, and HDF5 must not be entered from two threads
     kp = tasks.ingest_kp() if refresh_indices else None
-    gims = tasks.ingest_gims(days)
+    gims = tasks.ingest_gims(days, wait_for=day if wait else None)
+    if gims["upgraded"]:
+        tasks.revise(gims["upgraded"])
     # the update learns through the day before yesterday and is scored on yesterday's forecasts, whose
     # 24 h targets end with today's maps (walk-forward: the newest day it can be judged on)
     upd = tasks.update_models(day - dt.timedelta(days=1)) if update else None

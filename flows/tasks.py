@@ -21,6 +21,8 @@ from swx.pipeline.backfill import replay_updates as replay_updates_stage
 from swx.pipeline.database import database_fault, migrate_database_stage
 from swx.pipeline.forecast import forecast_stage
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
+from swx.pipeline.revise import revise_days
+from swx.pipeline.schedule import ingest_waiting
 from swx.pipeline.report import daily_markdown, forecast_map_png, skill_rows
 from swx.pipeline.storms import storms_stage
 from swx.pipeline.train import ensure_models as ensure_models_stage
@@ -79,10 +81,21 @@ def migrate_database() -> str:
 @task(name="ingest-gims", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"],
       retry_condition_fn=worth_retrying)
 @_without_sql
-def ingest_gims(days: list[dt.date]) -> dict[str, Any]:
+def ingest_gims(days: list[dt.date], wait_for: dt.date | None = None) -> dict[str, Any]:
     settings = _settings()
-    out = ingest_gims_stage(settings, days).as_dict(settings.centre)
+    summary = ingest_waiting(settings, days, wait_for) if wait_for else ingest_gims_stage(settings, days)
+    out = summary.as_dict(settings.centre)
     get_run_logger().info("%s", out["summary"])
+    return out
+
+
+@task(name="revise-upgraded-days")
+@_without_sql
+def revise(days: list[dt.date]) -> dict[str, Any]:
+    out = revise_days(_settings(), days)
+    get_run_logger().info("days upgraded to a better map: %s; %d observations rewritten; verification of %s "
+                          "recomputed", ", ".join(out["days"]), out["observations"],
+                          ", ".join(out["verified_again"]) or "no day")
     return out
 
 

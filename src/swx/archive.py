@@ -19,7 +19,8 @@ import xarray as xr
 
 from swx.io.atomic import atomic_path, atomic_write_text
 from swx.io.filecache import FileCache
-from swx.io.maps_netcdf import TIME_CALENDAR, TIME_UNITS, read_tec, write_maps
+from swx.io.gim_names import product_level
+from swx.io.maps_netcdf import TIME_CALENDAR, TIME_UNITS, read_attrs, read_tec, write_maps
 from swx.sources.indices.history import load_history
 from swx.sources.indices.tables import IndexTables, empty_daily, empty_kp, merge_tables
 
@@ -45,6 +46,22 @@ _VERIFIED: FileCache[bool] = FileCache(size=50_000)
 class ArchivedFile:
     path: Path
     sha256: str
+
+
+@dataclass(frozen=True)
+class ArchivedProduct:
+    """Which product an archived day holds (the archive keeps the best one it got for each UT day) and
+    its level: predicted, rapid or final."""
+
+    product: str
+    level: str
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.product}"
+
+
+#: the product of archived days, by the identity of their file (a day upgraded to its final is a new file)
+_PRODUCTS: FileCache[ArchivedProduct] = FileCache(size=50_000)
 
 
 class Archive:
@@ -97,6 +114,20 @@ class Archive:
         with atomic_path(path) as tmp:
             write_maps(out, tmp)
         return self._record(path)
+
+    def gim_product(self, centre: str, day: dt.date) -> ArchivedProduct | None:
+        """The product archived for `day` under `centre` (None when the day is not archived and verified).
+        Files archived before products had levels hold the centre's own product."""
+        if not self.has_gim(centre, day):
+            return None
+        path = self.gim_path(centre, day)
+
+        def read() -> ArchivedProduct:
+            attrs = read_attrs(path)
+            product = str(attrs.get("swx_product", centre.lower()))
+            return ArchivedProduct(product, str(attrs.get("swx_level", product_level(product))))
+
+        return _PRODUCTS.get([path], read)
 
     def open_gim(self, centre: str, day: dt.date) -> xr.Dataset:
         """Load one archived day into memory (the file is closed on return)."""

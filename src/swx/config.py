@@ -77,15 +77,13 @@ def install_secret_masking() -> None:
 #: URL templates per analysis centre, tried in order. Fields: {yyyy} {yy} {doy} and {name}, the file
 #: name chosen by date (IGS short name before GPS week 2238 = 2022-11-27, long name from then on);
 #: {NAME} is the same name upper-cased (CODE's own server uses upper-case names).
+_CDDIS_IONEX = "https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"
 DEFAULT_MIRRORS: dict[str, list[str]] = {
-    "cod": [
-        "https://ftp.aiub.unibe.ch/CODE/{yyyy}/{NAME}",
-        "https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}",
-    ],
-    "igs": ["https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"],
-    "jpl": ["https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"],
-    "esa": ["https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"],
-    "upc": ["https://cddis.nasa.gov/archive/gnss/products/ionex/{yyyy}/{doy}/{name}"],
+    # CODE's finals by year; its rapid and predicted maps of the recent weeks in the top folder
+    "cod": ["https://ftp.aiub.unibe.ch/CODE/{yyyy}/{NAME}", _CDDIS_IONEX],
+    "cor": ["https://ftp.aiub.unibe.ch/CODE/{NAME}", _CDDIS_IONEX],
+    "c1p": ["https://ftp.aiub.unibe.ch/CODE/{NAME}", _CDDIS_IONEX],
+    **{code: [_CDDIS_IONEX] for code in ("igs", "igr", "jpl", "jpr", "esa", "esr", "upc", "upr", "uqr")},
 }
 
 
@@ -147,6 +145,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<data_dir>/swx.sqlite")
 
     gim_centre: str = Field("cod", description="Analysis centre of the GIMs to ingest (cod, igs, jpl, esa, upc)")
+    gim_fallbacks: list[str] | None = Field(
+        None, description="Products tried, in order, for a day whose map of the centre is not out yet (JSON list, e.g. "
+                          "[\"cor\"]); default the centre's rapid product; [] none")
+    gim_upgrade_days: int = Field(14, ge=1, le=60, description="Days back the daily run looks for better maps (finals for "
+                                  "days held as rapid) and for days still missing")
+    gim_wait_min: float = Field(0.0, ge=0, le=720, description="Daily run: minutes to wait for the issue day's map "
+                                "(tried again every 10 min) before forecasting degraded from older maps")
     gim_source: Literal["remote", "local", "simulated"] = Field(
         "simulated", description="Where GIMs come from: remote mirrors, a local folder, or the simulator")
     gim_local_dir: Path | None = Field(None, description="Folder of IONEX files for gim_source=local")
@@ -216,6 +221,11 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, v: str) -> str:
         return v.strip().lower()
+
+    @field_validator("gim_fallbacks")
+    @classmethod
+    def _lower_all(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [c.strip().lower() for c in v if c.strip()]
 
     @property
     def display_database_url(self) -> str:

@@ -53,12 +53,14 @@ def settings_hash(settings: Settings) -> str:
 
 @dataclass(frozen=True)
 class InputRecord:
-    """One file a run read: kind (GIM / INDICES), file name, day (GIMs), path and sha256."""
+    """One file a run read: kind (GIM / INDICES), file name, day (GIMs), path, sha256 and, for a GIM, the
+    level of the product it held (predicted, rapid or final)."""
     kind: str
     name: str
     day: dt.date | None
     path: str
     sha256: str
+    level: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -72,8 +74,9 @@ def input_records(archive, centre: str, days: list[dt.date], data_dir: Path) -> 
     files as read) and the Kp/F10.7 index files: the bundled history and the archive's own tables
     (paths relative to the data folder)."""
     def record(kind: str, path: Path, day: dt.date | None) -> InputRecord:
+        held = archive.gim_product(centre, day) if day is not None else None
         return InputRecord(kind, path.name, day, recorded_path(path, data_dir),
-                           archive.recorded_sha256(path) or sha256_file(path))
+                           archive.recorded_sha256(path) or sha256_file(path), held.level if held else "")
 
     out = [record("GIM", archive.gim_path(centre, d), d) for d in days if archive.has_gim(centre, d)]
     out.append(_bundled_indices())

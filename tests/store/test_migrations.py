@@ -35,14 +35,19 @@ def test_upgrade_downgrade_upgrade(db_url):
     assert current_revision(e) == "0004"
     assert "blend_weights" in inspect(e).get_table_names()
     assert "crps" not in {c["name"] for c in inspect(e).get_columns("verification")}
-    upgrade(e)
+    upgrade(e, "0005")
     assert current_revision(e) == "0005"
     assert {"crps", "pit_hist"} <= {c["name"] for c in inspect(e).get_columns("verification")}
+    assert "truth_level" not in {c["name"] for c in inspect(e).get_columns("verification")}
+    upgrade(e)
+    assert current_revision(e) == "0006"
+    assert {"product", "level"} <= {c["name"] for c in inspect(e).get_columns("input_files")}
+    assert "truth_level" in {c["name"] for c in inspect(e).get_columns("verification")}
     tables = set(inspect(e).get_table_names())
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
     downgrade(e, "base")
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)
-    assert current_revision(e) == "0005"
+    assert current_revision(e) == "0006"
     e.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,25 +19,36 @@ if TYPE_CHECKING:
 
 @ingest_app.command("gims")
 def ingest_gims_cmd(
-    start: Annotated[str, typer.Option(help="First UT day, YYYY-MM-DD.")],
-    end: Annotated[str | None, typer.Option(help="Last UT day (inclusive); default: start.")] = None,
+    start: Annotated[str | None, typer.Option(help="First UT day, YYYY-MM-DD (with --upgrade: default "
+                                                     "SWX_GIM_UPGRADE_DAYS days ago).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last UT day (inclusive); default: start (with --upgrade: "
+                                                   "today).")] = None,
     centre: Annotated[str | None, typer.Option("--centre", "--center", help="Analysis centre (cod, igs, jpl, esa, upc).")] = None,
     source: Annotated[str | None, typer.Option(help="remote, local or simulated; default SWX_GIM_SOURCE.")] = None,
     directory: Annotated[Path | None, typer.Option("--dir", help="Folder of IONEX files for --source local.")] = None,
     force: Annotated[bool, typer.Option(help="Fetch again even if archived and verified.")] = False,
+    upgrade: Annotated[bool, typer.Option(help="Over the recent days: fetch the finals of days held as rapid "
+                                                 "maps (and any day still missing).")] = False,
 ) -> None:
-    """Fetch the GIMs of a date range into the archive (skips days already archived and verified)."""
+    """Fetch the GIMs of a date range into the archive. Days archived at their best level are skipped; a
+    day whose final is not out gets the rapid map (SWX_GIM_FALLBACKS), replaced by the final on a later
+    ingest, and what was derived from it (observations, ΔTEC, verification) is then recomputed."""
     from swx.pipeline.ingest import daterange
 
     settings = get_settings()
-    first = parse_day(start)
-    last = parse_day(end) if end else first
+    if start is None and not upgrade:
+        raise typer.BadParameter("give the first day (or --upgrade for the recent days)", param_hint="--start")
+    today = dt.datetime.now(dt.UTC).date()
+    last = parse_day(end) if end else (today if start is None else parse_day(start))
+    first = parse_day(start) if start else last - dt.timedelta(days=settings.gim_upgrade_days - 1)
     if last < first:
         raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
     summary = ingest_with_progress(settings, daterange(first, last), "--source / --dir", centre=centre, kind=source,
                                    directory=directory, force=force)
     out.print("\n".join(summary.lines()))
-    _observed_response(settings.model_copy(update={"gim_source": source}) if source else settings, summary)
+    ours = settings.model_copy(update={"gim_source": source}) if source else settings
+    _observed_response(ours, summary)
+    _revise(ours, summary)
     out.print(f"archive: {settings.archive_dir}; database: {settings.display_database_url}")
     raise typer.Exit(1 if summary.failed else 0)
 
@@ -74,6 +86,26 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
             continue
         out.print(f"observed ΔTEC of {first} .. {last} stored (where 14 or more earlier days give its 27-day "
                   f"reference); {len(got['events'])} storm event(s) with Kp in that span (swx storms, the Storms page)")
+
+
+def _revise(settings: Settings, summary: IngestSummary) -> None:
+    """Days of the forecasts' centre whose map was replaced by a better one: their observations, ΔTEC
+    and verification recomputed (a failure is reported; the archive keeps the better maps)."""
+    from rich.markup import escape
+
+    from swx.pipeline.revise import revise_days
+
+    days = [r.day for r in summary.upgraded if r.centre == settings.centre.lower()]
+    if not days:
+        return
+    try:
+        done = revise_days(settings, days)
+    except Exception as exc:  # noqa: BLE001 - the better maps are archived all the same
+        out.print(f"[yellow]days upgraded, but what was derived from them is not recomputed yet: "
+                  f"{escape(reason_of(exc))}[/yellow]")
+        return
+    out.print(f"upgraded days: {done['observations']} observations rewritten; verification recomputed for "
+              f"{', '.join(done['verified_again']) or 'no day (none had forecasts)'}")
 
 
 @ingest_app.command("kp")

@@ -25,6 +25,34 @@ PRODUCTS: dict[str, tuple[str, str]] = {
     # CODE's 1-day prediction (short name c1pg): a product of its own, never CODE's final map (issue 19)
     "c1p": ("COD0OPSPRD", "01H"),
 }
+#: Product levels, worst first: for a UT day swx keeps the best map it has (issue 19).
+LEVELS: tuple[str, ...] = ("predicted", "rapid", "final")
+#: the rapid and predicted products among the codes swx knows; any other code is a final product (the
+#: analysis centres' finals, and the simulator's maps, which are the truth of the demo)
+_RAPID = frozenset({"cor", "igr", "jpr", "esr", "upr", "uqr"})
+_PREDICTED = frozenset({"c1p", "c2p"})
+#: the centre's own rapid product: the default fallback while its final map is not out
+RAPID_OF: dict[str, str] = {"cod": "cor", "igs": "igr", "jpl": "jpr", "esa": "esr", "upc": "upr"}
+
+
+def product_level(code: str) -> str:
+    """predicted, rapid or final: what kind of map a product code names."""
+    code = code.lower()
+    return "predicted" if code in _PREDICTED else "rapid" if code in _RAPID else "final"
+
+
+def product_chain(centre: str, fallbacks: list[str] | None) -> list[str]:
+    """The products archived under `centre`, best first: the centre's own, then `fallbacks` (None: the
+    centre's rapid product, where it has one). For each UT day the archive keeps the best one it got."""
+    fallbacks = fallbacks if fallbacks is not None else [RAPID_OF[centre]] if centre in RAPID_OF else []
+    return list(dict.fromkeys([centre.lower(), *(f.lower() for f in fallbacks)]))
+
+
+def level_rank(level: str) -> int:
+    """Order of the levels (predicted 0 < rapid 1 < final 2); an unknown level ranks lowest."""
+    return LEVELS.index(level) if level in LEVELS else -1
+
+
 _LONG_TO_CENTRE = {prefix + ("" if smp != "15M" else "15M"): c for c, (prefix, smp) in PRODUCTS.items()}
 
 _SHORT_RE = re.compile(r"^([a-z0-9]{3})g(\d{3})(\d)\.(\d{2})i", re.IGNORECASE)

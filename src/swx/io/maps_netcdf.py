@@ -85,3 +85,11 @@ def read_tec(path: Path) -> xr.Dataset | None:
             tec = np.where(tec == fill, np.nan, tec)
         lat, lon = np.asarray(f["lat"][:]), np.asarray(f["lon"][:])
     return xr.Dataset({"tec": (("time", "lat", "lon"), tec)}, coords={"time": times, "lat": lat, "lon": lon})
+
+
+def read_attrs(path: Path) -> dict[str, object]:
+    """The global attributes of a netCDF file, without reading its data."""
+    import netCDF4  # see write_maps
+
+    with netCDF4.Dataset(path) as f:
+        return {k: f.getncattr(k) for k in f.ncattrs()}

@@ -18,6 +18,7 @@ from swx.archive import Archive, load_indices
 from swx.config import Settings
 from swx.errors import InputError, InsufficientDataError
 from swx.io.filecache import FileCache
+from swx.io.gim_names import product_chain
 from swx.io.http import Downloader, RetryPolicy
 from swx.ml.dataset import StationDataset, build_dataset
 from swx.science.series import long_to_wide, on_two_hour_grid, series_from_archive
@@ -25,7 +26,7 @@ from swx.science.stations import Station, load_catalog
 from swx.sources.gim import GimSource, LocalDirectorySource, RemoteSource
 from swx.sources.simulated import simulated_source
 from swx.store.db import open_database
-from swx.store.queries import station_series
+from swx.store.queries import input_file_ids, station_series
 from swx.store.queries import stations as db_stations
 from swx.store.writes import upsert_stations
 
@@ -73,6 +74,14 @@ def context(settings: Settings, codes: list[str] | None = None) -> Context:
 
 
 GIM_SOURCE_KINDS = ("remote", "local", "simulated")
+
+
+def gim_chain(settings: Settings) -> list[str]:
+    """The products archived under the settings' centre, best first (`SWX_GIM_CENTRE`, then
+    `SWX_GIM_FALLBACKS`, by default its rapid product); the simulator's maps are one product."""
+    if settings.simulated:
+        return [settings.centre]
+    return product_chain(settings.gim_centre, settings.gim_fallbacks)
 
 
 def check_gim_source(settings: Settings, kind: str | None = None, directory: Path | None = None) -> str:
@@ -130,6 +139,28 @@ def station_history(ctx: Context, start: dt.date, end: dt.date) -> pd.DataFrame:
     return on_two_hour_grid(long_to_wide(long))[[s.code for s in ctx.stations]]
 
 
+def days_below_final(ctx: Context, days: list[dt.date]) -> dict[dt.date, str]:
+    """Of the archived `days`, those holding a map below final (a rapid one), with its product: what a
+    training or an update says it used. Only looked up where the settings allow such products."""
+    if len(gim_chain(ctx.settings)) < 2:
+        return {}
+    held = {d: ctx.archive.gim_product(ctx.centre, d) for d in days}
+    return {d: str(p) for d, p in held.items() if p is not None and p.level != "final"}
+
+
+def observations_of(ctx: Context, wide: pd.DataFrame) -> pd.DataFrame:
+    """Station values from the maps (time x station) as observation rows (time, station, vtec), each
+    pointing to the recorded input file of its day's map: its product and level (a rapid map's values
+    point to it until the final replaces it)."""
+    obs = wide.stack().dropna().rename("vtec").reset_index()
+    obs.columns = ["time", "station", "vtec"]
+    if obs.empty:
+        return obs
+    days = obs["time"].dt.tz_convert("UTC").dt.date
+    ids = input_file_ids(ctx.engine, ctx.centre, days.min(), days.max())
+    return obs.assign(input_file_id=days.map(ids).astype("Int64"))
+
+
 def _imported_series(ctx: Context, stations: list[Station], start: dt.date | None, end: dt.date | None
                      ) -> pd.DataFrame:
     engine = ctx.engine
@@ -154,6 +185,11 @@ def station_dataset(ctx: Context, start: dt.date | None = None, end: dt.date | N
         lo, hi = start or days[0], end or days[-1]
         long, report = series_from_archive(ctx.archive, ctx.centre, map_stations, lo, hi)
         log.info("station series %s .. %s: %s", lo, hi, report)
+        below = days_below_final(ctx, [d for d in days if lo <= d <= hi])
+        if below:
+            log.info("station series %s .. %s: %d day(s) from maps whose finals are not out yet (%s); they are "
+                     "replaced when the finals arrive", lo, hi, len(below),
+                     ", ".join(f"{d} {p}" for d, p in list(below.items())[:5]) + (" ..." if len(below) > 5 else ""))
         parts.append(long_to_wide(long))
     if ctx.imported:
         parts.append(_imported_series(ctx, [s for s in ctx.stations if s.code in ctx.imported], start, end))

@@ -22,7 +22,7 @@ from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE, Settings, recorde
 from swx.errors import NoActiveModelError, NotFoundError, SwxError, reason_of
 from swx.ml.dataset import build_dataset
 from swx.ml.registry import ModelRegistry, predict_point_in_time
-from swx.pipeline.context import Context, archived_maps, context, station_history
+from swx.pipeline.context import Context, archived_maps, context, observations_of, station_history
 from swx.products import forecast_dataset, write_products
 from swx.provenance import code_version, input_records, settings_hash
 from swx.science.blend import (
@@ -383,9 +383,7 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
     lead_in_members, members = every[:len(lead_in)], every[len(lead_in):]
     # the observed station vTEC the runs start from, into the database: the dashboard, the verification
     # queries and the blends' weights read it there (upsert: reruns change nothing)
-    obs = history.stack().dropna().rename("vtec").reset_index()
-    obs.columns = ["time", "station", "vtec"]
-    write_observations(ctx.engine, obs, centre_default=ctx.centre)
+    write_observations(ctx.engine, observations_of(ctx, history), centre_default=ctx.centre)
     # read from the database: what was published for the target days before the chunk's and not
     # recomputed here (the lead-in days' and the chunk's own replace theirs as they are made); the
     # lead-in starts at the issue day `recompute_from`, whose target is the next day

@@ -26,8 +26,9 @@ from swx.archive import Archive
 from swx.config import Settings, lat_band, recorded_path
 from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError, reason_of
 from swx.io.atomic import remove_stale_parts
+from swx.io.gim_names import level_rank, product_level
 from swx.io.ionex import IonexWarning, parse_ionex
-from swx.pipeline.context import OnFirstFetch, downloader, gim_source
+from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source
 from swx.science.series import import_series
 from swx.sources.gim import GimSource, LocalDirectorySource
 from swx.sources.indices import read_index_file
@@ -48,13 +49,19 @@ log = logging.getLogger(__name__)
 class DayResult:
     centre: str
     day: dt.date
-    status: str  # "fetched", "skipped", "missing" or "failed"
+    status: str  # "fetched", "upgraded", "skipped", "missing" or "failed"
     reason: str = ""
     path: Path | None = None
     maps: int = 0
     origin: str = ""
     sha256: str = ""  # of the source file, for a day fetched now
     source_kind: str = ""
+    product: str = ""  # the product archived for the day (e.g. cor under cod, while cod's final is not out)
+    level: str = ""  # its level: predicted, rapid or final
+
+
+#: the statuses of a day that is in the archive after the ingest
+ARCHIVED = ("fetched", "skipped", "upgraded")
 
 
 @dataclass
@@ -68,7 +75,12 @@ class IngestSummary:
     @property
     def archived(self) -> list[DayResult]:
         """Days in the archive after this ingest (fetched now or before): the input files it records."""
-        return [r for r in self.results if r.status in ("fetched", "skipped")]
+        return [r for r in self.results if r.status in ARCHIVED]
+
+    @property
+    def upgraded(self) -> list[DayResult]:
+        """Days whose map was replaced by a better product (a final for a rapid one): their truth changed."""
+        return [r for r in self.results if r.status == "upgraded"]
 
     @property
     def failed(self) -> list[DayResult]:
@@ -77,17 +89,27 @@ class IngestSummary:
     def lines(self) -> list[str]:
         c = self.counts()
         out = [f"GIM days: {c['fetched']} fetched, {c['skipped']} already archived (skipped), "
-               f"{c['missing']} missing, {c['failed']} failed"]
+               f"{c['missing']} missing, {c['failed']} failed"
+               + (f", {c['upgraded']} upgraded to a better product" if c["upgraded"] else "")]
         for r in self.failed:
             out.append(f"  {r.status.upper():7s} {r.centre} {r.day}: {r.reason}")
+        for r in self.results:
+            if r.status == "upgraded":
+                out.append(f"  UPGRADED {r.centre} {r.day}: the {r.level} {r.product} {r.reason}")
+            elif r.status in ARCHIVED and r.level and r.level != "final":
+                out.append(f"  {r.level.upper():7s} {r.centre} {r.day}: the {r.level} {r.product} map"
+                           + (f" ({r.reason})" if r.reason else ""))
         for p in self.unrecognised:
             out.append(f"  SKIPPED {p.name}: the name does not say centre and day")
         return out
 
     def as_dict(self, centre: str) -> dict[str, Any]:
-        """JSON-able, for the flows: the status (and reason) of each day, and the one-line summary."""
+        """JSON-able, for the flows: the status, product, level (and reason) of each day, the days
+        upgraded to a better product, and the one-line summary."""
         return {"centre": centre, "summary": self.one_line(centre),
-                "days": {str(r.day): {"status": r.status, "reason": r.reason} for r in self.results}}
+                "days": {str(r.day): {"status": r.status, "reason": r.reason, "product": r.product, "level": r.level}
+                         for r in self.results},
+                "upgraded": [r.day for r in self.upgraded if r.centre == centre]}
 
     def one_line(self, centre: str, *, shown: int = 5) -> str:
         """The ingest as one log line: the day range, a count per status, and the first days that did
@@ -124,12 +146,15 @@ def check_day(ds, day: dt.date, name: str) -> None:
                                path=name, expected=f"epochs within {day} 00:00 .. {day + dt.timedelta(days=1)} 00:00")
 
 
-def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *, force: bool = False) -> DayResult:
-    """Fetch, check and archive one day; never raises for a bad or missing file, nor for any other fault
-    of this day (a full disk, an unreadable file, a file too large to read): the day fails with its
-    reason and the next day is tried."""
+def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *, force: bool = False,
+               chain: list[str] | None = None) -> DayResult:
+    """Fetch, check and archive one day under `centre`: the best product of `chain` (best first;
+    default the centre's own) that is out, or — for a day held at a lower level — a better one, which
+    replaces it (status "upgraded"). Never raises for a bad or missing file, nor for any other fault of
+    this day (a full disk, an unreadable file, a file too large to read): the day fails with its reason,
+    a map archived before is kept, and the next day is tried."""
     try:
-        return _ingest_day(source, archive, centre, day, force)
+        return _ingest_day(source, archive, centre, day, force, chain or [centre])
     except InputError:
         raise  # the source itself is misconfigured (a setting, an argument): no day can be ingested
     except Exception as exc:  # a bad day never stops the good ones
@@ -139,32 +164,58 @@ def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *
                          "it again")
 
 
-def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, force: bool) -> DayResult:
-    if not force and archive.has_gim(centre, day):
-        return DayResult(centre, day, "skipped", "already archived and verified", archive.gim_path(centre, day))
-    try:
-        raw = source.fetch(centre, day)
-    except NotFoundError as exc:
-        log.warning("%s %s: %s", centre, day, _reason(exc))
-        return DayResult(centre, day, "missing", _reason(exc))
-    except FetchError as exc:
-        log.error("%s %s: %s", centre, day, _reason(exc))
-        return DayResult(centre, day, "failed", _reason(exc))
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", IonexWarning)
-            ds = parse_ionex(raw.data, raw.origin, centre=centre)
-        for w in caught:
-            log.warning("%s", w.message)
-        check_day(ds, day, raw.origin)
-    except IonexFormatError as exc:
-        log.error("%s %s: refused %s", centre, day, exc)
-        return DayResult(centre, day, "failed", f"refused: {exc}. Nothing was archived for this day; the next "
-                         "run tries it again (or try another mirror or centre)", origin=raw.origin)
-    stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin)
-    log.info("%s %s: archived %d maps from %s", centre, day, ds.sizes["time"], raw.origin)
-    return DayResult(centre, day, "fetched", "", stored.path, int(ds.sizes["time"]), raw.origin,
-                     str(ds.attrs.get("source_sha256", "")), raw.source)
+def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, force: bool,
+                chain: list[str]) -> DayResult:
+    held = None if force else archive.gim_product(centre, day)
+    candidates = chain if held is None else [p for p in chain if level_rank(product_level(p)) > level_rank(held.level)]
+    if held is not None and not candidates:
+        return DayResult(centre, day, "skipped", "already archived and verified", archive.gim_path(centre, day),
+                         product=held.product, level=held.level)
+    notes: list[str] = []  # why each product tried was not archived
+    failed, origin = False, ""
+    for product in candidates:
+        named = (lambda text: text) if len(candidates) == 1 else (lambda text, p=product: f"{p}: {text}")
+        try:
+            raw = source.fetch(product, day)
+        except NotFoundError as exc:
+            last = held is None and product == candidates[-1]  # a final not out yet is the rule, not news
+            (log.warning if last else log.info)("%s %s: %s", product, day, _reason(exc))
+            notes.append(named(_reason(exc)))
+            continue
+        except FetchError as exc:
+            log.error("%s %s: %s", product, day, _reason(exc))
+            notes.append(named(_reason(exc)))
+            failed = True
+            continue
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", IonexWarning)
+                ds = parse_ionex(raw.data, raw.origin, centre=product)
+            for w in caught:
+                log.warning("%s", w.message)
+            check_day(ds, day, raw.origin)
+        except IonexFormatError as exc:
+            log.error("%s %s: refused %s", product, day, exc)
+            notes.append(named(f"refused: {exc}"))
+            failed, origin = True, raw.origin
+            continue
+        level = product_level(product)
+        stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin,
+                                   swx_product=product, swx_level=level)
+        log.info("%s %s: archived %d maps of %s (%s) from %s%s", centre, day, ds.sizes["time"], product, level,
+                 raw.origin, f", replacing the {held}" if held is not None else "")
+        reason = f"replaces the {held}" if held is not None else "; ".join(notes)
+        return DayResult(centre, day, "upgraded" if held is not None else "fetched", reason, stored.path,
+                         int(ds.sizes["time"]), raw.origin, str(ds.attrs.get("source_sha256", "")), raw.source,
+                         product=product, level=level)
+    if held is not None:  # nothing better is out yet: the day keeps its map
+        return DayResult(centre, day, "failed" if failed else "skipped", f"keeps the {held}: " + "; ".join(notes),
+                         archive.gim_path(centre, day), product=held.product, level=held.level)
+    reason = "; ".join(notes)
+    if failed:
+        reason += (". Nothing was archived for this day; the next run tries it again (or try another mirror or "
+                   "centre)")
+    return DayResult(centre, day, "failed" if failed else "missing", reason, origin=origin)
 
 
 def _reason(exc: FetchError) -> str:
@@ -175,12 +226,14 @@ def _reason(exc: FetchError) -> str:
 
 def ingest_gims(source: GimSource, archive: Archive, items: Iterable[tuple[str, dt.date]], *,
                 force: bool = False, on_result: Callable[[DayResult], None] | None = None,
-                record: Callable[[DayResult], None] | None = None) -> IngestSummary:
-    """Ingest every (centre, day) in `items`; returns what happened to each. `record` writes each day's
-    rows as soon as the day is done (a later fault cannot leave archived days out of the database)."""
+                record: Callable[[DayResult], None] | None = None,
+                chains: dict[str, list[str]] | None = None) -> IngestSummary:
+    """Ingest every (centre, day) in `items`; returns what happened to each. `chains`: the products
+    archived under a centre, best first (default the centre's own). `record` writes each day's rows as
+    soon as the day is done (a later fault cannot leave archived days out of the database)."""
     summary = IngestSummary()
     for centre, day in items:
-        result = ingest_day(source, archive, centre, day, force=force)
+        result = ingest_day(source, archive, centre, day, force=force, chain=(chains or {}).get(centre))
         if record:
             record(result)
         summary.results.append(result)
@@ -221,17 +274,19 @@ def record_gim_days(engine: Engine, archive: Archive, results: Iterable[DayResul
     relative to the data folder)."""
     rows = []
     for r in results:
-        if r.status not in ("fetched", "skipped"):
+        if r.status not in ARCHIVED:
             continue
         path = archive.gim_path(r.centre, r.day)
-        if r.status == "fetched" and r.sha256:  # just archived: the ingest knows what it wrote
+        if r.status in ("fetched", "upgraded") and r.sha256:  # just archived: the ingest knows what it wrote
             sha, maps, kind = r.sha256, r.maps, r.source_kind
         else:
             with xr.open_dataset(path, engine="netcdf4") as ds:
                 attrs, maps = dict(ds.attrs), int(ds.sizes["time"])
             sha, kind = str(attrs.get("source_sha256", "")), str(attrs.get("source_kind", ""))
+        held = archive.gim_product(r.centre, r.day)
+        product, level = (held.product, held.level) if held else (r.centre, product_level(r.centre))
         rows.append(dict(kind="GIM", centre=r.centre, day=r.day, path=recorded_path(path, data_dir), sha256=sha, maps=maps,
-                         source_kind=kind))
+                         source_kind=kind, product=product, level=level))
     return record_input_files(engine, rows)
 
 
@@ -243,8 +298,10 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
                       kind: str | None = None, directory: Path | None = None, force: bool = False,
                       on_result: Callable[[DayResult], None] | None = None) -> IngestSummary:
     """The GIMs of `days` (of `centre`, default the settings') from the source `kind` (default
-    SWX_GIM_SOURCE) into the archive — days archived and verified are skipped — and every archived day
-    into the database's input files. `days=None` takes every file of the local folder `directory`.
+    SWX_GIM_SOURCE) into the archive — days archived and verified at the best level are skipped; for
+    the settings' centre a day whose final is not out gets the rapid map, replaced by the final once it
+    is (status "upgraded": `swx.pipeline.revise` then updates what was derived from it) — and every
+    archived day into the database's input files, with its product and level. `days=None` takes every file of the local folder `directory`.
     A missing or broken day is reported in the summary, not raised: the forecast then runs degraded."""
     engine = open_database(settings)  # a database at another schema stops the stage before any download
     remove_stale_parts(settings.data_dir)  # what writers killed mid-write left (the daily flow ingests first)
@@ -254,19 +311,25 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
     def record(result: DayResult) -> None:  # each day's row as soon as the day is done
         record_gim_days(engine, archive, [result], settings.data_dir)
 
+    ours = settings.model_copy(update={"gim_source": kind})
+    chain = gim_chain(ours)
     if days is None:
         folder = directory or settings.gim_local_dir
         if folder is None or not Path(folder).is_dir():
             raise InputError(f"{folder} is not a folder of IONEX files (--dir / SWX_GIM_LOCAL_DIR)")
         local = LocalDirectorySource(folder)
-        summary = ingest_gims(local, archive, local.available(), force=force, on_result=on_result, record=record)
+        # the products of the chain go under the centre the forecasts run on (the best of each day);
+        # any other product (CODE's prediction, another centre) under its own code
+        items = sorted({(ours.centre if c in chain else c, d) for c, d in local.available()})
+        summary = ingest_gims(local, archive, items, force=force, on_result=on_result, record=record,
+                              chains={ours.centre: chain})
         summary.unrecognised = local.unrecognised()
     else:
-        centre = (centre or settings.model_copy(update={"gim_source": kind}).centre).lower()
+        centre = (centre or ours.centre).lower()
         source = OnFirstFetch(kind, lambda: gim_source(settings, archive, kind, directory))
         try:
             summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result,
-                                  record=record)
+                                  record=record, chains={ours.centre: chain})
         finally:
             source.close()
     return summary

@@ -30,7 +30,8 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     """Score the global forecasts for `target_day` against its real GIM (when archived), beside the
     persistence map, globally, by latitude band and land/ocean; store the rows and each epoch's RMSE."""
     engine = ctx.engine
-    if not ctx.archive.has_gim(ctx.centre, target_day):
+    held = ctx.archive.gim_product(ctx.centre, target_day)
+    if held is None:
         raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
     truth_all = archived_maps(ctx, [target_day])
     runs = runs_for_day(engine, target_day, ctx.settings.data_dir)
@@ -58,14 +59,14 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
                                 window_end=w1, kp_class="all", n=r["n"], rmse=r["rmse"], mae=r["mae"],
                                 bias=r["bias"], corr=None, skill_persistence=r.get("skill_vs_persistence"),
                                 skill_median27=None, coverage68=r.get("coverage68"),
-                                coverage95=r.get("coverage95"), run_id=int(run.run_id)))
+                                coverage95=r.get("coverage95"), run_id=int(run.run_id), truth_level=held.level))
                 if r["region"] == "global" and "rmse_persistence" in r:
                     out.append(dict(scope="global", station_code="global", model="map:persistence",
                                     window_start=w0, window_end=w1, kp_class="all", n=r["n"],
                                     rmse=r["rmse_persistence"], mae=r["mae_persistence"],
                                     bias=r["bias_persistence"], corr=None,
                                     skill_persistence=0.0, skill_median27=None, coverage68=None, coverage95=None,
-                                    run_id=int(run.run_id)))
+                                    run_id=int(run.run_id), truth_level=held.level))
             err = fc["tec"].sel(time=times).values - truth
             per_epoch = np.sqrt(np.nanmean(err ** 2, axis=(1, 2)))
             set_global_rmse(engine, int(run.run_id), method, times, per_epoch)
@@ -125,6 +126,9 @@ def _score_published(ctx: Context, fc: pd.DataFrame, wide: pd.DataFrame, kp: pd.
     rows = score_rows(ctx.stations, pd.DatetimeIndex([issue]), truth,
                       base["persistence"][codes].to_numpy(float).T[:, None, :],
                       base["median27"][codes].to_numpy(float).T[:, None, :], predictions, storms, sigmas)
+    held = ctx.archive.gim_product(ctx.centre, fc["target_day"].iloc[0])
+    for r in rows:  # the truth's level: "rapid" until the day's final replaces it (and the day is rescored)
+        r["truth_level"] = held.level if held else ""
     write_verification(ctx.engine, rows, run_id=int(fc["run_id"].iloc[0]))
     return pd.DataFrame(rows)
 

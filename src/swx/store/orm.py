@@ -75,6 +75,9 @@ class InputFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     maps: Mapped[int] = mapped_column(Integer, default=0)
     source_kind: Mapped[str] = mapped_column(String(16))  # remote / local / simulated
+    # the product archived for the day under `centre` (e.g. cor while cod's final is not out) and its level
+    product: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    level: Mapped[str] = mapped_column(String(16), default="final", server_default="final")  # predicted/rapid/final
     ingested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     __table_args__ = (UniqueConstraint("kind", "centre", "day"),)
 
@@ -145,6 +148,8 @@ class ForecastRun(Base):
     code_version: Mapped[str] = mapped_column(String(64), default="")
     settings_hash: Mapped[str] = mapped_column(String(64), default="")
     data_source: Mapped[str] = mapped_column(String(32), default="")  # centre code, "sim" when simulated
+    # the lowest product level among the maps the run read: "rapid" when a final was not out yet
+    input_level: Mapped[str] = mapped_column(String(16), default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="running")
     degraded: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -172,6 +177,7 @@ class RunInput(Base):
     day: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64), default="")
+    level: Mapped[str] = mapped_column(String(16), default="", server_default="")  # a GIM's: predicted/rapid/final
 
 
 class StationForecast(Base):
@@ -240,6 +246,8 @@ class Verification(Base):
     crps: Mapped[float | None] = mapped_column(Float, nullable=True)  # mean CRPS (TECU) of N(mean, sigma)
     pit_hist: Mapped[list | None] = mapped_column(JSONType, nullable=True)  # PIT counts in 10 equal bins
     run_id: Mapped[int | None] = mapped_column(ForeignKey("forecast_runs.id", ondelete="SET NULL"), nullable=True)
+    # the level of the truth it was scored on: "rapid" until the day's final replaces it (then rescored)
+    truth_level: Mapped[str] = mapped_column(String(16), default="", server_default="")
     __table_args__ = (UniqueConstraint(*VERIFICATION_KEY), Index("ix_verification_window_start", "window_start"))
 
 

@@ -289,6 +289,29 @@ def gim_file(engine: Engine, centre: str, day: dt.date, data_dir: Path | None = 
     return _file(path, data_dir)
 
 
+def input_file_ids(engine: Engine, centre: str, first: dt.date, last: dt.date) -> dict[dt.date, int]:
+    """The recorded GIM input files of a centre for days first..last, by day: what each observation
+    written from those maps points to (its product and level)."""
+    f = m.InputFile
+    with engine.connect() as conn:
+        rows = conn.execute(select(f.day, f.id).where(f.kind == "GIM", f.centre == centre, f.day >= first,
+                                                       f.day <= last)).all()
+    return {d: int(i) for d, i in rows}
+
+
+def observation_products(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """Which product each observation of a station came from: time, centre, product and level (empty
+    product where it was not written from a recorded map, e.g. an imported series)."""
+    o, f = m.Observation, m.InputFile
+    with engine.connect() as conn:
+        sid = conn.execute(select(m.Station.id).where(m.Station.code == code)).scalar_one_or_none()
+        rows = [] if sid is None else conn.execute(
+            select(o.time, o.centre, f.product, f.level).outerjoin(f, f.id == o.input_file_id)
+            .where(o.station_id == sid, o.time >= start, o.time < end).order_by(o.time, o.centre)).all()
+    df = _frame(rows, ["time", "centre", "product", "level"], ("time",))
+    return df.fillna({"product": "", "level": ""})
+
+
 def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed") -> pd.DataFrame:
     """Global ΔTEC per time (the method's mean over stations) of observed or forecast ΔTEC."""
     d = m.DeltaTec
@@ -325,7 +348,7 @@ def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.dat
     `published`, only the scores of forecasts as they were published by a run (not re-runs of models
     over a period, e.g. `swx train`'s test windows or `swx evaluate`)."""
     cols = ["scope", "station_code", "model", "window_start", "window_end", "kp_class", "n", "rmse", "mae", "bias",
-            "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "pit_hist"]
+            "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "pit_hist", "truth_level"]
     cond = []
     if start is not None:
         cond.append(m.Verification.window_start >= start)
@@ -394,12 +417,12 @@ def run_provenance(engine: Engine, run_id: int) -> dict[str, Any]:
                                      mv.checkpoint_sha256, mv.created_at)
                               .join(rm, rm.model_version_id == mv.id).join(m.Station, m.Station.id == mv.station_id)
                               .where(rm.run_id == run_id).order_by(mv.architecture, m.Station.code)).all()
-        inputs = conn.execute(select(ri.kind, ri.name, ri.day, ri.sha256, ri.path).where(ri.run_id == run_id)
-                              .order_by(ri.kind, ri.day, ri.name)).all()
+        inputs = conn.execute(select(ri.kind, ri.name, ri.day, ri.level, ri.sha256, ri.path)
+                              .where(ri.run_id == run_id).order_by(ri.kind, ri.day, ri.name)).all()
     return dict(run=dict(row._mapping),
                 models=_frame(models, ["station", "architecture", "version", "status", "val_rmse",
                                        "checkpoint_sha256", "created_at"], ("created_at",)),
-                inputs=_frame(inputs, ["kind", "name", "day", "sha256", "path"]))
+                inputs=_frame(inputs, ["kind", "name", "day", "level", "sha256", "path"]))
 
 
 def counts(engine: Engine) -> dict[str, int]:

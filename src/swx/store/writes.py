@@ -25,6 +25,7 @@ from sqlalchemy import JSON, Connection, Engine, Table, bindparam, delete, or_, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from swx.errors import SwxError
+from swx.io.gim_names import level_rank, product_level
 from swx.sources.indices.tables import IndexTables
 from swx.store import orm as m
 
@@ -200,12 +201,13 @@ def record_input_file(engine: Engine, *, kind: str, centre: str, day: dt.date, p
 
 
 def record_input_files(engine: Engine, rows: list[dict]) -> int:
-    """Register many ingested files at once (idempotent; keys and columns as `record_input_file`)."""
+    """Register many ingested files at once (idempotent; keys and columns as `record_input_file`, and the
+    product archived and its level: by default the centre's own)."""
     now = dt.datetime.now(dt.UTC)
-    rows = [{**r, "ingested_at": now} for r in rows]
+    rows = [{"product": r["centre"], "level": product_level(r["centre"]), **r, "ingested_at": now} for r in rows]
     with engine.begin() as conn:
         return upsert(conn, m.InputFile.__table__, rows, ["kind", "centre", "day"],
-                      update=["path", "sha256", "maps", "source_kind"])
+                      update=["path", "sha256", "maps", "source_kind", "product", "level"])
 
 
 def upsert_indices(engine: Engine, tables: IndexTables) -> int:
@@ -346,11 +348,16 @@ def finish_run(engine: Engine, run_id: int, *, status: str, degraded: bool = Fal
 
 def record_run_provenance(engine: Engine, run_id: int, model_version_ids: Iterable[int],
                           inputs: Iterable[Any]) -> None:
-    """The model versions and input files (objects with kind, name, day, path, sha256) of a run, in one
-    transaction; a rerun replaces the run's previous record."""
+    """The model versions and input files (objects with kind, name, day, path, sha256, level) of a run,
+    in one transaction; a rerun replaces the run's previous record. The run's `input_level` is the lowest
+    level among its maps ("rapid" when it read a map whose final was not out yet)."""
     models = [dict(run_id=run_id, model_version_id=int(i)) for i in sorted(set(model_version_ids))]
-    files = [dict(run_id=run_id, kind=f.kind, name=f.name, day=f.day, path=f.path, sha256=f.sha256) for f in inputs]
+    files = [dict(run_id=run_id, kind=f.kind, name=f.name, day=f.day, path=f.path, sha256=f.sha256,
+                  level=getattr(f, "level", "")) for f in inputs]
+    levels = [f["level"] for f in files if f["kind"] == "GIM" and f["level"]]
     with engine.begin() as conn:
+        conn.execute(m.ForecastRun.__table__.update().where(m.ForecastRun.id == run_id).values(
+            input_level=min(levels, key=level_rank) if levels else ""))
         conn.execute(m.RunModel.__table__.delete().where(m.RunModel.run_id == run_id))
         conn.execute(m.RunInput.__table__.delete().where(m.RunInput.run_id == run_id))
         if models:

@@ -1,0 +1,48 @@
+"""Stage: what follows when a day's truth changes — a better product replacing the map archived for the
+day (the final arriving days after the rapid map the forecasts ran on). The station observations of
+that day are rewritten in place from the new map, its observed ΔTEC and the storm events over it are
+measured again, and every forecast scored against it is verified again: the rows are replaced (the
+verification key is unchanged), never duplicated, and now name the final as their truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TypedDict
+
+from swx.config import Settings
+from swx.pipeline.backfill import chunked
+from swx.pipeline.context import context, observations_of, station_history
+from swx.pipeline.storms import storms
+from swx.pipeline.verify import verify_days
+from swx.store.writes import write_observations
+
+log = logging.getLogger(__name__)
+
+
+class ReviseSummary(TypedDict):
+    """Days whose map changed, the observations rewritten and the days verified again."""
+
+    days: list[str]
+    observations: int
+    verified_again: list[str]
+
+
+def revise_days(settings: Settings, days: list[dt.date]) -> ReviseSummary:
+    """Bring everything derived from the maps of `days` in line with what the archive holds now. The day
+    after each is verified again too: its persistence baselines are this day's values."""
+    days = sorted(set(days))
+    if not days:
+        return ReviseSummary(days=[], observations=0, verified_again=[])
+    ctx = context(settings)
+    written = 0
+    for stretch in chunked(days, chunk_days=len(days)):  # each run of consecutive days alone
+        wide = station_history(ctx, stretch[0], stretch[-1])
+        written += write_observations(ctx.engine, observations_of(ctx, wide), centre_default=ctx.centre)
+        storms(ctx, stretch[0], stretch[-1])
+    rescore = sorted(set(days) | {d + dt.timedelta(days=1) for d in days})
+    verified = [s["day"] for s in verify_days(ctx, rescore) if s["maps"] or s["stations"]]
+    log.info("revised %d day(s) whose map changed (%s): %d observations rewritten, verification of %s recomputed",
+             len(days), ", ".join(str(d) for d in days[:5]) + (" ..." if len(days) > 5 else ""), written,
+             ", ".join(verified) or "no day (none had forecasts)")
+    return ReviseSummary(days=[str(d) for d in days], observations=written, verified_again=verified)
