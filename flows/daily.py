@@ -27,9 +27,12 @@ def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days:
     days = [day - dt.timedelta(days=k) for k in range(lookback - 1, -1, -1)]
     # one after the other: both read and write netCDF, and HDF5 must not be entered from two threads
     kp = tasks.ingest_kp() if refresh_indices else None
-    gims = tasks.ingest_gims(days, wait_for=day if wait else None)
+    if kp and kp["revised_days"]:
+        tasks.revise_kp(kp["revised_days"])
+    gims = tasks.ingest_gims(days, awaited=day if wait else None)
     if gims["upgraded"]:
         tasks.revise(gims["upgraded"])
+    rivals = tasks.ingest_rivals(days + [day + dt.timedelta(days=1)])  # their forecast of the target day too
     # the update learns through the day before yesterday and is scored on yesterday's forecasts, whose
     # 24 h targets end with today's maps (walk-forward: the newest day it can be judged on)
     upd = tasks.update_models(day - dt.timedelta(days=1)) if update else None
@@ -37,7 +40,7 @@ def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days:
     ver = tasks.verify(day)
     st = tasks.storms(day - dt.timedelta(days=7), day)
     tasks.publish(day, fc, ver, st, upd)
-    return {"forecast": fc, "verify": ver, "storms": st, "update": upd, "gims": gims, "kp": kp}
+    return {"forecast": fc, "verify": ver, "storms": st, "update": upd, "gims": gims, "kp": kp, "rivals": rivals}
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ from swx.pipeline.backfill import backfill_chunk_stage
 from swx.pipeline.backfill import replay_updates as replay_updates_stage
 from swx.pipeline.database import database_fault, migrate_database_stage
 from swx.pipeline.forecast import forecast_stage
-from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
-from swx.pipeline.revise import revise_days
-from swx.pipeline.schedule import ingest_waiting
+from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage, ingest_rivals_stage
 from swx.pipeline.report import daily_markdown, forecast_map_png, skill_rows
+from swx.pipeline.revise import revise_days, revise_kp_days
+from swx.pipeline.schedule import ingest_waiting
 from swx.pipeline.storms import storms_stage
 from swx.pipeline.train import ensure_models as ensure_models_stage
 from swx.pipeline.update import update_stage
@@ -81,11 +81,33 @@ def migrate_database() -> str:
 @task(name="ingest-gims", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"],
       retry_condition_fn=worth_retrying)
 @_without_sql
-def ingest_gims(days: list[dt.date], wait_for: dt.date | None = None) -> dict[str, Any]:
+def ingest_gims(days: list[dt.date], awaited: dt.date | None = None) -> dict[str, Any]:
+    """`awaited`: the day whose map is waited for (SWX_GIM_WAIT_MIN) before the run goes on without it."""
     settings = _settings()
-    summary = ingest_waiting(settings, days, wait_for) if wait_for else ingest_gims_stage(settings, days)
+    summary = ingest_waiting(settings, days, awaited) if awaited else ingest_gims_stage(settings, days)
     out = summary.as_dict(settings.centre)
     get_run_logger().info("%s", out["summary"])
+    return out
+
+
+@task(name="ingest-rivals", retries=3, retry_delay_seconds=[10, 60, 300], tags=["io"],
+      retry_condition_fn=worth_retrying)
+@_without_sql
+def ingest_rivals(days: list[dt.date]) -> dict[str, Any]:
+    """The rivals' forecast maps (CODE's 1-day prediction): a missing one leaves its days unscored, never
+    stops the run."""
+    out = {rival: s.as_dict(rival) for rival, s in ingest_rivals_stage(_settings(), days).items()}
+    for rival in out.values():
+        get_run_logger().info("%s", rival["summary"])
+    return out
+
+
+@task(name="revise-kp-days")
+@_without_sql
+def revise_kp(days: list[dt.date]) -> dict[str, Any]:
+    out = revise_kp_days(_settings(), days)
+    get_run_logger().info("Kp revised on %d day(s): %d storm event(s) there now; verification of %s recomputed",
+                          len(out["days"]), len(out["events"]), ", ".join(out["verified_again"]) or "no day")
     return out
 
 

@@ -31,7 +31,9 @@ def render() -> None:
         last = k.dropna(subset=["kp"]).iloc[-1]
         g = int(last.g_class)
         c1, c2 = st.columns(2)
-        c1.metric("Latest Kp", f"{last.kp:.2f}", help=f"3-hour interval from {last.time:%Y-%m-%d %H:%M} UTC")
+        c1.metric("Latest Kp" + (" (nowcast)" if last.nowcast else ""), f"{last.kp:.2f}",
+                  help=f"3-hour interval from {last.time:%Y-%m-%d %H:%M} UTC; status {last.status}"
+                       + (": GFZ's definitive value replaces it later" if last.nowcast else ""))
         c2.metric("NOAA G-scale", f"G{g}" if g else "below storm level")
         if g:
             st.error(f"Geomagnetic storm: G{g} (Kp {last.kp:.2f} ≥ 5-)")

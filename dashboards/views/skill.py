@@ -59,6 +59,10 @@ def render() -> None:
     st.caption("The forecasts as they were published, each issued before its day (walk-forward); the test "
                "windows of `swx train` and the re-runs of `swx evaluate` are not shown here.")
     st.dataframe(table)
+    rivals = q.rival_labels(stations["model"].unique())
+    if rivals:
+        st.caption("Rivals, scored on the same stations and times: " + "; ".join(
+            f"**{m}** = {label}, its forecast of the same day" for m, label in rivals.items()) + ".")
     st.caption("Pooled over the window (RMSE from the sample-weighted mean square); skill = 1 − RMSE / RMSE of "
                "the baseline on the same samples: above 0 beats it. CRPS: of the Gaussian (mean, sigma) forecast, "
                "for the forecasts with a sigma (lower is better; it equals the MAE for a forecast without spread).")

@@ -20,8 +20,12 @@ def render() -> None:
         st.info("No storm (Kp ≥ 5-) in the data so far.")
         return
     st.dataframe(df, hide_index=True)
+    if (df["kp_status"] == "nowcast").any():
+        st.caption("kp_status **nowcast**: the event's Kp includes nowcast values; its G class and span are "
+                   "measured again when GFZ's definitive Kp arrives.")
     csv_download(df, "storms")
-    labels = {i: f"{r.start:%Y-%m-%d %H:%M} UTC — G{r.g_class} (max Kp {r.max_kp:.2f})" for i, r in df.iterrows()}
+    labels = {i: f"{r.start:%Y-%m-%d %H:%M} UTC — G{r.g_class} (max Kp {r.max_kp:.2f}"
+                 + (", nowcast" if r.kp_status == "nowcast" else "") + ")" for i, r in df.iterrows()}
     i = st.selectbox("Event", list(labels), format_func=labels.get)
     ev = df.loc[i]
     t0 = ev.start.to_pydatetime() - dt.timedelta(days=1)

@@ -167,13 +167,13 @@ class Archive:
     def load_indices(self) -> IndexTables:
         return IndexTables(_read_table(self.kp_path, empty_kp()), _read_table(self.daily_path, empty_daily()))
 
-    def store_indices(self, tables: IndexTables) -> tuple[IndexTables, int]:
-        """Merge `tables` into the archived ones (better status, then newer, wins); returns (merged,
-        number of 3-hourly rows added or changed)."""
+    def store_indices(self, tables: IndexTables) -> tuple[IndexTables, pd.DatetimeIndex]:
+        """Merge `tables` into the archived ones (better status, then newer, wins: a definitive Kp
+        replaces the nowcast); returns (merged, the times of the 3-hourly rows added or changed)."""
         old = self.load_indices()
         merged = merge_tables(old, tables)
-        changed = _count_changed(old.kp, merged.kp)
-        if changed or _count_changed(old.daily, merged.daily) or not self.kp_path.exists():
+        changed = _changed_times(old.kp, merged.kp)
+        if len(changed) or len(_changed_times(old.daily, merged.daily)) or not self.kp_path.exists():
             _write_table(merged.kp, self.kp_path, "Kp (3-hourly, interval start) and ap")
             self._record(self.kp_path)
             _write_table(merged.daily, self.daily_path, "daily Ap, sunspot number and F10.7")
@@ -181,15 +181,16 @@ class Archive:
         return merged, changed
 
 
-def _count_changed(old: pd.DataFrame, new: pd.DataFrame) -> int:
+def _changed_times(old: pd.DataFrame, new: pd.DataFrame) -> pd.DatetimeIndex:
+    """The times of the rows of `new` that `old` lacks or holds otherwise (value, status or source)."""
     if old.empty:
-        return len(new)
+        return pd.DatetimeIndex(new.index)
     joined = new.merge(old, how="left", left_index=True, right_index=True, suffixes=("", "_old"))
     changed = np.zeros(len(joined), dtype=bool)
     for c in new.columns:
         a, b = joined[c], joined[c + "_old"]
         changed |= ~((a == b) | (a.isna() & b.isna())).to_numpy()
-    return int(changed.sum())
+    return pd.DatetimeIndex(joined.index[changed])
 
 
 def _write_table(df: pd.DataFrame, path: Path, title: str) -> None:

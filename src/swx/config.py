@@ -150,6 +150,9 @@ class Settings(BaseSettings):
                           "[\"cor\"]); default the centre's rapid product; [] none")
     gim_upgrade_days: int = Field(14, ge=1, le=60, description="Days back the daily run looks for better maps (finals for "
                                   "days held as rapid) and for days still missing")
+    gim_rivals: list[str] = Field(default_factory=lambda: ["c1p"],
+                                  description="Forecast maps verified beside swx's, same days and samples (JSON list; "
+                                              "default CODE's 1-day prediction c1p); not with the simulated source")
     gim_wait_min: float = Field(0.0, ge=0, le=720, description="Daily run: minutes to wait for the issue day's map "
                                 "(tried again every 10 min) before forecasting degraded from older maps")
     gim_source: Literal["remote", "local", "simulated"] = Field(
@@ -198,6 +201,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator("gim_local_dir", "earthdata_netrc", "database_url", "cache_dir", "station_catalog", "dask_address",
+                     "gim_fallbacks",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
@@ -222,7 +226,7 @@ class Settings(BaseSettings):
     def _lower(cls, v: str) -> str:
         return v.strip().lower()
 
-    @field_validator("gim_fallbacks")
+    @field_validator("gim_fallbacks", "gim_rivals")
     @classmethod
     def _lower_all(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else [c.strip().lower() for c in v if c.strip()]

@@ -45,6 +45,25 @@ def test_ingest_gims_reports_missing_days_and_exits_non_zero(tmp_path):
     assert "1 fetched" in r.output and "MISSING cod 2020-01-09" in r.output
 
 
+def test_ingest_gims_takes_the_rapid_map_then_upgrade_replaces_it_with_the_final(tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    write_ionex(make_gim(seed=1), folder / "corg0080.20i")  # only the rapid map of 8 January is out
+    args = ["ingest", "gims", "--start", "2020-01-08", "--source", "local", "--dir", str(folder)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "1 fetched" in r.output and "RAPID   cod 2020-01-08: the rapid cor map" in r.output
+    write_ionex(make_gim(seed=2), folder / "codg0080.20i")  # the final comes out
+    monkeypatch.setenv("SWX_GIM_UPGRADE_DAYS", "1")
+    r = runner.invoke(app, ["ingest", "gims", "--upgrade", "--end", "2020-01-08", "--source", "local", "--dir",
+                            str(folder)])
+    assert r.exit_code == 0, r.output
+    assert "1 upgraded to a better product" in r.output
+    assert "UPGRADED cod 2020-01-08: the final cod replaces the rapid cor" in r.output
+    assert "upgraded days: 216 observations rewritten" in r.output  # 18 stations x 12 two-hour steps
+    r = runner.invoke(app, ["ingest", "gims", "--source", "local", "--dir", str(folder)])
+    assert r.exit_code == 2 and "give the first day (or --upgrade for the recent days)" in r.output
+
+
 def test_ingest_gims_stores_the_observed_response_of_the_days_archived():
     """Maps ingested by hand (no forecast) still give the Storms page its events: the observed ΔTEC of
     the days archived, against the 27-day reference of the days before, and the storms in their span

@@ -20,7 +20,8 @@ from swx.science.verify import pooled_skill
 from swx.store import queries as q
 from swx.store.db import engine_from_settings
 from swx.store.orm import StormEvent as StormEventRow
-from swx.store.writes import write_storm_events
+from swx.store.orm import Verification as VerificationRow
+from swx.store.writes import write_storm_events, write_verification
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ["views/now.py", "views/stations.py", "views/global_map.py", "views/skill.py", "views/storms.py",
@@ -159,6 +160,28 @@ def test_skill_page_groups_and_trend(seeded):
     assert len(at.dataframe) == 2  # with the global-map verification table
 
 
+def test_skill_page_names_the_rival_scored_beside_swx(seeded):
+    """CODE's 1-day prediction, scored in a run's windows (here copied from the CNN's rows: the simulated
+    demo has no rival), is shown beside swx's models and named."""
+    settings, info = seeded
+    if (settings.database_url or "").startswith("postgresql"):
+        pytest.skip("the dashboard's role is read-only there; the SQLite case stores the rows")
+    engine = engine_from_settings(settings)
+    cnn = q.skill_table(engine, published=True).query("model == 'cnn'")
+    keep = ["scope", "station_code", "window_start", "window_end", "kp_class", "n", "rmse", "mae", "bias"]
+    rival = [{**{k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for k, v in r.items()}, "model": "c1p"}
+             for r in cnn[keep].to_dict("records")]
+    write_verification(engine, rival, run_id=info["runs"][-1])
+    try:
+        at = _app("views/skill.py")
+        assert not at.exception
+        assert ("E000N50", "c1p") in at.dataframe[0].value.index
+        assert any("**c1p** = CODE's 1-day prediction" in c.value for c in at.caption)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.delete(VerificationRow).where(VerificationRow.model == "c1p"))
+
+
 def test_storms_page_event_curves(seeded):
     settings, info = seeded
     engine = engine_from_settings(settings)
@@ -167,6 +190,8 @@ def test_storms_page_event_curves(seeded):
     df = at.dataframe[0].value
     events = q.storms(engine)
     assert df.g_class.max() == 4 and len(df) == len(events)
+    assert set(df.kp_status) == {"observed"}  # the bundled history: no nowcast to mark
+    assert not any("nowcast" in c.value for c in at.caption)
     first = events.iloc[0]
     assert at.metric[0].value == f"G{first.g_class}"
     assert len(_charts(at)) == 3  # Kp, Global ΔTEC, the most affected stations' ΔTEC

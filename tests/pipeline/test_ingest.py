@@ -207,3 +207,117 @@ def test_a_fault_on_one_day_does_not_stop_the_others_and_each_day_is_recorded_at
     assert "MemoryError" in summary.results[2].reason and "Nothing was archived" in summary.results[2].reason
     assert recorded_at[0] == (D1, {D1}) and recorded_at[-1] == (d4, {D1, d4})
     assert Archive(get_settings().archive_dir).gim_days("cod") == [D1, d4]
+
+
+def _product_file(folder, product: str, day: dt.date, seed: int, *, truncated: bool = False):
+    """A day's maps of `product`, written by swx's writer under the IGS short name (gzip)."""
+    from swx.io.gim_names import short_name
+
+    text = gim_text(day, seed=seed)
+    if truncated:
+        text = text[: len(text) // 2]
+    path = folder / (short_name(product, day, compressed=False) + ".gz")
+    path.write_bytes(gzip.compress(text.encode(), mtime=0))
+    return path
+
+
+def test_the_best_product_of_each_day_is_kept_and_a_final_replaces_the_rapid_map(tmp_path):
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    archive = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    chains = {"cod": ["cod", "cor"]}
+    for day in (D1, D2, D3):
+        _product_file(folder, "cor", day, seed=1)
+    _product_file(folder, "cod", D1, seed=2)
+    _product_file(folder, "cod", D3, seed=2, truncated=True)  # a broken final
+
+    first = ingest_gims(src, archive, [("cod", d) for d in (D1, D2, D3)], chains=chains)
+    got = {r.day: r for r in first.results}
+    assert (got[D1].status, got[D1].product, got[D1].level) == ("fetched", "cod", "final")
+    assert (got[D2].status, got[D2].product, got[D2].level) == ("fetched", "cor", "rapid")
+    assert got[D2].reason.startswith("cod: no cod file for this day")
+    assert (got[D3].status, got[D3].product) == ("fetched", "cor") and "cod: refused" in got[D3].reason
+    assert str(archive.gim_product("cod", D2)) == "rapid cor"
+    assert any(line.startswith("  RAPID   cod 2020-01-09: the rapid cor map") for line in first.lines())
+    assert archive.gim_days("cor") == []  # the rapid maps are the cod days', under cod
+
+    _product_file(folder, "cod", D2, seed=3)  # D2's final is out
+    second = ingest_gims(src, archive, [("cod", d) for d in (D1, D2, D3)], chains=chains)
+    got = {r.day: r for r in second.results}
+    assert got[D1].status == "skipped"
+    assert (got[D2].status, got[D2].product, got[D2].level) == ("upgraded", "cod", "final")
+    assert got[D2].reason == "replaces the rapid cor" and [r.day for r in second.upgraded] == [D2]
+    np.testing.assert_array_equal(archive.open_gim("cod", D2).tec.values, make_gim(D2, seed=3).tec.values)
+    # a broken final never replaces the rapid map it would upgrade: the day fails, naming the file
+    assert got[D3].status == "failed" and got[D3].reason.startswith("keeps the rapid cor: refused")
+    assert str(archive.gim_product("cod", D3)) == "rapid cor"
+    assert "1 upgraded to a better product" in second.lines()[0]
+
+    third = ingest_gims(src, archive, [("cod", d) for d in (D1, D2)], chains=chains)
+    assert [r.status for r in third.results] == ["skipped", "skipped"]  # finals: nothing is fetched again
+
+
+def test_a_folder_of_rapid_final_and_predicted_files_goes_to_the_centre_and_the_rival(tmp_path, monkeypatch):
+    from swx.config import get_settings
+    from swx.pipeline.ingest import ingest_gims_stage
+    from swx.store.db import open_database
+    from swx.store.queries import input_file_ids, input_files
+
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    _product_file(folder, "cor", D1, seed=1)
+    _product_file(folder, "cor", D2, seed=1)
+    _product_file(folder, "cod", D2, seed=2)
+    _product_file(folder, "c1p", D2, seed=4)
+    monkeypatch.setenv("SWX_GIM_SOURCE", "local")
+    monkeypatch.setenv("SWX_GIM_LOCAL_DIR", str(folder))
+    get_settings.cache_clear()
+    settings = get_settings()
+    summary = ingest_gims_stage(settings, None)
+    assert sorted((r.centre, r.day, r.product) for r in summary.results) == [
+        ("c1p", D2, "c1p"), ("cod", D1, "cor"), ("cod", D2, "cod")]
+    archive = Archive(settings.archive_dir)
+    assert [str(archive.gim_product("cod", d)) for d in (D1, D2)] == ["rapid cor", "final cod"]
+    assert str(archive.gim_product("c1p", D2)) == "predicted c1p"
+    engine = open_database(settings)
+    assert set(input_file_ids(engine, "cod", D1, D2)) == {D1, D2}
+    files = input_files(engine)
+    assert list(files[["centre", "day", "product", "level"]].itertuples(index=False, name=None)) == [
+        ("c1p", D2, "c1p", "predicted"), ("cod", D1, "cor", "rapid"), ("cod", D2, "cod", "final")]
+
+
+def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, monkeypatch, caplog):
+    """The issue day's map is tried again every 10 minutes for SWX_GIM_WAIT_MIN; when it has not come by
+    then the run goes on (degraded), and says so. A map that comes during the wait is taken."""
+    from swx.config import get_settings
+    from swx.pipeline.schedule import default_issue_day, ingest_waiting
+
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    _product_file(folder, "cor", D1, seed=1)
+    monkeypatch.setenv("SWX_GIM_SOURCE", "local")
+    monkeypatch.setenv("SWX_GIM_LOCAL_DIR", str(folder))
+    monkeypatch.setenv("SWX_GIM_WAIT_MIN", "30")
+    get_settings.cache_clear()
+    settings = get_settings()
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    with caplog.at_level("INFO", logger="swx.pipeline.schedule"):
+        summary = ingest_waiting(settings, [D1, D2], D2, sleep=sleep, clock=lambda: now[0])
+    assert slept == [600.0, 600.0, 600.0] and [r.status for r in summary.results] == ["fetched", "missing"]
+    assert "no cod map of 2020-01-09 after waiting 30 min: the forecast runs degraded" in caplog.text
+
+    def arrives(seconds: float) -> None:  # the rapid map comes out during the first pause
+        sleep(seconds)
+        _product_file(folder, "cor", D3, seed=1)
+
+    slept.clear()
+    summary = ingest_waiting(settings, [D3], D3, sleep=arrives, clock=lambda: now[0])
+    assert slept == [600.0] and [(r.day, r.status, r.level) for r in summary.results] == [(D3, "fetched", "rapid")]
+    assert default_issue_day(dt.datetime(2020, 1, 10, 6, 30, tzinfo=dt.UTC)) == D2  # yesterday's maps at 06:30

@@ -1,9 +1,14 @@
 """swx on a feed that behaves like the real servers (issue 19): a local HTTP server publishes, on a
 simulated clock, each day's rapid map at D+1 (one of them late), its final at D+5, and CODE's 1-day
 prediction the day before, all written by swx's IONEX writer from the simulator under the IGS long
-names (each product a little different). Ten operational days are run as the daily flow runs them —
-ingest (waiting for a late rapid map), revision of the days whose final arrived, forecast, verification
-— over the May 2024 storm."""
+names (each product a little different); and GFZ's Kp files, written by swx's GFZ writer, with a day's
+Kp as a nowcast first (a storm's peak under-estimated) and definitive three days later. Ten operational
+days are run as the daily flow runs them — Kp, then the maps (waiting for a late rapid one), revision
+of what changed, CODE's prediction, forecast, verification, storms.
+
+The days are in late 2025, after the bundled Kp history, so the feed's Kp is the only Kp of those days:
+it replays the real Kp and F10.7 of April-May 2024, 518 days on, so the 10-11 May 2024 storm (Kp 9o)
+falls on 10-11 October 2025."""
 
 from __future__ import annotations
 
@@ -15,26 +20,42 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swx.archive import Archive, load_indices
 from swx.config import get_settings
 from swx.io.gim_names import name_for, parse_name
 from swx.io.ionex import format_ionex
 from swx.pipeline.context import context, station_history
 from swx.pipeline.forecast import forecast_stage
-from swx.pipeline.ingest import daterange, ingest_gims_stage
-from swx.pipeline.revise import revise_days
+from swx.pipeline.ingest import daterange, ingest_gims_stage, ingest_indices_stage, ingest_rivals_stage
+from swx.pipeline.revise import revise_days, revise_kp_days
 from swx.pipeline.schedule import default_issue_day, ingest_waiting
+from swx.pipeline.status import run_status, summary_lines
+from swx.pipeline.storms import storms_stage
 from swx.pipeline.train import train
 from swx.pipeline.verify import verify_stage
+from swx.science.verify import map_scores
+from swx.sources.indices.gfz import format_gfz_text
+from swx.sources.indices.history import load_history
+from swx.sources.indices.tables import IndexTables
 from swx.sources.simulated import simulated_source
 from swx.store import queries as q
 from tests.helpers import FixtureServer
 
-FIRST_ISSUE = dt.date(2024, 5, 6)
+SHIFT = dt.timedelta(days=518)  # 2024-04-01 -> 2025-09-01
+FIRST_ISSUE = dt.date(2025, 10, 6)
 DAYS = 10
-HISTORY_START = dt.date(2024, 4, 1)
+HISTORY_START = dt.date(2025, 9, 1)
 RUN_AT = dt.time(6, 30)
-LATE_RAPID = dt.date(2024, 5, 10)  # its rapid map comes out at 07:30 the next day, after the run started
+LATE_RAPID = dt.date(2025, 10, 10)  # its rapid map comes out at 07:30 the next day, after the run started
+STORM = dt.date(2025, 10, 10)  # 10 May 2024, 518 days on
+KP_DEFINITIVE_AFTER = dt.timedelta(days=3)  # GFZ's is weeks; three days keep the test's ten days short
+
+
+def replayed_indices() -> IndexTables:
+    """The real Kp and F10.7 of 20 March - 30 June 2024, 518 days on: the truth the feed publishes."""
+    real = load_history().between("2024-03-20", "2024-07-01")
+    kp, daily = real.kp.copy(), real.daily.copy()
+    kp.index, daily.index = kp.index + SHIFT, daily.index + SHIFT
+    return IndexTables(kp.assign(status="definitive", source="GFZ"), daily.assign(status="definitive", source="GFZ"))
 
 
 class Feed:
@@ -43,10 +64,12 @@ class Feed:
     12:00. Files are made once, when first published, and never change."""
 
     PATHS = {"cod": "/CODE/final", "cor": "/CODE/rapid", "c1p": "/CODE/predicted"}
+    KP_PATHS = {"all": "/GFZ/Kp_ap_Ap_SN_F107_since_1932.txt", "nowcast": "/GFZ/Kp_ap_Ap_SN_F107_nowcast.txt"}
 
     def __init__(self, server: FixtureServer, settings) -> None:
         self.server = server
-        self.sim = simulated_source(settings, load_indices(Archive(settings.archive_dir))).simulator
+        self.truth = replayed_indices()
+        self.sim = simulated_source(settings, self.truth).simulator
         self.now = dt.datetime.combine(HISTORY_START, dt.time(), tzinfo=dt.UTC)
 
     @staticmethod
@@ -66,7 +89,24 @@ class Feed:
         before = self.sim.day(day - dt.timedelta(days=1))
         return final.assign(tec=(final["tec"].dims, (before["tec"].values * 1.05).round(1).astype(np.float32)))
 
+    def kp_as_published(self) -> IndexTables:
+        """GFZ's files now: every ended UT day, definitive once KP_DEFINITIVE_AFTER has passed, a nowcast
+        before — one that puts a storm's peak two thirds too low."""
+        today = pd.Timestamp(self.now.date(), tz="UTC")
+        kp = self.truth.kp[self.truth.kp.index < today].copy()
+        daily = self.truth.daily[self.truth.daily.index < today].copy()
+        nowcast_from = today - pd.Timedelta(KP_DEFINITIVE_AFTER)
+        late = kp.index >= nowcast_from
+        kp.loc[late, "status"] = "preliminary"
+        kp.loc[late & (kp["kp"] >= 7), "kp"] = (kp.loc[late & (kp["kp"] >= 7), "kp"] - 2 / 3).round(3)
+        daily.loc[daily.index >= nowcast_from, "status"] = "preliminary"
+        return IndexTables(kp, daily)
+
     def publish(self) -> None:
+        tables = self.kp_as_published()
+        recent = tables.between(pd.Timestamp(self.now.date(), tz="UTC") - pd.Timedelta(days=30), "2100-01-01")
+        self.server.add(self.KP_PATHS["all"], body=format_gfz_text(tables).encode())
+        self.server.add(self.KP_PATHS["nowcast"], body=format_gfz_text(recent).encode())
         for product, path in self.PATHS.items():
             first = HISTORY_START - dt.timedelta(days=1)
             for day in daterange(first, (self.now + dt.timedelta(days=2)).date()):
@@ -97,7 +137,9 @@ def feed(monkeypatch):
     server.start()
     mirrors = {p: [server.url(path + "/{name}")] for p, path in Feed.PATHS.items()}
     for key, value in {"SWX_GIM_SOURCE": "remote", "SWX_GIM_CENTRE": "cod", "SWX_GIM_MIRRORS": json.dumps(mirrors),
-                       "SWX_HTTP_RETRIES": "0", "SWX_SIM_CADENCE_MIN": "120"}.items():
+                       "SWX_HTTP_RETRIES": "0", "SWX_SIM_CADENCE_MIN": "120", "SWX_KP_SOURCE": "gfz",
+                       "SWX_KP_URL": server.url(Feed.KP_PATHS["all"]),
+                       "SWX_KP_NOWCAST_URL": server.url(Feed.KP_PATHS["nowcast"])}.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     yield Feed(server, get_settings())
@@ -108,28 +150,37 @@ def test_ten_days_on_rapid_maps_with_finals_replacing_them_and_verification_reco
     settings = get_settings()
     first_run = dt.datetime.combine(FIRST_ISSUE + dt.timedelta(days=1), RUN_AT, tzinfo=dt.UTC)
     feed.set_clock(first_run - dt.timedelta(hours=1))
+    assert ingest_indices_stage(settings).revised_days == []
     history = ingest_gims_stage(settings, daterange(HISTORY_START, FIRST_ISSUE - dt.timedelta(days=1)))
-    assert {r.level for r in history.results if r.day <= dt.date(2024, 5, 2)} == {"final"}
+    assert {r.level for r in history.results if r.day <= dt.date(2025, 10, 2)} == {"final"}
     assert [(r.day, r.product) for r in history.results if r.level == "rapid"] == [
-        (dt.date(2024, 5, d), "cor") for d in (3, 4, 5)]  # finals not out yet: the rapid maps
+        (dt.date(2025, 10, d), "cor") for d in (3, 4, 5)]  # finals not out yet: the rapid maps
     ctx = context(settings)
     with caplog.at_level("INFO", logger="swx.pipeline.context"):
-        train(ctx, ["cnn"], train_end=dt.date(2024, 5, 3), epochs=3)
-    assert "3 day(s) from maps whose finals are not out yet (2024-05-03 rapid cor, 2024-05-04 rapid cor, " \
-        "2024-05-05 rapid cor)" in caplog.text
+        train(ctx, ["cnn"], train_end=dt.date(2025, 10, 3), epochs=3)
+    assert "3 day(s) from maps whose finals are not out yet (2025-10-03 rapid cor, 2025-10-04 rapid cor, " \
+        "2025-10-05 rapid cor)" in caplog.text
 
     upgrades: dict[dt.date, int] = {}
     verified_rapid: dict[dt.date, float] = {}
+    kp_revised: list[dt.date] = []
+    storm_seen: list[tuple[dt.date, int, float, str]] = []  # run day, G class, max Kp, Kp status
     for k in range(DAYS):
         run_at = first_run + dt.timedelta(days=k)
         feed.set_clock(run_at)
         issue = default_issue_day(run_at)
+        kp = ingest_indices_stage(settings)
+        if kp.revised_days:
+            kp_revised += kp.revised_days
+            revise_kp_days(settings, kp.revised_days)
         days = daterange(issue - dt.timedelta(days=settings.gim_upgrade_days - 1), issue)
         got = ingest_waiting(settings, days, issue, wait_min=60, poll_min=10, sleep=feed.sleep, clock=feed.clock)
         for r in got.upgraded:
             upgrades[r.day] = upgrades.get(r.day, 0) + 1
         assert {r.day for r in got.results if r.status in ("missing", "failed")} == set()
         revise_days(settings, [r.day for r in got.upgraded])
+        rival = ingest_rivals_stage(settings, days + [issue + dt.timedelta(days=1)])["c1p"]
+        assert {r.day for r in rival.results if r.status == "fetched"} >= {issue + dt.timedelta(days=1)}
         fc = forecast_stage(settings, issue)
         assert not fc["degraded"], (issue, fc["reason"])  # the rapid map was out (or came while waiting)
         run = q.run_provenance(ctx.engine, fc["run_id"])
@@ -141,15 +192,28 @@ def test_ten_days_on_rapid_maps_with_finals_replacing_them_and_verification_reco
         v = verify_stage(settings, issue)
         if issue > FIRST_ISSUE:
             verified_rapid[issue] = v["stations"]["blend"]
+        storms_stage(settings, issue - dt.timedelta(days=7), issue)
+        events = q.storms(ctx.engine)
+        for e in events[events.start.dt.date == STORM].itertuples():
+            storm_seen.append((issue, e.g_class, e.max_kp, e.kp_status))
+
+    # the storm was first seen on nowcast Kp (its first day's peak, 8+, as 8o: G4), then its G class
+    # followed GFZ's definitive values (the peak 9o of its second day: G5)
+    truth = feed.truth.kp["kp"]
+    assert truth[truth.index.date == STORM].max() == 8.667 and truth.max() == 9.0
+    assert storm_seen[0] == (STORM, 4, 8.0, "nowcast")
+    assert storm_seen[-1] == (dt.date(2025, 10, 15), 5, 9.0, "definitive")
+    # each run made one more day definitive: the day three days before its own
+    assert kp_revised == daterange(dt.date(2025, 10, 4), dt.date(2025, 10, 12))
 
     # each final replaced its rapid map exactly once, fetched once, and only once it was out
-    finals_in = [d for d in daterange(dt.date(2024, 5, 3), feed.now.date()) if feed.out_from("cod", d) <= feed.now]
+    finals_in = [d for d in daterange(dt.date(2025, 10, 3), feed.now.date()) if feed.out_from("cod", d) <= feed.now]
     assert upgrades == {d: 1 for d in finals_in}
     assert all(feed.hits("cod", d) == 1 for d in finals_in)
     assert feed.hits("cor", LATE_RAPID) == 1  # fetched after the wait, not missed
 
     # the verification of the days whose truth changed was recomputed, not duplicated; its truth is the final
-    rows = q.skill_table(ctx.engine, start=dt.datetime(2024, 5, 7, tzinfo=dt.UTC))
+    rows = q.skill_table(ctx.engine, start=dt.datetime(2025, 10, 6, 12, tzinfo=dt.UTC))  # stations: from 22:00
     keys = ["scope", "station_code", "model", "window_start", "window_end", "kp_class"]
     assert not rows.duplicated(keys).any()
     # the verified day: the maps' window starts at its 00:00, the stations' at the issue time 2 h before
@@ -157,7 +221,7 @@ def test_ten_days_on_rapid_maps_with_finals_replacing_them_and_verification_reco
     for day, levels in level.items():
         assert levels == {"final" if day in finals_in else "rapid"}, day
     rescored = [d for d in verified_rapid if d in finals_in]
-    assert rescored == [dt.date(2024, 5, d) for d in (7, 8, 9, 10, 11)]
+    assert rescored == [dt.date(2025, 10, d) for d in (7, 8, 9, 10, 11)]
     again = {d: verify_stage(settings, d)["stations"]["blend"] for d in rescored}
     assert all(again[d] != verified_rapid[d] for d in rescored)  # scored against another truth now
 
@@ -171,4 +235,22 @@ def test_ten_days_on_rapid_maps_with_finals_replacing_them_and_verification_reco
     np.testing.assert_allclose(stored.to_numpy(), wide[code].reindex(stored.index).to_numpy(), atol=1e-9)
     products = q.observation_products(ctx.engine, code, lo, hi)
     assert set(products["level"]) == {"final"} and set(products["product"]) == {"cod"}
+
+    # CODE's prediction was verified beside swx's map and station forecasts, on the same samples
+    day = rescored[0]
+    maps = rows[(rows.model.isin(["map:c1p", "map:residual", "map:persistence"])) & (rows.station_code == "global")
+                & (rows.window_start.dt.date == day)].set_index("model")
+    truth, pred = ctx.archive.open_gim_tec("cod", day)["tec"], ctx.archive.open_gim_tec("c1p", day)["tec"]
+    on = maps.loc["map:residual", "n"]
+    direct = map_scores(pred.values, truth.values, truth.lat.values, truth.lon.values)[0]  # the day's 13 maps
+    assert maps.loc["map:c1p", "n"] == on and maps.loc["map:c1p", "rmse"] == pytest.approx(direct["rmse"], rel=1e-9)
+    stations = rows[(rows.scope == "station") & (rows.kp_class == "all")
+                    & ((rows.window_start + pd.Timedelta(hours=2)).dt.date == day)].groupby("model")["n"].sum()
+    assert stations["c1p"] == stations["blend"] == stations["persistence"] > 0
+    status, _ = run_status(settings, max_age_h=1e6)  # swx status --json: side by side, last days
+    assert status["input_level"] == "rapid"
+    assert {"map:c1p", "map:residual", "map:persistence"} <= set(status["map_skill_recent"])
+    assert {"c1p", "blend", "persistence"} <= set(status["station_skill"])
+    assert any(line.startswith("  maps, last 7 days (RMSE TECU, vs persistence): ") and "map:c1p" in line
+               for line in summary_lines(status))
     assert parse_name(name_for("c1p", LATE_RAPID)).centre == "c1p"

@@ -114,13 +114,25 @@ def ingest_kp_cmd(
     file: Annotated[Path | None, typer.Option(help="A GFZ Kp_ap_Ap_SN_F107 file or a CelesTrak SW file.")] = None,
 ) -> None:
     """Bring Kp and F10.7 into the archive from GFZ, a local file or the bundled history."""
-    from swx.pipeline.ingest import ingest_indices_stage
+    from rich.markup import escape
 
+    from swx.pipeline.ingest import ingest_indices_stage
+    from swx.pipeline.revise import revise_kp_days
+
+    settings = get_settings()
     try:
-        summary = ingest_indices_stage(get_settings(), kind=source, file=file)
+        summary = ingest_indices_stage(settings, kind=source, file=file)
     except InputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source / --file") from None
     out.print(str(summary))
+    if summary.revised_days:
+        try:
+            done = revise_kp_days(settings, summary.revised_days)
+        except Exception as exc:  # noqa: BLE001 - the revised Kp is archived all the same
+            out.print(f"[yellow]storm events of the revised days not measured again: {escape(reason_of(exc))}[/yellow]")
+            return
+        out.print(f"storm events of the revised days measured again: {len(done['events'])} there now; "
+                  f"verification recomputed for {', '.join(done['verified_again']) or 'no day (none had forecasts)'}")
 
 
 @app.command("import-series", rich_help_panel="Data in")

@@ -31,6 +31,9 @@ LEVELS: tuple[str, ...] = ("predicted", "rapid", "final")
 #: analysis centres' finals, and the simulator's maps, which are the truth of the demo)
 _RAPID = frozenset({"cor", "igr", "jpr", "esr", "upr", "uqr"})
 _PREDICTED = frozenset({"c1p", "c2p"})
+#: what the predicted products are, for people (the rivals' names on the Skill page)
+PREDICTED_LABELS: dict[str, str] = {"c1p": "CODE's 1-day prediction (c1pg / COD0OPSPRD)",
+                                    "c2p": "CODE's 2-day prediction (c2pg)"}
 #: the centre's own rapid product: the default fallback while its final map is not out
 RAPID_OF: dict[str, str] = {"cod": "cor", "igs": "igr", "jpl": "jpr", "esa": "esr", "upc": "upr"}
 

@@ -131,12 +131,19 @@ def downloader(settings: Settings) -> Downloader:
                       netrc_path=settings.netrc_path)
 
 
-def station_history(ctx: Context, start: dt.date, end: dt.date) -> pd.DataFrame:
-    long, report = series_from_archive(ctx.archive, ctx.centre, ctx.stations, start, end)
-    if report.days_missing:
+def station_history(ctx: Context, start: dt.date, end: dt.date, centre: str | None = None) -> pd.DataFrame:
+    """The stations' vTEC on the 2-hour grid from the archived maps of start..end (of `centre`, default
+    the context's: another is a rival's forecast maps, e.g. CODE's prediction)."""
+    long, report = series_from_archive(ctx.archive, centre or ctx.centre, ctx.stations, start, end)
+    if report.days_missing and centre is None:
         log.info("station history %s .. %s: %d day(s) missing (%s)", start, end, len(report.days_missing),
                  ", ".join(str(d) for d in report.days_missing[:5]))
     return on_two_hour_grid(long_to_wide(long))[[s.code for s in ctx.stations]]
+
+
+def rivals(settings: Settings) -> list[str]:
+    """The forecast products verified beside swx's (`SWX_GIM_RIVALS`); none with the simulated source."""
+    return [] if settings.simulated else list(settings.gim_rivals)
 
 
 def days_below_final(ctx: Context, days: list[dt.date]) -> dict[dt.date, str]:

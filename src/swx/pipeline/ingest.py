@@ -28,7 +28,7 @@ from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatErro
 from swx.io.atomic import remove_stale_parts
 from swx.io.gim_names import level_rank, product_level
 from swx.io.ionex import IonexWarning, parse_ionex
-from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source
+from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source, rivals
 from swx.science.series import import_series
 from swx.sources.gim import GimSource, LocalDirectorySource
 from swx.sources.indices import read_index_file
@@ -250,23 +250,31 @@ class KpSummary:
     first: object
     last: object
     statuses: dict
+    revised_days: list[dt.date] = field(default_factory=list)  # UT days whose archived Kp changed (not only added)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "rows": self.rows, "changed": self.changed, "last": str(self.last)}
+        return {"source": self.source, "rows": self.rows, "changed": self.changed, "last": str(self.last),
+                "revised_days": self.revised_days}
 
     def __str__(self) -> str:
         st = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
+        revised = (f"; Kp revised on {len(self.revised_days)} day(s) ({self.revised_days[0]} .. "
+                   f"{self.revised_days[-1]}), e.g. nowcast values made definitive") if self.revised_days else ""
         return (f"Kp: {self.rows} 3-hourly values from {self.source} ({self.first} .. {self.last}; {st}); "
-                f"{self.changed} added or updated in the archive")
+                f"{self.changed} added or updated in the archive{revised}")
 
 
 def ingest_indices(tables: IndexTables, archive: Archive, source: str) -> KpSummary:
-    """Merge parsed index tables into the archive."""
+    """Merge parsed index tables into the archive; the days whose Kp was there before and changed (a
+    nowcast made definitive, a value corrected) are `revised_days`: their storm events are measured
+    again (`swx.pipeline.revise.revise_kp_days`)."""
     if tables.kp.empty:
         raise IndexFormatError("no Kp values", path=source, expected="at least one Kp value")
+    before = archive.load_indices().kp.index
     _, changed = archive.store_indices(tables)
     kp = tables.kp
-    return KpSummary(source, len(kp), changed, kp.index[0], kp.index[-1], dict(Counter(kp["status"])))
+    revised = sorted({t.date() for t in changed[changed.isin(before)]})
+    return KpSummary(source, len(kp), len(changed), kp.index[0], kp.index[-1], dict(Counter(kp["status"])), revised)
 
 
 def record_gim_days(engine: Engine, archive: Archive, results: Iterable[DayResult], data_dir: Path) -> int:
@@ -333,6 +341,12 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
         finally:
             source.close()
     return summary
+
+
+def ingest_rivals_stage(settings: Settings, days: list[dt.date]) -> dict[str, IngestSummary]:
+    """The rivals' forecast maps (`SWX_GIM_RIVALS`, e.g. CODE's 1-day prediction) of `days` into the
+    archive, each under its own code: verified beside swx's forecasts of the same days."""
+    return {rival: ingest_gims_stage(settings, days, centre=rival) for rival in rivals(settings)}
 
 
 def ingest_indices_stage(settings: Settings, *, kind: str | None = None, file: Path | None = None) -> KpSummary:

@@ -1,8 +1,13 @@
-"""Stage: what follows when a day's truth changes — a better product replacing the map archived for the
-day (the final arriving days after the rapid map the forecasts ran on). The station observations of
-that day are rewritten in place from the new map, its observed ΔTEC and the storm events over it are
-measured again, and every forecast scored against it is verified again: the rows are replaced (the
-verification key is unchanged), never duplicated, and now name the final as their truth."""
+"""Stage: what follows when a day's truth changes.
+
+- A better product replaces the map archived for the day (the final arriving days after the rapid map
+  the forecasts ran on): the station observations of that day are rewritten in place from the new map,
+  its observed ΔTEC and the storm events over it are measured again, and every forecast scored against
+  it is verified again. The rows are replaced (the verification key is unchanged), never duplicated,
+  and now name the final as their truth.
+- Kp is revised (GFZ's nowcast made definitive): the storm events over those days are detected again
+  (a G class follows the new maximum; a storm the definitive values took back is removed) and the
+  days' verification, whose quiet/storm classes follow Kp, is recomputed."""
 
 from __future__ import annotations
 
@@ -18,6 +23,31 @@ from swx.pipeline.verify import verify_days
 from swx.store.writes import write_observations
 
 log = logging.getLogger(__name__)
+
+
+class KpReviseSummary(TypedDict):
+    """Days whose Kp was revised, the storm events found over them, and the days verified again."""
+
+    days: list[str]
+    events: list[dict]
+    verified_again: list[str]
+
+
+def revise_kp_days(settings: Settings, days: list[dt.date]) -> KpReviseSummary:
+    """Storm events and verification of `days` from the Kp the archive holds now."""
+    days = sorted(set(days))
+    if not days:
+        return KpReviseSummary(days=[], events=[], verified_again=[])
+    ctx = context(settings)
+    events = []
+    for stretch in chunked(days, chunk_days=len(days)):
+        events += storms(ctx, stretch[0], stretch[-1])
+    verified = [s["day"] for s in verify_days(ctx, days) if s["maps"] or s["stations"]]
+    log.info("Kp revised on %d day(s) (%s .. %s): %d storm event(s) there now; verification of %s recomputed",
+             len(days), days[0], days[-1], len(events), ", ".join(verified) or "no day (none had forecasts)")
+    return KpReviseSummary(days=[str(d) for d in days], verified_again=verified,
+                           events=[{"start": str(e.start), "end": str(e.end), "max_kp": e.max_kp, "g_class": e.g_class}
+                                   for e in events])
 
 
 class ReviseSummary(TypedDict):

@@ -12,7 +12,7 @@ from typing import Any
 from swx.config import SIMULATED_CENTRE, Settings
 from swx.errors import InputError
 from swx.store.db import open_database
-from swx.store.queries import finished_products, latest_run, run_overview
+from swx.store.queries import RECENT_DAYS, finished_products, latest_run, run_overview
 
 
 def _iso(v: Any) -> Any:
@@ -41,6 +41,7 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
         "status": run["status"], "degraded": bool(run["degraded"]), "reason": run["reason"],
         "data_source": run["data_source"], "simulated": run["data_source"] == SIMULATED_CENTRE,
         "ran_at": _iso(ran_at), "age_hours": round(age_h, 2), "code_version": run["code_version"],
+        "input_level": run.get("input_level", ""),
     }
     day0 = dt.datetime.combine(run["target_day"], dt.time(), tzinfo=dt.UTC)
     ov = run_overview(engine, rid, day0, settings.data_dir)
@@ -51,6 +52,9 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
     doc["global_method"] = settings.extension_method
     doc["map_skill"] = {mod: {"rmse": round(r, 3), "skill_vs_persistence": None if sk is None else round(sk, 3),
                               "n": n} for mod, r, sk, n in ov["map_skill"]}
+    doc["map_skill_recent"] = {mod: {"rmse": round(float(r), 3), "days": int(n),
+                                     "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
+                               for mod, r, sk, n in ov["map_skill_recent"]}
     doc["station_skill"] = {mod: {"rmse": round(float(r), 3),
                                   "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
                             for mod, r, sk in ov["station_skill"]}
@@ -72,7 +76,8 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     if doc.get("status") == "none":
         return [f"no forecast run: {doc['problem']}"]
     state = doc["status"].upper() + (f" (degraded: {doc['reason']})" if doc["degraded"] else "")
-    source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "")
+    source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "") + (
+        f" ({doc['input_level']} maps among them)" if doc.get("input_level") not in ("", "final", None) else "")
     lines = [f"run {doc['run_id']}: forecast for {doc['target_day']}, issued {doc['issue_time']} — {state}",
              f"  ran {str(doc['ran_at'])[:19]} UTC ({doc['age_hours']:.1f} h ago), input {source}, code {doc['code_version'] or '?'}"]
     if doc["station_forecasts"]:
@@ -80,7 +85,8 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     if doc["active_models"]:
         lines.append("  active models: " + ", ".join(f"{a} ({v['stations']} stations, newest v{v['latest_version']})"
                                                      for a, v in sorted(doc["active_models"].items())))
-    for label, scores in (("station skill, last days", doc["station_skill"]), ("map of this run", doc["map_skill"])):
+    for label, scores in (("station skill, last days", doc["station_skill"]), ("map of this run", doc["map_skill"]),
+                          (f"maps, last {RECENT_DAYS} days", doc["map_skill_recent"])):
         if scores:
             lines.append(f"  {label} (RMSE TECU, vs persistence): " + ", ".join(
                 f"{m} {v['rmse']:.2f}" + ("" if v["skill_vs_persistence"] is None or m.endswith("persistence")

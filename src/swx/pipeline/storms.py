@@ -50,8 +50,8 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
         if events or recovering:
             glob = global_dtec_frame(long)["global_dtec"]
             storm_response(recovering + events, glob, long.pivot(index="time", columns="station", values="dtec"))
-    if recovering or events:
-        write_storm_events(ctx.engine, [e.as_row() for e in recovering + events])
+    write_storm_events(ctx.engine, [e.as_row() for e in recovering + events],
+                       measured=(lo.to_pydatetime(), hi.to_pydatetime()))
     return events
 
 

@@ -17,7 +17,7 @@ import xarray as xr
 from swx.archive import load_indices
 from swx.config import Settings
 from swx.errors import NotFoundError
-from swx.pipeline.context import Context, archived_maps, context, station_history
+from swx.pipeline.context import Context, archived_maps, context, rivals, station_history
 from swx.plots import plot_forecast_maps
 from swx.science.features import baselines_at
 from swx.science.storms import storm_days
@@ -36,6 +36,8 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     truth_all = archived_maps(ctx, [target_day])
     runs = runs_for_day(engine, target_day, ctx.settings.data_dir)
     prev = archived_maps(ctx, [target_day - dt.timedelta(days=1)])  # the persistence map beside every forecast
+    rival_maps = {r: ctx.archive.open_gim_tec(r, target_day)["tec"] for r in rivals(ctx.settings)
+                  if ctx.archive.has_gim(r, target_day)}
     out = []
     for run in runs.itertuples():
         for method, path in run.products.items():
@@ -54,12 +56,20 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
                               persistence=pers if have.all() else None, sigma=fc["tec_sigma"].sel(time=times).values)
             w0 = pd.Timestamp(times[0], tz="UTC").to_pydatetime()
             w1 = pd.Timestamp(times[-1], tz="UTC").to_pydatetime()
+            scored = [(f"map:{method}", rows)]
+            for rival, maps in rival_maps.items():  # the rivals on the same epochs, where they have them all
+                if np.isin(times, maps["time"].values).all() and maps.shape[1:] == truth.shape[1:]:
+                    scored.append((f"map:{rival}", map_scores(maps.sel(time=times).values, truth, fc["lat"].values,
+                                                              fc["lon"].values,
+                                                              persistence=pers if have.all() else None)))
+            for model, model_rows in scored:
+                for r in model_rows:
+                    out.append(dict(scope="global", station_code=r["region"], model=model, window_start=w0,
+                                    window_end=w1, kp_class="all", n=r["n"], rmse=r["rmse"], mae=r["mae"],
+                                    bias=r["bias"], corr=None, skill_persistence=r.get("skill_vs_persistence"),
+                                    skill_median27=None, coverage68=r.get("coverage68"),
+                                    coverage95=r.get("coverage95"), run_id=int(run.run_id), truth_level=held.level))
             for r in rows:
-                out.append(dict(scope="global", station_code=r["region"], model=f"map:{method}", window_start=w0,
-                                window_end=w1, kp_class="all", n=r["n"], rmse=r["rmse"], mae=r["mae"],
-                                bias=r["bias"], corr=None, skill_persistence=r.get("skill_vs_persistence"),
-                                skill_median27=None, coverage68=r.get("coverage68"),
-                                coverage95=r.get("coverage95"), run_id=int(run.run_id), truth_level=held.level))
                 if r["region"] == "global" and "rmse_persistence" in r:
                     out.append(dict(scope="global", station_code="global", model="map:persistence",
                                     window_start=w0, window_end=w1, kp_class="all", n=r["n"],
@@ -123,10 +133,16 @@ def _score_published(ctx: Context, fc: pd.DataFrame, wide: pd.DataFrame, kp: pd.
             continue  # an architecture not forecast for every station
         predictions[arch] = mean[k][:, None, :]
         sigmas[arch] = sig[k][:, None, :] if np.isfinite(sig[k]).all() else None
+    day = fc["target_day"].iloc[0]
+    for rival in rivals(ctx.settings):  # a rival's forecast for the day, at the same stations and times
+        if ctx.archive.has_gim(rival, day):
+            at_stations = station_history(ctx, day, day, centre=rival).reindex(valid)[codes].to_numpy(float).T
+            if np.isfinite(at_stations).all():
+                predictions[rival], sigmas[rival] = at_stations[:, None, :], None
     rows = score_rows(ctx.stations, pd.DatetimeIndex([issue]), truth,
                       base["persistence"][codes].to_numpy(float).T[:, None, :],
                       base["median27"][codes].to_numpy(float).T[:, None, :], predictions, storms, sigmas)
-    held = ctx.archive.gim_product(ctx.centre, fc["target_day"].iloc[0])
+    held = ctx.archive.gim_product(ctx.centre, day)
     for r in rows:  # the truth's level: "rapid" until the day's final replaces it (and the day is rescored)
         r["truth_level"] = held.level if held else ""
     write_verification(ctx.engine, rows, run_id=int(fc["run_id"].iloc[0]))

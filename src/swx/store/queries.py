@@ -16,10 +16,12 @@ import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 
 from swx.config import data_path, get_settings
+from swx.io.gim_names import PREDICTED_LABELS
 from swx.science.blend import MODEL_ORDER
 from swx.science.grid import coastline_segments
 from swx.science.storms import STORM_KP, at_least, g_class
 from swx.science.verify import Z68, Z95, pooled_skill, rolling_rmse, same_ut_baselines
+from swx.sources.indices.tables import NOWCAST, worst_status
 from swx.store import orm as m
 from swx.store.db import SchemaError, engine_from_settings, missing_sqlite_file
 
@@ -236,7 +238,8 @@ def dtec_days(engine: Engine, first: dt.date, last: dt.date, kind: str = "observ
 
 
 def kp_series(engine: Engine, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
-    """3-hourly Kp in [start, end), with its NOAA G class and whether it is at storm level (Kp >= 5-)."""
+    """3-hourly Kp in [start, end), with its NOAA G class, whether it is at storm level (Kp >= 5-) and
+    whether it is a nowcast (a value the definitive one replaces later)."""
     cols = ["time", "kp", "ap", "status", "source"]
     with engine.connect() as conn:
         rows = conn.execute(select(*[getattr(m.KpValue, c) for c in cols])
@@ -245,6 +248,7 @@ def kp_series(engine: Engine, start: dt.datetime, end: dt.datetime) -> pd.DataFr
     kp = out["kp"].astype(float)
     out["g_class"] = [0 if np.isnan(k) else g_class(k) for k in kp]
     out["storm"] = at_least(kp, STORM_KP).to_numpy()
+    out["nowcast"] = out["status"].isin(NOWCAST).to_numpy()
     return out
 
 
@@ -297,6 +301,16 @@ def input_file_ids(engine: Engine, centre: str, first: dt.date, last: dt.date) -
         rows = conn.execute(select(f.day, f.id).where(f.kind == "GIM", f.centre == centre, f.day >= first,
                                                        f.day <= last)).all()
     return {d: int(i) for d, i in rows}
+
+
+def input_files(engine: Engine, kind: str = "GIM") -> pd.DataFrame:
+    """The recorded input files of a kind: centre, day, product, level, maps, source kind, sha256, path."""
+    f = m.InputFile
+    cols = ["centre", "day", "product", "level", "maps", "source_kind", "sha256", "path"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*[getattr(f, c) for c in cols]).where(f.kind == kind)
+                            .order_by(f.centre, f.day)).all()
+    return _frame(rows, cols)
 
 
 def observation_products(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
@@ -380,11 +394,19 @@ def verification_span(engine: Engine) -> tuple[dt.datetime, dt.datetime] | None:
 
 
 def storms(engine: Engine) -> pd.DataFrame:
+    """The storm events, newest first, with `kp_status`: "nowcast" when any Kp of the event is still a
+    nowcast (its G class may change when GFZ's definitive values come), else the Kp's status."""
     cols = ["start", "end", "max_kp", "g_class", "peak_pos_dtec", "peak_pos_time", "peak_neg_dtec", "peak_neg_time",
             "stations"]
+    k = m.KpValue
     with engine.connect() as conn:
         rows = conn.execute(select(*[getattr(m.StormEvent, c) for c in cols]).order_by(m.StormEvent.start.desc())).all()
-    return _frame(rows, cols, ("start", "end", "peak_pos_time", "peak_neg_time"))
+        spans = [conn.execute(select(k.status).distinct().where(k.time >= r.start, k.time <= r.end)).scalars().all()
+                 for r in rows]
+    out = _frame(rows, cols, ("start", "end", "peak_pos_time", "peak_neg_time"))
+    worst = [worst_status(s) for s in spans]
+    out.insert(4, "kp_status", ["nowcast" if w in NOWCAST else w for w in worst])
+    return out
 
 
 def model_registry(engine: Engine, *, recent: int | None = None) -> pd.DataFrame:
@@ -460,10 +482,15 @@ def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date)
     return {day for day, run in newest.items() if run not in scored}
 
 
+#: the days before a run's target day whose verified maps `swx status` averages
+RECENT_DAYS = 7
+
+
 def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path | None = None) -> dict[str, Any]:
     """What `swx status` reports of a run: station forecast counts per architecture, the active models,
-    the run's global products (with their mean verified RMSE), its map scores, the station scores of
-    the windows around its target day (`day0`, 00 UT) and the storm events of the week before it."""
+    the run's global products (with their mean verified RMSE), its map scores, the published maps' scores
+    over the RECENT_DAYS before its target day (`day0`, 00 UT: swx's beside the rivals' and persistence),
+    the station scores of the windows around its target day and the storm events of the week before."""
     sf, g, v, mv, se = m.StationForecast, m.GlobalForecast, m.Verification, m.ModelVersion, m.StormEvent
     with engine.connect() as conn:
         out: dict[str, Any] = {"station_forecasts": {a: int(n) for a, n in conn.execute(
@@ -477,6 +504,11 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
         out["map_skill"] = [tuple(r) for r in conn.execute(
             select(v.model, v.rmse, v.skill_persistence, v.n)
             .where(v.run_id == run_id, v.station_code == "global", v.kp_class == "all")).all()]
+        out["map_skill_recent"] = [tuple(r) for r in conn.execute(
+            select(v.model, func.avg(v.rmse), func.avg(v.skill_persistence), func.count(func.distinct(v.window_start)))
+            .where(v.scope == "global", v.station_code == "global", v.kp_class == "all", v.run_id.is_not(None),
+                   v.window_start >= day0 - dt.timedelta(days=RECENT_DAYS), v.window_start < day0)
+            .group_by(v.model)).all()]
         out["station_skill"] = [tuple(r) for r in conn.execute(
             select(v.model, func.avg(v.rmse), func.avg(v.skill_persistence))
             .where(v.scope == "station", v.kp_class == "all", v.window_end >= day0 - dt.timedelta(days=2),
@@ -496,6 +528,16 @@ def skill_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     table = pooled_skill(rows, keys)
     rank = table["model"].map({name: i for i, name in enumerate(MODEL_ORDER)}).fillna(len(MODEL_ORDER))
     return table.assign(_rank=rank).sort_values(keys + ["_rank"]).drop(columns="_rank")
+
+
+def rival_labels(models) -> dict[str, str]:
+    """Of the verified `models`, the rivals' forecasts (e.g. `c1p`, `map:c1p`) with what they are."""
+    out = {}
+    for model in models:
+        code = str(model).removeprefix("map:")
+        if code in PREDICTED_LABELS:
+            out[str(model)] = PREDICTED_LABELS[code]
+    return out
 
 
 def skill_trend(rows: pd.DataFrame, days: int) -> pd.DataFrame:

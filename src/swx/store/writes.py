@@ -416,12 +416,18 @@ def write_global_forecasts(engine: Engine, rows: Sequence[Mapping[str, Any]]) ->
     return write_rows(engine, m.GlobalForecast, rows, ["run_id", "valid_time", "method"])
 
 
-def write_storm_events(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
+def write_storm_events(engine: Engine, rows: Sequence[Mapping[str, Any]], *,
+                       measured: tuple[dt.datetime, dt.datetime] | None = None) -> int:
     """Storm events keyed by their start (an event still under way is extended in place). A stored event
     that starts inside a new one's span is the same storm seen through a window that cut its start:
-    it is replaced."""
+    it is replaced. `measured` = (start, end): every event starting in it was detected in `rows`, so a
+    stored one that is not (a storm of nowcast Kp that the definitive values took back) is removed."""
     e = m.StormEvent
     with engine.begin() as conn:
+        if measured is not None:
+            gone = delete(e).where(e.start >= measured[0], e.start < measured[1])
+            starts = [r["start"] for r in rows]
+            conn.execute(gone.where(e.start.not_in(starts)) if starts else gone)
         for r in rows:
             conn.execute(delete(e).where(e.start > r["start"], e.start <= r["end"]))
         return upsert(conn, e.__table__, rows, ["start"])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from swx.errors import IndexFormatError
-from swx.sources.indices.gfz import parse_gfz_json, parse_gfz_text, read_gfz_text
+from swx.sources.indices.gfz import format_gfz_text, parse_gfz_json, parse_gfz_text, read_gfz_text
 
 
 def test_storm_excerpt_values(shared_data):
@@ -112,3 +112,17 @@ def test_json_service_response():
 def test_json_errors(bad):
     with pytest.raises(IndexFormatError):
         parse_gfz_json(bad, "svc.json")
+
+
+@pytest.mark.parametrize("name", ["Kp_ap_Ap_SN_F107_nowcast.txt", "Kp_ap_Ap_SN_F107_since_2024.txt"])
+def test_the_writer_reproduces_gfz_rows_byte_for_byte_and_reads_back(shared_data, name):
+    """swx writes GFZ's layout (the simulated feed of issue 19 serves it): on GFZ's own files every data
+    row comes out as GFZ wrote it — nowcast (D=0), definitive and missing values alike."""
+    path = shared_data / "kp" / name
+    tables = read_gfz_text(path)
+    text = format_gfz_text(tables)
+    rows = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert [line for line in text.splitlines() if not line.startswith("#")] == rows
+    back = parse_gfz_text(text, "written")
+    pd.testing.assert_frame_equal(back.kp, tables.kp)
+    pd.testing.assert_frame_equal(back.daily, tables.daily)

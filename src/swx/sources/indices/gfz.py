@@ -107,6 +107,49 @@ def _is_number(s: str) -> bool:
     return True
 
 
+#: day 1 of Bartels solar rotation 1, and GFZ's day count origin
+_BARTELS_EPOCH = pd.Timestamp("1832-02-08")
+_DAYS_EPOCH = pd.Timestamp("1932-01-01")
+_HEADER = """\
+# Kp, ap and Ap, SN and F10.7 in the layout of GFZ Potsdam's Kp_ap_Ap_SN_F107 files, written by swx.
+# Kp and ap: GFZ Potsdam, CC BY 4.0 (Matzka et al. 2021, doi:10.1029/2020SW002641; data doi:10.5880/Kp.0001).
+# Missing values: -1.000 (Kp), -1 (ap, Ap, SN), -1.0 (F10.7).
+# D = 0: Kp and SN preliminary (nowcast), 1: Kp definitive, 2: Kp and SN definitive.
+#YYY MM DD  days  days_m  Bsr dB    Kp1    Kp2    Kp3    Kp4    Kp5    Kp6    Kp7    Kp8  ap1  ap2  ap3  ap4  ap5  ap6  \
+ap7  ap8    Ap  SN F10.7obs F10.7adj D
+"""
+
+
+def format_gfz_text(tables: IndexTables) -> str:
+    """Index tables as a GFZ `Kp_ap_Ap_SN_F107` file (what `parse_gfz_text` reads back): one row per UT
+    day with a daily value, its eight Kp/ap; D from the statuses (a day with any preliminary Kp is 0)."""
+    daily = tables.daily.sort_index()
+    days = pd.DatetimeIndex(daily.index).tz_convert("UTC").tz_localize(None).normalize()
+    kp = tables.kp.reindex(three_hourly(days))
+    kp_v = kp["kp"].to_numpy(float).reshape(-1, 8)
+    ap_v = kp["ap"].to_numpy(float).reshape(-1, 8)
+    kp_def = (kp["status"].to_numpy(object) == "definitive").reshape(-1, 8).all(axis=1)
+    sn_def = (daily["status"].to_numpy(object) == "definitive")
+    flag = np.where(kp_def, np.where(sn_def, 2, 1), 0)
+
+    def whole(v: float, width: int) -> str:
+        return f"{-1 if np.isnan(v) else int(round(v)):{width}d}"
+
+    def decimal(v: float, width: int, places: int) -> str:
+        return f"{-1.0 if np.isnan(v) else v:{width}.{places}f}"
+
+    out = [_HEADER]
+    for i, day in enumerate(days):
+        n = (day - _DAYS_EPOCH).days
+        bartels = (day - _BARTELS_EPOCH).days
+        row = daily.iloc[i]
+        out.append(f"{day:%Y %m %d} {n:5d} {n + 0.5:7.1f} {bartels // 27 + 1:4d} {bartels % 27 + 1:2d}"
+                   + "".join(decimal(v, 7, 3) for v in kp_v[i]) + "".join(whole(v, 5) for v in ap_v[i])
+                   + whole(row["Ap"], 6) + whole(row["sn"], 4) + decimal(row["f107_obs"], 9, 1)
+                   + decimal(row["f107_adj"], 9, 1) + f" {flag[i]}\n")
+    return "".join(out)
+
+
 def read_gfz_text(path: str | Path) -> IndexTables:
     p = Path(path)
     return parse_gfz_text(p.read_bytes(), str(p))

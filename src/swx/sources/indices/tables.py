@@ -15,6 +15,14 @@ from swx.errors import IndexFormatError
 #: (CelesTrak); "preliminary" is GFZ's nowcast (D=0); "predicted" is a forecast.
 STATUS_ORDER = ("definitive", "observed", "preliminary", "predicted")
 _RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
+#: the statuses shown as "nowcast": values that a later file replaces (GFZ's definitive Kp)
+NOWCAST = frozenset({"preliminary", "predicted"})
+
+
+def worst_status(statuses) -> str:
+    """The lowest-quality status among `statuses` ("" when there is none)."""
+    known = [s for s in statuses if isinstance(s, str) and s]
+    return max(known, key=lambda s: _RANK.get(s, len(STATUS_ORDER))) if known else ""
 
 KP_COLUMNS = ("kp", "ap", "status", "source")
 DAILY_COLUMNS = ("Ap", "sn", "f107_obs", "f107_adj", "status", "source")
