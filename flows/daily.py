@@ -23,15 +23,15 @@ def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days:
     issue day's map is waited for up to SWX_GIM_WAIT_MIN minutes. `refresh_indices=False` skips the
     Kp/F10.7 ingest (a caller that has just done it, e.g. the main job)."""
     day = issue_date or default_issue_day()
-    lookback = lookback_days or get_settings().gim_upgrade_days
+    lookback = get_settings().gim_upgrade_days if lookback_days is None else lookback_days
     days = [day - dt.timedelta(days=k) for k in range(lookback - 1, -1, -1)]
     # one after the other: both read and write netCDF, and HDF5 must not be entered from two threads
     kp = tasks.ingest_kp() if refresh_indices else None
     if kp and kp["revised_days"]:
         tasks.revise_kp(kp["revised_days"])
     gims = tasks.ingest_gims(days, awaited=day if wait else None)
-    if gims["upgraded"]:
-        tasks.revise(gims["upgraded"])
+    # the days whose final replaced the rapid map, and any day still scored against an older map
+    tasks.revise(gims["upgraded"], days)
     rivals = tasks.ingest_rivals(days + [day + dt.timedelta(days=1)])  # their forecast of the target day too
     # the update learns through the day before yesterday and is scored on yesterday's forecasts, whose
     # 24 h targets end with today's maps (walk-forward: the newest day it can be judged on)

@@ -48,7 +48,8 @@ def main_job() -> dict:
             continue
         # the incremental update runs on the last day only: it keeps the demo short and still shows it
         # Kp and the maps were ingested above, once for the whole window
-        runs.append(daily(issue_date=issue, update=(k == n - 1), lookback_days=1, refresh_indices=False))
+        runs.append(daily(issue_date=issue, update=(k == n - 1), lookback_days=1, refresh_indices=False,
+                          wait=False))
     # the last forecast's day is in the demo archive too: verify it, so every forecast day is scored
     final = tasks.verify(end)
     # every storm of the archive with its observed ΔTEC, not only those of the forecast days

@@ -22,7 +22,7 @@ from swx.pipeline.database import database_fault, migrate_database_stage
 from swx.pipeline.forecast import forecast_stage
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage, ingest_rivals_stage
 from swx.pipeline.report import daily_markdown, forecast_map_png, skill_rows
-from swx.pipeline.revise import revise_days, revise_kp_days
+from swx.pipeline.revise import revise_kp_days, revise_stage
 from swx.pipeline.schedule import ingest_waiting
 from swx.pipeline.storms import storms_stage
 from swx.pipeline.train import ensure_models as ensure_models_stage
@@ -113,11 +113,12 @@ def revise_kp(days: list[dt.date]) -> dict[str, Any]:
 
 @task(name="revise-upgraded-days")
 @_without_sql
-def revise(days: list[dt.date]) -> dict[str, Any]:
-    out = revise_days(_settings(), days)
-    get_run_logger().info("days upgraded to a better map: %s; %d observations rewritten; verification of %s "
-                          "recomputed", ", ".join(out["days"]), out["observations"],
-                          ", ".join(out["verified_again"]) or "no day")
+def revise(upgraded: list[dt.date], looked_at: list[dt.date]) -> dict[str, Any]:
+    out = revise_stage(_settings(), upgraded, looked_at)
+    if out["days"]:
+        get_run_logger().info("days whose map changed: %s; %d observations rewritten; verification of %s "
+                              "recomputed", ", ".join(out["days"]), out["observations"],
+                              ", ".join(out["verified_again"]) or "no day")
     return out
 
 

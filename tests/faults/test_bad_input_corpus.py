@@ -93,7 +93,7 @@ def test_a_bad_file_never_replaces_a_good_day_even_forced(tmp_path, monkeypatch,
     for text in (_replace_record(gim_text(day), "EXPONENT", f"{99:>6}"), _tec_value(gim_text(day), "99998")[0]):
         path.write_text(text)
         code, out = run_cli_main(monkeypatch, capsys, [*args, "--force"])
-        assert code == 1 and re.search(rf"FAILED\s+cod {day}: refused: .*{path.name}, line \d+", out), out
+        assert code == 1 and re.search(rf"FAILED\s+cod {day}: (cod: )?refused: .*{path.name}, line \d+", out), out
         assert hashlib.sha256(archived.read_bytes()).hexdigest() == before
         assert Archive(get_settings().archive_dir).has_gim("cod", day)
 

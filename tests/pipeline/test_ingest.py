@@ -249,13 +249,24 @@ def test_the_best_product_of_each_day_is_kept_and_a_final_replaces_the_rapid_map
     assert (got[D2].status, got[D2].product, got[D2].level) == ("upgraded", "cod", "final")
     assert got[D2].reason == "replaces the rapid cor" and [r.day for r in second.upgraded] == [D2]
     np.testing.assert_array_equal(archive.open_gim("cod", D2).tec.values, make_gim(D2, seed=3).tec.values)
-    # a broken final never replaces the rapid map it would upgrade: the day fails, naming the file
-    assert got[D3].status == "failed" and got[D3].reason.startswith("keeps the rapid cor: refused")
+    # a broken final never replaces the rapid map it would upgrade: the day keeps it, and says why
+    assert got[D3].status == "skipped" and got[D3].reason.startswith("refused: ")
+    assert got[D3].reason.endswith("The archived rapid cor map is kept")
     assert str(archive.gim_product("cod", D3)) == "rapid cor"
+    assert any(line.startswith("  RAPID   cod 2020-01-10: the rapid cor map (refused: ") for line in second.lines())
     assert "1 upgraded to a better product" in second.lines()[0]
 
     third = ingest_gims(src, archive, [("cod", d) for d in (D1, D2)], chains=chains)
     assert [r.status for r in third.results] == ["skipped", "skipped"]  # finals: nothing is fetched again
+    # forced again, a day never falls back below what it holds (D1's final is gone from the folder)
+    (folder / "codg0080.20i.gz").unlink()
+    forced = ingest_gims(src, archive, [("cod", D1)], chains=chains, force=True)
+    assert [(r.status, r.product) for r in forced.results] == [("skipped", "cod")]
+    assert str(archive.gim_product("cod", D1)) == "final cod"
+    forced = ingest_gims(src, archive, [("cod", D3)], chains=chains, force=True)  # rapid held: the final is tried
+    [again] = forced.results
+    assert (again.status, again.product) == ("fetched", "cor") and again.reason.startswith("cod: refused: ")
+    assert str(archive.gim_product("cod", D3)) == "rapid cor"
 
 
 def test_a_folder_of_rapid_final_and_predicted_files_goes_to_the_centre_and_the_rival(tmp_path, monkeypatch):

@@ -22,7 +22,7 @@ def ingest_gims_cmd(
     start: Annotated[str | None, typer.Option(help="First UT day, YYYY-MM-DD (with --upgrade: default "
                                                      "SWX_GIM_UPGRADE_DAYS days ago).")] = None,
     end: Annotated[str | None, typer.Option(help="Last UT day (inclusive); default: start (with --upgrade: "
-                                                   "today).")] = None,
+                                                   "yesterday).")] = None,
     centre: Annotated[str | None, typer.Option("--centre", "--center", help="Analysis centre (cod, igs, jpl, esa, upc).")] = None,
     source: Annotated[str | None, typer.Option(help="remote, local or simulated; default SWX_GIM_SOURCE.")] = None,
     directory: Annotated[Path | None, typer.Option("--dir", help="Folder of IONEX files for --source local.")] = None,
@@ -38,8 +38,8 @@ def ingest_gims_cmd(
     settings = get_settings()
     if start is None and not upgrade:
         raise typer.BadParameter("give the first day (or --upgrade for the recent days)", param_hint="--start")
-    today = dt.datetime.now(dt.UTC).date()
-    last = parse_day(end) if end else (today if start is None else parse_day(start))
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)  # the newest day whose maps can be out
+    last = parse_day(end) if end else (yesterday if start is None else parse_day(start))
     first = parse_day(start) if start else last - dt.timedelta(days=settings.gim_upgrade_days - 1)
     if last < first:
         raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
@@ -89,17 +89,20 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
 
 
 def _revise(settings: Settings, summary: IngestSummary) -> None:
-    """Days of the forecasts' centre whose map was replaced by a better one: their observations, ΔTEC
-    and verification recomputed (a failure is reported; the archive keeps the better maps)."""
+    """Days of the forecasts' centre whose map was replaced by a better one (now, or by an ingest whose
+    revision did not run): their observations, ΔTEC and verification recomputed (a failure is reported;
+    the archive keeps the better maps, and the next ingest over the day tries again)."""
     from rich.markup import escape
 
-    from swx.pipeline.revise import revise_days
+    from swx.pipeline.revise import revise_stage
 
-    days = [r.day for r in summary.upgraded if r.centre == settings.centre.lower()]
-    if not days:
+    ours = [r for r in summary.archived if r.centre == settings.centre.lower()]
+    if not ours:
         return
     try:
-        done = revise_days(settings, days)
+        done = revise_stage(settings, [r.day for r in ours if r.status == "upgraded"], [r.day for r in ours])
+        if not done["days"]:
+            return
     except Exception as exc:  # noqa: BLE001 - the better maps are archived all the same
         out.print(f"[yellow]days upgraded, but what was derived from them is not recomputed yet: "
                   f"{escape(reason_of(exc))}[/yellow]")

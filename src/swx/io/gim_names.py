@@ -48,7 +48,13 @@ def product_chain(centre: str, fallbacks: list[str] | None) -> list[str]:
     """The products archived under `centre`, best first: the centre's own, then `fallbacks` (None: the
     centre's rapid product, where it has one). For each UT day the archive keeps the best one it got."""
     fallbacks = fallbacks if fallbacks is not None else [RAPID_OF[centre]] if centre in RAPID_OF else []
-    return list(dict.fromkeys([centre.lower(), *(f.lower() for f in fallbacks)]))
+    chain = list(dict.fromkeys([centre.lower(), *(f.lower() for f in fallbacks)]))
+    predicted = [c for c in chain if product_level(c) == "predicted"]
+    if predicted:  # a forecast map would become the truth that forecasts are verified against
+        raise InputError(f"{', '.join(predicted)} is a predicted product: not a map of what happened "
+                         "(SWX_GIM_CENTRE / SWX_GIM_FALLBACKS take rapid or final products; SWX_GIM_RIVALS the "
+                         "predictions)")
+    return chain
 
 
 def level_rank(level: str) -> int:

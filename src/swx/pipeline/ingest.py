@@ -166,8 +166,11 @@ def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *
 
 def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, force: bool,
                 chain: list[str]) -> DayResult:
-    held = None if force else archive.gim_product(centre, day)
-    candidates = chain if held is None else [p for p in chain if level_rank(product_level(p)) > level_rank(held.level)]
+    held = archive.gim_product(centre, day)
+    floor = -1 if held is None else level_rank(held.level)
+    # forced: the chain again, but never below what is held; else only what would be better
+    candidates = [p for p in chain if level_rank(product_level(p)) >= floor] if force else \
+        [p for p in chain if level_rank(product_level(p)) > floor]
     if held is not None and not candidates:
         return DayResult(centre, day, "skipped", "already archived and verified", archive.gim_path(centre, day),
                          product=held.product, level=held.level)
@@ -200,17 +203,21 @@ def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, 
             failed, origin = True, raw.origin
             continue
         level = product_level(product)
+        better = held is not None and level_rank(level) > floor
         stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin,
                                    swx_product=product, swx_level=level)
         log.info("%s %s: archived %d maps of %s (%s) from %s%s", centre, day, ds.sizes["time"], product, level,
                  raw.origin, f", replacing the {held}" if held is not None else "")
-        reason = f"replaces the {held}" if held is not None else "; ".join(notes)
-        return DayResult(centre, day, "upgraded" if held is not None else "fetched", reason, stored.path,
+        reason = f"replaces the {held}" if better else "; ".join(notes)
+        return DayResult(centre, day, "upgraded" if better else "fetched", reason, stored.path,
                          int(ds.sizes["time"]), raw.origin, str(ds.attrs.get("source_sha256", "")), raw.source,
                          product=product, level=level)
-    if held is not None:  # nothing better is out yet: the day keeps its map
-        return DayResult(centre, day, "failed" if failed else "skipped", f"keeps the {held}: " + "; ".join(notes),
-                         archive.gim_path(centre, day), product=held.product, level=held.level)
+    if held is not None:  # nothing better (forced: nothing as good) came: the day keeps its map
+        # a refused or unreachable better product is logged as an error; the day itself is fine unless
+        # an operator forced it again, and then the failure is theirs to see
+        return DayResult(centre, day, "failed" if failed and force else "skipped",
+                         "; ".join(notes) + f". The archived {held} map is kept", archive.gim_path(centre, day),
+                         product=held.product, level=held.level)
     reason = "; ".join(notes)
     if failed:
         reason += (". Nothing was archived for this day; the next run tries it again (or try another mirror or "
@@ -250,7 +257,7 @@ class KpSummary:
     first: object
     last: object
     statuses: dict
-    revised_days: list[dt.date] = field(default_factory=list)  # UT days whose archived Kp changed (not only added)
+    revised_days: list[dt.date] = field(default_factory=list)  # UT days whose archived Kp values changed
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "rows": self.rows, "changed": self.changed, "last": str(self.last),
@@ -270,10 +277,14 @@ def ingest_indices(tables: IndexTables, archive: Archive, source: str) -> KpSumm
     again (`swx.pipeline.revise.revise_kp_days`)."""
     if tables.kp.empty:
         raise IndexFormatError("no Kp values", path=source, expected="at least one Kp value")
-    before = archive.load_indices().kp.index
-    _, changed = archive.store_indices(tables)
+    before = archive.load_indices().kp["kp"]
+    merged, changed = archive.store_indices(tables)
     kp = tables.kp
-    revised = sorted({t.date() for t in changed[changed.isin(before)]})
+    # revised: a value there before that changed (a nowcast made definitive with the same value, or a
+    # switch of source, changes no storm and no Kp class)
+    was = before.reindex(changed)
+    now = merged.kp["kp"].reindex(changed)
+    revised = sorted({t.date() for t in changed[was.notna().to_numpy() & (was != now).to_numpy()]})
     return KpSummary(source, len(kp), len(changed), kp.index[0], kp.index[-1], dict(Counter(kp["status"])), revised)
 
 

@@ -20,9 +20,14 @@ from swx.pipeline.backfill import chunked
 from swx.pipeline.context import context, observations_of, station_history
 from swx.pipeline.storms import storms
 from swx.pipeline.verify import verify_days
+from swx.store.queries import truth_levels
 from swx.store.writes import write_observations
 
 log = logging.getLogger(__name__)
+#: how far past the revised days storms are measured again: a storm running on past them is measured
+#: whole (and one that a revision moved to a later start is found), and the ΔTEC of the days whose
+#: 27-day reference holds a revised day follows it for that week
+STORM_MARGIN = dt.timedelta(days=7)
 
 
 class KpReviseSummary(TypedDict):
@@ -41,13 +46,35 @@ def revise_kp_days(settings: Settings, days: list[dt.date]) -> KpReviseSummary:
     ctx = context(settings)
     events = []
     for stretch in chunked(days, chunk_days=len(days)):
-        events += storms(ctx, stretch[0], stretch[-1])
+        events += storms(ctx, stretch[0], stretch[-1] + STORM_MARGIN)
     verified = [s["day"] for s in verify_days(ctx, days) if s["maps"] or s["stations"]]
     log.info("Kp revised on %d day(s) (%s .. %s): %d storm event(s) there now; verification of %s recomputed",
              len(days), days[0], days[-1], len(events), ", ".join(verified) or "no day (none had forecasts)")
     return KpReviseSummary(days=[str(d) for d in days], verified_again=verified,
                            events=[{"start": str(e.start), "end": str(e.end), "max_kp": e.max_kp, "g_class": e.g_class}
                                    for e in events])
+
+
+def stale_days(settings: Settings, days: list[dt.date]) -> list[dt.date]:
+    """Of `days`, those whose maps were verified against another level than the archive holds now: an
+    upgrade whose revision did not run (or failed) is caught up by the next run that looks at the day."""
+    if not days:
+        return []
+    ctx = context(settings)
+    scored = truth_levels(ctx.engine, min(days), max(days))
+    stale = []
+    for day in sorted(set(days) & set(scored)):  # only days with verified maps: one lookup for the rest
+        held = ctx.archive.gim_product(ctx.centre, day)
+        levels = scored[day] - {""}  # rows scored before levels were recorded say nothing
+        if held is not None and levels and levels != {held.level}:
+            stale.append(day)
+    return stale
+
+
+def revise_stage(settings: Settings, upgraded: list[dt.date], looked_at: list[dt.date]) -> ReviseSummary:
+    """`revise_days` for the days just upgraded and those of `looked_at` still scored against an older
+    map (see `stale_days`)."""
+    return revise_days(settings, sorted(set(upgraded) | set(stale_days(settings, looked_at))))
 
 
 class ReviseSummary(TypedDict):
@@ -69,7 +96,7 @@ def revise_days(settings: Settings, days: list[dt.date]) -> ReviseSummary:
     for stretch in chunked(days, chunk_days=len(days)):  # each run of consecutive days alone
         wide = station_history(ctx, stretch[0], stretch[-1])
         written += write_observations(ctx.engine, observations_of(ctx, wide), centre_default=ctx.centre)
-        storms(ctx, stretch[0], stretch[-1])
+        storms(ctx, stretch[0], stretch[-1] + STORM_MARGIN)
     rescore = sorted(set(days) | {d + dt.timedelta(days=1) for d in days})
     verified = [s["day"] for s in verify_days(ctx, rescore) if s["maps"] or s["stations"]]
     log.info("revised %d day(s) whose map changed (%s): %d observations rewritten, verification of %s recomputed",

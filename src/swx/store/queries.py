@@ -303,6 +303,21 @@ def input_file_ids(engine: Engine, centre: str, first: dt.date, last: dt.date) -
     return {d: int(i) for d, i in rows}
 
 
+def truth_levels(engine: Engine, first: dt.date, last: dt.date) -> dict[dt.date, set[str]]:
+    """The levels of the truth the maps of days first..last were verified against (`verification.
+    truth_level` of the global map rows), by day: a day whose map has since been upgraded is stale."""
+    v = m.Verification
+    lo = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    with engine.connect() as conn:
+        rows = conn.execute(select(v.window_start, v.truth_level).distinct()
+                            .where(v.scope == "global", v.window_start >= lo, v.window_start < hi)).all()
+    out: dict[dt.date, set[str]] = {}
+    for start, level in rows:
+        out.setdefault(start.date(), set()).add(level)
+    return out
+
+
 def input_files(engine: Engine, kind: str = "GIM") -> pd.DataFrame:
     """The recorded input files of a kind: centre, day, product, level, maps, source kind, sha256, path."""
     f = m.InputFile
@@ -489,7 +504,8 @@ RECENT_DAYS = 7
 def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path | None = None) -> dict[str, Any]:
     """What `swx status` reports of a run: station forecast counts per architecture, the active models,
     the run's global products (with their mean verified RMSE), its map scores, the published maps' scores
-    over the RECENT_DAYS before its target day (`day0`, 00 UT: swx's beside the rivals' and persistence),
+    over the RECENT_DAYS before its target day (`day0`, 00 UT: swx's beside the rivals' and persistence,
+    on the days all of them were scored),
     the station scores of the windows around its target day and the storm events of the week before."""
     sf, g, v, mv, se = m.StationForecast, m.GlobalForecast, m.Verification, m.ModelVersion, m.StormEvent
     with engine.connect() as conn:
@@ -504,11 +520,16 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
         out["map_skill"] = [tuple(r) for r in conn.execute(
             select(v.model, v.rmse, v.skill_persistence, v.n)
             .where(v.run_id == run_id, v.station_code == "global", v.kp_class == "all")).all()]
-        out["map_skill_recent"] = [tuple(r) for r in conn.execute(
-            select(v.model, func.avg(v.rmse), func.avg(v.skill_persistence), func.count(func.distinct(v.window_start)))
+        recent = pd.DataFrame(conn.execute(
+            select(v.model, v.window_start, v.rmse, v.skill_persistence)
             .where(v.scope == "global", v.station_code == "global", v.kp_class == "all", v.run_id.is_not(None),
-                   v.window_start >= day0 - dt.timedelta(days=RECENT_DAYS), v.window_start < day0)
-            .group_by(v.model)).all()]
+                   v.window_start >= day0 - dt.timedelta(days=RECENT_DAYS), v.window_start < day0)).all(),
+            columns=["model", "window_start", "rmse", "skill"])
+        # on the same days only: the days every model shown was scored on (a rival misses some)
+        common = recent.groupby("window_start")["model"].nunique()
+        recent = recent[recent["window_start"].isin(common[common == recent["model"].nunique()].index)]
+        out["map_skill_recent"] = [(model, g["rmse"].mean(), g["skill"].mean() if g["skill"].notna().any() else None,
+                                    g["window_start"].nunique()) for model, g in recent.groupby("model")]
         out["station_skill"] = [tuple(r) for r in conn.execute(
             select(v.model, func.avg(v.rmse), func.avg(v.skill_persistence))
             .where(v.scope == "station", v.kp_class == "all", v.window_end >= day0 - dt.timedelta(days=2),
