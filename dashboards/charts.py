@@ -82,8 +82,10 @@ def storm_panel(kp: pd.DataFrame, global_dtec: pd.DataFrame, stations: pd.DataFr
     stacked on one time axis. A series with no values is left out (never drawn as a flat line at 0)."""
     x = _time_axis(domain)
     kp_chart = alt.Chart(kp).mark_bar().encode(
-        x=x, y=alt.Y("kp:Q", title="Kp", scale=alt.Scale(domain=[0, 9])),
-        color=alt.condition("datum.storm", alt.value("#d62728"), alt.value("#7f7f7f"))
+        x=x, y=alt.Y("kp:Q", title="Kp (pale: nowcast)", scale=alt.Scale(domain=[0, 9])),
+        color=alt.condition("datum.storm", alt.value("#d62728"), alt.value("#7f7f7f")),
+        opacity=alt.condition("datum.nowcast", alt.value(0.45), alt.value(1.0)),
+        tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("kp:Q", format=".3f"), "status:N"]
     ).properties(height=120, width="container", title=title)
     g = alt.Chart(global_dtec).mark_line(point=True).encode(
         x=x, y=alt.Y("global_dtec:Q", title="Global ΔTEC (TECU)"), color=alt.Color("kind:N", title=None, legend=alt.Legend(orient="top")),

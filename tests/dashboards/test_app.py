@@ -192,6 +192,8 @@ def test_storms_page_event_curves(seeded):
     assert df.g_class.max() == 4 and len(df) == len(events)
     assert set(df.kp_status) == {"observed"}  # the bundled history: no nowcast to mark
     assert not any("nowcast" in c.value for c in at.caption)
+    kp = next(d for c in _charts(at) for d in _datasets(c) if "kp" in d)  # the Kp bars: nowcasts drawn pale
+    assert "nowcast" in kp and not kp["nowcast"].any() and set(kp["status"]) == {"observed"}
     first = events.iloc[0]
     assert at.metric[0].value == f"G{first.g_class}"
     assert len(_charts(at)) == 3  # Kp, Global ΔTEC, the most affected stations' ΔTEC

@@ -95,3 +95,16 @@ def test_remote_source_urls_from_templates():
     src = RemoteSource({"cod": ["http://a/{yyyy}/{NAME}", "https://b/{yyyy}/{doy}/{name}"]}, Downloader())
     assert src.urls("cod", dt.date(2020, 1, 8)) == ["http://a/2020/CODG0080.20I.Z", "https://b/2020/008/codg0080.20i.Z"]
     assert src.urls("cod", dt.date(2023, 6, 1))[1].endswith("/2023/152/COD0OPSFIN_20231520000_01D_01H_GIM.INX.gz")
+
+
+def test_the_product_chain_of_a_centre_and_its_levels():
+    from swx.errors import InputError
+    from swx.io.gim_names import level_rank, product_chain, product_level
+
+    assert product_chain("cod", None) == ["cod", "cor"]  # default: the centre's own rapid product
+    assert product_chain("igs", ["igr", "cor", "igr"]) == ["igs", "igr", "cor"]
+    assert product_chain("cod", []) == ["cod"]  # research: finals only
+    assert [product_level(c) for c in ("cod", "uqr", "c1p", "sim")] == ["final", "rapid", "predicted", "final"]
+    assert level_rank("predicted") < level_rank("rapid") < level_rank("final")
+    with pytest.raises(InputError, match="c1p is a predicted product"):
+        product_chain("cod", ["c1p"])  # a forecast never becomes the truth forecasts are verified against
