@@ -59,3 +59,23 @@ def test_latest_run_document_and_exit_codes():
     finish_run(engine, rid2, status="failed", reason="FileNotFoundError: models")
     r = runner.invoke(app, ["status", "--json"])
     assert r.exit_code == 1 and "failed" in _json(r.stdout)["problem"]
+
+
+def test_rapid_maps_older_than_the_upgrade_window_are_named_with_the_command_that_upgrades_them():
+    from swx.pipeline.status import summary_lines
+    from swx.store.writes import record_input_files
+
+    settings = get_settings()
+    engine = open_database(settings)
+    rid = start_run(engine, issue_time=dt.datetime(2025, 10, 30, 22, tzinfo=dt.UTC), target_day=dt.date(2025, 10, 31),
+                    data_source="cod")
+    finish_run(engine, rid, status="ok")
+    rows = [dict(kind="GIM", centre="cod", day=day, path=f"archive/gim/cod/2025/cod_{day:%Y%m%d}.nc", sha256="0" * 64,
+                 maps=25, source_kind="remote", product=product, level=level)
+            for day, product, level in [(dt.date(2025, 10, 1), "cor", "rapid"), (dt.date(2025, 10, 2), "cod", "final"),
+                                        (dt.date(2025, 10, 25), "cor", "rapid")]]  # the last: inside the 14 days
+    record_input_files(engine, rows)
+    doc, healthy = run_status(settings, max_age_h=1e6)
+    assert healthy and doc["rapid_days_past_upgrade"] == ["2025-10-01"]
+    assert "  1 day(s) still on rapid maps, older than the daily run looks back (2025-10-01 .. 2025-10-01): swx " \
+           "ingest gims --upgrade --start 2025-10-01 --end 2025-10-01" in summary_lines(doc)

@@ -12,7 +12,7 @@ from typing import Any
 from swx.config import SIMULATED_CENTRE, Settings
 from swx.errors import InputError
 from swx.store.db import open_database
-from swx.store.queries import RECENT_DAYS, finished_products, latest_run, run_overview
+from swx.store.queries import RECENT_DAYS, days_below_final, finished_products, latest_run, run_overview
 
 
 def _iso(v: Any) -> Any:
@@ -44,6 +44,10 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
         "input_level": run.get("input_level", ""),
     }
     day0 = dt.datetime.combine(run["target_day"], dt.time(), tzinfo=dt.UTC)
+    # maps still rapid past the days the daily run looks at again: nothing upgrades them by itself
+    stuck = days_below_final(engine, run["data_source"], run["target_day"] - dt.timedelta(
+        days=settings.gim_upgrade_days + 1))
+    doc["rapid_days_past_upgrade"] = [_iso(d) for d in stuck]
     ov = run_overview(engine, rid, day0, settings.data_dir)
     doc["station_forecasts"] = ov["station_forecasts"]
     doc["active_models"] = ov["active_models"]
@@ -92,6 +96,10 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
                 f"{m} {v['rmse']:.2f}" + ("" if v["skill_vs_persistence"] is None or m.endswith("persistence")
                                           else f" ({v['skill_vs_persistence']:+.0%})")
                 for m, v in sorted(scores.items(), key=lambda kv: kv[1]["rmse"])))
+    stuck = doc.get("rapid_days_past_upgrade") or []
+    if stuck:
+        lines.append(f"  {len(stuck)} day(s) still on rapid maps, older than the daily run looks back "
+                     f"({stuck[0]} .. {stuck[-1]}): swx ingest gims --upgrade --start {stuck[0]} --end {stuck[-1]}")
     for method, p in sorted(doc["global"].items()):
         lines.append(f"  product ({method}): {p['netcdf']}")
     for ev in doc["storms"]:

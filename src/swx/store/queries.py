@@ -318,6 +318,14 @@ def truth_levels(engine: Engine, first: dt.date, last: dt.date) -> dict[dt.date,
     return out
 
 
+def days_below_final(engine: Engine, centre: str, before: dt.date) -> list[dt.date]:
+    """The days before `before` whose recorded map of `centre` is still below final (a rapid one)."""
+    f = m.InputFile
+    with engine.connect() as conn:
+        return list(conn.execute(select(f.day).where(f.kind == "GIM", f.centre == centre, f.level != "final",
+                                                     f.day < before).order_by(f.day)).scalars())
+
+
 def input_files(engine: Engine, kind: str = "GIM") -> pd.DataFrame:
     """The recorded input files of a kind: centre, day, product, level, maps, source kind, sha256, path."""
     f = m.InputFile
