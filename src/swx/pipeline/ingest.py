@@ -302,8 +302,10 @@ def record_gim_days(engine: Engine, archive: Archive, results: Iterable[DayResul
             with xr.open_dataset(path, engine="netcdf4") as ds:
                 attrs, maps = dict(ds.attrs), int(ds.sizes["time"])
             sha, kind = str(attrs.get("source_sha256", "")), str(attrs.get("source_kind", ""))
-        held = archive.gim_product(r.centre, r.day)
-        product, level = (held.product, held.level) if held else (r.centre, product_level(r.centre))
+        # the ingest knows what the day holds; a result made elsewhere without it: the file's attributes
+        held = None if r.product else archive.gim_product(r.centre, r.day)
+        product, level = (r.product, r.level) if r.product else (held.product, held.level) if held else \
+            (r.centre, product_level(r.centre))
         rows.append(dict(kind="GIM", centre=r.centre, day=r.day, path=recorded_path(path, data_dir), sha256=sha, maps=maps,
                          source_kind=kind, product=product, level=level))
     return record_input_files(engine, rows)
