@@ -22,6 +22,7 @@ ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 DRAWN = '[data-testid="stVegaLiteChart"] svg.marks'
+FRAME = '[data-testid="stDataFrame"]'
 # page url path -> (heading, what must be drawn: charts, images, data frames)
 PAGES = {"": ("Now", 1, 0, 0), "stations": ("Stations", 3, 0, 0), "global_map": ("Global map", 0, 0, 0),
          "skill": ("Skill", 2, 0, 2), "storms": ("Storms", 3, 0, 1), "runs": ("Runs & models", 0, 0, 4)}
@@ -91,11 +92,13 @@ def test_every_page_renders_in_chromium(server, chromium, seeded):
         if images:
             page.wait_for_function("[...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
                                    ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+        if frames:  # a data frame's grid may be drawn after the script-state flag flips: wait for each one
+            page.wait_for_function(f"document.querySelectorAll('{FRAME}').length >= {frames}", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / f"{tag}-{path or 'now'}.png"), full_page=True)
         assert page.locator('[data-testid="stException"]').count() == 0, f"exception on /{path}"
         assert page.locator(DRAWN).count() >= charts, path
         assert page.locator('[data-testid="stImage"] img').count() >= images, path
-        assert page.locator('[data-testid="stDataFrame"]').count() >= frames, path
+        assert page.locator(FRAME).count() >= frames, path
         assert page.get_by_text("Deploy", exact=True).count() == 0, path  # no developer menu for operators
         # the charts are drawn, not empty: marks with data (lines, areas, bars, points)
         for i in range(charts):
