@@ -91,8 +91,11 @@ run: $(RUN_STAMP)
 dashboard: $(RUN_STAMP)
 	$(BIN)/streamlit run dashboards/app.py --browser.gatherUsageStats false --client.toolbarMode viewer
 
+# The suite over the machine's cores (pytest-xdist; `make TEST_WORKERS=0 test` runs it in one process).
+# At most 4 workers: each heavy test starts servers and subprocesses of its own.
+TEST_WORKERS ?= auto
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4
 
 # The architecture contracts of pyproject.toml (also run by the test suite: tests/test_architecture.py).
 lint: $(TEST_STAMP)

@@ -89,7 +89,8 @@ def test_a_process_worker_runs_the_daily_and_backfill_deployments(tmp_path, monk
     api = f"http://127.0.0.1:{free_port()}/api"
     env = {**os.environ, "SWX_PYTHON": sys.executable, "PREFECT_HOME": str(tmp_path / "prefect"),
            "PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}  # no 06:30 run of its own during the test
+           "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",  # no 06:30 run of its own during the test
+           "PREFECT_WORKER_QUERY_SECONDS": "2"}  # the worker picks a triggered run up within 2 s, not 10
     logs = {name: tmp_path / f"{name}.log" for name in ("server", "deploy", "worker")}
     procs = []
 
