@@ -60,6 +60,16 @@ class ArchivedProduct:
         return f"{self.level} {self.product}"
 
 
+@dataclass(frozen=True)
+class StoredIndices:
+    """What `Archive.store_indices` did: the archived tables before, the merged tables it keeps, and the
+    times of the 3-hourly rows added or changed."""
+
+    before: IndexTables
+    merged: IndexTables
+    changed: pd.DatetimeIndex
+
+
 #: the product of archived days, by the identity of their file (a day upgraded to its final is a new file)
 _PRODUCTS: FileCache[ArchivedProduct] = FileCache(size=50_000)
 
@@ -167,9 +177,9 @@ class Archive:
     def load_indices(self) -> IndexTables:
         return IndexTables(_read_table(self.kp_path, empty_kp()), _read_table(self.daily_path, empty_daily()))
 
-    def store_indices(self, tables: IndexTables) -> tuple[IndexTables, pd.DatetimeIndex]:
+    def store_indices(self, tables: IndexTables) -> StoredIndices:
         """Merge `tables` into the archived ones (better status, then newer, wins: a definitive Kp
-        replaces the nowcast); returns (merged, the times of the 3-hourly rows added or changed)."""
+        replaces the nowcast); returns the tables before and after and the 3-hourly times changed."""
         old = self.load_indices()
         merged = merge_tables(old, tables)
         changed = _changed_times(old.kp, merged.kp)
@@ -178,7 +188,7 @@ class Archive:
             self._record(self.kp_path)
             _write_table(merged.daily, self.daily_path, "daily Ap, sunspot number and F10.7")
             self._record(self.daily_path)
-        return merged, changed
+        return StoredIndices(old, merged, changed)
 
 
 def _changed_times(old: pd.DataFrame, new: pd.DataFrame) -> pd.DatetimeIndex:

@@ -277,13 +277,12 @@ def ingest_indices(tables: IndexTables, archive: Archive, source: str) -> KpSumm
     again (`swx.pipeline.revise.revise_kp_days`)."""
     if tables.kp.empty:
         raise IndexFormatError("no Kp values", path=source, expected="at least one Kp value")
-    before = archive.load_indices().kp["kp"]
-    merged, changed = archive.store_indices(tables)
-    kp = tables.kp
+    stored = archive.store_indices(tables)
+    kp, changed = tables.kp, stored.changed
     # revised: a value there before that changed (a nowcast made definitive with the same value, or a
     # switch of source, changes no storm and no Kp class)
-    was = before.reindex(changed)
-    now = merged.kp["kp"].reindex(changed)
+    was = stored.before.kp["kp"].reindex(changed)
+    now = stored.merged.kp["kp"].reindex(changed)
     revised = sorted({t.date() for t in changed[was.notna().to_numpy() & (was != now).to_numpy()]})
     return KpSummary(source, len(kp), len(changed), kp.index[0], kp.index[-1], dict(Counter(kp["status"])), revised)
 
