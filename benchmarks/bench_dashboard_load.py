@@ -74,7 +74,8 @@ def prepare(env: dict[str, str], args) -> dict[str, float]:
     from swx.pipeline.backfill import backfill_stage
     from swx.pipeline.context import context
     from swx.pipeline.database import migrate_database_stage
-    from swx.pipeline.ingest import daterange, ingest_gims_stage, ingest_indices_stage
+    from swx.pipeline.days import daterange
+    from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
     from swx.pipeline.train import train
 
     get_settings.cache_clear()

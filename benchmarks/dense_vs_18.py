@@ -29,7 +29,8 @@ from swx.ml.nets import ModelConfig
 from swx.ml.training import StationForecaster, TrainConfig
 from swx.pipeline.context import Context
 from swx.pipeline.context import station_dataset as dataset
-from swx.pipeline.ingest import daterange, ingest_gims
+from swx.pipeline.days import daterange
+from swx.pipeline.ingest import ingest_gims
 from swx.science.extend import StationValues, extend, persistence_prior
 from swx.science.stations import dense_catalog, load_catalog
 from swx.sources.simulated import simulated_source

@@ -13,7 +13,8 @@ from prefect_dask import DaskTaskRunner
 
 from flows import tasks
 from swx.config import BACKFILL_CHUNK_DAYS, DASK_CONFIG, get_settings
-from swx.pipeline.backfill import check_range, check_steps, chunked, pending_days, update_days
+from swx.pipeline.backfill import check_range, check_steps, pending_days, update_days
+from swx.pipeline.days import chunked
 
 
 def _runner() -> DaskTaskRunner:
@@ -38,13 +39,18 @@ def backfill(start: dt.date, end: dt.date, steps: list[str] | None = None, chunk
     parallel = not settings.resolved_database_url.startswith("sqlite")
     if not parallel:
         log.info("SQLite database: chunks run in this process, one at a time (use PostgreSQL for Dask)")
+    revised: set[str] = set()
     if "ingest" in steps:
-        tasks.ingest_kp()
+        # then what the ingest changed is revised, before anything is forecast or verified over it
+        kp = tasks.ingest_kp()
+        if kp["revised_days"]:
+            revised |= set(tasks.revise_kp(kp["revised_days"])["days"])
         gims = [days[i:i + chunk_days] for i in range(0, len(days), chunk_days)]
         if parallel:
-            [f.result() for f in tasks.ingest_gims.map(gims)]
+            got = [f.result() for f in tasks.ingest_gims.map(gims)]
         else:
-            [tasks.ingest_gims(g) for g in gims]
+            got = [tasks.ingest_gims(g) for g in gims]
+        revised |= set(tasks.revise([d for g in got for d in g["upgraded"]], days)["days"])
     todo = pending_days(settings, start, end, steps, force=force)
     chunks = chunked(todo, chunk_days)
     log.info("backfill %s .. %s: %d day(s), %d already done, %d chunk(s), steps %s", start, end, len(days),
@@ -56,7 +62,7 @@ def backfill(start: dt.date, end: dt.date, steps: list[str] | None = None, chunk
         done = [tasks.backfill_chunk(c, steps, start, force) for c in chunks]
     out = {"days": len(days), "skipped": len(days) - len(todo), "chunks": len(chunks), "parallel": parallel,
            "runs": sum(c["runs"] for c in done), "degraded": sum(c["degraded"] for c in done),
-           "verified": sum(c["verified"] for c in done), "updates": updates,
+           "verified": sum(c["verified"] for c in done), "updates": updates, "revised": len(revised),
            "failed": {k: v for c in done for k, v in c["failed"].items()}}
     if out["failed"]:
         log.warning("backfill: %d day(s) failed: %s", len(out["failed"]), out["failed"])

@@ -226,7 +226,8 @@ def fresh_postgres_database(monkeypatch, prefix: str = "swx_test", *, migrate: b
 def simulated_archive(settings, start: dt.date, end: dt.date):
     """The simulated source of `settings` and its days start..end ingested into the archive."""
     from swx.archive import Archive, load_indices
-    from swx.pipeline.ingest import daterange, ingest_gims
+    from swx.pipeline.days import daterange
+    from swx.pipeline.ingest import ingest_gims
     from swx.sources.simulated import simulated_source
 
     archive = Archive(settings.archive_dir)
@@ -241,8 +242,9 @@ def seed_dashboard_database(settings) -> dict:
     13-17 March, maps and stations verified 14-17 March, storm events. Returns the run ids."""
     from swx.pipeline.context import context
     from swx.pipeline.database import migrate_database_stage
+    from swx.pipeline.days import daterange
     from swx.pipeline.forecast import forecast
-    from swx.pipeline.ingest import daterange, ingest_gims_stage, ingest_indices_stage
+    from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
     from swx.pipeline.storms import storms
     from swx.pipeline.train import train
     from swx.pipeline.verify import verify_stage

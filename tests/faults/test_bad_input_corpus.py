@@ -17,7 +17,7 @@ from sqlalchemy import select
 from swx.archive import Archive
 from swx.config import get_settings
 from swx.io.gim_names import short_name
-from swx.pipeline.ingest import daterange
+from swx.pipeline.days import daterange
 from swx.store import queries as q
 from swx.store.db import engine_from_settings
 from swx.store.orm import InputFile

@@ -16,7 +16,7 @@ import pytest
 
 from swx.archive import Archive
 from swx.config import get_settings
-from swx.pipeline.ingest import daterange
+from swx.pipeline.days import daterange
 from tests.faults.conftest import ISSUE_DAY, Site, assert_same, one_line_error, serve_days
 
 

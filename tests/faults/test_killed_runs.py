@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from swx.archive import Archive
 from swx.config import get_settings
 from swx.io.atomic import remove_stale_parts
-from swx.pipeline.ingest import daterange
+from swx.pipeline.days import daterange
 from swx.store import orm as m
 from tests.faults.conftest import ISSUE_DAY, Site, assert_same, serve_days
 

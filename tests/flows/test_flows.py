@@ -26,7 +26,8 @@ from sqlalchemy import text
 from swx.archive import Archive, load_indices
 from swx.config import get_settings
 from swx.io.gim_names import short_name
-from swx.pipeline.ingest import daterange, ingest_gims_stage
+from swx.pipeline.days import daterange
+from swx.pipeline.ingest import ingest_gims_stage
 from swx.pipeline.status import completed_days
 from swx.pipeline.train import ensure_models
 from swx.sources.simulated import simulated_source
@@ -237,6 +238,7 @@ def test_backfill_on_postgresql_runs_on_dask_workers_and_skips_finished_days(har
         settings = _prepare(monkeypatch, dt.date(2015, 3, 16))
         out = backfill(start=dt.date(2015, 3, 12), end=dt.date(2015, 3, 15), chunk_days=4)
         assert out["parallel"] and out["runs"] == 4 and out["skipped"] == 0 and out["verified"] == 3
+        assert out["revised"] == 0  # the ingest changed no map and no Kp: nothing to revise
         engine = open_database(settings)
         runs = q.runs(engine)
         assert len(runs) == 4 and set(runs.status) == {"ok"}

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from swx.cli import app
 from swx.errors import InputError
-from swx.pipeline.backfill import backfill_stage, check_range, check_steps, chunked, pending_days, update_days
+from swx.pipeline.backfill import backfill_stage, check_range, check_steps, pending_days, update_days
+from swx.pipeline.days import chunked
 from swx.store import queries as q
 from tests.helpers import cnn_trained_to_10_march, run_cli_main
 
@@ -101,3 +102,47 @@ def test_the_plan_chunks_pending_days_and_refuses_bad_arguments(trained, monkeyp
     assert "no sim GIM on or before 2015-02-07" in out["failed"]["2015-02-07"]
     code, output = run_cli_main(monkeypatch, capsys, ["backfill", "--start", "2015-03-05", "--end", "2015-03-01"])
     assert code != 0 and "before it starts" in output and "Traceback" not in output
+
+
+def test_a_backfill_whose_ingest_brings_a_final_revises_the_day(tmp_path, monkeypatch):
+    """Ad-hoc backfills ingest too: when the final of a day held as a rapid map is out, the backfill's
+    ingest replaces it and the day's observations are rewritten from the final before anything is
+    forecast over it (as the daily flow and `swx ingest gims --upgrade` do); a day already final is
+    left alone."""
+    from swx.config import get_settings
+    from swx.io.ionex import write_ionex
+    from swx.pipeline.revise import revise_days
+    from swx.store.db import open_database
+    from tests.helpers import make_gim
+
+    day = dt.date(2020, 1, 8)
+    folder = tmp_path / "in"
+    write_ionex(make_gim(day, seed=1), folder / "corg0080.20i")  # only the rapid map is out
+    monkeypatch.setenv("SWX_GIM_SOURCE", "local")
+    monkeypatch.setenv("SWX_GIM_LOCAL_DIR", str(folder))
+    get_settings.cache_clear()
+    settings = get_settings()
+    # the day as a daily run leaves it: ingested on its rapid map, its station observations written from
+    # it (here by the stage that writes them from the archive; without models no forecast would run)
+    done = CliRunner().invoke(app, ["ingest", "gims", "--start", str(day)])
+    assert done.exit_code == 0 and "RAPID" in done.output, done.output
+    revise_days(settings, [day])
+    engine = open_database(settings)
+    code = q.stations(engine).code.iloc[0]
+    window = (dt.datetime(2020, 1, 8, tzinfo=dt.UTC), dt.datetime(2020, 1, 9, tzinfo=dt.UTC))
+    rapid = q.observation_products(engine, code, *window)
+    assert len(rapid) == 12 and set(rapid["product"]) == {"cor"} and set(rapid["level"]) == {"rapid"}
+    on_rapid = q.station_series(engine, code, *window)["vtec"].to_numpy()
+
+    write_ionex(make_gim(day, seed=2), folder / "codg0080.20i")  # the final comes out
+    again = backfill_stage(settings, day, day, steps=["ingest"])
+    assert again["revised"] == 1
+    final = q.observation_products(engine, code, *window)
+    assert len(final) == 12 and set(final["product"]) == {"cod"} and set(final["level"]) == {"final"}
+    # the values themselves are the final's (another map than the rapid one): rewriting the day from the
+    # archive again changes nothing
+    on_final = q.station_series(engine, code, *window)["vtec"].to_numpy()
+    assert len(on_final) == 12 and (abs(on_final - on_rapid) > 0.05).any()
+    revise_days(settings, [day])
+    assert (q.station_series(engine, code, *window)["vtec"].to_numpy() == on_final).all()
+    assert backfill_stage(settings, day, day, steps=["ingest"])["revised"] == 0  # nothing changed now

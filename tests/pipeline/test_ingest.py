@@ -14,7 +14,8 @@ import pytest
 from swx.archive import Archive
 from swx.io.http import Downloader, RetryPolicy
 from swx.io.ionex import read_ionex
-from swx.pipeline.ingest import daterange, ingest_gims, ingest_indices
+from swx.pipeline.days import daterange
+from swx.pipeline.ingest import ingest_gims, ingest_indices
 from swx.sources.gim import LocalDirectorySource, RemoteSource
 from swx.sources.indices.history import load_history
 from tests.helpers import gim_bytes_gz, gim_text, make_gim, no_sleep

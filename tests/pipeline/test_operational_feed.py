@@ -24,8 +24,9 @@ from swx.config import get_settings
 from swx.io.gim_names import name_for, parse_name
 from swx.io.ionex import format_ionex
 from swx.pipeline.context import context, station_history
+from swx.pipeline.days import daterange
 from swx.pipeline.forecast import forecast_stage
-from swx.pipeline.ingest import daterange, ingest_gims_stage, ingest_indices_stage, ingest_rivals_stage
+from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage, ingest_rivals_stage
 from swx.pipeline.revise import revise_kp_days, revise_stage
 from swx.pipeline.schedule import default_issue_day, ingest_waiting
 from swx.pipeline.status import run_status, summary_lines

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from swx.archive import Archive, load_indices
 from swx.cli import app
 from swx.config import get_settings
-from swx.pipeline.ingest import daterange, ingest_gims
+from swx.pipeline.days import daterange
+from swx.pipeline.ingest import ingest_gims
 from swx.sources.simulated import simulated_source
 from swx.store import queries as q
 from swx.store.db import engine_from_settings

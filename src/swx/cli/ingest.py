@@ -33,7 +33,7 @@ def ingest_gims_cmd(
     """Fetch the GIMs of a date range into the archive. Days archived at their best level are skipped; a
     day whose final is not out gets the rapid map (SWX_GIM_FALLBACKS), replaced by the final on a later
     ingest, and what was derived from it (observations, ΔTEC, verification) is then recomputed."""
-    from swx.pipeline.ingest import daterange
+    from swx.pipeline.days import daterange
 
     settings = get_settings()
     if start is None and not upgrade:
@@ -60,7 +60,7 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
     reported and leaves the ingest's result alone."""
     from rich.markup import escape
 
-    from swx.pipeline.backfill import chunked
+    from swx.pipeline.days import chunked
     from swx.pipeline.storms import days_without_observed_dtec, storms_stage
 
     ours = [r for r in summary.results if r.centre == settings.centre.lower()]

@@ -157,7 +157,8 @@ def backfill_cmd(
                   f"{r['skipped']} already done, {made} done in {sec:.0f} s"
                   + (f" ({made / sec * 60:.1f} days/min)" if made and sec > 0 else ""))
     console.print(f"runs {r['runs']} ({r['degraded']} degraded), days verified {r['verified']}, model updates "
-                  f"taken {r['updates']}, storm events {r['storms']}")
+                  f"taken {r['updates']}, storm events {r['storms']}"
+                  + (f", days revised after a new map or Kp {r['revised']}" if r["revised"] else ""))
     for day, why in r["failed"].items():
         console.print(f"[red]failed[/] {day}: {why}")
     if r["failed"]:
@@ -214,7 +215,8 @@ def run_cmd(
     prints what the archive holds: days, maps, the Kp range and the storms of the window.
     """
     from swx.pipeline.database import migrate_database_stage
-    from swx.pipeline.ingest import daterange, ingest_indices_stage
+    from swx.pipeline.days import daterange
+    from swx.pipeline.ingest import ingest_indices_stage
     from swx.pipeline.report import database_summary, main_archive_summary
 
     settings = get_settings()

@@ -16,8 +16,10 @@ from typing import TypedDict
 from swx.config import BACKFILL_CHUNK_DAYS, Settings
 from swx.errors import InputError
 from swx.pipeline.context import context
+from swx.pipeline.days import chunked
 from swx.pipeline.forecast import ForecastResult, forecast_days
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
+from swx.pipeline.revise import revise_kp_days, revise_stage
 from swx.pipeline.status import completed_days
 from swx.pipeline.storms import storms_stage
 from swx.pipeline.update import update_stage
@@ -64,17 +66,6 @@ def pending_days(settings: Settings, start: dt.date, end: dt.date, steps: list[s
     return [d for d in days if d not in done]
 
 
-def chunked(days: list[dt.date], chunk_days: int = BACKFILL_CHUNK_DAYS) -> list[list[dt.date]]:
-    """Runs of at most `chunk_days` consecutive days (a gap of done days starts a new chunk)."""
-    out: list[list[dt.date]] = []
-    for d in days:
-        if out and len(out[-1]) < chunk_days and (d - out[-1][-1]).days == 1:
-            out[-1].append(d)
-        else:
-            out.append([d])
-    return out
-
-
 class ChunkSummary(TypedDict):
     """What a chunk did: its days, runs made (degraded among them), days that failed and why, days
     verified."""
@@ -118,7 +109,8 @@ def backfill_chunk_stage(settings: Settings, days: list[dt.date], steps: list[st
 
 class BackfillSummary(TypedDict):
     """A backfill in numbers: days in the range, already done (skipped), runs made, degraded runs,
-    failed days with their reasons, days verified, model updates replayed, storm events found."""
+    failed days with their reasons, days verified, model updates replayed, storm events found, days
+    whose map or Kp the ingest step changed and that were brought in line (`swx.pipeline.revise`)."""
 
     start: str
     end: str
@@ -132,6 +124,7 @@ class BackfillSummary(TypedDict):
     verified: int
     updates: int
     storms: int
+    revised: int
 
 
 def update_days(issue_days: list[dt.date]) -> list[dt.date]:
@@ -163,16 +156,23 @@ def backfill_stage(settings: Settings, start: dt.date, end: dt.date, *, steps: l
     steps = check_steps(steps)
     check_range(start, end, chunk_days)
     all_days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+    revised: set[str] = set()
     if "ingest" in steps:
-        ingest_indices_stage(settings)
-        ingest_gims_stage(settings, all_days)
+        # what the ingest changed is revised before anything is forecast or verified over it: a final that
+        # replaced a rapid map (and any day still scored against an older map), Kp made definitive
+        kp = ingest_indices_stage(settings)
+        if kp.revised_days:
+            revised |= set(revise_kp_days(settings, kp.revised_days)["days"])
+        gims = ingest_gims_stage(settings, all_days)
+        upgraded = [r.day for r in gims.upgraded if r.centre == settings.centre]
+        revised |= set(revise_stage(settings, upgraded, all_days)["days"])
     todo = pending_days(settings, start, end, steps, force=force)
     chunks = chunked(todo, chunk_days)
     log.info("backfill %s .. %s: %d day(s), %d already done, %d chunk(s), steps %s", start, end, len(all_days),
              len(all_days) - len(todo), len(chunks), ", ".join(steps))
     out = BackfillSummary(start=str(start), end=str(end), steps=steps, days=len(all_days),
                           skipped=len(all_days) - len(todo), chunks=len(chunks), runs=0, degraded=0, failed={},
-                          verified=0, updates=0, storms=0)
+                          verified=0, updates=0, storms=0, revised=len(revised))
     if on_plan is not None:
         on_plan(len(todo))
     if replay and todo:

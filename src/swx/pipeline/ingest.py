@@ -129,13 +129,6 @@ class IngestSummary:
         return "\n".join(self.lines())
 
 
-def daterange(start: dt.date, end: dt.date) -> list[dt.date]:
-    """Days from start to end inclusive."""
-    if end < start:
-        raise InputError(f"end {end} is before start {start}")
-    return [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
-
-
 def check_day(ds, day: dt.date, name: str) -> None:
     """Refuse a file whose maps are not those of `day` (00:00 of day .. 00:00 of the next day)."""
     t = ds["time"].values

@@ -16,8 +16,8 @@ import logging
 from typing import TypedDict
 
 from swx.config import Settings
-from swx.pipeline.backfill import chunked
 from swx.pipeline.context import context, observations_of, station_history
+from swx.pipeline.days import chunked
 from swx.pipeline.storms import storms
 from swx.pipeline.verify import verify_days
 from swx.store.queries import truth_levels
