@@ -91,11 +91,12 @@ run: $(RUN_STAMP)
 dashboard: $(RUN_STAMP)
 	$(BIN)/streamlit run dashboards/app.py --browser.gatherUsageStats false --client.toolbarMode viewer
 
-# The suite over the machine's cores (pytest-xdist; `make TEST_WORKERS=0 test` runs it in one process).
-# At most 4 workers: each heavy test starts servers and subprocesses of its own.
-TEST_WORKERS ?= auto
+# The suite over the CPUs this process may use (`nproc`: affinity and container limits; pytest-xdist's own
+# `auto` counts the host's physical cores), at most 4 workers: each heavy test starts servers and
+# subprocesses of its own. One CPU, or `make TEST_WORKERS=0 test`: one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 2 ? 0 : n < 4 ? n : 4 )))
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 # The architecture contracts of pyproject.toml (also run by the test suite: tests/test_architecture.py).
 lint: $(TEST_STAMP)

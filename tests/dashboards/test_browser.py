@@ -77,9 +77,14 @@ def _wait_finished(page, heading: str) -> None:
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
 
 
-def test_every_page_renders_in_chromium(server, chromium, seeded):
+def _tag(seeded) -> str:
+    """The database kind, in screenshot names: the two kinds may run at once (pytest-xdist)."""
     settings, _ = seeded
-    tag = "postgresql" if (settings.database_url or "").startswith("postgresql") else "sqlite"
+    return "postgresql" if (settings.database_url or "").startswith("postgresql") else "sqlite"
+
+
+def test_every_page_renders_in_chromium(server, chromium, seeded):
+    tag = _tag(seeded)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = chromium.new_page(viewport={"width": 1400, "height": 2400})
     errors: list[str] = []
@@ -110,7 +115,7 @@ def test_every_page_renders_in_chromium(server, chromium, seeded):
     page.close()
 
 
-def test_a_click_on_the_station_map_picks_the_station(server, chromium):
+def test_a_click_on_the_station_map_picks_the_station(server, chromium, seeded):
     page = chromium.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(f"{server}/stations")
     _wait_finished(page, "Stations")
@@ -122,7 +127,7 @@ def test_a_click_on_the_station_map_picks_the_station(server, chromium):
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
     page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length >= 3", timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
-    page.screenshot(path=str(ARTIFACTS / "station-clicked.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{_tag(seeded)}-station-clicked.png"), full_page=True)
     page.close()
 
 

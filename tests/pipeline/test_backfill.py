@@ -104,39 +104,65 @@ def test_the_plan_chunks_pending_days_and_refuses_bad_arguments(trained, monkeyp
     assert code != 0 and "before it starts" in output and "Traceback" not in output
 
 
-def test_a_backfill_whose_ingest_brings_a_final_revises_the_day(tmp_path, monkeypatch):
-    """Ad-hoc backfills ingest too: when the final of a day held as a rapid map is out, the backfill's
-    ingest replaces it and the day's observations are rewritten from the final before anything is
-    forecast over it (as the daily flow and `swx ingest gims --upgrade` do); a day already final is
-    left alone."""
+def _gfz_file(http_server, kp_at_peak: float, status: str) -> str:
+    """GFZ's Kp file of 20-21 August 2025 (after the bundled history: the archive's Kp is the only Kp of
+    those days) as served, made by swx's GFZ writer: quiet, one 3-hour value of `kp_at_peak` on the
+    20th, every value `status`; its URL."""
+    from swx.sources.indices.gfz import format_gfz_text
+    from swx.sources.indices.tables import IndexTables, three_hourly
+
+    days = pd.DatetimeIndex(["2025-08-20", "2025-08-21"], tz="UTC")
+    kp = pd.DataFrame({"kp": 2.0, "ap": 7.0, "status": status, "source": "GFZ"}, index=three_hourly(days))
+    kp.iloc[3, 0] = kp_at_peak
+    daily = pd.DataFrame({"Ap": 8.0, "sn": 50.0, "f107_obs": 150.0, "f107_adj": 150.0, "status": status,
+                          "source": "GFZ"}, index=days)
+    return http_server.add("/Kp_ap_Ap_SN_F107_nowcast.txt", body=format_gfz_text(IndexTables(kp, daily)).encode())
+
+
+def test_a_backfill_whose_ingest_brings_a_final_and_definitive_kp_revises_those_days(tmp_path, monkeypatch,
+                                                                                    http_server):
+    """Ad-hoc backfills ingest too, and bring in line what their ingest changed before anything is
+    forecast over it (as the daily flow, `swx ingest gims --upgrade` and `swx ingest kp` do): the final
+    of a day held as a rapid map replaces it and the day's observations are rewritten from it; GFZ's
+    definitive Kp replacing a nowcast that differed measures the storm again. Then nothing is left
+    to revise."""
     from swx.config import get_settings
     from swx.io.ionex import write_ionex
     from swx.pipeline.revise import revise_days
     from swx.store.db import open_database
     from tests.helpers import make_gim
 
-    day = dt.date(2020, 1, 8)
+    day = dt.date(2025, 9, 2)
     folder = tmp_path / "in"
-    write_ionex(make_gim(day, seed=1), folder / "corg0080.20i")  # only the rapid map is out
-    monkeypatch.setenv("SWX_GIM_SOURCE", "local")
-    monkeypatch.setenv("SWX_GIM_LOCAL_DIR", str(folder))
+    write_ionex(make_gim(day, seed=1), folder / "corg2450.25i")  # only the rapid map is out
+    kp_url = _gfz_file(http_server, 17 / 3, "preliminary")  # the nowcast: 6- (G2) on 20 August
+    start = dt.date(2025, 8, 20)  # the range: the storm's days, far enough from the map's day that only
+    # the Kp revision measures the storm again (the map's revision re-measures the day before it)
+    for key, value in {"SWX_GIM_SOURCE": "local", "SWX_GIM_LOCAL_DIR": str(folder), "SWX_KP_SOURCE": "gfz",
+                       "SWX_KP_URL": kp_url, "SWX_KP_NOWCAST_URL": kp_url, "SWX_HTTP_RETRIES": "0"}.items():
+        monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     settings = get_settings()
-    # the day as a daily run leaves it: ingested on its rapid map, its station observations written from
-    # it (here by the stage that writes them from the archive; without models no forecast would run)
-    done = CliRunner().invoke(app, ["ingest", "gims", "--start", str(day)])
-    assert done.exit_code == 0 and "RAPID" in done.output, done.output
-    revise_days(settings, [day])
+    first = backfill_stage(settings, start, day, steps=["ingest", "storms"])
+    assert first["revised"] == 0  # new maps and new Kp: nothing to revise
     engine = open_database(settings)
+    [storm] = q.storms(engine).itertuples()
+    assert (storm.g_class, storm.kp_status) == (2, "nowcast")
+    # the day's station observations as a daily run leaves them, from the rapid map (here by the stage
+    # that writes them from the archive: without models no forecast would run)
+    revise_days(settings, [day])
     code = q.stations(engine).code.iloc[0]
-    window = (dt.datetime(2020, 1, 8, tzinfo=dt.UTC), dt.datetime(2020, 1, 9, tzinfo=dt.UTC))
+    window = (dt.datetime(2025, 9, 2, tzinfo=dt.UTC), dt.datetime(2025, 9, 3, tzinfo=dt.UTC))
     rapid = q.observation_products(engine, code, *window)
     assert len(rapid) == 12 and set(rapid["product"]) == {"cor"} and set(rapid["level"]) == {"rapid"}
     on_rapid = q.station_series(engine, code, *window)["vtec"].to_numpy()
 
-    write_ionex(make_gim(day, seed=2), folder / "codg0080.20i")  # the final comes out
-    again = backfill_stage(settings, day, day, steps=["ingest"])
-    assert again["revised"] == 1
+    write_ionex(make_gim(day, seed=2), folder / "codg2450.25i")  # the final comes out
+    _gfz_file(http_server, 5.0, "definitive")  # and the definitive Kp: 5o (G1)
+    again = backfill_stage(settings, start, day, steps=["ingest"])
+    assert again["revised"] == 2  # 20 August (its Kp), 2 September (its map)
+    [storm] = q.storms(engine).itertuples()
+    assert (storm.g_class, storm.max_kp, storm.kp_status) == (1, 5.0, "definitive")
     final = q.observation_products(engine, code, *window)
     assert len(final) == 12 and set(final["product"]) == {"cod"} and set(final["level"]) == {"final"}
     # the values themselves are the final's (another map than the rapid one): rewriting the day from the
@@ -145,4 +171,4 @@ def test_a_backfill_whose_ingest_brings_a_final_revises_the_day(tmp_path, monkey
     assert len(on_final) == 12 and (abs(on_final - on_rapid) > 0.05).any()
     revise_days(settings, [day])
     assert (q.station_series(engine, code, *window)["vtec"].to_numpy() == on_final).all()
-    assert backfill_stage(settings, day, day, steps=["ingest"])["revised"] == 0  # nothing changed now
+    assert backfill_stage(settings, start, day, steps=["ingest"])["revised"] == 0

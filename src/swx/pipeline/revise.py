@@ -44,10 +44,10 @@ def revise_kp_days(settings: Settings, days: list[dt.date]) -> KpReviseSummary:
     if not days:
         return KpReviseSummary(days=[], events=[], verified_again=[])
     ctx = context(settings)
-    events = []
-    for stretch in chunked(days, chunk_days=len(days)):
+    events, verified = [], []
+    for stretch in chunked(days, chunk_days=len(days)):  # each run of consecutive days alone: never the years between
         events += storms(ctx, stretch[0], stretch[-1] + STORM_MARGIN)
-    verified = [s["day"] for s in verify_days(ctx, days) if s["maps"] or s["stations"]]
+        verified += [s["day"] for s in verify_days(ctx, stretch) if s["maps"] or s["stations"]]
     log.info("Kp revised on %d day(s) (%s .. %s): %d storm event(s) there now; verification of %s recomputed",
              len(days), days[0], days[-1], len(events), ", ".join(verified) or "no day (none had forecasts)")
     return KpReviseSummary(days=[str(d) for d in days], verified_again=verified,
@@ -92,13 +92,13 @@ def revise_days(settings: Settings, days: list[dt.date]) -> ReviseSummary:
     if not days:
         return ReviseSummary(days=[], observations=0, verified_again=[])
     ctx = context(settings)
-    written = 0
-    for stretch in chunked(days, chunk_days=len(days)):  # each run of consecutive days alone
+    written, verified = 0, []
+    for stretch in chunked(days, chunk_days=len(days)):  # each run of consecutive days alone: never the years between
         wide = station_history(ctx, stretch[0], stretch[-1])
         written += write_observations(ctx.engine, observations_of(ctx, wide), centre_default=ctx.centre)
         storms(ctx, stretch[0], stretch[-1] + STORM_MARGIN)
-    rescore = sorted(set(days) | {d + dt.timedelta(days=1) for d in days})
-    verified = [s["day"] for s in verify_days(ctx, rescore) if s["maps"] or s["stations"]]
+        rescore = stretch + [stretch[-1] + dt.timedelta(days=1)]  # stretches are apart: no day scored twice
+        verified += [s["day"] for s in verify_days(ctx, rescore) if s["maps"] or s["stations"]]
     log.info("revised %d day(s) whose map changed (%s): %d observations rewritten, verification of %s recomputed",
              len(days), ", ".join(str(d) for d in days[:5]) + (" ..." if len(days) > 5 else ""), written,
              ", ".join(verified) or "no day (none had forecasts)")
