@@ -14,7 +14,7 @@ from prefect_dask import DaskTaskRunner
 from flows import tasks
 from swx.config import BACKFILL_CHUNK_DAYS, DASK_CONFIG, get_settings
 from swx.pipeline.backfill import check_range, check_steps, pending_days, update_days
-from swx.pipeline.days import chunked
+from swx.pipeline.days import chunked, daterange
 
 
 def _runner() -> DaskTaskRunner:
@@ -33,7 +33,7 @@ def backfill(start: dt.date, end: dt.date, steps: list[str] | None = None, chunk
     steps = check_steps(steps)
     check_range(start, end, chunk_days)
     settings = get_settings()
-    days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+    days = daterange(start, end)
     # SQLite (the embedded default) is one file for one process: its stages run here, one at a time.
     # PostgreSQL takes the Dask workers' concurrent writes.
     parallel = not settings.resolved_database_url.startswith("sqlite")
@@ -45,7 +45,7 @@ def backfill(start: dt.date, end: dt.date, steps: list[str] | None = None, chunk
         kp = tasks.ingest_kp()
         if kp["revised_days"]:
             revised |= set(tasks.revise_kp(kp["revised_days"])["days"])
-        gims = [days[i:i + chunk_days] for i in range(0, len(days), chunk_days)]
+        gims = chunked(days, chunk_days)
         if parallel:
             got = [f.result() for f in tasks.ingest_gims.map(gims)]
         else:

@@ -100,7 +100,7 @@ def _revise(settings: Settings, summary: IngestSummary) -> None:
     if not ours:
         return
     try:
-        done = revise_stage(settings, [r.day for r in ours if r.status == "upgraded"], [r.day for r in ours])
+        done = revise_stage(settings, summary.upgraded_days(settings.centre.lower()), [r.day for r in ours])
         if not done["days"]:
             return
     except Exception as exc:  # noqa: BLE001 - the better maps are archived all the same

@@ -16,7 +16,7 @@ from typing import TypedDict
 from swx.config import BACKFILL_CHUNK_DAYS, Settings
 from swx.errors import InputError
 from swx.pipeline.context import context
-from swx.pipeline.days import chunked
+from swx.pipeline.days import chunked, daterange
 from swx.pipeline.forecast import ForecastResult, forecast_days
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
 from swx.pipeline.revise import revise_kp_days, revise_stage
@@ -54,7 +54,7 @@ def pending_days(settings: Settings, start: dt.date, end: dt.date, steps: list[s
     """The issue days of start..end a backfill still has to do: all with `force`; else those whose
     forecast did not finish with its products or, when verifying, whose forecast is not verified yet
     though the map of its target day (the next day) is archived."""
-    days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+    days = daterange(start, end)
     if force or not ({"forecast", "verify"} & set(steps)):
         return days
     done = completed_days(settings, start, end) if "forecast" in steps else set(days)
@@ -155,7 +155,7 @@ def backfill_stage(settings: Settings, start: dt.date, end: dt.date, *, steps: l
     workers). `on_plan` gets the number of days to do, `on_day` is called as each is done."""
     steps = check_steps(steps)
     check_range(start, end, chunk_days)
-    all_days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+    all_days = daterange(start, end)
     revised: set[str] = set()
     if "ingest" in steps:
         # what the ingest changed is revised before anything is forecast or verified over it: a final that
@@ -164,8 +164,7 @@ def backfill_stage(settings: Settings, start: dt.date, end: dt.date, *, steps: l
         if kp.revised_days:
             revised |= set(revise_kp_days(settings, kp.revised_days)["days"])
         gims = ingest_gims_stage(settings, all_days)
-        upgraded = [r.day for r in gims.upgraded if r.centre == settings.centre]
-        revised |= set(revise_stage(settings, upgraded, all_days)["days"])
+        revised |= set(revise_stage(settings, gims.upgraded_days(settings.centre), all_days)["days"])
     todo = pending_days(settings, start, end, steps, force=force)
     chunks = chunked(todo, chunk_days)
     log.info("backfill %s .. %s: %d day(s), %d already done, %d chunk(s), steps %s", start, end, len(all_days),

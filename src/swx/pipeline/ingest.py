@@ -109,7 +109,11 @@ class IngestSummary:
         return {"centre": centre, "summary": self.one_line(centre),
                 "days": {str(r.day): {"status": r.status, "reason": r.reason, "product": r.product, "level": r.level}
                          for r in self.results},
-                "upgraded": [r.day for r in self.upgraded if r.centre == centre]}
+                "upgraded": self.upgraded_days(centre)}
+
+    def upgraded_days(self, centre: str) -> list[dt.date]:
+        """The days of `centre` (the forecasts' maps, not a rival's) whose map a better product replaced."""
+        return [r.day for r in self.upgraded if r.centre == centre]
 
     def one_line(self, centre: str, *, shown: int = 5) -> str:
         """The ingest as one log line: the day range, a count per status, and the first days that did
@@ -294,10 +298,11 @@ def record_gim_days(engine: Engine, archive: Archive, results: Iterable[DayResul
             with xr.open_dataset(path, engine="netcdf4") as ds:
                 attrs, maps = dict(ds.attrs), int(ds.sizes["time"])
             sha, kind = str(attrs.get("source_sha256", "")), str(attrs.get("source_kind", ""))
-        # the ingest knows what the day holds; a result made elsewhere without it: the file's attributes
-        held = None if r.product else archive.gim_product(r.centre, r.day)
-        product, level = (r.product, r.level) if r.product else (held.product, held.level) if held else \
-            (r.centre, product_level(r.centre))
+        if r.product:  # the ingest knows what the day holds
+            product, level = r.product, r.level
+        else:  # a result made elsewhere without it: the file's attributes, else the centre's own product
+            held = archive.gim_product(r.centre, r.day)
+            product, level = (held.product, held.level) if held else (r.centre, product_level(r.centre))
         rows.append(dict(kind="GIM", centre=r.centre, day=r.day, path=recorded_path(path, data_dir), sha256=sha, maps=maps,
                          source_kind=kind, product=product, level=level))
     return record_input_files(engine, rows)
