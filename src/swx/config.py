@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     forecast_architecture: str = Field(
         "blend", description="Station forecast extended to the global map: the published blend (default) or one "
                              "model (all are forecast and stored)")
+    map_model: Literal["nodes", "stations"] = Field(
+        "nodes", description="The global map: 'nodes' (a forecast at every grid node, the stations' blend spread over "
+                             "it, blended walk-forward with persistence and the 27-day median, calibrated sigma) or "
+                             "'stations' (the 18 stations extended over the baselines' map alone)")
     extension_method: Literal["residual", "idw", "nequick"] = Field(
         "residual", description="Global extension method (residual field: best measured, docs/extension.md)")
     extension_compare: list[str] = Field(default_factory=list,

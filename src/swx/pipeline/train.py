@@ -20,6 +20,7 @@ from swx.ml.gridsearch import METHOD_GRID, grid_search, save_results
 from swx.ml.nets import ModelConfig, describe_device
 from swx.ml.registry import ModelRegistry, predict_stations
 from swx.ml.training import EnsembleForecaster, StationForecaster, TrainConfig
+from swx.pipeline.nodes import NodeTrainingSummary, ensure_node_model
 from swx.pipeline.context import Context, context, station_dataset
 from swx.plots import plot_station_forecast
 from swx.science.blend import BlendConfig, walk_forward
@@ -191,6 +192,7 @@ class TrainingSummary(TypedDict, total=False):
     trained: list[str]
     reason: str
     test_rmse: dict[str, float]
+    nodes: NodeTrainingSummary  # the node models of the global map (when the map uses them)
 
 
 def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tuple[str, ...] = ARCHITECTURES,
@@ -200,9 +202,12 @@ def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tupl
     ctx = context(settings)
     registry = ModelRegistry(settings.models_dir, ctx.engine)
     missing = [a for a in architectures if any(registry.active(s.code, a) is None for s in ctx.stations)]
+    # the node models see the same days as the station models: the maps up to train_end
+    nodes = ensure_node_model(ctx, train_end + dt.timedelta(days=1)) if settings.map_model == "nodes" else None
+    extra = {"nodes": nodes} if nodes is not None else {}
     if not missing:
-        return TrainingSummary(trained=[], reason="active models exist")
+        return TrainingSummary(trained=[], reason="active models exist", **extra)
     log.info("no active %s models: training them on the archive up to %s", "/".join(missing), train_end)
     df = train(ctx, missing, train_end=train_end, epochs=epochs, ensemble=ensemble, gaussian=ensemble == 1,
                max_windows=settings.train_max_windows)
-    return TrainingSummary(trained=missing, test_rmse=rmse_by_model(df))
+    return TrainingSummary(trained=missing, test_rmse=rmse_by_model(df), **extra)

@@ -14,6 +14,7 @@ from swx.errors import NoActiveModelError, reason_of
 from swx.ml.registry import ModelRegistry
 from swx.ml.update import daily_update
 from swx.pipeline.context import Context, context, station_dataset
+from swx.pipeline.nodes import update_node_model
 from swx.store.queries import model_registry
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,14 @@ class UpdateSummary(TypedDict):
     reason: str
     accepted: int
     rejected: int
+    nodes: str  # the node models' refit: what happened (empty when the map does not use them)
 
 
 def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] | None = None) -> UpdateSummary:
     """The daily incremental update with its guardrail. A failure is logged and reported, and the
     previous (active) models keep serving: the registry only changes on an accepted update."""
     ctx = context(settings)
+    nodes = _update_nodes(ctx, day) if settings.map_model == "nodes" else ""
     reg = model_registry(ctx.engine)
     if len(reg):
         active = reg[reg.status == "active"]
@@ -60,10 +63,22 @@ def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] |
         # its train_end is after the start of day + 1; one updated for an earlier day is not
         done = reg[reg.train_end.notna() & (reg.train_end > pd.Timestamp(day + dt.timedelta(days=1), tz="UTC"))]
         if len(active) and set(zip(active.station, active.architecture)) <= set(zip(done.station, done.architecture)):
-            return UpdateSummary(ok=True, reason=f"already updated for {day}", accepted=0, rejected=0)
+            return UpdateSummary(ok=True, reason=f"already updated for {day}", accepted=0, rejected=0, nodes=nodes)
     try:
         df = update(ctx, day, architectures)
     except Exception as exc:  # noqa: BLE001 - any training failure must leave the service running
         log.error("model update for %s failed, previous models kept: %s", day, reason_of(exc))
-        return UpdateSummary(ok=False, reason=reason_of(exc), accepted=0, rejected=0)
-    return UpdateSummary(ok=True, reason="", accepted=int(df.accepted.sum()), rejected=int((~df.accepted).sum()))
+        return UpdateSummary(ok=False, reason=reason_of(exc), accepted=0, rejected=0, nodes=nodes)
+    return UpdateSummary(ok=True, reason="", accepted=int(df.accepted.sum()), rejected=int((~df.accepted).sum()),
+                         nodes=nodes)
+
+
+def _update_nodes(ctx: Context, day: dt.date) -> str:
+    """Refit the node models on the maps up to `day`; a failure keeps the previous ones serving."""
+    try:
+        got = update_node_model(ctx, day)
+    except Exception as exc:  # noqa: BLE001 - a failed refit must leave the service running
+        log.error("node model refit for %s failed, previous node models kept: %s", day, reason_of(exc))
+        return f"failed: {reason_of(exc)}"
+    return (f"refitted on {got['n_days']} days to {got['train_end']} (out-of-fold skill against their prior "
+            f"{got['cv_skill']:+.0%})" if got["trained"] else got["reason"])

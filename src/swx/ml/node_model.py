@@ -1,0 +1,98 @@
+"""The node models' files (`swx.science.nodes.NodeRidge`): one file per analysis centre and training
+end, `models/nodes/<centre>/nodes_<YYYYMMDD>.npz` (the date: the first day the model never saw), found
+point in time as the station models are: a forecast issued from the maps of day D uses the newest
+model whose training ended by D + 1, never one that saw the day it forecasts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from swx.errors import SwxError
+from swx.io.atomic import atomic_write_bytes
+from swx.science.nodes import NodeRidge
+
+log = logging.getLogger(__name__)
+
+NODE_MODELS = "nodes"
+_NAME = re.compile(r"^nodes_(\d{8})\.npz$")
+
+
+class NodeModelFileError(SwxError):
+    """A node model file cannot be read (truncated, another format)."""
+
+
+@dataclass(frozen=True)
+class NodeModelInfo:
+    """What a node model was trained on: its grid, the epochs of a day, and the days."""
+
+    centre: str
+    lat: list[float]
+    lon: list[float]
+    epochs: int  # maps per forecast day (13 for 2-hourly maps with both midnights)
+    train_start: str  # ISO date of the first issue day
+    train_end: str  # ISO date: the first day whose maps the model never saw (exclusive end)
+    n_days: int
+    alpha: float
+    cv_rmse: float  # out-of-fold RMSE of the departures, TECU
+    cv_rmse_prior: float  # the prior's (no departure) on the same days
+
+    @property
+    def end(self) -> dt.date:
+        return dt.date.fromisoformat(self.train_end)
+
+    @property
+    def cv_skill(self) -> float:
+        """Out-of-fold skill against the prior (persistence mixed with the 27-day median)."""
+        return 1.0 - self.cv_rmse / self.cv_rmse_prior if self.cv_rmse_prior > 0 else float("nan")
+
+
+def node_model_dir(models_dir: Path, centre: str) -> Path:
+    return Path(models_dir) / NODE_MODELS / centre
+
+
+def node_model_path(models_dir: Path, centre: str, train_end: dt.date) -> Path:
+    return node_model_dir(models_dir, centre) / f"nodes_{train_end:%Y%m%d}.npz"
+
+
+def save_node_model(model: NodeRidge, info: NodeModelInfo, models_dir: Path) -> Path:
+    """Write the model atomically (a killed write leaves no half file under the model's name)."""
+    buf = io.BytesIO()
+    np.savez(buf, coef=model.coef_, mean=model.mean_, scale=model.scale_, sigma=model.sigma_,
+             info=np.array(json.dumps(asdict(info))))
+    return atomic_write_bytes(node_model_path(models_dir, info.centre, info.end), buf.getvalue())
+
+
+def load_node_model(path: Path) -> tuple[NodeRidge, NodeModelInfo]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            model = NodeRidge()
+            model.coef_, model.mean_, model.scale_, model.sigma_ = f["coef"], f["mean"], f["scale"], f["sigma"]
+            info = NodeModelInfo(**json.loads(str(f["info"])))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise NodeModelFileError(f"{path}: not a readable node model ({type(exc).__name__}: {exc})") from exc
+    model.alpha_, model.cv_rmse_, model.cv_rmse_prior_, model.n_days_ = (info.alpha, info.cv_rmse,
+                                                                          info.cv_rmse_prior, info.n_days)
+    return model, info
+
+
+def node_model_ends(models_dir: Path, centre: str) -> list[dt.date]:
+    """The training ends of the centre's node models, oldest first."""
+    folder = node_model_dir(models_dir, centre)
+    ends = [dt.datetime.strptime(m.group(1), "%Y%m%d").date()
+            for p in (folder.iterdir() if folder.is_dir() else []) if (m := _NAME.match(p.name))]
+    return sorted(ends)
+
+
+def node_model_at(models_dir: Path, centre: str, latest: dt.date) -> Path | None:
+    """Point in time: the newest node model of `centre` that saw no maps after `latest` (the newest
+    day a forecast is issued from), or None."""
+    usable = [e for e in node_model_ends(models_dir, centre) if e <= latest + dt.timedelta(days=1)]
+    return node_model_path(models_dir, centre, usable[-1]) if usable else None

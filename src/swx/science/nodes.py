@@ -1,0 +1,234 @@
+"""Forecasts at the map's own nodes: one ridge model per grid node, trained on the map archive itself.
+
+18 stations on three meridians cannot carry a forecast to the whole globe: away from them the extension
+falls back to its prior. So every node of the IONEX grid gets its own forecast of the next UT day,
+like a station model: the departure of each target epoch from the node's issue-time prior
+(`MAP_PRIOR_PERSISTENCE_WEIGHT` × the persistence map + the rest × the 27-day median map, both known
+at issue time), linear in what the node saw on the issue day (its anomaly against the 27-day median at
+every epoch, and the same anomaly averaged over its neighbourhood, a wider region and the globe; the
+median's level), the issue day's Kp (and Kp times the anomaly: storms make the
+anomaly decay or grow), and the season. One model per node, all solved in one batch; the penalty is
+chosen by blocked cross-validation over the training days (contiguous blocks, never shuffled), and the
+out-of-fold errors per node and epoch are the model's honest uncertainty. An untrained or fully
+shrunk model is its prior.
+
+Pure computations on arrays; `swx.ml.node_model` saves and finds the fitted models, `swx.pipeline.train`
+trains them from the archive and `swx.pipeline.forecast` publishes their maps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from swx.errors import SwxError
+from swx.science.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, mix_baselines
+
+#: Kp values of the issue day the model reads (3-hourly)
+KP_STEPS = 8
+#: ridge penalties tried by the cross-validation (on standardised features, per sample)
+ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
+#: contiguous blocks of training days the penalty is chosen on
+FOLDS = 3
+#: the fewest training days a node model is fitted on (about two months: fewer is noise)
+MIN_TRAIN_DAYS = 60
+
+
+class NodeModelError(SwxError):
+    """A node model cannot be fitted or applied (too few days, another grid or cadence)."""
+
+
+@dataclass(frozen=True)
+class NodeInputs:
+    """What a node forecast of one target day is issued from, known at issue time."""
+
+    latest: np.ndarray  # (E, lat, lon) the issue day's maps at the target epochs' UT (the persistence map)
+    median27: np.ndarray  # (E, lat, lon) the 27-day median map at the target epochs (previous days only)
+    kp: np.ndarray  # (KP_STEPS,) the issue day's Kp
+    day_of_year: int  # of the target day
+
+    def prior(self) -> np.ndarray:
+        """The map the departures are added to: persistence mixed with the 27-day median."""
+        return mix_baselines(self.latest, self.median27, MAP_PRIOR_PERSISTENCE_WEIGHT)
+
+
+#: the anomaly's neighbourhoods (half-widths in grid rows of latitude, columns of longitude): the node's
+#: own, its 3 x 3 neighbours', a 7 x 13 region's; and the globe's mean
+NEIGHBOURHOODS = ((1, 1), (3, 6))
+
+
+def n_features(epochs: int) -> int:
+    """Features per node: the anomaly at each epoch but the last, at the node, averaged over each
+    neighbourhood and over the globe; level, Kp, Kp x the last 4 anomalies, Kp x level, the season (2),
+    the intercept."""
+    return (epochs - 1) * (2 + len(NEIGHBOURHOODS)) + 1 + KP_STEPS + 4 + 1 + 2 + 1
+
+
+def _box_mean(a: np.ndarray, half_lat: int, half_lon: int) -> np.ndarray:
+    """The mean of (E, lat, lon) over a (2 half_lat + 1) x (2 half_lon + 1) box around each node:
+    latitude rows clamped at the poles, longitude cyclic (separable: one pass per axis)."""
+    padded = np.pad(a, ((0, 0), (half_lat, half_lat), (0, 0)), mode="edge")
+    rows = sum(padded[:, k:k + a.shape[1]] for k in range(2 * half_lat + 1)) / (2 * half_lat + 1)
+    return sum(np.roll(rows, k, axis=2) for k in range(-half_lon, half_lon + 1)) / (2 * half_lon + 1)
+
+
+def node_features(inp: NodeInputs) -> np.ndarray:
+    """The features (nodes, P) of one issue day at every node (float32; the last one is the intercept).
+    NaN where the day's maps or the median are missing at a node.
+
+    The issue day's last map is left out: in a day's file it is the next midnight, the first epoch of
+    the target day the forecast is scored on (the station models, likewise, issue from the 22 UT map)."""
+    e, n_lat, n_lon = inp.latest.shape
+    if np.shape(inp.median27) != inp.latest.shape:
+        raise NodeModelError(f"the 27-day median maps have shape {np.shape(inp.median27)}, the latest maps "
+                             f"{inp.latest.shape}")
+    kp = np.asarray(inp.kp, float)
+    if kp.shape != (KP_STEPS,):
+        raise NodeModelError(f"{len(kp)} Kp values for the issue day, expected {KP_STEPS}")
+    kp = np.nan_to_num(kp, nan=float(np.nanmean(kp)) if np.isfinite(kp).any() else 2.0) / 9.0
+    grid = inp.latest[:-1].astype(np.float64) - inp.median27[:-1]  # (E - 1, lat, lon)
+    anomaly = grid.reshape(e - 1, -1)
+    around = [_box_mean(grid, *h).reshape(e - 1, -1) for h in NEIGHBOURHOODS]
+    globe = np.repeat(anomaly.mean(axis=1, keepdims=True), anomaly.shape[1], axis=1)
+    level = inp.median27.reshape(e, -1).mean(axis=0, keepdims=True)
+    storm = kp.max()
+    season = 2 * np.pi * inp.day_of_year / 365.25
+    nodes = n_lat * n_lon
+    parts = [anomaly, *around, globe, level, np.repeat(kp[:, None], nodes, axis=1), storm * anomaly[-4:], storm * level,
+             np.full((1, nodes), np.sin(season)), np.full((1, nodes), np.cos(season)), np.ones((1, nodes))]
+    return np.concatenate(parts).T.astype(np.float32)
+
+
+@dataclass
+class NodeRidge:
+    """Ridge regression of the departures at every node, one model per node, solved in one batch.
+
+    `fit(x, y)`: x (days, nodes, P) features (`node_features`), y (days, nodes, E) departures of the
+    target day's maps from `NodeInputs.prior`. The penalty is chosen from `alphas` by blocked
+    cross-validation (`folds` contiguous blocks of days), pooled over the nodes; `sigma_` (nodes, E) is
+    the out-of-fold RMSE at that penalty, `cv_rmse_` the pooled one and `cv_rmse_prior_` the prior's
+    (the model's departures set to zero) on the same days."""
+
+    alphas: tuple[float, ...] = ALPHAS
+    folds: int = FOLDS
+    alpha_: float = field(default=float("nan"), init=False)
+    coef_: np.ndarray = field(default=None, init=False, repr=False)  # (nodes, P, E) on standardised features
+    mean_: np.ndarray = field(default=None, init=False, repr=False)  # (P,)
+    scale_: np.ndarray = field(default=None, init=False, repr=False)  # (P,)
+    sigma_: np.ndarray = field(default=None, init=False, repr=False)  # (nodes, E)
+    cv_rmse_: float = field(default=float("nan"), init=False)
+    cv_rmse_prior_: float = field(default=float("nan"), init=False)
+    n_days_: int = field(default=0, init=False)
+
+    def _standardise(self, x: np.ndarray) -> np.ndarray:
+        z = (x - self.mean_) / self.scale_
+        z[..., -1] = 1.0  # the intercept stays itself
+        return z
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> NodeRidge:
+        x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+        if x.ndim != 3 or y.ndim != 3 or x.shape[:2] != y.shape[:2]:
+            raise NodeModelError(f"features {x.shape} and targets {y.shape} do not match (days, nodes, ...)")
+        ok = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(y).all(axis=(1, 2))  # whole days only
+        x, y = x[ok], y[ok]
+        n, _, p = x.shape
+        if n < max(MIN_TRAIN_DAYS, self.folds):
+            raise NodeModelError(f"{n} complete training day(s) for the node models, need at least {MIN_TRAIN_DAYS}")
+        sample = x[::4, ::3].reshape(-1, p).astype(np.float64)  # the scales need no more than a sample
+        self.mean_ = sample.mean(axis=0)
+        self.scale_ = sample.std(axis=0)
+        self.scale_[self.scale_ == 0] = 1.0
+        self.mean_[-1], self.scale_[-1] = 0.0, 1.0
+        blocks = np.array_split(np.arange(n), self.folds)
+        grams = [self._gram(x[b], y[b]) for b in blocks]
+        g_all = sum(g for g, _, _ in grams)
+        b_all = sum(b for _, b, _ in grams)
+        penalty = np.eye(p)
+        penalty[-1, -1] = 0.0  # the intercept is not shrunk
+        # out-of-fold squared errors (nodes, E) from the held-out block's sums alone:
+        # sum (z w - y)^2 = w'Gw - 2 w'b + sum y^2
+        sq = {a: np.zeros(y.shape[1:]) for a in self.alphas}
+        for (g_k, b_k, yy_k), days in zip(grams, blocks):
+            m = n - len(days)
+            for a in self.alphas:
+                w = np.linalg.solve((g_all - g_k) / m + a * penalty, (b_all - b_k) / m)
+                sq[a] += ((w * (g_k @ w)).sum(axis=1) - 2 * (w * b_k).sum(axis=1) + yy_k)
+        sq = {a: np.maximum(v, 0.0) for a, v in sq.items()}
+        mse = {a: float(v.mean() / n) for a, v in sq.items()}
+        self.alpha_ = min(mse, key=mse.get)
+        self.sigma_ = np.sqrt(sq[self.alpha_] / n).astype(np.float32)
+        self.cv_rmse_ = float(np.sqrt(mse[self.alpha_]))
+        self.cv_rmse_prior_ = float(np.sqrt(sum(yy for _, _, yy in grams).mean() / n))
+        self.coef_ = np.linalg.solve(g_all / n + self.alpha_ * penalty, b_all / n).astype(np.float32)
+        self.n_days_ = n
+        return self
+
+    def _gram(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sums over the days of x of z'z (nodes, P, P), z'y (nodes, P, E) and y^2 (nodes, E), in chunks."""
+        _, nodes, p = x.shape
+        g, b, yy = np.zeros((nodes, p, p)), np.zeros((nodes, p, y.shape[2])), np.zeros((nodes, y.shape[2]))
+        for a in range(0, len(x), 32):
+            z = np.swapaxes(self._standardise(x[a:a + 32].astype(np.float64)), 0, 1)  # (nodes, d, P)
+            t = np.swapaxes(y[a:a + 32].astype(np.float64), 0, 1)  # (nodes, d, E)
+            zt = np.swapaxes(z, 1, 2)
+            g += zt @ z
+            b += zt @ t
+            yy += (t ** 2).sum(axis=1)
+        return g, b, yy
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The departures (nodes, E) of one issue day's features (nodes, P); 0 (the prior) where a
+        node's features are missing."""
+        if self.coef_ is None:
+            raise NodeModelError("the node model is not fitted")
+        x = np.asarray(x, np.float64)
+        if x.shape != self.coef_.shape[:2]:
+            raise NodeModelError(f"features {x.shape} for a node model of {self.coef_.shape[:2]} (nodes, features)")
+        z = self._standardise(x)
+        out = np.einsum("np,npe->ne", np.nan_to_num(z), self.coef_.astype(np.float64))
+        out[~np.isfinite(x).all(axis=1)] = 0.0
+        return out
+
+
+def node_forecast(model: NodeRidge, inp: NodeInputs) -> tuple[np.ndarray, np.ndarray]:
+    """The node forecast (E, lat, lon) of one target day, and its 1-sigma (the out-of-fold RMSE)."""
+    e, n_lat, n_lon = inp.latest.shape
+    if model.sigma_.shape != (n_lat * n_lon, e):
+        raise NodeModelError(f"a node model of {model.sigma_.shape[0]} nodes x {model.sigma_.shape[1]} epochs "
+                             f"cannot forecast maps of {n_lat} x {n_lon} nodes x {e} epochs")
+    dep = model.predict(node_features(inp))  # (nodes, E)
+    tec = inp.prior() + dep.T.reshape(e, n_lat, n_lon)
+    return np.maximum(tec, 0.0), model.sigma_.T.reshape(e, n_lat, n_lon).astype(float)
+
+
+def training_set(maps: np.ndarray, day_of_year: np.ndarray, kp: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features and targets of every issue day of a run of consecutive days: `maps` (days, E, lat, lon),
+    NaN for a missing day; `day_of_year` (days,) and `kp` (days, KP_STEPS) of each day. Issue day i
+    forecasts day i + 1 from its own maps and the 27-day median of days i-26..i (as a forecast issued
+    after day i has them). Returns x (n, nodes, P), y (n, nodes, E) and the issue days' indices; days
+    without a complete input or target are left out."""
+    from swx.science.dtec import MIN_REFERENCE_DAYS, REFERENCE_DAYS, nan_median_first_axis
+
+    maps = np.asarray(maps, np.float32)
+    n_days, e = maps.shape[:2]
+    whole = np.isfinite(maps).all(axis=(1, 2, 3))
+    xs, ys, issued = [], [], []
+    for i in range(MIN_REFERENCE_DAYS - 1, n_days - 1):
+        if not (whole[i] and whole[i + 1]):
+            continue
+        past = maps[max(0, i - REFERENCE_DAYS + 1):i + 1]
+        past = past[whole[max(0, i - REFERENCE_DAYS + 1):i + 1]]
+        if len(past) < MIN_REFERENCE_DAYS:
+            continue
+        median = (np.partition(past, len(past) // 2, axis=0)[len(past) // 2] if len(past) % 2
+                  else nan_median_first_axis(past)).astype(np.float32)
+        inp = NodeInputs(maps[i], median, kp[i], int(day_of_year[i + 1]))
+        xs.append(node_features(inp))
+        ys.append((maps[i + 1] - inp.prior()).reshape(e, -1).T.astype(np.float32))
+        issued.append(i)
+    if not xs:
+        return (np.empty((0, maps[0, 0].size, n_features(e)), np.float32),
+                np.empty((0, maps[0, 0].size, e), np.float32), np.empty(0, int))
+    return np.stack(xs), np.stack(ys), np.asarray(issued)
