@@ -64,6 +64,16 @@ def station_forecasts(code: str, start: dt.datetime, end: dt.datetime) -> pd.Dat
 
 
 @st.cache_data(ttl=TTL)
+def map_blend_weights(run_id: int) -> pd.DataFrame:
+    return q.map_blend_weights(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL)
+def run_map_scores(run_id: int) -> pd.DataFrame:
+    return q.run_map_scores(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL)
 def products(run_id: int) -> pd.DataFrame:
     return q.global_products(engine(), run_id)
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.charts import MAP_FIELDS, global_map
-from dashboards.common import TTL, coastlines, gim_file, page, products, runs
+from dashboards.common import TTL, coastlines, gim_file, map_blend_weights, page, products, run_map_scores, runs
 from swx.store import queries as q
 
 
@@ -85,8 +85,39 @@ def render() -> None:
     else:
         st.caption("The verifying GIM is not in yet.")
     rmse = sel.set_index("valid_time")["global_rmse"].dropna()
-    if len(rmse):
+    scores = run_map_scores(run_id)
+    mine = scores[(scores.model == f"map:{method}") & (scores.region == "global")]
+    if len(rmse) and len(mine):
+        pers = scores[(scores.model == "map:persistence") & (scores.region == "global")]
+        m = mine.iloc[0]
+        c = st.columns(4)
+        c[0].metric("RMSE, cos-latitude weighted (TECU)", f"{m.rmse_area:.2f}",
+                    f"{-m.skill_persistence:+.0%} vs persistence map" if pd.notna(m.skill_persistence) else None,
+                    delta_color="inverse")
+        c[1].metric("68 % band holds", f"{m.coverage68:.0%}" if pd.notna(m.coverage68) else "—")
+        c[2].metric("95 % band holds", f"{m.coverage95:.0%}" if pd.notna(m.coverage95) else "—")
+        c[3].metric("CRPS (TECU)", f"{m.crps:.2f}" if pd.notna(m.crps) else "—")
+        if len(pers):
+            st.caption(f"The persistence map scored {pers.iloc[0].rmse_area:.2f} TECU on the same epochs.")
+    elif len(rmse):
         st.metric("Verified RMSE (mean over epochs, TECU)", f"{rmse.mean():.2f}")
+    weights = map_blend_weights(run_id)
+    weights = weights[weights.method == method] if len(weights) else weights
+    if len(weights):
+        days = int(weights.n_days.max())
+        st.subheader("How this map was made")
+        table = (weights.groupby(["lat_band", "member"]).weight.mean().unstack("member")
+                 .reindex(["low", "mid", "high"]).round(2))
+        st.dataframe(table)
+        st.caption("Mean weight of each member per latitude band (over the leads): `nodes` is the node models' "
+                   "forecast at every grid node, `stations` the station blend spread over it, then the persistence "
+                   "and 27-day median maps. " + (
+                       f"Fitted on the {days} map(s) verified in the 30 days before the issue day, shrunk toward "
+                       "the `stations` member; the 1-sigma (RMS maps) calibrated on the same days."
+                       if days else "No map verified yet before this run: the `stations` member is published and "
+                       "its 1-sigma is the node models' out-of-fold error, not yet calibrated."))
+    elif len(prods):
+        st.caption("This map is the stations' extension over the baselines' map (no node models in this run).")
     c1, c2 = st.columns(2)
     c1.download_button("netCDF product", Path(nc).read_bytes(), Path(nc).name, key="nc")
     if Path(ionex).is_file():

@@ -22,6 +22,13 @@ COLUMNS = {"n": "forecasts", "rmse": "RMSE (TECU)", "mae": "MAE (TECU)", "crps":
            "station_code": "station", "lat_band": "latitude band", "kp_class": "Kp class", "model": "model"}
 
 
+#: the map table's columns, as a forecaster reads them
+MAP_COLUMNS = {"model": "map", "rmse": "RMSE (TECU)", "rmse_persistence": "persistence map RMSE",
+               "skill_persistence": "skill vs persistence map", "days_better": "days better",
+               "days_compared": "days", "coverage68": "68 % band holds", "coverage95": "95 % band holds",
+               "crps": "CRPS (TECU)"}
+
+
 def pit_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """The stored PIT histograms summed per model: model, bin, count, fraction."""
     have = rows[rows["pit_hist"].notna()] if "pit_hist" in rows else rows.iloc[:0]
@@ -81,13 +88,17 @@ def render() -> None:
     for chart in trend_chart(trend, days):
         st.altair_chart(chart, width="stretch")
 
-    maps = df[df.scope == "global"]
+    maps = q.map_skill(df[df.kp_class == "all"])
     if len(maps):
-        st.subheader("Global maps (area-weighted, vs the verifying GIM)")
-        mtable = (maps[maps.kp_class == "all"].groupby(["station_code", "model"])[["rmse", "mae"]].mean().round(3)
-                  .rename(columns=COLUMNS).rename_axis(["region", "model"]))
+        st.subheader("Global maps: what GNSS users download, against the verifying GIM")
+        mtable = maps.rename(columns=MAP_COLUMNS).set_index(["region", "map"]).round(3)
         st.dataframe(mtable)
+        st.caption("Pooled over the window, every epoch, nodes weighted by cos(latitude) (the globe's area). "
+                   "`map:residual` (or the method's name) is the published map; `map:nodes` (the node models' "
+                   "forecast), `map:stations` (the station blend spread over it) and `map:median27` are its "
+                   "members, blended with weights fitted on the maps verified before each day. Coverage: the share "
+                   "of the verifying values inside the published 68 % / 95 % bands (the IONEX RMS maps); "
+                   "`away_from_stations`: nodes over 2000 km from every station.")
         csv_download(mtable.reset_index(), "skill-maps")
-
 
 render()

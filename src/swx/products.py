@@ -42,6 +42,11 @@ def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issu
         "tec_sigma": forecast["tec_sigma"].astype(np.float32).assign_attrs(
             long_name="1-sigma uncertainty of the forecast vTEC", units="TECU"),
     }
+    if "member_tec" in forecast:  # the members the published map blends (what later runs fit its weights on)
+        data["member_tec"] = forecast["member_tec"].astype(np.float32).assign_attrs(
+            long_name="vTEC forecast of each member of the published blend", units="TECU")
+        data["tec_sigma_model"] = forecast["tec_sigma_model"].astype(np.float32).assign_attrs(
+            long_name="1-sigma of the node models (out-of-fold RMSE) before calibration", units="TECU")
     if reference is not None:
         d, rel = delta_tec(tec.values, reference)
         dims = ("time", "lat", "lon")
@@ -51,8 +56,10 @@ def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issu
             long_name="forecast vTEC minus the 27-day reference (expected disturbance)", units="TECU"))
         data["dtec_rel"] = xr.Variable(dims, rel.astype(np.float32), dict(
             long_name="forecast vTEC relative to the 27-day reference", units="percent"))
-    ds = xr.Dataset(data, coords={"time": forecast["time"].values, "lat": forecast["lat"].values,
-                                  "lon": forecast["lon"].values})
+    coords = {"time": forecast["time"].values, "lat": forecast["lat"].values, "lon": forecast["lon"].values}
+    if "member" in forecast.coords:
+        coords["member"] = forecast["member"].values
+    ds = xr.Dataset(data, coords=coords)
     ds["time"].attrs.update(standard_name="time", long_name="valid time (UTC)", axis="T")
     ds["lat"].attrs.update(standard_name="latitude", units="degrees_north", axis="Y")
     ds["lon"].attrs.update(standard_name="longitude", units="degrees_east", axis="X")
@@ -67,6 +74,8 @@ def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issu
         extension_method=method, input_source=source, simulated=int(simulated),
         run_id=-1 if run_id is None else int(run_id), references="Molina et al.; Cesaroni et al. 2020",
     )
+    # how the map was made: the node models and the blend ('nodes'), or the stations alone ('stations')
+    ds.attrs.update({k: v for k, v in forecast.attrs.items() if k.startswith("map_")})
     return ds
 
 

@@ -23,6 +23,8 @@ from swx.errors import NoActiveModelError, NotFoundError, SwxError, reason_of
 from swx.ml.dataset import build_dataset
 from swx.ml.registry import ModelRegistry, predict_point_in_time
 from swx.pipeline.context import Context, archived_maps, context, observations_of, station_history
+from swx.pipeline.global_map import publish_map
+from swx.pipeline.nodes import forecast_nodes
 from swx.products import forecast_dataset, write_products
 from swx.provenance import code_version, input_records, settings_hash
 from swx.science.blend import (
@@ -36,6 +38,7 @@ from swx.science.blend import (
 from swx.science.dtec import median_reference, naive_utc, station_dtec_frame
 from swx.science.extend import StationValues, extend, persistence_prior
 from swx.science.features import baselines_at
+from swx.science.nodes import NodeModelError
 from swx.science.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, STEP, mix_baselines
 from swx.store.queries import issued_forecasts, station_series
 from swx.store.writes import (
@@ -45,6 +48,7 @@ from swx.store.writes import (
     write_blend_weights,
     write_dtec,
     write_global_forecasts,
+    write_map_blend_weights,
     write_observations,
     write_station_forecasts,
 )
@@ -475,8 +479,8 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         # the prior: the latest day's maps at the same UT, carried to the target day
         latest_maps = archived_maps(ctx, [latest])
         target_times = latest_maps["time"].values + np.timedelta64(1 + lag, "D")
-        prior = persistence_prior(latest_maps.assign_coords(time=latest_maps["time"].values
-                                                            + np.timedelta64(lag, "D")), target_times)
+        persistence = persistence_prior(latest_maps.assign_coords(time=latest_maps["time"].values
+                                                                  + np.timedelta64(lag, "D")), target_times)
         one = fc[fc.architecture == primary]
         table = one.pivot(index="valid_time", columns="station", values="mean")[[st.code for st in ctx.stations]]
         sig = one.pivot(index="valid_time", columns="station", values="sigma")[[st.code for st in ctx.stations]]
@@ -494,12 +498,29 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
 
         # the map's prior: persistence mixed with the 27-day median map (far from every station the map
         # falls back to it, not to persistence alone)
-        prior = prior.copy(data=mix_baselines(prior.values, ref, MAP_PRIOR_PERSISTENCE_WEIGHT))
+        prior = persistence.copy(data=mix_baselines(persistence.values, ref, MAP_PRIOR_PERSISTENCE_WEIGHT))
+
+        # the node models' forecast at every grid node: what the map stands on away from the stations
+        node = None
+        if s.map_model == "nodes":
+            try:
+                node = forecast_nodes(ctx, latest, persistence, ref, target_day)
+            except NodeModelError as exc:
+                why = f"{exc}: the map is the stations' extension over the baselines' map"
+                degraded, reason = True, f"{reason}; {why}" if reason else why
+                log.warning(why)
 
         products = {}
         rows = []
+        map_weights = []
         for method in methods:
-            grid = extend(prior, values, method)
+            if node is not None:
+                published = publish_map(ctx, method, target_day, latest, issue_time, node_tec=node[0],
+                                        node_sigma=node[1], node_train_end=node[2].train_end, persistence=persistence, median27=ref, stations=values)
+                grid = published.grid
+                map_weights.append(published.weights.assign(method=method))
+            else:
+                grid = extend(prior, values, method).assign_attrs(map_model="stations")
             ds = forecast_dataset(grid, reference=ref, issue_time=issue_time.to_pydatetime(), method=method,
                                   source=ctx.centre, run_id=run_id, architecture=primary,
                                   simulated=ctx.centre == SIMULATED_CENTRE)
@@ -510,6 +531,8 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
                           ionex_path=recorded_path(ionex, s.data_dir), global_rmse=None) for t in target_times]
             log.info("global forecast %s (%s): %s, %s", target_day, method, nc.name, ionex.name)
         write_global_forecasts(engine, rows)
+        if map_weights:
+            write_map_blend_weights(engine, run_id, pd.concat(map_weights, ignore_index=True))
 
         # ΔTEC at the stations: forecast (expected disturbance) and observed on the latest day
         fwide = table.copy()

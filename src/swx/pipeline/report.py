@@ -15,7 +15,7 @@ from swx.pipeline.status import run_status
 from swx.plots import plot_maps
 from swx.science.blend import MODEL_ORDER
 from swx.science.storms import STORM_KP, at_least, g_class
-from swx.science.verify import pooled_skill
+from swx.science.verify import pooled_map_skill, pooled_skill
 from swx.sources.indices.tables import kp_label
 from swx.store.db import current_revision, open_database
 from swx.store.queries import counts, skill_table
@@ -162,17 +162,47 @@ def skill_summary(engine, start: dt.date, end: dt.date) -> str:
         cells.append(f"{crps:>8.2f}" if np.isfinite(crps) else f"{'—':>8s}")
         cells.append(f"{cover:>10.1%} " if np.isfinite(cover) else f"{'—':>10s} ")
         lines.append(f"{model:13s}" + "".join(cells))
-    glob = rows[(rows.scope == "global") & (rows.station_code == "global")]
-    maps = sorted(m for m in set(glob.model) if m != "map:persistence")
-    for model in maps:
-        mine = glob[glob.model == model].set_index("window_start").rmse
-        pers = glob[glob.model == "map:persistence"].set_index("window_start").rmse.reindex(mine.index)
-        ok = pers.notna()
-        if ok.any():
-            better = int((mine[ok] < pers[ok]).sum())
-            lines.append(f"global map ({model[4:]}) vs persistence map: better on {better} of {int(ok.sum())} day(s); "
-                         f"mean RMSE {mine[ok].mean():.2f} vs {pers[ok].mean():.2f} TECU")
+    lines += map_skill_lines(rows)
     return "\n".join(lines)
+
+
+def map_skill_lines(rows: pd.DataFrame) -> list[str]:
+    """The global maps' pooled skill (published map, its members, the rivals, the persistence map) as
+    table lines: cos-latitude weighted RMSE per region, skill vs the persistence map, days better,
+    interval coverage and CRPS."""
+    pooled = pooled_map_skill(rows[rows.scope == "global"])
+    if pooled.empty:
+        return []
+    days = int(pooled["days"].max())
+    regions = {"global": "globe", "lat_band:low": "low lat", "lat_band:mid": "mid lat", "lat_band:high": "high lat",
+               "away_from_stations": "away from stns"}
+    lines = [f"global maps, {days} verified day(s) (cos-latitude weighted RMSE in TECU over every epoch, skill vs the "
+             "persistence map; interval coverage and CRPS of the published sigma):",
+             f"{'':17s}" + "".join(f"{r:>18s}" for r in regions.values()) + f"{'days better':>13s}{'68%/95% cover':>16s}"
+             f"{'CRPS':>7s}"]
+    order = sorted(set(pooled.model), key=lambda m: (m == "map:persistence", m not in MAP_ORDER,
+                                                       MAP_ORDER.index(m) if m in MAP_ORDER else 0, m))
+    for model in order:
+        mine = pooled[pooled.model == model].set_index("region")
+        cells = []
+        for region in regions:
+            if region not in mine.index:
+                cells.append(f"{'—':>18s}")
+                continue
+            r = mine.loc[region]
+            sk = "" if model == "map:persistence" or not np.isfinite(r.skill_persistence) else \
+                f" ({r.skill_persistence:+.1%})"
+            cells.append(f"{r.rmse:>8.2f}{sk:>10s}")
+        g = mine.loc["global"] if "global" in mine.index else None
+        better = f"{g.days_better} of {g.days_compared}" if g is not None and model != "map:persistence" else "—"
+        cover = (f"{g.coverage68:.0%} / {g.coverage95:.0%}" if g is not None and np.isfinite(g.coverage68) else "—")
+        crps = f"{g.crps:.2f}" if g is not None and np.isfinite(g.crps) else "—"
+        lines.append(f"{model:17s}" + "".join(cells) + f"{better:>13s}{cover:>16s}{crps:>7s}")
+    return lines
+
+
+#: the order the map table lists the maps in: the published methods, the members, the rivals after
+MAP_ORDER = ("map:residual", "map:idw", "map:nequick", "map:nodes", "map:stations", "map:median27")
 
 
 def main_job_summary(settings, out: dict, seconds: float) -> str:
@@ -183,6 +213,10 @@ def main_job_summary(settings, out: dict, seconds: float) -> str:
     trained = out.get("trained") or {}
     if trained.get("trained"):
         lines.append(f"models trained on the spot: {', '.join(trained['trained'])}")
+    nodes = trained.get("nodes") or {}
+    if nodes.get("trained"):
+        lines.append(f"node models of the global map trained on {nodes['n_days']} days of maps before "
+                     f"{nodes['train_end']}: out-of-fold skill against their prior {nodes['cv_skill']:+.1%}")
     for r in out.get("runs", []):
         fc, ver = r["forecast"], r["verify"]
         maps = ", ".join(f"{k} {v:.2f}" for k, v in ver.get("maps", {}).items()) or "not verified yet"

@@ -20,10 +20,15 @@ from swx.errors import NotFoundError
 from swx.pipeline.context import Context, archived_maps, context, rivals, station_history
 from swx.plots import plot_forecast_maps
 from swx.science.features import baselines_at
+from swx.science.grid import away_from_points
 from swx.science.storms import storm_days
 from swx.science.verify import STEP, map_scores, score_rows, station_rmse_by_model
 from swx.store.queries import issued_forecasts, runs_for_day
 from swx.store.writes import set_global_rmse, write_verification
+
+
+#: the verification region of the grid nodes away from every station (`AWAY_FROM_STATIONS_KM`)
+AWAY_REGION = "away_from_stations"
 
 
 def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
@@ -39,6 +44,7 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     rival_maps = {r: ctx.archive.open_gim_tec(r, target_day)["tec"] for r in rivals(ctx.settings)
                   if ctx.archive.has_gim(r, target_day)}
     out = []
+    away = None
     for run in runs.itertuples():
         for method, path in run.products.items():
             with xr.open_dataset(path) as f:
@@ -52,11 +58,22 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
             pers = np.full_like(truth, np.nan)
             if have.any():
                 pers[have] = prev.sel(time=pers_t[have]).values
+            if away is None:  # the nodes far from every station: where the map's skill is its own
+                away = {AWAY_REGION: away_from_points(fc["lat"].values, fc["lon"].values,
+                                                      np.array([st.lat for st in ctx.stations]),
+                                                      np.array([st.lon for st in ctx.stations]))}
             rows = map_scores(fc["tec"].sel(time=times).values, truth, fc["lat"].values, fc["lon"].values,
-                              persistence=pers if have.all() else None, sigma=fc["tec_sigma"].sel(time=times).values)
+                              persistence=pers if have.all() else None, sigma=fc["tec_sigma"].sel(time=times).values,
+                              regions=away)
             w0 = pd.Timestamp(times[0], tz="UTC").to_pydatetime()
             w1 = pd.Timestamp(times[-1], tz="UTC").to_pydatetime()
             scored = [(f"map:{method}", rows)]
+            if method == ctx.settings.extension_method and "member_tec" in fc:  # the published map's members
+                for name in fc["member"].values:
+                    if str(name) != "persistence":  # scored below, as the baseline
+                        scored.append((f"map:{name}", map_scores(
+                            fc["member_tec"].sel(member=name, time=times).values, truth, fc["lat"].values,
+                            fc["lon"].values, persistence=pers if have.all() else None, regions=away)))
             for rival, maps in rival_maps.items():  # the rivals on the same epochs, where they have them all
                 if np.isin(times, maps["time"].values).all() and maps.shape[1:] == truth.shape[1:]:
                     scored.append((f"map:{rival}", map_scores(maps.sel(time=times).values, truth, fc["lat"].values,
@@ -68,14 +85,16 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
                                     window_end=w1, kp_class="all", n=r["n"], rmse=r["rmse"], mae=r["mae"],
                                     bias=r["bias"], corr=None, skill_persistence=r.get("skill_vs_persistence"),
                                     skill_median27=None, coverage68=r.get("coverage68"),
-                                    coverage95=r.get("coverage95"), run_id=int(run.run_id), truth_level=held.level))
+                                    coverage95=r.get("coverage95"), crps=r.get("crps"), rmse_area=r["rmse_area"],
+                                    run_id=int(run.run_id), truth_level=held.level))
             for r in rows:
-                if r["region"] == "global" and "rmse_persistence" in r:
-                    out.append(dict(scope="global", station_code="global", model="map:persistence",
+                if "rmse_persistence" in r:
+                    out.append(dict(scope="global", station_code=r["region"], model="map:persistence",
                                     window_start=w0, window_end=w1, kp_class="all", n=r["n"],
                                     rmse=r["rmse_persistence"], mae=r["mae_persistence"],
                                     bias=r["bias_persistence"], corr=None,
                                     skill_persistence=0.0, skill_median27=None, coverage68=None, coverage95=None,
+                                    crps=None, rmse_area=r["rmse_area_persistence"],
                                     run_id=int(run.run_id), truth_level=held.level))
             err = fc["tec"].sel(time=times).values - truth
             per_epoch = np.sqrt(np.nanmean(err ** 2, axis=(1, 2)))

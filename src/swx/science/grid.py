@@ -17,6 +17,23 @@ def area_weights(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return w
 
 
+EARTH_RADIUS_KM = 6371.0
+#: how far from every station a grid node is "away from the stations" (the map's skill there is its own)
+AWAY_FROM_STATIONS_KM = 2000.0
+
+
+def away_from_points(lat: np.ndarray, lon: np.ndarray, p_lat: np.ndarray, p_lon: np.ndarray,
+                     km: float = AWAY_FROM_STATIONS_KM) -> np.ndarray:
+    """True where the (lat, lon) grid node lies farther than `km` (great circle) from every point."""
+    from swx.science.geomag import unit_vectors
+
+    la, lo = np.meshgrid(np.asarray(lat, float), np.asarray(lon, float), indexing="ij")
+    g = unit_vectors(la.ravel(), lo.ravel())
+    p = unit_vectors(np.asarray(p_lat, float), np.asarray(p_lon, float))
+    nearest = np.arccos(np.clip(g @ p.T, -1.0, 1.0)).min(axis=1) * EARTH_RADIUS_KM
+    return (nearest > km).reshape(la.shape)
+
+
 #: `land_mask` on the standard IONEX grid (the GIMs' and the products'), shipped: the full-resolution
 #: mask takes ~4 s and ~1 GB to load, which every process that verifies a map would pay (tests check it).
 LAND_MASK_FILE = "land_ionex_grid.npz"

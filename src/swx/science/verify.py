@@ -209,18 +209,22 @@ def climatology_series(series: pd.Series, half_window_days: int = 15) -> pd.Seri
 # ------------------------------------------------------------------------------------ maps
 
 def map_scores(forecast: np.ndarray, truth: np.ndarray, lat: np.ndarray, lon: np.ndarray, *,
-               persistence: np.ndarray | None = None, sigma: np.ndarray | None = None) -> list[dict]:
+               persistence: np.ndarray | None = None, sigma: np.ndarray | None = None,
+               regions: dict[str, np.ndarray] | None = None) -> list[dict]:
     """Scores of forecast maps (time, lat, lon) against the true maps: one row for the globe, one per
-    latitude band and one each for land and ocean. `rmse` is over grid nodes (how GIMs are compared,
-    and the figures in the issues); `rmse_area` weights nodes by cos(latitude)."""
+    latitude band and one each for land and ocean. `rmse` is over grid nodes (how GIMs are compared);
+    `rmse_area`, the interval coverage and the CRPS weight nodes by cos(latitude) (the globe's area).
+    `regions`: more rows, name -> (lat, lon) mask (e.g. the nodes away from the stations)."""
     f, y = np.asarray(forecast, float), np.asarray(truth, float)
     shape = f.shape[-2:]
+    extra = regions
     regions = {"global": np.ones(shape, bool)}
     bands = np.repeat(lat_bands(lat)[:, None], len(lon), axis=1)
     for b in ("low", "mid", "high"):
         regions[f"lat_band:{b}"] = bands == b
     land = land_mask(lat, lon)
     regions["surface:land"], regions["surface:ocean"] = land, ~land
+    regions = regions | (extra or {})
     w_area = area_weights(lat, lon)
     rows = []
     for region, sel in regions.items():
@@ -237,14 +241,26 @@ def map_scores(forecast: np.ndarray, truth: np.ndarray, lat: np.ndarray, lon: np
             ep = (np.asarray(persistence, float) - y)[ok]
             rp = float(np.sqrt(np.mean(ep ** 2)))
             row.update(rmse_persistence=rp, mae_persistence=float(np.mean(np.abs(ep))),
-                       bias_persistence=float(np.mean(ep)))
+                       bias_persistence=float(np.mean(ep)),
+                       rmse_area_persistence=float(np.sqrt(np.sum(w * ep ** 2) / np.sum(w))))
             row["skill_vs_persistence"] = 1 - row["rmse"] / rp if rp > 0 else float("nan")
         if sigma is not None:
             s = np.broadcast_to(sigma, f.shape)[ok]
-            row["coverage68"] = float(np.mean(np.abs(err) <= Z68 * s))
-            row["coverage95"] = float(np.mean(np.abs(err) <= Z95 * s))
+            row["coverage68"] = float(np.sum(w * (np.abs(err) <= Z68 * s)) / np.sum(w))
+            row["coverage95"] = float(np.sum(w * (np.abs(err) <= Z95 * s)) / np.sum(w))
+            row["crps"] = _crps_normal_mean(y[ok], f[ok], s, w)
         rows.append(row)
     return rows
+
+
+def _crps_normal_mean(y: np.ndarray, mean: np.ndarray, sigma: np.ndarray, weights: np.ndarray) -> float:
+    """The weighted mean CRPS (TECU) of Gaussian forecasts N(mean, sigma)."""
+    import scoringrules as sr  # heavy (numba): loaded by the probabilistic scores only
+
+    if not len(y):
+        return float("nan")
+    crps = np.asarray(sr.crps_normal(y, mean, np.maximum(sigma, 1e-6)), float)
+    return float(np.sum(weights * crps) / np.sum(weights))
 
 
 def pooled_skill(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -272,6 +288,35 @@ def pooled_skill(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         r = joined.groupby(keys, dropna=False)[["sse", "sse_ref"]].sum()
         out[f"skill_{base}"] = 1 - np.sqrt(r["sse"] / r["sse_ref"]).reindex(out.index)
     return out.reset_index()
+
+
+#: the map regions the skill tables show, in order
+MAP_REGIONS = ("global", "lat_band:low", "lat_band:mid", "lat_band:high")
+
+
+def pooled_map_skill(rows: pd.DataFrame) -> pd.DataFrame:
+    """Map verification rows (scope "global": model, station_code = region, window_start, n, rmse_area,
+    coverage68/95, crps) pooled over the verified days, per model and region: the cos-latitude weighted
+    RMSE over every epoch of every day, its skill against the persistence map on the same days, the
+    days it beat that map, the interval coverage and the CRPS. One row per (model, region)."""
+    maps = rows[rows["model"].str.startswith("map:") & rows["rmse_area"].notna()]
+    pers = maps[maps["model"] == "map:persistence"].set_index(["station_code", "window_start"])["rmse_area"]
+    out = []
+    for (model, region), g in maps.groupby(["model", "station_code"]):
+        p = pers.reindex(pd.MultiIndex.from_arrays([g["station_code"], g["window_start"]])).to_numpy(float)
+        ok = np.isfinite(p)
+        n = g["n"].to_numpy(float)
+        mine = g["rmse_area"].to_numpy(float)
+        rmse = float(np.sqrt(np.sum(n * mine ** 2) / np.sum(n)))
+        rp = float(np.sqrt(np.sum(n[ok] * p[ok] ** 2) / np.sum(n[ok]))) if ok.any() else float("nan")
+        r_same = float(np.sqrt(np.sum(n[ok] * mine[ok] ** 2) / np.sum(n[ok]))) if ok.any() else float("nan")
+        cov = {c: float(np.sum(n * g[c]) / np.sum(n)) if g[c].notna().all() else float("nan")
+               for c in ("coverage68", "coverage95", "crps")}
+        out.append(dict(model=model, region=region, days=len(g), rmse=rmse, rmse_persistence=rp,
+                        skill_persistence=1 - r_same / rp if rp > 0 else float("nan"),
+                        days_better=int((mine[ok] < p[ok]).sum()), days_compared=int(ok.sum()), **cov))
+    return pd.DataFrame(out, columns=["model", "region", "days", "rmse", "rmse_persistence", "skill_persistence",
+                                      "days_better", "days_compared", "coverage68", "coverage95", "crps"])
 
 
 def rolling_rmse(rows: pd.DataFrame, days: int = 7) -> pd.DataFrame:

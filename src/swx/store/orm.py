@@ -209,6 +209,21 @@ class BlendWeight(Base):
     n_samples: Mapped[int] = mapped_column(Integer)
 
 
+class MapBlendWeight(Base):
+    """The weights of one run's published global map: per extension method, latitude band, member
+    (node forecast, station-corrected map, persistence, 27-day median) and lead, with the number of
+    verified days they were fitted on (0: the prior weights)."""
+
+    __tablename__ = "map_blend_weights"
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16), primary_key=True)
+    lat_band: Mapped[str] = mapped_column(String(8), primary_key=True)
+    member: Mapped[str] = mapped_column(String(16), primary_key=True)
+    lead_h: Mapped[float] = mapped_column(Float, primary_key=True)
+    weight: Mapped[float] = mapped_column(Float)
+    n_days: Mapped[int] = mapped_column(Integer)
+
+
 class GlobalForecast(Base):
     __tablename__ = "global_forecasts"
     run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True)
@@ -244,6 +259,7 @@ class Verification(Base):
     coverage68: Mapped[float | None] = mapped_column(Float, nullable=True)
     coverage95: Mapped[float | None] = mapped_column(Float, nullable=True)
     crps: Mapped[float | None] = mapped_column(Float, nullable=True)  # mean CRPS (TECU) of N(mean, sigma)
+    rmse_area: Mapped[float | None] = mapped_column(Float, nullable=True)  # maps: cos-latitude weighted RMSE
     pit_hist: Mapped[list | None] = mapped_column(JSONType, nullable=True)  # PIT counts in 10 equal bins
     run_id: Mapped[int | None] = mapped_column(ForeignKey("forecast_runs.id", ondelete="SET NULL"), nullable=True)
     # the level of the truth it was scored on: "rapid" until the day's final replaces it (then rescored)

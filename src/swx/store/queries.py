@@ -20,7 +20,7 @@ from swx.io.gim_names import PREDICTED_LABELS
 from swx.science.blend import MODEL_ORDER
 from swx.science.grid import coastline_segments
 from swx.science.storms import STORM_KP, at_least, g_class
-from swx.science.verify import Z68, Z95, pooled_skill, rolling_rmse, same_ut_baselines
+from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
 from swx.sources.indices.tables import NOWCAST, worst_status
 from swx.store import orm as m
 from swx.store.db import SchemaError, engine_from_settings, missing_sqlite_file
@@ -194,6 +194,33 @@ def blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
                             .join(m.Station, m.Station.id == b.station_id).where(b.run_id == run_id)
                             .order_by(m.Station.code, b.member, b.lead_h)).all()
     return _frame(rows, ["station", "member", "lead_h", "weight", "n_samples"])
+
+
+def map_blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
+    """The global map's blend weights of a run: method, lat_band, member, lead_h, weight, n_days."""
+    b = m.MapBlendWeight
+    cols = ["method", "lat_band", "member", "lead_h", "weight", "n_days"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*[getattr(b, c) for c in cols]).where(b.run_id == run_id)
+                            .order_by(b.method, b.lat_band, b.member, b.lead_h)).all()
+    return _frame(rows, cols)
+
+
+def run_map_scores(engine: Engine, run_id: int) -> pd.DataFrame:
+    """The verification of a run's global maps (scope "global"): region, model, rmse, rmse_area, coverage68,
+    coverage95, crps, skill_persistence; empty until the day's GIM is in."""
+    v = m.Verification
+    cols = ["station_code", "model", "rmse", "rmse_area", "coverage68", "coverage95", "crps", "skill_persistence"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*[getattr(v, c) for c in cols]).where(v.run_id == run_id, v.scope == "global")
+                            .order_by(v.model, v.station_code)).all()
+    return _frame(rows, cols).rename(columns={"station_code": "region"})
+
+
+def map_skill(rows: pd.DataFrame) -> pd.DataFrame:
+    """Verification rows (`skill_table`) of the global maps pooled over their days, per model and region
+    (`swx.science.verify.pooled_map_skill`)."""
+    return pooled_map_skill(rows[rows["scope"] == "global"]) if len(rows) else pooled_map_skill(rows)
 
 
 def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
@@ -385,7 +412,7 @@ def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.dat
     `published`, only the scores of forecasts as they were published by a run (not re-runs of models
     over a period, e.g. `swx train`'s test windows or `swx evaluate`)."""
     cols = ["scope", "station_code", "model", "window_start", "window_end", "kp_class", "n", "rmse", "mae", "bias",
-            "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "pit_hist", "truth_level"]
+            "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "pit_hist", "truth_level", "rmse_area"]
     cond = []
     if start is not None:
         cond.append(m.Verification.window_start >= start)

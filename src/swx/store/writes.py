@@ -404,6 +404,19 @@ def write_blend_weights(engine: Engine, run_id: int, df: pd.DataFrame) -> int:
         return _replace_run_rows(conn, m.BlendWeight.__table__, run_id, columns)
 
 
+def write_map_blend_weights(engine: Engine, run_id: int, df: pd.DataFrame) -> int:
+    """Columns: method, lat_band, member, lead_h, weight, n_days; a rerun replaces the run's weights."""
+    table = "map_blend_weights"
+    df = df.drop_duplicates(subset=["method", "lat_band", "member", "lead_h"], keep="last")
+    _finite_column(df, "weight", table)
+    _finite_column(df, "lead_h", table)
+    with engine.begin() as conn:
+        columns: dict[str, Sequence[Any]] = {c: df[c].astype(str).tolist() for c in ("method", "lat_band", "member")}
+        columns |= {"lead_h": df["lead_h"].to_numpy(float).tolist(), "weight": df["weight"].to_numpy(float).tolist(),
+                    "n_days": df["n_days"].to_numpy(int).tolist()}
+        return _replace_run_rows(conn, m.MapBlendWeight.__table__, run_id, columns)
+
+
 def write_rows(engine: Engine, model: type[m.Base], rows: Sequence[Mapping[str, Any]], key: Sequence[str]) -> int:
     """Generic validated upsert for the smaller tables (global forecasts, verification, ΔTEC, storms,
     model versions)."""
@@ -439,7 +452,7 @@ def write_verification(engine: Engine, rows: list[dict], run_id: int | None = No
     extra = {} if run_id is None else {"run_id": run_id}
     clean = [{**{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra} for r in rows]
     for r in clean:
-        for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps"):
+        for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "rmse_area"):
             if r.get(k) is not None and not np.isfinite(r[k]):
                 r[k] = None
     return write_rows(engine, m.Verification, clean, m.VERIFICATION_KEY) if clean else 0

@@ -1,0 +1,108 @@
+"""The published global map of one run: its members (the node forecast, the station blend extended over
+it, persistence and the 27-day median), blended with weights fitted on the maps verified before the
+issue day, and its calibrated uncertainty (`swx.science.map_blend`). The members travel in the
+product (`member_tec`), so each later run fits its weights on what earlier runs published."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from swx.config import LAT_BANDS
+from swx.pipeline.context import Context, archived_maps
+from swx.science.extend import StationValues, extend
+from swx.science.map_blend import (
+    MEMBERS,
+    MapBlendConfig,
+    VerifiedMaps,
+    blend_members,
+    calibrated_sigma,
+    calibration_factors,
+    fit_map_weights,
+)
+from swx.store.queries import runs_for_day
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PublishedMap:
+    """The map of one method: `tec`, `tec_sigma` (and the members, the model sigma) as a Dataset, and
+    its weights (lat_band, member, lead_h, weight, n_days) and calibration days."""
+
+    grid: xr.Dataset
+    weights: pd.DataFrame
+    calibration_days: int
+
+
+def _ut_hours(times: np.ndarray) -> np.ndarray:
+    t = np.asarray(times, dtype="datetime64[ns]")
+    return (t - t[0].astype("datetime64[D]")) / np.timedelta64(1, "h")
+
+
+def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.date,
+                  config: MapBlendConfig = MapBlendConfig()) -> list[VerifiedMaps]:
+    """The maps published for the target days of the trailing window that are verified by the issue
+    time (their truth is a day up to `latest`), with their members: newest finished run per day."""
+    out = []
+    first = target_day - dt.timedelta(days=config.window_days)
+    for k in range((latest - first).days + 1):
+        day = first + dt.timedelta(days=k)
+        if day >= target_day:
+            break
+        runs = runs_for_day(ctx.engine, day, ctx.settings.data_dir)
+        path = next((r.products.get(method) for r in runs.itertuples() if r.products.get(method)), None)
+        if path is None or not Path(path).exists():
+            continue
+        truth = archived_maps(ctx, [day])
+        if truth is None:
+            continue
+        with xr.open_dataset(path) as f:
+            if "member_tec" not in f or list(f["member"].values) != list(MEMBERS):
+                continue
+            times = f["time"].values
+            if not np.isin(times, truth["time"].values).all() or f["tec"].shape[1:] != truth.shape[1:]:
+                continue
+            out.append(VerifiedMaps(f["member_tec"].values.astype(float), f["tec"].values.astype(float),
+                                    f["tec_sigma_model"].values.astype(float),
+                                    truth.sel(time=times).values.astype(float), _ut_hours(times)))
+    return out
+
+
+def publish_map(ctx: Context, method: str, target_day: dt.date, latest: dt.date, issue_time: pd.Timestamp, *,
+                node_tec: np.ndarray, node_sigma: np.ndarray, node_train_end: str, persistence: xr.DataArray, median27: np.ndarray,
+                stations: StationValues, config: MapBlendConfig = MapBlendConfig()) -> PublishedMap:
+    """The published map of `method`: the members, the walk-forward weights, the calibrated sigma."""
+    lat, lon, times = persistence["lat"].values, persistence["lon"].values, persistence["time"].values
+    node_prior = persistence.copy(data=node_tec)
+    corrected = extend(node_prior, stations, method)["tec"].values.astype(float)
+    pers = persistence.values.astype(float)
+    med = np.where(np.isfinite(median27), median27, pers)  # too short a history: persistence there
+    members = np.stack([node_tec, corrected, pers, med])
+    past = verified_maps(ctx, method, target_day, latest, config)
+    weights, n_days = fit_map_weights(past, lat, lon, len(times), config=config)
+    tec = np.maximum(blend_members(members, weights, lat), 0.0)
+    factors, n_cal = calibration_factors(past, lat, lon, config=config)
+    sigma = calibrated_sigma(node_sigma, factors, lat, lon, _ut_hours(times), config)
+    dims = ("time", "lat", "lon")
+    grid = xr.Dataset({"tec": (dims, tec.astype(np.float32)), "tec_sigma": (dims, sigma.astype(np.float32)),
+                       "member_tec": (("member",) + dims, members.astype(np.float32)),
+                       "tec_sigma_model": (dims, np.asarray(node_sigma, np.float32))},
+                      coords={"time": times, "lat": lat, "lon": lon, "member": list(MEMBERS)},
+                      attrs={"extension_method": method, "n_stations": int(len(stations.lat)), "map_model": "nodes",
+                             "map_node_model_train_end": node_train_end, "map_weights_days": int(n_days),
+                             "map_calibration_days": int(n_cal),
+                             "map_members": ", ".join(MEMBERS)})
+    leads = (times - np.datetime64(pd.Timestamp(issue_time).tz_localize(None))) / np.timedelta64(1, "h")
+    b, k, e = weights.shape
+    table = pd.DataFrame({"lat_band": np.repeat(LAT_BANDS, k * e), "member": np.tile(np.repeat(MEMBERS, e), b),
+                          "lead_h": np.tile(leads, b * k), "weight": weights.ravel(), "n_days": n_days})
+    log.info("global map %s (%s): %d verified day(s) for the weights, %d for the calibration", target_day, method,
+             n_days, n_cal)
+    return PublishedMap(grid, table, n_cal)

@@ -1,0 +1,121 @@
+"""The published global map on a simulated archive, on SQLite and on the live PostgreSQL: the node
+models trained on the archive and found point in time, the map blended from its members with weights
+fitted only on maps verified before the issue day (stored, and the published map is their blend),
+its sigma calibrated on the same verified days, the verification of the map and its members with the
+cos-latitude RMSE, the coverage and the CRPS; without node models the run says it is degraded and
+why; the seed's configuration stays selectable."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from swx.config import LAT_BANDS, get_settings
+from swx.io.ionex import read_ionex
+from swx.ml.node_model import load_node_model, node_model_ends, node_model_path
+from swx.pipeline.context import context
+from swx.pipeline.forecast import forecast
+from swx.pipeline.nodes import train_node_model
+from swx.pipeline.train import train
+from swx.pipeline.verify import AWAY_REGION, verify_maps
+from swx.science.map_blend import MEMBERS, PRIOR_MEMBER
+from swx.store import queries as q
+from tests.helpers import simulated_archive
+
+
+@pytest.fixture
+def node_ctx(database, monkeypatch):
+    """Four months of simulated 2-hourly maps (Nov 2014 - 18 Mar 2015), the ridge member trained to 8
+    March and the node models trained on the maps up to 8 March."""
+    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
+    monkeypatch.setenv("SWX_MAP_MODEL", "nodes")
+    get_settings.cache_clear()
+    settings = get_settings()
+    simulated_archive(settings, dt.date(2014, 11, 15), dt.date(2015, 3, 18))
+    ctx = context(settings)
+    train(ctx, ["ridge"], train_end=dt.date(2015, 3, 8))
+    got = train_node_model(ctx, dt.date(2015, 3, 9))
+    assert got["trained"] and got["train_end"] == "2015-03-09" and got["n_days"] > 60
+    return ctx
+
+
+def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx):
+    ctx = node_ctx
+    engine = ctx.engine
+    # a node model trained later exists: the runs before its end must not use it
+    train_node_model(ctx, dt.date(2015, 3, 13))
+    assert node_model_ends(ctx.settings.models_dir, "sim") == [dt.date(2015, 3, 9), dt.date(2015, 3, 13)]
+    runs = []
+    for day in (dt.date(2015, 3, 9), dt.date(2015, 3, 10), dt.date(2015, 3, 11), dt.date(2015, 3, 12)):
+        r = forecast(ctx, day)
+        assert not r.degraded, r.reason
+        runs.append(r)
+        verify_maps(ctx, r.target_day)  # the truth of the target day is archived: verified before the next run
+    for k, r in enumerate(runs):
+        nc, ionex = r.products["residual"]
+        with xr.open_dataset(nc) as f:
+            f = f.load()
+        assert f.attrs["map_model"] == "nodes" and list(f["member"].values) == list(MEMBERS)
+        # point in time: the model that saw no map after the issue day
+        assert f.attrs["map_node_model_train_end"] == ("2015-03-09" if k < 3 else "2015-03-13")
+        assert f.attrs["map_weights_days"] == k and f.attrs["map_calibration_days"] == k
+        w = q.map_blend_weights(engine, r.run_id)
+        assert set(w.lat_band) == set(LAT_BANDS) and set(w.member) == set(MEMBERS) and (w.n_days == k).all()
+        assert np.allclose(w.groupby(["lat_band", "lead_h"]).weight.sum(), 1.0) and (w.weight >= -1e-12).all()
+        if k == 0:  # nothing verified yet: the prior member alone
+            assert np.allclose(w[w.member == PRIOR_MEMBER].weight, 1.0)
+        else:
+            assert not np.allclose(w[w.member == PRIOR_MEMBER].weight, 1.0)
+        # the published map is the stored weights' blend of the stored members
+        lat = f["lat"].values
+        band = np.where(np.abs(lat) < 30, "low", np.where(np.abs(lat) <= 60, "mid", "high"))
+        table = w.set_index(["lat_band", "member", "lead_h"]).weight
+        leads = np.sort(w.lead_h.unique())
+        expected = np.zeros(f["tec"].shape)
+        for m, name in enumerate(MEMBERS):
+            wm = np.array([[table[(b, name, lead)] for lead in leads] for b in band])  # (lat, E)
+            expected += f["member_tec"].values[m] * wm.T[:, :, None]
+        np.testing.assert_allclose(f["tec"].values, np.maximum(expected, 0), atol=2e-3)
+        # the IONEX RMS maps are the calibrated sigma (0.1 TECU resolution)
+        back = read_ionex(ionex)
+        np.testing.assert_allclose(back["rms"].values, f["tec_sigma"].values, atol=0.051)
+        if k == 0:  # no calibration yet: the node models' out-of-fold sigma
+            np.testing.assert_allclose(f["tec_sigma"].values, f["tec_sigma_model"].values, rtol=1e-6)
+    # the verification: the map, its members and the persistence map, with the cos-latitude RMSE,
+    # the coverage and the CRPS of the published sigma, globally and away from the stations
+    rows = q.skill_table(engine, published=True)
+    maps = rows[rows.scope == "global"]
+    assert {"map:residual", "map:nodes", "map:stations", "map:median27", "map:persistence"} <= set(maps.model)
+    mine = maps[(maps.model == "map:residual")]
+    assert {"global", AWAY_REGION, "lat_band:low"} <= set(mine.station_code)
+    glob = mine[mine.station_code == "global"]
+    assert len(glob) == 4 and glob.rmse_area.notna().all() and glob.crps.notna().all()
+    assert ((glob.coverage68 > 0.3) & (glob.coverage68 < glob.coverage95) & (glob.coverage95 <= 1)).all()
+    # the node model's point-in-time files are what the runs read
+    model, info = load_node_model(node_model_path(ctx.settings.models_dir, "sim", dt.date(2015, 3, 9)))
+    assert info.train_end == "2015-03-09" and model.coef_.shape[0] == 71 * 73
+
+
+def test_without_a_node_model_the_run_is_degraded_and_says_why(database, monkeypatch):
+    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
+    monkeypatch.setenv("SWX_MAP_MODEL", "nodes")
+    get_settings.cache_clear()
+    settings = get_settings()
+    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 14))
+    ctx = context(settings)
+    train(ctx, ["ridge"], train_end=dt.date(2015, 3, 10))
+    r = forecast(ctx, dt.date(2015, 3, 12))
+    assert r.degraded and "no sim node model trained on maps up to 2015-03-12" in r.reason
+    assert q.latest_run(ctx.engine)["status"] == "degraded"
+    with xr.open_dataset(r.products["residual"][0]) as f:
+        assert f.attrs["map_model"] == "stations" and "member_tec" not in f
+    # the seed's configuration, chosen: not degraded
+    monkeypatch.setenv("SWX_MAP_MODEL", "stations")
+    get_settings.cache_clear()
+    r2 = forecast(context(get_settings()), dt.date(2015, 3, 12))
+    assert not r2.degraded
+    with xr.open_dataset(r2.products["residual"][0]) as f:
+        assert f.attrs["map_model"] == "stations"
