@@ -91,9 +91,9 @@ def render() -> None:
         pers = scores[(scores.model == "map:persistence") & (scores.region == "global")]
         m = mine.iloc[0]
         c = st.columns(4)
+        skill = 1 - m.rmse_area / pers.iloc[0].rmse_area if len(pers) and pers.iloc[0].rmse_area else None
         c[0].metric("RMSE, cos-latitude weighted (TECU)", f"{m.rmse_area:.2f}",
-                    f"{-m.skill_persistence:+.0%} vs persistence map" if pd.notna(m.skill_persistence) else None,
-                    delta_color="inverse")
+                    f"{-skill:+.0%} vs persistence map" if skill is not None else None, delta_color="inverse")
         c[1].metric("68 % band holds", f"{m.coverage68:.0%}" if pd.notna(m.coverage68) else "—")
         c[2].metric("95 % band holds", f"{m.coverage95:.0%}" if pd.notna(m.coverage95) else "—")
         c[3].metric("CRPS (TECU)", f"{m.crps:.2f}" if pd.notna(m.crps) else "—")
@@ -110,11 +110,11 @@ def render() -> None:
                  .reindex(["low", "mid", "high"]).round(2))
         st.dataframe(table)
         st.caption("Mean weight of each member per latitude band (over the leads): `nodes` is the node models' "
-                   "forecast at every grid node, `stations` the station blend spread over it, then the persistence "
+                   "forecast at every grid node, `corrected` the node map corrected by the station blend, then the persistence "
                    "and 27-day median maps. " + (
                        f"Fitted on the {days} map(s) verified in the 30 days before the issue day, shrunk toward "
-                       "the `stations` member; the 1-sigma (RMS maps) calibrated on the same days."
-                       if days else "No map verified yet before this run: the `stations` member is published and "
+                       "the `corrected` member; the 1-sigma (RMS maps) calibrated on the same days."
+                       if days else "No map verified yet before this run: the `corrected` member is published and "
                        "its 1-sigma is the node models' out-of-fold error, not yet calibrated."))
     elif len(prods):
         st.caption("This map is the stations' extension over the baselines' map (no node models in this run).")

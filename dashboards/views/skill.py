@@ -24,8 +24,8 @@ COLUMNS = {"n": "forecasts", "rmse": "RMSE (TECU)", "mae": "MAE (TECU)", "crps":
 
 #: the map table's columns, as a forecaster reads them
 MAP_COLUMNS = {"model": "map", "rmse": "RMSE (TECU)", "rmse_persistence": "persistence map RMSE",
-               "skill_persistence": "skill vs persistence map", "days_better": "days better",
-               "days_compared": "days", "coverage68": "68 % band holds", "coverage95": "95 % band holds",
+               "skill_persistence": "skill vs persistence map", "days": "days verified",
+               "days_better": "days better", "days_compared": "days beside persistence", "coverage68": "68 % band holds", "coverage95": "95 % band holds",
                "crps": "CRPS (TECU)"}
 
 
@@ -57,7 +57,13 @@ def render() -> None:
     stations = df[df.scope == "station"]
     if stations.empty:
         st.info("No station verification in this window.")
-        return
+    else:
+        station_skill(stations, chosen)
+    map_skill(df)
+
+
+def station_skill(stations: pd.DataFrame, chosen: tuple[dt.date, dt.date]) -> None:
+    """The station forecasts' tables, reliability and trend."""
     by = st.radio("Per", list(GROUPS), horizontal=True)
     rows = stations if by == "Kp class" else stations[stations.kp_class == "all"]
     pooled = q.skill_by(rows, GROUPS[by]).rename(columns=COLUMNS)
@@ -88,6 +94,10 @@ def render() -> None:
     for chart in trend_chart(trend, days):
         st.altair_chart(chart, width="stretch")
 
+
+
+def map_skill(df: pd.DataFrame) -> None:
+    """The global maps' table: the published map, its members and the persistence map, pooled."""
     maps = q.map_skill(df[df.kp_class == "all"])
     if len(maps):
         st.subheader("Global maps: what GNSS users download, against the verifying GIM")
@@ -95,7 +105,7 @@ def render() -> None:
         st.dataframe(mtable)
         st.caption("Pooled over the window, every epoch, nodes weighted by cos(latitude) (the globe's area). "
                    "`map:residual` (or the method's name) is the published map; `map:nodes` (the node models' "
-                   "forecast), `map:stations` (the station blend spread over it) and `map:median27` are its "
+                   "forecast), `map:corrected` (the node map corrected by the station blend) and `map:median27` are its "
                    "members, blended with weights fitted on the maps verified before each day. Coverage: the share "
                    "of the verifying values inside the published 68 % / 95 % bands (the IONEX RMS maps); "
                    "`away_from_stations`: nodes over 2000 km from every station.")

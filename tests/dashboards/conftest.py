@@ -26,7 +26,10 @@ def fresh_caches():
 
 
 def _env(data_dir: Path, cache_dir: Path, database_url: str | None) -> dict[str, str]:
-    env = {"SWX_DATA_DIR": str(data_dir), "SWX_CACHE_DIR": str(cache_dir), "SWX_SIM_CADENCE_MIN": "120"}
+    # the seed's map: the seeded archive holds five weeks of maps, not the months the node models need
+    # (test_node_map.py seeds a node map of its own)
+    env = {"SWX_DATA_DIR": str(data_dir), "SWX_CACHE_DIR": str(cache_dir), "SWX_SIM_CADENCE_MIN": "120",
+           "SWX_MAP_MODEL": "stations"}
     if database_url:
         env["SWX_DATABASE_URL"] = database_url
     return env

@@ -125,9 +125,11 @@ def test_global_map_page(seeded):
     at.radio[0].set_value("error").run()
     cells = next(d for d in _datasets(_charts(at)[0]) if "error" in d)
     np.testing.assert_allclose(cells["error"], cells["vtec"] - cells["truth"], atol=1e-4)
-    prods = q.global_products(engine, earlier)
-    rmse = prods[prods.method == "residual"].global_rmse.mean()
-    assert at.metric[0].value == f"{rmse:.2f}"
+    scores = q.run_map_scores(engine, earlier)
+    mine = scores[(scores.model == "map:residual") & (scores.region == "global")].iloc[0]
+    assert at.metric[0].value == f"{mine.rmse_area:.2f}"  # cos-latitude weighted, beside the persistence map's
+    assert at.metric[1].value == f"{mine.coverage68:.0%}" and at.metric[3].value == f"{mine.crps:.2f}"
+    assert any("persistence map scored" in c.value for c in at.caption)
 
 
 def test_skill_page_groups_and_trend(seeded):

@@ -180,6 +180,7 @@ def _build(data_dir: Path, database_url: str | None) -> None:
         for key in [k for k in os.environ if k.startswith("SWX_") and k not in ("SWX_SHARED_DATA", "SWX_CACHE_DIR")]:
             mp.delenv(key)
         mp.setenv("SWX_DATA_DIR", str(data_dir))
+        mp.setenv("SWX_MAP_MODEL", "stations")  # days of maps, not the months the node models need
         if database_url:
             mp.setenv("SWX_DATABASE_URL", database_url)
         ctx = cnn_trained_to_10_march(mp)
@@ -247,7 +248,8 @@ def _copy_of(kind: str, templates, tmp_path: Path) -> Iterator[Site]:
     data = Path(tempfile.mkdtemp(prefix="site-", dir=tmp_path)) / "data"
     shutil.copytree(folder, data, ignore=shutil.ignore_patterns("swx.sqlite*"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWX_") or k in ("SWX_SHARED_DATA", "SWX_CACHE_DIR")}
-    env |= {"SWX_DATA_DIR": str(data), "SWX_SIM_CADENCE_MIN": "120", "COLUMNS": "200", "NO_COLOR": "1"}
+    env |= {"SWX_DATA_DIR": str(data), "SWX_SIM_CADENCE_MIN": "120", "COLUMNS": "200", "NO_COLOR": "1",
+            "SWX_MAP_MODEL": "stations"}
     if template is None:
         with sqlite3.connect(folder / "swx.sqlite") as src, sqlite3.connect(data / "swx.sqlite") as dst:
             src.backup(dst)  # a consistent copy of a WAL database

@@ -28,17 +28,17 @@ from tests.helpers import simulated_archive
 
 @pytest.fixture
 def node_ctx(database, monkeypatch):
-    """Four months of simulated 2-hourly maps (Nov 2014 - 18 Mar 2015), the ridge member trained to 8
+    """Five months of simulated 2-hourly maps (20 Oct 2014 - 18 Mar 2015), the ridge member trained to 8
     March and the node models trained on the maps up to 8 March."""
     monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
     monkeypatch.setenv("SWX_MAP_MODEL", "nodes")
     get_settings.cache_clear()
     settings = get_settings()
-    simulated_archive(settings, dt.date(2014, 11, 15), dt.date(2015, 3, 18))
+    simulated_archive(settings, dt.date(2014, 10, 20), dt.date(2015, 3, 18))
     ctx = context(settings)
     train(ctx, ["ridge"], train_end=dt.date(2015, 3, 8))
     got = train_node_model(ctx, dt.date(2015, 3, 9))
-    assert got["trained"] and got["train_end"] == "2015-03-09" and got["n_days"] > 60
+    assert got["trained"] and got["train_end"] == "2015-03-09" and got["n_days"] > 116
     return ctx
 
 
@@ -46,8 +46,8 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx):
     ctx = node_ctx
     engine = ctx.engine
     # a node model trained later exists: the runs before its end must not use it
-    train_node_model(ctx, dt.date(2015, 3, 13))
-    assert node_model_ends(ctx.settings.models_dir, "sim") == [dt.date(2015, 3, 9), dt.date(2015, 3, 13)]
+    train_node_model(ctx, dt.date(2015, 3, 12))
+    assert node_model_ends(ctx.settings.models_dir, "sim") == [dt.date(2015, 3, 9), dt.date(2015, 3, 12)]
     runs = []
     for day in (dt.date(2015, 3, 9), dt.date(2015, 3, 10), dt.date(2015, 3, 11), dt.date(2015, 3, 12)):
         r = forecast(ctx, day)
@@ -59,8 +59,8 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx):
         with xr.open_dataset(nc) as f:
             f = f.load()
         assert f.attrs["map_model"] == "nodes" and list(f["member"].values) == list(MEMBERS)
-        # point in time: the model that saw no map after the issue day
-        assert f.attrs["map_node_model_train_end"] == ("2015-03-09" if k < 3 else "2015-03-13")
+        # point in time: the newest model trained on the maps before the issue day
+        assert f.attrs["map_node_model_train_end"] == ("2015-03-09" if k < 3 else "2015-03-12")
         assert f.attrs["map_weights_days"] == k and f.attrs["map_calibration_days"] == k
         w = q.map_blend_weights(engine, r.run_id)
         assert set(w.lat_band) == set(LAT_BANDS) and set(w.member) == set(MEMBERS) and (w.n_days == k).all()
@@ -88,7 +88,7 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx):
     # the coverage and the CRPS of the published sigma, globally and away from the stations
     rows = q.skill_table(engine, published=True)
     maps = rows[rows.scope == "global"]
-    assert {"map:residual", "map:nodes", "map:stations", "map:median27", "map:persistence"} <= set(maps.model)
+    assert {"map:residual", "map:nodes", "map:corrected", "map:median27", "map:persistence"} <= set(maps.model)
     mine = maps[(maps.model == "map:residual")]
     assert {"global", AWAY_REGION, "lat_band:low"} <= set(mine.station_code)
     glob = mine[mine.station_code == "global"]
@@ -108,7 +108,7 @@ def test_without_a_node_model_the_run_is_degraded_and_says_why(database, monkeyp
     ctx = context(settings)
     train(ctx, ["ridge"], train_end=dt.date(2015, 3, 10))
     r = forecast(ctx, dt.date(2015, 3, 12))
-    assert r.degraded and "no sim node model trained on maps up to 2015-03-12" in r.reason
+    assert r.degraded and "no sim node model trained on the maps before 2015-03-12" in r.reason
     assert q.latest_run(ctx.engine)["status"] == "degraded"
     with xr.open_dataset(r.products["residual"][0]) as f:
         assert f.attrs["map_model"] == "stations" and "member_tec" not in f

@@ -84,3 +84,20 @@ def test_calibration_makes_the_bands_hold_what_they_claim():
     assert 0.63 <= cover68 <= 0.75 and 0.90 <= cover95 <= 0.97
     none, n0 = calibration_factors([], LAT, LON)
     assert n0 == 0 and (none == 1).all()
+
+
+def test_a_lead_whose_truth_is_not_known_yet_keeps_the_prior_weights():
+    rng = np.random.default_rng(4)
+    day = _day(rng, (0.5, 2.0, 2.0, 3.0))
+    truth = day.truth.copy()
+    truth[-1] = np.nan  # the issue day's last map is the target day's first epoch: not known at issue time
+    w, n = fit_map_weights([VerifiedMaps(day.members, day.published, day.sigma_model, truth, UT)], LAT, LON, E)
+    assert n == 1
+    prior = MEMBERS.index(PRIOR_MEMBER)
+    np.testing.assert_allclose(w[:, prior, -1], 1.0)  # nothing fitted at that lead
+    assert (w[:, MEMBERS.index("nodes"), :-1] > 0.1).all()  # the other leads learnt from the day
+    # a member missing somewhere is not a perfect forecast there: those nodes are left out of the fit
+    members = day.members.copy()
+    members[2][:, :10] = np.nan
+    w2, _ = fit_map_weights([VerifiedMaps(members, day.published, day.sigma_model, day.truth, UT)], LAT, LON, E)
+    assert np.isfinite(w2).all() and w2[:, 2].max() < 0.1

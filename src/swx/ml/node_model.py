@@ -1,7 +1,7 @@
 """The node models' files (`swx.science.nodes.NodeRidge`): one file per analysis centre and training
 end, `models/nodes/<centre>/nodes_<YYYYMMDD>.npz` (the date: the first day the model never saw), found
 point in time as the station models are: a forecast issued from the maps of day D uses the newest
-model whose training ended by D + 1, never one that saw the day it forecasts."""
+model trained on the maps before D, never one that saw the day it forecasts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import re
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def load_node_model(path: Path) -> tuple[NodeRidge, NodeModelInfo]:
             model = NodeRidge()
             model.coef_, model.mean_, model.scale_, model.sigma_ = f["coef"], f["mean"], f["scale"], f["sigma"]
             info = NodeModelInfo(**json.loads(str(f["info"])))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise NodeModelFileError(f"{path}: not a readable node model ({type(exc).__name__}: {exc})") from exc
     model.alpha_, model.cv_rmse_, model.cv_rmse_prior_, model.n_days_ = (info.alpha, info.cv_rmse,
                                                                           info.cv_rmse_prior, info.n_days)
@@ -92,7 +93,8 @@ def node_model_ends(models_dir: Path, centre: str) -> list[dt.date]:
 
 
 def node_model_at(models_dir: Path, centre: str, latest: dt.date) -> Path | None:
-    """Point in time: the newest node model of `centre` that saw no maps after `latest` (the newest
-    day a forecast is issued from), or None."""
-    usable = [e for e in node_model_ends(models_dir, centre) if e <= latest + dt.timedelta(days=1)]
+    """Point in time: the newest node model of `centre` trained on the maps before `latest` (the newest
+    day a forecast is issued from), or None. Not on `latest`'s own maps: a day's file ends with the next
+    midnight, the first epoch of the day the forecast is scored on."""
+    usable = [e for e in node_model_ends(models_dir, centre) if e <= latest]
     return node_model_path(models_dir, centre, usable[-1]) if usable else None

@@ -49,15 +49,19 @@ def _ut_hours(times: np.ndarray) -> np.ndarray:
 def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.date,
                   config: MapBlendConfig = MapBlendConfig()) -> list[VerifiedMaps]:
     """The maps published for the target days of the trailing window that are verified by the issue
-    time (their truth is a day up to `latest`), with their members: newest finished run per day."""
+    time, with their members: the newest run of each day that finished ok (a degraded run's map was
+    made from older maps), against the truth of days up to `latest`, and never at or after the target
+    day's first epoch (the last map of `latest`'s file is that epoch: left out, NaN)."""
     out = []
     first = target_day - dt.timedelta(days=config.window_days)
+    cutoff = np.datetime64(pd.Timestamp(target_day))
     for k in range((latest - first).days + 1):
         day = first + dt.timedelta(days=k)
         if day >= target_day:
             break
         runs = runs_for_day(ctx.engine, day, ctx.settings.data_dir)
-        path = next((r.products.get(method) for r in runs.itertuples() if r.products.get(method)), None)
+        path = next((r.products.get(method) for r in runs.itertuples()
+                     if r.status == "ok" and r.products.get(method)), None)
         if path is None or not Path(path).exists():
             continue
         truth = archived_maps(ctx, [day])
@@ -69,9 +73,10 @@ def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.dat
             times = f["time"].values
             if not np.isin(times, truth["time"].values).all() or f["tec"].shape[1:] != truth.shape[1:]:
                 continue
+            known = truth.sel(time=times).values.astype(float)
+            known[times >= cutoff] = np.nan
             out.append(VerifiedMaps(f["member_tec"].values.astype(float), f["tec"].values.astype(float),
-                                    f["tec_sigma_model"].values.astype(float),
-                                    truth.sel(time=times).values.astype(float), _ut_hours(times)))
+                                    f["tec_sigma_model"].values.astype(float), known, _ut_hours(times)))
     return out
 
 

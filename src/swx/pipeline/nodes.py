@@ -17,8 +17,16 @@ import xarray as xr
 from swx.archive import load_indices
 from swx.ml.node_model import NodeModelInfo, load_node_model, node_model_at, node_model_ends, save_node_model
 from swx.pipeline.context import Context, archived_maps
-from swx.science.nodes import KP_STEPS, MIN_TRAIN_DAYS, NodeInputs, NodeModelError, NodeRidge, node_forecast, \
-    training_set
+from swx.science.dtec import MIN_REFERENCE_DAYS
+from swx.science.nodes import (
+    KP_STEPS,
+    NodeInputs,
+    NodeModelError,
+    NodeRidge,
+    min_training_days,
+    node_forecast,
+    training_set,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +62,10 @@ def train_node_model(ctx: Context, train_end: dt.date, *, days: int = NODE_TRAIN
     model never sees `train_end`'s maps) and save them. Days of another grid or cadence than the newest
     day's are left out."""
     archived = [d for d in ctx.archive.gim_days(ctx.centre) if train_end - dt.timedelta(days=days) <= d < train_end]
-    if len(archived) < MIN_TRAIN_DAYS:
+    need = min_training_days() + MIN_REFERENCE_DAYS
+    if len(archived) < need:
         raise NodeModelError(f"{len(archived)} archived {ctx.centre} day(s) before {train_end}: the node models "
-                             f"need at least {MIN_TRAIN_DAYS}")
+                             f"need at least {need}")
     ref = archived_maps(ctx, [archived[-1]])
     first = archived[0]
     n = (archived[-1] - first).days + 1
@@ -92,12 +101,12 @@ def ensure_node_model(ctx: Context, train_end: dt.date) -> NodeTrainingSummary:
 
 
 def update_node_model(ctx: Context, day: dt.date) -> NodeTrainingSummary:
-    """The daily refit: trained on the maps up to `day` (the forecast issued after `day` may use it);
-    nothing when a model already saw them."""
+    """The daily refit, as the station models' update for `day`: trained on the maps before `day` (the
+    forecast issued from `day`'s maps may use it); nothing when a model already saw them."""
     ends = node_model_ends(ctx.settings.models_dir, ctx.centre)
-    end = day + dt.timedelta(days=1)
+    end = day
     if ends and ends[-1] >= end:
-        return NodeTrainingSummary(trained=False, reason=f"already trained through {day}", path="",
+        return NodeTrainingSummary(trained=False, reason=f"already trained on the maps before {day}", path="",
                                    train_end=str(ends[-1]), n_days=0, cv_skill=float("nan"))
     return train_node_model(ctx, end)
 
@@ -106,11 +115,11 @@ def forecast_nodes(ctx: Context, latest: dt.date, persistence: xr.DataArray, med
                    target_day: dt.date) -> tuple[np.ndarray, np.ndarray, NodeModelInfo]:
     """The node forecast (E, lat, lon) of the target day from the maps of `latest` (the persistence map
     and the 27-day median map at the target epochs), its 1-sigma, and the model's info. Raises
-    NodeModelError when no node model trained by `latest` fits the maps' grid and epochs."""
+    NodeModelError when no node model trained on the maps before `latest` fits their grid and epochs."""
     path = node_model_at(ctx.settings.models_dir, ctx.centre, latest)
     if path is None:
-        raise NodeModelError(f"no {ctx.centre} node model trained on maps up to {latest} only "
-                             "(`swx train` trains them)")
+        raise NodeModelError(f"no {ctx.centre} node model trained on the maps before {latest} "
+                             "(`swx train-nodes` trains them)")
     model, info = load_node_model(path)
     if (not np.array_equal(info.lat, persistence["lat"].values) or not np.array_equal(info.lon, persistence["lon"].values)
             or info.epochs != persistence.shape[0]):

@@ -202,7 +202,7 @@ def map_skill_lines(rows: pd.DataFrame) -> list[str]:
 
 
 #: the order the map table lists the maps in: the published methods, the members, the rivals after
-MAP_ORDER = ("map:residual", "map:idw", "map:nequick", "map:nodes", "map:stations", "map:median27")
+MAP_ORDER = ("map:residual", "map:idw", "map:nequick", "map:nodes", "map:corrected", "map:median27")
 
 
 def main_job_summary(settings, out: dict, seconds: float) -> str:

@@ -3,8 +3,8 @@
 Members (each a full map of the target day, all known at issue time):
 
 - ``nodes``: the node models' forecast (`swx.science.nodes`), a forecast at every grid node;
-- ``stations``: the station blend's departures from the node map spread by the extension
-  (`swx.science.extend`), i.e. the node map corrected where the stations see better;
+- ``corrected``: the node map corrected by the station blend's departures from it, spread by the
+  extension (`swx.science.extend`) where the stations see better;
 - ``persistence``: the issue day's maps at the same UT;
 - ``median27``: the 27-day median map at the same UT.
 
@@ -12,7 +12,7 @@ The weights follow the station blend's rules (`swx.science.blend`): per latitude
 map's epoch), weights >= 0 summing to 1 minimising the cos-latitude-weighted squared error over the
 maps of the last `window_days` days already verified at issue time (never the day being forecast),
 shrunk toward the prior weights by n0 / (n + n0), n the verified days. The prior weights are the
-``stations`` member alone: what is published while nothing is verified yet.
+``corrected`` member alone: what is published while nothing is verified yet.
 
 The uncertainty: the node models' out-of-fold RMSE at each node and epoch (`sigma_model`), scaled per
 latitude band and local-time bin by how large the published map's errors were against it on the same
@@ -32,9 +32,9 @@ from swx.science.geomag import local_time_hours
 from swx.science.grid import area_weights
 from swx.science.verify import Z68, Z95
 
-MEMBERS = ("nodes", "stations", "persistence", "median27")
-#: what the published map is while no map has been verified: the station-corrected node map
-PRIOR_MEMBER = "stations"
+MEMBERS = ("nodes", "corrected", "persistence", "median27")
+#: what the published map is while no map has been verified: the node map corrected by the stations
+PRIOR_MEMBER = "corrected"
 
 
 @dataclass(frozen=True)
@@ -65,26 +65,37 @@ def prior_weights(names: tuple[str, ...] = MEMBERS) -> np.ndarray:
 def fit_map_weights(past: list[VerifiedMaps], lat: np.ndarray, lon: np.ndarray, n_epochs: int, *,
                     config: MapBlendConfig = MapBlendConfig(), names: tuple[str, ...] = MEMBERS
                     ) -> tuple[np.ndarray, int]:
-    """Weights (bands, K, E) for `LAT_BANDS` and the verified days they were fitted on."""
+    """Weights (bands, K, E) for `LAT_BANDS` and the verified days they were fitted on. Each band and
+    lead is fitted on the nodes and days where every member and the truth are known (a lead's unknown
+    truth is NaN) and shrunk by the days it had."""
     k = len(names)
     prior = prior_weights(names)
     w = np.repeat(np.repeat(prior[None, :, None], n_epochs, axis=2), len(LAT_BANDS), axis=0)
-    usable = [p for p in past if p.members.shape[:2] == (k, n_epochs) and np.isfinite(p.truth).all()]
+    usable = [p for p in past if p.members.shape[:2] == (k, n_epochs) and np.isfinite(p.truth).any()]
     if not usable:
         return w, 0
     band = lat_bands(lat)
     area = area_weights(lat, lon)
     gram = np.zeros((len(LAT_BANDS), n_epochs, k, k))
+    days = np.zeros((len(LAT_BANDS), n_epochs))
     for p in usable:
-        err = np.nan_to_num(p.members - p.truth[None])  # (K, E, lat, lon)
+        err = p.members - p.truth[None]  # (K, E, lat, lon)
+        ok = np.isfinite(err).all(axis=0)  # every member and the truth there (an unknown epoch is NaN)
+        err = np.where(ok[None], err, 0.0)
         for b, name in enumerate(LAT_BANDS):
             rows = np.broadcast_to((band == name)[:, None], area.shape)
-            e = err[:, :, rows] * np.sqrt(area[rows])[None, None]  # (K, E, nodes of the band)
-            gram[b] += np.einsum("keg,jeg->ekj", e, e) / area[rows].sum()
-    gram /= len(usable)
+            wt = np.where(ok[:, rows], area[rows], 0.0)  # (E, nodes of the band)
+            e = err[:, :, rows] * np.sqrt(wt)[None]
+            total = wt.sum(axis=1)
+            seen = total > 0
+            gram[b, seen] += np.einsum("keg,jeg->ekj", e, e)[seen] / total[seen, None, None]
+            days[b] += seen
+    if not days.any():
+        return w, 0
+    gram /= np.maximum(days, 1)[..., None, None]
     fitted = np.moveaxis(simplex_least_squares(gram), 1, 2)  # (bands, K, E)
-    keep = len(usable) / (len(usable) + config.shrink_days)
-    return keep * fitted + (1 - keep) * w, len(usable)
+    keep = (days / (days + config.shrink_days))[:, None, :]  # per band and lead: the days it was fitted on
+    return keep * fitted + (1 - keep) * w, int(len(usable))
 
 
 def _band_index(lat: np.ndarray) -> np.ndarray:
@@ -120,7 +131,7 @@ def calibration_factors(past: list[VerifiedMaps], lat: np.ndarray, lon: np.ndarr
     map errors have heavier tails than a Gaussian, so an RMS factor makes the 68 % band too wide),
     shrunk toward 1 (in log) by n / (n + n0); and the days used."""
     n_cells = len(LAT_BANDS) * config.lt_bins
-    usable = [p for p in past if np.isfinite(p.truth).all() and p.published.shape == p.truth.shape]
+    usable = [p for p in past if np.isfinite(p.truth).any() and p.published.shape == p.truth.shape]
     if not usable:
         return np.ones(n_cells), 0
     area = area_weights(lat, lon)

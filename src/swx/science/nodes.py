@@ -33,6 +33,13 @@ ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 FOLDS = 3
 #: the fewest training days a node model is fitted on (about two months: fewer is noise)
 MIN_TRAIN_DAYS = 60
+#: days between a fold's training days and its held-out block: a sample's inputs reach 27 days back
+PURGE_DAYS = 28
+
+
+def min_training_days(folds: int = FOLDS) -> int:
+    """Complete issue days a node model needs: MIN_TRAIN_DAYS in its blocks, and the gaps between them."""
+    return MIN_TRAIN_DAYS + (folds - 1) * PURGE_DAYS
 
 
 class NodeModelError(SwxError):
@@ -77,8 +84,9 @@ def node_features(inp: NodeInputs) -> np.ndarray:
     """The features (nodes, P) of one issue day at every node (float32; the last one is the intercept).
     NaN where the day's maps or the median are missing at a node.
 
-    The issue day's last map is left out: in a day's file it is the next midnight, the first epoch of
-    the target day the forecast is scored on (the station models, likewise, issue from the 22 UT map)."""
+    The issue day's last epoch is left out (its map and its median): in a day's file it is the next
+    midnight, the first epoch of the target day the forecast is scored on (the station models, likewise,
+    issue from the 22 UT map)."""
     e, n_lat, n_lon = inp.latest.shape
     if np.shape(inp.median27) != inp.latest.shape:
         raise NodeModelError(f"the 27-day median maps have shape {np.shape(inp.median27)}, the latest maps "
@@ -91,7 +99,7 @@ def node_features(inp: NodeInputs) -> np.ndarray:
     anomaly = grid.reshape(e - 1, -1)
     around = [_box_mean(grid, *h).reshape(e - 1, -1) for h in NEIGHBOURHOODS]
     globe = np.repeat(anomaly.mean(axis=1, keepdims=True), anomaly.shape[1], axis=1)
-    level = inp.median27.reshape(e, -1).mean(axis=0, keepdims=True)
+    level = inp.median27[:-1].reshape(e - 1, -1).mean(axis=0, keepdims=True)
     storm = kp.max()
     season = 2 * np.pi * inp.day_of_year / 365.25
     nodes = n_lat * n_lon
@@ -106,9 +114,11 @@ class NodeRidge:
 
     `fit(x, y)`: x (days, nodes, P) features (`node_features`), y (days, nodes, E) departures of the
     target day's maps from `NodeInputs.prior`. The penalty is chosen from `alphas` by blocked
-    cross-validation (`folds` contiguous blocks of days), pooled over the nodes; `sigma_` (nodes, E) is
-    the out-of-fold RMSE at that penalty, `cv_rmse_` the pooled one and `cv_rmse_prior_` the prior's
-    (the model's departures set to zero) on the same days."""
+    cross-validation (`folds` contiguous blocks of days, `PURGE_DAYS` apart; each fold standardised by
+    its own training days' scales), pooled over the nodes; `sigma_` (nodes, E) is the out-of-fold RMSE
+    at that penalty, `cv_rmse_` the pooled one and `cv_rmse_prior_` the prior's (the model's departures
+    set to zero) on the same days. The penalty is chosen on the same folds, from five values: the
+    out-of-fold figures carry that small optimism."""
 
     alphas: tuple[float, ...] = ALPHAS
     folds: int = FOLDS
@@ -131,46 +141,81 @@ class NodeRidge:
         if x.ndim != 3 or y.ndim != 3 or x.shape[:2] != y.shape[:2]:
             raise NodeModelError(f"features {x.shape} and targets {y.shape} do not match (days, nodes, ...)")
         ok = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(y).all(axis=(1, 2))  # whole days only
-        x, y = x[ok], y[ok]
+        if not ok.all():
+            x, y = x[ok], y[ok]
         n, _, p = x.shape
-        if n < max(MIN_TRAIN_DAYS, self.folds):
-            raise NodeModelError(f"{n} complete training day(s) for the node models, need at least {MIN_TRAIN_DAYS}")
-        sample = x[::4, ::3].reshape(-1, p).astype(np.float64)  # the scales need no more than a sample
-        self.mean_ = sample.mean(axis=0)
-        self.scale_ = sample.std(axis=0)
-        self.scale_[self.scale_ == 0] = 1.0
-        self.mean_[-1], self.scale_[-1] = 0.0, 1.0
-        blocks = np.array_split(np.arange(n), self.folds)
-        grams = [self._gram(x[b], y[b]) for b in blocks]
-        g_all = sum(g for g, _, _ in grams)
-        b_all = sum(b for _, b, _ in grams)
+        need = min_training_days(self.folds)
+        if n < need:
+            raise NodeModelError(f"{n} complete training day(s) for the node models, need at least {need} "
+                                 f"({self.folds} blocks of days {PURGE_DAYS} days apart)")
+        # Contiguous blocks of days, each fold's training days apart from its held-out block by a gap of
+        # PURGE_DAYS (a sample's inputs reach 27 days back and its target a day ahead: no sample on one
+        # side of a gap shares a day with one on the other). The gaps serve the final fit only.
+        gap_starts = np.linspace(0, n, self.folds + 1).astype(int)[1:-1]
+        gaps = np.concatenate([np.arange(g - PURGE_DAYS // 2, g - PURGE_DAYS // 2 + PURGE_DAYS)
+                               for g in gap_starts]) if len(gap_starts) else np.empty(0, int)
+        blocks = [b[~np.isin(b, gaps)] for b in np.array_split(np.arange(n), self.folds)]
+        raw = [self._raw_gram(x[b], y[b]) for b in blocks]
+        rest = self._raw_gram(x[gaps], y[gaps])
         penalty = np.eye(p)
         penalty[-1, -1] = 0.0  # the intercept is not shrunk
-        # out-of-fold squared errors (nodes, E) from the held-out block's sums alone:
-        # sum (z w - y)^2 = w'Gw - 2 w'b + sum y^2
+        # out-of-fold squared errors (nodes, E), each fold standardised by its own training days' scales,
+        # from the held-out block's sums alone: sum (z w - y)^2 = w'Gw - 2 w'b + sum y^2
         sq = {a: np.zeros(y.shape[1:]) for a in self.alphas}
-        for (g_k, b_k, yy_k), days in zip(grams, blocks):
-            m = n - len(days)
+        held = 0
+        for k, (g_k, b_k, yy_k) in enumerate(raw):
+            g_t = sum(g for j, (g, _, _) in enumerate(raw) if j != k)
+            b_t = sum(b for j, (_, b, _) in enumerate(raw) if j != k)
+            m = sum(len(blocks[j]) for j in range(self.folds) if j != k)
+            self._set_scales(g_t, m * g_t.shape[0])
+            gz_t, bz_t = self._standardised(g_t, b_t)
+            gz_k, bz_k = self._standardised(g_k, b_k)
+            held += len(blocks[k])
             for a in self.alphas:
-                w = np.linalg.solve((g_all - g_k) / m + a * penalty, (b_all - b_k) / m)
-                sq[a] += ((w * (g_k @ w)).sum(axis=1) - 2 * (w * b_k).sum(axis=1) + yy_k)
+                w = np.linalg.solve(gz_t / m + a * penalty, bz_t / m)
+                sq[a] += ((w * (gz_k @ w)).sum(axis=1) - 2 * (w * bz_k).sum(axis=1) + yy_k)
         sq = {a: np.maximum(v, 0.0) for a, v in sq.items()}
-        mse = {a: float(v.mean() / n) for a, v in sq.items()}
+        mse = {a: float(v.mean() / held) for a, v in sq.items()}
         self.alpha_ = min(mse, key=mse.get)
-        self.sigma_ = np.sqrt(sq[self.alpha_] / n).astype(np.float32)
+        self.sigma_ = np.sqrt(sq[self.alpha_] / held).astype(np.float32)
         self.cv_rmse_ = float(np.sqrt(mse[self.alpha_]))
-        self.cv_rmse_prior_ = float(np.sqrt(sum(yy for _, _, yy in grams).mean() / n))
-        self.coef_ = np.linalg.solve(g_all / n + self.alpha_ * penalty, b_all / n).astype(np.float32)
+        self.cv_rmse_prior_ = float(np.sqrt(sum(yy for _, _, yy in raw).mean() / held))
+        g_all = sum(g for g, _, _ in raw) + rest[0]
+        b_all = sum(b for _, b, _ in raw) + rest[1]
+        self._set_scales(g_all, n * g_all.shape[0])
+        gz, bz = self._standardised(g_all, b_all)
+        self.coef_ = np.linalg.solve(gz / n + self.alpha_ * penalty, bz / n).astype(np.float32)
         self.n_days_ = n
         return self
 
-    def _gram(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sums over the days of x of z'z (nodes, P, P), z'y (nodes, P, E) and y^2 (nodes, E), in chunks."""
+    def _set_scales(self, gram: np.ndarray, count: int) -> None:
+        """The features' mean and standard deviation, pooled over the nodes and the `count` samples summed
+        in a raw gram, as the model's (`mean_`, `scale_`; the intercept kept as it is)."""
+        total = gram.sum(axis=0)
+        mean = total[-1] / count  # the intercept column is 1: its row holds the sums of the features
+        scale = np.sqrt(np.maximum(np.diag(total) / count - mean ** 2, 0.0))
+        scale[scale == 0] = 1.0
+        mean[-1], scale[-1] = 0.0, 1.0
+        self.mean_, self.scale_ = mean, scale
+
+    def _standardised(self, gram: np.ndarray, cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """z'z and z'y of the standardised features z = (x - mean_) / scale_ from the raw sums x'x and x'y
+        (the intercept row holds the sums of x and y, its corner the count): no second pass over the data."""
+        mu, s = self.mean_, self.scale_
+        sums, count = gram[:, -1, :], gram[:, -1, -1]  # (nodes, P), (nodes,)
+        gz = (gram - mu[None, :, None] * sums[:, None, :] - sums[:, :, None] * mu[None, None, :]
+              + count[:, None, None] * np.outer(mu, mu)[None]) / np.outer(s, s)[None]
+        bz = (cross - mu[None, :, None] * cross[:, -1:, :]) / s[None, :, None]
+        return gz, bz
+
+    @staticmethod
+    def _raw_gram(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sums over the days of x of x'x (nodes, P, P), x'y (nodes, P, E) and y^2 (nodes, E), in chunks."""
         _, nodes, p = x.shape
         g, b, yy = np.zeros((nodes, p, p)), np.zeros((nodes, p, y.shape[2])), np.zeros((nodes, y.shape[2]))
-        for a in range(0, len(x), 32):
-            z = np.swapaxes(self._standardise(x[a:a + 32].astype(np.float64)), 0, 1)  # (nodes, d, P)
-            t = np.swapaxes(y[a:a + 32].astype(np.float64), 0, 1)  # (nodes, d, E)
+        for a in range(0, len(x), 64):
+            z = np.ascontiguousarray(np.swapaxes(x[a:a + 64], 0, 1), dtype=np.float64)  # (nodes, d, P)
+            t = np.ascontiguousarray(np.swapaxes(y[a:a + 64], 0, 1), dtype=np.float64)  # (nodes, d, E)
             zt = np.swapaxes(z, 1, 2)
             g += zt @ z
             b += zt @ t
@@ -214,21 +259,19 @@ def training_set(maps: np.ndarray, day_of_year: np.ndarray, kp: np.ndarray
     maps = np.asarray(maps, np.float32)
     n_days, e = maps.shape[:2]
     whole = np.isfinite(maps).all(axis=(1, 2, 3))
-    xs, ys, issued = [], [], []
+    nodes = maps[0, 0].size
+    issued = []
     for i in range(MIN_REFERENCE_DAYS - 1, n_days - 1):
-        if not (whole[i] and whole[i + 1]):
-            continue
-        past = maps[max(0, i - REFERENCE_DAYS + 1):i + 1]
-        past = past[whole[max(0, i - REFERENCE_DAYS + 1):i + 1]]
-        if len(past) < MIN_REFERENCE_DAYS:
-            continue
+        past = whole[max(0, i - REFERENCE_DAYS + 1):i + 1]
+        if whole[i] and whole[i + 1] and past.sum() >= MIN_REFERENCE_DAYS:
+            issued.append(i)
+    x = np.empty((len(issued), nodes, n_features(e)), np.float32)  # filled in place: no second copy
+    y = np.empty((len(issued), nodes, e), np.float32)
+    for k, i in enumerate(issued):
+        past = maps[max(0, i - REFERENCE_DAYS + 1):i + 1][whole[max(0, i - REFERENCE_DAYS + 1):i + 1]]
         median = (np.partition(past, len(past) // 2, axis=0)[len(past) // 2] if len(past) % 2
                   else nan_median_first_axis(past)).astype(np.float32)
         inp = NodeInputs(maps[i], median, kp[i], int(day_of_year[i + 1]))
-        xs.append(node_features(inp))
-        ys.append((maps[i + 1] - inp.prior()).reshape(e, -1).T.astype(np.float32))
-        issued.append(i)
-    if not xs:
-        return (np.empty((0, maps[0, 0].size, n_features(e)), np.float32),
-                np.empty((0, maps[0, 0].size, e), np.float32), np.empty(0, int))
-    return np.stack(xs), np.stack(ys), np.asarray(issued)
+        x[k] = node_features(inp)
+        y[k] = (maps[i + 1] - inp.prior()).reshape(e, -1).T
+    return x, y, np.asarray(issued, dtype=int)

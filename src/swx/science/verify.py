@@ -297,8 +297,9 @@ MAP_REGIONS = ("global", "lat_band:low", "lat_band:mid", "lat_band:high")
 def pooled_map_skill(rows: pd.DataFrame) -> pd.DataFrame:
     """Map verification rows (scope "global": model, station_code = region, window_start, n, rmse_area,
     coverage68/95, crps) pooled over the verified days, per model and region: the cos-latitude weighted
-    RMSE over every epoch of every day, its skill against the persistence map on the same days, the
-    days it beat that map, the interval coverage and the CRPS. One row per (model, region)."""
+    RMSE over every epoch of the days the persistence map was scored too, its skill against that map on
+    them, the days it beat it, the interval coverage and the CRPS (over the days that have them). One
+    row per (model, region)."""
     maps = rows[rows["model"].str.startswith("map:") & rows["rmse_area"].notna()]
     pers = maps[maps["model"] == "map:persistence"].set_index(["station_code", "window_start"])["rmse_area"]
     out = []
@@ -307,13 +308,16 @@ def pooled_map_skill(rows: pd.DataFrame) -> pd.DataFrame:
         ok = np.isfinite(p)
         n = g["n"].to_numpy(float)
         mine = g["rmse_area"].to_numpy(float)
-        rmse = float(np.sqrt(np.sum(n * mine ** 2) / np.sum(n)))
+        same = ok if ok.any() else np.ones(len(g), bool)  # beside persistence: on the days it has too
+        rmse = float(np.sqrt(np.sum(n[same] * mine[same] ** 2) / np.sum(n[same])))
         rp = float(np.sqrt(np.sum(n[ok] * p[ok] ** 2) / np.sum(n[ok]))) if ok.any() else float("nan")
-        r_same = float(np.sqrt(np.sum(n[ok] * mine[ok] ** 2) / np.sum(n[ok]))) if ok.any() else float("nan")
-        cov = {c: float(np.sum(n * g[c]) / np.sum(n)) if g[c].notna().all() else float("nan")
-               for c in ("coverage68", "coverage95", "crps")}
+        cov = {}
+        for c in ("coverage68", "coverage95", "crps"):
+            v = g[c].to_numpy(float)
+            have = np.isfinite(v)
+            cov[c] = float(np.sum(n[have] * v[have]) / np.sum(n[have])) if have.any() else float("nan")
         out.append(dict(model=model, region=region, days=len(g), rmse=rmse, rmse_persistence=rp,
-                        skill_persistence=1 - r_same / rp if rp > 0 else float("nan"),
+                        skill_persistence=1 - rmse / rp if ok.any() and rp > 0 else float("nan"),
                         days_better=int((mine[ok] < p[ok]).sum()), days_compared=int(ok.sum()), **cov))
     return pd.DataFrame(out, columns=["model", "region", "days", "rmse", "rmse_persistence", "skill_persistence",
                                       "days_better", "days_compared", "coverage68", "coverage95", "crps"])

@@ -211,7 +211,7 @@ class BlendWeight(Base):
 
 class MapBlendWeight(Base):
     """The weights of one run's published global map: per extension method, latitude band, member
-    (node forecast, station-corrected map, persistence, 27-day median) and lead, with the number of
+    (node forecast, node map corrected by the stations, persistence, 27-day median) and lead, with the number of
     verified days they were fitted on (0: the prior weights)."""
 
     __tablename__ = "map_blend_weights"

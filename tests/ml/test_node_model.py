@@ -1,0 +1,57 @@
+"""The node models' files: written atomically, read back as they were, refused in one line when
+damaged, and found point in time (never a model trained on the issue day's own maps)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from swx.ml.node_model import (
+    NodeModelFileError,
+    NodeModelInfo,
+    load_node_model,
+    node_model_at,
+    node_model_ends,
+    save_node_model,
+)
+from swx.science.nodes import NodeRidge
+
+
+def _model() -> NodeRidge:
+    m = NodeRidge()
+    rng = np.random.default_rng(0)
+    m.coef_ = rng.standard_normal((6, 5, 3)).astype(np.float32)
+    m.mean_, m.scale_ = rng.standard_normal(5), rng.uniform(1, 2, 5)
+    m.sigma_ = rng.uniform(1, 2, (6, 3)).astype(np.float32)
+    return m
+
+
+def _info(end: dt.date) -> NodeModelInfo:
+    return NodeModelInfo(centre="sim", lat=[0.0, 2.5], lon=[0.0, 5.0, 10.0], epochs=3, train_start="2014-01-01",
+                         train_end=str(end), n_days=200, alpha=0.1, cv_rmse=1.5, cv_rmse_prior=2.0)
+
+
+def test_saved_models_read_back_and_are_found_point_in_time(tmp_path):
+    model = _model()
+    for end in (dt.date(2015, 3, 9), dt.date(2015, 3, 12)):
+        save_node_model(model, _info(end), tmp_path)
+    assert node_model_ends(tmp_path, "sim") == [dt.date(2015, 3, 9), dt.date(2015, 3, 12)]
+    back, info = load_node_model(node_model_at(tmp_path, "sim", dt.date(2015, 3, 12)))
+    assert info.end == dt.date(2015, 3, 12) and info.cv_skill == pytest.approx(0.25)
+    np.testing.assert_array_equal(back.coef_, model.coef_)
+    np.testing.assert_array_equal(back.sigma_, model.sigma_)
+    # a forecast from the maps of 11 March: the model trained on the maps before 12 March saw 11 March
+    assert node_model_at(tmp_path, "sim", dt.date(2015, 3, 11)).name == "nodes_20150309.npz"
+    assert node_model_at(tmp_path, "sim", dt.date(2015, 3, 8)) is None
+    assert node_model_at(tmp_path, "esa", dt.date(2015, 3, 20)) is None
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_a_damaged_file_is_refused_in_one_line(tmp_path):
+    path = save_node_model(_model(), _info(dt.date(2015, 3, 9)), tmp_path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(NodeModelFileError, match="nodes_20150309.npz: not a readable node model") as exc:
+        load_node_model(path)
+    assert "\n" not in str(exc.value)
