@@ -322,3 +322,25 @@ def cnn_trained_to_10_march(monkeypatch):
     ctx = context(settings)
     train(ctx, ["cnn"], train_end=dt.date(2015, 3, 10), epochs=3)
     return ctx
+
+
+def node_map_site(monkeypatch, start: dt.date, end: dt.date, *, ridge_end: dt.date, node_end: dt.date | None):
+    """A site publishing the node map (`SWX_MAP_MODEL=nodes`): simulated 2-hourly maps start..end, the
+    ridge member trained to `ridge_end` and, unless `node_end` is None, the node models trained on the
+    maps before `node_end`. Returns the context."""
+    from swx.config import get_settings
+    from swx.pipeline.context import context
+    from swx.pipeline.nodes import train_node_model
+    from swx.pipeline.train import train
+
+    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
+    monkeypatch.setenv("SWX_MAP_MODEL", "nodes")
+    get_settings.cache_clear()
+    settings = get_settings()
+    simulated_archive(settings, start, end)
+    ctx = context(settings)
+    train(ctx, ["ridge"], train_end=ridge_end)
+    if node_end is not None:
+        got = train_node_model(ctx, node_end)
+        assert got["trained"] and got["train_end"] == str(node_end)
+    return ctx

@@ -14,25 +14,17 @@ from streamlit.testing.v1 import AppTest
 from swx.config import get_settings
 from swx.pipeline.context import context
 from swx.pipeline.forecast import forecast
-from swx.pipeline.nodes import train_node_model
-from swx.pipeline.train import train
 from swx.pipeline.verify import verify_maps
 from swx.store import queries as q
-from tests.helpers import simulated_archive
+from tests.helpers import node_map_site
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 
 
 @pytest.fixture
 def node_runs(monkeypatch) -> list[int]:
-    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
-    monkeypatch.setenv("SWX_MAP_MODEL", "nodes")
-    get_settings.cache_clear()
-    settings = get_settings()
-    simulated_archive(settings, dt.date(2014, 10, 20), dt.date(2015, 3, 14))
-    ctx = context(settings)
-    train(ctx, ["ridge"], train_end=dt.date(2015, 3, 8))
-    train_node_model(ctx, dt.date(2015, 3, 9))
+    ctx = node_map_site(monkeypatch, dt.date(2014, 10, 20), dt.date(2015, 3, 14), ridge_end=dt.date(2015, 3, 8),
+                        node_end=dt.date(2015, 3, 9))
     runs = []
     for day in (dt.date(2015, 3, 9), dt.date(2015, 3, 10), dt.date(2015, 3, 11)):
         r = forecast(ctx, day)

@@ -19,26 +19,19 @@ from swx.ml.node_model import load_node_model, node_model_ends, node_model_path
 from swx.pipeline.context import context
 from swx.pipeline.forecast import forecast
 from swx.pipeline.nodes import train_node_model
-from swx.pipeline.train import train
 from swx.pipeline.verify import AWAY_REGION, verify_maps
 from swx.science.map_blend import MEMBERS, PRIOR_MEMBER
 from swx.store import queries as q
-from tests.helpers import simulated_archive
+from tests.helpers import node_map_site
 
 
 @pytest.fixture
 def node_ctx(database, monkeypatch):
     """Five months of simulated 2-hourly maps (20 Oct 2014 - 18 Mar 2015), the ridge member trained to 8
     March and the node models trained on the maps up to 8 March."""
-    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
-    monkeypatch.setenv("SWX_MAP_MODEL", "nodes")
-    get_settings.cache_clear()
-    settings = get_settings()
-    simulated_archive(settings, dt.date(2014, 10, 20), dt.date(2015, 3, 18))
-    ctx = context(settings)
-    train(ctx, ["ridge"], train_end=dt.date(2015, 3, 8))
-    got = train_node_model(ctx, dt.date(2015, 3, 9))
-    assert got["trained"] and got["train_end"] == "2015-03-09" and got["n_days"] > 116
+    ctx = node_map_site(monkeypatch, dt.date(2014, 10, 20), dt.date(2015, 3, 18), ridge_end=dt.date(2015, 3, 8),
+                        node_end=dt.date(2015, 3, 9))
+    assert node_model_ends(ctx.settings.models_dir, "sim") == [dt.date(2015, 3, 9)]
     return ctx
 
 
@@ -100,13 +93,8 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx):
 
 
 def test_without_a_node_model_the_run_is_degraded_and_says_why(database, monkeypatch):
-    monkeypatch.setenv("SWX_SIM_CADENCE_MIN", "120")
-    monkeypatch.setenv("SWX_MAP_MODEL", "nodes")
-    get_settings.cache_clear()
-    settings = get_settings()
-    simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 14))
-    ctx = context(settings)
-    train(ctx, ["ridge"], train_end=dt.date(2015, 3, 10))
+    ctx = node_map_site(monkeypatch, dt.date(2015, 2, 10), dt.date(2015, 3, 14), ridge_end=dt.date(2015, 3, 10),
+                        node_end=None)
     r = forecast(ctx, dt.date(2015, 3, 12))
     assert r.degraded and "no sim node model trained on the maps before 2015-03-12" in r.reason
     assert q.latest_run(ctx.engine)["status"] == "degraded"
