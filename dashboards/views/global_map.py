@@ -91,13 +91,14 @@ def render() -> None:
         pers = scores[(scores.model == "map:persistence") & (scores.region == "global")]
         m = mine.iloc[0]
         c = st.columns(4)
-        skill = 1 - m.rmse_area / pers.iloc[0].rmse_area if len(pers) and pers.iloc[0].rmse_area else None
+        base = pers.iloc[0].rmse_area if len(pers) else None
+        skill = 1 - m.rmse_area / base if base is not None and pd.notna(base) and base > 0 else None
         c[0].metric("RMSE, cos-latitude weighted (TECU)", f"{m.rmse_area:.2f}",
                     f"{-skill:+.0%} vs persistence map" if skill is not None else None, delta_color="inverse")
         c[1].metric("68 % band holds", f"{m.coverage68:.0%}" if pd.notna(m.coverage68) else "—")
         c[2].metric("95 % band holds", f"{m.coverage95:.0%}" if pd.notna(m.coverage95) else "—")
         c[3].metric("CRPS (TECU)", f"{m.crps:.2f}" if pd.notna(m.crps) else "—")
-        if len(pers):
+        if base is not None and pd.notna(base):
             st.caption(f"The persistence map scored {pers.iloc[0].rmse_area:.2f} TECU on the same epochs.")
     elif len(rmse):
         st.metric("Verified RMSE (mean over epochs, TECU)", f"{rmse.mean():.2f}")
@@ -112,7 +113,8 @@ def render() -> None:
         st.caption("Mean weight of each member per latitude band (over the leads): `nodes` is the node models' "
                    "forecast at every grid node, `corrected` the node map corrected by the station blend, then the persistence "
                    "and 27-day median maps. " + (
-                       f"Fitted on the {days} map(s) verified in the 30 days before the issue day, shrunk toward "
+                       f"Fitted on the {days} map(s) verified in the {q.MAP_WINDOW_DAYS} days before the "
+                       "issue day, shrunk toward "
                        "the `corrected` member; the 1-sigma (RMS maps) calibrated on the same days."
                        if days else "No map verified yet before this run: the `corrected` member is published and "
                        "its 1-sigma is the node models' out-of-fold error, not yet calibrated."))

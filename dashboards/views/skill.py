@@ -101,6 +101,7 @@ def map_skill(df: pd.DataFrame) -> None:
     maps = q.map_skill(df[df.kp_class == "all"])
     if len(maps):
         st.subheader("Global maps: what GNSS users download, against the verifying GIM")
+        maps.loc[maps.model == "map:persistence", ["days_better", "days_compared"]] = None  # it is the reference
         mtable = maps.rename(columns=MAP_COLUMNS).set_index(["region", "map"]).round(3)
         st.dataframe(mtable)
         st.caption("Pooled over the window, every epoch, nodes weighted by cos(latitude) (the globe's area). "
@@ -108,7 +109,7 @@ def map_skill(df: pd.DataFrame) -> None:
                    "forecast), `map:corrected` (the node map corrected by the station blend) and `map:median27` are its "
                    "members, blended with weights fitted on the maps verified before each day. Coverage: the share "
                    "of the verifying values inside the published 68 % / 95 % bands (the IONEX RMS maps); "
-                   "`away_from_stations`: nodes over 2000 km from every station.")
+                   f"`away_from_stations`: nodes over {q.AWAY_KM:.0f} km from every station.")
         csv_download(mtable.reset_index(), "skill-maps")
 
 render()

@@ -18,7 +18,8 @@ from swx.io.ionex import read_ionex
 from swx.ml.node_model import load_node_model, node_model_ends, node_model_path
 from swx.pipeline.context import context
 from swx.pipeline.forecast import forecast
-from swx.pipeline.nodes import train_node_model
+from swx.pipeline.nodes import ensure_node_model, train_node_model
+from swx.pipeline.update import update_nodes
 from swx.pipeline.verify import AWAY_REGION, verify_maps
 from swx.science.map_blend import MEMBERS, PRIOR_MEMBER
 from swx.store import queries as q
@@ -35,7 +36,7 @@ def node_ctx(database, monkeypatch):
     return ctx
 
 
-def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx):
+def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx, monkeypatch):
     ctx = node_ctx
     engine = ctx.engine
     # a node model trained later exists: the runs before its end must not use it
@@ -90,6 +91,15 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx):
     # the node model's point-in-time files are what the runs read
     model, info = load_node_model(node_model_path(ctx.settings.models_dir, "sim", dt.date(2015, 3, 9)))
     assert info.train_end == "2015-03-09" and model.coef_.shape[0] == 71 * 73
+    # the daily update refits them on the maps before its day, once
+    assert update_nodes(ctx, dt.date(2015, 3, 13)).startswith("refitted on")
+    assert update_nodes(ctx, dt.date(2015, 3, 13)) == "already trained on the maps before 2015-03-13"
+    assert node_model_ends(ctx.settings.models_dir, "sim")[-1] == dt.date(2015, 3, 13)
+    # a rerun of the last day that publishes the stations-only map leaves no weights of the first attempt
+    monkeypatch.setenv("SWX_MAP_MODEL", "stations")
+    get_settings.cache_clear()
+    again = forecast(context(get_settings()), dt.date(2015, 3, 12))
+    assert again.run_id == runs[-1].run_id and q.map_blend_weights(engine, again.run_id).empty
 
 
 def test_without_a_node_model_the_run_is_degraded_and_says_why(database, monkeypatch):
@@ -98,6 +108,15 @@ def test_without_a_node_model_the_run_is_degraded_and_says_why(database, monkeyp
     r = forecast(ctx, dt.date(2015, 3, 12))
     assert r.degraded and "no sim node model trained on the maps before 2015-03-12" in r.reason
     assert q.latest_run(ctx.engine)["status"] == "degraded"
+    # five weeks of maps are too few to train them: said, not raised (the main job goes on)
+    got = ensure_node_model(ctx, dt.date(2015, 3, 11))
+    assert not got["trained"] and "need at least 130" in got["reason"]
+    # a damaged model file: the run still publishes, degraded, and names the file
+    bad = node_model_path(ctx.settings.models_dir, "sim", dt.date(2015, 3, 1))
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_bytes(b"not a model")
+    r = forecast(ctx, dt.date(2015, 3, 12))
+    assert r.degraded and "nodes_20150301.npz: not a readable node model" in r.reason
     with xr.open_dataset(r.products["residual"][0]) as f:
         assert f.attrs["map_model"] == "stations" and "member_tec" not in f
     # the seed's configuration, chosen: not degraded

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swx.science.verify import pooled_skill, rolling_rmse
+from swx.science.grid import away_from_points
+from swx.science.verify import pooled_map_skill, pooled_skill, rolling_rmse
 
 
 def _rows():
@@ -121,3 +122,27 @@ def test_the_scores_of_several_models_at_once_are_each_models_own():
         crps = s[good] * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
         assert r["crps"] == pytest.approx(crps.mean(), rel=1e-9)
         assert r["pit_hist"] == list(np.histogram(norm.cdf(z), bins=PIT_BINS, range=(0, 1))[0])
+
+
+def test_pooled_map_skill_compares_on_the_days_the_persistence_map_has():
+    day = [pd.Timestamp("2015-03-15", tz="UTC") + pd.Timedelta(days=k) for k in range(3)]
+    rows = pd.DataFrame({
+        "model": ["map:residual"] * 3 + ["map:persistence"] * 2,
+        "station_code": "global", "window_start": day + day[:2], "n": 100,
+        "rmse_area": [4.0, 2.0, 9.0, 5.0, 1.0],
+        "coverage68": [0.6, 0.8, None, None, None], "coverage95": [0.9, 0.95, None, None, None],
+        "crps": [2.0, 1.0, None, None, None]})
+    got = pooled_map_skill(rows).set_index("model")
+    mine = got.loc["map:residual"]
+    assert mine.days == 3 and mine.days_compared == 2 and mine.days_better == 1
+    assert mine.rmse == pytest.approx(np.sqrt((16 + 4) / 2))  # the third day has no persistence map
+    assert mine.skill_persistence == pytest.approx(1 - np.sqrt(10) / np.sqrt(13))
+    assert mine.coverage68 == pytest.approx(0.7) and mine.crps == pytest.approx(1.5)  # over the days with them
+
+
+def test_away_from_points_is_the_great_circle_distance():
+    lat, lon = np.array([0.0, 10.0, 30.0]), np.array([0.0, 10.0, 20.0])
+    away = away_from_points(lat, lon, np.array([0.0]), np.array([0.0]), km=1000.0)
+    assert not away[0, 0] and away[2, 2]
+    # 10 degrees of longitude at the equator: 1112 km
+    assert away[0, 1] and not away_from_points(lat, lon, np.array([0.0]), np.array([0.0]), km=1200.0)[0, 1]

@@ -49,7 +49,9 @@ def train_cmd(
 def train_nodes_cmd(
     train_end: Annotated[str | None, typer.Option(help="Last day of maps the node models see; default the newest "
                                                        "archived day.")] = None,
-    days: Annotated[int, typer.Option(min=60, max=3660, help="Days of maps before it to train on.")] = 730,
+    days: Annotated[int | None, typer.Option(min=130, max=3660, help="Days of maps before it to train on (at least "
+                                                                      "130: three blocks of days 28 days apart); "
+                                                                      "default two years.")] = None,
 ) -> None:
     """Train the node models of the global map: a ridge model at every grid node of the centre's
     archived maps, forecasting the next day from the issue day's anomaly, Kp and the season; the
@@ -59,7 +61,7 @@ def train_nodes_cmd(
 
     from swx.errors import NotFoundError
     from swx.pipeline.context import context
-    from swx.pipeline.nodes import train_node_model
+    from swx.pipeline.nodes import NODE_TRAIN_DAYS, train_node_model
 
     ctx = context(get_settings())
     archived = ctx.archive.gim_days(ctx.centre)
@@ -67,7 +69,7 @@ def train_nodes_cmd(
         raise NotFoundError(f"no {ctx.centre} maps in the archive {ctx.archive.root}: ingest them first")
     last = parse_day(train_end) if train_end else archived[-1]
     with console.status("training the node models"):
-        got = train_node_model(ctx, last + dt.timedelta(days=1), days=days)
+        got = train_node_model(ctx, last + dt.timedelta(days=1), days=days or NODE_TRAIN_DAYS)
     console.print(f"node models trained on {got['n_days']} issue days up to {last}: out-of-fold skill against "
                   f"their prior (persistence mixed with the 27-day median) {got['cv_skill']:+.1%}; {got['path']}")
 
@@ -101,12 +103,17 @@ def update_cmd(
     margin: Annotated[float, typer.Option(help="Guardrail: reject an update worse than the active model by this.")] = 0.05,
 ) -> None:
     """Daily incremental learning: fine-tune each active model on the newest day (with replay), score
-    both on DAY (walk-forward), keep the better one; every decision is recorded in the registry."""
+    both on DAY (walk-forward), keep the better one; every decision is recorded in the registry. The
+    node models of the global map are refitted on the maps before DAY (all stations only)."""
     from swx.pipeline.context import context
-    from swx.pipeline.update import update
+    from swx.pipeline.update import update, update_nodes
 
-    df = update(context(get_settings(), station), parse_day(day), arch, margin=margin)
+    settings = get_settings()
+    ctx = context(settings, station)
+    df = update(ctx, parse_day(day), arch, margin=margin)
     out.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
+    if settings.map_model == "nodes" and not station:
+        console.print(f"node models of the global map: {update_nodes(ctx, parse_day(day))}")
 
 
 @app.command("gridsearch", rich_help_panel="Station models")

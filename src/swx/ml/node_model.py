@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import logging
 import re
 import zipfile
 from dataclasses import asdict, dataclass
@@ -16,18 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from swx.errors import SwxError
 from swx.io.atomic import atomic_write_bytes
-from swx.science.nodes import NodeRidge
-
-log = logging.getLogger(__name__)
+from swx.science.nodes import NodeModelError, NodeRidge
 
 NODE_MODELS = "nodes"
 _NAME = re.compile(r"^nodes_(\d{8})\.npz$")
 
 
-class NodeModelFileError(SwxError):
-    """A node model file cannot be read (truncated, another format)."""
+class NodeModelFileError(NodeModelError):
+    """A node model file cannot be read (truncated, another format): the run publishes without it."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from swx.errors import NoActiveModelError, NotFoundError, SwxError, reason_of
 from swx.ml.dataset import build_dataset
 from swx.ml.registry import ModelRegistry, predict_point_in_time
 from swx.pipeline.context import Context, archived_maps, context, observations_of, station_history
-from swx.pipeline.global_map import publish_map
+from swx.pipeline.global_map import MAP_WEIGHT_COLUMNS, publish_map
 from swx.pipeline.nodes import forecast_nodes
 from swx.products import forecast_dataset, write_products
 from swx.provenance import code_version, input_records, settings_hash
@@ -531,8 +531,9 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
                           ionex_path=recorded_path(ionex, s.data_dir), global_rmse=None) for t in target_times]
             log.info("global forecast %s (%s): %s, %s", target_day, method, nc.name, ionex.name)
         write_global_forecasts(engine, rows)
-        if map_weights:
-            write_map_blend_weights(engine, run_id, pd.concat(map_weights, ignore_index=True))
+        # always: a rerun that no longer blends (no node model) leaves no weights of an earlier attempt
+        write_map_blend_weights(engine, run_id, pd.concat(map_weights, ignore_index=True) if map_weights
+                                else pd.DataFrame(columns=MAP_WEIGHT_COLUMNS))
 
         # ΔTEC at the stations: forecast (expected disturbance) and observed on the latest day
         fwide = table.copy()

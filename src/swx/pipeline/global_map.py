@@ -31,6 +31,10 @@ from swx.store.queries import runs_for_day
 log = logging.getLogger(__name__)
 
 
+#: the columns of a run's map weights (`map_blend_weights`)
+MAP_WEIGHT_COLUMNS = ["method", "lat_band", "member", "lead_h", "weight", "n_days"]
+
+
 @dataclass
 class PublishedMap:
     """The map of one method: `tec`, `tec_sigma` (and the members, the model sigma) as a Dataset, and
@@ -46,8 +50,8 @@ def _ut_hours(times: np.ndarray) -> np.ndarray:
     return (t - t[0].astype("datetime64[D]")) / np.timedelta64(1, "h")
 
 
-def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.date,
-                  config: MapBlendConfig = MapBlendConfig()) -> list[VerifiedMaps]:
+def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.date, lat: np.ndarray,
+                  lon: np.ndarray, config: MapBlendConfig = MapBlendConfig()) -> list[VerifiedMaps]:
     """The maps published for the target days of the trailing window that are verified by the issue
     time, with their members: the newest run of each day that finished ok (a degraded run's map was
     made from older maps), against the truth of days up to `latest`, and never at or after the target
@@ -71,8 +75,9 @@ def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.dat
             if "member_tec" not in f or list(f["member"].values) != list(MEMBERS):
                 continue
             times = f["time"].values
-            if not np.isin(times, truth["time"].values).all() or f["tec"].shape[1:] != truth.shape[1:]:
-                continue
+            if (not np.isin(times, truth["time"].values).all() or f["tec"].shape[1:] != truth.shape[1:]
+                    or not np.array_equal(f["lat"].values, lat) or not np.array_equal(f["lon"].values, lon)):
+                continue  # another grid (the centre changed it): not comparable with today's map
             known = truth.sel(time=times).values.astype(float)
             known[times >= cutoff] = np.nan
             out.append(VerifiedMaps(f["member_tec"].values.astype(float), f["tec"].values.astype(float),
@@ -90,7 +95,7 @@ def publish_map(ctx: Context, method: str, target_day: dt.date, latest: dt.date,
     pers = persistence.values.astype(float)
     med = np.where(np.isfinite(median27), median27, pers)  # too short a history: persistence there
     members = np.stack([node_tec, corrected, pers, med])
-    past = verified_maps(ctx, method, target_day, latest, config)
+    past = verified_maps(ctx, method, target_day, latest, lat, lon, config)
     weights, n_days = fit_map_weights(past, lat, lon, len(times), config=config)
     tec = np.maximum(blend_members(members, weights, lat), 0.0)
     factors, n_cal = calibration_factors(past, lat, lon, config=config)

@@ -93,11 +93,17 @@ def train_node_model(ctx: Context, train_end: dt.date, *, days: int = NODE_TRAIN
 
 
 def ensure_node_model(ctx: Context, train_end: dt.date) -> NodeTrainingSummary:
-    """Train the node models up to `train_end` (exclusive) when the centre has none yet."""
+    """Train the node models up to `train_end` (exclusive) when the centre has none yet. Too short an
+    archive is reported, not raised: the runs then publish the stations-only map, marked degraded."""
     if node_model_ends(ctx.settings.models_dir, ctx.centre):
         return NodeTrainingSummary(trained=False, reason="node models exist", path="", train_end="", n_days=0,
                                    cv_skill=float("nan"))
-    return train_node_model(ctx, train_end)
+    try:
+        return train_node_model(ctx, train_end)
+    except NodeModelError as exc:
+        log.warning("node models not trained: %s", exc)
+        return NodeTrainingSummary(trained=False, reason=str(exc), path="", train_end="", n_days=0,
+                                   cv_skill=float("nan"))
 
 
 def update_node_model(ctx: Context, day: dt.date) -> NodeTrainingSummary:
@@ -105,7 +111,7 @@ def update_node_model(ctx: Context, day: dt.date) -> NodeTrainingSummary:
     forecast issued from `day`'s maps may use it); nothing when a model already saw them."""
     ends = node_model_ends(ctx.settings.models_dir, ctx.centre)
     end = day
-    if ends and ends[-1] >= end:
+    if end in ends:
         return NodeTrainingSummary(trained=False, reason=f"already trained on the maps before {day}", path="",
                                    train_end=str(ends[-1]), n_days=0, cv_skill=float("nan"))
     return train_node_model(ctx, end)

@@ -215,8 +215,11 @@ def main_job_summary(settings, out: dict, seconds: float) -> str:
         lines.append(f"models trained on the spot: {', '.join(trained['trained'])}")
     nodes = trained.get("nodes") or {}
     if nodes.get("trained"):
-        lines.append(f"node models of the global map trained on {nodes['n_days']} days of maps before "
+        lines.append(f"node models of the global map trained on {nodes['n_days']} issue days before "
                      f"{nodes['train_end']}: out-of-fold skill against their prior {nodes['cv_skill']:+.1%}")
+    elif nodes.get("reason") and nodes["reason"] != "node models exist":
+        lines.append(f"node models of the global map NOT trained: {nodes['reason']} (the maps are the "
+                     "stations-only map, marked degraded)")
     for r in out.get("runs", []):
         fc, ver = r["forecast"], r["verify"]
         maps = ", ".join(f"{k} {v:.2f}" for k, v in ver.get("maps", {}).items()) or "not verified yet"

@@ -55,7 +55,7 @@ def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] |
     """The daily incremental update with its guardrail. A failure is logged and reported, and the
     previous (active) models keep serving: the registry only changes on an accepted update."""
     ctx = context(settings)
-    nodes = _update_nodes(ctx, day) if settings.map_model == "nodes" else ""
+    nodes = update_nodes(ctx, day) if settings.map_model == "nodes" else ""
     reg = model_registry(ctx.engine)
     if len(reg):
         active = reg[reg.status == "active"]
@@ -73,7 +73,7 @@ def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] |
                          nodes=nodes)
 
 
-def _update_nodes(ctx: Context, day: dt.date) -> str:
+def update_nodes(ctx: Context, day: dt.date) -> str:
     """Refit the node models on the maps up to `day`; a failure keeps the previous ones serving."""
     try:
         got = update_node_model(ctx, day)

@@ -20,6 +20,7 @@ from swx.errors import NotFoundError
 from swx.pipeline.context import Context, archived_maps, context, rivals, station_history
 from swx.plots import plot_forecast_maps
 from swx.science.features import baselines_at
+from swx.science.map_blend import MEMBERS
 from swx.science.grid import away_from_points
 from swx.science.storms import storm_days
 from swx.science.verify import STEP, map_scores, score_rows, station_rmse_by_model
@@ -229,7 +230,8 @@ def verify_days(ctx: Context, days: list[dt.date], *, on_day: Callable[[dt.date]
             try:
                 v = verify_maps(ctx, day)
                 g = v[v.station_code == "global"] if len(v) else v
-                summary["maps"] = {r.model: round(float(r.rmse), 3) for r in g.itertuples()}
+                members = {f"map:{m}" for m in MEMBERS if m != "persistence"}  # in the pooled table, not here
+                summary["maps"] = {r.model: round(float(r.rmse), 3) for r in g.itertuples() if r.model not in members}
             except NotFoundError as exc:
                 summary["maps_skipped"] = str(exc)
             fc = published[published["target_day"] == day]

@@ -290,10 +290,6 @@ def pooled_skill(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-#: the map regions the skill tables show, in order
-MAP_REGIONS = ("global", "lat_band:low", "lat_band:mid", "lat_band:high")
-
-
 def pooled_map_skill(rows: pd.DataFrame) -> pd.DataFrame:
     """Map verification rows (scope "global": model, station_code = region, window_start, n, rmse_area,
     coverage68/95, crps) pooled over the verified days, per model and region: the cos-latitude weighted

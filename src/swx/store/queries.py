@@ -18,7 +18,8 @@ from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
 from swx.config import data_path, get_settings
 from swx.io.gim_names import PREDICTED_LABELS
 from swx.science.blend import MODEL_ORDER
-from swx.science.grid import coastline_segments
+from swx.science.grid import AWAY_FROM_STATIONS_KM, coastline_segments
+from swx.science.map_blend import MapBlendConfig
 from swx.science.storms import STORM_KP, at_least, g_class
 from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
 from swx.sources.indices.tables import NOWCAST, worst_status
@@ -215,6 +216,11 @@ def run_map_scores(engine: Engine, run_id: int) -> pd.DataFrame:
         rows = conn.execute(select(*[getattr(v, c) for c in cols]).where(v.run_id == run_id, v.scope == "global")
                             .order_by(v.model, v.station_code)).all()
     return _frame(rows, cols).rename(columns={"station_code": "region"})
+
+
+#: what the map pages say of the map's blend and regions (defined in swx.science, read here)
+MAP_WINDOW_DAYS = MapBlendConfig().window_days
+AWAY_KM = AWAY_FROM_STATIONS_KM
 
 
 def map_skill(rows: pd.DataFrame) -> pd.DataFrame:

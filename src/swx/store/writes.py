@@ -410,7 +410,7 @@ def write_map_blend_weights(engine: Engine, run_id: int, df: pd.DataFrame) -> in
     df = df.drop_duplicates(subset=["method", "lat_band", "member", "lead_h"], keep="last")
     _finite_column(df, "weight", table)
     _finite_column(df, "lead_h", table)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # an empty frame removes the run's weights
         columns: dict[str, Sequence[Any]] = {c: df[c].astype(str).tolist() for c in ("method", "lat_band", "member")}
         columns |= {"lead_h": df["lead_h"].to_numpy(float).tolist(), "weight": df["weight"].to_numpy(float).tolist(),
                     "n_days": df["n_days"].to_numpy(int).tolist()}
