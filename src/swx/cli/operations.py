@@ -80,7 +80,8 @@ def verify_cmd(
     for what in ("maps_skipped", "stations_skipped"):
         if what in summary:
             console.print(f"[yellow]{what.replace('_', ' ')}[/]: {summary[what]}")
-    for title, rmse in (("global maps", summary["maps"]), ("stations (mean over the stations)", summary["stations"])):
+    for title, rmse in (("global maps (cos-latitude weighted)", summary["maps"]),
+                        ("stations (mean over the stations)", summary["stations"])):
         if rmse:
             out.print(f"{day} {title}: " + ", ".join(f"{m} {v:.2f}" for m, v in rmse.items()) + " TECU RMSE",
                       markup=False, highlight=False)

@@ -515,8 +515,10 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         map_weights = []
         for method in methods:
             if node is not None:
-                published = publish_map(ctx, method, target_day, latest, issue_time, node_tec=node[0],
-                                        node_sigma=node[1], node_train_end=node[2].train_end, persistence=persistence, median27=ref, stations=values)
+                node_tec, node_sigma, node_info = node
+                published = publish_map(ctx, method, target_day, latest, issue_time, node_tec=node_tec,
+                                        node_sigma=node_sigma, node_train_end=node_info.train_end,
+                                        persistence=persistence, median27=ref, stations=values)
                 grid = published.grid
                 map_weights.append(published.weights.assign(method=method))
             else:

@@ -45,6 +45,11 @@ class NodeTrainingSummary(TypedDict):
     cv_skill: float
 
 
+def _not_trained(reason: str, train_end: str = "") -> NodeTrainingSummary:
+    return NodeTrainingSummary(trained=False, reason=reason, path="", train_end=train_end, n_days=0,
+                               cv_skill=float("nan"))
+
+
 def _day_kp(kp: pd.Series, day: dt.date) -> np.ndarray:
     """The 3-hourly Kp of a UT day (NaN where missing)."""
     return kp.reindex(pd.date_range(pd.Timestamp(day, tz="UTC"), periods=KP_STEPS, freq="3h")).to_numpy(float)
@@ -96,14 +101,12 @@ def ensure_node_model(ctx: Context, train_end: dt.date) -> NodeTrainingSummary:
     """Train the node models up to `train_end` (exclusive) when the centre has none yet. Too short an
     archive is reported, not raised: the runs then publish the stations-only map, marked degraded."""
     if node_model_ends(ctx.settings.models_dir, ctx.centre):
-        return NodeTrainingSummary(trained=False, reason="node models exist", path="", train_end="", n_days=0,
-                                   cv_skill=float("nan"))
+        return _not_trained("node models exist")
     try:
         return train_node_model(ctx, train_end)
     except NodeModelError as exc:
         log.warning("node models not trained: %s", exc)
-        return NodeTrainingSummary(trained=False, reason=str(exc), path="", train_end="", n_days=0,
-                                   cv_skill=float("nan"))
+        return _not_trained(str(exc))
 
 
 def update_node_model(ctx: Context, day: dt.date) -> NodeTrainingSummary:
@@ -112,8 +115,7 @@ def update_node_model(ctx: Context, day: dt.date) -> NodeTrainingSummary:
     ends = node_model_ends(ctx.settings.models_dir, ctx.centre)
     end = day
     if end in ends:
-        return NodeTrainingSummary(trained=False, reason=f"already trained on the maps before {day}", path="",
-                                   train_end=str(ends[-1]), n_days=0, cv_skill=float("nan"))
+        return _not_trained(f"already trained on the maps before {day}", str(ends[-1]))
     return train_node_model(ctx, end)
 
 

@@ -14,6 +14,8 @@ from swx.archive import Archive, load_indices
 from swx.pipeline.status import run_status
 from swx.plots import plot_maps
 from swx.science.blend import MODEL_ORDER
+from swx.science.extend import METHODS
+from swx.science.map_blend import MEMBERS
 from swx.science.storms import STORM_KP, at_least, g_class
 from swx.science.verify import pooled_map_skill, pooled_skill
 from swx.sources.indices.tables import kp_label
@@ -202,7 +204,7 @@ def map_skill_lines(rows: pd.DataFrame) -> list[str]:
 
 
 #: the order the map table lists the maps in: the published methods, the members, the rivals after
-MAP_ORDER = ("map:residual", "map:idw", "map:nequick", "map:nodes", "map:corrected", "map:median27")
+MAP_ORDER = tuple(f"map:{m}" for m in (*METHODS, *(m for m in MEMBERS if m != "persistence")))
 
 
 def main_job_summary(settings, out: dict, seconds: float) -> str:
@@ -224,7 +226,7 @@ def main_job_summary(settings, out: dict, seconds: float) -> str:
         fc, ver = r["forecast"], r["verify"]
         maps = ", ".join(f"{k} {v:.2f}" for k, v in ver.get("maps", {}).items()) or "not verified yet"
         state = "DEGRADED: " + fc["reason"] if fc["degraded"] else "ok"
-        lines.append(f"  forecast {fc['target_day']} (run {fc['run_id']}, {state}); maps of {ver['day']} RMSE: {maps}")
+        lines.append(f"  forecast {fc['target_day']} (run {fc['run_id']}, {state}); maps of {ver['day']} RMSE (cos-lat): {maps}")
     if out.get("kept"):
         lines.append(f"  {len(out['kept'])} day(s) already published by an earlier run, kept as they were "
                      f"({out['kept'][0]} .. {out['kept'][-1]} issue days)")

@@ -231,7 +231,9 @@ def verify_days(ctx: Context, days: list[dt.date], *, on_day: Callable[[dt.date]
                 v = verify_maps(ctx, day)
                 g = v[v.station_code == "global"] if len(v) else v
                 members = {f"map:{m}" for m in MEMBERS if m != "persistence"}  # in the pooled table, not here
-                summary["maps"] = {r.model: round(float(r.rmse), 3) for r in g.itertuples() if r.model not in members}
+                # cos-latitude weighted, as every map figure swx shows
+                summary["maps"] = {r.model: round(float(r.rmse_area), 3) for r in g.itertuples()
+                                   if r.model not in members}
             except NotFoundError as exc:
                 summary["maps_skipped"] = str(exc)
             fc = published[published["target_day"] == day]

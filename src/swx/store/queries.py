@@ -19,7 +19,7 @@ from swx.config import data_path, get_settings
 from swx.io.gim_names import PREDICTED_LABELS
 from swx.science.blend import MODEL_ORDER
 from swx.science.grid import AWAY_FROM_STATIONS_KM, coastline_segments
-from swx.science.map_blend import MapBlendConfig
+from swx.science.map_blend import MEMBERS, MapBlendConfig
 from swx.science.storms import STORM_KP, at_least, g_class
 from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
 from swx.sources.indices.tables import NOWCAST, worst_status
@@ -225,8 +225,13 @@ AWAY_KM = AWAY_FROM_STATIONS_KM
 
 def map_skill(rows: pd.DataFrame) -> pd.DataFrame:
     """Verification rows (`skill_table`) of the global maps pooled over their days, per model and region
-    (`swx.science.verify.pooled_map_skill`)."""
-    return pooled_map_skill(rows[rows["scope"] == "global"]) if len(rows) else pooled_map_skill(rows)
+    (`swx.science.verify.pooled_map_skill`): per region the published maps first, then the members of
+    the blend, the persistence map last."""
+    pooled = pooled_map_skill(rows[rows["scope"] == "global"]) if len(rows) else pooled_map_skill(rows)
+    members = {f"map:{m}" for m in MEMBERS if m != "persistence"}
+    rank = np.where(pooled["model"] == "map:persistence", 2, np.where(pooled["model"].isin(members), 1, 0))
+    return pooled.assign(_rank=rank).sort_values(["region", "_rank", "model"]).drop(columns="_rank") \
+        .reset_index(drop=True)
 
 
 def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
