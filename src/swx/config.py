@@ -187,8 +187,9 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(None, description="Dask scheduler for backfills (tcp://host:8786); default a LocalCluster")
     dask_workers: int = Field(2, ge=1, description="Worker processes of the backfill's LocalCluster")
     status_max_age_h: float = Field(30.0, gt=0, description="swx status fails when the latest run is older (hours)")
-    train_max_windows: int | None = Field(1000, ge=100, description="First training of the networks (main job, daily flow): at most "
-                                          "this many windows per station, spread over the whole history; unset: all")
+    train_max_windows: int | None = Field(None, ge=100, description="First training of the networks (main job, daily flow): at most "
+                                          "this many windows per station, spread over the whole history (a small "
+                                          "machine's shortcut: fewer windows, weaker networks); unset: all")
     demo_forecast_days: int = Field(14, ge=1, description="Main job: forecast and verify the last N days of the demo window")
 
     kp_source: Literal["gfz", "bundled"] = Field("bundled", description="Kp source: GFZ web files or the bundled history")
@@ -205,7 +206,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator("gim_local_dir", "earthdata_netrc", "database_url", "cache_dir", "station_catalog", "dask_address",
-                     "gim_fallbacks",
+                     "gim_fallbacks", "train_max_windows",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:

@@ -3,6 +3,8 @@ head, baselines that never see the day scored, and a real end-to-end run that be
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ import torch
 
 from swx.config import ARCHITECTURES, NETWORKS
 from swx.ml.nets import GroupedStationModel, ModelConfig, pick_device
-from swx.ml.training import RIDGE_ALPHAS, StationForecaster, TrainConfig
+from swx.ml.training import RIDGE_ALPHAS, SKIP_RIDGE_ALPHA, StationForecaster, TrainConfig, _ridge_solve
 from swx.science.features import (
     MEDIAN_AHEAD_COLUMN,
     Scaler,
@@ -64,7 +66,7 @@ def test_an_untrained_departure_model_is_the_issue_time_baseline(arch):
     """Before any training step the forecast is w * persistence + (1 - w) * 27-day median plus the
     training departures' mean — a baseline's skill to start from, never a random level."""
     x, y = synthetic(2, 200)
-    cfg = ModelConfig(architecture=arch, units=5, n_features=x.shape[-1], persistence_weight=0.3)
+    cfg = ModelConfig(architecture=arch, units=5, n_features=x.shape[-1], persistence_weight=0.3, linear_skip=False)
     est = StationForecaster(cfg, TrainConfig(epochs=0))
     if arch == "ridge":  # fitted in closed form on fit(): build the untouched model by hand
         est.scalers = [Scaler.fit(x[i], y[i] - est.baseline(x)[i]) for i in range(2)]
@@ -75,6 +77,40 @@ def test_an_untrained_departure_model_is_the_issue_time_baseline(arch):
     base = 0.3 * persistence_from_windows(x, 12) + 0.7 * x[..., -12:, MEDIAN_AHEAD_COLUMN]
     shift = np.array([sc.target_location[0] for sc in est.scalers])[:, None, None]
     np.testing.assert_allclose(mean, base + shift, atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a != "ridge"])
+def test_a_networks_linear_path_starts_at_the_ridge_solution(arch):
+    """Before any gradient step a network with its linear path forecasts what a ridge on the same scaled
+    windows does: its epochs start from the linear forecast, not from the baseline."""
+    x, y = synthetic(2, 300)
+    cfg = ModelConfig(architecture=arch, units=5, n_features=x.shape[-1])
+    assert cfg.linear_skip
+    est = StationForecaster(cfg, TrainConfig(epochs=0)).fit(x, y, None, None)
+    xs, ys = est._scale(x, y)
+    w, b = _ridge_solve(xs.reshape(2, 300, -1).astype(np.float64), ys.astype(np.float64), SKIP_RIDGE_ALPHA)
+    expected = xs.reshape(2, 300, -1) @ w + b[:, None]
+    loc = np.array([sc.target_location for sc in est.scalers])
+    expected = expected * loc[:, 1, None, None] + loc[:, 0, None, None] + est.baseline(x)
+    mean, _ = est.predict(x)
+    np.testing.assert_allclose(mean, expected, rtol=1e-4, atol=1e-3)
+    base = est.baseline(x)
+    assert np.mean((mean - y) ** 2) < np.mean((base - y) ** 2)  # the ridge start already beats the baseline
+
+
+def test_a_checkpoint_without_the_linear_path_loads_as_it_was(tmp_path):
+    """Models saved before the linear path existed keep forecasting as they did."""
+    x, y = synthetic(1, 120)
+    old = StationForecaster(ModelConfig(architecture="cnn", units=4, n_features=x.shape[-1], linear_skip=False),
+                            TrainConfig(epochs=2)).fit(x, y, None, None)
+    state = old.state()
+    state["model_config"].pop("linear_skip")  # as written before the option existed
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    (tmp_path / "old.pt").write_bytes(buf.getvalue())
+    back = StationForecaster.load(tmp_path / "old.pt", device="cpu")
+    assert not back.model_config.linear_skip and not hasattr(back.model, "skip")
+    np.testing.assert_allclose(back.predict(x)[0], old.predict(x)[0], rtol=1e-6)
 
 
 def test_departure_models_learn_the_cycle_better_than_level_models_start():

@@ -33,6 +33,10 @@ class ModelConfig:
     n_out: int = 12
     gaussian: bool = False
     target: str = "departure"
+    #: a linear path from the flattened inputs straight to the output, beside the network (as LSTNet's
+    #: autoregressive component): the linear part of the forecast is learnt at once, the network learns
+    #: what is left. Checkpoints written without it load without it.
+    linear_skip: bool = True
     persistence_weight: float = ISSUE_BASELINE_PERSISTENCE_WEIGHT  # the departure's baseline (swx.science.verify)
 
     def __post_init__(self) -> None:
@@ -84,6 +88,8 @@ class GroupedStationModel(nn.Module):
                 fan = u
             if c.target == "departure":
                 p["head"] = torch.zeros_like(p["head"])  # untrained = the baseline
+            if c.linear_skip and c.architecture != "ridge":
+                p["skip"] = torch.zeros(c.n_in * f, c.n_out)
             p["head_b"] = torch.zeros(c.n_out)
             if c.gaussian:
                 p["sigma_w"] = _glorot(1, fan, c.n_out, g)[0]
@@ -126,6 +132,9 @@ class GroupedStationModel(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         feats = self._features(x)
         mean = torch.baddbmm(self.head_b[:, None, :], feats, self.head)
+        if self.config.linear_skip and self.config.architecture != "ridge":
+            s, b = x.shape[:2]
+            mean = mean + torch.bmm(x.reshape(s, b, -1), self.skip)
         if not self.config.gaussian:
             return mean, None
         raw = torch.baddbmm(self.sigma_b[:, None, :], feats, self.sigma_w)

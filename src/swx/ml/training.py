@@ -25,6 +25,7 @@ from swx.science.features import Scaler, issue_baseline
 
 RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # ridge penalties tried (per 1000 windows)
 RIDGE_FOLDS = 5
+SKIP_RIDGE_ALPHA = 1.0  # the penalty of the ridge start of a network's linear path (per 1000 windows)
 
 
 def _ridge_solve(a: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +111,10 @@ class StationForecaster:
         has_val = x_val is not None and y_val is not None and x_val.shape[1] > 0
         if self.model_config.architecture == "ridge" and init_from is None:
             return self._fit_ridge(x_train, y_train, x_val if has_val else None, y_val if has_val else None)
-        xt, yt = (self._tensor(a) for a in self._scale(x_train, y_train))
+        xs_train, ys_train = self._scale(x_train, y_train)
+        if init_from is None and self.model_config.linear_skip:
+            self._start_linear(xs_train, ys_train)
+        xt, yt = self._tensor(xs_train), self._tensor(ys_train)
         xv, yv = (self._tensor(a) for a in self._scale(x_val, y_val)) if has_val else (None, None)
         opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         best = torch.full((s,), float("inf"))
@@ -197,6 +201,15 @@ class StationForecaster:
                         else [float("nan")] * s}
         return self
 
+    def _start_linear(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        """Start a network's linear path at the ridge solution on its own training windows, so the
+        gradient steps begin from the linear forecast and spend themselves on what it misses."""
+        s, n = xs.shape[:2]
+        w, b = _ridge_solve(xs.reshape(s, n, -1).astype(np.float64), ys.astype(np.float64), SKIP_RIDGE_ALPHA)
+        with torch.no_grad():
+            self.model.skip.copy_(torch.from_numpy(w.astype(np.float32)))
+            self.model.head_b.copy_(torch.from_numpy(b.astype(np.float32)))
+
     def _set_linear(self, w: np.ndarray, b: np.ndarray) -> None:
         with torch.no_grad():
             self.model.head.copy_(torch.from_numpy(w.astype(np.float32)))
@@ -270,7 +283,8 @@ class StationForecaster:
         if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError(f"{path}: checksum mismatch (the checkpoint changed since it was registered)")
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        config = {"target": "level", **state["model_config"]}  # checkpoints from before departures: levels
+        # checkpoints from before departures hold levels; from before the linear path, none
+        config = {"target": "level", "linear_skip": False, **state["model_config"]}
         est = cls(ModelConfig(**config), TrainConfig(**state["train_config"]), device=device)
         est.scalers = [Scaler.from_dict(d) for d in state["scalers"]]
         est.model = GroupedStationModel(est.model_config, int(state["n_stations"])).to(est.device)
