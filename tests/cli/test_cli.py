@@ -428,3 +428,16 @@ def test_debug_shows_the_traceback_the_one_line_hides(monkeypatch, capsys):
     monkeypatch.setattr(swx.cli, "app", fail(False))
     code, out = run_cli_main(monkeypatch, capsys, ["status"])  # without it: one line again
     assert code == 2 and out.startswith("error: cannot reach") and "Traceback" not in out
+
+
+def test_extension_check_measures_the_seed_and_says_why_not_the_node_map(ionex_dir, monkeypatch):
+    """On two real consecutive days the seed's configuration is scored; the node map, which needs months
+    of maps, is named with the reason instead of a figure."""
+    monkeypatch.setenv("SWX_MAP_MODEL", "nodes")
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["extension-check", str(ionex_dir / "codg0080.20i.Z"), str(ionex_dir / "codg0090.20i.Z"),
+                            "--method", "idw"])
+    assert r.exit_code == 0, r.output
+    assert "idw" in r.output and "global" in r.output
+    assert "stations (seed): measured above" in r.output
+    assert "nodes (published): not measured on two files" in r.output and "consecutive days" in r.output

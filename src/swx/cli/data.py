@@ -123,10 +123,13 @@ def extension_check_cmd(
 ) -> None:
     """Measure the extension methods on real maps: rebuild TARGET from the true values at the catalog
     stations and PREVIOUS as persistence; RMSE globally, by band, land/ocean, and leave-stations-out."""
-    from swx.pipeline.extension_check import extension_check
+    from swx.pipeline.extension_check import configuration_rows, extension_check
 
     df = extension_check(get_settings(), previous, target, method, plot)
     cols = ["method", "region", "n", "rmse", "rmse_area", "rmse_persistence", "skill_vs_persistence", "coverage68"]
     out.print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
+    out.print("map configurations:", markup=False, highlight=False)
+    for name, what in configuration_rows(get_settings()):
+        out.print(f"  {name}: {what}", markup=False, highlight=False)
     if plot:
         console.print(f"plot: {plot}")

@@ -11,6 +11,7 @@ import pandas as pd
 
 from swx.config import Settings
 from swx.io.ionex import read_ionex
+from swx.pipeline.nodes import MIN_REFERENCE_DAYS
 from swx.plots import plot_forecast_maps
 from swx.science.extend import (
     DEFAULT_METHOD,
@@ -19,6 +20,7 @@ from swx.science.extend import (
     reconstruction_scores,
     stations_from_maps,
 )
+from swx.science.nodes import min_training_days
 from swx.science.stations import load_catalog
 
 #: stations left out in turn: every third station of the catalog, three folds
@@ -43,3 +45,16 @@ def extension_check(settings: Settings, previous: Path, target: Path, methods: l
                            f"{Path(target).name} at {str(times[k])[11:16]} UT rebuilt by '{m0}' from {len(st)} stations",
                            g["tec_sigma"].isel(time=k))
     return df
+
+
+def configuration_rows(settings: Settings) -> list[tuple[str, str]]:
+    """What the rows measure for each map configuration: the seed's (the stations over persistence) is
+    rebuilt here; the node map is not, and the reason is said rather than a figure made up."""
+    need = min_training_days() + MIN_REFERENCE_DAYS
+    rows = [("stations (seed)", "measured above: TARGET rebuilt from its true values at the stations over "
+                                "PREVIOUS (the persistence map), as SWX_MAP_MODEL=stations extends them")]
+    nodes = ("not measured on two files: it needs a node model trained on at least "
+             f"{need} consecutive days of this centre's maps before TARGET and their 27-day median; "
+             "measured on the real CODE series instead (docs/extension.md, benchmarks/bench_real_nodes.py)")
+    rows.append(("nodes" + (" (published)" if settings.map_model == "nodes" else ""), nodes))
+    return rows
