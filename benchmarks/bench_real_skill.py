@@ -2,7 +2,8 @@
 10°N/40°N/70°N imported as three stations (`swx import-series`), models trained through 2016
 (`swx train --train-end 2016-12-31`), every 2-hourly issue time of 2017 scored (`swx evaluate`) —
 each architecture, the ridge member and the walk-forward blend beside persistence and the 27-day
-median, per latitude and pooled, all days and storm days apart.
+median, per latitude and pooled, all days and storm days apart; then the forecasts issued at 22 UT
+alone (the daily run's schedule, the samples the node models of the map are scored on).
 
     .venv/bin/python benchmarks/bench_real_skill.py                       # all four models, 5-member ensembles
     .venv/bin/python benchmarks/bench_real_skill.py --arch cnn --arch ridge --ensemble 5 --out -
@@ -28,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SWX_SHARED_DATA", REPO.parent / "shared" / "data"))
 SERIES = SHARED / "real-series" / "randa-code-10E-3lat"
 STATIONS = {"R10N": ("VTEC_10N", 10.0), "R40N": ("VTEC_40N", 40.0), "R70N": ("VTEC_70N", 70.0)}
+DAILY_ISSUE_HOUR = 22  # the daily run issues from the map of 22 UT: its forecast covers the next UT day
 ANCHOR = {"R10N": 0.13, "R40N": 0.22, "R70N": 0.18}  # the plain ridge regression of the issue, per latitude
 
 
@@ -90,14 +92,20 @@ def main(argv: list[str] | None = None) -> dict:
         t_eval = time.perf_counter()
         text = swx("evaluate", "--start", "2017-01-01", "--end", "2017-12-31", *stations, "--format", "json", env=env)
         t_done = time.perf_counter()
+        # the daily run's schedule: one forecast a day, issued from the 22 UT map (the node models' samples)
+        daily_text = swx("evaluate", "--start", "2017-01-01", "--end", "2017-12-31", *stations, "--issue-hour",
+                         str(DAILY_ISSUE_HOUR), "--format", "json", env=env)
     rows = pd.DataFrame(json.loads(text[text.index("["): text.rindex("]") + 1]))
+    daily = pooled(pd.DataFrame(json.loads(daily_text[daily_text.index("["): daily_text.rindex("]") + 1])))
     table = pooled(rows)
     cover = rows[rows.station.isin(STATIONS) & (rows.kp_class == "all")].pivot_table(
         index="model", columns="station", values="coverage95")
     result = {"archs": archs, "ensemble": args.ensemble, "target": args.target, "train_s": round(t_eval - t_train, 1),
               "evaluate_s": round(t_done - t_eval, 1), "total_s": round(t_done - t0, 1),
               "rows": table.replace({np.nan: None}).to_dict(orient="records"),
-              "coverage95": cover.round(3).replace({np.nan: None}).to_dict(orient="index")}
+              "coverage95": cover.round(3).replace({np.nan: None}).to_dict(orient="index"),
+              "daily_issue_hour": DAILY_ISSUE_HOUR,
+              "daily_rows": daily.replace({np.nan: None}).to_dict(orient="records")}
     show = table[table.kp_class.isin(["all", "storm"])].copy()
     show["skill_persistence"] = (100 * show["skill_persistence"]).round(1)
     show["skill_median27"] = (100 * show["skill_median27"]).round(1)
@@ -106,6 +114,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"models {archs}, target {args.target}, ensemble {args.ensemble}: train {result['train_s']} s, evaluate {result['evaluate_s']} s")
     print("\nRMSE (TECU), 2017, every 2-hourly issue time:\n" + rmse.to_string())
     print("\nSkill vs persistence (%):\n" + wide.to_string())
+    once = daily[daily.kp_class == "all"].pivot_table(index="model", columns="station_code", values="skill_persistence")
+    print(f"\nSkill vs persistence (%), only the forecasts issued at {DAILY_ISSUE_HOUR} UT (the daily run's):\n"
+          + (100 * once).round(1).to_string())
     print("\n95 % interval coverage:\n" + cover.round(3).to_string())
     print("\nridge anchor of the issue (%): " + ", ".join(f"{k} {100 * v:.0f}" for k, v in ANCHOR.items()))
     if args.out != "-":

@@ -65,6 +65,16 @@ def test_train_and_evaluate_store_scores_against_baselines(demo_archive, tmp_pat
     sk = q.skill_table(engine)
     assert {"cnn", "persistence", "median27"} <= set(sk.model)
     assert set(sk[sk.scope == "station"].lat_band) == {"mid", "low"} and sk[sk.scope == "group"].lat_band.isna().all()
+    # the daily run's issue time alone: one forecast a day, the same days
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-18", "--station", "E000N50",
+                            "--issue-hour", "22", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    daily = json.loads(r.stdout[r.stdout.index("["): r.stdout.rindex("]") + 1])
+    one = next(row for row in daily if row["model"] == "cnn" and row["kp_class"] == "all" and row["station"] == "E000N50")
+    assert one["n"] == 7 * 12 and one["n"] < cnn["n"]  # 7 issue days x 12 leads, against every 2-hourly issue
+    assert one["window"].startswith("2015-03-12T22") and one["window"].endswith("T22")
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-18", "--issue-hour", "21"])
+    assert r.exit_code == 2 and "21: forecasts are issued at even UT hours" in r.output
 
 
 def test_evaluate_without_models_is_a_clear_error(demo_archive):

@@ -81,6 +81,10 @@ def evaluate_cmd(
     station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json (one object per row).")] = "table",
     plot: Annotated[Path | None, typer.Option(help="PNG of observed vs forecasts for the first station.")] = None,
+    issue_hour: Annotated[list[int] | None, typer.Option(
+        "--issue-hour", min=0, max=22,
+        help="Score only forecasts issued at this UT hour (even, repeat); e.g. 22, the daily run's issue time. "
+             "Default every 2-hourly issue time.")] = None,
 ) -> None:
     """Score the active models and their skill-weighted blend on a period against persistence and the
     27-day median (by station, architecture and Kp class), store the scores, and print them. The
@@ -88,8 +92,12 @@ def evaluate_cmd(
     from swx.pipeline.context import context
     from swx.pipeline.train import evaluate, summary_table
 
+    odd = [h for h in issue_hour or [] if h % 2]
+    if odd:
+        raise typer.BadParameter(f"{odd[0]}: forecasts are issued at even UT hours (0, 2, .., 22)",
+                                 param_hint="--issue-hour")
     ctx = context(get_settings(), station)
-    df = evaluate(ctx, parse_day(start), parse_day(end), plot=plot)
+    df = evaluate(ctx, parse_day(start), parse_day(end), plot=plot, issue_hours=issue_hour)
     print_scores(summary_table(df), fmt)
     if plot:
         console.print(f"plot: {plot}")

@@ -107,17 +107,24 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
 
 
 def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str] | None = None,
-             plot: Path | None = None, blend: BlendConfig | None = BlendConfig()) -> pd.DataFrame:
+             plot: Path | None = None, blend: BlendConfig | None = BlendConfig(),
+             issue_hours: list[int] | None = None) -> pd.DataFrame:
     """Score the models on forecasts issued from `start` to `end` (inclusive) against the
     baselines — per station and architecture the newest version trained before `start` (point in time:
     never one that saw the period) — per station, architecture and Kp class — and the blend of them all with the baselines,
     walk-forward: each day's weights from the forecasts of this period verified before that day (the
-    first day has none: equal weights). Store the scores; optionally plot."""
+    first day has none: equal weights). With `issue_hours`, only the forecasts issued at those UT hours
+    (e.g. [22]: the daily run's issue time), the blend learning from those alone. Store the scores;
+    optionally plot."""
     ds, wide = station_dataset(ctx, start - dt.timedelta(days=28), end + dt.timedelta(days=1))
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
-    idx = np.flatnonzero((ds.issue >= lo) & (ds.issue < hi))
+    keep = (ds.issue >= lo) & (ds.issue < hi)
+    if issue_hours:
+        keep &= np.isin(ds.issue.hour, issue_hours)
+    idx = np.flatnonzero(keep)
     if len(idx) == 0:
-        raise InsufficientDataError(f"no complete forecast windows issued between {start} and {end}")
+        at = f" at {', '.join(f'{h:02d}' for h in issue_hours)} UT" if issue_hours else ""
+        raise InsufficientDataError(f"no complete forecast windows issued between {start} and {end}{at}")
     engine = ctx.engine
     registry = ModelRegistry(ctx.settings.models_dir, engine)
     predictions, sigmas = {}, {}
