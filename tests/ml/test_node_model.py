@@ -55,3 +55,30 @@ def test_a_damaged_file_is_refused_in_one_line(tmp_path):
     with pytest.raises(NodeModelFileError, match="nodes_20150309.npz: not a readable node model") as exc:
         load_node_model(path)
     assert "\n" not in str(exc.value)
+
+
+def test_the_node_network_is_found_point_in_time_and_a_broken_file_is_a_clear_error(tmp_path):
+    from swx.ml.nets import ModelConfig
+    from swx.ml.node_model import (
+        NodeModelFileError,
+        load_node_net,
+        node_net_at,
+        node_net_ends,
+        node_net_path,
+        save_node_net,
+    )
+    from swx.ml.training import StationForecaster, TrainConfig
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(20, 3, (1, 64, 12, 9)).astype(np.float32), rng.normal(20, 3, (1, 64, 12)).astype(np.float32)
+    net = StationForecaster(ModelConfig(architecture="cnn", units=4, n_features=9), TrainConfig(epochs=1)).fit(x, y, None, None)
+    for end in (dt.date(2015, 3, 9), dt.date(2015, 3, 12)):
+        save_node_net(net, tmp_path, "sim", end)
+    assert node_net_ends(tmp_path, "sim") == [dt.date(2015, 3, 9), dt.date(2015, 3, 12)]
+    assert node_net_at(tmp_path, "sim", dt.date(2015, 3, 8)) is None
+    assert node_net_at(tmp_path, "sim", dt.date(2015, 3, 11)) == node_net_path(tmp_path, "sim", dt.date(2015, 3, 9))
+    back = load_node_net(node_net_at(tmp_path, "sim", dt.date(2015, 3, 12)))
+    np.testing.assert_allclose(back.predict(x)[0], net.predict(x)[0], rtol=1e-6)
+    node_net_path(tmp_path, "sim", dt.date(2015, 3, 12)).write_bytes(b"not a checkpoint")
+    with pytest.raises(NodeModelFileError, match="nodes_net_20150312.pt: not a readable node network"):
+        load_node_net(node_net_path(tmp_path, "sim", dt.date(2015, 3, 12)))

@@ -15,7 +15,7 @@ import xarray as xr
 
 from swx.config import LAT_BANDS, get_settings
 from swx.io.ionex import read_ionex
-from swx.ml.node_model import load_node_model, node_model_ends, node_model_path
+from swx.ml.node_model import load_node_model, node_model_ends, node_model_path, node_net_ends
 from swx.pipeline.context import context
 from swx.pipeline.forecast import forecast
 from swx.pipeline.nodes import ensure_node_model, train_node_model
@@ -55,6 +55,8 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx, monkeypatch):
         assert f.attrs["map_model"] == "nodes" and list(f["member"].values) == list(MEMBERS)
         # point in time: the newest model trained on the maps before the issue day
         assert f.attrs["map_node_model_train_end"] == ("2015-03-09" if k < 3 else "2015-03-12")
+        # the network shared by the nodes, point in time too; its forecast is averaged into the node map
+        assert f.attrs["map_node_network_train_end"] == ("2015-03-09" if k < 3 else "2015-03-12")
         assert f.attrs["map_weights_days"] == k and f.attrs["map_calibration_days"] == k
         w = q.map_blend_weights(engine, r.run_id)
         assert set(w.lat_band) == set(LAT_BANDS) and set(w.member) == set(MEMBERS) and (w.n_days == k).all()
@@ -95,6 +97,8 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx, monkeypatch):
     assert update_nodes(ctx, dt.date(2015, 3, 13)).startswith("refitted on")
     assert update_nodes(ctx, dt.date(2015, 3, 13)) == "already trained on the maps before 2015-03-13"
     assert node_model_ends(ctx.settings.models_dir, "sim")[-1] == dt.date(2015, 3, 13)
+    # ... and the network only when it is older than NET_REFRESH_DAYS
+    assert node_net_ends(ctx.settings.models_dir, "sim") == [dt.date(2015, 3, 9), dt.date(2015, 3, 12)]
     # a rerun of the last day that publishes the stations-only map leaves no weights of the first attempt
     monkeypatch.setenv("SWX_MAP_MODEL", "stations")
     get_settings.cache_clear()

@@ -125,3 +125,38 @@ def test_too_few_days_and_another_grid_are_refused_in_one_line():
         node_forecast(model, other)
     tec, sigma = node_forecast(model, NodeInputs(maps[-1], maps[-27:].mean(axis=0), kp[-1], 10))
     assert tec.shape == sigma.shape == (E, NLAT, NLON) and (tec >= 0).all()
+
+
+def test_the_node_networks_forecast_window_is_the_station_models_window_at_22_ut():
+    """The node network learns from station-model windows at sampled nodes and forecasts from windows
+    built for every node at once: the two must be the same window, feature for feature."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from swx.science.nodes import NET_FEATURES, issue_inputs, net_inputs, net_training_windows
+
+    rng = np.random.default_rng(4)
+    n_days, epochs = 40, 13  # 2-hourly, both midnights, as a day's map file
+    lat, lon = np.array([60.0, 0.0, -45.0]), np.array([-150.0, -30.0, 0.0, 90.0])
+    hours = np.arange(n_days * 12) * 2
+    cycle = 20 + 8 * np.sin(2 * np.pi * (hours[:, None, None] / 24.0 + lon[None, None, :] / 360.0))
+    series = (cycle + rng.normal(0, 1, (len(hours), len(lat), len(lon)))).astype(np.float32)
+    maps = np.stack([np.concatenate([series[12 * d:12 * d + 12], series[12 * d + 12:12 * d + 13]
+                                     if d < n_days - 1 else series[-1:]]) for d in range(n_days)])
+    assert maps.shape == (n_days, epochs, len(lat), len(lon))
+    first = dt.date(2015, 2, 1)
+    days = [first + dt.timedelta(days=k) for k in range(n_days)]
+    kp = pd.Series(rng.uniform(0, 6, n_days * 8), index=pd.date_range("2015-02-01", periods=n_days * 8, freq="3h", tz="UTC"))
+    kp_days = kp.to_numpy().reshape(n_days, KP_STEPS)
+    doy = np.array([d.timetuple().tm_yday for d in days])
+    i, inp = list(issue_inputs(maps, doy, kp_days))[-3]
+    mine = net_inputs(inp, days[i], lat, lon)  # (nodes, 12, F)
+    assert mine.shape == (len(lat) * len(lon), epochs - 1, len(NET_FEATURES))
+    times = pd.date_range("2015-02-01", periods=len(hours), freq="2h", tz="UTC")
+    node = 1 * len(lon) + 2  # the equator at 0°E
+    x, y, issued = net_training_windows(series[:, 1, 2:3], times, kp, lat[1:2], lon[2:3], windows_per_node=10_000)
+    at = np.flatnonzero(issued == (pd.Timestamp(days[i], tz="UTC") + pd.Timedelta(hours=22)).as_unit("ns").value)
+    assert len(at) == 1
+    np.testing.assert_allclose(mine[node], x[at[0]], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y[at[0]], maps[i + 1][:-1, 1, 2], rtol=1e-6)  # the target day's 00..22 UT

@@ -71,7 +71,8 @@ def train_nodes_cmd(
     with console.status("training the node models"):
         got = train_node_model(ctx, last + dt.timedelta(days=1), days=days or NODE_TRAIN_DAYS)
     console.print(f"node models trained on {got['n_days']} issue days up to {last}: out-of-fold skill against "
-                  f"their prior (persistence mixed with the 27-day median) {got['cv_skill']:+.1%}; {got['path']}")
+                  f"their prior (persistence mixed with the 27-day median) {got['cv_skill']:+.1%}; {got['path']}; "
+                  f"the network shared by the nodes: {got['network']}")
 
 
 @app.command("evaluate", rich_help_panel="Station models")

@@ -1,7 +1,8 @@
-"""The node models' files (`swx.science.nodes.NodeRidge`): one file per analysis centre and training
-end, `models/nodes/<centre>/nodes_<YYYYMMDD>.npz` (the date: the first day the model never saw), found
-point in time as the station models are: a forecast issued from the maps of day D uses the newest
-model trained on the maps before D, never one that saw the day it forecasts."""
+"""The node models' files: the ridge per node (`swx.science.nodes.NodeRidge`), one file per analysis
+centre and training end, `models/nodes/<centre>/nodes_<YYYYMMDD>.npz` (the date: the first day the model
+never saw), and the network shared by the nodes, `nodes_net_<YYYYMMDD>.pt` beside it (retrained less
+often). Both are found point in time as the station models are: a forecast issued from the maps of day D
+uses the newest model trained on the maps before D, never one that saw the day it forecasts."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ import re
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from pickle import UnpicklingError
 
 import numpy as np
 
 from swx.io.atomic import atomic_write_bytes
+from swx.ml.training import StationForecaster
 from swx.science.nodes import NodeModelError, NodeRidge
 
 NODE_MODELS = "nodes"
 _NAME = re.compile(r"^nodes_(\d{8})\.npz$")
+_NET_NAME = re.compile(r"^nodes_net_(\d{8})\.pt$")
 
 
 class NodeModelFileError(NodeModelError):
@@ -80,12 +84,15 @@ def load_node_model(path: Path) -> tuple[NodeRidge, NodeModelInfo]:
     return model, info
 
 
+def _ends(folder: Path, name: re.Pattern) -> list[dt.date]:
+    ends = [dt.datetime.strptime(m.group(1), "%Y%m%d").date()
+            for p in (folder.iterdir() if folder.is_dir() else []) if (m := name.match(p.name))]
+    return sorted(ends)
+
+
 def node_model_ends(models_dir: Path, centre: str) -> list[dt.date]:
     """The training ends of the centre's node models, oldest first."""
-    folder = node_model_dir(models_dir, centre)
-    ends = [dt.datetime.strptime(m.group(1), "%Y%m%d").date()
-            for p in (folder.iterdir() if folder.is_dir() else []) if (m := _NAME.match(p.name))]
-    return sorted(ends)
+    return _ends(node_model_dir(models_dir, centre), _NAME)
 
 
 def node_model_at(models_dir: Path, centre: str, latest: dt.date) -> Path | None:
@@ -94,3 +101,32 @@ def node_model_at(models_dir: Path, centre: str, latest: dt.date) -> Path | None
     midnight, the first epoch of the day the forecast is scored on."""
     usable = [e for e in node_model_ends(models_dir, centre) if e <= latest]
     return node_model_path(models_dir, centre, usable[-1]) if usable else None
+
+
+def node_net_path(models_dir: Path, centre: str, train_end: dt.date) -> Path:
+    return node_model_dir(models_dir, centre) / f"nodes_net_{train_end:%Y%m%d}.pt"
+
+
+def node_net_ends(models_dir: Path, centre: str) -> list[dt.date]:
+    """The training ends of the centre's node networks, oldest first."""
+    return _ends(node_model_dir(models_dir, centre), _NET_NAME)
+
+
+def node_net_at(models_dir: Path, centre: str, latest: dt.date) -> Path | None:
+    """Point in time, as `node_model_at`: the newest node network trained on the maps before `latest`."""
+    usable = [e for e in node_net_ends(models_dir, centre) if e <= latest]
+    return node_net_path(models_dir, centre, usable[-1]) if usable else None
+
+
+def save_node_net(net: StationForecaster, models_dir: Path, centre: str, train_end: dt.date) -> Path:
+    path = node_net_path(models_dir, centre, train_end)
+    net.save(path)
+    return path
+
+
+def load_node_net(path: Path) -> StationForecaster:
+    try:
+        return StationForecaster.load(path, device="cpu")
+    except (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError, UnpicklingError,
+            zipfile.BadZipFile) as exc:
+        raise NodeModelFileError(f"{path}: not a readable node network ({type(exc).__name__}: {exc})") from exc

@@ -515,9 +515,10 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         map_weights = []
         for method in methods:
             if node is not None:
-                node_tec, node_sigma, node_info = node
+                node_tec, node_sigma, node_info, net_end = node
                 published = publish_map(ctx, method, target_day, latest, issue_time, node_tec=node_tec,
                                         node_sigma=node_sigma, node_train_end=node_info.train_end,
+                                        node_network_train_end=net_end,
                                         persistence=persistence, median27=ref, stations=values)
                 grid = published.grid
                 map_weights.append(published.weights.assign(method=method))

@@ -87,6 +87,7 @@ def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.dat
 
 def publish_map(ctx: Context, method: str, target_day: dt.date, latest: dt.date, issue_time: pd.Timestamp, *,
                 node_tec: np.ndarray, node_sigma: np.ndarray, node_train_end: str, persistence: xr.DataArray, median27: np.ndarray,
+                node_network_train_end: str = "",
                 stations: StationValues, config: MapBlendConfig = MapBlendConfig()) -> PublishedMap:
     """The published map of `method`: the members, the walk-forward weights, the calibrated sigma."""
     lat, lon, times = persistence["lat"].values, persistence["lon"].values, persistence["time"].values
@@ -106,7 +107,9 @@ def publish_map(ctx: Context, method: str, target_day: dt.date, latest: dt.date,
                        "tec_sigma_model": (dims, np.asarray(node_sigma, np.float32))},
                       coords={"time": times, "lat": lat, "lon": lon, "member": list(MEMBERS)},
                       attrs={"extension_method": method, "n_stations": int(len(stations.lat)), "map_model": "nodes",
-                             "map_node_model_train_end": node_train_end, "map_weights_days": int(n_days),
+                             "map_node_model_train_end": node_train_end,
+                             # "" when the node map is the ridge's alone (no network trained before the day)
+                             "map_node_network_train_end": node_network_train_end, "map_weights_days": int(n_days),
                              "map_calibration_days": int(n_cal),
                              "map_members": ", ".join(MEMBERS)})
     leads = (times - np.datetime64(pd.Timestamp(issue_time).tz_localize(None))) / np.timedelta64(1, "h")

@@ -18,11 +18,15 @@ trains them from the archive and `swx.pipeline.forecast` publishes their maps.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from swx.errors import SwxError
+from swx.science.features import FEATURES, kp_on_grid, time_encodings
 from swx.science.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, mix_baselines
 
 #: Kp values of the issue day the model reads (3-hourly)
@@ -247,31 +251,90 @@ def node_forecast(model: NodeRidge, inp: NodeInputs) -> tuple[np.ndarray, np.nda
     return np.maximum(tec, 0.0), model.sigma_.T.reshape(e, n_lat, n_lon).astype(float)
 
 
-def training_set(maps: np.ndarray, day_of_year: np.ndarray, kp: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features and targets of every issue day of a run of consecutive days: `maps` (days, E, lat, lon),
-    NaN for a missing day; `day_of_year` (days,) and `kp` (days, KP_STEPS) of each day. Issue day i
-    forecasts day i + 1 from its own maps and the 27-day median of days i-26..i (as a forecast issued
-    after day i has them). Returns x (n, nodes, P), y (n, nodes, E) and the issue days' indices; days
-    without a complete input or target are left out."""
+def issue_inputs(maps: np.ndarray, day_of_year: np.ndarray, kp: np.ndarray) -> Iterator[tuple[int, NodeInputs]]:
+    """Every issue day of a run of consecutive days with what its forecast is issued from: `maps` (days,
+    E, lat, lon), NaN for a missing day; `day_of_year` (days,) and `kp` (days, KP_STEPS) of each day.
+    Issue day i forecasts day i + 1 from its own maps and the 27-day median of days i-26..i (as a
+    forecast issued after day i has them); days without a complete input or target are left out."""
     from swx.science.dtec import MIN_REFERENCE_DAYS, REFERENCE_DAYS, nan_median_first_axis
 
     maps = np.asarray(maps, np.float32)
-    n_days, e = maps.shape[:2]
+    n_days = maps.shape[0]
     whole = np.isfinite(maps).all(axis=(1, 2, 3))
-    nodes = maps[0, 0].size
-    issued = []
     for i in range(MIN_REFERENCE_DAYS - 1, n_days - 1):
-        past = whole[max(0, i - REFERENCE_DAYS + 1):i + 1]
-        if whole[i] and whole[i + 1] and past.sum() >= MIN_REFERENCE_DAYS:
-            issued.append(i)
-    x = np.empty((len(issued), nodes, n_features(e)), np.float32)  # filled in place: no second copy
-    y = np.empty((len(issued), nodes, e), np.float32)
-    for k, i in enumerate(issued):
-        past = maps[max(0, i - REFERENCE_DAYS + 1):i + 1][whole[max(0, i - REFERENCE_DAYS + 1):i + 1]]
+        window = slice(max(0, i - REFERENCE_DAYS + 1), i + 1)
+        if not (whole[i] and whole[i + 1] and whole[window].sum() >= MIN_REFERENCE_DAYS):
+            continue
+        past = maps[window][whole[window]]
         median = (np.partition(past, len(past) // 2, axis=0)[len(past) // 2] if len(past) % 2
                   else nan_median_first_axis(past)).astype(np.float32)
-        inp = NodeInputs(maps[i], median, kp[i], int(day_of_year[i + 1]))
+        yield i, NodeInputs(maps[i], median, kp[i], int(day_of_year[i + 1]))
+
+
+def training_set(maps: np.ndarray, day_of_year: np.ndarray, kp: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features and targets of the node ridge for every issue day (`issue_inputs`): x (n, nodes, P),
+    y (n, nodes, E) and the issue days' indices."""
+    maps = np.asarray(maps, np.float32)
+    e, nodes = maps.shape[1], maps[0, 0].size
+    pairs = list(issue_inputs(maps, day_of_year, kp))  # the inputs hold views and one median map per day
+    x = np.empty((len(pairs), nodes, n_features(e)), np.float32)  # filled in place: no second copy
+    y = np.empty((len(pairs), nodes, e), np.float32)
+    for k, (i, inp) in enumerate(pairs):
         x[k] = node_features(inp)
         y[k] = (maps[i + 1] - inp.prior()).reshape(e, -1).T
-    return x, y, np.asarray(issued, dtype=int)
+    return x, y, np.asarray([i for i, _ in pairs], dtype=int)
+
+
+# ------------------------------------------------------------------------------------ the node network
+
+#: the node network's inputs per step: the station models' features, then where the node is
+NET_FEATURES = (*FEATURES, "lat_sin", "lat_cos")
+
+
+def net_inputs(inp: NodeInputs, issue_day: dt.date, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """The node network's windows (nodes, E - 1, NET_FEATURES) of one issue day at every node: like a
+    station model's window issued from the 22 UT map (the issue day's epochs but the last; the 27-day
+    median of the target epochs as the median ahead; Kp nearest on the 2-hour grid; local time and
+    season), with the node's latitude. The target day's epochs but the last are what it forecasts."""
+    e, n_lat, n_lon = inp.latest.shape
+    steps = e - 1
+    times = pd.date_range(pd.Timestamp(issue_day, tz="UTC"), periods=steps, freq=f"{24 // steps}h")
+    kp3 = pd.Series(np.asarray(inp.kp, float), index=pd.date_range(times[0], periods=KP_STEPS, freq="3h"))
+    kp = np.nan_to_num(kp_on_grid(kp3, times), nan=float(np.nanmean(kp3)) if kp3.notna().any() else 2.0)
+    enc = np.stack([time_encodings(times, float(x)) for x in lon], axis=1)  # (steps, lon, 4)
+    out = np.empty((steps, n_lat, n_lon, len(NET_FEATURES)), np.float32)
+    out[..., FEATURES.index("vtec")] = inp.latest[:-1]
+    out[..., FEATURES.index("kp")] = kp[:, None, None]
+    for k, name in enumerate(("lt_sin", "lt_cos", "doy_sin", "doy_cos")):
+        out[..., FEATURES.index(name)] = enc[:, None, :, k]
+    out[..., FEATURES.index("median27_ahead")] = inp.median27[:-1]
+    out[..., NET_FEATURES.index("lat_sin")] = np.sin(np.radians(lat))[None, :, None]
+    out[..., NET_FEATURES.index("lat_cos")] = np.cos(np.radians(lat))[None, :, None]
+    return out.reshape(steps, n_lat * n_lon, -1).transpose(1, 0, 2)
+
+
+def net_training_windows(series: np.ndarray, times: pd.DatetimeIndex, kp: pd.Series, lat: np.ndarray,
+                         lon: np.ndarray, *, windows_per_node: int, seed: int = 0
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Windows of the node network from the 2-hourly series of some nodes, `series` (T, nodes) at
+    `times` with their `lat` and `lon` (nodes,): at every 2-hourly issue time, like the station models
+    (`feature_matrix`, `make_windows`), with the node's latitude; `windows_per_node` drawn at random per
+    node. Returns x (n, steps, NET_FEATURES), y (n, steps) and each window's issue time (ns)."""
+    from swx.science.features import feature_matrix, make_windows
+
+    rng = np.random.default_rng(seed)
+    xs, ys, issued = [], [], []
+    for k in range(series.shape[1]):
+        x, y, issue = make_windows(feature_matrix(pd.Series(series[:, k], index=times), kp, float(lon[k])))
+        if not len(issue):
+            continue
+        pick = np.sort(rng.choice(len(issue), size=min(windows_per_node, len(issue)), replace=False))
+        where = np.broadcast_to(np.array([np.sin(np.radians(lat[k])), np.cos(np.radians(lat[k]))], np.float32),
+                                (len(pick), x.shape[1], 2))
+        xs.append(np.concatenate([x[pick].astype(np.float32), where], axis=-1))
+        ys.append(y[pick].astype(np.float32))
+        issued.append(issue[pick].as_unit("ns").asi8)
+    if not xs:
+        raise NodeModelError("no complete window to train the node network on")
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(issued)
