@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
     doy = np.array([d.timetuple().tm_yday for d in days])
     x, y, issued = training_set(maps, doy, kp_days)
     target_days = np.array([days[i + 1] for i in issued])
-    train = target_days <= dt.date(2016, 12, 31)
+    # a target day's file ends with the next midnight: 31 December's would hold 1 January 2017 00 UT
+    train = target_days <= dt.date(2016, 12, 30)
     test = target_days >= dt.date(2017, 1, 1)
     t0 = time.perf_counter()
     model = NodeRidge().fit(x[train], y[train])

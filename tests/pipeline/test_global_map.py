@@ -99,6 +99,18 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx, monkeypatch):
     assert node_model_ends(ctx.settings.models_dir, "sim")[-1] == dt.date(2015, 3, 13)
     # ... and the network only when it is older than NET_REFRESH_DAYS
     assert node_net_ends(ctx.settings.models_dir, "sim") == [dt.date(2015, 3, 9), dt.date(2015, 3, 12)]
+    # a network that fails to train leaves the new ridges serving and says so, not "models kept"
+    import swx.pipeline.nodes as nodes_stage
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(nodes_stage, "_train_node_net", broken)
+        got = train_node_model(ctx, dt.date(2015, 3, 14))
+    assert got["trained"] and got["network"] == "failed: RuntimeError: out of memory"
+    assert node_model_ends(ctx.settings.models_dir, "sim")[-1] == dt.date(2015, 3, 14)
+    assert node_net_ends(ctx.settings.models_dir, "sim")[-1] == dt.date(2015, 3, 12)
     # a rerun of the last day that publishes the stations-only map leaves no weights of the first attempt
     monkeypatch.setenv("SWX_MAP_MODEL", "stations")
     get_settings.cache_clear()

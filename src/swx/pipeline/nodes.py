@@ -116,6 +116,7 @@ def train_node_model(ctx: Context, train_end: dt.date, *, days: int = NODE_TRAIN
     x, y, issued = training_set(maps, np.array([d.timetuple().tm_yday for d in calendar]),
                                 np.stack([_day_kp(kp, d) for d in calendar]))
     model = NodeRidge().fit(x, y)
+    del x, y  # about a gigabyte of features: not held while the network trains
     info = NodeModelInfo(centre=ctx.centre, lat=[float(v) for v in ref["lat"].values],
                          lon=[float(v) for v in ref["lon"].values], epochs=int(ref.shape[0]),
                          train_start=str(calendar[int(issued[0])]), train_end=str(train_end), n_days=model.n_days_,
@@ -126,7 +127,12 @@ def train_node_model(ctx: Context, train_end: dt.date, *, days: int = NODE_TRAIN
              info.cv_rmse, info.cv_rmse_prior, 100 * info.cv_skill, path.name)
     net = "not retrained (the daily update retrains it every %d days)" % NET_REFRESH_DAYS
     if network:
-        net = _train_node_net(ctx, maps, calendar[0], ref, train_end)
+        try:
+            net = _train_node_net(ctx, maps, calendar[0], ref, train_end)
+        except Exception as exc:  # noqa: BLE001 - the ridges are saved and serve; the older network stays
+            log.error("node network for %s not trained, the ridges serve with the previous network (if any): "
+                      "%s: %s", train_end, type(exc).__name__, exc)
+            net = f"failed: {type(exc).__name__}: {exc}"
     return NodeTrainingSummary(trained=True, reason="", path=str(path), train_end=str(train_end),
                                n_days=info.n_days, cv_skill=info.cv_skill, network=net)
 
@@ -142,20 +148,24 @@ def _train_node_net(ctx: Context, maps: np.ndarray, first: dt.date, ref: xr.Data
     grid_lat, grid_lon = np.meshgrid(lat, lon, indexing="ij")
     rng = np.random.default_rng(train_end.toordinal())
     nodes = rng.choice(grid_lat.size, size=min(NET_NODES, grid_lat.size), replace=False)
-    series = maps[:, :-1].reshape(n_days * (epochs - 1), -1)[:, nodes]
+    series = maps.reshape(n_days, epochs, -1)[:, :-1, nodes].reshape(-1, len(nodes))  # only the drawn nodes
     times = pd.date_range(pd.Timestamp(first, tz="UTC"), periods=len(series), freq=f"{24 // (epochs - 1)}h")
     x, y, issued = net_training_windows(series, times, _kp_series(ctx), grid_lat.ravel()[nodes],
                                         grid_lon.ravel()[nodes], windows_per_node=NET_WINDOWS_PER_NODE,
                                         seed=train_end.toordinal())
-    val = issued >= np.quantile(issued, 0.95)
+    # the last 5 % of the issue times validate; the training windows stop a day before them, so no
+    # training target lies in the validation period
+    cut = np.quantile(issued, 0.95)
+    val = issued >= cut
+    train = issued < cut - pd.Timedelta(hours=24).value
     net = StationForecaster(NET_CONFIG, NET_TRAINING, station_seeds=[0], device=ctx.settings.device)
-    net.fit(x[None, ~val], y[None, ~val], x[None, val], y[None, val])
+    net.fit(x[None, train], y[None, train], x[None, val], y[None, val])
     pred, _ = net.predict(x[None, val])
     pers = x[val][:, :, FEATURES.index("vtec")]
     skill = 1 - np.sqrt(np.mean((pred[0] - y[val]) ** 2)) / np.sqrt(np.mean((pers - y[val]) ** 2))
     path = save_node_net(net, ctx.settings.models_dir, ctx.centre, train_end)
     log.info("node network trained on %d windows at %d nodes to %s: %+.0f %% against persistence on its "
-             "validation windows (the last 5 %%); %s", int((~val).sum()), len(nodes), train_end, 100 * skill, path.name)
+             "validation windows (the last 5 %%); %s", int(train.sum()), len(nodes), train_end, 100 * skill, path.name)
     return str(path)
 
 
@@ -172,8 +182,9 @@ def ensure_node_model(ctx: Context, train_end: dt.date) -> NodeTrainingSummary:
 
 
 def update_node_model(ctx: Context, day: dt.date) -> NodeTrainingSummary:
-    """The daily refit, as the station models' update for `day`: trained on the maps before `day` (the
-    forecast issued from `day`'s maps may use it); nothing when a model already saw them."""
+    """The daily refit, as the station models' update for `day`: the ridges trained on the maps before
+    `day` (the forecast issued from `day`'s maps may use them), the network too when the newest one
+    before `day` is NET_REFRESH_DAYS old or there is none; nothing when a model already saw them."""
     ends = node_model_ends(ctx.settings.models_dir, ctx.centre)
     end = day
     if end in ends:
@@ -210,7 +221,11 @@ def forecast_nodes(ctx: Context, latest: dt.date, persistence: xr.DataArray, med
         log.warning("%s: the node map is the ridge's alone", exc)
         return tec, sigma, info, ""
     lat, lon = persistence["lat"].values, persistence["lon"].values
-    mean, _ = net.predict(net_inputs(inp, latest, lat, lon)[None])  # (1, nodes, E - 1)
+    # where the 27-day median is missing (too few days), persistence stands in, as in the ridge's prior
+    known = NodeInputs(inp.latest, np.where(np.isfinite(inp.median27), inp.median27, inp.latest), inp.kp,
+                       inp.day_of_year)
+    mean, _ = net.predict(net_inputs(known, latest, lat, lon)[None])  # (1, nodes, E - 1)
     steps = info.epochs - 1
-    tec[:steps] = np.maximum(0.5 * (tec[:steps] + mean[0].T.reshape(steps, len(lat), len(lon))), 0.0)
+    net_tec = mean[0].T.reshape(steps, len(lat), len(lon))
+    tec[:steps] = np.where(np.isfinite(net_tec), np.maximum(0.5 * (tec[:steps] + net_tec), 0.0), tec[:steps])
     return tec, sigma, info, dt.datetime.strptime(net_path.stem[len("nodes_net_"):], "%Y%m%d").date().isoformat()

@@ -55,7 +55,7 @@ class NodeInputs:
     """What a node forecast of one target day is issued from, known at issue time."""
 
     latest: np.ndarray  # (E, lat, lon) the issue day's maps at the target epochs' UT (the persistence map)
-    median27: np.ndarray  # (E, lat, lon) the 27-day median map at the target epochs (previous days only)
+    median27: np.ndarray  # (E, lat, lon) the 27-day median map at the target epochs (the issue day and before)
     kp: np.ndarray  # (KP_STEPS,) the issue day's Kp
     day_of_year: int  # of the target day
 
@@ -325,8 +325,13 @@ def net_training_windows(series: np.ndarray, times: pd.DatetimeIndex, kp: pd.Ser
 
     rng = np.random.default_rng(seed)
     xs, ys, issued = [], [], []
+    from swx.science.dtec import REFERENCE_DAYS
+
+    settled = pd.Timestamp(times[0]) + pd.Timedelta(days=REFERENCE_DAYS - 1)  # a median of 27 days, as when forecasting
     for k in range(series.shape[1]):
         x, y, issue = make_windows(feature_matrix(pd.Series(series[:, k], index=times), kp, float(lon[k])))
+        keep = issue >= settled
+        x, y, issue = x[keep], y[keep], issue[keep]
         if not len(issue):
             continue
         pick = np.sort(rng.choice(len(issue), size=min(windows_per_node, len(issue)), replace=False))
