@@ -160,3 +160,29 @@ def test_the_node_networks_forecast_window_is_the_station_models_window_at_22_ut
     assert len(at) == 1
     np.testing.assert_allclose(mine[node], x[at[0]], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(y[at[0]], maps[i + 1][:-1, 1, 2], rtol=1e-6)  # the target day's 00..22 UT
+
+
+def test_the_network_reads_no_nan_and_the_ridge_stands_where_it_has_no_value():
+    """After an outage the 27-day median is missing at some epochs: persistence stands in (as in the
+    ridge's prior), so the network's window has no NaN; where the network still gives none, and at the
+    last epoch it does not cover, the node map is the ridge's."""
+    import datetime as dt
+
+    from swx.science.nodes import net_inputs, with_known_median, with_network
+
+    rng = np.random.default_rng(2)
+    latest = (10 + rng.random((13, NLAT, NLON))).astype(np.float32)
+    median = latest + 1
+    median[3:6] = np.nan
+    inp = NodeInputs(latest, median, rng.uniform(0, 5, KP_STEPS), 80)
+    known = with_known_median(inp)
+    np.testing.assert_array_equal(known.median27[3:6], latest[3:6])
+    np.testing.assert_array_equal(known.median27[:3], median[:3])
+    lat, lon = np.linspace(60, -60, NLAT), np.linspace(-150, 150, NLON)
+    assert np.isfinite(net_inputs(known, dt.date(2015, 3, 20), lat, lon)).all()
+    ridge = (20 + rng.random((13, NLAT, NLON)))
+    net = ridge[:12] + 2.0
+    net[0, 0, 0] = np.nan
+    out = with_network(ridge, net)
+    np.testing.assert_allclose(out[1:12], ridge[1:12] + 1.0)  # the mean of the two
+    assert out[0, 0, 0] == ridge[0, 0, 0] and out[12].tolist() == ridge[12].tolist()

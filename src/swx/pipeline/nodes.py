@@ -42,6 +42,8 @@ from swx.science.nodes import (
     net_training_windows,
     node_forecast,
     training_set,
+    with_known_median,
+    with_network,
 )
 
 log = logging.getLogger(__name__)
@@ -221,11 +223,6 @@ def forecast_nodes(ctx: Context, latest: dt.date, persistence: xr.DataArray, med
         log.warning("%s: the node map is the ridge's alone", exc)
         return tec, sigma, info, ""
     lat, lon = persistence["lat"].values, persistence["lon"].values
-    # where the 27-day median is missing (too few days), persistence stands in, as in the ridge's prior
-    known = NodeInputs(inp.latest, np.where(np.isfinite(inp.median27), inp.median27, inp.latest), inp.kp,
-                       inp.day_of_year)
-    mean, _ = net.predict(net_inputs(known, latest, lat, lon)[None])  # (1, nodes, E - 1)
-    steps = info.epochs - 1
-    net_tec = mean[0].T.reshape(steps, len(lat), len(lon))
-    tec[:steps] = np.where(np.isfinite(net_tec), np.maximum(0.5 * (tec[:steps] + net_tec), 0.0), tec[:steps])
+    mean, _ = net.predict(net_inputs(with_known_median(inp), latest, lat, lon)[None])  # (1, nodes, E - 1)
+    tec = with_network(tec, mean[0].T.reshape(info.epochs - 1, len(lat), len(lon)))
     return tec, sigma, info, dt.datetime.strptime(net_path.stem[len("nodes_net_"):], "%Y%m%d").date().isoformat()

@@ -314,6 +314,22 @@ def net_inputs(inp: NodeInputs, issue_day: dt.date, lat: np.ndarray, lon: np.nda
     return out.reshape(steps, n_lat * n_lon, -1).transpose(1, 0, 2)
 
 
+def with_known_median(inp: NodeInputs) -> NodeInputs:
+    """The inputs with persistence standing in where the 27-day median is missing (too few days after
+    an outage), as in the ridge's prior: the network never reads a NaN."""
+    return NodeInputs(inp.latest, np.where(np.isfinite(inp.median27), inp.median27, inp.latest), inp.kp,
+                      inp.day_of_year)
+
+
+def with_network(tec: np.ndarray, net_tec: np.ndarray) -> np.ndarray:
+    """The node map: the ridge's (E, lat, lon) averaged with the network's (E - 1, lat, lon) over the
+    epochs the network covers, the ridge alone at the last epoch and wherever the network has no value."""
+    out = np.array(tec, dtype=float, copy=True)
+    steps = net_tec.shape[0]
+    out[:steps] = np.where(np.isfinite(net_tec), np.maximum(0.5 * (out[:steps] + net_tec), 0.0), out[:steps])
+    return out
+
+
 def net_training_windows(series: np.ndarray, times: pd.DatetimeIndex, kp: pd.Series, lat: np.ndarray,
                          lon: np.ndarray, *, windows_per_node: int, seed: int = 0
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
