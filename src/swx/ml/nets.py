@@ -51,6 +51,11 @@ class ModelConfig:
         if self.architecture == "ridge" and self.gaussian:
             raise ValueError("the ridge member has no Gaussian head (its sigma is its validation RMSE)")
 
+    @property
+    def has_linear_path(self) -> bool:
+        """A network with its linear path (the ridge member is nothing but one)."""
+        return self.linear_skip and self.architecture != "ridge"
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -88,7 +93,7 @@ class GroupedStationModel(nn.Module):
                 fan = u
             if c.target == "departure":
                 p["head"] = torch.zeros_like(p["head"])  # untrained = the baseline
-            if c.linear_skip and c.architecture != "ridge":
+            if c.has_linear_path:
                 p["skip"] = torch.zeros(c.n_in * f, c.n_out)
             p["head_b"] = torch.zeros(c.n_out)
             if c.gaussian:
@@ -132,7 +137,7 @@ class GroupedStationModel(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         feats = self._features(x)
         mean = torch.baddbmm(self.head_b[:, None, :], feats, self.head)
-        if self.config.linear_skip and self.config.architecture != "ridge":
+        if self.config.has_linear_path:
             s, b = x.shape[:2]
             mean = mean + torch.bmm(x.reshape(s, b, -1), self.skip)
         if not self.config.gaussian:

@@ -94,12 +94,18 @@ def node_model_ends(models_dir: Path, centre: str) -> list[dt.date]:
     return _ends(node_model_dir(models_dir, centre), _NAME)
 
 
+def _newest(ends: list[dt.date], latest: dt.date) -> dt.date | None:
+    """Point in time: the newest training end a forecast issued from the maps of `latest` may use (a
+    model trained on the maps before `latest`), or None. Not on `latest`'s own maps: a day's file ends
+    with the next midnight, the first epoch of the day the forecast is scored on."""
+    usable = [e for e in ends if e <= latest]
+    return usable[-1] if usable else None
+
+
 def node_model_at(models_dir: Path, centre: str, latest: dt.date) -> Path | None:
-    """Point in time: the newest node model of `centre` trained on the maps before `latest` (the newest
-    day a forecast is issued from), or None. Not on `latest`'s own maps: a day's file ends with the next
-    midnight, the first epoch of the day the forecast is scored on."""
-    usable = [e for e in node_model_ends(models_dir, centre) if e <= latest]
-    return node_model_path(models_dir, centre, usable[-1]) if usable else None
+    """The newest node model of `centre` trained on the maps before `latest` (`_newest`), or None."""
+    end = _newest(node_model_ends(models_dir, centre), latest)
+    return None if end is None else node_model_path(models_dir, centre, end)
 
 
 def node_net_path(models_dir: Path, centre: str, train_end: dt.date) -> Path:
@@ -111,10 +117,15 @@ def node_net_ends(models_dir: Path, centre: str) -> list[dt.date]:
     return _ends(node_model_dir(models_dir, centre), _NET_NAME)
 
 
+def node_net_end_at(models_dir: Path, centre: str, latest: dt.date) -> dt.date | None:
+    """The training end of the newest node network trained on the maps before `latest`, or None."""
+    return _newest(node_net_ends(models_dir, centre), latest)
+
+
 def node_net_at(models_dir: Path, centre: str, latest: dt.date) -> Path | None:
     """Point in time, as `node_model_at`: the newest node network trained on the maps before `latest`."""
-    usable = [e for e in node_net_ends(models_dir, centre) if e <= latest]
-    return node_net_path(models_dir, centre, usable[-1]) if usable else None
+    end = node_net_end_at(models_dir, centre, latest)
+    return None if end is None else node_net_path(models_dir, centre, end)
 
 
 def save_node_net(net: StationForecaster, models_dir: Path, centre: str, train_end: dt.date) -> Path:

@@ -112,7 +112,7 @@ class StationForecaster:
         if self.model_config.architecture == "ridge" and init_from is None:
             return self._fit_ridge(x_train, y_train, x_val if has_val else None, y_val if has_val else None)
         xs_train, ys_train = self._scale(x_train, y_train)
-        if init_from is None and self.model_config.linear_skip:
+        if init_from is None and self.model_config.has_linear_path:
             self._start_linear(xs_train, ys_train)
         xt, yt = self._tensor(xs_train), self._tensor(ys_train)
         xv, yv = (self._tensor(a) for a in self._scale(x_val, y_val)) if has_val else (None, None)

@@ -21,8 +21,8 @@ from swx.ml.node_model import (
     load_node_net,
     node_model_at,
     node_model_ends,
-    node_net_at,
-    node_net_ends,
+    node_net_end_at,
+    node_net_path,
     save_node_model,
     save_node_net,
 )
@@ -30,7 +30,7 @@ from swx.ml.nets import ModelConfig
 from swx.ml.training import StationForecaster, TrainConfig
 from swx.pipeline.context import Context, archived_maps
 from swx.science.dtec import MIN_REFERENCE_DAYS
-from swx.science.features import FEATURES
+from swx.science.features import persistence_from_windows
 from swx.science.nodes import (
     KP_STEPS,
     NET_FEATURES,
@@ -130,7 +130,7 @@ def train_node_model(ctx: Context, train_end: dt.date, *, days: int = NODE_TRAIN
     net = "not retrained (the daily update retrains it every %d days)" % NET_REFRESH_DAYS
     if network:
         try:
-            net = _train_node_net(ctx, maps, calendar[0], ref, train_end)
+            net = _train_node_net(ctx, maps, calendar[0], ref, kp, train_end)
         except Exception as exc:  # noqa: BLE001 - the ridges are saved and serve; the older network stays
             log.error("node network for %s not trained, the ridges serve with the previous network (if any): "
                       "%s: %s", train_end, type(exc).__name__, exc)
@@ -139,7 +139,8 @@ def train_node_model(ctx: Context, train_end: dt.date, *, days: int = NODE_TRAIN
                                n_days=info.n_days, cv_skill=info.cv_skill, network=net)
 
 
-def _train_node_net(ctx: Context, maps: np.ndarray, first: dt.date, ref: xr.DataArray, train_end: dt.date) -> str:
+def _train_node_net(ctx: Context, maps: np.ndarray, first: dt.date, ref: xr.DataArray, kp: pd.Series,
+                    train_end: dt.date) -> str:
     """Train the network shared by the nodes on windows at NET_NODES random nodes (the last 5 % of the
     issue times its validation), save it; returns its file, or why there is none."""
     n_days, epochs = maps.shape[:2]
@@ -152,7 +153,7 @@ def _train_node_net(ctx: Context, maps: np.ndarray, first: dt.date, ref: xr.Data
     nodes = rng.choice(grid_lat.size, size=min(NET_NODES, grid_lat.size), replace=False)
     series = maps.reshape(n_days, epochs, -1)[:, :-1, nodes].reshape(-1, len(nodes))  # only the drawn nodes
     times = pd.date_range(pd.Timestamp(first, tz="UTC"), periods=len(series), freq=f"{24 // (epochs - 1)}h")
-    x, y, issued = net_training_windows(series, times, _kp_series(ctx), grid_lat.ravel()[nodes],
+    x, y, issued = net_training_windows(series, times, kp, grid_lat.ravel()[nodes],
                                         grid_lon.ravel()[nodes], windows_per_node=NET_WINDOWS_PER_NODE,
                                         seed=train_end.toordinal())
     # the last 5 % of the issue times validate; the training windows stop a day before them, so no
@@ -163,7 +164,7 @@ def _train_node_net(ctx: Context, maps: np.ndarray, first: dt.date, ref: xr.Data
     net = StationForecaster(NET_CONFIG, NET_TRAINING, station_seeds=[0], device=ctx.settings.device)
     net.fit(x[None, train], y[None, train], x[None, val], y[None, val])
     pred, _ = net.predict(x[None, val])
-    pers = x[val][:, :, FEATURES.index("vtec")]
+    pers = persistence_from_windows(x[None, val], y.shape[-1])[0]
     skill = 1 - np.sqrt(np.mean((pred[0] - y[val]) ** 2)) / np.sqrt(np.mean((pers - y[val]) ** 2))
     path = save_node_net(net, ctx.settings.models_dir, ctx.centre, train_end)
     log.info("node network trained on %d windows at %d nodes to %s: %+.0f %% against persistence on its "
@@ -191,8 +192,8 @@ def update_node_model(ctx: Context, day: dt.date) -> NodeTrainingSummary:
     end = day
     if end in ends:
         return _not_trained(f"already trained on the maps before {day}", str(ends[-1]))
-    nets = [e for e in node_net_ends(ctx.settings.models_dir, ctx.centre) if e <= end]
-    stale = not nets or (end - nets[-1]).days >= NET_REFRESH_DAYS
+    net_end = node_net_end_at(ctx.settings.models_dir, ctx.centre, end)
+    stale = net_end is None or (end - net_end).days >= NET_REFRESH_DAYS
     return train_node_model(ctx, end, network=stale)
 
 
@@ -214,15 +215,15 @@ def forecast_nodes(ctx: Context, latest: dt.date, persistence: xr.DataArray, med
     inp = NodeInputs(persistence.values.astype(np.float32), np.asarray(median27, np.float32),
                      _day_kp(_kp_series(ctx), latest), target_day.timetuple().tm_yday)
     tec, sigma = node_forecast(model, inp)
-    net_path = node_net_at(ctx.settings.models_dir, ctx.centre, latest)
-    if net_path is None or info.epochs != NET_EPOCHS:
+    net_end = node_net_end_at(ctx.settings.models_dir, ctx.centre, latest)
+    if net_end is None or info.epochs != NET_EPOCHS:
         return tec, sigma, info, ""
     try:
-        net = load_node_net(net_path)
+        net = load_node_net(node_net_path(ctx.settings.models_dir, ctx.centre, net_end))
     except NodeModelError as exc:
         log.warning("%s: the node map is the ridge's alone", exc)
         return tec, sigma, info, ""
     lat, lon = persistence["lat"].values, persistence["lon"].values
     mean, _ = net.predict(net_inputs(with_known_median(inp), latest, lat, lon)[None])  # (1, nodes, E - 1)
     tec = with_network(tec, mean[0].T.reshape(info.epochs - 1, len(lat), len(lon)))
-    return tec, sigma, info, dt.datetime.strptime(net_path.stem[len("nodes_net_"):], "%Y%m%d").date().isoformat()
+    return tec, sigma, info, net_end.isoformat()

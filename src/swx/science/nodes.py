@@ -256,19 +256,25 @@ def issue_inputs(maps: np.ndarray, day_of_year: np.ndarray, kp: np.ndarray) -> I
     E, lat, lon), NaN for a missing day; `day_of_year` (days,) and `kp` (days, KP_STEPS) of each day.
     Issue day i forecasts day i + 1 from its own maps and the 27-day median of days i-26..i (as a
     forecast issued after day i has them); days without a complete input or target are left out."""
-    from swx.science.dtec import MIN_REFERENCE_DAYS, REFERENCE_DAYS, nan_median_first_axis
+    from swx.science.dtec import REFERENCE_DAYS, nan_median_first_axis
 
     maps = np.asarray(maps, np.float32)
-    n_days = maps.shape[0]
     whole = np.isfinite(maps).all(axis=(1, 2, 3))
-    for i in range(MIN_REFERENCE_DAYS - 1, n_days - 1):
+    for i in _issue_days(whole):
         window = slice(max(0, i - REFERENCE_DAYS + 1), i + 1)
-        if not (whole[i] and whole[i + 1] and whole[window].sum() >= MIN_REFERENCE_DAYS):
-            continue
         past = maps[window][whole[window]]
         median = (np.partition(past, len(past) // 2, axis=0)[len(past) // 2] if len(past) % 2
                   else nan_median_first_axis(past)).astype(np.float32)
         yield i, NodeInputs(maps[i], median, kp[i], int(day_of_year[i + 1]))
+
+
+def _issue_days(whole: np.ndarray) -> list[int]:
+    """The issue days of `issue_inputs`, from which days are complete (`whole`, one flag a day): the day
+    and the next complete, and enough complete days in its 27-day reference."""
+    from swx.science.dtec import MIN_REFERENCE_DAYS, REFERENCE_DAYS
+
+    return [i for i in range(MIN_REFERENCE_DAYS - 1, len(whole) - 1)
+            if whole[i] and whole[i + 1] and whole[max(0, i - REFERENCE_DAYS + 1):i + 1].sum() >= MIN_REFERENCE_DAYS]
 
 
 def training_set(maps: np.ndarray, day_of_year: np.ndarray, kp: np.ndarray
@@ -277,13 +283,13 @@ def training_set(maps: np.ndarray, day_of_year: np.ndarray, kp: np.ndarray
     y (n, nodes, E) and the issue days' indices."""
     maps = np.asarray(maps, np.float32)
     e, nodes = maps.shape[1], maps[0, 0].size
-    pairs = list(issue_inputs(maps, day_of_year, kp))  # the inputs hold views and one median map per day
-    x = np.empty((len(pairs), nodes, n_features(e)), np.float32)  # filled in place: no second copy
-    y = np.empty((len(pairs), nodes, e), np.float32)
-    for k, (i, inp) in enumerate(pairs):
+    issued = _issue_days(np.isfinite(maps).all(axis=(1, 2, 3)))
+    x = np.empty((len(issued), nodes, n_features(e)), np.float32)  # filled in place: no second copy
+    y = np.empty((len(issued), nodes, e), np.float32)
+    for k, (i, inp) in enumerate(issue_inputs(maps, day_of_year, kp)):  # one day's median at a time
         x[k] = node_features(inp)
         y[k] = (maps[i + 1] - inp.prior()).reshape(e, -1).T
-    return x, y, np.asarray([i for i, _ in pairs], dtype=int)
+    return x, y, np.asarray(issued, dtype=int)
 
 
 # ------------------------------------------------------------------------------------ the node network
