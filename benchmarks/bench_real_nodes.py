@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from swx.archive import load_indices
-from swx.ml.training import StationForecaster
+from swx.ml.node_model import fit_node_net, predict_node_net
 from swx.pipeline.nodes import NET_CONFIG, NET_TRAINING
 from swx.science.nodes import KP_STEPS, NodeRidge, issue_inputs, net_inputs, net_training_windows, training_set
 from swx.science.series import read_doy_csv
@@ -89,11 +89,10 @@ def main(argv: list[str] | None = None) -> dict:
     xw, yw, issued_w = net_training_windows(flat[before], times[before], kp_utc, lat, np.repeat(lon, 3),
                                             windows_per_node=100_000)
     val = issued_w >= np.quantile(issued_w, 0.95)
-    net = StationForecaster(NET_CONFIG, NET_TRAINING, station_seeds=[0], device="cpu")
-    net.fit(xw[None, ~val], yw[None, ~val], xw[None, val], yw[None, val])
+    net = fit_node_net(NET_CONFIG, NET_TRAINING, xw, yw, ~val, val)
     net_s = time.perf_counter() - t1
     wanted = set(int(i) for i in issued[test])
-    net_fc = {i: net.predict(net_inputs(inp, days[i], lat, lon)[None])[0][0] for i, inp in issue_inputs(maps, doy, kp_days)
+    net_fc = {i: predict_node_net(net, net_inputs(inp, days[i], lat, lon)) for i, inp in issue_inputs(maps, doy, kp_days)
               if i in wanted}
     network = forecast.copy()
     network[:, :, :steps] = np.maximum(np.stack([net_fc[int(i)] for i in issued[test]]), 0.0)

@@ -111,7 +111,7 @@ def render() -> None:
                  .reindex(["low", "mid", "high"]).round(2))
         st.dataframe(table)
         st.caption("Mean weight of each member per latitude band (over the leads): `nodes` is the node models' "
-                   "forecast at every grid node, `corrected` the node map corrected by the station blend, then the persistence "
+                   "forecast at every grid node (a ridge per node averaged with a network shared by the nodes), `corrected` the node map corrected by the station blend, then the persistence "
                    "and 27-day median maps. " + (
                        f"Fitted on the {days} map(s) verified in the {q.MAP_WINDOW_DAYS} days before the "
                        "issue day, shrunk toward "

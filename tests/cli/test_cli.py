@@ -441,3 +441,29 @@ def test_extension_check_measures_the_seed_and_says_why_not_the_node_map(ionex_d
     assert "idw" in r.output and "global" in r.output
     assert "stations (seed): measured above" in r.output
     assert "nodes (published): not measured on two files" in r.output and "consecutive days" in r.output
+
+
+def test_train_nodes_trains_the_ridges_and_the_network_up_to_the_day_asked(monkeypatch):
+    """`swx train-nodes` on an archive of 2-hourly maps: both node models trained on the maps up to the
+    day asked (the file dated the first day they never saw), and the summary says what they are."""
+    import datetime as dt
+
+    import re
+
+    from swx.ml.node_model import node_model_ends, node_net_ends
+    from swx.pipeline import nodes
+    from tests.helpers import node_map_site
+
+    monkeypatch.setattr(nodes, "NET_NODES", 12)  # the command's wiring, not the network's skill
+    ctx = node_map_site(monkeypatch, dt.date(2014, 10, 20), dt.date(2015, 3, 18), ridge_end=dt.date(2015, 3, 8),
+                        node_end=None)
+    r = runner.invoke(app, ["train-nodes", "--train-end", "2015-03-10", "--days", "130"])
+    assert r.exit_code == 0, r.output
+    assert node_model_ends(ctx.settings.models_dir, "sim") == [dt.date(2015, 3, 11)]
+    assert node_net_ends(ctx.settings.models_dir, "sim") == [dt.date(2015, 3, 11)]
+    out = " ".join(r.output.split())
+    got = re.search(r"node models trained on (\d+) issue days up to 2015-03-10", out)
+    assert got and 100 < int(got.group(1)) <= 130, out  # the first days serve the 27-day median
+    assert "nodes_net2_20150311.pt" in out and "out-of-fold skill" in out
+    r = runner.invoke(app, ["train-nodes", "--days", "20"])
+    assert r.exit_code != 0 and "130" in r.output

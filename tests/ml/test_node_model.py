@@ -80,5 +80,49 @@ def test_the_node_network_is_found_point_in_time_and_a_broken_file_is_a_clear_er
     back = load_node_net(node_net_at(tmp_path, "sim", dt.date(2015, 3, 12)))
     np.testing.assert_allclose(back.predict(x)[0], net.predict(x)[0], rtol=1e-6)
     node_net_path(tmp_path, "sim", dt.date(2015, 3, 12)).write_bytes(b"not a checkpoint")
-    with pytest.raises(NodeModelFileError, match="nodes_net_20150312.pt: not a readable node network"):
+    with pytest.raises(NodeModelFileError, match="nodes_net2_20150312.pt: not a readable node network"):
         load_node_net(node_net_path(tmp_path, "sim", dt.date(2015, 3, 12)))
+
+
+def test_a_node_network_of_an_older_input_rule_is_not_read(tmp_path):
+    """A network file of the older input rule (TECU windows) beside the ridges is ignored: read as
+    today's it would forecast nonsense; the next update trains one of the current rule."""
+    from swx.ml.node_model import NET_FORMAT, node_model_dir, node_net_at, node_net_ends, node_net_path
+
+    folder = node_model_dir(tmp_path, "sim")
+    folder.mkdir(parents=True)
+    (folder / "nodes_net_20150309.pt").write_bytes(b"an older rule's checkpoint")
+    assert node_net_ends(tmp_path, "sim") == []
+    assert node_net_at(tmp_path, "sim", dt.date(2015, 3, 20)) is None
+    assert node_net_path(tmp_path, "sim", dt.date(2015, 3, 9)).name == f"nodes_net{NET_FORMAT}_20150309.pt"
+
+
+def test_the_node_network_forecasts_relative_to_the_windows_level():
+    """One network serves the crests and the polar night: it learns windows relative to their level,
+    so the same day's shape at ten times the TEC is forecast at ten times the TEC, and a window at the
+    crests does not swamp the loss of one at 3 TECU."""
+    from swx.ml.nets import ModelConfig
+    from swx.ml.node_model import fit_node_net, predict_node_net
+    from swx.ml.training import TrainConfig
+    from swx.science.features import FEATURES
+    from swx.science.nodes import NET_FEATURES
+
+    rng = np.random.default_rng(3)
+    n, steps = 400, 12
+    shape = 1 + 0.5 * np.sin(np.linspace(0, 2 * np.pi, 2 * steps))[None, :] + rng.normal(0, 0.02, (n, 2 * steps))
+    scale = rng.choice([3.0, 30.0], n)[:, None]
+    x = rng.normal(0, 1, (n, steps, len(NET_FEATURES))).astype(np.float32)
+    x[:, :, FEATURES.index("vtec")] = scale * shape[:, :steps]
+    x[:, :, FEATURES.index("median27_ahead")] = scale * shape[:, steps:]
+    y = (scale * shape[:, steps:]).astype(np.float32)
+    train = np.arange(n) < 360
+    net = fit_node_net(ModelConfig(architecture="cnn", units=8, n_features=len(NET_FEATURES)),
+                       TrainConfig(epochs=3, batch_size=64), x, y, train, ~train)
+    low = x[~train].copy()
+    low[:, :, FEATURES.index("vtec")] = 3.0 * shape[~train, :steps]
+    low[:, :, FEATURES.index("median27_ahead")] = 3.0 * shape[~train, steps:]
+    high = low.copy()
+    high[:, :, [FEATURES.index("vtec"), FEATURES.index("median27_ahead")]] *= 10.0
+    np.testing.assert_allclose(predict_node_net(net, high), 10.0 * predict_node_net(net, low), rtol=1e-4)
+    err = np.abs(predict_node_net(net, x[~train]) - y[~train]) / scale[~train]
+    assert err.mean() < 0.1  # relative to the level, both kinds of node are forecast alike

@@ -186,3 +186,24 @@ def test_the_network_reads_no_nan_and_the_ridge_stands_where_it_has_no_value():
     out = with_network(ridge, net)
     np.testing.assert_allclose(out[1:12], ridge[1:12] + 1.0)  # the mean of the two
     assert out[0, 0, 0] == ridge[0, 0, 0] and out[12].tolist() == ridge[12].tolist()
+
+
+def test_a_window_relative_to_its_level_keeps_its_shape_and_floors_the_polar_night():
+    from swx.science.features import FEATURES
+    from swx.science.nodes import NET_FEATURES, NET_LEVEL_FLOOR_TECU, relative_windows
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0.5, 2.0, (3, 12, len(NET_FEATURES))).astype(np.float32)
+    v, m = FEATURES.index("vtec"), FEATURES.index("median27_ahead")
+    x[0, :, [v, m]] *= 40.0  # the crests
+    x[2, :, v] = 0.2  # a polar night below the floor
+    y = rng.uniform(0.5, 2.0, (3, 12)).astype(np.float32)
+    xr, yr, level = relative_windows(x, y)
+    np.testing.assert_allclose(level[:2], x[:2, :, v].mean(axis=1), rtol=1e-6)
+    assert level[2] == NET_LEVEL_FLOOR_TECU
+    np.testing.assert_allclose(xr[:, :, v] * level[:, None], x[:, :, v], rtol=1e-6)
+    np.testing.assert_allclose(xr[:, :, m] * level[:, None], x[:, :, m], rtol=1e-6)
+    np.testing.assert_allclose(yr * level[:, None], y, rtol=1e-6)
+    others = [k for k in range(len(NET_FEATURES)) if k not in (v, m)]
+    np.testing.assert_array_equal(xr[:, :, others], x[:, :, others])  # Kp, time, latitude as they were
+    assert xr[0, :, v].mean() == pytest.approx(1.0, rel=1e-5)

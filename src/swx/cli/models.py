@@ -54,9 +54,10 @@ def train_nodes_cmd(
                                                                       "default two years.")] = None,
 ) -> None:
     """Train the node models of the global map: a ridge model at every grid node of the centre's
-    archived maps, forecasting the next day from the issue day's anomaly, Kp and the season; the
-    penalty and the out-of-fold 1-sigma from blocked cross-validation. Saved beside the station models,
-    found point in time by the forecasts (`SWX_MAP_MODEL=nodes`, the default)."""
+    archived maps, forecasting the next day from the issue day's anomaly, Kp and the season (the
+    penalty and the out-of-fold 1-sigma from blocked cross-validation), and one network shared by the
+    nodes (2-hourly maps only), averaged with the ridges. Saved beside the station models, found
+    point in time by the forecasts (`SWX_MAP_MODEL=nodes`, the default)."""
     import datetime as dt
 
     from swx.errors import NotFoundError

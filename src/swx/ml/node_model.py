@@ -1,7 +1,8 @@
 """The node models' files: the ridge per node (`swx.science.nodes.NodeRidge`), one file per analysis
 centre and training end, `models/nodes/<centre>/nodes_<YYYYMMDD>.npz` (the date: the first day the model
-never saw), and the network shared by the nodes, `nodes_net_<YYYYMMDD>.pt` beside it (retrained less
-often). Both are found point in time as the station models are: a forecast issued from the maps of day D
+never saw), and the network shared by the nodes, `nodes_net2_<YYYYMMDD>.pt` beside it (retrained less
+often; the 2 is its input rule, `NET_FORMAT`: a network of an older rule is not read, and the next
+update trains one). Both are found point in time as the station models are: a forecast issued from the maps of day D
 uses the newest model trained on the maps before D, never one that saw the day it forecasts."""
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from swx.io.atomic import atomic_write_bytes
-from swx.ml.training import StationForecaster
-from swx.science.nodes import NodeModelError, NodeRidge
+from swx.ml.training import StationForecaster, TrainConfig
+from swx.ml.nets import ModelConfig
+from swx.science.nodes import NodeModelError, NodeRidge, relative_windows
 
 NODE_MODELS = "nodes"
+#: the node network's input rule: 2 = windows relative to their level (`relative_windows`)
+NET_FORMAT = 2
 _NAME = re.compile(r"^nodes_(\d{8})\.npz$")
-_NET_NAME = re.compile(r"^nodes_net_(\d{8})\.pt$")
+_NET_NAME = re.compile(rf"^nodes_net{NET_FORMAT}_(\d{{8}})\.pt$")
 
 
 class NodeModelFileError(NodeModelError):
@@ -109,7 +113,7 @@ def node_model_at(models_dir: Path, centre: str, latest: dt.date) -> Path | None
 
 
 def node_net_path(models_dir: Path, centre: str, train_end: dt.date) -> Path:
-    return node_model_dir(models_dir, centre) / f"nodes_net_{train_end:%Y%m%d}.pt"
+    return node_model_dir(models_dir, centre) / f"nodes_net{NET_FORMAT}_{train_end:%Y%m%d}.pt"
 
 
 def node_net_ends(models_dir: Path, centre: str) -> list[dt.date]:
@@ -126,6 +130,22 @@ def node_net_at(models_dir: Path, centre: str, latest: dt.date) -> Path | None:
     """Point in time, as `node_model_at`: the newest node network trained on the maps before `latest`."""
     end = node_net_end_at(models_dir, centre, latest)
     return None if end is None else node_net_path(models_dir, centre, end)
+
+
+def fit_node_net(config: ModelConfig, training: TrainConfig, x: np.ndarray, y: np.ndarray, train: np.ndarray,
+                 val: np.ndarray, *, device: str = "cpu") -> StationForecaster:
+    """The network shared by the nodes, trained on the windows `x` (n, steps, NET_FEATURES) and targets
+    `y` (n, steps) of `train` (a mask), early-stopped on `val`, all relative to each window's level."""
+    xr, yr, _ = relative_windows(x, y)
+    net = StationForecaster(config, training, station_seeds=[0], device=device)
+    return net.fit(xr[None, train], yr[None, train], xr[None, val], yr[None, val])
+
+
+def predict_node_net(net: StationForecaster, x: np.ndarray) -> np.ndarray:
+    """The node network's forecast (n, steps) in TECU of the windows `x` (n, steps, NET_FEATURES)."""
+    xr, _, level = relative_windows(x)
+    mean, _ = net.predict(xr[None])
+    return mean[0] * level[:, None]
 
 
 def save_node_net(net: StationForecaster, models_dir: Path, centre: str, train_end: dt.date) -> Path:

@@ -17,17 +17,19 @@ import xarray as xr
 from swx.archive import load_indices
 from swx.ml.node_model import (
     NodeModelInfo,
+    fit_node_net,
     load_node_model,
     load_node_net,
     node_model_at,
     node_model_ends,
     node_net_end_at,
     node_net_path,
+    predict_node_net,
     save_node_model,
     save_node_net,
 )
 from swx.ml.nets import ModelConfig
-from swx.ml.training import StationForecaster, TrainConfig
+from swx.ml.training import TrainConfig
 from swx.pipeline.context import Context, archived_maps
 from swx.science.dtec import MIN_REFERENCE_DAYS
 from swx.science.features import persistence_from_windows
@@ -51,7 +53,8 @@ log = logging.getLogger(__name__)
 #: days of archived maps a node model is trained on (two years: every season twice)
 NODE_TRAIN_DAYS = 730
 #: the network shared by the nodes: a 1-D CNN (the method's kernel 2) on the station models' windows
-#: with the node's latitude, trained on NET_WINDOWS_PER_NODE windows at each of NET_NODES nodes drawn at
+#: with the node's latitude, its vTEC relative to the window's level (`relative_windows`: chosen on the
+#: real series before 2017, docs/extension.md), trained on NET_WINDOWS_PER_NODE windows at each of NET_NODES nodes drawn at
 #: random over the globe; its forecast is averaged with the ridge's over the 12 epochs it covers.
 #: Measured on the demo archive before these choices were fixed: at nodes it never saw, the shared CNN
 #: alone 20.8 % below persistence, the ridge 18.3 %, their mean 22.2 % (docs/extension.md)
@@ -161,11 +164,10 @@ def _train_node_net(ctx: Context, maps: np.ndarray, first: dt.date, ref: xr.Data
     cut = np.quantile(issued, 0.95)
     val = issued >= cut
     train = issued < cut - pd.Timedelta(hours=24).value
-    net = StationForecaster(NET_CONFIG, NET_TRAINING, station_seeds=[0], device=ctx.settings.device)
-    net.fit(x[None, train], y[None, train], x[None, val], y[None, val])
-    pred, _ = net.predict(x[None, val])
+    net = fit_node_net(NET_CONFIG, NET_TRAINING, x, y, train, val, device=ctx.settings.device)
+    pred = predict_node_net(net, x[val])
     pers = persistence_from_windows(x[None, val], y.shape[-1])[0]
-    skill = 1 - np.sqrt(np.mean((pred[0] - y[val]) ** 2)) / np.sqrt(np.mean((pers - y[val]) ** 2))
+    skill = 1 - np.sqrt(np.mean((pred - y[val]) ** 2)) / np.sqrt(np.mean((pers - y[val]) ** 2))
     path = save_node_net(net, ctx.settings.models_dir, ctx.centre, train_end)
     log.info("node network trained on %d windows at %d nodes to %s: %+.0f %% against persistence on its "
              "validation windows (the last 5 %%); %s", int(train.sum()), len(nodes), train_end, 100 * skill, path.name)
@@ -224,6 +226,6 @@ def forecast_nodes(ctx: Context, latest: dt.date, persistence: xr.DataArray, med
         log.warning("%s: the node map is the ridge's alone", exc)
         return tec, sigma, info, ""
     lat, lon = persistence["lat"].values, persistence["lon"].values
-    mean, _ = net.predict(net_inputs(with_known_median(inp), latest, lat, lon)[None])  # (1, nodes, E - 1)
-    tec = with_network(tec, mean[0].T.reshape(info.epochs - 1, len(lat), len(lon)))
+    mean = predict_node_net(net, net_inputs(with_known_median(inp), latest, lat, lon))  # (nodes, E - 1)
+    tec = with_network(tec, mean.T.reshape(info.epochs - 1, len(lat), len(lon)))
     return tec, sigma, info, net_end.isoformat()

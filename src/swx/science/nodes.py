@@ -320,6 +320,24 @@ def net_inputs(inp: NodeInputs, issue_day: dt.date, lat: np.ndarray, lon: np.nda
     return out.reshape(steps, n_lat * n_lon, -1).transpose(1, 0, 2)
 
 
+#: the level a node network's window is divided by is never below this (TECU): quiet polar nights
+NET_LEVEL_FLOOR_TECU = 1.0
+#: the window columns that are vTEC values (divided by the window's level)
+_TEC_COLUMNS = [FEATURES.index("vtec"), FEATURES.index("median27_ahead")]
+
+
+def relative_windows(x: np.ndarray, y: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """A window's vTEC inputs and targets relative to its own level: the mean vTEC of its input
+    steps (at least NET_LEVEL_FLOOR_TECU). One network serves nodes whose TEC differs tenfold (the
+    crests against a polar night); in TECU its loss and one set of scales would be the crests' alone.
+    Returns x and y so divided and the levels (n,) to multiply the forecast back by."""
+    x = np.array(x, dtype=np.float32, copy=True)
+    level = np.maximum(x[:, :, FEATURES.index("vtec")].mean(axis=1), NET_LEVEL_FLOOR_TECU).astype(np.float32)
+    x[:, :, _TEC_COLUMNS] /= level[:, None, None]
+    return x, (None if y is None else (np.asarray(y, np.float32) / level[:, None])), level
+
+
 def with_known_median(inp: NodeInputs) -> NodeInputs:
     """The inputs with persistence standing in where the 27-day median is missing (too few days after
     an outage), as in the ridge's prior: the network never reads a NaN."""
