@@ -10,7 +10,7 @@ import logging
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -87,6 +87,42 @@ DEFAULT_MIRRORS: dict[str, list[str]] = {
 }
 
 
+#: A product or centre code (IONEX's three characters: cod, cor, c1p, igs, ...): it becomes file and
+#: folder names and database keys, so nothing else is taken as one.
+_PRODUCT_CODE = re.compile(r"^[a-z][a-z0-9]{2}$")
+#: The fields a mirror's URL template may hold (`swx.sources.gim`)
+URL_TEMPLATE_FIELDS = frozenset({"yyyy", "yy", "doy", "name", "NAME"})
+ExtensionMethod = Literal["residual", "idw", "nequick"]
+GimSource = Literal["remote", "local", "simulated"]
+GIM_SOURCES: tuple[str, ...] = get_args(GimSource)
+EXTENSION_METHODS: tuple[str, ...] = get_args(ExtensionMethod)
+
+
+def check_product_code(code: str) -> str:
+    """`code` when it is a product or centre code (three lower-case letters or digits, a letter first)."""
+    if not _PRODUCT_CODE.match(code):
+        raise ValueError(f"{code[:40]!r} is not a centre or product code (expected three letters or digits, "
+                         "e.g. cod, igs, c1p)")
+    return code
+
+
+def check_url_template(template: str) -> str:
+    """`template` when it is an http(s) or ftp URL whose fields are those a mirror can fill."""
+    import string
+
+    scheme = template.split("://", 1)[0].lower() if "://" in template else ""
+    if scheme not in ("https", "http", "ftp"):
+        raise ValueError(f"{mask_secrets(template)[:80]!r} is not an http(s) or ftp URL template")
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise ValueError(f"{mask_secrets(template)[:80]!r}: {exc}") from None
+    if fields - URL_TEMPLATE_FIELDS:
+        raise ValueError(f"{mask_secrets(template)[:80]!r}: unknown field(s) {', '.join(sorted(fields - URL_TEMPLATE_FIELDS))}"
+                         f" (expected {{{'}, {'.join(sorted(URL_TEMPLATE_FIELDS))}}})")
+    return template
+
+
 #: The station models, in the order they are shown: the method's three networks and the linear member.
 NETWORKS: tuple[str, ...] = ("lstm", "gru", "cnn")
 ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
@@ -133,6 +169,9 @@ TARGETS = ("departure", "level")
 BLEND = "blend"
 #: The centre code of the simulated GIM source: every file, row and product made from it carries it.
 SIMULATED_CENTRE = "sim"
+#: The source code the observations of an imported series carry (`swx import-series`): kept apart from
+#: the values extracted from any centre's maps, even at the same station and time.
+IMPORTED_CENTRE = "imported"
 
 
 class Settings(BaseSettings):
@@ -155,7 +194,7 @@ class Settings(BaseSettings):
                                               "default CODE's 1-day prediction c1p); not with the simulated source")
     gim_wait_min: float = Field(0.0, ge=0, le=720, description="Daily run: minutes to wait for the issue day's map "
                                 "(tried again every 10 min) before forecasting degraded from older maps")
-    gim_source: Literal["remote", "local", "simulated"] = Field(
+    gim_source: GimSource = Field(
         "simulated", description="Where GIMs come from: remote mirrors, a local folder, or the simulator")
     gim_local_dir: Path | None = Field(None, description="Folder of IONEX files for gim_source=local")
     gim_mirrors: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_MIRRORS.items()},
@@ -178,7 +217,7 @@ class Settings(BaseSettings):
         "nodes", description="The global map: 'nodes' (a forecast at every grid node, the stations' blend spread over "
                              "it, blended walk-forward with persistence and the 27-day median, calibrated sigma) or "
                              "'stations' (the 18 stations extended over the baselines' map alone)")
-    extension_method: Literal["residual", "idw", "nequick"] = Field(
+    extension_method: ExtensionMethod = Field(
         "residual", description="Global extension method (residual field: best measured, docs/extension.md)")
     extension_compare: list[str] = Field(default_factory=list,
                                          description="Extra extension methods run and verified beside it (JSON list)")
@@ -203,7 +242,53 @@ class Settings(BaseSettings):
     http_backoff_s: float = Field(2.0, ge=0, description="Base of the exponential backoff (with jitter)")
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.strip().upper() if isinstance(v, str) else v
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(v)
+        except (ArgumentError, ValueError) as exc:
+            raise ValueError("not a database URL (expected e.g. sqlite:///var/swx.sqlite or "
+                             "postgresql+psycopg://user@host/db)") from exc
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"a {url.get_backend_name()} database: swx runs on sqlite or postgresql")
+        return v
+
+    @field_validator("gim_centre")
+    @classmethod
+    def _centre_name(cls, v: str) -> str:
+        return check_product_code(v.strip().lower())
+
+    @field_validator("gim_mirrors")
+    @classmethod
+    def _mirrors(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for code, templates in v.items():
+            check_product_code(code)
+            if not templates:
+                raise ValueError(f"{code}: no URL template")
+            for t in templates:
+                check_url_template(t)
+        return v
+
+    @field_validator("extension_compare")
+    @classmethod
+    def _methods(cls, v: list[str]) -> list[str]:
+        bad = [m for m in v if m not in EXTENSION_METHODS]
+        if bad:
+            raise ValueError(f"unknown method(s) {', '.join(map(repr, bad))}: expected {', '.join(EXTENSION_METHODS)}")
+        return v
 
     @field_validator("gim_local_dir", "earthdata_netrc", "database_url", "cache_dir", "station_catalog", "dask_address",
                      "gim_fallbacks", "train_max_windows",
@@ -226,15 +311,10 @@ class Settings(BaseSettings):
             raise ValueError(f"SWX_FORECAST_ARCHITECTURE must be one of {', '.join((BLEND, *ARCHITECTURES))}, not {v!r}")
         return v
 
-    @field_validator("gim_centre")
-    @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.strip().lower()
-
     @field_validator("gim_fallbacks", "gim_rivals")
     @classmethod
     def _lower_all(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else [c.strip().lower() for c in v if c.strip()]
+        return None if v is None else [check_product_code(c.strip().lower()) for c in v if c.strip()]
 
     @property
     def display_database_url(self) -> str:
@@ -274,5 +354,24 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once; tests call `get_settings.cache_clear()`)."""
-    return Settings()
+    """The process-wide settings (read once; tests call `get_settings.cache_clear()`). A setting that
+    cannot be right is a `SettingsError` naming the variable and what it expects, never pydantic's
+    report (nor the value: it may hold a password)."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError as SourceError
+
+    from swx.errors import SettingsError
+
+    try:
+        return Settings()
+    except SourceError as exc:  # a list or mapping setting that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"SWX_{field.group(1).upper()}" if field else "a setting"
+        raise SettingsError(f"{name}: not valid JSON (expected e.g. [\"cor\"] for a list, "
+                            "{\"cod\": [\"https://...\"]} for mirrors)") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "SWX_" + str(first["loc"][0]).upper() if first.get("loc") else "a setting"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        why = str(first.get("msg", "")).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {why}{more}") from None

@@ -323,3 +323,74 @@ def test_a_chunk_of_days_publishes_what_the_days_one_at_a_time_publish(trained):
         np.testing.assert_allclose(wa["weight"], wb["weight"], atol=1e-5)
         assert (wa["n_samples"] == wb["n_samples"]).all()
     assert (q.blend_weights(engine, chunk[-1].run_id)["n_samples"] > 0).any()  # fitted on the chunk's own runs
+
+
+def test_a_second_source_at_a_station_never_breaks_or_enters_the_forecast(trained, tmp_path):
+    """A receiver's series imported on a catalog station (the documented use) and another centre's
+    values at the same station and times: the runs go on, and what the blend is fitted on is this
+    centre's maps alone, each source's baselines its own."""
+    from swx.config import IMPORTED_CENTRE
+    from swx.pipeline.forecast import VerifiedPast
+    from swx.pipeline.ingest import import_series_stage
+    from swx.science.blend import BlendConfig
+    from swx.store.writes import write_observations
+
+    ctx = trained
+    first = forecast(ctx, dt.date(2015, 3, 12))
+    code = "E000N50"
+    window = (dt.datetime(2015, 2, 10, tzinfo=dt.UTC), dt.datetime(2015, 3, 15, tzinfo=dt.UTC))
+    t = pd.date_range("2015-02-10", "2015-03-13 22:00", freq="2h", tz="UTC")
+    receiver = tmp_path / "receiver.csv"
+    pd.DataFrame({"time": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "vtec": 99.0}).to_csv(receiver, index=False)
+    assert import_series_stage(ctx.settings, receiver, code).values == len(t)
+    write_observations(ctx.engine, pd.DataFrame({"station": code, "time": t, "vtec": 55.0, "centre": "cod"}))
+    both = q.station_series(ctx.engine, code, *window)
+    assert set(both.centre) == {"sim", IMPORTED_CENTRE, "cod"} and both.time.duplicated().any()
+
+    runs = [forecast(ctx, dt.date(2015, 3, d)) for d in (13, 14)]
+    assert not any(r.degraded for r in runs), [r.reason for r in runs]
+    assert q.latest_run(ctx.engine)["status"] == "ok"
+    assert (q.blend_weights(ctx.engine, runs[-1].run_id).n_samples == 2).all()
+    past = VerifiedPast.read(ctx, dt.date(2015, 3, 15), dt.date(2015, 3, 15), BlendConfig())
+    mine = q.station_series(ctx.engine, code, *window, centre="sim").set_index("time")["vtec"]
+    seen = past.observed["vtec"][code].dropna()
+    assert len(seen) > 12 * 20 and seen.max() < 55.0
+    np.testing.assert_allclose(seen.to_numpy(), mine.reindex(seen.index.tz_localize("UTC")).to_numpy())
+    assert not first.degraded
+
+
+def test_a_run_that_fails_before_publishing_is_recorded_failed(trained, monkeypatch):
+    """What a chunk's runs share (the history, the members, the verified past) fails: no forecast is
+    published, and each day's run is recorded failed with the reason, so monitoring stops saying OK."""
+    from swx.pipeline import forecast as stage
+    from swx.pipeline.status import run_status
+
+    ctx = trained
+    forecast(ctx, dt.date(2015, 3, 12))
+
+    def broken(*args, **kwargs):
+        raise ValueError("Length mismatch: Expected 372 rows, received array of length 1116")
+
+    monkeypatch.setattr(stage.VerifiedPast, "read", broken)
+    with pytest.raises(ValueError, match="Length mismatch"):
+        stage.forecast_days(ctx, [dt.date(2015, 3, 13), dt.date(2015, 3, 14)])
+    runs = q.runs(ctx.engine).set_index("target_day")
+    for day in (dt.date(2015, 3, 14), dt.date(2015, 3, 15)):
+        assert runs.loc[day, "status"] == "failed" and "Length mismatch" in runs.loc[day, "reason"]
+    assert runs.loc[dt.date(2015, 3, 13), "status"] == "ok"
+    doc, healthy = run_status(ctx.settings, max_age_h=1e6)
+    assert not healthy and "the latest run failed: " in doc["problem"] and "Length mismatch" in doc["problem"]
+
+
+def test_maps_days_old_are_no_forecast_for_tomorrow(trained):
+    """The newest maps are a week old: no run is published (it would stand as the latest in
+    monitoring); up to MAX_CARRY_DAYS the run carries them forward, marked degraded."""
+    from swx.errors import NotFoundError
+    from swx.pipeline.forecast import MAX_CARRY_DAYS
+
+    ctx = trained  # maps up to 18 March 2015
+    with pytest.raises(NotFoundError, match="are of 2015-03-18, 7 days old: a run carries maps forward 3 days at most"):
+        forecast(ctx, dt.date(2015, 3, 25))
+    assert q.latest_run(ctx.engine) is None
+    r = forecast(ctx, dt.date(2015, 3, 18) + dt.timedelta(days=MAX_CARRY_DAYS))
+    assert r.degraded and r.latest_day == dt.date(2015, 3, 18) and "3 day(s) old" in r.reason

@@ -333,3 +333,29 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
     summary = ingest_waiting(settings, [D3], D3, sleep=arrives, clock=lambda: now[0])
     assert slept == [600.0] and [(r.day, r.status, r.level) for r in summary.results] == [(D3, "fetched", "rapid")]
     assert default_issue_day(dt.datetime(2020, 1, 10, 6, 30, tzinfo=dt.UTC)) == D2  # yesterday's maps at 06:30
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda ds: ds.assign(tec=ds.tec * np.nan), "has values at 0% of its nodes"),
+    (lambda ds: ds.assign(tec=ds.tec.where(ds.lat > -40)), "has values at 72% of its nodes"),
+    (lambda ds: ds.isel(time=[0]), "leave 24 h of 2020-01-08 without a map"),
+    (lambda ds: ds.isel(time=slice(0, 7)), "leave 12 h of 2020-01-08 without a map"),
+    (lambda ds: ds.sel(lat=ds.lat >= 0), "a regional grid (latitude 0..87.5"),
+], ids=["all-9999", "southern-third-9999", "one-map", "half-a-day", "regional-grid"])
+def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, damage, reason):
+    """Whatever its name says: a day of maps without values, with one map or half a day of them, or on
+    a regional grid is refused with the reason and nothing is archived, so the good file offered later
+    is archived (not skipped as a day already held)."""
+    from swx.io.ionex import write_ionex
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    a = Archive(tmp_path / "archive")
+    write_ionex(damage(make_gim(D1)), folder / "codg0080.20i")
+    src = LocalDirectorySource(folder)
+    [bad] = ingest_gims(src, a, src.available()).results
+    assert bad.status == "failed" and reason in bad.reason and "codg0080.20i" in bad.reason, bad.reason
+    assert "\n" not in bad.reason and not a.has_gim("cod", D1) and a.gim_days("cod") == []
+    write_ionex(make_gim(D1), folder / "codg0080.20i")
+    [good] = ingest_gims(src, a, src.available()).results
+    assert good.status == "fetched" and a.has_gim("cod", D1)

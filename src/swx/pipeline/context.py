@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.archive import Archive, load_indices
-from swx.config import Settings
+from swx.config import IMPORTED_CENTRE, Settings
 from swx.errors import InputError, InsufficientDataError
 from swx.io.filecache import FileCache
 from swx.io.gim_names import product_chain
@@ -40,6 +40,11 @@ class Context:
     stations: list[Station]
     centre: str
     imported: list[str] = field(default_factory=list)  # codes whose series come from the database
+
+    def source_of(self, code: str) -> str:
+        """Where a station's observations come from: its imported series, or this context's centre's
+        maps (a station may hold both, and other centres' too: they are never mixed)."""
+        return IMPORTED_CENTRE if code in self.imported else self.centre
 
     @cached_property
     def engine(self):
@@ -175,7 +180,7 @@ def _imported_series(ctx: Context, stations: list[Station], start: dt.date | Non
     hi = dt.datetime.combine((end or dt.date(2100, 1, 1)) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     cols = {}
     for st in stations:
-        s = station_series(engine, st.code, lo, hi)
+        s = station_series(engine, st.code, lo, hi, centre=IMPORTED_CENTRE)
         cols[st.code] = s.set_index("time")["vtec"]
     return pd.DataFrame(cols)
 

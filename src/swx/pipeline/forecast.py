@@ -72,11 +72,20 @@ class ForecastResult:
     on_baselines: dict[str, str] = field(default_factory=dict)  # stations whose blend leans on the baselines
 
 
+#: a run whose newest maps are older than this is not published: a forecast "for tomorrow" from
+#: maps a week old is no forecast, and it would stand as the latest run in monitoring
+MAX_CARRY_DAYS = 3
+
+
 def _latest_day(ctx: Context, archived: list[dt.date], issue_day: dt.date) -> dt.date:
     """The newest archived day up to `issue_day` whose file matches its recorded checksum: a file left
     without (or with a wrong) checksum record, as a killed ingest can leave it, is passed over as a
-    missing day is (the run is then degraded), never read."""
+    missing day is (the run is then degraded), never read. At most MAX_CARRY_DAYS before `issue_day`."""
     for d in reversed([d for d in archived if d <= issue_day]):
+        if (issue_day - d).days > MAX_CARRY_DAYS:
+            raise NotFoundError(f"the newest {ctx.centre} maps on or before {issue_day} are of {d}, "
+                                f"{(issue_day - d).days} days old: a run carries maps forward {MAX_CARRY_DAYS} days "
+                                "at most (ingest the missing days first: swx ingest gims / swx run)")
         if ctx.archive.has_gim(ctx.centre, d):
             return d
         log.warning("%s GIM of %s fails its checksum (or has none): passed over; `swx ingest gims --force` "
@@ -214,9 +223,8 @@ class VerifiedPast:
         hi = dt.datetime.combine(last_target, dt.time(), tzinfo=dt.UTC)
         observed = {c: {} for c in ("vtec", *BASELINES)}
         for code in codes:
-            obs = station_series(ctx.engine, code, lo, hi)
-            obs = obs[obs["centre"] == ctx.centre].set_index(obs["time"].dt.tz_convert("UTC").dt.tz_localize(None))
-            obs = obs[~obs.index.duplicated()]
+            obs = station_series(ctx.engine, code, lo, hi, centre=ctx.source_of(code))
+            obs = obs.set_index(obs["time"].dt.tz_convert("UTC").dt.tz_localize(None))
             for column in observed:
                 observed[column][code] = obs[column]
         published = {day: rows.reset_index(drop=True) for day, rows in past.groupby("target_day")}
@@ -381,6 +389,34 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
                 with contextlib.suppress(NotFoundError):  # no valid day before it: nothing to recompute
                     lead_in.append(_Day(day, _latest_day(ctx, archived, day)))
             day += dt.timedelta(days=1)
+    try:
+        shared = _chunk_inputs(ctx, days, lead_in, architectures, config, recompute_from)
+    except Exception as exc:
+        _record_failed(ctx, days, exc, flow_run_id)
+        raise
+    history, lead_in_members, members, past = shared
+    return _publish_days(ctx, plans, issue_days, history, lead_in, lead_in_members, members, past, config,
+                         methods, flow_run_id, on_day)
+
+
+def _record_failed(ctx: Context, days: list[_Day], exc: BaseException, flow_run_id: str) -> None:
+    """What every run of a chunk shares failed before any run row was written: each day gets its run,
+    failed with the reason, so monitoring sees the failure instead of the last good run."""
+    log.error("forecasts for %s .. %s failed before publishing: %s", days[0].target_day, days[-1].target_day,
+              reason_of(exc))
+    with contextlib.suppress(Exception):  # the database itself may be what failed: the error is raised anyway
+        for d in days:
+            issue = pd.Timestamp(d.latest, tz="UTC") + pd.Timedelta(days=1) - STEP
+            run_id = start_run(ctx.engine, issue_time=issue.to_pydatetime(), target_day=d.target_day,
+                               flow_run_id=flow_run_id, code_version=code_version(),
+                               settings_hash=settings_hash(ctx.settings), data_source=ctx.centre)
+            finish_run(ctx.engine, run_id, status="failed", reason=reason_of(exc))
+
+
+def _chunk_inputs(ctx: Context, days: list[_Day], lead_in: list[_Day], architectures: list[str] | None,
+                  config: BlendConfig, recompute_from: dt.date | None):
+    """What the runs of a chunk share: the station history, every run's member forecasts, the stored
+    observations and the verified past the blends are fitted on."""
     first, last = min(d.latest for d in days + lead_in), max(d.latest for d in days)
     history = station_history(ctx, first - dt.timedelta(days=HISTORY_DAYS), last)
     every = member_forecasts(ctx, history, [d.latest for d in lead_in + days], architectures)
@@ -393,6 +429,15 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
     # lead-in starts at the issue day `recompute_from`, whose target is the next day
     past = VerifiedPast.read(ctx, days[0].target_day, days[-1].target_day, config,
                              published_until=recompute_from)
+    return history, lead_in_members, members, past
+
+
+def _publish_days(ctx: Context, plans: list[_Day | SwxError], issue_days: list[dt.date], history: pd.DataFrame,
+                  lead_in: list[_Day], lead_in_members: list, members: list, past: VerifiedPast,
+                  config: BlendConfig, methods: list[str], flow_run_id: str,
+                  on_day: Callable[[dt.date], None] | None) -> list[ForecastResult | SwxError]:
+    """The runs of a chunk, day by day, each from what existed before its issue time."""
+    days = [p for p in plans if isinstance(p, _Day)]
     for n, (day, got) in enumerate(zip(lead_in, lead_in_members), start=1):
         if isinstance(got, MemberForecasts):
             past.add(-n, day.target_day, got.issue, _as_published(got, [st.code for st in ctx.stations], day.lag))

@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.archive import Archive
-from swx.config import Settings, lat_band, recorded_path
+from swx.config import IMPORTED_CENTRE, Settings, lat_band, recorded_path
 from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError, reason_of
 from swx.io.atomic import remove_stale_parts
 from swx.io.gim_names import level_rank, product_level
@@ -133,14 +133,43 @@ class IngestSummary:
         return "\n".join(self.lines())
 
 
+#: what makes a file a usable day of global maps, whatever its name says: maps at least every
+#: MAX_MAP_GAP_H hours from 00:00 to at least 22:00 UT (2-hourly products have 12-13), a grid reaching
+#: GLOBAL_LAT_DEG in both hemispheres and all longitudes, and MIN_VALID_FRACTION of each map's values
+MAX_MAP_GAP_H = 2.0
+GLOBAL_LAT_DEG = 85.0
+GLOBAL_LON_SPAN_DEG = 350.0
+MIN_VALID_FRACTION = 0.9
+
+
 def check_day(ds, day: dt.date, name: str) -> None:
-    """Refuse a file whose maps are not those of `day` (00:00 of day .. 00:00 of the next day)."""
+    """Refuse a file that is not a usable day of global maps of `day`: epochs outside 00:00 of the day ..
+    00:00 of the next, too few of them to cover the day, a regional grid, or maps mostly without values
+    (9999 in IONEX). Archived, such a day would be taken for a good one: the correct file offered later
+    skipped, and every forecast reading it failing."""
     t = ds["time"].values
     lo = np.datetime64(day, "ns")
     hi = lo + np.timedelta64(1, "D")
     if t.min() < lo or t.max() > hi:
         raise IonexFormatError(f"maps from {str(t.min())[:16]} to {str(t.max())[:16]} do not belong to {day}",
                                path=name, expected=f"epochs within {day} 00:00 .. {day + dt.timedelta(days=1)} 00:00")
+    hours = np.concatenate([[0.0], np.sort((t - lo) / np.timedelta64(1, "h")), [24.0]])
+    gap = float(np.diff(hours)[:-1].max())  # the file may end at 22:00 (the next day's file has 00:00)
+    if 24.0 - hours[-2] > MAX_MAP_GAP_H + 1e-9 or gap > MAX_MAP_GAP_H + 1e-9:
+        raise IonexFormatError(f"{len(t)} map(s) from {str(t.min())[11:16]} to {str(t.max())[11:16]} UT leave "
+                               f"{max(gap, 24.0 - hours[-2]):g} h of {day} without a map", path=name,
+                               expected=f"maps at least every {MAX_MAP_GAP_H:g} h from 00:00 to 22:00 UT or later")
+    lat, lon = ds["lat"].values, ds["lon"].values
+    if lat.max() < GLOBAL_LAT_DEG or lat.min() > -GLOBAL_LAT_DEG or np.ptp(lon) < GLOBAL_LON_SPAN_DEG:
+        raise IonexFormatError(f"a regional grid (latitude {lat.min():g}..{lat.max():g}, longitude "
+                               f"{lon.min():g}..{lon.max():g})", path=name,
+                               expected=f"a global grid: latitude to ±{GLOBAL_LAT_DEG:g}° at least, all longitudes")
+    valid = np.isfinite(ds["tec"].values).reshape(len(t), -1).mean(axis=1)
+    if valid.min() < MIN_VALID_FRACTION:
+        k = int(valid.argmin())
+        raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT has values at {valid[k]:.0%} of its nodes",
+                               path=name, expected=f"at least {MIN_VALID_FRACTION:.0%} of every map's nodes with "
+                               "a value (not 9999)")
 
 
 def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *, force: bool = False,
@@ -426,5 +455,5 @@ def import_series_stage(settings: Settings, file: Path, station: str, *, lat: fl
                                       lat_band=lat_band(lat), surface=surface, origin="imported")])
     values = series.dropna()
     write_observations(engine, pd.DataFrame({"station": station, "time": values.index, "vtec": values.to_numpy(),
-                                             "centre": "imported"}))
+                                             "centre": IMPORTED_CENTRE}))
     return SeriesImport(station, len(values), counts)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from sqlalchemy import Engine, Float, Integer, and_, cast, func, select
+from sqlalchemy import Engine, Float, Integer, and_, cast, func, select, true
 
 from swx.config import data_path, get_settings
 from swx.io.gim_names import PREDICTED_LABELS
@@ -79,14 +79,14 @@ def _epoch_seconds(col, dialect: str):
 _PG_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("t", ">f8"), ("l2", ">i4"), ("v", ">f8")])
 
 
-def _pg_series(conn, station_id: int, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
-    """PostgreSQL fast path: the series of each centre as binary COPY, decoded by numpy."""
+def _pg_series(conn, station_id: int, start: dt.datetime, end: dt.datetime, only: str | None) -> pd.DataFrame:
+    """PostgreSQL fast path: the series of each centre (or of `only`) as binary COPY, decoded by numpy."""
     centres = conn.execute(select(m.Observation.centre).where(
         m.Observation.station_id == station_id, m.Observation.time >= start, m.Observation.time < end)
         .distinct()).scalars().all()
     raw = conn.connection.driver_connection
     frames = []
-    for centre in sorted(centres):
+    for centre in sorted(c for c in centres if only is None or c == only):
         sql = ("COPY (SELECT extract(epoch FROM time)::float8, vtec FROM observations WHERE station_id = %s "
                "AND centre = %s AND time >= %s AND time < %s ORDER BY time) TO STDOUT (FORMAT BINARY)")
         with raw.cursor() as cur:
@@ -98,7 +98,7 @@ def _pg_series(conn, station_id: int, start: dt.datetime, end: dt.datetime) -> p
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["t", "centre", "vtec"])
 
 
-def _sqlite_series(conn, station_id: int, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+def _sqlite_series(conn, station_id: int, start: dt.datetime, end: dt.datetime, only: str | None) -> pd.DataFrame:
     """SQLite fast path: one key-ordered range scan per centre, epoch seconds computed by SQLite, plain
     tuples straight into numpy (UTCDateTime stores naive UTC ISO text)."""
     fmt = "%Y-%m-%d %H:%M:%S.%f"
@@ -107,7 +107,7 @@ def _sqlite_series(conn, station_id: int, start: dt.datetime, end: dt.datetime) 
     centres = [r[0] for r in raw.execute("SELECT DISTINCT centre FROM observations WHERE station_id = ? "
                                          "AND time >= ? AND time < ?", args).fetchall()]
     frames = []
-    for centre in sorted(centres):
+    for centre in sorted(c for c in centres if only is None or c == only):
         rows = raw.execute("SELECT CAST(strftime('%s', time) AS INTEGER), vtec FROM observations WHERE station_id = ? "
                            "AND time >= ? AND time < ? AND centre = ? ORDER BY time", (*args, centre)).fetchall()
         a = np.array(rows, dtype=float).reshape(-1, 2)
@@ -115,24 +115,27 @@ def _sqlite_series(conn, station_id: int, start: dt.datetime, end: dt.datetime) 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["t", "centre", "vtec"])
 
 
-def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.datetime, *,
+                   centre: str | None = None) -> pd.DataFrame:
     """Observed vTEC of a station in [start, end) with the persistence and 27-day-median baselines
     (computed from the observations: the value 24 h earlier; the median of the 27 previous days at
-    the same UT), one row per time and centre."""
+    the same UT), one row per time and centre (the source: a centre's maps or an imported series);
+    `centre` keeps that source's alone. Each source's baselines are its own."""
     history_start = start - dt.timedelta(days=27)
     with engine.connect() as conn:
         sid = conn.execute(select(m.Station.id).where(m.Station.code == code)).scalar_one_or_none()
         if sid is None:
             raise KeyError(f"unknown station {code!r}")
         if conn.dialect.name == "postgresql":
-            rows = _pg_series(conn, sid, history_start, end)
+            rows = _pg_series(conn, sid, history_start, end, centre)
         elif conn.dialect.name == "sqlite":
-            rows = _sqlite_series(conn, sid, history_start, end)
+            rows = _sqlite_series(conn, sid, history_start, end, centre)
         else:
             secs = _epoch_seconds(m.Observation.time, conn.dialect.name)
             rows = conn.execute(select(secs, m.Observation.centre, m.Observation.vtec)
                                 .where(m.Observation.station_id == sid, m.Observation.time >= history_start,
-                                       m.Observation.time < end)
+                                       m.Observation.time < end,
+                                       true() if centre is None else m.Observation.centre == centre)
                                 .order_by(m.Observation.centre, m.Observation.time)).all()
     if len(rows) == 0:
         return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "centre": pd.Series(dtype=str),
