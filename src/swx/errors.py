@@ -103,6 +103,10 @@ class InputError(SwxError, ValueError):
     period that ends before it starts, a source without its folder)."""
 
 
+class SettingsError(InputError):
+    """A setting (an `SWX_*` variable or `.env` line) that cannot be right: named, with what is expected."""
+
+
 class InsufficientDataError(SwxError, ValueError):
     """The archive or the database holds too little for what was asked (no maps, too few windows to
     train or score); says what is missing and how to get it."""

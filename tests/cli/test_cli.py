@@ -195,7 +195,7 @@ def test_log_lines_and_errors_mask_secrets(monkeypatch, capsys, caplog):
             logger.removeHandler(handler)
     assert "pa'ss" not in seen[-1] and "password=*** dbname=swx" in seen[-1] and "Traceback" in seen[-1]
 
-    def fail():
+    def fail(**kwargs):
         raise InputError("cannot reach postgresql://swx:s3cret@db/swx")
 
     import swx.cli
@@ -416,7 +416,7 @@ def test_debug_shows_the_traceback_the_one_line_hides(monkeypatch, capsys):
     assert code == 0 and SHOW_TRACEBACKS["on"]  # the option is taken
 
     def fail(debug: bool):
-        def app():
+        def app(**kwargs):
             SHOW_TRACEBACKS["on"] = debug  # what the --debug callback does
             raise InputError("cannot reach postgresql://swx:s3cret@db/swx")
         return app
@@ -467,3 +467,67 @@ def test_train_nodes_trains_the_ridges_and_the_network_up_to_the_day_asked(monke
     assert "nodes_net2_20150311.pt" in out and "out-of-fold skill" in out
     r = runner.invoke(app, ["train-nodes", "--days", "20"])
     assert r.exit_code != 0 and "130" in r.output
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--arch", "lstm", "--epochs", "-1"], "Invalid value for '--epochs'"),
+    (["train", "--arch", "lstm", "--units", "0"], "Invalid value for '--units'"),
+    (["train", "--ensemble", "0"], "Invalid value for '--ensemble'"),
+    (["train", "--arch", "transformer"], "'transformer': expected lstm, gru, cnn, ridge"),
+    (["train", "--target", "ratio"], "'ratio': expected departure, level"),
+    (["train", "--train-end", "9999-12-31"], "--train-end: 9999-12-31: expected a day from 1995-01-01 to tomorrow"),
+    (["forecast", "--day", "2030-01-01"], "--day: 2030-01-01: expected a day from 1995-01-01 to tomorrow"),
+    (["forecast", "--day", "0001-01-01"], "--day: 0001-01-01: expected a day from 1995-01-01"),
+    (["forecast", "--day", "2015-03-10", "--method", "kriging"], "'kriging': expected residual, idw, nequick"),
+    (["evaluate", "--start", "2015-03-01", "--end", "2015-03-02", "--format", "xml"], "'xml': expected table, json"),
+    (["evaluate", "--start", "2015-03-05", "--end", "2015-03-02"], "2015-03-02 is before start 2015-03-05"),
+    (["verify-maps", "--day", "2015-03-10", "--format", "xml"], "'xml': expected table, json"),
+    (["gridsearch", "--workers", "0"], "Invalid value for '--workers'"),
+    (["gridsearch", "--arch", "ridge"], "'ridge': expected lstm, gru, cnn"),
+    (["gridsearch", "--units", "0"], "--units: 0: expected a number from 1"),
+    (["update", "--day", "2015-03-10", "--margin", "nan"], "--margin: nan: expected a number from 0 to 1"),
+    (["backfill", "--start", "2015-03-01", "--end", "2015-03-02", "--chunk-days", "0"], "'--chunk-days'"),
+    (["backfill", "--start", "2015-03-01", "--end", "2015-03-02", "--step", "publish"], "'publish': expected ingest"),
+    (["ingest", "gims", "--start", "2020-01-01", "--centre", "abcdefghijklmnopqrstuvw"], "not a centre or product code"),
+    (["ingest", "gims", "--start", "2020-01-01", "--source", "ftp"], "'ftp': expected remote, local, simulated"),
+    (["db", "upgrade", "nosuch"], "revision 'nosuch': not a migration of this swx"),
+    (["no-such-command"], "No such command 'no-such-command'"),
+])
+def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv, message, monkeypatch, capsys):
+    """Arguments that switched the guardrails off (an untrained model registered with --epochs -1, a
+    forecast of 2030 from the maps of 2015, --format xml taken as a table) or ended in a traceback:
+    one line naming the argument and what it expects, exit 2, and nothing written."""
+    from swx.config import get_settings
+
+    code, out = run_cli_main(monkeypatch, capsys, argv)
+    assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
+    assert out.startswith("error: ") and "Traceback" not in out
+    assert not (get_settings().data_dir / "models").exists() and not (get_settings().data_dir / "archive").exists()
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"SWX_HTTP_RETRIES": "-1"}, "SWX_HTTP_RETRIES: Input should be greater than or equal to 0"),
+    ({"SWX_LOG_LEVEL": "LOUD"}, "SWX_LOG_LEVEL: Input should be 'DEBUG', 'INFO'"),
+    ({"SWX_GIM_MIRRORS": "not json"}, "SWX_GIM_MIRRORS: not valid JSON"),
+    ({"SWX_GIM_MIRRORS": '{"cod": ["htps://host/{yyyy}/{name}"]}'}, "is not an http(s) or ftp URL template"),
+    ({"SWX_GIM_MIRRORS": '{"cod": ["https://host/{year}/{name}"]}'}, "unknown field(s) year"),
+    ({"SWX_GIM_CENTRE": "a-centre-of-23-letters!"}, "SWX_GIM_CENTRE: 'a-centre-of-23-letters!' is not a centre"),
+    ({"SWX_GIM_FALLBACKS": '["../x"]'}, "SWX_GIM_FALLBACKS: '../x' is not a centre"),
+    ({"SWX_EXTENSION_COMPARE": '["kriging"]'}, "SWX_EXTENSION_COMPARE: unknown method(s) 'kriging'"),
+    ({"SWX_DATABASE_URL": "postgresql://swx:s3cret@db:port/swx"}, "SWX_DATABASE_URL: not a database URL"),
+    ({"SWX_DATABASE_URL": "mysql://swx:s3cret@db/swx"}, "SWX_DATABASE_URL: a mysql database"),
+    ({"SWX_DEVICE": "cuda"}, "SWX_DEVICE=cuda: no CUDA device is available here"),
+])
+def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monkeypatch, capsys):
+    """Bad settings ended in pydantic, SQLAlchemy or torch tracebacks; now one line names the variable
+    and what it expects, and never echoes a password."""
+    import torch
+
+    if "SWX_DEVICE" in env and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["status"])
+    assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
+    assert "s3cret" not in out and "Traceback" not in out

@@ -28,9 +28,24 @@ def main() -> None:
     refuses a write, and a file-system fault (missing file, no permission, disk full) are one line on
     stderr and exit status 2 — never a traceback (unless `swx --debug ...`), never the SQL or its parameters,
     never a password."""
+    import typer
+
     SHOW_TRACEBACKS["on"] = False
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Typer's (click's) usage errors
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # `swx`, `swx ingest`: their help
+            console.print(ctx.get_help(), highlight=False)
+            sys.exit(2)
+        # one line naming the argument and what it expects, then where to look
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        console.print(f"[red]error:[/red] {escape(mask_secrets(exc.format_message()))}{escape(where)}",
+                      soft_wrap=True, highlight=False)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        console.print("[red]aborted[/red]")
+        sys.exit(1)
     except Exception as exc:
         line = _one_line(exc)
         if line is None or SHOW_TRACEBACKS["on"]:  # a bug, or --debug: the traceback, its secrets masked too
@@ -38,6 +53,7 @@ def main() -> None:
             sys.exit(1)
         console.print(f"[red]error:[/red] {escape(mask_secrets(line))}", soft_wrap=True, highlight=False)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _one_line(exc: Exception) -> str | None:

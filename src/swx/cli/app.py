@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 from typing import Annotated
 
@@ -58,6 +59,10 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
     SHOW_TRACEBACKS["on"] = debug
     settings = get_settings()
     _setup_logging("DEBUG" if verbose or debug else settings.log_level)
+    if settings.device == "cuda":  # refused before any work, not after an hour of reading data
+        from swx.pipeline.train import check_device
+
+        check_device(settings)
 
 
 def progress_bar() -> Progress:
@@ -81,11 +86,40 @@ def ingest_with_progress(settings, days: list[dt.date] | None, hint: str, **opti
             raise typer.BadParameter(str(exc), param_hint=hint) from None
 
 
-def parse_day(value: str) -> dt.date:
+#: the days a command may name: from the first global maps (CODE, 1995) to tomorrow (UTC)
+DATA_ERA_START = dt.date(1995, 1, 1)
+
+
+def parse_day(value: str, option: str = "--day") -> dt.date:
+    """A day argument, refused before anything runs unless it is a date in swx's era: no forecast of
+    2030 from the maps of 2015, no overflow on year 1 or 9999."""
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    if not DATA_ERA_START <= day <= tomorrow:
+        raise typer.BadParameter(f"{day}: expected a day from {DATA_ERA_START} to tomorrow ({tomorrow})",
+                                 param_hint=option)
+    return day
+
+
+def check_choices(values: list[str] | str | None, allowed: tuple[str, ...], option: str) -> None:
+    """Refuse a value that is not one of `allowed` (a list option: any of its values)."""
+    given = [values] if isinstance(values, str) else list(values or [])
+    unknown = [v for v in given if v not in allowed]
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(map(repr, unknown))}: expected {', '.join(allowed)}", param_hint=option)
+
+
+def check_finite(value: float | None, option: str, lo: float, hi: float) -> None:
+    """Refuse NaN, infinities and numbers outside [lo, hi] (click's ranges let NaN through)."""
+    if value is not None and not (math.isfinite(value) and lo <= value <= hi):
+        raise typer.BadParameter(f"{value:g}: expected a number from {lo:g} to {hi:g}", param_hint=option)
+
+
+#: what `--format` may ask for
+OUTPUT_FORMATS = ("table", "json")
 
 
 def print_scores(df, fmt: str) -> None:

@@ -43,7 +43,7 @@ def simulate_day_cmd(
 
     settings = get_settings()
     with console.status("preparing the simulated source (NeQuick-G tables are computed once and cached)"):
-        write_simulated_day(settings, parse_day(date), out_path)
+        write_simulated_day(settings, parse_day(date, "--date"), out_path)
     out.print(f"wrote {out_path} (SIMULATED, seed {settings.sim_seed})")
 
 
@@ -85,7 +85,7 @@ def simulate_calibrate_cmd(
     from swx.pipeline.simulator_check import calibrate_simulator
 
     with console.status(f"simulating the series' points at {lon:g} E"):
-        fits = calibrate_simulator(get_settings(), real_series, lon=lon, fit_end=parse_day(fit_end), indices=indices)
+        fits = calibrate_simulator(get_settings(), real_series, lon=lon, fit_end=parse_day(fit_end, "--fit-end"), indices=indices)
     t = Table("latitude", "a", "b (ln F/100)", "c (cos)", "s (sin)", title="ln(simulated / real), monthly means")
     for lat, coefficients in fits:
         t.add_row(f"{lat:g}", *(f"{v:.3f}" for v in coefficients))

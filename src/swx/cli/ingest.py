@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from swx.cli.app import app, ingest_app, ingest_with_progress, out, parse_day
-from swx.config import get_settings
+from swx.cli.app import app, check_choices, ingest_app, ingest_with_progress, out, parse_day
+from swx.config import GIM_SOURCES, check_product_code, get_settings
 from swx.errors import InputError, reason_of
 
 if TYPE_CHECKING:
@@ -36,11 +36,17 @@ def ingest_gims_cmd(
     from swx.pipeline.days import daterange
 
     settings = get_settings()
+    check_choices(source, GIM_SOURCES, "--source")
+    if centre is not None:
+        try:
+            check_product_code(centre.strip().lower())
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--centre") from None
     if start is None and not upgrade:
         raise typer.BadParameter("give the first day (or --upgrade for the recent days)", param_hint="--start")
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)  # the newest day whose maps can be out
-    last = parse_day(end) if end else (yesterday if start is None else parse_day(start))
-    first = parse_day(start) if start else last - dt.timedelta(days=settings.gim_upgrade_days - 1)
+    last = parse_day(end, "--end") if end else (yesterday if start is None else parse_day(start, "--start"))
+    first = parse_day(start, "--start") if start else last - dt.timedelta(days=settings.gim_upgrade_days - 1)
     if last < first:
         raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
     summary = ingest_with_progress(settings, daterange(first, last), "--source / --dir", centre=centre, kind=source,

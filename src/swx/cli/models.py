@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from swx.cli.app import app, console, out, parse_day, print_scores
-from swx.config import ARCHITECTURES, TARGETS, get_settings
+from swx.cli.app import OUTPUT_FORMATS, app, check_choices, check_finite, console, out, parse_day, print_scores
+from swx.config import ARCHITECTURES, NETWORKS, TARGETS, get_settings
 
 
 @app.command("train", rich_help_panel="Station models")
@@ -16,11 +16,12 @@ def train_cmd(
     station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
     arch: Annotated[list[str] | None, typer.Option("--arch", help="lstm, gru, cnn or ridge (repeat); default all four.")] = None,
     train_end: Annotated[str | None, typer.Option(help="Last day of training data; default: all but the last 1 %.")] = None,
-    units: Annotated[int, typer.Option(help="Hidden units / filters.")] = 20,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation).")] = 40,
-    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 32,
+    units: Annotated[int, typer.Option(min=1, max=1024, help="Hidden units / filters.")] = 20,
+    epochs: Annotated[int, typer.Option(min=1, max=10_000, help="Maximum epochs (early stopping on validation).")] = 40,
+    batch_size: Annotated[int, typer.Option(min=1, max=65_536, help="Mini-batch size.")] = 32,
     gaussian: Annotated[bool, typer.Option(help="Gaussian head (mean, sigma) trained with the NLL.")] = False,
-    ensemble: Annotated[int, typer.Option(help="Members (seeds) per station; > 1 gives intervals from their spread.")] = 1,
+    ensemble: Annotated[int, typer.Option(min=1, max=64, help="Members (seeds) per station; > 1 gives intervals from "
+                                                              "their spread.")] = 1,
     target: Annotated[str, typer.Option(help="departure (from 0.5 persistence + 0.5 27-day median, added back) "
                                              "or level (vTEC itself).")] = "departure",
 ) -> None:
@@ -29,14 +30,12 @@ def train_cmd(
     from swx.pipeline.context import context
     from swx.pipeline.train import summary_table, train
 
-    if target not in TARGETS:
-        raise typer.BadParameter(f"{target!r}: expected one of {', '.join(TARGETS)}", param_hint="--target")
-    unknown = sorted(set(arch or []) - set(ARCHITECTURES))
-    if unknown:
-        raise typer.BadParameter(f"{', '.join(unknown)}: expected {', '.join(ARCHITECTURES)}", param_hint="--arch")
+    check_choices(target, TARGETS, "--target")
+    check_choices(arch, ARCHITECTURES, "--arch")
+    end = parse_day(train_end, "--train-end") if train_end else None
     ctx = context(get_settings(), station)
     with console.status("training"):
-        df = train(ctx, arch or list(ARCHITECTURES), train_end=parse_day(train_end) if train_end else None,
+        df = train(ctx, arch or list(ARCHITECTURES), train_end=end,
                    units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble,
                    target=target)
     if df.empty:
@@ -68,7 +67,7 @@ def train_nodes_cmd(
     archived = ctx.archive.gim_days(ctx.centre)
     if not archived:
         raise NotFoundError(f"no {ctx.centre} maps in the archive {ctx.archive.root}: ingest them first")
-    last = parse_day(train_end) if train_end else archived[-1]
+    last = parse_day(train_end, "--train-end") if train_end else archived[-1]
     with console.status("training the node models"):
         got = train_node_model(ctx, last + dt.timedelta(days=1), days=days or NODE_TRAIN_DAYS)
     console.print(f"node models trained on {got['n_days']} issue days up to {last}: out-of-fold skill against "
@@ -94,12 +93,16 @@ def evaluate_cmd(
     from swx.pipeline.context import context
     from swx.pipeline.train import evaluate, summary_table
 
+    check_choices(fmt, OUTPUT_FORMATS, "--format")
     odd = [h for h in issue_hour or [] if h % 2]
     if odd:
         raise typer.BadParameter(f"{odd[0]}: forecasts are issued at even UT hours (0, 2, .., 22)",
                                  param_hint="--issue-hour")
     ctx = context(get_settings(), station)
-    df = evaluate(ctx, parse_day(start), parse_day(end), plot=plot, issue_hours=issue_hour)
+    first, last = parse_day(start, "--start"), parse_day(end, "--end")
+    if last < first:
+        raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
+    df = evaluate(ctx, first, last, plot=plot, issue_hours=issue_hour)
     print_scores(summary_table(df), fmt)
     if plot:
         console.print(f"plot: {plot}")
@@ -118,12 +121,15 @@ def update_cmd(
     from swx.pipeline.context import context
     from swx.pipeline.update import update, update_nodes
 
+    day_ = parse_day(day)
+    check_choices(arch, ARCHITECTURES, "--arch")
+    check_finite(margin, "--margin", 0.0, 1.0)
     settings = get_settings()
     ctx = context(settings, station)
-    df = update(ctx, parse_day(day), arch, margin=margin)
+    df = update(ctx, day_, arch, margin=margin)
     out.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
     if settings.map_model == "nodes" and not station:
-        console.print(f"node models of the global map: {update_nodes(ctx, parse_day(day))}")
+        console.print(f"node models of the global map: {update_nodes(ctx, day_)}")
 
 
 @app.command("gridsearch", rich_help_panel="Station models")
@@ -133,12 +139,17 @@ def gridsearch_cmd(
     batch_size: Annotated[list[int] | None, typer.Option("--batch-size", help="Batch sizes (repeat); default 16..128.")] = None,
     epochs: Annotated[list[int] | None, typer.Option("--epochs", help="Epoch limits (repeat); default 20, 50, 100.")] = None,
     station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Local Dask worker processes; default one per core.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help="Local Dask worker processes; default one per "
+                                                                      "core.")] = None,
 ) -> None:
     """Grid search over units, batch size and epochs in parallel (Dask), recorded under the data dir."""
     from swx.pipeline.context import context
     from swx.pipeline.train import gridsearch
 
+    check_choices(arch, NETWORKS, "--arch")
+    for option, values in (("--units", units), ("--batch-size", batch_size), ("--epochs", epochs)):
+        for v in values or []:
+            check_finite(v, option, 1, 10_000)
     grid = {"units": units, "batch_size": batch_size, "epochs": epochs}  # None: the method's values
     df, path = gridsearch(context(get_settings(), station), arch, grid, workers=workers)
     out.print(df.drop(columns=["val_rmse_per_station"]).to_string(index=False), markup=False, highlight=False)

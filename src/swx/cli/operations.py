@@ -9,8 +9,17 @@ from typing import Annotated
 
 import typer
 
-from swx.cli.app import app, console, ingest_with_progress, out, parse_day, print_scores
-from swx.config import BACKFILL_CHUNK_DAYS, get_settings, mask_secrets
+from swx.cli.app import (
+    OUTPUT_FORMATS,
+    app,
+    check_choices,
+    console,
+    ingest_with_progress,
+    out,
+    parse_day,
+    print_scores,
+)
+from swx.config import BACKFILL_CHUNK_DAYS, EXTENSION_METHODS, get_settings, mask_secrets
 from swx.errors import NotFoundError
 
 
@@ -26,7 +35,9 @@ def forecast_cmd(
     from swx.pipeline.forecast import forecast_stage
     from swx.pipeline.report import forecast_map_png
 
-    r = forecast_stage(get_settings(), parse_day(day), methods=method)
+    issue_day = parse_day(day)
+    check_choices(method, EXTENSION_METHODS, "--method")
+    r = forecast_stage(get_settings(), issue_day, methods=method)
     state = f"[yellow]DEGRADED[/]: {r['reason']}" if r["degraded"] else "[green]ok[/]"
     console.print(f"run {r['run_id']}: forecast for {r['target_day']} issued {r['issue_time'][:16]} UTC "
                   f"from the maps of {r['latest_day']}; {state}")
@@ -49,10 +60,12 @@ def verify_maps_cmd(
     from swx.pipeline.context import context
     from swx.pipeline.verify import verification_plot, verify_maps
 
+    target = parse_day(day)
+    check_choices(fmt, OUTPUT_FORMATS, "--format")
     ctx = context(get_settings())
-    df = verify_maps(ctx, parse_day(day))
+    df = verify_maps(ctx, target)
     if plot and not df.empty:
-        verification_plot(ctx, parse_day(day), plot)
+        verification_plot(ctx, target, plot)
         console.print(f"plot: {plot}")
     if df.empty:
         console.print(f"no global forecast for {day} to verify")
@@ -99,7 +112,8 @@ def storms_cmd(
     from swx.pipeline.context import context
     from swx.pipeline.storms import storm_table, storms
 
-    events = storms(context(get_settings()), parse_day(start), parse_day(end))
+    first, last = parse_day(start, "--start"), parse_day(end, "--end")
+    events = storms(context(get_settings()), first, last)
     if not events:
         console.print(f"no storm (Kp >= 5-) between {start} and {end}")
         return
@@ -113,7 +127,7 @@ def backfill_cmd(
     end: Annotated[str, typer.Option(help="Last issue day (inclusive).")],
     step: Annotated[list[str] | None, typer.Option("--step", help="A step to run (repeat): ingest, forecast, verify, "
                                                   "storms; default all.")] = None,
-    chunk_days: Annotated[int, typer.Option(help="Issue days per chunk (the unit of resumption).")
+    chunk_days: Annotated[int, typer.Option(min=1, max=366, help="Issue days per chunk (the unit of resumption).")
                           ] = BACKFILL_CHUNK_DAYS,
     replay_updates: Annotated[bool, typer.Option("--replay-updates", help="Replay the daily incremental model "
                                                  "update of every day first (walk-forward), as the daily flow would "
@@ -138,7 +152,12 @@ def backfill_cmd(
 
     from swx.pipeline.backfill import backfill_stage
 
-    first, last = parse_day(start), parse_day(end)
+    from swx.pipeline.backfill import STEPS
+
+    first, last = parse_day(start, "--start"), parse_day(end, "--end")
+    check_choices(step, STEPS, "--step")
+    if last < first:
+        raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
     t0 = time.monotonic()
     with Progress(TextColumn("[bold]backfill"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

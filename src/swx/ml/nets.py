@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from swx.config import ARCHITECTURES, TARGETS
+from swx.errors import InputError
 from swx.science.verify import ISSUE_BASELINE_PERSISTENCE_WEIGHT
 
 
@@ -161,7 +162,8 @@ def pick_device(preference: str = "auto") -> torch.device:
         return torch.device("cpu")
     if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            raise RuntimeError("SWX_DEVICE=cuda but no CUDA device is available")
+            raise InputError("SWX_DEVICE=cuda: no CUDA device is available here (expected auto or cpu on this "
+                             "machine)")
         return torch.device("cuda")
     return torch.device("cpu")
 

@@ -17,7 +17,7 @@ from swx.config import ARCHITECTURES, BLEND, Settings
 from swx.errors import InsufficientDataError, NoActiveModelError
 from swx.ml.dataset import StationDataset, split_for_training, verification_rows
 from swx.ml.gridsearch import METHOD_GRID, grid_search, save_results
-from swx.ml.nets import ModelConfig, describe_device
+from swx.ml.nets import ModelConfig, describe_device, pick_device
 from swx.ml.registry import ModelRegistry, predict_stations
 from swx.ml.training import EnsembleForecaster, StationForecaster, TrainConfig
 from swx.pipeline.nodes import NodeTrainingSummary, ensure_node_model
@@ -161,6 +161,11 @@ def _walk_forward_blend(issue: pd.DatetimeIndex, predictions: dict[str, np.ndarr
     own = np.stack([sigmas[k] for k in predictions if sigmas.get(k) is not None])
     wf = walk_forward(issue, members, truth, config, prior_sigma=np.sqrt(np.nanmean(own ** 2, axis=0)))
     return wf.mean, wf.sigma
+
+
+def check_device(settings: Settings) -> None:
+    """Refuse SWX_DEVICE=cuda on a machine without a CUDA device (an InputError naming the setting)."""
+    pick_device(settings.device)
 
 
 def training_device(settings: Settings) -> str:

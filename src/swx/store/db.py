@@ -94,8 +94,27 @@ def _key(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
+def _check_revision(engine: Engine, revision: str) -> None:
+    """Refuse a revision the migrations do not know before the database is touched (head, base and
+    relative steps like -1 are alembic's own)."""
+    from alembic.util import CommandError
+
+    if revision in ("head", "heads", "base") or re.fullmatch(r"[+-]\d+", revision):
+        return
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    try:
+        found = script.get_revisions(revision)
+    except CommandError:
+        found = ()
+    if not found:
+        known = [r.revision for r in script.walk_revisions()]
+        raise InputError(f"revision {revision[:40]!r}: not a migration of this swx (expected head, base, -1 or one "
+                         f"of {', '.join(reversed(known))})")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create (an SQLite file: with its folder) or migrate the database to `revision`."""
+    _check_revision(engine, revision)
     _CHECKED.discard(_key(engine))
     if (missing := missing_sqlite_file(engine)) is not None:
         missing.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +122,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    _check_revision(engine, revision)
     _CHECKED.discard(_key(engine))
     command.downgrade(alembic_config(engine), revision)
 
