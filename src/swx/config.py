@@ -254,16 +254,18 @@ class Settings(BaseSettings):
     def _database_url(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
+        import urllib.parse
 
+        expected = "expected e.g. sqlite:///var/swx.sqlite or postgresql+psycopg://user@host/db"
+        scheme = re.match(r"^([a-z][a-z0-9]*)(\+[a-z0-9_]+)?://", v)
+        if scheme is None:
+            raise ValueError(f"not a database URL ({expected})")
+        if scheme.group(1) not in ("sqlite", "postgresql"):
+            raise ValueError(f"a {scheme.group(1)} database: swx runs on sqlite or postgresql")
         try:
-            url = make_url(v)
-        except (ArgumentError, ValueError) as exc:
-            raise ValueError("not a database URL (expected e.g. sqlite:///var/swx.sqlite or "
-                             "postgresql+psycopg://user@host/db)") from exc
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError(f"a {url.get_backend_name()} database: swx runs on sqlite or postgresql")
+            _ = urllib.parse.urlsplit(v).port  # a port that is not a number
+        except ValueError:
+            raise ValueError(f"not a database URL: its port is not a number ({expected})") from None
         return v
 
     @field_validator("gim_centre")
