@@ -52,6 +52,20 @@ def mask_secrets(text: str) -> str:
     return _KEY_SECRET.sub(r"\1\2***", _URL_PASSWORD.sub(r"\1***@", text))
 
 
+def _one_line(value: str) -> str:
+    """A value as it goes into a log line: its line breaks and other control characters escaped."""
+    return value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
+
+
+def mask_value(value: object) -> object:
+    """A structure as printed (JSON summaries, settings): every string in it with its secrets masked."""
+    if isinstance(value, dict):
+        return {k: mask_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(v) for v in value]
+    return mask_secrets(value) if isinstance(value, str) else value
+
+
 def install_secret_masking() -> None:
     """Mask secrets in every log record from now on, whichever logger or handler it goes to (the CLI's
     console, Prefect's API log handler): the record's message is formatted and masked where it is made."""
@@ -61,6 +75,8 @@ def install_secret_masking() -> None:
 
     def masked(*args, **kwargs) -> logging.LogRecord:
         record = factory(*args, **kwargs)
+        if isinstance(record.args, tuple):  # a value (a file name, a server's text) cannot forge log lines
+            record.args = tuple(_one_line(a) if isinstance(a, str) else a for a in record.args)
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: let logging report it as it would
@@ -117,6 +133,8 @@ def check_url_template(template: str) -> str:
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
     except ValueError as exc:
         raise ValueError(f"{mask_secrets(template)[:80]!r}: {exc}") from None
+    if scheme != "https" and (_URL_PASSWORD.search(template) or _KEY_SECRET.search(template)):
+        raise ValueError(f"{mask_secrets(template)[:80]!r} sends credentials over plain {scheme}: use https")
     if fields - URL_TEMPLATE_FIELDS:
         raise ValueError(f"{mask_secrets(template)[:80]!r}: unknown field(s) {', '.join(sorted(fields - URL_TEMPLATE_FIELDS))}"
                          f" (expected {{{'}, {'.join(sorted(URL_TEMPLATE_FIELDS))}}})")
@@ -254,18 +272,18 @@ class Settings(BaseSettings):
     def _database_url(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        import urllib.parse
-
         expected = "expected e.g. sqlite:///var/swx.sqlite or postgresql+psycopg://user@host/db"
         scheme = re.match(r"^([a-z][a-z0-9]*)(\+[a-z0-9_]+)?://", v)
         if scheme is None:
             raise ValueError(f"not a database URL ({expected})")
         if scheme.group(1) not in ("sqlite", "postgresql"):
             raise ValueError(f"a {scheme.group(1)} database: swx runs on sqlite or postgresql")
-        try:
-            _ = urllib.parse.urlsplit(v).port  # a port that is not a number
-        except ValueError:
-            raise ValueError(f"not a database URL: its port is not a number ({expected})") from None
+        rest = v[scheme.end():].split("?", 1)[0]
+        if rest.count("@") > 1:  # the driver would take the password's tail for the host, and print it
+            raise ValueError("its password holds a raw '@': write it as %40 (percent-encoded)")
+        host = re.match(r"^(?:\[[^\]]*\]|[^/:]*)(?::([^/]*))?", rest.rsplit("@", 1)[-1])
+        if host and host.group(1) and not host.group(1).isdigit():
+            raise ValueError(f"not a database URL: its port is not a number ({expected})")
         return v
 
     @field_validator("gim_centre")

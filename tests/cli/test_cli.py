@@ -140,7 +140,7 @@ def test_config_shows_resolved_database():
 
 SECRET_URLS = {  # issue 18: `swx config` printed the password of some of these
     "postgresql+psycopg://swx:s3cret@db:5432/swx": "s3cret",
-    "postgresql+psycopg://swx:p@ss/w0rd@db/swx": "w0rd",  # unescaped @ and / in the password
+    "postgresql+psycopg://swx:p%40ss/w0rd@db/swx": "w0rd",  # @ (escaped) and / in the password
     "postgresql+psycopg://db/swx?user=swx&password=qu3ry": "qu3ry",
     "postgresql+psycopg://swx:it's\"q@db/swx": "it's",  # quotes in the password
 }
@@ -531,3 +531,45 @@ def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monk
     code, out = run_cli_main(monkeypatch, capsys, ["status"])
     assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
     assert "s3cret" not in out and "Traceback" not in out
+
+
+def test_nothing_printed_or_logged_leaks_a_secret_or_forges_a_line(monkeypatch, capsys, caplog):
+    """Every output path goes through the one mask: the results on stdout (the ingest summary printed a
+    mirror's user:password@ and ?token= unmasked) and the messages on stderr; a value logged with a
+    line break (a file name) cannot forge a second log line."""
+    import logging
+
+    from swx.cli.app import console, out
+    from swx.config import install_secret_masking
+
+    url = "https://swx:s3cret@mirror.example/ionex/2020/codg0080.20i.Z?token=t0ken&x=1"
+    out.print(f"cod 2020-01-08 fetched from {url}")
+    out.print_json(data={"origin": url, "days": [url]})
+    console.print(f"refused {url}")
+    captured = capsys.readouterr()
+    for text in (captured.out, captured.err):
+        assert "s3cret" not in text and "t0ken" not in text and "swx:***@mirror.example" in text, text
+    assert "token=***" in captured.out
+
+    before = logging.getLogRecordFactory()
+    monkeypatch.setattr(logging, "_logRecordFactory", before)  # restored after the test
+    install_secret_masking()
+    with caplog.at_level(logging.INFO, logger="swx.test"):
+        logging.getLogger("swx.test").error("%s: refused", "codg0080.20i\nERROR cod 2020-01-09: FAILED")
+    [record] = caplog.records
+    assert "\n" not in record.getMessage() and "codg0080.20i\\nERROR" in record.getMessage()
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"SWX_GIM_MIRRORS": '{"cod": ["http://swx:s3cret@mirror.example/{yyyy}/{name}"]}'},
+     "sends credentials over plain http: use https"),
+    ({"SWX_GIM_MIRRORS": '{"cod": ["ftp://mirror.example/{yyyy}/{name}?token=s3cret"]}'},
+     "sends credentials over plain ftp: use https"),
+    ({"SWX_DATABASE_URL": "postgresql+psycopg://swx:p@ss@s3cret@db/swx"}, "its password holds a raw '@'"),
+])
+def test_credentials_that_would_travel_or_print_in_clear_are_refused(env, message, monkeypatch, capsys):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    assert code == 2 and message in out and "s3cret" not in out and len(out.strip().splitlines()) == 1, out

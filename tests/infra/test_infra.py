@@ -122,8 +122,12 @@ def test_compose_services(compose):
     assert "postgresql+asyncpg://prefect:" in services["prefect-server"]["environment"][
         "PREFECT_API_DATABASE_CONNECTION_URL"]
     assert services["db"]["volumes"][1].startswith("./postgres/init-databases.sh:/docker-entrypoint-initdb.d/")
-    for svc in ("worker-cpu", "worker-gpu", "dask-worker", "dashboard"):
+    for svc in ("worker-cpu", "worker-gpu", "dask-worker"):
         assert "swx-data:/data" in services[svc]["volumes"]
+    # the dashboard only reads: no Prefect credential, no app password, the data mounted read-only
+    dash = services["dashboard"]
+    assert dash["volumes"] == ["swx-data:/data:ro"]
+    assert not any(k.startswith("PREFECT") for k in dash["environment"]) and "SWX_DB_PASSWORD" not in str(dash)
 
 
 

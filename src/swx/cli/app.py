@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 import math
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -17,7 +17,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from swx.config import get_settings, install_secret_masking
+from swx.config import get_settings, install_secret_masking, mask_secrets, mask_value
 
 app = typer.Typer(help="swx: 24 h vTEC forecasting from Global Ionospheric Maps (IONEX) and Kp.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
@@ -33,8 +33,23 @@ app.add_typer(simulate_app, name="simulate", rich_help_panel="Inspect and check"
 app.add_typer(db_app, name="db", rich_help_panel="Operations")
 app.add_typer(stations_app, name="stations", rich_help_panel="Inspect and check")
 
-console = Console(stderr=True)  # progress, messages and errors
-out = Console(soft_wrap=True)  # results
+class MaskedConsole(Console):
+    """A console through which nothing prints a secret: every string and JSON document it is given
+    goes through the one mask (`swx.config.mask_secrets`), results and messages alike."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*[mask_secrets(o) if isinstance(o, str) else o for o in objects], **kwargs)
+
+    def print_json(self, json: str | None = None, *, data: Any = None, **kwargs: Any) -> None:
+        import json as json_module
+
+        if json is not None:  # masked value by value: a mask over the text could swallow JSON's quotes
+            data = json_module.loads(json)
+        super().print_json(data=mask_value(data), **kwargs)
+
+
+console = MaskedConsole(stderr=True)  # progress, messages and errors
+out = MaskedConsole(soft_wrap=True)  # results
 log = logging.getLogger("swx")
 
 

@@ -19,7 +19,7 @@ from swx.cli.app import (
     parse_day,
     print_scores,
 )
-from swx.config import BACKFILL_CHUNK_DAYS, EXTENSION_METHODS, get_settings, mask_secrets
+from swx.config import BACKFILL_CHUNK_DAYS, EXTENSION_METHODS, get_settings
 from swx.errors import NotFoundError
 
 
@@ -211,16 +211,7 @@ def config_cmd() -> None:
     s = get_settings()
     data = json.loads(s.model_dump_json())
     data["resolved_database_url"] = s.resolved_database_url
-    out.print_json(json.dumps(_masked(data)))
-
-
-def _masked(value):
-    """Settings as printed: every string (URLs, mirror templates) with its secrets masked."""
-    if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v) for v in value]
-    return mask_secrets(value) if isinstance(value, str) else value
+    out.print_json(json.dumps(data))
 
 
 @app.command("run", rich_help_panel="Operations")
