@@ -359,3 +359,32 @@ def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, dama
     write_ionex(make_gim(D1), folder / "codg0080.20i")
     [good] = ingest_gims(src, a, src.available()).results
     assert good.status == "fetched" and a.has_gim("cod", D1)
+
+
+def test_an_older_nowcast_never_regresses_definitive_kp_in_the_database(database, tmp_path):
+    """Definitive Kp ingested, then an older nowcast file of the same days: the archive keeps the
+    definitive values, and so does the database the dashboard reads (it took the nowcast's)."""
+    from swx.config import get_settings
+    from swx.pipeline.ingest import ingest_indices_stage
+    from swx.sources.indices.gfz import format_gfz_text
+    from swx.sources.indices.tables import IndexTables, three_hourly
+    from swx.store import queries as q
+
+    def gfz_file(name: str, kp_value: float, status: str):
+        days = pd.DatetimeIndex(["2025-08-20", "2025-08-21"], tz="UTC")
+        kp = pd.DataFrame({"kp": kp_value, "ap": 7.0, "status": status, "source": "GFZ"}, index=three_hourly(days))
+        daily = pd.DataFrame({"Ap": 8.0, "sn": 50.0, "f107_obs": 150.0, "f107_adj": 150.0, "status": status,
+                              "source": "GFZ"}, index=days)
+        path = tmp_path / name
+        path.write_text(format_gfz_text(IndexTables(kp, daily)))
+        return path
+
+    settings = get_settings()
+    ingest_indices_stage(settings, file=gfz_file("Kp_ap_Ap_SN_F107_since_1932.txt", 3.0, "definitive"))
+    ingest_indices_stage(settings, file=gfz_file("Kp_ap_Ap_SN_F107_nowcast.txt", 2 + 1 / 3, "preliminary"))
+    engine = q.configured_engine()
+    stored = q.kp_series(engine, dt.datetime(2025, 8, 20, tzinfo=dt.UTC), dt.datetime(2025, 8, 22, tzinfo=dt.UTC))
+    assert len(stored) == 16 and (stored.kp == 3.0).all(), stored
+    assert set(stored.status) == {"definitive"}
+    held = Archive(settings.archive_dir).load_indices().kp
+    assert (held.loc["2025-08-20":"2025-08-21", "kp"] == 3.0).all()

@@ -404,9 +404,19 @@ def ingest_indices_stage(settings: Settings, *, kind: str | None = None, file: P
         tables, source = read_index_file(file), str(file)
     else:
         raise InputError(f"unknown Kp source {kind!r} (gfz, bundled or file)")
-    summary = ingest_indices(tables, Archive(settings.archive_dir), source)
-    record_indices(engine, tables)
+    archive = Archive(settings.archive_dir)
+    summary = ingest_indices(tables, archive, source)
+    record_indices(engine, held_rows(archive, tables))
     return summary
+
+
+def held_rows(archive: Archive, tables: IndexTables) -> IndexTables:
+    """The archive's rows at the times of `tables` after the merge: what the database records. An
+    older file (a nowcast after the definitive values) never regresses the database's values, as the
+    archive's merge never does (the better status wins)."""
+    held = archive.load_indices()
+    return IndexTables(held.kp.reindex(tables.kp.index).dropna(subset=["kp"]),
+                       held.daily.reindex(tables.daily.index).dropna(subset=["status"]))
 
 
 @dataclass(frozen=True)
