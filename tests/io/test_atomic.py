@@ -43,3 +43,31 @@ def test_a_failed_write_leaves_nothing_and_stale_parts_are_swept(tmp_path):
     assert remove_stale_parts(tmp_path) == 1
     assert not stale.exists() and fresh.exists() and keep.exists()
     assert remove_stale_parts(tmp_path / "absent") == 0
+
+
+def test_a_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path):
+    """A writer killed mid-write leaves its hidden part file; the rerun's write of the same file
+    removes it at once (its writer, a process of this host, is gone), never a live writer's nor
+    another host's (a container on the same volume), which only their age retires."""
+    import os
+    import subprocess
+    import sys
+
+    from swx.io.atomic import _HOST, atomic_write_bytes, remove_stale_parts
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(gone.stdout)
+    target = tmp_path / "swx_forecast_20150328_residual.nc"
+    killed = tmp_path / f".{target.name}.{_HOST}-{dead_pid}.k1ll3d.part"
+    live = tmp_path / f".{target.name}.{_HOST}-{os.getpid()}.l1ve.part"
+    other_host = tmp_path / f".{target.name}.another-host-{dead_pid}.0th3r.part"
+    for p in (killed, live, other_host):
+        p.write_bytes(b"half a product")
+    atomic_write_bytes(target, b"the product")
+    assert target.read_bytes() == b"the product"
+    assert not killed.exists() and live.exists() and other_host.exists()
+    # the sweep: a gone writer's at any age; the others once stale
+    killed.write_bytes(b"half")
+    assert remove_stale_parts(tmp_path) == 1 and not killed.exists() and live.exists()
+    assert remove_stale_parts(tmp_path, max_age_s=0) == 2

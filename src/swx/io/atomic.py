@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,12 +42,33 @@ def _umask() -> int:
     return mask
 
 
+#: this host, as the temporary files name their writer (`.NAME.HOST-PID.RANDOM.part`)
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+_WRITER = re.compile(r"\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[^.]+\.part$")
+
+
+def _abandoned(part: Path) -> bool:
+    """A temporary file whose writer, a process of this host, is gone (killed mid-write). Another
+    host's (a container sharing the data volume) is never judged here: only by its age."""
+    m = _WRITER.search(part.name)
+    if m is None or m.group("host") != _HOST:
+        return False
+    try:
+        os.kill(int(m.group("pid")), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):
+        return False
+    return False
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to `target`; on success it is renamed to `target`, else removed."""
+    """Yield a temporary path next to `target`; on success it is renamed to `target`, else removed. A
+    write that succeeds also removes what a killed earlier write of the same file left beside it."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_HOST}-{os.getpid()}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -58,6 +82,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             raise
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600: give the usual mode of a new file
         os.replace(tmp_path, target)
+        for left in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+            with contextlib.suppress(OSError):
+                if _abandoned(left):
+                    left.unlink()
         with contextlib.suppress(OSError):  # make the rename itself durable
             dir_fd = os.open(target.parent, os.O_RDONLY)
             try:
@@ -101,15 +129,16 @@ def atomic_write_text(target: str | Path, text: str) -> Path:
 
 
 def remove_stale_parts(root: str | Path, max_age_s: float = STALE_PART_AGE_S) -> int:
-    """Delete the temporary files (`.name.*.part`) that writers killed mid-write left under `root`,
-    when older than `max_age_s` (a live writer's are younger); returns how many."""
+    """Delete the temporary files (`.name.*.part`) that writers killed mid-write left under `root`:
+    those of a writer of this host that is gone, and any older than `max_age_s` (a live writer's are
+    younger); returns how many."""
     root = Path(root)
     if not root.is_dir():
         return 0
     now, removed = time.time(), 0
     for part in root.rglob(".*.part"):
         with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove: leave it
-            if part.is_file() and now - part.stat().st_mtime > max_age_s:
+            if part.is_file() and (now - part.stat().st_mtime > max_age_s or _abandoned(part)):
                 part.unlink()
                 removed += 1
     if removed:
