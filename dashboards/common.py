@@ -22,10 +22,12 @@ def engine():
 
 @st.cache_data(ttl=TTL)
 def latest_run() -> dict | None:
-    try:
-        return q.latest_run(engine())
-    except Exception:  # noqa: BLE001 - an empty or unmigrated database is "no runs yet", not a traceback
-        return None
+    return q.latest_run(engine())
+
+
+@st.cache_data(ttl=10)
+def database_state() -> tuple[str, str]:
+    return q.database_state()
 
 
 @st.cache_data(ttl=TTL)
@@ -135,10 +137,18 @@ def csv_download(df: pd.DataFrame, name: str) -> None:
 
 
 def page(title: str) -> dict | None:
-    """Start a page: its title, then the latest run — or, on an empty database, the friendly
-    "no runs yet" message and None (the page then stops)."""
+    """Start a page: its title, then the latest run — or None (the page then stops) with what is
+    wrong: the database cannot be read (an outage, said so, with what to check), or there is none or
+    no run yet (the friendly "no runs yet")."""
     st.title(title)
-    run = latest_run()
+    kind, detail = database_state()
+    if kind == "down":
+        st.error(f"**The database cannot be read** — this is an outage, not an empty system: {detail}.")
+        return None
+    if kind == "missing":
+        st.info(f"No database yet ({detail}).")
+        return None
+    run = latest_run() if kind == "ok" else None
     if run is None:
         no_runs()
     return run

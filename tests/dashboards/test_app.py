@@ -58,6 +58,27 @@ def test_empty_database_shows_the_run_command_not_a_traceback(missing):
     assert db.exists() != missing
 
 
+def test_a_database_that_cannot_be_read_is_an_outage_not_an_empty_system(monkeypatch):
+    """PostgreSQL down (nothing listens on its port): every page says the database cannot be read,
+    why, and what to check — never "no forecast runs yet", which reads as an empty system — and no
+    password."""
+    import socket
+
+    with socket.socket() as sock:  # a free port: nothing answers there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("SWX_DATABASE_URL", f"postgresql+psycopg://swx:s3cret@127.0.0.1:{port}/swx")
+    get_settings.cache_clear()
+    for page in [None, *PAGES]:
+        at = _app(page)
+        assert not at.exception, page
+        [error] = at.error
+        assert "The database cannot be read" in error.value and "outage, not an empty system" in error.value
+        assert "OperationalError" in error.value and "Check that the database server is up" in error.value
+        assert "s3cret" not in error.value and f"127.0.0.1:{port}" in error.value
+        assert not any("No forecast runs yet" in i.value for i in at.info), page
+
+
 def test_now_page(seeded):
     settings, info = seeded
     engine = engine_from_settings(settings)

@@ -24,7 +24,8 @@ from swx.science.storms import STORM_KP, at_least, g_class
 from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
 from swx.sources.indices.tables import NOWCAST, worst_status
 from swx.store import orm as m
-from swx.store.db import SchemaError, engine_from_settings, missing_sqlite_file
+from swx.errors import reason_of
+from swx.store.db import SchemaError, database_error_line, engine_from_settings, missing_sqlite_file
 
 
 def configured_engine() -> Engine:
@@ -35,6 +36,24 @@ def configured_engine() -> Engine:
     if (missing := missing_sqlite_file(engine)) is not None:
         raise SchemaError(f"no database at {missing}: run `make run` or `swx db upgrade` first")
     return engine
+
+
+def database_state() -> tuple[str, str]:
+    """What a reader finds (kind, what to do): "ok" (runs stored), "empty" (a database without runs),
+    "missing" (no database yet) or "down" (it cannot be read: server down, refused, another schema).
+    The dashboard must never show an outage as an empty system."""
+    settings = get_settings()
+    try:
+        engine = configured_engine()
+    except SchemaError as exc:
+        return "missing", str(exc)
+    try:
+        run = latest_run(engine)
+    except Exception as exc:  # noqa: BLE001 - whatever stops the read is the outage's reason
+        line = database_error_line(exc) or reason_of(exc)
+        return "down", (f"{line} — {settings.display_database_url}. Check that the database server is up and "
+                        "reachable, that SWX_DATABASE_URL names it, and `swx status` from this host")
+    return ("ok", "") if run is not None else ("empty", "")
 
 
 def _frame(rows, columns: list[str], time_cols: tuple[str, ...] = ()) -> pd.DataFrame:
