@@ -3,6 +3,7 @@ receiver's vTEC, a series extracted elsewhere), always on the 2-hour grid with g
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import logging
 import re
@@ -130,8 +131,9 @@ def read_series_csv(path: str | Path) -> pd.Series:
     p = Path(path)
     try:
         df = pd.read_csv(p, sep=None, engine="python", comment="#")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataFormatError(f"not a readable CSV: {exc}", path=str(p), expected="time,vtec columns") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, UnicodeDecodeError, ValueError) as exc:
+        why = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise DataFormatError(f"not a readable CSV: {why}", path=str(p), expected="time,vtec columns") from None
     if df.shape[1] < 2:
         raise DataFormatError(f"{df.shape[1]} column(s)", path=str(p), expected="a time column and a vTEC column")
     df.columns = [str(c).strip() for c in df.columns]

@@ -1,0 +1,54 @@
+"""Fuzzing the series CSV reader (`swx import-series`): any file ends in a series on the 2-hour grid or
+one `DataFormatError` naming the file — never another exception. A fixed budget (CI)."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from swx.errors import DataFormatError
+from swx.science.series import import_series
+
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+GOOD = ["time,vtec\n"] + [f"2015-03-{1 + h // 24:02d}T{h % 24:02d}:00:00Z,{10 + (h % 24) / 2:.1f}\n" for h in range(96)]
+JUNK = st.sampled_from(["", ",", ";", "\t", "nan", "inf", "-5", "1e400", "9999", "2015-02-30T00:00:00Z",
+                        "0001-01-01", "99999-01-01T00:00:00", "\x00", "é", '"', "#", "\r", "T", "Z", "+25:00"])
+
+
+def _check(text: str | bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "receiver.csv"
+        (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                series, counts = import_series(path)
+            except DataFormatError as exc:
+                assert "receiver.csv" in str(exc) and "\n" not in str(exc), str(exc)
+                return
+    assert isinstance(series, pd.Series) and series.notna().any()
+    values = series.dropna().to_numpy(dtype=float)
+    assert np.isfinite(values).all() and (values > 0).all(), "a non-physical vTEC taken as good"
+    assert (series.index.hour % 2 == 0).all() and counts["input"] >= len(values)
+
+
+@FUZZ
+@given(edits=st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 30), JUNK, st.booleans()),
+                      min_size=1, max_size=4))
+def test_a_damaged_series_file_is_read_or_refused_in_one_line(edits):
+    lines = list(GOOD)
+    for i, k, junk, drop in edits:
+        lines[i] = "" if drop else lines[i][:k] + junk + lines[i][k + 1:]
+    _check("".join(lines))
+
+
+@FUZZ
+@given(data=st.binary(max_size=300) | st.text(max_size=300))
+def test_any_bytes_are_read_or_refused_in_one_line(data):
+    _check(data)
