@@ -39,11 +39,12 @@ def data_path(recorded: str | Path, data_dir: str | Path) -> Path:
     return p if not under.exists() and p.exists() else under
 
 
-#: A URL's password (`scheme://user:PASSWORD@host`, up to the last @ of the word: a password may hold
-#: unescaped @, / or quotes) and secrets given as `key=value` (query strings, libpq connection strings).
-_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)\S*@")
-_KEY_SECRET = re.compile(r"(^|[?&;\s])((?:password|passwd|pwd|secret|client_secret|token|access_token|api_?key|"
-                         r"access_key|sig|x-amz-signature|x-amz-credential)=)[^&\s]*", re.IGNORECASE)
+#: A URL's password (`scheme://user:PASSWORD@host`, up to the last @ of the line: a password may hold
+#: unescaped @, /, quotes or spaces) and secrets given as `key=value` (query strings, libpq connection
+#: strings: any key naming a password, secret, token, key, signature or credential).
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\n]*@")
+_KEY_SECRET = re.compile(r"(^|[?&;\s])([\w.-]*(?:password|passwd|pwd|secret|token|api_?key|access_?key|sig|signature|"
+                         r"credential)[\w.-]*=)[^&\s]*", re.IGNORECASE)
 
 
 def mask_secrets(text: str) -> str:
@@ -52,8 +53,9 @@ def mask_secrets(text: str) -> str:
     return _KEY_SECRET.sub(r"\1\2***", _URL_PASSWORD.sub(r"\1***@", text))
 
 
-def _one_line(value: str) -> str:
-    """A value as it goes into a log line: its line breaks and other control characters escaped."""
+def printable(value: str) -> str:
+    """A value as it goes into a log or error line: its line breaks, escape sequences and other control
+    characters escaped, so a file name cannot forge a line or colour the terminal."""
     return value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
 
 
@@ -76,7 +78,7 @@ def install_secret_masking() -> None:
     def masked(*args, **kwargs) -> logging.LogRecord:
         record = factory(*args, **kwargs)
         if isinstance(record.args, tuple):  # a value (a file name, a server's text) cannot forge log lines
-            record.args = tuple(_one_line(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(printable(a) if isinstance(a, str) else a for a in record.args)
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: let logging report it as it would
@@ -185,6 +187,10 @@ def lat_band(lat: float) -> str:
 TARGETS = ("departure", "level")
 #: What swx publishes at a station: the skill-weighted blend of the models and the two baselines.
 BLEND = "blend"
+#: The first day swx works on: the first global ionospheric maps (CODE, 1995). No day, observation or
+#: argument before it is taken.
+DATA_ERA_START = dt.date(1995, 1, 1)
+
 #: The centre code of the simulated GIM source: every file, row and product made from it carries it.
 SIMULATED_CENTRE = "sim"
 #: The source code the observations of an imported series carry (`swx import-series`): kept apart from
@@ -210,7 +216,7 @@ class Settings(BaseSettings):
     gim_rivals: list[str] = Field(default_factory=lambda: ["c1p"],
                                   description="Forecast maps verified beside swx's, same days and samples (JSON list; "
                                               "default CODE's 1-day prediction c1p); not with the simulated source")
-    gim_wait_min: float = Field(0.0, ge=0, le=720, description="Daily run: minutes to wait for the issue day's map "
+    gim_wait_min: float = Field(0.0, ge=0, le=720, allow_inf_nan=False, description="Daily run: minutes to wait for the issue day's map "
                                 "(tried again every 10 min) before forecasting degraded from older maps")
     gim_source: GimSource = Field(
         "simulated", description="Where GIMs come from: remote mirrors, a local folder, or the simulator")
@@ -239,11 +245,11 @@ class Settings(BaseSettings):
         "residual", description="Global extension method (residual field: best measured, docs/extension.md)")
     extension_compare: list[str] = Field(default_factory=list,
                                          description="Extra extension methods run and verified beside it (JSON list)")
-    storm_quiet_gap_h: float = Field(12.0, gt=0, description="Storm intervals closer than this are one event (hours)")
+    storm_quiet_gap_h: float = Field(12.0, gt=0, le=240, allow_inf_nan=False, description="Storm intervals closer than this are one event (hours)")
 
     dask_address: str | None = Field(None, description="Dask scheduler for backfills (tcp://host:8786); default a LocalCluster")
     dask_workers: int = Field(2, ge=1, description="Worker processes of the backfill's LocalCluster")
-    status_max_age_h: float = Field(30.0, gt=0, description="swx status fails when the latest run is older (hours)")
+    status_max_age_h: float = Field(30.0, gt=0, le=24 * 366, allow_inf_nan=False, description="swx status fails when the latest run is older (hours)")
     train_max_windows: int | None = Field(None, ge=100, description="First training of the networks (main job, daily flow): at most "
                                           "this many windows per station, spread over the whole history (a small "
                                           "machine's shortcut: fewer windows, weaker networks); unset: all")
@@ -255,9 +261,9 @@ class Settings(BaseSettings):
 
     earthdata_netrc: Path | None = Field(None, description="netrc with Earthdata (urs.earthdata.nasa.gov) credentials; default ~/.netrc")
 
-    http_timeout_s: float = Field(60.0, gt=0)
+    http_timeout_s: float = Field(60.0, gt=0, le=3600, allow_inf_nan=False)
     http_retries: int = Field(4, ge=0, description="Retries after the first attempt, on timeouts and 5xx")
-    http_backoff_s: float = Field(2.0, ge=0, description="Base of the exponential backoff (with jitter)")
+    http_backoff_s: float = Field(2.0, ge=0, le=600, allow_inf_nan=False, description="Base of the exponential backoff (with jitter)")
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -278,6 +284,9 @@ class Settings(BaseSettings):
             raise ValueError(f"not a database URL ({expected})")
         if scheme.group(1) not in ("sqlite", "postgresql"):
             raise ValueError(f"a {scheme.group(1)} database: swx runs on sqlite or postgresql")
+        if (scheme.group(2) or "") not in ("", "+psycopg", "+pysqlite"):
+            raise ValueError(f"the driver {scheme.group(2)[1:]!r}: swx connects through psycopg (postgresql+psycopg://) "
+                             "or SQLite's own (sqlite:///)")
         rest = v[scheme.end():].split("?", 1)[0]
         if rest.count("@") > 1:  # the driver would take the password's tail for the host, and print it
             raise ValueError("its password holds a raw '@': write it as %40 (percent-encoded)")
@@ -290,6 +299,21 @@ class Settings(BaseSettings):
     @classmethod
     def _centre_name(cls, v: str) -> str:
         return check_product_code(v.strip().lower())
+
+    @field_validator("kp_url", "kp_nowcast_url")
+    @classmethod
+    def _kp_url(cls, v: str) -> str:
+        scheme = v.split("://", 1)[0].lower() if "://" in v else ""
+        if scheme not in ("https", "http"):
+            raise ValueError(f"{mask_secrets(v)[:80]!r} is not an http(s) URL")
+        if scheme != "https" and (_URL_PASSWORD.search(v) or _KEY_SECRET.search(v)):
+            raise ValueError(f"{mask_secrets(v)[:80]!r} sends credentials over plain http: use https")
+        return v
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _empty_is_default(cls, v: object) -> object:
+        return Path("var") if isinstance(v, str) and not v.strip() else v
 
     @field_validator("gim_mirrors")
     @classmethod

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -573,3 +574,88 @@ def test_credentials_that_would_travel_or_print_in_clear_are_refused(env, messag
     get_settings.cache_clear()
     code, out = run_cli_main(monkeypatch, capsys, ["config"])
     assert code == 2 and message in out and "s3cret" not in out and len(out.strip().splitlines()) == 1, out
+
+
+@pytest.mark.parametrize("env, secret", [
+    ({"SWX_GIM_MIRRORS": '{"cod": ["https://mirror.example/{name}?auth_token=s3cret"]}'}, "s3cret"),
+    ({"SWX_DATABASE_URL": "postgresql+psycopg://postgres:Db s3cret@127.0.0.1:5432/test"}, "s3cret"),
+    ({"SWX_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/test?sslpassword=s3cret&sslmode=disable"},
+     "s3cret"),
+])
+def test_config_masks_every_kind_of_secret(env, secret, monkeypatch):
+    """A fresh round found these printed in clear: a token under another key name, a password with a
+    space, libpq's sslpassword."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["config"])
+    assert r.exit_code == 0 and secret not in r.output and "***" in r.output, r.output
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"SWX_KP_URL": "http://alice:s3cret@kp.example/kp.txt"}, "SWX_KP_URL: 'http://alice:***@kp.example/kp.txt' sends credentials over plain http"),
+    ({"SWX_HTTP_TIMEOUT_S": "inf"}, "SWX_HTTP_TIMEOUT_S: Input should be a finite number"),
+    ({"SWX_STORM_QUIET_GAP_H": "inf"}, "SWX_STORM_QUIET_GAP_H: Input should be a finite number"),
+    ({"SWX_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/test"}, "the driver 'asyncpg'"),
+])
+def test_settings_a_fresh_round_broke_are_one_line(env, message, monkeypatch, capsys):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    assert code == 2 and message in out and "s3cret" not in out and len(out.strip().splitlines()) == 1, out
+
+
+def test_an_empty_data_folder_setting_is_the_default_not_the_working_directory(monkeypatch):
+    monkeypatch.setenv("SWX_DATA_DIR", "")
+    get_settings.cache_clear()
+    assert str(get_settings().data_dir) == "var"
+
+
+def test_devices_names_with_line_breaks_and_mismatched_days_are_one_line(tmp_path, ionex_dir, monkeypatch, capsys):
+    """/dev/zero read whole exhausted the memory; a file name with a line break and an escape sequence
+    forged a second error line; extension-check given the days in the wrong order crashed, and given
+    the same day twice scored one epoch as if it were a day."""
+    for argv in (["ionex", "info", "/dev/zero"], ["ingest", "kp", "--file", "/dev/zero"]):
+        code, out = run_cli_main(monkeypatch, capsys, argv)
+        assert code == 2 and "/dev/zero: not a regular file" in out and len(out.strip().splitlines()) == 1, out
+    odd = tmp_path / "x\nerror: forged line\x1b[31m.i"
+    odd.write_text("")
+    code, out = run_cli_main(monkeypatch, capsys, ["ionex", "info", str(odd)])
+    assert code == 2 and len(out.strip().splitlines()) == 1 and "\\nerror: forged line\\x1b[31m" in out, out
+    for files in (("codg0090.20i.Z", "codg0080.20i.Z"), ("codg0080.20i.Z", "codg0080.20i.Z"),
+                  ("jplg0010.17i.gz", "codg0080.20i.Z")):
+        code, out = run_cli_main(monkeypatch, capsys, ["extension-check", *(str(ionex_dir / f) for f in files)])
+        assert code == 2 and "must hold the day after the first's" in out and "Traceback" not in out, out
+
+
+def test_import_series_never_moves_a_station_nor_stores_a_column_it_was_not_asked_for(tmp_path, monkeypatch, capsys):
+    """A fresh round: a position given for a known station was ignored silently; a time,lat,lon,vtec file
+    stored the latitude as vTEC; a value 'abc' was counted as a fill value; a 1500 time was stored."""
+    t = pd.date_range("2015-03-01", periods=48, freq="2h", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    good = tmp_path / "good.csv"
+    pd.DataFrame({"time": t, "vtec": 12.5}).to_csv(good, index=False)
+    code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(good), "--station", "XX1", "--lat", "10",
+                                                   "--lon", "10"])
+    assert code == 0, out
+    code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(good), "--station", "XX1", "--lat", "-45",
+                                                   "--lon", "100"])
+    assert code == 2 and "station XX1 is registered at 10°N 10°E, not -45°N 100°E" in out, out
+    named = tmp_path / "named.csv"
+    pd.DataFrame({"time": t, "lat": 46.5, "lon": 7.5, "VTEC": 12.5}).to_csv(named, index=False)
+    from swx.science.series import import_series
+
+    series, _ = import_series(named)
+    assert (series.dropna() == 12.5).all()
+    capsys.readouterr()  # its log line
+    cases = {"unnamed.csv": (pd.DataFrame({"time": t, "a": 1.0, "b": 2.0}), "none named vtec"),
+             "text.csv": (pd.DataFrame({"time": t, "vtec": ["abc"] + [12.5] * 47}), "vTEC 'abc' is not a number"),
+             "y1500.csv": (pd.DataFrame({"time": ["1500-01-01T00:00:00Z", *t[1:]], "vtec": 12.5}),
+                           "1500-01-01 00:00 UTC is before the era of global maps"),
+             "dmy.csv": (pd.DataFrame({"time": ["08/01/2020", "13/01/2020"], "vtec": 12.5}), "is not an ISO 8601 time"),
+             "notime.csv": (pd.DataFrame({"time": [t[0], None, t[2]], "vtec": 12.5}), "a row without a time")}
+    for name, (frame, message) in cases.items():
+        frame.to_csv(tmp_path / name, index=False)
+        code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(tmp_path / name), "--station", "XX2",
+                                                       "--lat", "1", "--lon", "1"])
+        assert code == 2 and message in out and name in out and len(out.strip().splitlines()) == 1, (name, out)

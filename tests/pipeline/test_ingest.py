@@ -341,7 +341,11 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
     (lambda ds: ds.isel(time=[0]), "leave 24 h of 2020-01-08 without a map"),
     (lambda ds: ds.isel(time=slice(0, 7)), "leave 12 h of 2020-01-08 without a map"),
     (lambda ds: ds.sel(lat=ds.lat >= 0), "a regional grid (latitude 0..87.5"),
-], ids=["all-9999", "southern-third-9999", "one-map", "half-a-day", "regional-grid"])
+    (lambda ds: ds.assign(tec=ds.tec * 0), "averages 0.0 TECU over the globe"),
+    (lambda ds: ds.assign(tec=ds.tec * 0 + 999.8), "averages 999.8 TECU over the globe"),
+    (lambda ds: ds.assign(tec=ds.tec * 0 + ds.tec.isel(time=0)), "all 13 maps hold the same values"),
+], ids=["all-9999", "southern-third-9999", "one-map", "half-a-day", "regional-grid", "all-zero", "ceiling",
+        "frozen"])
 def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, damage, reason):
     """Whatever its name says: a day of maps without values, with one map or half a day of them, or on
     a regional grid is refused with the reason and nothing is archived, so the good file offered later

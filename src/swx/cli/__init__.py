@@ -14,7 +14,7 @@ import traceback
 from rich.markup import escape
 
 from swx.cli.app import SHOW_TRACEBACKS, app, console
-from swx.config import get_settings, mask_secrets
+from swx.config import get_settings, mask_secrets, printable
 from swx.errors import SwxError
 
 __all__ = ["app", "main"]
@@ -40,7 +40,7 @@ def main() -> None:
             sys.exit(2)
         # one line naming the argument and what it expects, then where to look
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        console.print(f"[red]error:[/red] {escape(mask_secrets(exc.format_message()))}{escape(where)}",
+        console.print(f"[red]error:[/red] {escape(printable(mask_secrets(exc.format_message())))}{escape(where)}",
                       soft_wrap=True, highlight=False)
         sys.exit(getattr(exc, "exit_code", 2))
     except typer.Abort:
@@ -51,7 +51,7 @@ def main() -> None:
         if line is None or SHOW_TRACEBACKS["on"]:  # a bug, or --debug: the traceback, its secrets masked too
             sys.stderr.write(mask_secrets("".join(traceback.format_exception(exc))))
             sys.exit(1)
-        console.print(f"[red]error:[/red] {escape(mask_secrets(line))}", soft_wrap=True, highlight=False)
+        console.print(f"[red]error:[/red] {escape(printable(mask_secrets(line)))}", soft_wrap=True, highlight=False)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -17,7 +17,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from swx.config import get_settings, install_secret_masking, mask_secrets, mask_value
+from swx.config import DATA_ERA_START, get_settings, install_secret_masking, mask_secrets, mask_value
 
 app = typer.Typer(help="swx: 24 h vTEC forecasting from Global Ionospheric Maps (IONEX) and Kp.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
@@ -99,10 +99,6 @@ def ingest_with_progress(settings, days: list[dt.date] | None, hint: str, **opti
                 task, advance=1, last=f"{r.centre} {r.day} {r.status}"))
         except InputError as exc:
             raise typer.BadParameter(str(exc), param_hint=hint) from None
-
-
-#: the days a command may name: from the first global maps (CODE, 1995) to tomorrow (UTC)
-DATA_ERA_START = dt.date(1995, 1, 1)
 
 
 def parse_day(value: str, option: str = "--day") -> dt.date:

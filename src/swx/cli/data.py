@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from swx.cli.app import app, console, ionex_app, out, parse_day, simulate_app, stations_app
+from swx.cli.app import app, check_finite, console, ionex_app, out, parse_day, simulate_app, stations_app
 from swx.config import get_settings
 
 
@@ -62,6 +62,7 @@ def simulate_compare_cmd(
     with --real-series, simulated with real series at their points (mean and day-to-day variability)."""
     from swx.pipeline.simulator_check import compare_simulator
 
+    check_finite(lon, "--lon", -180.0, 360.0)
     with console.status("simulating the real days (and points) and comparing"):
         table, points = compare_simulator(get_settings(), real_dir, out_path, indices=indices,
                                           real_series=real_series, lon=lon)
@@ -84,6 +85,7 @@ def simulate_calibrate_cmd(
     coefficients per latitude, fitted on the uncalibrated simulator's monthly means up to --fit-end."""
     from swx.pipeline.simulator_check import calibrate_simulator
 
+    check_finite(lon, "--lon", -180.0, 360.0)
     with console.status(f"simulating the series' points at {lon:g} E"):
         fits = calibrate_simulator(get_settings(), real_series, lon=lon, fit_end=parse_day(fit_end, "--fit-end"), indices=indices)
     t = Table("latitude", "a", "b (ln F/100)", "c (cos)", "s (sin)", title="ln(simulated / real), monthly means")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import stat
 import subprocess  # nosec B404 # only the system gzip, with fixed arguments (see _uncompress)
 import threading
 import zipfile
@@ -161,7 +162,28 @@ def decode_ascii(data: bytes, name: str, error: type[DataFormatError] = DataForm
                     expected="ASCII text") from None
 
 
+#: the largest input file read whole (an IONEX day is 1-10 MB, a CelesTrak SW history a few MB)
+MAX_INPUT_BYTES = MAX_DECOMPRESSED_BYTES
+
+
+def check_regular_file(path: str | Path, error: type[DataFormatError] = DataFormatError) -> None:
+    """Refuse what is not a regular file of at most MAX_INPUT_BYTES (a device such as /dev/zero, a
+    FIFO, a file of tens of GB): read whole, it would exhaust the memory or never end."""
+    p = Path(path)
+    st = p.stat()  # a missing file: FileNotFoundError, one line as it is
+    if not stat.S_ISREG(st.st_mode):
+        raise error("not a regular file (a device, a pipe or a socket)", path=str(p), expected="a data file")
+    if st.st_size > MAX_INPUT_BYTES:
+        raise error(f"{st.st_size} bytes", path=str(p), expected=f"at most {MAX_INPUT_BYTES >> 20} MiB")
+
+
+def read_file_bytes(path: str | Path, error: type[DataFormatError] = DataFormatError) -> bytes:
+    """A file's bytes, once `check_regular_file` allows it."""
+    check_regular_file(path, error)
+    return Path(path).read_bytes()
+
+
 def read_bytes(path: str | Path, error: type[DataFormatError] = DataFormatError) -> bytes:
     """Read and decompress a file."""
     p = Path(path)
-    return decompress(p.read_bytes(), str(p), error)
+    return decompress(read_file_bytes(p, error), str(p), error)

@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.archive import Archive, load_indices
-from swx.config import IMPORTED_CENTRE, Settings
+from swx.config import GIM_SOURCES, IMPORTED_CENTRE, Settings
 from swx.errors import InputError, InsufficientDataError
 from swx.io.filecache import FileCache
 from swx.io.gim_names import product_chain
@@ -78,9 +78,6 @@ def context(settings: Settings, codes: list[str] | None = None) -> Context:
     return Context(settings, Archive(settings.archive_dir), catalog, settings.centre, [s.code for s in imported])
 
 
-GIM_SOURCE_KINDS = ("remote", "local", "simulated")
-
-
 def gim_chain(settings: Settings) -> list[str]:
     """The products archived under the settings' centre, best first (`SWX_GIM_CENTRE`, then
     `SWX_GIM_FALLBACKS`, by default its rapid product); the simulator's maps are one product."""
@@ -93,10 +90,13 @@ def check_gim_source(settings: Settings, kind: str | None = None, directory: Pat
     """The source kind to use, refused (InputError) when unknown or a local one without a folder —
     before anything is built or downloaded."""
     kind = kind or settings.gim_source
-    if kind not in GIM_SOURCE_KINDS:
-        raise InputError(f"unknown GIM source {kind!r} ({', '.join(GIM_SOURCE_KINDS)})")
+    if kind not in GIM_SOURCES:
+        raise InputError(f"unknown GIM source {kind!r} ({', '.join(GIM_SOURCES)})")
     if kind == "local" and (directory or settings.gim_local_dir) is None:
         raise InputError("a local GIM source needs a folder (SWX_GIM_LOCAL_DIR or --dir)")
+    if kind == "local" and not Path(directory or settings.gim_local_dir).is_dir():
+        raise InputError(f"{directory or settings.gim_local_dir} is not a folder of IONEX files (--dir / "
+                         "SWX_GIM_LOCAL_DIR)")
     return kind
 
 

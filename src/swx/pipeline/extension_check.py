@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from swx.config import Settings
+from swx.errors import InputError
 from swx.io.ionex import read_ionex
 from swx.pipeline.nodes import MIN_REFERENCE_DAYS
 from swx.plots import plot_forecast_maps
@@ -34,6 +35,11 @@ def extension_check(settings: Settings, previous: Path, target: Path, methods: l
     st = load_catalog(settings.station_catalog)
     lat, lon = np.array([s.lat for s in st]), np.array([s.lon for s in st])
     prev, tgt = read_ionex(previous)["tec"], read_ionex(target)["tec"]
+    day_prev = np.datetime64(prev["time"].values[0], "D")
+    day_tgt = np.datetime64(tgt["time"].values[0], "D")
+    if day_tgt - day_prev != np.timedelta64(1, "D"):
+        raise InputError(f"{Path(previous).name} holds {day_prev} and {Path(target).name} {day_tgt}: the second "
+                         "file must hold the day after the first's (PREVIOUS then TARGET)")
     folds = [np.arange(i, len(st), FOLDS) for i in range(FOLDS)]
     df = reconstruction_scores(prev, tgt, lat, lon, methods, folds=folds)
     if plot:

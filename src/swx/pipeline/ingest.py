@@ -140,6 +140,9 @@ MAX_MAP_GAP_H = 2.0
 GLOBAL_LAT_DEG = 85.0
 GLOBAL_LON_SPAN_DEG = 350.0
 MIN_VALID_FRACTION = 0.9
+#: a global map's mean vTEC lies within this (TECU): solar minimum nights to the strongest storms; a
+#: map of zeros or of the format's ceiling is a producer's fault, not the ionosphere
+GLOBAL_MEAN_TECU = (0.5, 300.0)
 
 
 def check_day(ds, day: dt.date, name: str) -> None:
@@ -164,12 +167,23 @@ def check_day(ds, day: dt.date, name: str) -> None:
         raise IonexFormatError(f"a regional grid (latitude {lat.min():g}..{lat.max():g}, longitude "
                                f"{lon.min():g}..{lon.max():g})", path=name,
                                expected=f"a global grid: latitude to ±{GLOBAL_LAT_DEG:g}° at least, all longitudes")
-    valid = np.isfinite(ds["tec"].values).reshape(len(t), -1).mean(axis=1)
+    tec = ds["tec"].values.reshape(len(t), -1)
+    valid = np.isfinite(tec).mean(axis=1)
     if valid.min() < MIN_VALID_FRACTION:
         k = int(valid.argmin())
         raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT has values at {valid[k]:.0%} of its nodes",
                                path=name, expected=f"at least {MIN_VALID_FRACTION:.0%} of every map's nodes with "
                                "a value (not 9999)")
+    with np.errstate(all="ignore"):
+        means = np.nanmean(tec, axis=1)
+    lo, hi = GLOBAL_MEAN_TECU
+    if not ((means >= lo) & (means <= hi)).all():
+        k = int(np.argmax((means < lo) | (means > hi)))
+        raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT averages {means[k]:.1f} TECU over the globe",
+                               path=name, expected=f"a global mean vTEC of {lo:g} .. {hi:g} TECU")
+    if len(t) > 2 and all(np.array_equal(tec[0], tec[k], equal_nan=True) for k in range(1, len(t))):
+        raise IonexFormatError(f"all {len(t)} maps hold the same values (a stuck producer)", path=name,
+                               expected="maps that change through the day")
 
 
 def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *, force: bool = False,
@@ -456,9 +470,16 @@ def import_series_stage(settings: Settings, file: Path, station: str, *, lat: fl
     """A vTEC series (a GNSS receiver's, a series extracted elsewhere) as a station's observations on the
     2-hour grid; a station not yet known is registered (it needs `lat` and `lon`)."""
     engine = open_database(settings)
-    new = station not in set(known_stations(engine)["code"])
+    known = known_stations(engine).set_index("code")
+    new = station not in known.index
     if new:
         check_new_station(station, lat, lon, surface)
+    elif lat is not None or lon is not None:  # a position for a known station: it must be the registered one
+        at = known.loc[station]
+        given = (float(at["lat"]) if lat is None else lat, float(at["lon"]) if lon is None else lon)
+        if abs(given[0] - float(at["lat"])) > 0.01 or abs((given[1] - float(at["lon"]) + 180) % 360 - 180) > 0.01:
+            raise InputError(f"station {station} is registered at {float(at['lat']):g}°N {float(at['lon']):g}°E, "
+                             f"not {given[0]:g}°N {given[1]:g}°E: import under a new code, or leave out --lat/--lon")
     series, counts = import_series(file)  # the file is read and checked before anything is written
     if new:
         upsert_stations(engine, [dict(code=station, name=name or station, lat=lat, lon=lon, sector="",

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from swx.archive import Archive
+from swx.config import DATA_ERA_START
 from swx.errors import DataFormatError
+from swx.io.compression import check_regular_file
 from swx.io.filecache import FileCache
 from swx.io.ionex.header import TEC_RANGE
 from swx.science.features import SERIES_FILL_VALUES, extract_stations, to_two_hourly
@@ -117,6 +119,11 @@ def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: p
         at = lines()
         raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC a second time (first on line {at[first]})",
                               path=str(path), line=at[i], expected="one value per time")
+    early = np.flatnonzero((times < pd.Timestamp(DATA_ERA_START, tz="UTC")).to_numpy())
+    if len(early):
+        i = int(early[0])
+        raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC is before the era of global maps",
+                              path=str(path), line=lines()[i], expected=f"times from {DATA_ERA_START} on")
     now = pd.Timestamp.now(tz="UTC")
     late = np.flatnonzero((times > now).to_numpy())
     if len(late):
@@ -126,9 +133,11 @@ def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: p
 
 
 def read_series_csv(path: str | Path) -> pd.Series:
-    """A CSV of (UTC time, vTEC in TECU): the first column parseable as time and the first numeric
-    column after it. Times without a zone are taken as UTC; times with one are converted."""
+    """A CSV of (UTC time, vTEC in TECU): ISO 8601 times in the first column, vTEC in the column named
+    `vtec` (any case), or in the second when there are only two. Times without a zone are taken as
+    UTC; times with one are converted. A value that is not a number is refused, naming its line."""
     p = Path(path)
+    check_regular_file(p)
     try:
         df = pd.read_csv(p, sep=None, engine="python", comment="#")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, UnicodeDecodeError, ValueError) as exc:
@@ -137,17 +146,28 @@ def read_series_csv(path: str | Path) -> pd.Series:
     if df.shape[1] < 2:
         raise DataFormatError(f"{df.shape[1]} column(s)", path=str(p), expected="a time column and a vTEC column")
     df.columns = [str(c).strip() for c in df.columns]
-    time_col, value_col = df.columns[0], df.columns[1]
+    named = [c for c in df.columns[1:] if c.lower() == "vtec"]
+    if not named and df.shape[1] > 2:
+        raise DataFormatError(f"{df.shape[1]} columns ({', '.join(map(str, df.columns))[:80]}) and none named vtec",
+                              path=str(p), line=1, expected="a column named vtec (or only time and vTEC)")
+    time_col, value_col = df.columns[0], (named[0] if named else df.columns[1])
+    missing_time = np.flatnonzero(df[time_col].isna().to_numpy())
+    if len(missing_time):
+        raise DataFormatError("a row without a time", path=str(p), line=_data_lines(p, len(df))[missing_time[0]],
+                              expected="an ISO 8601 UTC time on every row")
     try:
-        times = pd.to_datetime(df[time_col], utc=True, format="mixed")
-    except (ValueError, TypeError) as exc:
-        raise DataFormatError(f"column {time_col!r} is not a time: {exc}", path=str(p),
-                              expected="ISO 8601 UTC times in the first column") from None
+        times = pd.to_datetime(df[time_col], utc=True, format="ISO8601")
+    except (ValueError, TypeError, OverflowError) as exc:
+        why = " ".join(str(exc).split())[:120]
+        raise DataFormatError(f"column {time_col!r} is not an ISO 8601 time: {why}", path=str(p),
+                              expected="ISO 8601 UTC times in the first column (YYYY-MM-DDTHH:MM[:SS][Z])") from None
     values = pd.to_numeric(df[value_col], errors="coerce")
-    bad = values.isna() & df[value_col].notna()
-    if bad.all() and len(df):
-        raise DataFormatError(f"column {value_col!r} holds no numbers", path=str(p), line=2,
-                              expected="vTEC in TECU in the second column")
+    bad = np.flatnonzero((values.isna() & df[value_col].notna()).to_numpy())
+    if len(bad):
+        i = int(bad[0])
+        raise DataFormatError(f"vTEC {str(df[value_col].iloc[i])[:20]!r} is not a number", path=str(p),
+                              line=_data_lines(p, len(df))[i], expected="vTEC in TECU with a decimal point "
+                              "(an empty cell: missing)")
     _check_series_rows(p, df, times, values)
     return pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(times, name="time"), name="vtec")
 

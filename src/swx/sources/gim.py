@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from swx.errors import FetchError, NotFoundError
+from swx.errors import FetchError, IonexFormatError, NotFoundError
+from swx.io.compression import read_file_bytes
 from swx.io.gim_names import parse_name, url_fields
 from swx.io.http import Downloader
 
@@ -116,4 +117,4 @@ class LocalDirectorySource:
         if len(paths) > 1:
             log.warning("%d candidate files for %s %s, using %s", len(paths), centre, day, paths[0])
         path = paths[0]
-        return RawGim(centre.lower(), day, path.name, path.read_bytes(), str(path), self.kind)
+        return RawGim(centre.lower(), day, path.name, read_file_bytes(path, IonexFormatError), str(path), self.kind)

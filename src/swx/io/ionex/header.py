@@ -234,7 +234,8 @@ def parse_header(lines: list[str], path: str) -> IonexHeader:
         raise IonexFormatError(f"missing mandatory header record(s): {', '.join(missing)}", path=path,
                                line=len(lines), expected="all IONEX 1.0 mandatory header records")
     if hdr.map_dimension != 2 or hdr.hgt[2] != 0:
-        raise IonexFormatError(f"{hdr.map_dimension}-D maps (DHGT {hdr.hgt[2]}) are not supported",
+        shape = f"{hdr.map_dimension}-D maps" + (f" on several heights (DHGT {hdr.hgt[2]:g})" if hdr.hgt[2] != 0 else "")
+        raise IonexFormatError(f"{shape} are not supported",
                                path=path, expected="2-D maps on a single shell")
     for name, (a, b, c) in (("LAT", hdr.lat), ("LON", hdr.lon)):
         if c == 0 or (b - a) / c < 0 or abs((b - a) / c - round((b - a) / c)) > 1e-6:

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from swx.errors import IonexFormatError
-from swx.io.compression import decode_ascii, decompress
+from swx.io.compression import decode_ascii, decompress, read_file_bytes
 from swx.io.gim_names import parse_name
 from swx.io.ionex.body import Block, parse_body
 from swx.io.ionex.fast import parse_tiled
@@ -202,7 +202,7 @@ def _to_dataset(hdr: IonexHeader, blocks: list[Block], values: np.ndarray, name:
 def read_ionex(path: str | Path, *, allow_partial: bool = False, centre: str | None = None) -> xr.Dataset:
     """Read an IONEX file (plain, `.Z`, `.gz` or single-member `.zip`) into an `xarray.Dataset`."""
     p = Path(path)
-    data = p.read_bytes()
+    data = read_file_bytes(p, IonexFormatError)
     if not data:
         raise IonexFormatError("empty file", path=str(p), line=1, expected="an IONEX header")
     return parse_ionex(data, str(p), allow_partial=allow_partial, centre=centre)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from swx.errors import IndexFormatError
+from swx.io.compression import check_regular_file
 from swx.sources.indices.celestrak import read_sw
 from swx.sources.indices.gfz import read_gfz_text
 from swx.sources.indices.tables import STATUS_ORDER, IndexTables, merge_tables
@@ -18,5 +20,6 @@ __all__ = ["IndexTables", "STATUS_ORDER", "merge_tables", "read_index_file"]
 
 def read_index_file(path: Path) -> IndexTables:
     """A GFZ Kp file or a CelesTrak SW file, told apart by their first line."""
+    check_regular_file(path, IndexFormatError)
     head = Path(path).read_bytes()[:200]
     return read_sw(path) if head.startswith(b"DATATYPE") or b"BEGIN OBSERVED" in head else read_gfz_text(path)

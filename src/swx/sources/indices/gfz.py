@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from swx.errors import IndexFormatError
-from swx.io.compression import decode_ascii
+from swx.io.compression import decode_ascii, read_file_bytes
 from swx.io.http import Downloader
 from swx.sources.indices.tables import (
     IndexTables,
@@ -152,7 +152,7 @@ def format_gfz_text(tables: IndexTables) -> str:
 
 def read_gfz_text(path: str | Path) -> IndexTables:
     p = Path(path)
-    return parse_gfz_text(p.read_bytes(), str(p))
+    return parse_gfz_text(read_file_bytes(p, IndexFormatError), str(p))
 
 
 def parse_gfz_json(payload: str | bytes | dict, name: str = "<GFZ JSON>") -> IndexTables:
