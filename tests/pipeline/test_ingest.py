@@ -392,3 +392,21 @@ def test_an_older_nowcast_never_regresses_definitive_kp_in_the_database(database
     assert set(stored.status) == {"definitive"}
     held = Archive(settings.archive_dir).load_indices().kp
     assert (held.loc["2025-08-20":"2025-08-21", "kp"] == 3.0).all()
+
+
+def test_another_centres_map_under_a_centres_name_is_refused(ionex_dir, tmp_path):
+    """A fresh round: JPL's map copied to codg3190.15i was archived as CODE's final."""
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(ionex_dir / "jplg3190.15i", folder / "codg3190.15i")
+    a = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    [bad] = ingest_gims(src, a, src.available()).results
+    assert bad.status == "failed" and "named as a cod map, but its header says it was made by JPL" in bad.reason
+    assert a.gim_days("cod") == []
+    shutil.copy(ionex_dir / "jplg3190.15i", folder / "jplg3190.15i")
+    (folder / "codg3190.15i").unlink()
+    [good] = ingest_gims(src, a, src.available()).results
+    assert good.status == "fetched" and a.gim_days("jpl") == [dt.date(2015, 11, 15)]

@@ -186,6 +186,28 @@ def check_day(ds, day: dt.date, name: str) -> None:
                                expected="maps that change through the day")
 
 
+#: the agency each family of products names in its IONEX header (PGM / RUN BY / DATE): a file named
+#: for one family whose header names another's agency is another centre's map under a wrong name.
+#: IGS's combinations are run by several agencies and are not checked.
+PRODUCER_AGENCIES = {"AIUB": ("cod", "cor", "c1p", "c2p"), "JPL": ("jpl", "jpr"), "ESA": ("esa", "esr"),
+                     "UPC": ("upc", "upr", "uqr")}
+
+
+def check_producer(ds, product: str, name: str) -> None:
+    """Refuse a file named for `product` whose header says another centre made it (a JPL map renamed
+    codg... would be archived as CODE's final)."""
+    own = next((agency for agency, family in PRODUCER_AGENCIES.items() if product in family), None)
+    if own is None:
+        return
+    run_by = str(ds.attrs.get("source", ""))
+    words = set(re.split(r"[^A-Z]+", run_by.upper()))
+    other = next((agency for agency in PRODUCER_AGENCIES if agency != own and agency in words), None)
+    if other is not None and own not in words:
+        raise IonexFormatError(f"named as a {product} map, but its header says it was made by {other} "
+                               f"({run_by.strip()[:40]})", path=name,
+                               expected=f"a map made by {own}, or the file under its own centre's name")
+
+
 def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *, force: bool = False,
                chain: list[str] | None = None) -> DayResult:
     """Fetch, check and archive one day under `centre`: the best product of `chain` (best first;
@@ -237,6 +259,7 @@ def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, 
             for w in caught:
                 log.warning("%s", w.message)
             check_day(ds, day, raw.origin)
+            check_producer(ds, product, raw.origin)
         except IonexFormatError as exc:
             log.error("%s %s: refused %s", product, day, exc)
             notes.append(named(f"refused: {exc}"))
