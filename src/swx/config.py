@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -300,6 +300,12 @@ class Settings(BaseSettings):
     def _centre_name(cls, v: str) -> str:
         return check_product_code(v.strip().lower())
 
+    @model_validator(mode="after")
+    def _demo_window(self) -> Settings:
+        if self.demo_end < self.demo_start:
+            raise ValueError(f"SWX_DEMO_END {self.demo_end} is before SWX_DEMO_START {self.demo_start}")
+        return self
+
     @field_validator("kp_url", "kp_nowcast_url")
     @classmethod
     def _kp_url(cls, v: str) -> str:
@@ -415,7 +421,7 @@ def get_settings() -> Settings:
                             "{\"cod\": [\"https://...\"]} for mirrors)") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "SWX_" + str(first["loc"][0]).upper() if first.get("loc") else "a setting"
+        name = f"SWX_{str(first['loc'][0]).upper()}: " if first.get("loc") else ""  # a rule of several: it names them
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         why = str(first.get("msg", "")).removeprefix("Value error, ")
-        raise SettingsError(f"{name}: {why}{more}") from None
+        raise SettingsError(f"{name}{why}{more}") from None

@@ -659,3 +659,30 @@ def test_import_series_never_moves_a_station_nor_stores_a_column_it_was_not_aske
         code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(tmp_path / name), "--station", "XX2",
                                                        "--lat", "1", "--lon", "1"])
         assert code == 2 and message in out and name in out and len(out.strip().splitlines()) == 1, (name, out)
+
+
+def test_a_second_rounds_findings_are_one_line(tmp_path, monkeypatch, capsys):
+    """A catalog that is not text (a traceback), --source beside --file (ignored), an inverted demo
+    window (accepted), verify --json on a day without maps (exit 0 or 1 where the table says 2)."""
+    bad = tmp_path / "catalog.csv"
+    bad.write_bytes(b"garbage\x00\xff\nzzz\n")
+    monkeypatch.setenv("SWX_STATION_CATALOG", str(bad))
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["stations", "list"])
+    assert code == 2 and "catalog.csv: not UTF-8 text" in out and len(out.strip().splitlines()) == 1, out
+    monkeypatch.delenv("SWX_STATION_CATALOG")
+    monkeypatch.setenv("SWX_DEMO_START", "2015-01-01")
+    monkeypatch.setenv("SWX_DEMO_END", "2014-01-01")
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    assert code == 2 and "SWX_DEMO_END 2014-01-01 is before SWX_DEMO_START 2015-01-01" in out, out
+    monkeypatch.delenv("SWX_DEMO_START")
+    monkeypatch.delenv("SWX_DEMO_END")
+    get_settings.cache_clear()
+    kp = tmp_path / "Kp_ap_Ap_SN_F107_since_2024.txt"
+    kp.write_text("")
+    code, out = run_cli_main(monkeypatch, capsys, ["ingest", "kp", "--source", "gfz", "--file", str(kp)])
+    assert code == 2 and "a file is the source" in out, out
+    run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
+    code, out = run_cli_main(monkeypatch, capsys, ["verify", "--day", "2020-01-08", "--json"])
+    assert code == 2 and '"skipped"' in out and "error: no sim GIM for 2020-01-08" in out, out

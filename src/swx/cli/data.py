@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from swx.cli.app import app, check_finite, console, ionex_app, out, parse_day, simulate_app, stations_app
-from swx.config import get_settings
+from swx.config import get_settings, printable
 
 
 @ionex_app.command("info")
@@ -29,7 +29,7 @@ def ionex_info(
         return
     t = Table(show_header=False, box=None)
     for k, v in info.items():
-        t.add_row(k, "\n".join(v) if isinstance(v, list) else str(v))
+        t.add_row(k, "\n".join(map(printable, v)) if isinstance(v, list) else printable(str(v)))
     out.print(t)
 
 

@@ -87,8 +87,8 @@ def verify_cmd(
     summary = verify_stage(get_settings(), parse_day(day))
     if as_json:
         out.print_json(data=summary)
-        if "skipped" in summary:  # nothing verified: monitoring reads the exit status
-            raise typer.Exit(1)
+        if "skipped" in summary:  # nothing verified: the same error (and exit status) as without --json
+            raise NotFoundError(summary["skipped"])
         return
     if "skipped" in summary:  # nothing to score yet: for a person that is an error, for the flow a report
         raise NotFoundError(summary["skipped"])

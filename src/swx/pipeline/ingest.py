@@ -429,6 +429,9 @@ def ingest_indices_stage(settings: Settings, *, kind: str | None = None, file: P
     """Kp/F10.7 into the archive and the database from `kind` (default SWX_KP_SOURCE): `gfz`
     (download), `bundled` (the history shipped with swx) or `file` (a GFZ or CelesTrak file)."""
     engine = open_database(settings)  # a database at another schema stops the stage before any download
+    if file and kind not in (None, "file"):
+        raise InputError(f"--source {kind} and --file {file}: a file is the source (leave out --source, or give "
+                         "--source file)")
     kind = "file" if file else (kind or settings.kp_source)
     if kind == "gfz":
         with downloader(settings) as dl:

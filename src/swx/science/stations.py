@@ -63,7 +63,11 @@ def load_catalog(path: str | Path | None = None) -> list[Station]:
     if path is None:
         return parse_catalog(resources.files("swx.data").joinpath("stations.csv").read_text(), "stations.csv")
     p = Path(path)
-    return parse_catalog(p.read_text(), str(p))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"not UTF-8 text (byte {exc.start})", path=str(p), expected="a CSV station catalog") from None
+    return parse_catalog(text, str(p))
 
 
 def dense_catalog(dlat: float = 10.0, dlon: float = 20.0, max_lat: float = 80.0) -> list[Station]:
