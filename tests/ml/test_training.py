@@ -189,7 +189,9 @@ def test_devices():
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="no CUDA"):
+        from swx.errors import InputError
+
+        with pytest.raises(InputError, match="SWX_DEVICE=cuda: no CUDA device is available here"):
             pick_device("cuda")
 
 
