@@ -157,9 +157,7 @@ def backfill_cmd(
     from swx.pipeline.backfill import STEPS
 
     first, last = parse_day(start, "--start"), parse_day(end, "--end")
-    check_choices(step, STEPS, "--step")
-    if last < first:
-        raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
+    check_choices(step, STEPS, "--step")  # the range itself is checked by the stage (check_range)
     t0 = time.monotonic()
     with Progress(TextColumn("[bold]backfill"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
