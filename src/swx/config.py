@@ -124,6 +124,12 @@ def check_product_code(code: str) -> str:
     return code
 
 
+def check_credentials_over_https(url: str, scheme: str) -> None:
+    """Refuse a URL that would send a password or token over anything but https."""
+    if scheme != "https" and (_URL_PASSWORD.search(url) or _KEY_SECRET.search(url)):
+        raise ValueError(f"{mask_secrets(url)[:80]!r} sends credentials over plain {scheme}: use https")
+
+
 def check_url_template(template: str) -> str:
     """`template` when it is an http(s) or ftp URL whose fields are those a mirror can fill."""
     import string
@@ -135,8 +141,7 @@ def check_url_template(template: str) -> str:
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
     except ValueError as exc:
         raise ValueError(f"{mask_secrets(template)[:80]!r}: {exc}") from None
-    if scheme != "https" and (_URL_PASSWORD.search(template) or _KEY_SECRET.search(template)):
-        raise ValueError(f"{mask_secrets(template)[:80]!r} sends credentials over plain {scheme}: use https")
+    check_credentials_over_https(template, scheme)
     if fields - URL_TEMPLATE_FIELDS:
         raise ValueError(f"{mask_secrets(template)[:80]!r}: unknown field(s) {', '.join(sorted(fields - URL_TEMPLATE_FIELDS))}"
                          f" (expected {{{'}, {'.join(sorted(URL_TEMPLATE_FIELDS))}}})")
@@ -312,8 +317,7 @@ class Settings(BaseSettings):
         scheme = v.split("://", 1)[0].lower() if "://" in v else ""
         if scheme not in ("https", "http"):
             raise ValueError(f"{mask_secrets(v)[:80]!r} is not an http(s) URL")
-        if scheme != "https" and (_URL_PASSWORD.search(v) or _KEY_SECRET.search(v)):
-            raise ValueError(f"{mask_secrets(v)[:80]!r} sends credentials over plain http: use https")
+        check_credentials_over_https(v, scheme)
         return v
 
     @field_validator("data_dir", mode="before")
