@@ -97,6 +97,11 @@ def _data_lines(path: Path, n: int) -> list[int]:
     return lines + [None] * (n - len(lines))
 
 
+def _utc(t: pd.Timestamp) -> str:
+    """A time for an error line, also one outside the years strftime can write (e.g. a year -5015)."""
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d} UTC"
+
+
 def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: pd.Series) -> None:
     """Refuse, naming the line, what a vTEC series cannot hold: a vTEC that is not finite or above the
     physical range (fill values aside), a time twice, a time that has not come yet. The file's line
@@ -109,7 +114,7 @@ def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: p
     wrong = ~np.isnan(v) & ~np.isin(v, SERIES_FILL_VALUES) & ~(v <= hi)
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
-        raise DataFormatError(f"vTEC {df.iloc[i, 1]} TECU at {times.iloc[i]:%Y-%m-%d %H:%M} UTC", path=str(path),
+        raise DataFormatError(f"vTEC {df.iloc[i, 1]} TECU at {_utc(times.iloc[i])}", path=str(path),
                               line=lines()[i], expected=f"{lo:g} .. {hi:g} TECU (zero, negative or "
                               f"{', '.join(f'{x:g}' for x in SERIES_FILL_VALUES[:3])}: missing)")
     dup = np.flatnonzero(times.duplicated().to_numpy())
@@ -117,18 +122,18 @@ def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: p
         i = int(dup[0])
         first = int(np.flatnonzero((times == times.iloc[i]).to_numpy())[0])
         at = lines()
-        raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC a second time (first on line {at[first]})",
+        raise DataFormatError(f"{_utc(times.iloc[i])} a second time (first on line {at[first]})",
                               path=str(path), line=at[i], expected="one value per time")
     early = np.flatnonzero((times < pd.Timestamp(DATA_ERA_START, tz="UTC")).to_numpy())
     if len(early):
         i = int(early[0])
-        raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC is before the era of global maps",
+        raise DataFormatError(f"{_utc(times.iloc[i])} is before the era of global maps",
                               path=str(path), line=lines()[i], expected=f"times from {DATA_ERA_START} on")
     now = pd.Timestamp.now(tz="UTC")
     late = np.flatnonzero((times > now).to_numpy())
     if len(late):
         i = int(late[0])
-        raise DataFormatError(f"{times.iloc[i]:%Y-%m-%d %H:%M} UTC has not come yet (now {now:%Y-%m-%d %H:%M})",
+        raise DataFormatError(f"{_utc(times.iloc[i])} has not come yet (now {_utc(now)})",
                               path=str(path), line=lines()[i], expected="measured values: past times only")
 
 
