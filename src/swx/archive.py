@@ -62,8 +62,8 @@ class ArchivedProduct:
 
 @dataclass(frozen=True)
 class StoredIndices:
-    """What `Archive.store_indices` did: the archived tables before, the merged tables it keeps, and the
-    times of the 3-hourly rows added or changed."""
+    """A merge of index tables into the archived ones (`Archive.merge_indices`): the archived tables
+    before, the merged tables to keep, and the times of the 3-hourly rows added or changed."""
 
     before: IndexTables
     merged: IndexTables
@@ -177,18 +177,28 @@ class Archive:
     def load_indices(self) -> IndexTables:
         return IndexTables(_read_table(self.kp_path, empty_kp()), _read_table(self.daily_path, empty_daily()))
 
-    def store_indices(self, tables: IndexTables) -> StoredIndices:
-        """Merge `tables` into the archived ones (better status, then newer, wins: a definitive Kp
-        replaces the nowcast); returns the tables before and after and the 3-hourly times changed."""
+    def merge_indices(self, tables: IndexTables) -> StoredIndices:
+        """`tables` merged into the archived ones (better status, then newer, wins: a definitive Kp
+        replaces the nowcast), nothing written yet: the ingest records the merge in the database first,
+        so a failed database write leaves the archive as it was and the rerun finds the same changes."""
         old = self.load_indices()
         merged = merge_tables(old, tables)
-        changed = _changed_times(old.kp, merged.kp)
-        if len(changed) or len(_changed_times(old.daily, merged.daily)) or not self.kp_path.exists():
-            _write_table(merged.kp, self.kp_path, "Kp (3-hourly, interval start) and ap")
+        return StoredIndices(old, merged, _changed_times(old.kp, merged.kp))
+
+    def write_indices(self, stored: StoredIndices) -> None:
+        """Write a merge's tables (only when something changed, or nothing is archived yet)."""
+        if len(stored.changed) or len(_changed_times(stored.before.daily, stored.merged.daily)) \
+                or not self.kp_path.exists():
+            _write_table(stored.merged.kp, self.kp_path, "Kp (3-hourly, interval start) and ap")
             self._record(self.kp_path)
-            _write_table(merged.daily, self.daily_path, "daily Ap, sunspot number and F10.7")
+            _write_table(stored.merged.daily, self.daily_path, "daily Ap, sunspot number and F10.7")
             self._record(self.daily_path)
-        return StoredIndices(old, merged, changed)
+
+    def store_indices(self, tables: IndexTables) -> StoredIndices:
+        """Merge `tables` into the archived ones and write them; returns the merge."""
+        stored = self.merge_indices(tables)
+        self.write_indices(stored)
+        return stored
 
 
 def _changed_times(old: pd.DataFrame, new: pd.DataFrame) -> pd.DatetimeIndex:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -71,8 +73,6 @@ def test_ingest_gims_stores_the_observed_response_of_the_days_archived():
     """Maps ingested by hand (no forecast) still give the Storms page its events: the observed ΔTEC of
     the days archived, against the 27-day reference of the days before, and the storms in their span
     — here the St Patrick's Day storm of 2015 on the simulated archive."""
-    import datetime as dt
-
     from swx.store.queries import configured_engine, dtec_series, storms
 
     r = runner.invoke(app, ["ingest", "gims", "--start", "2015-02-12", "--end", "2015-03-13", "--source", "simulated"])
@@ -282,6 +282,25 @@ def test_simulate_compare_writes_the_docs_table(ionex_dir, shared_data, tmp_path
     row = next(line for line in text.splitlines() if line.startswith("| ESA | 2020-01-10 |"))
     real_p, sim_p = (float(x) for x in row.split("|")[-2].split("/"))
     assert 1.2 < real_p < 2.2 and 1.2 < sim_p < 2.2  # solar-minimum persistence, real and simulated
+    assert "left out: " in r.output and "uqrg0010.25i.truncated.zip, line 50" in r.output  # said, not dropped
+
+
+def test_simulate_compare_on_no_usable_real_day_is_one_line_and_writes_nothing(shared_data, tmp_path, monkeypatch,
+                                                                               capsys):
+    """A folder whose only day is all 9999 gave a table of "—", NumPy warnings and exit status 0."""
+    from swx.io.ionex import write_ionex
+
+    folder = tmp_path / "real"
+    folder.mkdir()
+    write_ionex(make_gim(dt.date(2020, 1, 8)).pipe(lambda ds: ds.assign(tec=ds.tec * np.nan)), folder / "codg0080.20i")
+    out = tmp_path / "simulated.md"
+    code, text = run_cli_main(monkeypatch, capsys, ["simulate", "compare", "--real-dir", str(folder), "--out", str(out),
+                                                    "--indices", str(shared_data / "kp" / "SW-All.txt")])
+    assert code == 2 and "Traceback" not in text and "Warning" not in text, text
+    [line] = [ln for ln in text.splitlines() if ln.startswith("error:")]
+    assert f"no usable day of real maps in {folder}" in line and "codg0080.20i: the map of 00:00 UT has values at 0%" \
+        in line, line
+    assert not out.exists() and not out.with_suffix(".png").exists()
 
 
 def test_simulate_calibrate_fits_the_level_of_a_real_series(shared_data, tmp_path):
@@ -318,6 +337,9 @@ def test_import_series_refuses_bad_input_before_registering_anything(tmp_path, m
 
     cases = {
         "huge.csv": (rows("2017-01-01T00:00:00Z,10\n2017-01-01T02:00:00Z,1e308\n"), "vTEC 1e+308 TECU", 3),
+        "absurd.csv": (rows("2017-01-01T00:00:00Z,10\n2017-01-01T02:00:00Z,950\n"),
+                       "vTEC 950 TECU at 2017-01-01 02:00 UTC (expected 0 .. 400 TECU", 3),
+        "year.csv": (rows("-5015-01-01T00:00:00Z,10\n"), "-5015-01-01 00:00 UTC is before the era", 2),
         "future.csv": (rows("2017-01-01T00:00:00Z,10\n2300-01-01T02:00:00Z,12\n"), "has not come yet", 3),
         "twice.csv": (rows("2017-01-01T00:00:00Z,10\n2017-01-01T00:00:00Z,11\n"), "a second time (first on line 2)",
                       3),
@@ -447,8 +469,6 @@ def test_extension_check_measures_the_seed_and_says_why_not_the_node_map(ionex_d
 def test_train_nodes_trains_the_ridges_and_the_network_up_to_the_day_asked(monkeypatch):
     """`swx train-nodes` on an archive of 2-hourly maps: both node models trained on the maps up to the
     day asked (the file dated the first day they never saw), and the summary says what they are."""
-    import datetime as dt
-
     import re
 
     from swx.ml.node_model import node_model_ends, node_net_ends
@@ -600,6 +620,29 @@ def test_an_empty_data_folder_setting_is_the_default_not_the_working_directory(m
     monkeypatch.setenv("SWX_DATA_DIR", "")
     get_settings.cache_clear()
     assert str(get_settings().data_dir) == "var"
+
+
+def test_a_folder_where_the_sqlite_file_should_be_is_named_in_one_line(tmp_path, monkeypatch, capsys):
+    """`swx.sqlite` a folder: every command said "no database" or "unable to open database file"."""
+    monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SWX_DATABASE_URL", raising=False)
+    (tmp_path / "swx.sqlite").mkdir()
+    for args in (["db", "current"], ["db", "upgrade"], ["status"]):
+        code, out = run_cli_main(monkeypatch, capsys, args)
+        assert code == 2 and f"the SQLite database {tmp_path / 'swx.sqlite'} is a folder" in out, (args, out)
+        assert "Traceback" not in out and len(out.strip().splitlines()) == 1, out
+    assert (tmp_path / "swx.sqlite").is_dir() and not any((tmp_path / "swx.sqlite").iterdir())
+
+
+def test_a_closed_standard_output_is_refused_not_written_to_nowhere(tmp_path):
+    """`swx config >&-` printed nothing and exited 0: an answer lost while the exit status says done."""
+    import shlex
+
+    env = {**os.environ, "SWX_DATA_DIR": str(tmp_path)}
+    r = subprocess.run(["sh", "-c", f"{shlex.quote(sys.executable)} -m swx.cli config >&-"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip() == "error: standard output is closed (expected a terminal, a " \
+        "file or a pipe to write to)", r.stderr
 
 
 def test_devices_names_with_line_breaks_and_mismatched_days_are_one_line(tmp_path, ionex_dir, monkeypatch, capsys):

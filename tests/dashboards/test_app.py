@@ -79,6 +79,19 @@ def test_a_database_that_cannot_be_read_is_an_outage_not_an_empty_system(monkeyp
         assert not any("No forecast runs yet" in i.value for i in at.info), page
 
 
+def test_a_folder_where_the_sqlite_file_should_be_is_named_as_the_fault(tmp_path, monkeypatch):
+    """`swx.sqlite` made a folder (a bad volume mount): the page says what it is, not "no runs yet"."""
+    monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SWX_DATABASE_URL", raising=False)
+    (tmp_path / "swx.sqlite").mkdir()
+    get_settings.cache_clear()
+    at = _app()
+    assert not at.exception
+    [error] = at.error
+    assert "The database cannot be read" in error.value and "swx.sqlite is a folder" in error.value
+    assert not any("No forecast runs yet" in i.value for i in at.info)
+
+
 def test_now_page(seeded):
     settings, info = seeded
     engine = engine_from_settings(settings)

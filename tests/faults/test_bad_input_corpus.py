@@ -98,6 +98,30 @@ def test_a_bad_file_never_replaces_a_good_day_even_forced(tmp_path, monkeypatch,
         assert Archive(get_settings().archive_dir).has_gim("cod", day)
 
 
+def test_a_day_scaled_by_a_wrong_exponent_or_holding_an_absurd_value_is_refused(tmp_path, monkeypatch, capsys):
+    """Files that parse and look global but cannot be the ionosphere: EXPONENT -2 for -1 (every value
+    a tenth: a global mean below the deepest solar minimum's), EXPONENT 0 (every value ten times: in
+    range, but ten times the day before), one value of 900 TECU. Refused in one line; the good days
+    on either side are archived."""
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    texts = {d: gim_text(d) for d in DAYS[:5]}
+    texts[DAYS[1]] = _replace_record(texts[DAYS[1]], "EXPONENT", f"{0:>6}")
+    texts[DAYS[2]] = _replace_record(texts[DAYS[2]], "EXPONENT", f"{-2:>6}")
+    texts[DAYS[3]] = _tec_value(texts[DAYS[3]], "9000")[0]
+    for d, text in texts.items():
+        (folder / short_name("cod", d, compressed=False)).write_text(text)
+    code, out = run_cli_main(monkeypatch, capsys, ["ingest", "gims", "--source", "local", "--dir", str(folder),
+                                                   "--centre", "cod", "--start", str(DAYS[0]), "--end", str(DAYS[4])])
+    assert code == 1 and "Traceback" not in out, out
+    assert Archive(get_settings().archive_dir).gim_days("cod") == [DAYS[0], DAYS[4]]
+    for d, why in ((DAYS[1], rf"maps average 90\.\d TECU over the globe, 10 x the 9\.0 TECU of {DAYS[0]}"),
+                   (DAYS[2], r"averages 0\.\d TECU over the globe .*expected a global mean vTEC of 3 \.\. 300"),
+                   (DAYS[3], r"holds 900\.0 TECU at .*expected vTEC of at most 400 TECU")):
+        [line] = [ln for ln in out.splitlines() if re.match(rf"\s*FAILED\s+cod {d}:", ln)]
+        assert short_name("cod", d, compressed=False) in line and re.search(why, line), line
+
+
 GFZ_ROW = "2024 01 {dd} 33623 33623.5 2597 18 " + " ".join(["1.000"] * 8) + " " + " ".join(["4"] * 8) + \
     " 4 154 178.5 172.9 1\n"
 

@@ -342,10 +342,11 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
     (lambda ds: ds.isel(time=slice(0, 7)), "leave 12 h of 2020-01-08 without a map"),
     (lambda ds: ds.sel(lat=ds.lat >= 0), "a regional grid (latitude 0..87.5"),
     (lambda ds: ds.assign(tec=ds.tec * 0), "averages 0.0 TECU over the globe"),
-    (lambda ds: ds.assign(tec=ds.tec * 0 + 999.8), "averages 999.8 TECU over the globe"),
+    (lambda ds: ds.assign(tec=ds.tec * 0 + 999.8), "holds 999.8 TECU at 87.5°, -180°"),
+    (lambda ds: ds.assign(tec=ds.tec * 0.1), "averages 0.9 TECU over the globe"),
     (lambda ds: ds.assign(tec=ds.tec * 0 + ds.tec.isel(time=0)), "all 13 maps hold the same values"),
 ], ids=["all-9999", "southern-third-9999", "one-map", "half-a-day", "regional-grid", "all-zero", "ceiling",
-        "frozen"])
+        "a-tenth", "frozen"])
 def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, damage, reason):
     """Whatever its name says: a day of maps without values, with one map or half a day of them, or on
     a regional grid is refused with the reason and nothing is archived, so the good file offered later
@@ -365,33 +366,78 @@ def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, dama
     assert good.status == "fetched" and a.has_gim("cod", D1)
 
 
+def test_the_ceiling_on_single_values_holds_measured_maps_not_the_simulators_crests():
+    """swx's simulator overshoots the crests of solar maximum (590 TECU in October 2014, documented);
+    a producer's map with such a value is refused."""
+    from swx.errors import IonexFormatError
+    from swx.pipeline.ingest import check_day
+
+    ds = make_gim(D1)
+    ds["tec"][3, 30, 40] = 450.0
+    check_day(ds, D1, "simg0080.20i", measured=False)
+    with pytest.raises(IonexFormatError, match=r"codg0080.20i: the map of 06:00 UT holds 450.0 TECU at -?\d"):
+        check_day(ds, D1, "codg0080.20i")
+
+
+def _gfz_file(folder, name: str, kp_value: float, status: str):
+    """A GFZ Kp file of 20-21 August 2025, every Kp `kp_value` at `status`."""
+    from swx.sources.indices.gfz import format_gfz_text
+    from swx.sources.indices.tables import IndexTables, three_hourly
+
+    days = pd.DatetimeIndex(["2025-08-20", "2025-08-21"], tz="UTC")
+    kp = pd.DataFrame({"kp": kp_value, "ap": 7.0, "status": status, "source": "GFZ"}, index=three_hourly(days))
+    daily = pd.DataFrame({"Ap": 8.0, "sn": 50.0, "f107_obs": 150.0, "f107_adj": 150.0, "status": status,
+                          "source": "GFZ"}, index=days)
+    path = folder / name
+    path.write_text(format_gfz_text(IndexTables(kp, daily)))
+    return path
+
+
 def test_an_older_nowcast_never_regresses_definitive_kp_in_the_database(database, tmp_path):
     """Definitive Kp ingested, then an older nowcast file of the same days: the archive keeps the
     definitive values, and so does the database the dashboard reads (it took the nowcast's)."""
     from swx.config import get_settings
     from swx.pipeline.ingest import ingest_indices_stage
-    from swx.sources.indices.gfz import format_gfz_text
-    from swx.sources.indices.tables import IndexTables, three_hourly
     from swx.store import queries as q
 
-    def gfz_file(name: str, kp_value: float, status: str):
-        days = pd.DatetimeIndex(["2025-08-20", "2025-08-21"], tz="UTC")
-        kp = pd.DataFrame({"kp": kp_value, "ap": 7.0, "status": status, "source": "GFZ"}, index=three_hourly(days))
-        daily = pd.DataFrame({"Ap": 8.0, "sn": 50.0, "f107_obs": 150.0, "f107_adj": 150.0, "status": status,
-                              "source": "GFZ"}, index=days)
-        path = tmp_path / name
-        path.write_text(format_gfz_text(IndexTables(kp, daily)))
-        return path
-
     settings = get_settings()
-    ingest_indices_stage(settings, file=gfz_file("Kp_ap_Ap_SN_F107_since_1932.txt", 3.0, "definitive"))
-    ingest_indices_stage(settings, file=gfz_file("Kp_ap_Ap_SN_F107_nowcast.txt", 2 + 1 / 3, "preliminary"))
+    ingest_indices_stage(settings, file=_gfz_file(tmp_path, "Kp_ap_Ap_SN_F107_since_1932.txt", 3.0, "definitive"))
+    ingest_indices_stage(settings, file=_gfz_file(tmp_path, "Kp_ap_Ap_SN_F107_nowcast.txt", 2 + 1 / 3, "preliminary"))
     engine = q.configured_engine()
     stored = q.kp_series(engine, dt.datetime(2025, 8, 20, tzinfo=dt.UTC), dt.datetime(2025, 8, 22, tzinfo=dt.UTC))
     assert len(stored) == 16 and (stored.kp == 3.0).all(), stored
     assert set(stored.status) == {"definitive"}
     held = Archive(settings.archive_dir).load_indices().kp
     assert (held.loc["2025-08-20":"2025-08-21", "kp"] == 3.0).all()
+
+
+def test_a_kp_ingest_the_database_refuses_changes_nothing_and_the_rerun_does_it_all(database, tmp_path):
+    """The database refuses the Kp rows (here its table is gone): the archive was written first, so the
+    rerun found nothing changed — no revised days, the storms of the revised days never measured again.
+    Now the archive is written after the database: it is unchanged, and the rerun does it all."""
+    import sqlalchemy as sa
+
+    from swx.config import get_settings
+    from swx.pipeline.ingest import ingest_indices_stage
+    from swx.store import queries as q
+
+    settings = get_settings()
+    ingest_indices_stage(settings, file=_gfz_file(tmp_path, "Kp_ap_Ap_SN_F107_nowcast.txt", 2 + 1 / 3, "preliminary"))
+    archive = Archive(settings.archive_dir)
+    before = archive.kp_path.read_bytes()
+    engine = q.configured_engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE kp_values RENAME TO kp_values_away"))
+    definitive = _gfz_file(tmp_path, "Kp_ap_Ap_SN_F107_since_1932.txt", 3.0, "definitive")
+    with pytest.raises(sa.exc.SQLAlchemyError):
+        ingest_indices_stage(settings, file=definitive)
+    assert archive.kp_path.read_bytes() == before and (archive.load_indices().kp.kp.round(3) == 2.333).all()
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE kp_values_away RENAME TO kp_values"))
+    summary = ingest_indices_stage(settings, file=definitive)
+    assert summary.changed == 16 and summary.revised_days == [dt.date(2025, 8, 20), dt.date(2025, 8, 21)]
+    stored = q.kp_series(engine, dt.datetime(2025, 8, 20, tzinfo=dt.UTC), dt.datetime(2025, 8, 22, tzinfo=dt.UTC))
+    assert len(stored) == 16 and (stored.kp == 3.0).all() and set(stored.status) == {"definitive"}
 
 
 def test_another_centres_map_under_a_centres_name_is_refused(ionex_dir, tmp_path):

@@ -31,6 +31,11 @@ def main() -> None:
     import typer
 
     SHOW_TRACEBACKS["on"] = False
+    if sys.stdout is None:  # started with stdout closed (`swx config >&-`): what it says would be lost
+        if sys.stderr is not None:
+            sys.stderr.write("error: standard output is closed (expected a terminal, a file or a pipe to write "
+                             "to)\n")
+        sys.exit(2)
     try:
         code = app(standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (click's) usage errors

@@ -64,8 +64,10 @@ def simulate_compare_cmd(
 
     check_finite(lon, "--lon", -180.0, 360.0)
     with console.status("simulating the real days (and points) and comparing"):
-        table, points = compare_simulator(get_settings(), real_dir, out_path, indices=indices,
-                                          real_series=real_series, lon=lon)
+        table, points, skipped = compare_simulator(get_settings(), real_dir, out_path, indices=indices,
+                                                   real_series=real_series, lon=lon)
+    for line in skipped:
+        out.print(f"left out: {line}", soft_wrap=True, highlight=False, markup=False)
     if real_series:
         out.print(points)
     out.print(table)

@@ -29,6 +29,7 @@ from swx.io.atomic import remove_stale_parts
 from swx.io.gim_names import level_rank, product_level
 from swx.io.ionex import IonexWarning, parse_ionex
 from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source, rivals
+from swx.science.features import PLAUSIBLE_VTEC_TECU
 from swx.science.series import import_series
 from swx.sources.gim import GimSource, LocalDirectorySource
 from swx.sources.indices import read_index_file
@@ -140,16 +141,24 @@ MAX_MAP_GAP_H = 2.0
 GLOBAL_LAT_DEG = 85.0
 GLOBAL_LON_SPAN_DEG = 350.0
 MIN_VALID_FRACTION = 0.9
-#: a global map's mean vTEC lies within this (TECU): solar minimum nights to the strongest storms; a
-#: map of zeros or of the format's ceiling is a producer's fault, not the ionosphere
-GLOBAL_MEAN_TECU = (0.5, 300.0)
+#: a global map's mean vTEC lies within this (TECU): the deepest solar minimum averages about 7 TECU
+#: over the globe (CODE, ESA, January 2020), the strongest storms below 100; a map of zeros, of the
+#: format's ceiling, or scaled by a wrong EXPONENT (x 0.1) is a producer's or an editor's fault
+GLOBAL_MEAN_TECU = (3.0, 300.0)
+#: a day's global mean vTEC stays within this factor of the nearest archived day's (storms raise it
+#: by well under 2x); a factor of ten is an EXPONENT off by one
+DAY_TO_DAY_FACTOR = 3.0
+#: how far (days) to look for an archived day to compare with
+NEIGHBOUR_DAYS = 3
 
 
-def check_day(ds, day: dt.date, name: str) -> None:
+def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:
     """Refuse a file that is not a usable day of global maps of `day`: epochs outside 00:00 of the day ..
-    00:00 of the next, too few of them to cover the day, a regional grid, or maps mostly without values
-    (9999 in IONEX). Archived, such a day would be taken for a good one: the correct file offered later
-    skipped, and every forecast reading it failing."""
+    00:00 of the next, too few of them to cover the day, a regional grid, maps mostly without values
+    (9999 in IONEX), a value no ionosphere holds (`measured` maps only: swx's simulator overshoots the
+    crests of solar maximum, docs/simulated.md), a global mean out of bounds or one map all day. Archived,
+    such a day would be taken for a good one: the correct file offered later skipped, and every forecast
+    reading it failing."""
     t = ds["time"].values
     lo = np.datetime64(day, "ns")
     hi = lo + np.timedelta64(1, "D")
@@ -174,6 +183,14 @@ def check_day(ds, day: dt.date, name: str) -> None:
         raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT has values at {valid[k]:.0%} of its nodes",
                                path=name, expected=f"at least {MIN_VALID_FRACTION:.0%} of every map's nodes with "
                                "a value (not 9999)")
+    top = np.nanmax(tec, axis=1)
+    if measured and (top > PLAUSIBLE_VTEC_TECU).any():
+        k = int(np.argmax(top > PLAUSIBLE_VTEC_TECU))
+        i = int(np.nanargmax(tec[k]))
+        ilat, ilon = np.unravel_index(i, (len(lat), len(lon)))
+        raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT holds {top[k]:.1f} TECU at {lat[ilat]:g}°, "
+                               f"{lon[ilon]:g}°", path=name, expected=f"vTEC of at most {PLAUSIBLE_VTEC_TECU:g} TECU; the largest "
+                               "ever mapped is about 300")
     with np.errstate(all="ignore"):
         means = np.nanmean(tec, axis=1)
     lo, hi = GLOBAL_MEAN_TECU
@@ -184,6 +201,40 @@ def check_day(ds, day: dt.date, name: str) -> None:
     if len(t) > 2 and all(np.array_equal(tec[0], tec[k], equal_nan=True) for k in range(1, len(t))):
         raise IonexFormatError(f"all {len(t)} maps hold the same values (a stuck producer)", path=name,
                                expected="maps that change through the day")
+
+
+def global_mean(ds) -> float:
+    """The day's mean vTEC over every node and map (TECU)."""
+    with np.errstate(all="ignore"):
+        return float(np.nanmean(ds["tec"].values))
+
+
+def check_continuity(ds, day: dt.date, name: str, neighbour: tuple[dt.date, float] | None) -> None:
+    """Refuse a day whose global mean is `DAY_TO_DAY_FACTOR` or more away from the nearest archived
+    day's (`neighbour`: that day and its mean): the whole day scaled, as by an EXPONENT off by one,
+    passes every check of a single file."""
+    if neighbour is None:
+        return
+    other_day, other = neighbour
+    mean = global_mean(ds)
+    ratio = mean / other if other > 0 else np.inf
+    if not 1 / DAY_TO_DAY_FACTOR < ratio < DAY_TO_DAY_FACTOR:
+        raise IonexFormatError(f"the maps average {mean:.1f} TECU over the globe, {ratio:.2g} x the {other:.1f} TECU "
+                               f"of {other_day} (archived): a wrong EXPONENT or scale?", path=name,
+                               expected=f"a global mean within {DAY_TO_DAY_FACTOR:g} x that of the archived days "
+                               f"within {NEIGHBOUR_DAYS} days")
+
+
+def archived_neighbour(archive: Archive, centre: str, day: dt.date) -> tuple[dt.date, float] | None:
+    """The nearest archived day of `centre` within `NEIGHBOUR_DAYS` (before first) and its global mean."""
+    for k in range(1, NEIGHBOUR_DAYS + 1):
+        for other in (day - dt.timedelta(days=k), day + dt.timedelta(days=k)):
+            if archive.has_gim(centre, other):
+                try:
+                    return other, global_mean(archive.open_gim_tec(centre, other))
+                except (OSError, ValueError, KeyError):
+                    continue  # an unreadable neighbour says nothing about this day
+    return None
 
 
 #: the agency each family of products names in its IONEX header (PGM / RUN BY / DATE): a file named
@@ -258,8 +309,9 @@ def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, 
                 ds = parse_ionex(raw.data, raw.origin, centre=product)
             for w in caught:
                 log.warning("%s", w.message)
-            check_day(ds, day, raw.origin)
+            check_day(ds, day, raw.origin, measured=raw.source != "simulated")
             check_producer(ds, product, raw.origin)
+            check_continuity(ds, day, raw.origin, archived_neighbour(archive, centre, day))
         except IonexFormatError as exc:
             log.error("%s %s: refused %s", product, day, exc)
             notes.append(named(f"refused: {exc}"))
@@ -334,13 +386,19 @@ class KpSummary:
                 f"{self.changed} added or updated in the archive{revised}")
 
 
-def ingest_indices(tables: IndexTables, archive: Archive, source: str) -> KpSummary:
+def ingest_indices(tables: IndexTables, archive: Archive, source: str,
+                   record: Callable[[IndexTables], object] | None = None) -> KpSummary:
     """Merge parsed index tables into the archive; the days whose Kp was there before and changed (a
     nowcast made definitive, a value corrected) are `revised_days`: their storm events are measured
-    again (`swx.pipeline.revise.revise_kp_days`)."""
+    again (`swx.pipeline.revise.revise_kp_days`). `record` gets the merged rows at the times of
+    `tables` (what the database records) before the archive is written: when it fails, the archive is
+    unchanged and a rerun finds the same changes and revised days."""
     if tables.kp.empty:
         raise IndexFormatError("no Kp values", path=source, expected="at least one Kp value")
-    stored = archive.store_indices(tables)
+    stored = archive.merge_indices(tables)
+    if record is not None:
+        record(held_rows(stored.merged, tables))
+    archive.write_indices(stored)
     kp, changed = tables.kp, stored.changed
     # revised: a value there before that changed (a nowcast made definitive with the same value, or a
     # switch of source, changes no storm and no Kp class)
@@ -444,17 +502,14 @@ def ingest_indices_stage(settings: Settings, *, kind: str | None = None, file: P
         tables, source = read_index_file(file), str(file)
     else:
         raise InputError(f"unknown Kp source {kind!r} (gfz, bundled or file)")
-    archive = Archive(settings.archive_dir)
-    summary = ingest_indices(tables, archive, source)
-    record_indices(engine, held_rows(archive, tables))
-    return summary
+    return ingest_indices(tables, Archive(settings.archive_dir), source,
+                          record=lambda rows: record_indices(engine, rows))
 
 
-def held_rows(archive: Archive, tables: IndexTables) -> IndexTables:
-    """The archive's rows at the times of `tables` after the merge: what the database records. An
+def held_rows(held: IndexTables, tables: IndexTables) -> IndexTables:
+    """The merged archive's rows (`held`) at the times of `tables`: what the database records. An
     older file (a nowcast after the definitive values) never regresses the database's values, as the
     archive's merge never does (the better status wins)."""
-    held = archive.load_indices()
     return IndexTables(held.kp.reindex(tables.kp.index).dropna(subset=["kp"]),
                        held.daily.reindex(tables.daily.index).dropna(subset=["status"]))
 

@@ -67,6 +67,11 @@ def extract_stations(ds: xr.Dataset, stations: Sequence[Station], var: str = "te
                          "vtec": v.T.reshape(-1).astype(float)})
 
 
+#: The largest vTEC (TECU) a map or a series may hold as a measurement: the largest ever mapped is about
+#: 300 TECU (solar-maximum crests in great storms). The IONEX format holds up to 1000; a value above
+#: this is a producer's or an editor's fault, not the ionosphere.
+PLAUSIBLE_VTEC_TECU = 400.0
+
 #: Values a vTEC series may use for "no value" (missing, as zero and negative values are).
 SERIES_FILL_VALUES = (9999.0, 999.9, 999.0, -1.0)
 

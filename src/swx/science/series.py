@@ -18,8 +18,7 @@ from swx.config import DATA_ERA_START
 from swx.errors import DataFormatError
 from swx.io.compression import check_regular_file
 from swx.io.filecache import FileCache
-from swx.io.ionex.header import TEC_RANGE
-from swx.science.features import SERIES_FILL_VALUES, extract_stations, to_two_hourly
+from swx.science.features import PLAUSIBLE_VTEC_TECU, SERIES_FILL_VALUES, extract_stations, to_two_hourly
 from swx.science.stations import Station
 from swx.science.verify import STEP
 
@@ -109,13 +108,13 @@ def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: p
     def lines() -> list[int | None]:
         return _data_lines(path, len(df))
 
-    lo, hi = TEC_RANGE
+    hi = PLAUSIBLE_VTEC_TECU
     v = values.to_numpy(dtype=float)
     wrong = ~np.isnan(v) & ~np.isin(v, SERIES_FILL_VALUES) & ~(v <= hi)
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
         raise DataFormatError(f"vTEC {df.iloc[i, 1]} TECU at {_utc(times.iloc[i])}", path=str(path),
-                              line=lines()[i], expected=f"{lo:g} .. {hi:g} TECU (zero, negative or "
+                              line=lines()[i], expected=f"0 .. {hi:g} TECU (zero, negative or "
                               f"{', '.join(f'{x:g}' for x in SERIES_FILL_VALUES[:3])}: missing)")
     dup = np.flatnonzero(times.duplicated().to_numpy())
     if len(dup):

@@ -60,11 +60,13 @@ def persistence_rmse(today: xr.Dataset, yesterday: xr.Dataset) -> float:
     return float(np.sqrt(np.nansum(diff * w) / w.sum()))
 
 
-def compare_with_real(real_dir: str | Path, simulate_day) -> pd.DataFrame:
-    """One row per real IONEX day in `real_dir` (complete files with IGS names): real and simulated
-    statistics side by side; `simulate_day(day, cadence_min)` returns a simulated Dataset."""
+def compare_with_real(real_dir: str | Path, simulate_day, check=None) -> tuple[pd.DataFrame, list[str]]:
+    """One row per usable real IONEX day in `real_dir` (complete files with IGS names): real and
+    simulated statistics side by side; `simulate_day(day, cadence_min)` returns a simulated Dataset.
+    `check(ds, day, name)` raises a `DataFormatError` for a day that is not a usable global day. Also
+    returns one line per file left out, saying why."""
     src = LocalDirectorySource(real_dir)
-    rows = []
+    rows, skipped = [], []
     real_days: dict[tuple[str, dt.date], xr.Dataset] = {}
     sim_days: dict[tuple[str, dt.date], xr.Dataset] = {}
     for (centre, day), paths in sorted(src.index().items()):
@@ -72,13 +74,17 @@ def compare_with_real(real_dir: str | Path, simulate_day) -> pd.DataFrame:
             warnings.simplefilter("ignore")
             try:
                 real = read_ionex(paths[0])
-            except DataFormatError:
-                continue  # broken on purpose
+                if check is not None:
+                    check(real, day, str(paths[0]))
+            except DataFormatError as exc:
+                skipped.append(str(exc))
+                continue
         step = int((real.time.values[1] - real.time.values[0]) / np.timedelta64(1, "m"))
         try:
             sim = simulate_day(day, 60 if step <= 60 else 120).sel(time=real.time.values, method="nearest")
-        except SwxError:
-            continue  # no indices for that day
+        except SwxError as exc:
+            skipped.append(f"{paths[0]}: not simulated ({exc})")
+            continue
 
         real_days[(centre, day)], sim_days[(centre, day)] = real, sim
         rs, ss = day_stats(real), day_stats(sim)
@@ -90,7 +96,7 @@ def compare_with_real(real_dir: str | Path, simulate_day) -> pd.DataFrame:
             row["real_persistence"] = persistence_rmse(real, real_days[prev])
             row["sim_persistence"] = persistence_rmse(sim, sim_days[prev])
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), skipped
 
 
 def comparison_markdown(df: pd.DataFrame) -> str:

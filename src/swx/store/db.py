@@ -29,6 +29,11 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs) -> Engine:
     PostgreSQL search_path (used by the tests to give each test its own schema)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":  # its folder is made by `upgrade` only: reading never creates
+        if (path := sqlite_file(u)) is not None and not str(u.database).startswith("file:") and path.exists() \
+                and not path.is_file():
+            kind = "a folder" if path.is_dir() else "not a regular file"
+            raise InputError(f"the SQLite database {path} is {kind} (expected the database file, or no file "
+                             "at all for `swx db upgrade` to create; move it away or set SWX_DATABASE_URL)")
         if (frozen := _on_read_only_disk(u)) is not None:
             # SQLite cannot make its WAL index beside the file: opened immutable, it is read as it is
             # (status, the dashboard) and every write is refused as "attempt to write a readonly database"

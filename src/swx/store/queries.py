@@ -24,7 +24,7 @@ from swx.science.storms import STORM_KP, at_least, g_class
 from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
 from swx.sources.indices.tables import NOWCAST, worst_status
 from swx.store import orm as m
-from swx.errors import reason_of
+from swx.errors import InputError, reason_of
 from swx.store.db import SchemaError, database_error_line, engine_from_settings, missing_sqlite_file
 
 
@@ -47,6 +47,8 @@ def database_state() -> tuple[str, str]:
         engine = configured_engine()
     except SchemaError as exc:
         return "missing", str(exc)
+    except InputError as exc:  # the configured database cannot be one (a folder where the file should be)
+        return "down", str(exc)
     try:
         run = latest_run(engine)
     except Exception as exc:  # noqa: BLE001 - whatever stops the read is the outage's reason
