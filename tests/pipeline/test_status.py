@@ -79,3 +79,36 @@ def test_rapid_maps_older_than_the_upgrade_window_are_named_with_the_command_tha
     assert healthy and doc["rapid_days_past_upgrade"] == ["2025-10-01"]
     assert "  1 day(s) still on rapid maps, older than the daily run looks back (2025-10-01 .. 2025-10-01): swx " \
            "ingest gims --upgrade --start 2025-10-01 --end 2025-10-01" in summary_lines(doc)
+
+
+def test_status_pools_skill_as_the_dashboard_and_the_summary_do():
+    """`swx status` printed "blend 4.95 (+5 %) ... persistence 5.89": the mean of per-station skills
+    beside the mean of RMSEs (1 - 4.95/5.89 is 16 %). Now one rule, `pooled_skill`: RMSE from the pooled
+    squared errors, skill 1 - RMSE / persistence's RMSE on the same rows."""
+    import numpy as np
+    import pandas as pd
+
+    from swx.pipeline.status import summary_lines
+    from swx.science.verify import pooled_skill
+    from swx.store.writes import write_verification
+
+    settings = get_settings()
+    engine = open_database(settings)
+    rid = start_run(engine, issue_time=dt.datetime(2015, 3, 16, 22, tzinfo=dt.UTC), target_day=dt.date(2015, 3, 17),
+                    data_source="sim")
+    finish_run(engine, rid, status="ok")
+    start, end = dt.datetime(2015, 3, 17, tzinfo=dt.UTC), dt.datetime(2015, 3, 17, 22, tzinfo=dt.UTC)
+    # a quiet station the blend barely beats and a stormy one it beats by far: the two averages differ
+    scores = {("A", "blend"): 1.0, ("A", "persistence"): 1.05, ("B", "blend"): 6.0, ("B", "persistence"): 9.0}
+    rows = [dict(scope="station", station_code=code, model=model, window_start=start, window_end=end, kp_class="all",
+                 n=12, rmse=r, mae=r, bias=0.0, skill_persistence=1 - r / scores[(code, "persistence")])
+            for (code, model), r in scores.items()]
+    write_verification(engine, rows)
+    doc, _ = run_status(settings, max_age_h=1e6)
+    want = pooled_skill(pd.DataFrame(rows), []).set_index("model")
+    got = doc["station_skill"]["blend"]
+    assert got["rmse"] == round(float(want.loc["blend", "rmse"]), 3)
+    assert got["skill_vs_persistence"] == round(float(want.loc["blend", "skill_persistence"]), 3)
+    assert np.isclose(got["skill_vs_persistence"], 1 - got["rmse"] / doc["station_skill"]["persistence"]["rmse"], atol=2e-3)
+    [line] = [ln for ln in summary_lines(doc) if "station skill" in ln]
+    assert f"blend {got['rmse']:.2f} ({got['skill_vs_persistence']:+.0%})" in line  # +33 %, not the mean of 5 % and 33 %

@@ -591,19 +591,25 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
             select(v.model, v.rmse, v.skill_persistence, v.n)
             .where(v.run_id == run_id, v.station_code == "global", v.kp_class == "all")).all()]
         recent = pd.DataFrame(conn.execute(
-            select(v.model, v.window_start, v.rmse, v.skill_persistence)
+            select(v.model, v.station_code, v.window_start, v.n, v.rmse_area, v.coverage68, v.coverage95, v.crps)
             .where(v.scope == "global", v.station_code == "global", v.kp_class == "all", v.run_id.is_not(None),
                    v.window_start >= day0 - dt.timedelta(days=RECENT_DAYS), v.window_start < day0)).all(),
-            columns=["model", "window_start", "rmse", "skill"])
+            columns=["model", "station_code", "window_start", "n", "rmse_area", "coverage68", "coverage95", "crps"])
         # on the same days only: the days every model shown was scored on (a rival misses some)
         common = recent.groupby("window_start")["model"].nunique()
         recent = recent[recent["window_start"].isin(common[common == recent["model"].nunique()].index)]
-        out["map_skill_recent"] = [(model, g["rmse"].mean(), g["skill"].mean() if g["skill"].notna().any() else None,
-                                    g["window_start"].nunique()) for model, g in recent.groupby("model")]
-        out["station_skill"] = [tuple(r) for r in conn.execute(
-            select(v.model, func.avg(v.rmse), func.avg(v.skill_persistence))
+        # pooled as the Skill and Global map pages pool them (one rule: pooled_map_skill)
+        out["map_skill_recent"] = [(r.model, r.rmse, None if pd.isna(r.skill_persistence) else r.skill_persistence,
+                                    r.days) for r in pooled_map_skill(recent).itertuples()]
+        rows = pd.DataFrame(conn.execute(
+            select(v.model, v.station_code, v.window_start, v.kp_class, v.n, v.rmse, v.mae)
             .where(v.scope == "station", v.kp_class == "all", v.window_end >= day0 - dt.timedelta(days=2),
-                   v.window_start <= day0).group_by(v.model)).all()]
+                   v.window_start <= day0)).all(), columns=["model", "station_code", "window_start", "kp_class", "n",
+                                                              "rmse", "mae"])
+        # pooled as the dashboard and the main job's summary pool them (one rule: pooled_skill)
+        pooled = pooled_skill(rows, []) if len(rows) else pd.DataFrame(columns=["model", "rmse", "skill_persistence"])
+        out["station_skill"] = [(r.model, float(r.rmse), None if pd.isna(r.skill_persistence)
+                                 else float(r.skill_persistence)) for r in pooled.itertuples()]
         out["storms"] = [tuple(r) for r in conn.execute(
             select(se.start, se.end, se.max_kp, se.g_class)
             .where(se.end >= day0 - dt.timedelta(days=7), se.start < day0 + dt.timedelta(days=1))
