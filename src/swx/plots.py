@@ -8,6 +8,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.collections import LineCollection
 
+from swx.science.blend import BLEND
 from swx.science.grid import coastline_segments
 from swx.science.verify import Z68, Z95
 
@@ -55,8 +56,8 @@ def plot_maps(panels: dict[str, xr.DataArray], path: str | Path, title: str, *, 
 
 def plot_station_forecast(ds, idx, station_index: int, predictions: dict, sigmas: dict, median27, path) -> Path:
     """Observed vTEC vs the 24 h forecasts (first lead of each window is skipped: every target time is
-    shown once, from the window issued 24 h before it), with 68/95 % bands, persistence and the
-    27-day median."""
+    shown once, from the window issued 24 h before it): the published blend with its 68/95 % bands,
+    every member as a thin line, persistence and the 27-day median."""
     st = ds.stations[station_index]
     last = -1  # lead 24 h: the window's last step
     t = ds.issue[idx] + pd.Timedelta(hours=24)
@@ -64,16 +65,27 @@ def plot_station_forecast(ds, idx, station_index: int, predictions: dict, sigmas
     ax.plot(t, ds.y[station_index, idx, last], color="black", lw=1.2, label="observed")
     ax.plot(t, ds.x[station_index, idx, last, 0], color="grey", lw=0.8, ls="--", label="persistence (24 h)")
     ax.plot(t, median27[station_index, :, last], color="tab:brown", lw=0.8, ls=":", label="27-day median")
-    for (arch, pred), color in zip(predictions.items(), ("tab:blue", "tab:orange", "tab:green")):
-        ax.plot(t, pred[station_index, :, last], color=color, lw=1.0, label=f"{arch.upper()} (24 h ahead)")
-        sig = (sigmas or {}).get(arch)
-        if sig is not None:
-            m_, s_ = pred[station_index, :, last], sig[station_index, :, last]
-            ax.fill_between(t, m_ - Z95 * s_, m_ + Z95 * s_, color=color, alpha=0.12, lw=0)
-            ax.fill_between(t, m_ - Z68 * s_, m_ + Z68 * s_, color=color, alpha=0.25, lw=0)
+    # the published forecast (the blend, else the first model) with its bands; the members beside it
+    lead = BLEND if BLEND in predictions else next(iter(predictions))
+    members = [a for a in predictions if a != lead]
+    colours = dict(zip(members, ("tab:orange", "tab:green", "tab:purple", "tab:olive", "tab:cyan", "tab:pink")))
+    for arch in members:
+        ax.plot(t, predictions[arch][station_index, :, last], color=colours.get(arch, "0.5"), lw=0.7, alpha=0.8,
+                label=arch.upper())
+    m_ = np.maximum(predictions[lead][station_index, :, last], 0.0)
+    sig = (sigmas or {}).get(lead)
+    if sig is not None:
+        s_ = sig[station_index, :, last]
+        ax.fill_between(t, np.maximum(m_ - Z95 * s_, 0.0), m_ + Z95 * s_, color="tab:blue", alpha=0.12, lw=0,
+                        label="95 %")
+        ax.fill_between(t, np.maximum(m_ - Z68 * s_, 0.0), m_ + Z68 * s_, color="tab:blue", alpha=0.25, lw=0,
+                        label="68 %")
+    ax.plot(t, m_, color="tab:blue", lw=1.6, label=f"{lead} (published, 24 h ahead)" if lead == BLEND else lead.upper())
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("vTEC (TECU)")
+    ax.set_xlabel("UTC")
     ax.set_title(f"{st.code} ({st.lat:+.1f}°, {st.lon:+.1f}°): observed vs 24 h forecasts")
-    ax.legend(ncol=3, fontsize=8)
+    ax.legend(ncol=4, fontsize=8)
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)

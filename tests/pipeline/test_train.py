@@ -57,6 +57,23 @@ def test_train_and_evaluate_store_scores_against_baselines(demo_archive, tmp_pat
     assert {"station", "model", "window", "n", "rmse", "mae", "bias", "corr", "skill_persistence", "skill_median27", "coverage68",
             "coverage95"} <= set(cnn)
     assert plot.stat().st_size > 10_000
+    # without --format json: the pooled headline first (as the main job's summary pools), rows on demand
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-18", "--station", "E000N50",
+                            "--station", "E000N20"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("skill of the active models and their blend, issued 2015-03-12 .. 2015-03-18")
+    assert "all stations" in lines[1] and "mid lat" in lines[1] and "storm windows" in lines[1]
+    import pandas as pd
+
+    from swx.science.verify import pooled_skill
+
+    frame = pd.DataFrame(rows).rename(columns={"station": "station_code", "window": "window_start"})
+    want = pooled_skill(frame[frame.station_code.isin(["E000N50", "E000N20"]) & (frame.kp_class == "all")], [])
+    want = want.set_index("model")
+    [blend_line] = [ln for ln in lines if ln.startswith("blend ")]
+    assert blend_line.split()[1:3] == [f"{want.loc['blend', 'rmse']:.2f}", f"({want.loc['blend', 'skill_persistence']:+.0%})"]
+    assert "--detail" in r.stdout and len(lines) < 15
     groups = {row["station"] for row in rows} - {"E000N50", "E000N20"}
     assert groups == {"lat_band:mid", "lat_band:low", "surface:ocean", "surface:land"}
     pooled = next(row for row in rows if row["station"] == "lat_band:mid" and row["model"] == "cnn"

@@ -86,11 +86,15 @@ def evaluate_cmd(
         "--issue-hour", min=0, max=22,
         help="Score only forecasts issued at this UT hour (even, repeat); e.g. 22, the daily run's issue time. "
              "Default every 2-hourly issue time.")] = None,
+    detail: Annotated[bool, typer.Option("--detail", help="Also print every station's rows (per model, window "
+                                                          "and Kp class).")] = False,
 ) -> None:
     """Score the active models and their skill-weighted blend on a period against persistence and the
-    27-day median (by station, architecture and Kp class), store the scores, and print them. The
-    blend is walk-forward: each day's weights come from this period's forecasts verified before it."""
+    27-day median, store the scores, and print the headline: RMSE and skill per model, stations pooled
+    and by latitude band, storm windows apart (the main job's summary pools the same way). The blend
+    is walk-forward: each day's weights come from this period's forecasts verified before it."""
     from swx.pipeline.context import context
+    from swx.pipeline.report import station_skill_lines
     from swx.pipeline.train import evaluate, summary_table
 
     check_choices(fmt, OUTPUT_FORMATS, "--format")
@@ -103,7 +107,16 @@ def evaluate_cmd(
     if last < first:
         raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
     df = evaluate(ctx, first, last, plot=plot, issue_hours=issue_hour)
-    print_scores(summary_table(df), fmt)
+    if fmt == "json":  # for machines: every row
+        print_scores(summary_table(df), fmt)
+    else:
+        for line in station_skill_lines(df, f"skill of the active models and their blend, issued {first} .. {last}"):
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        if detail:
+            print_scores(summary_table(df), fmt)
+        else:
+            out.print(f"({len(df)} rows per station, model, window and Kp class: --detail, or --format json)",
+                      markup=False, highlight=False)
     if plot:
         console.print(f"plot: {plot}")
 

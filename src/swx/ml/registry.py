@@ -164,6 +164,8 @@ def predict_point_in_time(registry: ModelRegistry, x: np.ndarray, codes: list[st
 
 def _predict(registry: ModelRegistry, v: Version, x: np.ndarray, device: str) -> tuple[np.ndarray, np.ndarray]:
     """A version's means and sigmas for `x` (1, N, steps, features); a point model's sigma is its
-    validation RMSE."""
+    validation RMSE. vTEC is never negative: a mean below zero is zero (a physical bound on what is
+    published and scored)."""
     mean, sigma = registry.load(v, device).predict(x)
+    mean = np.maximum(mean, 0.0)  # NaN stays NaN
     return mean, (sigma if sigma is not None else np.full(mean.shape, v.val_rmse or np.nan))

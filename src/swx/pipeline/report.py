@@ -132,6 +132,18 @@ def skill_summary(engine, start: dt.date, end: dt.date) -> str:
     st = rows[rows.scope == "station"]
     if st.empty:
         return "skill: nothing verified yet"
+    lines = station_skill_lines(st, "skill of the published forecasts")
+    lines += map_skill_lines(rows)
+    return "\n".join(lines)
+
+
+def station_skill_lines(st: pd.DataFrame, what: str) -> list[str]:
+    """Station verification rows (per station, model, window and Kp class, with the station's lat_band)
+    as the headline table: RMSE and skill vs persistence per model, stations pooled and by latitude
+    band, storm windows apart, CRPS and 95 % coverage. The one layout of the main job's summary and
+    `swx evaluate`: the same rows give the same figures. Group rows (scope "group") are left out."""
+    if "scope" in st:
+        st = st[st.scope == "station"]
     cols: dict[str, pd.DataFrame] = {}
     cols["all stations"] = pooled_skill(st[st.kp_class == "all"], [])
     for band in ("low", "mid", "high"):
@@ -141,13 +153,14 @@ def skill_summary(engine, start: dt.date, end: dt.date) -> str:
     if (st.kp_class == "storm").any():
         cols["storm windows"] = pooled_skill(st[st.kp_class == "storm"], [])
     models = [m for m in MODEL_ORDER if m in set(st.model)] + sorted(set(st.model) - set(MODEL_ORDER))
-    days = sorted({w.date() for w in st.window_end})
+    first = pd.to_datetime(st.window_start, utc=True).min().date()
+    last = pd.to_datetime(st.window_end, utc=True).max().date()
     # probabilistic: CRPS (TECU) and the share of truths inside the 95 % interval, stations pooled
     everything = st[(st.kp_class == "all") & st["coverage95"].notna()]
     covered = everything.assign(hits=everything["coverage95"] * everything["n"]).groupby("model")[["hits", "n"]].sum()
     cover95 = (covered["hits"] / covered["n"]).where(covered["n"] > 0)
     head = f"{'':13s}" + "".join(f"{c:>20s}" for c in cols) + f"{'CRPS':>8s}{'95% cover':>11s}"
-    lines = [f"skill of the published forecasts, {len(days)} verified day(s) {days[0]} .. {days[-1]} "
+    lines = [f"{what}, verified {first} .. {last} "
              "(RMSE in TECU, skill vs persistence; CRPS in TECU and 95 % interval coverage, stations pooled):", head]
     for model in models:
         cells = []
@@ -157,15 +170,14 @@ def skill_summary(engine, start: dt.date, end: dt.date) -> str:
                 cells.append(f"{'—':>20s}")
                 continue
             r = r.iloc[0]
-            sk = "" if model == "persistence" else f" ({r.skill_persistence:+.0%})"
+            sk = "" if model == "persistence" or not np.isfinite(r.skill_persistence) else f" ({r.skill_persistence:+.0%})"
             cells.append(f"{r.rmse:>9.2f}{sk:>11s}")
         crps = cols["all stations"].set_index("model").get("crps", pd.Series(dtype=float)).get(model, np.nan)
         cover = cover95.get(model, np.nan)
         cells.append(f"{crps:>8.2f}" if np.isfinite(crps) else f"{'—':>8s}")
         cells.append(f"{cover:>10.1%} " if np.isfinite(cover) else f"{'—':>10s} ")
         lines.append(f"{model:13s}" + "".join(cells))
-    lines += map_skill_lines(rows)
-    return "\n".join(lines)
+    return lines
 
 
 def map_skill_lines(rows: pd.DataFrame) -> list[str]:
