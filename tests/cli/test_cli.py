@@ -285,6 +285,19 @@ def test_simulate_compare_writes_the_docs_table(ionex_dir, shared_data, tmp_path
     assert "left out: " in r.output and "uqrg0010.25i.truncated.zip, line 50" in r.output  # said, not dropped
 
 
+def test_simulate_compare_never_writes_a_tracked_file_by_default(ionex_dir, shared_data, tmp_path, monkeypatch):
+    """The README's own example overwrote docs/simulated.md (its default --out), dropping the point
+    comparison: the default is now the data folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    r = runner.invoke(app, ["simulate", "compare", "--real-dir", str(ionex_dir),
+                            "--indices", str(shared_data / "kp" / "SW-All.txt")])
+    assert r.exit_code == 0, r.output
+    written = get_settings().data_dir / "simulated.md"
+    assert written.is_file() and f"wrote {written}" in " ".join(r.output.split())
+    assert not any((tmp_path / "docs").iterdir())
+
+
 def test_simulate_compare_on_no_usable_real_day_is_one_line_and_writes_nothing(shared_data, tmp_path, monkeypatch,
                                                                                capsys):
     """A folder whose only day is all 9999 gave a table of "—", NumPy warnings and exit status 0."""

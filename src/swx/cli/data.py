@@ -50,7 +50,9 @@ def simulate_day_cmd(
 @simulate_app.command("compare")
 def simulate_compare_cmd(
     real_dir: Annotated[Path, typer.Option("--real-dir", help="Folder of real IONEX files (e.g. ../shared/data/ionex).")],
-    out_path: Annotated[Path, typer.Option("--out", help="Markdown file for the table.")] = Path("docs/simulated.md"),
+    out_path: Annotated[Path | None, typer.Option(
+        "--out", help="Markdown file to write (and its .png figure); default <SWX_DATA_DIR>/simulated.md. "
+                      "docs/simulated.md is this page: rewrite it only on purpose.")] = None,
     indices: Annotated[Path | None, typer.Option(help="A CelesTrak SW or GFZ Kp file covering the real days "
                                                       "(default: the archive and the bundled history).")] = None,
     real_series: Annotated[list[Path] | None, typer.Option(
@@ -63,8 +65,10 @@ def simulate_compare_cmd(
     from swx.pipeline.simulator_check import compare_simulator
 
     check_finite(lon, "--lon", -180.0, 360.0)
+    settings = get_settings()
+    out_path = out_path or settings.data_dir / "simulated.md"
     with console.status("simulating the real days (and points) and comparing"):
-        table, points, skipped = compare_simulator(get_settings(), real_dir, out_path, indices=indices,
+        table, points, skipped = compare_simulator(settings, real_dir, out_path, indices=indices,
                                                    real_series=real_series, lon=lon)
     for line in skipped:
         out.print(f"left out: {line}", soft_wrap=True, highlight=False, markup=False)
