@@ -124,8 +124,9 @@ def test_ionex_info_on_broken_file_is_a_clear_error(ionex_dir):
 def test_run_main_job_offline_on_a_local_folder(ionex_dir, monkeypatch):
     monkeypatch.setenv("SWX_GIM_SOURCE", "local")
     r = runner.invoke(app, ["run", "--dir", str(ionex_dir)])
-    assert r.exit_code == 0, r.output
-    assert "16 fetched" in r.output and "1 failed" in r.output
+    assert r.exit_code == 1, r.output  # the truncated UQR file failed; the 16 good days are archived
+    assert "16 fetched" in r.output and "1 failed" in r.output and "archived COD: 2 day(s), 2020-01-08 .. 2020-01-09" \
+        in " ".join(r.output.split())
     assert "FAILED  uqr 2025-01-01" in r.output
     assert "COD: 2 day(s), 50 maps, 2020-01-08 .. 2020-01-09" in r.output
     assert "Kp over the archived days: 0o .. 4-" in r.output
@@ -237,6 +238,25 @@ def test_ingest_kp_from_gfz_when_the_server_is_down(http_server, monkeypatch):
     assert isinstance(r.exception, Exception) and "HTTP 404" in str(r.exception)
 
 
+def test_run_with_a_folder_says_what_it_archived_and_fails_on_a_bad_file(tmp_path, monkeypatch):
+    """`swx run --dir` listed the storms of the whole simulated archive but not the real days it took,
+    counted every archived file as "in this run", and exited 0 beside a FAILED file."""
+    monkeypatch.setenv("SWX_DEMO_START", "2015-03-16")
+    monkeypatch.setenv("SWX_DEMO_END", "2015-03-17")
+    folder = tmp_path / "real"
+    folder.mkdir()
+    for day in (dt.date(2020, 1, 8), dt.date(2020, 1, 9)):
+        write_ionex(make_gim(day, seed=day.day), folder / f"codg{day.timetuple().tm_yday:03d}0.20i")
+    (folder / "codg0100.20i").write_text("not an IONEX file\n")
+    r = runner.invoke(app, ["run", "--dir", str(folder)])
+    assert r.exit_code == 1, r.output
+    text = " ".join(r.output.split())
+    assert "archived SIM: 2 day(s), 2015-03-16 .. 2015-03-17" in text
+    assert "archived COD: 2 day(s), 2020-01-08 .. 2020-01-09" in text
+    assert "FAILED cod 2020-01-10" in text and "1 file(s) failed" in text
+    assert "4 input files (4 new in this run)" in text
+
+
 def test_run_main_job_default_is_the_simulated_demo(monkeypatch):
     monkeypatch.setenv("SWX_DEMO_START", "2015-03-16")
     monkeypatch.setenv("SWX_DEMO_END", "2015-03-19")
@@ -246,10 +266,11 @@ def test_run_main_job_default_is_the_simulated_demo(monkeypatch):
     assert "SIM: 4 day(s), 52 maps, 2015-03-16 .. 2015-03-19 — SIMULATED data, not observations" in r.output
     assert "Kp over 2015-03-16 .. 2015-03-19: " in r.output and "8-" in r.output
     assert "2015-03-17: max Kp 8- (G4)" in r.output
-    assert "4 input files (4 in this run), 60048 Kp values" in r.output
+    assert "4 input files (4 new in this run), 60048 Kp values" in r.output
+    assert "archived SIM: 4 day(s), 2015-03-16 .. 2015-03-19" in r.output
     again = runner.invoke(app, ["run"])
     assert "0 fetched, 4 already archived (skipped)" in again.output
-    assert "4 input files (4 in this run), 60048 Kp values" in again.output  # idempotent
+    assert "4 input files (0 new in this run), 60048 Kp values" in again.output  # idempotent
     from swx.config import get_settings
     from swx.store.db import engine_from_settings
     from swx.store.queries import counts

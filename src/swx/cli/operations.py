@@ -223,7 +223,8 @@ def run_cmd(
     With SWX_GIM_SOURCE=simulated (the default) it generates the demo archive for the demo window
     (SWX_DEMO_START .. SWX_DEMO_END; cached), driven by the real Kp/F10.7 history bundled with swx,
     and ingests it; with SWX_GIM_SOURCE=local it ingests every IONEX file of SWX_GIM_LOCAL_DIR. Then it
-    prints what the archive holds: days, maps, the Kp range and the storms of the window.
+    prints what this run archived and what the archive holds: days, maps, the Kp range and the
+    strongest storm days of the window. Exits 1 when a file failed (the good days are archived).
     """
     from swx.pipeline.database import migrate_database_stage
     from swx.pipeline.days import daterange
@@ -251,4 +252,8 @@ def run_cmd(
         out.print("\n".join(summary.lines()))
     out.print(str(kp))
     out.print(main_archive_summary(settings, window))
-    out.print(database_summary(settings, sum(len(s.archived) for s in summaries)))
+    out.print(database_summary(settings, sum(len(s.new) for s in summaries)))
+    failed = [r for s in summaries for r in s.results if r.status == "failed"]
+    if failed:  # the good days are archived; the run still says it did not all go well
+        console.print(f"[red]{len(failed)} file(s) failed[/]: see FAILED above")
+        raise typer.Exit(1)

@@ -87,11 +87,19 @@ class IngestSummary:
     def failed(self) -> list[DayResult]:
         return [r for r in self.results if r.status in ("failed", "missing")]
 
+    @property
+    def new(self) -> list[DayResult]:
+        """Days archived by this ingest (fetched, or upgraded to a better product)."""
+        return [r for r in self.results if r.status in ("fetched", "upgraded")]
+
     def lines(self) -> list[str]:
         c = self.counts()
         out = [f"GIM days: {c['fetched']} fetched, {c['skipped']} already archived (skipped), "
                f"{c['missing']} missing, {c['failed']} failed"
                + (f", {c['upgraded']} upgraded to a better product" if c["upgraded"] else "")]
+        for centre in dict.fromkeys(r.centre for r in self.new):
+            days = sorted(r.day for r in self.new if r.centre == centre)
+            out.append(f"  archived {centre.upper()}: {len(days)} day(s), {_day_ranges(days)}")
         for r in self.failed:
             out.append(f"  {r.status.upper():7s} {r.centre} {r.day}: {r.reason}")
         for r in self.results:
@@ -150,6 +158,18 @@ GLOBAL_MEAN_TECU = (3.0, 300.0)
 DAY_TO_DAY_FACTOR = 3.0
 #: how far (days) to look for an archived day to compare with
 NEIGHBOUR_DAYS = 3
+
+
+def _day_ranges(days: list[dt.date], most: int = 6) -> str:
+    """Sorted days as runs of consecutive days ("2020-01-08 .. 2020-01-10, 2024-12-14"), the first `most`."""
+    runs: list[list[dt.date]] = []
+    for d in days:
+        if runs and (d - runs[-1][-1]).days == 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    text = ", ".join(f"{r[0]}" if len(r) == 1 else f"{r[0]} .. {r[-1]}" for r in runs[:most])
+    return text + (f" and {len(runs) - most} more span(s)" if len(runs) > most else "")
 
 
 def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:

@@ -62,11 +62,17 @@ def archive_summary(archive: Archive, window: tuple[dt.date, dt.date] | None = N
     storms = daily_max[at_least(daily_max, STORM_KP)]
     if storms.empty:
         lines.append("  storms (Kp >= 5-): none")
-    else:
-        lines.append(f"  storm days (Kp >= 5-): {len(storms)}")
-    for t, v in storms.items():
+        return "\n".join(lines)
+    strongest = storms.sort_values(ascending=False, kind="stable").iloc[:STORM_DAYS_LISTED].sort_index()
+    lines.append(f"  storm days (Kp >= 5-): {len(storms)}" + (f"; the {len(strongest)} strongest (all: swx storms, "
+                                                               "the Storms page)" if len(storms) > len(strongest) else ""))
+    for t, v in strongest.items():
         lines.append(f"    {t:%Y-%m-%d}: max Kp {kp_label(v)} (G{g_class(v)})")
     return "\n".join(lines)
+
+
+#: storm days a summary lists (the strongest; the rest are counted)
+STORM_DAYS_LISTED = 8
 
 
 # ------------------------------------------------------------------------------------ daily run
@@ -264,10 +270,10 @@ def main_archive_summary(settings, window: tuple[dt.date, dt.date] | None = None
     return archive_summary(Archive(settings.archive_dir), window=window)
 
 
-def database_summary(settings, files_this_run: int) -> str:
+def database_summary(settings, new_this_run: int) -> str:
     """The database in one line: where (password hidden), its revision and what it holds."""
     engine = open_database(settings)
     rows = counts(engine)
     return (f"Database {settings.display_database_url} (revision {current_revision(engine)}): "
-            f"{rows['input_files']} input files ({files_this_run} in this run), {rows['kp_values']} Kp values")
+            f"{rows['input_files']} input files ({new_this_run} new in this run), {rows['kp_values']} Kp values")
 
