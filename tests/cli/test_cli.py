@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import os
 import subprocess
 import sys
@@ -236,6 +237,19 @@ def test_ingest_kp_from_gfz_when_the_server_is_down(http_server, monkeypatch):
     r = runner.invoke(app, ["ingest", "kp", "--source", "gfz"])
     assert r.exit_code != 0
     assert isinstance(r.exception, Exception) and "HTTP 404" in str(r.exception)
+
+
+def test_log_lines_off_a_terminal_are_whole_lines(tmp_path, monkeypatch, capsys):
+    """Off a terminal (a file, a pipe, journald) log lines wrapped at 80 columns and split file paths."""
+    folder = tmp_path / ("a-long-folder-name-" * 4) / "incoming"
+    folder.mkdir(parents=True)
+    write_ionex(make_gim(), folder / "codg0080.20i")
+    code, text = run_cli_main(monkeypatch, capsys, ["ingest", "gims", "--source", "local", "--dir", str(folder),
+                                                    "--centre", "cod", "--start", "2020-01-08"])
+    assert code == 0, text
+    [line] = [ln for ln in text.splitlines() if "archived 13 maps" in ln]
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO     cod 2020-01-08: archived 13 maps of cod \(final\) "
+                    "from ", line) and line.endswith(str(folder / "codg0080.20i")), line
 
 
 def test_run_with_a_folder_says_what_it_archived_and_fails_on_a_bad_file(tmp_path, monkeypatch):
@@ -503,7 +517,6 @@ def test_extension_check_measures_the_seed_and_says_why_not_the_node_map(ionex_d
 def test_train_nodes_trains_the_ridges_and_the_network_up_to_the_day_asked(monkeypatch):
     """`swx train-nodes` on an archive of 2-hourly maps: both node models trained on the maps up to the
     day asked (the file dated the first day they never saw), and the summary says what they are."""
-    import re
 
     from swx.ml.node_model import node_model_ends, node_net_ends
     from swx.pipeline import nodes

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import sys
 import time
 from typing import Annotated, Any
 
@@ -53,9 +54,32 @@ out = MaskedConsole(soft_wrap=True)  # results
 log = logging.getLogger("swx")
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes, as the Rich console does (a handler
+    holding the stream of its setup would write to a closed one after a test runner swapped it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+#: log lines off a terminal (a file, a pipe, journald): one line per record, never wrapped
+LOG_FORMAT = "%(asctime)s %(levelname)-8s %(message)s"
+
+
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(message)s", datefmt="%Y-%m-%d %H:%M:%S",
-                        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+    """Rich's columns on a terminal; off one, plain lines (Rich would wrap them at 80 columns and split
+    file paths in two)."""
+    if console.is_terminal:
+        handler: logging.Handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+        fmt = "%(message)s"
+    else:
+        handler, fmt = _StderrHandler(), LOG_FORMAT
+    logging.basicConfig(level=level.upper(), format=fmt, datefmt="%Y-%m-%d %H:%M:%S", handlers=[handler],
                         force=True)
     logging.Formatter.converter = time.gmtime  # log times in UTC
     install_secret_masking()
