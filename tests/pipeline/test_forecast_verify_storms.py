@@ -35,11 +35,13 @@ def trained(database, monkeypatch):
 def test_daily_forecast_verification_storms_and_rerun(trained):
     ctx = trained
     r = forecast(ctx, dt.date(2015, 3, 16))
-    assert r.target_day == dt.date(2015, 3, 17) and not r.degraded and r.methods == ["residual", "idw"]
+    assert r.target_day == dt.date(2015, 3, 17) and r.methods == ["residual", "idw"]
+    # the first run: published, but its blend has nothing verified to learn from, and it says so
+    assert r.degraded and r.reason.startswith("no forecast has been verified yet: the blend's weights are equal")
     engine = ctx.engine
     counts = q.counts(engine)
     assert counts["station_forecasts"] == 18 * 12 * 2 and counts["global_forecasts"] == 2 * 13  # cnn + blend
-    assert counts["dtec"] > 0 and q.latest_run(engine)["status"] == "ok"
+    assert counts["dtec"] > 0 and q.latest_run(engine)["status"] == "degraded"
     assert counts["observations"] > 18 * 12 * 30  # the station history the forecasts start from, for the dashboard
 
     # provenance: the 18 CNN versions used, every archived map of the window with the archive's checksum,
@@ -268,8 +270,9 @@ def test_a_backfilled_day_never_uses_a_model_that_saw_it(trained):
 def test_cli_forecast_and_verify(trained, tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["forecast", "--day", "2015-03-14", "--plot", str(tmp_path / "f.png")])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # published, degraded: nothing verified yet for the blend to learn from
     assert "forecast for 2015-03-15" in res.output and ".INX" in res.output
+    assert "- no forecast has been verified yet" in res.output
     assert (tmp_path / "f.png").stat().st_size > 10_000
     res = runner.invoke(app, ["verify-maps", "--day", "2015-03-15", "--format", "json", "--plot",
                               str(tmp_path / "v.png")])
@@ -356,7 +359,7 @@ def test_a_second_source_at_a_station_never_breaks_or_enters_the_forecast(traine
     seen = past.observed["vtec"][code].dropna()
     assert len(seen) > 12 * 20 and seen.max() < 55.0
     np.testing.assert_allclose(seen.to_numpy(), mine.reindex(seen.index.tz_localize("UTC")).to_numpy())
-    assert not first.degraded
+    assert first.degraded and first.reason.startswith("no forecast has been verified yet")  # the first run
 
 
 def test_a_run_that_fails_before_publishing_is_recorded_failed(trained, monkeypatch):
@@ -377,7 +380,7 @@ def test_a_run_that_fails_before_publishing_is_recorded_failed(trained, monkeypa
     runs = q.runs(ctx.engine).set_index("target_day")
     for day in (dt.date(2015, 3, 14), dt.date(2015, 3, 15)):
         assert runs.loc[day, "status"] == "failed" and "Length mismatch" in runs.loc[day, "reason"]
-    assert runs.loc[dt.date(2015, 3, 13), "status"] == "ok"
+    assert runs.loc[dt.date(2015, 3, 13), "status"] == "degraded"  # the first run, published (nothing verified)
     doc, healthy = run_status(ctx.settings, max_age_h=1e6)
     assert not healthy and "the latest run failed: " in doc["problem"] and "Length mismatch" in doc["problem"]
 
@@ -394,3 +397,38 @@ def test_maps_days_old_are_no_forecast_for_tomorrow(trained):
     assert q.latest_run(ctx.engine) is None
     r = forecast(ctx, dt.date(2015, 3, 18) + dt.timedelta(days=MAX_CARRY_DAYS))
     assert r.degraded and r.latest_day == dt.date(2015, 3, 18) and "3 day(s) old" in r.reason
+
+
+def test_a_forecast_from_real_maps_with_models_of_simulated_data_is_not_ok(trained, ionex_dir, monkeypatch):
+    """Real CODE maps of 8-9 January 2020, models trained on the simulated archive, 2 of the 27 days the
+    median needs: the run was published "ok", `swx status` said healthy, and the blend gave the 27-day
+    median (which cannot exist) an equal weight. Now the run is degraded and says why, the forecast and
+    status commands exit 3, and the median carries no weight."""
+    from swx.config import get_settings
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["ingest", "gims", "--source", "local", "--dir", str(ionex_dir), "--centre", "cod",
+                              "--start", "2020-01-08", "--end", "2020-01-09"])
+    assert res.exit_code == 0, res.output
+    monkeypatch.setenv("SWX_GIM_CENTRE", "cod")
+    monkeypatch.setenv("SWX_GIM_SOURCE", "local")
+    get_settings.cache_clear()
+    res = runner.invoke(app, ["forecast", "--day", "2020-01-09"])
+    assert res.exit_code == 3, res.output
+    text = " ".join(res.output.split())
+    assert "DEGRADED — not to be trusted as it stands" in text
+    assert "the models of 18 station(s) learnt from sim data, not the cod maps they forecast from" in text
+    assert "the 27-day median rests on 2 of the 27 days up to 2020-01-09 (at least 14 needed)" in text
+    engine = trained.engine
+    run = q.latest_run(engine)
+    assert run["status"] == "degraded" and run["data_source"] == "cod" and run["target_day"] == dt.date(2020, 1, 10)
+    weights = q.blend_weights(engine, run["id"])
+    assert (weights[weights.member == "median27"].weight == 0).all()
+    per = weights.groupby(["station", "lead_h"]).weight.sum()
+    assert np.allclose(per, 1.0)  # the weights stored are the ones used
+    res = runner.invoke(app, ["status", "--json"])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.stdout[res.stdout.index("{"): res.stdout.rindex("}") + 1])
+    assert doc["verdict"] == "degraded" and not doc["simulated"]
+    assert any("learnt from sim data" in r for r in doc["reasons"])
+    assert any("27-day median rests on 2" in r for r in doc["reasons"])

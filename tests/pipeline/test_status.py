@@ -33,24 +33,27 @@ def test_latest_run_document_and_exit_codes():
     engine = open_database(settings)
     rid = start_run(engine, issue_time=dt.datetime(2015, 3, 16, 22, tzinfo=dt.UTC), target_day=dt.date(2015, 3, 17),
                     data_source="sim")
-    finish_run(engine, rid, status="degraded", degraded=True, reason="no sim GIM for 2015-03-16")
+    finish_run(engine, rid, status="degraded", degraded=True,
+               reason="no sim GIM for 2015-03-16; the 27-day median rests on 2 of the 27 days")
     r = runner.invoke(app, ["status", "--json"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output  # alive, but not "ok": a monitor sees it
     doc = _json(r.stdout)
     assert doc["run_id"] == rid and doc["status"] == "degraded" and doc["degraded"] and doc["simulated"]
-    assert doc["reason"] == "no sim GIM for 2015-03-16" and doc["target_day"] == "2015-03-17"
+    assert doc["healthy"] and doc["verdict"] == "degraded" and doc["target_day"] == "2015-03-17"
+    assert doc["reasons"] == ["no sim GIM for 2015-03-16", "the 27-day median rests on 2 of the 27 days"]
     assert {"station_forecasts", "active_models", "global", "map_skill", "station_skill", "storms"} <= set(doc)
     # without --json: a short summary people read, not a dump of Python dicts
     r = runner.invoke(app, ["status"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output
     lines = r.stdout.strip().splitlines()
     assert lines[0].startswith(f"run {rid}: forecast for 2015-03-17, issued 2015-03-16T22:00:00")
-    assert "DEGRADED (degraded: no sim GIM for 2015-03-16)" in lines[0] and "SIMULATED" in lines[1]
-    assert lines[-1].strip() == "healthy" and not any("{" in line for line in lines)
+    assert "SIMULATED" in lines[1] and not any("{" in line for line in lines)
+    assert lines[-3:] == ["  DEGRADED: published, but not to be trusted as it stands — SIMULATED data:",
+                          "    - no sim GIM for 2015-03-16", "    - the 27-day median rests on 2 of the 27 days"]
     # too old: a monitor must notice a scheduler that stopped
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=48)
     doc, healthy = run_status(settings, now=later)
-    assert not healthy and "old" in doc["problem"]
+    assert not healthy and "old" in doc["problem"] and doc["verdict"] == "unhealthy"
     time.sleep(0.5)
     r = runner.invoke(app, ["status", "--max-age-h", "0.0001"])  # 0.36 s
     assert r.exit_code == 1
@@ -112,3 +115,40 @@ def test_status_pools_skill_as_the_dashboard_and_the_summary_do():
     assert np.isclose(got["skill_vs_persistence"], 1 - got["rmse"] / doc["station_skill"]["persistence"]["rmse"], atol=2e-3)
     [line] = [ln for ln in summary_lines(doc) if "station skill" in ln]
     assert f"blend {got['rmse']:.2f} ({got['skill_vs_persistence']:+.0%})" in line  # +33 %, not the mean of 5 % and 33 %
+
+
+def test_ok_means_trustworthy_and_a_map_worse_than_persistence_is_not():
+    """A run that published cleanly is "ok" (exit 0) while the newest verified map beat the persistence
+    map; when it did worse, the status says so, degraded (exit 3), with both RMSEs."""
+    from swx.pipeline.status import summary_lines
+    from swx.store.writes import write_verification
+
+    settings = get_settings()
+    engine = open_database(settings)
+    before = start_run(engine, issue_time=dt.datetime(2015, 3, 16, 22, tzinfo=dt.UTC),
+                       target_day=dt.date(2015, 3, 17), data_source="sim")
+    finish_run(engine, before, status="ok")
+    rid = start_run(engine, issue_time=dt.datetime(2015, 3, 17, 22, tzinfo=dt.UTC), target_day=dt.date(2015, 3, 18),
+                    data_source="sim")
+    finish_run(engine, rid, status="ok")
+    day = dt.datetime(2015, 3, 17, tzinfo=dt.UTC)
+
+    def maps(published: float, persistence: float) -> None:
+        write_verification(engine, [dict(scope="global", station_code="global", model=model, window_start=day,
+                                         window_end=day + dt.timedelta(hours=22), kp_class="all", n=13 * 71 * 73,
+                                         rmse=r, mae=r, bias=0.0, rmse_area=r)
+                                    for model, r in ((f"map:{settings.extension_method}", published),
+                                                     ("map:persistence", persistence))], run_id=before)
+
+    maps(4.0, 5.0)
+    r = runner.invoke(app, ["status"])
+    assert r.exit_code == 0, r.output
+    assert "  last verified forecast (2015-03-17): map 4.00 vs persistence 5.00 TECU (+20%)" in r.stdout
+    assert r.stdout.splitlines()[-1] == "  OK: healthy and trustworthy — SIMULATED data"
+    maps(6.0, 5.0)
+    doc, healthy = run_status(settings, max_age_h=1e6)
+    assert healthy and doc["verdict"] == "degraded"
+    assert doc["reasons"] == ["the newest verified map (2015-03-17) was worse than the persistence map "
+                              "(6.00 vs 5.00 TECU)"]
+    assert summary_lines(doc)[-1] == f"    - {doc['reasons'][0]}"
+    assert runner.invoke(app, ["status"]).exit_code == 3

@@ -44,15 +44,19 @@ def test_upgrade_downgrade_upgrade(db_url):
     assert {"product", "level"} <= {c["name"] for c in inspect(e).get_columns("input_files")}
     assert "truth_level" in {c["name"] for c in inspect(e).get_columns("verification")}
     assert "map_blend_weights" not in inspect(e).get_table_names()
-    upgrade(e)
+    upgrade(e, "0007")
     assert current_revision(e) == "0007"
     assert "map_blend_weights" in inspect(e).get_table_names()
     assert "rmse_area" in {c["name"] for c in inspect(e).get_columns("verification")}
+    assert "data_source" not in {c["name"] for c in inspect(e).get_columns("model_versions")}
+    upgrade(e)
+    assert current_revision(e) == "0008"
+    assert "data_source" in {c["name"] for c in inspect(e).get_columns("model_versions")}
     tables = set(inspect(e).get_table_names())
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
     downgrade(e, "base")
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)
-    assert current_revision(e) == "0007"
+    assert current_revision(e) == "0008"
     e.dispose()

@@ -87,6 +87,11 @@ def _setup_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+#: exit status of a command whose result is there but not to be trusted as it stands (`swx forecast`
+#: published a degraded run, `swx status` finds the latest run degraded); 1: unhealthy or failed, 2: a
+#: usage or input error
+DEGRADED_EXIT = 3
+
 #: `--debug`: a fault a user meets keeps its traceback instead of the one-line message (swx.cli.main)
 SHOW_TRACEBACKS = {"on": False}
 

@@ -9,7 +9,10 @@ from typing import Annotated
 
 import typer
 
+from rich.markup import escape
+
 from swx.cli.app import (
+    DEGRADED_EXIT,
     OUTPUT_FORMATS,
     app,
     check_choices,
@@ -31,22 +34,27 @@ def forecast_cmd(
     plot: Annotated[Path | None, typer.Option(help="PNG of the forecast and uncertainty maps at 12 UT.")] = None,
 ) -> None:
     """The 24 h forecast: station forecasts from the active models, extended to the global map, ΔTEC
-    against the 27-day reference, products (netCDF + IONEX) and database rows. Idempotent."""
+    against the 27-day reference, products (netCDF + IONEX) and database rows. Idempotent. Exits 3
+    when the run is published degraded (each reason printed)."""
     from swx.pipeline.forecast import forecast_stage
     from swx.pipeline.report import forecast_map_png
 
     issue_day = parse_day(day)
     check_choices(method, EXTENSION_METHODS, "--method")
     r = forecast_stage(get_settings(), issue_day, methods=method)
-    state = f"[yellow]DEGRADED[/]: {r['reason']}" if r["degraded"] else "[green]ok[/]"
+    state = "[yellow]DEGRADED[/] — not to be trusted as it stands:" if r["degraded"] else "[green]ok[/]"
     console.print(f"run {r['run_id']}: forecast for {r['target_day']} issued {r['issue_time'][:16]} UTC "
                   f"from the maps of {r['latest_day']}; {state}")
+    for why in r["reason"].split("; ") if r["degraded"] else []:
+        console.print(f"  - {escape(why)}", highlight=False)
     console.print(f"station forecasts: {r['station_rows']} rows ({', '.join(r['architectures'])})")
     for m_, (nc, ionex) in r["products"].items():
         out.print(f"{m_}: {nc}\n{' ' * len(m_)}  {ionex}", markup=False, highlight=False)
     if plot:
         forecast_map_png(r, plot)
         console.print(f"plot: {plot}")
+    if r["degraded"]:  # published, but not "ok": monitoring and scripts see it in the exit status
+        raise typer.Exit(DEGRADED_EXIT)
 
 
 @app.command("verify-maps", rich_help_panel="Operations")
@@ -190,8 +198,9 @@ def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document (for monitoring).")] = False,
     max_age_h: Annotated[float | None, typer.Option(help="Fail when the latest run is older; default SWX_STATUS_MAX_AGE_H.")] = None,
 ) -> None:
-    """The latest forecast run: status, degraded and why, source, forecasts, models, skill, products and
-    storms. Exits 1 when there is no run, it failed, or it is older than the limit."""
+    """The latest forecast run: its verdict (ok, degraded and why, unhealthy), source, forecasts, models,
+    skill, products and storms. Exits 0 when it is ok (healthy and trustworthy), 3 when it is published
+    but degraded, 1 when there is no run, it failed, or it is older than the limit."""
     from swx.pipeline.status import run_status, summary_lines
 
     doc, healthy = run_status(get_settings(), max_age_h=max_age_h)
@@ -201,8 +210,10 @@ def status_cmd(
         for line in summary_lines(doc):
             out.print(line, markup=False, highlight=False)
     if not healthy:
-        console.print(f"[red]unhealthy[/]: {doc['problem']}")
+        console.print(f"[red]unhealthy[/]: {escape(doc['problem'])}")
         raise typer.Exit(1)
+    if doc["verdict"] == "degraded":
+        raise typer.Exit(DEGRADED_EXIT)
 
 
 @app.command("config", rich_help_panel="Operations")

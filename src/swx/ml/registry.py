@@ -53,8 +53,10 @@ class ModelRegistry:
 
     def register(self, station: str, forecaster: StationForecaster, *, hyperparameters: dict[str, Any],
                  train_start: dt.datetime | None, train_end: dt.datetime | None, val_rmse: float | None,
-                 parent: Version | None = None, status: str = "candidate", reason: str = "") -> Version:
-        """Save a single-station forecaster as the next version of (station, architecture)."""
+                 parent: Version | None = None, status: str = "candidate", reason: str = "",
+                 data_source: str = "") -> Version:
+        """Save a single-station forecaster as the next version of (station, architecture);
+        `data_source`: the centre (or "series") whose data it learnt from."""
         if forecaster.model is None or (forecaster.model.n_stations != 1 and not forecaster.ensemble):
             raise ValueError("register one station's model (one station, or one station's ensemble members)")
         arch = forecaster.model_config.architecture
@@ -65,7 +67,7 @@ class ModelRegistry:
             station_id=sid, architecture=arch, version=version, parent_id=parent.id if parent else None,
             hyperparameters=hyperparameters, train_start=train_start, train_end=train_end, val_rmse=val_rmse,
             checkpoint_path=recorded_path(path, self.data_dir), checkpoint_sha256=sha, status=status, reason=reason,
-            created_at=dt.datetime.now(dt.UTC)))
+            created_at=dt.datetime.now(dt.UTC), data_source=data_source))
         v = self._row(station, arch, version)
         if v is None:
             raise RegistryError(f"version {version} of {station} {arch} was written but cannot be read back")

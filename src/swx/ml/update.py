@@ -43,7 +43,7 @@ class UpdateDecision:
 
 def daily_update(registry: ModelRegistry, ds: StationDataset, station_index: int, architecture: str,
                  day: dt.date, *, margin: float = 0.05, replay_windows: int = 256, epochs: int = 3,
-                 learning_rate: float = 5e-4, seed: int = 0) -> UpdateDecision:
+                 learning_rate: float = 5e-4, seed: int = 0, data_source: str = "") -> UpdateDecision:
     """Fine-tune the active model of one station on the newest day (plus a replay sample of recent
     history so it does not forget), then score the active and the candidate models on `day`, which
     neither has seen (walk-forward). The candidate becomes active unless its RMSE on `day` is worse
@@ -83,7 +83,7 @@ def daily_update(registry: ModelRegistry, ds: StationDataset, station_index: int
     v = registry.register(st.code, cand, hyperparameters={"update": "daily", "epochs": epochs, "replay": len(replay),
                                                           "learning_rate": learning_rate},
                           train_start=None, train_end=seen_until.to_pydatetime(),
-                          val_rmse=s_cand["rmse"], parent=active, status="candidate")
+                          val_rmse=s_cand["rmse"], parent=active, status="candidate", data_source=data_source)
     if worse:
         registry.reject(v, "guardrail: " + reason + "; kept version %d" % active.version)
     else:

@@ -35,7 +35,7 @@ from swx.science.blend import (
     fit_station_weights,
     pooled_prior,
 )
-from swx.science.dtec import median_reference, naive_utc, station_dtec_frame
+from swx.science.dtec import MIN_REFERENCE_DAYS, REFERENCE_DAYS, median_reference, naive_utc, station_dtec_frame
 from swx.science.extend import StationValues, extend, persistence_prior
 from swx.science.features import baselines_at
 from swx.science.nodes import NodeModelError
@@ -107,6 +107,7 @@ class MemberForecasts:
     table: pd.DataFrame
     issue: pd.Timestamp
     valid: pd.DatetimeIndex
+    sources: dict[str, set[str]] = field(default_factory=dict)  # station -> what its models learnt from
 
 
 def _no_members() -> pd.DataFrame:
@@ -150,6 +151,7 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
     codes = [st.code for st in ctx.stations]
     valids = [pd.DatetimeIndex([issue + STEP * k for k in range(1, ds.y.shape[-1] + 1)]) for issue in issues]
     rows: list[list[pd.DataFrame]] = [[] for _ in chosen]
+    sources: list[dict[str, set[str]]] = [{} for _ in chosen]
     for arch in architectures or ARCHITECTURES:
         if not len(chosen):
             break
@@ -159,6 +161,8 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
             used = [versions[i][n] for i in range(len(codes))]
             if any(v is None for v in used):
                 continue
+            for code, v in zip(codes, used):
+                sources[n].setdefault(code, set()).add(v.data_source)
             h = len(valid)
             rows[n].append(pd.DataFrame({  # station-major: each station's H leads in turn
                 "station": np.repeat(codes, h), "architecture": arch,
@@ -170,14 +174,14 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
     if any(not r for r in rows) and not any(
             all(registry.active(c, arch) is not None for c in codes) for arch in architectures or ARCHITECTURES):
         raise NoActiveModelError("no architecture has active models for every station: run `swx train` first")
-    made = iter(zip(rows, issues, valids))  # the days with a window, in order
+    made = iter(zip(rows, issues, valids, sources))  # the days with a window, in order
     out: list[MemberForecasts | NotFoundError] = []
     for p in picks:
         if isinstance(p, NotFoundError):
             out.append(p)
         else:
-            r, issue, valid = next(made)
-            out.append(MemberForecasts(pd.concat(r, ignore_index=True) if r else _no_members(), issue, valid))
+            r, issue, valid, src = next(made)
+            out.append(MemberForecasts(pd.concat(r, ignore_index=True) if r else _no_members(), issue, valid, src))
     return out
 
 
@@ -193,6 +197,7 @@ class PublishedBlend:
     forecasts: pd.DataFrame  # station, architecture="blend", valid_time, lead_h, mean, sigma
     weights: pd.DataFrame  # station, member, lead_h, weight, n_samples
     on_baselines: dict[str, str]  # station -> why it runs (mostly) on the baselines
+    verified: dict[str, int] = field(default_factory=dict)  # station -> verified forecasts its weights rest on
 
 
 #: the columns of the published forecasts the blends are fitted on (as `issued_forecasts` reads them)
@@ -301,9 +306,15 @@ def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp,
 
     prior = pooled_prior(errors, config)
     w, rmse, n = fit_station_weights(errors, config, prior)  # (S, K, H), (S, H), (S,)
-    mean = np.einsum("skh,skh->sh", w, now)
+    # a member without a value here (no 27-day median with too few days archived) takes no weight: the
+    # others' weights are scaled to sum to one, and the weights stored are the ones used
+    have = np.isfinite(now)
+    used = np.where(have, w, 0.0)
+    total = used.sum(axis=1, keepdims=True)
+    w = np.divide(used, total, out=np.zeros_like(used), where=total > 0)
+    mean = np.where(total[:, 0] > 0, np.einsum("skh,skh->sh", w, np.where(have, now, 0.0)), np.nan)
     model_mean = _nanmean(now[:, :len(models)], axis=1)
-    mean = np.where(np.isfinite(mean), mean, model_mean)  # a baseline without a value: the models' mean there
+    mean = np.where(np.isfinite(mean), mean, model_mean)  # no member with weight and value: the models' mean
     sigma = np.stack([blend_sigma(rmse[s], int(n[s]), sig[s], config) for s in range(len(codes))])
     h, k = len(leads), len(members)
     forecasts = pd.DataFrame({"station": np.repeat(codes, h), "architecture": BLEND,
@@ -321,7 +332,7 @@ def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp,
                            "verified forecasts were larger than the baselines'" if n[s] else
                            f"baselines carry {share:.0%} of the weight (no verified forecasts of this station yet: the "
                            "weights pooled over the stations, equal ones when none is verified)")
-    return PublishedBlend(forecasts, weights, notes)
+    return PublishedBlend(forecasts, weights, notes, {code: int(n[s]) for s, code in enumerate(codes)})
 
 
 class DayFailedError(SwxError):
@@ -478,6 +489,29 @@ def _as_published(members: MemberForecasts, codes: list[str], lag: int) -> pd.Da
     return fc
 
 
+def trust_reasons(ctx: Context, latest: dt.date, members: MemberForecasts, blend: PublishedBlend) -> list[str]:
+    """Why a run that publishes cannot be trusted as it stands (empty: it can): station models that
+    learnt from another source than the maps they forecast from, a 27-day median resting on too few
+    days, a blend whose weights rest on no verified forecast."""
+    reasons = []
+    foreign: dict[str, set[str]] = {}
+    for code, learnt in members.sources.items():
+        other = learnt - {ctx.source_of(code), ""}
+        if other:
+            foreign.setdefault(", ".join(sorted(other)), set()).add(code)
+    for learnt, codes in foreign.items():
+        reasons.append(f"the models of {len(codes)} station(s) learnt from {learnt} data, not the {ctx.centre} maps they "
+                       f"forecast from (e.g. {sorted(codes)[0]}): train them on these maps (swx train)")
+    held = sum(ctx.archive.has_gim(ctx.centre, latest - dt.timedelta(days=k)) for k in range(REFERENCE_DAYS))
+    if held < MIN_REFERENCE_DAYS:
+        reasons.append(f"the 27-day median rests on {held} of the {REFERENCE_DAYS} days up to {latest} (at least "
+                       f"{MIN_REFERENCE_DAYS} needed): no ΔTEC, and the blend and the map go without it")
+    if blend.verified and not any(blend.verified.values()):
+        reasons.append("no forecast has been verified yet: the blend's weights are equal, not learnt (they are "
+                       "once the first forecasts are verified)")
+    return reasons
+
+
 def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberForecasts,
              base_all: dict[str, pd.DataFrame], past: VerifiedPast, config: BlendConfig, methods: list[str],
              flow_run_id: str) -> ForecastResult:
@@ -508,6 +542,9 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         fc = pd.concat([fc, blend.forecasts], ignore_index=True)
         for code, why in blend.on_baselines.items():
             log.info("%s runs on the baselines: %s", code, why)
+        for why in trust_reasons(ctx, latest, members, blend):
+            degraded, reason = True, f"{reason}; {why}" if reason else why
+            log.warning(why)
         if lag:  # degraded: the newest forecasts carried forward to the target day (leads grow by the lag)
             fc["valid_time"] = fc["valid_time"] + shift
             fc["lead_h"] = fc["lead_h"] + 24.0 * lag

@@ -12,7 +12,14 @@ from typing import Any
 from swx.config import SIMULATED_CENTRE, Settings
 from swx.errors import InputError
 from swx.store.db import open_database
-from swx.store.queries import RECENT_DAYS, days_below_final, finished_products, latest_run, run_overview
+from swx.store.queries import (
+    RECENT_DAYS,
+    days_below_final,
+    finished_products,
+    latest_run,
+    run_overview,
+    run_verdict,
+)
 
 
 def _iso(v: Any) -> Any:
@@ -24,24 +31,31 @@ def _iso(v: Any) -> Any:
 def run_status(settings: Settings, *, max_age_h: float | None = None,
                now: dt.datetime | None = None) -> tuple[dict[str, Any], bool]:
     """(document, healthy). Healthy: a run exists, it did not fail, and it ran within `max_age_h`
-    (default SWX_STATUS_MAX_AGE_H) of `now`."""
+    (default SWX_STATUS_MAX_AGE_H) of `now`. The document's `verdict` says more: "ok" only when the run
+    is healthy and trustworthy, "degraded" with its `reasons` (`swx.store.queries.run_verdict`, the
+    dashboard's rule too), "unhealthy"."""
     max_age_h = settings.status_max_age_h if max_age_h is None else max_age_h
     if not (math.isfinite(max_age_h) and max_age_h > 0):
         raise InputError(f"--max-age-h {max_age_h:g}: expected a number of hours above 0")
     engine = open_database(settings)
     now = now or dt.datetime.now(dt.UTC)
     run = latest_run(engine)
+    verdict = run_verdict(engine, run, now=now, max_age_h=max_age_h, method=settings.extension_method)
     if run is None:
-        return {"status": "none", "healthy": False, "problem": "no forecast run yet: run `make run` or the daily flow"}, False
+        return {"status": "none", "healthy": False, "verdict": "unhealthy", "reasons": verdict["reasons"],
+                "problem": verdict["reasons"][0]}, False
     rid = run["id"]
     ran_at = run.get("finished_at") or run["created_at"]
     age_h = (now - ran_at).total_seconds() / 3600.0
     doc: dict[str, Any] = {
         "run_id": rid, "issue_time": _iso(run["issue_time"]), "target_day": _iso(run["target_day"]),
         "status": run["status"], "degraded": bool(run["degraded"]), "reason": run["reason"],
+        "verdict": verdict["verdict"], "reasons": verdict["reasons"],
         "data_source": run["data_source"], "simulated": run["data_source"] == SIMULATED_CENTRE,
         "ran_at": _iso(ran_at), "age_hours": round(age_h, 2), "code_version": run["code_version"],
         "input_level": run.get("input_level", ""),
+        "last_verified": None if verdict["last_verified"] is None else
+        {k: _iso(v) if not isinstance(v, float) else round(v, 3) for k, v in verdict["last_verified"].items()},
     }
     day0 = dt.datetime.combine(run["target_day"], dt.time(), tzinfo=dt.UTC)
     # maps still rapid past the days the daily run looks at again: nothing upgrades them by itself
@@ -63,22 +77,16 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
                                   "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
                             for mod, r, sk in ov["station_skill"]}
     doc["storms"] = [{"start": _iso(a), "end": _iso(b), "max_kp": k, "g_class": gc} for a, b, k, gc in ov["storms"]]
-    problems = []
-    if run["status"] == "failed":
-        problems.append(f"the latest run failed: {run['reason']}")
-    if run["status"] == "running":
-        problems.append("the latest run has not finished")
-    if age_h > max_age_h:
-        problems.append(f"the latest run is {age_h:.1f} h old (limit {max_age_h:g} h)")
-    doc["healthy"] = not problems
-    doc["problem"] = "; ".join(problems)
-    return doc, not problems
+    healthy = verdict["verdict"] != "unhealthy"
+    doc["healthy"] = healthy
+    doc["problem"] = "" if healthy else "; ".join(verdict["reasons"])
+    return doc, healthy
 
 
 def summary_lines(doc: dict[str, Any]) -> list[str]:
     """The document as a few lines a person reads at a glance (`swx status` without --json)."""
     if doc.get("status") == "none":
-        return [f"no forecast run: {doc['problem']}"]
+        return [f"no forecast run: {doc['problem']}", f"  UNHEALTHY: {doc['problem']}"]
     state = doc["status"].upper() + (f" (degraded: {doc['reason']})" if doc["degraded"] else "")
     source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "") + (
         f" ({doc['input_level']} maps among them)" if doc.get("input_level") not in ("", "final", None) else "")
@@ -104,7 +112,23 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"  product ({method}): {p['netcdf']}")
     for ev in doc["storms"]:
         lines.append(f"  storm G{ev['g_class']} {ev['start']} .. {ev['end']} (max Kp {ev['max_kp']:.2f})")
-    lines.append("  healthy" if doc["healthy"] else f"  UNHEALTHY: {doc['problem']}")
+    last = doc.get("last_verified")
+    if last:
+        def vs(a, b, what):
+            if a is None or b is None:
+                return ""
+            return f"{what} {a:.2f} vs persistence {b:.2f} TECU ({1 - a / b:+.0%})" if b else ""
+        parts = [p for p in (vs(last["map_rmse"], last["map_persistence_rmse"], "map"),
+                             vs(last["station_rmse"], last["station_persistence_rmse"], "stations")) if p]
+        lines.append(f"  last verified forecast ({last['day']}): " + ("; ".join(parts) or "no scores"))
+    simulated = " — SIMULATED data" if doc["simulated"] else ""
+    if doc["verdict"] == "ok":
+        lines.append(f"  OK: healthy and trustworthy{simulated}")
+    elif doc["verdict"] == "degraded":
+        lines.append(f"  DEGRADED: published, but not to be trusted as it stands{simulated}:")
+        lines += [f"    - {why}" for why in doc["reasons"]]
+    else:
+        lines.append(f"  UNHEALTHY: {doc['problem']}")
     return lines
 
 

@@ -95,7 +95,8 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
                               train_start=ds.issue[tr[0]].to_pydatetime(),
                               # exclusive: nothing from this time on was seen in training or validation
                               train_end=(ds.issue[va[-1]] + HORIZON + STEP).to_pydatetime(),
-                              val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train")
+                              val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train",
+                              data_source=ctx.source_of(st.code))
         if len(te):  # none when the training ends with the archive: the models are scored as they serve
             predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
     if not len(te):

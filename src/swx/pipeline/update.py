@@ -31,7 +31,8 @@ def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *
         for i, st in enumerate(ds.stations):
             if registry.active(st.code, arch) is None:
                 continue
-            d = daily_update(registry, ds, i, arch, day, margin=margin, epochs=epochs)
+            d = daily_update(registry, ds, i, arch, day, margin=margin, epochs=epochs,
+                             data_source=ctx.source_of(st.code))
             rows.append(dict(station=d.station, architecture=d.architecture, day=str(d.day), accepted=d.accepted,
                              version=d.version.version, rmse_active=d.rmse_active, rmse_candidate=d.rmse_candidate,
                              rmse_persistence=d.rmse_persistence))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from swx.config import lat_bands
+from swx.science.dtec import MIN_REFERENCE_DAYS, REFERENCE_DAYS
 from swx.science.grid import area_weights, land_mask
 from swx.science.stations import Station
 
@@ -136,10 +137,11 @@ def mix_baselines(persistence, median27, persistence_weight: float = ISSUE_BASEL
 
 
 def same_ut_baselines(seconds: np.ndarray, values: np.ndarray, days: int = 27, *,
-                      include_today: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                      include_today: bool = False, min_days: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """For samples at `seconds` (UTC epoch seconds): the value 24 h earlier, and the median at the same
     UT over `days` days — the days before the sample's day (a baseline for that time), or, with
-    `include_today`, the sample's day and the days before it (the reference for t + 24 h, known at t).
+    `include_today`, the sample's day and the days before it (the reference for t + 24 h, known at t) —
+    where at least `min_days` of them hold a value (NaN elsewhere).
 
     Works on a day x time-of-day table, so both are a shift and a rolling median down its columns
     (missing values skipped)."""
@@ -151,7 +153,7 @@ def same_ut_baselines(seconds: np.ndarray, values: np.ndarray, days: int = 27, *
         index="day", columns="sod", values="v", aggfunc="last", dropna=False)
     table = table.reindex(np.arange(day.min(), day.max() + 1))
     rows, cols = day - day.min(), table.columns.get_indexer(sod)
-    median = table.rolling(days, min_periods=1).median()
+    median = table.rolling(days, min_periods=min_days).median()
     if not include_today:
         median = median.shift(1)
     return table.shift(1).to_numpy()[rows, cols], median.to_numpy()[rows, cols]
@@ -164,10 +166,12 @@ def utc_seconds(index: pd.Index) -> np.ndarray:
     return t.to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
-def median27_series(series: pd.Series, days: int = 27) -> pd.Series:
-    """The median of the previous `days` days at the same UT (previous days only: usable operationally)."""
+def median27_series(series: pd.Series, days: int = REFERENCE_DAYS) -> pd.Series:
+    """The 27-day median baseline: the median of the previous `days` days at the same UT (previous days
+    only: usable operationally), where at least MIN_REFERENCE_DAYS of them hold a value — the rule
+    of the maps' reference (a "27-day median" of two days is none)."""
     s = series.sort_index()
-    _, med = same_ut_baselines(utc_seconds(s.index), s.to_numpy(dtype=float), days)
+    _, med = same_ut_baselines(utc_seconds(s.index), s.to_numpy(dtype=float), days, min_days=MIN_REFERENCE_DAYS)
     return pd.Series(med, index=s.index, name="median27")
 
 

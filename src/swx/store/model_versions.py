@@ -30,20 +30,22 @@ class Version:
     parent_id: int | None
     reason: str
     train_end: dt.datetime | None = None  # exclusive end of the data the version depends on (UTC)
+    data_source: str = ""  # the centre (or "series") whose data it learnt from; "" when not recorded
 
 
 def _newest_version(engine: Engine, station: str, architecture: str, *conditions: Any) -> Version | None:
     """The highest-numbered version of (station, architecture) meeting `conditions`, or None."""
     mv, st = m.ModelVersion, m.Station
     stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
-                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason, mv.train_end)
+                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason, mv.train_end, mv.data_source)
             .join(st, st.id == mv.station_id)
             .where(st.code == station, mv.architecture == architecture, *conditions))
     with engine.connect() as conn:
         row = conn.execute(stmt.order_by(mv.version.desc()).limit(1)).first()
     if row is None:
         return None
-    return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9], row[10])
+    return Version(row[0], row[1], row[2], row[3], row[4], Path(row[5]), row[6], row[7], row[8], row[9], row[10],
+                   row[11] or "")
 
 
 def find_version(engine: Engine, station: str, architecture: str, version: int | None = None,
@@ -64,14 +66,15 @@ def served_versions(engine: Engine, architecture: str, stations: list[str]) -> d
     version first: one read for every issue time a forecast run or a backfill chunk needs."""
     mv, st = m.ModelVersion, m.Station
     stmt = (select(mv.id, st.code, mv.architecture, mv.version, mv.status, mv.checkpoint_path,
-                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason, mv.train_end)
+                   mv.checkpoint_sha256, mv.val_rmse, mv.parent_id, mv.reason, mv.train_end, mv.data_source)
             .join(st, st.id == mv.station_id)
             .where(st.code.in_(stations), mv.architecture == architecture, mv.status.in_(SERVED),
                    mv.train_end.is_not(None)))
     out: dict[str, list[Version]] = {code: [] for code in stations}
     with engine.connect() as conn:
         for r in conn.execute(stmt.order_by(st.code, mv.version.desc())):
-            out[r[1]].append(Version(r[0], r[1], r[2], r[3], r[4], Path(r[5]), r[6], r[7], r[8], r[9], r[10]))
+            out[r[1]].append(Version(r[0], r[1], r[2], r[3], r[4], Path(r[5]), r[6], r[7], r[8], r[9], r[10],
+                                     r[11] or ""))
     return out
 
 

@@ -135,6 +135,9 @@ class ModelVersion(Base):
     status: Mapped[str] = mapped_column(String(16), default="candidate")
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    # the data it learnt from: the centre whose maps gave the station's series ("sim": simulated,
+    # "series": an imported receiver series); "" for versions trained before swx recorded it
+    data_source: Mapped[str] = mapped_column(String(32), default="", server_default="")
     __table_args__ = (UniqueConstraint("station_id", "architecture", "version"),
                       CheckConstraint("status IN ('candidate', 'active', 'rejected', 'retired')", name="status_values"))
 

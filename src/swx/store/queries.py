@@ -15,16 +15,17 @@ import pandas as pd
 import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select, true
 
-from swx.config import data_path, get_settings
+from swx.config import SIMULATED_CENTRE, data_path, get_settings
 from swx.io.gim_names import PREDICTED_LABELS
 from swx.science.blend import MODEL_ORDER
+from swx.science.dtec import MIN_REFERENCE_DAYS
 from swx.science.grid import AWAY_FROM_STATIONS_KM, coastline_segments
 from swx.science.map_blend import MEMBERS, MapBlendConfig
 from swx.science.storms import STORM_KP, at_least, g_class
 from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
 from swx.sources.indices.tables import NOWCAST, worst_status
-from swx.store import orm as m
 from swx.errors import InputError, reason_of
+from swx.store import orm as m
 from swx.store.db import SchemaError, database_error_line, engine_from_settings, missing_sqlite_file
 
 
@@ -167,7 +168,9 @@ def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.dateti
     start_s = int(start.timestamp())
     out = []
     for centre, g in df.groupby("centre", sort=False):
-        persistence, median27 = same_ut_baselines(g["t"].to_numpy(), g["vtec"].to_numpy())
+        # the baselines of the blend and the pages: a 27-day median only where 14 of the days hold values
+        persistence, median27 = same_ut_baselines(g["t"].to_numpy(), g["vtec"].to_numpy(),
+                                                  min_days=MIN_REFERENCE_DAYS)
         keep = g["t"].to_numpy() >= start_s
         out.append(pd.DataFrame({"time": pd.to_datetime(g["t"].to_numpy()[keep], unit="s", utc=True),
                                  "centre": centre, "vtec": g["vtec"].to_numpy()[keep],
@@ -615,6 +618,76 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
             .where(se.end >= day0 - dt.timedelta(days=7), se.start < day0 + dt.timedelta(days=1))
             .order_by(se.start)).all()]
     return out
+
+
+def last_verified(engine: Engine, before: dt.date, method: str) -> dict[str, Any] | None:
+    """How the newest forecast verified before `before` did (target day < before): the published map
+    (`map:<method>`) against the persistence map (cos-latitude weighted RMSE over the globe), and the
+    published station blend against persistence (stations pooled). None when nothing is verified."""
+    v = m.Verification
+    cutoff = dt.datetime.combine(before, dt.time(), tzinfo=dt.UTC)
+    maps = [f"map:{method}", "map:persistence"]
+    with engine.connect() as conn:
+        day = conn.execute(select(func.max(v.window_start)).where(
+            v.scope == "global", v.station_code == "global", v.kp_class == "all", v.model == maps[0],
+            v.run_id.is_not(None), v.window_start < cutoff)).scalar()
+        if day is None:
+            return None
+        day = pd.Timestamp(day).tz_convert("UTC") if pd.Timestamp(day).tzinfo else pd.Timestamp(day, tz="UTC")
+        scored = dict(conn.execute(select(v.model, func.coalesce(v.rmse_area, v.rmse)).where(
+            v.scope == "global", v.station_code == "global", v.kp_class == "all", v.model.in_(maps),
+            v.window_start == day.to_pydatetime())).all())
+        # the stations' windows of that target day (issued 2 h before its 00 UT)
+        st = pd.DataFrame(conn.execute(select(v.model, v.station_code, v.window_start, v.kp_class, v.n, v.rmse, v.mae)
+                                       .where(v.scope == "station", v.kp_class == "all", v.model.in_(["blend", "persistence"]),
+                                              v.run_id.is_not(None), v.window_end > day.to_pydatetime(),
+                                              v.window_start < (day + pd.Timedelta(days=1)).to_pydatetime())).all(),
+                          columns=["model", "station_code", "window_start", "kp_class", "n", "rmse", "mae"])
+    out: dict[str, Any] = {"day": day.date(), "map_rmse": scored.get(maps[0]),
+                           "map_persistence_rmse": scored.get("map:persistence"),
+                           "station_rmse": None, "station_persistence_rmse": None, "station_skill": None}
+    if len(st):
+        pooled = pooled_skill(st, []).set_index("model")
+        if "blend" in pooled.index:
+            out["station_rmse"] = float(pooled.loc["blend", "rmse"])
+            sk = pooled.loc["blend", "skill_persistence"]
+            out["station_skill"] = None if pd.isna(sk) else float(sk)
+        if "persistence" in pooled.index:
+            out["station_persistence_rmse"] = float(pooled.loc["persistence", "rmse"])
+    a, b = out["map_rmse"], out["map_persistence_rmse"]
+    out["map_skill"] = None if a is None or not b else 1 - a / b
+    return out
+
+
+def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime, max_age_h: float,
+                method: str) -> dict[str, Any]:
+    """What the console says of the latest run, one rule for `swx status` and the dashboard: "ok"
+    (trustworthy), "degraded" (published, but not to be trusted as it stands: each reason), or
+    "unhealthy" (none, failed, unfinished, or older than `max_age_h`). A run is degraded by what it
+    recorded (maps carried forward, models that learnt from other data, no 27-day median, a blend not
+    yet learnt) and by the newest verified map being worse than the persistence map."""
+    if run is None:
+        return {"verdict": "unhealthy", "reasons": ["no forecast run yet: run `make run` or the daily flow"],
+                "simulated": False, "last_verified": None}
+    simulated = run["data_source"] == SIMULATED_CENTRE
+    ran_at = run.get("finished_at") or run["created_at"]
+    age_h = (now - ran_at).total_seconds() / 3600.0
+    problems = []
+    if run["status"] == "failed":
+        problems.append(f"the latest run failed: {run['reason']}")
+    if run["status"] == "running":
+        problems.append("the latest run has not finished")
+    if age_h > max_age_h:
+        problems.append(f"the latest run is {age_h:.1f} h old (limit {max_age_h:g} h)")
+    last = last_verified(engine, run["target_day"], method)
+    if problems:
+        return {"verdict": "unhealthy", "reasons": problems, "simulated": simulated, "last_verified": last}
+    reasons = [r for r in (run["reason"] or "").split("; ") if r] if run["degraded"] else []
+    if last is not None and last["map_skill"] is not None and last["map_skill"] < 0:
+        reasons.append(f"the newest verified map ({last['day']}) was worse than the persistence map "
+                       f"({last['map_rmse']:.2f} vs {last['map_persistence_rmse']:.2f} TECU)")
+    return {"verdict": "degraded" if reasons else "ok", "reasons": reasons, "simulated": simulated,
+            "last_verified": last}
 
 
 # ------------------------------------------------------------------ what the dashboard draws from query results
