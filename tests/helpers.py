@@ -344,3 +344,17 @@ def node_map_site(monkeypatch, start: dt.date, end: dt.date, *, ridge_end: dt.da
         got = train_node_model(ctx, node_end)
         assert got["trained"] and got["train_end"] == str(node_end)
     return ctx
+
+
+#: why the first run of a site is degraded: nothing verified yet for its blend to learn from
+NOTHING_VERIFIED = "no forecast has been verified yet"
+
+
+def assert_ok_after_the_first(runs) -> None:
+    """Runs (`queries.runs`: issue_time, status, reason) of a fresh site: the first is degraded for the
+    one reason a first run has (its blend has nothing verified to learn from), every later one "ok"."""
+    ordered = runs.sort_values("issue_time")
+    first, later = ordered.iloc[0], ordered.iloc[1:]
+    assert first["status"] == "degraded" and first["reason"] == NOTHING_VERIFIED + (
+        ": the blend's weights are equal, not learnt (they are once the first forecasts are verified)"), first["reason"]
+    assert set(later["status"]) <= {"ok"}, later[["issue_time", "status", "reason"]].to_string()

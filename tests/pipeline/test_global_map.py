@@ -23,7 +23,7 @@ from swx.pipeline.update import update_nodes
 from swx.pipeline.verify import AWAY_REGION, verify_maps
 from swx.science.map_blend import MEMBERS, PRIOR_MEMBER
 from swx.store import queries as q
-from tests.helpers import node_map_site
+from tests.helpers import NOTHING_VERIFIED, node_map_site
 
 
 @pytest.fixture
@@ -45,7 +45,8 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx, monkeypatch):
     runs = []
     for day in (dt.date(2015, 3, 9), dt.date(2015, 3, 10), dt.date(2015, 3, 11), dt.date(2015, 3, 12)):
         r = forecast(ctx, day)
-        assert not r.degraded, r.reason
+        # the first run's blend has nothing verified to learn from: said; every later run is ok
+        assert (not r.degraded) if runs else r.reason.startswith(NOTHING_VERIFIED), r.reason
         runs.append(r)
         verify_maps(ctx, r.target_day)  # the truth of the target day is archived: verified before the next run
     for k, r in enumerate(runs):
@@ -139,6 +140,6 @@ def test_without_a_node_model_the_run_is_degraded_and_says_why(database, monkeyp
     monkeypatch.setenv("SWX_MAP_MODEL", "stations")
     get_settings.cache_clear()
     r2 = forecast(context(get_settings()), dt.date(2015, 3, 12))
-    assert not r2.degraded
+    assert not r2.degraded or r2.reason.startswith(NOTHING_VERIFIED), r2.reason  # (the site's first run)
     with xr.open_dataset(r2.products["residual"][0]) as f:
         assert f.attrs["map_model"] == "stations"

@@ -53,8 +53,8 @@ def _ut_hours(times: np.ndarray) -> np.ndarray:
 def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.date, lat: np.ndarray,
                   lon: np.ndarray, config: MapBlendConfig = MapBlendConfig()) -> list[VerifiedMaps]:
     """The maps published for the target days of the trailing window that are verified by the issue
-    time, with their members: the newest run of each day that finished ok (a degraded run's map was
-    made from older maps), against the truth of days up to `latest`, and never at or after the target
+    time, with their members: the newest finished run of each day made from the day before's maps (not
+    a run carried forward from older ones), against the truth of days up to `latest`, and never at or after the target
     day's first epoch (the last map of `latest`'s file is that epoch: left out, NaN)."""
     out = []
     first = target_day - dt.timedelta(days=config.window_days)
@@ -65,7 +65,7 @@ def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.dat
             break
         runs = runs_for_day(ctx.engine, day, ctx.settings.data_dir)
         path = next((r.products.get(method) for r in runs.itertuples()
-                     if r.status == "ok" and r.products.get(method)), None)
+                     if _from_the_days_maps(r.issue_time, day) and r.products.get(method)), None)
         if path is None or not Path(path).exists():
             continue
         truth = archived_maps(ctx, [day])
@@ -83,6 +83,12 @@ def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.dat
             out.append(VerifiedMaps(f["member_tec"].values.astype(float), f["tec"].values.astype(float),
                                     f["tec_sigma_model"].values.astype(float), known, _ut_hours(times)))
     return out
+
+
+def _from_the_days_maps(issue_time, target_day: dt.date) -> bool:
+    """A run's map was made from the maps of the day before its target day (a run carried forward keeps
+    the issue time of its older maps)."""
+    return pd.Timestamp(issue_time).date() + dt.timedelta(days=1) == target_day
 
 
 def publish_map(ctx: Context, method: str, target_day: dt.date, latest: dt.date, issue_time: pd.Timestamp, *,
