@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -43,14 +44,17 @@ def data_path(recorded: str | Path, data_dir: str | Path) -> Path:
 #: unescaped @, /, quotes or spaces) and secrets given as `key=value` (query strings, libpq connection
 #: strings: any key naming a password, secret, token, key, signature or credential).
 _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\n]*@")
-_KEY_SECRET = re.compile(r"(^|[?&;\s])([\w.-]*(?:password|passwd|pwd|secret|token|api_?key|access_?key|sig|signature|"
+#: A web URL's user part without a password (`https://TOKEN@host`): a token given as the user name
+#: (database URLs keep their user: `postgresql://swx@db` names no secret).
+_URL_USER_TOKEN = re.compile(r"((?:https?|ftp)://)[^:/@\s?#]+@", re.IGNORECASE)
+_KEY_SECRET = re.compile(r"(^|[?&;\s])([\w.-]*(?:password|passwd|pwd|pass|secret|token|key|auth|sig|signature|"
                          r"credential)[\w.-]*=)[^&\s]*", re.IGNORECASE)
 
 
 def mask_secrets(text: str) -> str:
     """`text` with passwords in URLs and secret `key=value` parameters replaced by ***: every URL swx
     prints or logs goes through this (settings, log lines and their tracebacks, error messages)."""
-    return _KEY_SECRET.sub(r"\1\2***", _URL_PASSWORD.sub(r"\1***@", text))
+    return _KEY_SECRET.sub(r"\1\2***", _URL_USER_TOKEN.sub(r"\1***@", _URL_PASSWORD.sub(r"\1***@", text)))
 
 
 def printable(value: str) -> str:
@@ -126,7 +130,7 @@ def check_product_code(code: str) -> str:
 
 def check_credentials_over_https(url: str, scheme: str) -> None:
     """Refuse a URL that would send a password or token over anything but https."""
-    if scheme != "https" and (_URL_PASSWORD.search(url) or _KEY_SECRET.search(url)):
+    if scheme != "https" and (_URL_PASSWORD.search(url) or _URL_USER_TOKEN.search(url) or _KEY_SECRET.search(url)):
         raise ValueError(f"{mask_secrets(url)[:80]!r} sends credentials over plain {scheme}: use https")
 
 
@@ -145,6 +149,11 @@ def check_url_template(template: str) -> str:
     if fields - URL_TEMPLATE_FIELDS:
         raise ValueError(f"{mask_secrets(template)[:80]!r}: unknown field(s) {', '.join(sorted(fields - URL_TEMPLATE_FIELDS))}"
                          f" (expected {{{'}, {'.join(sorted(URL_TEMPLATE_FIELDS))}}})")
+    try:  # a field with a format or a conversion ({doy:%Y}) fails only when a day is fetched: try one now
+        template.format(yyyy="2020", yy="20", doy="008", name="codg0080.20i.Z", NAME="CODG0080.20I.Z")
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ValueError(f"{mask_secrets(template)[:80]!r} cannot be filled: {exc} (expected plain fields such as "
+                         "{yyyy} and {name})") from None
     return template
 
 
@@ -229,7 +238,7 @@ class Settings(BaseSettings):
     gim_mirrors: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_MIRRORS.items()},
                                               description="URL templates per centre (JSON)")
 
-    sim_seed: int = Field(42, description="Seed of the simulated GIM source (same seed, same maps)")
+    sim_seed: int = Field(42, ge=0, description="Seed of the simulated GIM source (same seed, same maps)")
     sim_cadence_min: int = Field(120, description="Simulated map interval: 120 (13 maps a day, like IGS) or 60 (25, like CODE)")
     # two years of history before the forecast days (the models see two seasonal cycles), then 14
     # forecast days around the 17 March 2015 storm
@@ -292,6 +301,9 @@ class Settings(BaseSettings):
         if (scheme.group(2) or "") not in ("", "+psycopg", "+pysqlite"):
             raise ValueError(f"the driver {scheme.group(2)[1:]!r}: swx connects through psycopg (postgresql+psycopg://) "
                              "or SQLite's own (sqlite:///)")
+        if scheme.group(1) == "sqlite" and v[scheme.end():].split("?", 1)[0] in ("", "/:memory:", ":memory:"):
+            raise ValueError("an in-memory SQLite database keeps nothing between commands: give a file "
+                             "(sqlite:////path/swx.sqlite), or leave SWX_DATABASE_URL unset")
         rest = v[scheme.end():].split("?", 1)[0]
         if rest.count("@") > 1:  # the driver would take the password's tail for the host, and print it
             raise ValueError("its password holds a raw '@': write it as %40 (percent-encoded)")
@@ -309,7 +321,32 @@ class Settings(BaseSettings):
     def _demo_window(self) -> Settings:
         if self.demo_end < self.demo_start:
             raise ValueError(f"SWX_DEMO_END {self.demo_end} is before SWX_DEMO_START {self.demo_start}")
+        if self.demo_start < DATA_ERA_START:
+            raise ValueError(f"SWX_DEMO_START {self.demo_start} is before the first global maps ({DATA_ERA_START})")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: object) -> object:
+        """A line break or an escape in a path or URL setting would forge output lines (or hide a
+        password's tail from the mask): refused, naming the variable only."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, str) and not value.isprintable():
+                    raise ValueError(f"SWX_{str(key).upper()} holds a line break or another control character")
+        return data
+
+    @field_validator("data_dir", "cache_dir", "gim_local_dir", "station_catalog", "earthdata_netrc")
+    @classmethod
+    def _home(cls, v: Path | None) -> Path | None:
+        return None if v is None else v.expanduser()
+
+    @field_validator("data_dir", "cache_dir")
+    @classmethod
+    def _a_folder(cls, v: Path | None) -> Path | None:
+        if v is not None and v.exists() and not v.is_dir():
+            raise ValueError(f"{v} is a file: expected a folder (or a path where one can be made)")
+        return v
 
     @field_validator("kp_url", "kp_nowcast_url")
     @classmethod
@@ -417,7 +454,14 @@ def get_settings() -> Settings:
     from swx.errors import SettingsError
 
     try:
+        os.getcwd()
+    except FileNotFoundError:  # a relative data folder would resolve against nothing
+        raise SettingsError("the working directory no longer exists: cd to a folder that does, or set SWX_DATA_DIR "
+                            "to an absolute path") from None
+    try:
         return Settings()
+    except UnicodeDecodeError as exc:  # the .env file
+        raise SettingsError(f".env: not UTF-8 text (byte {exc.start}) (expected SWX_NAME=value lines in UTF-8)") from None
     except SourceError as exc:  # a list or mapping setting that is not JSON
         field = re.search(r'field "(\w+)"', str(exc))
         name = f"SWX_{field.group(1).upper()}" if field else "a setting"

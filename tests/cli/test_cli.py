@@ -388,6 +388,10 @@ def test_import_series_refuses_bad_input_before_registering_anything(tmp_path, m
         "absurd.csv": (rows("2017-01-01T00:00:00Z,10\n2017-01-01T02:00:00Z,950\n"),
                        "vTEC 950 TECU at 2017-01-01 02:00 UTC (expected 0 .. 400 TECU", 3),
         "year.csv": (rows("-5015-01-01T00:00:00Z,10\n"), "-5015-01-01 00:00 UTC is before the era", 2),
+        "leap.csv": (rows("2015-06-30T22:00:00Z,10\n2015-06-30T23:59:60Z,11\n"),
+                     "'2015-06-30T23:59:60Z' is not an ISO 8601 UTC time", 3),
+        "header-again.csv": (rows("2015-06-30T22:00:00Z,10\ntime,vtec\n2015-06-30T23:00:00Z,11\n"),
+                             "'time' is not an ISO 8601 UTC time", 3),
         "future.csv": (rows("2017-01-01T00:00:00Z,10\n2300-01-01T02:00:00Z,12\n"), "has not come yet", 3),
         "twice.csv": (rows("2017-01-01T00:00:00Z,10\n2017-01-01T00:00:00Z,11\n"), "a second time (first on line 2)",
                       3),
@@ -406,6 +410,31 @@ def test_import_series_refuses_bad_input_before_registering_anything(tmp_path, m
     from swx.store.queries import stations
 
     assert "TUC" not in set(stations(engine_from_settings(get_settings()))["code"])  # no orphan station
+
+
+def test_import_series_never_ignores_what_it_is_given_for_a_known_station(tmp_path, monkeypatch, capsys):
+    """A fresh round: --surface and --name given for a station already registered were ignored without
+    a word; a new station's surface was "land" unless told (a receiver on a Pacific atoll...)."""
+    from swx.store.db import engine_from_settings
+    from swx.store.queries import stations
+
+    p = tmp_path / "rx.csv"
+    p.write_text("time,vtec\n" + "".join(f"2017-01-01T{h:02d}:00:00Z,{10 + h}\n" for h in range(24)))
+    code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(p), "--station", "RCV1", "--lat", "40",
+                                                   "--lon", "10", "--surface", "land", "--name", "First"])
+    assert code == 0, out
+    for args, message in ((["--surface", "ocean"], "registered with surface 'land', not 'ocean'"),
+                          (["--name", "Second"], "registered with name 'First', not 'Second'")):
+        code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(p), "--station", "RCV1", *args])
+        assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
+    code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(p), "--station", "RCV1", "--name", "First"])
+    assert code == 0, out  # what is registered may be given again
+    code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(p), "--station", "PAC", "--lat", "0",
+                                                   "--lon", "-140"])
+    assert code == 0, out
+    held = stations(engine_from_settings(get_settings())).set_index("code")
+    assert held.loc["RCV1", "name"] == "First" and held.loc["RCV1", "surface"] == "land"
+    assert held.loc["PAC", "surface"] == "ocean"  # the central Pacific, from the land mask
 
 
 def test_import_series_creates_the_station_and_counts_missing(tmp_path):
@@ -559,6 +588,11 @@ def test_train_nodes_trains_the_ridges_and_the_network_up_to_the_day_asked(monke
     (["ingest", "gims", "--start", "2020-01-01", "--centre", "abcdefghijklmnopqrstuvw"], "not a centre or product code"),
     (["ingest", "gims", "--start", "2020-01-01", "--source", "ftp"], "'ftp': expected remote, local, simulated"),
     (["db", "upgrade", "nosuch"], "revision 'nosuch': not a migration of this swx"),
+    # a fresh round
+    (["ingest", "gims", "--source", "simulated", "--dir", "/tmp", "--start", "2015-03-01"],
+     "a folder is read by the local source, not the simulated one"),
+    (["stations", "dense", "--out", ""], "is a folder: expected a file name"),
+    (["simulate", "day", "--date", "2015-03-01", "--out", "simg0600.15i.Z"], "not Unix compress"),
     (["no-such-command"], "No such command 'no-such-command'"),
 ])
 def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv, message, monkeypatch, capsys):
@@ -585,6 +619,16 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
     ({"SWX_DATABASE_URL": "postgresql://swx:s3cret@db:port/swx"}, "SWX_DATABASE_URL: not a database URL"),
     ({"SWX_DATABASE_URL": "mysql://swx:s3cret@db/swx"}, "SWX_DATABASE_URL: a mysql database"),
     ({"SWX_DEVICE": "cuda"}, "SWX_DEVICE=cuda: no CUDA device is available here"),
+    # a fresh round
+    ({"SWX_DATABASE_URL": "postgresql+psycopg://u:s3cret\nRET@db/swx"}, "SWX_DATABASE_URL holds a line break"),
+    ({"SWX_DATA_DIR": "/tmp/x\nFAILED y"}, "SWX_DATA_DIR holds a line break or another control character"),
+    ({"SWX_DATABASE_URL": "sqlite://"}, "an in-memory SQLite database keeps nothing between commands"),
+    ({"SWX_SIM_SEED": "-1"}, "SWX_SIM_SEED: Input should be greater than or equal to 0"),
+    ({"SWX_DEMO_START": "1900-01-01", "SWX_DEMO_END": "1900-01-02"}, "SWX_DEMO_START 1900-01-01 is before the first"),
+    ({"SWX_DATA_DIR": "/etc/hostname"}, "SWX_DATA_DIR: /etc/hostname is a file: expected a folder"),
+    ({"SWX_CACHE_DIR": "/etc/hostname"}, "SWX_CACHE_DIR: /etc/hostname is a file: expected a folder"),
+    ({"SWX_GIM_MIRRORS": '{"cod": ["https://h/{yyyy}/{doy:%Y}"]}'}, "cannot be filled: Invalid format specifier"),
+    ({"SWX_GIM_MIRRORS": '{"cod": ["http://ghp_s3cret@h/{yyyy}/{name}"]}'}, "sends credentials over plain http"),
 ])
 def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monkeypatch, capsys):
     """Bad settings ended in pydantic, SQLAlchemy or torch tracebacks; now one line names the variable
@@ -599,6 +643,49 @@ def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monk
     code, out = run_cli_main(monkeypatch, capsys, ["status"])
     assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
     assert "s3cret" not in out and "Traceback" not in out
+
+
+def test_a_home_folder_a_bad_env_file_and_a_deleted_working_directory(tmp_path, monkeypatch, capsys):
+    """A fresh round: `~/x` made a folder named `~` in the working directory; a .env that is not UTF-8
+    and a working directory deleted under swx ended in tracebacks or an error naming nothing."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SWX_DATA_DIR", "~/swx-data")
+    get_settings.cache_clear()
+    assert get_settings().data_dir == tmp_path / "home" / "swx-data"
+    monkeypatch.delenv("SWX_DATA_DIR")
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / ".env").write_bytes(b"SWX_LOG_LEVEL=INFO\nSWX_SIM_SEED=4\xff2\n")
+    monkeypatch.chdir(folder)
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    assert code == 2 and out.strip() == "error: .env: not UTF-8 text (byte 33) (expected SWX_NAME=value lines in UTF-8)"
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
+    assert code == 2 and "the working directory no longer exists" in out and len(out.strip().splitlines()) == 1
+
+
+def test_secrets_in_mirror_templates_are_masked_wherever_they_are_printed(monkeypatch, capsys):
+    """A fresh round: `?key=`, `?pass=`, `&auth=` and a token as the user name were printed in clear by
+    `swx config` and in the FAILED line of an ingest."""
+    from swx.config import mask_secrets
+
+    for url, secret in (("https://h/{yyyy}/{name}?key=SEKRET1", "SEKRET1"), ("https://ghp_SEKRET2@h/{name}", "SEKRET2"),
+                        ("https://h/{name}?pass=SEKRET3&auth=SEKRET4", "SEKRET3")):
+        assert secret not in mask_secrets(url) and "SEKRET4" not in mask_secrets(url)
+    assert mask_secrets("postgresql+psycopg://swx@db/swx") == "postgresql+psycopg://swx@db/swx"  # a user is no secret
+    monkeypatch.setenv("SWX_GIM_MIRRORS", '{"cod": ["https://127.0.0.1:1/{yyyy}/{name}?key=SEKRET1"]}')
+    monkeypatch.setenv("SWX_GIM_FALLBACKS", "[]")
+    monkeypatch.setenv("SWX_HTTP_RETRIES", "0")
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    assert code == 0 and "key=***" in out and "SEKRET1" not in out
+    code, out = run_cli_main(monkeypatch, capsys, ["ingest", "gims", "--source", "remote", "--start", "2020-01-08"])
+    assert code == 1 and "FAILED" in out and "key=***" in out and "SEKRET1" not in out, out
 
 
 def test_nothing_printed_or_logged_leaks_a_secret_or_forges_a_line(monkeypatch, capsys, caplog):
@@ -732,7 +819,7 @@ def test_import_series_never_moves_a_station_nor_stores_a_column_it_was_not_aske
              "text.csv": (pd.DataFrame({"time": t, "vtec": ["abc"] + [12.5] * 47}), "vTEC 'abc' is not a number"),
              "y1500.csv": (pd.DataFrame({"time": ["1500-01-01T00:00:00Z", *t[1:]], "vtec": 12.5}),
                            "1500-01-01 00:00 UTC is before the era of global maps"),
-             "dmy.csv": (pd.DataFrame({"time": ["08/01/2020", "13/01/2020"], "vtec": 12.5}), "is not an ISO 8601 time"),
+             "dmy.csv": (pd.DataFrame({"time": ["08/01/2020", "13/01/2020"], "vtec": 12.5}), "is not an ISO 8601 UTC time"),
              "notime.csv": (pd.DataFrame({"time": [t[0], None, t[2]], "vtec": 12.5}), "a row without a time")}
     for name, (frame, message) in cases.items():
         frame.to_csv(tmp_path / name, index=False)

@@ -308,3 +308,22 @@ def test_uniformly_padded_lines_stay_on_the_fast_path_and_bad_padding_is_reporte
     with pytest.raises(IonexFormatError, match="value line has 80 columns") as err:
         parse("".join(padded[:k] + [bad] + padded[k + 1:]))
     assert err.value.line == k + 1
+
+
+def _record(i: int, content: str) -> str:
+    return "".join(LINES[:i] + [content.ljust(60) + LINES[i][60:]] + LINES[i + 1:])
+
+
+@pytest.mark.parametrize("label, nth, content, message", [
+    ("EPOCH OF FIRST MAP", 0, "    20     1     8     0     0     0", r"line \d+: year 20 in 'EPOCH OF FIRST MAP'"),
+    ("EPOCH OF CURRENT MAP", 2, "    20     1     8     4     0     0", r"line \d+: year 20 in 'EPOCH OF CURRENT MAP'"),
+    ("HGT1 / HGT2 / DHGT", 0, "   45000.0 45000.0   0.0", "HGT1 / HGT2 = 45000 / 45000 km"),
+    ("HGT1 / HGT2 / DHGT", 0, "     450.0   350.0   0.0", "HGT1 / HGT2 = 450 / 350 km"),
+    ("LAT1 / LAT2 / DLAT", 0, "     187.5  -187.5  -2.5", "LAT1/LAT2 = 187.5 -187.5 degrees"),
+], ids=["two-digit-year-header", "two-digit-year-map", "height-beyond-F6.1", "two-heights", "latitude-beyond-90"])
+def test_a_header_no_ionosphere_map_can_have_is_refused_in_one_line(label, nth, content, message):
+    """A fresh round: a two-digit year was read as 1773 (year 20, nanoseconds overflowing) without a
+    word; a shell height of 45000 km ended in a NumPy reshape error."""
+    with pytest.raises(IonexFormatError, match=message) as err:
+        parse(_record(line_of(label, nth), content))
+    assert "test.20i" in str(err.value) and "\n" not in str(err.value)

@@ -384,8 +384,11 @@ def _gfz_file(folder, name: str, kp_value: float, status: str):
     from swx.sources.indices.gfz import format_gfz_text
     from swx.sources.indices.tables import IndexTables, three_hourly
 
+    from swx.sources.indices.tables import AP_OF_KP_THIRDS
+
     days = pd.DatetimeIndex(["2025-08-20", "2025-08-21"], tz="UTC")
-    kp = pd.DataFrame({"kp": kp_value, "ap": 7.0, "status": status, "source": "GFZ"}, index=three_hourly(days))
+    ap = AP_OF_KP_THIRDS[round(kp_value * 3)]
+    kp = pd.DataFrame({"kp": kp_value, "ap": ap, "status": status, "source": "GFZ"}, index=three_hourly(days))
     daily = pd.DataFrame({"Ap": 8.0, "sn": 50.0, "f107_obs": 150.0, "f107_adj": 150.0, "status": status,
                           "source": "GFZ"}, index=days)
     path = folder / name
@@ -456,3 +459,55 @@ def test_another_centres_map_under_a_centres_name_is_refused(ionex_dir, tmp_path
     (folder / "codg3190.15i").unlink()
     [good] = ingest_gims(src, a, src.available()).results
     assert good.status == "fetched" and a.gim_days("jpl") == [dt.date(2015, 11, 15)]
+
+
+def test_a_map_on_another_orientation_is_archived_on_the_gims_own(tmp_path):
+    """A fresh round: a legitimate 0..360° grid was archived as it was, so the forecast's history of maps
+    (days read as one array) came out 109 columns wide and a third NaN; a south-to-north grid stood
+    reversed beside the others. Both are archived on the IONEX orientation, values unchanged."""
+    import xarray as xr
+
+    from swx.io.ionex import write_ionex
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    base = make_gim(D1)
+    west = base.sel(lon=slice(-175.0, -5.0))
+    east = xr.concat([base.sel(lon=slice(0.0, 180.0)), west.assign_coords(lon=west.lon + 360.0),
+                      base.sel(lon=[0.0]).assign_coords(lon=[360.0])], dim="lon")  # 0 .. 360°
+    write_ionex(east, folder / "codg0080.20i")
+    write_ionex(make_gim(D2, seed=1).isel(lat=slice(None, None, -1)), folder / "codg0090.20i")
+    a = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    results = ingest_gims(src, a, src.available()).results
+    assert [r.status for r in results] == ["fetched", "fetched"], [r.reason for r in results]
+    for day, want in ((D1, base), (D2, make_gim(D2, seed=1))):
+        got = a.open_gim("cod", day)
+        np.testing.assert_array_equal(got.lon.values, want.lon.values)
+        np.testing.assert_array_equal(got.lat.values, want.lat.values)
+        # (the synthetic maps differ at -180° and 180°, one meridian on real GIMs: the rolled grid repeats 180°)
+        same = slice(-175.0, 180.0) if day == D1 else slice(None)
+        np.testing.assert_allclose(got.tec.sel(lon=same).values, want.tec.sel(lon=same).values, atol=0.051)
+    rolled = a.open_gim("cod", D1)
+    np.testing.assert_array_equal(rolled.tec.sel(lon=-180.0).values, rolled.tec.sel(lon=180.0).values)
+
+
+def test_a_refused_file_is_followed_by_the_days_other_file_in_the_folder(tmp_path):
+    """A fresh round: a folder held two files of one day, the first (by name) refused, the second good;
+    the day failed, the good file never tried."""
+    import gzip
+
+    from swx.io.ionex import format_ionex, write_ionex
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_ionex(make_gim(D1), folder / "codg0080.20i")
+    tenfold = make_gim(D2, seed=1).pipe(lambda ds: ds.assign(tec=ds.tec * 10, rms=ds.rms * 10))
+    (folder / "COD0OPSFIN_20200090000_01D_02H_GIM.INX.gz").write_bytes(gzip.compress(format_ionex(tenfold).encode()))
+    write_ionex(make_gim(D2, seed=1), folder / "codg0090.20i")
+    a = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    results = ingest_gims(src, a, src.available()).results
+    assert [r.status for r in results] == ["fetched", "fetched"], [r.reason for r in results]
+    assert results[1].origin.endswith("codg0090.20i") and "COD0OPSFIN" in results[1].reason
+    assert "10 x the 9.0 TECU" in results[1].reason

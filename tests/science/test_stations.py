@@ -45,3 +45,39 @@ def test_dense_catalog_round_trips_and_knows_land_from_ocean():
     assert by_code["E020N00"].surface == "land"  # Congo basin
     assert by_code["W140N00"].surface == "ocean"  # central Pacific
     assert by_code["E100N70"].lat_band == "high" and by_code["W060S20"].lat_band == "low"
+
+
+HEAD = "# a comment line\ncode,name,lat,lon,sector,lat_band,surface\n"
+GOOD = "W120N50,120W 50N,50,-120,-120,mid,land\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "no header and no station"),
+    ("# only a comment\n", "no header and no station"),
+    (HEAD, "a header and no station"),
+    (HEAD + GOOD + "X1,x,abc,10,10,low,land\n", r"line 4: station X1: lat 'abc' is not a number"),
+    (HEAD + GOOD + "X1,extra,10,10,10,low,land,EXTRA,MORE\n", "line 4: 9 fields where the header has 7"),
+    (HEAD + ",empty code,10,10,10,low,land\n", "line 3: station code ''"),
+    (HEAD + "../../evil code,x,10,10,10,low,land\n", r"line 3: station code '\.\./\.\./evil code'"),
+    (HEAD + GOOD.replace(",mid,", ",low,"), r"line 3: station W120N50: lat_band low at latitude 50 \(expected mid"),
+    (HEAD + GOOD.replace(",50,", ",95,"), r"line 3: station W120N50: lat/lon out of range"),
+    (HEAD + GOOD.replace(",50,", ",nan,"), r"line 3: station W120N50: lat/lon out of range"),
+    (HEAD + GOOD + GOOD, "station code W120N50 twice"),
+], ids=["empty", "comment-only", "header-only", "lat-abc", "ragged", "empty-code", "path-code", "band", "lat-95",
+        "lat-nan", "twice"])
+def test_a_catalog_that_cannot_be_right_is_refused_naming_its_line(tmp_path, text, message):
+    """A fresh round: an empty catalog, a ragged row and a latitude `abc` ended in pandas tracebacks; an
+    empty code was a station `nan`, a path `../../evil code` a station, a band against the latitude
+    taken; a latitude out of range was reported two lines off (comment lines not counted)."""
+    p = tmp_path / "cat.csv"
+    p.write_text(text)
+    with pytest.raises(DataFormatError, match=message) as err:
+        load_catalog(p)
+    assert "cat.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_catalog_with_a_byte_order_mark_and_quoted_names_reads():
+    from swx.science.stations import parse_catalog
+
+    [s] = parse_catalog("\ufeff" + HEAD + 'TUC,"Tucuman, Argentina",-26.8,294.8,-65,low,land\n')
+    assert s.code == "TUC" and s.name == "Tucuman, Argentina" and s.lon == pytest.approx(-65.2)

@@ -56,7 +56,7 @@ def test_the_main_jobs_first_stage_creates_the_database():
     assert current_revision(open_database(settings)) == head_revision()
 
 
-def test_a_database_newer_than_this_swx_says_so(monkeypatch):
+def test_a_database_newer_than_this_swx_says_so(monkeypatch, capsys):
     from sqlalchemy import text
 
     settings = get_settings()
@@ -66,6 +66,13 @@ def test_a_database_newer_than_this_swx_says_so(monkeypatch):
     downgrade_hint = "newer than this swx"
     with pytest.raises(SchemaError, match=downgrade_hint):
         open_database(settings)
+    # migrating it cannot be right either: one line, not alembic's two chained tracebacks
+    from tests.helpers import run_cli_main
+
+    for args in (["db", "upgrade"], ["db", "downgrade", "base"]):
+        code, out = run_cli_main(monkeypatch, capsys, args)
+        assert code == 2 and "at revision 9999, newer than this swx" in out and "Traceback" not in out, out
+        assert len(out.strip().splitlines()) == 1, out
 
 
 def test_postgresql_without_tables_names_swx_db_upgrade(monkeypatch):

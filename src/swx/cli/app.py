@@ -9,6 +9,7 @@ import logging
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -142,6 +143,15 @@ def parse_day(value: str, option: str = "--day") -> dt.date:
         raise typer.BadParameter(f"{day}: expected a day from {DATA_ERA_START} to tomorrow ({tomorrow})",
                                  param_hint=option)
     return day
+
+
+def check_out_file(path: Path, option: str, *, refuse_suffixes: tuple[str, ...] = (), why: str = "") -> None:
+    """Refuse an output path that cannot be a file: empty, a folder, or a suffix this command cannot write."""
+    if str(path) in ("", ".") or path.is_dir():
+        raise typer.BadParameter(f"{str(path) or '.'!r} is a folder: expected a file name",
+                                 param_hint=option)
+    if path.suffix.lower() in refuse_suffixes:
+        raise typer.BadParameter(f"{path.name}: {why}", param_hint=option)
 
 
 def check_choices(values: list[str] | str | None, allowed: tuple[str, ...], option: str) -> None:

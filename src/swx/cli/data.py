@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from swx.cli.app import app, check_finite, console, ionex_app, out, parse_day, simulate_app, stations_app
+from swx.cli.app import (
+    app,
+    check_finite,
+    check_out_file,
+    console,
+    ionex_app,
+    out,
+    parse_day,
+    simulate_app,
+    stations_app,
+)
 from swx.config import get_settings, printable
 
 
@@ -41,6 +51,8 @@ def simulate_day_cmd(
     """Write one simulated day as an IONEX file (centre SIM, marked SIMULATED)."""
     from swx.pipeline.simulator_check import write_simulated_day
 
+    check_out_file(out_path, "--out", refuse_suffixes=(".z", ".zip", ".bz2"),
+                   why="swx writes IONEX plain or gzip-compressed (.gz), not Unix compress, zip or bzip2")
     settings = get_settings()
     with console.status("preparing the simulated source (NeQuick-G tables are computed once and cached)"):
         write_simulated_day(settings, parse_day(date, "--date"), out_path)
@@ -66,6 +78,8 @@ def simulate_compare_cmd(
 
     check_finite(lon, "--lon", -180.0, 360.0)
     settings = get_settings()
+    if out_path is not None:
+        check_out_file(out_path, "--out")
     out_path = out_path or settings.data_dir / "simulated.md"
     with console.status("simulating the real days (and points) and comparing"):
         table, points, skipped = compare_simulator(settings, real_dir, out_path, indices=indices,
@@ -118,6 +132,7 @@ def stations_dense_cmd(
     latitude band and land/ocean from the shipped land mask."""
     from swx.pipeline.inspection import write_dense_catalog
 
+    check_out_file(out_path, "--out")
     n = write_dense_catalog(out_path, dlat, dlon)
     console.print(f"{n} stations written to {out_path}; use SWX_STATION_CATALOG={out_path}")
 

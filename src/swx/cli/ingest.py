@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from swx.cli.app import app, check_choices, ingest_app, ingest_with_progress, out, parse_day
-from swx.config import GIM_SOURCES, check_product_code, get_settings
+from swx.config import DATA_ERA_START, GIM_SOURCES, check_product_code, get_settings
 from swx.errors import InputError, reason_of
 
 if TYPE_CHECKING:
@@ -37,6 +37,11 @@ def ingest_gims_cmd(
 
     settings = get_settings()
     check_choices(source, GIM_SOURCES, "--source")
+    if directory is not None and source is None:
+        source = "local"  # a folder given is the source
+    if directory is not None and source != "local":
+        raise typer.BadParameter(f"a folder is read by the local source, not the {source} one (give --source local, "
+                                 "or leave out --dir)", param_hint="--dir")
     if centre is not None:
         try:
             check_product_code(centre.strip().lower())
@@ -46,7 +51,8 @@ def ingest_gims_cmd(
         raise typer.BadParameter("give the first day (or --upgrade for the recent days)", param_hint="--start")
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)  # the newest day whose maps can be out
     last = parse_day(end, "--end") if end else (yesterday if start is None else parse_day(start, "--start"))
-    first = parse_day(start, "--start") if start else last - dt.timedelta(days=settings.gim_upgrade_days - 1)
+    first = parse_day(start, "--start") if start else \
+        max(last - dt.timedelta(days=settings.gim_upgrade_days - 1), DATA_ERA_START)
     if last < first:
         raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
     summary = ingest_with_progress(settings, daterange(first, last), "--source / --dir", centre=centre, kind=source,
@@ -150,8 +156,9 @@ def import_series_cmd(
     station: Annotated[str, typer.Option(help="Station code (existing, or new with --lat/--lon).")],
     lat: Annotated[float | None, typer.Option(help="Latitude of a new station (deg N).")] = None,
     lon: Annotated[float | None, typer.Option(help="Longitude of a new station (deg E).")] = None,
-    surface: Annotated[str, typer.Option(help="land or ocean (a new station).")] = "land",
-    name: Annotated[str, typer.Option(help="Name of a new station.")] = "",
+    surface: Annotated[str | None, typer.Option(
+        help="land or ocean (a new station); default from swx's land mask at its position.")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of a new station; default its code.")] = None,
 ) -> None:
     """Load a vTEC series (e.g. a GNSS receiver's) as a station's observations on the 2-hour grid."""
     from swx.pipeline.ingest import import_series_stage

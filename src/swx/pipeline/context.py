@@ -124,6 +124,11 @@ class OnFirstFetch:
             self._source = self._open()
         return self._source.fetch(centre, day)
 
+    def others(self, centre: str, day: dt.date):
+        """The opened source's further candidate files for the day (a local folder may hold several)."""
+        more = getattr(self._source, "others", None)
+        return more(centre, day) if more is not None else iter(())
+
     def close(self) -> None:
         """Close what the source opened (a remote source's download session), if it was opened."""
         closing = getattr(getattr(self._source, "downloader", None), "close", None)

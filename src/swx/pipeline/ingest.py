@@ -13,7 +13,7 @@ import logging
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,9 @@ from swx.io.gim_names import level_rank, product_level
 from swx.io.ionex import IonexWarning, parse_ionex
 from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source, rivals
 from swx.science.features import PLAUSIBLE_VTEC_TECU
+from swx.science.grid import canonical_grid, land_mask
 from swx.science.series import import_series
+from swx.science.stations import STATION_CODE
 from swx.sources.gim import GimSource, LocalDirectorySource
 from swx.sources.indices import read_index_file
 from swx.sources.indices.gfz import fetch_gfz
@@ -323,20 +325,18 @@ def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, 
             notes.append(named(_reason(exc)))
             failed = True
             continue
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", IonexWarning)
-                ds = parse_ionex(raw.data, raw.origin, centre=product)
-            for w in caught:
-                log.warning("%s", w.message)
-            check_day(ds, day, raw.origin, measured=raw.source != "simulated")
-            check_producer(ds, product, raw.origin)
-            check_continuity(ds, day, raw.origin, archived_neighbour(archive, centre, day))
-        except IonexFormatError as exc:
-            log.error("%s %s: refused %s", product, day, exc)
-            notes.append(named(f"refused: {exc}"))
-            failed, origin = True, raw.origin
+        ds = None
+        for raw in chain_of(raw, lambda p=product: getattr(source, "others", lambda c, d: iter(()))(p, day)):
+            try:  # the file given first, then (a local folder) the day's other files while they are refused
+                ds = _usable_day(raw, product, day, archive, centre)
+                break
+            except IonexFormatError as exc:
+                log.error("%s %s: refused %s", product, day, exc)
+                notes.append(named(f"refused: {exc}"))
+                failed, origin = True, raw.origin
+        if ds is None:
             continue
+        ds = canonical_grid(ds)  # every archived day on one orientation (a 0..360° grid rolled)
         level = product_level(product)
         better = held is not None and level_rank(level) > floor
         stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin,
@@ -358,6 +358,25 @@ def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, 
         reason += (". Nothing was archived for this day; the next run tries it again (or try another mirror or "
                    "centre)")
     return DayResult(centre, day, "failed" if failed else "missing", reason, origin=origin)
+
+
+def chain_of(first, more: Callable[[], Iterable]) -> Iterator:
+    """`first`, then what `more()` yields (called only if the first is not enough)."""
+    yield first
+    yield from more()
+
+
+def _usable_day(raw, product: str, day: dt.date, archive: Archive, centre: str) -> xr.Dataset:
+    """The maps of a fetched file when they are a usable day of `product` (IonexFormatError otherwise)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", IonexWarning)
+        ds = parse_ionex(raw.data, raw.origin, centre=product)
+    for w in caught:
+        log.warning("%s", w.message)
+    check_day(ds, day, raw.origin, measured=raw.source != "simulated")
+    check_producer(ds, product, raw.origin)
+    check_continuity(ds, day, raw.origin, archived_neighbour(archive, centre, day))
+    return ds
 
 
 def _reason(exc: FetchError) -> str:
@@ -547,10 +566,6 @@ class SeriesImport:
                 "2-hour steps)")
 
 
-#: A station code: what the catalog, the database (32 characters) and file names can all hold.
-STATION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
-
-
 def check_new_station(code: str, lat: float | None, lon: float | None, surface: str) -> None:
     """InputError naming the argument when a new station's code or position cannot be right."""
     if not STATION_CODE.fullmatch(code):
@@ -567,24 +582,32 @@ def check_new_station(code: str, lat: float | None, lon: float | None, surface: 
 
 
 def import_series_stage(settings: Settings, file: Path, station: str, *, lat: float | None = None,
-                        lon: float | None = None, surface: str = "land", name: str = "") -> SeriesImport:
+                        lon: float | None = None, surface: str | None = None, name: str | None = None) -> SeriesImport:
     """A vTEC series (a GNSS receiver's, a series extracted elsewhere) as a station's observations on the
-    2-hour grid; a station not yet known is registered (it needs `lat` and `lon`)."""
+    2-hour grid; a station not yet known is registered (it needs `lat` and `lon`; its surface, unless
+    given, from the land mask). What is given for a known station must be what is registered."""
     engine = open_database(settings)
     known = known_stations(engine).set_index("code")
     new = station not in known.index
     if new:
-        check_new_station(station, lat, lon, surface)
-    elif lat is not None or lon is not None:  # a position for a known station: it must be the registered one
+        if surface is None and lat is not None and lon is not None and np.isfinite([lat, lon]).all():
+            surface = "land" if bool(land_mask(np.array([lat]), np.array([lon]))[0]) else "ocean"
+        check_new_station(station, lat, lon, surface or "land")
+    else:
         at = known.loc[station]
-        given = (float(at["lat"]) if lat is None else lat, float(at["lon"]) if lon is None else lon)
-        if abs(given[0] - float(at["lat"])) > 0.01 or abs((given[1] - float(at["lon"]) + 180) % 360 - 180) > 0.01:
-            raise InputError(f"station {station} is registered at {float(at['lat']):g}°N {float(at['lon']):g}°E, "
-                             f"not {given[0]:g}°N {given[1]:g}°E: import under a new code, or leave out --lat/--lon")
+        if lat is not None or lon is not None:  # a position for a known station: it must be the registered one
+            given = (float(at["lat"]) if lat is None else lat, float(at["lon"]) if lon is None else lon)
+            if abs(given[0] - float(at["lat"])) > 0.01 or abs((given[1] - float(at["lon"]) + 180) % 360 - 180) > 0.01:
+                raise InputError(f"station {station} is registered at {float(at['lat']):g}°N {float(at['lon']):g}°E, "
+                                 f"not {given[0]:g}°N {given[1]:g}°E: import under a new code, or leave out --lat/--lon")
+        for option, value, held in (("--surface", surface, at["surface"]), ("--name", name, at["name"])):
+            if value is not None and value != held:
+                raise InputError(f"station {station} is registered with {option.lstrip('-')} {held!r}, not {value!r}: "
+                                 f"import under a new code, or leave out {option}")
     series, counts = import_series(file)  # the file is read and checked before anything is written
     if new:
         upsert_stations(engine, [dict(code=station, name=name or station, lat=lat, lon=lon, sector="",
-                                      lat_band=lat_band(lat), surface=surface, origin="imported")])
+                                      lat_band=lat_band(lat), surface=surface or "land", origin="imported")])
     values = series.dropna()
     write_observations(engine, pd.DataFrame({"station": station, "time": values.index, "vtec": values.to_numpy(),
                                              "centre": IMPORTED_CENTRE}))

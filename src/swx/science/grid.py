@@ -7,6 +7,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+import xarray as xr
 
 
 def area_weights(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -105,3 +106,22 @@ def coastline_segments(step: float = 1.0) -> list[np.ndarray]:
             z = np.load(f)
             return np.split(z["vertices"], z["starts"][1:])
     return trace_coastlines(step)
+
+
+def canonical_grid(ds: xr.Dataset) -> xr.Dataset:
+    """Maps on swx's orientation, the IONEX GIMs' own: latitudes north to south, longitudes -180 .. 180
+    ascending. A 0 .. 360° grid is rolled (its 360° column is its 0°; the 180° column stands at both
+    ends, as on the GIMs' grid), a south-to-north one turned: every archived day lines up with the
+    others (a forecast reads many days as one array)."""
+    lon = ds["lon"].values
+    if lon.max() > 180.0:
+        wrapped = (lon + 180.0) % 360.0 - 180.0
+        first = np.unique(wrapped, return_index=True)[1]
+        ds = ds.assign_coords(lon=wrapped).isel(lon=np.sort(first))
+        if np.isclose(ds["lon"].values, -180.0).any() and not np.isclose(ds["lon"].values, 180.0).any() \
+                and np.ptp(lon) >= 360.0 - 1e-6:
+            ds = xr.concat([ds, ds.sel(lon=[-180.0]).assign_coords(lon=[180.0])], dim="lon", combine_attrs="override")
+    ds = ds.sortby("lon")
+    if ds.sizes["lat"] > 1 and ds["lat"].values[0] < ds["lat"].values[-1]:
+        ds = ds.isel(lat=slice(None, None, -1))
+    return ds

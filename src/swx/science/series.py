@@ -136,6 +136,16 @@ def _check_series_rows(path: Path, df: pd.DataFrame, times: pd.Series, values: p
                               path=str(path), line=lines()[i], expected="measured values: past times only")
 
 
+def _first_bad_time(column: pd.Series) -> int:
+    """The position of the first value of `column` that is not an ISO 8601 time."""
+    for i, value in enumerate(column):
+        try:
+            pd.to_datetime(pd.Series([value]), utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            return i
+    return 0
+
+
 def read_series_csv(path: str | Path) -> pd.Series:
     """A CSV of (UTC time, vTEC in TECU): ISO 8601 times in the first column, vTEC in the column named
     `vtec` (any case), or in the second when there are only two. Times without a zone are taken as
@@ -161,10 +171,11 @@ def read_series_csv(path: str | Path) -> pd.Series:
                               expected="an ISO 8601 UTC time on every row")
     try:
         times = pd.to_datetime(df[time_col], utc=True, format="ISO8601")
-    except (ValueError, TypeError, OverflowError) as exc:
-        why = " ".join(str(exc).split())[:120]
-        raise DataFormatError(f"column {time_col!r} is not an ISO 8601 time: {why}", path=str(p),
-                              expected="ISO 8601 UTC times in the first column (YYYY-MM-DDTHH:MM[:SS][Z])") from None
+    except (ValueError, TypeError, OverflowError):
+        i = _first_bad_time(df[time_col])  # only on a refusal: the row that is not a time, and its line
+        raise DataFormatError(f"{str(df[time_col].iloc[i])[:40]!r} is not an ISO 8601 UTC time", path=str(p),
+                              line=_data_lines(p, len(df))[i],
+                              expected="YYYY-MM-DDTHH:MM[:SS][Z] in the first column; no leap seconds") from None
     values = pd.to_numeric(df[value_col], errors="coerce")
     bad = np.flatnonzero((values.isna() & df[value_col].notna()).to_numpy())
     if len(bad):

@@ -6,7 +6,8 @@ to a CSV of the same columns to use another set (more stations, imported receive
 
 from __future__ import annotations
 
-import io
+import csv
+import re
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -35,26 +36,74 @@ class Station:
         return asdict(self)
 
 
-def parse_catalog(text: str, name: str = "<catalog>") -> list[Station]:
-    df = pd.read_csv(io.StringIO(text), comment="#", dtype={"code": str, "name": str, "sector": str})
-    missing = [c for c in COLUMNS if c not in df.columns]
+#: A station code: what the catalog, the database (32 characters) and file names can all hold.
+STATION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+
+def _catalog_rows(text: str, name: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the (file line number, fields) of each data row: comment and blank lines skipped,
+    every row as many fields as the header."""
+    rows = []
+    for number, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        try:
+            rows.append((number, [f.strip() for f in next(csv.reader([raw]))]))
+        except csv.Error as exc:
+            raise DataFormatError(f"not a CSV row: {exc}", path=name, line=number, expected=",".join(COLUMNS)) from None
+    if not rows:
+        raise DataFormatError("no header and no station", path=name, expected=f"a header {','.join(COLUMNS)} and a "
+                              "row per station")
+    (_, header), data = rows[0], rows[1:]
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
-        raise DataFormatError(f"station catalog lacks column(s) {', '.join(missing)}", path=name,
+        raise DataFormatError(f"station catalog lacks column(s) {', '.join(missing)}", path=name, line=rows[0][0],
                               expected=",".join(COLUMNS))
+    for number, fields in data:
+        if len(fields) != len(header):
+            raise DataFormatError(f"{len(fields)} fields where the header has {len(header)}", path=name,
+                                  line=number, expected=",".join(header))
+    if not data:
+        raise DataFormatError("a header and no station", path=name, expected="a row per station")
+    return header, data
+
+
+def parse_catalog(text: str, name: str = "<catalog>") -> list[Station]:
+    """The stations of a catalog CSV, each row checked: a code that can be a name (letters, digits,
+    `_.-`), a finite latitude and longitude in range, the latitude band of its latitude (low < 30°,
+    mid 30-60°, high > 60°), land or ocean; a refusal names the file line."""
+    header, data = _catalog_rows(text, name)
+    col = {c: header.index(c) for c in COLUMNS}
     out = []
-    for i, r in df.iterrows():
-        line = int(i) + 2
-        if not (-90 <= r.lat <= 90 and -180 <= r.lon <= 360):
-            raise DataFormatError(f"station {r.code}: lat/lon out of range ({r.lat}, {r.lon})", path=name, line=line)
-        if r.lat_band not in ("low", "mid", "high") or r.surface not in ("land", "ocean"):
-            raise DataFormatError(f"station {r.code}: lat_band {r.lat_band!r} / surface {r.surface!r}", path=name,
+    for line, fields in data:
+        r = {c: fields[i] for c, i in col.items()}
+        code = r["code"]
+        if not STATION_CODE.fullmatch(code):
+            raise DataFormatError(f"station code {code[:40]!r}", path=name, line=line,
+                                  expected="1 to 32 letters, digits, '_', '.' or '-', starting with a letter or digit")
+        pos = {}
+        for c in ("lat", "lon"):
+            try:
+                pos[c] = float(r[c])
+            except ValueError:
+                raise DataFormatError(f"station {code}: {c} {r[c][:20]!r} is not a number", path=name, line=line,
+                                      expected="degrees (latitude -90 .. 90, longitude -180 .. 360)") from None
+        lat, lon = pos["lat"], pos["lon"]
+        if not (-90 <= lat <= 90 and -180 <= lon <= 360):  # NaN fails both
+            raise DataFormatError(f"station {code}: lat/lon out of range ({r['lat']}, {r['lon']})", path=name,
+                                  line=line, expected="latitude -90 .. 90, longitude -180 .. 360")
+        if r["lat_band"] not in ("low", "mid", "high") or r["surface"] not in ("land", "ocean"):
+            raise DataFormatError(f"station {code}: lat_band {r['lat_band']!r} / surface {r['surface']!r}", path=name,
                                   line=line, expected="lat_band low/mid/high and surface land/ocean")
-        lon = float(r.lon) - 360.0 if r.lon > 180 else float(r.lon)
-        out.append(Station(str(r.code), str(r["name"]), float(r.lat), lon, str(r.sector), str(r.lat_band),
-                           str(r.surface)))
+        if r["lat_band"] != lat_band(lat):
+            raise DataFormatError(f"station {code}: lat_band {r['lat_band']} at latitude {lat:g}", path=name,
+                                  line=line, expected=f"{lat_band(lat)} (low < 30°, mid 30-60°, high > 60°)")
+        out.append(Station(code, r["name"], lat, lon - 360.0 if lon > 180 else lon, r["sector"], r["lat_band"],
+                           r["surface"]))
     codes = [s.code for s in out]
-    if len(set(codes)) != len(codes):
-        raise DataFormatError("duplicate station codes", path=name)
+    twice = next((c for c in codes if codes.count(c) > 1), None)
+    if twice is not None:
+        raise DataFormatError(f"station code {twice} twice", path=name, expected="one row per station")
     return out
 
 

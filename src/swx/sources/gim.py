@@ -6,6 +6,8 @@ ingest step parses, checks and archives them, the same way whatever the source.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -115,6 +117,13 @@ class LocalDirectorySource:
         if not paths:
             raise NotFoundError(f"no {centre} file for this day in {self.directory}", day=day)
         if len(paths) > 1:
-            log.warning("%d candidate files for %s %s, using %s", len(paths), centre, day, paths[0])
-        path = paths[0]
+            log.warning("%d candidate files for %s %s, trying %s first", len(paths), centre, day, paths[0])
+        return self._read(centre, day, paths[0])
+
+    def others(self, centre: str, day: dt.date) -> Iterator[RawGim]:
+        """The day's further candidate files, after the one `fetch` gave (tried when it is refused)."""
+        for path in (self.index().get((centre.lower(), day)) or [])[1:]:
+            yield self._read(centre, day, path)
+
+    def _read(self, centre: str, day: dt.date, path: Path) -> RawGim:
         return RawGim(centre.lower(), day, path.name, read_file_bytes(path, IonexFormatError), str(path), self.kind)

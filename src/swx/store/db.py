@@ -121,12 +121,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     _CHECKED.discard(_key(engine))
     if (missing := missing_sqlite_file(engine)) is not None:
         missing.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        _check_known(engine, current_revision(engine))
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     _check_revision(engine, revision)
     _CHECKED.discard(_key(engine))
+    _check_known(engine, current_revision(engine))
     command.downgrade(alembic_config(engine), revision)
 
 
@@ -165,6 +168,15 @@ def missing_sqlite_file(engine: Engine) -> Path | None:
     return path if path is not None and not path.is_file() else None
 
 
+def _check_known(engine: Engine, current: str | None) -> None:
+    """Refuse a database stamped with a revision this swx's migrations do not know (a newer swx
+    migrated it): neither reading nor migrating it can be right."""
+    if current is not None and current not in known_revisions():
+        raise SchemaError(f"the database {engine.url.render_as_string(hide_password=True)} is at revision {current}, "
+                          f"newer than this swx (which knows up to {head_revision()}): run the swx that migrated it, "
+                          "or upgrade this one")
+
+
 def check_schema(engine: Engine) -> None:
     """Raise SchemaError, naming `swx db upgrade`, unless the database is at this swx's revision. A
     missing SQLite file is not created."""
@@ -174,9 +186,7 @@ def check_schema(engine: Engine) -> None:
     if (missing := missing_sqlite_file(engine)) is not None:
         raise SchemaError(f"no database at {missing}: run `swx db upgrade` to create it (the main job does)")
     current, head = current_revision(engine), head_revision()
-    if current is not None and current not in known_revisions():
-        raise SchemaError(f"the database {shown} is at revision {current}, newer than this swx (which knows up to "
-                          f"{head}): run the swx that migrated it, or upgrade this one")
+    _check_known(engine, current)
     if current != head:
         what = "has no swx tables" if current is None else f"is at revision {current}, this swx needs {head}"
         raise SchemaError(f"the database {shown} {what}: run `swx db upgrade`")

@@ -12,6 +12,7 @@ import numpy as np
 
 from swx.errors import IonexFormatError
 from swx.io.ionex.header import (
+    EPOCH_YEARS,
     FIELD,
     MAP_KINDS,
     NO_VALUE,
@@ -241,7 +242,7 @@ def parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: i
             try:
                 y, mo, d, hh, mi, ss = (int(x) for x in content.split())
                 epoch = (dt.datetime(y, mo, d, hh, mi, ss, tzinfo=dt.UTC)
-                         if hh < 24 and mi < 60 and ss < 60 else None)
+                         if hh < 24 and mi < 60 and ss < 60 and EPOCH_YEARS[0] <= y <= EPOCH_YEARS[1] else None)
             except ValueError:
                 epoch = None
             current.epoch = epoch or header_epoch(header_numbers(content, path, lineno(i), label, 6), path,

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from swx.io.ionex.body import Block, expected_records, parse_value_rows
-from swx.io.ionex.header import FIELD, TEC_RANGE, VALUES_PER_LINE, IonexHeader, IonexWarning
+from swx.io.ionex.header import EPOCH_YEARS, FIELD, TEC_RANGE, VALUES_PER_LINE, IonexHeader, IonexWarning
 
 
 def _int_fields(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,8 +110,8 @@ def parse_tiled(text: bytes, off: int, hdr: IonexHeader, path: str) -> tuple[lis
     blocks = []
     for b in range(nb):
         y, mo, d, hh, mi, ss = epochs[b].tolist()
-        if not (hh < 24 and mi < 60 and ss < 60):
-            return None
+        if not (hh < 24 and mi < 60 and ss < 60 and EPOCH_YEARS[0] <= y <= EPOCH_YEARS[1]):
+            return None  # the full parser names the line
         try:
             epoch = dt.datetime(y, mo, d, hh, mi, ss, tzinfo=dt.UTC)
         except ValueError:

@@ -24,6 +24,13 @@ NO_VALUE = 9999
 EXPONENT_RANGE = (-6, 3)
 MAX_GRID_NODES = 1801 * 3601
 
+#: The years an EPOCH record may hold: IONEX writes four digits (GPS began in 1980); a two-digit year
+#: would be read as the year 20 and overflow nanosecond times
+EPOCH_YEARS = (1980, 2100)
+#: The shell height (km) a map may claim: it must fit the F6.1 fields of the grid records (GIMs: 450 or
+#: 506.7 km)
+HEIGHT_RANGE_KM = (1.0, 9999.9)
+
 #: Physical values after scaling: TEC and RMS in TECU (the largest vTEC ever mapped is ~300 TECU).
 TEC_RANGE = (0.0, 1000.0)
 
@@ -130,6 +137,9 @@ def header_numbers(content: str, path: str, line: int, label: str, count: int | 
 
 def header_epoch(values: list[float], path: str, line: int, label: str) -> dt.datetime:
     y, mo, d, h, mi, s = values[:6]
+    if not EPOCH_YEARS[0] <= y <= EPOCH_YEARS[1]:
+        raise IonexFormatError(f"year {y:g} in {label!r}", path=path, line=line,
+                               expected=f"a four-digit year, {EPOCH_YEARS[0]} .. {EPOCH_YEARS[1]}")
     try:
         base = dt.datetime(int(y), int(mo), int(d), tzinfo=dt.UTC)
     except (ValueError, OverflowError):
@@ -237,6 +247,14 @@ def parse_header(lines: list[str], path: str) -> IonexHeader:
         shape = f"{hdr.map_dimension}-D maps" + (f" on several heights (DHGT {hdr.hgt[2]:g})" if hdr.hgt[2] != 0 else "")
         raise IonexFormatError(f"{shape} are not supported",
                                path=path, expected="2-D maps on a single shell")
+    lo_h, hi_h = HEIGHT_RANGE_KM
+    if not (lo_h <= hdr.hgt[0] <= hi_h and hdr.hgt[1] == hdr.hgt[0]):
+        raise IonexFormatError(f"HGT1 / HGT2 = {hdr.hgt[0]:g} / {hdr.hgt[1]:g} km", path=path,
+                               expected=f"one shell height of {lo_h:g} .. {hi_h:g} km; GIMs use 450 or 506.7")
+    for name, (a, b, c), top in (("LAT", hdr.lat, 90.0), ("LON", hdr.lon, 360.0)):
+        if not (-180.0 <= min(a, b) and max(abs(a), abs(b)) <= top):
+            raise IonexFormatError(f"{name}1/{name}2 = {a:g} {b:g} degrees", path=path,
+                                   expected="latitudes within ±90°, longitudes within -180 .. 360°")
     for name, (a, b, c) in (("LAT", hdr.lat), ("LON", hdr.lon)):
         if c == 0 or (b - a) / c < 0 or abs((b - a) / c - round((b - a) / c)) > 1e-6:
             raise IonexFormatError(f"{name}1/{name}2/D{name} = {a} {b} {c} is not a regular grid", path=path,

@@ -37,6 +37,17 @@ INDEX_RANGES: dict[str, tuple[float, float]] = {"kp": (0.0, 9.0), "ap": (0.0, 40
                                                 "f107_adj": (0.0, 3000.0)}
 
 
+#: ap of each Kp (by thirds: 0o, 0+, 1-, 1o, ... 9o), the fixed conversion every observed ap follows
+#: (Bartels); only predicted values may stand apart from it
+AP_OF_KP_THIRDS = np.array([0, 2, 3, 4, 5, 6, 7, 9, 12, 15, 18, 22, 27, 32, 39, 48, 56, 67, 80, 94, 111, 132, 154, 179,
+                            207, 236, 300, 400], dtype=float)
+
+
+def _day(t: pd.Timestamp) -> str:
+    """A day for an error line, also one outside the years strftime can write."""
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+
+
 def check_index_rows(name: str, lines: Sequence[int | None], days: pd.DatetimeIndex, values: dict[str, np.ndarray],
                      *, definitive: np.ndarray | None = None, forecast: bool = False,
                      today: dt.date | None = None) -> None:
@@ -59,26 +70,35 @@ def check_index_rows(name: str, lines: Sequence[int | None], days: pd.DatetimeIn
             i = int(np.flatnonzero(per_row.any(axis=1))[0])
             x = float(v.reshape(len(v), -1)[i][per_row[i]][0])
             rule = f"{lo:g} .. {hi:g}" + (" in thirds (0, 0.333, 0.667, 1, ...)" if key == "kp" else "")
-            raise IndexFormatError(f"{key} {x:g} on {day_values[i]:%Y-%m-%d}", path=name, line=lines[i],
+            raise IndexFormatError(f"{key} {x:g} on {_day(day_values[i])}", path=name, line=lines[i],
                                    expected=f"{key} {rule}, or the file's missing-value mark")
+    if not forecast and "kp" in values and "ap" in values:  # an observed ap is its Kp's, by the table
+        kp, ap = (np.asarray(values[k], dtype=float).reshape(len(stamps), -1) for k in ("kp", "ap"))
+        both = ~np.isnan(kp) & ~np.isnan(ap)
+        thirds = np.clip(np.rint(np.where(both, kp, 0.0) * 3), 0, 27).astype(int)
+        off = both & (ap != AP_OF_KP_THIRDS[thirds])
+        if off.any():
+            i, k = (int(x[0]) for x in np.nonzero(off))
+            raise IndexFormatError(f"ap {ap[i, k]:g} beside Kp {kp[i, k]:g} on {_day(day_values[i])}", path=name,
+                                   line=lines[i], expected=f"ap {AP_OF_KP_THIRDS[thirds[i, k]]:g}, the ap of that Kp")
     dup = np.flatnonzero(stamps.duplicated())
     if len(dup):
         i = int(dup[0])
         first = int(np.flatnonzero(stamps == stamps[i])[0])
         where = f" (first on line {lines[first]})" if lines[first] is not None else ""
-        raise IndexFormatError(f"{stamps[i]:%Y-%m-%d %H:%M} a second time{where}", path=name, line=lines[i],
+        raise IndexFormatError(f"{_day(stamps[i])} {stamps[i].hour:02d}:{stamps[i].minute:02d} a second time{where}", path=name, line=lines[i],
                                expected="one row per UT day (per time in a JSON answer)")
     today = today or dt.datetime.now(dt.UTC).date()
     start = pd.Timestamp(today)
     if not forecast and len(day_values) and day_values.max() > start:
         i = int(np.argmax(day_values > start))
-        raise IndexFormatError(f"values for {day_values[i]:%Y-%m-%d}, a day that has not begun (today is {today})",
+        raise IndexFormatError(f"values for {_day(day_values[i])}, a day that has not begun (today is {today})",
                                path=name, line=lines[i], expected="observed days only")
     if definitive is not None:
         early = np.asarray(definitive, dtype=bool) & (day_values >= start)
         if early.any():
             i = int(np.flatnonzero(early)[0])
-            raise IndexFormatError(f"definitive values for {day_values[i]:%Y-%m-%d}, a day that has not ended "
+            raise IndexFormatError(f"definitive values for {_day(day_values[i])}, a day that has not ended "
                                    f"(today is {today})", path=name, line=lines[i],
                                    expected="definitive values for past days only")
 
