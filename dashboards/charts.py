@@ -121,28 +121,39 @@ def pit_chart(pit: pd.DataFrame) -> alt.Chart:
     forecast distribution is calibrated, U-shaped when it is over-confident, domed when too wide."""
     bins = pit["bin"].nunique()
     bars = alt.Chart(pit).mark_bar().encode(
-        x=alt.X("bin:O", title="PIT bin (forecast CDF at the observed value)"),
+        x=alt.X("bin:O", title="PIT bin"),
         y=alt.Y("fraction:Q", title="fraction of forecasts"),
         tooltip=["model:N", "bin:O", alt.Tooltip("fraction:Q", format=".3f"), "count:Q"])
-    flat = alt.Chart(pd.DataFrame({"y": [1.0 / bins]})).mark_rule(strokeDash=[4, 3], color="#333").encode(y="y:Q")
-    return _fit(alt.layer(bars, flat, data=pit).facet(column=alt.Column("model:N", title=None)))
+    flat = alt.Chart().mark_rule(strokeDash=[4, 3], color="#333").encode(y=alt.datum(1.0 / bins))
+    # a faceted chart cannot fit the page's width (it came out 0 px wide): each panel has its own size,
+    # four to a row
+    return alt.layer(bars, flat, data=pit).properties(width=200, height=150).facet(
+        facet=alt.Facet("model:N", title=None), columns=4)
 
 
-#: the fields of a global map a user can colour it by: column → (legend title, colour scheme, diverging)
-MAP_FIELDS = {"vtec": ("forecast vTEC (TECU)", "viridis", False), "sigma": ("1-sigma (TECU)", "magma", False),
-              "dtec": ("ΔTEC vs 27-day median (TECU)", "redblue", True), "truth": ("verifying GIM (TECU)", "viridis", False),
-              "error": ("error: forecast − GIM (TECU)", "redblue", True)}
+#: the fields of a global map a user can colour it by: column -> (legend title, colour scheme, diverging,
+#: fixed colour domain). The domains are fixed so two runs read alike (0-100 TECU holds a solar-maximum
+#: day's crests; ΔTEC and errors ±30 TECU a great storm's); a page may auto-scale on request.
+MAP_FIELDS = {"vtec": ("forecast vTEC (TECU)", "viridis", False, (0.0, 100.0)),
+              "sigma": ("1-sigma (TECU)", "magma", False, (0.0, 20.0)),
+              "dtec": ("ΔTEC vs 27-day median (TECU)", "redblue", True, (-30.0, 30.0)),
+              "truth": ("verifying GIM (TECU)", "viridis", False, (0.0, 100.0)),
+              "error": ("error: forecast − GIM (TECU)", "redblue", True, (-30.0, 30.0))}
 
 
-def global_map(grid: pd.DataFrame, coast: pd.DataFrame, field: str, title: str) -> alt.LayerChart:
+def global_map(grid: pd.DataFrame, coast: pd.DataFrame, field: str, title: str, *, auto_scale: bool = False,
+               height: int = 520, subtitle: str = "", legend: str = "right") -> alt.LayerChart:
     """One epoch of a global product as grid cells coloured by `field` over coastlines, as wide as the
-    page, every value of the cell in its tooltip (lat, lon, forecast, sigma, ΔTEC, GIM and error when in)."""
-    legend, scheme, diverging = MAP_FIELDS[field]
+    page, every value of the cell in its tooltip (lat, lon, forecast, sigma, ΔTEC, GIM and error when in).
+    Colours on the field's fixed domain (values beyond it take the end colours) unless `auto_scale`."""
+    name, scheme, diverging, domain = MAP_FIELDS[field]
     step_lat = float(np.diff(np.unique(grid["lat"])).min()) if grid["lat"].nunique() > 1 else 2.5
     step_lon = float(np.diff(np.unique(grid["lon"])).min()) if grid["lon"].nunique() > 1 else 5.0
     cells = grid.assign(lat0=grid["lat"] - step_lat / 2, lat1=grid["lat"] + step_lat / 2,
                         lon0=grid["lon"] - step_lon / 2, lon1=grid["lon"] + step_lon / 2)
-    scale = alt.Scale(scheme=scheme, domainMid=0, reverse=True) if diverging else alt.Scale(scheme=scheme)
+    fixed = {} if auto_scale else {"domain": list(domain), "clamp": True}
+    scale = alt.Scale(scheme=scheme, domainMid=0, reverse=True, **fixed) if diverging else \
+        alt.Scale(scheme=scheme, **fixed)
     tips = [alt.Tooltip("lat:Q", title="lat (°N)"), alt.Tooltip("lon:Q", title="lon (°E)")] + [
         alt.Tooltip(f"{c}:Q", title=MAP_FIELDS[c][0], format=".1f") for c in MAP_FIELDS if c in grid]
     x = alt.X("lon0:Q", scale=alt.Scale(domain=[-180, 180], nice=False), title="longitude (°E)",
@@ -150,8 +161,11 @@ def global_map(grid: pd.DataFrame, coast: pd.DataFrame, field: str, title: str) 
     y = alt.Y("lat0:Q", scale=alt.Scale(domain=[-90, 90], nice=False), title="latitude (°N)",
               axis=alt.Axis(values=list(range(-90, 91, 30))))
     rects = alt.Chart(cells).mark_rect().encode(
-        x=x, x2="lon1:Q", y=y, y2="lat1:Q", color=alt.Color(f"{field}:Q", title=legend, scale=scale), tooltip=tips)
-    lines = alt.Chart(coast).mark_line(color="#ffffff", strokeWidth=0.7, opacity=0.8).encode(
+        x=x, x2="lon1:Q", y=y, y2="lat1:Q", color=alt.Color(f"{field}:Q", title=name, scale=scale, legend=alt.Legend(orient=legend)), tooltip=tips)
+    # coastlines: white over the sequential maps, dark over the diverging ones (white is their zero)
+    lines = alt.Chart(coast).mark_line(color="#333333" if diverging else "#ffffff", strokeWidth=0.7,
+                                       opacity=0.8).encode(
         x=alt.X("lon:Q", scale=alt.Scale(domain=[-180, 180], nice=False)),
         y=alt.Y("lat:Q", scale=alt.Scale(domain=[-90, 90], nice=False)), detail="segment:N", order="order:Q")
-    return _fit(alt.layer(rects, lines).properties(title=title, height=520, width="container"))
+    heading = alt.TitleParams(title, subtitle=subtitle, subtitleColor="#b45309") if subtitle else title
+    return _fit(alt.layer(rects, lines).properties(title=heading, height=height, width="container"))

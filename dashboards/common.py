@@ -127,6 +127,24 @@ def verification_span() -> tuple[dt.datetime, dt.datetime] | None:
     return q.verification_span(engine())
 
 
+@st.cache_data(ttl=TTL * 10, max_entries=64)
+def map_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
+    """One valid time of a product as a table of grid cells (lat, lon, vtec, sigma, dtec), with the
+    verifying GIM and the error when it holds that time: what the interactive maps draw and show on hover."""
+    return q.product_frame(nc, truth_path, when)
+
+
+@st.cache_data(ttl=TTL * 10)
+def product_times(nc: str) -> list[str]:
+    return q.product_times(nc)
+
+
+@st.cache_data(ttl=TTL)
+def verdict() -> dict:
+    """The latest run's verdict (ok / degraded / unhealthy and why), by `swx status`'s own rule."""
+    return q.latest_verdict()
+
+
 def day_start(d: dt.date) -> dt.datetime:
     return dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC)
 
@@ -151,6 +169,9 @@ def page(title: str) -> dict | None:
     run = latest_run() if kind == "ok" else None
     if run is None:
         no_runs()
+    elif run["data_source"] == q.SIMULATED_CENTRE:
+        st.warning("**SIMULATED data** — these maps, forecasts and scores come from swx's simulated demo archive, "
+                   "not from observations.")
     return run
 
 

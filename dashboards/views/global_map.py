@@ -10,7 +10,18 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.charts import MAP_FIELDS, global_map
-from dashboards.common import TTL, coastlines, gim_file, map_blend_weights, page, products, run_map_scores, runs
+from dashboards.common import (
+    TTL,
+    coastlines,
+    gim_file,
+    map_blend_weights,
+    map_frame,
+    page,
+    product_times,
+    products,
+    run_map_scores,
+    runs,
+)
 from swx.store import queries as q
 
 
@@ -18,35 +29,6 @@ from swx.store import queries as q
 def map_figure(nc: str, truth_path: str | None, method: str, when: str, source: str) -> tuple[bytes, bool]:
     """Cached: moving the slider back and forth draws each time once."""
     return q.product_figure(nc, truth_path, method, when, source)
-
-
-@st.cache_data(ttl=TTL * 10, max_entries=64)
-def map_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
-    """One valid time of a product as a table of grid cells (lat, lon, vtec, sigma, dtec), with the
-    verifying GIM and the error when it holds that time: what the interactive map draws and shows on hover."""
-    import numpy as np
-    import xarray as xr
-
-    t = np.datetime64(when)
-    with xr.open_dataset(nc) as f:
-        one = f.sel(time=t).load()
-    cols = {"vtec": one["tec"], "sigma": one["tec_sigma"]}
-    if "dtec" in one:
-        cols["dtec"] = one["dtec"]
-    if truth_path and Path(truth_path).is_file():
-        with xr.open_dataset(truth_path) as g:
-            if t in g["time"].values:
-                cols["truth"] = g["tec"].sel(time=t).load().interp(lat=one["lat"], lon=one["lon"])
-                cols["error"] = cols["vtec"] - cols["truth"]
-    return xr.Dataset(cols).to_dataframe().reset_index()[["lat", "lon", *cols]]
-
-
-@st.cache_data(ttl=TTL * 10)
-def product_times(nc: str) -> list[str]:
-    import xarray as xr
-
-    with xr.open_dataset(nc) as f:
-        return [str(t)[:19] for t in f["time"].values]
 
 
 def render() -> None:
@@ -71,12 +53,15 @@ def render() -> None:
     truth_path = gim_file(run.data_source, run.target_day)
     grid = map_frame(nc, truth_path, pick)
     shown = [k for k in MAP_FIELDS if k in grid]
-    field = st.radio("Colour by", shown, format_func=lambda k: MAP_FIELDS[k][0], horizontal=True)
+    left, right = st.columns([4, 1])
+    field = left.radio("Colour by", shown, format_func=lambda k: MAP_FIELDS[k][0], horizontal=True)
+    auto = right.toggle("Auto-scale colours", help="Off: each quantity on its fixed scale (vTEC 0-100 TECU, "
+                        "1-sigma 0-20, ΔTEC and errors ±30), so runs compare at a glance; on: this map's range.")
     # 71 x 73 cells, more than Altair's 5000-row limit: Streamlit's own data transformer (set under its
     # lock) has none. Never lift the limit with Altair's global switch here: it is process-wide and
     # unlocked, and under 20 sessions one session's switch undid another's (MaxRowsError on the page).
-    st.altair_chart(global_map(grid, coastlines(), field, f"{method} forecast valid {pick[:16]} UTC"),
-                    use_container_width=True)
+    st.altair_chart(global_map(grid, coastlines(), field, f"{method} forecast valid {pick[:16]} UTC",
+                               auto_scale=auto), use_container_width=True)
     png, verified = map_figure(nc, truth_path, method, pick, run.data_source)
     with st.expander("All panels as one figure (PNG)"):
         st.image(png)

@@ -1,49 +1,153 @@
-"""Now: the latest run's status, Kp and the storm level, Global ΔTEC observed and forecast."""
+"""Now: what is the forecast, how good is it, can I trust it — on one screen. The latest run's verdict
+(by `swx status`'s rule), the storm level (latest Kp, G-scale), how the newest verified forecast did
+against persistence (map and stations), the published map and its 1-sigma with the products, the
+stations whose blend leans on the baselines, and Global ΔTEC observed and forecast."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards.common import day_start, global_dtec, kp, page
+from dashboards.charts import global_map
+from dashboards.common import (
+    blend_weights,
+    coastlines,
+    day_start,
+    global_dtec,
+    kp,
+    map_frame,
+    page,
+    product_times,
+    products,
+    verdict,
+)
+from swx.store import queries as q
+
+
+def _verdict_banner(run: dict, v: dict) -> None:
+    made = f"Run {run['id']} — forecast for **{run['target_day']}** from the maps up to " \
+           f"{run['issue_time']:%Y-%m-%d %H:%M} UTC"
+    if v["verdict"] == "ok":
+        st.success(f"{made}: **OK** — healthy and trustworthy.")
+    elif v["verdict"] == "degraded":
+        st.warning(f"{made}: **DEGRADED** — published, but not to be trusted as it stands:\n\n"
+                   + "\n".join(f"- {why}" for why in v["reasons"]))
+    else:
+        st.error(f"{made}: **UNHEALTHY** — " + "; ".join(v["reasons"]))
+
+
+def _scores(last: dict | None) -> None:
+    """The newest verified forecast against persistence: the map and the stations."""
+    c = st.columns(2)
+    if last is None:
+        c[0].metric("Last verified map", "—", help="No forecast verified yet")
+        return
+    for col, what, mine, base in ((c[0], "map", last["map_rmse"], last["map_persistence_rmse"]),
+                                  (c[1], "stations", last["station_rmse"], last["station_persistence_rmse"])):
+        label = f"Last verified {what}, RMSE"
+        if mine is None:
+            col.metric(label, "—", help=f"Not scored on {last['day']}")
+            continue
+        delta = f"{mine / base - 1:+.1%} vs persistence {base:.2f}" if base else None
+        col.metric(label, f"{mine:.2f} TECU", delta, delta_color="inverse",
+                   help=f"The forecast for {last['day']}: cos-latitude weighted over the globe for the map, pooled "
+                        "over the stations for them. Below persistence (a negative change) is skill.")
+    st.caption(f"Last verified forecast: the one for {last['day']}.")
+
+
+def _storm_level(t0: dt.datetime, t1: dt.datetime) -> None:
+    k = kp(t0, t1)
+    c = st.columns(2)
+    if not len(k) or k["kp"].isna().all():
+        c[0].metric("Latest Kp", "—", help="No Kp in the database for these days")
+        return
+    last = k.dropna(subset=["kp"]).iloc[-1]
+    g = int(last.g_class)
+    c[0].metric("Latest Kp" + (" (nowcast)" if last.nowcast else ""), q.kp_label(last.kp),
+                help=f"3-hour interval from {last.time:%Y-%m-%d %H:%M} UTC; status {last.status}"
+                     + (": GFZ's definitive value replaces it later" if last.nowcast else ""))
+    c[1].metric("NOAA G-scale", f"G{g}" if g else "below storm level")
+    if g:
+        st.error(f"Geomagnetic storm: G{g} (latest Kp {q.kp_label(last.kp)}; storm level is Kp 5- and above)")
+
+
+def _today_map(run: dict) -> None:
+    prods = products(int(run["id"]))
+    if prods.empty:
+        st.info("This run published no global map.")
+        return
+    sel = prods.iloc[0]
+    nc = sel.product_path
+    if not Path(nc).is_file():
+        st.warning(f"The product file of this run is no longer on disk: {nc}")
+        return
+    times = product_times(nc)
+    when = times[len(times) // 2]
+    grid = map_frame(nc, None, when)
+    note = "SIMULATED data" if run["data_source"] == q.SIMULATED_CENTRE else ""
+    left, right = st.columns(2)
+    left.altair_chart(global_map(grid, coastlines(), "vtec", f"Forecast vTEC, {when[:16].replace('T', ' ')} UTC",
+                                 height=280, subtitle=note, legend="bottom"), use_container_width=True)
+    right.altair_chart(global_map(grid, coastlines(), "sigma", "Its 1-sigma (68 % band half-width)", height=280,
+                                  subtitle=note, legend="bottom"), use_container_width=True)
+    st.caption("More epochs, ΔTEC and the verifying map: the Global map page. Products of this run: "
+               + ", ".join(f"`{Path(p).name}`" for p in (nc, sel.ionex_path)))
+    for p, mime in ((nc, "application/x-netcdf"), (sel.ionex_path, "text/plain")):
+        if Path(p).is_file():
+            st.download_button(f"Download {Path(p).name}", Path(p).read_bytes(), Path(p).name, mime,
+                               key=f"now-{Path(p).name}")
+
+
+def _on_baselines(run_id: int) -> None:
+    w = blend_weights(run_id)
+    if w.empty:
+        return
+    share = w[w.member.isin(["persistence", "median27"])].groupby("station").weight.sum() / \
+        w.groupby("station").weight.sum()
+    leaning = share[share > 0.5].sort_values(ascending=False)
+    if len(leaning):
+        st.caption(f"{len(leaning)} of {share.size} stations run mostly on the baselines (persistence and the 27-day "
+                   "median carry over half the blend's weight): "
+                   + ", ".join(f"{code} {v:.0%}" for code, v in leaning.items()))
+    else:
+        st.caption(f"Every station's blend rests mostly on its models ({share.size} stations).")
+
+
+def _global_dtec(run: dict, t0: dt.datetime, t1: dt.datetime) -> None:
+    obs = global_dtec(t0, t1, "observed").assign(series="observed")
+    fc = global_dtec(t0, t1, "forecast").assign(series="forecast (each day's from the day before)")
+    data = pd.concat([obs, fc], ignore_index=True)
+    if data.empty:
+        return
+    issue = pd.DataFrame({"time": [pd.Timestamp(run["issue_time"])], "what": ["this run's maps end"]})
+    lines = alt.Chart(data).mark_line().encode(
+        x=alt.X("time:T", title="UTC", axis=alt.Axis(format="%d %b %H:%M")),
+        y=alt.Y("global_dtec:Q", title="Global ΔTEC (TECU)"), color=alt.Color("series:N", title=None))
+    rule = alt.Chart(issue).mark_rule(strokeDash=[4, 4], color="grey").encode(x="time:T", tooltip=["what:N", "time:T"])
+    st.subheader("Global ΔTEC: the mean departure from the 27-day median over the stations")
+    st.altair_chart((lines + rule).properties(height=220, width="container"), use_container_width=True)
 
 
 def render() -> None:
     run = page("Now")
     if run is None:
         return
-    status = run["status"]
-    text = f"Run {run['id']} — forecast for **{run['target_day']}**, issued {run['issue_time']:%Y-%m-%d %H:%M} UTC"
-    if status == "ok":
-        st.success(f"{text}: ok")
-    elif status == "degraded":
-        st.warning(f"{text}: DEGRADED — {run['reason']}")
-    else:
-        st.error(f"{text}: {status.upper()} {run['reason']}")
-    if run["data_source"] == "sim":
-        st.caption("Input maps: SIMULATED demo archive (not observations).")
+    v = verdict()
+    _verdict_banner(run, v)
     t1 = day_start(run["target_day"]) + dt.timedelta(days=1)
     t0 = t1 - dt.timedelta(days=4)
-    k = kp(t0, t1)
-    if len(k):
-        last = k.dropna(subset=["kp"]).iloc[-1]
-        g = int(last.g_class)
-        c1, c2 = st.columns(2)
-        c1.metric("Latest Kp" + (" (nowcast)" if last.nowcast else ""), f"{last.kp:.2f}",
-                  help=f"3-hour interval from {last.time:%Y-%m-%d %H:%M} UTC; status {last.status}"
-                       + (": GFZ's definitive value replaces it later" if last.nowcast else ""))
-        c2.metric("NOAA G-scale", f"G{g}" if g else "below storm level")
-        if g:
-            st.error(f"Geomagnetic storm: G{g} (Kp {last.kp:.2f} ≥ 5-)")
-    obs = global_dtec(t0, t1, "observed")
-    fc = global_dtec(t0, t1, "forecast")
-    if len(obs) or len(fc):
-        chart = pd.concat([obs.set_index("time")["global_dtec"].rename("observed"),
-                           fc.set_index("time")["global_dtec"].rename("forecast (next 24 h)")], axis=1)
-        st.subheader("Global ΔTEC (mean over stations, TECU, vs the 27-day median)")
-        st.line_chart(chart)
+    top = st.columns([1, 1])
+    with top[0]:
+        _storm_level(t0, t1)
+    with top[1]:
+        _scores(v["last_verified"])
+    _today_map(run)
+    _on_baselines(int(run["id"]))
+    _global_dtec(run, t0, t1)
 
 
 render()

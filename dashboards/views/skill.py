@@ -14,8 +14,17 @@ from dashboards.charts import pit_chart, trend_chart
 from dashboards.common import csv_download, day_start, page, skill, verification_span
 from swx.store import queries as q
 
-GROUPS = {"station": ["station_code"], "architecture": [], "latitude band": ["lat_band"], "surface": ["surface"],
-          "Kp class": ["kp_class"]}
+#: the tables' groupings, pooled first (what a forecaster reads first); one station's rows on request
+GROUPS = {"all stations (pooled)": [], "latitude band": ["lat_band"], "surface": ["surface"], "Kp class": ["kp_class"],
+          "station": ["station_code"]}
+#: skill columns shown as percentages (the CLI's "+17 %"); the numbers stay fractions (CSV, sorting)
+PERCENT = {"skill vs persistence", "skill vs 27-day median", "skill vs persistence map", "68 % band holds",
+           "95 % band holds"}
+
+
+def percent_columns(table: pd.DataFrame) -> dict:
+    """Streamlit column formats: the skill and coverage columns as percentages."""
+    return {c: st.column_config.NumberColumn(c, format="percent") for c in table.columns if c in PERCENT}
 #: what a forecaster reads, for the columns of the skill tables
 COLUMNS = {"n": "forecasts", "rmse": "RMSE (TECU)", "mae": "MAE (TECU)", "crps": "CRPS (TECU)",
            "skill_persistence": "skill vs persistence", "skill_median27": "skill vs 27-day median",
@@ -71,7 +80,7 @@ def station_skill(stations: pd.DataFrame, chosen: tuple[dt.date, dt.date]) -> No
     st.subheader(f"Station forecasts, 24 h ahead, {chosen[0]} to {chosen[1]}")
     st.caption("The forecasts as they were published, each issued before its day (walk-forward); the test "
                "windows of `swx train` and the re-runs of `swx evaluate` are not shown here.")
-    st.dataframe(table)
+    st.dataframe(table, column_config=percent_columns(table))
     rivals = q.rival_labels(stations["model"].unique())
     if rivals:
         st.caption("Rivals, scored on the same stations and times: " + "; ".join(
@@ -103,7 +112,7 @@ def map_skill(df: pd.DataFrame) -> None:
         st.subheader("Global maps: what GNSS users download, against the verifying GIM")
         maps.loc[maps.model == "map:persistence", ["days_better", "days_compared"]] = None  # it is the reference
         mtable = maps.rename(columns=MAP_COLUMNS).set_index(["region", "map"]).round(3)
-        st.dataframe(mtable)
+        st.dataframe(mtable, column_config=percent_columns(mtable))
         st.caption("Pooled over the window, every epoch, nodes weighted by cos(latitude) (the globe's area). "
                    "`map:residual` (or the method's name) is the published map; `map:nodes` (the node models' "
                    "forecast), `map:corrected` (the node map corrected by the station blend) and `map:median27` are its "

@@ -94,17 +94,30 @@ def test_a_folder_where_the_sqlite_file_should_be_is_named_as_the_fault(tmp_path
 
 
 def test_now_page(seeded):
+    """The three questions on one screen: what is the forecast (its map and 1-sigma, the products),
+    how good is it (the newest verified map and stations against persistence), can it be trusted (the
+    verdict of `swx status`, each reason, SIMULATED said)."""
     settings, info = seeded
     engine = engine_from_settings(settings)
     at = _app()
     assert not at.exception
-    assert any("forecast for **2015-03-18**" in s.value and "ok" in s.value for s in at.success), \
-        [s.value for s in at.success]
-    kp_metric = next(m for m in at.metric if m.label == "Latest Kp")
+    verdict = q.latest_verdict()
+    shown = {"ok": at.success, "degraded": at.warning, "unhealthy": at.error}[verdict["verdict"]]
+    banner = [w.value for w in shown if "forecast for **2015-03-18**" in w.value]
+    assert len(banner) == 1 and verdict["verdict"].upper() in banner[0], verdict
+    assert all(why in banner[0] for why in verdict["reasons"])
+    assert any("SIMULATED data" in w.value for w in at.warning)
+    metrics = {m.label: m for m in at.metric}
     last = q.kp_series(engine, dt.datetime(2015, 3, 15, tzinfo=dt.UTC), dt.datetime(2015, 3, 19, tzinfo=dt.UTC))
-    assert kp_metric.value == f"{last.dropna(subset=['kp']).kp.iloc[-1]:.2f}"
-    assert "SIMULATED" in at.caption[0].value
-    assert len(at.get("arrow_line_chart")) == 1 or len(_charts(at)) >= 1  # Global ΔTEC, observed and forecast
+    assert metrics["Latest Kp"].value == q.kp_label(last.dropna(subset=["kp"]).kp.iloc[-1])  # thirds: "5-"
+    verified = verdict["last_verified"]
+    assert metrics["Last verified map, RMSE"].value == f"{verified['map_rmse']:.2f} TECU"
+    assert metrics["Last verified stations, RMSE"].value == f"{verified['station_rmse']:.2f} TECU"
+    assert f"vs persistence {verified['map_persistence_rmse']:.2f}" in metrics["Last verified map, RMSE"].delta
+    assert len(_charts(at)) == 3  # the map, its 1-sigma, Global ΔTEC
+    assert {d.label for d in at.get("download_button")} >= {"Download swx_forecast_20150318_residual.nc"}
+    assert any("stations run mostly on the baselines" in c.value or "rests mostly on its models" in c.value
+               for c in at.caption)
 
 
 def test_stations_page_bands_and_map(seeded):
@@ -175,6 +188,10 @@ def test_skill_page_groups_and_trend(seeded):
     rows = q.skill_table(engine, published=True)  # the page shows what was published, nothing re-run
     stations = rows[(rows.scope == "station") & (rows.kp_class == "all")]
     assert len(stations) < len(q.skill_table(engine).query("scope == 'station' and kp_class == 'all'"))
+    pooled = at.dataframe[0].value  # pooled over the stations first; one station's rows on request
+    overall = pooled_skill(stations, []).set_index("model")
+    assert list(pooled.index)[0] == "blend" and pooled.loc["blend", "RMSE (TECU)"] == round(overall.loc["blend", "rmse"], 3)
+    at.radio[0].set_value("station").run()
     expected = pooled_skill(stations, ["station_code"]).set_index(["station_code", "model"])
     table = at.dataframe[0].value
     assert ("E000N50", "cnn") in table.index and ("E000N50", "persistence") in table.index
@@ -212,8 +229,10 @@ def test_skill_page_names_the_rival_scored_beside_swx(seeded):
     try:
         at = _app("views/skill.py")
         assert not at.exception
-        assert ("E000N50", "c1p") in at.dataframe[0].value.index
+        assert "c1p" in at.dataframe[0].value.index  # pooled beside swx's models
         assert any("**c1p** = CODE's 1-day prediction" in c.value for c in at.caption)
+        at.radio[0].set_value("station").run()
+        assert ("E000N50", "c1p") in at.dataframe[0].value.index
     finally:
         with engine.begin() as conn:
             conn.execute(sa.delete(VerificationRow).where(VerificationRow.model == "c1p"))

@@ -105,6 +105,11 @@ def test_every_page_renders_in_chromium(server, chromium, seeded):
         assert page.locator('[data-testid="stImage"] img').count() >= images, path
         assert page.locator(FRAME).count() >= frames, path
         assert page.get_by_text("Deploy", exact=True).count() == 0, path  # no developer menu for operators
+        # every chart has a size (a faceted chart fitted to the page came out 0 px wide and blank)
+        charts_here = page.locator('[data-testid="stVegaLiteChart"]')
+        for i in range(charts_here.count()):
+            box = charts_here.nth(i).bounding_box()
+            assert box is not None and box["width"] > 150 and box["height"] > 100, (path, i, box)
         # the charts are drawn, not empty: marks with data (lines, areas, bars, points)
         for i in range(charts):
             marks = page.locator(DRAWN).nth(i).evaluate(

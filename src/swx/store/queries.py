@@ -23,7 +23,7 @@ from swx.science.grid import AWAY_FROM_STATIONS_KM, coastline_segments
 from swx.science.map_blend import MEMBERS, MapBlendConfig
 from swx.science.storms import STORM_KP, at_least, g_class
 from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
-from swx.sources.indices.tables import NOWCAST, worst_status
+from swx.sources.indices.tables import NOWCAST, kp_label, worst_status  # noqa: F401 - kp_label: for the pages
 from swx.errors import InputError, reason_of
 from swx.store import orm as m
 from swx.store.db import SchemaError, database_error_line, engine_from_settings, missing_sqlite_file
@@ -719,6 +719,37 @@ def coastlines(step_deg: float = 1.0) -> pd.DataFrame:
     """Coastline polylines (lon, lat, segment, order) from swx's offline land mask, for map overlays."""
     return pd.concat([pd.DataFrame({"lon": s[:, 0], "lat": s[:, 1], "segment": i, "order": range(len(s))})
                       for i, s in enumerate(coastline_segments(step_deg))], ignore_index=True)
+
+
+def product_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
+    """One valid time of a product file as a table of grid cells (lat, lon, vtec, sigma[, dtec]), with
+    the verifying GIM (an archive file) and the error where it holds that time."""
+    t = np.datetime64(when)
+    with xr.open_dataset(nc) as f:
+        one = f.sel(time=t).load()
+    cols = {"vtec": one["tec"], "sigma": one["tec_sigma"]}
+    if "dtec" in one:
+        cols["dtec"] = one["dtec"]
+    if truth_path and Path(truth_path).is_file():
+        with xr.open_dataset(truth_path) as g:
+            if t in g["time"].values:
+                cols["truth"] = g["tec"].sel(time=t).load().interp(lat=one["lat"], lon=one["lon"])
+                cols["error"] = cols["vtec"] - cols["truth"]
+    return xr.Dataset(cols).to_dataframe().reset_index()[["lat", "lon", *cols]]
+
+
+def product_times(nc: str) -> list[str]:
+    """The valid times of a product file (ISO, to the second)."""
+    with xr.open_dataset(nc) as f:
+        return [str(t)[:19] for t in f["time"].values]
+
+
+def latest_verdict() -> dict[str, Any]:
+    """`run_verdict` of the latest run with the settings' limits: what `swx status` says, for the pages."""
+    settings = get_settings()
+    engine = configured_engine()
+    return run_verdict(engine, latest_run(engine), now=dt.datetime.now(dt.UTC),
+                       max_age_h=settings.status_max_age_h, method=settings.extension_method)
 
 
 def product_figure(nc: str, truth_path: str | None, method: str, when: str, source: str) -> tuple[bytes, bool]:
