@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,9 +54,32 @@ def test_netcdf_product_is_cf(product):
     with xr.open_dataset(nc) as f:
         assert f.attrs["Conventions"] == "CF-1.8" and f.attrs["extension_method"] == "residual"
         assert set(f.data_vars) == {"tec", "tec_sigma", "tec_reference", "dtec", "dtec_rel"}
-        assert f["tec"].dims == ("time", "lat", "lon") and f["tec"].attrs["units"] == "TECU"
+        assert f["tec"].dims == ("time", "lat", "lon")
+        # UDUNITS-parsable units (it has no TECU), TECU said beside; the single-layer height
+        assert f["tec"].attrs["units"] == "1e16 m-2" and f["tec"].attrs["units_metadata"].startswith("TECU")
+        assert f["tec"].attrs["shell_height_km"] == 450.0
+        # CF's forecast coordinates: the information cutoff and the lead of every valid time
+        assert f["forecast_reference_time"].attrs["standard_name"] == "forecast_reference_time"
+        issued = np.datetime64(ds.attrs["issue_time"].rstrip("Z"), "ns")
+        assert f["forecast_reference_time"].values == issued
+        np.testing.assert_allclose(f["forecast_period"].values, (f["time"].values - issued) / np.timedelta64(1, "h"))
+        assert f["forecast_period"].attrs["units"] == "hours"
         assert f["lat"].attrs["standard_name"] == "latitude" and f["lon"].attrs["units"] == "degrees_east"
         np.testing.assert_allclose(f["dtec"].values, f["tec"].values - f["tec_reference"].values, atol=1e-4)
         np.testing.assert_array_equal(f["time"].values, ds["time"].values)
         assert f.attrs["run_id"] == 7 and "cnn" in f.attrs["source"]
     assert not list(nc.parent.glob("*.part"))  # atomic writes leave no temp files
+    import netCDF4
+
+    with netCDF4.Dataset(nc) as raw:  # coordinates carry no fill value (CF)
+        assert all("_FillValue" not in raw.variables[c].ncattrs() for c in ("lat", "lon", "forecast_period"))
+
+
+def test_ionex_description_breaks_between_words(product):
+    """The DESCRIPTION records split words ("SIMU|LATED")."""
+    _, _, ionex = product
+    records = [ln[:60].strip() for ln in Path(ionex).read_text().splitlines() if ln[60:].strip() == "DESCRIPTION"]
+    text = " ".join(records)
+    assert len(records) > 1 and all(len(r) <= 60 for r in records)
+    assert "FORECAST (not an observation)" in text and "1-sigma forecast uncertainty." in text
+    assert not any(r.endswith(("SIMU", "FORE", "obser")) for r in records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -20,34 +21,58 @@ import xarray as xr  # noqa: E402
 from swx.io.atomic import atomic_path  # noqa: E402
 
 
+def _panel_kind(label: str, field: xr.DataArray) -> str:
+    """How a panel is coloured: "sigma" (its own scale from 0), "signed" (diverging around 0: ΔTEC,
+    errors), or "tec" (the shared vTEC scale from 0)."""
+    if "sigma" in label.lower() or "rms" in label.lower():
+        return "sigma"
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.nanmin(field.values) if np.isfinite(field.values).any() else 0.0
+    return "signed" if low < 0 or "ΔTEC" in label or "error" in label.lower() or " - " in label else "tec"
+
+
 def plot_maps(panels: dict[str, xr.DataArray], path: str | Path, title: str, *, units: str = "TECU",
-              vmax: float | None = None) -> Path:
-    """A row of lat/lon maps with coastlines, saved atomically as PNG. Non-negative fields share one
-    colour scale from 0; fields with negative values (ΔTEC, errors) get a diverging scale of their own."""
+              vmax: float | None = None, empty: dict[str, str] | None = None) -> Path:
+    """A row of lat/lon maps with coastlines, saved atomically as PNG. vTEC fields share one colour
+    scale from 0; a 1-sigma field has its own (magma, from 0); fields with negative values (ΔTEC, errors)
+    a diverging scale of their own. A field without a value is drawn empty with why (`empty[label]`,
+    else "no values"), not left blank."""
     n = len(panels)
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.4), constrained_layout=True, squeeze=False)
-    signed = {k for k, p in panels.items() if np.nanmin(p.values) < 0}
-    plain = [p for k, p in panels.items() if k not in signed]
+    kinds = {k: _panel_kind(k, p) for k, p in panels.items()}
+    have = {k: bool(np.isfinite(p.values).any()) for k, p in panels.items()}
+    plain = [p for k, p in panels.items() if kinds[k] == "tec" and have[k]]
     vmax = vmax or (float(max(np.nanmax(p.values) for p in plain)) if plain else 1.0)
     shared = None
     for ax, (label, field) in zip(axes[0], panels.items()):
-        if label in signed:
+        kind = kinds[label]
+        if not have[label]:
+            ax.text(0, 0, (empty or {}).get(label, "no values"), ha="center", va="center", fontsize=9, wrap=True)
+            ax.set_xlim(-180, 180)
+            ax.set_ylim(-90, 90)
+        elif kind == "signed":
             lim = float(np.nanmax(np.abs(field.values))) or 1.0
             im = ax.pcolormesh(field["lon"], field["lat"], field.values, vmin=-lim, vmax=lim, cmap="RdBu_r",
                                shading="nearest")
             fig.colorbar(im, ax=ax, label=units, shrink=0.85)
+        elif kind == "sigma":
+            im = ax.pcolormesh(field["lon"], field["lat"], field.values, vmin=0,
+                               vmax=float(np.nanmax(field.values)) or 1.0, cmap="magma", shading="nearest")
+            fig.colorbar(im, ax=ax, label=units, shrink=0.85)
         else:
             shared = ax.pcolormesh(field["lon"], field["lat"], field.values, vmin=0, vmax=vmax, cmap="viridis",
                                    shading="nearest")
-        coastlines(ax, "0.25" if label in signed else "0.85")  # light on the dark end of viridis
+        coastlines(ax, "0.25" if kind == "signed" or not have[label] else "0.85")  # light on dark colours
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("longitude (°E)")
         ax.set_xticks(range(-180, 181, 60))
         ax.set_yticks(range(-90, 91, 30))
     axes[0][0].set_ylabel("latitude (°N)")
     if shared is not None:
-        fig.colorbar(shared, ax=[a for a, k in zip(axes[0], panels) if k not in signed], label=units, shrink=0.9)
-    fig.suptitle(title, fontsize=11)
+        fig.colorbar(shared, ax=[a for a, k in zip(axes[0], panels) if kinds[k] == "tec" and have[k]], label=units,
+                     shrink=0.9)
+    fig.suptitle(title, fontsize=11, color="#b45309" if "SIMULATED" in title else "black")
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)

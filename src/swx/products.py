@@ -14,6 +14,7 @@ import xarray as xr
 from swx import __version__
 from swx.io.atomic import atomic_path
 from swx.io.ionex import write_ionex
+from swx.io.ionex.header import SHELL_HEIGHT_KM
 from swx.provenance import code_version
 from swx.science.dtec import delta_tec
 from swx.science.extend import DEFAULT_METHOD
@@ -62,7 +63,20 @@ def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issu
     ds = xr.Dataset(data, coords=coords)
     ds["time"].attrs.update(standard_name="time", long_name="valid time (UTC)", axis="T")
     ds["lat"].attrs.update(standard_name="latitude", units="degrees_north", axis="Y")
-    ds["lon"].attrs.update(standard_name="longitude", units="degrees_east", axis="X")
+    ds["lon"].attrs.update(standard_name="longitude", units="degrees_east", axis="X",
+                           comment="-180 and 180 are both present (the same meridian), as on the IONEX grid")
+    # the forecast's information cutoff and the lead of every valid time (CF's forecast coordinates)
+    issued = pd.Timestamp(issue_time).tz_convert("UTC").tz_localize(None) if pd.Timestamp(issue_time).tzinfo \
+        else pd.Timestamp(issue_time)
+    ds = ds.assign_coords(forecast_reference_time=((), np.datetime64(issued, "ns"), dict(
+        standard_name="forecast_reference_time", long_name="information cutoff: the end of the newest map used")),
+        forecast_period=("time", ((ds["time"].values - np.datetime64(issued, "ns")) / np.timedelta64(1, "h"))
+                         .astype(np.float32), dict(standard_name="forecast_period", units="hours",
+                                                   long_name="lead time after the information cutoff")))
+    for name in ds.data_vars:  # UDUNITS has no TECU: the CF unit, TECU said beside it
+        if ds[name].attrs.get("units") == "TECU":
+            ds[name].attrs.update(units="1e16 m-2", units_metadata="TECU (1 TECU = 1e16 electrons m-2)")
+    ds["tec"].attrs.update(shell_height_km=SHELL_HEIGHT_KM)  # the single layer the vTEC is mapped on
     what = "SIMULATED input maps (demo)" if simulated else f"{source.upper()} GIMs"
     ds.attrs.update(
         Conventions="CF-1.8", title="swx 24 h vTEC forecast",
@@ -88,6 +102,12 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
     """netCDF4 with compressed variables and time in CF units, written to a temp file then renamed."""
     enc = {v: {"zlib": True, "complevel": NETCDF_COMPLEVEL} for v in ds.data_vars}
     enc["time"] = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "standard", "dtype": "int64"}
+    for c in ("lat", "lon", "forecast_period"):  # coordinates have no fill value (CF)
+        if c in ds.coords:
+            enc[c] = {"_FillValue": None}
+    if "forecast_reference_time" in ds.coords:
+        enc["forecast_reference_time"] = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "standard",
+                                          "dtype": "int64"}
     with atomic_path(Path(path)) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
     return Path(path)

@@ -125,7 +125,11 @@ def forecast_map_png(forecast: dict, path: Path | None = None) -> Path | None:
         panels = {"forecast vTEC": f["tec"].sel(time=t).load(), "1-sigma": f["tec_sigma"].sel(time=t).load()}
         if "dtec" in f:
             panels["ΔTEC vs 27-day median"] = f["dtec"].sel(time=t).load()
-        return plot_maps(panels, path or nc.with_suffix(".png"), f"swx forecast valid {str(t)[:16]} UTC ({method})")
+        simulated = " — SIMULATED data" if int(f.attrs.get("simulated", 0)) else ""
+        return plot_maps(panels, path or nc.with_suffix(".png"),
+                         f"swx forecast valid {str(t)[:16].replace('T', ' ')} UTC ({method}){simulated}",
+                         empty={"ΔTEC vs 27-day median": "no ΔTEC: the 27-day median needs\n14 of the 27 days "
+                                                         "before the target day"})
 
 
 def skill_summary(engine, start: dt.date, end: dt.date) -> str:

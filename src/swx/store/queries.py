@@ -767,13 +767,14 @@ def product_figure(nc: str, truth_path: str | None, method: str, when: str, sour
             with xr.open_dataset(truth_path) as g:
                 if t in g["time"].values:
                     truth = g["tec"].sel(time=t).load()
+        simulated = " — SIMULATED data" if source == SIMULATED_CENTRE else ""
         if truth is not None:
-            plot_forecast_maps(tec, truth, png, f"{method} forecast vs the {source.upper()} GIM, {when[:16]} UTC",
-                               sigma)
+            plot_forecast_maps(tec, truth, png, f"{method} forecast vs the {source.upper()} GIM, {when[:16]} UTC"
+                               f"{simulated}", sigma)
         else:
             panels = {"forecast vTEC": tec, "1-sigma": sigma}
             if "dtec" in f:
                 panels["ΔTEC vs 27-day median"] = f["dtec"].sel(time=t).load()
-            plot_maps(panels, png, f"{method} forecast valid {when[:16]} UTC")
+            plot_maps(panels, png, f"{method} forecast valid {when[:16]} UTC{simulated}")
         return png.read_bytes(), truth is not None
 

@@ -27,6 +27,8 @@ MAX_GRID_NODES = 1801 * 3601
 #: The years an EPOCH record may hold: IONEX writes four digits (GPS began in 1980); a two-digit year
 #: would be read as the year 20 and overflow nanosecond times
 EPOCH_YEARS = (1980, 2100)
+#: The single-layer height (km) of IONEX maps when a file says nothing else (the GIMs' own)
+SHELL_HEIGHT_KM = 450.0
 #: The shell height (km) a map may claim: it must fit the F6.1 fields of the grid records (GIMs: 450 or
 #: 506.7 km)
 HEIGHT_RANGE_KM = (1.0, 9999.9)
@@ -90,7 +92,7 @@ class IonexHeader:
     n_satellites: int | None = None
     base_radius: float = 6371.0
     map_dimension: int = 2
-    hgt: tuple[float, float, float] = (450.0, 450.0, 0.0)
+    hgt: tuple[float, float, float] = (SHELL_HEIGHT_KM, SHELL_HEIGHT_KM, 0.0)
     lat: tuple[float, float, float] = (87.5, -87.5, -2.5)
     lon: tuple[float, float, float] = (-180.0, 180.0, 5.0)
     exponent: int = -1

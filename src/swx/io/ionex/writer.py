@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from swx.io.atomic import atomic_write_bytes
-from swx.io.ionex.header import FIELD, NO_VALUE, TEC_RANGE, VALUES_PER_LINE
+from swx.io.ionex.header import FIELD, NO_VALUE, SHELL_HEIGHT_KM, TEC_RANGE, VALUES_PER_LINE
 
 
 def _rec(content: str, label: str) -> str:
@@ -27,13 +27,13 @@ def _epoch_fields(t: np.datetime64) -> str:
 
 
 def _text_lines(text: str, width: int = 60) -> list[str]:
+    """Text as records of at most `width` characters, broken between words (a word longer than a record
+    is cut): "SIMULATED" never split as "SIMU|LATED"."""
+    import textwrap
+
     out: list[str] = []
     for para in text.split("\n"):
-        para = para.rstrip()
-        while len(para) > width:
-            out.append(para[:width])
-            para = para[width:]
-        out.append(para)
+        out += textwrap.wrap(para.rstrip(), width, break_on_hyphens=False) or [""]
     return out
 
 
@@ -107,7 +107,7 @@ def format_ionex(ds: xr.Dataset, *, centre: str | None = None, program: str = "s
     centre = (centre or attrs.get("centre") or "swx").upper()
     run_by = run_by if run_by is not None else centre
     created = created or dt.datetime.now(dt.UTC)
-    height = shell_height_km if shell_height_km is not None else float(attrs.get("shell_height_km", 450.0))
+    height = shell_height_km if shell_height_km is not None else float(attrs.get("shell_height_km", SHELL_HEIGHT_KM))
     radius = base_radius_km if base_radius_km is not None else float(attrs.get("base_radius_km", 6371.0))
     mapping = mapping_function or attrs.get("mapping_function") or "NONE"
     scale = 10.0 ** exponent
