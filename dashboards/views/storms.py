@@ -10,6 +10,28 @@ import streamlit as st
 
 from dashboards.charts import storm_panel
 from dashboards.common import csv_download, dtec, global_dtec, kp, page, storm_table
+from swx.store import queries as q
+
+
+def readable(df: pd.DataFrame) -> pd.DataFrame:
+    """The event table as people read it: UTC times without offsets, Kp in thirds (5-), the G class,
+    ΔTEC peaks in TECU to 0.1 with their times, the stations; "—" where a phase was not seen."""
+    def when(t) -> str:
+        return "—" if pd.isna(t) else f"{pd.Timestamp(t):%Y-%m-%d %H:%M}"
+
+    def peak(v) -> str:
+        return "—" if pd.isna(v) else f"{v:+.1f}"
+
+    return pd.DataFrame({
+        "start (UTC)": df["start"].map(when), "end (UTC)": df["end"].map(when),
+        "max Kp": df["max_kp"].map(q.kp_label), "G-scale": df["g_class"].map(lambda g: f"G{g}"),
+        "Kp status": df["kp_status"],
+        "positive phase: peak Global ΔTEC (TECU)": df["peak_pos_dtec"].map(peak),
+        "at (UTC)": df["peak_pos_time"].map(when),
+        "negative phase: peak Global ΔTEC (TECU)": df["peak_neg_dtec"].map(peak),
+        "at (UTC) ": df["peak_neg_time"].map(when),
+        "most affected stations": df["stations"].map(lambda s: ", ".join(s or []) or "—"),
+    })
 
 
 def render() -> None:
@@ -19,12 +41,12 @@ def render() -> None:
     if df.empty:
         st.info("No storm (Kp ≥ 5-) in the data so far.")
         return
-    st.dataframe(df, hide_index=True)
+    st.dataframe(readable(df), hide_index=True)
     if (df["kp_status"] == "nowcast").any():
-        st.caption("kp_status **nowcast**: the event's Kp includes nowcast values; its G class and span are "
+        st.caption("Kp status **nowcast**: the event's Kp includes nowcast values; its G class and span are "
                    "measured again when GFZ's definitive Kp arrives.")
     csv_download(df, "storms")
-    labels = {i: f"{r.start:%Y-%m-%d %H:%M} UTC — G{r.g_class} (max Kp {r.max_kp:.2f}"
+    labels = {i: f"{r.start:%Y-%m-%d %H:%M} UTC — G{r.g_class} (max Kp {q.kp_label(r.max_kp)}"
                  + (", nowcast" if r.kp_status == "nowcast" else "") + ")" for i, r in df.iterrows()}
     i = st.selectbox("Event", list(labels), format_func=labels.get)
     ev = df.loc[i]
@@ -34,7 +56,7 @@ def render() -> None:
     top = list(ev.stations or [])
     per_station = dtec(t0, t1, "observed", tuple(top)) if top else pd.DataFrame(columns=["station", "time", "dtec"])
     c1, c2, c3 = st.columns(3)
-    c1.metric("G-scale", f"G{ev.g_class}", help=f"max Kp {ev.max_kp:.2f}")
+    c1.metric("G-scale", f"G{ev.g_class}", help=f"max Kp {q.kp_label(ev.max_kp)}")
     if pd.notna(ev.peak_pos_dtec):
         c2.metric("Positive phase: peak Global ΔTEC", f"{ev.peak_pos_dtec:+.2f} TECU",
                   help=f"at {ev.peak_pos_time:%Y-%m-%d %H:%M} UTC")

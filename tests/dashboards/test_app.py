@@ -245,8 +245,14 @@ def test_storms_page_event_curves(seeded):
     assert not at.exception
     df = at.dataframe[0].value
     events = q.storms(engine)
-    assert df.g_class.max() == 4 and len(df) == len(events)
-    assert set(df.kp_status) == {"observed"}  # the bundled history: no nowcast to mark
+    assert "G4" in set(df["G-scale"]) and len(df) == len(events)
+    assert set(df["Kp status"]) == {"observed"}  # the bundled history: no nowcast to mark
+    # read as people read it: Kp in thirds, UTC without an offset, ΔTEC to 0.1 TECU, "—" for a phase not seen
+    assert set(df["max Kp"]) == {q.kp_label(k) for k in events.max_kp} and "8-" in set(df["max Kp"])
+    assert not df["start (UTC)"].str.contains(r"\+00:00").any() and df["start (UTC)"].str.len().eq(16).all()
+    peaks = df["negative phase: peak Global ΔTEC (TECU)"]
+    assert all(p == "—" or (p[0] in "+-" and len(p.split(".")[1]) == 1) for p in peaks)
+    assert "None" not in df.to_string()
     assert not any("nowcast" in c.value for c in at.caption)
     kp = next(d for c in _charts(at) for d in _datasets(c) if "kp" in d)  # the Kp bars: nowcasts drawn pale
     assert "nowcast" in kp and not kp["nowcast"].any() and set(kp["status"]) == {"observed"}
