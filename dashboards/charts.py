@@ -43,13 +43,14 @@ def _fit(chart):
 def _time_axis(domain: tuple) -> alt.X:
     """One UTC time axis for charts stacked on the page (explicit domain: they line up)."""
     lo, hi = (pd.Timestamp(t).isoformat() for t in domain)
-    return alt.X("time:T", title="UTC", scale=alt.Scale(domain=[lo, hi]))
+    return alt.X("time:T", title="UTC", scale=alt.Scale(domain=[lo, hi]),
+                  axis=alt.Axis(format="%d %b %H:%M", labelAngle=0))  # 24-hour UTC, never AM/PM
 
 
 def station_panel(observed: pd.DataFrame, bands: pd.DataFrame, kp: pd.DataFrame, title: str,
                   domain: tuple) -> list[alt.Chart]:
-    """Observed vTEC, the published blend, each model's forecast with its 68 % and 95 % intervals and the
-    baselines; Kp underneath on the same time axis (two charts, stacked with the same time domain)."""
+    """Observed vTEC, the published blend with its 68 % and 95 % intervals, the members asked for (lines)
+    and the baselines; Kp underneath on the same time axis (two charts, stacked with the same time domain)."""
     lines = observed.melt(id_vars="time", var_name="series", value_name="vtec").dropna()
     fc = bands.assign(series=bands["architecture"].str.upper())
     lines = pd.concat([lines, fc.rename(columns={"valid_time": "time", "mean": "vtec"})[["time", "series", "vtec"]]])
@@ -59,7 +60,8 @@ def station_panel(observed: pd.DataFrame, bands: pd.DataFrame, kp: pd.DataFrame,
     x = _time_axis(domain)
     layers = []
     if len(fc):
-        b = fc.rename(columns={"valid_time": "time"})
+        published = fc[fc["series"] == "BLEND"] if (fc["series"] == "BLEND").any() else fc  # one band, not six
+        b = published.rename(columns={"valid_time": "time"})
         layers += [alt.Chart(b).mark_area(opacity=0.15).encode(x=x, y="lo95:Q", y2="hi95:Q", color=colour),
                    alt.Chart(b).mark_area(opacity=0.3).encode(x=x, y="lo68:Q", y2="hi68:Q", color=colour)]
     dashed = ["persistence (24 h)", "27-day median"]

@@ -56,10 +56,14 @@ def render() -> None:
     if observed.empty and bands.empty:
         st.info(f"No observations or forecasts for {code} between {chosen[0]} and {chosen[1]}.")
         return
-    for chart in station_panel(observed, bands, kp(lo, hi), f"{code} — {names[code]}", (lo, hi)):
+    members = sorted(set(bands.architecture) - {"blend"})
+    extra = st.multiselect("Also show the members", members, default=[],
+                           help="The models the published blend combines, as thin lines (no bands)")
+    shown_bands = bands[bands.architecture.isin(["blend", *extra])]
+    for chart in station_panel(observed, shown_bands, kp(lo, hi), f"{code} — {names[code]}", (lo, hi)):
         st.altair_chart(chart, width="stretch")
-    st.caption("Forecasts: the freshest of each architecture per valid time; shaded: 68 % and 95 % intervals "
-               "(stored quantiles, else mean ± 0.99 / 1.96 sigma).")
+    st.caption("The published forecast (the blend): the freshest per valid time; shaded: its 68 % and 95 % "
+               "intervals (stored quantiles, else mean ± 0.99 / 1.96 sigma), cut at zero TEC.")
     weights = blend_weights(int(run["id"]))
     mine = weights[weights.station == code]
     if len(mine):

@@ -135,12 +135,12 @@ def check_credentials_over_https(url: str, scheme: str) -> None:
 
 
 def check_url_template(template: str) -> str:
-    """`template` when it is an http(s) or ftp URL whose fields are those a mirror can fill."""
+    """`template` when it is an http(s) URL whose fields are those a mirror can fill."""
     import string
 
     scheme = template.split("://", 1)[0].lower() if "://" in template else ""
-    if scheme not in ("https", "http", "ftp"):
-        raise ValueError(f"{mask_secrets(template)[:80]!r} is not an http(s) or ftp URL template")
+    if scheme not in ("https", "http"):  # swx's downloader speaks http(s) only (CDDIS and AIUB serve https)
+        raise ValueError(f"{mask_secrets(template)[:80]!r} is not an http(s) URL template")
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
     except ValueError as exc:
@@ -323,6 +323,10 @@ class Settings(BaseSettings):
             raise ValueError(f"SWX_DEMO_END {self.demo_end} is before SWX_DEMO_START {self.demo_start}")
         if self.demo_start < DATA_ERA_START:
             raise ValueError(f"SWX_DEMO_START {self.demo_start} is before the first global maps ({DATA_ERA_START})")
+        tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+        if self.demo_end > tomorrow:
+            raise ValueError(f"SWX_DEMO_END {self.demo_end} is after tomorrow ({tomorrow}): the demo is driven by "
+                             "the observed Kp and F10.7")
         return self
 
     @model_validator(mode="before")

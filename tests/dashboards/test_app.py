@@ -132,13 +132,20 @@ def test_stations_page_bands_and_map(seeded):
     bands = q.station_forecast_bands(engine, code, lo, hi)
     # the freshest forecast per valid time: 12 per issue day, 13-17 March, of the CNN and the blend
     assert len(bands) == 2 * 5 * 12 and set(bands.architecture) == {"cnn", "blend"}
-    assert (bands.lo95 < bands.lo68).all() and (bands.hi68 < bands.hi95).all()
-    assert np.allclose(bands.hi68 - bands["mean"], bands["mean"] - bands.lo68)
-    # the panel is drawn from exactly these numbers: its band layer carries the bounds
+    assert (bands.lo95 <= bands.lo68).all() and (bands.hi68 < bands.hi95).all()
+    assert (bands[["mean", "lo68", "lo95"]] >= 0).all().all()  # no forecast nor band below zero TEC
+    inside = bands.lo68 > 0
+    assert np.allclose((bands.hi68 - bands["mean"])[inside], (bands["mean"] - bands.lo68)[inside])
+    # the panel draws the published blend's band only (six bands over each other were unreadable)
     drawn = next(d for d in _datasets(_charts(at)[1]) if "hi95" in d)
     cols = ["lo95", "lo68", "hi68", "hi95"]
+    blend = bands[bands.architecture == "blend"]
     np.testing.assert_allclose(drawn.sort_values(["time", "lo95"])[cols].to_numpy(),
-                               bands.sort_values(["valid_time", "lo95"])[cols].to_numpy())
+                               blend.sort_values(["valid_time", "lo95"])[cols].to_numpy())
+    assert "CNN" not in set(next(d for d in _datasets(_charts(at)[1]) if "series" in d and "vtec" in d)["series"])
+    at.multiselect[0].set_value(["cnn"]).run()  # the members on demand: lines, still one band
+    lines = next(d for d in _datasets(_charts(at)[1]) if "series" in d and "vtec" in d)
+    assert "CNN" in set(lines["series"]) and len(next(d for d in _datasets(_charts(at)[1]) if "hi95" in d)) == len(blend)
     # the blend's weights of the latest run for this station: every source, summing to one
     shown = at.dataframe[0].value
     assert set(shown["source"]) == {"cnn", "persistence", "median27"}
@@ -152,7 +159,8 @@ def test_stations_page_bands_and_map(seeded):
     assert not at.exception and "E120S20" in _charts(at)[1].proto.spec
     other = q.station_forecast_bands(engine, "E120S20", lo, hi)
     drawn = next(d for d in _datasets(_charts(at)[1]) if "hi95" in d)
-    np.testing.assert_allclose(np.sort(drawn["mean"].to_numpy()), np.sort(other["mean"].to_numpy()))
+    published = other[other.architecture == "blend"]
+    np.testing.assert_allclose(np.sort(drawn["mean"].to_numpy()), np.sort(published["mean"].to_numpy()))
 
 
 def test_global_map_page(seeded):

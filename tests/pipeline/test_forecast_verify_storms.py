@@ -432,3 +432,19 @@ def test_a_forecast_from_real_maps_with_models_of_simulated_data_is_not_ok(train
     assert doc["verdict"] == "degraded" and not doc["simulated"]
     assert any("learnt from sim data" in r for r in doc["reasons"])
     assert any("27-day median rests on 2" in r for r in doc["reasons"])
+
+
+def test_a_member_forecasting_what_no_ionosphere_holds_degrades_the_run():
+    """A fresh round: a ridge trained on three days forecast 816 TECU, and the run's reasons did not say."""
+    from types import SimpleNamespace
+
+    from swx.pipeline.forecast import MemberForecasts, PublishedBlend, trust_reasons
+
+    table = pd.DataFrame({"station": ["E000N50", "E000N20"], "architecture": "ridge", "mean": [12.0, 816.6]})
+    members = MemberForecasts(table, pd.Timestamp("2015-03-12 22:00", tz="UTC"), pd.DatetimeIndex([]),
+                              {"E000N50": {"sim"}, "E000N20": {"sim"}})
+    ctx = SimpleNamespace(centre="sim", source_of=lambda code: "sim",
+                          archive=SimpleNamespace(has_gim=lambda centre, day: True))
+    blend = PublishedBlend(pd.DataFrame(), pd.DataFrame(), {}, {"E000N50": 30, "E000N20": 30})
+    [why] = trust_reasons(ctx, dt.date(2015, 3, 12), members, blend)
+    assert why.startswith("the ridge forecast reaches 817 TECU at E000N20, above the 400 TECU")

@@ -344,9 +344,11 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
     (lambda ds: ds.assign(tec=ds.tec * 0), "averages 0.0 TECU over the globe"),
     (lambda ds: ds.assign(tec=ds.tec * 0 + 999.8), "holds 999.8 TECU at 87.5°, -180°"),
     (lambda ds: ds.assign(tec=ds.tec * 0.1), "averages 0.9 TECU over the globe"),
+    (lambda ds: ds.assign(tec=ds.tec.where(ds.time != ds.time[6], ds.tec * 10)),
+     "the map of 12:00 UT averages 89.8 TECU over the globe, 9.9 x the day's typical"),
     (lambda ds: ds.assign(tec=ds.tec * 0 + ds.tec.isel(time=0)), "all 13 maps hold the same values"),
 ], ids=["all-9999", "southern-third-9999", "one-map", "half-a-day", "regional-grid", "all-zero", "ceiling",
-        "a-tenth", "frozen"])
+        "a-tenth", "one-map-tenfold", "frozen"])
 def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, damage, reason):
     """Whatever its name says: a day of maps without values, with one map or half a day of them, or on
     a regional grid is refused with the reason and nothing is archived, so the good file offered later
@@ -389,7 +391,7 @@ def _gfz_file(folder, name: str, kp_value: float, status: str):
     days = pd.DatetimeIndex(["2025-08-20", "2025-08-21"], tz="UTC")
     ap = AP_OF_KP_THIRDS[round(kp_value * 3)]
     kp = pd.DataFrame({"kp": kp_value, "ap": ap, "status": status, "source": "GFZ"}, index=three_hourly(days))
-    daily = pd.DataFrame({"Ap": 8.0, "sn": 50.0, "f107_obs": 150.0, "f107_adj": 150.0, "status": status,
+    daily = pd.DataFrame({"Ap": ap, "sn": 50.0, "f107_obs": 150.0, "f107_adj": 150.0, "status": status,
                           "source": "GFZ"}, index=days)
     path = folder / name
     path.write_text(format_gfz_text(IndexTables(kp, daily)))

@@ -152,3 +152,14 @@ def test_ok_means_trustworthy_and_a_map_worse_than_persistence_is_not():
                               "(6.00 vs 5.00 TECU)"]
     assert summary_lines(doc)[-1] == f"    - {doc['reasons'][0]}"
     assert runner.invoke(app, ["status"]).exit_code == 3
+
+
+def test_a_run_stamped_in_the_future_is_unhealthy():
+    """A fresh round: a run stamped 2099 (a clock set wrong) stayed "ok" for ever (-631746.8 h old)."""
+    settings = get_settings()
+    engine = open_database(settings)
+    rid = start_run(engine, issue_time=dt.datetime(2015, 3, 16, 22, tzinfo=dt.UTC), target_day=dt.date(2015, 3, 17),
+                    data_source="sim")
+    finish_run(engine, rid, status="ok")
+    doc, healthy = run_status(settings, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
+    assert not healthy and doc["verdict"] == "unhealthy" and "in the future" in doc["problem"]

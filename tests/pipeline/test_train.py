@@ -178,3 +178,16 @@ def test_evaluate_never_scores_a_model_on_its_training_days(demo_archive):
     r = runner.invoke(app, ["evaluate", "--start", "2015-03-11", "--end", "2015-03-12", "--station", "E000N50",
                             "--format", "json"])
     assert r.exit_code == 0, r.output
+
+
+def test_a_model_is_never_trained_on_a_few_days(demo_archive):
+    """A fresh round: a ridge trained on 3 days (600 TECU errors) was made active with exit 0."""
+    r = runner.invoke(app, ["train", "--station", "E000N50", "--arch", "ridge", "--train-end", "2015-02-03"])
+    assert r.exit_code != 0 and "a model needs at least 14 days to learn from" in str(r.exception)
+    assert q.model_registry(engine_from_settings(get_settings())).empty
+
+
+def test_a_station_given_twice_is_one_station(demo_archive):
+    from swx.pipeline.context import context
+
+    assert [s.code for s in context(get_settings(), ["E000N50", "E000N50"]).stations] == ["E000N50"]

@@ -76,6 +76,12 @@ def test_a_catalog_that_cannot_be_right_is_refused_naming_its_line(tmp_path, tex
     assert "cat.csv" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_folder_as_the_catalog_is_named(tmp_path):
+    with pytest.raises(DataFormatError, match="a folder") as err:
+        load_catalog(tmp_path)
+    assert str(tmp_path) in str(err.value) and "SWX_STATION_CATALOG" in str(err.value)
+
+
 def test_a_catalog_with_a_byte_order_mark_and_quoted_names_reads():
     from swx.science.stations import parse_catalog
 

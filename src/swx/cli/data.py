@@ -77,6 +77,9 @@ def simulate_compare_cmd(
     from swx.pipeline.simulator_check import compare_simulator
 
     check_finite(lon, "--lon", -180.0, 360.0)
+    if not real_dir.is_dir():
+        raise typer.BadParameter(f"{real_dir} is {'a file' if real_dir.exists() else 'not there'}: expected a folder "
+                                 "of real IONEX files", param_hint="--real-dir")
     settings = get_settings()
     if out_path is not None:
         check_out_file(out_path, "--out")

@@ -97,6 +97,8 @@ def verify_cmd(
         out.print_json(data=summary)
         if "skipped" in summary:  # nothing verified: the same error (and exit status) as without --json
             raise NotFoundError(summary["skipped"])
+        if not summary["maps"] and not summary["stations"]:  # nothing scored: as without --json
+            raise typer.Exit(1)
         return
     if "skipped" in summary:  # nothing to score yet: for a person that is an error, for the flow a report
         raise NotFoundError(summary["skipped"])

@@ -62,6 +62,7 @@ def context(settings: Settings, codes: list[str] | None = None) -> Context:
     open_database(settings)  # a database at another schema stops here, before any work
     catalog = load_catalog(settings.station_catalog)
     imported: list[Station] = []
+    codes = list(dict.fromkeys(codes)) if codes else codes  # a station given twice is one station
     if codes:
         known = {s.code: s for s in catalog}
         missing = [c for c in codes if c not in known]

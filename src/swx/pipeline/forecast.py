@@ -37,7 +37,7 @@ from swx.science.blend import (
 )
 from swx.science.dtec import MIN_REFERENCE_DAYS, REFERENCE_DAYS, median_reference, naive_utc, station_dtec_frame
 from swx.science.extend import StationValues, extend, persistence_prior
-from swx.science.features import baselines_at
+from swx.science.features import PLAUSIBLE_VTEC_TECU, baselines_at
 from swx.science.nodes import NodeModelError
 from swx.science.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, STEP, mix_baselines
 from swx.store.queries import issued_forecasts, station_series
@@ -491,8 +491,9 @@ def _as_published(members: MemberForecasts, codes: list[str], lag: int) -> pd.Da
 
 def trust_reasons(ctx: Context, latest: dt.date, members: MemberForecasts, blend: PublishedBlend) -> list[str]:
     """Why a run that publishes cannot be trusted as it stands (empty: it can): station models that
-    learnt from another source than the maps they forecast from, a 27-day median resting on too few
-    days, a blend whose weights rest on no verified forecast."""
+    learnt from another source than the maps they forecast from, a member forecasting what no
+    ionosphere holds, a 27-day median resting on too few days, a blend whose weights rest on no
+    verified forecast."""
     reasons = []
     foreign: dict[str, set[str]] = {}
     for code, learnt in members.sources.items():
@@ -502,6 +503,11 @@ def trust_reasons(ctx: Context, latest: dt.date, members: MemberForecasts, blend
     for learnt, codes in foreign.items():
         reasons.append(f"the models of {len(codes)} station(s) learnt from {learnt} data, not the {ctx.centre} maps they "
                        f"forecast from (e.g. {sorted(codes)[0]}): train them on these maps (swx train)")
+    fc = members.table
+    if len(fc) and fc["mean"].max() > PLAUSIBLE_VTEC_TECU:  # a model gone wrong (trained on too little?)
+        worst = fc.loc[fc["mean"].idxmax()]
+        reasons.append(f"the {worst['architecture']} forecast reaches {worst['mean']:.0f} TECU at {worst['station']}, "
+                       f"above the {PLAUSIBLE_VTEC_TECU:g} TECU no ionosphere holds: retrain it (swx train)")
     held = sum(ctx.archive.has_gim(ctx.centre, latest - dt.timedelta(days=k)) for k in range(REFERENCE_DAYS))
     if held < MIN_REFERENCE_DAYS:
         reasons.append(f"the 27-day median rests on {held} of the {REFERENCE_DAYS} days up to {latest} (at least "

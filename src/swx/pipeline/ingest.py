@@ -220,6 +220,14 @@ def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:
         k = int(np.argmax((means < lo) | (means > hi)))
         raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT averages {means[k]:.1f} TECU over the globe",
                                path=name, expected=f"a global mean vTEC of {lo:g} .. {hi:g} TECU")
+    typical = float(np.median(means))
+    odd = (means > DAY_TO_DAY_FACTOR * typical) | (means < typical / DAY_TO_DAY_FACTOR)
+    if odd.any():  # one map scaled (its own EXPONENT record off by one) among the day's others
+        k = int(np.argmax(odd))
+        raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT averages {means[k]:.1f} TECU over the globe, "
+                               f"{means[k] / typical:.2g} x the day's typical {typical:.1f}: a wrong EXPONENT?",
+                               path=name, expected=f"every map of a day within {DAY_TO_DAY_FACTOR:g} x of the "
+                               "others' global mean")
     if len(t) > 2 and all(np.array_equal(tec[0], tec[k], equal_nan=True) for k in range(1, len(t))):
         raise IonexFormatError(f"all {len(t)} maps hold the same values (a stuck producer)", path=name,
                                expected="maps that change through the day")

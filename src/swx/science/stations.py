@@ -112,6 +112,8 @@ def load_catalog(path: str | Path | None = None) -> list[Station]:
     if path is None:
         return parse_catalog(resources.files("swx.data").joinpath("stations.csv").read_text(), "stations.csv")
     p = Path(path)
+    if p.is_dir():
+        raise DataFormatError("a folder", path=str(p), expected="a CSV station catalog file (SWX_STATION_CATALOG)")
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

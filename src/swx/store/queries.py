@@ -264,7 +264,7 @@ def map_skill(rows: pd.DataFrame) -> pd.DataFrame:
 def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """The freshest forecast of each architecture per valid time in [start, end) (the shortest lead
     among the runs), with its 68 % and 95 % intervals: the stored quantiles where the model has them,
-    else mean ± 0.99/1.96 sigma (Gaussian)."""
+    else mean ± 0.99/1.96 sigma (Gaussian), cut at zero TEC (a physical bound)."""
     fc = station_forecasts(engine, code, start, end)
     cols = ["architecture", "valid_time", "run_id", "lead_h", "mean", "lo68", "hi68", "lo95", "hi95"]
     if fc.empty:
@@ -272,8 +272,9 @@ def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: d
     fc = fc.sort_values(["architecture", "valid_time", "lead_h", "run_id"], ascending=[True, True, True, False])
     fc = fc.drop_duplicates(["architecture", "valid_time"], keep="first").reset_index(drop=True)
     sigma = fc["sigma"].astype(float)
+    fc["mean"] = fc["mean"].astype(float).clip(lower=0.0)  # vTEC is never negative: nor a band's lower end
     for name, q_lo, q_hi, z in (("68", "q16", "q84", Z68), ("95", "q025", "q975", Z95)):
-        fc[f"lo{name}"] = fc[q_lo].astype(float).fillna(fc["mean"] - z * sigma)
+        fc[f"lo{name}"] = fc[q_lo].astype(float).fillna(fc["mean"] - z * sigma).clip(lower=0.0)
         fc[f"hi{name}"] = fc[q_hi].astype(float).fillna(fc["mean"] + z * sigma)
     return fc[cols]
 
@@ -679,6 +680,9 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
         problems.append("the latest run has not finished")
     if age_h > max_age_h:
         problems.append(f"the latest run is {age_h:.1f} h old (limit {max_age_h:g} h)")
+    if age_h < -1.0:  # a clock set wrong: such a run would never age out of "ok"
+        problems.append(f"the latest run is stamped {-age_h:.1f} h in the future ({ran_at:%Y-%m-%d %H:%M} UTC): "
+                        "check the clocks of the machines that run swx")
     last = last_verified(engine, run["target_day"], method)
     if problems:
         return {"verdict": "unhealthy", "reasons": problems, "simulated": simulated, "last_verified": last}

@@ -68,6 +68,8 @@ def test_non_numeric_and_out_of_range():
     (("2024 01 21", "2300 01 21"), "a day that has not begun"),
     ((" 1\n", " 3\n"), "D flag 3"),
     ((" 4 4 4", " 400 4 4"), r"ap 400 beside Kp 1 on 2024-01-21 \(expected ap 4, the ap of that Kp\)"),  # a fresh round
+    (("178.5", "0.0"), r"f107_obs 0 on 2024-01-21 \(expected f107_obs 30 \.\. 3000"),
+    ((" 4 154", " 300 154"), r"Ap 300 on 2024-01-21, the mean of its eight ap is 4\.0"),
 ])
 def test_values_no_gfz_file_holds_are_refused_naming_the_line(change, message):
     """Issue 18: Kp 8.9, ap 1e9, F10.7 -500 and far-future definitive days were accepted."""

@@ -30,11 +30,12 @@ DAILY_COLUMNS = ("Ap", "sn", "f107_obs", "f107_adj", "status", "source")
 
 #: What each index can be; a value outside is a corrupt or wrong file, refused naming its line.
 #: Kp: 0 .. 9 in thirds; ap and Ap: 0 .. 400 (the ap scale's top); sunspot number below 1000 (largest
-#: daily ~ 530); F10.7 (sfu) below 3000 (a flare can lift a daily value far up: CelesTrak's record holds
-#: 938.6 on 2011-03-07).
+#: daily ~ 530); F10.7 (sfu) from 30 (the quietest Sun gives about 50: CelesTrak's record since 1957
+#: holds 52.5 at least; 0 is a missing value written as a number) to 3000 (a flare can lift a daily
+#: value far up: CelesTrak's record holds 938.6 on 2011-03-07).
 INDEX_RANGES: dict[str, tuple[float, float]] = {"kp": (0.0, 9.0), "ap": (0.0, 400.0), "Ap": (0.0, 400.0),
-                                                "sn": (0.0, 1000.0), "f107_obs": (0.0, 3000.0),
-                                                "f107_adj": (0.0, 3000.0)}
+                                                "sn": (0.0, 1000.0), "f107_obs": (30.0, 3000.0),
+                                                "f107_adj": (30.0, 3000.0)}
 
 
 #: ap of each Kp (by thirds: 0o, 0+, 1-, 1o, ... 9o), the fixed conversion every observed ap follows
@@ -81,6 +82,18 @@ def check_index_rows(name: str, lines: Sequence[int | None], days: pd.DatetimeIn
             i, k = (int(x[0]) for x in np.nonzero(off))
             raise IndexFormatError(f"ap {ap[i, k]:g} beside Kp {kp[i, k]:g} on {_day(day_values[i])}", path=name,
                                    line=lines[i], expected=f"ap {AP_OF_KP_THIRDS[thirds[i, k]]:g}, the ap of that Kp")
+    if not forecast and "ap" in values and "Ap" in values:  # an observed daily Ap is the mean of its eight ap
+        ap = np.asarray(values["ap"], dtype=float).reshape(len(stamps), -1)
+        daily = np.asarray(values["Ap"], dtype=float).reshape(-1)
+        if ap.shape[1] == 8 and len(daily) == len(stamps):
+            whole = np.isfinite(ap).all(axis=1) & np.isfinite(daily)
+            mean = np.where(whole, np.nanmean(np.where(whole[:, None], ap, 0.0), axis=1), np.nan)
+            off = whole & (np.abs(daily - mean) > 1.0 + 1e-9)  # rounding moves it by one at most
+            if off.any():
+                i = int(np.flatnonzero(off)[0])
+                raise IndexFormatError(f"Ap {daily[i]:g} on {_day(day_values[i])}, the mean of its eight ap is "
+                                       f"{mean[i]:.1f}", path=name, line=lines[i],
+                                       expected="the day's Ap within 1 of the mean of its eight 3-hourly ap")
     dup = np.flatnonzero(stamps.duplicated())
     if len(dup):
         i = int(dup[0])
