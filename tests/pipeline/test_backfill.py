@@ -109,12 +109,14 @@ def _gfz_file(http_server, kp_at_peak: float, status: str) -> str:
     those days) as served, made by swx's GFZ writer: quiet, one 3-hour value of `kp_at_peak` on the
     20th, every value `status`; its URL."""
     from swx.sources.indices.gfz import format_gfz_text
-    from swx.sources.indices.tables import IndexTables, three_hourly
+    from swx.sources.indices.tables import AP_OF_KP_THIRDS, IndexTables, three_hourly
 
     days = pd.DatetimeIndex(["2025-08-20", "2025-08-21"], tz="UTC")
     kp = pd.DataFrame({"kp": 2.0, "ap": 7.0, "status": status, "source": "GFZ"}, index=three_hourly(days))
     kp.iloc[3, 0] = kp_at_peak
-    daily = pd.DataFrame({"Ap": 8.0, "sn": 50.0, "f107_obs": 150.0, "f107_adj": 150.0, "status": status,
+    kp["ap"] = AP_OF_KP_THIRDS[(kp["kp"] * 3).round().astype(int)]  # as GFZ writes them: the ap of each Kp
+    means = kp["ap"].groupby(kp.index.normalize()).mean().round().to_numpy()
+    daily = pd.DataFrame({"Ap": means, "sn": 50.0, "f107_obs": 150.0, "f107_adj": 150.0, "status": status,
                           "source": "GFZ"}, index=days)
     return http_server.add("/Kp_ap_Ap_SN_F107_nowcast.txt", body=format_gfz_text(IndexTables(kp, daily)).encode())
 

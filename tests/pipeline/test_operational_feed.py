@@ -36,7 +36,7 @@ from swx.pipeline.verify import verify_stage
 from swx.science.verify import map_scores
 from swx.sources.indices.gfz import format_gfz_text
 from swx.sources.indices.history import load_history
-from swx.sources.indices.tables import IndexTables
+from swx.sources.indices.tables import AP_OF_KP_THIRDS, IndexTables
 from swx.sources.simulated import simulated_source
 from swx.store import queries as q
 from tests.helpers import NOTHING_VERIFIED, FixtureServer
@@ -79,15 +79,21 @@ class Feed:
               "c1p": (-1, dt.time(12))}[product]
         return dt.datetime.combine(day + dt.timedelta(days=at[0]), at[1], tzinfo=dt.UTC)
 
+    def day(self, day: dt.date):
+        """The simulator's day as a producer would serve it: its solar-maximum crests (up to 590 TECU in
+        October 2014, docs/simulated.md) cut at 300 TECU, the largest a real map holds."""
+        maps = self.sim.day(day)
+        return maps.assign(tec=maps["tec"].clip(max=300.0))
+
     def maps(self, product: str, day: dt.date):
-        final = self.sim.day(day)
+        final = self.day(day)
         if product == "cod":
             return final
         if product == "cor":  # a rapid solution: the final plus a day's noise of about 1 TECU
             noise = np.random.default_rng(day.toordinal()).normal(0, 1.0, final["tec"].shape)
             return final.assign(tec=np.clip(final["tec"] + noise, 0, None).round(1).astype(np.float32))
         # a prediction: the day before's maps, one day on, scaled (CODE's is a model forecast)
-        before = self.sim.day(day - dt.timedelta(days=1))
+        before = self.day(day - dt.timedelta(days=1))
         return final.assign(tec=(final["tec"].dims, (before["tec"].values * 1.05).round(1).astype(np.float32)))
 
     def kp_as_published(self) -> IndexTables:
@@ -100,7 +106,11 @@ class Feed:
         late = kp.index >= nowcast_from
         kp.loc[late, "status"] = "preliminary"
         kp.loc[late & (kp["kp"] >= 7), "kp"] = (kp.loc[late & (kp["kp"] >= 7), "kp"] - 2 / 3).round(3)
+        kp.loc[late, "ap"] = AP_OF_KP_THIRDS[(kp.loc[late, "kp"] * 3).round().astype(int)]  # each ap its Kp's
         daily.loc[daily.index >= nowcast_from, "status"] = "preliminary"
+        late_days = daily.index >= nowcast_from
+        daily.loc[late_days, "Ap"] = kp["ap"].groupby(kp.index.normalize()).mean().round().reindex(
+            daily.index[late_days]).to_numpy()  # and each day's Ap the mean of its ap
         return IndexTables(kp, daily)
 
     def publish(self) -> None:
