@@ -47,7 +47,7 @@ _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\n]*@")
 #: A web URL's user part without a password (`https://TOKEN@host`): a token given as the user name
 #: (database URLs keep their user: `postgresql://swx@db` names no secret).
 _URL_USER_TOKEN = re.compile(r"((?:https?|ftp)://)[^:/@\s?#]+@", re.IGNORECASE)
-_KEY_SECRET = re.compile(r"(^|[?&;\s])([\w.-]*(?:password|passwd|pwd|pass|secret|token|key|auth|sig|signature|"
+_KEY_SECRET = re.compile(r"(^|[?&;#\s])([\w.-]*(?:password|passwd|pwd|pass|secret|token|key|auth|sig|signature|"
                          r"credential)[\w.-]*=)[^&\s]*", re.IGNORECASE)
 
 

@@ -678,7 +678,8 @@ def test_secrets_in_mirror_templates_are_masked_wherever_they_are_printed(monkey
     from swx.config import mask_secrets
 
     for url, secret in (("https://h/{yyyy}/{name}?key=SEKRET1", "SEKRET1"), ("https://ghp_SEKRET2@h/{name}", "SEKRET2"),
-                        ("https://h/{name}?pass=SEKRET3&auth=SEKRET4", "SEKRET3")):
+                        ("https://h/{name}?pass=SEKRET3&auth=SEKRET4", "SEKRET3"),
+                        ("https://h/{name}#access_token=SEKRET5", "SEKRET5")):  # in the fragment
         assert secret not in mask_secrets(url) and "SEKRET4" not in mask_secrets(url)
     assert mask_secrets("postgresql+psycopg://swx@db/swx") == "postgresql+psycopg://swx@db/swx"  # a user is no secret
     monkeypatch.setenv("SWX_GIM_MIRRORS", '{"cod": ["https://127.0.0.1:1/{yyyy}/{name}?key=SEKRET1"]}')

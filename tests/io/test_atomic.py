@@ -71,3 +71,19 @@ def test_a_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path):
     killed.write_bytes(b"half")
     assert remove_stale_parts(tmp_path) == 1 and not killed.exists() and live.exists()
     assert remove_stale_parts(tmp_path, max_age_s=0) == 2
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_write_never_replaces_a_device_a_pipe_or_a_folder(tmp_path, kind):
+    """A fresh round: `swx forecast --plot /dev/full` replaced the device with a PNG; a pipe as --out
+    became a regular file."""
+    import os
+
+    from swx.errors import InputError
+    from swx.io.atomic import atomic_write_text
+
+    target = tmp_path / "out.png"
+    os.mkfifo(target) if kind == "fifo" else target.mkdir()
+    with pytest.raises(InputError, match="out.png is (not a regular file|a folder): expected the path of a file"):
+        atomic_write_text(target, "x")
+    assert (target.is_fifo() if kind == "fifo" else target.is_dir()) and not list(tmp_path.glob(".*.part"))

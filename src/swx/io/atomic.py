@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from swx.errors import InputError
+
 log = logging.getLogger(__name__)
 
 #: A temporary file this old is a killed writer's leftover (a write takes seconds), never a live one.
@@ -67,6 +69,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to `target`; on success it is renamed to `target`, else removed. A
     write that succeeds also removes what a killed earlier write of the same file left beside it."""
     target = Path(target)
+    if target.is_dir() or (target.exists() and not target.is_file()) or str(target) in ("", "."):
+        # never renamed over a folder, a device or a pipe (`--plot /dev/full` replaced the device)
+        raise InputError(f"{target} is {'a folder' if target.is_dir() else 'not a regular file'}: expected the path "
+                         "of a file to write")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_HOST}-{os.getpid()}.", suffix=".part", dir=target.parent)
     os.close(fd)
