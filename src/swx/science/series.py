@@ -161,6 +161,10 @@ def read_series_csv(path: str | Path) -> pd.Series:
         raise DataFormatError(f"{df.shape[1]} column(s)", path=str(p), expected="a time column and a vTEC column")
     df.columns = [str(c).strip() for c in df.columns]
     named = [c for c in df.columns[1:] if c.lower() == "vtec"]
+    twice = [c for c in df.columns[1:] if re.fullmatch(r"vtec\.\d+", c, re.IGNORECASE)]  # pandas renames a repeat
+    if twice:
+        raise DataFormatError(f"two columns named vtec ({', '.join(map(str, df.columns))[:80]})", path=str(p), line=1,
+                              expected="one column named vtec")
     if not named and df.shape[1] > 2:
         raise DataFormatError(f"{df.shape[1]} columns ({', '.join(map(str, df.columns))[:80]}) and none named vtec",
                               path=str(p), line=1, expected="a column named vtec (or only time and vTEC)")
@@ -169,6 +173,12 @@ def read_series_csv(path: str | Path) -> pd.Series:
     if len(missing_time):
         raise DataFormatError("a row without a time", path=str(p), line=_data_lines(p, len(df))[missing_time[0]],
                               expected="an ISO 8601 UTC time on every row")
+    date_only = np.flatnonzero(df[time_col].astype(str).str.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*").to_numpy())
+    if len(date_only):  # a day's value is not the 00 UTC measurement
+        i = int(date_only[0])
+        raise DataFormatError(f"{str(df[time_col].iloc[i]).strip()!r} is a date without a time", path=str(p),
+                              line=_data_lines(p, len(df))[i],
+                              expected="YYYY-MM-DDTHH:MM[:SS][Z] in the first column; no leap seconds")
     try:
         times = pd.to_datetime(df[time_col], utc=True, format="ISO8601")
     except (ValueError, TypeError, OverflowError):

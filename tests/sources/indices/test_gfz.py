@@ -70,6 +70,8 @@ def test_non_numeric_and_out_of_range():
     ((" 4 4 4", " 400 4 4"), r"ap 400 beside Kp 1 on 2024-01-21 \(expected ap 4, the ap of that Kp\)"),  # a fresh round
     (("178.5", "0.0"), r"f107_obs 0 on 2024-01-21 \(expected f107_obs 30 \.\. 3000"),
     ((" 4 154", " 300 154"), r"Ap 300 on 2024-01-21, the mean of its eight ap is 4\.0"),
+    (("1.000", "nan"), r"non-numeric value 'nan' \(expected numbers; a missing value is -1\)"),  # a fifth round
+    (("2024 01 21", "1931 01 21"), r"a row dated 1931-01-21 \(expected days from 1932-01-01 on"),
 ])
 def test_values_no_gfz_file_holds_are_refused_naming_the_line(change, message):
     """Issue 18: Kp 8.9, ap 1e9, F10.7 -500 and far-future definitive days were accepted."""

@@ -11,6 +11,7 @@ Kp and SN preliminary, 1: Kp definitive, 2: both definitive. Data: GFZ, CC BY 4.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -60,12 +61,11 @@ def parse_gfz_text(text: str | bytes, name: str = "<GFZ Kp>") -> IndexTables:
             raise IndexFormatError(f"{len(parts)} columns", path=name, line=n,
                                    expected=f"{N_COLUMNS} columns: YYYY MM DD days days_m Bsr dB Kp1..8 ap1..8 "
                                             "Ap SN F10.7obs F10.7adj D")
-        try:
-            rows.append([float(p) for p in parts])
-        except ValueError:
+        if not all(_is_number(p) for p in parts):
             bad = next(p for p in parts if not _is_number(p))
             raise IndexFormatError(f"non-numeric value {bad!r}", path=name, line=n,
-                                   expected="numbers") from None
+                                   expected="numbers; a missing value is -1")
+        rows.append([float(p) for p in parts])
         lines.append(n)
     if not rows:
         raise IndexFormatError("no data rows" + ("" if saw_header else " and no '#' header"), path=name,
@@ -76,6 +76,11 @@ def parse_gfz_text(text: str | bytes, name: str = "<GFZ Kp>") -> IndexTables:
                                             "day": a[:, 2].astype(int)}))
     except (ValueError, OverflowError) as exc:
         raise IndexFormatError(f"invalid date: {exc}", path=name, expected="YYYY MM DD") from None
+    early = np.flatnonzero(a[:, 0] < KP_RECORD_START.year)
+    if len(early):  # GFZ's Kp record begins on 1 January 1932
+        i = int(early[0])
+        raise IndexFormatError(f"a row dated {int(a[i, 0])}-{int(a[i, 1]):02d}-{int(a[i, 2]):02d}", path=name,
+                               line=lines[i], expected=f"days from {KP_RECORD_START} on, GFZ's Kp record")
     def missing(col: np.ndarray) -> np.ndarray:  # GFZ marks a missing value -1 (-1.000, -1.0)
         return np.where(col == -1, np.nan, col)
 
@@ -99,12 +104,16 @@ def parse_gfz_text(text: str | bytes, name: str = "<GFZ Kp>") -> IndexTables:
     return IndexTables(kp_df, daily)
 
 
+#: the first day of GFZ's Kp record
+KP_RECORD_START = dt.date(1932, 1, 1)
+
+
 def _is_number(s: str) -> bool:
+    """A number as GFZ writes them: `nan` and `inf` are not (GFZ marks a missing value -1)."""
     try:
-        float(s)
+        return bool(np.isfinite(float(s)))
     except ValueError:
         return False
-    return True
 
 
 #: day 1 of Bartels solar rotation 1, and GFZ's day count origin
