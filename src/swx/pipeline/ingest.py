@@ -9,6 +9,7 @@ so a rerun is idempotent and a killed run resumes where it stopped.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import re
 import warnings
@@ -334,7 +335,7 @@ def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, 
             failed = True
             continue
         ds = None
-        for raw in chain_of(raw, lambda p=product: getattr(source, "others", lambda c, d: iter(()))(p, day)):
+        for raw in itertools.chain([raw], _other_files(source, product, day)):
             try:  # the file given first, then (a local folder) the day's other files while they are refused
                 ds = _usable_day(raw, product, day, archive, centre)
                 break
@@ -368,10 +369,11 @@ def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, 
     return DayResult(centre, day, "failed" if failed else "missing", reason, origin=origin)
 
 
-def chain_of(first, more: Callable[[], Iterable]) -> Iterator:
-    """`first`, then what `more()` yields (called only if the first is not enough)."""
-    yield first
-    yield from more()
+def _other_files(source: GimSource, product: str, day: dt.date) -> Iterator:
+    """The day's further candidate files of a source that can hold several (a local folder), read
+    lazily: only when the first is refused."""
+    others = getattr(source, "others", None)
+    return others(product, day) if others is not None else iter(())
 
 
 def _usable_day(raw, product: str, day: dt.date, archive: Archive, centre: str) -> xr.Dataset:
