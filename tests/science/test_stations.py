@@ -87,3 +87,37 @@ def test_a_catalog_with_a_byte_order_mark_and_quoted_names_reads():
 
     [s] = parse_catalog("\ufeff" + HEAD + 'TUC,"Tucuman, Argentina",-26.8,294.8,-65,low,land\n')
     assert s.code == "TUC" and s.name == "Tucuman, Argentina" and s.lon == pytest.approx(-65.2)
+
+
+@pytest.mark.parametrize("row, message", [
+    ("W120N50,120W 50N,50,-120,120,mid,land\n", r"line 3: station W120N50: sector 120 is 120° from its longitude -120"),
+    ("W120N50,120W 50N,50,-120,west,mid,land\n", r"line 3: station W120N50: sector 'west' is not a meridian"),
+    ("W120N50,120W 50N,50,-120,999,mid,land\n", r"line 3: station W120N50: sector '999' out of range"),
+    ("W120N50,120W \x1b[31mFAILED,50,-120,-120,mid,land\n", r"station W120N50: its name holds a control character"),
+    (f"W120N50,{'x' * 129},50,-120,-120,mid,land\n", r"station W120N50: its name .* is too long"),
+], ids=["sector-far", "sector-word", "sector-range", "name-escape", "name-long"])
+def test_a_sector_that_is_not_the_stations_meridian_or_a_forged_name_is_refused(tmp_path, row, message):
+    """A fifth round: a station at 120°W filed under the 120°E sector, and a name holding a control
+    character, were taken as they were (a quoted line break is a ragged row already)."""
+    p = tmp_path / "cat.csv"
+    p.write_text(HEAD + row)
+    with pytest.raises(DataFormatError, match=message) as err:
+        load_catalog(p)
+    assert "\n" not in str(err.value)
+
+
+def test_a_sector_near_the_date_line_and_an_empty_sector_are_taken():
+    from swx.science.stations import parse_catalog
+
+    a, b = parse_catalog(HEAD + "DL1,date line,10,179,-175,low,ocean\nNOS,no sector,10,10,,low,land\n")
+    assert (a.sector, b.sector) == ("-175", "")
+
+
+def test_a_pipe_as_the_catalog_is_refused_not_read_forever(tmp_path):
+    import os
+
+    fifo = tmp_path / "cat.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataFormatError, match="not a regular file") as err:
+        load_catalog(fifo)
+    assert str(fifo) in str(err.value)

@@ -33,7 +33,7 @@ from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source
 from swx.science.features import PLAUSIBLE_VTEC_TECU
 from swx.science.grid import canonical_grid, land_mask
 from swx.science.series import import_series
-from swx.science.stations import STATION_CODE
+from swx.science.stations import STATION_CODE, STATION_NAME_MAX, valid_station_name
 from swx.sources.gim import GimSource, LocalDirectorySource
 from swx.sources.indices import read_index_file
 from swx.sources.indices.gfz import fetch_gfz
@@ -596,6 +596,9 @@ def import_series_stage(settings: Settings, file: Path, station: str, *, lat: fl
     """A vTEC series (a GNSS receiver's, a series extracted elsewhere) as a station's observations on the
     2-hour grid; a station not yet known is registered (it needs `lat` and `lon`; its surface, unless
     given, from the land mask). What is given for a known station must be what is registered."""
+    if name is not None and not (name.strip() and valid_station_name(name)):
+        raise InputError(f"--name {name[:40]!r}: expected a station name of at most {STATION_NAME_MAX} printable "
+                         "characters (no line break)")
     engine = open_database(settings)
     known = known_stations(engine).set_index("code")
     new = station not in known.index

@@ -17,6 +17,7 @@ import pandas as pd
 
 from swx.config import lat_band
 from swx.errors import DataFormatError, InputError
+from swx.io.compression import read_file_bytes
 from swx.science.grid import land_mask
 
 COLUMNS = ["code", "name", "lat", "lon", "sector", "lat_band", "surface"]
@@ -38,6 +39,41 @@ class Station:
 
 #: A station code: what the catalog, the database (32 characters) and file names can all hold.
 STATION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+
+#: How far a station may lie from its sector's meridian: half the 120° between the method's sectors.
+SECTOR_HALF_WIDTH_DEG = 60.0
+
+
+#: The longest station name the database holds.
+STATION_NAME_MAX = 128
+
+
+def valid_station_name(text: str) -> bool:
+    """True for a name the catalog and the database can hold: at most STATION_NAME_MAX printable
+    characters (a line break in a name would forge output lines)."""
+    return len(text) <= STATION_NAME_MAX and all(ch.isprintable() for ch in text)
+
+
+def _check_sector(sector: str, lon: float, code: str, name: str, line: int) -> None:
+    """A sector is empty (none) or the meridian (degrees east) the station lies near: a sector that
+    is not a number, or a meridian more than SECTOR_HALF_WIDTH_DEG from the longitude, is refused."""
+    if not sector:
+        return
+    expected = (f"the sector's meridian in degrees east (-180 .. 360), within {SECTOR_HALF_WIDTH_DEG:g}° of the "
+                "station's longitude, or empty")
+    try:
+        meridian = float(sector)
+    except ValueError:
+        raise DataFormatError(f"station {code}: sector {sector[:20]!r} is not a meridian", path=name, line=line,
+                              expected=expected) from None
+    if not -180 <= meridian <= 360:
+        raise DataFormatError(f"station {code}: sector {sector[:20]!r} out of range", path=name, line=line,
+                              expected=expected)
+    apart = abs((lon - meridian + 180.0) % 360.0 - 180.0)
+    if apart > SECTOR_HALF_WIDTH_DEG:
+        raise DataFormatError(f"station {code}: sector {sector} is {apart:.0f}° from its longitude {lon:g}",
+                              path=name, line=line, expected=expected)
 
 
 def _catalog_rows(text: str, name: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -98,8 +134,12 @@ def parse_catalog(text: str, name: str = "<catalog>") -> list[Station]:
         if r["lat_band"] != lat_band(lat):
             raise DataFormatError(f"station {code}: lat_band {r['lat_band']} at latitude {lat:g}", path=name,
                                   line=line, expected=f"{lat_band(lat)} (low < 30°, mid 30-60°, high > 60°)")
-        out.append(Station(code, r["name"], lat, lon - 360.0 if lon > 180 else lon, r["sector"], r["lat_band"],
-                           r["surface"]))
+        if not valid_station_name(r["name"]):
+            raise DataFormatError(f"station {code}: its name holds a control character or is too long", path=name,
+                                  line=line, expected=f"a name of at most {STATION_NAME_MAX} printable characters")
+        lon = lon - 360.0 if lon > 180 else lon
+        _check_sector(r["sector"], lon, code, name, line)
+        out.append(Station(code, r["name"], lat, lon, r["sector"], r["lat_band"], r["surface"]))
     codes = [s.code for s in out]
     twice = next((c for c in codes if codes.count(c) > 1), None)
     if twice is not None:
@@ -115,7 +155,7 @@ def load_catalog(path: str | Path | None = None) -> list[Station]:
     if p.is_dir():
         raise DataFormatError("a folder", path=str(p), expected="a CSV station catalog file (SWX_STATION_CATALOG)")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_file_bytes(p).decode("utf-8")  # a pipe or a device is refused, not read forever
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"not UTF-8 text (byte {exc.start})", path=str(p), expected="a CSV station catalog") from None
     return parse_catalog(text, str(p))
