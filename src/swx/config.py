@@ -447,6 +447,61 @@ class Settings(BaseSettings):
         return self.earthdata_netrc or Path.home() / ".netrc"
 
 
+#: `SWX_` variables that are not settings: read by the deployment (infra/), the image's entrypoint and
+#: the tests. Any other `SWX_` name is taken for a misspelt setting and warned about.
+OTHER_SWX_VARIABLES = frozenset({
+    "SWX_TEST_DATABASE_URL", "SWX_SHARED_DATA", "SWX_REQUIRE_BROWSER",  # tests
+    "SWX_DB", "SWX_DB_USER", "SWX_DB_PASSWORD", "SWX_READONLY_ROLE", "SWX_READONLY_PASSWORD",  # infra
+    "SWX_READONLY_DATABASE_URL", "SWX_BIND_ADDRESS", "SWX_IMAGE", "SWX_TAG", "SWX_GPU_TAG", "SWX_NAME",
+    "SWX_CODE_VERSION", "SWX_REPO_DIR", "SWX_PYTHON", "SWX_ENTRYPOINT_DRY_RUN", "SWX_DASK_NWORKERS",
+})
+_ENV_FILE = Path(".env")
+
+
+def _env_file_keys() -> list[str]:
+    """The names `.env` sets, every line checked first: a `.env` that is not a regular file (a pipe
+    would be read forever) or holds a line that is not `NAME=value` is a `SettingsError` naming the
+    line (the line itself is never printed: it may hold a password). python-dotenv drops such a line
+    with a warning, and the setting it meant falls back to its default: another database, say."""
+    import io
+    import stat
+
+    from dotenv.parser import parse_stream
+
+    from swx.errors import SettingsError
+
+    try:
+        st = _ENV_FILE.stat()
+    except OSError:
+        return []
+    if not stat.S_ISREG(st.st_mode):
+        raise SettingsError(f".env in {Path.cwd()} is not a regular file (expected SWX_NAME=value lines)")
+    text = _ENV_FILE.read_bytes().decode("utf-8")  # UnicodeDecodeError: named by get_settings
+    keys = []
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            lead = len(binding.original.string) - len(binding.original.string.lstrip("\r\n"))
+            line = binding.original.line + binding.original.string[:lead].count("\n")
+            raise SettingsError(f".env, line {line}: cannot be parsed (expected SWX_NAME=value; a value with spaces "
+                                "or # in quotes)")
+        if binding.key:
+            keys.append(binding.key)
+    return keys
+
+
+def _warn_unknown_variables(env_keys: list[str]) -> None:
+    """A `SWX_` name in the environment or `.env` that no setting has (SWX_DATA_DRI) is logged as a
+    warning, with the setting it is closest to: silently ignored, it leaves the default in force."""
+    import difflib
+
+    known = {f"SWX_{name.upper()}" for name in Settings.model_fields}
+    given = {k.upper() for k in [*os.environ, *env_keys] if k.upper().startswith("SWX_")}
+    for name in sorted(given - known - OTHER_SWX_VARIABLES):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else " (`swx config` lists the settings)"
+        logging.getLogger("swx").warning("%s is not a swx setting and is ignored%s", name[:60], hint)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (read once; tests call `get_settings.cache_clear()`). A setting that
@@ -463,6 +518,7 @@ def get_settings() -> Settings:
         raise SettingsError("the working directory no longer exists: cd to a folder that does, or set SWX_DATA_DIR "
                             "to an absolute path") from None
     try:
+        _warn_unknown_variables(_env_file_keys())
         return Settings()
     except UnicodeDecodeError as exc:  # the .env file
         raise SettingsError(f".env: not UTF-8 text (byte {exc.start}) (expected SWX_NAME=value lines in UTF-8)") from None
