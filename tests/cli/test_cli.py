@@ -438,6 +438,11 @@ def test_import_series_never_ignores_what_it_is_given_for_a_known_station(tmp_pa
     held = stations(engine_from_settings(get_settings())).set_index("code")
     assert held.loc["RCV1", "name"] == "First" and held.loc["RCV1", "surface"] == "land"
     assert held.loc["PAC", "surface"] == "ocean"  # the central Pacific, from the land mask
+    for bad in ("Two\nlines", "", "x" * 129):  # a fifth round: a line break in a name was stored
+        code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(p), "--station", "NEW1", "--lat", "0",
+                                                       "--lon", "0", "--name", bad])
+        assert code == 2 and "--name" in out and "printable" in out and len(out.strip().splitlines()) == 1, out
+    assert "NEW1" not in set(stations(engine_from_settings(get_settings()))["code"])
 
 
 def test_import_series_creates_the_station_and_counts_missing(tmp_path):
@@ -460,8 +465,9 @@ def test_import_series_creates_the_station_and_counts_missing(tmp_path):
     (["stations", "dense", "--out", "{tmp}/dense.csv", "--dlat", "-10"], "--dlat -10: expected a step of 1 .. 180"),
     (["stations", "dense", "--out", "{tmp}/dense.csv", "--dlon", "nan"], "--dlon nan"),
     (["storms", "--start", "2015-03-20", "--end", "2015-03-10"], "ends (2015-03-10) before it starts (2015-03-20)"),
-    (["status", "--max-age-h", "nan"], "--max-age-h nan: expected a number of hours above 0"),
+    (["status", "--max-age-h", "nan"], "--max-age-h nan: expected a finite number of hours above 0"),
     (["status", "--max-age-h", "-1"], "--max-age-h -1"),
+    (["status", "--max-age-h", "1e400"], "--max-age-h inf: expected a finite number of hours above 0"),
 ])
 def test_arguments_that_cannot_be_right_are_refused_in_one_line(argv, message, tmp_path, monkeypatch, capsys):
     """Issue 18: these wrote an empty catalog, said "no storm", or were taken as given, all with exit 0."""
@@ -675,6 +681,39 @@ def test_a_home_folder_a_bad_env_file_and_a_deleted_working_directory(tmp_path, 
     assert code == 2 and "the working directory no longer exists" in out and len(out.strip().splitlines()) == 1
 
 
+def test_an_env_file_that_cannot_be_read_as_meant_is_refused_and_a_misspelt_setting_is_named(tmp_path, monkeypatch,
+                                                                                            capsys):
+    """A fifth round: a `.env` line python-dotenv cannot parse was dropped with a warning (the database
+    URL it held fell back to the default: another database); a pipe as `.env` hung every command; a
+    misspelt `SWX_` variable was ignored without a word."""
+    import os
+
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    env = folder / ".env"
+    env.write_text("SWX_LOG_LEVEL=INFO\n\nSWX_DATABASE_URL=\"postgresql://swx:s3cret@db/swx\n# a comment\n")
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    assert code == 2 and out.strip().startswith("error: .env, line 3: cannot be parsed"), out
+    assert "s3cret" not in out and len(out.strip().splitlines()) == 1
+    env.unlink()
+    os.mkfifo(env)
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])  # returns: a pipe is never opened
+    assert code == 2 and ".env in" in out and "not a regular file" in out, out
+    env.unlink()
+    env.write_text("SWX_DATA_DRI=/elsewhere\n")
+    monkeypatch.setenv("SWX_LOG_LEVL", "DEBUG")
+    monkeypatch.setenv("SWX_TEST_DATABASE_URL", "postgresql://ok")  # read by the tests: not a setting, not warned
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    assert code == 0
+    assert "SWX_DATA_DRI is not a swx setting and is ignored (did you mean SWX_DATA_DIR?)" in out
+    assert "SWX_LOG_LEVL is not a swx setting and is ignored (did you mean SWX_LOG_LEVEL?)" in out
+    assert "SWX_TEST_DATABASE_URL" not in out
+
+
 def test_secrets_in_mirror_templates_are_masked_wherever_they_are_printed(monkeypatch, capsys):
     """A fresh round: `?key=`, `?pass=`, `&auth=` and a token as the user name were printed in clear by
     `swx config` and in the FAILED line of an ingest."""
@@ -860,3 +899,19 @@ def test_a_second_rounds_findings_are_one_line(tmp_path, monkeypatch, capsys):
     run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
     code, out = run_cli_main(monkeypatch, capsys, ["verify", "--day", "2020-01-08", "--json"])
     assert code == 2 and '"skipped"' in out and "error: no sim GIM for 2020-01-08" in out, out
+
+
+@pytest.mark.parametrize("command", [["forecast", "--day", "2015-03-14"], ["verify-maps", "--day", "2015-03-15"],
+                                     ["evaluate", "--start", "2015-03-01", "--end", "2015-03-02"]])
+@pytest.mark.parametrize("where", ["{tmp}", "", "/dev/null"])
+def test_a_plot_path_that_cannot_be_a_png_is_refused_before_any_work(command, where, tmp_path, monkeypatch, capsys):
+    """A fifth round: `--plot` naming a folder or nothing was found out only after the whole forecast
+    had run (and been published)."""
+    target = where.replace("{tmp}", str(tmp_path))
+    code, out = run_cli_main(monkeypatch, capsys, [*command, "--plot", target])
+    assert code == 2 and "--plot" in out and len(out.strip().splitlines()) == 1, out
+    assert "a folder" in out or "not a regular file" in out, out
+    from swx.store.db import engine_from_settings
+    from swx.store.queries import latest_run
+
+    assert latest_run(engine_from_settings(get_settings())) is None, "nothing ran"

@@ -150,8 +150,18 @@ def check_out_file(path: Path, option: str, *, refuse_suffixes: tuple[str, ...] 
     if str(path) in ("", ".") or path.is_dir():
         raise typer.BadParameter(f"{str(path) or '.'!r} is a folder: expected a file name",
                                  param_hint=option)
+    if path.exists() and not path.is_file():
+        raise typer.BadParameter(f"{path} is not a regular file (a device, a pipe or a socket): expected a file name",
+                                 param_hint=option)
     if path.suffix.lower() in refuse_suffixes:
         raise typer.BadParameter(f"{path.name}: {why}", param_hint=option)
+
+
+def check_plot_path(value: Path | None) -> Path | None:
+    """`--plot`'s callback: the PNG's path is checked before any work, not after it."""
+    if value is not None:
+        check_out_file(value, "--plot")
+    return value
 
 
 def check_choices(values: list[str] | str | None, allowed: tuple[str, ...], option: str) -> None:

@@ -14,6 +14,7 @@ from swx.cli.app import (
     app,
     check_finite,
     check_out_file,
+    check_plot_path,
     console,
     ionex_app,
     out,
@@ -145,7 +146,7 @@ def extension_check_cmd(
     previous: Annotated[Path, typer.Argument(help="IONEX file of a day (the persistence map).")],
     target: Annotated[Path, typer.Argument(help="IONEX file of the next day (the truth).")],
     method: Annotated[list[str] | None, typer.Option("--method", help="Methods; default all.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="PNG of forecast, truth, error and sigma at 12 UT.")] = None,
+    plot: Annotated[Path | None, typer.Option(callback=check_plot_path, help="PNG of forecast, truth, error and sigma at 12 UT.")] = None,
 ) -> None:
     """Measure the extension methods on real maps: rebuild TARGET from the true values at the catalog
     stations and PREVIOUS as persistence; RMSE globally, by band, land/ocean, and leave-stations-out."""

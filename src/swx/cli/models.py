@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from swx.cli.app import OUTPUT_FORMATS, app, check_choices, check_finite, console, out, parse_day, print_scores
+from swx.cli.app import OUTPUT_FORMATS, app, check_choices, check_finite, check_plot_path, console, out, parse_day, print_scores
 from swx.config import ARCHITECTURES, NETWORKS, TARGETS, get_settings
 
 
@@ -81,7 +81,7 @@ def evaluate_cmd(
     end: Annotated[str, typer.Option(help="Last issue day (inclusive).")],
     station: Annotated[list[str] | None, typer.Option("--station", help="Station code (repeat); default all.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json (one object per row).")] = "table",
-    plot: Annotated[Path | None, typer.Option(help="PNG of observed vs forecasts for the first station.")] = None,
+    plot: Annotated[Path | None, typer.Option(callback=check_plot_path, help="PNG of observed vs forecasts for the first station.")] = None,
     issue_hour: Annotated[list[int] | None, typer.Option(
         "--issue-hour", min=0, max=22,
         help="Score only forecasts issued at this UT hour (even, repeat); e.g. 22, the daily run's issue time. "

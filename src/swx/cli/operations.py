@@ -16,6 +16,7 @@ from swx.cli.app import (
     OUTPUT_FORMATS,
     app,
     check_choices,
+    check_plot_path,
     console,
     ingest_with_progress,
     out,
@@ -31,7 +32,7 @@ def forecast_cmd(
     day: Annotated[str, typer.Option(help="Issue day (UTC): its maps are the newest; the forecast is for the next day.")],
     method: Annotated[list[str] | None, typer.Option("--method", help="Extension method(s): residual, idw, nequick; "
                                                      "default SWX_EXTENSION_METHOD (+ SWX_EXTENSION_COMPARE).")] = None,
-    plot: Annotated[Path | None, typer.Option(help="PNG of the forecast and uncertainty maps at 12 UT.")] = None,
+    plot: Annotated[Path | None, typer.Option(callback=check_plot_path, help="PNG of the forecast and uncertainty maps at 12 UT.")] = None,
 ) -> None:
     """The 24 h forecast: station forecasts from the active models, extended to the global map, ΔTEC
     against the 27-day reference, products (netCDF + IONEX) and database rows. Idempotent. Exits 3
@@ -61,7 +62,7 @@ def forecast_cmd(
 def verify_maps_cmd(
     day: Annotated[str, typer.Option(help="Target day whose real GIM has arrived.")],
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    plot: Annotated[Path | None, typer.Option(help="PNG of forecast, truth, error and sigma maps at 12 UT.")] = None,
+    plot: Annotated[Path | None, typer.Option(callback=check_plot_path, help="PNG of forecast, truth, error and sigma maps at 12 UT.")] = None,
 ) -> None:
     """Score the global forecasts for DAY against its GIM, beside the persistence map: global, by
     latitude band and land/ocean; stored in the verification table."""

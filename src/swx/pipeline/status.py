@@ -36,7 +36,7 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
     dashboard's rule too), "unhealthy"."""
     max_age_h = settings.status_max_age_h if max_age_h is None else max_age_h
     if not (math.isfinite(max_age_h) and max_age_h > 0):
-        raise InputError(f"--max-age-h {max_age_h:g}: expected a number of hours above 0")
+        raise InputError(f"--max-age-h {max_age_h:g}: expected a finite number of hours above 0")
     engine = open_database(settings)
     now = now or dt.datetime.now(dt.UTC)
     run = latest_run(engine)
