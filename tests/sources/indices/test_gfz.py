@@ -131,3 +131,33 @@ def test_the_writer_reproduces_gfz_rows_byte_for_byte_and_reads_back(shared_data
     back = parse_gfz_text(text, "written")
     pd.testing.assert_frame_equal(back.kp, tables.kp)
     pd.testing.assert_frame_equal(back.daily, tables.daily)
+
+
+@pytest.mark.parametrize("name", ["Kp_ap_Ap_SN_F107_nowcast.txt", "SW-Last5Years.txt"])
+def test_a_compressed_index_file_reads_as_its_plain_text(shared_data, tmp_path, name):
+    """A fifth round: a gzipped GFZ or CelesTrak file (as an operator keeps an archive) was called
+    corrupt ("non-ASCII byte"); it is read as the file it holds, like a compressed IONEX day."""
+    import gzip
+
+    from swx.sources.indices import read_index_file
+
+    plain = shared_data / "kp" / name
+    packed = tmp_path / f"{name}.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    a, b = read_index_file(plain), read_index_file(packed)
+    pd.testing.assert_frame_equal(a.kp, b.kp)
+    pd.testing.assert_frame_equal(a.daily, b.daily)
+    assert len(b.kp) > 100
+
+
+def test_a_day_deleted_or_moved_in_a_gfz_file_is_refused_naming_the_line(shared_data):
+    """A fifth round: a day deleted from a GFZ file was taken without a word (the day simply absent,
+    its storm never measured)."""
+    text = (shared_data / "kp" / "Kp_ap_Ap_SN_F107_since_1932.EXCERPT_2015-03-10_to_2015-03-31.txt").read_text()
+    lines = text.splitlines(keepends=True)
+    i = next(n for n, ln in enumerate(lines) if ln.startswith("2015 03 15"))
+    with pytest.raises(IndexFormatError, match=rf"line {i + 1}: 1 day\(s\) missing between 2015-03-14 and 2015-03-16"):
+        parse_gfz_text("".join(lines[:i] + lines[i + 1:]), "gap.txt")
+    swapped = lines[:i] + [lines[i + 1], lines[i]] + lines[i + 2:]
+    with pytest.raises(IndexFormatError, match=r"2015-03-15 after 2015-03-16 \(out of order\)"):
+        parse_gfz_text("".join(swapped), "swapped.txt")

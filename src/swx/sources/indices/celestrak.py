@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from swx.errors import IndexFormatError
-from swx.io.compression import decode_ascii, read_file_bytes
+from swx.io.compression import decode_ascii, read_bytes
 from swx.sources.indices.tables import (
     INDEX_RANGES,
     IndexTables,
@@ -125,4 +125,4 @@ def parse_sw(text: str | bytes, name: str = "<SW-All.txt>", include_predicted: b
 
 def read_sw(path: str | Path, include_predicted: bool = True) -> IndexTables:
     p = Path(path)
-    return parse_sw(read_file_bytes(p, IndexFormatError), str(p), include_predicted=include_predicted)
+    return parse_sw(read_bytes(p, IndexFormatError), str(p), include_predicted=include_predicted)
