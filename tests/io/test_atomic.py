@@ -87,3 +87,20 @@ def test_a_write_never_replaces_a_device_a_pipe_or_a_folder(tmp_path, kind):
     with pytest.raises(InputError, match="out.png is (not a regular file|a folder): expected the path of a file"):
         atomic_write_text(target, "x")
     assert (target.is_fifo() if kind == "fifo" else target.is_dir()) and not list(tmp_path.glob(".*.part"))
+
+
+def test_a_folder_that_is_a_dangling_link_or_a_file_is_named(tmp_path):
+    """A fifth round: `products` a link to an unmounted volume made every write fail with mkdir's bare
+    "File exists"."""
+    from swx.errors import InputError
+    from swx.io.atomic import atomic_path
+
+    (tmp_path / "products").symlink_to(tmp_path / "not-mounted")
+    with pytest.raises(InputError, match=r"products is a link to .*not-mounted, which does not exist: expected a folder"):
+        with atomic_path(tmp_path / "products" / "2015" / "a.nc") as p:
+            p.write_text("x")
+    (tmp_path / "models").write_text("a file")
+    with pytest.raises(InputError, match=r"models is a file: expected a folder"):
+        with atomic_path(tmp_path / "models" / "a.pt") as p:
+            p.write_text("x")
+    assert not (tmp_path / "not-mounted").exists()

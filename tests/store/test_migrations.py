@@ -60,3 +60,48 @@ def test_upgrade_downgrade_upgrade(db_url):
     upgrade(e)
     assert current_revision(e) == "0008"
     e.dispose()
+
+
+def test_an_upgrade_that_fails_midway_leaves_the_database_as_it_was(db_url):
+    """A fifth round: `swx db upgrade` killed on a new SQLite file left tables without a revision
+    (pysqlite committed each CREATE TABLE), and no command recovered it. The whole upgrade is one
+    transaction now, on SQLite as on PostgreSQL: a failure part way leaves no table behind."""
+    import pytest
+    from sqlalchemy import Engine, event
+
+    url, schema = db_url
+    e = make_engine(url, schema=schema)
+
+    def fail_late(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("CREATE TABLE MAP_BLEND_WEIGHTS"):  # migration 0007
+            raise RuntimeError("killed")
+
+    event.listen(Engine, "before_cursor_execute", fail_late)
+    try:
+        with pytest.raises(RuntimeError, match="killed"):
+            upgrade(e)
+    finally:
+        event.remove(Engine, "before_cursor_execute", fail_late)
+    assert current_revision(e) is None
+    assert set(inspect(e).get_table_names()) <= {"alembic_version"}
+    upgrade(e)  # the rerun recovers
+    assert current_revision(e) == "0008"
+    e.dispose()
+
+
+def test_two_upgrades_of_a_new_sqlite_file_at_once_both_succeed(tmp_path):
+    """A fifth round: two `swx db upgrade` started together on a new SQLite file: one failed "table
+    daily_indices already exists". The upgrade holds SQLite's write lock from its first statement: the
+    second waits, then finds the database at its revision."""
+    import os
+    import subprocess
+    import sys
+
+    for attempt in range(3):
+        env = {**os.environ, "SWX_DATA_DIR": str(tmp_path / f"site{attempt}")}
+        env.pop("SWX_DATABASE_URL", None)
+        procs = [subprocess.Popen([sys.executable, "-m", "swx.cli", "db", "upgrade"], env=env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+        outs = [p.communicate(timeout=120)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outs
+        assert all("at revision 0008" in o for o in outs), outs

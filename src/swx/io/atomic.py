@@ -64,6 +64,22 @@ def _abandoned(part: Path) -> bool:
     return False
 
 
+def make_folder(folder: str | Path) -> None:
+    """`folder` and its parents, made as needed; a part of the path that is a file or a link to nothing
+    (a volume not mounted) is an InputError naming it, not mkdir's bare "File exists"."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        for part in (folder, *folder.parents):
+            if part.is_symlink() and not part.exists():
+                raise InputError(f"{part} is a link to {os.readlink(part)}, which does not exist: expected a folder "
+                                 "(mount or create it, or remove the link)") from None
+            if part.exists() and not part.is_dir():
+                raise InputError(f"{part} is a file: expected a folder") from None
+        raise
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to `target`; on success it is renamed to `target`, else removed. A
@@ -73,7 +89,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         # never renamed over a folder, a device or a pipe (`--plot /dev/full` replaced the device)
         raise InputError(f"{target} is {'a folder' if target.is_dir() else 'not a regular file'}: expected the path "
                          "of a file to write")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_HOST}-{os.getpid()}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)

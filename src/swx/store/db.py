@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import sqlite3
 import urllib.parse
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -17,8 +19,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
 
 from swx.errors import InputError, SchemaError, reason_of
+from swx.io.atomic import make_folder
 
 log = logging.getLogger(__name__)
 _CHECKED: set[str] = set()  # URLs found at the head revision in this process
@@ -115,22 +119,52 @@ def _check_revision(engine: Engine, revision: str) -> None:
                          f"of {', '.join(reversed(known))})")
 
 
+@contextlib.contextmanager
+def _migrating(engine: Engine) -> Iterator[Config]:
+    """The Alembic configuration that runs a migration of `engine`. On an SQLite file, one whose every transaction is `BEGIN
+    IMMEDIATE` with the driver's own transaction handling off: the whole upgrade, DDL included, is one
+    transaction that holds the write lock from its start. A killed upgrade then leaves the database as
+    it was (never tables without a revision), and a second upgrade started meanwhile waits, then finds
+    the database at its revision. (pysqlite commits before DDL unless told so: SQLAlchemy's recipe.)"""
+    if sqlite_file(engine.url) is None:  # PostgreSQL runs DDL in its transaction already
+        yield alembic_config(engine)
+        return
+    migrating = make_engine(engine.url.render_as_string(hide_password=False), poolclass=NullPool)
+
+    @event.listens_for(migrating, "connect")
+    def _no_driver_transactions(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(migrating, "begin")
+    def _begin_immediate(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    cfg = alembic_config(migrating)
+    cfg.attributes["transactional_ddl"] = True  # alembic's SQLite default is False: a commit per step
+    try:
+        yield cfg
+    finally:
+        migrating.dispose()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create (an SQLite file: with its folder) or migrate the database to `revision`."""
     _check_revision(engine, revision)
     _CHECKED.discard(_key(engine))
     if (missing := missing_sqlite_file(engine)) is not None:
-        missing.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(missing.parent)
     else:
         _check_known(engine, current_revision(engine))
-    command.upgrade(alembic_config(engine), revision)
+    with _migrating(engine) as cfg:
+        command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     _check_revision(engine, revision)
     _CHECKED.discard(_key(engine))
     _check_known(engine, current_revision(engine))
-    command.downgrade(alembic_config(engine), revision)
+    with _migrating(engine) as cfg:
+        command.downgrade(cfg, revision)
 
 
 def current_revision(engine: Engine) -> str | None:

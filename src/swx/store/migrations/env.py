@@ -14,8 +14,10 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
+        # transactional_ddl: set by swx.store.db for SQLite, whose DDL it runs in one transaction
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                          transactional_ddl=config.attributes.get("transactional_ddl"))
         with context.begin_transaction():
             context.run_migrations()
 
