@@ -82,6 +82,12 @@ def test_registry_versions_parents_and_checksums(setup):
         registry.load(v1)
     with pytest.raises(RegistryError):
         registry.get("A40", "cnn", 99)
+    v1.path.unlink()
+    with pytest.raises(RegistryError, match=r"checkpoint .* of A40 cnn v1 is missing"):
+        registry.load(v1)
+    v1.path.mkdir()  # a fifth round: a folder in the checkpoint's place was called "missing"
+    with pytest.raises(RegistryError, match=r"checkpoint .* of A40 cnn v1 is a folder: expected the model file"):
+        registry.load(v1)
 
 
 def test_daily_update_accepts_a_good_update_and_links_it(setup):

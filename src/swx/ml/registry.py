@@ -110,6 +110,10 @@ class ModelRegistry:
         versions stay in memory for the next stage (the daily forecast loads every active model every
         day) while their file is the same one (inode, size, mtime): a changed file is read and checked again."""
         path = data_path(v.path, self.data_dir)
+        if path.exists() and not path.is_file():  # a folder (or a device) where the checkpoint was
+            raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} is "
+                                f"{'a folder' if path.is_dir() else 'not a regular file'}: expected the model file "
+                                "(restore it from a backup, or retrain)")
         try:
             if not path.is_file():
                 raise FileNotFoundError(path)

@@ -413,8 +413,7 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
 def _record_failed(ctx: Context, days: list[_Day], exc: BaseException, flow_run_id: str) -> None:
     """What every run of a chunk shares failed before any run row was written: each day gets its run,
     failed with the reason, so monitoring sees the failure instead of the last good run."""
-    log.error("forecasts for %s .. %s failed before publishing: %s", days[0].target_day, days[-1].target_day,
-              reason_of(exc))
+    recorded = []
     with contextlib.suppress(Exception):  # the database itself may be what failed: the error is raised anyway
         for d in days:
             issue = pd.Timestamp(d.latest, tz="UTC") + pd.Timedelta(days=1) - STEP
@@ -422,6 +421,10 @@ def _record_failed(ctx: Context, days: list[_Day], exc: BaseException, flow_run_
                                flow_run_id=flow_run_id, code_version=code_version(),
                                settings_hash=settings_hash(ctx.settings), data_source=ctx.centre)
             finish_run(ctx.engine, run_id, status="failed", reason=reason_of(exc))
+            recorded.append(str(run_id))
+    # the reason itself is the raised error's, printed once by whoever catches it (the CLI's error line)
+    log.warning("forecasts for %s .. %s failed before publishing: %s", days[0].target_day, days[-1].target_day,
+                f"recorded as failed run(s) {', '.join(recorded)}" if recorded else "no run could be recorded")
 
 
 def _chunk_inputs(ctx: Context, days: list[_Day], lead_in: list[_Day], architectures: list[str] | None,
