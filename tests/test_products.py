@@ -83,3 +83,35 @@ def test_ionex_description_breaks_between_words(product):
     assert len(records) > 1 and all(len(r) <= 60 for r in records)
     assert "FORECAST (not an observation)" in text and "1-sigma forecast uncertainty." in text
     assert not any(r.endswith(("SIMU", "FORE", "obser")) for r in records)
+
+
+def test_the_products_say_who_publishes_them_under_which_licence_and_whom_to_ask(tmp_path, monkeypatch, product):
+    """The netCDF carried a placeholder `institution` and no licence or contact; now both products
+    carry the site's settings, and a site that set none says so."""
+    from swx.config import get_settings
+    from swx.errors import SettingsError
+    from swx.products import attribution
+
+    ds, nc, ionex = product  # made without settings: the defaults say the site is not configured
+    with xr.open_dataset(nc) as f:
+        assert "site not configured" in f.attrs["institution"] and f.attrs["license"].startswith("CC-BY-4.0; ")
+        assert "GFZ Potsdam (CC BY 4.0)" in f.attrs["license"] and "none configured" in f.attrs["contact"]
+    monkeypatch.setenv("SWX_PRODUCT_INSTITUTION", "Space Weather Center, Example University")
+    monkeypatch.setenv("SWX_PRODUCT_LICENSE", "CC-BY-4.0")
+    monkeypatch.setenv("SWX_PRODUCT_CONTACT", "ops@example.org")
+    get_settings.cache_clear()
+    site = forecast_dataset(ds[["tec", "tec_sigma"]], reference=None, issue_time=dt.datetime(2020, 1, 9, tzinfo=dt.UTC),
+                            method="residual", source="esa", publisher=attribution(get_settings()))
+    nc2, ionex2 = write_products(site, tmp_path, dt.date(2020, 1, 9), "residual")
+    with xr.open_dataset(nc2) as f:
+        assert f.attrs["institution"] == "Space Weather Center, Example University"
+        assert f.attrs["contact"] == "ops@example.org"
+    header = Path(ionex2).read_text().split("END OF HEADER")[0]
+    comments = " ".join(ln[:60].strip() for ln in header.splitlines() if ln[60:].strip() == "COMMENT")
+    assert "Institution: Space Weather Center, Example University" in comments
+    assert "Contact: ops@example.org" in comments and "License: CC-BY-4.0" in comments
+    read_ionex(ionex2)  # still a strict, valid IONEX file
+    monkeypatch.setenv("SWX_PRODUCT_CONTACT", "ops@example.org\nEND OF HEADER")
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError, match="SWX_PRODUCT_CONTACT holds a line break"):
+        get_settings()

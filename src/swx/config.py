@@ -279,6 +279,16 @@ class Settings(BaseSettings):
     http_retries: int = Field(4, ge=0, description="Retries after the first attempt, on timeouts and 5xx")
     http_backoff_s: float = Field(2.0, ge=0, le=600, allow_inf_nan=False, description="Base of the exponential backoff (with jitter)")
 
+    product_institution: str = Field(
+        "swx (site not configured: set SWX_PRODUCT_INSTITUTION)", min_length=1, max_length=120,
+        description="Who publishes the products: the netCDF `institution` and an IONEX COMMENT")
+    product_license: str = Field(
+        "CC-BY-4.0", min_length=1, max_length=120,
+        description="Licence of the products (netCDF `license`, IONEX COMMENT)")
+    product_contact: str = Field(
+        "", max_length=120, description="Where users reach the publisher (an e-mail or URL; netCDF `contact`, "
+                                        "IONEX COMMENT); empty: the products say no contact is configured")
+
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

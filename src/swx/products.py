@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from swx import __version__
+from swx.config import Settings
 from swx.io.atomic import atomic_path
 from swx.io.ionex import write_ionex
 from swx.io.ionex.header import SHELL_HEIGHT_KM
@@ -32,10 +33,25 @@ def ionex_name(target_day: dt.date, interval_s: int) -> str:
     return f"{PRODUCT_CENTRE}0OPSPRD_{target_day:%Y%j}0000_01D_{span}_GIM.INX"
 
 
+#: The inputs' terms, said in every product beside its own licence.
+INPUT_TERMS = ("inputs: the analysis centre's GIMs under its terms; Kp, ap and F10.7 from GFZ Potsdam "
+               "(CC BY 4.0)")
+
+
+def attribution(settings: Settings | None = None) -> dict[str, str]:
+    """Who publishes the products, under which licence, and the contact: from the settings (None: the
+    settings' defaults, which say the site is not configured)."""
+    def value(name: str) -> str:
+        return getattr(settings, name) if settings is not None else Settings.model_fields[name].default
+
+    return {"institution": value("product_institution"), "license": f"{value('product_license')}; {INPUT_TERMS}",
+            "contact": value("product_contact") or "none configured (SWX_PRODUCT_CONTACT)"}
+
+
 def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issue_time: dt.datetime,
                      method: str, source: str, run_id: int | None = None, architecture: str = "",
-                     simulated: bool = False) -> xr.Dataset:
-    """The CF dataset of a global forecast (dims time, lat, lon)."""
+                     simulated: bool = False, publisher: dict[str, str] | None = None) -> xr.Dataset:
+    """The CF dataset of a global forecast (dims time, lat, lon); `publisher`: `attribution(settings)`."""
     tec = forecast["tec"].astype(np.float32)
     data = {
         "tec": tec.assign_attrs(long_name="vertical total electron content, 24 h forecast", units="TECU",
@@ -80,7 +96,7 @@ def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issu
     what = "SIMULATED input maps (demo)" if simulated else f"{source.upper()} GIMs"
     ds.attrs.update(
         Conventions="CF-1.8", title="swx 24 h vTEC forecast",
-        institution="swx operational space-weather forecasting",
+        **(publisher or attribution()),
         source=f"swx {code_version()}: station forecasts ({architecture or 'station models'}) extended by the "
                f"'{method}' method from {what}",
         history=f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} created by swx {code_version()}",
@@ -120,9 +136,10 @@ def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
             f"extension method {ds.attrs.get('extension_method', '?')}, from {ds.attrs.get('input_source', '?')} "
             "maps" + (" (SIMULATED demo input)" if ds.attrs.get("simulated") else "")
             + ". RMS maps hold the 1-sigma forecast uncertainty.")
+    said = [f"{key.capitalize()}: {ds.attrs[key]}" for key in ("institution", "license", "contact") if key in ds.attrs]
     return write_ionex(out, path, centre=PRODUCT_CENTRE, program=f"swx {__version__}", run_by="SWX",
                        description=desc, exponent=-1, mapping_function="NONE",
-                       comments=["Forecast product of the swx system"])
+                       comments=["Forecast product of the swx system", *said])
 
 
 def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: str) -> tuple[Path, Path]:

@@ -25,7 +25,7 @@ from swx.ml.registry import ModelRegistry, predict_point_in_time
 from swx.pipeline.context import Context, archived_maps, context, observations_of, station_history
 from swx.pipeline.global_map import MAP_WEIGHT_COLUMNS, publish_map
 from swx.pipeline.nodes import forecast_nodes
-from swx.products import forecast_dataset, write_products
+from swx.products import attribution, forecast_dataset, write_products
 from swx.provenance import code_version, input_records, settings_hash
 from swx.science.blend import (
     BASELINES,
@@ -617,7 +617,7 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
                 grid = extend(prior, values, method).assign_attrs(map_model="stations")
             ds = forecast_dataset(grid, reference=ref, issue_time=issue_time.to_pydatetime(), method=method,
                                   source=ctx.centre, run_id=run_id, architecture=primary,
-                                  simulated=ctx.centre == SIMULATED_CENTRE)
+                                  simulated=ctx.centre == SIMULATED_CENTRE, publisher=attribution(s))
             nc, ionex = write_products(ds, s.data_dir, target_day, method)
             products[method] = (nc, ionex)
             rows += [dict(run_id=run_id, valid_time=pd.Timestamp(t, tz="UTC").to_pydatetime(), method=method,
