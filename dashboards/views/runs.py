@@ -7,6 +7,16 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards.common import csv_download, no_runs, page, provenance, registry, runs
+from swx.store import queries as q
+
+#: The run table's columns shown by default (the rest on request and in the CSV): what an operator
+#: reads first, each sized so that no column is cut off at 1280 px.
+RUN_COLUMNS = ["id", "target_day", "issue_time", "status", "reason", "data_source"]
+PROVENANCE_COLUMNS = ["flow_run_id", "code_version", "settings_hash", "created_at", "finished_at"]
+
+
+def _text(label: str, width: str = "medium", help: str | None = None):
+    return st.column_config.TextColumn(label, width=width, help=help)
 
 
 def render() -> None:
@@ -17,7 +27,19 @@ def render() -> None:
         no_runs()
         return
     st.subheader("Runs")
-    st.dataframe(r, hide_index=True)
+    more = st.toggle("Show each run's provenance columns (flow run, code version, settings hash, times)")
+    shown = r[RUN_COLUMNS + (PROVENANCE_COLUMNS if more else [])]
+    st.dataframe(shown, hide_index=True, width="stretch", column_config={
+        "id": st.column_config.NumberColumn("run", width="small"),
+        "target_day": st.column_config.DateColumn("forecast for", width="small"),
+        "issue_time": st.column_config.DatetimeColumn("issued (UTC)", format="YYYY-MM-DD HH:mm", width="small"),
+        "status": _text("status", "small"),
+        "reason": _text("why degraded or failed", "large", "Every reason the run is not ok; hover a cell to read "
+                        "it whole"),
+        "data_source": _text("maps", "small", "The GIM centre the run's inputs came from (sim: simulated)"),
+        "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "finished_at": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    })
     csv_download(r, "runs")
 
     labels = {int(x.id): f"run {x.id}: forecast for {x.target_day}, issued {x.issue_time:%Y-%m-%d %H:%M} UTC "
@@ -29,10 +51,17 @@ def render() -> None:
                 f"`{run['settings_hash'] or '—'}` · **Prefect flow run** `{run['flow_run_id'] or '—'}`")
     models, inputs = prov["models"], prov["inputs"]
     st.markdown(f"**Model versions** ({len(models)})")
-    st.dataframe(models, hide_index=True)
+    st.dataframe(models, hide_index=True, width="stretch", column_config={
+        "checkpoint_sha256": _text("checkpoint sha256", "medium"),
+        "val_rmse": st.column_config.NumberColumn("validation RMSE (TECU)", format="%.2f"),
+        "created_at": st.column_config.DatetimeColumn("trained (UTC)", format="YYYY-MM-DD HH:mm")})
     csv_download(models, f"run-{run_id}-models")
-    st.markdown(f"**Input files** ({len(inputs)}; sha256 of each file as the run read it)")
-    st.dataframe(inputs, hide_index=True)
+    st.markdown(f"**Input files** ({len(inputs)}; sha256 of each file as the run read it"
+                + ("; the maps are SIMULATED" if run.get("data_source") == q.SIMULATED_CENTRE else "") + ")")
+    st.dataframe(inputs, hide_index=True, width="stretch", column_config={
+        "level": _text("level", "small", "final, rapid or predicted as the centre published it; simulated for the "
+                       "demo's maps"),
+        "sha256": _text("sha256", "medium"), "path": _text("path", "medium")})
     csv_download(inputs, f"run-{run_id}-inputs")
 
     st.subheader("Model registry (active versions and the latest others)")
@@ -40,7 +69,11 @@ def render() -> None:
     status = st.multiselect("Status", sorted(reg.status.unique()), default=sorted(reg.status.unique()))
     shown = reg[reg.status.isin(status)]
     st.dataframe(shown[["station", "architecture", "version", "status", "reason", "val_rmse", "created_at",
-                        "checkpoint_sha256"]], hide_index=True)
+                        "checkpoint_sha256"]], hide_index=True, width="stretch", column_config={
+        "reason": _text("why", "large"), "val_rmse": st.column_config.NumberColumn("validation RMSE (TECU)",
+                                                                                   format="%.2f"),
+        "created_at": st.column_config.DatetimeColumn("trained (UTC)", format="YYYY-MM-DD HH:mm"),
+        "checkpoint_sha256": _text("checkpoint sha256", "medium")})
     csv_download(shown, "models")
 
 

@@ -307,6 +307,13 @@ def test_runs_page_provenance(seeded):
     models, inputs = at.dataframe[1].value, at.dataframe[2].value
     assert len(models) == 18 and set(models.architecture) == {"cnn"}
     assert (inputs.kind == "GIM").sum() > 30 and inputs.sha256.str.len().eq(64).all()
+    # the seeded site runs on simulated maps: none of them is called a centre's "final"
+    assert set(inputs.level[inputs.kind == "GIM"]) == {"simulated"}
+    assert any("the maps are SIMULATED" in m.value for m in at.markdown)
+    # the run table shows what an operator reads first; the provenance columns on request
+    assert list(runs.columns) == ["id", "target_day", "issue_time", "status", "reason", "data_source"]
+    at.toggle[0].set_value(True).run()
+    assert {"code_version", "settings_hash", "finished_at"} <= set(at.dataframe[0].value.columns)
     registry = at.dataframe[3].value
     assert len(registry) == len(q.model_registry(engine))
 

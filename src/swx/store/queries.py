@@ -530,10 +530,14 @@ def run_provenance(engine: Engine, run_id: int) -> dict[str, Any]:
                               .where(rm.run_id == run_id).order_by(mv.architecture, m.Station.code)).all()
         inputs = conn.execute(select(ri.kind, ri.name, ri.day, ri.level, ri.sha256, ri.path)
                               .where(ri.run_id == run_id).order_by(ri.kind, ri.day, ri.name)).all()
-    return dict(run=dict(row._mapping),
+    run = dict(row._mapping)
+    inputs = _frame(inputs, ["kind", "name", "day", "level", "sha256", "path"])
+    if run.get("data_source") == SIMULATED_CENTRE and not inputs.empty:  # a simulated map is no centre's final
+        inputs.loc[inputs["kind"] == "GIM", "level"] = "simulated"
+    return dict(run=run,
                 models=_frame(models, ["station", "architecture", "version", "status", "val_rmse",
                                        "checkpoint_sha256", "created_at"], ("created_at",)),
-                inputs=_frame(inputs, ["kind", "name", "day", "level", "sha256", "path"]))
+                inputs=inputs)
 
 
 def counts(engine: Engine) -> dict[str, int]:
