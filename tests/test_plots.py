@@ -42,3 +42,16 @@ def test_a_field_without_values_is_drawn_empty_with_why_and_no_warning(tmp_path)
                          empty={"ΔTEC vs 27-day median": "no ΔTEC: too few days"})
     assert path.stat().st_size > 10_000
     assert "no ΔTEC: too few days" in seen and "swx forecast — SIMULATED data" in seen
+
+
+@pytest.mark.parametrize("n, columns", [(2, 2), (4, 2), (5, 3), (6, 3)])
+def test_many_panels_make_a_grid_not_a_strip(tmp_path, n, columns):
+    """The Global map page's "All panels" figure was a 1460 x 238 strip, shown ~180 px tall."""
+    from PIL import Image
+
+    tec = make_gim().tec.isel(time=6)
+    path = plot_maps({f"panel {i}": tec for i in range(n)}, tmp_path / "p.png", "title")
+    width, height = Image.open(path).size
+    rows = -(-n // columns)
+    assert width == pytest.approx(5.2 * columns * 90, abs=2) and height == pytest.approx(3.4 * rows * 90, abs=2)
+    assert width / height < 3.5  # readable when shown at the page's width

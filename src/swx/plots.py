@@ -34,12 +34,18 @@ def _panel_kind(label: str, field: xr.DataArray) -> str:
 
 def plot_maps(panels: dict[str, xr.DataArray], path: str | Path, title: str, *, units: str = "TECU",
               vmax: float | None = None, empty: dict[str, str] | None = None) -> Path:
-    """A row of lat/lon maps with coastlines, saved atomically as PNG. vTEC fields share one colour
+    """Lat/lon maps with coastlines (a row of up to three, a grid of two or three columns beyond),
+    saved atomically as PNG. vTEC fields share one colour
     scale from 0; a 1-sigma field has its own (magma, from 0); fields with negative values (ΔTEC, errors)
     a diverging scale of their own. A field without a value is drawn empty with why (`empty[label]`,
     else "no values"), not left blank."""
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.4), constrained_layout=True, squeeze=False)
+    ncols = n if n <= 3 else 2 if n == 4 else 3  # a grid, not a strip too wide to read when shown
+    nrows = -(-n // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), constrained_layout=True, squeeze=False)
+    for ax in grid.ravel()[n:]:
+        ax.set_visible(False)
+    axes = [grid.ravel()[:n]]
     kinds = {k: _panel_kind(k, p) for k, p in panels.items()}
     have = {k: bool(np.isfinite(p.values).any()) for k, p in panels.items()}
     plain = [p for k, p in panels.items() if kinds[k] == "tec" and have[k]]
@@ -68,7 +74,8 @@ def plot_maps(panels: dict[str, xr.DataArray], path: str | Path, title: str, *, 
         ax.set_xlabel("longitude (°E)")
         ax.set_xticks(range(-180, 181, 60))
         ax.set_yticks(range(-90, 91, 30))
-    axes[0][0].set_ylabel("latitude (°N)")
+    for row in grid:
+        row[0].set_ylabel("latitude (°N)")
     if shared is not None:
         fig.colorbar(shared, ax=[a for a, k in zip(axes[0], panels) if kinds[k] == "tec" and have[k]], label=units,
                      shrink=0.9)
