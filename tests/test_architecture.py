@@ -68,3 +68,19 @@ def test_the_cli_starts_without_torch_prefect_or_matplotlib():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_user_docs_hold_no_development_history():
+    """README and docs/ are written for users and operators: no issue numbers, sessions or commit ids
+    (the history is CHANGELOG.md's)."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md")), *sorted(root.glob("*/README.md"))]
+    rules = {"an issue number": re.compile(r"\bissues? \d+\b", re.IGNORECASE),
+             "a session": re.compile(r"\b(this|earlier|last|next) session\b|\bsession.s device", re.IGNORECASE),
+             "a commit id": re.compile(r"\(\d{4}-\d\d-\d\d, [0-9a-f]{7,}\)|\bcommit [0-9a-f]{7,}\b")}
+    found = [f"{page.relative_to(root)}:{n}: {what}" for page in pages
+             for n, line in enumerate(page.read_text().splitlines(), start=1)
+             for what, rule in rules.items() if rule.search(line)]
+    assert not found, found
