@@ -358,3 +358,25 @@ def assert_ok_after_the_first(runs) -> None:
     assert first["status"] == "degraded" and first["reason"] == NOTHING_VERIFIED + (
         ": the blend's weights are equal, not learnt (they are once the first forecasts are verified)"), first["reason"]
     assert set(later["status"]) <= {"ok"}, later[["issue_time", "status", "reason"]].to_string()
+
+
+def cf_findings(path) -> list[str]:
+    """Every finding of the IOOS compliance checker's strict CF-1.8 check of a netCDF file (offline:
+    its standard-name table is packaged), as "section: message" lines; [] for a clean file."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from compliance_checker.runner import CheckSuite, ComplianceChecker
+
+    CheckSuite.load_all_available_checkers()
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "cf.json"
+        ComplianceChecker.run_checker(str(path), ["cf:1.8"], verbose=0, criteria="strict",
+                                      output_filename=str(report), output_format="json")
+        result = json.loads(report.read_text())["cf:1.8"]
+    findings = [f"{check['name']}: {msg}" for level in ("high_priorities", "medium_priorities", "low_priorities")
+                for check in result[level] for msg in check["msgs"]]
+    if not findings:
+        assert result["scored_points"] == result["possible_points"] > 100, result["scored_points"]
+    return findings

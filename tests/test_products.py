@@ -115,3 +115,13 @@ def test_the_products_say_who_publishes_them_under_which_licence_and_whom_to_ask
     get_settings.cache_clear()
     with pytest.raises(SettingsError, match="SWX_PRODUCT_CONTACT holds a line break"):
         get_settings()
+
+
+def test_the_netcdf_product_passes_the_cf_checker(product):
+    """The products are held to CF-1.8 by the IOOS compliance checker (offline: its standard-name
+    table is packaged): no finding of any priority (the published node map: tests/pipeline/
+    test_global_map.py)."""
+    from tests.helpers import cf_findings
+
+    _, nc, _ = product
+    assert cf_findings(nc) == []

@@ -117,13 +117,14 @@ NETCDF_COMPLEVEL = 1
 def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
     """netCDF4 with compressed variables and time in CF units, written to a temp file then renamed."""
     enc = {v: {"zlib": True, "complevel": NETCDF_COMPLEVEL} for v in ds.data_vars}
-    enc["time"] = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "standard", "dtype": "int64"}
+    # CF-1.8 has no 64-bit integers: whole minutes since 1970 in 32 bits reach the year 6053
+    enc["time"] = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian", "dtype": "int32"}
     for c in ("lat", "lon", "forecast_period"):  # coordinates have no fill value (CF)
         if c in ds.coords:
             enc[c] = {"_FillValue": None}
     if "forecast_reference_time" in ds.coords:
-        enc["forecast_reference_time"] = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "standard",
-                                          "dtype": "int64"}
+        enc["forecast_reference_time"] = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
+                                          "dtype": "int32"}
     with atomic_path(Path(path)) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
     return Path(path)

@@ -23,7 +23,7 @@ from swx.pipeline.update import update_nodes
 from swx.pipeline.verify import AWAY_REGION, verify_maps
 from swx.science.map_blend import MEMBERS, PRIOR_MEMBER
 from swx.store import queries as q
-from tests.helpers import NOTHING_VERIFIED, node_map_site
+from tests.helpers import NOTHING_VERIFIED, cf_findings, node_map_site
 
 
 @pytest.fixture
@@ -54,6 +54,8 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx, monkeypatch):
         with xr.open_dataset(nc) as f:
             f = f.load()
         assert f.attrs["map_model"] == "nodes" and list(f["member"].values) == list(MEMBERS)
+        if k == len(runs) - 1:  # the published map, members and all, is CF-1.8 to the checker
+            assert cf_findings(nc) == []
         # point in time: the newest model trained on the maps before the issue day
         assert f.attrs["map_node_model_train_end"] == ("2015-03-09" if k < 3 else "2015-03-12")
         # the network shared by the nodes, point in time too; its forecast is averaged into the node map
