@@ -79,7 +79,7 @@ def render() -> None:
         base = pers.iloc[0].rmse_area if len(pers) else None
         skill = 1 - m.rmse_area / base if base is not None and pd.notna(base) and base > 0 else None
         c[0].metric("RMSE, cos-latitude weighted (TECU)", f"{m.rmse_area:.2f}",
-                    f"{-skill:+.0%} vs persistence map" if skill is not None else None, delta_color="inverse")
+                    f"{-skill:+.1%} vs persistence map" if skill is not None else None, delta_color="inverse")
         c[1].metric("68 % band holds", f"{m.coverage68:.0%}" if pd.notna(m.coverage68) else "—")
         c[2].metric("95 % band holds", f"{m.coverage95:.0%}" if pd.notna(m.coverage95) else "—")
         c[3].metric("CRPS (TECU)", f"{m.crps:.2f}" if pd.notna(m.crps) else "—")

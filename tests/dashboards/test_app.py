@@ -222,6 +222,40 @@ def test_skill_page_groups_and_trend(seeded):
     assert len(at.dataframe) == 2  # with the global-map verification table
 
 
+def test_the_map_figures_agree_on_the_skill_page_status_and_the_main_jobs_summary(seeded):
+    """What the map scored is one figure wherever it is shown: the Skill page's map table, `swx status`
+    (the published maps over the days before the latest run) and the main job's summary all pool the
+    same stored rows by the one rule (`pooled_map_skill`) and print the same RMSE and skill."""
+    import re
+
+    from swx.pipeline.report import skill_summary
+    from swx.pipeline.status import run_status, summary_lines
+
+    settings, info = seeded
+    engine = engine_from_settings(settings)
+    at = _app("views/skill.py")
+    assert not at.exception
+    page = next(d.value for d in at.dataframe if "persistence map RMSE" in d.value.columns)
+    doc, _ = run_status(settings, max_age_h=1e9)
+    status_lines = summary_lines(doc)
+    recent = doc["map_skill_recent"]
+    published = [m for m in recent if m != "map:persistence"]
+    assert published, recent
+    targets = q.runs(engine)["target_day"]
+    summary = skill_summary(engine, min(targets), max(targets))
+    globe = page.xs("global", level="region")
+    for model in published:
+        shown = globe.loc[model]
+        assert round(float(shown["RMSE (TECU)"]), 3) == recent[model]["rmse"], (model, shown, recent)
+        assert round(float(shown["skill vs persistence map"]), 3) == recent[model]["skill_vs_persistence"]
+        line = next(ln for ln in summary.splitlines() if ln.strip().startswith(model.removeprefix("map:"))
+                    or ln.strip().startswith(model))
+        rmse, skill = f"{recent[model]['rmse']:.2f}", f"{recent[model]['skill_vs_persistence']:+.1%}"
+        said = f"{rmse} ({skill})"
+        assert re.search(rf"\b{re.escape(rmse)}\s+\({re.escape(skill)}\)", line), (line, said)  # a table cell
+        assert f"{model} {said}" in "\n".join(status_lines)
+
+
 def test_skill_page_names_the_rival_scored_beside_swx(seeded):
     """CODE's 1-day prediction, scored in a run's windows (here copied from the CNN's rows: the simulated
     demo has no rival), is shown beside swx's models and named."""

@@ -45,8 +45,7 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
         return {"status": "none", "healthy": False, "verdict": "unhealthy", "reasons": verdict["reasons"],
                 "problem": verdict["reasons"][0]}, False
     rid = run["id"]
-    ran_at = run.get("finished_at") or run["created_at"]
-    age_h = (now - ran_at).total_seconds() / 3600.0
+    ran_at, age_h = verdict["ran_at"], verdict["age_hours"]
     doc: dict[str, Any] = {
         "run_id": rid, "issue_time": _iso(run["issue_time"]), "target_day": _iso(run["target_day"]),
         "status": run["status"], "degraded": bool(run["degraded"]), "reason": run["reason"],
@@ -97,12 +96,14 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     if doc["active_models"]:
         lines.append("  active models: " + ", ".join(f"{a} ({v['stations']} stations, newest v{v['latest_version']})"
                                                      for a, v in sorted(doc["active_models"].items())))
-    for label, scores in (("station skill, last days", doc["station_skill"]), ("map of this run", doc["map_skill"]),
-                          (f"maps, last {RECENT_DAYS} days", doc["map_skill_recent"])):
+    # skill as the main job's summary prints it: stations in whole percent, maps to a tenth
+    for label, scores, pct in (("station skill, last days", doc["station_skill"], "+.0%"),
+                               ("map of this run", doc["map_skill"], "+.1%"),
+                               (f"maps, last {RECENT_DAYS} days", doc["map_skill_recent"], "+.1%")):
         if scores:
             lines.append(f"  {label} (RMSE TECU, vs persistence): " + ", ".join(
                 f"{m} {v['rmse']:.2f}" + ("" if v["skill_vs_persistence"] is None or m.endswith("persistence")
-                                          else f" ({v['skill_vs_persistence']:+.0%})")
+                                          else f" ({v['skill_vs_persistence']:{pct}})")
                 for m, v in sorted(scores.items(), key=lambda kv: kv[1]["rmse"])))
     stuck = doc.get("rapid_days_past_upgrade") or []
     if stuck:

@@ -670,7 +670,8 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
     (trustworthy), "degraded" (published, but not to be trusted as it stands: each reason), or
     "unhealthy" (none, failed, unfinished, or older than `max_age_h`). A run is degraded by what it
     recorded (maps carried forward, models that learnt from other data, no 27-day median, a blend not
-    yet learnt) and by the newest verified map being worse than the persistence map."""
+    yet learnt) and by the newest verified map being worse than the persistence map. With the verdict:
+    when the run finished (`ran_at`) and its age in hours (`age_hours`), the one reckoning of both."""
     if run is None:
         return {"verdict": "unhealthy", "reasons": ["no forecast run yet: run `make run` or the daily flow"],
                 "simulated": False, "last_verified": None}
@@ -689,13 +690,14 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
                         "check the clocks of the machines that run swx")
     last = last_verified(engine, run["target_day"], method)
     if problems:
-        return {"verdict": "unhealthy", "reasons": problems, "simulated": simulated, "last_verified": last}
+        return {"verdict": "unhealthy", "reasons": problems, "simulated": simulated, "last_verified": last,
+                "ran_at": ran_at, "age_hours": age_h}
     reasons = [r for r in (run["reason"] or "").split("; ") if r] if run["degraded"] else []
     if last is not None and last["map_skill"] is not None and last["map_skill"] < 0:
         reasons.append(f"the newest verified map ({last['day']}) was worse than the persistence map "
                        f"({last['map_rmse']:.2f} vs {last['map_persistence_rmse']:.2f} TECU)")
     return {"verdict": "degraded" if reasons else "ok", "reasons": reasons, "simulated": simulated,
-            "last_verified": last}
+            "last_verified": last, "ran_at": ran_at, "age_hours": age_h}
 
 
 # ------------------------------------------------------------------ what the dashboard draws from query results
