@@ -143,6 +143,10 @@ MAP_FIELDS = {"vtec": ("forecast vTEC (TECU)", "viridis", False, (0.0, 100.0)),
               "error": ("error: forecast − GIM (TECU)", "redblue", True, (-30.0, 30.0))}
 
 
+#: How much larger than the grid step a map cell is drawn (neighbours overlap by this fraction)
+CELL_OVERLAP = 1.1
+
+
 def global_map(grid: pd.DataFrame, coast: pd.DataFrame, field: str, title: str, *, auto_scale: bool = False,
                height: int = 520, subtitle: str = "", legend: str = "right") -> alt.LayerChart:
     """One epoch of a global product as grid cells coloured by `field` over coastlines, as wide as the
@@ -151,8 +155,11 @@ def global_map(grid: pd.DataFrame, coast: pd.DataFrame, field: str, title: str, 
     name, scheme, diverging, domain = MAP_FIELDS[field]
     step_lat = float(np.diff(np.unique(grid["lat"])).min()) if grid["lat"].nunique() > 1 else 2.5
     step_lon = float(np.diff(np.unique(grid["lon"])).min()) if grid["lon"].nunique() > 1 else 5.0
-    cells = grid.assign(lat0=grid["lat"] - step_lat / 2, lat1=grid["lat"] + step_lat / 2,
-                        lon0=grid["lon"] - step_lon / 2, lon1=grid["lon"] + step_lon / 2)
+    # each cell a little larger than its step, so neighbours overlap: edge to edge, the browser's
+    # anti-aliasing drew a white grid line between every two cells
+    half_lat, half_lon = step_lat * CELL_OVERLAP / 2, step_lon * CELL_OVERLAP / 2
+    cells = grid.assign(lat0=grid["lat"] - half_lat, lat1=grid["lat"] + half_lat,
+                        lon0=grid["lon"] - half_lon, lon1=grid["lon"] + half_lon)
     fixed = {} if auto_scale else {"domain": list(domain), "clamp": True}
     scale = alt.Scale(scheme=scheme, domainMid=0, reverse=True, **fixed) if diverging else \
         alt.Scale(scheme=scheme, **fixed)
@@ -162,7 +169,7 @@ def global_map(grid: pd.DataFrame, coast: pd.DataFrame, field: str, title: str, 
               axis=alt.Axis(values=list(range(-180, 181, 30))))
     y = alt.Y("lat0:Q", scale=alt.Scale(domain=[-90, 90], nice=False), title="latitude (°N)",
               axis=alt.Axis(values=list(range(-90, 91, 30))))
-    rects = alt.Chart(cells).mark_rect().encode(
+    rects = alt.Chart(cells).mark_rect(clip=True).encode(
         x=x, x2="lon1:Q", y=y, y2="lat1:Q", color=alt.Color(f"{field}:Q", title=name, scale=scale, legend=alt.Legend(orient=legend)), tooltip=tips)
     # coastlines: white over the sequential maps, dark over the diverging ones (white is their zero)
     lines = alt.Chart(coast).mark_line(color="#333333" if diverging else "#ffffff", strokeWidth=0.7,

@@ -120,6 +120,29 @@ def test_every_page_renders_in_chromium(server, chromium, seeded):
     page.close()
 
 
+@pytest.mark.parametrize("width", [1280, 1600])
+def test_the_now_page_answers_at_an_operators_screen_widths(server, chromium, seeded, width):
+    """At 1280 and 1600 px the first screen says what the forecast is, how good and whether to trust it:
+    the SIMULATED banner, the run's verdict, the last verified map against persistence and the map
+    itself, with nothing wider than the window. The screenshots are docs/console-now-*.png's source."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = chromium.new_page(viewport={"width": width, "height": 1000})
+    page.goto(server)
+    _wait_finished(page, "Now")
+    page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length >= 1", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / f"{_tag(seeded)}-now-{width}.png"), full_page=True)
+    first_screen = {"SIMULATED data": page.get_by_text("SIMULATED data").first,
+                    "the verdict": page.get_by_text("forecast for").first,
+                    "the map against persistence": page.get_by_text("Last verified map, RMSE").first}
+    for what, element in first_screen.items():
+        box = element.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 1000, (width, what, box)  # seen without scrolling
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first.bounding_box()
+    assert chart is not None and chart["width"] >= 0.3 * width, (width, chart)  # the map is large (half the page)
+    page.close()
+
+
 def test_a_click_on_the_station_map_picks_the_station(server, chromium, seeded):
     page = chromium.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(f"{server}/stations")
