@@ -1,5 +1,5 @@
 """Now: what is the forecast, how good is it, can I trust it — on one screen. The latest run's verdict
-(by `swx status`'s rule), the storm level (latest Kp, G-scale), how the newest verified forecast did
+(by `swx status`'s rule), the storm level (latest and expected Kp, G-scale), how the newest verified forecast did
 against persistence (map and stations), the published map and its 1-sigma with the products, the
 stations whose blend leans on the baselines, and Global ΔTEC observed and forecast."""
 
@@ -61,16 +61,28 @@ def _scores(last: dict | None) -> None:
 
 def _storm_level(t0: dt.datetime, t1: dt.datetime) -> None:
     k = kp(t0, t1)
-    c = st.columns(2)
+    c = st.columns(3)
     if not len(k) or k["kp"].isna().all():
         c[0].metric("Latest Kp", "—", help="No Kp in the database for these days")
         return
-    last = k.dropna(subset=["kp"]).iloc[-1]
+    known = k.dropna(subset=["kp"])
+    predicted = known[known["status"] == "predicted"]
+    observed = known[known["status"] != "predicted"]
+    last = (observed if len(observed) else known).iloc[-1]
     g = int(last.g_class)
+    c = st.columns(3)
     c[0].metric("Latest Kp" + (" (nowcast)" if last.nowcast else ""), q.kp_label(last.kp),
                 help=f"3-hour interval from {last.time:%Y-%m-%d %H:%M} UTC; status {last.status}"
                      + (": GFZ's definitive value replaces it later" if last.nowcast else ""))
-    c[1].metric("NOAA G-scale", f"G{g}" if g else "below storm level")
+    if len(predicted):
+        peak = predicted.loc[predicted["kp"].idxmax()]
+        c[1].metric("Expected Kp, highest", q.kp_label(peak.kp),
+                    help=f"The highest predicted 3-hourly Kp ({peak.source}) from {predicted.time.min():%Y-%m-%d %H:%M} "
+                         f"to {predicted.time.max():%Y-%m-%d %H:%M} UTC, at {peak.time:%Y-%m-%d %H:%M} UTC")
+    else:
+        c[1].metric("Expected Kp", "—", help="No Kp prediction in the database for these days: CelesTrak's SW "
+                                              "files carry 3-hourly predictions (SWX_KP_SOURCE=celestrak)")
+    c[2].metric("NOAA G-scale", f"G{g}" if g else "below storm level")
     if g:
         st.error(f"Geomagnetic storm: G{g} (latest Kp {q.kp_label(last.kp)}; storm level is Kp 5- and above)")
 

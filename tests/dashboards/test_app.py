@@ -19,6 +19,7 @@ from swx.config import get_settings
 from swx.science.verify import pooled_skill
 from swx.store import queries as q
 from swx.store.db import engine_from_settings
+from swx.store.orm import KpValue as KpValueRow
 from swx.store.orm import StormEvent as StormEventRow
 from swx.store.orm import Verification as VerificationRow
 from swx.store.writes import write_storm_events, write_verification
@@ -110,6 +111,7 @@ def test_now_page(seeded):
     metrics = {m.label: m for m in at.metric}
     last = q.kp_series(engine, dt.datetime(2015, 3, 15, tzinfo=dt.UTC), dt.datetime(2015, 3, 19, tzinfo=dt.UTC))
     assert metrics["Latest Kp"].value == q.kp_label(last.dropna(subset=["kp"]).kp.iloc[-1])  # thirds: "5-"
+    assert metrics["Expected Kp"].value == "—"  # the demo's Kp history holds no prediction: none invented
     verified = verdict["last_verified"]
     assert metrics["Last verified map, RMSE"].value == f"{verified['map_rmse']:.2f} TECU"
     assert metrics["Last verified stations, RMSE"].value == f"{verified['station_rmse']:.2f} TECU"
@@ -118,6 +120,38 @@ def test_now_page(seeded):
     assert {d.label for d in at.get("download_button")} >= {"Download swx_forecast_20150318_residual.nc"}
     assert any("stations run mostly on the baselines" in c.value or "rests mostly on its models" in c.value
                for c in at.caption)
+
+
+def test_the_now_page_shows_the_expected_kp_when_a_prediction_is_held(seeded):
+    """The storm level with the latest and the expected Kp: CelesTrak's predicted 3-hourly values, when
+    the database holds them, are shown apart from the observed ones (the latest Kp stays observed)."""
+    from swx.sources.indices import IndexTables
+    from swx.store.writes import upsert_indices
+
+    settings, _ = seeded
+    if (settings.database_url or "").startswith("postgresql"):
+        pytest.skip("the dashboard's role is read-only there; the SQLite case stores the rows")
+    engine = engine_from_settings(settings)
+    times = pd.date_range("2015-03-18 15:00", periods=3, freq="3h", tz="UTC")  # the target day's last intervals
+    before = q.kp_series(engine, times[0].to_pydatetime(), (times[-1] + pd.Timedelta(hours=3)).to_pydatetime())
+    predicted = pd.DataFrame({"kp": [4.333, 6.0, 5.667], "ap": [32.0, 80.0, 67.0], "status": "predicted",
+                              "source": "celestrak"}, index=times)
+    daily = pd.DataFrame(columns=["Ap", "sn", "f107_obs", "f107_adj", "status", "source"],
+                         index=pd.DatetimeIndex([], tz="UTC"))
+    upsert_indices(engine, IndexTables(predicted, daily))
+    try:
+        at = _app()
+        assert not at.exception
+        metrics = {m.label: m for m in at.metric}
+        assert metrics["Expected Kp, highest"].value == "6o"
+        assert "celestrak" in metrics["Expected Kp, highest"].help and "at 2015-03-18 18:00" in metrics[
+            "Expected Kp, highest"].help
+        assert "2015-03-18 12:00" in metrics["Latest Kp"].help  # the latest *observed* interval
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.delete(KpValueRow).where(KpValueRow.time.in_([t.to_pydatetime() for t in times])))
+        if len(before):
+            upsert_indices(engine, IndexTables(before.set_index("time")[["kp", "ap", "status", "source"]], daily))
 
 
 def test_stations_page_bands_and_map(seeded):
