@@ -63,6 +63,7 @@ def render() -> None:
     if pd.notna(ev.peak_neg_dtec):
         c3.metric("Negative phase: peak Global ΔTEC", f"{ev.peak_neg_dtec:+.2f} TECU",
                   help=f"at {ev.peak_neg_time:%Y-%m-%d %H:%M} UTC")
+    _capture(g, ev)
     for chart in storm_panel(kp(t0, t1), g, per_station, f"Storm of {ev.start:%Y-%m-%d %H:%M} UTC", (t0, t1)):
         st.altair_chart(chart, width="stretch")
     missing = [kind for kind in ("observed", "forecast") if kind not in set(g["kind"])]
@@ -74,6 +75,25 @@ def render() -> None:
                    + (": no forecast ran for these days." if missing[0] == "forecast" else "."))
     if top:
         st.markdown("**Most affected stations** (largest |ΔTEC| in the event, strongest first): " + ", ".join(top))
+
+
+def _capture(g: pd.DataFrame, ev: pd.Series) -> None:
+    """The forecast's storm response measured, not only drawn: its value at the observed peak and its
+    RMSE over the event beside forecasting no response."""
+    series = {kind: g[g["kind"] == kind].set_index("time")["global_dtec"] for kind in ("observed", "forecast")}
+    cap = q.forecast_capture(series["observed"], series["forecast"], ev.start, ev.end)
+    if cap is None:
+        return
+    c1, c2 = st.columns(2)
+    c1.metric(f"Forecast Global ΔTEC at the observed {cap.phase} peak", f"{cap.forecast_at_peak:+.1f} TECU",
+              f"{cap.forecast_at_peak - cap.observed_peak:+.1f} TECU vs observed {cap.observed_peak:+.1f}",
+              delta_color="off", help=f"at {cap.observed_peak_time:%Y-%m-%d %H:%M} UTC, the peak of the larger phase "
+                                      "over the event and its recovery")
+    c2.metric("Forecast Global ΔTEC, RMSE over the event", f"{cap.rmse:.1f} TECU",
+              f"{cap.rmse / cap.rmse_no_response - 1:+.0%} vs no response ({cap.rmse_no_response:.1f})"
+              if cap.rmse_no_response > 0 else None, delta_color="inverse",
+              help=f"{cap.n} times with both observed and forecast ΔTEC; 'no response' forecasts ΔTEC 0 "
+                   "(a quiet ionosphere): below it, the forecast caught some of the storm")
 
 
 render()

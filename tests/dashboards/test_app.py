@@ -334,6 +334,11 @@ def test_storms_page_event_curves(seeded):
     assert "nowcast" in kp and not kp["nowcast"].any() and set(kp["status"]) == {"observed"}
     first = events.iloc[0]
     assert at.metric[0].value == f"G{first.g_class}"
+    # the forecast's storm response measured, not only drawn (the seeded site forecast these days)
+    metrics = {m.label: m for m in at.metric}
+    at_peak = next(m for label, m in metrics.items() if label.startswith("Forecast Global ΔTEC at the observed"))
+    assert at_peak.value.endswith(" TECU") and "vs observed" in at_peak.delta
+    assert "vs no response" in metrics["Forecast Global ΔTEC, RMSE over the event"].delta
     assert len(_charts(at)) == 3  # Kp, Global ΔTEC, the most affected stations' ΔTEC
     assert ", ".join(first.stations) in at.markdown[-1].value
 

@@ -62,3 +62,22 @@ def test_one_storm_level_for_classes_days_and_events():
                                                               "2015-03-18 00:00"], utc=True))
     assert {str(d) for d in storm_days(kp)} == {"2015-03-17"}
     assert [e.g_class for e in detect_storms(kp)] == [1] and STORM_KP == 14 / 3
+
+
+def test_forecast_capture_measures_a_missed_positive_phase():
+    """The Storms page drew the forecast missing the 17 March 2015 positive phase without measuring
+    it: at the observed peak the forecast's value, and its RMSE beside forecasting no response."""
+    import numpy as np
+
+    from swx.science.storms import forecast_capture
+
+    t = pd.date_range("2015-03-17", periods=36, freq="2h", tz="UTC")
+    observed = pd.Series(np.where((t.hour == 14) & (t.day == 17), 12.0, 1.0), index=t)
+    forecast = pd.Series(0.5, index=t[:24])  # it ran for the first two days only
+    cap = forecast_capture(observed, forecast, t[0], t[6])
+    assert cap.phase == "positive" and cap.observed_peak == 12.0 and cap.forecast_at_peak == 0.5
+    # the event (to 12 UT) and its 24 h recovery: 18 two-hourly times with both series
+    assert cap.observed_peak_time == pd.Timestamp("2015-03-17 14:00", tz="UTC") and cap.n == 18
+    assert cap.rmse_no_response == pytest.approx(np.sqrt((12.0 ** 2 + 17 * 1.0) / 18))
+    assert cap.rmse == pytest.approx(np.sqrt((11.5 ** 2 + 17 * 0.25) / 18))
+    assert forecast_capture(observed, forecast.iloc[:0], t[0], t[6]) is None

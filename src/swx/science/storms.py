@@ -99,3 +99,33 @@ def storm_response(events: list[StormEvent], global_dtec: pd.Series, station_dte
                 strength = sw.abs().mean().dropna().sort_values(ascending=False)
                 ev.stations = [str(c) for c in strength.index[:top]]
     return events
+
+
+@dataclass
+class ForecastCapture:
+    """How the forecast Global ΔTEC followed the observed one over an event, at the times both have."""
+
+    n: int
+    rmse: float  # forecast ΔTEC against observed ΔTEC (TECU)
+    rmse_no_response: float  # a forecast of no storm response (ΔTEC 0): the observed ΔTEC's RMS
+    observed_peak: float | None  # the observed phase peak (signed TECU) and the forecast's value then
+    observed_peak_time: pd.Timestamp | None
+    forecast_at_peak: float | None
+    phase: str  # "positive" or "negative": the larger observed phase
+
+
+def forecast_capture(observed: pd.Series, forecast: pd.Series, start: pd.Timestamp, end: pd.Timestamp,
+                     *, recovery: pd.Timedelta = RECOVERY) -> ForecastCapture | None:
+    """Measure what a chart of an event shows by eye: over the event and its recovery, the RMSE of the
+    forecast Global ΔTEC against the observed one beside that of forecasting no response (0), and the
+    forecast's value at the observed peak of the larger phase. None when the two share no time."""
+    both = pd.concat({"obs": observed, "fc": forecast}, axis=1).dropna()
+    both = both[(both.index >= start) & (both.index < end + recovery)]
+    if both.empty:
+        return None
+    err = both["fc"] - both["obs"]
+    pos, neg = both["obs"].max(), both["obs"].min()
+    phase = "positive" if abs(pos) >= abs(neg) else "negative"
+    when = both["obs"].idxmax() if phase == "positive" else both["obs"].idxmin()
+    return ForecastCapture(len(both), float((err ** 2).mean() ** 0.5), float((both["obs"] ** 2).mean() ** 0.5),
+                           float(both["obs"][when]), when, float(both["fc"][when]), phase)
