@@ -915,3 +915,48 @@ def test_a_plot_path_that_cannot_be_a_png_is_refused_before_any_work(command, wh
     from swx.store.queries import latest_run
 
     assert latest_run(engine_from_settings(get_settings())) is None, "nothing ran"
+
+
+def test_relative_revisions_past_the_ends_are_one_line_and_minus_one_can_be_typed(monkeypatch, capsys):
+    """A sixth round: `swx db upgrade +5` at head and `swx db downgrade -- -99` ended in alembic's
+    traceback; `swx db downgrade -1`, the form its own help gives, was "No such option: -1"."""
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade", "+5"])
+    assert code == 2 and "revision '+5'" in out and "the database is at 0008" in out, out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "downgrade", "--", "-99"])
+    assert code == 2 and "revision '-99'" in out and "Traceback" not in out, out
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "downgrade", "-1"])
+    assert code == 0 and "at revision 0007" in out, out
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
+    assert code == 0 and "at revision 0008" in out, out
+
+
+def test_ctrl_c_and_sigterm_end_a_command_in_one_line_with_the_shells_status(monkeypatch, capsys):
+    """A sixth round: Ctrl-C and SIGTERM ended a command with nothing said; now one line and 130 / 143."""
+    import signal
+
+    from swx import cli
+    from swx.pipeline import status as stage
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stage, "run_status", stopped)
+    code, out = run_cli_main(monkeypatch, capsys, ["status"])
+    assert code == 130 and out.strip() == "interrupted (Ctrl-C): what finished is kept; run the command again to do the rest"
+
+    def terminated(*args, **kwargs):
+        cli._terminated(signal.SIGTERM, None)
+
+    monkeypatch.setattr(stage, "run_status", terminated)
+    monkeypatch.setitem(cli._SIGNAL, "name", "Ctrl-C")
+    code, out = run_cli_main(monkeypatch, capsys, ["status"])
+    assert code == 143 and out.strip().startswith("interrupted (SIGTERM)")
+
+
+def test_a_terminal_that_cannot_show_unicode_gets_replacement_characters_not_a_traceback(tmp_path):
+    """A sixth round: PYTHONIOENCODING=ascii made `swx --help` and `swx status` end in UnicodeEncodeError."""
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "SWX_DATA_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "swx.cli", "--help"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "Traceback" not in r.stderr and "Usage" in r.stdout, r.stderr

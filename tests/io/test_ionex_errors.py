@@ -327,3 +327,26 @@ def test_a_header_no_ionosphere_map_can_have_is_refused_in_one_line(label, nth, 
     with pytest.raises(IonexFormatError, match=message) as err:
         parse(_record(line_of(label, nth), content))
     assert "test.20i" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("pad, refused", [(lambda ln: ln + " ", False), (lambda ln: f"{ln:<100}", False),
+                                          (lambda ln: ln + "\t\t", True)], ids=["one-space", "to-100", "two-tabs"])
+def test_trailing_whitespace_after_every_record_is_read_or_named_never_a_traceback(ionex_dir, pad, refused):
+    """A sixth round: trailing spaces or tabs on every line crashed the fast path (numpy's "operands
+    could not be broadcast"). Spaces past a record are read as the file without them; tabs make a
+    value line longer than its fields, named by its line."""
+    import warnings
+
+    from swx.io.ionex import parse_ionex
+
+    original = (ionex_dir / "jplg3190.15i").read_text()
+    padded = "\n".join(pad(ln) for ln in original.splitlines()) + "\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if refused:
+            with pytest.raises(IonexFormatError, match=r"padded.15i, line \d+: value line has"):
+                parse_ionex(padded.encode(), "padded.15i")
+            return
+        got, want = parse_ionex(padded.encode(), "padded.15i"), parse_ionex(original.encode(), "jplg3190.15i")
+    np.testing.assert_array_equal(got.tec.values, want.tec.values)
+    np.testing.assert_array_equal(got.rms.values, want.rms.values)

@@ -448,3 +448,18 @@ def test_a_member_forecasting_what_no_ionosphere_holds_degrades_the_run():
     blend = PublishedBlend(pd.DataFrame(), pd.DataFrame(), {}, {"E000N50": 30, "E000N20": 30})
     [why] = trust_reasons(ctx, dt.date(2015, 3, 12), members, blend)
     assert why.startswith("the ridge forecast reaches 817 TECU at E000N20, above the 400 TECU")
+
+
+def test_a_run_stopped_by_ctrl_c_or_sigterm_is_recorded_failed_not_left_running(trained, monkeypatch):
+    """A sixth round: Ctrl-C or SIGTERM (a scheduler stopping the job) in the middle of a forecast left its
+    run "running" for good; it is recorded failed, saying it was interrupted."""
+    from swx.pipeline import forecast as stage
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stage, "write_dtec", stopped)  # late in the run, after its row and products
+    with pytest.raises(KeyboardInterrupt):
+        forecast(trained, dt.date(2015, 3, 12))
+    run = q.latest_run(trained.engine)
+    assert run["status"] == "failed" and run["reason"] == stage.INTERRUPTED

@@ -62,9 +62,11 @@ GOOD = "W120N50,120W 50N,50,-120,-120,mid,land\n"
     (HEAD + GOOD.replace(",mid,", ",low,"), r"line 3: station W120N50: lat_band low at latitude 50 \(expected mid"),
     (HEAD + GOOD.replace(",50,", ",95,"), r"line 3: station W120N50: lat/lon out of range"),
     (HEAD + GOOD.replace(",50,", ",nan,"), r"line 3: station W120N50: lat/lon out of range"),
+    # a sixth round: the North Pole was taken, then every forecast failed reading it off the maps' grid
+    (HEAD + "POLE,pole,90,0,0,high,ocean\n", r"line 3: station POLE: lat/lon out of range .*-87.5 .. 87.5"),
     (HEAD + GOOD + GOOD, "station code W120N50 twice"),
 ], ids=["empty", "comment-only", "header-only", "lat-abc", "ragged", "empty-code", "path-code", "band", "lat-95",
-        "lat-nan", "twice"])
+        "lat-nan", "pole", "twice"])
 def test_a_catalog_that_cannot_be_right_is_refused_naming_its_line(tmp_path, text, message):
     """A fresh round: an empty catalog, a ragged row and a latitude `abc` ended in pandas tracebacks; an
     empty code was a station `nan`, a path `../../evil code` a station, a band against the latitude

@@ -8,6 +8,8 @@ without loading torch, matplotlib or the database layer.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import traceback
 
@@ -23,6 +25,17 @@ __all__ = ["app", "main"]
 from swx.cli import operations, ingest, models, data, database  # noqa: E402, F401, I001
 
 
+#: Exit statuses of a command stopped by Ctrl-C (SIGINT) and by SIGTERM, as a shell reports them
+INTERRUPTED_EXIT, TERMINATED_EXIT = 130, 143
+_SIGNAL = {"name": "Ctrl-C"}
+
+
+def _terminated(signum, frame) -> None:
+    """SIGTERM unwinds the command as Ctrl-C does (a started run is recorded failed, not left running)."""
+    _SIGNAL["name"] = "SIGTERM"
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """The `swx` console script: a domain error (`SwxError`), a database that cannot be reached or
     refuses a write, and a file-system fault (missing file, no permission, disk full) are one line on
@@ -36,6 +49,11 @@ def main() -> None:
             sys.stderr.write("error: standard output is closed (expected a terminal, a file or a pipe to write "
                              "to)\n")
         sys.exit(2)
+    for stream in (sys.stdout, sys.stderr):  # a stream that cannot show Δ or —: replaced, never a traceback
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")
+    with contextlib.suppress(ValueError):  # SIGTERM (a scheduler stopping the job) ends it as Ctrl-C does
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         code = app(standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (click's) usage errors
@@ -51,6 +69,8 @@ def main() -> None:
     except typer.Abort:
         console.print("[red]aborted[/red]")
         sys.exit(1)
+    except KeyboardInterrupt:  # (Typer turns one inside a command into exit status 130, below)
+        code = INTERRUPTED_EXIT
     except Exception as exc:
         line = _one_line(exc)
         if line is None or SHOW_TRACEBACKS["on"]:  # a bug, or --debug: the traceback, its secrets masked too
@@ -58,6 +78,10 @@ def main() -> None:
             sys.exit(1)
         console.print(f"[red]error:[/red] {escape(printable(mask_secrets(line)))}", soft_wrap=True, highlight=False)
         sys.exit(2)
+    if code == INTERRUPTED_EXIT:  # what was written is whole (atomic writes); a started run is recorded failed
+        sys.stderr.write(f"interrupted ({_SIGNAL['name']}): what finished is kept; run the command again to do "
+                         "the rest\n")
+        sys.exit(TERMINATED_EXIT if _SIGNAL["name"] == "SIGTERM" else INTERRUPTED_EXIT)
     sys.exit(code if isinstance(code, int) else 0)
 
 

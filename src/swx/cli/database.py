@@ -18,7 +18,7 @@ def db_upgrade_cmd(revision: Annotated[str, typer.Argument(help="Target revision
     out.print(upgrade_database(get_settings(), revision))
 
 
-@db_app.command("downgrade")
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})  # `-1` is a revision
 def db_downgrade_cmd(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")]) -> None:
     """Migrate the database down (keep a backup: a downgrade drops what newer revisions added)."""
     from swx.pipeline.database import downgrade_database

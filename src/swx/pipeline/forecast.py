@@ -77,6 +77,9 @@ class ForecastResult:
 MAX_CARRY_DAYS = 3
 
 
+#: The reason recorded for a run stopped by Ctrl-C or SIGTERM before it finished
+INTERRUPTED = "interrupted before it finished (Ctrl-C or SIGTERM): run the forecast again"
+
 def _latest_day(ctx: Context, archived: list[dt.date], issue_day: dt.date) -> dt.date:
     """The newest archived day up to `issue_day` whose file matches its recorded checksum: a file left
     without (or with a wrong) checksum record, as a killed ingest can leave it, is passed over as a
@@ -468,7 +471,8 @@ def _publish_days(ctx: Context, plans: list[_Day | SwxError], issue_days: list[d
             try:
                 out.append(_publish(ctx, plan, history, got, base_all, past, config, methods, flow_run_id))
             except Exception as exc:  # noqa: BLE001 - a bad day never stops the good ones
-                log.error("forecast for %s failed: %s", plan.target_day, reason_of(exc))
+                # the reason is the caller's to say once: the CLI's error line, a backfill's summary
+                log.warning("forecast for %s failed: its run is recorded as failed, with the reason", plan.target_day)
                 if not isinstance(exc, SwxError):
                     wrapped = DayFailedError(reason_of(exc))
                     wrapped.__cause__ = exc
@@ -642,8 +646,9 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         write_dtec(engine, o_dtec, "observed")
         status = "degraded" if degraded else "ok"
         finish_run(engine, run_id, status=status, degraded=degraded, reason=reason)
-    except Exception as exc:
-        finish_run(engine, run_id, status="failed", reason=reason_of(exc))
+    except BaseException as exc:  # an interruption too (Ctrl-C, SIGTERM): the run is never left "running"
+        finish_run(engine, run_id, status="failed", reason=INTERRUPTED if isinstance(exc, KeyboardInterrupt)
+                   else reason_of(exc))
         raise
     past.add(run_id, target_day, issue_time, fc)
     return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc,

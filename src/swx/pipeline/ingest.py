@@ -33,7 +33,7 @@ from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source
 from swx.science.features import PLAUSIBLE_VTEC_TECU
 from swx.science.grid import canonical_grid, land_mask
 from swx.science.series import import_series
-from swx.science.stations import STATION_CODE, STATION_NAME_MAX, valid_station_name
+from swx.science.stations import MAX_STATION_LAT, STATION_CODE, STATION_NAME_MAX, valid_station_name
 from swx.sources.gim import GimSource, LocalDirectorySource
 from swx.sources.indices import read_index_file
 from swx.sources.indices.gfz import fetch_gfz
@@ -583,8 +583,9 @@ def check_new_station(code: str, lat: float | None, lon: float | None, surface: 
                          "digits, '_', '.' or '-', starting with a letter or digit")
     if lat is None or lon is None:
         raise InputError(f"station {code} is new: give --lat and --lon")
-    if not -90.0 <= lat <= 90.0:
-        raise InputError(f"--lat {lat:g}: expected -90 .. 90 degrees north")
+    if not -MAX_STATION_LAT <= lat <= MAX_STATION_LAT:
+        raise InputError(f"--lat {lat:g}: expected -{MAX_STATION_LAT:g} .. {MAX_STATION_LAT:g} degrees north (the maps' "
+                         "grid)")
     if not -180.0 <= lon <= 360.0:
         raise InputError(f"--lon {lon:g}: expected -180 .. 180 (or 0 .. 360) degrees east")
     if surface not in ("land", "ocean"):

@@ -18,6 +18,7 @@ import pandas as pd
 from swx.config import lat_band
 from swx.errors import DataFormatError, InputError
 from swx.io.compression import read_file_bytes
+from swx.io.ionex.header import IONEX_LAT
 from swx.science.grid import land_mask
 
 COLUMNS = ["code", "name", "lat", "lon", "sector", "lat_band", "surface"]
@@ -45,6 +46,8 @@ STATION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 SECTOR_HALF_WIDTH_DEG = 60.0
 
 
+#: The highest latitude a station may have: the maps' grid ends there (vTEC is read off it).
+MAX_STATION_LAT = float(IONEX_LAT.max())
 #: The longest station name the database holds.
 STATION_NAME_MAX = 128
 
@@ -125,9 +128,10 @@ def parse_catalog(text: str, name: str = "<catalog>") -> list[Station]:
                 raise DataFormatError(f"station {code}: {c} {r[c][:20]!r} is not a number", path=name, line=line,
                                       expected="degrees (latitude -90 .. 90, longitude -180 .. 360)") from None
         lat, lon = pos["lat"], pos["lon"]
-        if not (-90 <= lat <= 90 and -180 <= lon <= 360):  # NaN fails both
+        if not (-MAX_STATION_LAT <= lat <= MAX_STATION_LAT and -180 <= lon <= 360):  # NaN fails both
             raise DataFormatError(f"station {code}: lat/lon out of range ({r['lat']}, {r['lon']})", path=name,
-                                  line=line, expected="latitude -90 .. 90, longitude -180 .. 360")
+                                  line=line, expected=f"latitude -{MAX_STATION_LAT:g} .. {MAX_STATION_LAT:g} (the "
+                                                      "maps' grid), longitude -180 .. 360")
         if r["lat_band"] not in ("low", "mid", "high") or r["surface"] not in ("land", "ocean"):
             raise DataFormatError(f"station {code}: lat_band {r['lat_band']!r} / surface {r['surface']!r}", path=name,
                                   line=line, expected="lat_band low/mid/high and surface land/ocean")
@@ -168,8 +172,8 @@ def dense_catalog(dlat: float = 10.0, dlon: float = 20.0, max_lat: float = 80.0)
     for what, step, top in (("--dlat", dlat, 180.0), ("--dlon", dlon, 360.0)):
         if not (np.isfinite(step) and 1.0 <= step <= top):
             raise InputError(f"{what} {step:g}: expected a step of 1 .. {top:g} degrees (codes name whole degrees)")
-    if not (np.isfinite(max_lat) and 0.0 <= max_lat <= 90.0):
-        raise InputError(f"maximum latitude {max_lat:g}: expected 0 .. 90 degrees")
+    if not (np.isfinite(max_lat) and 0.0 <= max_lat <= MAX_STATION_LAT):
+        raise InputError(f"maximum latitude {max_lat:g}: expected 0 .. {MAX_STATION_LAT:g} degrees (the maps' grid)")
     lats = np.arange(-max_lat, max_lat + 1e-9, dlat)
     lons = np.arange(-180.0, 180.0 - 1e-9, dlon)
     land = land_mask(lats, lons)

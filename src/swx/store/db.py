@@ -121,9 +121,9 @@ def _check_revision(engine: Engine, revision: str) -> None:
 
 @contextlib.contextmanager
 def _migrating(engine: Engine) -> Iterator[Config]:
-    """The Alembic configuration that runs a migration of `engine`. On an SQLite file, one whose every transaction is `BEGIN
-    IMMEDIATE` with the driver's own transaction handling off: the whole upgrade, DDL included, is one
-    transaction that holds the write lock from its start. A killed upgrade then leaves the database as
+    """The Alembic configuration that runs a migration of `engine`. On an SQLite file, one whose every
+    transaction is `BEGIN IMMEDIATE` with the driver's own transaction handling off: the whole upgrade,
+    DDL included, is one transaction that holds the write lock from its start. A killed upgrade then leaves the database as
     it was (never tables without a revision), and a second upgrade started meanwhile waits, then finds
     the database at its revision. (pysqlite commits before DDL unless told so: SQLAlchemy's recipe.)"""
     if sqlite_file(engine.url) is None:  # PostgreSQL runs DDL in its transaction already
@@ -155,16 +155,29 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         make_folder(missing.parent)
     else:
         _check_known(engine, current_revision(engine))
-    with _migrating(engine) as cfg:
-        command.upgrade(cfg, revision)
+    _migrate(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     _check_revision(engine, revision)
     _CHECKED.discard(_key(engine))
     _check_known(engine, current_revision(engine))
-    with _migrating(engine) as cfg:
-        command.downgrade(cfg, revision)
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, step, revision: str) -> None:
+    """Run alembic's `step` (upgrade or downgrade) to `revision`; a relative step past the first or
+    the last migration is an InputError naming where the database is, not alembic's traceback."""
+    from alembic.util.exc import CommandError
+
+    try:
+        with _migrating(engine) as cfg:
+            step(cfg, revision)
+    except CommandError as exc:
+        known = [r.revision for r in ScriptDirectory.from_config(alembic_config(engine)).walk_revisions()]
+        at = current_revision(engine) or "no revision"
+        raise InputError(f"revision {revision[:40]!r}: {exc} (the database is at {at}; migrations "
+                         f"{known[-1]}..{known[0]})") from None
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -74,6 +74,8 @@ def parse_tiled(text: bytes, off: int, hdr: IonexHeader, path: str) -> tuple[lis
     rows = np.lib.stride_tricks.as_strided(arr[off + int(rec0[0]):], shape=(nb, nlat, row_step),
                                            strides=(block_len, row_step, 1), writeable=False)
     first_rec = rows[0, :, :rec_w]
+    if not 60 < rec_w <= 80:  # a record is at most 80 columns: anything else is the general parser's to name
+        return None
     if not np.array_equal(first_rec[:, :32], expected_records(hdr.lat, hdr.lon, hdr.hgt[0])) \
             or first_rec[:, 32:60].any() and not np.all(first_rec[:, 32:60] == 32) \
             or not np.all(first_rec[:, 60:] == np.frombuffer(b"LAT/LON1/LON2/DLON/H"[:rec_w - 60], np.uint8)):
