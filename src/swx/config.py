@@ -48,13 +48,16 @@ _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\n]*@")
 #: (database URLs keep their user: `postgresql://swx@db` names no secret).
 _URL_USER_TOKEN = re.compile(r"((?:https?|ftp)://)[^:/@\s?#]+@", re.IGNORECASE)
 _KEY_SECRET = re.compile(r"(^|[?&;#\s])([\w.-]*(?:password|passwd|pwd|pass|secret|token|key|auth|sig|signature|"
-                         r"credential)[\w.-]*=)[^&\s]*", re.IGNORECASE)
+                         r"credential|jwt|session)[\w.-]*=)[^&\s]*", re.IGNORECASE)
+#: Short bearer keys, masked as whole keys (or after `_`, `-`, `.`) only: a session id, an OAuth code
+_KEY_BEARER = re.compile(r"(^|[?&;#\s])((?:[\w.-]*[_.-])?(?:sid|code|bearer|assertion|otp)=)[^&\s]*", re.IGNORECASE)
 
 
 def mask_secrets(text: str) -> str:
     """`text` with passwords in URLs and secret `key=value` parameters replaced by ***: every URL swx
     prints or logs goes through this (settings, log lines and their tracebacks, error messages)."""
-    return _KEY_SECRET.sub(r"\1\2***", _URL_USER_TOKEN.sub(r"\1***@", _URL_PASSWORD.sub(r"\1***@", text)))
+    text = _URL_USER_TOKEN.sub(r"\1***@", _URL_PASSWORD.sub(r"\1***@", text))
+    return _KEY_BEARER.sub(r"\1\2***", _KEY_SECRET.sub(r"\1\2***", text))
 
 
 def printable(value: str) -> str:

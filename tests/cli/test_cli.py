@@ -724,6 +724,12 @@ def test_secrets_in_mirror_templates_are_masked_wherever_they_are_printed(monkey
                         ("https://h/{name}#access_token=SEKRET5", "SEKRET5")):  # in the fragment
         assert secret not in mask_secrets(url) and "SEKRET4" not in mask_secrets(url)
     assert mask_secrets("postgresql+psycopg://swx@db/swx") == "postgresql+psycopg://swx@db/swx"  # a user is no secret
+    # a sixth round: bearer keys (a JWT, session ids, an OAuth code) were printed in clear
+    for url in ("https://h/f.txt?jwt=eyJhbGciOiJIUzI1NiJ9.SEKRET6", "https://h/f.txt?session=SEKRET6",
+                "https://h/f.txt?sid=SEKRET6", "https://h/f.txt;jsessionid=SEKRET6", "https://h/f?access_code=SEKRET6",
+                "https://h/f?code=SEKRET6&x=1"):
+        assert "SEKRET6" not in mask_secrets(url), url
+    assert mask_secrets("method=residual sidebar=2 encode=1") == "method=residual sidebar=2 encode=1"  # not keys
     monkeypatch.setenv("SWX_GIM_MIRRORS", '{"cod": ["https://127.0.0.1:1/{yyyy}/{name}?key=SEKRET1"]}')
     monkeypatch.setenv("SWX_GIM_FALLBACKS", "[]")
     monkeypatch.setenv("SWX_HTTP_RETRIES", "0")

@@ -157,3 +157,19 @@ def test_connection_refused(unused_port=1):
 def test_backoff_is_capped():
     p = RetryPolicy(backoff_s=10, max_backoff_s=30)
     assert p.delay(10, rng=lambda: 0.5) == 30
+
+
+def test_a_netrc_that_cannot_be_parsed_is_named_without_quoting_its_tokens(tmp_path, caplog):
+    """A sixth round: a netrc entry with `password` left out was reported with Python's message, which
+    quotes the token it choked on: the password, in the log."""
+    import logging
+
+    from swx.io.http import Downloader
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine urs.earthdata.nasa.gov login bob S3cretNETRC\n")
+    with caplog.at_level(logging.WARNING):
+        Downloader(netrc_path=netrc)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "cannot read netrc" in said and "is not `machine HOST login USER password PASS`" in said
+    assert "S3cretNETRC" not in said

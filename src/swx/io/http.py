@@ -74,8 +74,12 @@ class Downloader:
         if netrc_path is not None and Path(netrc_path).is_file():
             try:
                 entries = netrc.netrc(str(netrc_path)).hosts
-            except (netrc.NetrcParseError, OSError) as exc:
-                log.warning("cannot read netrc %s: %s", netrc_path, exc)
+            except netrc.NetrcParseError as exc:  # its message quotes the token it choked on: a password, often
+                log.warning("cannot read netrc %s: line %s is not `machine HOST login USER password PASS` (its "
+                            "credentials are not used)", netrc_path, exc.lineno)
+                entries = {}
+            except OSError as exc:
+                log.warning("cannot read netrc %s: %s", netrc_path, exc.strerror or type(exc).__name__)
                 entries = {}
             if "default" in entries:
                 log.warning("netrc %s: its 'default' entry is not used (it would go to every host); name each "
