@@ -431,7 +431,13 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'swx.sqlite').resolve()}"
+        """SWX_DATABASE_URL, or the SQLite file in the data folder. The path's `%`, `?` and `#` are
+        escaped: in a URL they would start an escape, a query or a fragment (a folder `d?x=1` made the
+        database the file `d`; `d%41b` put it in `dAb`)."""
+        if self.database_url:
+            return self.database_url
+        path = str((self.data_dir / "swx.sqlite").resolve())
+        return "sqlite:///" + path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
 
     @property
     def centre(self) -> str:
@@ -490,16 +496,19 @@ def _env_file_keys() -> list[str]:
     if not stat.S_ISREG(st.st_mode):
         raise SettingsError(f".env in {Path.cwd()} is not a regular file (expected SWX_NAME=value lines)")
     text = _ENV_FILE.read_bytes().decode("utf-8")  # UnicodeDecodeError: named by get_settings
-    keys = []
+    keys: dict[str, int] = {}
     for binding in parse_stream(io.StringIO(text)):
+        lead = len(binding.original.string) - len(binding.original.string.lstrip("\r\n"))
+        line = binding.original.line + binding.original.string[:lead].count("\n")
         if binding.error:
-            lead = len(binding.original.string) - len(binding.original.string.lstrip("\r\n"))
-            line = binding.original.line + binding.original.string[:lead].count("\n")
             raise SettingsError(f".env, line {line}: cannot be parsed (expected SWX_NAME=value; a value with spaces "
                                 "or # in quotes)")
         if binding.key:
-            keys.append(binding.key)
-    return keys
+            if binding.key in keys:  # python-dotenv takes the last without a word
+                logging.getLogger("swx").warning(".env sets %s twice (lines %d and %d): line %d's value is used",
+                                                 binding.key[:60], keys[binding.key], line, line)
+            keys[binding.key] = line
+    return list(keys)
 
 
 def _warn_unknown_variables(env_keys: list[str]) -> None:

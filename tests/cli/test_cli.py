@@ -682,7 +682,7 @@ def test_a_home_folder_a_bad_env_file_and_a_deleted_working_directory(tmp_path, 
 
 
 def test_an_env_file_that_cannot_be_read_as_meant_is_refused_and_a_misspelt_setting_is_named(tmp_path, monkeypatch,
-                                                                                            capsys):
+                                                                                            capsys, caplog):
     """A fifth round: a `.env` line python-dotenv cannot parse was dropped with a warning (the database
     URL it held fell back to the default: another database); a pipe as `.env` hung every command; a
     misspelt `SWX_` variable was ignored without a word."""
@@ -703,6 +703,11 @@ def test_an_env_file_that_cannot_be_read_as_meant_is_refused_and_a_misspelt_sett
     code, out = run_cli_main(monkeypatch, capsys, ["config"])  # returns: a pipe is never opened
     assert code == 2 and ".env in" in out and "not a regular file" in out, out
     env.unlink()
+    env.write_text("SWX_LOG_LEVEL=INFO\n# a sixth round: the second silently won\nSWX_LOG_LEVEL=WARNING\n")
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    said = out + caplog.text  # a warning: on stderr, or in the log's handler once logging is set up
+    assert code == 0 and ".env sets SWX_LOG_LEVEL twice (lines 1 and 3): line 3's value is used" in said, said
     env.write_text("SWX_DATA_DRI=/elsewhere\n")
     monkeypatch.setenv("SWX_LOG_LEVL", "DEBUG")
     monkeypatch.setenv("SWX_TEST_DATABASE_URL", "postgresql://ok")  # read by the tests: not a setting, not warned
@@ -966,3 +971,33 @@ def test_a_terminal_that_cannot_show_unicode_gets_replacement_characters_not_a_t
     r = subprocess.run([sys.executable, "-m", "swx.cli", "--help"], env=env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0 and "Traceback" not in r.stderr and "Usage" in r.stdout, r.stderr
+
+
+def test_storms_over_a_period_without_kp_is_not_called_quiet(monkeypatch, capsys):
+    """A sixth round: `swx storms` over a year the indices do not cover said "no storm", exit 0."""
+    code, out = run_cli_main(monkeypatch, capsys, ["storms", "--start", "1996-01-01", "--end", "1996-12-31"])
+    assert code == 2 and "no Kp for 1996-01-01 .. 1996-12-31 (Kp is held from" in out and "no storm" not in out
+
+
+def test_an_option_taking_one_value_given_twice_is_refused(monkeypatch, capsys):
+    """A sixth round: `swx forecast --day 2015-03-01 --day 2015-03-05` ran for the 5th, the 1st silently
+    dropped (click keeps the last). Repeatable options and flags may still be repeated."""
+    for argv in (["forecast", "--day", "2015-03-01", "--day", "2015-03-05"],
+                 ["forecast", "--day=2015-03-01", "--day", "2015-03-05"],
+                 ["storms", "--start", "2015-03-01", "--end", "2015-03-02", "--start", "2015-03-03"]):
+        code, out = run_cli_main(monkeypatch, capsys, argv)
+        assert code == 2 and "given more than once: give it once" in out and len(out.strip().splitlines()) == 1, out
+    code, out = run_cli_main(monkeypatch, capsys, ["-v", "-v", "config"])  # a flag twice: harmless
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("folder", ["d?x=1", "d%41b", "d#frag"])
+def test_a_data_folder_whose_name_holds_url_characters_gets_its_database_inside(tmp_path, monkeypatch, capsys, folder):
+    """A sixth round: SWX_DATA_DIR `d?x=1` made the database the file `d` (the rest read as a URL query)
+    and `d%41b` put it in `dAb`, while swx said it was in the folder named."""
+    monkeypatch.delenv("SWX_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path / folder))
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
+    assert code == 0 and "at revision" in out, out
+    assert (tmp_path / folder / "swx.sqlite").is_file() and sorted(p.name for p in tmp_path.iterdir()) == [folder]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -463,3 +464,18 @@ def test_a_run_stopped_by_ctrl_c_or_sigterm_is_recorded_failed_not_left_running(
         forecast(trained, dt.date(2015, 3, 12))
     run = q.latest_run(trained.engine)
     assert run["status"] == "failed" and run["reason"] == stage.INTERRUPTED
+
+
+def test_a_published_product_deleted_afterwards_is_said_by_status(trained):
+    """A sixth round: with the latest run's netCDF deleted, `swx status` still printed its path as the
+    product and kept its verdict."""
+    from swx.pipeline.status import run_status
+
+    r = forecast(trained, dt.date(2015, 3, 12))
+    doc, _ = run_status(trained.settings, max_age_h=1e6)
+    assert not any("missing" in why for why in doc["reasons"])
+    nc, _ = r.products["residual"]
+    Path(nc).unlink()
+    doc, _ = run_status(trained.settings, max_age_h=1e6)
+    assert doc["verdict"] == "degraded"
+    assert any(why.startswith("1 published product file(s) missing") and Path(nc).name in why for why in doc["reasons"])

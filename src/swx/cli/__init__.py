@@ -36,6 +36,38 @@ def _terminated(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _repeated_option(args: list[str]) -> str | None:
+    """The first option taking one value that `args` give twice (`--day A --day B`: click silently keeps
+    B), found on the command the arguments name; None when there is none. Flags and repeatable
+    options (`--method`, `--station`) may be repeated."""
+    import typer.main
+
+    command = typer.main.get_command(app)
+    rest = list(args)
+    while rest and hasattr(command, "commands"):  # down the command groups to the command itself
+        word = rest[0]
+        if word.startswith("-"):
+            rest.pop(0)
+            continue
+        if word not in command.commands:
+            return None
+        command = command.commands[word]
+        rest.pop(0)
+    single = {name: p.opts[0] for p in getattr(command, "params", []) if getattr(p, "opts", None)
+              and not getattr(p, "multiple", False) and not getattr(p, "is_flag", False)
+              and not getattr(p, "count", False) and p.param_type_name == "option" for name in p.opts}
+    seen: set[str] = set()
+    for word in rest:
+        if word == "--":
+            break
+        name = single.get(word.split("=", 1)[0])
+        if name is not None:
+            if name in seen:
+                return name
+            seen.add(name)
+    return None
+
+
 def main() -> None:
     """The `swx` console script: a domain error (`SwxError`), a database that cannot be reached or
     refuses a write, and a file-system fault (missing file, no permission, disk full) are one line on
@@ -54,6 +86,9 @@ def main() -> None:
             stream.reconfigure(errors="replace")
     with contextlib.suppress(ValueError):  # SIGTERM (a scheduler stopping the job) ends it as Ctrl-C does
         signal.signal(signal.SIGTERM, _terminated)
+    if (twice := _repeated_option(sys.argv[1:])) is not None:  # click keeps the last and drops the rest
+        console.print(f"[red]error:[/red] {escape(twice)} given more than once: give it once", highlight=False)
+        sys.exit(2)
     try:
         code = app(standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (click's) usage errors

@@ -4,19 +4,22 @@ stations most affected), upserted into the database (an event still under way is
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any, TypedDict
 
 import pandas as pd
 
 from swx.archive import load_indices
 from swx.config import Settings
-from swx.errors import InputError
+from swx.errors import InputError, NotFoundError
 from swx.pipeline.context import Context, context, station_history
 from swx.science.dtec import REFERENCE_DAYS, global_dtec_frame, station_dtec_frame
 from swx.science.storms import RECOVERY, detect_storms, storm_response
 from swx.store.db import open_database
 from swx.store.queries import dtec_days
 from swx.store.writes import write_dtec, write_storm_events
+
+log = logging.getLogger(__name__)
 
 #: how far back the Kp of a storm under way at the start of a window is read
 STORM_LOOKBACK = pd.Timedelta(days=7)
@@ -34,6 +37,15 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     # Kp from a week earlier: a storm already under way when the window opens keeps its true start
     # (the daily flow's 7-day window would otherwise store the St Patrick's Day storm again, cut short)
     seen = kp[(kp.index >= lo - STORM_LOOKBACK) & (kp.index < hi)]
+    held = seen[seen.index >= lo].dropna()
+    if held.empty:  # "no storm" would claim a quiet period that was never measured
+        have = kp.dropna()
+        span = f" (Kp is held from {have.index[0]:%Y-%m-%d} to {have.index[-1]:%Y-%m-%d})" if len(have) else ""
+        raise NotFoundError(f"no Kp for {start} .. {end}{span}: storms cannot be told without it; `swx ingest kp` "
+                            "brings it in")
+    if held.index[-1] < hi - pd.Timedelta(hours=3) or held.index[0] > lo:
+        log.warning("Kp covers %s .. %s only of %s .. %s: no storm is known outside it", f"{held.index[0]:%Y-%m-%d %H:%M}",
+                    f"{held.index[-1]:%Y-%m-%d %H:%M}", start, end)
     found = detect_storms(seen, quiet_gap=pd.Timedelta(hours=ctx.settings.storm_quiet_gap_h))
     events = [e for e in found if e.end > lo]
     recovering: list = []

@@ -693,6 +693,12 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
         return {"verdict": "unhealthy", "reasons": problems, "simulated": simulated, "last_verified": last,
                 "ran_at": ran_at, "age_hours": age_h}
     reasons = [r for r in (run["reason"] or "").split("; ") if r] if run["degraded"] else []
+    if run["status"] in ("ok", "degraded"):  # what users download must still be there
+        files = global_products(engine, int(run["id"]))
+        gone = sorted({f for f in [*files["product_path"], *files["ionex_path"]] if f and not Path(f).is_file()})
+        if gone:
+            reasons.append(f"{len(gone)} published product file(s) missing (deleted or moved), e.g. {gone[0]}: "
+                           "run the forecast again")
     if last is not None and last["map_skill"] is not None and last["map_skill"] < 0:
         reasons.append(f"the newest verified map ({last['day']}) was worse than the persistence map "
                        f"({last['map_rmse']:.2f} vs {last['map_persistence_rmse']:.2f} TECU)")
