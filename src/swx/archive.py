@@ -115,6 +115,11 @@ class Archive:
     def has_gim(self, centre: str, day: dt.date) -> bool:
         return self.verify(self.gim_path(centre, day))
 
+    def changed_gim(self, centre: str, day: dt.date) -> bool:
+        """True when the day's archived file is there but no longer matches its recorded checksum (edited,
+        damaged or replaced since it was archived): not to be read, and not "missing" either."""
+        return self.gim_path(centre, day).is_file() and not self.has_gim(centre, day)
+
     def store_gim(self, ds: xr.Dataset, centre: str, day: dt.date, **provenance: str) -> ArchivedFile:
         """Write one day's maps (netCDF4, zlib) atomically and record its checksum."""
         path = self.gim_path(centre, day)

@@ -126,8 +126,8 @@ EXTENSION_METHODS: tuple[str, ...] = get_args(ExtensionMethod)
 def check_product_code(code: str) -> str:
     """`code` when it is a product or centre code (three lower-case letters or digits, a letter first)."""
     if not _PRODUCT_CODE.match(code):
-        raise ValueError(f"{code[:40]!r} is not a centre or product code (expected three letters or digits, "
-                         "e.g. cod, igs, c1p)")
+        raise ValueError(f"{code[:40]!r} is not a centre or product code (expected three lower-case letters or "
+                         "digits, a letter first, e.g. cod, igs, c1p)")
     return code
 
 
@@ -241,7 +241,7 @@ class Settings(BaseSettings):
     gim_mirrors: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_MIRRORS.items()},
                                               description="URL templates per centre (JSON)")
 
-    sim_seed: int = Field(42, ge=0, description="Seed of the simulated GIM source (same seed, same maps)")
+    sim_seed: int = Field(42, ge=0, le=2**63 - 1, description="Seed of the simulated GIM source (same seed, same maps)")
     sim_cadence_min: int = Field(120, description="Simulated map interval: 120 (13 maps a day, like IGS) or 60 (25, like CODE)")
     # two years of history before the forecast days (the models see two seasonal cycles), then 14
     # forecast days around the 17 March 2015 storm
@@ -382,6 +382,7 @@ class Settings(BaseSettings):
     @field_validator("gim_mirrors")
     @classmethod
     def _mirrors(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        v = {code.strip().lower(): templates for code, templates in v.items()}  # as SWX_GIM_CENTRE: COD is cod
         for code, templates in v.items():
             check_product_code(code)
             if not templates:
@@ -396,7 +397,7 @@ class Settings(BaseSettings):
         bad = [m for m in v if m not in EXTENSION_METHODS]
         if bad:
             raise ValueError(f"unknown method(s) {', '.join(map(repr, bad))}: expected {', '.join(EXTENSION_METHODS)}")
-        return v
+        return list(dict.fromkeys(v))  # a method named twice is computed once
 
     @field_validator("gim_local_dir", "earthdata_netrc", "database_url", "cache_dir", "station_catalog", "dask_address",
                      "gim_fallbacks", "train_max_windows",

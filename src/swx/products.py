@@ -150,5 +150,10 @@ def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: 
     interval = int((t[1] - t[0]) / np.timedelta64(1, "s")) if len(t) > 1 else 7200
     nc = write_netcdf(ds, folder / f"swx_forecast_{target_day:%Y%m%d}_{method}.nc")
     name = ionex_name(target_day, interval)
-    ionex = write_forecast_ionex(ds, folder / (name if method == DEFAULT_METHOD else name.replace(".INX", f"_{method}.INX")))
+    try:
+        ionex = write_forecast_ionex(ds, folder / (name if method == DEFAULT_METHOD
+                                                   else name.replace(".INX", f"_{method}.INX")))
+    except BaseException:  # never one product of the pair without the other
+        nc.unlink(missing_ok=True)
+        raise
     return nc, ionex

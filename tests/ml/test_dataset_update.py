@@ -88,6 +88,14 @@ def test_registry_versions_parents_and_checksums(setup):
     v1.path.mkdir()  # a fifth round: a folder in the checkpoint's place was called "missing"
     with pytest.raises(RegistryError, match=r"checkpoint .* of A40 cnn v1 is a folder: expected the model file"):
         registry.load(v1)
+    v1.path.rmdir()
+    station_folder = v1.path.parent.parent
+    import shutil
+
+    shutil.rmtree(station_folder)
+    station_folder.write_text("not a folder")  # a sixth round: this was called "missing", nothing more
+    with pytest.raises(RegistryError, match=r"is missing: \S*models/A40 is a file, where a folder of the models"):
+        registry.load(v1)
 
 
 def test_daily_update_accepts_a_good_update_and_links_it(setup):

@@ -464,6 +464,12 @@ def test_a_run_stopped_by_ctrl_c_or_sigterm_is_recorded_failed_not_left_running(
         forecast(trained, dt.date(2015, 3, 12))
     run = q.latest_run(trained.engine)
     assert run["status"] == "failed" and run["reason"] == stage.INTERRUPTED
+    # and a failed run publishes nothing: the products it had written are removed (a sixth round found a
+    # netCDF left beside a failed IONEX write)
+    from swx.products import product_dir
+
+    folder = product_dir(trained.settings.data_dir, dt.date(2015, 3, 13))
+    assert not [p for p in folder.glob("*") if p.suffix in (".nc", ".INX")], list(folder.glob("*"))
 
 
 def test_a_published_product_deleted_afterwards_is_said_by_status(trained):
@@ -479,3 +485,25 @@ def test_a_published_product_deleted_afterwards_is_said_by_status(trained):
     doc, _ = run_status(trained.settings, max_age_h=1e6)
     assert doc["verdict"] == "degraded"
     assert any(why.startswith("1 published product file(s) missing") and Path(nc).name in why for why in doc["reasons"])
+
+
+def test_an_archived_day_changed_afterwards_is_named_not_called_missing(trained, caplog):
+    """A sixth round: an archived map edited after ingest was "no GIM ... yet" to `swx verify` and one
+    of the "day(s) missing" (at INFO) to the forecast; it is named as changed, with what repairs it."""
+    import logging
+
+    from swx.errors import NotFoundError
+    from swx.pipeline.verify import verify_maps
+
+    ctx = trained
+    day = dt.date(2015, 3, 10)
+    path = ctx.archive.gim_path(ctx.centre, day)
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(NotFoundError, match=r"the archived sim GIM for 2015-03-10 changed since it was archived "
+                                            r"\(checksum mismatch\): archive it again"):
+        verify_maps(ctx, day)
+    with caplog.at_level(logging.WARNING):
+        forecast(ctx, dt.date(2015, 3, 12))
+    assert "1 archived day(s) changed since they were archived (checksum mismatch), left out: 2015-03-10" in caplog.text

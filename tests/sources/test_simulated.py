@@ -205,3 +205,16 @@ def test_warning_free_partial_days_are_not_produced(sim):
     with warnings.catch_warnings():
         warnings.simplefilter("error", IonexWarning)
         assert parse_ionex(sim.ionex(dt.date(2015, 1, 1)).encode(), "x").attrs["partial"] == 0
+
+
+def test_a_damaged_basis_cache_is_made_anew_not_a_failed_day_every_day(tmp_path, basis, monkeypatch):
+    """A sixth round: a truncated cache file failed every simulated day with zipfile's "File is not a zip
+    file", the cache never named nor rebuilt."""
+    from swx.sources import simulated
+
+    cache = tmp_path / "nequick_basis_v1.npz"
+    cache.write_bytes(b"PK\x03\x04" + b"\x00" * 996)  # a zip's start, cut off
+    monkeypatch.setattr(simulated, "build_basis", lambda processes=None: basis)  # the tabulation, as computed
+    np.testing.assert_array_equal(load_basis(tmp_path), basis)
+    np.testing.assert_array_equal(load_basis(tmp_path), basis)  # and cached again, readable
+    assert cache.stat().st_size > 10_000

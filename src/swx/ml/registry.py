@@ -119,8 +119,11 @@ class ModelRegistry:
                 raise FileNotFoundError(path)
             return _LOADED.get([path], lambda: StationForecaster.load(path, sha256=v.sha256, device=device),
                                (v.sha256, device))
-        except FileNotFoundError:
-            raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} is missing") from None
+        except (FileNotFoundError, NotADirectoryError):
+            blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+            where = f": {blocked} is a file, where a folder of the models should be" if blocked else ""
+            raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} is missing"
+                                f"{where}") from None
         except ValueError as exc:
             raise RegistryError(str(exc)) from None
 

@@ -70,7 +70,8 @@ def context(settings: Settings, codes: list[str] | None = None) -> Context:
             rows = db_stations(open_database(settings)).set_index("code")
             unknown = [c for c in missing if c not in rows.index]
             if unknown:
-                raise InputError(f"unknown station(s) {', '.join(unknown)}: not in the catalog "
+                named = ", ".join(c if c.strip() else "'' (an empty code)" for c in unknown)
+                raise InputError(f"unknown station(s) {named}: not in the catalog "
                                  f"({', '.join(known)}) nor imported (swx import-series)")
             imported = [Station(c, str(rows.loc[c, "name"]), float(rows.loc[c, "lat"]), float(rows.loc[c, "lon"]),
                                 str(rows.loc[c, "sector"]), str(rows.loc[c, "lat_band"]), str(rows.loc[c, "surface"]))
@@ -147,8 +148,15 @@ def station_history(ctx: Context, start: dt.date, end: dt.date, centre: str | No
     the context's: another is a rival's forecast maps, e.g. CODE's prediction)."""
     long, report = series_from_archive(ctx.archive, centre or ctx.centre, ctx.stations, start, end)
     if report.days_missing and centre is None:
-        log.info("station history %s .. %s: %d day(s) missing (%s)", start, end, len(report.days_missing),
-                 ", ".join(str(d) for d in report.days_missing[:5]))
+        changed = [d for d in report.days_missing if ctx.archive.changed_gim(ctx.centre, d)]
+        if changed:  # left out like a missing day, but said loudly: the archive was altered
+            log.warning("station history %s .. %s: %d archived day(s) changed since they were archived (checksum "
+                        "mismatch), left out: %s; archive them again (`swx ingest gims ... --force`)", start, end,
+                        len(changed), ", ".join(str(d) for d in changed[:5]))
+        gone = [d for d in report.days_missing if d not in changed]
+        if gone:
+            log.info("station history %s .. %s: %d day(s) missing (%s)", start, end, len(gone),
+                     ", ".join(str(d) for d in gone[:5]))
     return on_two_hour_grid(long_to_wide(long))[[s.code for s in ctx.stations]]
 
 

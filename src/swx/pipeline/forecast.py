@@ -392,7 +392,8 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
             if on_day is not None:
                 on_day(day)
         return plans
-    methods = methods or [s.extension_method] + [x for x in s.extension_compare if x != s.extension_method]
+    # each method once, in the order given (`--method residual --method residual` wrote the map twice)
+    methods = list(dict.fromkeys(methods or [s.extension_method, *s.extension_compare]))
     config = BlendConfig()
     lead_in = []
     if recompute_from is not None:  # the window before the chunk, and the days inside it it does not redo
@@ -549,6 +550,7 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
     issue_time = issue  # the data time of the inputs (carried-forward runs keep it)
     run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
                        code_version=code_version(), settings_hash=settings_hash(s), data_source=ctx.centre)
+    products: dict[str, tuple[Path, Path]] = {}  # what this run wrote: removed if it fails
     try:
         blend = blend_station_forecasts(ctx, fc, issue, base_all, past, config,
                                         leads=np.asarray((valid - issue) / pd.Timedelta(hours=1)))
@@ -605,7 +607,6 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
                 degraded, reason = True, f"{reason}; {why}" if reason else why
                 log.warning(why)
 
-        products = {}
         rows = []
         map_weights = []
         for method in methods:
@@ -647,6 +648,8 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         status = "degraded" if degraded else "ok"
         finish_run(engine, run_id, status=status, degraded=degraded, reason=reason)
     except BaseException as exc:  # an interruption too (Ctrl-C, SIGTERM): the run is never left "running"
+        for written in (p for pair in products.values() for p in pair):  # a failed run publishes nothing
+            Path(written).unlink(missing_ok=True)
         finish_run(engine, run_id, status="failed", reason=INTERRUPTED if isinstance(exc, KeyboardInterrupt)
                    else reason_of(exc))
         raise

@@ -85,7 +85,7 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
 def summary_lines(doc: dict[str, Any]) -> list[str]:
     """The document as a few lines a person reads at a glance (`swx status` without --json)."""
     if doc.get("status") == "none":
-        return [f"no forecast run: {doc['problem']}", f"  UNHEALTHY: {doc['problem']}"]
+        return ["no forecast run yet"]  # why, and what to run: the command's one "unhealthy" line
     state = doc["status"].upper() + (f" (degraded: {doc['reason']})" if doc["degraded"] else "")
     source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "") + (
         f" ({doc['input_level']} maps among them)" if doc.get("input_level") not in ("", "final", None) else "")

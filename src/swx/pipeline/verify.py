@@ -32,13 +32,21 @@ from swx.store.writes import set_global_rmse, write_verification
 AWAY_REGION = "away_from_stations"
 
 
+def _no_truth(ctx: Context, day: dt.date) -> str:
+    """Why a day has no map to verify with: not archived yet, or archived and changed since."""
+    if ctx.archive.changed_gim(ctx.centre, day):
+        return (f"the archived {ctx.centre} GIM for {day} changed since it was archived (checksum mismatch): "
+                f"archive it again (`swx ingest gims --start {day} --end {day} --force`)")
+    return f"no {ctx.centre} GIM for {day} yet"
+
+
 def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     """Score the global forecasts for `target_day` against its real GIM (when archived), beside the
     persistence map, globally, by latitude band and land/ocean; store the rows and each epoch's RMSE."""
     engine = ctx.engine
     held = ctx.archive.gim_product(ctx.centre, target_day)
     if held is None:
-        raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
+        raise NotFoundError(_no_truth(ctx, target_day) + ": the forecasts cannot be verified")
     truth_all = archived_maps(ctx, [target_day])
     runs = runs_for_day(engine, target_day, ctx.settings.data_dir)
     prev = archived_maps(ctx, [target_day - dt.timedelta(days=1)])  # the persistence map beside every forecast
@@ -113,7 +121,7 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     if fc.empty:
         raise NotFoundError(f"no published station forecasts for {target_day}")
     if not ctx.archive.has_gim(ctx.centre, target_day):
-        raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet: the forecasts cannot be verified")
+        raise NotFoundError(_no_truth(ctx, target_day) + ": the forecasts cannot be verified")
     wide = station_history(ctx, target_day - dt.timedelta(days=28), target_day + dt.timedelta(days=1))
     kp = load_indices(ctx.archive).kp["kp"]
     return _score_published(ctx, fc, wide, kp, storm_days(kp))
@@ -180,7 +188,7 @@ def verification_plot(ctx: Context, target_day: dt.date, path: Path, method: str
                         else next(iter(products)))
     truth = archived_maps(ctx, [target_day])
     if truth is None:
-        raise NotFoundError(f"no {ctx.centre} GIM for {target_day} yet")
+        raise NotFoundError(_no_truth(ctx, target_day))
     t = np.datetime64(dt.datetime.combine(target_day, dt.time(hour)), "ns")
     with xr.open_dataset(products[method]) as f:
         return plot_forecast_maps(f["tec"].sel(time=t).load(), truth.sel(time=t), path,

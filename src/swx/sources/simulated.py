@@ -26,6 +26,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -193,7 +194,7 @@ def load_basis(cache_dir: Path, processes: int | None = None) -> np.ndarray:
             with np.load(path) as z:
                 if int(z["version"]) == BASIS_VERSION:
                     return z["basis"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # truncated or damaged: made anew
             log.warning("unreadable NeQuick cache %s; recomputing", path)
     log.info("tabulating the NeQuick-G climatology (once; cached in %s)", path)
     basis = build_basis(processes)

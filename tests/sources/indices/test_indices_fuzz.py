@@ -110,3 +110,12 @@ def celestrak_lines(shared_data):
     lines = (shared_data / "kp" / "SW-Last5Years.txt").read_text().splitlines(keepends=True)
     start = next(i for i, line in enumerate(lines) if line.startswith("BEGIN OBSERVED"))
     return lines[:start + 31] + [line for line in lines if line.startswith("END OBSERVED")]
+
+
+def test_a_celestrak_file_whose_blocks_hold_no_row_is_refused_in_one_line():
+    """Found by the fuzzing above: BEGIN OBSERVED ... END OBSERVED with nothing between ended in pandas'
+    "No objects to concatenate"."""
+    from swx.sources.indices.celestrak import parse_sw
+
+    with pytest.raises(IndexFormatError, match="no data row in any BEGIN ... END block"):
+        parse_sw("DATATYPE CssiSpaceWeather\nBEGIN OBSERVED\nEND OBSERVED\n", "SW-empty.txt")

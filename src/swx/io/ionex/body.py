@@ -272,7 +272,7 @@ def parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: i
     if truncated:
         if not allow_partial:
             raise IonexFormatError(truncated, path=path, line=first_line + nlines - 1,
-                                   expected="complete map blocks (allow_partial=True reads those)")
+                                   expected="complete map blocks (`swx ionex info --partial`, or read_ionex(..., allow_partial=True), reads those)")
         warnings.warn(f"{path}: {truncated}; incomplete map dropped", IonexWarning, stacklevel=3)
     elif not saw_eof:
         warnings.warn(f"{path}: no END OF FILE record after {len(blocks)} complete maps; read anyway",

@@ -96,7 +96,7 @@ def _to_dataset(hdr: IonexHeader, blocks: list[Block], values: np.ndarray, name:
         if n_tec > hdr.n_maps or not allow_partial:
             raise IonexFormatError(msg + (" (truncated download?)" if n_tec < hdr.n_maps else ""), path=name,
                                    expected=f"{hdr.n_maps} maps from '# OF MAPS IN FILE'"
-                                   + (" (allow_partial=True reads the complete ones)" if n_tec < hdr.n_maps else ""))
+                                   + (" (`swx ionex info --partial`, or read_ionex(..., allow_partial=True), reads the complete ones)" if n_tec < hdr.n_maps else ""))
         warnings.warn(f"{name}: {msg}; reading the {n_tec} complete maps", IonexWarning, stacklevel=3)
 
 

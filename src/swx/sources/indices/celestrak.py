@@ -115,6 +115,9 @@ def parse_sw(text: str | bytes, name: str = "<SW-All.txt>", include_predicted: b
         daily_frames.append(pd.DataFrame({"Ap": f["Ap"], "sn": f["isn"], "f107_obs": f["f107_obs"],
                                           "f107_adj": f["f107_adj"], "status": status, "source": SOURCE},
                                          index=utc_days(days)))
+    if not kp_frames:
+        raise IndexFormatError("no data row in any BEGIN ... END block", path=name,
+                               expected="daily rows between BEGIN OBSERVED and END OBSERVED")
     kp_all = pd.concat(kp_frames)
     daily_all = pd.concat(daily_frames)
     # A predicted day never replaces an observed one.
