@@ -1001,3 +1001,13 @@ def test_a_data_folder_whose_name_holds_url_characters_gets_its_database_inside(
     code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
     assert code == 0 and "at revision" in out, out
     assert (tmp_path / folder / "swx.sqlite").is_file() and sorted(p.name for p in tmp_path.iterdir()) == [folder]
+
+
+@pytest.mark.parametrize("name", ["x[/]y.15i", "[bold]z.15i", "[red]a[/red].15i"])
+def test_a_path_that_looks_like_markup_is_printed_as_it_is(tmp_path, monkeypatch, capsys, name):
+    """A seventh round: `--out 'x[/]y.15i'` ended in Rich's MarkupError after the file was written, and
+    `[bold]z.15i` was reported as `z.15i`: every value printed is text, never console markup."""
+    out_path = tmp_path / name
+    code, out = run_cli_main(monkeypatch, capsys, ["simulate", "day", "--date", "2015-03-01", "--out", str(out_path)])
+    assert code == 0 and f"wrote {out_path} (SIMULATED" in out and "Traceback" not in out, out
+    assert out_path.is_file()

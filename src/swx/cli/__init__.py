@@ -96,7 +96,7 @@ def main() -> None:
     except typer.TyperException as exc:  # Typer's (click's) usage errors
         ctx = getattr(exc, "ctx", None)
         if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # `swx`, `swx ingest`: their help
-            console.print(ctx.get_help(), highlight=False)
+            console.print(ctx.get_help(), highlight=False, markup=False)
             sys.exit(2)
         # one line naming the argument and what it expects, then where to look
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""

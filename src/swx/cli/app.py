@@ -195,4 +195,4 @@ def print_scores(df, fmt: str) -> None:
     for _, r in df.iterrows():
         t.add_row(*[("" if v is None or (isinstance(v, float) and not np.isfinite(v)) else
                      f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r])
-    out.print(t)
+    out.print(t, markup=False)

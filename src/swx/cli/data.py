@@ -41,7 +41,7 @@ def ionex_info(
     t = Table(show_header=False, box=None)
     for k, v in info.items():
         t.add_row(k, "\n".join(map(printable, v)) if isinstance(v, list) else printable(str(v)))
-    out.print(t)
+    out.print(t, markup=False)
 
 
 @simulate_app.command("day")
@@ -57,7 +57,7 @@ def simulate_day_cmd(
     settings = get_settings()
     with console.status("preparing the simulated source (NeQuick-G tables are computed once and cached)"):
         write_simulated_day(settings, parse_day(date, "--date"), out_path)
-    out.print(f"wrote {out_path} (SIMULATED, seed {settings.sim_seed})")
+    out.print(f"wrote {out_path} (SIMULATED, seed {settings.sim_seed})", markup=False)
 
 
 @simulate_app.command("compare")
@@ -91,9 +91,9 @@ def simulate_compare_cmd(
     for line in skipped:
         out.print(f"left out: {line}", soft_wrap=True, highlight=False, markup=False)
     if real_series:
-        out.print(points)
-    out.print(table)
-    out.print(f"wrote {out_path}")
+        out.print(points, markup=False)
+    out.print(table, markup=False)
+    out.print(f"wrote {out_path}", markup=False)
 
 
 @simulate_app.command("calibrate")
@@ -115,7 +115,7 @@ def simulate_calibrate_cmd(
     t = Table("latitude", "a", "b (ln F/100)", "c (cos)", "s (sin)", title="ln(simulated / real), monthly means")
     for lat, coefficients in fits:
         t.add_row(f"{lat:g}", *(f"{v:.3f}" for v in coefficients))
-    out.print(t)
+    out.print(t, markup=False)
 
 
 @stations_app.command("list")
@@ -138,7 +138,7 @@ def stations_dense_cmd(
 
     check_out_file(out_path, "--out")
     n = write_dense_catalog(out_path, dlat, dlon)
-    console.print(f"{n} stations written to {out_path}; use SWX_STATION_CATALOG={out_path}")
+    console.print(f"{n} stations written to {out_path}; use SWX_STATION_CATALOG={out_path}", markup=False)
 
 
 @app.command("extension-check", rich_help_panel="Inspect and check")
@@ -159,4 +159,4 @@ def extension_check_cmd(
     for name, what in configuration_rows(get_settings()):
         out.print(f"  {name}: {what}", markup=False, highlight=False)
     if plot:
-        console.print(f"plot: {plot}")
+        console.print(f"plot: {plot}", markup=False)

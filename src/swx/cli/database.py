@@ -15,7 +15,7 @@ def db_upgrade_cmd(revision: Annotated[str, typer.Argument(help="Target revision
     """Create or migrate the database of SWX_DATABASE_URL (default: the embedded SQLite file)."""
     from swx.pipeline.database import upgrade_database
 
-    out.print(upgrade_database(get_settings(), revision))
+    out.print(upgrade_database(get_settings(), revision), markup=False, highlight=False)
 
 
 @db_app.command("downgrade", context_settings={"ignore_unknown_options": True})  # `-1` is a revision
@@ -23,7 +23,7 @@ def db_downgrade_cmd(revision: Annotated[str, typer.Argument(help="Target revisi
     """Migrate the database down (keep a backup: a downgrade drops what newer revisions added)."""
     from swx.pipeline.database import downgrade_database
 
-    out.print(downgrade_database(get_settings(), revision))
+    out.print(downgrade_database(get_settings(), revision), markup=False, highlight=False)
 
 
 @db_app.command("current")
@@ -31,7 +31,7 @@ def db_current_cmd() -> None:
     """Show the database's migration revision."""
     from swx.pipeline.database import database_revision
 
-    out.print(database_revision(get_settings()))
+    out.print(database_revision(get_settings()), markup=False, highlight=False)
 
 
 @db_app.command("grant-read-only")
@@ -40,4 +40,4 @@ def db_grant_cmd(role: Annotated[str, typer.Argument(help="An existing PostgreSQ
     """Let a PostgreSQL role read (only read) the swx tables."""
     from swx.pipeline.database import grant_read_only_role
 
-    out.print(grant_read_only_role(get_settings(), role, schema))
+    out.print(grant_read_only_role(get_settings(), role, schema), markup=False, highlight=False)

@@ -57,11 +57,11 @@ def ingest_gims_cmd(
         raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
     summary = ingest_with_progress(settings, daterange(first, last), "--source / --dir", centre=centre, kind=source,
                                    directory=directory, force=force)
-    out.print("\n".join(summary.lines()))
+    out.print("\n".join(summary.lines()), markup=False)
     ours = settings.model_copy(update={"gim_source": source}) if source else settings
     _observed_response(ours, summary)
     _revise(ours, summary)
-    out.print(f"archive: {settings.archive_dir}; database: {settings.display_database_url}")
+    out.print(f"archive: {settings.archive_dir}; database: {settings.display_database_url}", markup=False)
     raise typer.Exit(1 if summary.failed else 0)
 
 
@@ -86,7 +86,7 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
     if not days:
         if fetched:
             out.print(f"observed ΔTEC: not computed, the forecasts run on {settings.centre} maps "
-                      "(SWX_GIM_CENTRE / SWX_GIM_SOURCE)")
+                      "(SWX_GIM_CENTRE / SWX_GIM_SOURCE)", markup=False)
         return
     for stretch in chunked(days, chunk_days=len(days)):  # each run of consecutive days alone: never the years between
         first, last = stretch[0], stretch[-1]
@@ -97,7 +97,7 @@ def _observed_response(settings: Settings, summary: IngestSummary) -> None:
                       f"{escape(reason_of(exc))}[/yellow]")
             continue
         out.print(f"observed ΔTEC of {first} .. {last} stored (where 14 or more earlier days give its 27-day "
-                  f"reference); {len(got['events'])} storm event(s) with Kp in that span (swx storms, the Storms page)")
+                  f"reference); {len(got['events'])} storm event(s) with Kp in that span (swx storms, the Storms page)", markup=False)
 
 
 def _revise(settings: Settings, summary: IngestSummary) -> None:
@@ -120,7 +120,7 @@ def _revise(settings: Settings, summary: IngestSummary) -> None:
                   f"{escape(reason_of(exc))}[/yellow]")
         return
     out.print(f"upgraded days: {done['observations']} observations rewritten; verification recomputed for "
-              f"{', '.join(done['verified_again']) or 'no day (none had forecasts)'}")
+              f"{', '.join(done['verified_again']) or 'no day (none had forecasts)'}", markup=False)
 
 
 @ingest_app.command("kp")
@@ -139,7 +139,7 @@ def ingest_kp_cmd(
         summary = ingest_indices_stage(settings, kind=source, file=file)
     except InputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source / --file") from None
-    out.print(str(summary))
+    out.print(str(summary), markup=False)
     if summary.revised_days:
         try:
             done = revise_kp_days(settings, summary.revised_days)
@@ -147,7 +147,7 @@ def ingest_kp_cmd(
             out.print(f"[yellow]storm events of the revised days not measured again: {escape(reason_of(exc))}[/yellow]")
             return
         out.print(f"storm events of the revised days measured again: {len(done['events'])} there now; "
-                  f"verification recomputed for {', '.join(done['verified_again']) or 'no day (none had forecasts)'}")
+                  f"verification recomputed for {', '.join(done['verified_again']) or 'no day (none had forecasts)'}", markup=False)
 
 
 @app.command("import-series", rich_help_panel="Data in")
@@ -167,4 +167,4 @@ def import_series_cmd(
         done = import_series_stage(get_settings(), file, station, lat=lat, lon=lon, surface=surface, name=name)
     except InputError as exc:
         raise typer.BadParameter(str(exc)) from None  # the message names the argument
-    out.print(str(done))
+    out.print(str(done), markup=False)

@@ -39,7 +39,7 @@ def train_cmd(
                    units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble,
                    target=target)
     if df.empty:
-        console.print(f"models trained and active; no archived day after {train_end} to test them on")
+        console.print(f"models trained and active; no archived day after {train_end} to test them on", markup=False)
         return
     print_scores(summary_table(df[df.kp_class == "all"]), "table")
 
@@ -72,7 +72,7 @@ def train_nodes_cmd(
         got = train_node_model(ctx, last + dt.timedelta(days=1), days=days or NODE_TRAIN_DAYS)
     console.print(f"node models trained on {got['n_days']} issue days up to {last}: out-of-fold skill against "
                   f"their prior (persistence mixed with the 27-day median) {got['cv_skill']:+.1%}; {got['path']}; "
-                  f"the network shared by the nodes: {got['network']}")
+                  f"the network shared by the nodes: {got['network']}", markup=False)
 
 
 @app.command("evaluate", rich_help_panel="Station models")
@@ -118,7 +118,7 @@ def evaluate_cmd(
             out.print(f"({len(df)} rows per station, model, window and Kp class: --detail, or --format json)",
                       markup=False, highlight=False)
     if plot:
-        console.print(f"plot: {plot}")
+        console.print(f"plot: {plot}", markup=False)
 
 
 @app.command("update", rich_help_panel="Station models")
@@ -142,7 +142,7 @@ def update_cmd(
     df = update(ctx, day_, arch, margin=margin)
     out.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
     if settings.map_model == "nodes" and not station:
-        console.print(f"node models of the global map: {update_nodes(ctx, day_)}")
+        console.print(f"node models of the global map: {update_nodes(ctx, day_)}", markup=False)
 
 
 @app.command("gridsearch", rich_help_panel="Station models")
@@ -166,4 +166,4 @@ def gridsearch_cmd(
     grid = {"units": units, "batch_size": batch_size, "epochs": epochs}  # None: the method's values
     df, path = gridsearch(context(get_settings(), station), arch, grid, workers=workers)
     out.print(df.drop(columns=["val_rmse_per_station"]).to_string(index=False), markup=False, highlight=False)
-    out.print(f"recorded in {path}")
+    out.print(f"recorded in {path}", markup=False)

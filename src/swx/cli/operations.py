@@ -45,15 +45,15 @@ def forecast_cmd(
     r = forecast_stage(get_settings(), issue_day, methods=method)
     state = "[yellow]DEGRADED[/] — not to be trusted as it stands:" if r["degraded"] else "[green]ok[/]"
     console.print(f"run {r['run_id']}: forecast for {r['target_day']} issued {r['issue_time'][:16]} UTC "
-                  f"from the maps of {r['latest_day']}; {state}")
+                  f"from the maps of {r['latest_day']}; {state}", markup=False)
     for why in r["reason"].split("; ") if r["degraded"] else []:
-        console.print(f"  - {escape(why)}", highlight=False)
-    console.print(f"station forecasts: {r['station_rows']} rows ({', '.join(r['architectures'])})")
+        console.print(f"  - {why}", highlight=False, markup=False)
+    console.print(f"station forecasts: {r['station_rows']} rows ({', '.join(r['architectures'])})", markup=False)
     for m_, (nc, ionex) in r["products"].items():
         out.print(f"{m_}: {nc}\n{' ' * len(m_)}  {ionex}", markup=False, highlight=False)
     if plot:
         forecast_map_png(r, plot)
-        console.print(f"plot: {plot}")
+        console.print(f"plot: {plot}", markup=False)
     if r["degraded"]:  # published, but not "ok": monitoring and scripts see it in the exit status
         raise typer.Exit(DEGRADED_EXIT)
 
@@ -75,9 +75,9 @@ def verify_maps_cmd(
     df = verify_maps(ctx, target)
     if plot and not df.empty:
         verification_plot(ctx, target, plot)
-        console.print(f"plot: {plot}")
+        console.print(f"plot: {plot}", markup=False)
     if df.empty:
-        console.print(f"no global forecast for {day} to verify")
+        console.print(f"no global forecast for {day} to verify", markup=False)
         raise typer.Exit(1)
     cols = ["model", "station_code", "n", "rmse", "bias", "skill_persistence", "coverage68", "coverage95"]
     print_scores(df[cols].rename(columns={"station_code": "region"}), fmt)
@@ -105,7 +105,7 @@ def verify_cmd(
         raise NotFoundError(summary["skipped"])
     for what in ("maps_skipped", "stations_skipped"):
         if what in summary:
-            console.print(f"[yellow]{what.replace('_', ' ')}[/]: {summary[what]}")
+            console.print(f"[yellow]{what.replace('_', ' ')}[/]: {escape(str(summary[what]))}")
     for title, rmse in (("global maps (cos-latitude weighted)", summary["maps"]),
                         ("stations (mean over the stations)", summary["stations"])):
         if rmse:
@@ -123,12 +123,14 @@ def storms_cmd(
     """Storm events (Kp >= 5-, NOAA G1+) in a period, with the Global ΔTEC response and the stations
     most affected; stored in storm_events."""
     from swx.pipeline.context import context
-    from swx.pipeline.storms import storm_table, storms
+    from swx.pipeline.storms import check_kp_held, storm_table, storms
 
     first, last = parse_day(start, "--start"), parse_day(end, "--end")
-    events = storms(context(get_settings()), first, last)
+    ctx = context(get_settings())
+    check_kp_held(ctx, first, last)
+    events = storms(ctx, first, last)
     if not events:
-        console.print(f"no storm (Kp >= 5-) between {start} and {end}")
+        console.print(f"no storm (Kp >= 5-) between {start} and {end}", markup=False)
         return
     out.print(storm_table(events).to_string(index=False, float_format=lambda v: f"{v:.2f}"), markup=False,
               highlight=False)
@@ -186,12 +188,12 @@ def backfill_cmd(
     made = r["days"] - r["skipped"]
     console.print(f"backfill {r['start']} .. {r['end']} ({', '.join(r['steps'])}): {r['days']} day(s), "
                   f"{r['skipped']} already done, {made} done in {sec:.0f} s"
-                  + (f" ({made / sec * 60:.1f} days/min)" if made and sec > 0 else ""))
+                  + (f" ({made / sec * 60:.1f} days/min)" if made and sec > 0 else ""), markup=False)
     console.print(f"runs {r['runs']} ({r['degraded']} degraded), days verified {r['verified']}, model updates "
                   f"taken {r['updates']}, storm events {r['storms']}"
-                  + (f", days revised after a new map or Kp {r['revised']}" if r["revised"] else ""))
+                  + (f", days revised after a new map or Kp {r['revised']}" if r["revised"] else ""), markup=False)
     for day, why in r["failed"].items():
-        console.print(f"[red]failed[/] {day}: {why}")
+        console.print(f"[red]failed[/] {escape(str(day))}: {escape(str(why))}")
     if r["failed"]:
         raise typer.Exit(1)
 
@@ -254,7 +256,7 @@ def run_cmd(
     if settings.gim_source == "simulated":
         window = (settings.demo_start, settings.demo_end)
         console.print(f"Offline demo: SIMULATED maps for {window[0]} .. {window[1]} "
-                      f"(seed {settings.sim_seed}, every {settings.sim_cadence_min} min)")
+                      f"(seed {settings.sim_seed}, every {settings.sim_cadence_min} min)", markup=False)
         summaries.append(ingest_with_progress(settings, daterange(*window), "SWX_GIM_SOURCE"))
     elif settings.gim_source == "remote" and folder is None:
         raise typer.BadParameter("the main job does not fetch remote GIMs yet (that comes with the daily flow); "
@@ -263,10 +265,10 @@ def run_cmd(
         summaries.append(ingest_with_progress(settings, None, "--dir / SWX_GIM_LOCAL_DIR", kind="local",
                                               directory=folder))
     for summary in summaries:
-        out.print("\n".join(summary.lines()))
-    out.print(str(kp))
-    out.print(main_archive_summary(settings, window))
-    out.print(database_summary(settings, sum(len(s.new) for s in summaries)))
+        out.print("\n".join(summary.lines()), markup=False)
+    out.print(str(kp), markup=False)
+    out.print(main_archive_summary(settings, window), markup=False)
+    out.print(database_summary(settings, sum(len(s.new) for s in summaries)), markup=False)
     failed = [r for s in summaries for r in s.results if r.status == "failed"]
     if failed:  # the good days are archived; the run still says it did not all go well
         console.print(f"[red]{len(failed)} file(s) failed[/]: see FAILED above")
