@@ -513,3 +513,31 @@ def test_a_refused_file_is_followed_by_the_days_other_file_in_the_folder(tmp_pat
     assert [r.status for r in results] == ["fetched", "fetched"], [r.reason for r in results]
     assert results[1].origin.endswith("codg0090.20i") and "COD0OPSFIN" in results[1].reason
     assert "10 x the 9.0 TECU" in results[1].reason
+
+
+def test_a_grid_other_than_the_gims_standard_one_is_refused_and_0_to_355_is_the_whole_circle(tmp_path):
+    """A seventh round: a day on a 1° x 1° grid, or on 2° latitudes, was archived, then every forecast
+    reading it failed (numpy could not broadcast it with the other days); longitudes 0..355 (the whole
+    circle without the repeated meridian) were archived 72 columns wide. The standard grid is the one
+    every day is read on: others are refused by name; 0..355 is rolled onto it."""
+    import xarray as xr
+
+    from swx.io.ionex import write_ionex
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fine = make_gim(D1, lat_step=-1.0, lon_step=1.0)
+    write_ionex(fine, folder / "codg0080.20i")
+    base = make_gim(D2, seed=1)
+    circle = xr.concat([base.sel(lon=slice(0.0, 175.0)), base.sel(lon=slice(-180.0, -5.0)).pipe(
+        lambda w: w.assign_coords(lon=w.lon + 360.0))], dim="lon")  # 0 .. 355°
+    write_ionex(circle, folder / "codg0090.20i")
+    a = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    first, second = ingest_gims(src, a, src.available()).results
+    assert first.status == "failed" and "a grid of 176 x 361 nodes (1° x 1°" in first.reason, first.reason
+    assert "the GIMs' standard grid: latitude 87.5..-87.5 by 2.5°, longitude -180..180 by 5°" in first.reason
+    assert second.status == "fetched", second.reason
+    got = a.open_gim("cod", D2)
+    assert got.sizes["lon"] == 73 and got.lon.values[0] == -180.0 and got.lon.values[-1] == 180.0
+    np.testing.assert_array_equal(got.tec.sel(lon=180.0).values, got.tec.sel(lon=-180.0).values)

@@ -29,6 +29,7 @@ from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatErro
 from swx.io.atomic import remove_stale_parts
 from swx.io.gim_names import level_rank, product_level
 from swx.io.ionex import IonexWarning, parse_ionex
+from swx.io.ionex.header import IONEX_LAT, IONEX_LON
 from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source, rivals
 from swx.science.features import PLAUSIBLE_VTEC_TECU
 from swx.science.grid import canonical_grid, land_mask
@@ -199,6 +200,14 @@ def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:
         raise IonexFormatError(f"a regional grid (latitude {lat.min():g}..{lat.max():g}, longitude "
                                f"{lon.min():g}..{lon.max():g})", path=name,
                                expected=f"a global grid: latitude to ±{GLOBAL_LAT_DEG:g}° at least, all longitudes")
+    if len(lat) != len(IONEX_LAT) or len(lon) != len(IONEX_LON) or not (
+            np.allclose(lat, IONEX_LAT) and np.allclose(lon, IONEX_LON)):  # every day is read on this one grid
+        step = f"{abs(float(np.median(np.diff(lat)))):g}° x {abs(float(np.median(np.diff(lon)))):g}°" \
+            if len(lat) > 1 and len(lon) > 1 else "one row"
+        raise IonexFormatError(f"a grid of {len(lat)} x {len(lon)} nodes ({step}; latitude {lat.max():g}..{lat.min():g},"
+                               f" longitude {lon.min():g}..{lon.max():g})", path=name,
+                               expected="the GIMs' standard grid: latitude 87.5..-87.5 by 2.5°, longitude -180..180 "
+                                        "by 5°")
     tec = ds["tec"].values.reshape(len(t), -1)
     valid = np.isfinite(tec).mean(axis=1)
     if valid.min() < MIN_VALID_FRACTION:
@@ -345,7 +354,6 @@ def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, 
                 failed, origin = True, raw.origin
         if ds is None:
             continue
-        ds = canonical_grid(ds)  # every archived day on one orientation (a 0..360° grid rolled)
         level = product_level(product)
         better = held is not None and level_rank(level) > floor
         stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin,
@@ -383,6 +391,7 @@ def _usable_day(raw, product: str, day: dt.date, archive: Archive, centre: str) 
         ds = parse_ionex(raw.data, raw.origin, centre=product)
     for w in caught:
         log.warning("%s", w.message)
+    ds = canonical_grid(ds)  # every archived day on one orientation (a 0..360° grid rolled), then checked
     check_day(ds, day, raw.origin, measured=raw.source != "simulated")
     check_producer(ds, product, raw.origin)
     check_continuity(ds, day, raw.origin, archived_neighbour(archive, centre, day))

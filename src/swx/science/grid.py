@@ -118,8 +118,9 @@ def canonical_grid(ds: xr.Dataset) -> xr.Dataset:
         wrapped = (lon + 180.0) % 360.0 - 180.0
         first = np.unique(wrapped, return_index=True)[1]
         ds = ds.assign_coords(lon=wrapped).isel(lon=np.sort(first))
+        step = float(np.median(np.diff(np.sort(lon)))) if len(lon) > 1 else 360.0
         if np.isclose(ds["lon"].values, -180.0).any() and not np.isclose(ds["lon"].values, 180.0).any() \
-                and np.ptp(lon) >= 360.0 - 1e-6:
+                and np.ptp(lon) + step >= 360.0 - 1e-6:  # 0..360 or 0..355: the whole circle
             ds = xr.concat([ds, ds.sel(lon=[-180.0]).assign_coords(lon=[180.0])], dim="lon", combine_attrs="override")
     ds = ds.sortby("lon")
     if ds.sizes["lat"] > 1 and ds["lat"].values[0] < ds["lat"].values[-1]:
