@@ -125,3 +125,23 @@ def test_the_netcdf_product_passes_the_cf_checker(product):
 
     _, nc, _ = product
     assert cf_findings(nc) == []
+
+
+def test_a_publisher_named_in_any_language_still_gets_an_ascii_ionex(tmp_path, monkeypatch, product):
+    """A seventh round: SWX_PRODUCT_INSTITUTION with an accent failed every forecast (IONEX is ASCII);
+    a blank SWX_PRODUCT_CONTACT published a blank contact."""
+    from swx.config import get_settings
+    from swx.products import attribution
+
+    ds, _, _ = product
+    monkeypatch.setenv("SWX_PRODUCT_INSTITUTION", "Université de Liège, Institut d’Astrophysique")
+    monkeypatch.setenv("SWX_PRODUCT_CONTACT", "   ")
+    get_settings.cache_clear()
+    site = forecast_dataset(ds[["tec", "tec_sigma"]], reference=None, issue_time=dt.datetime(2020, 1, 9, tzinfo=dt.UTC),
+                            method="residual", source="esa", publisher=attribution(get_settings()))
+    nc, ionex = write_products(site, tmp_path, dt.date(2020, 1, 9), "residual")
+    with xr.open_dataset(nc) as f:
+        assert f.attrs["institution"] == "Université de Liège, Institut d’Astrophysique"  # netCDF keeps it
+        assert "none configured" in f.attrs["contact"]
+    assert "Institution: Universite de Liege, Institut d'Astrophysique" in Path(ionex).read_text()
+    read_ionex(ionex)

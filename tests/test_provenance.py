@@ -55,3 +55,20 @@ def test_input_records_use_the_archive_checksums(tmp_path):
     assert gims[0].path == "archive/gim/cod/2015/cod_20150301.nc"  # relative to the data folder
     assert gims[0].sha256 == sha256_file(archive.gim_path("cod", day))
     assert any(r.kind == "INDICES" and r.path.startswith("swx.data/") and len(r.sha256) == 64 for r in recs)
+
+
+def test_an_archived_days_origin_holds_no_secret(tmp_path):
+    """A seventh round: the log masked a mirror URL's token, but the archived day's `source_origin`
+    attribute kept it in clear (archive files are read by the dashboard and copied with a site)."""
+    import numpy as np
+    import xarray as xr
+
+    from swx.io.maps_netcdf import read_attrs
+
+    archive = Archive(tmp_path / "archive")
+    day = dt.date(2015, 3, 1)
+    ds = xr.Dataset({"tec": (("time", "lat", "lon"), np.ones((1, 2, 2)))},
+                    coords={"time": [np.datetime64("2015-03-01T00:00")], "lat": [0.0, 2.5], "lon": [0.0, 5.0]})
+    archive.store_gim(ds, "cod", day, source_origin="https://h/2015/060/codg0600.15i.Z?token=S3cretMIR")
+    attrs = read_attrs(archive.gim_path("cod", day))
+    assert attrs["source_origin"] == "https://h/2015/060/codg0600.15i.Z?token=***"

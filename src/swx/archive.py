@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from swx.config import mask_secrets
 from swx.io.atomic import atomic_path, atomic_write_text
 from swx.io.filecache import FileCache
 from swx.io.gim_names import product_level
@@ -124,7 +125,8 @@ class Archive:
         """Write one day's maps (netCDF4, zlib) atomically and record its checksum."""
         path = self.gim_path(centre, day)
         out = ds.copy()
-        out.attrs = {**ds.attrs, **provenance, "swx_archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        # where it came from, as every output says it: a mirror URL's token or a path's secret masked
+        out.attrs = {**ds.attrs, **{k: mask_secrets(v) for k, v in provenance.items()}, "swx_archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                      "swx_day": day.isoformat()}
         with atomic_path(path) as tmp:
             write_maps(out, tmp)

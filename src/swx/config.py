@@ -48,7 +48,7 @@ _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\n]*@")
 #: (database URLs keep their user: `postgresql://swx@db` names no secret).
 _URL_USER_TOKEN = re.compile(r"((?:https?|ftp)://)[^:/@\s?#]+@", re.IGNORECASE)
 _KEY_SECRET = re.compile(r"(^|[?&;#\s])([\w.-]*(?:password|passwd|pwd|pass|secret|token|key|auth|sig|signature|"
-                         r"credential|jwt|session)[\w.-]*=)[^&\s]*", re.IGNORECASE)
+                         r"credential|jwt|session|pw|hmac|ticket)[\w.-]*=)[^&\s]*", re.IGNORECASE)
 #: Short bearer keys, masked as whole keys (or after `_`, `-`, `.`) only: a session id, an OAuth code
 _KEY_BEARER = re.compile(r"(^|[?&;#\s])((?:[\w.-]*[_.-])?(?:sid|code|bearer|assertion|otp)=)[^&\s]*", re.IGNORECASE)
 
@@ -133,7 +133,8 @@ def check_product_code(code: str) -> str:
 
 def check_credentials_over_https(url: str, scheme: str) -> None:
     """Refuse a URL that would send a password or token over anything but https."""
-    if scheme != "https" and (_URL_PASSWORD.search(url) or _URL_USER_TOKEN.search(url) or _KEY_SECRET.search(url)):
+    if scheme != "https" and (_URL_PASSWORD.search(url) or _URL_USER_TOKEN.search(url) or _KEY_SECRET.search(url)
+                              or _KEY_BEARER.search(url)):
         raise ValueError(f"{mask_secrets(url)[:80]!r} sends credentials over plain {scheme}: use https")
 
 
@@ -279,7 +280,7 @@ class Settings(BaseSettings):
     earthdata_netrc: Path | None = Field(None, description="netrc with Earthdata (urs.earthdata.nasa.gov) credentials; default ~/.netrc")
 
     http_timeout_s: float = Field(60.0, gt=0, le=3600, allow_inf_nan=False)
-    http_retries: int = Field(4, ge=0, description="Retries after the first attempt, on timeouts and 5xx")
+    http_retries: int = Field(4, ge=0, le=100, description="Retries after the first attempt, on timeouts and 5xx")
     http_backoff_s: float = Field(2.0, ge=0, le=600, allow_inf_nan=False, description="Base of the exponential backoff (with jitter)")
 
     product_institution: str = Field(

@@ -41,8 +41,9 @@ INPUT_TERMS = ("inputs: the analysis centre's GIMs under its terms; Kp, ap and F
 def attribution(settings: Settings | None = None) -> dict[str, str]:
     """Who publishes the products, under which licence, and the contact: from the settings (None: the
     settings' defaults, which say the site is not configured)."""
-    def value(name: str) -> str:
-        return getattr(settings, name) if settings is not None else Settings.model_fields[name].default
+    def value(name: str) -> str:  # a blank setting says nothing: it counts as not set
+        given = getattr(settings, name) if settings is not None else Settings.model_fields[name].default
+        return given.strip() or (Settings.model_fields[name].default if name != "product_contact" else "")
 
     return {"institution": value("product_institution"), "license": f"{value('product_license')}; {INPUT_TERMS}",
             "contact": value("product_contact") or "none configured (SWX_PRODUCT_CONTACT)"}
@@ -130,6 +131,17 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
     return Path(path)
 
 
+def _ascii(text: str) -> str:
+    """`text` as IONEX can hold it (ASCII): accents dropped (Liège -> Liege), typographic quotes and
+    dashes made plain, anything else `?` (the netCDF keeps the text as given)."""
+    import unicodedata
+
+    plain = text.translate(str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+                                          "\u2014": "-"}))
+    decomposed = unicodedata.normalize("NFKD", plain)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).encode("ascii", "replace").decode("ascii")
+
+
 def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
     """The forecast (TEC MAP) and its 1-sigma (RMS MAP) as IONEX 1.0."""
     out = xr.Dataset({"tec": ds["tec"], "rms": ds["tec_sigma"]})
@@ -137,7 +149,8 @@ def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
             f"extension method {ds.attrs.get('extension_method', '?')}, from {ds.attrs.get('input_source', '?')} "
             "maps" + (" (SIMULATED demo input)" if ds.attrs.get("simulated") else "")
             + ". RMS maps hold the 1-sigma forecast uncertainty.")
-    said = [f"{key.capitalize()}: {ds.attrs[key]}" for key in ("institution", "license", "contact") if key in ds.attrs]
+    said = [f"{key.capitalize()}: {_ascii(str(ds.attrs[key]))}" for key in ("institution", "license", "contact")
+            if key in ds.attrs]
     return write_ionex(out, path, centre=PRODUCT_CENTRE, program=f"swx {__version__}", run_by="SWX",
                        description=desc, exponent=-1, mapping_function="NONE",
                        comments=["Forecast product of the swx system", *said])

@@ -619,6 +619,7 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
 
 @pytest.mark.parametrize("env, message", [
     ({"SWX_HTTP_RETRIES": "-1"}, "SWX_HTTP_RETRIES: Input should be greater than or equal to 0"),
+    ({"SWX_HTTP_RETRIES": "1100"}, "SWX_HTTP_RETRIES: Input should be less than or equal to 100"),
     ({"SWX_LOG_LEVEL": "LOUD"}, "SWX_LOG_LEVEL: Input should be 'DEBUG', 'INFO'"),
     ({"SWX_GIM_MIRRORS": "not json"}, "SWX_GIM_MIRRORS: not valid JSON"),
     ({"SWX_GIM_MIRRORS": '{"cod": ["htps://host/{yyyy}/{name}"]}'}, "is not an http(s) URL template"),
@@ -732,7 +733,8 @@ def test_secrets_in_mirror_templates_are_masked_wherever_they_are_printed(monkey
     # a sixth round: bearer keys (a JWT, session ids, an OAuth code) were printed in clear
     for url in ("https://h/f.txt?jwt=eyJhbGciOiJIUzI1NiJ9.SEKRET6", "https://h/f.txt?session=SEKRET6",
                 "https://h/f.txt?sid=SEKRET6", "https://h/f.txt;jsessionid=SEKRET6", "https://h/f?access_code=SEKRET6",
-                "https://h/f?code=SEKRET6&x=1"):
+                "https://h/f?code=SEKRET6&x=1", "https://h/f?pw=SEKRET6", "https://h/f?ticket=ST-SEKRET6",
+                "https://h/f?hmac=SEKRET6"):  # and a seventh: pw=, a CAS ticket, an HMAC
         assert "SEKRET6" not in mask_secrets(url), url
     assert mask_secrets("method=residual sidebar=2 encode=1") == "method=residual sidebar=2 encode=1"  # not keys
     monkeypatch.setenv("SWX_GIM_MIRRORS", '{"cod": ["https://127.0.0.1:1/{yyyy}/{name}?key=SEKRET1"]}')
@@ -1011,3 +1013,15 @@ def test_a_path_that_looks_like_markup_is_printed_as_it_is(tmp_path, monkeypatch
     code, out = run_cli_main(monkeypatch, capsys, ["simulate", "day", "--date", "2015-03-01", "--out", str(out_path)])
     assert code == 0 and f"wrote {out_path} (SIMULATED" in out and "Traceback" not in out, out
     assert out_path.is_file()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--fit-end", "2016-12-31"], "--fit-end 2016-12-31: the real series hold nothing up to it (they start on 2017-01-01)"),
+    (["--fit-end", "2017-06-30", "--lon", "7"], "--lon 7: expected a meridian of the maps' grid, a multiple of 5"),
+])
+def test_simulate_calibrate_refuses_a_fit_it_cannot_make_in_one_line(shared_data, monkeypatch, capsys, extra, message):
+    """A seventh round: a --fit-end before the series' start and a --lon off the 5-degree grid ended in
+    IndexError / KeyError tracebacks."""
+    series = shared_data / "real-series" / "randa-code-10E-3lat" / "Test_data_VTEC.csv"
+    code, out = run_cli_main(monkeypatch, capsys, ["simulate", "calibrate", "--real-series", str(series), *extra])
+    assert code == 2 and message in out and "Traceback" not in out, out

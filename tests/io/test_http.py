@@ -173,3 +173,11 @@ def test_a_netrc_that_cannot_be_parsed_is_named_without_quoting_its_tokens(tmp_p
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "cannot read netrc" in said and "is not `machine HOST login USER password PASS`" in said
     assert "S3cretNETRC" not in said
+
+
+def test_the_backoff_of_a_late_attempt_is_the_ceiling_not_an_overflow():
+    """A seventh round: SWX_HTTP_RETRIES=1100 reached 2**1024 in the backoff: OverflowError."""
+    from swx.io.http import RetryPolicy
+
+    policy = RetryPolicy(backoff_s=0.5, max_backoff_s=120.0)
+    assert policy.delay(1100, rng=lambda: 0.5) == 120.0

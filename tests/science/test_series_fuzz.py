@@ -53,3 +53,19 @@ def test_a_damaged_series_file_is_read_or_refused_in_one_line(edits):
 @given(data=st.binary(max_size=300) | st.text(max_size=300))
 def test_any_bytes_are_read_or_refused_in_one_line(data):
     _check(data)
+
+
+def test_a_period_without_an_archived_day_gives_an_empty_series_not_a_broken_frame(tmp_path):
+    """A seventh round: `swx evaluate` over 1995 on a site whose maps start in 2015 ended in pandas'
+    KeyError ('vtec' not a column): the series of no day had no vtec column."""
+    import datetime as dt
+
+    from swx.archive import Archive
+    from swx.science.series import long_to_wide, series_from_archive
+    from swx.science.stations import load_catalog
+
+    long, report = series_from_archive(Archive(tmp_path), "cod", load_catalog()[:2], dt.date(1995, 1, 1),
+                                       dt.date(1995, 1, 2))
+    assert report.days_read == 0 and len(report.days_missing) == 2
+    wide = long_to_wide(long)
+    assert wide.shape == (24, 2) and wide.isna().all().all()

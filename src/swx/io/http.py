@@ -42,7 +42,7 @@ class RetryPolicy:
     max_backoff_s: float = 120.0
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
-        base = min(self.max_backoff_s, self.backoff_s * (2 ** attempt))
+        base = min(self.max_backoff_s, self.backoff_s * 2.0 ** min(attempt, 64))  # no float overflow
         return base * (0.5 + rng())
 
 

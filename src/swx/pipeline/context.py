@@ -210,6 +210,9 @@ def station_dataset(ctx: Context, start: dt.date | None = None, end: dt.date | N
                              "`swx ingest gims`")
         lo, hi = start or days[0], end or days[-1]
         long, report = series_from_archive(ctx.archive, ctx.centre, map_stations, lo, hi)
+        if report.days_read == 0:  # nothing to learn or score from
+            raise InsufficientDataError(f"no archived {ctx.centre} maps from {lo} to {hi} (the archive holds "
+                                        f"{days[0]} .. {days[-1]})")
         log.info("station series %s .. %s: %s", lo, hi, report)
         below = days_below_final(ctx, [d for d in days if lo <= d <= hi])
         if below:

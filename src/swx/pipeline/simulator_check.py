@@ -9,6 +9,7 @@ import gzip
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from swx.archive import Archive, load_indices
@@ -48,9 +49,18 @@ def _real_point_series(files: list[Path]) -> tuple[pd.DataFrame, list[float]]:
     return real, lats
 
 
+def check_grid_longitude(lon: float) -> None:
+    """The simulator's maps are on the GIMs' grid: a point series is read at one of its meridians."""
+    wrapped = (lon + 180.0) % 360.0 - 180.0
+    if not (np.isfinite(lon) and np.isclose(wrapped / 5.0, round(wrapped / 5.0))):
+        raise InputError(f"--lon {lon:g}: expected a meridian of the maps' grid, a multiple of 5 degrees "
+                         "(-180 .. 180, or 0 .. 360)")
+
+
 def simulated_points(settings: Settings, tables: IndexTables, real: pd.DataFrame, lats: list[float], lon: float,
                      calibrated: bool = True) -> pd.DataFrame:
     """The simulator's vTEC at the real series' points and times (2-hourly), columns named as the real ones."""
+    lon = (lon + 180.0) % 360.0 - 180.0  # 360 is 0, as on the grid
     config = SimulationConfig(seed=settings.sim_seed, cadence_min=120)
     sim = GimSimulator(load_basis(settings.resolved_cache_dir), tables,
                        config if calibrated else replace(config, level_fit=()))
@@ -99,7 +109,12 @@ def calibrate_simulator(settings: Settings, real_series: list[Path], *, lon: flo
     uncalibrated simulator's monthly means up to `fit_end`, as a + b ln(F/100) + c cos + s sin."""
     tables = index_tables(settings, indices)
     real, lats = _real_point_series(real_series)
+    first = real.index[0].date() if len(real) else None
     real = real.loc[:fit_end.isoformat()]
+    if real.empty:
+        raise InputError(f"--fit-end {fit_end}: the real series hold nothing up to it"
+                         + (f" (they start on {first})" if first else "") + ": expected a day after their start")
+    check_grid_longitude(lon)
     sim = simulated_points(settings, tables, real, lats, lon, calibrated=False)
     f27 = tables.daily["f107_obs"].dropna().rolling(27, center=True, min_periods=1).mean()
     return [(lat, tuple(level_fit(sim[col], real[col], f27))) for col, lat in zip(real.columns, lats)]

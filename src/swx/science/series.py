@@ -71,7 +71,7 @@ def series_from_archive(archive: Archive, centre: str, stations: list[Station], 
                          freq=STEP, inclusive="left", name="time")
     full = pd.MultiIndex.from_product([[s.code for s in stations], grid], names=["station", "time"])
     data = (pd.concat(parts, ignore_index=True).set_index(["station", "time"])["vtec"] if parts
-            else pd.Series(dtype=float))
+            else pd.Series(dtype=float, name="vtec"))
     data = data.reindex(full)
     report.values = int(data.notna().sum())
     report.missing_steps = int(data.isna().sum())
