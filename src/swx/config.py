@@ -263,7 +263,7 @@ class Settings(BaseSettings):
         "residual", description="Global extension method (residual field: best measured, docs/extension.md)")
     extension_compare: list[str] = Field(default_factory=list,
                                          description="Extra extension methods run and verified beside it (JSON list)")
-    storm_quiet_gap_h: float = Field(12.0, gt=0, le=240, allow_inf_nan=False, description="Storm intervals closer than this are one event (hours)")
+    storm_quiet_gap_h: float = Field(12.0, ge=3, le=240, allow_inf_nan=False, description="Storm intervals closer than this are one event (hours)")
 
     dask_address: str | None = Field(None, description="Dask scheduler for backfills (tcp://host:8786); default a LocalCluster")
     dask_workers: int = Field(2, ge=1, description="Worker processes of the backfill's LocalCluster")
@@ -295,6 +295,14 @@ class Settings(BaseSettings):
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("demo_start", "demo_end", mode="before")
+    @classmethod
+    def _iso_day(cls, v: object) -> object:
+        """A day as YYYY-MM-DD: pydantic would read 1420070400 as seconds since 1970, silently."""
+        if isinstance(v, str) and not re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", v):
+            raise ValueError(f"{v[:40]!r} is not a day (expected YYYY-MM-DD)")
+        return v.strip() if isinstance(v, str) else v
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -491,6 +499,9 @@ def _env_file_keys() -> list[str]:
 
     from swx.errors import SettingsError
 
+    if _ENV_FILE.is_symlink() and not _ENV_FILE.exists():  # a secrets volume not mounted: not "no .env"
+        raise SettingsError(f".env in {Path.cwd()} is a link to {os.readlink(_ENV_FILE)}, which does not exist "
+                            "(expected SWX_NAME=value lines, or no .env at all)")
     try:
         st = _ENV_FILE.stat()
     except OSError:

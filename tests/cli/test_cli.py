@@ -620,6 +620,8 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
 @pytest.mark.parametrize("env, message", [
     ({"SWX_HTTP_RETRIES": "-1"}, "SWX_HTTP_RETRIES: Input should be greater than or equal to 0"),
     ({"SWX_HTTP_RETRIES": "1100"}, "SWX_HTTP_RETRIES: Input should be less than or equal to 100"),
+    ({"SWX_DEMO_START": "1420070400"}, "SWX_DEMO_START: '1420070400' is not a day (expected YYYY-MM-DD)"),
+    ({"SWX_STORM_QUIET_GAP_H": "1e-320"}, "SWX_STORM_QUIET_GAP_H: Input should be greater than or equal to 3"),
     ({"SWX_LOG_LEVEL": "LOUD"}, "SWX_LOG_LEVEL: Input should be 'DEBUG', 'INFO'"),
     ({"SWX_GIM_MIRRORS": "not json"}, "SWX_GIM_MIRRORS: not valid JSON"),
     ({"SWX_GIM_MIRRORS": '{"cod": ["htps://host/{yyyy}/{name}"]}'}, "is not an http(s) URL template"),
@@ -698,6 +700,11 @@ def test_an_env_file_that_cannot_be_read_as_meant_is_refused_and_a_misspelt_sett
     code, out = run_cli_main(monkeypatch, capsys, ["config"])
     assert code == 2 and out.strip().startswith("error: .env, line 3: cannot be parsed"), out
     assert "s3cret" not in out and len(out.strip().splitlines()) == 1
+    env.unlink()
+    env.symlink_to(tmp_path / "not-mounted" / "secret.env")  # a seventh round: taken as no .env at all
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    assert code == 2 and "which does not exist" in out, out
     env.unlink()
     os.mkfifo(env)
     get_settings.cache_clear()
