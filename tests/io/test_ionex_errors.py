@@ -350,3 +350,18 @@ def test_trailing_whitespace_after_every_record_is_read_or_named_never_a_traceba
         got, want = parse_ionex(padded.encode(), "padded.15i"), parse_ionex(original.encode(), "jplg3190.15i")
     np.testing.assert_array_equal(got.tec.values, want.tec.values)
     np.testing.assert_array_equal(got.rms.values, want.rms.values)
+
+
+@pytest.mark.parametrize("label, value, message", [
+    ("BASE RADIUS", "  -6371.0", r"BASE RADIUS -6371 km \(expected the Earth's radius"),
+    ("MAPPING FUNCTION", "  XXXX", r"MAPPING FUNCTION 'XXXX' \(expected one of those the format names: NONE, COSZ"),
+])
+def test_header_values_no_gim_can_hold_are_refused(label, value, message):
+    """A seventh round: a BASE RADIUS of -6371 km and a MAPPING FUNCTION 'XXXX' were archived as the
+    map's metadata without a word."""
+    text = gim_text()
+    lines = text.splitlines()
+    i = next(n for n, ln in enumerate(lines) if ln[60:].strip() == label)
+    lines[i] = f"{value:<60}{label:<20}"
+    with pytest.raises(IonexFormatError, match=message):
+        parse_ionex(("\n".join(lines) + "\n").encode(), "edited.20i")

@@ -96,7 +96,11 @@ def test_a_day_twice_and_a_definitive_value_for_today_are_refused():
     assert err.value.line == 3
     with pytest.raises(IndexFormatError, match="definitive values for .* a day that has not ended"):
         parse_gfz_text("#\n" + row(today, d=1))
-    assert len(parse_gfz_text("#\n" + row(today, d=0)).kp) == 8  # today's nowcast: fine
+    # today's nowcast: fine with a Kp for the intervals begun, -1 for the others (all eight: refused above)
+    begun = dt.datetime.now(dt.UTC).hour // 3 + 1
+    partial = (f"{today:%Y %m %d} 33623 33623.5 2597 18 " + " ".join(["1.000"] * begun + ["-1.000"] * (8 - begun))
+               + " " + " ".join(["4"] * begun + ["-1"] * (8 - begun)) + " -1 154 178.5 172.9 0\n")
+    assert len(parse_gfz_text("#\n" + partial).kp) == begun
 
 
 def test_json_service_response():
@@ -161,3 +165,23 @@ def test_a_day_deleted_or_moved_in_a_gfz_file_is_refused_naming_the_line(shared_
     swapped = lines[:i] + [lines[i + 1], lines[i]] + lines[i + 2:]
     with pytest.raises(IndexFormatError, match=r"2015-03-15 after 2015-03-16 \(out of order\)"):
         parse_gfz_text("".join(swapped), "swapped.txt")
+
+
+def test_a_kp_for_an_interval_of_today_that_has_not_begun_is_refused():
+    """A seventh round: a file whose row for today held all eight Kp was taken, the evening's
+    intervals (not begun yet) stored as preliminary values."""
+    import datetime as dt
+
+    from swx.sources.indices import IndexTables
+    from swx.sources.indices.gfz import format_gfz_text
+
+    today = pd.Timestamp(dt.datetime.now(dt.UTC).date(), tz="UTC")
+    times = pd.date_range(today, periods=8, freq="3h")
+    kp = pd.DataFrame({"kp": 2.0, "ap": 7.0, "status": "preliminary", "source": "gfz"}, index=times)
+    daily = pd.DataFrame({"Ap": [7.0], "sn": [50.0], "f107_obs": [150.0], "f107_adj": [150.0], "status": "preliminary",
+                          "source": "gfz"}, index=pd.DatetimeIndex([today]))
+    text = format_gfz_text(IndexTables(kp, daily))
+    if dt.datetime.now(dt.UTC).hour >= 21:
+        pytest.skip("every interval of today has begun")
+    with pytest.raises(IndexFormatError, match=r"an interval that has not begun"):
+        parse_gfz_text(text, "today.txt")

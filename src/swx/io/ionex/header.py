@@ -32,6 +32,10 @@ SHELL_HEIGHT_KM = 450.0
 #: The shell height (km) a map may claim: it must fit the F6.1 fields of the grid records (GIMs: 450 or
 #: 506.7 km)
 HEIGHT_RANGE_KM = (1.0, 9999.9)
+#: The Earth's radius a GIM's shell stands on (km): the mean radius is 6371; no centre uses another much
+BASE_RADIUS_RANGE_KM = (6300.0, 6400.0)
+#: The mapping functions the IONEX format names (or none)
+MAPPING_FUNCTIONS = ("NONE", "COSZ", "QFAC", "MSLM")
 
 #: Physical values after scaling: TEC and RMS in TECU (the largest vTEC ever mapped is ~300 TECU).
 TEC_RANGE = (0.0, 1000.0)
@@ -249,6 +253,13 @@ def parse_header(lines: list[str], path: str) -> IonexHeader:
         shape = f"{hdr.map_dimension}-D maps" + (f" on several heights (DHGT {hdr.hgt[2]:g})" if hdr.hgt[2] != 0 else "")
         raise IonexFormatError(f"{shape} are not supported",
                                path=path, expected="2-D maps on a single shell")
+    lo_r, hi_r = BASE_RADIUS_RANGE_KM
+    if not lo_r <= hdr.base_radius <= hi_r:
+        raise IonexFormatError(f"BASE RADIUS {hdr.base_radius:g} km", path=path,
+                               expected=f"the Earth's radius, {lo_r:g} .. {hi_r:g} km (6371 on the GIMs)")
+    if hdr.mapping_function.upper() not in MAPPING_FUNCTIONS:
+        raise IonexFormatError(f"MAPPING FUNCTION {hdr.mapping_function[:20]!r}", path=path,
+                               expected=f"one of those the format names: {', '.join(MAPPING_FUNCTIONS)}")
     lo_h, hi_h = HEIGHT_RANGE_KM
     if not (lo_h <= hdr.hgt[0] <= hi_h and hdr.hgt[1] == hdr.hgt[0]):
         raise IonexFormatError(f"HGT1 / HGT2 = {hdr.hgt[0]:g} / {hdr.hgt[1]:g} km", path=path,

@@ -114,6 +114,19 @@ def check_index_rows(name: str, lines: Sequence[int | None], days: pd.DatetimeIn
             raise IndexFormatError(f"definitive values for {_day(day_values[i])}, a day that has not ended "
                                    f"(today is {today})", path=name, line=lines[i],
                                    expected="definitive values for past days only")
+    if not forecast and "kp" in values and len(day_values) and day_values.max() == start:
+        # today's row: a Kp for a 3-hour interval that has not begun is no observation
+        kp = np.asarray(values["kp"], dtype=float).reshape(len(stamps), -1)
+        if kp.shape[1] == 8:
+            clock = pd.Timestamp(dt.datetime.now(dt.UTC)).tz_localize(None)
+            now = clock if clock.date() == today else pd.Timestamp(today) + pd.Timedelta(days=1)  # (a test's today)
+            begins = day_values.to_numpy()[:, None] + (np.arange(8) * np.timedelta64(3, "h"))[None, :]
+            ahead = ~np.isnan(kp) & (begins > now.to_datetime64())
+            if ahead.any():
+                i, k = (int(x[0]) for x in np.nonzero(ahead))
+                raise IndexFormatError(f"a Kp for {_day(day_values[i])} {3 * k:02d}:00 UT, an interval that has not "
+                                       f"begun (it is {now:%H:%M} UT)", path=name, line=lines[i],
+                                       expected="observed intervals only (-1 marks one not determined yet)")
 
 
 def kp_from_thirds(thirds: np.ndarray) -> np.ndarray:
