@@ -716,6 +716,12 @@ def test_an_env_file_that_cannot_be_read_as_meant_is_refused_and_a_misspelt_sett
     code, out = run_cli_main(monkeypatch, capsys, ["config"])
     said = out + caplog.text  # a warning: on stderr, or in the log's handler once logging is set up
     assert code == 0 and ".env sets SWX_LOG_LEVEL twice (lines 1 and 3): line 3's value is used" in said, said
+    env.write_text("SWX_DATABASE_URL=${UNSET_DB_R7}\n")  # a seventh round: empty, silently the default
+    monkeypatch.delenv("UNSET_DB_R7", raising=False)
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])
+    said = out + caplog.text
+    assert code == 0 and ".env, line 1: ${UNSET_DB_R7} is not set: SWX_DATABASE_URL gets an empty value" in said, said
     env.write_text("SWX_DATA_DRI=/elsewhere\n")
     monkeypatch.setenv("SWX_LOG_LEVL", "DEBUG")
     monkeypatch.setenv("SWX_TEST_DATABASE_URL", "postgresql://ok")  # read by the tests: not a setting, not warned

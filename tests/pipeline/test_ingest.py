@@ -541,3 +541,18 @@ def test_a_grid_other_than_the_gims_standard_one_is_refused_and_0_to_355_is_the_
     got = a.open_gim("cod", D2)
     assert got.sizes["lon"] == 73 and got.lon.values[0] == -180.0 and got.lon.values[-1] == 180.0
     np.testing.assert_array_equal(got.tec.sel(lon=180.0).values, got.tec.sel(lon=-180.0).values)
+
+
+def test_a_prediction_renamed_as_a_final_map_is_refused(shared_data, tmp_path):
+    """A seventh round: CODE's 1-day prediction copied as codg3000.14i was archived as CODE's final map,
+    the truth every forecast of the day would be verified against. Its header says what it is."""
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(shared_data / "ionex-predicted" / "c1pg3000.14i", folder / "codg3000.14i")
+    a = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    [result] = ingest_gims(src, a, src.available()).results
+    assert result.status == "failed" and "its header says it is a prediction (CODE'S 1-DAY PREDICTED" in result.reason
+    assert not a.has_gim("cod", dt.date(2014, 10, 27))

@@ -286,7 +286,14 @@ PRODUCER_AGENCIES = {"AIUB": ("cod", "cor", "c1p", "c2p"), "JPL": ("jpl", "jpr")
 
 def check_producer(ds, product: str, name: str) -> None:
     """Refuse a file named for `product` whose header says another centre made it (a JPL map renamed
-    codg... would be archived as CODE's final)."""
+    codg... would be archived as CODE's final), or that it is a prediction (CODE's 1-day prediction
+    renamed codg... would become the truth forecasts are verified against)."""
+    header = f"{ds.attrs.get('comment', '')}\n{ds.attrs.get('description', '')}".upper()
+    if product_level(product) != "predicted" and re.search(r"\bPREDICT(ED|ION)\b", header):
+        said = next(ln.strip() for ln in header.splitlines() if re.search(r"\bPREDICT(ED|ION)\b", ln))
+        raise IonexFormatError(f"named as a {product} ({product_level(product)}) map, but its header says it is a "
+                               f"prediction ({said[:60]})", path=name,
+                               expected="an observed map under this name; a prediction under its own (c1pg, c2pg...)")
     own = next((agency for agency, family in PRODUCER_AGENCIES.items() if product in family), None)
     if own is None:
         return
