@@ -351,6 +351,20 @@ def test_simulate_compare_on_no_usable_real_day_is_one_line_and_writes_nothing(s
     assert not out.exists() and not out.with_suffix(".png").exists()
 
 
+def test_simulate_compare_leaves_a_prediction_out_naming_it(shared_data, tmp_path, monkeypatch, capsys):
+    """A seventh round: CODE's 1-day prediction (c1pg) was compared and written as a real centre's map."""
+    import shutil
+
+    folder = tmp_path / "real"
+    folder.mkdir()
+    shutil.copy(shared_data / "ionex-predicted" / "c1pg3000.14i", folder)
+    out = tmp_path / "simulated.md"
+    code, text = run_cli_main(monkeypatch, capsys, ["simulate", "compare", "--real-dir", str(folder), "--out", str(out),
+                                                    "--indices", str(shared_data / "kp" / "SW-All.txt")])
+    assert code == 2 and "c1pg3000.14i: a c1p prediction, not an observed map" in text, text
+    assert not out.exists()
+
+
 def test_simulate_calibrate_fits_the_level_of_a_real_series(shared_data, tmp_path):
     """Six months of the real CODE series at 10E: one row of coefficients per latitude column."""
     src = shared_data / "real-series" / "randa-code-10E-3lat" / "Training_data_VTEC.csv"

@@ -13,6 +13,7 @@ import xarray as xr
 
 from swx.config import LAT_BANDS, lat_bands
 from swx.errors import DataFormatError, SwxError
+from swx.io.gim_names import product_level
 from swx.io.ionex import read_ionex
 from swx.sources.gim import LocalDirectorySource
 from swx.sources.simulated import day_of_year, level_terms
@@ -70,6 +71,9 @@ def compare_with_real(real_dir: str | Path, simulate_day, check=None) -> tuple[p
     real_days: dict[tuple[str, dt.date], xr.Dataset] = {}
     sim_days: dict[tuple[str, dt.date], xr.Dataset] = {}
     for (centre, day), paths in sorted(src.index().items()):
+        if product_level(centre) == "predicted":  # a forecast product is no observed ionosphere to match
+            skipped.append(f"{paths[0]}: a {centre} prediction, not an observed map")
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
