@@ -85,24 +85,31 @@ def test_ionex_description_breaks_between_words(product):
     assert not any(r.endswith(("SIMU", "FORE", "obser")) for r in records)
 
 
+def _site_products(ds, folder, monkeypatch, **env: str) -> tuple[Path, Path]:
+    """The products of `ds`'s maps published by a site with these SWX_PRODUCT_* settings."""
+    from swx.config import get_settings
+    from swx.products import attribution
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    site = forecast_dataset(ds[["tec", "tec_sigma"]], reference=None, issue_time=dt.datetime(2020, 1, 9, tzinfo=dt.UTC),
+                            method="residual", source="esa", publisher=attribution(get_settings()))
+    return write_products(site, folder, dt.date(2020, 1, 9), "residual")
+
+
 def test_the_products_say_who_publishes_them_under_which_licence_and_whom_to_ask(tmp_path, monkeypatch, product):
     """The netCDF carried a placeholder `institution` and no licence or contact; now both products
     carry the site's settings, and a site that set none says so."""
     from swx.config import get_settings
     from swx.errors import SettingsError
-    from swx.products import attribution
 
     ds, nc, ionex = product  # made without settings: the defaults say the site is not configured
     with xr.open_dataset(nc) as f:
         assert "site not configured" in f.attrs["institution"] and f.attrs["license"].startswith("CC-BY-4.0; ")
         assert "GFZ Potsdam (CC BY 4.0)" in f.attrs["license"] and "none configured" in f.attrs["contact"]
-    monkeypatch.setenv("SWX_PRODUCT_INSTITUTION", "Space Weather Center, Example University")
-    monkeypatch.setenv("SWX_PRODUCT_LICENSE", "CC-BY-4.0")
-    monkeypatch.setenv("SWX_PRODUCT_CONTACT", "ops@example.org")
-    get_settings.cache_clear()
-    site = forecast_dataset(ds[["tec", "tec_sigma"]], reference=None, issue_time=dt.datetime(2020, 1, 9, tzinfo=dt.UTC),
-                            method="residual", source="esa", publisher=attribution(get_settings()))
-    nc2, ionex2 = write_products(site, tmp_path, dt.date(2020, 1, 9), "residual")
+    nc2, ionex2 = _site_products(ds, tmp_path, monkeypatch, SWX_PRODUCT_INSTITUTION="Space Weather Center, Example "
+                                 "University", SWX_PRODUCT_LICENSE="CC-BY-4.0", SWX_PRODUCT_CONTACT="ops@example.org")
     with xr.open_dataset(nc2) as f:
         assert f.attrs["institution"] == "Space Weather Center, Example University"
         assert f.attrs["contact"] == "ops@example.org"
@@ -130,16 +137,9 @@ def test_the_netcdf_product_passes_the_cf_checker(product):
 def test_a_publisher_named_in_any_language_still_gets_an_ascii_ionex(tmp_path, monkeypatch, product):
     """A seventh round: SWX_PRODUCT_INSTITUTION with an accent failed every forecast (IONEX is ASCII);
     a blank SWX_PRODUCT_CONTACT published a blank contact."""
-    from swx.config import get_settings
-    from swx.products import attribution
-
     ds, _, _ = product
-    monkeypatch.setenv("SWX_PRODUCT_INSTITUTION", "Université de Liège, Institut d’Astrophysique")
-    monkeypatch.setenv("SWX_PRODUCT_CONTACT", "   ")
-    get_settings.cache_clear()
-    site = forecast_dataset(ds[["tec", "tec_sigma"]], reference=None, issue_time=dt.datetime(2020, 1, 9, tzinfo=dt.UTC),
-                            method="residual", source="esa", publisher=attribution(get_settings()))
-    nc, ionex = write_products(site, tmp_path, dt.date(2020, 1, 9), "residual")
+    nc, ionex = _site_products(ds, tmp_path, monkeypatch, SWX_PRODUCT_INSTITUTION="Université de Liège, Institut "
+                               "d’Astrophysique", SWX_PRODUCT_CONTACT="   ")
     with xr.open_dataset(nc) as f:
         assert f.attrs["institution"] == "Université de Liège, Institut d’Astrophysique"  # netCDF keeps it
         assert "none configured" in f.attrs["contact"]
