@@ -171,7 +171,7 @@ def test_a_netrc_that_cannot_be_parsed_is_named_without_quoting_its_tokens(tmp_p
     with caplog.at_level(logging.WARNING):
         Downloader(netrc_path=netrc)
     said = " ".join(r.getMessage() for r in caplog.records)
-    assert "cannot read netrc" in said and "is not `machine HOST login USER password PASS`" in said
+    assert "cannot read netrc" in said and "line 1 is not `machine HOST login USER password PASS`" in said
     assert "S3cretNETRC" not in said
 
 

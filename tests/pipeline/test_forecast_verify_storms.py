@@ -504,6 +504,9 @@ def test_an_archived_day_changed_afterwards_is_named_not_called_missing(trained,
     with pytest.raises(NotFoundError, match=r"the archived sim GIM for 2015-03-10 changed since it was archived "
                                             r"\(checksum mismatch\): archive it again"):
         verify_maps(ctx, day)
+    from swx.pipeline.verify import verify_stage
+
+    assert verify_stage(ctx.settings, day)["skipped"].startswith("the archived sim GIM for 2015-03-10 changed")
     with caplog.at_level(logging.WARNING):
         forecast(ctx, dt.date(2015, 3, 12))
     assert "1 archived day(s) changed since they were archived (checksum mismatch), left out: 2015-03-10" in caplog.text

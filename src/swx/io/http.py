@@ -75,8 +75,9 @@ class Downloader:
             try:
                 entries = netrc.netrc(str(netrc_path)).hosts
             except netrc.NetrcParseError as exc:  # its message quotes the token it choked on: a password, often
+                lines = max(1, len(Path(netrc_path).read_text(errors="replace").splitlines()))
                 log.warning("cannot read netrc %s: line %s is not `machine HOST login USER password PASS` (its "
-                            "credentials are not used)", netrc_path, exc.lineno)
+                            "credentials are not used)", netrc_path, min(exc.lineno or 1, lines))  # (EOF is past it)
                 entries = {}
             except OSError as exc:
                 log.warning("cannot read netrc %s: %s", netrc_path, exc.strerror or type(exc).__name__)

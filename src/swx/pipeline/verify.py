@@ -233,7 +233,7 @@ def verify_days(ctx: Context, days: list[dt.date], *, on_day: Callable[[dt.date]
         summary = VerifySummary(day=str(day), maps={}, stations={})
         out.append(summary)
         if day not in truth:
-            summary["skipped"] = f"no {ctx.centre} GIM for {day} yet"
+            summary["skipped"] = _no_truth(ctx, day)  # not archived yet, or changed since it was
         else:
             try:
                 v = verify_maps(ctx, day)
