@@ -965,6 +965,8 @@ def test_relative_revisions_past_the_ends_are_one_line_and_minus_one_can_be_type
     assert "Traceback" not in out and len(out.strip().splitlines()) == 1
     code, out = run_cli_main(monkeypatch, capsys, ["db", "downgrade", "--", "-99"])
     assert code == 2 and "revision '-99'" in out and "Traceback" not in out, out
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade", "0005"])  # a seventh round: silently nothing
+    assert code == 2 and "revision 0005: the database is at 0008, newer; `swx db downgrade 0005` goes back" in out, out
     code, out = run_cli_main(monkeypatch, capsys, ["db", "downgrade", "-1"])
     assert code == 0 and "at revision 0007" in out, out
     code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])

@@ -43,8 +43,9 @@ def ingest_gims_cmd(
         raise typer.BadParameter(f"a folder is read by the local source, not the {source} one (give --source local, "
                                  "or leave out --dir)", param_hint="--dir")
     if centre is not None:
+        centre = centre.strip().lower()  # as SWX_GIM_CENTRE is read: ' JPL ' is jpl
         try:
-            check_product_code(centre.strip().lower())
+            check_product_code(centre)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--centre") from None
     if start is None and not upgrade:

@@ -41,6 +41,7 @@ def extension_check(settings: Settings, previous: Path, target: Path, methods: l
         raise InputError(f"{Path(previous).name} holds {day_prev} and {Path(target).name} {day_tgt}: the second "
                          "file must hold the day after the first's (PREVIOUS then TARGET)")
     folds = [np.arange(i, len(st), FOLDS) for i in range(FOLDS)]
+    methods = list(dict.fromkeys(methods)) if methods else methods  # a method named twice is scored once
     df = reconstruction_scores(prev, tgt, lat, lon, methods, folds=folds)
     if plot:
         times = tgt["time"].values[np.isin(tgt["time"].values - np.timedelta64(1, "D"), prev["time"].values)]

@@ -600,10 +600,10 @@ def check_new_station(code: str, lat: float | None, lon: float | None, surface: 
     if lat is None or lon is None:
         raise InputError(f"station {code} is new: give --lat and --lon")
     if not -MAX_STATION_LAT <= lat <= MAX_STATION_LAT:
-        raise InputError(f"--lat {lat:g}: expected -{MAX_STATION_LAT:g} .. {MAX_STATION_LAT:g} degrees north (the maps' "
+        raise InputError(f"--lat {lat!r}: expected -{MAX_STATION_LAT:g} .. {MAX_STATION_LAT:g} degrees north (the maps' "
                          "grid)")
     if not -180.0 <= lon <= 360.0:
-        raise InputError(f"--lon {lon:g}: expected -180 .. 180 (or 0 .. 360) degrees east")
+        raise InputError(f"--lon {lon!r}: expected -180 .. 180 (or 0 .. 360) degrees east")
     if surface not in ("land", "ocean"):
         raise InputError(f"--surface {surface!r}: expected land or ocean")
 

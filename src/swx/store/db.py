@@ -154,7 +154,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if (missing := missing_sqlite_file(engine)) is not None:
         make_folder(missing.parent)
     else:
-        _check_known(engine, current_revision(engine))
+        at = current_revision(engine)
+        _check_known(engine, at)
+        if at is not None and revision not in ("head", "heads") and not re.fullmatch(r"[+-]\d+", revision) \
+                and revision != at:
+            script = ScriptDirectory.from_config(alembic_config(engine))
+            below = {r.revision for r in script.iterate_revisions(at, "base")} - {at}
+            if revision in below:  # alembic would do nothing and say nothing
+                raise InputError(f"revision {revision}: the database is at {at}, newer; `swx db downgrade "
+                                 f"{revision}` goes back (keep a backup: it drops what later revisions added)")
     _migrate(engine, command.upgrade, revision)
 
 
