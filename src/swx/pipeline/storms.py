@@ -84,6 +84,8 @@ class StormsSummary(TypedDict):
 def check_kp_held(ctx: Context, start: dt.date, end: dt.date) -> None:
     """NotFoundError when no Kp at all is held for start..end: "no storm" would then claim a quiet
     period that was never measured (`swx storms`; a scheduled run's window may wait for its Kp)."""
+    if end < start:
+        raise InputError(f"the period ends ({end}) before it starts ({start})")
     kp = load_indices(ctx.archive).kp["kp"].dropna()
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
     if not ((kp.index >= lo) & (kp.index < hi)).any():
