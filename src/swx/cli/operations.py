@@ -123,12 +123,10 @@ def storms_cmd(
     """Storm events (Kp >= 5-, NOAA G1+) in a period, with the Global ΔTEC response and the stations
     most affected; stored in storm_events."""
     from swx.pipeline.context import context
-    from swx.pipeline.storms import check_kp_held, storm_table, storms
+    from swx.pipeline.storms import storm_table, storms
 
     first, last = parse_day(start, "--start"), parse_day(end, "--end")
-    ctx = context(get_settings())
-    check_kp_held(ctx, first, last)
-    events = storms(ctx, first, last)
+    events = storms(context(get_settings()), first, last, require_kp=True)
     if not events:
         console.print(f"no storm (Kp >= 5-) between {start} and {end}", markup=False)
         return

@@ -25,11 +25,13 @@ log = logging.getLogger(__name__)
 STORM_LOOKBACK = pd.Timedelta(days=7)
 
 
-def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
+def storms(ctx: Context, start: dt.date, end: dt.date, *, require_kp: bool = False) -> list:
     """The observed ΔTEC of every archived day in start..end (station rows; whether or not a forecast
     ran, so every storm has its observed response), then the storm events with Kp in start..end, their
     Global ΔTEC response (observed, station mean) and the stations most affected; upserted into
-    storm_events (an event still under way is extended)."""
+    storm_events (an event still under way is extended). With `require_kp` (`swx storms`), a period
+    without any Kp is a NotFoundError: "no storm" would claim a quiet period never measured (a
+    scheduled run's window may wait for its Kp)."""
     if end < start:
         raise InputError(f"the period ends ({end}) before it starts ({start})")
     kp = load_indices(ctx.archive).kp["kp"]
@@ -38,6 +40,11 @@ def storms(ctx: Context, start: dt.date, end: dt.date) -> list:
     # (the daily flow's 7-day window would otherwise store the St Patrick's Day storm again, cut short)
     seen = kp[(kp.index >= lo - STORM_LOOKBACK) & (kp.index < hi)]
     held = seen[seen.index >= lo].dropna()
+    if require_kp and held.empty:
+        have = kp.dropna()
+        span = f" (Kp is held from {have.index[0]:%Y-%m-%d} to {have.index[-1]:%Y-%m-%d})" if len(have) else ""
+        raise NotFoundError(f"no Kp for {start} .. {end}{span}: storms cannot be told without it; `swx ingest kp` "
+                            "brings it in")
     if len(held) and (held.index[-1] < hi - pd.Timedelta(hours=3) or held.index[0] > lo):
         log.warning("Kp covers %s .. %s only of %s .. %s: no storm is known outside it", f"{held.index[0]:%Y-%m-%d %H:%M}",
                     f"{held.index[-1]:%Y-%m-%d %H:%M}", start, end)
@@ -79,19 +86,6 @@ class StormsSummary(TypedDict):
     """The storm events found: start, end, max Kp and NOAA G class of each."""
 
     events: list[dict[str, Any]]
-
-
-def check_kp_held(ctx: Context, start: dt.date, end: dt.date) -> None:
-    """NotFoundError when no Kp at all is held for start..end: "no storm" would then claim a quiet
-    period that was never measured (`swx storms`; a scheduled run's window may wait for its Kp)."""
-    if end < start:
-        raise InputError(f"the period ends ({end}) before it starts ({start})")
-    kp = load_indices(ctx.archive).kp["kp"].dropna()
-    lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
-    if not ((kp.index >= lo) & (kp.index < hi)).any():
-        span = f" (Kp is held from {kp.index[0]:%Y-%m-%d} to {kp.index[-1]:%Y-%m-%d})" if len(kp) else ""
-        raise NotFoundError(f"no Kp for {start} .. {end}{span}: storms cannot be told without it; `swx ingest kp` "
-                            "brings it in")
 
 
 def storms_stage(settings: Settings, start: dt.date, end: dt.date) -> StormsSummary:
