@@ -32,7 +32,7 @@ def render() -> None:
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "id": st.column_config.NumberColumn("run", width="small"),
         "target_day": st.column_config.DateColumn("forecast for", width="small"),
-        "issue_time": st.column_config.DatetimeColumn("issued (UTC)", format="YYYY-MM-DD HH:mm", width="small"),
+        "issue_time": st.column_config.DatetimeColumn("issued (UTC)", format="YYYY-MM-DD HH:mm", width="medium"),
         "status": _text("status", "small"),
         "reason": _text("why degraded or failed", "large", "Every reason the run is not ok; hover a cell to read "
                         "it whole"),
