@@ -81,3 +81,47 @@ def test_postgresql_without_tables_names_swx_db_upgrade(monkeypatch):
     with fresh_postgres_database(monkeypatch, "swx_schema", migrate=False):
         with pytest.raises(SchemaError, match="has no swx tables: run `swx db upgrade`"):
             open_database(get_settings())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_database_without_a_revision_is_described_and_never_migrated_into(backend, monkeypatch, capsys, tmp_path):
+    """Another application's database is not swx's to fill (it was migrated into, or failed "table
+    already exists"); swx's tables without their revision record are named as such; an empty database
+    says so (`db current` said "at revision None")."""
+    import contextlib
+
+    from sqlalchemy import inspect, text
+
+    from swx.store.db import make_engine
+    from tests.helpers import fresh_postgres_database, run_cli_main
+
+    with contextlib.ExitStack() as stack:
+        if backend == "postgresql":
+            stack.enter_context(fresh_postgres_database(monkeypatch, "swx_norev", migrate=False))
+        else:
+            (tmp_path / "other.sqlite").touch()  # an empty SQLite file: an empty database
+            monkeypatch.setenv("SWX_DATABASE_URL", f"sqlite:///{tmp_path / 'other.sqlite'}")
+            get_settings.cache_clear()
+        engine = make_engine(get_settings().resolved_database_url)
+        code, out = run_cli_main(monkeypatch, capsys, ["db", "current"])
+        assert code == 0 and out.strip().endswith(": empty: no swx tables yet (`swx db upgrade` creates them)"), out
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE users (id INTEGER)"))
+            conn.execute(text("CREATE TABLE orders (id INTEGER)"))
+        for args in (["db", "current"], ["db", "upgrade"], ["status"]):
+            code, out = run_cli_main(monkeypatch, capsys, args)
+            assert "holds 2 table(s) of another application (orders, users) and no swx tables" in out, (args, out)
+            assert "Traceback" not in out and len(out.strip().splitlines()) == 1, out
+            assert code == (0 if args == ["db", "current"] else 2), (args, code)
+        assert set(inspect(engine).get_table_names()) == {"users", "orders"}  # nothing created in it
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE users"))
+            conn.execute(text("DROP TABLE orders"))
+        assert run_cli_main(monkeypatch, capsys, ["db", "upgrade"])[0] == 0
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE alembic_version"))
+        for args in (["db", "upgrade"], ["status"]):
+            code, out = run_cli_main(monkeypatch, capsys, args)
+            assert code == 2 and "holds swx tables (" in out and "alembic_version table is gone" in out, out
+            assert "already exists" not in out and "Traceback" not in out, out
+        engine.dispose()

@@ -9,6 +9,7 @@ from swx.config import Settings
 from swx.io.atomic import free_bytes_if_full
 from swx.store.db import (
     current_revision,
+    describe_revision,
     database_error_line,
     downgrade,
     engine_from_settings,
@@ -32,14 +33,14 @@ def upgrade_database(settings: Settings, revision: str = "head") -> str:
     """`swx db upgrade`: create or migrate the database to `revision`; returns where it now stands."""
     engine = engine_from_settings(settings)
     upgrade(engine, revision)
-    return f"{settings.display_database_url}: at revision {current_revision(engine)}"
+    return f"{settings.display_database_url}: {describe_revision(engine)}"
 
 
 def downgrade_database(settings: Settings, revision: str) -> str:
     """`swx db downgrade`: migrate down (what newer revisions added is dropped)."""
     engine = engine_from_settings(settings)
     downgrade(engine, revision)
-    return f"{settings.display_database_url}: at revision {current_revision(engine)}"
+    return f"{settings.display_database_url}: {describe_revision(engine)}"
 
 
 def database_revision(settings: Settings) -> str:
@@ -47,7 +48,7 @@ def database_revision(settings: Settings) -> str:
     engine = engine_from_settings(settings)
     if (missing := missing_sqlite_file(engine)) is not None:
         return f"no database at {missing} (`swx db upgrade` creates it)"
-    return f"{settings.display_database_url}: at revision {current_revision(engine)}"
+    return f"{settings.display_database_url}: {describe_revision(engine)}"
 
 
 def grant_read_only_role(settings: Settings, role: str, schema: str = "public") -> str:

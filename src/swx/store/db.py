@@ -156,6 +156,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     else:
         at = current_revision(engine)
         _check_known(engine, at)
+        if at is None and (held := _unrevisioned_tables(engine)):
+            raise SchemaError(f"the database {engine.url.render_as_string(hide_password=True)} "
+                              f"{_describe_unrevisioned(held)}")
         if at is not None and revision not in ("head", "heads") and not re.fullmatch(r"[+-]\d+", revision) \
                 and revision != at:
             script = ScriptDirectory.from_config(alembic_config(engine))
@@ -191,6 +194,37 @@ def _migrate(engine: Engine, step, revision: str) -> None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def _unrevisioned_tables(engine: Engine) -> list[str]:
+    """The tables of a database without a migration revision (another application's, or swx's whose
+    revision record was dropped); empty for an empty database."""
+    from sqlalchemy import inspect
+
+    with engine.connect() as conn:
+        return sorted(set(inspect(conn).get_table_names()) - {"alembic_version"})
+
+
+def _describe_unrevisioned(tables: list[str]) -> str:
+    """What a database without a revision holds, and what to do, for a one-line refusal."""
+    from swx.store.orm import Base
+
+    shown = ", ".join(tables[:4]) + (f" and {len(tables) - 4} more" if len(tables) > 4 else "")
+    if set(tables) & set(Base.metadata.tables):
+        return (f"holds swx tables ({shown}) but no record of their migration revision (its alembic_version "
+                "table is gone): restore it from a backup; swx neither migrates nor reads it")
+    return (f"holds {len(tables)} table(s) of another application ({shown}) and no swx tables: swx creates its "
+            "tables only in an empty database or its own; point SWX_DATABASE_URL at one")
+
+
+def describe_revision(engine: Engine) -> str:
+    """Where the database stands, for a person: its revision, or that it is empty or not swx's."""
+    if (at := current_revision(engine)) is not None:
+        return f"at revision {at}" + ("" if at == head_revision() else f" (this swx needs {head_revision()}: "
+                                                                          "`swx db upgrade`)")
+    if held := _unrevisioned_tables(engine):
+        return _describe_unrevisioned(held)
+    return "empty: no swx tables yet (`swx db upgrade` creates them)"
 
 
 def engine_from_settings(settings) -> Engine:
@@ -242,6 +276,8 @@ def check_schema(engine: Engine) -> None:
         raise SchemaError(f"no database at {missing}: run `swx db upgrade` to create it (the main job does)")
     current, head = current_revision(engine), head_revision()
     _check_known(engine, current)
+    if current is None and (held := _unrevisioned_tables(engine)):
+        raise SchemaError(f"the database {shown} {_describe_unrevisioned(held)}")
     if current != head:
         what = "has no swx tables" if current is None else f"is at revision {current}, this swx needs {head}"
         raise SchemaError(f"the database {shown} {what}: run `swx db upgrade`")
