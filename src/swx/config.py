@@ -112,6 +112,10 @@ DEFAULT_MIRRORS: dict[str, list[str]] = {
 }
 
 
+#: CODE's 1- and 2-day predicted maps: forecasts to verify beside swx's (SWX_GIM_RIVALS), never the
+#: observed maps (SWX_GIM_CENTRE, SWX_GIM_FALLBACKS) that forecasts are verified against.
+PREDICTED_PRODUCTS = frozenset({"c1p", "c2p"})
+
 #: A product or centre code (IONEX's three characters: cod, cor, c1p, igs, ...): it becomes file and
 #: folder names and database keys, so nothing else is taken as one.
 _PRODUCT_CODE = re.compile(r"^[a-z][a-z0-9]{2}$")
@@ -433,6 +437,17 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_all(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else [check_product_code(c.strip().lower()) for c in v if c.strip()]
+
+    @field_validator("gim_centre", "gim_fallbacks")
+    @classmethod
+    def _observed_maps(cls, v, info):
+        """The centre and its fallbacks are maps of what happened (the truth forecasts are verified
+        against): a prediction there is refused here, not by each ingest."""
+        predicted = [c for c in ([v] if isinstance(v, str) else v or []) if c in PREDICTED_PRODUCTS]
+        if predicted:
+            raise ValueError(f"SWX_{info.field_name.upper()}: {', '.join(predicted)} is a predicted product, not a "
+                             "map of what happened (predictions go in SWX_GIM_RIVALS)")
+        return v
 
     @property
     def display_database_url(self) -> str:

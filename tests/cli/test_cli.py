@@ -70,6 +70,17 @@ def test_ingest_gims_takes_the_rapid_map_then_upgrade_replaces_it_with_the_final
     assert r.exit_code == 2 and "give the first day" in r.output
 
 
+def test_a_centre_given_on_the_command_line_brings_its_own_rapid_fallback(tmp_path):
+    """`--centre igs` takes IGS's rapid map while its final is not out, as SWX_GIM_CENTRE=igs does (it
+    reported the day missing)."""
+    folder = tmp_path / "in"
+    write_ionex(make_gim(seed=1), folder / "igrg0080.20i")
+    r = runner.invoke(app, ["ingest", "gims", "--start", "2020-01-08", "--source", "local", "--dir", str(folder),
+                            "--centre", "igs"])
+    assert r.exit_code == 0, r.output
+    assert "RAPID   igs 2020-01-08: the rapid igr map" in r.output
+
+
 def test_ingest_gims_stores_the_observed_response_of_the_days_archived():
     """Maps ingested by hand (no forecast) still give the Storms page its events: the observed ΔTEC of
     the days archived, against the 27-day reference of the days before, and the storms in their span
@@ -658,6 +669,8 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
     ({"SWX_CACHE_DIR": "/etc/hostname"}, "SWX_CACHE_DIR: /etc/hostname is a file: expected a folder"),
     ({"SWX_GIM_MIRRORS": '{"cod": ["https://h/{yyyy}/{doy:%Y}"]}'}, "cannot be filled: Invalid format specifier"),
     ({"SWX_GIM_MIRRORS": '{"cod": ["http://ghp_s3cret@h/{yyyy}/{name}"]}'}, "sends credentials over plain http"),
+    ({"SWX_GIM_FALLBACKS": '["c1p"]'}, "SWX_GIM_FALLBACKS: c1p is a predicted product, not a map of what happened"),
+    ({"SWX_GIM_CENTRE": "C2P"}, "SWX_GIM_CENTRE: c2p is a predicted product"),
 ])
 def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monkeypatch, capsys):
     """Bad settings ended in pydantic, SQLAlchemy or torch tracebacks; now one line names the variable

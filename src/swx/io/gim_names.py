@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from swx.config import PREDICTED_PRODUCTS
 from swx.errors import InputError
 
 LONG_NAME_FROM = dt.date(2022, 11, 27)  # first day of GPS week 2238
@@ -30,7 +31,6 @@ LEVELS: tuple[str, ...] = ("predicted", "rapid", "final")
 #: the rapid and predicted products among the codes swx knows; any other code is a final product (the
 #: analysis centres' finals, and the simulator's maps, which are the truth of the demo)
 _RAPID = frozenset({"cor", "igr", "jpr", "esr", "upr", "uqr"})
-_PREDICTED = frozenset({"c1p", "c2p"})
 #: what the predicted products are, for people (the rivals' names on the Skill page)
 PREDICTED_LABELS: dict[str, str] = {"c1p": "CODE's 1-day prediction (c1pg / COD0OPSPRD)",
                                     "c2p": "CODE's 2-day prediction (c2pg)"}
@@ -41,7 +41,7 @@ RAPID_OF: dict[str, str] = {"cod": "cor", "igs": "igr", "jpl": "jpr", "esa": "es
 def product_level(code: str) -> str:
     """predicted, rapid or final: what kind of map a product code names."""
     code = code.lower()
-    return "predicted" if code in _PREDICTED else "rapid" if code in _RAPID else "final"
+    return "predicted" if code in PREDICTED_PRODUCTS else "rapid" if code in _RAPID else "final"
 
 
 def product_chain(centre: str, fallbacks: list[str] | None) -> list[str]:

@@ -27,7 +27,7 @@ from swx.archive import Archive
 from swx.config import IMPORTED_CENTRE, Settings, lat_band, recorded_path
 from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError, reason_of
 from swx.io.atomic import remove_stale_parts
-from swx.io.gim_names import level_rank, product_level
+from swx.io.gim_names import level_rank, product_chain, product_level
 from swx.io.ionex import IonexWarning, parse_ionex
 from swx.io.ionex.header import IONEX_LAT, IONEX_LON
 from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source, rivals
@@ -533,10 +533,13 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
         summary.unrecognised = local.unrecognised()
     else:
         centre = (centre or ours.centre).lower()
+        chains = {ours.centre: chain}
+        if centre != ours.centre and not ours.simulated:  # `--centre igs` brings igs's own rapid fallback,
+            chains[centre] = product_chain(centre, None)   # as SWX_GIM_CENTRE=igs does
         source = OnFirstFetch(kind, lambda: gim_source(settings, archive, kind, directory))
         try:
             summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result,
-                                  record=record, chains={ours.centre: chain})
+                                  record=record, chains=chains)
         finally:
             source.close()
     return summary
