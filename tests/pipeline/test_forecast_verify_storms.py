@@ -472,6 +472,21 @@ def test_a_run_stopped_by_ctrl_c_or_sigterm_is_recorded_failed_not_left_running(
     assert not [p for p in folder.glob("*") if p.suffix in (".nc", ".INX")], list(folder.glob("*"))
 
 
+def test_an_architecture_asked_for_without_its_model_is_among_the_runs_reasons(trained, monkeypatch):
+    """A seventh round: SWX_FORECAST_ARCHITECTURE=lstm with only a CNN trained published the blend,
+    saying so only in the log; the run is degraded and its reason names the setting."""
+    from swx.config import get_settings
+
+    monkeypatch.setenv("SWX_FORECAST_ARCHITECTURE", "lstm")
+    get_settings.cache_clear()
+    trained.settings = get_settings()
+    r = forecast(trained, dt.date(2015, 3, 12))
+    run = q.latest_run(trained.engine)
+    assert run["status"] == "degraded" and r.run_id == run["id"]
+    assert "SWX_FORECAST_ARCHITECTURE=lstm, but no lstm model forecast this run" in run["reason"]
+    assert "the blend forecasts are published" in run["reason"]
+
+
 def test_a_published_product_deleted_afterwards_is_said_by_status(trained):
     """A sixth round: with the latest run's netCDF deleted, `swx status` still printed its path as the
     product and kept its verdict."""

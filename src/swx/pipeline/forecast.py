@@ -570,8 +570,12 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
                               input_records(ctx.archive, ctx.centre, history_days, s.data_dir))
         archs = [a for a in dict.fromkeys(fc["architecture"]) if a != BLEND]  # the models (the blend is beside)
         primary = s.forecast_architecture if s.forecast_architecture in archs + [BLEND] else BLEND
-        if primary != s.forecast_architecture:
-            log.warning("no %s forecasts in this run; extending the %s forecasts", s.forecast_architecture, primary)
+        if primary != s.forecast_architecture:  # what the operator asked for is not what is published
+            why = (f"SWX_FORECAST_ARCHITECTURE={s.forecast_architecture}, but no {s.forecast_architecture} model "
+                   f"forecast this run (none active, or none that saw no data after the issue time): the {primary} "
+                   "forecasts are published")
+            degraded, reason = True, f"{reason}; {why}" if reason else why
+            log.warning(why)
 
         # the prior: the latest day's maps at the same UT, carried to the target day
         latest_maps = archived_maps(ctx, [latest])
