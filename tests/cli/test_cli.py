@@ -575,6 +575,14 @@ def test_extension_check_measures_the_seed_and_says_why_not_the_node_map(ionex_d
     assert "idw" in r.output and "global" in r.output
     assert "stations (seed): measured above" in r.output
     assert "nodes (published): not measured on two files" in r.output and "consecutive days" in r.output
+    assert "note:" not in r.output  # one centre's two days
+    # a seventh round: two centres' maps scored against each other without a word
+    r = runner.invoke(app, ["extension-check", str(ionex_dir / "codg0080.20i.Z"), str(ionex_dir / "esag0090.20i.Z"),
+                            "--method", "idw"])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "note: codg0080.20i.Z was made by AIUB and esag0090.20i.Z by ESA: the persistence figures include the " \
+           "difference between the two centres' maps" in said, said
 
 
 def test_train_nodes_trains_the_ridges_and_the_network_up_to_the_day_asked(monkeypatch):

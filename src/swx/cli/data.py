@@ -153,6 +153,8 @@ def extension_check_cmd(
     from swx.pipeline.extension_check import configuration_rows, extension_check
 
     df = extension_check(get_settings(), previous, target, method, plot)
+    for note in df.attrs.get("notes", []):
+        console.print(f"note: {note}", markup=False, style="yellow")
     cols = ["method", "region", "n", "rmse", "rmse_area", "rmse_persistence", "skill_vs_persistence", "coverage68"]
     out.print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
     out.print("map configurations:", markup=False, highlight=False)

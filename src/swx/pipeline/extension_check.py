@@ -12,6 +12,7 @@ import pandas as pd
 from swx.config import Settings
 from swx.errors import InputError
 from swx.io.ionex import read_ionex
+from swx.pipeline.ingest import header_agencies
 from swx.pipeline.nodes import MIN_REFERENCE_DAYS
 from swx.plots import plot_forecast_maps
 from swx.science.extend import (
@@ -34,7 +35,8 @@ def extension_check(settings: Settings, previous: Path, target: Path, methods: l
     `previous` (the day before) as persistence; with `plot`, the first method's map at 12 UT."""
     st = load_catalog(settings.station_catalog)
     lat, lon = np.array([s.lat for s in st]), np.array([s.lon for s in st])
-    prev, tgt = read_ionex(previous)["tec"], read_ionex(target)["tec"]
+    prev_ds, tgt_ds = read_ionex(previous), read_ionex(target)
+    prev, tgt = prev_ds["tec"], tgt_ds["tec"]
     day_prev = np.datetime64(prev["time"].values[0], "D")
     day_tgt = np.datetime64(tgt["time"].values[0], "D")
     if day_tgt - day_prev != np.timedelta64(1, "D"):
@@ -43,6 +45,11 @@ def extension_check(settings: Settings, previous: Path, target: Path, methods: l
     folds = [np.arange(i, len(st), FOLDS) for i in range(FOLDS)]
     methods = list(dict.fromkeys(methods)) if methods else methods  # a method named twice is scored once
     df = reconstruction_scores(prev, tgt, lat, lon, methods, folds=folds)
+    made_by = header_agencies(prev_ds), header_agencies(tgt_ds)
+    if all(made_by) and made_by[0] != made_by[1]:  # persistence then measures the centres' difference too
+        df.attrs["notes"] = [f"{Path(previous).name} was made by {'/'.join(sorted(made_by[0]))} and "
+                             f"{Path(target).name} by {'/'.join(sorted(made_by[1]))}: the persistence figures "
+                             "include the difference between the two centres' maps"]
     if plot:
         times = tgt["time"].values[np.isin(tgt["time"].values - np.timedelta64(1, "D"), prev["time"].values)]
         m0 = (methods or [DEFAULT_METHOD])[0]

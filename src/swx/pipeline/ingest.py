@@ -284,6 +284,11 @@ PRODUCER_AGENCIES = {"AIUB": ("cod", "cor", "c1p", "c2p"), "JPL": ("jpl", "jpr")
                      "UPC": ("upc", "upr", "uqr")}
 
 
+def header_agencies(ds) -> set[str]:
+    """The agencies of PRODUCER_AGENCIES an IONEX header's PGM / RUN BY names."""
+    return set(re.split(r"[^A-Z]+", str(ds.attrs.get("source", "")).upper())) & set(PRODUCER_AGENCIES)
+
+
 def check_producer(ds, product: str, name: str) -> None:
     """Refuse a file named for `product` whose header says another centre made it (a JPL map renamed
     codg... would be archived as CODE's final), or that it is a prediction (CODE's 1-day prediction
@@ -298,9 +303,8 @@ def check_producer(ds, product: str, name: str) -> None:
     if own is None:
         return
     run_by = str(ds.attrs.get("source", ""))
-    words = set(re.split(r"[^A-Z]+", run_by.upper()))
-    other = next((agency for agency in PRODUCER_AGENCIES if agency != own and agency in words), None)
-    if other is not None and own not in words:
+    other = next((agency for agency in header_agencies(ds) if agency != own), None)
+    if other is not None and own not in header_agencies(ds):
         raise IonexFormatError(f"named as a {product} map, but its header says it was made by {other} "
                                f"({run_by.strip()[:40]})", path=name,
                                expected=f"a map made by {own}, or the file under its own centre's name")
