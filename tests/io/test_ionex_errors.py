@@ -320,7 +320,10 @@ def _record(i: int, content: str) -> str:
     ("HGT1 / HGT2 / DHGT", 0, "   45000.0 45000.0   0.0", "HGT1 / HGT2 = 45000 / 45000 km"),
     ("HGT1 / HGT2 / DHGT", 0, "     450.0   350.0   0.0", "HGT1 / HGT2 = 450 / 350 km"),
     ("LAT1 / LAT2 / DLAT", 0, "     187.5  -187.5  -2.5", "LAT1/LAT2 = 187.5 -187.5 degrees"),
-], ids=["two-digit-year-header", "two-digit-year-map", "height-beyond-F6.1", "two-heights", "latitude-beyond-90"])
+    ("EPOCH OF LAST MAP", 0, "  2020     1     7     0     0     0",
+     r"line \d+: EPOCH OF LAST MAP 2020-01-07 00:00 is before EPOCH OF FIRST MAP 2020-01-08 00:00"),
+], ids=["two-digit-year-header", "two-digit-year-map", "height-beyond-F6.1", "two-heights", "latitude-beyond-90",
+        "last-epoch-before-first"])
 def test_a_header_no_ionosphere_map_can_have_is_refused_in_one_line(label, nth, content, message):
     """A fresh round: a two-digit year was read as 1773 (year 20, nanoseconds overflowing) without a
     word; a shell height of 45000 km ended in a NumPy reshape error."""

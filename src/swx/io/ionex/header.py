@@ -211,6 +211,10 @@ def parse_header(lines: list[str], path: str) -> IonexHeader:
             hdr.first_epoch = header_epoch(header_numbers(content, path, i, label, 6), path, i, label)
         elif label == "EPOCH OF LAST MAP":
             hdr.last_epoch = header_epoch(header_numbers(content, path, i, label, 6), path, i, label)
+            if hdr.first_epoch is not None and hdr.last_epoch < hdr.first_epoch:
+                raise IonexFormatError(f"EPOCH OF LAST MAP {hdr.last_epoch:%Y-%m-%d %H:%M} is before EPOCH OF FIRST "
+                                       f"MAP {hdr.first_epoch:%Y-%m-%d %H:%M}", path=path, line=i,
+                                       expected="the last map's epoch at or after the first's")
         elif label == "INTERVAL":
             hdr.interval = header_numbers(content, path, i, label, 1)[0]
         elif label == "# OF MAPS IN FILE":

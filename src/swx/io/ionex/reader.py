@@ -114,6 +114,9 @@ def _to_dataset(hdr: IonexHeader, blocks: list[Block], values: np.ndarray, name:
     if hdr.first_epoch and times[0] != hdr.first_epoch:
         warnings.warn(f"{name}: first map at {times[0]}, header EPOCH OF FIRST MAP {hdr.first_epoch}",
                       IonexWarning, stacklevel=3)
+    if hdr.last_epoch and times[-1] != hdr.last_epoch:
+        warnings.warn(f"{name}: last map at {times[-1]}, header EPOCH OF LAST MAP {hdr.last_epoch}",
+                      IonexWarning, stacklevel=3)
     if hdr.interval and len(times) > 1:
         steps = {(b - a).total_seconds() for a, b in zip(times, times[1:])}
         if steps != {round(hdr.interval)}:
