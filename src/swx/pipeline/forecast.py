@@ -534,8 +534,10 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
     latest, lag, target_day = day.latest, day.lag, day.target_day
     degraded, reason = lag > 0, ""
     if degraded:
-        reason = (f"no {ctx.centre} GIM for {day.issue_day}; forecast from the maps of {latest} "
-                  f"({lag} day(s) old), carried forward")
+        what = (f"the {ctx.centre} GIM for {day.issue_day} fails its checksum or has no checksum record (changed "
+                "or damaged since it was archived; `swx ingest gims --force` archives it again)"
+                if ctx.archive.changed_gim(ctx.centre, day.issue_day) else f"no {ctx.centre} GIM for {day.issue_day}")
+        reason = f"{what}; forecast from the maps of {latest} ({lag} day(s) old), carried forward"
         log.warning(reason)
     wide = history.loc[pd.Timestamp(latest - dt.timedelta(days=HISTORY_DAYS), tz="UTC"):
                        pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC") - STEP]
