@@ -89,6 +89,10 @@ def test_registry_versions_parents_and_checksums(setup):
     with pytest.raises(RegistryError, match=r"checkpoint .* of A40 cnn v1 is a folder: expected the model file"):
         registry.load(v1)
     v1.path.rmdir()
+    v1.path.symlink_to(v1.path)  # a seventh round: a loop of links was called "missing"
+    with pytest.raises(RegistryError, match=r"of A40 cnn v1 is a link to \S+, which leads to no file \(a broken link or a loop\)"):
+        registry.load(v1)
+    v1.path.unlink()
     station_folder = v1.path.parent.parent
     import shutil
 

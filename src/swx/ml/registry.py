@@ -5,6 +5,7 @@ version per station and architecture. Files under `<data_dir>/models`, rows in `
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,10 @@ class ModelRegistry:
             return _LOADED.get([path], lambda: StationForecaster.load(path, sha256=v.sha256, device=device),
                                (v.sha256, device))
         except (FileNotFoundError, NotADirectoryError):
+            if path.is_symlink():  # a link to nothing, or a loop of links: not a file that went away
+                raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} is a link to "
+                                    f"{os.readlink(path)}, which leads to no file (a broken link or a loop): restore "
+                                    "the model file from a backup, or retrain") from None
             blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
             where = f": {blocked} is a file, where a folder of the models should be" if blocked else ""
             raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} is missing"
