@@ -886,6 +886,19 @@ def test_a_closed_standard_output_is_refused_not_written_to_nowhere(tmp_path):
         "file or a pipe to write to)", r.stderr
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+@pytest.mark.parametrize("args", ["config", "--help", "db current"])
+def test_a_full_standard_output_is_named(tmp_path, args):
+    """`swx config > /dev/full` said "[Errno 28] No space left on device" without naming what was full."""
+    import shlex
+
+    env = {**os.environ, "SWX_DATA_DIR": str(tmp_path)}
+    r = subprocess.run(["sh", "-c", f"{shlex.quote(sys.executable)} -m swx.cli {args} > /dev/full"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: standard output: No space left on device (what swx printed is lost: write it to another file)"], r.stderr
+
+
 def test_devices_names_with_line_breaks_and_mismatched_days_are_one_line(tmp_path, ionex_dir, monkeypatch, capsys):
     """/dev/zero read whole exhausted the memory; a file name with a line break and an escape sequence
     forged a second error line; extension-check given the days in the wrong order crashed, and given

@@ -9,6 +9,7 @@ without loading torch, matplotlib or the database layer.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import traceback
@@ -134,5 +135,21 @@ def _one_line(exc: Exception) -> str | None:
         except Exception:  # noqa: BLE001 - the settings themselves are the fault: the line alone
             return line
     if isinstance(exc, OSError):
+        if exc.filename is None and _writing_stdout(exc):
+            return f"standard output: {exc.strerror or exc} (what swx printed is lost: write it to another file)"
         return str(exc) if str(exc) else type(exc).__name__
     return None
+
+
+def _writing_stdout(exc: OSError) -> bool:
+    """True when `exc` was raised writing standard output (`swx config > /dev/full`): the fault is then
+    named as standard output's, and stdout swapped for the null device so that Python's flush at exit
+    does not fail a second time."""
+    tb, out = exc.__traceback__, sys.stdout
+    while tb is not None:
+        holder = tb.tb_frame.f_locals.get("self")
+        if holder is out or getattr(holder, "file", None) is out:  # print() or a Rich console on stdout
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+            return True
+        tb = tb.tb_next
+    return False
