@@ -162,6 +162,16 @@ def decode_ascii(data: bytes, name: str, error: type[DataFormatError] = DataForm
                     expected="ASCII text") from None
 
 
+def text_lines(text: str) -> list[str]:
+    """The lines of a text file as an editor numbers them: split at line feeds, a line's trailing
+    carriage returns dropped (`str.splitlines` counted CR CR LF as two lines, so every line number
+    named in an error was doubled). A file of carriage returns only (old Mac) is split at those."""
+    if "\n" not in text:
+        return text.splitlines()
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 #: the largest input file read whole (an IONEX day is 1-10 MB, a CelesTrak SW history a few MB)
 MAX_INPUT_BYTES = MAX_DECOMPRESSED_BYTES
 

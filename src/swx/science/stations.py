@@ -17,7 +17,7 @@ import pandas as pd
 
 from swx.config import lat_band
 from swx.errors import DataFormatError, InputError
-from swx.io.compression import read_file_bytes
+from swx.io.compression import read_file_bytes, text_lines
 from swx.io.ionex.header import IONEX_LAT
 from swx.science.grid import land_mask
 
@@ -83,7 +83,7 @@ def _catalog_rows(text: str, name: str) -> tuple[list[str], list[tuple[int, list
     """The header and the (file line number, fields) of each data row: comment and blank lines skipped,
     every row as many fields as the header."""
     rows = []
-    for number, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+    for number, raw in enumerate(text_lines(text.lstrip("\ufeff")), start=1):
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
         try:

@@ -126,6 +126,17 @@ def test_predicted_kp_is_rounded_to_thirds_and_may_lie_ahead():
     assert t.kp.loc["2300-07-21 09:00", "kp"] == pytest.approx(3.333) and t.kp.status.iloc[-1] == "predicted"
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r\r\n"], ids=["LF", "CRLF", "CRCRLF"])
+def test_line_numbers_are_an_editors_whatever_the_line_ends(end):
+    """A sixth round: CR CR LF line ends doubled every line number named in an error."""
+    bad = ROW.replace(" 10 10  7", "120 10  7", 1)
+    text = "".join(line.rstrip("\n") + end for line in ["DATATYPE x\n", "BEGIN OBSERVED\n", ROW, ROW, bad,
+                                                         "END OBSERVED\n"])
+    with pytest.raises(IndexFormatError, match="Kp x 10 = 120") as err:
+        parse_sw(text.encode(), "sw.txt")
+    assert err.value.line == 5
+
+
 def test_non_ascii_bytes_name_the_line():
     with pytest.raises(IndexFormatError, match="non-ASCII byte") as err:
         parse_sw(b"DATATYPE x\nBEGIN OBSERVED\n\xff\n", "sw.txt")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from swx.errors import IndexFormatError
-from swx.io.compression import decode_ascii, read_bytes
+from swx.io.compression import decode_ascii, read_bytes, text_lines
 from swx.sources.indices.tables import (
     INDEX_RANGES,
     IndexTables,
@@ -59,7 +59,7 @@ def parse_sw(text: str | bytes, name: str = "<SW-All.txt>", include_predicted: b
     rows: dict[str, list[str]] = {k: [] for k in _BLOCKS}
     where: dict[str, list[int]] = {k: [] for k in _BLOCKS}
     saw_begin = False
-    for n, raw in enumerate(text.splitlines(), start=1):
+    for n, raw in enumerate(text_lines(text), start=1):
         line = raw.rstrip("\r")
         if line.startswith("BEGIN "):
             block = line[6:].strip()

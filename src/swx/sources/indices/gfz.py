@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from swx.errors import IndexFormatError
-from swx.io.compression import decode_ascii, read_bytes
+from swx.io.compression import decode_ascii, read_bytes, text_lines
 from swx.io.http import Downloader
 from swx.sources.indices.tables import (
     IndexTables,
@@ -50,7 +50,7 @@ def parse_gfz_text(text: str | bytes, name: str = "<GFZ Kp>") -> IndexTables:
     rows: list[list[float]] = []
     lines: list[int] = []
     saw_header = False
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text_lines(text), start=1):
         if line.startswith("#"):
             saw_header = True
             continue
