@@ -368,3 +368,14 @@ def test_header_values_no_gim_can_hold_are_refused(label, value, message):
     lines[i] = f"{value:<60}{label:<20}"
     with pytest.raises(IonexFormatError, match=message):
         parse_ionex(("\n".join(lines) + "\n").encode(), "edited.20i")
+
+
+@pytest.mark.parametrize("inserted, message", [("\n", "a blank line"), ("   123   45\n", "values")],
+                         ids=["blank", "values"])
+def test_a_line_out_of_place_in_a_map_block_is_named_at_its_own_line(inserted, message):
+    """A sixth round: a blank line after each record was refused naming the START OF TEC MAP line, not
+    the misplaced one."""
+    i = line_of("EPOCH OF CURRENT MAP", 1) + 1  # after the second map's epoch
+    with pytest.raises(IonexFormatError, match=f"{message} before the first latitude record of TEC map 2") as err:
+        parse("".join(LINES[:i] + [inserted] + LINES[i:]))
+    assert err.value.line == i + 1

@@ -316,9 +316,13 @@ def parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: i
     labels_before = np.searchsorted(label_idx, first_rec) - np.searchsorted(label_idx, b_start)
     wrong = np.flatnonzero(labels_before != first_rec - b_start)
     if len(wrong):
-        b = blocks[int(wrong[0])]
-        raise IonexFormatError(f"values before the first latitude record of {b.kind} map {b.number}",
-                               path=path, line=lineno(b.start), expected="LAT/LON1/LON2/DLON/H record")
+        k = int(wrong[0])
+        b = blocks[k]
+        first = next(i for i in range(b.start, int(first_rec[k])) if not is_label[i])  # the first misplaced line
+        what = "a blank line" if not body[starts[first]:ends[first]].strip() else "values"
+        raise IonexFormatError(f"{what} before the first latitude record of {b.kind} map {b.number}",
+                               path=path, line=lineno(first),
+                               expected="only EPOCH OF CURRENT MAP and EXPONENT records, then LAT/LON1/LON2/DLON/H")
     nxt_label = label_idx[np.searchsorted(label_idx, rec, side="right")]
     bad = np.flatnonzero(nxt_label - rec - 1 != per_row)
     if len(bad):
