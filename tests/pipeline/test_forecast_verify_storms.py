@@ -289,6 +289,11 @@ def test_cli_forecast_and_verify(trained, tmp_path):
     assert summary["maps"]["map:residual"] > 0 and {"blend", "cnn", "persistence", "median27"} <= set(summary["stations"])
     res = runner.invoke(app, ["storms", "--start", "2015-03-15", "--end", "2015-03-18"])
     assert res.exit_code == 0 and "7.67" in res.output
+    # an archived day nothing was published for: both halves say so (the maps said nothing)
+    res = runner.invoke(app, ["verify", "--day", "2015-03-10"])
+    assert res.exit_code == 1, res.output
+    assert "maps skipped: no global forecast published for 2015-03-10" in res.output
+    assert "stations skipped: no published station forecasts for 2015-03-10" in res.output
 
 
 def test_a_chunk_of_days_publishes_what_the_days_one_at_a_time_publish(trained):

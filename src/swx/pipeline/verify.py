@@ -49,6 +49,8 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
         raise NotFoundError(_no_truth(ctx, target_day) + ": the forecasts cannot be verified")
     truth_all = archived_maps(ctx, [target_day])
     runs = runs_for_day(engine, target_day, ctx.settings.data_dir)
+    if runs.empty:  # said, not an empty score (`swx verify` said nothing of the maps)
+        raise NotFoundError(f"no global forecast published for {target_day}")
     prev = archived_maps(ctx, [target_day - dt.timedelta(days=1)])  # the persistence map beside every forecast
     rival_maps = {r: ctx.archive.open_gim_tec(r, target_day)["tec"] for r in rivals(ctx.settings)
                   if ctx.archive.has_gim(r, target_day)}
