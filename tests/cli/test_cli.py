@@ -899,6 +899,29 @@ def test_a_full_standard_output_is_named(tmp_path, args):
         "error: standard output: No space left on device (what swx printed is lost: write it to another file)"], r.stderr
 
 
+def test_a_file_size_limit_is_named_not_called_a_disk_fault(tmp_path):
+    """A sixth round: under `ulimit -f` the database's refusal read "disk I/O error" and an archive write
+    "[Errno 27] File too large", neither naming the limit."""
+    import resource
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, resource.RLIM_INFINITY))
+
+    env = {**os.environ, "SWX_DATA_DIR": str(tmp_path / "site")}
+    env.pop("SWX_DATABASE_URL", None)
+    swx = [sys.executable, "-m", "swx.cli"]
+    assert subprocess.run([*swx, "db", "upgrade"], env=env, capture_output=True, timeout=120).returncode == 0
+    r = subprocess.run([*swx, "ingest", "kp", "--source", "bundled"], env=env, capture_output=True, text=True,
+                       timeout=300, preexec_fn=limited)
+    assert r.returncode == 2 and "disk I/O error" in r.stderr, r.stderr
+    assert "may write files of at most 204800 bytes: a file-size limit, `ulimit -f`" in r.stderr, r.stderr
+    r = subprocess.run([*swx, "ingest", "gims", "--source", "simulated", "--start", "2015-03-01"], env=env,
+                       capture_output=True, text=True, timeout=300, preexec_fn=limited)
+    said = " ".join((r.stdout + r.stderr).split())
+    assert r.returncode != 0 and "File too large: this process may write files of at most 204800 bytes" in said, said
+    assert "Traceback" not in said
+
+
 def test_devices_names_with_line_breaks_and_mismatched_days_are_one_line(tmp_path, ionex_dir, monkeypatch, capsys):
     """/dev/zero read whole exhausted the memory; a file name with a line break and an escape sequence
     forged a second error line; extension-check given the days in the wrong order crashed, and given

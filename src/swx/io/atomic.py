@@ -99,7 +99,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             with open(tmp_path, "rb+") as fh:
                 os.fsync(fh.fileno())
         except (OSError, RuntimeError) as exc:  # what a writer meets on a full disk (netCDF/HDF5: RuntimeError)
-            if (full := _full_disk(target.parent, exc)) is not None:
+            if (full := _write_fault(target.parent, exc)) is not None:
                 raise full from exc
             raise
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600: give the usual mode of a new file
@@ -128,9 +128,21 @@ def free_bytes_if_full(folder: str | Path) -> int | None:
     return free if free < FULL_DISK_BYTES else None
 
 
-def _full_disk(folder: Path, exc: OSError | RuntimeError) -> OSError | None:
+def file_size_limit() -> int | None:
+    """The file-size limit set on this process (`ulimit -f`), in bytes, or None when there is none: a
+    write past it fails ("File too large"; SQLite says "disk I/O error")."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _write_fault(folder: Path, exc: OSError | RuntimeError) -> OSError | None:
     """A write that failed on a (nearly) full disk, said so: libraries report it in their own words
     (netCDF/HDF5 say "Permission denied"). None when there is room (another fault)."""
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG and (limit := file_size_limit()) is not None:
+        return OSError(errno.EFBIG, f"File too large: this process may write files of at most {limit} bytes "
+                                    f"(a file-size limit, `ulimit -f`), writing under {folder}")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return None  # already says so
     if (free := free_bytes_if_full(folder)) is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from swx.config import Settings
-from swx.io.atomic import free_bytes_if_full
+from swx.io.atomic import file_size_limit, free_bytes_if_full
 from swx.store.db import (
     current_revision,
     describe_revision,
@@ -75,4 +75,6 @@ def database_place(settings: Settings) -> str:
         where += f" (its folder {folder} is not writable by this user)"
     elif (free := free_bytes_if_full(folder)) is not None:
         where += f" (its disk is full: {free} bytes free)"
+    elif (limit := file_size_limit()) is not None:
+        where += f" (this process may write files of at most {limit} bytes: a file-size limit, `ulimit -f`)"
     return where
