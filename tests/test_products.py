@@ -68,6 +68,10 @@ def test_netcdf_product_is_cf(product):
         np.testing.assert_allclose(f["dtec"].values, f["tec"].values - f["tec_reference"].values, atol=1e-4)
         np.testing.assert_array_equal(f["time"].values, ds["time"].values)
         assert f.attrs["run_id"] == 7 and "cnn" in f.attrs["source"]
+        # when the information ends and when the product was made: two times, never one "issued"
+        assert f.attrs["information_cutoff"] == ds.attrs["issue_time"]
+        made = dt.datetime.strptime(f.attrs["date_created"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        assert abs((dt.datetime.now(dt.UTC) - made).total_seconds()) < 3600
     assert not list(nc.parent.glob("*.part"))  # atomic writes leave no temp files
     import netCDF4
 
@@ -82,6 +86,7 @@ def test_ionex_description_breaks_between_words(product):
     text = " ".join(records)
     assert len(records) > 1 and all(len(r) <= 60 for r in records)
     assert "FORECAST (not an observation)" in text and "1-sigma forecast uncertainty." in text
+    assert "information cutoff (newest map used) 2" in text and ", made 2" in text and "issued" not in text
     assert not any(r.endswith(("SIMU", "FORE", "obser")) for r in records)
 
 

@@ -29,8 +29,7 @@ from swx.store import queries as q
 
 
 def _verdict_banner(run: dict, v: dict) -> None:
-    made = f"Run {run['id']} — forecast for **{run['target_day']}** from the maps up to " \
-           f"{run['issue_time']:%Y-%m-%d %H:%M} UTC"
+    made = f"Run {run['id']} — forecast for **{run['target_day']}**: {q.run_timing(run).describe()}"
     if v["verdict"] == "ok":
         st.success(f"{made}: **OK** — healthy and trustworthy.")
     elif v["verdict"] == "degraded":

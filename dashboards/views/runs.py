@@ -11,8 +11,8 @@ from swx.store import queries as q
 
 #: The run table's columns shown by default (the rest on request and in the CSV): what an operator
 #: reads first, each sized so that no column is cut off at 1280 px.
-RUN_COLUMNS = ["id", "target_day", "issue_time", "status", "reason", "data_source"]
-PROVENANCE_COLUMNS = ["flow_run_id", "code_version", "settings_hash", "created_at", "finished_at"]
+RUN_COLUMNS = ["id", "target_day", "issue_time", "finished_at", "status", "reason", "data_source"]
+PROVENANCE_COLUMNS = ["flow_run_id", "code_version", "settings_hash", "created_at"]
 
 
 def _text(label: str, width: str = "medium", help: str | None = None):
@@ -32,17 +32,21 @@ def render() -> None:
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "id": st.column_config.NumberColumn("run", width="small"),
         "target_day": st.column_config.DateColumn("forecast for", width="small"),
-        "issue_time": st.column_config.DatetimeColumn("issued (UTC)", format="YYYY-MM-DD HH:mm", width="medium"),
+        "issue_time": st.column_config.DatetimeColumn(
+            "data to (UTC)", format="YYYY-MM-DD HH:mm", width="medium",
+            help="The information cutoff: the epoch of the newest map the run used (not when it was made)"),
         "status": _text("status", "small"),
         "reason": _text("why degraded or failed", "large", "Every reason the run is not ok; hover a cell to read "
                         "it whole"),
         "data_source": _text("maps", "small", "The GIM centre the run's inputs came from (sim: simulated)"),
         "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-        "finished_at": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "finished_at": st.column_config.DatetimeColumn(
+            "published (UTC)", format="YYYY-MM-DD HH:mm", width="medium",
+            help="When the run finished: its products were out from then on (a failed run published nothing)"),
     })
     csv_download(r, "runs")
 
-    labels = {int(x.id): f"run {x.id}: forecast for {x.target_day}, issued {x.issue_time:%Y-%m-%d %H:%M} UTC "
+    labels = {int(x.id): f"run {x.id}: forecast for {x.target_day}, data to {x.issue_time:%Y-%m-%d %H:%M} UTC "
                          f"({x.status})" for x in r.itertuples()}
     run_id = st.selectbox("Provenance of run", list(labels), format_func=labels.get)
     prov = provenance(run_id)

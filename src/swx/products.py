@@ -95,13 +95,17 @@ def forecast_dataset(forecast: xr.Dataset, *, reference: np.ndarray | None, issu
             ds[name].attrs.update(units="1e16 m-2", units_metadata="TECU (1 TECU = 1e16 electrons m-2)")
     ds["tec"].attrs.update(shell_height_km=SHELL_HEIGHT_KM)  # the single layer the vTEC is mapped on
     what = "SIMULATED input maps (demo)" if simulated else f"{source.upper()} GIMs"
+    made = dt.datetime.now(dt.UTC)
     ds.attrs.update(
         Conventions="CF-1.8", title="swx 24 h vTEC forecast",
         **(publisher or attribution()),
         source=f"swx {code_version()}: station forecasts ({architecture or 'station models'}) extended by the "
                f"'{method}' method from {what}",
-        history=f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} created by swx {code_version()}",
+        history=f"{made:%Y-%m-%dT%H:%M:%SZ} created by swx {code_version()}",
+        # the information cutoff (kept as issue_time too) and when the product was made: not the same
         issue_time=pd.Timestamp(issue_time).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        information_cutoff=pd.Timestamp(issue_time).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        date_created=f"{made:%Y-%m-%dT%H:%M:%SZ}",
         extension_method=method, input_source=source, simulated=int(simulated),
         run_id=-1 if run_id is None else int(run_id), references="Molina et al.; Cesaroni et al. 2020",
     )
@@ -145,7 +149,8 @@ def _ascii(text: str) -> str:
 def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
     """The forecast (TEC MAP) and its 1-sigma (RMS MAP) as IONEX 1.0."""
     out = xr.Dataset({"tec": ds["tec"], "rms": ds["tec_sigma"]})
-    desc = (f"swx 24 h vTEC FORECAST (not an observation), issued {ds.attrs.get('issue_time', '?')}, "
+    desc = (f"swx 24 h vTEC FORECAST (not an observation), information cutoff (newest map used) "
+            f"{ds.attrs.get('issue_time', '?')}, made {ds.attrs.get('date_created', '?')}, "
             f"extension method {ds.attrs.get('extension_method', '?')}, from {ds.attrs.get('input_source', '?')} "
             "maps" + (" (SIMULATED demo input)" if ds.attrs.get("simulated") else "")
             + ". RMS maps hold the 1-sigma forecast uncertainty.")

@@ -107,6 +107,9 @@ def test_now_page(seeded):
     banner = [w.value for w in shown if "forecast for **2015-03-18**" in w.value]
     assert len(banner) == 1 and verdict["verdict"].upper() in banner[0], verdict
     assert all(why in banner[0] for why in verdict["reasons"])
+    # when its information ends and when it was published (a backfilled demo: long after the day)
+    assert "data to 2015-03-17 22:00 UTC (information cutoff; leads 2 to 24 h after it); made " in banner[0]
+    assert "(reprocessed: nobody had it in advance)" in banner[0]
     assert any("SIMULATED data" in w.value for w in at.warning)
     metrics = {m.label: m for m in at.metric}
     last = q.kp_series(engine, dt.datetime(2015, 3, 15, tzinfo=dt.UTC), dt.datetime(2015, 3, 19, tzinfo=dt.UTC))
@@ -384,9 +387,9 @@ def test_runs_page_provenance(seeded):
     assert set(inputs.level[inputs.kind == "GIM"]) == {"simulated"}
     assert any("the maps are SIMULATED" in m.value for m in at.markdown)
     # the run table shows what an operator reads first; the provenance columns on request
-    assert list(runs.columns) == ["id", "target_day", "issue_time", "status", "reason", "data_source"]
+    assert list(runs.columns) == ["id", "target_day", "issue_time", "finished_at", "status", "reason", "data_source"]
     at.toggle[0].set_value(True).run()
-    assert {"code_version", "settings_hash", "finished_at"} <= set(at.dataframe[0].value.columns)
+    assert {"code_version", "settings_hash", "created_at"} <= set(at.dataframe[0].value.columns)
     registry = at.dataframe[3].value
     assert len(registry) == len(q.model_registry(engine))
 

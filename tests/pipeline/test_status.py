@@ -46,8 +46,13 @@ def test_latest_run_document_and_exit_codes():
     r = runner.invoke(app, ["status"])
     assert r.exit_code == 3, r.output
     lines = r.stdout.strip().splitlines()
-    assert lines[0].startswith(f"run {rid}: forecast for 2015-03-17, issued 2015-03-16T22:00:00")
-    assert "SIMULATED" in lines[1] and not any("{" in line for line in lines)
+    assert lines[0].startswith(f"run {rid}: forecast for 2015-03-17 — DEGRADED")
+    # the information cutoff and the publication, never a nominal "issued" time (a backfill: made years later)
+    assert lines[1].startswith("  data to 2015-03-16 22:00 UTC (information cutoff; leads 2 to 24 h after it); made ")
+    assert lines[1].endswith("days after the day it forecasts (reprocessed: nobody had it in advance)")
+    assert doc["information_cutoff"] == "2015-03-16T22:00:00+00:00" and doc["reprocessed"]
+    assert doc["published_at"] is not None and doc["published_into_day_h"] > 48
+    assert "SIMULATED" in lines[2] and not any("{" in line for line in lines)
     assert lines[-3:] == ["  DEGRADED: published, but not to be trusted as it stands — SIMULATED data:",
                           "    - no sim GIM for 2015-03-16", "    - the 27-day median rests on 2 of the 27 days"]
     # too old: a monitor must notice a scheduler that stopped

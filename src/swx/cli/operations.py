@@ -44,8 +44,8 @@ def forecast_cmd(
     check_choices(method, EXTENSION_METHODS, "--method")
     r = forecast_stage(get_settings(), issue_day, methods=method)
     state = "[yellow]DEGRADED[/] — not to be trusted as it stands:" if r["degraded"] else "[green]ok[/]"
-    console.print(escape(f"run {r['run_id']}: forecast for {r['target_day']} issued {r['issue_time'][:16]} UTC "
-                         f"from the maps of {r['latest_day']}; ") + state)  # the verdict coloured, the rest text
+    console.print(escape(f"run {r['run_id']}: forecast for {r['target_day']} from the maps of {r['latest_day']}, "
+                         f"{r['timing']}; ") + state)  # the verdict coloured, the rest text
     for why in r["reason"].split("; ") if r["degraded"] else []:
         console.print(f"  - {why}", highlight=False, markup=False)
     console.print(f"station forecasts: {r['station_rows']} rows ({', '.join(r['architectures'])})", markup=False)

@@ -39,6 +39,7 @@ from swx.science.dtec import MIN_REFERENCE_DAYS, REFERENCE_DAYS, median_referenc
 from swx.science.extend import StationValues, extend, persistence_prior
 from swx.science.features import PLAUSIBLE_VTEC_TECU, baselines_at
 from swx.science.nodes import NodeModelError
+from swx.science.timing import Timing
 from swx.science.verify import MAP_PRIOR_PERSISTENCE_WEIGHT, STEP, mix_baselines
 from swx.store.queries import issued_forecasts, station_series
 from swx.store.writes import (
@@ -691,6 +692,7 @@ class ForecastSummary(TypedDict):
     station_rows: int
     on_baselines: dict[str, str]
     products: dict[str, list[str]]  # method -> [netCDF path, IONEX path]
+    timing: str  # the information cutoff and the publication, for people (swx.science.timing)
 
 
 def forecast_stage(settings: Settings, issue_day: dt.date, *, methods: list[str] | None = None,
@@ -701,4 +703,5 @@ def forecast_stage(settings: Settings, issue_day: dt.date, *, methods: list[str]
                            latest_day=str(r.latest_day), degraded=r.degraded, reason=r.reason,
                            architectures=r.architectures, methods=r.methods, station_rows=len(r.station_forecasts),
                            on_baselines=r.on_baselines,
-                           products={m: [str(nc), str(ix)] for m, (nc, ix) in r.products.items()})
+                           products={m: [str(nc), str(ix)] for m, (nc, ix) in r.products.items()},
+                           timing=Timing(r.issue_time.to_pydatetime(), dt.datetime.now(dt.UTC), r.target_day).describe())

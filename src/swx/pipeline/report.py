@@ -81,8 +81,8 @@ def daily_markdown(issue_day: dt.date, forecast: dict, verify: dict, storms: dic
     """The markdown summary of one daily run (Prefect artifact, logs)."""
     state = f"**DEGRADED** — {forecast['reason']}" if forecast.get("degraded") else "ok"
     lines = [f"# swx daily run — issue day {issue_day}", "",
-             f"- Forecast for **{forecast['target_day']}** (run {forecast['run_id']}, issued "
-             f"{forecast['issue_time']} from the maps of {forecast['latest_day']}): {state}",
+             f"- Forecast for **{forecast['target_day']}** (run {forecast['run_id']}, from the maps of "
+             f"{forecast['latest_day']}; {forecast.get('timing') or 'data to ' + forecast['issue_time']}): {state}",
              f"- Station models: {', '.join(forecast['architectures'])}, published as their blend with the baselines; "
              f"extension: {', '.join(forecast['methods'])}"]
     leaning = forecast.get("on_baselines") or {}

@@ -11,6 +11,7 @@ from typing import Any
 
 from swx.config import SIMULATED_CENTRE, Settings
 from swx.errors import InputError
+from swx.science.timing import run_timing
 from swx.store.db import open_database
 from swx.store.queries import (
     RECENT_DAYS,
@@ -46,12 +47,17 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
                 "problem": verdict["reasons"][0]}, False
     rid = run["id"]
     ran_at, age_h = verdict["ran_at"], verdict["age_hours"]
+    timing = run_timing(run)
     doc: dict[str, Any] = {
         "run_id": rid, "issue_time": _iso(run["issue_time"]), "target_day": _iso(run["target_day"]),
         "status": run["status"], "degraded": bool(run["degraded"]), "reason": run["reason"],
         "verdict": verdict["verdict"], "reasons": verdict["reasons"],
         "data_source": run["data_source"], "simulated": run["data_source"] == SIMULATED_CENTRE,
         "ran_at": _iso(ran_at), "age_hours": round(age_h, 2), "code_version": run["code_version"],
+        # the information cutoff (issue_time) and the publication: the lead users really had
+        "information_cutoff": _iso(run["issue_time"]), "published_at": _iso(timing.published),
+        "published_into_day_h": None if timing.published_into_day_h is None else round(timing.published_into_day_h, 2),
+        "reprocessed": timing.reprocessed, "timing": timing.describe(),
         "input_level": run.get("input_level", ""),
         "last_verified": None if verdict["last_verified"] is None else
         {k: _iso(v) if not isinstance(v, float) else round(v, 3) for k, v in verdict["last_verified"].items()},
@@ -89,7 +95,8 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     state = doc["status"].upper() + (f" (degraded: {doc['reason']})" if doc["degraded"] else "")
     source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "") + (
         f" ({doc['input_level']} maps among them)" if doc.get("input_level") not in ("", "final", None) else "")
-    lines = [f"run {doc['run_id']}: forecast for {doc['target_day']}, issued {doc['issue_time']} — {state}",
+    lines = [f"run {doc['run_id']}: forecast for {doc['target_day']} — {state}",
+             f"  {doc['timing']}",
              f"  ran {str(doc['ran_at'])[:19]} UTC ({doc['age_hours']:.1f} h ago), input {source}, code {doc['code_version'] or '?'}"]
     if doc["station_forecasts"]:
         lines.append("  station forecasts: " + ", ".join(f"{a} {n}" for a, n in sorted(doc["station_forecasts"].items())))

@@ -22,6 +22,7 @@ from swx.science.dtec import MIN_REFERENCE_DAYS
 from swx.science.grid import AWAY_FROM_STATIONS_KM, coastline_segments
 from swx.science.map_blend import MEMBERS, MapBlendConfig
 from swx.science.storms import STORM_KP, at_least, forecast_capture, g_class  # noqa: F401 - forecast_capture: for the pages
+from swx.science.timing import run_timing  # noqa: F401 - for the pages
 from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
 from swx.sources.indices.tables import NOWCAST, kp_label, worst_status  # noqa: F401 - kp_label: for the pages
 from swx.errors import InputError, reason_of
