@@ -49,16 +49,21 @@ def test_upgrade_downgrade_upgrade(db_url):
     assert "map_blend_weights" in inspect(e).get_table_names()
     assert "rmse_area" in {c["name"] for c in inspect(e).get_columns("verification")}
     assert "data_source" not in {c["name"] for c in inspect(e).get_columns("model_versions")}
-    upgrade(e)
+    upgrade(e, "0008")
     assert current_revision(e) == "0008"
     assert "data_source" in {c["name"] for c in inspect(e).get_columns("model_versions")}
+    assert "lead_day" not in {c["name"] for c in inspect(e).get_columns("forecast_runs")}
+    upgrade(e)
+    assert current_revision(e) == "0009"
+    assert "lead_day" in {c["name"] for c in inspect(e).get_columns("forecast_runs")}
+    assert "lead_day" in {c["name"] for c in inspect(e).get_columns("verification")}
     tables = set(inspect(e).get_table_names())
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
     downgrade(e, "base")
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)
-    assert current_revision(e) == "0008"
+    assert current_revision(e) == "0009"
     e.dispose()
 
 
@@ -85,7 +90,7 @@ def test_an_upgrade_that_fails_midway_leaves_the_database_as_it_was(db_url):
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)  # the rerun recovers
-    assert current_revision(e) == "0008"
+    assert current_revision(e) == "0009"
     e.dispose()
 
 
@@ -104,4 +109,4 @@ def test_two_upgrades_of_a_new_sqlite_file_at_once_both_succeed(tmp_path):
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
         outs = [p.communicate(timeout=120)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outs
-        assert all("at revision 0008" in o for o in outs), outs
+        assert all("at revision 0009" in o for o in outs), outs

@@ -162,19 +162,20 @@ def feature_matrix(vtec: pd.Series, kp: pd.Series, lon: float, f107: pd.Series |
 # ------------------------------------------------------------------------------------ windows
 
 def make_windows(features: pd.DataFrame, n_in: int = 12, n_out: int = 12, target: str = "vtec", *,
-                 require_target: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
-    """Supervised windows: X = features of steps t-n_in+1 .. t, y = target at t+1 .. t+n_out.
-    Windows touching a NaN are dropped (with `require_target=False` only NaN inputs drop a window:
-    operational forecasts, whose targets are in the future). Returns X (N, n_in, F), y (N, n_out),
-    issue times t."""
+                 require_target: bool = True, skip: int = 0) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
+    """Supervised windows: X = features of steps t-n_in+1 .. t, y = target at t+1+skip .. t+n_out+skip
+    (`skip` = 12: the second day after the issue time, hours 26-48). Windows touching a NaN are
+    dropped (with `require_target=False` only NaN inputs drop a window: operational forecasts, whose
+    targets are in the future). Returns X (N, n_in, F), y (N, n_out), issue times t."""
     values = features.to_numpy(dtype=np.float32)
     y_all = features[target].to_numpy(dtype=np.float32)
     n = len(features)
-    if n < n_in + n_out:
+    if n < n_in + n_out + skip:
         return (np.empty((0, n_in, values.shape[1]), np.float32), np.empty((0, n_out), np.float32),
                 pd.DatetimeIndex([], tz="UTC"))
-    win_x = np.lib.stride_tricks.sliding_window_view(values, (n_in, values.shape[1]))[:, 0][: n - n_in - n_out + 1]
-    win_y = np.lib.stride_tricks.sliding_window_view(y_all, n_out)[n_in:][: len(win_x)]
+    win_x = np.lib.stride_tricks.sliding_window_view(values, (n_in, values.shape[1]))[:, 0][
+        : n - n_in - n_out - skip + 1]
+    win_y = np.lib.stride_tricks.sliding_window_view(y_all, n_out)[n_in + skip:][: len(win_x)]
     ok = np.isfinite(win_x).all(axis=(1, 2))
     if require_target:
         ok &= np.isfinite(win_y).all(axis=1)

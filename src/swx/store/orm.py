@@ -159,7 +159,9 @@ class ForecastRun(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    __table_args__ = (UniqueConstraint("issue_time", "target_day"),
+    # the day forecast, counted from the information cutoff: 1 (hours 2-24), 2 (hours 26-48, tomorrow's map)
+    lead_day: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __table_args__ = (UniqueConstraint("issue_time", "target_day", "lead_day"),
                       CheckConstraint("status IN ('running', 'ok', 'degraded', 'failed')", name="status_values"))
 
 
@@ -239,7 +241,7 @@ class GlobalForecast(Base):
 
 
 #: What identifies a verification row: a rerun over the same window replaces it.
-VERIFICATION_KEY = ("scope", "station_code", "model", "window_start", "window_end", "kp_class")
+VERIFICATION_KEY = ("scope", "station_code", "model", "window_start", "window_end", "kp_class", "lead_day")
 
 
 class Verification(Base):
@@ -268,6 +270,9 @@ class Verification(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("forecast_runs.id", ondelete="SET NULL"), nullable=True)
     # the level of the truth it was scored on: "rapid" until the day's final replaces it (then rescored)
     truth_level: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # 1: forecasts of hours 2-24 after their information cutoff; 2: hours 26-48 (beside the baselines
+    # at the same lead: persistence and the 27-day median known at the cutoff)
+    lead_day: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     __table_args__ = (UniqueConstraint(*VERIFICATION_KEY), Index("ix_verification_window_start", "window_start"))
 
 
