@@ -168,6 +168,24 @@ def check_url_template(template: str) -> str:
 #: The station models, in the order they are shown: the method's three networks and the linear member.
 NETWORKS: tuple[str, ...] = ("lstm", "gru", "cnn")
 ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
+#: The days a forecast covers, counted from its information cutoff (the newest map's epoch, 22 UT):
+#: lead day 1 is hours 2-24 after it (the next UT day), lead day 2 hours 26-48 (the UT day after).
+#: Each lead day has its own station models, learnt on its own targets.
+LEAD_DAYS: tuple[int, ...] = (1, 2)
+
+
+def model_family(architecture: str, lead_day: int = 1) -> str:
+    """The registry's key of an architecture's models for a lead day: `cnn` (hours 2-24), `cnn@d2`
+    (hours 26-48)."""
+    if lead_day not in LEAD_DAYS:
+        raise ValueError(f"lead day {lead_day}: expected one of {', '.join(map(str, LEAD_DAYS))}")
+    return architecture if lead_day == 1 else f"{architecture}@d{lead_day}"
+
+
+def family_parts(key: str) -> tuple[str, int]:
+    """(architecture, lead day) of a registry key made by `model_family`."""
+    arch, _, day = key.partition("@d")
+    return arch, int(day) if day else 1
 #: Issue days per backfill chunk: long enough to share the 40-day history read and the blends' 30-day
 #: lead-in, short enough to resume and to spread over workers.
 BACKFILL_CHUNK_DAYS = 30

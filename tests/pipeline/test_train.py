@@ -94,6 +94,40 @@ def test_train_and_evaluate_store_scores_against_baselines(demo_archive, tmp_pat
     assert r.exit_code == 2 and "21: forecasts are issued at even UT hours" in r.output
 
 
+def test_the_second_day_has_its_own_models_and_scores(demo_archive):
+    """Lead day 2 (hours 26-48 after the issue time): its own models beside the first day's, scored
+    against persistence and the 27-day median known at the issue time, kept apart from day 1's scores."""
+    stations = ["--station", "E000N50", "--station", "E000N20"]
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-17", *stations, "--lead-day", "2"])
+    assert r.exit_code != 0 and "swx train --lead-day 2" in str(r.exception)
+    for day in ("1", "2"):
+        r = runner.invoke(app, ["train", *stations, "--arch", "ridge", "--train-end", "2015-03-10", "--lead-day", day])
+        assert r.exit_code == 0, r.output
+    engine = engine_from_settings(get_settings())
+    reg = q.model_registry(engine)
+    assert sorted(set(reg.architecture)) == ["ridge", "ridge@d2"] and set(reg.status) == {"active"}
+    first = reg[reg.architecture == "ridge"].train_end.max()
+    second = reg[reg.architecture == "ridge@d2"].train_end.max()
+    assert second == first  # both saw nothing after the training end: day 2's windows end a day earlier
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-17", *stations,
+                            "--lead-day", "2", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout[r.stdout.index("["): r.stdout.rindex("]") + 1])
+    assert {row["lead_day"] for row in rows} == {2} and {"ridge", "blend", "persistence"} <= {row["model"] for row in rows}
+    ridge = next(row for row in rows if row["model"] == "ridge" and row["kp_class"] == "all" and row["station"] == "E000N50")
+    # issued 12 March 00 UT .. 17 March 22 UT, the last targets two days later
+    assert ridge["window"] == "2015-03-12T00..2015-03-19T22" and ridge["n"] == 6 * 12 * 12
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-17", *stations, "--format", "json"])
+    day1 = json.loads(r.stdout[r.stdout.index("["): r.stdout.rindex("]") + 1])
+    one = next(row for row in day1 if row["model"] == "ridge" and row["kp_class"] == "all" and row["station"] == "E000N50")
+    assert one["lead_day"] == 1 and one["window"] == "2015-03-12T00..2015-03-18T22"
+    assert one["rmse"] < ridge["rmse"]  # a day further ahead is harder
+    stored = q.skill_table(engine)  # the pages' default: the first day's scores only
+    assert set(stored.lead_day) == {1} and set(q.skill_table(engine, lead_day=None).lead_day) == {1, 2}
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-17", *stations, "--lead-day", "2"])
+    assert r.exit_code == 0 and "hours 26-48 after each issue time" in r.stdout
+
+
 def test_evaluate_without_models_is_a_clear_error(demo_archive):
     r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-13", "--station", "E000N50"])
     assert r.exit_code != 0 and "swx train" in str(r.exception)

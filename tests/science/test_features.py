@@ -106,6 +106,23 @@ def test_windows_never_look_ahead_and_skip_gaps():
     assert not any(t0 - pd.Timedelta(hours=22) <= t[40] <= t0 for t0 in issue)
 
 
+def test_second_day_windows_take_hours_26_to_48_and_the_same_inputs():
+    """Lead day 2: the inputs end at the issue time as for day 1; the targets are the 12 steps of the
+    day after the next (hours 26-48), and a gap anywhere in them drops the window."""
+    t = pd.date_range("2015-01-01", periods=80, freq="2h", tz="UTC")
+    vt = pd.Series(np.arange(80.0), index=t)
+    vt.iloc[60] = np.nan
+    feats = feature_matrix(vt, load_history().kp["kp"], lon=0.0)
+    x, y, issue = make_windows(feats, 12, 12, skip=12)
+    assert len(issue)
+    for k in range(len(x)):
+        t0 = issue[k]
+        assert x[k, -1, 0] == vt[t0]  # the same inputs, ending at the issue time
+        assert y[k, 0] == vt[t0 + pd.Timedelta(hours=26)] and y[k, -1] == vt[t0 + pd.Timedelta(hours=48)]
+    assert not any(t0 + pd.Timedelta(hours=26) <= t[60] <= t0 + pd.Timedelta(hours=48) for t0 in issue)
+    assert issue[-1] + pd.Timedelta(hours=48) <= t[-1]
+
+
 def test_split_is_chronological_and_scaler_uses_training_only():
     tr, va, te = chronological_split(10000)
     assert (tr.stop, va.stop, te.stop) == (9801, 9900, 10000)

@@ -152,10 +152,10 @@ def test_indices_input_files_runs_forecasts_and_skill(engine):
     finish_run(engine, run, status="degraded", degraded=True, reason="newest GIM missing")
     rows = [dict(scope="station", station_code="M00N40", model=model, window_start=dt.datetime(2015, 3, 1, tzinfo=UTC),
                  window_end=dt.datetime(2015, 3, 31, tzinfo=UTC), kp_class="all", n=360, rmse=rmse, mae=rmse * 0.8,
-                 bias=0.1, skill_persistence=None if model == "persistence" else 1 - rmse / 2.0)
+                 bias=0.1, skill_persistence=None if model == "persistence" else 1 - rmse / 2.0, lead_day=1)
             for model, rmse in (("persistence", 2.0), ("cnn", 1.5))]
-    write_rows(engine, m.Verification, rows, ["scope", "station_code", "model", "window_start", "window_end", "kp_class"])
-    write_rows(engine, m.Verification, rows, ["scope", "station_code", "model", "window_start", "window_end", "kp_class"])
+    write_rows(engine, m.Verification, rows, m.VERIFICATION_KEY)
+    write_rows(engine, m.Verification, rows, m.VERIFICATION_KEY)
     sk = q.skill_table(engine)
     assert len(sk) == 2 and sk.set_index("model").loc["cnn", "skill_persistence"] == pytest.approx(0.25)
     assert sk.lat_band.eq("mid").all()

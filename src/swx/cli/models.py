@@ -8,7 +8,12 @@ from typing import Annotated
 import typer
 
 from swx.cli.app import OUTPUT_FORMATS, app, check_choices, check_finite, check_plot_path, console, out, parse_day, print_scores
-from swx.config import ARCHITECTURES, NETWORKS, TARGETS, get_settings
+from swx.config import ARCHITECTURES, LEAD_DAYS, NETWORKS, TARGETS, get_settings
+
+
+#: what --lead-day means, for train and evaluate
+LEAD_DAY_HELP = ("The day after the issue time forecast: 1 (hours 2-24), 2 (hours 26-48, the day after the next; "
+                 "its own models, scored against the baselines known at the issue time).")
 
 
 @app.command("train", rich_help_panel="Station models")
@@ -24,9 +29,11 @@ def train_cmd(
                                                               "their spread.")] = 1,
     target: Annotated[str, typer.Option(help="departure (from 0.5 persistence + 0.5 27-day median, added back) "
                                              "or level (vTEC itself).")] = "departure",
+    lead_day: Annotated[int, typer.Option("--lead-day", min=1, max=max(LEAD_DAYS), help=LEAD_DAY_HELP)] = 1,
 ) -> None:
     """Train the station models (all stations of an architecture in one batched pass) on the archive,
-    register them as the active versions and score them on the held-out days against the baselines."""
+    register them as the active versions and score them on the held-out days against the baselines.
+    Each lead day has its own models: `--lead-day 2` trains those of hours 26-48."""
     from swx.pipeline.context import context
     from swx.pipeline.train import summary_table, train
 
@@ -37,7 +44,7 @@ def train_cmd(
     with console.status("training"):
         df = train(ctx, arch or list(ARCHITECTURES), train_end=end,
                    units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble,
-                   target=target)
+                   target=target, lead_day=lead_day)
     if df.empty:
         console.print(f"models trained and active; no archived day after {train_end} to test them on", markup=False)
         return
@@ -88,6 +95,7 @@ def evaluate_cmd(
              "Default every 2-hourly issue time.")] = None,
     detail: Annotated[bool, typer.Option("--detail", help="Also print every station's rows (per model, window "
                                                           "and Kp class).")] = False,
+    lead_day: Annotated[int, typer.Option("--lead-day", min=1, max=max(LEAD_DAYS), help=LEAD_DAY_HELP)] = 1,
 ) -> None:
     """Score the active models and their skill-weighted blend on a period against persistence and the
     27-day median, store the scores, and print the headline: RMSE and skill per model, stations pooled
@@ -106,11 +114,13 @@ def evaluate_cmd(
     first, last = parse_day(start, "--start"), parse_day(end, "--end")
     if last < first:
         raise typer.BadParameter(f"{last} is before start {first}", param_hint="--end")
-    df = evaluate(ctx, first, last, plot=plot, issue_hours=issue_hour)
+    df = evaluate(ctx, first, last, plot=plot, issue_hours=issue_hour, lead_day=lead_day)
     if fmt == "json":  # for machines: every row
         print_scores(summary_table(df), fmt)
     else:
-        for line in station_skill_lines(df, f"skill of the active models and their blend, issued {first} .. {last}"):
+        hours = f", hours {24 * (lead_day - 1) + 2}-{24 * lead_day} after each issue time" if lead_day > 1 else ""
+        for line in station_skill_lines(df, f"skill of the active models and their blend, issued {first} .. "
+                                            f"{last}{hours}"):
             out.print(line, markup=False, highlight=False, soft_wrap=True)
         if detail:
             print_scores(summary_table(df), fmt)

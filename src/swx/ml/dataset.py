@@ -28,10 +28,12 @@ class StationDataset:
     issue: pd.DatetimeIndex
     #: times where a station's missing value was filled from its neighbours (so known only one step later)
     filled: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], tz="UTC"))
+    #: the day after the issue time the targets y cover (1: hours 2-24; 2: hours 26-48)
+    lead_day: int = 1
 
     @property
     def last_target(self) -> pd.DatetimeIndex:
-        return self.issue + HORIZON
+        return self.issue + HORIZON * self.lead_day
 
     def take(self, idx: np.ndarray, stations: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         s = slice(None) if stations is None else stations
@@ -39,10 +41,11 @@ class StationDataset:
 
 
 def build_dataset(wide: pd.DataFrame, stations: list[Station], kp: pd.Series, n_in: int = 12,
-                  n_out: int = 12, f107: pd.Series | None = None, *, require_target: bool = True
-                  ) -> StationDataset:
+                  n_out: int = 12, f107: pd.Series | None = None, *, require_target: bool = True,
+                  lead_day: int = 1) -> StationDataset:
     """From a time x station vTEC table (2-hourly, UTC) to aligned windows (one-step gaps filled and
-    counted in the log; longer gaps drop the windows that touch them, for every station)."""
+    counted in the log; longer gaps drop the windows that touch them, for every station). The targets
+    are the `n_out` steps of lead day `lead_day` (day 2: the day after the next, hours 26-48)."""
     per_station = []
     gaps = pd.DatetimeIndex(wide.index[:0])
     for st in stations:
@@ -51,7 +54,7 @@ def build_dataset(wide: pd.DataFrame, stations: list[Station], kp: pd.Series, n_
             log.info("%s: %d isolated missing step(s) filled by interpolation", st.code, filled)
             gaps = gaps.union(wide.index[wide[st.code].isna().to_numpy() & series.notna().to_numpy()])
         per_station.append(make_windows(feature_matrix(series, kp, st.lon, f107), n_in, n_out,
-                                        require_target=require_target))
+                                        require_target=require_target, skip=(lead_day - 1) * n_out))
     common = per_station[0][2]
     for _, _, issue in per_station[1:]:
         common = common.intersection(issue)
@@ -60,7 +63,7 @@ def build_dataset(wide: pd.DataFrame, stations: list[Station], kp: pd.Series, n_
         pos = issue.get_indexer(common)
         xs.append(x[pos])
         ys.append(y[pos])
-    return StationDataset(list(stations), np.stack(xs), np.stack(ys), common, gaps)
+    return StationDataset(list(stations), np.stack(xs), np.stack(ys), common, gaps, lead_day)
 
 
 # ------------------------------------------------------------------------------------ train / evaluate
@@ -103,6 +106,6 @@ def verification_rows(ds: StationDataset, idx: np.ndarray, predictions: dict[str
     if len(idx) == 0:
         return []
     return score_rows(ds.stations, ds.issue[idx], ds.y[:, idx], persistence_from_windows(ds.x[:, idx], ds.y.shape[-1]),
-                      median27, predictions, storms, sigmas, climatology)
+                      median27, predictions, storms, sigmas, climatology, lead_day=ds.lead_day)
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from swx.config import ARCHITECTURES, TARGETS
+from swx.config import ARCHITECTURES, LEAD_DAYS, TARGETS, model_family
 from swx.errors import InputError
 from swx.science.verify import ISSUE_BASELINE_PERSISTENCE_WEIGHT
 
@@ -39,8 +39,13 @@ class ModelConfig:
     #: what is left. Checkpoints written without it load without it.
     linear_skip: bool = True
     persistence_weight: float = ISSUE_BASELINE_PERSISTENCE_WEIGHT  # the departure's baseline (swx.science.verify)
+    #: the day after the issue time it forecasts (1: hours 2-24; 2: hours 26-48, from the same inputs
+    #: and the same baseline: the last day's values and the 27-day median at the same UT)
+    lead_day: int = 1
 
     def __post_init__(self) -> None:
+        if self.lead_day not in LEAD_DAYS:
+            raise ValueError(f"lead_day must be one of {LEAD_DAYS}, not {self.lead_day!r}")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
         if not 1 <= self.units <= 1024:
@@ -51,6 +56,11 @@ class ModelConfig:
             raise ValueError("persistence_weight must be in [0, 1]")
         if self.architecture == "ridge" and self.gaussian:
             raise ValueError("the ridge member has no Gaussian head (its sigma is its validation RMSE)")
+
+    @property
+    def family(self) -> str:
+        """The registry's key of this model: the architecture, and its lead day when not the first."""
+        return model_family(self.architecture, self.lead_day)
 
     @property
     def has_linear_path(self) -> bool:

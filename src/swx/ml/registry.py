@@ -60,7 +60,7 @@ class ModelRegistry:
         `data_source`: the centre (or "series") whose data it learnt from."""
         if forecaster.model is None or (forecaster.model.n_stations != 1 and not forecaster.ensemble):
             raise ValueError("register one station's model (one station, or one station's ensemble members)")
-        arch = forecaster.model_config.architecture
+        arch = forecaster.model_config.family  # `cnn`, or `cnn@d2` for the second day's model
         sid, version = next_version(self.engine, station, arch)
         path = self.root / station / arch / f"v{version:04d}.pt"
         sha = forecaster.save(path)

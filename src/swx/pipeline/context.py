@@ -199,8 +199,10 @@ def _imported_series(ctx: Context, stations: list[Station], start: dt.date | Non
     return pd.DataFrame(cols)
 
 
-def station_dataset(ctx: Context, start: dt.date | None = None, end: dt.date | None = None
-            ) -> tuple[StationDataset, pd.DataFrame]:
+def station_dataset(ctx: Context, start: dt.date | None = None, end: dt.date | None = None, *,
+                    lead_day: int = 1) -> tuple[StationDataset, pd.DataFrame]:
+    """The stations' windows (targets of `lead_day`) and their vTEC table, from the archived maps and
+    the imported series."""
     map_stations = [s for s in ctx.stations if s.code not in ctx.imported]
     parts = []
     if map_stations:
@@ -224,7 +226,7 @@ def station_dataset(ctx: Context, start: dt.date | None = None, end: dt.date | N
         parts.append(_imported_series(ctx, [s for s in ctx.stations if s.code in ctx.imported], start, end))
     wide = on_two_hour_grid(pd.concat(parts, axis=1).sort_index())
     indices = load_indices(ctx.archive)
-    return build_dataset(wide, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"]), wide
+    return build_dataset(wide, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"], lead_day=lead_day), wide
 
 
 #: TEC maps of recently read archive days: each daily run reads the same 28 days for its reference map.

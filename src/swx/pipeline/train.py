@@ -4,6 +4,7 @@ and the demo's model bootstrap: archive -> station series -> models -> scores ag
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from swx.archive import load_indices
-from swx.config import ARCHITECTURES, BLEND, Settings
+from swx.config import ARCHITECTURES, BLEND, Settings, model_family
 from swx.errors import InsufficientDataError, NoActiveModelError
 from swx.ml.dataset import StationDataset, split_for_training, verification_rows
 from swx.ml.gridsearch import METHOD_GRID, grid_search, save_results
@@ -40,24 +41,28 @@ log = logging.getLogger(__name__)
 
 
 def _median27(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
+    """The 27-day median at the targets' UT as known at the issue time: that of the day after the
+    issue time, also for the lead day 2 targets (the day after that is not known then)."""
     return np.stack([windows_reference(ds.issue, ds.y.shape[-1], median27_series(wide[s.code]))
                      for s in ds.stations])
 
 
 def _climatology(ds: StationDataset, wide: pd.DataFrame) -> np.ndarray:
-    return np.stack([windows_reference(ds.issue, ds.y.shape[-1], climatology_series(wide[s.code]))
-                     for s in ds.stations])
+    """The climatology at the windows' target times (a day later for lead day 2)."""
+    return np.stack([windows_reference(ds.issue + HORIZON * (ds.lead_day - 1), ds.y.shape[-1],
+                                       climatology_series(wide[s.code])) for s in ds.stations])
 
 
 def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None = None, units: int = 20,
           epochs: int = 40, batch_size: int = 32, gaussian: bool = False, seed: int = 0,
           ensemble: int = 1, target: str = "departure", max_windows: int | None = None,
-          learning_rate: float = TrainConfig.learning_rate) -> pd.DataFrame:
+          learning_rate: float = TrainConfig.learning_rate, lead_day: int = 1) -> pd.DataFrame:
     """Train every station of each architecture in one grouped pass, register the models as the active
     versions, and score them on the held-out test windows against the baselines. With `max_windows`,
     the networks learn from at most that many training windows per station, spread evenly over the
-    whole history (every season and issue hour stays in); the ridge member always sees them all."""
-    ds, wide = station_dataset(ctx)
+    whole history (every season and issue hour stays in); the ridge member always sees them all.
+    `lead_day` 2 trains the second day's models (hours 26-48 after the issue time)."""
+    ds, wide = station_dataset(ctx, lead_day=lead_day)
     tr_all, va, te = split_for_training(ds, train_end)
     tr_networks = tr_all
     if max_windows and len(tr_all) > max_windows:
@@ -73,7 +78,7 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
         linear = arch == "ridge"  # closed form, deterministic: one member, sigma from its validation RMSE
         tr = tr_all if linear else tr_networks
         cfg = ModelConfig(architecture=arch, units=units, n_features=ds.x.shape[-1], gaussian=gaussian and not linear,
-                          target=target)
+                          target=target, lead_day=lead_day)
         tc = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
         if ensemble > 1 and not linear:
             est = EnsembleForecaster.train(ensemble, cfg, tc, *ds.take(tr), *ds.take(va), device=ctx.settings.device)
@@ -94,11 +99,11 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
                                                              "target": target, "train_windows": int(len(tr))},
                               train_start=ds.issue[tr[0]].to_pydatetime(),
                               # exclusive: nothing from this time on was seen in training or validation
-                              train_end=(ds.issue[va[-1]] + HORIZON + STEP).to_pydatetime(),
+                              train_end=(ds.last_target[va[-1]] + STEP).to_pydatetime(),
                               val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train",
                               data_source=ctx.source_of(st.code))
         if len(te):  # none when the training ends with the archive: the models are scored as they serve
-            predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])
+            predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])  # scored as `arch` of its lead day
     if not len(te):
         log.info("no archived days after %s: no test windows to score the new models on", train_end)
         return pd.DataFrame(columns=["scope", "station_code", "model", "kp_class", "rmse"])
@@ -109,15 +114,18 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
 
 def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str] | None = None,
              plot: Path | None = None, blend: BlendConfig | None = BlendConfig(),
-             issue_hours: list[int] | None = None) -> pd.DataFrame:
+             issue_hours: list[int] | None = None, lead_day: int = 1) -> pd.DataFrame:
     """Score the models on forecasts issued from `start` to `end` (inclusive) against the
     baselines — per station and architecture the newest version trained before `start` (point in time:
     never one that saw the period) — per station, architecture and Kp class — and the blend of them all with the baselines,
     walk-forward: each day's weights from the forecasts of this period verified before that day (the
     first day has none: equal weights). With `issue_hours`, only the forecasts issued at those UT hours
-    (e.g. [22]: the daily run's issue time), the blend learning from those alone. Store the scores;
-    optionally plot."""
-    ds, wide = station_dataset(ctx, start - dt.timedelta(days=28), end + dt.timedelta(days=1))
+    (e.g. [22]: the daily run's issue time), the blend learning from those alone. `lead_day` 2: the
+    second day's models (hours 26-48 after each issue time) beside persistence and the 27-day median
+    known at the issue time, the blend learning only from forecasts whose second day had passed. Store
+    the scores; optionally plot."""
+    ds, wide = station_dataset(ctx, start - dt.timedelta(days=28), end + dt.timedelta(days=lead_day),
+                               lead_day=lead_day)
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
     keep = (ds.issue >= lo) & (ds.issue < hi)
     if issue_hours:
@@ -130,13 +138,17 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
     registry = ModelRegistry(ctx.settings.models_dir, engine)
     predictions, sigmas = {}, {}
     codes = [st.code for st in ds.stations]
-    for arch in architectures or ARCHITECTURES:
-        got = predict_stations(registry, ds.x[:, idx], codes, arch, ctx.settings.device,
+    families = {a: model_family(a, lead_day) for a in architectures or ARCHITECTURES}
+    for arch, family in families.items():  # the registry's key; the scores name the architecture
+        got = predict_stations(registry, ds.x[:, idx], codes, family, ctx.settings.device,
                                issued_at=ds.issue[idx].min())
         if got is not None:
             predictions[arch], sigmas[arch], _ = got
     if not predictions:
-        if any(all(registry.active(c, a) is not None for c in codes) for a in architectures or ARCHITECTURES):
+        if lead_day > 1 and not any(all(registry.active(c, f) is not None for c in codes) for f in families.values()):
+            raise NoActiveModelError(f"no active lead day {lead_day} models for these stations: run `swx train "
+                                     f"--lead-day {lead_day}` first")
+        if any(all(registry.active(c, a) is not None for c in codes) for a in families.values()):
             raise NoActiveModelError(f"no model of these stations was trained before {start}: scoring one on its own "
                                      "training days would be in-sample; evaluate a later period, or train with "
                                      "an earlier --train-end")
@@ -144,8 +156,10 @@ def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str
     med = _median27(ds, wide)[:, idx]
     pers = persistence_from_windows(ds.x[:, idx], ds.y.shape[-1])
     if blend is not None:
+        # a forecast teaches the blend once its whole target window has passed: a day later for day 2
+        learn = dataclasses.replace(blend, horizon=blend.horizon * lead_day)
         predictions[BLEND], sigmas[BLEND] = _walk_forward_blend(ds.issue[idx], predictions, sigmas, pers, med,
-                                                                ds.y[:, idx], blend)
+                                                                ds.y[:, idx], learn)
     rows = verification_rows(ds, idx, predictions, med, storm_days(load_indices(ctx.archive).kp["kp"]), sigmas,
                              _climatology(ds, wide)[:, idx])
     write_verification(engine, rows)
@@ -183,9 +197,9 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """The rows people read first: every model and baseline, all Kp classes, per station and group."""
     out = df.copy()
     out["window"] = [f"{a:%Y-%m-%dT%H}..{b:%Y-%m-%dT%H}" for a, b in zip(out.window_start, out.window_end)]
-    cols = ["station_code", "model", "window", "kp_class", "n", "rmse", "mae", "bias", "corr", "skill_persistence",
-            "skill_median27", "coverage68", "coverage95", "crps", "lat_band", "surface"]
-    return out[cols].rename(columns={"station_code": "station"})
+    cols = ["station_code", "model", "lead_day", "window", "kp_class", "n", "rmse", "mae", "bias", "corr",
+            "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "lat_band", "surface"]
+    return out.assign(lead_day=out.get("lead_day", 1))[cols].rename(columns={"station_code": "station"})
 
 
 def gridsearch(ctx: Context, architecture: str, grid: dict[str, list[int]] | None = None, *,

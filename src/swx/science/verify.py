@@ -349,17 +349,19 @@ def rolling_rmse(rows: pd.DataFrame, days: int = 7) -> pd.DataFrame:
 def score_rows(stations: list[Station], issue: pd.DatetimeIndex, truth: np.ndarray, persistence: np.ndarray,
                median27: np.ndarray, predictions: dict[str, np.ndarray], storms: set[dt.date],
                sigmas: dict[str, np.ndarray | None] | None = None,
-               climatology: np.ndarray | None = None) -> list[dict]:
+               climatology: np.ndarray | None = None, lead_day: int = 1) -> list[dict]:
     """Verification rows from forecasts issued at `issue` (N) for S stations and H steps: `truth`,
     `persistence`, `median27` and each prediction are (S, N, H). Per station, then per group of
     stations (latitude band, land/ocean) with the errors pooled; per Kp class (all, quiet, storm:
     a window is a storm window when its issue or target day is a storm day); every model beside the
-    two baselines on the same samples."""
+    two baselines on the same samples. `lead_day` 2: the forecasts of hours 26-48 after the issue
+    time, beside the baselines known at the issue time (the last day's values, the 27-day median)."""
     rows: list[dict] = []
     if len(issue) == 0:
         return rows
-    storm = np.array([(t + HORIZON).date() in storms or t.date() in storms for t in issue])
-    w_start, w_end = issue.min().to_pydatetime(), (issue.max() + HORIZON).to_pydatetime()
+    horizon = HORIZON * lead_day
+    storm = np.array([(t + horizon).date() in storms or t.date() in storms for t in issue])
+    w_start, w_end = issue.min().to_pydatetime(), (issue.max() + horizon).to_pydatetime()
     groups: list[tuple[str, str, list[int]]] = [("station", st.code, [s]) for s, st in enumerate(stations)]
     for attr in ("lat_band", "surface"):
         for value in sorted({getattr(st, attr) for st in stations}):
@@ -397,7 +399,8 @@ def score_rows(stations: list[Station], issue: pd.DatetimeIndex, truth: np.ndarr
                                  else r["skill_vs_persistence"],
                                  skill_median27=None if model == "median27" else r["skill_vs_median27"],
                                  coverage68=r.get("coverage68"), coverage95=r.get("coverage95"),
-                                 crps=r.get("crps"), pit_hist=r.get("pit_hist"), lat_band=band, surface=surface))
+                                 crps=r.get("crps"), pit_hist=r.get("pit_hist"), lat_band=band, surface=surface,
+                                 lead_day=lead_day))
     return rows
 
 

@@ -447,13 +447,15 @@ def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = Non
 
 
 def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
-                kp_class: str | None = None, published: bool = False) -> pd.DataFrame:
+                kp_class: str | None = None, published: bool = False, lead_day: int | None = 1) -> pd.DataFrame:
     """Verification rows (models and baselines) joined with station attributes for grouping. With
     `published`, only the scores of forecasts as they were published by a run (not re-runs of models
-    over a period, e.g. `swx train`'s test windows or `swx evaluate`)."""
+    over a period, e.g. `swx train`'s test windows or `swx evaluate`). Those of one lead day (default
+    the first: hours 2-24 after the cutoff), or of every lead day with `lead_day=None`."""
     cols = ["scope", "station_code", "model", "window_start", "window_end", "kp_class", "n", "rmse", "mae", "bias",
-            "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "pit_hist", "truth_level", "rmse_area"]
-    cond = []
+            "corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "pit_hist", "truth_level",
+            "rmse_area", "lead_day"]
+    cond = [] if lead_day is None else [m.Verification.lead_day == lead_day]
     if start is not None:
         cond.append(m.Verification.window_start >= start)
     if end is not None:

@@ -323,19 +323,20 @@ def _copy_upsert_observations(conn: Connection, frame: pd.DataFrame) -> None:
 
 
 def start_run(engine: Engine, *, issue_time: dt.datetime, target_day: dt.date, flow_run_id: str = "",
-              code_version: str = "", settings_hash: str = "", data_source: str = "") -> int:
-    """Create (or find, on a rerun) the forecast run of (issue time, target day); returns its id. A rerun
-    marks the run running again until it finishes: a rerun killed while it replaces the rows must not
-    leave them shown as a finished run."""
+              code_version: str = "", settings_hash: str = "", data_source: str = "", lead_day: int = 1) -> int:
+    """Create (or find, on a rerun) the forecast run of (issue time, target day, lead day); returns its
+    id. A rerun marks the run running again until it finishes: a rerun killed while it replaces the rows
+    must not leave them shown as a finished run."""
     row = dict(issue_time=issue_time, target_day=target_day, flow_run_id=flow_run_id, code_version=code_version,
                settings_hash=settings_hash, data_source=data_source, status="running", degraded=False, reason="",
-               created_at=dt.datetime.now(dt.UTC), finished_at=None)
+               created_at=dt.datetime.now(dt.UTC), finished_at=None, lead_day=lead_day)
     with engine.begin() as conn:
-        upsert(conn, m.ForecastRun.__table__, [row], ["issue_time", "target_day"],
+        upsert(conn, m.ForecastRun.__table__, [row], ["issue_time", "target_day", "lead_day"],
                update=["flow_run_id", "code_version", "settings_hash", "data_source", "status", "degraded", "reason",
                        "finished_at"])
         return conn.execute(select(m.ForecastRun.id).where(m.ForecastRun.issue_time == issue_time,
-                                                           m.ForecastRun.target_day == target_day)).scalar_one()
+                                                           m.ForecastRun.target_day == target_day,
+                                                           m.ForecastRun.lead_day == lead_day)).scalar_one()
 
 
 def finish_run(engine: Engine, run_id: int, *, status: str, degraded: bool = False, reason: str = "") -> None:
@@ -450,7 +451,7 @@ def write_verification(engine: Engine, rows: list[dict], run_id: int | None = No
     """Verification rows (from `score_rows` or the map scores) into the database, non-finite scores as
     NULL; with `run_id`, the scores of that run's published forecasts. Upsert on VERIFICATION_KEY."""
     extra = {} if run_id is None else {"run_id": run_id}
-    clean = [{**{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra} for r in rows]
+    clean = [{"lead_day": 1, **{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra} for r in rows]
     for r in clean:
         for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "rmse_area"):
             if r.get(k) is not None and not np.isfinite(r[k]):
