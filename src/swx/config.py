@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import os
 import re
+import urllib.parse
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
@@ -47,17 +48,44 @@ _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\n]*@")
 #: A web URL's user part without a password (`https://TOKEN@host`): a token given as the user name
 #: (database URLs keep their user: `postgresql://swx@db` names no secret).
 _URL_USER_TOKEN = re.compile(r"((?:https?|ftp)://)[^:/@\s?#]+@", re.IGNORECASE)
-_KEY_SECRET = re.compile(r"(^|[?&;#\s])([\w.-]*(?:password|passwd|pwd|pass|secret|token|key|auth|sig|signature|"
-                         r"credential|jwt|session|pw|hmac|ticket)[\w.-]*=)[^&\s]*", re.IGNORECASE)
-#: Short bearer keys, masked as whole keys (or after `_`, `-`, `.`) only: a session id, an OAuth code
-_KEY_BEARER = re.compile(r"(^|[?&;#\s])((?:[\w.-]*[_.-])?(?:sid|code|bearer|assertion|otp)=)[^&\s]*", re.IGNORECASE)
+#: A `key=value` pair (query strings, libpq connection strings, log text): masked when its key, once
+#: percent-decoded (a server decodes `pass%77ord` to `password`), names a password, secret, token, key,
+#: signature or credential, or is a short bearer key (a session id, an OAuth code) on its own or after
+#: `_`, `-`, `.`.
+_KEY_VALUE = re.compile(r"(^|[?&;#\s])([\w.%+-]+=)[^&\s]*")
+_SECRET_KEY = re.compile(r"password|passwd|pwd|pass|secret|token|key|auth|sig|signature|credential|jwt|session|pw|"
+                         r"hmac|ticket", re.IGNORECASE)
+_BEARER_KEY = re.compile(r"(?:^|[_.-])(?:sid|code|bearer|assertion|otp)$", re.IGNORECASE)
+
+
+def _decoded(key: str) -> str:
+    """A key as the server reads it: percent-decoded until it no longer changes (`%2577` is `w`)."""
+    for _ in range(4):
+        plain = urllib.parse.unquote_plus(key)
+        if plain == key:
+            break
+        key = plain
+    return key
+
+
+def _secret_key(key: str) -> bool:
+    plain = _decoded(key)
+    return bool(_SECRET_KEY.search(plain) or _BEARER_KEY.search(plain))
+
+
+def _mask_pair(m: re.Match) -> str:
+    return f"{m.group(1)}{m.group(2)}***" if _secret_key(m.group(2)[:-1]) else m.group(0)
+
+
+def _holds_secret_pair(text: str) -> bool:
+    return any(_secret_key(m.group(2)[:-1]) for m in _KEY_VALUE.finditer(text))
 
 
 def mask_secrets(text: str) -> str:
     """`text` with passwords in URLs and secret `key=value` parameters replaced by ***: every URL swx
     prints or logs goes through this (settings, log lines and their tracebacks, error messages)."""
     text = _URL_USER_TOKEN.sub(r"\1***@", _URL_PASSWORD.sub(r"\1***@", text))
-    return _KEY_BEARER.sub(r"\1\2***", _KEY_SECRET.sub(r"\1\2***", text))
+    return _KEY_VALUE.sub(_mask_pair, text)
 
 
 def printable(value: str) -> str:
@@ -137,8 +165,7 @@ def check_product_code(code: str) -> str:
 
 def check_credentials_over_https(url: str, scheme: str) -> None:
     """Refuse a URL that would send a password or token over anything but https."""
-    if scheme != "https" and (_URL_PASSWORD.search(url) or _URL_USER_TOKEN.search(url) or _KEY_SECRET.search(url)
-                              or _KEY_BEARER.search(url)):
+    if scheme != "https" and (_URL_PASSWORD.search(url) or _URL_USER_TOKEN.search(url) or _holds_secret_pair(url)):
         raise ValueError(f"{mask_secrets(url)[:80]!r} sends credentials over plain {scheme}: use https")
 
 

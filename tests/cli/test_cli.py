@@ -785,6 +785,15 @@ def test_secrets_in_mirror_templates_are_masked_wherever_they_are_printed(monkey
                 "https://h/f?hmac=SEKRET6"):  # and a seventh: pw=, a CAS ticket, an HMAC
         assert "SEKRET6" not in mask_secrets(url), url
     assert mask_secrets("method=residual sidebar=2 encode=1") == "method=residual sidebar=2 encode=1"  # not keys
+    # an eighth round: a key percent-encoded (a server decodes `pass%77ord` to `password`), or twice
+    for url in ("https://h/f?pass%77ord=SEKRET7", "https://h/f?%70assword=SEKRET7&x=1", "https://h/f?to%256Ben=SEKRET7",
+                "postgresql+psycopg://u@db:1/x?pass%77ord=SEKRET7", "https://h/f?api%5Fkey=SEKRET7"):
+        assert "SEKRET7" not in mask_secrets(url), url
+    assert mask_secrets("https://h/f?me%74hod=idw") == "https://h/f?me%74hod=idw"
+    monkeypatch.setenv("SWX_GIM_MIRRORS", '{"esa": ["http://127.0.0.1:1/{name}?%70assword=SEKRET7"]}')
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["config"])  # never sent over plain http either
+    assert code == 2 and "sends credentials over plain http" in out and "SEKRET7" not in out, out
     monkeypatch.setenv("SWX_GIM_MIRRORS", '{"cod": ["https://127.0.0.1:1/{yyyy}/{name}?key=SEKRET1"]}')
     monkeypatch.setenv("SWX_GIM_FALLBACKS", "[]")
     monkeypatch.setenv("SWX_HTTP_RETRIES", "0")
