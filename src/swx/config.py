@@ -389,6 +389,16 @@ class Settings(BaseSettings):
         return check_product_code(v.strip().lower())
 
     @model_validator(mode="after")
+    def _database_file(self) -> Settings:
+        """The embedded database's file may be a link (a volume), but not one to nothing: a new empty
+        database would be made where the link points, or a loop of links would stop every command."""
+        db = self.data_dir / "swx.sqlite"
+        if not self.database_url and db.is_symlink() and not db.exists():
+            raise ValueError(f"SWX_DATA_DIR: {db} is a link to {os.readlink(db)}, which leads to no file (a volume not "
+                             "mounted, or a loop of links): mount it, or remove the link")
+        return self
+
+    @model_validator(mode="after")
     def _demo_window(self) -> Settings:
         if self.demo_end < self.demo_start:
             raise ValueError(f"SWX_DEMO_END {self.demo_end} is before SWX_DEMO_START {self.demo_start}")
@@ -419,6 +429,9 @@ class Settings(BaseSettings):
     @field_validator("data_dir", "cache_dir")
     @classmethod
     def _a_folder(cls, v: Path | None) -> Path | None:
+        if v is not None and v.is_symlink() and not v.exists():
+            raise ValueError(f"{v} is a link to {os.readlink(v)}, which leads to no folder (a volume not mounted, "
+                             "or a loop of links): mount it, or remove the link")
         if v is not None and v.exists() and not v.is_dir():
             raise ValueError(f"{v} is a file: expected a folder (or a path where one can be made)")
         return v
@@ -506,7 +519,10 @@ class Settings(BaseSettings):
         database the file `d`; `d%41b` put it in `dAb`)."""
         if self.database_url:
             return self.database_url
-        path = str((self.data_dir / "swx.sqlite").resolve())
+        try:
+            path = str((self.data_dir / "swx.sqlite").resolve())
+        except (RuntimeError, OSError):  # a loop of links above it: named by the first command that opens it
+            path = str((self.data_dir / "swx.sqlite").absolute())
         return "sqlite:///" + path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
 
     @property

@@ -908,6 +908,31 @@ def test_a_full_standard_output_is_named(tmp_path, args):
         "error: standard output: No space left on device (what swx printed is lost: write it to another file)"], r.stderr
 
 
+def test_a_data_folder_or_database_that_is_a_link_to_nothing_is_named(tmp_path, monkeypatch, capsys):
+    """An eighth round: `swx.sqlite` linking to itself (or the data folder) ended in "RuntimeError:
+    Symlink loop"; linking to an unmounted volume, `swx db upgrade` made a new empty database there."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "swx.sqlite").symlink_to(site / "swx.sqlite")
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    monkeypatch.setenv("SWX_DATA_DIR", str(site))
+    get_settings.cache_clear()
+    for args in (["status"], ["db", "upgrade"], ["config"]):
+        code, out = run_cli_main(monkeypatch, capsys, args)
+        assert code == 2 and "Traceback" not in out and len(out.strip().splitlines()) == 1, out
+        assert f"SWX_DATA_DIR: {site / 'swx.sqlite'} is a link to {site / 'swx.sqlite'}, which leads to no file" in out
+    (site / "swx.sqlite").unlink()
+    (site / "swx.sqlite").symlink_to(tmp_path / "unmounted" / "db" / "swx.sqlite")
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
+    assert code == 2 and "which leads to no file (a volume not mounted, or a loop of links)" in out, out
+    assert not (tmp_path / "unmounted").exists()  # no new empty database where the volume should be
+    monkeypatch.setenv("SWX_DATA_DIR", str(loop))
+    get_settings.cache_clear()
+    code, out = run_cli_main(monkeypatch, capsys, ["status"])
+    assert code == 2 and f"SWX_DATA_DIR: {loop} is a link to {loop}, which leads to no folder" in out, out
+
+
 def test_a_file_size_limit_is_named_not_called_a_disk_fault(tmp_path):
     """A sixth round: under `ulimit -f` the database's refusal read "disk I/O error" and an archive write
     "[Errno 27] File too large", neither naming the limit."""
