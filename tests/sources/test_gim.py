@@ -108,3 +108,19 @@ def test_the_product_chain_of_a_centre_and_its_levels():
     assert level_rank("predicted") < level_rank("rapid") < level_rank("final")
     with pytest.raises(InputError, match="c1p is a predicted product"):
         product_chain("cod", ["c1p"])  # a forecast never becomes the truth forecasts are verified against
+
+
+def test_a_days_file_that_is_a_link_to_nothing_is_named_not_called_missing(tmp_path):
+    """An eighth round: a day's file that is a dangling link (an unmounted volume) or a loop of links was
+    reported "MISSING: no file for this day"."""
+    from swx.errors import IonexFormatError
+    from swx.sources.gim import LocalDirectorySource
+
+    (tmp_path / "esag0080.20i").symlink_to(tmp_path / "unmounted" / "esag0080.20i")
+    (tmp_path / "esag0090.20i").symlink_to(tmp_path / "esag0090.20i")
+    src = LocalDirectorySource(tmp_path)
+    assert src.available("esa") == [("esa", dt.date(2020, 1, 8)), ("esa", dt.date(2020, 1, 9))]
+    for day, target in ((8, tmp_path / "unmounted" / "esag0080.20i"), (9, tmp_path / "esag0090.20i")):
+        with pytest.raises(IonexFormatError, match=f"a link to {target}, which leads to no file") as err:
+            src.fetch("esa", dt.date(2020, 1, day))
+        assert str(err.value).startswith(f"{tmp_path / f'esag00{day}0.20i'}: a link to")
