@@ -997,7 +997,12 @@ def test_import_series_never_moves_a_station_nor_stores_a_column_it_was_not_aske
              "y1500.csv": (pd.DataFrame({"time": ["1500-01-01T00:00:00Z", *t[1:]], "vtec": 12.5}),
                            "1500-01-01 00:00 UTC is before the era of global maps"),
              "dmy.csv": (pd.DataFrame({"time": ["08/01/2020", "13/01/2020"], "vtec": 12.5}), "is not an ISO 8601 UTC time"),
-             "notime.csv": (pd.DataFrame({"time": [t[0], None, t[2]], "vtec": 12.5}), "a row without a time")}
+             "notime.csv": (pd.DataFrame({"time": [t[0], None, t[2]], "vtec": 12.5}), "a row without a time"),
+             # an eighth round: a second column that names another quantity was stored as vTEC by position
+             "rms.csv": (pd.DataFrame({"time": t, "rms": 1.5}), "the second column is named 'rms', which does not say vTEC"),
+             "vtec_rms.csv": (pd.DataFrame({"time": t, "vtec_rms": 1.5}), "named 'vtec_rms', which does not say vTEC"),
+             "stec.csv": (pd.DataFrame({"epoch": t, "stec": 40.0}), "named 'stec', which does not say vTEC"),
+             "noheader.csv": (pd.DataFrame({t[0]: t[1:], "12.5": 12.5}), "named '12.5', which does not say vTEC")}
     for name, (frame, message) in cases.items():
         frame.to_csv(tmp_path / name, index=False)
         code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(tmp_path / name), "--station", "XX2",

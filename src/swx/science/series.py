@@ -146,6 +146,12 @@ def _first_bad_time(column: pd.Series) -> int:
     return 0
 
 
+#: The names a series' value column may have when it is taken by position (time and one value column):
+#: vTEC's, not another quantity's (an RMS, slant TEC, a second time) nor a number (a file without a
+#: header row, whose first row would be read as the names).
+_VTEC_NAME = re.compile(r"(?i)(?!.*(?:rms|sigma|std|err|unc))(?:vtec[\w.-]*|tec|value)")
+
+
 def read_series_csv(path: str | Path) -> pd.Series:
     """A CSV of (UTC time, vTEC in TECU): ISO 8601 times in the first column, vTEC in the column named
     `vtec` (any case), or in the second when there are only two. Times without a zone are taken as
@@ -169,6 +175,10 @@ def read_series_csv(path: str | Path) -> pd.Series:
         raise DataFormatError(f"{df.shape[1]} columns ({', '.join(map(str, df.columns))[:80]}) and none named vtec",
                               path=str(p), line=1, expected="a column named vtec (or only time and vTEC)")
     time_col, value_col = df.columns[0], (named[0] if named else df.columns[1])
+    if not named and not _VTEC_NAME.fullmatch(value_col):  # `rms`, `stec`, a second `time`: not vTEC by position
+        raise DataFormatError(f"the second column is named {value_col[:40]!r}, which does not say vTEC", path=str(p),
+                              line=1, expected="a header row time,vtec (a column named vtec, tec or value; vtec_* "
+                              "names such as VTEC_40N, but not an RMS, sigma or error)")
     missing_time = np.flatnonzero(df[time_col].isna().to_numpy())
     if len(missing_time):
         raise DataFormatError("a row without a time", path=str(p), line=_data_lines(p, len(df))[missing_time[0]],
