@@ -110,6 +110,9 @@ ROW = ("2025 07 20 2617 24 10 10  7 13 13 13  3 13  83   4   4   3   5   5   5  
     (ROW.replace(" 10 10  7", "120 10  7", 1), "Kp x 10 = 120", "columns 19-21"),  # Kp 12
     (ROW.replace("   4   4   3", "  -3   4   3", 1), "ap -3 on 2025-07-20", ""),
     (ROW.replace("2025 07 20", "2300 07 20", 1), "a day that has not begun", ""),
+    # an eighth round: an impossible redundant field was accepted, an observed F10.7 of 999.9 stored
+    (ROW.replace(" 83   4", "999   4", 1), "Kp Sum 999 beside eight Kp x 10 summing to 82", "columns 43-46"),
+    (ROW[:112] + " 999.9" + ROW[118:], "F10.7 observed 999.9 beside adjusted 155.1 on 2025-07-20", ""),
 ])
 def test_observed_values_no_celestrak_file_holds_are_refused(row, message, columns):
     """Issue 18: the CelesTrak reader had no range check (Kp 12 and -3 were stored)."""

@@ -29,7 +29,7 @@ SOURCE = "CelesTrak"
 # (start, end) columns of the fields used
 _COLS = {
     "year": (0, 4), "month": (4, 7), "day": (7, 10),
-    **{f"kp{k}": (18 + 3 * k, 21 + 3 * k) for k in range(8)},
+    **{f"kp{k}": (18 + 3 * k, 21 + 3 * k) for k in range(8)}, "kp_sum": (42, 46),
     **{f"ap{k}": (46 + 4 * k, 50 + 4 * k) for k in range(8)},
     "Ap": (78, 82), "isn": (88, 92), "f107_adj": (92, 98), "f107_obs": (112, 118),
 }
@@ -104,6 +104,14 @@ def parse_sw(text: str | bytes, name: str = "<SW-All.txt>", include_predicted: b
             a, b = _COLS[f"kp{k}"]
             raise IndexFormatError(f"Kp x 10 = {kp10[i, k]:g} in columns {a + 1}-{b}", path=name, line=first[i],
                                    expected=f"0 .. {top:g} in thirds: 0, 3, 7, 10, 13, 17, ...")
+        # the day's Kp Sum (x 10) is its eight Kp's, summed from the thirds before rounding: within 3
+        whole = ~np.isnan(kp10).any(axis=1) & ~np.isnan(f["kp_sum"])
+        off = whole & (np.abs(f["kp_sum"] - np.where(whole[:, None], kp10, 0.0).sum(axis=1)) > 3)
+        if status == "observed" and off.any():
+            i = int(np.flatnonzero(off)[0])
+            raise IndexFormatError(f"Kp Sum {f['kp_sum'][i]:g} beside eight Kp x 10 summing to {kp10[i].sum():g} "
+                                   "in columns 43-46", path=name, line=first[i],
+                                   expected="the sum of the day's eight Kp x 10 (within 3: they are rounded thirds)")
         kp = kp_from_thirds(np.rint(kp10 * 0.3))
         ap = np.stack([f[f"ap{k}"] for k in range(8)], axis=1)
         check_index_rows(name, first, utc_days(days), {"kp": kp, "ap": ap, "Ap": f["Ap"], "sn": f["isn"],

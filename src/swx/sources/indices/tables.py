@@ -38,6 +38,10 @@ INDEX_RANGES: dict[str, tuple[float, float]] = {"kp": (0.0, 9.0), "ap": (0.0, 40
                                                 "f107_adj": (30.0, 3000.0)}
 
 
+#: The observed F10.7 is the adjusted one (at 1 AU) times the inverse square of the Sun-Earth distance:
+#: they differ by 3.4 % at most (CelesTrak's record since 1957: 3.5 %), never more than this
+F107_OBS_ADJ_RATIO = 0.05
+
 #: ap of each Kp (by thirds: 0o, 0+, 1-, 1o, ... 9o), the fixed conversion every observed ap follows
 #: (Bartels); only predicted values may stand apart from it
 AP_OF_KP_THIRDS = np.array([0, 2, 3, 4, 5, 6, 7, 9, 12, 15, 18, 22, 27, 32, 39, 48, 56, 67, 80, 94, 111, 132, 154, 179,
@@ -94,6 +98,16 @@ def check_index_rows(name: str, lines: Sequence[int | None], days: pd.DatetimeIn
                 raise IndexFormatError(f"Ap {daily[i]:g} on {_day(day_values[i])}, the mean of its eight ap is "
                                        f"{mean[i]:.1f}", path=name, line=lines[i],
                                        expected="the day's Ap within 1 of the mean of its eight 3-hourly ap")
+    if not forecast and "f107_obs" in values and "f107_adj" in values:  # the same flux, one scaled to 1 AU
+        obs, adj = (np.asarray(values[k], dtype=float).reshape(-1) for k in ("f107_obs", "f107_adj"))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            off = np.isfinite(obs) & np.isfinite(adj) & (adj > 0) & (np.abs(obs / adj - 1) > F107_OBS_ADJ_RATIO)
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            raise IndexFormatError(f"F10.7 observed {obs[i]:g} beside adjusted {adj[i]:g} on {_day(day_values[i])}",
+                                   path=name, line=lines[i],
+                                   expected=f"the two within {F107_OBS_ADJ_RATIO:.0%} of each other (they differ by "
+                                            "the Sun-Earth distance only, at most 3.4 %)")
     dup = np.flatnonzero(stamps.duplicated())
     if len(dup):
         i = int(dup[0])
