@@ -592,6 +592,10 @@ def _env_file_keys() -> list[str]:
         if binding.error:
             raise SettingsError(f".env, line {line}: cannot be parsed (expected SWX_NAME=value; a value with spaces "
                                 "or # in quotes)")
+        if binding.key and binding.value is None and binding.key.upper().startswith("SWX_"):
+            # a name without `=` (a value forgotten, a line cut): python-dotenv drops it without a word
+            raise SettingsError(f".env, line {line}: {binding.key[:60]} without a value (expected SWX_NAME=value; "
+                                "SWX_NAME= for an empty one)")
         if binding.key:
             for ref in re.findall(r"\$\{([A-Za-z_]\w*)", binding.original.string):
                 if ref not in os.environ and ref not in keys:  # python-dotenv puts nothing there, silently

@@ -751,6 +751,11 @@ def test_an_env_file_that_cannot_be_read_as_meant_is_refused_and_a_misspelt_sett
     code, out = run_cli_main(monkeypatch, capsys, ["config"])
     said = out + caplog.text  # a warning: on stderr, or in the log's handler once logging is set up
     assert code == 0 and ".env sets SWX_LOG_LEVEL twice (lines 1 and 3): line 3's value is used" in said, said
+    for text, line in (("SWX_DATA_DIR\n", 1), ("SWX_GIM_CENTRE=esa\nSWX_GIM_CENTRE\n", 2)):  # an eighth round:
+        env.write_text(text)  # a name without `=` was dropped without a word: the default in force
+        get_settings.cache_clear()
+        code, out = run_cli_main(monkeypatch, capsys, ["config"])
+        assert code == 2 and f"error: .env, line {line}: " in out and "without a value" in out, out
     env.write_text("SWX_DATABASE_URL=${UNSET_DB_R7}\n")  # a seventh round: empty, silently the default
     monkeypatch.delenv("UNSET_DB_R7", raising=False)
     get_settings.cache_clear()
