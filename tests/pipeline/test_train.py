@@ -151,6 +151,11 @@ def test_update_command_walks_forward_and_records_decisions(demo_archive):
     reg = q.model_registry(engine_from_settings(get_settings()))
     assert len(reg) == 2 and reg.iloc[1]["parent_id"] == reg.iloc[0]["id"]
     assert "walk-forward on 2015-03-12" in reg.iloc[1]["reason"]
+    # an eighth round: run again (or after a killed run), every model was fine-tuned a second time on
+    # the same day, its "walk-forward" score on windows its parent had learnt
+    r = runner.invoke(app, ["update", "--day", "2015-03-12", "--station", "E000N50", "--arch", "gru"])
+    assert r.exit_code == 0 and "already updated" in r.stdout, r.output
+    assert len(q.model_registry(engine_from_settings(get_settings()))) == 2
 
 
 def test_user_station_catalog_from_settings(tmp_path, monkeypatch):

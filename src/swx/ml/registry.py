@@ -79,6 +79,10 @@ class ModelRegistry:
     def active(self, station: str, architecture: str) -> Version | None:
         return self._row(station, architecture, status="active")
 
+    def newest(self, station: str, architecture: str) -> Version | None:
+        """The newest version of any status (an update's candidate, accepted or rejected)."""
+        return self._row(station, architecture)
+
     def usable_at(self, station: str, architecture: str, issued_at: dt.datetime) -> Version | None:
         """Point in time: the newest version that served and saw no data after `issued_at` (its
         `train_end`, the exclusive end of what it was trained and accepted on, is at most one step

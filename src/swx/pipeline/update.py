@@ -26,14 +26,26 @@ def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *
     trained through the day before `day`, scored walk-forward on `day`, kept or rolled back."""
     ds, _ = station_dataset(ctx, day - dt.timedelta(days=60), day + dt.timedelta(days=1))
     registry = ModelRegistry(ctx.settings.models_dir, ctx.engine)
+    # a model whose newest version (accepted or rejected) depends on the windows issued on `day` was
+    # updated for it, or later: a rerun (or a run after a killed one) leaves it alone, never fine-tuning
+    # it twice on the same day
+    done_after = pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")
     rows = []
     for arch in architectures or ARCHITECTURES:
         for i, st in enumerate(ds.stations):
-            if registry.active(st.code, arch) is None:
+            active = registry.active(st.code, arch)
+            if active is None:
+                continue
+            newest = registry.newest(st.code, arch) or active
+            if newest.train_end is not None and pd.Timestamp(newest.train_end) > done_after:
+                rows.append(dict(station=st.code, architecture=arch, day=str(day), decision="already updated",
+                                 accepted=False, version=active.version, rmse_active=None, rmse_candidate=None,
+                                 rmse_persistence=None))
                 continue
             d = daily_update(registry, ds, i, arch, day, margin=margin, epochs=epochs,
                              data_source=ctx.source_of(st.code))
-            rows.append(dict(station=d.station, architecture=d.architecture, day=str(d.day), accepted=d.accepted,
+            rows.append(dict(station=d.station, architecture=d.architecture, day=str(d.day),
+                             decision="accepted" if d.accepted else "rejected", accepted=d.accepted,
                              version=d.version.version, rmse_active=d.rmse_active, rmse_candidate=d.rmse_candidate,
                              rmse_persistence=d.rmse_persistence))
     if not rows:
@@ -70,8 +82,8 @@ def update_stage(settings: Settings, day: dt.date, *, architectures: list[str] |
     except Exception as exc:  # noqa: BLE001 - any training failure must leave the service running
         log.error("model update for %s failed, previous models kept: %s", day, reason_of(exc))
         return UpdateSummary(ok=False, reason=reason_of(exc), accepted=0, rejected=0, nodes=nodes)
-    return UpdateSummary(ok=True, reason="", accepted=int(df.accepted.sum()), rejected=int((~df.accepted).sum()),
-                         nodes=nodes)
+    return UpdateSummary(ok=True, reason="", accepted=int((df.decision == "accepted").sum()),
+                         rejected=int((df.decision == "rejected").sum()), nodes=nodes)
 
 
 def update_nodes(ctx: Context, day: dt.date) -> str:
