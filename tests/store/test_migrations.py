@@ -110,3 +110,22 @@ def test_two_upgrades_of_a_new_sqlite_file_at_once_both_succeed(tmp_path):
         outs = [p.communicate(timeout=120)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outs
         assert all("at revision 0009" in o for o in outs), outs
+
+
+def test_two_upgrades_of_a_new_postgresql_database_at_once_both_succeed(tmp_path, monkeypatch):
+    """An eighth round: on PostgreSQL one of two simultaneous `swx db upgrade` failed on a duplicate type
+    name (SQLite's case waited). The upgrade holds an advisory lock for its transaction."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import fresh_postgres_database
+
+    for attempt in range(2):
+        with fresh_postgres_database(monkeypatch, "swx_race", migrate=False):
+            env = {**os.environ, "SWX_DATA_DIR": str(tmp_path / f"site{attempt}")}
+            procs = [subprocess.Popen([sys.executable, "-m", "swx.cli", "db", "upgrade"], env=env, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+            outs = [p.communicate(timeout=120)[0] for p in procs]
+            assert [p.returncode for p in procs] == [0, 0], outs
+            assert all("at revision 0009" in o for o in outs), outs

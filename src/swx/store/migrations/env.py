@@ -7,6 +7,9 @@ from sqlalchemy import create_engine
 
 from swx.store.orm import Base
 
+#: the PostgreSQL advisory lock a migration holds for its transaction (a constant: "swx" in ASCII)
+MIGRATION_LOCK = 0x737778
+
 config = context.config
 target_metadata = Base.metadata
 
@@ -19,6 +22,10 @@ def run_migrations_online() -> None:
                           render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
                           transactional_ddl=config.attributes.get("transactional_ddl"))
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # one upgrade at a time (SQLite's is serialised by its write lock): a second started meanwhile
+                # waits here, then finds the database at its revision (it failed on a duplicate type name)
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
 
 
