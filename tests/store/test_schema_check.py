@@ -124,4 +124,12 @@ def test_a_database_without_a_revision_is_described_and_never_migrated_into(back
             code, out = run_cli_main(monkeypatch, capsys, args)
             assert code == 2 and "holds swx tables (" in out and "alembic_version table is gone" in out, out
             assert "already exists" not in out and "Traceback" not in out, out
+        # an eighth round: another application's Alembic revision was called a newer swx's
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            conn.execute(text("INSERT INTO alembic_version VALUES ('9f3c2a1b7d')"))
+        for args in (["db", "current"], ["db", "upgrade"], ["status"]):
+            code, out = run_cli_main(monkeypatch, capsys, args)
+            assert code == 2 and "at revision '9f3c2a1b7d', which no swx has" in out, (args, out)
+            assert "newer than this swx" not in out and len(out.strip().splitlines()) == 1, out
         engine.dispose()

@@ -220,6 +220,7 @@ def _describe_unrevisioned(tables: list[str]) -> str:
 def describe_revision(engine: Engine) -> str:
     """Where the database stands, for a person: its revision, or that it is empty or not swx's."""
     if (at := current_revision(engine)) is not None:
+        _check_known(engine, at)  # a newer swx's, or another application's: said as such
         return f"at revision {at}" + ("" if at == head_revision() else f" (this swx needs {head_revision()}: "
                                                                           "`swx db upgrade`)")
     if held := _unrevisioned_tables(engine):
@@ -260,6 +261,11 @@ def missing_sqlite_file(engine: Engine) -> Path | None:
 def _check_known(engine: Engine, current: str | None) -> None:
     """Refuse a database stamped with a revision this swx's migrations do not know (a newer swx
     migrated it): neither reading nor migrating it can be right."""
+    if current is not None and current not in known_revisions() and not re.fullmatch(r"\d{4}", current):
+        raise SchemaError(f"the database {engine.url.render_as_string(hide_password=True)} is at revision "
+                          f"{current[:40]!r}, which no swx has (swx's revisions are numbered 0001, 0002, ...): "
+                          "another application's migrations; swx neither migrates nor reads it (point "
+                          "SWX_DATABASE_URL at swx's own database)")
     if current is not None and current not in known_revisions():
         raise SchemaError(f"the database {engine.url.render_as_string(hide_password=True)} is at revision {current}, "
                           f"newer than this swx (which knows up to {head_revision()}): run the swx that migrated it, "
