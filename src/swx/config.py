@@ -315,7 +315,7 @@ class Settings(BaseSettings):
     storm_quiet_gap_h: float = Field(12.0, ge=3, le=240, allow_inf_nan=False, description="Storm intervals closer than this are one event (hours)")
 
     dask_address: str | None = Field(None, description="Dask scheduler for backfills (tcp://host:8786); default a LocalCluster")
-    dask_workers: int = Field(2, ge=1, description="Worker processes of the backfill's LocalCluster")
+    dask_workers: int = Field(2, ge=1, le=256, description="Worker processes of the backfill's LocalCluster")
     status_max_age_h: float = Field(30.0, gt=0, le=24 * 366, allow_inf_nan=False, description="swx status fails when the latest run is older (hours)")
     train_max_windows: int | None = Field(None, ge=100, description="First training of the networks (main job, daily flow): at most "
                                           "this many windows per station, spread over the whole history (a small "
@@ -425,6 +425,16 @@ class Settings(BaseSettings):
     @classmethod
     def _home(cls, v: Path | None) -> Path | None:
         return None if v is None else v.expanduser()
+
+    @field_validator("earthdata_netrc")
+    @classmethod
+    def _a_netrc_file(cls, v: Path | None) -> Path | None:
+        """A netrc named is read: a folder or a missing file would be passed over without a word, and the
+        archive then answers with its login page."""
+        if v is not None and not v.is_file():
+            what = "a folder" if v.is_dir() else "not a regular file" if v.exists() else "missing"
+            raise ValueError(f"{v} is {what}: expected a netrc file (or leave it unset for ~/.netrc)")
+        return v
 
     @field_validator("data_dir", "cache_dir")
     @classmethod

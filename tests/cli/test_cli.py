@@ -678,6 +678,10 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
     ({"SWX_GIM_MIRRORS": '{"cod": ["https://h/{yyyy}/{doy:%Y}"]}'}, "cannot be filled: Invalid format specifier"),
     ({"SWX_GIM_MIRRORS": '{"cod": ["http://ghp_s3cret@h/{yyyy}/{name}"]}'}, "sends credentials over plain http"),
     ({"SWX_GIM_FALLBACKS": '["c1p"]'}, "SWX_GIM_FALLBACKS: c1p is a predicted product, not a map of what happened"),
+    # an eighth round: accepted, then a hundred thousand processes, or a netrc passed over without a word
+    ({"SWX_DASK_WORKERS": "100000"}, "SWX_DASK_WORKERS: Input should be less than or equal to 256"),
+    ({"SWX_EARTHDATA_NETRC": "/tmp"}, "SWX_EARTHDATA_NETRC: /tmp is a folder: expected a netrc file"),
+    ({"SWX_EARTHDATA_NETRC": "/nonexistent/netrc"}, "SWX_EARTHDATA_NETRC: /nonexistent/netrc is missing"),
     ({"SWX_GIM_CENTRE": "C2P"}, "SWX_GIM_CENTRE: c2p is a predicted product"),
 ])
 def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monkeypatch, capsys):
