@@ -158,6 +158,25 @@ def test_update_command_walks_forward_and_records_decisions(demo_archive):
     assert len(q.model_registry(engine_from_settings(get_settings()))) == 2
 
 
+def test_a_failed_node_refit_fails_the_update_command(demo_archive, monkeypatch):
+    """An eighth round: the node models' refit failed (a full disk) and `swx update` exited 0."""
+    import errno
+
+    from swx.pipeline import update as stage
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setenv("SWX_MAP_MODEL", "nodes")
+    get_settings.cache_clear()
+    monkeypatch.setattr(stage, "update_node_model", full)
+    r = runner.invoke(app, ["train", "--station", "E000N50", "--arch", "ridge", "--train-end", "2015-03-10"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["update", "--day", "2015-03-12"])
+    assert r.exit_code == 1, r.output
+    assert "node models of the global map: failed: " in r.output and "No space left on device" in r.output
+
+
 def test_user_station_catalog_from_settings(tmp_path, monkeypatch):
     from swx.pipeline.context import context
 

@@ -140,7 +140,8 @@ def update_cmd(
 ) -> None:
     """Daily incremental learning: fine-tune each active model on the newest day (with replay), score
     both on DAY (walk-forward), keep the better one; every decision is recorded in the registry. The
-    node models of the global map are refitted on the maps before DAY (all stations only)."""
+    node models of the global map are refitted on the maps before DAY (all stations only). Exits 1
+    when their refit failed (the previous ones keep serving)."""
     from swx.pipeline.context import context
     from swx.pipeline.update import update, update_nodes
 
@@ -152,7 +153,10 @@ def update_cmd(
     df = update(ctx, day_, arch, margin=margin)
     out.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"), markup=False, highlight=False)
     if settings.map_model == "nodes" and not station:
-        console.print(f"node models of the global map: {update_nodes(ctx, day_)}", markup=False)
+        said = update_nodes(ctx, day_)
+        console.print(f"node models of the global map: {said}", markup=False)
+        if said.startswith("failed"):  # the previous node models keep serving; a scheduler must see it
+            raise typer.Exit(1)
 
 
 @app.command("gridsearch", rich_help_panel="Station models")
