@@ -329,6 +329,10 @@ def test_simulate_compare_writes_the_docs_table(ionex_dir, shared_data, tmp_path
     real_p, sim_p = (float(x) for x in row.split("|")[-2].split("/"))
     assert 1.2 < real_p < 2.2 and 1.2 < sim_p < 2.2  # solar-minimum persistence, real and simulated
     assert "left out: " in r.output and "uqrg0010.25i.truncated.zip, line 50" in r.output  # said, not dropped
+    assert "## Against a year of real vTEC at 10°E\n" in text  # the --lon compared (it always said 10°E)
+    from swx.pipeline.simulator_check import _degrees
+
+    assert [_degrees(100, "E", "W"), _degrees(240, "E", "W"), _degrees(-70, "N", "S")] == ["100°E", "120°W", "70°S"]
 
 
 def test_simulate_compare_never_writes_a_tracked_file_by_default(ionex_dir, shared_data, tmp_path, monkeypatch):

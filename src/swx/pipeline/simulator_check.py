@@ -69,6 +69,12 @@ def simulated_points(settings: Settings, tables: IndexTables, real: pd.DataFrame
     return points
 
 
+def _degrees(value: float, positive: str, negative: str) -> str:
+    """10°E, 120°W, 40°N: a coordinate as the page's headings write it."""
+    wrapped = (value + 180.0) % 360.0 - 180.0 if positive == "E" else value
+    return f"{abs(wrapped):g}°{positive if wrapped >= 0 else negative}"
+
+
 def compare_simulator(settings: Settings, real_dir: Path, out_path: Path, *, indices: Path | None = None,
                       real_series: list[Path] | None = None, lon: float = 10.0) -> tuple[str, str, list[str]]:
     """Write docs/simulated.md (and its figure): the map statistics table and, with `real_series`, the
@@ -89,7 +95,7 @@ def compare_simulator(settings: Settings, real_dir: Path, out_path: Path, *, ind
         plot_maps({"real CODE GIM": read_ionex(real_file).tec.sel(time=at),
                    "SIMULATED (swx)": sims[60].day(FIGURE_DAY).tec.sel(time=at)}, figure,
                   f"vTEC on {FIGURE_DAY} 12:00 UT: real vs simulated")
-    points = "(not computed: run with --real-series)"
+    points, where = "(not computed: run with --real-series)", f"{_degrees(lon, 'E', 'W')}"
     if real_series:
         observed, lats = _real_point_series(real_series)
         simulated = simulated_points(settings, tables, observed, lats, lon)
@@ -97,8 +103,9 @@ def compare_simulator(settings: Settings, real_dir: Path, out_path: Path, *, ind
         periods = {f"Jan-Mar {first}": (f"{first}-01-01", f"{first}-03-31")}
         periods |= {str(y): (f"{y}-01-01", f"{y}-12-31") for y in sorted(set(observed.index.year))}
         points = realism_markdown(point_realism(simulated, observed, periods))
+        where += f" ({', '.join(_degrees(lat, 'N', 'S') for lat in lats)})"
     atomic_write_text(out_path, SIMULATED_DOC.format(table=table, figure=figure.name if real_file.exists() else "",
-                                                     seed=settings.sim_seed, points=points))
+                                                     seed=settings.sim_seed, points=points, where=where))
     return table, points, skipped
 
 
@@ -141,10 +148,10 @@ used as a forecast (area-weighted). Seed {seed}; this page is written by
 
 {table}
 
-## Against a year of real vTEC at 10°E (10°N, 40°N, 70°N)
+## Against a year of real vTEC at {where}
 
-The real CODE series in `../shared/data/real-series` against the simulated maps at the same grid
-points, 2-hourly: the mean and the day-to-day variability (RMSE of the 24 h persistence forecast),
+The real CODE series in `../shared/data/real-series` against the simulated maps at those grid points
+(`--lon`), 2-hourly: the mean and the day-to-day variability (RMSE of the 24 h persistence forecast),
 real / simulated and simulated ÷ real. `tests/sources/test_simulated.py` keeps every mean within ±15 %
 and every variability within ±30 %.
 
