@@ -370,6 +370,17 @@ def test_header_values_no_gim_can_hold_are_refused(label, value, message):
         parse_ionex(("\n".join(lines) + "\n").encode(), "edited.20i")
 
 
+def test_fixed_width_fields_that_touch_are_read_by_their_columns():
+    """An eighth round: `  1350.01350.0   0.0` (2X,3F6.1: a shell at 1350 km, values filling their
+    fields) was refused as "non-numeric"."""
+    from swx.io.ionex.header import header_numbers
+
+    assert header_numbers("  1350.01350.0   0.0", "x.i", 16, "HGT1 / HGT2 / DHGT", 3) == [1350.0, 1350.0, 0.0]
+    assert header_numbers("  -180.0 180.0   5.0", "x.i", 17, "LON1 / LON2 / DLON", 3) == [-180.0, 180.0, 5.0]
+    with pytest.raises(IonexFormatError, match="non-numeric value"):
+        header_numbers("  1350.x1350.0   0.0", "x.i", 16, "HGT1 / HGT2 / DHGT", 3)
+
+
 @pytest.mark.parametrize("inserted, message", [("\n", "a blank line"), ("   123   45\n", "values")],
                          ids=["blank", "values"])
 def test_a_line_out_of_place_in_a_map_block_is_named_at_its_own_line(inserted, message):

@@ -126,8 +126,15 @@ def checked_exponent(value: float, path: str, line: int) -> int:
     return int(value)
 
 
+#: the header records written in fixed F6.1 fields (2X,3F6.1): values that fill their field touch
+#: (`  1350.01350.0   0.0`, a shell at 1350 km), so they are read by column, not between blanks
+_F61_RECORDS = ("HGT1 / HGT2 / DHGT", "LAT1 / LAT2 / DLAT", "LON1 / LON2 / DLON")
+
+
 def header_numbers(content: str, path: str, line: int, label: str, count: int | None = None) -> list[float]:
     parts = content.split()
+    if label in _F61_RECORDS and len(parts) < 3 and content[20:].strip() == "":
+        parts = [content[i:i + 6] for i in (2, 8, 14)]  # the format's columns
     try:
         values = [float(p) for p in parts]
         if not all(math.isfinite(v) and abs(v) < 1e12 for v in values):
