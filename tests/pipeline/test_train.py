@@ -158,6 +158,25 @@ def test_update_command_walks_forward_and_records_decisions(demo_archive):
     assert len(q.model_registry(engine_from_settings(get_settings()))) == 2
 
 
+def test_two_updates_at_once_run_one_after_the_other(demo_archive):
+    """An eighth round: two `swx update --day D` at once both fine-tuned from the same parent and both
+    were "accepted" against it, the second never compared with the first. The update holds a lock."""
+    import os
+    import subprocess
+    import sys
+
+    r = runner.invoke(app, ["train", "--station", "E000N50", "--arch", "ridge", "--train-end", "2015-03-10"])
+    assert r.exit_code == 0, r.output
+    env = {**os.environ, "SWX_DATA_DIR": str(get_settings().data_dir)}
+    procs = [subprocess.Popen([sys.executable, "-m", "swx.cli", "update", "--day", "2015-03-12", "--station", "E000N50",
+                               "--arch", "ridge"], env=env, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sum("already updated" in o for o in outs) == 1, outs  # the second waited, then found it done
+    assert len(q.model_registry(engine_from_settings(get_settings()))) == 2
+
+
 def test_a_failed_node_refit_fails_the_update_command(demo_archive, monkeypatch):
     """An eighth round: the node models' refit failed (a full disk) and `swx update` exited 0."""
     import errno

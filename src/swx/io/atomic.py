@@ -81,6 +81,22 @@ def make_folder(folder: str | Path) -> None:
 
 
 @contextlib.contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed) for the block: a second process taking it
+    waits until the first is done (the lock goes with the process, also when it is killed)."""
+    import fcntl
+
+    path = Path(path)
+    make_folder(path.parent)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to `target`; on success it is renamed to `target`, else removed. A
     write that succeeds also removes what a killed earlier write of the same file left beside it."""

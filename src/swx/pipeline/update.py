@@ -11,6 +11,7 @@ import pandas as pd
 
 from swx.config import ARCHITECTURES, Settings
 from swx.errors import NoActiveModelError, reason_of
+from swx.io.atomic import exclusive_lock
 from swx.ml.registry import ModelRegistry
 from swx.ml.update import daily_update
 from swx.pipeline.context import Context, context, station_dataset
@@ -24,6 +25,16 @@ def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *
            epochs: int = 3) -> pd.DataFrame:
     """The daily incremental update of every active station model (see `swx.ml.update.daily_update`):
     trained through the day before `day`, scored walk-forward on `day`, kept or rolled back."""
+    with exclusive_lock(ctx.settings.models_dir / UPDATE_LOCK):  # two updates at once: one after the other
+        return _update(ctx, day, architectures, margin=margin, epochs=epochs)
+
+
+#: the file whose lock an update of the station models holds (beside the models)
+UPDATE_LOCK = ".update.lock"
+
+
+def _update(ctx: Context, day: dt.date, architectures: list[str] | None, *, margin: float, epochs: int
+            ) -> pd.DataFrame:
     ds, _ = station_dataset(ctx, day - dt.timedelta(days=60), day + dt.timedelta(days=1))
     registry = ModelRegistry(ctx.settings.models_dir, ctx.engine)
     # a model whose newest version (accepted or rejected) depends on the windows issued on `day` was
