@@ -3,7 +3,9 @@
 (`swx train --train-end 2016-12-31`), every 2-hourly issue time of 2017 scored (`swx evaluate`) —
 each architecture, the ridge member and the walk-forward blend beside persistence and the 27-day
 median, per latitude and pooled, all days and storm days apart; then the forecasts issued at 22 UT
-alone (the daily run's schedule, the samples the node models of the map are scored on).
+alone (the daily run's schedule, the samples the node models of the map are scored on); then the
+second day's models (`--lead-day 2`: hours 26-48 after each issue time, the same training) beside
+persistence and the 27-day median known at the issue time.
 
     .venv/bin/python benchmarks/bench_real_skill.py                       # all four models, 5-member ensembles
     .venv/bin/python benchmarks/bench_real_skill.py --arch cnn --arch ridge --ensemble 5 --out -
@@ -31,6 +33,7 @@ SERIES = SHARED / "real-series" / "randa-code-10E-3lat"
 STATIONS = {"R10N": ("VTEC_10N", 10.0), "R40N": ("VTEC_40N", 40.0), "R70N": ("VTEC_70N", 70.0)}
 DAILY_ISSUE_HOUR = 22  # the daily run issues from the map of 22 UT: its forecast covers the next UT day
 ANCHOR = {"R10N": 0.13, "R40N": 0.22, "R70N": 0.18}  # the plain ridge regression of the issue, per latitude
+SECOND_DAY_ANCHOR = {"R10N": 0.12, "R40N": 0.20, "R70N": 0.15}  # the same ridge, hours 24-48 after the cutoff
 
 
 def write_station_csvs(folder: Path) -> dict[str, Path]:
@@ -72,6 +75,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--ensemble", type=int, default=5, help="members per network (Gaussian heads)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--target", default="departure", help="departure (default) or level")
+    ap.add_argument("--no-second-day", dest="second_day", action="store_false",
+                    help="skip the second day's models (hours 26-48)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "real_skill.json"), help="JSON, or - for none")
     args = ap.parse_args(argv)
     if not SERIES.is_dir():
@@ -85,16 +90,27 @@ def main(argv: list[str] | None = None) -> dict:
         for code, path in write_station_csvs(Path(tmp)).items():
             swx("import-series", str(path), "--station", code, "--lat", str(STATIONS[code][1]), "--lon", "10", env=env)
         stations = [a for code in STATIONS for a in ("--station", code)]
+        training = [*stations, *[a for arch in archs for a in ("--arch", arch)], "--train-end", "2016-12-31",
+                    "--epochs", str(args.epochs), "--batch-size", "64", "--ensemble", str(args.ensemble), "--target",
+                    args.target, *(["--gaussian"] if args.ensemble > 1 else [])]
         t_train = time.perf_counter()
-        swx("train", *stations, *[a for arch in archs for a in ("--arch", arch)], "--train-end", "2016-12-31",
-            "--epochs", str(args.epochs), "--batch-size", "64", "--ensemble", str(args.ensemble), "--target", args.target,
-            *(["--gaussian"] if args.ensemble > 1 else []), env=env)
+        swx("train", *training, env=env)
         t_eval = time.perf_counter()
         text = swx("evaluate", "--start", "2017-01-01", "--end", "2017-12-31", *stations, "--format", "json", env=env)
         t_done = time.perf_counter()
         # the daily run's schedule: one forecast a day, issued from the 22 UT map (the node models' samples)
         daily_text = swx("evaluate", "--start", "2017-01-01", "--end", "2017-12-31", *stations, "--issue-hour",
                          str(DAILY_ISSUE_HOUR), "--format", "json", env=env)
+        # the second day (hours 26-48 after each issue time): its own models, the same training
+        second: dict[str, str] = {}
+        if args.second_day:
+            t2 = time.perf_counter()
+            swx("train", *training, "--lead-day", "2", env=env)
+            second["train_s"] = str(round(time.perf_counter() - t2, 1))
+            second["all"] = swx("evaluate", "--start", "2017-01-01", "--end", "2017-12-31", *stations, "--lead-day",
+                                "2", "--format", "json", env=env)
+            second["daily"] = swx("evaluate", "--start", "2017-01-01", "--end", "2017-12-31", *stations,
+                                  "--issue-hour", str(DAILY_ISSUE_HOUR), "--lead-day", "2", "--format", "json", env=env)
     rows = pd.DataFrame(json.loads(text[text.index("["): text.rindex("]") + 1]))
     daily = pooled(pd.DataFrame(json.loads(daily_text[daily_text.index("["): daily_text.rindex("]") + 1])))
     table = pooled(rows)
@@ -106,6 +122,13 @@ def main(argv: list[str] | None = None) -> dict:
               "coverage95": cover.round(3).replace({np.nan: None}).to_dict(orient="index"),
               "daily_issue_hour": DAILY_ISSUE_HOUR,
               "daily_rows": daily.replace({np.nan: None}).to_dict(orient="records")}
+    if second:
+        rows2 = pooled(pd.DataFrame(json.loads(second["all"][second["all"].index("["): second["all"].rindex("]") + 1])))
+        daily2 = pooled(pd.DataFrame(json.loads(second["daily"][second["daily"].index("["):
+                                                                 second["daily"].rindex("]") + 1])))
+        result["second_day"] = {"train_s": float(second["train_s"]),
+                                "rows": rows2.replace({np.nan: None}).to_dict(orient="records"),
+                                "daily_rows": daily2.replace({np.nan: None}).to_dict(orient="records")}
     show = table[table.kp_class.isin(["all", "storm"])].copy()
     show["skill_persistence"] = (100 * show["skill_persistence"]).round(1)
     show["skill_median27"] = (100 * show["skill_median27"]).round(1)
@@ -119,6 +142,14 @@ def main(argv: list[str] | None = None) -> dict:
           + (100 * once).round(1).to_string())
     print("\n95 % interval coverage:\n" + cover.round(3).to_string())
     print("\nridge anchor of the issue (%): " + ", ".join(f"{k} {100 * v:.0f}" for k, v in ANCHOR.items()))
+    if second:
+        for label, frame in (("every 2-hourly issue time", rows2), (f"issued at {DAILY_ISSUE_HOUR} UT", daily2)):
+            two = frame[frame.kp_class == "all"].pivot_table(index="model", columns="station_code",
+                                                             values="skill_persistence")
+            print(f"\nSecond day (hours 26-48 after the issue time), skill vs persistence at the same lead (%), "
+                  f"{label}:\n" + (100 * two).round(1).to_string())
+        print("second-day ridge anchor of the issue (%): " + ", ".join(f"{k} {100 * v:.0f}"
+                                                                        for k, v in SECOND_DAY_ANCHOR.items()))
     if args.out != "-":
         Path(args.out).write_text(json.dumps(result, indent=1))
         print(f"\nwrote {args.out}")
