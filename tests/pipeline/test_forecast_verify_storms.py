@@ -202,6 +202,37 @@ def test_a_day_without_a_valid_checksum_record_degrades_the_run_like_a_missing_d
     assert run["status"] == "degraded" and run["id"] == r.run_id
 
 
+def test_a_run_a_day_further_from_its_maps_uses_the_second_days_models(trained):
+    """The newest maps a day old: the run forecasts the day after the next from them. Where an
+    architecture has second-day models (hours 26-48) they forecast it, instead of the first day's
+    forecast carried forward; the run records its lead day, 2."""
+    from swx.pipeline.train import train
+
+    ctx = trained
+    for lead_day in (1, 2):
+        train(ctx, ["ridge"], train_end=dt.date(2015, 3, 10), lead_day=lead_day)
+    ctx.archive.gim_path("sim", dt.date(2015, 3, 16)).unlink()  # the issue day's maps missing
+    r = forecast(ctx, dt.date(2015, 3, 16))
+    assert r.degraded and r.latest_day == dt.date(2015, 3, 15)
+    assert "forecast from the maps of 2015-03-15 (1 day(s) old) by the second day's models (ridge), the others " \
+           "carried forward" in r.reason, r.reason
+    run = q.latest_run(ctx.engine)
+    assert run["id"] == r.run_id and run["lead_day"] == 2
+    second = {v.id for v in _active_versions(ctx, "ridge@d2")}
+    ridge = r.station_forecasts[r.station_forecasts.architecture == "ridge"]
+    assert len(ridge) == 18 * 12 and set(ridge.model_version_id.astype(int)) <= second
+    assert ridge.lead_h.min() == 26 and ridge.lead_h.max() == 48  # hours 26-48 after the cutoff
+    cnn = r.station_forecasts[r.station_forecasts.architecture == "cnn"]
+    assert len(cnn) == 18 * 12  # no second-day CNN: the first day's forecast carried forward
+
+
+def _active_versions(ctx, family: str):
+    from swx.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(ctx.settings.models_dir, ctx.engine)
+    return [registry.active(st.code, family) for st in ctx.stations]
+
+
 def test_recorded_paths_are_relative_to_the_data_folder_which_can_move(trained, tmp_path, monkeypatch):
     """Issue 18: paths were stored relative to the working directory (`var/models/...`): run from
     another directory, or with the data folder mounted elsewhere, the forecast failed with "checkpoint

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from swx.archive import load_indices
-from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE, Settings, recorded_path
+from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE, Settings, model_family, recorded_path
 from swx.errors import NoActiveModelError, NotFoundError, SwxError, reason_of
 from swx.ml.dataset import build_dataset
 from swx.ml.registry import ModelRegistry, predict_point_in_time
@@ -112,6 +112,9 @@ class MemberForecasts:
     issue: pd.Timestamp
     valid: pd.DatetimeIndex
     sources: dict[str, set[str]] = field(default_factory=dict)  # station -> what its models learnt from
+    #: the architectures whose second day's models forecast this run (a run a day further from its
+    #: maps: its valid times are carried forward by a day, and these values are for the times carried to)
+    second_day: set[str] = field(default_factory=set)
 
 
 def _no_members() -> pd.DataFrame:
@@ -123,14 +126,18 @@ def _no_members() -> pd.DataFrame:
 
 
 def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.date],
-                     architectures: list[str] | None = None) -> list[MemberForecasts | NotFoundError]:
+                     architectures: list[str] | None = None, lead_days: list[int] | None = None
+                     ) -> list[MemberForecasts | NotFoundError]:
     """For each latest day: 24 h forecasts of every station from the newest complete input window up
     to the end of that day, with each architecture whose point-in-time model (the newest that saw no
     data after the issue time) exists for every station. The input windows of all days are built from
     `history` at once and each model runs once on all the windows it serves; a window never uses a value
     after its issue time. The table is empty when models exist but none was trained on data before the
     issue time (the run then stands on the baselines); a day without a complete window gets a
-    NotFoundError."""
+    NotFoundError. A day whose `lead_days` entry is 2 or more (its run forecasts a day further from
+    its maps) takes each architecture's second day's models where every station has one usable then:
+    their values are for the valid times carried forward a day (the run shifts them), not a copy of
+    the first day's."""
     end = history.index[-1] + STEP
     future = pd.date_range(end, periods=12, freq=STEP, name="time")
     padded = pd.concat([history, pd.DataFrame(index=future, columns=history.columns, dtype=float)])
@@ -156,11 +163,27 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
     valids = [pd.DatetimeIndex([issue + STEP * k for k in range(1, ds.y.shape[-1] + 1)]) for issue in issues]
     rows: list[list[pd.DataFrame]] = [[] for _ in chosen]
     sources: list[dict[str, set[str]]] = [{} for _ in chosen]
+    seconds: list[set[str]] = [set() for _ in chosen]
+    leads = np.array([(lead_days or [1] * len(latest_days))[k] for k, p in enumerate(picks)
+                      if not isinstance(p, NotFoundError)], dtype=int)
+    further = np.flatnonzero(leads >= 2)  # the runs a day further from their maps
     for arch in architectures or ARCHITECTURES:
         if not len(chosen):
             break
         means, sigmas, versions = predict_point_in_time(registry, ds.x[:, chosen], codes, arch,
                                                         list(issues.to_pydatetime()), ctx.settings.device)
+        if len(further):
+            m2, s2, v2 = predict_point_in_time(registry, ds.x[:, chosen[further]], codes, model_family(arch, 2),
+                                               list(issues[further].to_pydatetime()), ctx.settings.device)
+            for j, n in enumerate(further):
+                if m2.shape[-1] and all(v2[i][j] is not None for i in range(len(codes))):
+                    if not means.shape[-1]:  # no first-day model at all
+                        means = np.full((len(codes), len(chosen), m2.shape[-1]), np.nan)
+                        sigmas = np.full_like(means, np.nan)
+                    means[:, n], sigmas[:, n] = m2[:, j], s2[:, j]
+                    for i in range(len(codes)):
+                        versions[i][n] = v2[i][j]
+                    seconds[n].add(arch)
         for n, (issue, valid) in enumerate(zip(issues, valids)):
             used = [versions[i][n] for i in range(len(codes))]
             if any(v is None for v in used):
@@ -178,14 +201,15 @@ def member_forecasts(ctx: Context, history: pd.DataFrame, latest_days: list[dt.d
     if any(not r for r in rows) and not any(
             all(registry.active(c, arch) is not None for c in codes) for arch in architectures or ARCHITECTURES):
         raise NoActiveModelError("no architecture has active models for every station: run `swx train` first")
-    made = iter(zip(rows, issues, valids, sources))  # the days with a window, in order
+    made = iter(zip(rows, issues, valids, sources, seconds))  # the days with a window, in order
     out: list[MemberForecasts | NotFoundError] = []
     for p in picks:
         if isinstance(p, NotFoundError):
             out.append(p)
         else:
-            r, issue, valid, src = next(made)
-            out.append(MemberForecasts(pd.concat(r, ignore_index=True) if r else _no_members(), issue, valid, src))
+            r, issue, valid, src, second = next(made)
+            out.append(MemberForecasts(pd.concat(r, ignore_index=True) if r else _no_members(), issue, valid, src,
+                                       second))
     return out
 
 
@@ -359,6 +383,11 @@ class _Day:
     def lag(self) -> int:
         return (self.issue_day - self.latest).days
 
+    @property
+    def lead_day(self) -> int:
+        """The day after its newest maps the run forecasts: 1, or more when it carries them forward."""
+        return 1 + self.lag
+
 
 def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str] | None = None,
                   architectures: list[str] | None = None, flow_run_id: str = "",
@@ -424,7 +453,8 @@ def _record_failed(ctx: Context, days: list[_Day], exc: BaseException, flow_run_
             issue = pd.Timestamp(d.latest, tz="UTC") + pd.Timedelta(days=1) - STEP
             run_id = start_run(ctx.engine, issue_time=issue.to_pydatetime(), target_day=d.target_day,
                                flow_run_id=flow_run_id, code_version=code_version(),
-                               settings_hash=settings_hash(ctx.settings), data_source=ctx.centre)
+                               settings_hash=settings_hash(ctx.settings), data_source=ctx.centre,
+                               lead_day=d.lead_day)
             finish_run(ctx.engine, run_id, status="failed", reason=reason_of(exc))
             recorded.append(str(run_id))
     # the reason itself is the raised error's, printed once by whoever catches it (the CLI's error line)
@@ -438,7 +468,8 @@ def _chunk_inputs(ctx: Context, days: list[_Day], lead_in: list[_Day], architect
     observations and the verified past the blends are fitted on."""
     first, last = min(d.latest for d in days + lead_in), max(d.latest for d in days)
     history = station_history(ctx, first - dt.timedelta(days=HISTORY_DAYS), last)
-    every = member_forecasts(ctx, history, [d.latest for d in lead_in + days], architectures)
+    every = member_forecasts(ctx, history, [d.latest for d in lead_in + days], architectures,
+                             lead_days=[d.lead_day for d in lead_in + days])
     lead_in_members, members = every[:len(lead_in)], every[len(lead_in):]
     # the observed station vTEC the runs start from, into the database: the dashboard, the verification
     # queries and the blends' weights read it there (upsert: reruns change nothing)
@@ -535,10 +566,13 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
     latest, lag, target_day = day.latest, day.lag, day.target_day
     degraded, reason = lag > 0, ""
     if degraded:
+        by = (f" by the second day's models ({', '.join(sorted(members.second_day))})"
+              + (", the others carried forward" if set(members.table["architecture"]) - members.second_day else "")
+              if members.second_day else ", carried forward")
         what = (f"the {ctx.centre} GIM for {day.issue_day} fails its checksum or has no checksum record (changed "
                 "or damaged since it was archived; `swx ingest gims --force` archives it again)"
                 if ctx.archive.changed_gim(ctx.centre, day.issue_day) else f"no {ctx.centre} GIM for {day.issue_day}")
-        reason = f"{what}; forecast from the maps of {latest} ({lag} day(s) old), carried forward"
+        reason = f"{what}; forecast from the maps of {latest} ({lag} day(s) old){by}"
         log.warning(reason)
     wide = history.loc[pd.Timestamp(latest - dt.timedelta(days=HISTORY_DAYS), tz="UTC"):
                        pd.Timestamp(latest + dt.timedelta(days=1), tz="UTC") - STEP]
@@ -552,7 +586,8 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
     shift = pd.Timedelta(days=lag)
     issue_time = issue  # the data time of the inputs (carried-forward runs keep it)
     run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
-                       code_version=code_version(), settings_hash=settings_hash(s), data_source=ctx.centre)
+                       code_version=code_version(), settings_hash=settings_hash(s), data_source=ctx.centre,
+                       lead_day=day.lead_day)
     products: dict[str, tuple[Path, Path]] = {}  # what this run wrote: removed if it fails
     try:
         blend = blend_station_forecasts(ctx, fc, issue, base_all, past, config,
