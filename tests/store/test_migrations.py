@@ -129,3 +129,51 @@ def test_two_upgrades_of_a_new_postgresql_database_at_once_both_succeed(tmp_path
             outs = [p.communicate(timeout=120)[0] for p in procs]
             assert [p.returncode for p in procs] == [0, 0], outs
             assert all("at revision 0009" in o for o in outs), outs
+
+
+def test_every_migration_keeps_the_rows_that_were_there(db_url):
+    """A ninth round: `swx db upgrade` 0008 -> 0009 on SQLite emptied every published forecast (the
+    table copied and dropped by the alteration cascaded into the rows referring to it) while `swx
+    status` still said OK; `db downgrade 0007` failed "FOREIGN KEY constraint failed". Each step up and
+    down from the first revision with run rows keeps a run's forecasts, provenance and scores."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    url, schema = db_url
+    e = make_engine(url, schema=schema)
+    upgrade(e, "0004")  # runs, their forecasts, provenance and blend weights exist from here
+    t = dt.datetime(2015, 3, 16, 22, tzinfo=dt.UTC)
+    with e.begin() as conn:
+        conn.execute(text("INSERT INTO stations (code, name, lat, lon, sector, lat_band, surface, origin) "
+                          "VALUES ('A1', 'a', 10, 10, '10', 'low', 'land', 'catalog')"))
+        sid = conn.execute(text("SELECT id FROM stations")).scalar_one()
+        conn.execute(text("INSERT INTO forecast_runs (issue_time, target_day, flow_run_id, code_version, settings_hash, "
+                          "data_source, status, degraded, reason, created_at) VALUES "
+                          "(:t, '2015-03-17', '', '', '', 'sim', 'ok', false, '', :t)"), {"t": t})
+        rid = conn.execute(text("SELECT id FROM forecast_runs")).scalar_one()
+        conn.execute(text("INSERT INTO model_versions (station_id, architecture, version, hyperparameters, "
+                          "checkpoint_path, checkpoint_sha256, status, reason, created_at) VALUES "
+                          "(:s, 'cnn', 1, '{}', 'm.pt', 'x', 'active', '', :t)"), {"s": sid, "t": t})
+        mid = conn.execute(text("SELECT id FROM model_versions")).scalar_one()
+        conn.execute(text("INSERT INTO run_models (run_id, model_version_id) VALUES (:r, :m)"), {"r": rid, "m": mid})
+        conn.execute(text("INSERT INTO station_forecasts (run_id, station_id, architecture, valid_time, lead_h, mean) "
+                          "VALUES (:r, :s, 'cnn', :v, 2, 12.5)"), {"r": rid, "s": sid, "v": t + dt.timedelta(hours=2)})
+        conn.execute(text("INSERT INTO verification (scope, station_code, model, window_start, window_end, kp_class, n, "
+                          "rmse, mae, bias, run_id) VALUES ('station', 'A1', 'cnn', :t, :t, 'all', 1, 1, 1, 0, :r)"),
+                     {"t": t, "r": rid})
+
+    def counts() -> dict[str, int]:
+        with e.connect() as conn:
+            held = {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed names
+                    for table in ("forecast_runs", "station_forecasts", "run_models", "model_versions")}
+            held["verification with its run"] = conn.execute(
+                text("SELECT count(*) FROM verification WHERE run_id IS NOT NULL")).scalar_one()
+        return held
+
+    every = {"forecast_runs": 1, "station_forecasts": 1, "run_models": 1, "model_versions": 1,
+             "verification with its run": 1}
+    for step in ("0005", "0006", "0007", "0008", "0009", "0008", "0007", "0004", "head"):
+        (upgrade if step == "head" or step > (current_revision(e) or "") else downgrade)(e, step)
+        assert counts() == every, step
+    e.dispose()

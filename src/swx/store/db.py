@@ -134,6 +134,18 @@ def _migrating(engine: Engine) -> Iterator[Config]:
     @event.listens_for(migrating, "connect")
     def _no_driver_transactions(dbapi_conn, _record) -> None:
         dbapi_conn.isolation_level = None
+        # SQLite alters a table by copying it and dropping the old one: with foreign keys on, that drop
+        # cascaded into every row that referenced it (0008 -> 0009 emptied the published forecasts).
+        # Off while migrating (the pragma only takes effect outside a transaction: here, at connect);
+        # the references are checked before the migration commits.
+        dbapi_conn.execute("PRAGMA foreign_keys=OFF")
+
+    @event.listens_for(migrating, "commit")
+    def _references_hold(conn) -> None:
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise SchemaError(f"the migration would leave {len(broken)} row(s) referring to rows that are gone (e.g. "
+                              f"table {broken[0][0]} -> {broken[0][2]}): nothing was changed")
 
     @event.listens_for(migrating, "begin")
     def _begin_immediate(conn) -> None:
