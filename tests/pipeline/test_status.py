@@ -112,6 +112,9 @@ def test_status_pools_skill_as_the_dashboard_and_the_summary_do():
                  n=12, rmse=r, mae=r, bias=0.0, skill_persistence=1 - r / scores[(code, "persistence")])
             for (code, model), r in scores.items()]
     write_verification(engine, rows)
+    # a ninth round: the second day's scores (hours 26-48, e.g. `swx train --lead-day 2`'s test windows)
+    # were pooled into the skill monitoring reads for the next day
+    write_verification(engine, [{**r, "rmse": 50.0, "mae": 50.0, "lead_day": 2} for r in rows])
     doc, _ = run_status(settings, max_age_h=1e6)
     want = pooled_skill(pd.DataFrame(rows), []).set_index("model")
     got = doc["station_skill"]["blend"]

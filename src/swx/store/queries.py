@@ -604,7 +604,8 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
         recent = pd.DataFrame(conn.execute(
             select(v.model, v.station_code, v.window_start, v.n, v.rmse_area, v.coverage68, v.coverage95, v.crps)
             .where(v.scope == "global", v.station_code == "global", v.kp_class == "all", v.run_id.is_not(None),
-                   v.window_start >= day0 - dt.timedelta(days=RECENT_DAYS), v.window_start < day0)).all(),
+                   v.lead_day == 1, v.window_start >= day0 - dt.timedelta(days=RECENT_DAYS),
+                   v.window_start < day0)).all(),
             columns=["model", "station_code", "window_start", "n", "rmse_area", "coverage68", "coverage95", "crps"])
         # on the same days only: the days every model shown was scored on (a rival misses some)
         common = recent.groupby("window_start")["model"].nunique()
@@ -614,8 +615,8 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
                                     r.days) for r in pooled_map_skill(recent).itertuples()]
         rows = pd.DataFrame(conn.execute(
             select(v.model, v.station_code, v.window_start, v.kp_class, v.n, v.rmse, v.mae)
-            .where(v.scope == "station", v.kp_class == "all", v.window_end >= day0 - dt.timedelta(days=2),
-                   v.window_start <= day0)).all(), columns=["model", "station_code", "window_start", "kp_class", "n",
+            .where(v.scope == "station", v.kp_class == "all", v.lead_day == 1,  # the next day's skill
+                   v.window_end >= day0 - dt.timedelta(days=2), v.window_start <= day0)).all(), columns=["model", "station_code", "window_start", "kp_class", "n",
                                                               "rmse", "mae"])
         # pooled as the dashboard and the main job's summary pool them (one rule: pooled_skill)
         pooled = pooled_skill(rows, []) if len(rows) else pd.DataFrame(columns=["model", "rmse", "skill_persistence"])
@@ -638,16 +639,17 @@ def last_verified(engine: Engine, before: dt.date, method: str) -> dict[str, Any
     with engine.connect() as conn:
         day = conn.execute(select(func.max(v.window_start)).where(
             v.scope == "global", v.station_code == "global", v.kp_class == "all", v.model == maps[0],
-            v.run_id.is_not(None), v.window_start < cutoff)).scalar()
+            v.run_id.is_not(None), v.lead_day == 1, v.window_start < cutoff)).scalar()
         if day is None:
             return None
         day = pd.Timestamp(day).tz_convert("UTC") if pd.Timestamp(day).tzinfo else pd.Timestamp(day, tz="UTC")
         scored = dict(conn.execute(select(v.model, func.coalesce(v.rmse_area, v.rmse)).where(
             v.scope == "global", v.station_code == "global", v.kp_class == "all", v.model.in_(maps),
-            v.window_start == day.to_pydatetime())).all())
+            v.lead_day == 1, v.window_start == day.to_pydatetime())).all())
         # the stations' windows of that target day (issued 2 h before its 00 UT)
         st = pd.DataFrame(conn.execute(select(v.model, v.station_code, v.window_start, v.kp_class, v.n, v.rmse, v.mae)
-                                       .where(v.scope == "station", v.kp_class == "all", v.model.in_(["blend", "persistence"]),
+                                       .where(v.scope == "station", v.kp_class == "all", v.lead_day == 1,
+                                              v.model.in_(["blend", "persistence"]),
                                               v.run_id.is_not(None), v.window_end > day.to_pydatetime(),
                                               v.window_start < (day + pd.Timedelta(days=1)).to_pydatetime())).all(),
                           columns=["model", "station_code", "window_start", "kp_class", "n", "rmse", "mae"])

@@ -450,7 +450,11 @@ def write_storm_events(engine: Engine, rows: Sequence[Mapping[str, Any]], *,
 def write_verification(engine: Engine, rows: list[dict], run_id: int | None = None) -> int:
     """Verification rows (from `score_rows` or the map scores) into the database, non-finite scores as
     NULL; with `run_id`, the scores of that run's published forecasts. Upsert on VERIFICATION_KEY."""
-    extra = {} if run_id is None else {"run_id": run_id}
+    extra: dict[str, Any] = {}
+    if run_id is not None:  # a run's scores are of its lead day (a run carried a day further: 2)
+        with engine.connect() as conn:
+            lead = conn.execute(select(m.ForecastRun.lead_day).where(m.ForecastRun.id == run_id)).scalar()
+        extra = {"run_id": run_id, "lead_day": lead or 1}
     clean = [{"lead_day": 1, **{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra} for r in rows]
     for r in clean:
         for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "rmse_area"):
