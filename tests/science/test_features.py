@@ -59,9 +59,10 @@ def test_two_hourly_grid_from_hourly_and_finer_series():
     s = pd.Series(np.arange(48.0) + 1, index=t)
     s.iloc[5] = 0.0  # a missing map stored as 0
     s.iloc[9] = 9999.0
+    s.iloc[13] = 1e-320  # a ninth round: a zero written as a subnormal number was stored as a measurement
     g, counts = to_two_hourly(s)
     assert g.index[1] - g.index[0] == pd.Timedelta(hours=2) and g.iloc[0] == 1.0 and g.iloc[1] == 3.0
-    assert counts["invalid"] == 2
+    assert counts["invalid"] == 3
     fine = pd.Series(10.0, index=pd.date_range("2017-01-01 00:00", periods=240, freq="30s", tz="UTC"))
     g2, _ = to_two_hourly(fine)
     assert g2.iloc[0] == 10.0

@@ -71,6 +71,9 @@ def extract_stations(ds: xr.Dataset, stations: Sequence[Station], var: str = "te
 #: 300 TECU (solar-maximum crests in great storms). The IONEX format holds up to 1000; a value above
 #: this is a producer's or an editor's fault, not the ionosphere.
 PLAUSIBLE_VTEC_TECU = 400.0
+#: The smallest value a series may hold as a vTEC measurement: below the maps' resolution (0.1 TECU) a
+#: value is a zero written as a number (1e-320 printed as 0.0), i.e. missing, as zero itself is.
+SERIES_MIN_VTEC_TECU = 0.05
 
 #: Values a vTEC series may use for "no value" (missing, as zero and negative values are).
 SERIES_FILL_VALUES = (9999.0, 999.9, 999.0, -1.0)
@@ -80,14 +83,15 @@ def to_two_hourly(series: pd.Series, *, fill_values: Iterable[float] = SERIES_FI
                   ) -> tuple[pd.Series, dict[str, int]]:
     """A vTEC series (UTC index) on the 2-hour grid: values at even hours are taken as they are when
     the series is hourly or coarser; finer series are averaged over the hour around each even hour.
-    Zero, negative and fill values are missing. Returns the series and counts of what was dropped."""
+    Zero (below SERIES_MIN_VTEC_TECU), negative and fill values are missing. Returns the series and
+    counts of what was dropped."""
     s = series.astype(float).copy()
     idx = pd.DatetimeIndex(s.index)
     if idx.tz is None:
         raise ValueError("the series must have a timezone-aware (UTC) index")
     s.index = idx.tz_convert("UTC")
     s = s[~s.index.duplicated(keep="last")].sort_index()
-    bad = (s <= 0) | s.isin(list(fill_values)) | ~np.isfinite(s)
+    bad = (s < SERIES_MIN_VTEC_TECU) | s.isin(list(fill_values)) | ~np.isfinite(s)
     counts = {"input": int(len(s)), "invalid": int(bad.sum())}
     s = s[~bad]
     if s.empty:
