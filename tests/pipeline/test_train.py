@@ -128,6 +128,36 @@ def test_the_second_day_has_its_own_models_and_scores(demo_archive):
     assert r.exit_code == 0 and "hours 26-48 after each issue time" in r.stdout
 
 
+def test_a_model_far_worse_than_persistence_is_never_made_active(demo_archive, monkeypatch):
+    """A ninth round: a ridge trained on 20 days forecast 650 TECU errors on its test days and was made
+    active (retiring a good version), exit 0. Such a model is registered rejected, the command says
+    why and exits 1; the active version keeps serving. `--gaussian`/`--ensemble` for the ridge alone
+    are refused (they were ignored, yet recorded), an architecture named twice is trained once."""
+    from swx.ml.training import StationForecaster
+
+    stations = ["--station", "E000N50"]
+    r = runner.invoke(app, ["train", *stations, "--arch", "ridge", "--arch", "ridge", "--train-end", "2015-03-10"])
+    assert r.exit_code == 0, r.output
+    engine = engine_from_settings(get_settings())
+    good = q.model_registry(engine)
+    assert len(good) == 1 and good.status.iloc[0] == "active"
+    predict = StationForecaster.predict
+
+    def broken(self, x):
+        mean, sigma = predict(self, x)
+        return mean + 600.0, sigma
+
+    monkeypatch.setattr(StationForecaster, "predict", broken)
+    r = runner.invoke(app, ["train", *stations, "--arch", "ridge", "--train-end", "2015-03-10"])
+    assert r.exit_code == 1, r.output
+    said = " ".join(r.output.split())
+    assert "not made active: E000N50 ridge: its RMSE on" in said and "times persistence's" in said, said
+    reg = q.model_registry(engine).sort_values("version")
+    assert list(reg.status) == ["active", "rejected"] and reg.reason.iloc[1].startswith("not made active: its RMSE")
+    r = runner.invoke(app, ["train", *stations, "--arch", "ridge", "--gaussian", "--ensemble", "3"])
+    assert r.exit_code == 2 and "the ridge member has no Gaussian head" in " ".join(r.output.replace("│", " ").split())
+
+
 def test_evaluate_without_models_is_a_clear_error(demo_archive):
     r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-13", "--station", "E000N50"])
     assert r.exit_code != 0 and "swx train" in str(r.exception)

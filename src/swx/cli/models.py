@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from swx.cli.app import OUTPUT_FORMATS, app, check_choices, check_finite, check_plot_path, console, out, parse_day, print_scores
 from swx.config import ARCHITECTURES, LEAD_DAYS, NETWORKS, TARGETS, get_settings
@@ -39,16 +40,27 @@ def train_cmd(
 
     check_choices(target, TARGETS, "--target")
     check_choices(arch, ARCHITECTURES, "--arch")
+    archs = list(dict.fromkeys(arch or ARCHITECTURES))  # an architecture named twice is trained once
+    if archs == ["ridge"] and (gaussian or ensemble > 1):
+        raise typer.BadParameter("the ridge member has no Gaussian head and no ensemble members (its sigma is its "
+                                 "validation RMSE): --gaussian and --ensemble apply to lstm, gru and cnn",
+                                 param_hint="--gaussian / --ensemble")
     end = parse_day(train_end, "--train-end") if train_end else None
     ctx = context(get_settings(), station)
     with console.status("training"):
-        df = train(ctx, arch or list(ARCHITECTURES), train_end=end,
+        df = train(ctx, archs, train_end=end,
                    units=units, epochs=epochs, batch_size=batch_size, gaussian=gaussian, ensemble=ensemble,
                    target=target, lead_day=lead_day)
+    rejected = df.attrs.get("rejected", {})
     if df.empty:
-        console.print(f"models trained and active; no archived day after {train_end} to test them on", markup=False)
-        return
-    print_scores(summary_table(df[df.kp_class == "all"]), "table")
+        console.print(f"models trained; no complete test window after {train_end} to score them on (a lead day "
+                      f"{lead_day} window needs {lead_day} day(s) of maps after its issue day)", markup=False)
+    else:
+        print_scores(summary_table(df[df.kp_class == "all"]), "table")
+    for model, why in rejected.items():  # registered, but the previous active version keeps serving
+        console.print(f"[yellow]not made active[/]: {escape(model)}: {escape(why)}")
+    if rejected:
+        raise typer.Exit(1)
 
 
 @app.command("train-nodes", rich_help_panel="Station models")

@@ -74,6 +74,7 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
     med = _median27(ds, wide)
     storms = storm_days(load_indices(ctx.archive).kp["kp"])
     predictions, sigmas = {}, {}
+    rejected: dict[str, str] = {}
     for arch in architectures:
         linear = arch == "ridge"  # closed form, deterministic: one member, sigma from its validation RMSE
         tr = tr_all if linear else tr_networks
@@ -92,24 +93,56 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
         val_rmse = np.sqrt(np.nanmean((val_pred - ds.y[:, va]) ** 2, axis=(1, 2)))
         if linear and np.isfinite(est.history.get("best_val", [np.nan])).all():
             val_rmse = np.asarray(est.history["best_val"])  # the ridge was fitted on `va` too: its CV RMSE
+        if len(te):  # none when the training ends with the archive: the models are scored as they serve
+            predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])  # scored as `arch` of its lead day
+        # the guardrail: a model far worse than persistence on the windows it never learnt from (the test
+        # windows, else validation) is registered rejected, never made active (a ridge of 20 days: 650 TECU errors)
+        held, held_pred = (te, predictions[arch]) if len(te) else (va, val_pred)
+        worse = _worse_than_persistence(ds, held, held_pred)
         for i, (st, one) in enumerate(zip(ds.stations, singles)):
+            why = worse.get(i)
+            if why:
+                log.warning("%s %s not made active: %s", st.code, cfg.family, why)
+                rejected[f"{st.code} {cfg.family}"] = why
+            # what the model is: the ridge member has no Gaussian head and no ensemble members
             registry.register(st.code, one, hyperparameters={"units": units, "epochs": epochs, "batch_size": batch_size,
                                                              "learning_rate": learning_rate,
-                                                             "gaussian": gaussian, "seed": seed, "ensemble": ensemble,
+                                                             "gaussian": cfg.gaussian, "seed": seed,
+                                                             "ensemble": 1 if linear else ensemble,
                                                              "target": target, "train_windows": int(len(tr))},
                               train_start=ds.issue[tr[0]].to_pydatetime(),
                               # exclusive: nothing from this time on was seen in training or validation
                               train_end=(ds.last_target[va[-1]] + STEP).to_pydatetime(),
-                              val_rmse=float(val_rmse[i]), status="active", reason="trained by swx train",
+                              val_rmse=float(val_rmse[i]), status="rejected" if why else "active",
+                              reason=f"not made active: {why}" if why else "trained by swx train",
                               data_source=ctx.source_of(st.code))
-        if len(te):  # none when the training ends with the archive: the models are scored as they serve
-            predictions[arch], sigmas[arch] = est.predict(ds.x[:, te])  # scored as `arch` of its lead day
     if not len(te):
         log.info("no archived days after %s: no test windows to score the new models on", train_end)
-        return pd.DataFrame(columns=["scope", "station_code", "model", "kp_class", "rmse"])
-    rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas, _climatology(ds, wide)[:, te])
-    write_verification(engine, rows)
-    return pd.DataFrame(rows)
+        out = pd.DataFrame(columns=["scope", "station_code", "model", "kp_class", "rmse"])
+    else:
+        rows = verification_rows(ds, te, predictions, med[:, te], storms, sigmas, _climatology(ds, wide)[:, te])
+        write_verification(engine, rows)
+        out = pd.DataFrame(rows)
+    out.attrs["rejected"] = rejected  # "station family" -> why it was not made active
+    return out
+
+
+#: a new model whose held-out RMSE exceeds persistence's by this factor is not made active: it learnt
+#: from too little, or from data unlike what it forecasts (a ridge of 20 days: 70 times). A model merely
+#: worse than persistence (an under-trained network: twice) is left to the blend to weight.
+ACTIVATION_GUARD = 3.0
+
+
+def _worse_than_persistence(ds: StationDataset, idx: np.ndarray, pred: np.ndarray) -> dict[int, str]:
+    """Station index -> why its model is not to be made active (its RMSE on windows `idx` above
+    ACTIVATION_GUARD times persistence's there)."""
+    truth = ds.y[:, idx]
+    pers = persistence_from_windows(ds.x[:, idx], truth.shape[-1])
+    mine = np.sqrt(np.nanmean((pred - truth) ** 2, axis=(1, 2)))
+    base = np.sqrt(np.nanmean((pers - truth) ** 2, axis=(1, 2)))
+    return {i: f"its RMSE on {len(idx)} windows it never learnt from is {mine[i]:.2f} TECU, {mine[i] / base[i]:.1f} "
+               f"times persistence's {base[i]:.2f} (too little training data, or data unlike these days?)"
+            for i in range(len(mine)) if np.isfinite(mine[i]) and base[i] > 0 and mine[i] > ACTIVATION_GUARD * base[i]}
 
 
 def evaluate(ctx: Context, start: dt.date, end: dt.date, architectures: list[str] | None = None,
