@@ -81,11 +81,22 @@ def _holds_secret_pair(text: str) -> bool:
     return any(_secret_key(m.group(2)[:-1]) for m in _KEY_VALUE.finditer(text))
 
 
+#: A URL's query and fragment: every value in them is masked (a server may take any key for a
+#: credential: `p=`, `cred=`, `pin=`; no list of names can know them all)
+_URL_QUERY = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s?#]*)([?#]\S*)")
+_QUERY_PAIR = re.compile(r"([?&;#][^=&;#\s]+=)[^&;#\s]*")
+
+
+def _mask_query(m: re.Match) -> str:
+    return m.group(1) + _QUERY_PAIR.sub(r"\1***", m.group(2))
+
+
 def mask_secrets(text: str) -> str:
-    """`text` with passwords in URLs and secret `key=value` parameters replaced by ***: every URL swx
-    prints or logs goes through this (settings, log lines and their tracebacks, error messages)."""
+    """`text` with passwords in URLs, every value of a URL's query, and secret `key=value` parameters
+    elsewhere replaced by ***: every URL swx prints or logs goes through this (settings, log lines and
+    their tracebacks, error messages, what the archive records of a file's origin)."""
     text = _URL_USER_TOKEN.sub(r"\1***@", _URL_PASSWORD.sub(r"\1***@", text))
-    return _KEY_VALUE.sub(_mask_pair, text)
+    return _KEY_VALUE.sub(_mask_pair, _URL_QUERY.sub(_mask_query, text))
 
 
 def printable(value: str) -> str:
@@ -165,7 +176,8 @@ def check_product_code(code: str) -> str:
 
 def check_credentials_over_https(url: str, scheme: str) -> None:
     """Refuse a URL that would send a password or token over anything but https."""
-    if scheme != "https" and (_URL_PASSWORD.search(url) or _URL_USER_TOKEN.search(url) or _holds_secret_pair(url)):
+    if scheme != "https" and (_URL_PASSWORD.search(url) or _URL_USER_TOKEN.search(url) or _holds_secret_pair(url)
+                              or re.search(r"[?#]\S*=", url)):  # any query may carry a credential
         raise ValueError(f"{mask_secrets(url)[:80]!r} sends credentials over plain {scheme}: use https")
 
 

@@ -683,6 +683,8 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
     ({"SWX_GIM_MIRRORS": '{"cod": ["http://ghp_s3cret@h/{yyyy}/{name}"]}'}, "sends credentials over plain http"),
     ({"SWX_GIM_FALLBACKS": '["c1p"]'}, "SWX_GIM_FALLBACKS: c1p is a predicted product, not a map of what happened"),
     # an eighth round: accepted, then a hundred thousand processes, or a netrc passed over without a word
+    ({"SWX_GIM_MIRRORS": '{"esa": ["http://127.0.0.1:1/{name}?user=bob&p=S3cr3tXYZ"]}'},
+     "sends credentials over plain http"),  # a ninth round: any query over plain http may hold one
     ({"SWX_DASK_WORKERS": "100000"}, "SWX_DASK_WORKERS: Input should be less than or equal to 256"),
     ({"SWX_EARTHDATA_NETRC": "/tmp"}, "SWX_EARTHDATA_NETRC: /tmp is a folder: expected a netrc file"),
     ({"SWX_EARTHDATA_NETRC": "/nonexistent/netrc"}, "SWX_EARTHDATA_NETRC: /nonexistent/netrc is missing"),
@@ -802,7 +804,11 @@ def test_secrets_in_mirror_templates_are_masked_wherever_they_are_printed(monkey
     for url in ("https://h/f?pass%77ord=SEKRET7", "https://h/f?%70assword=SEKRET7&x=1", "https://h/f?to%256Ben=SEKRET7",
                 "postgresql+psycopg://u@db:1/x?pass%77ord=SEKRET7", "https://h/f?api%5Fkey=SEKRET7"):
         assert "SEKRET7" not in mask_secrets(url), url
-    assert mask_secrets("https://h/f?me%74hod=idw") == "https://h/f?me%74hod=idw"
+    # a ninth round: keys no list knows (`p=`, `cred=`, `pin=`): every value of a URL's query is masked
+    for url in ("https://h/{name}?user=bob&p=SEKRET8", "https://h/f?cred=SEKRET8", "https://h/f?pin=SEKRET8#x=1"):
+        assert "SEKRET8" not in mask_secrets(url) and "?user=***" not in url, url
+    assert mask_secrets("https://h/f?method=idw") == "https://h/f?method=***"  # in a URL: masked too
+    assert mask_secrets("run with method=idw") == "run with method=idw"  # outside a URL: a known key only
     monkeypatch.setenv("SWX_GIM_MIRRORS", '{"esa": ["http://127.0.0.1:1/{name}?%70assword=SEKRET7"]}')
     get_settings.cache_clear()
     code, out = run_cli_main(monkeypatch, capsys, ["config"])  # never sent over plain http either

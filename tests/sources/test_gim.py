@@ -97,6 +97,18 @@ def test_remote_source_urls_from_templates():
     assert src.urls("cod", dt.date(2023, 6, 1))[1].endswith("/2023/152/COD0OPSFIN_20231520000_01D_01H_GIM.INX.gz")
 
 
+def test_a_fetched_files_name_never_holds_the_urls_query():
+    """A ninth round: a mirror's `?user=bob&p=SECRET` ended in the archived day's `source_file`."""
+
+    class Served:
+        def get(self, url: str, day=None) -> bytes:
+            return b"bytes"
+
+    src = RemoteSource({"esa": ["https://h/{yyyy}/{name}?user=bob&p=S3cretXYZ"]}, Served())
+    raw = src.fetch("esa", dt.date(2020, 1, 8))
+    assert raw.name == "esag0080.20i.Z" and raw.data == b"bytes"
+
+
 def test_the_product_chain_of_a_centre_and_its_levels():
     from swx.errors import InputError
     from swx.io.gim_names import level_rank, product_chain, product_level

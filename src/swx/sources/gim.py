@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import datetime as dt
 import logging
 import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -72,7 +73,9 @@ class RemoteSource:
                 log.info("mirror failed: %s", exc)
                 errors.append(exc)
                 continue
-            return RawGim(centre.lower(), day, url.rsplit("/", 1)[-1], data, url, self.kind)
+            # the file's name is the URL path's last part: never its query (which may carry a credential)
+            name = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]
+            return RawGim(centre.lower(), day, name, data, url, self.kind)
         detail = "; ".join(f"{e.url}: {e.message}" for e in errors)
         if all(isinstance(e, NotFoundError) for e in errors):
             raise NotFoundError(f"{centre} not found at any mirror ({detail})", day=day,
