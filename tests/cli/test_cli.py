@@ -952,6 +952,21 @@ def test_a_data_folder_or_database_that_is_a_link_to_nothing_is_named(tmp_path, 
     assert code == 2 and f"SWX_DATA_DIR: {loop} is a link to {loop}, which leads to no folder" in out, out
 
 
+def test_an_address_space_limit_is_one_line_not_a_traceback(tmp_path):
+    """A ninth round: under `ulimit -v` loading torch's libraries ended in an ImportError traceback."""
+    import resource
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (700 * 2**20, resource.RLIM_INFINITY))
+
+    env = {**os.environ, "SWX_DATA_DIR": str(tmp_path / "site")}
+    env.pop("SWX_DATABASE_URL", None)
+    r = subprocess.run([sys.executable, "-m", "swx.cli", "train", "--arch", "cnn"], env=env, capture_output=True,
+                       text=True, timeout=300, preexec_fn=limited)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "(a memory or address-space limit, e.g. `ulimit -v`, or too little free memory?)" in r.stderr, r.stderr
+
+
 def test_a_file_size_limit_is_named_not_called_a_disk_fault(tmp_path):
     """A sixth round: under `ulimit -f` the database's refusal read "disk I/O error" and an archive write
     "[Errno 27] File too large", neither naming the limit."""

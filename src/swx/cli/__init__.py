@@ -134,6 +134,10 @@ def _one_line(exc: Exception) -> str | None:
             return f"{line}; {database_place(get_settings())}"
         except Exception:  # noqa: BLE001 - the settings themselves are the fault: the line alone
             return line
+    if isinstance(exc, MemoryError | ImportError) and not isinstance(exc, ModuleNotFoundError):
+        # a memory or address-space limit (`ulimit -v`) hit, e.g. mapping torch's libraries
+        what = "out of memory" if isinstance(exc, MemoryError) else f"a library could not be loaded: {exc}"
+        return f"{what} (a memory or address-space limit, e.g. `ulimit -v`, or too little free memory?)"
     if isinstance(exc, OSError):
         if exc.filename is None and _writing_stdout(exc):
             return f"standard output: {exc.strerror or exc} (what swx printed is lost: write it to another file)"
