@@ -361,7 +361,7 @@ def test_simulate_compare_on_no_usable_real_day_is_one_line_and_writes_nothing(s
                                                     "--indices", str(shared_data / "kp" / "SW-All.txt")])
     assert code == 2 and "Traceback" not in text and "Warning" not in text, text
     [line] = [ln for ln in text.splitlines() if ln.startswith("error:")]
-    assert f"no usable day of real maps in {folder}" in line and "codg0080.20i: the map of 00:00 UT has values at 0%" \
+    assert f"no usable day of real maps in {folder}" in line and "codg0080.20i: TEC map 1 (2020-01-08 00:00 UT) has values at 0%" \
         in line, line
     assert not out.exists() and not out.with_suffix(".png").exists()
 

@@ -75,3 +75,20 @@ def test_a_unix_compress_stream_past_the_limit_is_refused(ionex_dir, monkeypatch
     with pytest.raises(DataFormatError, match="expands to more than"):
         decompress(z, "codg0080.20i.Z", limit=size - 1)
     assert len(decompress(z, "codg0080.20i.Z", limit=size)) == size
+
+
+def test_an_encrypted_zip_member_is_named_not_a_raw_error():
+    """A ninth round: a password-protected zip ended in "RuntimeError: File <ZipInfo ...> is encrypted"."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("esag0080.20i", "IONEX")
+    raw = bytearray(buf.getvalue())
+    raw[6] |= 1  # the local header's "encrypted" flag
+    central = raw.index(b"PK\x01\x02")
+    raw[central + 8] |= 1  # and the central directory's
+    with pytest.raises(DataFormatError, match="an encrypted zip member") as err:
+        decompress(bytes(raw), "esag0080.20i.zip")
+    assert "esag0080.20i.zip" in str(err.value) and "ZipInfo" not in str(err.value)

@@ -338,6 +338,9 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
 @pytest.mark.parametrize("damage, reason", [
     (lambda ds: ds.assign(tec=ds.tec * np.nan), "has values at 0% of its nodes"),
     (lambda ds: ds.assign(tec=ds.tec.where(ds.lat > -40)), "has values at 72% of its nodes"),
+    # a ninth round: the last map (24:00) was named "00:00" like the first
+    (lambda ds: ds.assign(tec=ds.tec.where(ds.time < ds.time[-1])),
+     "TEC map 13 (2020-01-09 00:00 UT) has values at 0%"),
     (lambda ds: ds.isel(time=[0]), "leave 24 h of 2020-01-08 without a map"),
     (lambda ds: ds.isel(time=slice(0, 7)), "leave 12 h of 2020-01-08 without a map"),
     (lambda ds: ds.sel(lat=ds.lat >= 0), "a regional grid (latitude 0..87.5"),
@@ -347,7 +350,7 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
     (lambda ds: ds.assign(tec=ds.tec.where(ds.time != ds.time[6], ds.tec * 10)),
      "the map of 12:00 UT averages 89.8 TECU over the globe, 9.9 x the day's typical"),
     (lambda ds: ds.assign(tec=ds.tec * 0 + ds.tec.isel(time=0)), "all 13 maps hold the same values"),
-], ids=["all-9999", "southern-third-9999", "one-map", "half-a-day", "regional-grid", "all-zero", "ceiling",
+], ids=["all-9999", "southern-third-9999", "last-map-9999", "one-map", "half-a-day", "regional-grid", "all-zero", "ceiling",
         "a-tenth", "one-map-tenfold", "frozen"])
 def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, damage, reason):
     """Whatever its name says: a day of maps without values, with one map or half a day of them, or on

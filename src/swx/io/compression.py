@@ -132,6 +132,10 @@ def _unzip(data: bytes, name: str, error: type[DataFormatError], limit: int) -> 
             return out
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise error(f"corrupt zip archive: {exc}", path=name, expected="a valid zip archive") from exc
+    except (RuntimeError, NotImplementedError) as exc:  # an encrypted member, an unsupported method
+        why = "an encrypted zip member (a password is needed)" if "encrypted" in str(exc) else \
+            f"a zip member swx cannot expand ({str(exc)[:60]})"
+        raise error(why, path=name, expected="a zip archive of one unencrypted member") from exc
 
 
 def decompress(data: bytes, name: str = "<data>", error: type[DataFormatError] = DataFormatError,

@@ -212,7 +212,9 @@ def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:
     valid = np.isfinite(tec).mean(axis=1)
     if valid.min() < MIN_VALID_FRACTION:
         k = int(valid.argmin())
-        raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT has values at {valid[k]:.0%} of its nodes",
+        # its date and number too: the last map (24:00) is the next day's 00:00
+        raise IonexFormatError(f"TEC map {k + 1} ({str(t[k])[:10]} {str(t[k])[11:16]} UT) has values at "
+                               f"{valid[k]:.0%} of its nodes",
                                path=name, expected=f"at least {MIN_VALID_FRACTION:.0%} of every map's nodes with "
                                "a value (not 9999)")
     top = np.nanmax(tec, axis=1)
