@@ -93,9 +93,16 @@ def test_registry_versions_parents_and_checksums(setup):
     with pytest.raises(RegistryError, match=r"of A40 cnn v1 is a link to \S+, which leads to no file \(a broken link or a loop\)"):
         registry.load(v1)
     v1.path.unlink()
-    station_folder = v1.path.parent.parent
     import shutil
 
+    models = v1.path.parent.parent.parent  # a ninth round: the models folder a loop, called "missing"
+    shutil.move(models, models.with_name("models.real"))
+    models.symlink_to(models)
+    with pytest.raises(RegistryError, match=r"lies under \S*models, which is a link to \S*models, which leads to no file"):
+        registry.load(v1)
+    models.unlink()
+    shutil.move(models.with_name("models.real"), models)
+    station_folder = v1.path.parent.parent
     shutil.rmtree(station_folder)
     station_folder.write_text("not a folder")  # a sixth round: this was called "missing", nothing more
     with pytest.raises(RegistryError, match=r"is missing: \S*models/A40 is a file, where a folder of the models"):

@@ -124,8 +124,11 @@ def test_the_second_day_has_its_own_models_and_scores(demo_archive):
     assert one["rmse"] < ridge["rmse"]  # a day further ahead is harder
     stored = q.skill_table(engine)  # the pages' default: the first day's scores only
     assert set(stored.lead_day) == {1} and set(q.skill_table(engine, lead_day=None).lead_day) == {1, 2}
-    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-17", *stations, "--lead-day", "2"])
+    r = runner.invoke(app, ["evaluate", "--start", "2015-03-12", "--end", "2015-03-17", *stations, "--lead-day", "2",
+                            "--issue-hour", "22"])
     assert r.exit_code == 0 and "hours 26-48 after each issue time" in r.stdout
+    # a ninth round: said "verified 2015-03-12", a day before the first value issued at 22 UT is verified
+    assert "verified 2015-03-14 .. 2015-03-19" in " ".join(r.stdout.split()), r.stdout
 
 
 def test_a_model_far_worse_than_persistence_is_never_made_active(demo_archive, monkeypatch):

@@ -125,10 +125,12 @@ class ModelRegistry:
             return _LOADED.get([path], lambda: StationForecaster.load(path, sha256=v.sha256, device=device),
                                (v.sha256, device))
         except (FileNotFoundError, NotADirectoryError):
-            if path.is_symlink():  # a link to nothing, or a loop of links: not a file that went away
-                raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} is a link to "
-                                    f"{os.readlink(path)}, which leads to no file (a broken link or a loop): restore "
-                                    "the model file from a backup, or retrain") from None
+            link = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
+            if link is not None:  # a link to nothing, or a loop of links: not a file that went away
+                what = "is" if link == path else f"lies under {link}, which is"
+                raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} {what} a link to "
+                                    f"{os.readlink(link)}, which leads to no file (a broken link or a loop): restore "
+                                    "it from a backup (or mount it), or retrain") from None
             blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
             where = f": {blocked} is a file, where a folder of the models should be" if blocked else ""
             raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} is missing"

@@ -163,7 +163,9 @@ def station_skill_lines(st: pd.DataFrame, what: str) -> list[str]:
     if (st.kp_class == "storm").any():
         cols["storm windows"] = pooled_skill(st[st.kp_class == "storm"], [])
     models = [m for m in MODEL_ORDER if m in set(st.model)] + sorted(set(st.model) - set(MODEL_ORDER))
-    first = pd.to_datetime(st.window_start, utc=True).min().date()
+    # the first value verified: 2 h after the first issue time, a day later for the second day's forecasts
+    lead_day = int(st["lead_day"].max()) if "lead_day" in st and st["lead_day"].notna().any() else 1
+    first = (pd.to_datetime(st.window_start, utc=True).min() + pd.Timedelta(hours=2 + 24 * (lead_day - 1))).date()
     last = pd.to_datetime(st.window_end, utc=True).max().date()
     # probabilistic: CRPS (TECU) and the share of truths inside the 95 % interval, stations pooled
     everything = st[(st.kp_class == "all") & st["coverage95"].notna()]
