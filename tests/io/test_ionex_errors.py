@@ -390,3 +390,14 @@ def test_a_line_out_of_place_in_a_map_block_is_named_at_its_own_line(inserted, m
     with pytest.raises(IonexFormatError, match=f"{message} before the first latitude record of TEC map 2") as err:
         parse("".join(LINES[:i] + [inserted] + LINES[i:]))
     assert err.value.line == i + 1
+
+
+def test_a_map_numbered_twice_is_named_not_blamed_on_the_rms_map():
+    """A ninth round: TEC map 2 renumbered 1 silently replaced map 1, and the error blamed the RMS map's
+    epoch."""
+    start, end = line_of("START OF TEC MAP", 1), line_of("END OF TEC MAP", 1)
+    lines = list(LINES)
+    for i in (start, end):
+        lines[i] = f"{1:6d}".ljust(60) + lines[i][60:]
+    with pytest.raises(IonexFormatError, match=r"the 2nd TEC map is numbered 1 \(a second time\)"):
+        parse("".join(lines))

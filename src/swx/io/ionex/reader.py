@@ -82,6 +82,10 @@ def parse_ionex(data: bytes, name: str = "<bytes>", *, allow_partial: bool = Fal
     return ds
 
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 def _to_dataset(hdr: IonexHeader, blocks: list[Block], values: np.ndarray, name: str, sha: str,
                 allow_partial: bool, centre: str | None) -> xr.Dataset:
     by_kind: dict[str, list[int]] = {k: [] for k in MAP_KINDS}
@@ -106,6 +110,13 @@ def _to_dataset(hdr: IonexHeader, blocks: list[Block], values: np.ndarray, name:
             return values[idx[0]:idx[-1] + 1]
         return values[idx]
 
+    for kind, idx in by_kind.items():  # each kind's maps numbered 1, 2, 3 ... in order, each once
+        got = [blocks[j].number for j in idx]
+        k = next((k for k, n in enumerate(got) if n != k + 1), None)
+        if k is not None:
+            said = "a second time" if got[k] in got[:k] else "out of order"
+            raise IonexFormatError(f"the {_ordinal(k + 1)} {kind} map is numbered {got[k]} ({said})", path=name,
+                                   expected=f"{kind} maps numbered 1, 2, 3 ... in order (START / END OF {kind} MAP)")
     times = [blocks[j].epoch for j in tec_idx]
     numbers = [blocks[j].number for j in tec_idx]
     if any(b <= a for a, b in zip(times, times[1:])):
