@@ -149,8 +149,9 @@ def _ascii(text: str) -> str:
 def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
     """The forecast (TEC MAP) and its 1-sigma (RMS MAP) as IONEX 1.0."""
     out = xr.Dataset({"tec": ds["tec"], "rms": ds["tec_sigma"]})
+    # when it was made is the header's PGM / RUN BY / DATE record; the description says the cutoff
     desc = (f"swx 24 h vTEC FORECAST (not an observation), information cutoff (newest map used) "
-            f"{ds.attrs.get('issue_time', '?')}, made {ds.attrs.get('date_created', '?')}, "
+            f"{ds.attrs.get('issue_time', '?')}, "
             f"extension method {ds.attrs.get('extension_method', '?')}, from {ds.attrs.get('input_source', '?')} "
             "maps" + (" (SIMULATED demo input)" if ds.attrs.get("simulated") else "")
             + ". RMS maps hold the 1-sigma forecast uncertainty.")

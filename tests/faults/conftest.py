@@ -134,7 +134,7 @@ def _kept(path: Path, root: Path) -> bool:
 
 
 #: netCDF attributes that say when a file was written, not what it holds.
-WRITTEN_AT = {"history", "swx_archived_at"}
+WRITTEN_AT = {"history", "swx_archived_at", "date_created"}
 
 
 def _digest(path: Path) -> str:

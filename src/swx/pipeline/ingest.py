@@ -540,8 +540,8 @@ def ingest_gims_stage(settings: Settings, days: list[dt.date] | None, *, centre:
     else:
         centre = (centre or ours.centre).lower()
         chains = {ours.centre: chain}
-        if centre != ours.centre and not ours.simulated:  # `--centre igs` brings igs's own rapid fallback,
-            chains[centre] = product_chain(centre, None)   # as SWX_GIM_CENTRE=igs does
+        if centre != ours.centre and not ours.simulated and product_level(centre) != "predicted":
+            chains[centre] = product_chain(centre, None)  # `--centre igs` brings igr, as SWX_GIM_CENTRE=igs does
         source = OnFirstFetch(kind, lambda: gim_source(settings, archive, kind, directory))
         try:
             summary = ingest_gims(source, archive, [(centre, d) for d in days], force=force, on_result=on_result,
