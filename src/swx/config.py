@@ -84,11 +84,17 @@ def _holds_secret_pair(text: str) -> bool:
 #: A URL's query and fragment: every value in them is masked (a server may take any key for a
 #: credential: `p=`, `cred=`, `pin=`; no list of names can know them all)
 _URL_QUERY = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s?#]*)([?#]\S*)")
-_QUERY_PAIR = re.compile(r"([?&;#][^=&;#\s]+=)[^&;#\s]*")
+_QUERY_PART = re.compile(r"([?&;#])([^&;#\s]*)")
+
+
+def _mask_part(m: re.Match) -> str:
+    """One part of a query or fragment: `key=***`, or `***` for a part without a key (`?TOKEN`)."""
+    key, eq, _ = m.group(2).partition("=")
+    return f"{m.group(1)}{key}=***" if eq else (f"{m.group(1)}***" if m.group(2) else m.group(1))
 
 
 def _mask_query(m: re.Match) -> str:
-    return m.group(1) + _QUERY_PAIR.sub(r"\1***", m.group(2))
+    return m.group(1) + _QUERY_PART.sub(_mask_part, m.group(2))
 
 
 def mask_secrets(text: str) -> str:
@@ -177,7 +183,7 @@ def check_product_code(code: str) -> str:
 def check_credentials_over_https(url: str, scheme: str) -> None:
     """Refuse a URL that would send a password or token over anything but https."""
     if scheme != "https" and (_URL_PASSWORD.search(url) or _URL_USER_TOKEN.search(url) or _holds_secret_pair(url)
-                              or re.search(r"[?#]\S*=", url)):  # any query may carry a credential
+                              or re.search(r"[?#]\S", url)):  # any query or fragment may carry a credential
         raise ValueError(f"{mask_secrets(url)[:80]!r} sends credentials over plain {scheme}: use https")
 
 

@@ -685,6 +685,7 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
     # an eighth round: accepted, then a hundred thousand processes, or a netrc passed over without a word
     ({"SWX_GIM_MIRRORS": '{"esa": ["http://127.0.0.1:1/{name}?user=bob&p=S3cr3tXYZ"]}'},
      "sends credentials over plain http"),  # a ninth round: any query over plain http may hold one
+    ({"SWX_KP_URL": "http://127.0.0.1:1/kp.txt?S3cr3tXYZ"}, "sends credentials over plain http"),  # a tenth round
     ({"SWX_DASK_WORKERS": "100000"}, "SWX_DASK_WORKERS: Input should be less than or equal to 256"),
     ({"SWX_EARTHDATA_NETRC": "/tmp"}, "SWX_EARTHDATA_NETRC: /tmp is a folder: expected a netrc file"),
     ({"SWX_EARTHDATA_NETRC": "/nonexistent/netrc"}, "SWX_EARTHDATA_NETRC: /nonexistent/netrc is missing"),
@@ -808,6 +809,9 @@ def test_secrets_in_mirror_templates_are_masked_wherever_they_are_printed(monkey
     for url in ("https://h/{name}?user=bob&p=SEKRET8", "https://h/f?cred=SEKRET8", "https://h/f?pin=SEKRET8#x=1"):
         assert "SEKRET8" not in mask_secrets(url) and "?user=***" not in url, url
     assert mask_secrets("https://h/f?method=idw") == "https://h/f?method=***"  # in a URL: masked too
+    # a tenth round: a query or fragment without `key=` (`?TOKEN`, `#TOKEN`, `?x=1&TOKEN`)
+    for url in ("https://h/kp.txt?SEKRET9", "https://h/kp#SEKRET9", "https://h/kp?&=SEKRET9", "https://h/kp?x=1&SEKRET9"):
+        assert "SEKRET9" not in mask_secrets(url), url
     assert mask_secrets("run with method=idw") == "run with method=idw"  # outside a URL: a known key only
     monkeypatch.setenv("SWX_GIM_MIRRORS", '{"esa": ["http://127.0.0.1:1/{name}?%70assword=SEKRET7"]}')
     get_settings.cache_clear()
