@@ -162,16 +162,20 @@ def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
                        comments=["Forecast product of the swx system", *said])
 
 
-def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: str) -> tuple[Path, Path]:
-    """Both products of one method for one target day; returns (netCDF path, IONEX path)."""
+def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: str, lead_day: int = 1
+                   ) -> tuple[Path, Path]:
+    """Both products of one method for one target day; returns (netCDF path, IONEX path). A forecast
+    of the day after the next from the same maps (lead day 2) has names of its own (`_d2`): the next
+    day's run for that day never overwrites what was published a day ahead."""
     folder = product_dir(data_dir, target_day)
     t = ds["time"].values
     interval = int((t[1] - t[0]) / np.timedelta64(1, "s")) if len(t) > 1 else 7200
-    nc = write_netcdf(ds, folder / f"swx_forecast_{target_day:%Y%m%d}_{method}.nc")
+    lead = "" if lead_day == 1 else f"_d{lead_day}"
+    nc = write_netcdf(ds.assign_attrs(lead_day=int(lead_day)), folder / f"swx_forecast_{target_day:%Y%m%d}_{method}{lead}.nc")
     name = ionex_name(target_day, interval)
+    suffix = ("" if method == DEFAULT_METHOD else f"_{method}") + lead.upper()
     try:
-        ionex = write_forecast_ionex(ds, folder / (name if method == DEFAULT_METHOD
-                                                   else name.replace(".INX", f"_{method}.INX")))
+        ionex = write_forecast_ionex(ds, folder / name.replace(".INX", f"{suffix}.INX"))
     except BaseException:  # never one product of the pair without the other
         nc.unlink(missing_ok=True)
         raise

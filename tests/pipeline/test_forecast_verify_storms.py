@@ -211,7 +211,8 @@ def test_a_run_a_day_further_from_its_maps_uses_the_second_days_models(trained):
     ctx = trained
     for lead_day in (1, 2):
         train(ctx, ["ridge"], train_end=dt.date(2015, 3, 10), lead_day=lead_day)
-    ctx.archive.gim_path("sim", dt.date(2015, 3, 16)).unlink()  # the issue day's maps missing
+    held = ctx.archive.gim_path("sim", dt.date(2015, 3, 16))
+    held.rename(held.with_name("aside.nc"))  # the issue day's maps missing
     r = forecast(ctx, dt.date(2015, 3, 16))
     assert r.degraded and r.latest_day == dt.date(2015, 3, 15)
     assert "forecast from the maps of 2015-03-15 (1 day(s) old) by the second day's models (ridge), the others " \
@@ -224,6 +225,13 @@ def test_a_run_a_day_further_from_its_maps_uses_the_second_days_models(trained):
     assert ridge.lead_h.min() == 26 and ridge.lead_h.max() == 48  # hours 26-48 after the cutoff
     cnn = r.station_forecasts[r.station_forecasts.architecture == "cnn"]
     assert len(cnn) == 18 * 12  # no second-day CNN: the first day's forecast carried forward
+    # a tenth round: the next day's run for 17 March overwrote these products: they have names of their own
+    nc, ionex = r.products["residual"]
+    assert nc.name == "swx_forecast_20150317_residual_d2.nc" and ionex.name.endswith("_D2.INX"), (nc, ionex)
+    held.with_name("aside.nc").rename(held)
+    again = forecast(ctx, dt.date(2015, 3, 16))  # the maps arrived: the next day's run, lead day 1
+    assert again.run_id != r.run_id and not again.products["residual"][0].name.endswith("_d2.nc")
+    assert nc.is_file() and ionex.is_file()
 
 
 def _active_versions(ctx, family: str):

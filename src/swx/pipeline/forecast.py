@@ -665,7 +665,7 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
             ds = forecast_dataset(grid, reference=ref, issue_time=issue_time.to_pydatetime(), method=method,
                                   source=ctx.centre, run_id=run_id, architecture=primary,
                                   simulated=ctx.centre == SIMULATED_CENTRE, publisher=attribution(s))
-            nc, ionex = write_products(ds, s.data_dir, target_day, method)
+            nc, ionex = write_products(ds, s.data_dir, target_day, method, day.lead_day)
             products[method] = (nc, ionex)
             rows += [dict(run_id=run_id, valid_time=pd.Timestamp(t, tz="UTC").to_pydatetime(), method=method,
                           product_path=recorded_path(nc, s.data_dir),

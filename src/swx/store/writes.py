@@ -450,12 +450,20 @@ def write_storm_events(engine: Engine, rows: Sequence[Mapping[str, Any]], *,
 def write_verification(engine: Engine, rows: list[dict], run_id: int | None = None) -> int:
     """Verification rows (from `score_rows` or the map scores) into the database, non-finite scores as
     NULL; with `run_id`, the scores of that run's published forecasts. Upsert on VERIFICATION_KEY."""
-    extra: dict[str, Any] = {}
-    if run_id is not None:  # a run's scores are of its lead day (a run carried a day further: 2)
+    extra: dict[str, Any] = {} if run_id is None else {"run_id": run_id}
+    # a run's scores are of its lead day (a run carried a day further: 2), whoever passes the run's id
+    runs = {int(i) for i in [run_id, *(r.get("run_id") for r in rows)] if i is not None}
+    leads: dict[int, int] = {}
+    if runs:
         with engine.connect() as conn:
-            lead = conn.execute(select(m.ForecastRun.lead_day).where(m.ForecastRun.id == run_id)).scalar()
-        extra = {"run_id": run_id, "lead_day": lead or 1}
-    clean = [{"lead_day": 1, **{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra} for r in rows]
+            leads = dict(conn.execute(select(m.ForecastRun.id, m.ForecastRun.lead_day)
+                                      .where(m.ForecastRun.id.in_(sorted(runs)))).all())
+    clean = []
+    for r in rows:
+        row = {**{k: v for k, v in r.items() if k not in ("lat_band", "surface")}, **extra}
+        of_run = row.get("run_id")
+        row["lead_day"] = leads.get(int(of_run), 1) if of_run is not None else row.get("lead_day", 1)
+        clean.append(row)
     for r in clean:
         for k in ("corr", "skill_persistence", "skill_median27", "coverage68", "coverage95", "crps", "rmse_area"):
             if r.get(k) is not None and not np.isfinite(r[k]):
