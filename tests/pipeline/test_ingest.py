@@ -350,8 +350,11 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
     (lambda ds: ds.assign(tec=ds.tec.where(ds.time != ds.time[6], ds.tec * 10)),
      "the map of 12:00 UT averages 89.8 TECU over the globe, 9.9 x the day's typical"),
     (lambda ds: ds.assign(tec=ds.tec * 0 + ds.tec.isel(time=0)), "all 13 maps hold the same values"),
+    # a tenth round: one map of a single value (7.0 TECU at every node) was archived
+    (lambda ds: ds.assign(tec=ds.tec.where(ds.time != ds.time[6], 7.0)),
+     "TEC map 7 (2020-01-08 12:00 UT) holds one value, 7 TECU, at every node"),
 ], ids=["all-9999", "southern-third-9999", "last-map-9999", "one-map", "half-a-day", "regional-grid", "all-zero", "ceiling",
-        "a-tenth", "one-map-tenfold", "frozen"])
+        "a-tenth", "one-map-tenfold", "frozen", "one-flat-map"])
 def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, damage, reason):
     """Whatever its name says: a day of maps without values, with one map or half a day of them, or on
     a regional grid is refused with the reason and nothing is archived, so the good file offered later

@@ -243,6 +243,13 @@ def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:
     if len(t) > 2 and all(np.array_equal(tec[0], tec[k], equal_nan=True) for k in range(1, len(t))):
         raise IonexFormatError(f"all {len(t)} maps hold the same values (a stuck producer)", path=name,
                                expected="maps that change through the day")
+    with np.errstate(all="ignore"):
+        spread = np.nanmax(tec, axis=1) - np.nanmin(tec, axis=1)
+    if (spread == 0).any():  # one value at every node: no ionosphere is flat from the equator to the poles
+        k = int(np.argmax(spread == 0))
+        raise IonexFormatError(f"TEC map {k + 1} ({str(t[k])[:10]} {str(t[k])[11:16]} UT) holds one value, "
+                               f"{np.nanmax(tec[k]):g} TECU, at every node", path=name,
+                               expected="a map that varies over the globe")
 
 
 def global_mean(ds) -> float:
