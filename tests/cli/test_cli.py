@@ -1040,7 +1040,11 @@ def test_import_series_never_moves_a_station_nor_stores_a_column_it_was_not_aske
              "rms.csv": (pd.DataFrame({"time": t, "rms": 1.5}), "the second column is named 'rms', which does not say vTEC"),
              "vtec_rms.csv": (pd.DataFrame({"time": t, "vtec_rms": 1.5}), "named 'vtec_rms', which does not say vTEC"),
              "stec.csv": (pd.DataFrame({"epoch": t, "stec": 40.0}), "named 'stec', which does not say vTEC"),
-             "noheader.csv": (pd.DataFrame({t[0]: t[1:], "12.5": 12.5}), "named '12.5', which does not say vTEC")}
+             "noheader.csv": (pd.DataFrame({t[0]: t[1:], "12.5": 12.5}), "named '12.5', which does not say vTEC"),
+             # a tenth round: another unit, a model's values, local times
+             "mtecu.csv": (pd.DataFrame({"time": t, "vtec_mtecu": 12500.0}), "named 'vtec_mtecu', which does not say"),
+             "model.csv": (pd.DataFrame({"time": t, "vtec_model": 12.5}), "named 'vtec_model', which does not say"),
+             "local.csv": (pd.DataFrame({"local_time": t, "vtec": 12.5}), "the time column is named 'local_time'")}
     for name, (frame, message) in cases.items():
         frame.to_csv(tmp_path / name, index=False)
         code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(tmp_path / name), "--station", "XX2",

@@ -149,7 +149,9 @@ def _first_bad_time(column: pd.Series) -> int:
 #: The names a series' value column may have when it is taken by position (time and one value column):
 #: vTEC's, not another quantity's (an RMS, slant TEC, a second time) nor a number (a file without a
 #: header row, whose first row would be read as the names).
-_VTEC_NAME = re.compile(r"(?i)(?!.*(?:rms|sigma|std|err|unc))(?:vtec[\w.-]*|tec|value)")
+_VTEC_NAME = re.compile(r"(?i)vtec(?:[_. -]?(?:tecu|\d{1,2}(?:\.\d+)?[ns]|[ew]\d{3}[ns]\d{2}))?|tec|value")
+#: a time column whose name says local time: swx reads UTC
+_LOCAL_TIME_NAME = re.compile(r"(?i)local|(?:^|[_. -])lt(?:$|[_. -])|lst")
 
 
 def read_series_csv(path: str | Path) -> pd.Series:
@@ -175,10 +177,13 @@ def read_series_csv(path: str | Path) -> pd.Series:
         raise DataFormatError(f"{df.shape[1]} columns ({', '.join(map(str, df.columns))[:80]}) and none named vtec",
                               path=str(p), line=1, expected="a column named vtec (or only time and vTEC)")
     time_col, value_col = df.columns[0], (named[0] if named else df.columns[1])
-    if not named and not _VTEC_NAME.fullmatch(value_col):  # `rms`, `stec`, a second `time`: not vTEC by position
-        raise DataFormatError(f"the second column is named {value_col[:40]!r}, which does not say vTEC", path=str(p),
-                              line=1, expected="a header row time,vtec (a column named vtec, tec or value; vtec_* "
-                              "names such as VTEC_40N, but not an RMS, sigma or error)")
+    if not named and not _VTEC_NAME.fullmatch(value_col):  # `rms`, `stec`, `vtec_mtecu`: not vTEC in TECU
+        raise DataFormatError(f"the second column is named {value_col[:40]!r}, which does not say vTEC in TECU",
+                              path=str(p), line=1, expected="a header row time,vtec (a column named vtec, vtec_tecu, "
+                              "a position such as VTEC_40N, tec or value; not an RMS, another unit, a model's)")
+    if _LOCAL_TIME_NAME.search(str(time_col)):
+        raise DataFormatError(f"the time column is named {str(time_col)[:40]!r}: local times", path=str(p), line=1,
+                              expected="UTC times (ISO 8601, a Z or an offset)")
     missing_time = np.flatnonzero(df[time_col].isna().to_numpy())
     if len(missing_time):
         raise DataFormatError("a row without a time", path=str(p), line=_data_lines(p, len(df))[missing_time[0]],
