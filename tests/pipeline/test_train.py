@@ -144,6 +144,15 @@ def test_a_model_far_worse_than_persistence_is_never_made_active(demo_archive, m
     engine = engine_from_settings(get_settings())
     good = q.model_registry(engine)
     assert len(good) == 1 and good.status.iloc[0] == "active"
+    # a tenth round: the ridge's record claimed the units, epochs and batch size it never used
+    import json as _json
+
+    from sqlalchemy import text as _text
+
+    with engine.connect() as conn:
+        hp = conn.execute(_text("SELECT hyperparameters FROM model_versions")).scalar_one()
+    hp = _json.loads(hp) if isinstance(hp, str) else hp
+    assert not {"units", "epochs", "batch_size"} & set(hp) and hp["gaussian"] is False and hp["ensemble"] == 1
     predict = StationForecaster.predict
 
     def broken(self, x):

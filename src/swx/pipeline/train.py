@@ -104,10 +104,11 @@ def train(ctx: Context, architectures: list[str], *, train_end: dt.date | None =
             if why:
                 log.warning("%s %s not made active: %s", st.code, cfg.family, why)
                 rejected[f"{st.code} {cfg.family}"] = why
-            # what the model is: the ridge member has no Gaussian head and no ensemble members
-            registry.register(st.code, one, hyperparameters={"units": units, "epochs": epochs, "batch_size": batch_size,
-                                                             "learning_rate": learning_rate,
-                                                             "gaussian": cfg.gaussian, "seed": seed,
+            # what the model is: the ridge member is fitted in closed form (no units, epochs, batches, Gaussian
+            # head or ensemble members: none is recorded for it)
+            network = {} if linear else {"units": units, "epochs": epochs, "batch_size": batch_size,
+                                         "learning_rate": learning_rate}
+            registry.register(st.code, one, hyperparameters={**network, "gaussian": cfg.gaussian, "seed": seed,
                                                              "ensemble": 1 if linear else ensemble,
                                                              "target": target, "train_windows": int(len(tr))},
                               train_start=ds.issue[tr[0]].to_pydatetime(),
