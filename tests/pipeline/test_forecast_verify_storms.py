@@ -228,8 +228,13 @@ def test_a_run_a_day_further_from_its_maps_uses_the_second_days_models(trained):
     # a tenth round: the next day's run for 17 March overwrote these products: they have names of their own
     nc, ionex = r.products["residual"]
     assert nc.name == "swx_forecast_20150317_residual_d2.nc" and ionex.name.endswith("_D2.INX"), (nc, ionex)
+    from swx.pipeline.status import completed_days
+
+    # a tenth round: a backfill counted the carried-forward run as the day done, and never redid it
+    assert completed_days(ctx.settings, dt.date(2015, 3, 16), dt.date(2015, 3, 16)) == set()
     held.with_name("aside.nc").rename(held)
     again = forecast(ctx, dt.date(2015, 3, 16))  # the maps arrived: the next day's run, lead day 1
+    assert completed_days(ctx.settings, dt.date(2015, 3, 16), dt.date(2015, 3, 16)) == {dt.date(2015, 3, 16)}
     assert again.run_id != r.run_id and not again.products["residual"][0].name.endswith("_d2.nc")
     assert nc.is_file() and ionex.is_file()
 

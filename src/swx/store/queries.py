@@ -553,14 +553,15 @@ def counts(engine: Engine) -> dict[str, int]:
 
 
 def finished_products(engine: Engine, first_target: dt.date, last_target: dt.date,
-                      data_dir: Path | None = None) -> list[tuple[dt.date, str, str]]:
+                      data_dir: Path | None = None, *, lead_day: int = 1) -> list[tuple[dt.date, str, str]]:
     """(target day, netCDF path, IONEX path) of every global product of the runs for those target days
-    that finished (ok or degraded)."""
+    that finished (ok or degraded), of one lead day (default 1: a run from the day before's maps; a
+    run carried forward from older maps is not the day's forecast once the maps are in)."""
     r, g = m.ForecastRun, m.GlobalForecast
     with engine.connect() as conn:
         rows = conn.execute(select(r.target_day, g.product_path, g.ionex_path).join(g, g.run_id == r.id)
                             .where(r.target_day >= first_target, r.target_day <= last_target,
-                                   r.status.in_(["ok", "degraded"]))).all()
+                                   r.lead_day == lead_day, r.status.in_(["ok", "degraded"]))).all()
     return [(d, _file(nc, data_dir), _file(ionex, data_dir)) for d, nc, ionex in rows]
 
 
