@@ -176,4 +176,14 @@ def test_every_migration_keeps_the_rows_that_were_there(db_url):
     for step in ("0005", "0006", "0007", "0008", "0009", "0008", "0007", "0004", "head"):
         (upgrade if step == "head" or step > (current_revision(e) or "") else downgrade)(e, step)
         assert counts() == every, step
+    # a tenth round: after one run a day further from its maps (lead day 2), no downgrade could pass the
+    # reference check: the run was deleted, its rows left
+    with e.begin() as conn:
+        conn.execute(text("INSERT INTO forecast_runs (issue_time, target_day, flow_run_id, code_version, "
+                          "settings_hash, data_source, status, degraded, reason, created_at, lead_day) VALUES "
+                          "(:t, '2015-03-18', '', '', '', 'sim', 'ok', false, '', :t, 2)"), {"t": t})
+        late = conn.execute(text("SELECT id FROM forecast_runs WHERE lead_day = 2")).scalar_one()
+        conn.execute(text("INSERT INTO run_models (run_id, model_version_id) VALUES (:r, :m)"), {"r": late, "m": mid})
+    downgrade(e, "0008")
+    assert counts() == every  # the second day's run and its rows gone, the rest kept
     e.dispose()
