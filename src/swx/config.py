@@ -627,8 +627,8 @@ def _env_file_keys() -> list[str]:
         if binding.key:
             for ref in re.findall(r"\$\{([A-Za-z_]\w*)", binding.original.string):
                 if ref not in os.environ and ref not in keys:  # python-dotenv puts nothing there, silently
-                    logging.getLogger("swx").warning(".env, line %d: ${%s} is not set: %s gets an empty value "
-                                                     "(its default, if it has one)", line, ref[:60], binding.key[:60])
+                    logging.getLogger("swx").warning(".env, line %d: ${%s} is not set: it is replaced by nothing "
+                                                     "in %s", line, ref[:60], binding.key[:60])
             if binding.key in keys:  # python-dotenv takes the last without a word
                 logging.getLogger("swx").warning(".env sets %s twice (lines %d and %d): line %d's value is used",
                                                  binding.key[:60], keys[binding.key], line, line)

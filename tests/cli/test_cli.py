@@ -772,7 +772,7 @@ def test_an_env_file_that_cannot_be_read_as_meant_is_refused_and_a_misspelt_sett
     get_settings.cache_clear()
     code, out = run_cli_main(monkeypatch, capsys, ["config"])
     said = out + caplog.text
-    assert code == 0 and ".env, line 1: ${UNSET_DB_R7} is not set: SWX_DATABASE_URL gets an empty value" in said, said
+    assert code == 0 and ".env, line 1: ${UNSET_DB_R7} is not set: it is replaced by nothing in SWX_DATABASE_URL" in said, said
     env.write_text("SWX_DATA_DRI=/elsewhere\n")
     monkeypatch.setenv("SWX_LOG_LEVL", "DEBUG")
     monkeypatch.setenv("SWX_TEST_DATABASE_URL", "postgresql://ok")  # read by the tests: not a setting, not warned

@@ -104,3 +104,32 @@ def test_a_folder_that_is_a_dangling_link_or_a_file_is_named(tmp_path):
         with atomic_path(tmp_path / "models" / "a.pt") as p:
             p.write_text("x")
     assert not (tmp_path / "not-mounted").exists()
+
+
+def test_a_lock_held_by_another_is_waited_for_saying_so(tmp_path, caplog):
+    """A tenth round: a second `swx update` waited on a stopped first one without a word."""
+    import fcntl
+    import logging
+    import threading
+    import time
+
+    from swx.io.atomic import exclusive_lock
+
+    lock = tmp_path / "models" / ".update.lock"
+    lock.parent.mkdir()
+    entered = threading.Event()
+    with open(lock, "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another process's update
+
+        def second() -> None:
+            with exclusive_lock(lock):
+                entered.set()
+
+        with caplog.at_level(logging.WARNING, logger="swx.io.atomic"):
+            t = threading.Thread(target=second)
+            t.start()
+            time.sleep(0.3)
+            assert not entered.is_set()  # it waits ...
+            fcntl.flock(other, fcntl.LOCK_UN)
+            t.join(timeout=10)
+    assert entered.is_set() and f"waiting for another swx process holding {lock} to finish" in caplog.text

@@ -89,7 +89,11 @@ def exclusive_lock(path: str | Path) -> Iterator[None]:
     path = Path(path)
     make_folder(path.parent)
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # said, not a silent wait (the other one may be stopped or slow)
+            log.warning("waiting for another swx process holding %s to finish", path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
