@@ -393,6 +393,10 @@ class Settings(BaseSettings):
         if scheme.group(1) == "sqlite" and v[scheme.end():].split("?", 1)[0] in ("", "/:memory:", ":memory:"):
             raise ValueError("an in-memory SQLite database keeps nothing between commands: give a file "
                              "(sqlite:////path/swx.sqlite), or leave SWX_DATABASE_URL unset")
+        if scheme.group(1) == "sqlite" and "?" in v[scheme.end():] and "uri=true" not in v.split("?", 1)[1]:
+            # without uri=true the driver ignores them (?mode=ro wrote anyway)
+            raise ValueError("an SQLite URL's options (?mode=ro, ...) are ignored by the driver: give the file alone "
+                             "(sqlite:////path/swx.sqlite); a read-only database is a read-only file or mount")
         rest = v[scheme.end():].split("?", 1)[0]
         if rest.count("@") > 1:  # the driver would take the password's tail for the host, and print it
             raise ValueError("its password holds a raw '@': write it as %40 (percent-encoded)")

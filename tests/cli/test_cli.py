@@ -686,6 +686,7 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
     ({"SWX_GIM_MIRRORS": '{"esa": ["http://127.0.0.1:1/{name}?user=bob&p=S3cr3tXYZ"]}'},
      "sends credentials over plain http"),  # a ninth round: any query over plain http may hold one
     ({"SWX_KP_URL": "http://127.0.0.1:1/kp.txt?S3cr3tXYZ"}, "sends credentials over plain http"),  # a tenth round
+    ({"SWX_DATABASE_URL": "sqlite:////tmp/ro.sqlite?mode=ro"}, "an SQLite URL's options (?mode=ro, ...) are ignored"),
     ({"SWX_DASK_WORKERS": "100000"}, "SWX_DASK_WORKERS: Input should be less than or equal to 256"),
     ({"SWX_EARTHDATA_NETRC": "/tmp"}, "SWX_EARTHDATA_NETRC: /tmp is a folder: expected a netrc file"),
     ({"SWX_EARTHDATA_NETRC": "/nonexistent/netrc"}, "SWX_EARTHDATA_NETRC: /nonexistent/netrc is missing"),
