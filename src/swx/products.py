@@ -150,7 +150,10 @@ def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
     """The forecast (TEC MAP) and its 1-sigma (RMS MAP) as IONEX 1.0."""
     out = xr.Dataset({"tec": ds["tec"], "rms": ds["tec_sigma"]})
     # when it was made is the header's PGM / RUN BY / DATE record; the description says the cutoff
-    desc = (f"swx 24 h vTEC FORECAST (not an observation), information cutoff (newest map used) "
+    lead = int(ds.attrs.get("lead_day", 1))
+    what = "24 h vTEC FORECAST" if lead == 1 else \
+        f"vTEC FORECAST of hours {24 * (lead - 1) + 2}-{24 * lead} after the cutoff"
+    desc = (f"swx {what} (not an observation), information cutoff (newest map used) "
             f"{ds.attrs.get('issue_time', '?')}, "
             f"extension method {ds.attrs.get('extension_method', '?')}, from {ds.attrs.get('input_source', '?')} "
             "maps" + (" (SIMULATED demo input)" if ds.attrs.get("simulated") else "")
@@ -171,7 +174,10 @@ def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: 
     t = ds["time"].values
     interval = int((t[1] - t[0]) / np.timedelta64(1, "s")) if len(t) > 1 else 7200
     lead = "" if lead_day == 1 else f"_d{lead_day}"
-    nc = write_netcdf(ds.assign_attrs(lead_day=int(lead_day)), folder / f"swx_forecast_{target_day:%Y%m%d}_{method}{lead}.nc")
+    ds = ds.assign_attrs(lead_day=int(lead_day))
+    if lead_day > 1:
+        ds.attrs["title"] = f"swx vTEC forecast of hours {24 * (lead_day - 1) + 2}-{24 * lead_day} after its cutoff"
+    nc = write_netcdf(ds, folder / f"swx_forecast_{target_day:%Y%m%d}_{method}{lead}.nc")
     name = ionex_name(target_day, interval)
     suffix = ("" if method == DEFAULT_METHOD else f"_{method}") + lead.upper()
     try:

@@ -228,6 +228,7 @@ def test_a_run_a_day_further_from_its_maps_uses_the_second_days_models(trained):
     # a tenth round: the next day's run for 17 March overwrote these products: they have names of their own
     nc, ionex = r.products["residual"]
     assert nc.name == "swx_forecast_20150317_residual_d2.nc" and ionex.name.endswith("_D2.INX"), (nc, ionex)
+    assert "vTEC FORECAST of hours 26-48 after" in " ".join(ionex.read_text().split())
     from swx.pipeline.status import completed_days
 
     # a tenth round: a backfill counted the carried-forward run as the day done, and never redid it
