@@ -34,11 +34,15 @@ def downgrade() -> None:
     # the second day's runs and scores have no place in the older schema: removed with every row of
     # theirs (SQLite migrates with foreign keys off, so nothing cascades by itself)
     op.execute("DELETE FROM verification WHERE lead_day <> 1")
-    later = "SELECT id FROM forecast_runs WHERE lead_day <> 1"
-    for child in ("run_models", "run_inputs", "station_forecasts", "blend_weights", "map_blend_weights",
-                  "global_forecasts"):
-        op.execute(f"DELETE FROM {child} WHERE run_id IN ({later})")  # noqa: S608 - fixed names
-    op.execute(f"UPDATE verification SET run_id = NULL WHERE run_id IN ({later})")  # noqa: S608 - fixed text
+    for statement in (
+            "DELETE FROM run_models WHERE run_id IN (SELECT id FROM forecast_runs WHERE lead_day <> 1)",
+            "DELETE FROM run_inputs WHERE run_id IN (SELECT id FROM forecast_runs WHERE lead_day <> 1)",
+            "DELETE FROM station_forecasts WHERE run_id IN (SELECT id FROM forecast_runs WHERE lead_day <> 1)",
+            "DELETE FROM blend_weights WHERE run_id IN (SELECT id FROM forecast_runs WHERE lead_day <> 1)",
+            "DELETE FROM map_blend_weights WHERE run_id IN (SELECT id FROM forecast_runs WHERE lead_day <> 1)",
+            "DELETE FROM global_forecasts WHERE run_id IN (SELECT id FROM forecast_runs WHERE lead_day <> 1)",
+            "UPDATE verification SET run_id = NULL WHERE run_id IN (SELECT id FROM forecast_runs WHERE lead_day <> 1)"):
+        op.execute(statement)
     op.execute("DELETE FROM forecast_runs WHERE lead_day <> 1")
     with op.batch_alter_table('verification') as batch:
         batch.drop_constraint('uq_verification_scope', type_='unique')
