@@ -30,6 +30,13 @@ def recorded_path(path: str | Path, data_dir: str | Path) -> str:
         return str(p)
 
 
+def is_dangling_link(path: str | Path) -> bool:
+    """A link whose target does not exist (a volume not mounted), or a loop of links: a name that is
+    there but leads to nothing, never to be called "missing" nor followed to make what it points at."""
+    path = Path(path)
+    return path.is_symlink() and not path.exists()
+
+
 def data_path(recorded: str | Path, data_dir: str | Path) -> Path:
     """The file a recorded path names: relative ones under the data folder. Rows written before swx
     recorded paths that way hold paths relative to the working directory of their time: such a path is
@@ -226,11 +233,6 @@ def model_family(architecture: str, lead_day: int = 1) -> str:
         raise ValueError(f"lead day {lead_day}: expected one of {', '.join(map(str, LEAD_DAYS))}")
     return architecture if lead_day == 1 else f"{architecture}@d{lead_day}"
 
-
-def family_parts(key: str) -> tuple[str, int]:
-    """(architecture, lead day) of a registry key made by `model_family`."""
-    arch, _, day = key.partition("@d")
-    return arch, int(day) if day else 1
 #: Issue days per backfill chunk: long enough to share the 40-day history read and the blends' 30-day
 #: lead-in, short enough to resume and to spread over workers.
 BACKFILL_CHUNK_DAYS = 30
@@ -415,7 +417,7 @@ class Settings(BaseSettings):
         """The embedded database's file may be a link (a volume), but not one to nothing: a new empty
         database would be made where the link points, or a loop of links would stop every command."""
         db = self.data_dir / "swx.sqlite"
-        if not self.database_url and db.is_symlink() and not db.exists():
+        if not self.database_url and is_dangling_link(db):
             raise ValueError(f"SWX_DATA_DIR: {db} is a link to {os.readlink(db)}, which leads to no file (a volume not "
                              "mounted, or a loop of links): mount it, or remove the link")
         return self
@@ -461,7 +463,7 @@ class Settings(BaseSettings):
     @field_validator("data_dir", "cache_dir")
     @classmethod
     def _a_folder(cls, v: Path | None) -> Path | None:
-        if v is not None and v.is_symlink() and not v.exists():
+        if v is not None and is_dangling_link(v):
             raise ValueError(f"{v} is a link to {os.readlink(v)}, which leads to no folder (a volume not mounted, "
                              "or a loop of links): mount it, or remove the link")
         if v is not None and v.exists() and not v.is_dir():
@@ -607,7 +609,7 @@ def _env_file_keys() -> list[str]:
 
     from swx.errors import SettingsError
 
-    if _ENV_FILE.is_symlink() and not _ENV_FILE.exists():  # a secrets volume not mounted: not "no .env"
+    if is_dangling_link(_ENV_FILE):  # a secrets volume not mounted: not "no .env"
         raise SettingsError(f".env in {Path.cwd()} is a link to {os.readlink(_ENV_FILE)}, which does not exist "
                             "(expected SWX_NAME=value lines, or no .env at all)")
     try:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from swx.config import is_dangling_link
 from swx.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def make_folder(folder: str | Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         for part in (folder, *folder.parents):
-            if part.is_symlink() and not part.exists():
+            if is_dangling_link(part):
                 raise InputError(f"{part} is a link to {os.readlink(part)}, which does not exist: expected a folder "
                                  "(mount or create it, or remove the link)") from None
             if part.exists() and not part.is_dir():

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from swx.config import data_path, recorded_path
+from swx.config import data_path, is_dangling_link, recorded_path
 from swx.errors import SwxError
 from swx.io.filecache import FileCache
 from swx.ml.training import StationForecaster
@@ -125,7 +125,7 @@ class ModelRegistry:
             return _LOADED.get([path], lambda: StationForecaster.load(path, sha256=v.sha256, device=device),
                                (v.sha256, device))
         except (FileNotFoundError, NotADirectoryError):
-            link = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
+            link = next((p for p in (path, *path.parents) if is_dangling_link(p)), None)
             if link is not None:  # a link to nothing, or a loop of links: not a file that went away
                 what = "is" if link == path else f"lies under {link}, which is"
                 raise RegistryError(f"checkpoint {path} of {v.station} {v.architecture} v{v.version} {what} a link to "

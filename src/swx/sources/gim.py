@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from swx.config import is_dangling_link
 from swx.errors import FetchError, IonexFormatError, NotFoundError
 from swx.io.compression import read_file_bytes
 from swx.io.gim_names import parse_name, url_fields
@@ -84,11 +85,6 @@ class RemoteSource:
         raise FetchError(f"all mirrors failed ({detail})", day=day, hint=" ".join(hints) or None)
 
 
-def _broken_link(path: Path) -> bool:
-    """A link whose target does not exist, or a loop of links."""
-    return path.is_symlink() and not path.exists()
-
-
 class LocalDirectorySource:
     """A folder (searched recursively) of IONEX files with IGS short or long names, any compression."""
 
@@ -103,7 +99,7 @@ class LocalDirectorySource:
             raise NotFoundError(f"local GIM folder {self.directory} does not exist",
                                 hint="set SWX_GIM_LOCAL_DIR to a folder of IONEX files")
         found: dict[tuple[str, dt.date], list[Path]] = {}
-        for path in sorted(p for p in self.directory.rglob("*") if p.is_file() or _broken_link(p)):
+        for path in sorted(p for p in self.directory.rglob("*") if p.is_file() or is_dangling_link(p)):
             parsed = parse_name(path.name)
             if parsed is None:
                 log.debug("skipping %s: not an IGS GIM file name", path)
@@ -135,7 +131,7 @@ class LocalDirectorySource:
             yield self._read(centre, day, path)
 
     def _read(self, centre: str, day: dt.date, path: Path) -> RawGim:
-        if _broken_link(path):  # the day's file is there as a name: say what is wrong with it, not "missing"
+        if is_dangling_link(path):  # the day's file is there as a name: say what is wrong with it, not "missing"
             raise IonexFormatError(f"a link to {os.readlink(path)}, which leads to no file (a volume not mounted, or "
                                    "a loop of links)", path=str(path), expected="the day's IONEX file")
         return RawGim(centre.lower(), day, path.name, read_file_bytes(path, IonexFormatError), str(path), self.kind)
