@@ -36,7 +36,7 @@ def render() -> None:
             "data to (UTC)", format="YYYY-MM-DD HH:mm", width="medium",
             help="The information cutoff: the epoch of the newest map the run used (not when it was made)"),
         "status": _text("status", "small"),
-        "reason": _text("why degraded or failed", "large", "Every reason the run is not ok; hover a cell to read "
+        "reason": _text("why degraded or failed", "medium", "Every reason the run is not ok; hover a cell to read "
                         "it whole"),
         "data_source": _text("maps", "small", "The GIM centre the run's inputs came from (sim: simulated)"),
         "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
