@@ -86,9 +86,10 @@ def gim_file(centre: str, day: dt.date) -> str | None:
 
 
 @st.cache_data(ttl=TTL)
-def skill(start: dt.datetime | None, end: dt.datetime | None) -> pd.DataFrame:
-    """The scores of what was published (walk-forward): never a re-run of models over their own past."""
-    return q.skill_table(engine(), start=start, end=end, published=True)
+def skill(start: dt.datetime | None, end: dt.datetime | None, lead_day: int = 1) -> pd.DataFrame:
+    """The scores of what was published (walk-forward) for one lead day: never a re-run of models over
+    their own past."""
+    return q.skill_table(engine(), start=start, end=end, published=True, lead_day=lead_day)
 
 
 @st.cache_data(ttl=TTL)
@@ -140,9 +141,10 @@ def product_times(nc: str) -> list[str]:
 
 
 @st.cache_data(ttl=TTL)
-def verdict() -> dict:
-    """The latest run's verdict (ok / degraded / unhealthy and why), by `swx status`'s own rule."""
-    return q.latest_verdict()
+def verdict(lead_day: int = 1) -> dict:
+    """The latest run's verdict (ok / degraded / unhealthy and why), by `swx status`'s own rule; with
+    `lead_day` 2, of tomorrow's forecast (its run as `run`, None where none was ever made)."""
+    return q.latest_verdict(lead_day)
 
 
 def day_start(d: dt.date) -> dt.datetime:

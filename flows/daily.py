@@ -1,6 +1,8 @@
 """The daily flow: ingest the newest GIMs and Kp -> incremental model update (guardrail) -> station
-forecasts for the next 24 h -> global extension, ΔTEC -> verification of earlier forecasts whose truth
-has arrived -> storm events -> Prefect artifacts. Degraded runs (late GIM) still publish."""
+forecasts for the next UT day and the day after (tomorrow's forecast, 26-48 h after the cutoff) ->
+global maps, ΔTEC -> verification of earlier forecasts whose truth has arrived -> storm events ->
+Prefect artifacts. Degraded runs (late GIM) still publish; a failed forecast of the day after never
+stops the next day's."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from swx.pipeline.schedule import default_issue_day
 def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days: int | None = None,
           refresh_indices: bool = True, wait: bool = True) -> dict:
     """One operational day. `issue_date` (UTC, default yesterday: the newest day whose maps can be out):
-    the newest day of maps; the forecast is for the day after. The last `lookback_days` (default
+    the newest day of maps; the forecasts are for the day after and the day after that. The last `lookback_days` (default
     SWX_GIM_UPGRADE_DAYS) are looked at again: a map that arrived late is used, and a final that came
     out replaces the rapid map, after which what was derived from it is recomputed. With `wait`, the
     issue day's map is waited for up to SWX_GIM_WAIT_MIN minutes. `refresh_indices=False` skips the
@@ -37,10 +39,16 @@ def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days:
     # 24 h targets end with today's maps (walk-forward: the newest day it can be judged on)
     upd = tasks.update_models(day - dt.timedelta(days=1)) if update else None
     fc = tasks.forecast(day)
+    # tomorrow's forecast from the same maps: its failure is reported, after everything else is done
+    ahead = tasks.forecast(day, lead_day=2, return_state=True)
+    fc2 = ahead.result(raise_on_failure=False) if ahead.is_completed() else None
     ver = tasks.verify(day)
     st = tasks.storms(day - dt.timedelta(days=7), day)
-    tasks.publish(day, fc, ver, st, upd)
-    return {"forecast": fc, "verify": ver, "storms": st, "update": upd, "gims": gims, "kp": kp, "rivals": rivals}
+    tasks.publish(day, fc, ver, st, upd, fc2)
+    if fc2 is None:
+        ahead.result()  # raises its error: the flow run is failed, the day's own forecast published
+    return {"forecast": fc, "forecast_ahead": fc2, "verify": ver, "storms": st, "update": upd, "gims": gims, "kp": kp,
+            "rivals": rivals}
 
 
 if __name__ == "__main__":

@@ -149,8 +149,9 @@ def update_models(day: dt.date) -> dict[str, Any]:
 
 @task(name="forecast", retries=1, retry_delay_seconds=30)
 @_without_sql
-def forecast(issue_day: dt.date) -> dict[str, Any]:
-    out = forecast_stage(_settings(), issue_day, flow_run_id=str(flow_run.get_id() or ""))
+def forecast(issue_day: dt.date, lead_day: int = 1) -> dict[str, Any]:
+    """The forecast of the day after `issue_day`'s maps, or (`lead_day` 2) of the day after that."""
+    out = forecast_stage(_settings(), issue_day, flow_run_id=str(flow_run.get_id() or ""), lead_day=lead_day)
     log = get_run_logger()
     (log.warning if out["degraded"] else log.info)("run %s for %s: %s", out["run_id"], out["target_day"],
                                                    out["reason"] or "ok")
@@ -191,8 +192,9 @@ def storms(start: dt.date, end: dt.date) -> dict[str, Any]:
 @task(name="publish-artifacts")
 @_without_sql
 def publish(issue_day: dt.date, forecast_out: dict[str, Any], verify_out: dict[str, Any],
-            storms_out: dict[str, Any], update_out: dict[str, Any] | None = None) -> str:
-    md = daily_markdown(issue_day, forecast_out, verify_out, storms_out, update_out)
+            storms_out: dict[str, Any], update_out: dict[str, Any] | None = None,
+            ahead_out: dict[str, Any] | None = None) -> str:
+    md = daily_markdown(issue_day, forecast_out, verify_out, storms_out, update_out, ahead_out)
     create_markdown_artifact(md, key="swx-daily-summary", description=f"swx daily run {issue_day}")
     rows = skill_rows(verify_out)
     if rows:

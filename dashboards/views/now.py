@@ -1,7 +1,9 @@
-"""Now: what is the forecast, how good is it, can I trust it — on one screen. The latest run's verdict
-(by `swx status`'s rule), the storm level (latest and expected Kp, G-scale), how the newest verified forecast did
-against persistence (map and stations), the published map and its 1-sigma with the products, the
-stations whose blend leans on the baselines, and Global ΔTEC observed and forecast."""
+"""Now: what is the forecast, how good is it, can I trust it — on one screen. Today (the next UT day
+after the newest maps) and tomorrow (the day after, hours 26-48 after the cutoff), each with its run's
+verdict (by `swx status`'s rule), its lead, how the newest verified forecast of the same lead did
+against persistence (map and stations) and its published map and 1-sigma with the products; the storm
+level (latest and expected Kp, G-scale), the stations whose blend leans on the baselines, and Global
+ΔTEC observed and forecast."""
 
 from __future__ import annotations
 
@@ -39,8 +41,9 @@ def _verdict_banner(run: dict, v: dict) -> None:
         st.error(f"{made}: **UNHEALTHY** — " + "; ".join(v["reasons"]))
 
 
-def _scores(last: dict | None) -> None:
-    """The newest verified forecast against persistence: the map and the stations."""
+def _scores(last: dict | None, lead: str = "") -> None:
+    """The newest verified forecast (of the same lead) against persistence at the same lead: the map
+    and the stations."""
     c = st.columns(2)
     if last is None:
         c[0].metric("Last verified map", "—", help="No forecast verified yet")
@@ -55,7 +58,7 @@ def _scores(last: dict | None) -> None:
         col.metric(label, f"{mine:.2f} TECU", delta, delta_color="inverse",
                    help=f"The forecast for {last['day']}: cos-latitude weighted over the globe for the map, pooled "
                         "over the stations for them. Below persistence (a negative change) is skill.")
-    st.caption(f"Last verified forecast: the one for {last['day']}.")
+    st.caption(f"Last verified forecast{lead}: the one for {last['day']}.")
 
 
 def _storm_level(t0: dt.datetime, t1: dt.datetime) -> None:
@@ -88,6 +91,7 @@ def _storm_level(t0: dt.datetime, t1: dt.datetime) -> None:
 
 def _today_map(run: dict) -> None:
     prods = products(int(run["id"]))
+    key = f"now-{run['id']}"
     if prods.empty:
         st.info("This run published no global map.")
         return
@@ -102,15 +106,15 @@ def _today_map(run: dict) -> None:
     note = "SIMULATED data" if run["data_source"] == q.SIMULATED_CENTRE else ""
     left, right = st.columns(2)
     left.altair_chart(global_map(grid, coastlines(), "vtec", f"Forecast vTEC, {when[:16].replace('T', ' ')} UTC",
-                                 height=280, subtitle=note, legend="bottom"), use_container_width=True)
+                                 height=280, subtitle=note, legend="bottom"), use_container_width=True, key=f"{key}-v")
     right.altair_chart(global_map(grid, coastlines(), "sigma", "Its 1-sigma (68 % band half-width)", height=280,
-                                  subtitle=note, legend="bottom"), use_container_width=True)
+                                  subtitle=note, legend="bottom"), use_container_width=True, key=f"{key}-s")
     st.caption("More epochs, ΔTEC and the verifying map: the Global map page. Products of this run: "
                + ", ".join(f"`{Path(p).name}`" for p in (nc, sel.ionex_path)))
     for p, mime in ((nc, "application/x-netcdf"), (sel.ionex_path, "text/plain")):
         if Path(p).is_file():
             st.download_button(f"Download {Path(p).name}", Path(p).read_bytes(), Path(p).name, mime,
-                               key=f"now-{Path(p).name}")
+                               key=f"{key}-{Path(p).name}")
 
 
 def _on_baselines(run_id: int) -> None:
@@ -148,17 +152,32 @@ def render() -> None:
     if run is None:
         return
     v = verdict()
-    _verdict_banner(run, v)
     t1 = day_start(run["target_day"]) + dt.timedelta(days=1)
     t0 = t1 - dt.timedelta(days=4)
-    top = st.columns([1, 1])
-    with top[0]:
-        _storm_level(t0, t1)
-    with top[1]:
-        _scores(v["last_verified"])
+    _storm_level(t0, t1)
+    st.header(f"Today: {run['target_day']}", help="The next UT day after the newest maps: hours 2-24 after the cutoff")
+    _verdict_banner(run, v)
+    _scores(v["last_verified"])
     _today_map(run)
     _on_baselines(int(run["id"]))
+    _tomorrow()
     _global_dtec(run, t0, t1)
+
+
+def _tomorrow() -> None:
+    """Tomorrow's forecast (the day after), made from the same maps: a day longer lead, its own skill."""
+    v = verdict(2)
+    ahead = v["run"]
+    if ahead is None:
+        st.header("Tomorrow")
+        st.info("No forecast of the day after has been made: the daily run makes one from the second day's "
+                "models (`swx train --lead-day 2`).")
+        return
+    st.header(f"Tomorrow: {ahead['target_day']}",
+              help="The day after: hours 26-48 after the cutoff, from the same maps, by the second day's models")
+    _verdict_banner(ahead, v)
+    _scores(v["last_verified"], " two days ahead")
+    _today_map(ahead)
 
 
 render()

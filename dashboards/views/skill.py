@@ -1,6 +1,7 @@
 """Skill: RMSE, MAE and skill against persistence and the 27-day median per station, architecture,
-latitude band, surface or Kp class over a chosen window, and the trend of the rolling error (is the
-daily incremental update helping?)."""
+latitude band, surface or Kp class over a chosen window and lead (the next day, hours 2-24 after the
+cutoff, or tomorrow's forecasts, hours 26-48, against the baselines known at the same cutoff), and the
+trend of the rolling error (is the daily incremental update helping?)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dashboards.charts import pit_chart, trend_chart
 from dashboards.common import csv_download, day_start, page, skill, verification_span
 from swx.store import queries as q
 
+#: the leads a forecaster picks from: each lead day's forecasts beside the baselines at the same lead
+LEADS = {"the next day (2-24 h after the cutoff)": 1, "tomorrow, a day ahead (26-48 h after the cutoff)": 2}
 #: the tables' groupings, pooled first (what a forecaster reads first); one station's rows on request
 GROUPS = {"all stations (pooled)": [], "latitude band": ["lat_band"], "surface": ["surface"], "Kp class": ["kp_class"],
           "station": ["station_code"]}
@@ -62,29 +65,35 @@ def render() -> None:
     if not isinstance(chosen, tuple) or len(chosen) != 2:
         st.info("Pick the end date too.")
         return
-    df = skill(day_start(chosen[0]), day_start(chosen[1] + dt.timedelta(days=1)))
+    picked = st.radio("Lead", list(LEADS), horizontal=True, key="skill-lead",
+                      help="Hours after the information cutoff (the newest map used). Persistence and the 27-day "
+                           "median are scored at the same lead: as known at the cutoff.")
+    lead_day = LEADS[picked]
+    df = skill(day_start(chosen[0]), day_start(chosen[1] + dt.timedelta(days=1)), lead_day)
     stations = df[df.scope == "station"]
     if stations.empty:
-        st.info("No station verification in this window.")
+        st.info(f"No station verification of {picked} in this window.")
     else:
-        station_skill(stations, chosen)
+        station_skill(stations, chosen, lead_day)
     map_skill(df)
 
 
-def station_skill(stations: pd.DataFrame, chosen: tuple[dt.date, dt.date]) -> None:
+def station_skill(stations: pd.DataFrame, chosen: tuple[dt.date, dt.date], lead_day: int = 1) -> None:
     """The station forecasts' tables, reliability and trend."""
-    by = st.radio("Per", list(GROUPS), horizontal=True)
+    by = st.radio("Per", list(GROUPS), horizontal=True, key="skill-per")
     rows = stations if by == "Kp class" else stations[stations.kp_class == "all"]
     pooled = q.skill_by(rows, GROUPS[by]).rename(columns=COLUMNS)
     table = pooled.set_index([COLUMNS[c] for c in GROUPS[by]] + ["model"]).round(3)
-    st.subheader(f"Station forecasts, 24 h ahead, {chosen[0]} to {chosen[1]}")
+    hours = f"{24 * (lead_day - 1) + 2}-{24 * lead_day} h after the cutoff"
+    st.subheader(f"Station forecasts, {hours}, {chosen[0]} to {chosen[1]}")
     st.caption("The forecasts as they were published, each issued before its day (walk-forward); the test "
                "windows of `swx train` and the re-runs of `swx evaluate` are not shown here.")
     st.dataframe(table, column_config=percent_columns(table))
     rivals = q.rival_labels(stations["model"].unique())
     if rivals:
         st.caption("Rivals, scored on the same stations and times: " + "; ".join(
-            f"**{m}** = {label}, its forecast of the same day" for m, label in rivals.items()) + ".")
+            f"**{m}** = {label}, its forecast of the same day, made on no more information" for m, label in
+            rivals.items()) + ".")
     st.caption("Pooled over the window (RMSE from the sample-weighted mean square); skill = 1 − RMSE / RMSE of "
                "the baseline on the same samples: above 0 beats it. CRPS: of the Gaussian (mean, sigma) forecast, "
                "for the forecasts with a sigma (lower is better; it equals the MAE for a forecast without spread).")

@@ -167,6 +167,10 @@ DEFAULT_MIRRORS: dict[str, list[str]] = {
 #: CODE's 1- and 2-day predicted maps: forecasts to verify beside swx's (SWX_GIM_RIVALS), never the
 #: observed maps (SWX_GIM_CENTRE, SWX_GIM_FALLBACKS) that forecasts are verified against.
 PREDICTED_PRODUCTS = frozenset({"c1p", "c2p"})
+#: The lead day of the swx runs a prediction is verified beside: the one with no more information. CODE's
+#: 1-day prediction of a day is published the day before, from the maps up to the day before that, as
+#: swx's run two days after its maps is (lead day 2); the 2-day prediction is a day earlier still.
+PREDICTION_LEAD_DAY: dict[str, int] = {"c1p": 2, "c2p": 3}
 
 #: A product or centre code (IONEX's three characters: cod, cor, c1p, igs, ...): it becomes file and
 #: folder names and database keys, so nothing else is taken as one.

@@ -27,10 +27,12 @@ def product_dir(data_dir: Path, target_day: dt.date) -> Path:
     return Path(data_dir) / "products" / f"{target_day:%Y}" / f"{target_day:%j}"
 
 
-def ionex_name(target_day: dt.date, interval_s: int) -> str:
-    """IGS long-name convention; type PRD (predicted), like CODE's predicted GIMs."""
+def ionex_name(target_day: dt.date, interval_s: int, lead_day: int = 1) -> str:
+    """IGS long-name convention; type PRD (predicted), like CODE's predicted GIMs. The next day's
+    forecast is version 0 (as CODE's 1-day prediction, COD0OPSPRD); a forecast made further ahead
+    carries its lead day there, as CODE's short names do (c1pg, c2pg): SWX2OPSPRD is tomorrow's."""
     span = f"{interval_s // 3600:02d}H" if interval_s % 3600 == 0 else f"{interval_s // 60:02d}M"
-    return f"{PRODUCT_CENTRE}0OPSPRD_{target_day:%Y%j}0000_01D_{span}_GIM.INX"
+    return f"{PRODUCT_CENTRE}{0 if lead_day == 1 else lead_day}OPSPRD_{target_day:%Y%j}0000_01D_{span}_GIM.INX"
 
 
 #: The inputs' terms, said in every product beside its own licence.
@@ -168,8 +170,8 @@ def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
 def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: str, lead_day: int = 1
                    ) -> tuple[Path, Path]:
     """Both products of one method for one target day; returns (netCDF path, IONEX path). A forecast
-    of the day after the next from the same maps (lead day 2) has names of its own (`_d2`): the next
-    day's run for that day never overwrites what was published a day ahead."""
+    of the day after the next from the same maps (lead day 2) has names of its own (`_d2`, `SWX2OPSPRD`):
+    the next day's run for that day never overwrites what was published a day ahead."""
     folder = product_dir(data_dir, target_day)
     t = ds["time"].values
     interval = int((t[1] - t[0]) / np.timedelta64(1, "s")) if len(t) > 1 else 7200
@@ -178,8 +180,8 @@ def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: 
     if lead_day > 1:
         ds.attrs["title"] = f"swx vTEC forecast of hours {24 * (lead_day - 1) + 2}-{24 * lead_day} after its cutoff"
     nc = write_netcdf(ds, folder / f"swx_forecast_{target_day:%Y%m%d}_{method}{lead}.nc")
-    name = ionex_name(target_day, interval)
-    suffix = ("" if method == DEFAULT_METHOD else f"_{method}") + lead.upper()
+    name = ionex_name(target_day, interval, lead_day)
+    suffix = "" if method == DEFAULT_METHOD else f"_{method}"
     try:
         ionex = write_forecast_ionex(ds, folder / name.replace(".INX", f"{suffix}.INX"))
     except BaseException:  # never one product of the pair without the other

@@ -236,7 +236,7 @@ def test_skill_page_groups_and_trend(seeded):
     pooled = at.dataframe[0].value  # pooled over the stations first; one station's rows on request
     overall = pooled_skill(stations, []).set_index("model")
     assert list(pooled.index)[0] == "blend" and pooled.loc["blend", "RMSE (TECU)"] == round(overall.loc["blend", "rmse"], 3)
-    at.radio[0].set_value("station").run()
+    at.radio(key="skill-per").set_value("station").run()
     expected = pooled_skill(stations, ["station_code"]).set_index(["station_code", "model"])
     table = at.dataframe[0].value
     assert ("E000N50", "cnn") in table.index and ("E000N50", "persistence") in table.index
@@ -250,13 +250,22 @@ def test_skill_page_groups_and_trend(seeded):
     stored = stations[(stations.model == "blend") & stations.pit_hist.notna()]
     assert len(blend) == 10 and blend["count"].sum() == sum(sum(h) for h in stored.pit_hist)
     assert list(table.loc["E000N50"].index)[0] == "blend"  # the published forecast first
-    at.radio[0].set_value("Kp class").run()
+    at.radio(key="skill-per").set_value("Kp class").run()
     classes = set(at.dataframe[0].value.index.get_level_values(0))
     assert not at.exception and {"all", "quiet"} <= classes
-    at.radio[0].set_value("latitude band").run()
+    at.radio(key="skill-per").set_value("latitude band").run()
     assert set(at.dataframe[0].value.index.get_level_values(0)) == {"low", "mid", "high"}
     assert len(_charts(at)) == 3  # the PIT histograms; the rolling-error trend: RMSE and skill
     assert len(at.dataframe) == 2  # with the global-map verification table
+    # tomorrow's forecasts, scored apart: beside the baselines at their own lead
+    ahead = q.skill_table(engine, published=True, lead_day=2)
+    lead = at.radio(key="skill-lead")
+    lead.set_value(lead.options[1]).run()
+    assert not at.exception
+    if ahead[ahead.scope == "station"].empty:
+        assert any("No station verification of tomorrow" in i.value for i in at.info), [i.value for i in at.info]
+    else:
+        assert any("26-48 h after the cutoff" in h.value for h in at.subheader)
 
 
 def test_the_map_figures_agree_on_the_skill_page_status_and_the_main_jobs_summary(seeded):
@@ -310,7 +319,7 @@ def test_skill_page_names_the_rival_scored_beside_swx(seeded):
         assert not at.exception
         assert "c1p" in at.dataframe[0].value.index  # pooled beside swx's models
         assert any("**c1p** = CODE's 1-day prediction" in c.value for c in at.caption)
-        at.radio[0].set_value("station").run()
+        at.radio(key="skill-per").set_value("station").run()
         assert ("E000N50", "c1p") in at.dataframe[0].value.index
     finally:
         with engine.begin() as conn:

@@ -83,7 +83,7 @@ def test_a_process_worker_runs_the_daily_and_backfill_deployments(tmp_path, monk
     settings = get_settings()
     migrate_database_stage(settings)  # as `entrypoint.sh migrate` does before the services start
     simulated_archive(settings, dt.date(2015, 2, 10), dt.date(2015, 3, 16))
-    ensure_models(settings, dt.date(2015, 3, 10), architectures=("cnn",), epochs=2)
+    ensure_models(settings, dt.date(2015, 3, 10), architectures=("cnn",), second_day=("ridge",), epochs=2)
 
     entry = REPO / "infra" / "docker" / "entrypoint.sh"
     api = f"http://127.0.0.1:{free_port()}/api"
@@ -118,8 +118,9 @@ def test_a_process_worker_runs_the_daily_and_backfill_deployments(tmp_path, monk
             assert back.state.is_completed(), (back.state, logs["worker"].read_text()[-3000:])
         engine = open_database(settings)
         runs = q.runs(engine)
+        # the daily run: the next day and tomorrow (the 17th and the 18th); the backfill: the next days
         assert set(runs.target_day) == {dt.date(2015, 3, 13), dt.date(2015, 3, 14), dt.date(2015, 3, 15),
-                                        dt.date(2015, 3, 17)}
+                                        dt.date(2015, 3, 17), dt.date(2015, 3, 18)}
         # the daily run and the backfill's first day each had nothing verified before them: degraded, saying so
         for r in runs.itertuples():
             assert r.status == "ok" or (r.status == "degraded" and r.reason.startswith(NOTHING_VERIFIED)), r

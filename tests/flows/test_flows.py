@@ -68,8 +68,8 @@ def _prepare(monkeypatch, last: dt.date, *, local: Path | None = None, skip: dt.
         settings = get_settings()
         ingest_gims_stage(settings, [d for d in days if d < last - dt.timedelta(days=2)])
     # the CNN only, to keep the flow tests short (the main job trains all four; tests/pipeline/test_train.py trains each)
-    trained = ensure_models(settings, dt.date(2015, 3, 10), architectures=("cnn",), epochs=3)
-    assert trained["trained"] == ["cnn"]
+    trained = ensure_models(settings, dt.date(2015, 3, 10), architectures=("cnn",), second_day=("ridge",), epochs=3)
+    assert trained["trained"] == ["cnn", "ridge@d2"]
     return settings
 
 
@@ -99,8 +99,15 @@ def test_daily_flow_writes_every_kind_of_row_and_a_rerun_changes_nothing(harness
             any_=["swx-daily-summary", "swx-daily-skill", "swx-forecast-map"])))
     kinds = {a.key: a for a in arts}
     assert set(kinds) == {"swx-daily-summary", "swx-daily-skill", "swx-forecast-map"}
-    summary = [a for a in arts if a.key == "swx-daily-summary" and "2015-03-19" in str(a.data)]
-    assert summary and "Forecast for **2015-03-19**" in str(summary[0].data)
+    summary = [str(a.data) for a in arts if a.key == "swx-daily-summary" and "issue day 2015-03-18" in str(a.data)]
+    assert summary and "Forecast for **2015-03-19**" in summary[0]
+    # tomorrow's forecast from the same maps, by the second day's models, its products beside
+    ahead = out["forecast_ahead"]
+    assert ahead["target_day"] == "2015-03-20" and ahead["lead_day"] == 2 and ahead["latest_day"] == "2015-03-18"
+    assert "Tomorrow's forecast (26-48 h after the cutoff) for **2015-03-20**" in summary[0]
+    assert all(Path(p).is_file() for p in ahead["products"]["residual"])
+    # nothing was forecast two days ahead for the 18th (no run on the 16th): only the next day's is scored
+    assert out["verify"]["day"] == "2015-03-18" and "later_leads" not in out["verify"]
 
     # the main job's closing table: published forecasts of the 18th (issued on the 17th) are verified
     from swx.pipeline.report import skill_summary

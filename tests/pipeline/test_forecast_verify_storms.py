@@ -227,7 +227,8 @@ def test_a_run_a_day_further_from_its_maps_uses_the_second_days_models(trained):
     assert len(cnn) == 18 * 12  # no second-day CNN: the first day's forecast carried forward
     # a tenth round: the next day's run for 17 March overwrote these products: they have names of their own
     nc, ionex = r.products["residual"]
-    assert nc.name == "swx_forecast_20150317_residual_d2.nc" and ionex.name.endswith("_D2.INX"), (nc, ionex)
+    assert nc.name == "swx_forecast_20150317_residual_d2.nc", nc
+    assert ionex.name == "SWX2OPSPRD_20150760000_01D_02H_GIM.INX", ionex  # the lead in the name, as c2pg
     assert "vTEC FORECAST of hours 26-48 after" in " ".join(ionex.read_text().split())
     from swx.pipeline.status import completed_days
 
@@ -238,6 +239,67 @@ def test_a_run_a_day_further_from_its_maps_uses_the_second_days_models(trained):
     assert completed_days(ctx.settings, dt.date(2015, 3, 16), dt.date(2015, 3, 16)) == {dt.date(2015, 3, 16)}
     assert again.run_id != r.run_id and not again.products["residual"][0].name.endswith("_d2.nc")
     assert nc.is_file() and ionex.is_file()
+
+
+def test_tomorrows_run_is_made_from_the_same_maps_learns_from_its_own_lead_and_is_verified_by_lead(trained):
+    """The daily run's second forecast: from the issue day's maps, for the day after the next (hours
+    26-48 after the cutoff), by the second day's models. Not degraded for being a day ahead; its
+    blend learns only from the verified runs of its own lead, with the baselines those runs knew; its
+    map and stations are verified as lead day 2, beside persistence at the same lead (the maps of two
+    days before), never mixed with the next day's runs."""
+    from swx.pipeline.train import train
+    from swx.pipeline.verify import verify_days
+
+    ctx = trained
+    engine = ctx.engine
+    for lead_day in (1, 2):
+        train(ctx, ["ridge"], train_end=dt.date(2015, 3, 10), lead_day=lead_day)
+    firsts, aheads = [], []
+    for d in range(11, 16):
+        firsts.append(forecast(ctx, dt.date(2015, 3, d)))
+        aheads.append(forecast(ctx, dt.date(2015, 3, d), lead_day=2))
+    r = aheads[-1]
+    assert r.target_day == dt.date(2015, 3, 17) and r.latest_day == dt.date(2015, 3, 15) and r.lead_day == 2
+    assert "GIM" not in r.reason and "old" not in r.reason, r.reason  # a day ahead by design, no map missing
+    assert not r.degraded, r.reason
+    fc = r.station_forecasts
+    assert fc.lead_h.min() == 26 and fc.lead_h.max() == 48
+    ridge = fc[fc.architecture == "ridge"]
+    assert set(ridge.model_version_id.astype(int)) <= {v.id for v in _active_versions(ctx, "ridge@d2")}
+    # the blend: weights per lead from cutoff, learnt from the lead-2 runs verified by the issue time (the
+    # ones for the 13th .. 15th: made on the 11th .. 13th), not from the next day's runs
+    w = q.blend_weights(engine, r.run_id)
+    assert w.lead_h.min() == 26 and w.lead_h.max() == 48
+    w1 = q.blend_weights(engine, firsts[-1].run_id)
+    assert 0 < w.n_samples.max() < w1.n_samples.max(), (w.n_samples.max(), w1.n_samples.max())
+    nc, ionex = r.products["residual"]
+    assert nc.name.endswith("_d2.nc") and ionex.name.startswith("SWX2OPSPRD_2015076")
+    with xr.open_dataset(nc) as f:
+        assert int(f.attrs["lead_day"]) == 2 and f["time"].values[0] == np.datetime64("2015-03-17T00:00")
+
+    # verified by lead: the 16th had a run of each lead (made from the 15th's and the 14th's maps)
+    [summary] = verify_days(ctx, [dt.date(2015, 3, 16)])
+    assert summary["maps"] and summary["stations"]
+    later = summary["later_leads"]["2"]
+    assert set(later["stations"]) >= {"blend", "ridge", "persistence", "median27"}
+    assert later["maps"]["map:residual"] != summary["maps"]["map:residual"]
+    rows = q.skill_table(engine, published=True, lead_day=2)
+    st = rows[(rows.scope == "station") & (rows.kp_class == "all") & (rows.station_code == "E000N50")]
+    one = st.set_index("model")
+    # persistence at lead 2: the 14th's values, the newest the run had
+    long, _ = series_from_archive(ctx.archive, "sim", [s for s in ctx.stations if s.code == "E000N50"],
+                                  dt.date(2015, 3, 14), dt.date(2015, 3, 17))
+    obs = long.set_index("time")["vtec"]
+    made = aheads[-2].station_forecasts  # the run for the 16th, from the 14th's maps
+    valid = pd.DatetimeIndex(made[(made.station == "E000N50") & (made.architecture == "blend")].valid_time)
+    assert (valid.normalize() == pd.Timestamp("2015-03-16", tz="UTC")).all()
+    truth, carried = obs.reindex(valid).to_numpy(), obs.reindex(valid - pd.Timedelta(days=2)).to_numpy()
+    assert one.loc["persistence", "rmse"] == pytest.approx(np.sqrt(np.mean((carried - truth) ** 2)))
+    maps = rows[(rows.scope == "global") & (rows.station_code == "global")].set_index("model")
+    truth16 = ctx.archive.open_gim_tec("sim", dt.date(2015, 3, 16))["tec"]
+    then = ctx.archive.open_gim_tec("sim", dt.date(2015, 3, 14))["tec"]
+    err = then.values - truth16.values  # the map two days before, epoch by epoch
+    assert maps.loc["map:persistence", "rmse"] == pytest.approx(float(np.sqrt(np.nanmean(err ** 2))), rel=1e-4)
 
 
 def _active_versions(ctx, family: str):

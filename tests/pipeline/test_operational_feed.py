@@ -169,6 +169,7 @@ def test_ten_days_on_rapid_maps_with_finals_replacing_them_and_verification_reco
     ctx = context(settings)
     with caplog.at_level("INFO", logger="swx.pipeline.context"):
         train(ctx, ["cnn"], train_end=dt.date(2025, 10, 3), epochs=3)
+    train(ctx, ["ridge"], train_end=dt.date(2025, 10, 3), lead_day=2)  # tomorrow's forecasts
     assert "3 day(s) from maps whose finals are not out yet (2025-10-03 rapid cor, 2025-10-04 rapid cor, " \
         "2025-10-05 rapid cor)" in caplog.text
 
@@ -200,6 +201,7 @@ def test_ten_days_on_rapid_maps_with_finals_replacing_them_and_verification_reco
         fc = forecast_stage(settings, issue)
         # the rapid map was out (or came while waiting); the first run's blend has nothing verified yet
         assert (not fc["degraded"]) if k else fc["reason"].startswith(NOTHING_VERIFIED), (issue, fc["reason"])
+        assert forecast_stage(settings, issue, lead_day=2)["target_day"] == str(issue + dt.timedelta(days=2))
         run = q.run_provenance(ctx.engine, fc["run_id"])
         assert run["run"]["input_level"] == "rapid"
         gims = run["inputs"][run["inputs"].kind == "GIM"].set_index("day")
@@ -256,8 +258,12 @@ def test_ten_days_on_rapid_maps_with_finals_replacing_them_and_verification_reco
     products = q.observation_products(ctx.engine, code, lo, hi)
     assert set(products["level"]) == {"final"} and set(products["product"]) == {"cod"}
 
-    # CODE's prediction was verified beside swx's map and station forecasts, on the same samples
-    day = rescored[0]
+    # CODE's prediction was verified beside swx's map and station forecasts made on no more information
+    # (tomorrow's, from the maps of two days before: CODE published its prediction the day before), on
+    # the same samples; never beside the next day's forecasts, made a day later
+    assert not rows["model"].str.contains("c1p").any()
+    rows = q.skill_table(ctx.engine, start=dt.datetime(2025, 10, 6, 12, tzinfo=dt.UTC), lead_day=2)
+    day = rescored[1]  # the first day with a forecast made two days ahead
     maps = rows[(rows.model.isin(["map:c1p", "map:residual", "map:persistence"])) & (rows.station_code == "global")
                 & (rows.window_start.dt.date == day)].set_index("model")
     truth, pred = ctx.archive.open_gim_tec("cod", day)["tec"], ctx.archive.open_gim_tec("c1p", day)["tec"]
@@ -269,8 +275,11 @@ def test_ten_days_on_rapid_maps_with_finals_replacing_them_and_verification_reco
     assert stations["c1p"] == stations["blend"] == stations["persistence"] > 0
     status, _ = run_status(settings, max_age_h=1e6)  # swx status --json: side by side, last days
     assert status["input_level"] == "rapid"
-    assert {"map:c1p", "map:residual", "map:persistence"} <= set(status["map_skill_recent"])
-    assert {"c1p", "blend", "persistence"} <= set(status["station_skill"])
-    assert any(line.startswith("  maps, last 7 days (RMSE TECU, vs persistence): ") and "map:c1p" in line
-               for line in summary_lines(status))
+    assert {"map:residual", "map:persistence"} <= set(status["map_skill_recent"])
+    assert "map:c1p" not in status["map_skill_recent"] and "c1p" not in status["station_skill"]
+    ahead = status["tomorrow"]
+    assert {"map:c1p", "map:residual", "map:persistence"} <= set(ahead["map_skill_recent"])
+    assert {"c1p", "blend", "persistence"} <= set(ahead["station_skill"])
+    assert any(line.startswith("    maps, last 7 days (RMSE TECU, vs persistence at the same lead): ")
+               and "map:c1p" in line for line in summary_lines(status))
     assert parse_name(name_for("c1p", LATE_RAPID)).centre == "c1p"

@@ -54,7 +54,7 @@ def test_upgrade_downgrade_upgrade(db_url):
     assert "data_source" in {c["name"] for c in inspect(e).get_columns("model_versions")}
     assert "lead_day" not in {c["name"] for c in inspect(e).get_columns("forecast_runs")}
     upgrade(e)
-    assert current_revision(e) == "0009"
+    assert current_revision(e) == "0010"
     assert "lead_day" in {c["name"] for c in inspect(e).get_columns("forecast_runs")}
     assert "lead_day" in {c["name"] for c in inspect(e).get_columns("verification")}
     tables = set(inspect(e).get_table_names())
@@ -63,7 +63,7 @@ def test_upgrade_downgrade_upgrade(db_url):
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)
-    assert current_revision(e) == "0009"
+    assert current_revision(e) == "0010"
     e.dispose()
 
 
@@ -90,7 +90,7 @@ def test_an_upgrade_that_fails_midway_leaves_the_database_as_it_was(db_url):
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)  # the rerun recovers
-    assert current_revision(e) == "0009"
+    assert current_revision(e) == "0010"
     e.dispose()
 
 
@@ -109,7 +109,7 @@ def test_two_upgrades_of_a_new_sqlite_file_at_once_both_succeed(tmp_path):
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
         outs = [p.communicate(timeout=120)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outs
-        assert all("at revision 0009" in o for o in outs), outs
+        assert all("at revision 0010" in o for o in outs), outs
 
 
 def test_two_upgrades_of_a_new_postgresql_database_at_once_both_succeed(tmp_path, monkeypatch):
@@ -128,7 +128,7 @@ def test_two_upgrades_of_a_new_postgresql_database_at_once_both_succeed(tmp_path
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
             outs = [p.communicate(timeout=120)[0] for p in procs]
             assert [p.returncode for p in procs] == [0, 0], outs
-            assert all("at revision 0009" in o for o in outs), outs
+            assert all("at revision 0010" in o for o in outs), outs
 
 
 def test_every_migration_keeps_the_rows_that_were_there(db_url):
@@ -173,9 +173,11 @@ def test_every_migration_keeps_the_rows_that_were_there(db_url):
 
     every = {"forecast_runs": 1, "station_forecasts": 1, "run_models": 1, "model_versions": 1,
              "verification with its run": 1}
-    for step in ("0005", "0006", "0007", "0008", "0009", "0008", "0007", "0004", "head"):
+    for step in ("0005", "0006", "0007", "0008", "0009", "0010", "0009", "0008", "0007", "0004", "head"):
         (upgrade if step == "head" or step > (current_revision(e) or "") else downgrade)(e, step)
         assert counts() == every, step
+    with e.connect() as conn:  # runs from before 0010 belong to the daily run the day before their target
+        assert conn.execute(text("SELECT count(*) FROM forecast_runs WHERE issue_day IS NULL")).scalar_one() == 0
     # a tenth round: after one run a day further from its maps (lead day 2), no downgrade could pass the
     # reference check: the run was deleted, its rows left
     with e.begin() as conn:

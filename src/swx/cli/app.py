@@ -180,6 +180,10 @@ def check_finite(value: float | None, option: str, lo: float, hi: float) -> None
 
 #: what `--format` may ask for
 OUTPUT_FORMATS = ("table", "json")
+#: what --lead-day means, for the commands that take it
+LEAD_DAY_HELP = ("The day after the issue day's maps forecast: 1 (hours 2-24 after the cutoff, the next UT day), 2 "
+                 "(hours 26-48, the day after: tomorrow's forecast; its own models, scored against the baselines known "
+                 "at the cutoff).")
 
 
 def print_scores(df, fmt: str) -> None:

@@ -8,13 +8,19 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from swx.cli.app import OUTPUT_FORMATS, app, check_choices, check_finite, check_plot_path, console, out, parse_day, print_scores
+from swx.cli.app import (
+    LEAD_DAY_HELP,
+    OUTPUT_FORMATS,
+    app,
+    check_choices,
+    check_finite,
+    check_plot_path,
+    console,
+    out,
+    parse_day,
+    print_scores,
+)
 from swx.config import ARCHITECTURES, LEAD_DAYS, NETWORKS, TARGETS, get_settings
-
-
-#: what --lead-day means, for train and evaluate
-LEAD_DAY_HELP = ("The day after the issue time forecast: 1 (hours 2-24), 2 (hours 26-48, the day after the next; "
-                 "its own models, scored against the baselines known at the issue time).")
 
 
 @app.command("train", rich_help_panel="Station models")

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from swx.cli.app import (
     DEGRADED_EXIT,
+    LEAD_DAY_HELP,
     OUTPUT_FORMATS,
     app,
     check_choices,
@@ -23,7 +24,7 @@ from swx.cli.app import (
     parse_day,
     print_scores,
 )
-from swx.config import BACKFILL_CHUNK_DAYS, EXTENSION_METHODS, get_settings
+from swx.config import BACKFILL_CHUNK_DAYS, EXTENSION_METHODS, LEAD_DAYS, get_settings
 from swx.errors import NotFoundError
 
 
@@ -33,8 +34,10 @@ def forecast_cmd(
     method: Annotated[list[str] | None, typer.Option("--method", help="Extension method(s): residual, idw, nequick; "
                                                      "default SWX_EXTENSION_METHOD (+ SWX_EXTENSION_COMPARE).")] = None,
     plot: Annotated[Path | None, typer.Option(callback=check_plot_path, help="PNG of the forecast and uncertainty maps at 12 UT.")] = None,
+    lead_day: Annotated[int, typer.Option("--lead-day", min=1, max=max(LEAD_DAYS), help=LEAD_DAY_HELP)] = 1,
 ) -> None:
-    """The 24 h forecast: station forecasts from the active models, extended to the global map, ΔTEC
+    """The 24 h forecast of the day after DAY's maps (with --lead-day 2, of the day after that:
+    tomorrow's forecast): station forecasts from the active models, extended to the global map, ΔTEC
     against the 27-day reference, products (netCDF + IONEX) and database rows. Idempotent. Exits 3
     when the run is published degraded (each reason printed)."""
     from swx.pipeline.forecast import forecast_stage
@@ -42,7 +45,7 @@ def forecast_cmd(
 
     issue_day = parse_day(day)
     check_choices(method, EXTENSION_METHODS, "--method")
-    r = forecast_stage(get_settings(), issue_day, methods=method)
+    r = forecast_stage(get_settings(), issue_day, methods=method, lead_day=lead_day)
     state = "[yellow]DEGRADED[/] — not to be trusted as it stands:" if r["degraded"] else "[green]ok[/]"
     console.print(escape(f"run {r['run_id']}: forecast for {r['target_day']} from the maps of {r['latest_day']}, "
                          f"{r['timing']}; ") + state)  # the verdict coloured, the rest text
@@ -63,18 +66,19 @@ def verify_maps_cmd(
     day: Annotated[str, typer.Option(help="Target day whose real GIM has arrived.")],
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     plot: Annotated[Path | None, typer.Option(callback=check_plot_path, help="PNG of forecast, truth, error and sigma maps at 12 UT.")] = None,
+    lead_day: Annotated[int, typer.Option("--lead-day", min=1, max=max(LEAD_DAYS), help=LEAD_DAY_HELP)] = 1,
 ) -> None:
-    """Score the global forecasts for DAY against its GIM, beside the persistence map: global, by
-    latitude band and land/ocean; stored in the verification table."""
+    """Score the global forecasts for DAY against its GIM, beside the persistence map at the same lead:
+    global, by latitude band and land/ocean; stored in the verification table."""
     from swx.pipeline.context import context
     from swx.pipeline.verify import verification_plot, verify_maps
 
     target = parse_day(day)
     check_choices(fmt, OUTPUT_FORMATS, "--format")
     ctx = context(get_settings())
-    df = verify_maps(ctx, target)
+    df = verify_maps(ctx, target, lead_day)
     if plot and not df.empty:
-        verification_plot(ctx, target, plot)
+        verification_plot(ctx, target, plot, lead_day=lead_day)
         console.print(f"plot: {plot}", markup=False)
     if df.empty:
         console.print(f"no global forecast for {day} to verify", markup=False)
@@ -91,7 +95,7 @@ def verify_cmd(
     """Verify DAY as the daily flow does: the global maps and the published station forecasts (every
     architecture and the blend, beside persistence and the 27-day median), stored in the verification
     table; prints the RMSE of each. `swx verify-maps` shows the maps by region."""
-    from swx.pipeline.verify import verify_stage
+    from swx.pipeline.verify import LeadScores, verify_stage
 
     summary = verify_stage(get_settings(), parse_day(day))
     if as_json:
@@ -106,11 +110,14 @@ def verify_cmd(
     for what in ("maps_skipped", "stations_skipped"):
         if what in summary:
             console.print(f"[yellow]{what.replace('_', ' ')}[/]: {escape(str(summary[what]))}")
-    for title, rmse in (("global maps (cos-latitude weighted)", summary["maps"]),
-                        ("stations (mean over the stations)", summary["stations"])):
-        if rmse:
-            out.print(f"{day} {title}: " + ", ".join(f"{m} {v:.2f}" for m, v in rmse.items()) + " TECU RMSE",
-                      markup=False, highlight=False)
+    leads = {"1": LeadScores(maps=summary["maps"], stations=summary["stations"]), **summary.get("later_leads", {})}
+    for lead, scores in leads.items():
+        made = "" if lead == "1" else f", forecast {lead} days after its maps"
+        for title, rmse in (("global maps (cos-latitude weighted)", scores["maps"]),
+                            ("stations (mean over the stations)", scores["stations"])):
+            if rmse:
+                out.print(f"{day} {title}{made}: " + ", ".join(f"{m} {v:.2f}" for m, v in rmse.items())
+                          + " TECU RMSE", markup=False, highlight=False)
     if not summary["maps"] and not summary["stations"]:
         raise typer.Exit(1)
 

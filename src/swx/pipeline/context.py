@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.archive import Archive, load_indices
-from swx.config import GIM_SOURCES, IMPORTED_CENTRE, Settings
+from swx.config import GIM_SOURCES, IMPORTED_CENTRE, PREDICTION_LEAD_DAY, Settings
 from swx.errors import InputError, InsufficientDataError
 from swx.io.filecache import FileCache
 from swx.io.gim_names import product_chain
@@ -160,9 +160,12 @@ def station_history(ctx: Context, start: dt.date, end: dt.date, centre: str | No
     return on_two_hour_grid(long_to_wide(long))[[s.code for s in ctx.stations]]
 
 
-def rivals(settings: Settings) -> list[str]:
-    """The forecast products verified beside swx's (`SWX_GIM_RIVALS`); none with the simulated source."""
-    return [] if settings.simulated else list(settings.gim_rivals)
+def rivals(settings: Settings, lead_day: int | None = None) -> list[str]:
+    """The forecast products verified beside swx's (`SWX_GIM_RIVALS`); none with the simulated source.
+    With `lead_day`: those verified beside swx's runs of that lead day, the ones made on no more
+    information than they were (`PREDICTION_LEAD_DAY`)."""
+    got = [] if settings.simulated else list(settings.gim_rivals)
+    return got if lead_day is None else [r for r in got if PREDICTION_LEAD_DAY.get(r, 1) == lead_day]
 
 
 def days_below_final(ctx: Context, days: list[dt.date]) -> dict[dt.date, str]:

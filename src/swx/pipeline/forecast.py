@@ -71,6 +71,7 @@ class ForecastResult:
     reason: str = ""
     station_forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
     on_baselines: dict[str, str] = field(default_factory=dict)  # stations whose blend leans on the baselines
+    lead_day: int = 1  # the day after its newest maps the run forecasts
 
 
 #: a run whose newest maps are older than this is not published: a forecast "for tomorrow" from
@@ -229,17 +230,18 @@ class PublishedBlend:
 
 
 #: the columns of the published forecasts the blends are fitted on (as `issued_forecasts` reads them)
-PUBLISHED_COLUMNS = ["run_id", "target_day", "issue_time", "station", "architecture", "valid_time", "lead_h", "mean",
-                     "sigma"]
+PUBLISHED_COLUMNS = ["run_id", "target_day", "lead_day", "issue_time", "station", "architecture", "valid_time",
+                     "lead_h", "mean", "sigma"]
 
 
 @dataclass
 class VerifiedPast:
     """What a run's blend is fitted on, read once for a chunk of runs: the station forecasts published
-    for the target days before (the newest finished run's per day; each run of the chunk replaces its
-    day's as it finishes) and the stored observations with their persistence and 27-day median."""
+    for the target days before (the newest finished run's per day and lead day; each run of the chunk
+    replaces its day's as it finishes) and the stored observations with their persistence and 27-day
+    median."""
 
-    published: dict[dt.date, pd.DataFrame]  # target day -> its forecasts (issued_forecasts' columns)
+    published: dict[tuple[dt.date, int], pd.DataFrame]  # (target day, lead day) -> its forecasts
     observed: dict[str, pd.DataFrame]  # vtec, persistence, median27: time (naive UTC) x station
 
     @classmethod
@@ -260,45 +262,56 @@ class VerifiedPast:
             obs = obs.set_index(obs["time"].dt.tz_convert("UTC").dt.tz_localize(None))
             for column in observed:
                 observed[column][code] = obs[column]
-        published = {day: rows.reset_index(drop=True) for day, rows in past.groupby("target_day")}
+        published = {(day, int(lead)): rows.reset_index(drop=True)
+                     for (day, lead), rows in past.groupby(["target_day", "lead_day"])}
         return cls(published, {c: pd.DataFrame(v, columns=codes) for c, v in observed.items()})
 
     def window(self, first: dt.date, last: dt.date) -> pd.DataFrame:
-        """The published forecasts for target days first..last."""
-        days = [d for d in sorted(self.published) if first <= d <= last]
-        if not days:
+        """The published forecasts for target days first..last (every lead day)."""
+        keys = [k for k in sorted(self.published) if first <= k[0] <= last]
+        if not keys:
             return pd.DataFrame(columns=PUBLISHED_COLUMNS)
-        return pd.concat([self.published[d] for d in days], ignore_index=True)
+        return pd.concat([self.published[k] for k in keys], ignore_index=True)
 
-    def add(self, run_id: int, target_day: dt.date, issue_time: pd.Timestamp, fc: pd.DataFrame) -> None:
-        """A run of the chunk finished: its forecasts are now the ones published for `target_day`."""
-        self.published[target_day] = fc[["station", "architecture", "valid_time", "lead_h", "mean", "sigma"]].assign(
-            run_id=run_id, target_day=target_day, issue_time=issue_time)[PUBLISHED_COLUMNS]
+    def add(self, run_id: int, target_day: dt.date, issue_time: pd.Timestamp, fc: pd.DataFrame,
+            lead_day: int = 1) -> None:
+        """A run of the chunk finished: its forecasts are now the ones published for `target_day` at
+        `lead_day`."""
+        self.published[(target_day, lead_day)] = fc[
+            ["station", "architecture", "valid_time", "lead_h", "mean", "sigma"]].assign(
+            run_id=run_id, target_day=target_day, lead_day=lead_day, issue_time=issue_time)[PUBLISHED_COLUMNS]
 
-    def observed_at(self, codes: list[str], times: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def observed_at(self, codes: list[str], times: np.ndarray, carry: int = 0
+                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The stored observations at `times` (R, H; naive UTC) of each station, and persistence and the
-        27-day median there: (R, S, H) arrays (NaN where not stored)."""
+        27-day median as a run `carry` days further from its maps knew them (those stored at the times
+        `carry` days before): (R, S, H) arrays (NaN where not stored)."""
         flat = pd.DatetimeIndex(times.ravel())
         out = {}
         for column, table in self.observed.items():
-            values = table.reindex(index=flat, columns=codes).to_numpy(float)  # (R*H, S)
+            at = flat if column == "vtec" else flat - pd.Timedelta(days=carry)
+            values = table.reindex(index=at, columns=codes).to_numpy(float)  # (R*H, S)
             out[column] = values.reshape(times.shape + (len(codes),)).transpose(0, 2, 1)
         return out.pop("vtec"), out
 
 
 def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp, base_now: dict[str, pd.DataFrame],
                             past: VerifiedPast, config: BlendConfig = BlendConfig(), *,
-                            leads: np.ndarray | None = None) -> PublishedBlend:
+                            leads: np.ndarray | None = None, lead_day: int = 1) -> PublishedBlend:
     """The published blend of this run's member forecasts `fc` and the two baselines (`base_now`:
     persistence and the 27-day median at the valid times, time x station), per station and lead, with
     weights fitted on the forecasts published for the previous `config.window_days` days whose truth
-    is stored (`past`): never on the target day."""
+    is stored (`past`): never on the target day. A run `lead_day` 2 (a day further from its maps: its
+    `fc` and `leads` are before they are carried forward) learns from the verified runs of its own
+    lead day only, with the baselines as those runs knew them."""
+    carry = lead_day - 1
     models = list(dict.fromkeys(fc["architecture"]))
     members = models + list(BASELINES)
     codes = [st.code for st in ctx.stations]
     leads = np.sort(fc["lead_h"].unique()) if leads is None else np.asarray(leads, float)
     valid = pd.DatetimeIndex(issue + pd.to_timedelta(leads, unit="h"))
-    target_day = (issue + config.horizon - pd.Timedelta(seconds=1)).date()
+    target_day = (issue + config.horizon * lead_day - pd.Timedelta(seconds=1)).date()
+    stored_leads = leads + 24.0 * carry  # as runs of this lead day stored them
 
     # this run: (S, K, H) — the models' forecasts, then persistence and the 27-day median at issue time
     now = np.full((len(codes), len(members), len(leads)), np.nan)
@@ -315,19 +328,19 @@ def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp,
 
     # the past: errors (R, S, K, H) of the forecasts published for the window, verified by now
     published = past.window(target_day - dt.timedelta(days=config.window_days), target_day - dt.timedelta(days=1))
-    published = published[published["lead_h"].isin(leads) & (published["valid_time"] <= issue)
+    published = published[published["lead_h"].isin(stored_leads) & (published["valid_time"] <= issue)
                           & published["station"].isin(codes)]
     runs = pd.Index(sorted(published["run_id"].unique()))
     errors = np.full((len(runs), len(codes), len(members), len(leads)), np.nan)
     if len(runs):
-        r, h = runs.get_indexer(published["run_id"]), np.searchsorted(leads, published["lead_h"])
+        r, h = runs.get_indexer(published["run_id"]), np.searchsorted(stored_leads, published["lead_h"])
         mine = published["architecture"].isin(models).to_numpy()
         errors[r[mine], pd.Index(codes).get_indexer(published["station"][mine]),
                pd.Index(members).get_indexer(published["architecture"][mine]), h[mine]] = \
             published["mean"].to_numpy(float)[mine]
         times = np.full((len(runs), len(leads)), np.datetime64("NaT"), "datetime64[ns]")
         times[r, h] = published["valid_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        truth, base = past.observed_at(codes, times)
+        truth, base = past.observed_at(codes, times, carry)
         for k, b in enumerate(BASELINES, start=len(models)):
             errors[:, :, k] = base[b]
         errors -= truth[:, :, None, :]
@@ -350,7 +363,7 @@ def blend_station_forecasts(ctx: Context, fc: pd.DataFrame, issue: pd.Timestamp,
                               "lead_h": np.tile(leads, len(codes)),
                               "mean": mean.ravel(), "sigma": sigma.ravel()})
     weights = pd.DataFrame({"station": np.repeat(codes, k * h), "member": np.tile(np.repeat(members, h), len(codes)),
-                            "lead_h": np.tile(leads, len(codes) * k), "weight": w.ravel(),
+                            "lead_h": np.tile(stored_leads, len(codes) * k), "weight": w.ravel(),
                             "n_samples": np.repeat(n, k * h)})
     notes = {}
     for s, code in enumerate(codes):
@@ -370,30 +383,40 @@ class DayFailedError(SwxError):
 
 @dataclass
 class _Day:
-    """One run of a chunk: the issue day and the newest archived day on or before it."""
+    """One run of a chunk: the issue day (the day whose maps are the newest the run should have), the
+    newest archived day on or before it, and the day after the issue day it forecasts (`ahead`: 1,
+    the next day; 2, the day after: tomorrow's forecast, published before today has passed)."""
 
     issue_day: dt.date
     latest: dt.date
+    ahead: int = 1
 
     @property
     def target_day(self) -> dt.date:
-        return self.issue_day + dt.timedelta(days=1)
+        return self.issue_day + dt.timedelta(days=self.ahead)
 
     @property
     def lag(self) -> int:
+        """Days of maps missing: the run is degraded when they are."""
         return (self.issue_day - self.latest).days
 
     @property
     def lead_day(self) -> int:
-        """The day after its newest maps the run forecasts: 1, or more when it carries them forward."""
-        return 1 + self.lag
+        """The day after its newest maps the run forecasts: its `ahead`, or more when maps are missing."""
+        return self.ahead + self.lag
+
+    @property
+    def carry(self) -> int:
+        """Days the forecasts from the newest maps are carried forward to the target day."""
+        return self.lead_day - 1
 
 
 def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str] | None = None,
                   architectures: list[str] | None = None, flow_run_id: str = "",
                   on_day: Callable[[dt.date], None] | None = None,
-                  recompute_from: dt.date | None = None) -> list[ForecastResult | SwxError]:
-    """The forecasts for the days after `issue_days` (in order), one run each — the daily run is a
+                  recompute_from: dt.date | None = None, ahead: int = 1) -> list[ForecastResult | SwxError]:
+    """The forecasts for the days after `issue_days` (in order; `ahead` 2: for the second day after
+    each, tomorrow's forecast from today's maps), one run each — the daily run is a
     chunk of one day, a backfill a chunk of many. What does not depend on the day is done once for
     the chunk: the station history read from the archive, the input windows of every run, each model
     run on all the windows it serves, the stored observations, the verified past the blends are fitted
@@ -413,7 +436,7 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
     plans: list[_Day | SwxError] = []
     for day in issue_days:
         try:
-            plans.append(_Day(day, _latest_day(ctx, archived, day)))
+            plans.append(_Day(day, _latest_day(ctx, archived, day), ahead))
         except NotFoundError as exc:
             plans.append(exc)
     days = [p for p in plans if isinstance(p, _Day)]
@@ -432,7 +455,7 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
         while day < issue_days[-1]:
             if day not in wanted and archived and archived[0] <= day:
                 with contextlib.suppress(NotFoundError):  # no valid day before it: nothing to recompute
-                    lead_in.append(_Day(day, _latest_day(ctx, archived, day)))
+                    lead_in.append(_Day(day, _latest_day(ctx, archived, day), ahead))
             day += dt.timedelta(days=1)
     try:
         shared = _chunk_inputs(ctx, days, lead_in, architectures, config, recompute_from)
@@ -454,7 +477,7 @@ def _record_failed(ctx: Context, days: list[_Day], exc: BaseException, flow_run_
             run_id = start_run(ctx.engine, issue_time=issue.to_pydatetime(), target_day=d.target_day,
                                flow_run_id=flow_run_id, code_version=code_version(),
                                settings_hash=settings_hash(ctx.settings), data_source=ctx.centre,
-                               lead_day=d.lead_day)
+                               lead_day=d.lead_day, issue_day=d.issue_day)
             finish_run(ctx.engine, run_id, status="failed", reason=reason_of(exc))
             recorded.append(str(run_id))
     # the reason itself is the raised error's, printed once by whoever catches it (the CLI's error line)
@@ -490,7 +513,8 @@ def _publish_days(ctx: Context, plans: list[_Day | SwxError], issue_days: list[d
     days = [p for p in plans if isinstance(p, _Day)]
     for n, (day, got) in enumerate(zip(lead_in, lead_in_members), start=1):
         if isinstance(got, MemberForecasts):
-            past.add(-n, day.target_day, got.issue, _as_published(got, [st.code for st in ctx.stations], day.lag))
+            past.add(-n, day.target_day, got.issue, _as_published(got, [st.code for st in ctx.stations], day.carry),
+                     day.lead_day)
     valid_all = pd.DatetimeIndex(sorted({t for m in members if isinstance(m, MemberForecasts) for t in m.valid}))
     base_all = baselines_at(history, valid_all) if len(valid_all) else {}
     out: list[ForecastResult | SwxError] = []
@@ -516,16 +540,16 @@ def _publish_days(ctx: Context, plans: list[_Day | SwxError], issue_days: list[d
     return out
 
 
-def _as_published(members: MemberForecasts, codes: list[str], lag: int) -> pd.DataFrame:
+def _as_published(members: MemberForecasts, codes: list[str], carry: int) -> pd.DataFrame:
     """The rows a run publishes, as its blend's fit reads them later: the members' forecasts and the
-    blend's valid times and leads (its values are not used), carried forward by `lag` days."""
+    blend's valid times and leads (its values are not used), carried forward by `carry` days."""
     leads = np.asarray((members.valid - members.issue) / pd.Timedelta(hours=1))
     blend = pd.DataFrame({"station": np.repeat(codes, len(leads)), "architecture": BLEND,
                           "valid_time": list(members.valid) * len(codes), "lead_h": np.tile(leads, len(codes)),
                           "mean": np.nan, "sigma": np.nan})
     fc = pd.concat([members.table, blend], ignore_index=True) if len(members.table) else blend
-    fc["valid_time"] = pd.DatetimeIndex(fc["valid_time"]) + pd.Timedelta(days=lag)
-    fc["lead_h"] = fc["lead_h"] + 24.0 * lag
+    fc["valid_time"] = pd.DatetimeIndex(fc["valid_time"]) + pd.Timedelta(days=carry)
+    fc["lead_h"] = fc["lead_h"] + 24.0 * carry
     return fc
 
 
@@ -563,9 +587,14 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
              flow_run_id: str) -> ForecastResult:
     """One run of a chunk: its blend, the global map (the extension), ΔTEC, the products and its rows."""
     s, engine = ctx.settings, ctx.engine
-    latest, lag, target_day = day.latest, day.lag, day.target_day
+    latest, lag, carry, target_day = day.latest, day.lag, day.carry, day.target_day
     degraded, reason = lag > 0, ""
-    if degraded:
+    if not degraded and carry and not members.table.empty and not members.second_day:
+        degraded = True  # tomorrow's run without a second day's model: day-one forecasts a day late
+        reason = ("no second day's models (`swx train --lead-day 2`): the first day's forecasts carried forward a "
+                  "day")
+        log.warning(reason)
+    if lag:
         by = (f" by the second day's models ({', '.join(sorted(members.second_day))})"
               + (", the others carried forward" if set(members.table["architecture"]) - members.second_day else "")
               if members.second_day else ", carried forward")
@@ -583,24 +612,25 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
                "the models' training period): forecast from persistence and the 27-day median only")
         reason = f"{reason}; {why}" if reason else why
         log.warning(why)
-    shift = pd.Timedelta(days=lag)
+    shift = pd.Timedelta(days=carry)
     issue_time = issue  # the data time of the inputs (carried-forward runs keep it)
     run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
                        code_version=code_version(), settings_hash=settings_hash(s), data_source=ctx.centre,
-                       lead_day=day.lead_day)
+                       lead_day=day.lead_day, issue_day=day.issue_day)
     products: dict[str, tuple[Path, Path]] = {}  # what this run wrote: removed if it fails
     try:
         blend = blend_station_forecasts(ctx, fc, issue, base_all, past, config,
-                                        leads=np.asarray((valid - issue) / pd.Timedelta(hours=1)))
+                                        leads=np.asarray((valid - issue) / pd.Timedelta(hours=1)),
+                                        lead_day=day.lead_day)
         fc = pd.concat([fc, blend.forecasts], ignore_index=True)
         for code, why in blend.on_baselines.items():
             log.info("%s runs on the baselines: %s", code, why)
         for why in trust_reasons(ctx, latest, members, blend):
             degraded, reason = True, f"{reason}; {why}" if reason else why
             log.warning(why)
-        if lag:  # degraded: the newest forecasts carried forward to the target day (leads grow by the lag)
+        if carry:  # a day (or more) further from the maps: the valid times and leads carried forward
             fc["valid_time"] = fc["valid_time"] + shift
-            fc["lead_h"] = fc["lead_h"] + 24.0 * lag
+            fc["lead_h"] = fc["lead_h"] + 24.0 * carry
         write_station_forecasts(engine, run_id, fc)
         write_blend_weights(engine, run_id, blend.weights)
         history_days = [latest - dt.timedelta(days=k) for k in range(HISTORY_DAYS, -1, -1)]
@@ -617,9 +647,9 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
 
         # the prior: the latest day's maps at the same UT, carried to the target day
         latest_maps = archived_maps(ctx, [latest])
-        target_times = latest_maps["time"].values + np.timedelta64(1 + lag, "D")
+        target_times = latest_maps["time"].values + np.timedelta64(1 + carry, "D")
         persistence = persistence_prior(latest_maps.assign_coords(time=latest_maps["time"].values
-                                                                  + np.timedelta64(lag, "D")), target_times)
+                                                                  + np.timedelta64(carry, "D")), target_times)
         one = fc[fc.architecture == primary]
         table = one.pivot(index="valid_time", columns="station", values="mean")[[st.code for st in ctx.stations]]
         sig = one.pivot(index="valid_time", columns="station", values="sigma")[[st.code for st in ctx.stations]]
@@ -633,7 +663,7 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         # the 27-day reference on the grid, from the maps of the previous days
         maps = archived_maps(ctx, [latest - dt.timedelta(days=k) for k in range(27, -1, -1)],
                              loaded={latest: latest_maps})
-        ref = median_reference(maps.values, maps["time"].values + np.timedelta64(lag, "D"), target_times)
+        ref = median_reference(maps.values, maps["time"].values + np.timedelta64(carry, "D"), target_times)
 
         # the map's prior: persistence mixed with the 27-day median map (far from every station the map
         # falls back to it, not to persistence alone)
@@ -657,7 +687,8 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
                 published = publish_map(ctx, method, target_day, latest, issue_time, node_tec=node_tec,
                                         node_sigma=node_sigma, node_train_end=node_info.train_end,
                                         node_network_train_end=net_end,
-                                        persistence=persistence, median27=ref, stations=values)
+                                        persistence=persistence, median27=ref, stations=values,
+                                        lead_day=day.lead_day)
                 grid = published.grid
                 map_weights.append(published.weights.assign(method=method))
             else:
@@ -695,17 +726,18 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         finish_run(engine, run_id, status="failed", reason=INTERRUPTED if isinstance(exc, KeyboardInterrupt)
                    else reason_of(exc))
         raise
-    past.add(run_id, target_day, issue_time, fc)
+    past.add(run_id, target_day, issue_time, fc, day.lead_day)
     return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc,
-                          blend.on_baselines)
+                          blend.on_baselines, day.lead_day)
 
 
 def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = None,
-             architectures: list[str] | None = None, flow_run_id: str = "") -> ForecastResult:
-    """The forecast for the day after `issue_day`, from the maps of `issue_day` (or, degraded, the
-    latest earlier day when they are missing: its forecasts are then carried forward): a chunk of one
-    day of `forecast_days`."""
-    [result] = forecast_days(ctx, [issue_day], methods=methods, architectures=architectures, flow_run_id=flow_run_id)
+             architectures: list[str] | None = None, flow_run_id: str = "", lead_day: int = 1) -> ForecastResult:
+    """The forecast for the day after `issue_day` (`lead_day` 2: the day after that, tomorrow's
+    forecast), from the maps of `issue_day` (or, degraded, the latest earlier day when they are
+    missing: its forecasts are then carried forward): a chunk of one day of `forecast_days`."""
+    [result] = forecast_days(ctx, [issue_day], methods=methods, architectures=architectures, flow_run_id=flow_run_id,
+                             ahead=lead_day)
     if isinstance(result, DayFailedError):
         raise result.__cause__  # not a domain failure: as it was raised
     if isinstance(result, Exception):
@@ -719,6 +751,7 @@ class ForecastSummary(TypedDict):
     run_id: int
     issue_time: str
     target_day: str
+    lead_day: int  # the day after the newest maps it forecasts: 1, 2 for tomorrow's run (more when maps are late)
     latest_day: str
     degraded: bool
     reason: str
@@ -731,10 +764,12 @@ class ForecastSummary(TypedDict):
 
 
 def forecast_stage(settings: Settings, issue_day: dt.date, *, methods: list[str] | None = None,
-                   flow_run_id: str = "") -> ForecastSummary:
-    """The forecast for the day after `issue_day` (see `forecast`), summarised."""
-    r = forecast(context(settings), issue_day, methods=methods, flow_run_id=flow_run_id)
+                   flow_run_id: str = "", lead_day: int = 1) -> ForecastSummary:
+    """The forecast for the day after `issue_day`, or the day after that with `lead_day` 2 (see
+    `forecast`), summarised."""
+    r = forecast(context(settings), issue_day, methods=methods, flow_run_id=flow_run_id, lead_day=lead_day)
     return ForecastSummary(run_id=r.run_id, issue_time=r.issue_time.isoformat(), target_day=str(r.target_day),
+                           lead_day=r.lead_day,
                            latest_day=str(r.latest_day), degraded=r.degraded, reason=r.reason,
                            architectures=r.architectures, methods=r.methods, station_rows=len(r.station_forecasts),
                            on_baselines=r.on_baselines,

@@ -51,21 +51,23 @@ def _ut_hours(times: np.ndarray) -> np.ndarray:
 
 
 def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.date, lat: np.ndarray,
-                  lon: np.ndarray, config: MapBlendConfig = MapBlendConfig()) -> list[VerifiedMaps]:
+                  lon: np.ndarray, config: MapBlendConfig = MapBlendConfig(), lead_day: int = 1
+                  ) -> list[VerifiedMaps]:
     """The maps published for the target days of the trailing window that are verified by the issue
-    time, with their members: the newest finished run of each day made from the day before's maps (not
-    a run carried forward from older ones), against the truth of days up to `latest`, and never at or after the target
-    day's first epoch (the last map of `latest`'s file is that epoch: left out, NaN)."""
+    time, with their members: the newest finished run of each day made from the maps `lead_day` days
+    before it (the same lead as the run being made; not a run carried forward from older ones),
+    against the truth of days up to `latest`, and never at or after the end of `latest` (the last map
+    of `latest`'s file is the next day's first epoch: left out, NaN)."""
     out = []
-    first = target_day - dt.timedelta(days=config.window_days)
-    cutoff = np.datetime64(pd.Timestamp(target_day))
+    first = target_day - dt.timedelta(days=config.window_days + lead_day - 1)
+    cutoff = np.datetime64(pd.Timestamp(latest + dt.timedelta(days=1)))
     for k in range((latest - first).days + 1):
         day = first + dt.timedelta(days=k)
-        if day >= target_day:
+        if day > latest:
             break
-        runs = runs_for_day(ctx.engine, day, ctx.settings.data_dir)
+        runs = runs_for_day(ctx.engine, day, ctx.settings.data_dir, lead_day=lead_day)
         path = next((r.products.get(method) for r in runs.itertuples()
-                     if _from_the_days_maps(r.issue_time, day) and r.products.get(method)), None)
+                     if _from_maps_before(r.issue_time, day, lead_day) and r.products.get(method)), None)
         if path is None or not Path(path).exists():
             continue
         truth = archived_maps(ctx, [day])
@@ -85,24 +87,26 @@ def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.dat
     return out
 
 
-def _from_the_days_maps(issue_time, target_day: dt.date) -> bool:
-    """A run's map was made from the maps of the day before its target day (a run carried forward keeps
-    the issue time of its older maps)."""
-    return pd.Timestamp(issue_time).date() + dt.timedelta(days=1) == target_day
+def _from_maps_before(issue_time, target_day: dt.date, lead_day: int) -> bool:
+    """A run's map was made from the maps of `lead_day` days before its target day (a run carried
+    forward keeps the issue time of its older maps)."""
+    return pd.Timestamp(issue_time).date() + dt.timedelta(days=lead_day) == target_day
 
 
 def publish_map(ctx: Context, method: str, target_day: dt.date, latest: dt.date, issue_time: pd.Timestamp, *,
                 node_tec: np.ndarray, node_sigma: np.ndarray, node_train_end: str, persistence: xr.DataArray, median27: np.ndarray,
                 node_network_train_end: str = "",
-                stations: StationValues, config: MapBlendConfig = MapBlendConfig()) -> PublishedMap:
-    """The published map of `method`: the members, the walk-forward weights, the calibrated sigma."""
+                stations: StationValues, config: MapBlendConfig = MapBlendConfig(), lead_day: int = 1
+                ) -> PublishedMap:
+    """The published map of `method`: the members, the walk-forward weights and the calibrated sigma,
+    both learnt from the verified maps of the same lead day."""
     lat, lon, times = persistence["lat"].values, persistence["lon"].values, persistence["time"].values
     node_prior = persistence.copy(data=node_tec)
     corrected = extend(node_prior, stations, method)["tec"].values.astype(float)
     pers = persistence.values.astype(float)
     med = np.where(np.isfinite(median27), median27, pers)  # too short a history: persistence there
     members = np.stack([node_tec, corrected, pers, med])
-    past = verified_maps(ctx, method, target_day, latest, lat, lon, config)
+    past = verified_maps(ctx, method, target_day, latest, lat, lon, config, lead_day)
     weights, n_days = fit_map_weights(past, lat, lon, len(times), config=config)
     tec = np.maximum(blend_members(members, weights, lat), 0.0)
     factors, n_cal = calibration_factors(past, lat, lon, config=config)

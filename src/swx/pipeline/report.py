@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.archive import Archive, load_indices
+from swx.config import LEAD_DAYS
 from swx.pipeline.status import run_status
 from swx.plots import plot_maps
 from swx.science.blend import MODEL_ORDER
@@ -77,20 +78,28 @@ STORM_DAYS_LISTED = 8
 
 # ------------------------------------------------------------------------------------ daily run
 
-def daily_markdown(issue_day: dt.date, forecast: dict, verify: dict, storms: dict, update: dict | None = None) -> str:
-    """The markdown summary of one daily run (Prefect artifact, logs)."""
+def _forecast_line(forecast: dict, what: str) -> str:
     state = f"**DEGRADED** — {forecast['reason']}" if forecast.get("degraded") else "ok"
-    lines = [f"# swx daily run — issue day {issue_day}", "",
-             f"- Forecast for **{forecast['target_day']}** (run {forecast['run_id']}, from the maps of "
-             f"{forecast['latest_day']}; {forecast.get('timing') or 'data to ' + forecast['issue_time']}): {state}",
+    return (f"- {what} **{forecast['target_day']}** (run {forecast['run_id']}, from the maps of "
+            f"{forecast['latest_day']}; {forecast.get('timing') or 'data to ' + forecast['issue_time']}): {state}")
+
+
+def daily_markdown(issue_day: dt.date, forecast: dict, verify: dict, storms: dict, update: dict | None = None,
+                   ahead: dict | None = None) -> str:
+    """The markdown summary of one daily run (Prefect artifact, logs): the next day's forecast and,
+    where it was made, the day after's (`ahead`, tomorrow's forecast)."""
+    lines = [f"# swx daily run — issue day {issue_day}", "", _forecast_line(forecast, "Forecast for"),
+             _forecast_line(ahead, "Tomorrow's forecast (26-48 h after the cutoff) for") if ahead
+             else "- Tomorrow's forecast: **FAILED** (the flow run's error says why)",
              f"- Station models: {', '.join(forecast['architectures'])}, published as their blend with the baselines; "
              f"extension: {', '.join(forecast['methods'])}"]
     leaning = forecast.get("on_baselines") or {}
     if leaning:
         lines.append(f"- Running mostly on the baselines at {len(leaning)} station(s): "
                      + "; ".join(f"{code}: {why}" for code, why in sorted(leaning.items())))
-    for method, (nc, ionex) in forecast.get("products", {}).items():
-        lines.append(f"- Products ({method}): `{nc}`, `{ionex}`")
+    for made, what in ((forecast, "Products"), (ahead or {}, "Tomorrow's products")):
+        for method, (nc, ionex) in made.get("products", {}).items():
+            lines.append(f"- {what} ({method}): `{nc}`, `{ionex}`")
     if update is not None:
         lines.append(f"- Model update: {'ok' if update['ok'] else 'FAILED, previous models kept: ' + update['reason']}"
                      f" ({update.get('accepted', 0)} accepted, {update.get('rejected', 0)} rejected)")
@@ -99,6 +108,10 @@ def daily_markdown(issue_day: dt.date, forecast: dict, verify: dict, storms: dic
                                                                            for k, v in verify["maps"].items()))
     elif verify.get("skipped") or verify.get("maps_skipped"):
         lines.append(f"- Verification: {verify.get('skipped') or verify.get('maps_skipped')}")
+    for lead, scores in (verify.get("later_leads") or {}).items():
+        if scores.get("maps"):
+            lines.append(f"- Global maps for {verify['day']} forecast {lead} days after their maps: "
+                         + ", ".join(f"{k} {v:.2f} TECU" for k, v in scores["maps"].items()))
     events = storms.get("events", [])
     lines.append("- Storms (last 7 days): " + (", ".join(f"G{e['g_class']} from {e['start'][:16]} (Kp {e['max_kp']:.2f})"
                                                           for e in events) if events else "none"))
@@ -106,9 +119,14 @@ def daily_markdown(issue_day: dt.date, forecast: dict, verify: dict, storms: dic
 
 
 def skill_rows(verify: dict) -> list[dict]:
-    """Today's verified RMSE per model and baseline (maps and stations), as table rows."""
-    rows = [{"what": "global map", "model": k, "rmse_tecu": v} for k, v in verify.get("maps", {}).items()]
-    rows += [{"what": "stations (mean)", "model": k, "rmse_tecu": v} for k, v in verify.get("stations", {}).items()]
+    """Today's verified RMSE per model and baseline (maps and stations) and lead day, as table rows."""
+    leads = {"1": verify, **(verify.get("later_leads") or {})}
+    rows = []
+    for lead, scores in leads.items():
+        rows += [{"what": "global map", "lead_day": int(lead), "model": k, "rmse_tecu": v}
+                 for k, v in scores.get("maps", {}).items()]
+        rows += [{"what": "stations (mean)", "lead_day": int(lead), "model": k, "rmse_tecu": v}
+                 for k, v in scores.get("stations", {}).items()]
     return rows
 
 
@@ -132,19 +150,29 @@ def forecast_map_png(forecast: dict, path: Path | None = None) -> Path | None:
                                                          "before the target day"})
 
 
+#: how each lead day's skill is introduced
+LEAD_TITLES = {1: "the next day's forecasts (hours 2-24 after the cutoff)",
+               2: "tomorrow's forecasts, made a day earlier (hours 26-48 after the cutoff; persistence and the "
+                  "27-day median as known at the cutoff)"}
+
+
 def skill_summary(engine, start: dt.date, end: dt.date) -> str:
     """The skill of what was published for target days start..end, walk-forward (each day's forecast
-    issued before it): RMSE and skill vs persistence per model, stations pooled and by latitude band,
-    storm windows apart; then the global map against the persistence map, day by day."""
+    issued before it), for each lead day verified: RMSE and skill vs persistence at the same lead per
+    model, stations pooled and by latitude band, storm windows apart; then the global map against the
+    persistence map."""
     lo = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    rows = skill_table(engine, start=lo, end=hi, published=True)
-    st = rows[rows.scope == "station"]
-    if st.empty:
-        return "skill: nothing verified yet"
-    lines = station_skill_lines(st, "skill of the published forecasts")
-    lines += map_skill_lines(rows)
-    return "\n".join(lines)
+    lines: list[str] = []
+    for lead_day in LEAD_DAYS:
+        rows = skill_table(engine, start=lo, end=hi, published=True, lead_day=lead_day)
+        st = rows[rows.scope == "station"]
+        if st.empty:
+            continue
+        lines += ([""] if lines else []) + [f"Skill of {LEAD_TITLES[lead_day]}:"]
+        lines += station_skill_lines(st, "  published station forecasts")
+        lines += map_skill_lines(rows)
+    return "\n".join(lines) if lines else "skill: nothing verified yet"
 
 
 def station_skill_lines(st: pd.DataFrame, what: str) -> list[str]:
@@ -247,10 +275,14 @@ def main_job_summary(settings, out: dict, seconds: float) -> str:
         lines.append(f"node models of the global map NOT trained: {nodes['reason']} (the maps are the "
                      "stations-only map, marked degraded)")
     for r in out.get("runs", []):
-        fc, ver = r["forecast"], r["verify"]
+        fc, ver, ahead = r["forecast"], r["verify"], r.get("forecast_ahead")
         maps = ", ".join(f"{k} {v:.2f}" for k, v in ver.get("maps", {}).items()) or "not verified yet"
         state = "DEGRADED: " + fc["reason"] if fc["degraded"] else "ok"
-        lines.append(f"  forecast {fc['target_day']} (run {fc['run_id']}, {state}); maps of {ver['day']} RMSE (cos-lat): {maps}")
+        tomorrow = ("" if "forecast_ahead" not in r else "; tomorrow's forecast FAILED" if ahead is None
+                    else f"; tomorrow's {ahead['target_day']} (run {ahead['run_id']}, "
+                         f"{'DEGRADED: ' + ahead['reason'] if ahead['degraded'] else 'ok'})")
+        lines.append(f"  forecast {fc['target_day']} (run {fc['run_id']}, {state}){tomorrow}; maps of {ver['day']} RMSE "
+                     f"(cos-lat): {maps}")
     if out.get("kept"):
         lines.append(f"  {len(out['kept'])} day(s) already published by an earlier run, kept as they were "
                      f"({out['kept'][0]} .. {out['kept'][-1]} issue days)")

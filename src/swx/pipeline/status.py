@@ -82,10 +82,48 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
                                   "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
                             for mod, r, sk in ov["station_skill"]}
     doc["storms"] = [{"start": _iso(a), "end": _iso(b), "max_kp": k, "g_class": gc} for a, b, k, gc in ov["storms"]]
+    doc["tomorrow"] = _tomorrow(engine, settings, now, max_age_h, day0)
     healthy = verdict["verdict"] != "unhealthy"
     doc["healthy"] = healthy
     doc["problem"] = "" if healthy else "; ".join(verdict["reasons"])
     return doc, healthy
+
+
+def _tomorrow(engine, settings: Settings, now: dt.datetime, max_age_h: float, day0: dt.datetime
+              ) -> dict[str, Any] | None:
+    """The newest daily run's forecast of the day after (tomorrow's, hours 26-48 after its cutoff):
+    its verdict by the same rule, its timing and products, how the last one verified did, and the
+    scores of that lead over the last days before `day0` (beside the rivals made on the same
+    information: CODE's 1-day prediction). None where no such forecast was ever made."""
+    run = latest_run(engine, lead_day=2)
+    if run is None:
+        return None
+    verdict = run_verdict(engine, run, now=now, max_age_h=max_age_h, method=settings.extension_method)
+    ov = run_overview(engine, int(run["id"]), day0, settings.data_dir, lead_day=2)
+    last = verdict["last_verified"]
+    return {"run_id": run["id"], "target_day": _iso(run["target_day"]), "lead_day": run["lead_day"],
+            "status": run["status"], "verdict": verdict["verdict"], "reasons": verdict["reasons"],
+            "information_cutoff": _iso(run["issue_time"]), "timing": run_timing(run).describe(),
+            "global": {meth: {"netcdf": nc, "ionex": ix} for meth, nc, ix, _ in ov["products"]},
+            "map_skill_recent": {mod: {"rmse": round(float(r), 3), "days": int(n),
+                                       "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
+                                 for mod, r, sk, n in ov["map_skill_recent"]},
+            "station_skill": {mod: {"rmse": round(float(r), 3),
+                                    "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
+                              for mod, r, sk in ov["station_skill"]},
+            "last_verified": None if last is None else
+            {k: _iso(v) if not isinstance(v, float) else round(v, 3) for k, v in last.items()}}
+
+
+def _versus(last: dict[str, Any]) -> str:
+    """A last verified forecast against persistence, map and stations, in one phrase."""
+    def vs(a, b, what):
+        if a is None or b is None:
+            return ""
+        return f"{what} {a:.2f} vs persistence {b:.2f} TECU ({1 - a / b:+.0%})" if b else ""
+    parts = [p for p in (vs(last["map_rmse"], last["map_persistence_rmse"], "map"),
+                         vs(last["station_rmse"], last["station_persistence_rmse"], "stations")) if p]
+    return "; ".join(parts) or "no scores"
 
 
 def summary_lines(doc: dict[str, Any]) -> list[str]:
@@ -122,13 +160,24 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"  storm G{ev['g_class']} {ev['start']} .. {ev['end']} (max Kp {ev['max_kp']:.2f})")
     last = doc.get("last_verified")
     if last:
-        def vs(a, b, what):
-            if a is None or b is None:
-                return ""
-            return f"{what} {a:.2f} vs persistence {b:.2f} TECU ({1 - a / b:+.0%})" if b else ""
-        parts = [p for p in (vs(last["map_rmse"], last["map_persistence_rmse"], "map"),
-                             vs(last["station_rmse"], last["station_persistence_rmse"], "stations")) if p]
-        lines.append(f"  last verified forecast ({last['day']}): " + ("; ".join(parts) or "no scores"))
+        lines.append(f"  last verified forecast ({last['day']}): {_versus(last)}")
+    ahead = doc.get("tomorrow")
+    if ahead:
+        lines.append(f"  tomorrow's forecast: run {ahead['run_id']} for {ahead['target_day']} — "
+                     f"{ahead['verdict'].upper()}; {ahead['timing']}")
+        for method, p in sorted(ahead["global"].items()):
+            lines.append(f"    product ({method}): {p['netcdf']}")
+        for label, scores, pct in (("station skill, last days", ahead["station_skill"], "+.0%"),
+                                   (f"maps, last {RECENT_DAYS} days", ahead["map_skill_recent"], "+.1%")):
+            if scores:
+                lines.append(f"    {label} (RMSE TECU, vs persistence at the same lead): " + ", ".join(
+                    f"{m} {v['rmse']:.2f}" + ("" if v["skill_vs_persistence"] is None or m.endswith("persistence")
+                                              else f" ({v['skill_vs_persistence']:{pct}})")
+                    for m, v in sorted(scores.items(), key=lambda kv: kv[1]["rmse"])))
+        if ahead["last_verified"]:
+            lines.append(f"    last verified one ({ahead['last_verified']['day']}, made two days ahead): "
+                         f"{_versus(ahead['last_verified'])}")
+        lines += [f"    - {why}" for why in ahead["reasons"] if ahead["verdict"] != "ok"]
     simulated = " — SIMULATED data" if doc["simulated"] else ""
     if doc["verdict"] == "ok":
         lines.append(f"  OK: healthy and trustworthy{simulated}")

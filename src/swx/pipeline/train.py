@@ -267,19 +267,31 @@ BOOTSTRAP_TRAINING = TrainConfig(epochs=15, batch_size=128, learning_rate=2e-3)
 
 
 def ensure_models(settings: Settings, train_end: dt.date, *, architectures: tuple[str, ...] = ARCHITECTURES,
-                  epochs: int = BOOTSTRAP_TRAINING.epochs, ensemble: int = 1) -> TrainingSummary:
+                  second_day: tuple[str, ...] | None = None, epochs: int = BOOTSTRAP_TRAINING.epochs,
+                  ensemble: int = 1) -> TrainingSummary:
     """Train the architectures that have no active model for every station (the demo's first run, a new
-    station catalog); otherwise nothing. Returns what was trained."""
+    station catalog), for the next day and for the day after (`second_day`, default the same
+    architectures: tomorrow's forecast); otherwise nothing. Returns what was trained (the second day's
+    as `cnn@d2`, ...)."""
     ctx = context(settings)
     registry = ModelRegistry(settings.models_dir, ctx.engine)
-    missing = [a for a in architectures if any(registry.active(s.code, a) is None for s in ctx.stations)]
     # the node models see the same days as the station models: the maps up to train_end
     nodes = ensure_node_model(ctx, train_end + dt.timedelta(days=1)) if settings.map_model == "nodes" else None
     extra = {"nodes": nodes} if nodes is not None else {}
-    if not missing:
+    trained: list[str] = []
+    rmse: dict[str, float] = {}
+    for lead_day, archs in ((1, architectures), (2, architectures if second_day is None else second_day)):
+        missing = [a for a in archs
+                   if any(registry.active(s.code, model_family(a, lead_day)) is None for s in ctx.stations)]
+        if not missing:
+            continue
+        log.info("no active %s models%s: training them on the archive up to %s", "/".join(missing),
+                 " of the second day" if lead_day > 1 else "", train_end)
+        df = train(ctx, missing, train_end=train_end, epochs=epochs, ensemble=ensemble, gaussian=ensemble == 1,
+                   max_windows=settings.train_max_windows, batch_size=BOOTSTRAP_TRAINING.batch_size,
+                   learning_rate=BOOTSTRAP_TRAINING.learning_rate, lead_day=lead_day)
+        trained += [model_family(a, lead_day) for a in missing]
+        rmse.update({model_family(k, lead_day): v for k, v in rmse_by_model(df).items()})
+    if not trained:
         return TrainingSummary(trained=[], reason="active models exist", **extra)
-    log.info("no active %s models: training them on the archive up to %s", "/".join(missing), train_end)
-    df = train(ctx, missing, train_end=train_end, epochs=epochs, ensemble=ensemble, gaussian=ensemble == 1,
-               max_windows=settings.train_max_windows, batch_size=BOOTSTRAP_TRAINING.batch_size,
-               learning_rate=BOOTSTRAP_TRAINING.learning_rate)
-    return TrainingSummary(trained=missing, test_rmse=rmse_by_model(df), **extra)
+    return TrainingSummary(trained=trained, test_rmse=rmse, **extra)

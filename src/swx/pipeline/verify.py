@@ -5,6 +5,7 @@ is scored: no model is re-run."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -40,19 +41,24 @@ def _no_truth(ctx: Context, day: dt.date) -> str:
     return f"no {ctx.centre} GIM for {day} yet"
 
 
-def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
-    """Score the global forecasts for `target_day` against its real GIM (when archived), beside the
-    persistence map, globally, by latitude band and land/ocean; store the rows and each epoch's RMSE."""
+def verify_maps(ctx: Context, target_day: dt.date, lead_day: int = 1) -> pd.DataFrame:
+    """Score the global forecasts for `target_day` made `lead_day` days after their maps against its
+    real GIM (when archived), beside the persistence map at the same lead (the maps of `lead_day` days
+    before), globally, by latitude band and land/ocean; store the rows and each epoch's RMSE."""
     engine = ctx.engine
     held = ctx.archive.gim_product(ctx.centre, target_day)
     if held is None:
         raise NotFoundError(_no_truth(ctx, target_day) + ": the forecasts cannot be verified")
     truth_all = archived_maps(ctx, [target_day])
-    runs = runs_for_day(engine, target_day, ctx.settings.data_dir)
+    runs = runs_for_day(engine, target_day, ctx.settings.data_dir, lead_day=lead_day)
     if runs.empty:  # said, not an empty score (`swx verify` said nothing of the maps)
-        raise NotFoundError(f"no global forecast published for {target_day}")
-    prev = archived_maps(ctx, [target_day - dt.timedelta(days=1)])  # the persistence map beside every forecast
-    rival_maps = {r: ctx.archive.open_gim_tec(r, target_day)["tec"] for r in rivals(ctx.settings)
+        ahead = f" {lead_day} days ahead" if lead_day > 1 else ""
+        raise NotFoundError(f"no global forecast published for {target_day}{ahead}")
+    carry = np.timedelta64(lead_day, "D")
+    # the persistence map beside every forecast: the newest maps a run of this lead had
+    prev = archived_maps(ctx, [target_day - dt.timedelta(days=lead_day)])
+    # the rivals made on no more information than these runs (CODE's 1-day prediction beside lead day 2)
+    rival_maps = {r: ctx.archive.open_gim_tec(r, target_day)["tec"] for r in rivals(ctx.settings, lead_day)
                   if ctx.archive.has_gim(r, target_day)}
     out = []
     away = None
@@ -64,7 +70,7 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
             if len(times) == 0:
                 continue
             truth = truth_all.sel(time=times).values
-            pers_t = times - np.timedelta64(1, "D")
+            pers_t = times - carry
             have = np.isin(pers_t, prev["time"].values) if prev is not None else np.zeros(len(times), bool)
             pers = np.full_like(truth, np.nan)
             if have.any():
@@ -114,19 +120,21 @@ def verify_maps(ctx: Context, target_day: dt.date) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def verify_station_forecasts(ctx: Context, target_day: dt.date) -> pd.DataFrame:
-    """Score the station forecasts that were *published* for `target_day` (the newest finished run's:
-    every architecture and the blend) against the station values of its maps, beside persistence and
-    the 27-day median at the same times; per station, latitude band, land/ocean and Kp class. What the
-    users got is what is scored: no model is re-run."""
-    fc = issued_forecasts(ctx.engine, target_day, target_day)
+def verify_station_forecasts(ctx: Context, target_day: dt.date, lead_day: int | None = None) -> pd.DataFrame:
+    """Score the station forecasts that were *published* for `target_day` (of each lead day, or of
+    `lead_day`, the newest finished run's: every architecture and the blend) against the station values
+    of its maps, beside persistence and the 27-day median at the same times and lead; per station,
+    latitude band, land/ocean and Kp class. What the users got is what is scored: no model is re-run."""
+    fc = issued_forecasts(ctx.engine, target_day, target_day, lead_day=lead_day)
     if fc.empty:
         raise NotFoundError(f"no published station forecasts for {target_day}")
     if not ctx.archive.has_gim(ctx.centre, target_day):
         raise NotFoundError(_no_truth(ctx, target_day) + ": the forecasts cannot be verified")
-    wide = station_history(ctx, target_day - dt.timedelta(days=28), target_day + dt.timedelta(days=1))
+    wide = station_history(ctx, target_day - dt.timedelta(days=29), target_day + dt.timedelta(days=1))
     kp = load_indices(ctx.archive).kp["kp"]
-    return _score_published(ctx, fc, wide, kp, storm_days(kp))
+    storms = storm_days(kp)
+    return pd.concat([_score_published(ctx, one, wide, kp, storms) for _, one in fc.groupby("lead_day")],
+                     ignore_index=True)
 
 
 def _baseline_times(fc: pd.DataFrame) -> tuple[pd.DatetimeIndex, pd.Timedelta]:
@@ -164,7 +172,9 @@ def _score_published(ctx: Context, fc: pd.DataFrame, wide: pd.DataFrame, kp: pd.
         predictions[arch] = mean[k][:, None, :]
         sigmas[arch] = sig[k][:, None, :] if np.isfinite(sig[k]).all() else None
     day = fc["target_day"].iloc[0]
-    for rival in rivals(ctx.settings):  # a rival's forecast for the day, at the same stations and times
+    lead_day = int(fc["lead_day"].iloc[0]) if "lead_day" in fc else 1
+    # a rival's forecast for the day, at the same stations and times, beside the runs of its information
+    for rival in rivals(ctx.settings, lead_day):
         if ctx.archive.has_gim(rival, day):
             at_stations = station_history(ctx, day, day, centre=rival).reindex(valid)[codes].to_numpy(float).T
             if np.isfinite(at_stations).all():
@@ -180,9 +190,10 @@ def _score_published(ctx: Context, fc: pd.DataFrame, wide: pd.DataFrame, kp: pd.
 
 
 def verification_plot(ctx: Context, target_day: dt.date, path: Path, method: str | None = None,
-                      hour: int = 12) -> Path:
-    """Forecast, truth, error and uncertainty maps of the newest run for `target_day` at `hour` UT."""
-    runs = runs_for_day(ctx.engine, target_day, ctx.settings.data_dir)
+                      hour: int = 12, lead_day: int = 1) -> Path:
+    """Forecast, truth, error and uncertainty maps of the newest run of `lead_day` for `target_day`
+    at `hour` UT."""
+    runs = runs_for_day(ctx.engine, target_day, ctx.settings.data_dir, lead_day=lead_day)
     if runs.empty:
         raise NotFoundError(f"no global forecast for {target_day}")
     products = runs.iloc[0].products
@@ -194,7 +205,8 @@ def verification_plot(ctx: Context, target_day: dt.date, path: Path, method: str
     t = np.datetime64(dt.datetime.combine(target_day, dt.time(hour)), "ns")
     with xr.open_dataset(products[method]) as f:
         return plot_forecast_maps(f["tec"].sel(time=t).load(), truth.sel(time=t), path,
-                                  f"24 h forecast ({method}) vs {ctx.centre.upper()} GIM, {target_day} {hour:02d} UT",
+                                  f"{'24 h' if lead_day == 1 else f'day-{lead_day}'} forecast ({method}) vs "
+                                  f"{ctx.centre.upper()} GIM, {target_day} {hour:02d} UT",
                                   f["tec_sigma"].sel(time=t).load())
 
 
@@ -204,12 +216,23 @@ class _VerifyRequired(TypedDict):
     stations: dict[str, float]  # model -> RMSE (TECU) of the station forecasts, mean over the stations
 
 
+class LeadScores(TypedDict):
+    """A later lead day's scores of a day (the runs made further from their maps): as `maps` and
+    `stations` are for lead day 1."""
+
+    maps: dict[str, float]
+    stations: dict[str, float]
+
+
 class VerifySummary(_VerifyRequired, total=False):
-    """What a day's verification scored; the `*skipped` fields say what could not be scored and why."""
+    """What a day's verification scored (`maps`, `stations`: the runs of lead day 1, the day after
+    their maps; `later_leads`: lead day -> the same for runs made further ahead, tomorrow's forecasts);
+    the `*skipped` fields say what could not be scored and why."""
 
     skipped: str
     maps_skipped: str
     stations_skipped: str
+    later_leads: dict[str, LeadScores]
 
 
 def verify_days(ctx: Context, days: list[dt.date], *, on_day: Callable[[dt.date], None] | None = None
@@ -223,13 +246,15 @@ def verify_days(ctx: Context, days: list[dt.date], *, on_day: Callable[[dt.date]
     if not days:
         return out
     truth = [d for d in days if ctx.archive.has_gim(ctx.centre, d)]
-    published = issued_forecasts(ctx.engine, truth[0], truth[-1]) if truth else pd.DataFrame(columns=["target_day"])
+    published = (issued_forecasts(ctx.engine, truth[0], truth[-1]) if truth
+                 else pd.DataFrame(columns=["target_day", "lead_day"]))
     published = published[published["target_day"].isin(truth)]
     if len(published):  # what the scores need, read once for the chunk
         wide = station_history(ctx, truth[0] - dt.timedelta(days=28), truth[-1] + dt.timedelta(days=1))
         kp = load_indices(ctx.archive).kp["kp"]
         storms = storm_days(kp)
-        when = [v - lag for v, lag in (_baseline_times(fc) for _, fc in published.groupby("target_day"))]
+        when = [v - lag for v, lag in (_baseline_times(fc) for _, fc in
+                                       published.groupby(["target_day", "lead_day"]))]
         baselines = baselines_at(wide, when[0].append(when[1:]).unique().sort_values())
     for day in days:
         summary = VerifySummary(day=str(day), maps={}, stations={})
@@ -238,23 +263,40 @@ def verify_days(ctx: Context, days: list[dt.date], *, on_day: Callable[[dt.date]
             summary["skipped"] = _no_truth(ctx, day)  # not archived yet, or changed since it was
         else:
             try:
-                v = verify_maps(ctx, day)
-                g = v[v.station_code == "global"] if len(v) else v
-                members = {f"map:{m}" for m in MEMBERS if m != "persistence"}  # in the pooled table, not here
-                # cos-latitude weighted, as every map figure swx shows
-                summary["maps"] = {r.model: round(float(r.rmse_area), 3) for r in g.itertuples()
-                                   if r.model not in members}
+                summary["maps"] = _map_summary(verify_maps(ctx, day))
             except NotFoundError as exc:
                 summary["maps_skipped"] = str(exc)
-            fc = published[published["target_day"] == day]
+            fc = published[(published["target_day"] == day) & (published["lead_day"] == 1)]
             if fc.empty:
                 summary["stations_skipped"] = f"no published station forecasts for {day}"
             else:
                 df = _score_published(ctx, fc, wide, kp, storms, baselines)
-                summary["stations"] = {k: round(float(v), 3) for k, v in sorted(station_rmse_by_model(df).items())}
+                summary["stations"] = _station_summary(df)
+            later = sorted((set(runs_for_day(ctx.engine, day, lead_day=None)["lead_day"])
+                            | set(published.loc[published["target_day"] == day, "lead_day"])) - {1})
+            for lead in (int(x) for x in later):  # tomorrow's forecasts of the day, made a day earlier
+                scores = LeadScores(maps={}, stations={})
+                with contextlib.suppress(NotFoundError):  # a lead without a map: its stations still count
+                    scores["maps"] = _map_summary(verify_maps(ctx, day, lead))
+                fc = published[(published["target_day"] == day) & (published["lead_day"] == lead)]
+                if len(fc):
+                    scores["stations"] = _station_summary(_score_published(ctx, fc, wide, kp, storms, baselines))
+                summary.setdefault("later_leads", {})[str(lead)] = scores
         if on_day is not None:
             on_day(day)
     return out
+
+
+def _map_summary(v: pd.DataFrame) -> dict[str, float]:
+    """The global RMSE of each map (cos-latitude weighted, as every map figure swx shows), without the
+    published map's members (in the pooled table, not here)."""
+    g = v[v.station_code == "global"] if len(v) else v
+    members = {f"map:{m}" for m in MEMBERS if m != "persistence"}
+    return {r.model: round(float(r.rmse_area), 3) for r in g.itertuples() if r.model not in members}
+
+
+def _station_summary(df: pd.DataFrame) -> dict[str, float]:
+    return {k: round(float(v), 3) for k, v in sorted(station_rmse_by_model(df).items())}
 
 
 def verify_stage(settings: Settings, day: dt.date) -> VerifySummary:

@@ -161,6 +161,9 @@ class ForecastRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # the day forecast, counted from the information cutoff: 1 (hours 2-24), 2 (hours 26-48, tomorrow's map)
     lead_day: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # the daily run it belongs to: the day whose maps it should have had (the next day's forecast from
+    # late maps shares its row with tomorrow's forecast made a day earlier: the same information)
+    issue_day: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     __table_args__ = (UniqueConstraint("issue_time", "target_day", "lead_day"),
                       CheckConstraint("status IN ('running', 'ok', 'degraded', 'failed')", name="status_values"))
 

@@ -52,7 +52,7 @@ def database_state() -> tuple[str, str]:
     except InputError as exc:  # the configured database cannot be one (a folder where the file should be)
         return "down", str(exc)
     try:
-        run = latest_run(engine)
+        run = latest_run(engine, lead_day=None)
     except Exception as exc:  # noqa: BLE001 - whatever stops the read is the outage's reason
         line = database_error_line(exc) or reason_of(exc)
         return "down", (f"{line} — {settings.display_database_url}. Check that the database server is up and "
@@ -75,12 +75,27 @@ def stations(engine: Engine) -> pd.DataFrame:
     return _frame(rows, cols)
 
 
-def latest_run(engine: Engine) -> dict[str, Any] | None:
-    """The most recent forecast run (by issue time), or None when there is none yet."""
+def latest_run(engine: Engine, lead_day: int | None = 1) -> dict[str, Any] | None:
+    """The run monitoring and the console judge: of the newest daily run (issue day), its forecast of
+    the next day — 1, by default (from the issue day's maps, or degraded, from older ones carried
+    forward) — or of the day after (2, tomorrow's forecast); the newest run of any kind with None. None
+    when there is none yet."""
     table = m.ForecastRun.__table__
+    day = func.coalesce(table.c.issue_day, table.c.target_day)
+    stmt = select(table).order_by(day.desc(), table.c.issue_time.desc(), table.c.id.desc())
     with engine.connect() as conn:
-        row = conn.execute(select(table).order_by(table.c.issue_time.desc(), table.c.id.desc()).limit(1)).first()
-    return dict(row._mapping) if row is not None else None
+        if lead_day is None:
+            row = conn.execute(stmt.limit(1)).first()
+            return dict(row._mapping) if row is not None else None
+        for row in conn.execute(stmt.limit(_NEWEST_RUNS)):
+            run = dict(row._mapping)
+            if run["issue_day"] is None or (run["target_day"] - run["issue_day"]).days == lead_day:
+                return run
+    return None
+
+
+#: the newest runs `latest_run` looks through for a daily run's forecast of a lead day
+_NEWEST_RUNS = 64
 
 
 def runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
@@ -193,26 +208,30 @@ def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.dat
     return _frame(rows, cols, ("valid_time",))
 
 
-def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day: dt.date) -> pd.DataFrame:
-    """The station forecasts that were published for target days in [first, last]: of each day, the
-    newest finished run's (ok or degraded). Columns: run_id, target_day, issue_time, station,
-    architecture, valid_time, lead_h, mean, sigma. What the blend is fitted on, and what is verified, once the truth
-    has arrived."""
+def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day: dt.date,
+                     lead_day: int | None = None) -> pd.DataFrame:
+    """The station forecasts that were published for target days in [first, last]: of each day and
+    lead day (the day after the run's maps it forecasts: 1, or 2 for tomorrow's run), the newest
+    finished run's (ok or degraded); of one lead day only with `lead_day`. Columns: run_id,
+    target_day, lead_day, issue_time, station, architecture, valid_time, lead_h, mean, sigma. What the
+    blend is fitted on, and what is verified, once the truth has arrived."""
     r, f = m.ForecastRun, m.StationForecast
+    cols = ["run_id", "target_day", "lead_day", "issue_time", "station", "architecture", "valid_time", "lead_h",
+            "mean", "sigma"]
+    cond = [r.target_day >= first_target_day, r.target_day <= last_target_day, r.status.in_(["ok", "degraded"])]
+    if lead_day is not None:
+        cond.append(r.lead_day == lead_day)
     with engine.connect() as conn:
-        newest = conn.execute(select(r.target_day, func.max(r.id))
-                              .where(r.target_day >= first_target_day, r.target_day <= last_target_day,
-                                     r.status.in_(["ok", "degraded"])).group_by(r.target_day)).all()
-        ids = [row[1] for row in newest]
+        newest = conn.execute(select(r.target_day, r.lead_day, func.max(r.id))
+                              .where(*cond).group_by(r.target_day, r.lead_day)).all()
+        ids = [row[2] for row in newest]
         if not ids:
-            return pd.DataFrame(columns=["run_id", "target_day", "issue_time", "station", "architecture", "valid_time",
-                                         "lead_h", "mean", "sigma"])
-        rows = conn.execute(select(f.run_id, r.target_day, r.issue_time, m.Station.code, f.architecture, f.valid_time,
-                                   f.lead_h, f.mean, f.sigma)
+            return pd.DataFrame(columns=cols)
+        rows = conn.execute(select(f.run_id, r.target_day, r.lead_day, r.issue_time, m.Station.code, f.architecture,
+                                   f.valid_time, f.lead_h, f.mean, f.sigma)
                             .join(r, r.id == f.run_id).join(m.Station, m.Station.id == f.station_id)
                             .where(f.run_id.in_(ids))).all()
-    return _frame(rows, ["run_id", "target_day", "issue_time", "station", "architecture", "valid_time", "lead_h",
-                         "mean", "sigma"], ("valid_time", "issue_time"))
+    return _frame(rows, cols, ("valid_time", "issue_time"))
 
 
 def blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
@@ -338,18 +357,24 @@ def global_products(engine: Engine, run_id: int, data_dir: Path | None = None) -
     return _frame(rows, cols, ("valid_time",))
 
 
-def runs_for_day(engine: Engine, target_day: dt.date, data_dir: Path | None = None) -> pd.DataFrame:
-    """Finished runs whose forecast is for `target_day`, with their products per method (newest first)."""
+def runs_for_day(engine: Engine, target_day: dt.date, data_dir: Path | None = None, *,
+                 lead_day: int | None = 1) -> pd.DataFrame:
+    """Finished runs whose forecast is for `target_day`, with their products per method (newest first):
+    of one lead day (the day after the run's maps it forecasts; 1 by default, every lead day with None)."""
     r, g = m.ForecastRun, m.GlobalForecast
+    cond = [r.target_day == target_day, r.status != "failed"]
+    if lead_day is not None:
+        cond.append(r.lead_day == lead_day)
     with engine.connect() as conn:
-        rows = conn.execute(select(r.id, r.issue_time, r.status, g.method, g.product_path)
-                            .join(g, g.run_id == r.id).where(r.target_day == target_day, r.status != "failed")
-                            .distinct().order_by(r.issue_time.desc())).all()
+        rows = conn.execute(select(r.id, r.issue_time, r.status, r.lead_day, g.method, g.product_path)
+                            .join(g, g.run_id == r.id).where(*cond)
+                            .distinct().order_by(r.issue_time.desc(), r.id.desc())).all()
     out: dict[int, dict[str, Any]] = {}
-    for run_id, issue, status, method, path in rows:
-        entry = out.setdefault(run_id, dict(run_id=run_id, issue_time=issue, status=status, products={}))
+    for run_id, issue, status, lead, method, path in rows:
+        entry = out.setdefault(run_id, dict(run_id=run_id, issue_time=issue, status=status, lead_day=lead,
+                                            products={}))
         entry["products"][method] = _file(path, data_dir)
-    return pd.DataFrame(list(out.values()), columns=["run_id", "issue_time", "status", "products"])
+    return pd.DataFrame(list(out.values()), columns=["run_id", "issue_time", "status", "lead_day", "products"])
 
 
 def gim_file(engine: Engine, centre: str, day: dt.date, data_dir: Path | None = None) -> str | None:
@@ -583,12 +608,14 @@ def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date)
 RECENT_DAYS = 7
 
 
-def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path | None = None) -> dict[str, Any]:
+def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path | None = None,
+                 lead_day: int = 1) -> dict[str, Any]:
     """What `swx status` reports of a run: station forecast counts per architecture, the active models,
     the run's global products (with their mean verified RMSE), its map scores, the published maps' scores
-    over the RECENT_DAYS before its target day (`day0`, 00 UT: swx's beside the rivals' and persistence,
-    on the days all of them were scored),
-    the station scores of the windows around its target day and the storm events of the week before."""
+    of `lead_day` over the RECENT_DAYS before `day0` (00 UT of the next day's target: swx's beside the
+    rivals made on the same information and persistence at the same lead, on the days all of them were
+    scored), the station scores of that lead in the windows around `day0` and the storm events of the
+    week before."""
     sf, g, v, mv, se = m.StationForecast, m.GlobalForecast, m.Verification, m.ModelVersion, m.StormEvent
     with engine.connect() as conn:
         out: dict[str, Any] = {"station_forecasts": {a: int(n) for a, n in conn.execute(
@@ -605,7 +632,7 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
         recent = pd.DataFrame(conn.execute(
             select(v.model, v.station_code, v.window_start, v.n, v.rmse_area, v.coverage68, v.coverage95, v.crps)
             .where(v.scope == "global", v.station_code == "global", v.kp_class == "all", v.run_id.is_not(None),
-                   v.lead_day == 1, v.window_start >= day0 - dt.timedelta(days=RECENT_DAYS),
+                   v.lead_day == lead_day, v.window_start >= day0 - dt.timedelta(days=RECENT_DAYS),
                    v.window_start < day0)).all(),
             columns=["model", "station_code", "window_start", "n", "rmse_area", "coverage68", "coverage95", "crps"])
         # on the same days only: the days every model shown was scored on (a rival misses some)
@@ -616,7 +643,7 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
                                     r.days) for r in pooled_map_skill(recent).itertuples()]
         rows = pd.DataFrame(conn.execute(
             select(v.model, v.station_code, v.window_start, v.kp_class, v.n, v.rmse, v.mae)
-            .where(v.scope == "station", v.kp_class == "all", v.lead_day == 1,  # the next day's skill
+            .where(v.scope == "station", v.kp_class == "all", v.lead_day == lead_day,
                    v.window_end >= day0 - dt.timedelta(days=2), v.window_start <= day0)).all(), columns=["model", "station_code", "window_start", "kp_class", "n",
                                                               "rmse", "mae"])
         # pooled as the dashboard and the main job's summary pool them (one rule: pooled_skill)
@@ -630,26 +657,27 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
     return out
 
 
-def last_verified(engine: Engine, before: dt.date, method: str) -> dict[str, Any] | None:
-    """How the newest forecast verified before `before` did (target day < before): the published map
-    (`map:<method>`) against the persistence map (cos-latitude weighted RMSE over the globe), and the
-    published station blend against persistence (stations pooled). None when nothing is verified."""
+def last_verified(engine: Engine, before: dt.date, method: str, lead_day: int = 1) -> dict[str, Any] | None:
+    """How the newest forecast of `lead_day` verified before `before` did (target day < before): the
+    published map (`map:<method>`) against the persistence map at the same lead (cos-latitude weighted
+    RMSE over the globe), and the published station blend against persistence (stations pooled). None
+    when nothing is verified."""
     v = m.Verification
     cutoff = dt.datetime.combine(before, dt.time(), tzinfo=dt.UTC)
     maps = [f"map:{method}", "map:persistence"]
     with engine.connect() as conn:
         day = conn.execute(select(func.max(v.window_start)).where(
             v.scope == "global", v.station_code == "global", v.kp_class == "all", v.model == maps[0],
-            v.run_id.is_not(None), v.lead_day == 1, v.window_start < cutoff)).scalar()
+            v.run_id.is_not(None), v.lead_day == lead_day, v.window_start < cutoff)).scalar()
         if day is None:
             return None
         day = pd.Timestamp(day).tz_convert("UTC") if pd.Timestamp(day).tzinfo else pd.Timestamp(day, tz="UTC")
         scored = dict(conn.execute(select(v.model, func.coalesce(v.rmse_area, v.rmse)).where(
             v.scope == "global", v.station_code == "global", v.kp_class == "all", v.model.in_(maps),
-            v.lead_day == 1, v.window_start == day.to_pydatetime())).all())
+            v.lead_day == lead_day, v.window_start == day.to_pydatetime())).all())
         # the stations' windows of that target day (issued 2 h before its 00 UT)
         st = pd.DataFrame(conn.execute(select(v.model, v.station_code, v.window_start, v.kp_class, v.n, v.rmse, v.mae)
-                                       .where(v.scope == "station", v.kp_class == "all", v.lead_day == 1,
+                                       .where(v.scope == "station", v.kp_class == "all", v.lead_day == lead_day,
                                               v.model.in_(["blend", "persistence"]),
                                               v.run_id.is_not(None), v.window_end > day.to_pydatetime(),
                                               v.window_start < (day + pd.Timedelta(days=1)).to_pydatetime())).all(),
@@ -694,7 +722,8 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
     if age_h < -1.0:  # a clock set wrong: such a run would never age out of "ok"
         problems.append(f"the latest run is stamped {-age_h:.1f} h in the future ({ran_at:%Y-%m-%d %H:%M} UTC): "
                         "check the clocks of the machines that run swx")
-    last = last_verified(engine, run["target_day"], method)
+    lead = (run["target_day"] - run["issue_day"]).days if run.get("issue_day") else 1
+    last = last_verified(engine, run["target_day"] - dt.timedelta(days=lead - 1), method, lead)
     if problems:
         return {"verdict": "unhealthy", "reasons": problems, "simulated": simulated, "last_verified": last,
                 "ran_at": ran_at, "age_hours": age_h}
@@ -708,8 +737,25 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
     if last is not None and last["map_skill"] is not None and last["map_skill"] < 0:
         reasons.append(f"the newest verified map ({last['day']}) was worse than the persistence map "
                        f"({last['map_rmse']:.2f} vs {last['map_persistence_rmse']:.2f} TECU)")
+    if lead == 1 and (why := _tomorrow_missing(engine, run)):
+        reasons.append(why)
     return {"verdict": "degraded" if reasons else "ok", "reasons": reasons, "simulated": simulated,
             "last_verified": last, "ran_at": ran_at, "age_hours": age_h}
+
+
+def _tomorrow_missing(engine: Engine, run: dict[str, Any]) -> str:
+    """Why the daily run of `run` (its next-day forecast) has no good forecast of the day after, where
+    the site publishes such forecasts at all ("" when it has one, or publishes none)."""
+    ahead = latest_run(engine, lead_day=2)
+    if ahead is None or run.get("issue_day") is None:
+        return ""
+    if ahead["issue_day"] != run["issue_day"]:
+        return (f"no forecast of the day after ({run['target_day'] + dt.timedelta(days=1)}) from this daily run: "
+                f"the newest is run {ahead['id']}, for {ahead['target_day']}")
+    if ahead["status"] in ("failed", "running"):
+        return (f"tomorrow's forecast (run {ahead['id']}, for {ahead['target_day']}) "
+                + (f"failed: {ahead['reason']}" if ahead["status"] == "failed" else "has not finished"))
+    return ""
 
 
 # ------------------------------------------------------------------ what the dashboard draws from query results
@@ -766,12 +812,14 @@ def product_times(nc: str) -> list[str]:
         return [str(t)[:19] for t in f["time"].values]
 
 
-def latest_verdict() -> dict[str, Any]:
-    """`run_verdict` of the latest run with the settings' limits: what `swx status` says, for the pages."""
+def latest_verdict(lead_day: int = 1) -> dict[str, Any]:
+    """`run_verdict` of the latest run with the settings' limits: what `swx status` says, for the pages
+    (`lead_day` 2: of tomorrow's forecast, with the run as `run`)."""
     settings = get_settings()
     engine = configured_engine()
-    return run_verdict(engine, latest_run(engine), now=dt.datetime.now(dt.UTC),
-                       max_age_h=settings.status_max_age_h, method=settings.extension_method)
+    run = latest_run(engine, lead_day)
+    return {**run_verdict(engine, run, now=dt.datetime.now(dt.UTC), max_age_h=settings.status_max_age_h,
+                          method=settings.extension_method), "run": run}
 
 
 def product_figure(nc: str, truth_path: str | None, method: str, when: str, source: str) -> tuple[bytes, bool]:

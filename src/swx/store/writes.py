@@ -323,17 +323,21 @@ def _copy_upsert_observations(conn: Connection, frame: pd.DataFrame) -> None:
 
 
 def start_run(engine: Engine, *, issue_time: dt.datetime, target_day: dt.date, flow_run_id: str = "",
-              code_version: str = "", settings_hash: str = "", data_source: str = "", lead_day: int = 1) -> int:
+              code_version: str = "", settings_hash: str = "", data_source: str = "", lead_day: int = 1,
+              issue_day: dt.date | None = None) -> int:
     """Create (or find, on a rerun) the forecast run of (issue time, target day, lead day); returns its
     id. A rerun marks the run running again until it finishes: a rerun killed while it replaces the rows
-    must not leave them shown as a finished run."""
+    must not leave them shown as a finished run. `issue_day` (default: the day of the issue time) is
+    the daily run it belongs to: a later one takes the row over (the next day's forecast from late maps
+    is tomorrow's forecast made a day earlier, remade)."""
+    issue_day = issue_day or pd.Timestamp(issue_time).date()
     row = dict(issue_time=issue_time, target_day=target_day, flow_run_id=flow_run_id, code_version=code_version,
                settings_hash=settings_hash, data_source=data_source, status="running", degraded=False, reason="",
-               created_at=dt.datetime.now(dt.UTC), finished_at=None, lead_day=lead_day)
+               created_at=dt.datetime.now(dt.UTC), finished_at=None, lead_day=lead_day, issue_day=issue_day)
     with engine.begin() as conn:
         upsert(conn, m.ForecastRun.__table__, [row], ["issue_time", "target_day", "lead_day"],
                update=["flow_run_id", "code_version", "settings_hash", "data_source", "status", "degraded", "reason",
-                       "finished_at"])
+                       "finished_at", "issue_day"])
         return conn.execute(select(m.ForecastRun.id).where(m.ForecastRun.issue_time == issue_time,
                                                            m.ForecastRun.target_day == target_day,
                                                            m.ForecastRun.lead_day == lead_day)).scalar_one()
