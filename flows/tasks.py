@@ -134,8 +134,11 @@ def ingest_kp() -> dict[str, Any]:
 
 @task(name="ensure-models")
 @_without_sql
-def ensure_models(train_end: dt.date, epochs: int = 15) -> dict[str, Any]:
-    return ensure_models_stage(_settings(), train_end, epochs=epochs)
+def ensure_models(train_end: dt.date, epochs: int = 15, second_day: tuple[str, ...] | None = None
+                  ) -> dict[str, Any]:
+    """The station and node models where none are active; `second_day`: the architectures of tomorrow's
+    forecast to train (default all)."""
+    return ensure_models_stage(_settings(), train_end, epochs=epochs, second_day=second_day)
 
 
 @task(name="update-models")

@@ -11,7 +11,7 @@ from swx.store import queries as q
 
 #: The run table's columns shown by default (the rest on request and in the CSV): what an operator
 #: reads first, each sized so that no column is cut off at 1280 px.
-RUN_COLUMNS = ["id", "target_day", "issue_time", "finished_at", "status", "reason", "data_source"]
+RUN_COLUMNS = ["id", "target_day", "lead_day", "issue_time", "finished_at", "status", "reason", "data_source"]
 PROVENANCE_COLUMNS = ["flow_run_id", "code_version", "settings_hash", "created_at"]
 
 
@@ -32,6 +32,9 @@ def render() -> None:
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "id": st.column_config.NumberColumn("run", width="small"),
         "target_day": st.column_config.DateColumn("forecast for", width="small"),
+        "lead_day": st.column_config.NumberColumn(
+            "lead", width="small", help="The day after the newest maps it forecasts: 1, the next UT day (hours 2-24 "
+            "after the cutoff); 2, tomorrow's forecast (hours 26-48), or the next day's from maps a day late"),
         "issue_time": st.column_config.DatetimeColumn(
             "data to (UTC)", format="YYYY-MM-DD HH:mm", width="medium",
             help="The information cutoff: the epoch of the newest map the run used (not when it was made)"),

@@ -18,6 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.config import mask_secrets
+from swx.errors import IndexFormatError
 from swx.io.atomic import atomic_path, atomic_write_text
 from swx.io.filecache import FileCache
 from swx.io.gim_names import product_level
@@ -36,6 +37,23 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def record_checksum(path: Path) -> str:
+    """Write `path`'s sha256 beside it (`<name>.sha256`, the format `sha256sum -c` reads); returns it."""
+    digest = sha256_file(path)
+    atomic_write_text(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
+    return digest
+
+
+def changed_since_recorded(path: Path) -> bool:
+    """True when `path` has a checksum record beside it that it no longer matches (edited, emptied or
+    overwritten since it was written); False when it matches or has no record."""
+    side = path.with_name(path.name + ".sha256")
+    if not (path.is_file() and side.is_file()):
+        return False
+    parts = side.read_text(errors="replace").split()
+    return not parts or sha256_file(path) != parts[0]
 
 
 #: checksum checks of archived files by the identity of the file and of its record (files are replaced
@@ -182,6 +200,15 @@ class Archive:
         return self.root / "indices" / "daily.nc"
 
     def load_indices(self) -> IndexTables:
+        """The archived Kp and daily tables; a file that no longer matches its recorded checksum, or cannot
+        be read, is refused naming it (never read as it is: a Kp archive gone bad would drive every
+        forecast and storm)."""
+        for path in (self.kp_path, self.daily_path):
+            if path.is_file() and self.recorded_sha256(path) is not None and not self.verify(path):
+                raise IndexFormatError("changed or damaged since it was archived (it no longer matches its "
+                                       "recorded checksum)", path=str(path),
+                                       expected="the file as swx wrote it: remove it and run `swx ingest kp`, which "
+                                                "writes it again from the source")
         return IndexTables(_read_table(self.kp_path, empty_kp()), _read_table(self.daily_path, empty_daily()))
 
     def merge_indices(self, tables: IndexTables) -> StoredIndices:
@@ -234,8 +261,13 @@ def _write_table(df: pd.DataFrame, path: Path, title: str) -> None:
 def _read_table(path: Path, empty: pd.DataFrame) -> pd.DataFrame:
     if not path.is_file():
         return empty
-    with xr.open_dataset(path, engine="netcdf4") as ds:
-        df = ds.load().to_dataframe()
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            df = ds.load().to_dataframe()
+    except (OSError, RuntimeError, ValueError) as exc:  # HDF5's own errors come as these
+        raise IndexFormatError(f"cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+                               path=str(path), expected="the netCDF file swx wrote: remove it and run `swx ingest kp`"
+                               ) from None
     df.index = pd.DatetimeIndex(df.index, name="time").tz_localize("UTC")
     for c in ("status", "source"):
         if c in df:

@@ -48,10 +48,11 @@ def data_path(recorded: str | Path, data_dir: str | Path) -> Path:
     return p if not under.exists() and p.exists() else under
 
 
-#: A URL's password (`scheme://user:PASSWORD@host`, up to the last @ of the line: a password may hold
-#: unescaped @, /, quotes or spaces) and secrets given as `key=value` (query strings, libpq connection
-#: strings: any key naming a password, secret, token, key, signature or credential).
-_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\n]*@")
+#: A URL's password (`scheme://user:PASSWORD@host`: up to the last @ before the next URL or the line's
+#: end, as a server reads it: a password may hold unescaped @, /, quotes or spaces, and a user name
+#: blanks) and secrets given as `key=value` (query strings, libpq connection strings: any key naming a
+#: password, secret, token, key, signature or credential).
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\n]*:)(?:(?!\w[\w+.-]*://)[^\n])*@")
 #: A web URL's user part without a password (`https://TOKEN@host`): a token given as the user name
 #: (database URLs keep their user: `postgresql://swx@db` names no secret).
 _URL_USER_TOKEN = re.compile(r"((?:https?|ftp)://)[^:/@\s?#]+@", re.IGNORECASE)
@@ -202,6 +203,10 @@ def check_url_template(template: str) -> str:
     """`template` when it is an http(s) URL whose fields are those a mirror can fill."""
     import string
 
+    if not template.isprintable() or any(c.isspace() for c in template):  # a blank or a line break: the
+        # mask reads a URL to its first one (a password's tail would be printed) and no server reads it
+        raise ValueError(f"{mask_secrets(printable(template))[:80]!r} holds a blank, a line break or another control "
+                         "character: percent-encode it in the URL (%20 for a blank)")
     scheme = template.split("://", 1)[0].lower() if "://" in template else ""
     if scheme not in ("https", "http"):  # swx's downloader speaks http(s) only (CDDIS and AIUB serve https)
         raise ValueError(f"{mask_secrets(template)[:80]!r} is not an http(s) URL template")
@@ -533,6 +538,18 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_all(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else [check_product_code(c.strip().lower()) for c in v if c.strip()]
+
+    @field_validator("gim_rivals")
+    @classmethod
+    def _predictions(cls, v: list[str]) -> list[str]:
+        """The rivals are forecasts: an observed product there (the centre itself) would be scored
+        against its own maps, 0.00 TECU, as a rival's skill."""
+        observed = [c for c in v if c not in PREDICTED_PRODUCTS]
+        if observed:
+            raise ValueError(f"{', '.join(observed)} is not a predicted product (expected "
+                             f"{', '.join(sorted(PREDICTED_PRODUCTS))}): observed maps are the truth forecasts are "
+                             "verified against, not a forecast beside them")
+        return v
 
     @field_validator("gim_centre", "gim_fallbacks")
     @classmethod

@@ -12,7 +12,9 @@ import pandas as pd
 import xarray as xr
 
 from swx import __version__
+from swx.archive import record_checksum
 from swx.config import Settings
+from swx.errors import DataFormatError
 from swx.io.atomic import atomic_path
 from swx.io.ionex import write_ionex
 from swx.io.ionex.header import SHELL_HEIGHT_KM
@@ -167,6 +169,19 @@ def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
                        comments=["Forecast product of the swx system", *said])
 
 
+def open_product(path: str | Path) -> xr.Dataset:
+    """A published netCDF product, loaded; one that cannot be read (emptied, overwritten, truncated) is
+    a DataFormatError naming it, with the repair."""
+    try:
+        with xr.open_dataset(path) as f:
+            return f.load()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise DataFormatError(f"the published product cannot be read ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:100] if str(exc) else 'no detail'})", path=str(path),
+                              expected="the netCDF file the run wrote: run its forecast again (swx forecast)"
+                              ) from None
+
+
 def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: str, lead_day: int = 1
                    ) -> tuple[Path, Path]:
     """Both products of one method for one target day; returns (netCDF path, IONEX path). A forecast
@@ -184,6 +199,8 @@ def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: 
     suffix = "" if method == DEFAULT_METHOD else f"_{method}"
     try:
         ionex = write_forecast_ionex(ds, folder / name.replace(".INX", f"{suffix}.INX"))
+        for path in (nc, ionex):  # users check a download with `sha256sum -c`; swx status, a product changed
+            record_checksum(path)
     except BaseException:  # never one product of the pair without the other
         nc.unlink(missing_ok=True)
         raise

@@ -865,6 +865,11 @@ def test_nothing_printed_or_logged_leaks_a_secret_or_forges_a_line(monkeypatch, 
     ({"SWX_HTTP_TIMEOUT_S": "inf"}, "SWX_HTTP_TIMEOUT_S: Input should be a finite number"),
     ({"SWX_STORM_QUIET_GAP_H": "inf"}, "SWX_STORM_QUIET_GAP_H: Input should be a finite number"),
     ({"SWX_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/test"}, "the driver 'asyncpg'"),
+    # an eleventh round: JSON's "\n" in a mirror's password, a blank in its user name (the mask stopped there)
+    ({"SWX_GIM_MIRRORS": '{"cod": ["https://u:Sec\\nrets3cret@127.0.0.1:1/{name}"]}'}, "holds a blank, a line break"),
+    ({"SWX_GIM_MIRRORS": '{"cod": ["https://a b:s3cret@127.0.0.1:1/{name}"]}'}, "percent-encode it in the URL"),
+    # an eleventh round: the centre as its own rival was scored at 0.00 TECU as a rival's skill
+    ({"SWX_GIM_RIVALS": '["COD"]'}, "SWX_GIM_RIVALS: cod is not a predicted product (expected c1p, c2p)"),
 ])
 def test_credentials_that_would_travel_or_print_in_clear_are_refused(env, message, monkeypatch, capsys):
     for key, value in env.items():
@@ -879,6 +884,9 @@ def test_credentials_that_would_travel_or_print_in_clear_are_refused(env, messag
     ({"SWX_DATABASE_URL": "postgresql+psycopg://postgres:Db s3cret@127.0.0.1:5432/test"}, "s3cret"),
     ({"SWX_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/test?sslpassword=s3cret&sslmode=disable"},
      "s3cret"),
+    # an eleventh round: a user name with a blank, a mirror password with raw @ (masked to its first @ only)
+    ({"SWX_DATABASE_URL": "postgresql+psycopg://a b:s3cret@127.0.0.1:5432/test"}, "s3cret"),
+    ({"SWX_GIM_MIRRORS": '{"esa": ["https://user:p@ss@s3cret@127.0.0.1:18443/{name}"]}'}, "s3cret"),
 ])
 def test_config_masks_every_kind_of_secret(env, secret, monkeypatch):
     """A fresh round found these printed in clear: a token under another key name, a password with a
@@ -1094,6 +1102,23 @@ def test_a_plot_path_that_cannot_be_a_png_is_refused_before_any_work(command, wh
     from swx.store.queries import latest_run
 
     assert latest_run(engine_from_settings(get_settings())) is None, "nothing ran"
+
+
+@pytest.mark.parametrize("argv, where", [
+    (["forecast", "--day", "2015-03-14", "--plot"], "products/2015/074/swx_forecast_20150315_residual.nc"),
+    (["verify-maps", "--day", "2015-03-15", "--plot"], "archive/gim/sim/2015/sim_20150315.nc"),
+    (["stations", "dense", "--out"], "swx.sqlite"),
+    (["stations", "dense", "--out"], "models/E000N50/cnn/v0001.pt"),
+])
+def test_an_output_path_never_names_what_swx_published_or_keeps(argv, where, monkeypatch, capsys):
+    """An eleventh round: `--plot` naming the run's own netCDF product replaced it with a PNG (status
+    still "ok"); `stations dense --out swx.sqlite` replaced the results database with a CSV."""
+    target = get_settings().data_dir / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"kept")
+    code, out = run_cli_main(monkeypatch, capsys, [*argv, str(target)])
+    assert code == 2 and "swx would overwrite what it published or keeps" in out, out
+    assert len(out.strip().splitlines()) == 1 and target.read_bytes() == b"kept"
 
 
 def test_relative_revisions_past_the_ends_are_one_line_and_minus_one_can_be_typed(monkeypatch, capsys):

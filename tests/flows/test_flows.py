@@ -135,7 +135,7 @@ def test_train_flow_with_an_ensemble_then_the_daily_blend_uses_it(harness, datab
 
     settings = _prepare(monkeypatch, dt.date(2015, 3, 16))
     out = train(architectures=["gru"], train_end=dt.date(2015, 3, 10), epochs=1, ensemble=2)
-    assert set(out) == {"gru"} and out["gru"]["gru"] > 0
+    assert set(out) == {"gru", "gru@d2"} and out["gru"]["gru"] > 0 and out["gru@d2"]["gru"] > 0  # both lead days
     engine = open_database(settings)
     reg = q.model_registry(engine)
     gru = reg[(reg.architecture == "gru") & (reg.status == "active")]

@@ -617,6 +617,32 @@ def test_a_published_product_deleted_afterwards_is_said_by_status(trained):
     assert any(why.startswith("1 published product file(s) missing") and Path(nc).name in why for why in doc["reasons"])
 
 
+def test_a_published_product_changed_afterwards_degrades_status_and_is_named_by_verify(trained):
+    """An eleventh round: the netCDF product emptied and the IONEX overwritten with garbage left `swx
+    status` at "ok"; `swx verify` on the emptied product ended in xarray's traceback. Each product has
+    its .sha256 beside it (what `sha256sum -c` reads)."""
+    import hashlib
+
+    from swx.errors import DataFormatError
+    from swx.pipeline.status import run_status
+
+    r = forecast(trained, dt.date(2015, 3, 14))
+    nc, ionex = r.products["residual"]
+    for path in (nc, ionex):
+        digest, name = Path(f"{path}.sha256").read_text().split()
+        assert name == Path(path).name and digest == hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    doc, _ = run_status(trained.settings, max_age_h=1e6)
+    assert not any("changed since" in why for why in doc["reasons"])
+    Path(nc).write_bytes(b"")
+    Path(ionex).write_bytes(b"garbage" * 100)
+    doc, _ = run_status(trained.settings, max_age_h=1e6)
+    assert doc["verdict"] == "degraded"
+    assert any(why.startswith("2 published product file(s) changed since they were published") for why in doc["reasons"])
+    with pytest.raises(DataFormatError) as err:
+        verify_maps(trained, dt.date(2015, 3, 15))
+    assert str(nc) in str(err.value) and "run its forecast again" in str(err.value)
+
+
 def test_an_archived_day_changed_afterwards_is_named_not_called_missing(trained, caplog):
     """A sixth round: an archived map edited after ingest was "no GIM ... yet" to `swx verify` and one
     of the "day(s) missing" (at INFO) to the forecast; it is named as changed, with what repairs it."""
@@ -640,3 +666,19 @@ def test_an_archived_day_changed_afterwards_is_named_not_called_missing(trained,
     with caplog.at_level(logging.WARNING):
         forecast(ctx, dt.date(2015, 3, 12))
     assert "1 archived day(s) changed since they were archived (checksum mismatch), left out: 2015-03-10" in caplog.text
+
+
+def test_a_predicted_kp_never_makes_a_storm(trained):
+    """An eleventh round: CelesTrak's DAILY_PREDICTED Kp (8 all day) stored beside the observed values
+    made `swx storms` list a G4 event that had not happened."""
+    from swx.sources.indices.tables import IndexTables, empty_daily, empty_kp
+
+    ctx = trained
+    day = dt.date(2026, 1, 10)  # after the bundled history: no observed Kp beside it
+    times = pd.date_range(pd.Timestamp(day, tz="UTC"), periods=8, freq="3h", name="time")
+    predicted = pd.concat([empty_kp(), pd.DataFrame({"kp": 8.0, "ap": 300.0, "status": "predicted",
+                                                     "source": "celestrak"}, index=times)])
+    ctx.archive.store_indices(IndexTables(predicted, empty_daily()))
+    assert ctx.archive.load_indices().kp.loc[times, "status"].eq("predicted").all()
+    events = storms(ctx, day, day)
+    assert not [e for e in events if e.start.date() == day], events

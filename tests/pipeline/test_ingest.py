@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swx.archive import Archive
+from swx.archive import Archive, load_indices
 from swx.io.http import Downloader, RetryPolicy
 from swx.io.ionex import read_ionex
 from swx.pipeline.days import daterange
@@ -132,6 +132,26 @@ def test_indices_merge_into_archive_idempotently(tmp_path):
     assert back.kp.index.tz is not None
     assert back.kp.loc[pd.Timestamp("2015-03-17 12:00", tz="UTC"), "kp"] == pytest.approx(7.667)
     assert a.verify(a.kp_path) and a.verify(a.daily_path)
+
+
+@pytest.mark.parametrize("damage", ["zeroed", "no-checksum"])
+def test_an_archived_kp_file_gone_bad_is_named_in_one_line(tmp_path, damage):
+    """An eleventh round: 4000 bytes of the archived Kp file zeroed ended every forecast in HDF5's
+    traceback. It is refused naming the file (checked against its checksum; read errors named too)."""
+    from swx.errors import IndexFormatError
+
+    a = Archive(tmp_path)
+    ingest_indices(load_history().between("2015-03-01", "2015-04-01"), a, "bundled")
+    raw = bytearray(a.kp_path.read_bytes())
+    raw[len(raw) // 3: len(raw) // 3 + 4000] = bytes(4000)
+    a.kp_path.write_bytes(bytes(raw))
+    if damage == "no-checksum":  # not read as HDF5 at all (HDF5 may loop on a damaged file: the record first)
+        a.kp_path.write_bytes(b"not netCDF" * 100)
+        a.kp_path.with_name(a.kp_path.name + ".sha256").unlink()
+    with pytest.raises(IndexFormatError) as err:
+        load_indices(a)
+    text = str(err.value)
+    assert str(a.kp_path) in text and "swx ingest kp" in text and "\n" not in text, text
 
 
 def test_the_fast_tec_reader_gives_what_xarray_decodes(tmp_path):
@@ -353,8 +373,12 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
     # a tenth round: one map of a single value (7.0 TECU at every node) was archived
     (lambda ds: ds.assign(tec=ds.tec.where(ds.time != ds.time[6], 7.0)),
      "TEC map 7 (2020-01-08 12:00 UT) holds one value, 7 TECU, at every node"),
+    # an eleventh round: maps off the day's grid of epochs were archived as a good day (then a forecast
+    # was published "ok" from a cutoff at 00 UT); older products' maps at 01:00, 03:00 ... are a grid
+    (lambda ds: ds.isel(time=slice(0, 12)).assign_coords(time=ds.time[:12] + np.timedelta64(30, "s")),
+     "the map of 00:00:30 UT is off the day's grid of epochs"),
 ], ids=["all-9999", "southern-third-9999", "last-map-9999", "one-map", "half-a-day", "regional-grid", "all-zero", "ceiling",
-        "a-tenth", "one-map-tenfold", "frozen", "one-flat-map"])
+        "a-tenth", "one-map-tenfold", "frozen", "one-flat-map", "thirty-seconds"])
 def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, damage, reason):
     """Whatever its name says: a day of maps without values, with one map or half a day of them, or on
     a regional grid is refused with the reason and nothing is archived, so the good file offered later
@@ -562,3 +586,44 @@ def test_a_prediction_renamed_as_a_final_map_is_refused(shared_data, tmp_path):
     [result] = ingest_gims(src, a, src.available()).results
     assert result.status == "failed" and "its header says it is a prediction (CODE'S 1-DAY PREDICTED" in result.reason
     assert not a.has_gim("cod", dt.date(2014, 10, 27))
+
+
+def test_swx_simulated_day_renamed_as_a_centres_map_is_refused(tmp_path):
+    """An eleventh round: a `swx simulate day` file saved as codg0790.15i.gz was archived as CODE's final
+    observed map, and the runs made from it said "ok" without a word of simulation. Its header says
+    what it is; under the simulated source's own name it is archived as ever."""
+    from swx.io.ionex import write_ionex
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    simulated = make_gim(D1).assign_attrs(description="SIMULATED maps, not observations: swx demo source.")
+    write_ionex(simulated, folder / "codg0080.20i")
+    a = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    [result] = ingest_gims(src, a, src.available()).results
+    assert result.status == "failed" and "its header says it is simulated (SIMULATED MAPS, NOT OBSERVATIONS" \
+        in result.reason, result.reason
+    assert not a.has_gim("cod", D1)
+
+
+def test_maps_off_the_headers_interval_are_refused_and_older_odd_hour_products_kept(tmp_path, ionex_dir):
+    """An eleventh round: a 2-hourly day (INTERVAL 7200) rewritten to 00:00 then 01:00, 03:00 ... 23:00
+    was archived (a warning only), and a forecast from it published "ok" from a cutoff at 00 UT. Real
+    older products whose 2-hourly maps start at 01:00 (CAS 1999) are a grid of their own: archived."""
+    from swx.io.ionex import format_ionex
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shifted = make_gim(D1)
+    shifted = shifted.assign_coords(time=np.concatenate([shifted.time[:1], shifted.time[1:] - np.timedelta64(1, "h")]))
+    lines = format_ionex(shifted).splitlines()
+    lines = [f"{7200:6d}".ljust(60) + "INTERVAL" if ln[60:].strip() == "INTERVAL" else ln for ln in lines]
+    (folder / "codg0080.20i").write_text("\n".join(lines) + "\n")
+    a = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    [bad] = ingest_gims(src, a, src.available()).results
+    assert bad.status == "failed" and "the map of 01:00:00 UT is off the day's grid of epochs (every 2 h from " \
+        "00:00:00)" in bad.reason, bad.reason
+    old = LocalDirectorySource(ionex_dir)
+    [cas] = ingest_gims(old, a, [i for i in old.available() if i[0] == "cas"]).results
+    assert cas.status == "fetched" and a.open_gim("cas", cas.day)["time"].dt.hour.values[0] == 1

@@ -123,8 +123,10 @@ class Feed:
             for day in daterange(first, (self.now + dt.timedelta(days=2)).date()):
                 name = name_for(product, day)
                 if f"{path}/{name}" not in self.server.routes and self.out_from(product, day) <= self.now:
+                    # a producer's file, said as such (swx refuses its own simulated days under a real name)
                     text = format_ionex(self.maps(product, day), centre=product.upper(), program="swx-feed",
-                                        created=self.out_from(product, day))
+                                        created=self.out_from(product, day),
+                                        description="maps of a test producer serving CODE's product names")
                     self.server.add(f"{path}/{name}", body=gzip.compress(text.encode("ascii"), mtime=0))
 
     def set_clock(self, when: dt.datetime) -> None:

@@ -153,3 +153,19 @@ def test_the_explained_variance_in_float32_is_the_float64_one():
     got = _explained_variance(rows, np.linalg.inv(np.linalg.cholesky(k)))
     assert got.dtype == np.float64 and exact.max() > 0.5
     np.testing.assert_allclose(got, exact, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["residual", "idw", "nequick"])
+def test_no_station_value_at_the_maps_epochs_is_one_domain_error(method):
+    """An eleventh round: maps whose epochs were not the forecast's valid times (a day shifted an hour)
+    or a station table without one value ended the forecast in numpy's "need at least one array to
+    concatenate"."""
+    times = np.array(["2020-01-09T00", "2020-01-09T02"], dtype="datetime64[ns]")
+    lat, lon = np.arange(87.5, -90, -2.5), np.arange(-180.0, 185, 5)
+    prior = xr.DataArray(np.full((2, len(lat), len(lon)), 10.0), dims=("time", "lat", "lon"),
+                         coords={"time": times, "lat": lat, "lon": lon})
+    none = StationValues(times[:0], LAT, LON, np.zeros((0, len(LAT))))
+    nan = StationValues(times, LAT, LON, np.full((2, len(LAT)), np.nan))
+    for values in (none, nan):
+        with pytest.raises(ExtensionError, match="no station value at the map's epochs"):
+            extend(prior, values, method)

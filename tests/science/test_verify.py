@@ -146,3 +146,13 @@ def test_away_from_points_is_the_great_circle_distance():
     assert not away[0, 0] and away[2, 2]
     # 10 degrees of longitude at the equator: 1112 km
     assert away[0, 1] and not away_from_points(lat, lon, np.array([0.0]), np.array([0.0]), km=1200.0)[0, 1]
+
+
+def test_a_day_without_one_score_has_no_rmse_by_model():
+    """An eleventh round: `swx verify` on a day whose forecast had no verifying value at its times
+    ended in "'DataFrame' object has no attribute 'kp_class'"."""
+    import pandas as pd
+
+    from swx.science.verify import station_rmse_by_model
+
+    assert station_rmse_by_model(pd.DataFrame()).empty

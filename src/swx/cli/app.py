@@ -155,6 +155,29 @@ def check_out_file(path: Path, option: str, *, refuse_suffixes: tuple[str, ...] 
                                  param_hint=option)
     if path.suffix.lower() in refuse_suffixes:
         raise typer.BadParameter(f"{path.name}: {why}", param_hint=option)
+    if (own := _swx_own(path)) is not None:
+        raise typer.BadParameter(f"{path} is {own}: swx would overwrite what it published or keeps; expected "
+                                 "a file outside the database, the archive, the models and the products",
+                                 param_hint=option)
+
+
+def _swx_own(path: Path) -> str | None:
+    """What of swx's own `path` is (the database file, or a file under the data folder's archive, models
+    or products), or None: an output option must never name it (a PNG written over a published product,
+    a CSV over the database)."""
+    try:
+        s = get_settings()
+        target = path.expanduser().resolve()
+        owned = {"the results database": [(s.data_dir / "swx.sqlite").resolve()],
+                 "in swx's archive, models or products": [(s.data_dir / sub).resolve()
+                                                           for sub in ("archive", "models", "products")]}
+    except Exception:  # noqa: BLE001 - bad settings or a loop of links: said by the command itself
+        return None
+    if target in owned["the results database"] and not s.database_url:
+        return "the results database"
+    if any(target.is_relative_to(folder) for folder in owned["in swx's archive, models or products"]):
+        return "in swx's archive, models or products"
+    return None
 
 
 def check_plot_path(value: Path | None) -> Path | None:

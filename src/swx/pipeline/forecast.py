@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -246,14 +246,16 @@ class VerifiedPast:
 
     @classmethod
     def read(cls, ctx: Context, first_target: dt.date, last_target: dt.date, config: BlendConfig,
-             published_until: dt.date | None = None) -> VerifiedPast:
-        """For the runs of target days first..last. The forecasts published for target days in the
+             published_until: dt.date | None = None, lead_days: Iterable[int] | None = None) -> VerifiedPast:
+        """For the runs of target days first..last (of `lead_days`: a run learns from its own lead day's
+        forecasts only, so only those are read). The forecasts published for target days in the
         trailing window are read up to the target day `published_until` (a self-contained chunk
         computes the later ones itself)."""
         codes = [st.code for st in ctx.stations]
         until = last_target - dt.timedelta(days=1)  # the chunk's own days: replaced as its runs finish
         until = min(until, published_until) if published_until is not None else until
-        past = issued_forecasts(ctx.engine, first_target - dt.timedelta(days=config.window_days), until)
+        past = issued_forecasts(ctx.engine, first_target - dt.timedelta(days=config.window_days + 1), until,
+                                lead_day=None if lead_days is None else set(lead_days))
         lo = dt.datetime.combine(first_target - dt.timedelta(days=config.window_days + 1), dt.time(), tzinfo=dt.UTC)
         hi = dt.datetime.combine(last_target, dt.time(), tzinfo=dt.UTC)
         observed = {c: {} for c in ("vtec", *BASELINES)}
@@ -501,7 +503,7 @@ def _chunk_inputs(ctx: Context, days: list[_Day], lead_in: list[_Day], architect
     # recomputed here (the lead-in days' and the chunk's own replace theirs as they are made); the
     # lead-in starts at the issue day `recompute_from`, whose target is the next day
     past = VerifiedPast.read(ctx, days[0].target_day, days[-1].target_day, config,
-                             published_until=recompute_from)
+                             published_until=recompute_from, lead_days={d.lead_day for d in days + lead_in})
     return history, lead_in_members, members, past
 
 

@@ -15,7 +15,9 @@ import pandas as pd
 import xarray as xr
 
 from swx.config import LAT_BANDS
+from swx.errors import DataFormatError
 from swx.pipeline.context import Context, archived_maps
+from swx.products import open_product
 from swx.science.extend import StationValues, extend
 from swx.science.map_blend import (
     MEMBERS,
@@ -73,18 +75,37 @@ def verified_maps(ctx: Context, method: str, target_day: dt.date, latest: dt.dat
         truth = archived_maps(ctx, [day])
         if truth is None:
             continue
+        try:
+            got = _verified_map(path, truth, lat, lon, cutoff)
+        except DataFormatError as exc:  # a damaged past product: the weights learn from the others
+            log.warning("%s: left out of the map's weights", exc)
+            continue
+        if got is not None:
+            out.append(got)
+    return out
+
+
+def _verified_map(path, truth: xr.DataArray, lat: np.ndarray, lon: np.ndarray, cutoff: np.datetime64
+                  ) -> VerifiedMaps | None:
+    """A published product's members and map against the truth known by `cutoff` (None when it is of
+    another kind or grid); only the variables used are read. A product that cannot be read is a
+    DataFormatError (`swx.products.open_product`'s)."""
+    try:
         with xr.open_dataset(path) as f:
             if "member_tec" not in f or list(f["member"].values) != list(MEMBERS):
-                continue
+                return None
             times = f["time"].values
             if (not np.isin(times, truth["time"].values).all() or f["tec"].shape[1:] != truth.shape[1:]
                     or not np.array_equal(f["lat"].values, lat) or not np.array_equal(f["lon"].values, lon)):
-                continue  # another grid (the centre changed it): not comparable with today's map
-            known = truth.sel(time=times).values.astype(float)
-            known[times >= cutoff] = np.nan
-            out.append(VerifiedMaps(f["member_tec"].values.astype(float), f["tec"].values.astype(float),
-                                    f["tec_sigma_model"].values.astype(float), known, _ut_hours(times)))
-    return out
+                return None  # another grid (the centre changed it): not comparable with today's map
+            members, tec = f["member_tec"].values.astype(float), f["tec"].values.astype(float)
+            sigma = f["tec_sigma_model"].values.astype(float)
+    except (OSError, RuntimeError, ValueError):
+        open_product(path)  # raises the one-line error naming the product
+        raise
+    known = truth.sel(time=times).values.astype(float)
+    known[times >= cutoff] = np.nan
+    return VerifiedMaps(members, tec, sigma, known, _ut_hours(times))
 
 
 def _from_maps_before(issue_time, target_day: dt.date, lead_day: int) -> bool:

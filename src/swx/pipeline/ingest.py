@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.archive import Archive
-from swx.config import IMPORTED_CENTRE, Settings, lat_band, recorded_path
+from swx.config import IMPORTED_CENTRE, SIMULATED_CENTRE, Settings, lat_band, recorded_path
 from swx.errors import FetchError, IndexFormatError, InputError, IonexFormatError, NotFoundError, reason_of
 from swx.io.atomic import remove_stale_parts
 from swx.io.gim_names import level_rank, product_chain, product_level
@@ -189,6 +189,17 @@ def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:
     if t.min() < lo or t.max() > hi:
         raise IonexFormatError(f"maps from {str(t.min())[:16]} to {str(t.max())[:16]} do not belong to {day}",
                                path=name, expected=f"epochs within {day} 00:00 .. {day + dt.timedelta(days=1)} 00:00")
+    # one regular grid of epochs at whole minutes (the header's INTERVAL from the first map; older
+    # products start at 01:00): a map off it (00:00 then 01:00, 03:00 ...; 00:00:30) is no day of a product
+    step = float(ds.attrs.get("interval_s") or 0) or (float(np.diff(t).min() / np.timedelta64(1, "s"))
+                                                       if len(t) > 1 else 0.0)
+    seconds = (t - lo) / np.timedelta64(1, "s")
+    off = [k for k in range(len(t)) if seconds[k] % 60 or (step and (seconds[k] - seconds[0]) % step)]
+    if off:
+        k = off[0]
+        raise IonexFormatError(f"the map of {str(t[k])[11:19]} UT is off the day's grid of epochs (every "
+                               f"{step / 3600:g} h from {str(t[0])[11:19]})", path=name,
+                               expected="maps at whole minutes, every INTERVAL from the first")
     hours = np.concatenate([[0.0], np.sort((t - lo) / np.timedelta64(1, "h")), [24.0]])
     gap = float(np.diff(hours)[:-1].max())  # the file may end at 22:00 (the next day's file has 00:00)
     if 24.0 - hours[-2] > MAX_MAP_GAP_H + 1e-9 or gap > MAX_MAP_GAP_H + 1e-9:
@@ -308,6 +319,11 @@ def check_producer(ds, product: str, name: str) -> None:
         raise IonexFormatError(f"named as a {product} ({product_level(product)}) map, but its header says it is a "
                                f"prediction ({said[:60]})", path=name,
                                expected="an observed map under this name; a prediction under its own (c1pg, c2pg...)")
+    if product != SIMULATED_CENTRE and re.search(r"\bSIMULATED\b", header):  # swx's own demo maps
+        said = next(ln.strip() for ln in header.splitlines() if re.search(r"\bSIMULATED\b", ln))
+        raise IonexFormatError(f"named as a {product} map, but its header says it is simulated ({said[:60]})",
+                               path=name, expected="an observed map under this name; swx's simulated days under "
+                                                   "the simulated source (SWX_GIM_SOURCE=simulated, centre sim)")
     own = next((agency for agency, family in PRODUCER_AGENCIES.items() if product in family), None)
     if own is None:
         return

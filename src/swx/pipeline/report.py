@@ -293,10 +293,11 @@ def main_job_summary(settings, out: dict, seconds: float) -> str:
     c = counts(engine)
     lines.append("database " + settings.display_database_url + ": "
                  + ", ".join(f"{k} {v}" for k, v in c.items()))
-    last = out["runs"][-1]["forecast"] if out.get("runs") else None
+    last = out["runs"][-1] if out.get("runs") else None
     if last:
-        for method, (nc, ionex) in last["products"].items():
-            lines.append(f"products ({method}): {nc}\n                    {ionex}")
+        for what, made in (("products", last["forecast"]), ("tomorrow's", last.get("forecast_ahead") or {})):
+            for method, (nc, ionex) in made.get("products", {}).items():
+                lines.append(f"{what} ({method}): {nc}\n{' ' * (len(what) + len(method) + 5)}{ionex}")
     lines.append(f"latest run status: {doc['status']}{' (degraded)' if doc.get('degraded') else ''} — "
                  "`swx status --json` for monitoring")
     lines.append("dashboard: `make dashboard`, then open http://localhost:8501")

@@ -34,7 +34,9 @@ def storms(ctx: Context, start: dt.date, end: dt.date, *, require_kp: bool = Fal
     scheduled run's window may wait for its Kp)."""
     if end < start:
         raise InputError(f"the period ends ({end}) before it starts ({start})")
-    kp = load_indices(ctx.archive).kp["kp"]
+    table = load_indices(ctx.archive).kp
+    # storms are what happened: a predicted Kp (CelesTrak's DAILY_PREDICTED) never makes an event
+    kp = table.loc[table["status"] != "predicted", "kp"] if "status" in table else table["kp"]
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
     # Kp from a week earlier: a storm already under way when the window opens keeps its true start
     # (the daily flow's 7-day window would otherwise store the St Patrick's Day storm again, cut short)

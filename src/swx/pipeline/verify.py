@@ -20,6 +20,7 @@ from swx.config import Settings
 from swx.errors import NotFoundError
 from swx.pipeline.context import Context, archived_maps, context, rivals, station_history
 from swx.plots import plot_forecast_maps
+from swx.products import open_product
 from swx.science.features import baselines_at
 from swx.science.map_blend import MEMBERS
 from swx.science.grid import away_from_points
@@ -64,8 +65,7 @@ def verify_maps(ctx: Context, target_day: dt.date, lead_day: int = 1) -> pd.Data
     away = None
     for run in runs.head(1).itertuples():  # what users have for the day: the newest run's maps
         for method, path in run.products.items():
-            with xr.open_dataset(path) as f:
-                fc = f.load()
+            fc = open_product(path)
             times = np.intersect1d(fc["time"].values, truth_all["time"].values)
             if len(times) == 0:
                 continue
@@ -203,11 +203,10 @@ def verification_plot(ctx: Context, target_day: dt.date, path: Path, method: str
     if truth is None:
         raise NotFoundError(_no_truth(ctx, target_day))
     t = np.datetime64(dt.datetime.combine(target_day, dt.time(hour)), "ns")
-    with xr.open_dataset(products[method]) as f:
-        return plot_forecast_maps(f["tec"].sel(time=t).load(), truth.sel(time=t), path,
-                                  f"{'24 h' if lead_day == 1 else f'day-{lead_day}'} forecast ({method}) vs "
-                                  f"{ctx.centre.upper()} GIM, {target_day} {hour:02d} UT",
-                                  f["tec_sigma"].sel(time=t).load())
+    f = open_product(products[method])
+    return plot_forecast_maps(f["tec"].sel(time=t), truth.sel(time=t), path,
+                              f"{'24 h' if lead_day == 1 else f'day-{lead_day}'} forecast ({method}) vs "
+                              f"{ctx.centre.upper()} GIM, {target_day} {hour:02d} UT", f["tec_sigma"].sel(time=t))
 
 
 class _VerifyRequired(TypedDict):

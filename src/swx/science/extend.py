@@ -371,6 +371,10 @@ def extend(prior: xr.DataArray, stations: StationValues, method: str = DEFAULT_M
     same UT, stamped with the target epochs) or a mix of it with the 27-day median map (it is the
     starting point of ``residual`` and ``idw``; ``nequick`` uses only its grid)."""
     extender = make_extender(method, **params)
+    if not len(stations.time) or not np.isfinite(stations.value).any():
+        # maps whose epochs are not the forecast's valid times, or no station with a value
+        raise ExtensionError(f"no station value at the map's epochs ({len(stations.time)} epoch(s) in common, "
+                             f"{int(np.isfinite(stations.value).sum())} value(s)): nothing to spread over the map")
     tec, sigma = extender.extend(prior, stations)
     tec = np.maximum(tec, 0.0)  # vTEC is not negative
     coords = {"time": prior["time"].values, "lat": prior["lat"].values, "lon": prior["lon"].values}

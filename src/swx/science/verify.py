@@ -407,6 +407,8 @@ def score_rows(stations: list[Station], issue: pd.DatetimeIndex, truth: np.ndarr
 def station_rmse_by_model(rows: pd.DataFrame) -> pd.Series:
     """Each model's (and baseline's) RMSE averaged over the stations, all Kp classes: verification rows
     in one number per model, for logs and summaries."""
+    if rows.empty or not {"kp_class", "scope", "model", "rmse"} <= set(rows.columns):
+        return pd.Series(dtype=float)  # nothing scored (no verifying value at the forecast's times)
     one = rows[(rows.kp_class == "all") & (rows.scope == "station")]
     return one.groupby("model", sort=False).rmse.mean()
 

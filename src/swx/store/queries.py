@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pandas as pd
 import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, select, true
 
+from swx.archive import changed_since_recorded
 from swx.config import SIMULATED_CENTRE, data_path, get_settings
 from swx.io.gim_names import PREDICTED_LABELS
 from swx.science.blend import MODEL_ORDER
@@ -99,7 +101,7 @@ _NEWEST_RUNS = 64
 
 
 def runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
-    cols = ["id", "issue_time", "target_day", "status", "degraded", "reason", "data_source", "flow_run_id",
+    cols = ["id", "issue_time", "target_day", "lead_day", "status", "degraded", "reason", "data_source", "flow_run_id",
             "code_version", "settings_hash", "created_at", "finished_at"]
     with engine.connect() as conn:
         rows = conn.execute(select(*[getattr(m.ForecastRun, c) for c in cols])
@@ -209,10 +211,10 @@ def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.dat
 
 
 def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day: dt.date,
-                     lead_day: int | None = None) -> pd.DataFrame:
+                     lead_day: int | Iterable[int] | None = None) -> pd.DataFrame:
     """The station forecasts that were published for target days in [first, last]: of each day and
     lead day (the day after the run's maps it forecasts: 1, or 2 for tomorrow's run), the newest
-    finished run's (ok or degraded); of one lead day only with `lead_day`. Columns: run_id,
+    finished run's (ok or degraded); of one lead day (or some) only with `lead_day`. Columns: run_id,
     target_day, lead_day, issue_time, station, architecture, valid_time, lead_h, mean, sigma. What the
     blend is fitted on, and what is verified, once the truth has arrived."""
     r, f = m.ForecastRun, m.StationForecast
@@ -220,7 +222,7 @@ def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day:
             "mean", "sigma"]
     cond = [r.target_day >= first_target_day, r.target_day <= last_target_day, r.status.in_(["ok", "degraded"])]
     if lead_day is not None:
-        cond.append(r.lead_day == lead_day)
+        cond.append(r.lead_day.in_([lead_day] if isinstance(lead_day, int) else sorted(set(lead_day))))
     with engine.connect() as conn:
         newest = conn.execute(select(r.target_day, r.lead_day, func.max(r.id))
                               .where(*cond).group_by(r.target_day, r.lead_day)).all()
@@ -730,10 +732,15 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
     reasons = [r for r in (run["reason"] or "").split("; ") if r] if run["degraded"] else []
     if run["status"] in ("ok", "degraded"):  # what users download must still be there
         files = global_products(engine, int(run["id"]))
-        gone = sorted({f for f in [*files["product_path"], *files["ionex_path"]] if f and not Path(f).is_file()})
+        every = sorted({f for f in [*files["product_path"], *files["ionex_path"]] if f})
+        gone = [f for f in every if not Path(f).is_file()]
         if gone:
             reasons.append(f"{len(gone)} published product file(s) missing (deleted or moved), e.g. {gone[0]}: "
                            "run the forecast again")
+        changed = [f for f in every if changed_since_recorded(Path(f))]
+        if changed:
+            reasons.append(f"{len(changed)} published product file(s) changed since they were published (they no "
+                           f"longer match their .sha256), e.g. {changed[0]}: run the forecast again")
     if last is not None and last["map_skill"] is not None and last["map_skill"] < 0:
         reasons.append(f"the newest verified map ({last['day']}) was worse than the persistence map "
                        f"({last['map_rmse']:.2f} vs {last['map_persistence_rmse']:.2f} TECU)")
