@@ -396,7 +396,8 @@ def test_runs_page_provenance(seeded):
     assert set(inputs.level[inputs.kind == "GIM"]) == {"simulated"}
     assert any("the maps are SIMULATED" in m.value for m in at.markdown)
     # the run table shows what an operator reads first; the provenance columns on request
-    assert list(runs.columns) == ["id", "target_day", "issue_time", "finished_at", "status", "reason", "data_source"]
+    assert list(runs.columns) == ["id", "target_day", "lead_day", "issue_time", "finished_at", "status", "reason",
+                                  "data_source"]
     at.toggle[0].set_value(True).run()
     assert {"code_version", "settings_hash", "created_at"} <= set(at.dataframe[0].value.columns)
     registry = at.dataframe[3].value

@@ -126,6 +126,14 @@ def _versus(last: dict[str, Any]) -> str:
     return "; ".join(parts) or "no scores"
 
 
+def _skill_line(head: str, scores: dict[str, dict[str, Any]], pct: str) -> str:
+    """Scores as the main job's summary prints them, best first: RMSE and skill vs persistence."""
+    return f"{head}: " + ", ".join(
+        f"{m} {v['rmse']:.2f}" + ("" if v["skill_vs_persistence"] is None or m.endswith("persistence")
+                                  else f" ({v['skill_vs_persistence']:{pct}})")
+        for m, v in sorted(scores.items(), key=lambda kv: kv[1]["rmse"]))
+
+
 def summary_lines(doc: dict[str, Any]) -> list[str]:
     """The document as a few lines a person reads at a glance (`swx status` without --json)."""
     if doc.get("status") == "none":
@@ -146,10 +154,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
                                ("map of this run", doc["map_skill"], "+.1%"),
                                (f"maps, last {RECENT_DAYS} days", doc["map_skill_recent"], "+.1%")):
         if scores:
-            lines.append(f"  {label} (RMSE TECU, vs persistence): " + ", ".join(
-                f"{m} {v['rmse']:.2f}" + ("" if v["skill_vs_persistence"] is None or m.endswith("persistence")
-                                          else f" ({v['skill_vs_persistence']:{pct}})")
-                for m, v in sorted(scores.items(), key=lambda kv: kv[1]["rmse"])))
+            lines.append(_skill_line(f"  {label} (RMSE TECU, vs persistence)", scores, pct))
     stuck = doc.get("rapid_days_past_upgrade") or []
     if stuck:
         lines.append(f"  {len(stuck)} day(s) still on rapid maps, older than the daily run looks back "
@@ -170,10 +175,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         for label, scores, pct in (("station skill, last days", ahead["station_skill"], "+.0%"),
                                    (f"maps, last {RECENT_DAYS} days", ahead["map_skill_recent"], "+.1%")):
             if scores:
-                lines.append(f"    {label} (RMSE TECU, vs persistence at the same lead): " + ", ".join(
-                    f"{m} {v['rmse']:.2f}" + ("" if v["skill_vs_persistence"] is None or m.endswith("persistence")
-                                              else f" ({v['skill_vs_persistence']:{pct}})")
-                    for m, v in sorted(scores.items(), key=lambda kv: kv[1]["rmse"])))
+                lines.append(_skill_line(f"    {label} (RMSE TECU, vs persistence at the same lead)", scores, pct))
         if ahead["last_verified"]:
             lines.append(f"    last verified one ({ahead['last_verified']['day']}, made two days ahead): "
                          f"{_versus(ahead['last_verified'])}")
