@@ -444,6 +444,27 @@ def test_import_series_refuses_bad_input_before_registering_anything(tmp_path, m
     assert "TUC" not in set(stations(engine_from_settings(get_settings()))["code"])  # no orphan station
 
 
+def test_a_series_column_naming_another_latitude_than_its_station_is_refused(tmp_path, monkeypatch, capsys):
+    """An eleventh round: a column `VTEC_70N` (a position name the help invites) imported with `--lat
+    10` was stored as the observations of a station at 10°N. A column naming the station's latitude,
+    or none, is imported."""
+    from swx.store.db import engine_from_settings
+    from swx.store.queries import stations
+
+    run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
+    hours = "".join(f"2017-01-01T{h:02d}:00:00Z,{10 + h}\n" for h in range(0, 24, 2))
+    far, near = tmp_path / "far.csv", tmp_path / "near.csv"
+    far.write_text("time,VTEC_70N\n" + hours)
+    near.write_text("time,vtec_10.5n\n" + hours)
+    code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(far), "--station", "I20", "--lat", "10",
+                                                   "--lon", "10"])
+    assert code == 2 and "its column 'VTEC_70N' names latitude 70°, but station I20 is at 10°" in out, out
+    assert "I20" not in set(stations(engine_from_settings(get_settings())).code)  # nothing registered
+    code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(near), "--station", "I21", "--lat", "10",
+                                                   "--lon", "10"])
+    assert code == 0 and "I21: 12 values" in out, out
+
+
 def test_import_series_never_ignores_what_it_is_given_for_a_known_station(tmp_path, monkeypatch, capsys):
     """A fresh round: --surface and --name given for a station already registered were ignored without
     a word; a new station's surface was "land" unless told (a receiver on a Pacific atoll...)."""

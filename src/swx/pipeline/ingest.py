@@ -33,7 +33,7 @@ from swx.io.ionex.header import IONEX_LAT, IONEX_LON
 from swx.pipeline.context import OnFirstFetch, downloader, gim_chain, gim_source, rivals
 from swx.science.features import PLAUSIBLE_VTEC_TECU
 from swx.science.grid import canonical_grid, land_mask
-from swx.science.series import import_series
+from swx.science.series import column_latitude, import_series
 from swx.science.stations import MAX_STATION_LAT, STATION_CODE, STATION_NAME_MAX, valid_station_name
 from swx.sources.gim import GimSource, LocalDirectorySource
 from swx.sources.indices import read_index_file
@@ -640,6 +640,10 @@ def check_new_station(code: str, lat: float | None, lon: float | None, surface: 
         raise InputError(f"--surface {surface!r}: expected land or ocean")
 
 
+#: how far a series column's named latitude (VTEC_40N) may be from its station's: half a map cell
+COLUMN_LATITUDE_TOLERANCE_DEG = 1.25
+
+
 def import_series_stage(settings: Settings, file: Path, station: str, *, lat: float | None = None,
                         lon: float | None = None, surface: str | None = None, name: str | None = None) -> SeriesImport:
     """A vTEC series (a GNSS receiver's, a series extracted elsewhere) as a station's observations on the
@@ -667,6 +671,12 @@ def import_series_stage(settings: Settings, file: Path, station: str, *, lat: fl
                 raise InputError(f"station {station} is registered with {option.lstrip('-')} {held!r}, not {value!r}: "
                                  f"import under a new code, or leave out {option}")
     series, counts = import_series(file)  # the file is read and checked before anything is written
+    named = column_latitude(series.attrs.get("column", ""))
+    at_lat = lat if new else float(known.loc[station, "lat"])
+    if named is not None and at_lat is not None and abs(named - at_lat) > COLUMN_LATITUDE_TOLERANCE_DEG:
+        raise InputError(f"{file}: its column {series.attrs['column']!r} names latitude {named:g}°, but station "
+                         f"{station} is at {at_lat:g}°: the series of another place? (rename the column to vtec, or "
+                         "give the station's position)")
     if new:
         upsert_stations(engine, [dict(code=station, name=name or station, lat=lat, lon=lon, sector="",
                                       lat_band=lat_band(lat), surface=surface or "land", origin="imported")])

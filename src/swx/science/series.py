@@ -209,7 +209,19 @@ def read_series_csv(path: str | Path) -> pd.Series:
                               line=_data_lines(p, len(df))[i], expected="vTEC in TECU with a decimal point "
                               "(an empty cell: missing)")
     _check_series_rows(p, df, times, values)
-    return pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(times, name="time"), name="vtec")
+    out = pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(times, name="time"), name="vtec")
+    out.attrs["column"] = str(value_col)  # a position it names (VTEC_40N) is checked against the station's
+    return out
+
+
+#: a series column that names a latitude (VTEC_40N, vtec 12.5s): south negative
+_COLUMN_LATITUDE = re.compile(r"(?i)vtec[_. -]?(\d{1,2}(?:\.\d+)?)([ns])")
+
+
+def column_latitude(column: str) -> float | None:
+    """The latitude a series' vTEC column names (`VTEC_40N` -> 40.0), or None when it names none."""
+    m = _COLUMN_LATITUDE.fullmatch(column.strip())
+    return None if m is None else float(m.group(1)) * (1 if m.group(2).lower() == "n" else -1)
 
 
 # A vTEC column of the Year; DOY; Hour tables: its latitude in degrees and hemisphere.
@@ -255,6 +267,7 @@ def import_series(path: str | Path) -> tuple[pd.Series, dict[str, int]]:
     DataFormatError when no value lands on the grid (times at odd UTC hours, say)."""
     raw = read_series_csv(path)
     series, counts = to_two_hourly(raw)
+    series.attrs["column"] = raw.attrs.get("column", "")
     log.info("%s: %s", path, counts)
     if not series.notna().any():
         usable = counts["input"] - counts["invalid"]
