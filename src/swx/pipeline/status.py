@@ -75,18 +75,23 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
     doc["global_method"] = settings.extension_method
     doc["map_skill"] = {mod: {"rmse": round(r, 3), "skill_vs_persistence": None if sk is None else round(sk, 3),
                               "n": n} for mod, r, sk, n in ov["map_skill"]}
-    doc["map_skill_recent"] = {mod: {"rmse": round(float(r), 3), "days": int(n),
-                                     "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
-                               for mod, r, sk, n in ov["map_skill_recent"]}
-    doc["station_skill"] = {mod: {"rmse": round(float(r), 3),
-                                  "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
-                            for mod, r, sk in ov["station_skill"]}
+    doc |= _recent_skill(ov)
     doc["storms"] = [{"start": _iso(a), "end": _iso(b), "max_kp": k, "g_class": gc} for a, b, k, gc in ov["storms"]]
     doc["tomorrow"] = _tomorrow(engine, settings, now, max_age_h, day0)
     healthy = verdict["verdict"] != "unhealthy"
     doc["healthy"] = healthy
     doc["problem"] = "" if healthy else "; ".join(verdict["reasons"])
     return doc, healthy
+
+
+def _recent_skill(ov: dict[str, Any]) -> dict[str, Any]:
+    """`run_overview`'s recent map and station scores as the status document holds them."""
+    def skill(sk: Any) -> float | None:
+        return None if sk is None else round(float(sk), 3)
+    return {"map_skill_recent": {mod: {"rmse": round(float(r), 3), "days": int(n), "skill_vs_persistence": skill(sk)}
+                                 for mod, r, sk, n in ov["map_skill_recent"]},
+            "station_skill": {mod: {"rmse": round(float(r), 3), "skill_vs_persistence": skill(sk)}
+                              for mod, r, sk in ov["station_skill"]}}
 
 
 def _tomorrow(engine, settings: Settings, now: dt.datetime, max_age_h: float, day0: dt.datetime
@@ -105,12 +110,7 @@ def _tomorrow(engine, settings: Settings, now: dt.datetime, max_age_h: float, da
             "status": run["status"], "verdict": verdict["verdict"], "reasons": verdict["reasons"],
             "information_cutoff": _iso(run["issue_time"]), "timing": run_timing(run).describe(),
             "global": {meth: {"netcdf": nc, "ionex": ix} for meth, nc, ix, _ in ov["products"]},
-            "map_skill_recent": {mod: {"rmse": round(float(r), 3), "days": int(n),
-                                       "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
-                                 for mod, r, sk, n in ov["map_skill_recent"]},
-            "station_skill": {mod: {"rmse": round(float(r), 3),
-                                    "skill_vs_persistence": None if sk is None else round(float(sk), 3)}
-                              for mod, r, sk in ov["station_skill"]},
+            **_recent_skill(ov),
             "last_verified": None if last is None else
             {k: _iso(v) if not isinstance(v, float) else round(v, 3) for k, v in last.items()}}
 
