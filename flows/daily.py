@@ -12,6 +12,7 @@ from prefect import flow
 
 from flows import tasks
 from swx.config import get_settings
+from swx.pipeline.forecast import DayFailedError
 from swx.pipeline.schedule import default_issue_day
 
 
@@ -38,15 +39,15 @@ def daily(issue_date: dt.date | None = None, update: bool = True, lookback_days:
     # the update learns through the day before yesterday and is scored on yesterday's forecasts, whose
     # 24 h targets end with today's maps (walk-forward: the newest day it can be judged on)
     upd = tasks.update_models(day - dt.timedelta(days=1)) if update else None
-    fc = tasks.forecast(day)
-    # tomorrow's forecast from the same maps: its failure is reported, after everything else is done
-    ahead = tasks.forecast(day, lead_day=2, return_state=True)
-    fc2 = ahead.result(raise_on_failure=False) if ahead.is_completed() else None
+    # the next day's forecast and tomorrow's from the same maps, made together; tomorrow's failure is
+    # reported after everything else is done
+    both = tasks.forecast_next_days(day)
+    fc, fc2 = both["forecast"], both["ahead"]
     ver = tasks.verify(day)
     st = tasks.storms(day - dt.timedelta(days=7), day)
     tasks.publish(day, fc, ver, st, upd, fc2)
-    if fc2 is None:
-        ahead.result()  # raises its error: the flow run is failed, the day's own forecast published
+    if fc2 is None:  # the flow run is failed, the day's own forecast published
+        raise DayFailedError(f"tomorrow's forecast from the maps of {day} failed: {both['ahead_error']}")
     return {"forecast": fc, "forecast_ahead": fc2, "verify": ver, "storms": st, "update": upd, "gims": gims, "kp": kp,
             "rivals": rivals}
 

@@ -19,7 +19,7 @@ from swx.errors import DatabaseFaultError, InputError, SchemaError
 from swx.pipeline.backfill import backfill_chunk_stage
 from swx.pipeline.backfill import replay_updates as replay_updates_stage
 from swx.pipeline.database import database_fault, migrate_database_stage
-from swx.pipeline.forecast import forecast_stage
+from swx.pipeline.forecast import daily_forecasts_stage
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage, ingest_rivals_stage
 from swx.pipeline.report import daily_markdown, forecast_map_png, skill_rows
 from swx.pipeline.revise import revise_kp_days, revise_stage
@@ -150,14 +150,18 @@ def update_models(day: dt.date) -> dict[str, Any]:
     return out
 
 
-@task(name="forecast", retries=1, retry_delay_seconds=30)
+@task(name="forecast-next-days", retries=1, retry_delay_seconds=30)
 @_without_sql
-def forecast(issue_day: dt.date, lead_day: int = 1) -> dict[str, Any]:
-    """The forecast of the day after `issue_day`'s maps, or (`lead_day` 2) of the day after that."""
-    out = forecast_stage(_settings(), issue_day, flow_run_id=str(flow_run.get_id() or ""), lead_day=lead_day)
+def forecast_next_days(issue_day: dt.date) -> dict[str, Any]:
+    """The forecasts of the day after `issue_day`'s maps and of the day after that, made together."""
+    out = daily_forecasts_stage(_settings(), issue_day, flow_run_id=str(flow_run.get_id() or ""))
     log = get_run_logger()
-    (log.warning if out["degraded"] else log.info)("run %s for %s: %s", out["run_id"], out["target_day"],
-                                                   out["reason"] or "ok")
+    for run in (out["forecast"], out["ahead"]):
+        if run is not None:
+            (log.warning if run["degraded"] else log.info)("run %s for %s: %s", run["run_id"], run["target_day"],
+                                                           run["reason"] or "ok")
+    if out["ahead"] is None:
+        log.error("tomorrow's forecast failed: %s", out["ahead_error"])
     return out
 
 

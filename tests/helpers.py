@@ -351,13 +351,16 @@ NOTHING_VERIFIED = "no forecast has been verified yet"
 
 
 def assert_ok_after_the_first(runs) -> None:
-    """Runs (`queries.runs`: issue_time, status, reason) of a fresh site: the first is degraded for the
-    one reason a first run has (its blend has nothing verified to learn from), every later one "ok"."""
-    ordered = runs.sort_values("issue_time")
-    first, later = ordered.iloc[0], ordered.iloc[1:]
-    assert first["status"] == "degraded" and first["reason"] == NOTHING_VERIFIED + (
-        ": the blend's weights are equal, not learnt (they are once the first forecasts are verified)"), first["reason"]
-    assert set(later["status"]) <= {"ok"}, later[["issue_time", "status", "reason"]].to_string()
+    """Runs (`queries.runs`: issue_time, lead_day, status, reason) of a fresh site: the first runs of each
+    lead day are degraded for the one reason a first run has (its blend has nothing verified to learn
+    from: a run of lead day n is verified n days after it was issued, so the first n), every later one "ok"."""
+    for lead, group in runs.groupby("lead_day"):
+        ordered = group.sort_values("issue_time")
+        first, later = ordered.iloc[:int(lead)], ordered.iloc[int(lead):]
+        assert (first["status"] == "degraded").all() and (first["reason"] == NOTHING_VERIFIED + (
+            ": the blend's weights are equal, not learnt (they are once the first forecasts are verified)")).all(), \
+            first[["issue_time", "lead_day", "reason"]].to_string()
+        assert set(later["status"]) <= {"ok"}, later[["issue_time", "lead_day", "status", "reason"]].to_string()
 
 
 def cf_findings(path) -> list[str]:

@@ -168,13 +168,25 @@ def test_missing_gim_gives_a_degraded_run_and_failed_update_keeps_the_model(harn
     run = q.latest_run(engine)
     assert run["status"] == "degraded" and run["degraded"] and "2015-03-15" in run["reason"]
 
+    # tomorrow's run failing (its product cannot be written; from the 15th's maps it is lead day 3) fails
+    # the flow run, after the next day's forecast, the verification and the artifacts are done
+    blocked = settings.data_dir / "products" / "2015" / "077" / "swx_forecast_20150318_residual_d3.nc"
+    blocked.unlink()
+    blocked.mkdir()
+    state = daily(issue_date=dt.date(2015, 3, 16), update=False, lookback_days=1, return_state=True)
+    assert state.is_failed() and "tomorrow's forecast from the maps of 2015-03-16 failed" in state.message
+    assert q.latest_run(engine, lead_day=1)["status"] == "degraded"  # published, late map and all
+    assert q.latest_run(engine, lead_day=2)["status"] == "failed"  # tomorrow's, by its issue day
+
 
 def _snapshot(settings) -> dict:
     engine = open_database(settings)
     with engine.connect() as c:
-        sf = pd.read_sql(text("SELECT s.code, f.architecture, f.valid_time, f.mean, f.sigma FROM station_forecasts f "
-                              "JOIN stations s ON s.id = f.station_id ORDER BY 1, 2, 3"), c)
-        runs = pd.read_sql(text("SELECT issue_time, target_day, status, reason FROM forecast_runs ORDER BY 1"), c)
+        sf = pd.read_sql(text("SELECT s.code, f.architecture, r.lead_day, f.valid_time, f.mean, f.sigma "
+                              "FROM station_forecasts f JOIN stations s ON s.id = f.station_id "
+                              "JOIN forecast_runs r ON r.id = f.run_id ORDER BY 1, 2, 3, 4"), c)
+        runs = pd.read_sql(text("SELECT issue_time, target_day, lead_day, status, reason FROM forecast_runs "
+                                "ORDER BY 1, 2"), c)
         dtec = pd.read_sql(text("SELECT station_id, time, kind, dtec FROM dtec ORDER BY 1, 2, 3"), c)
         ver = pd.read_sql(text("SELECT station_code, model, window_start, rmse FROM verification ORDER BY 1, 2, 3"), c)
     maps = {}
@@ -198,7 +210,7 @@ def test_backfill_killed_half_way_resumes_identical(harness, monkeypatch, tmp_pa
 
     backfill(start=start, end=end, chunk_days=3)
     reference = _snapshot(settings)
-    assert len(reference["runs"]) == 8
+    assert len(reference["runs"]) == 16  # each day's next-day run and tomorrow's
     assert_ok_after_the_first(reference["runs"])
 
     monkeypatch.setenv("SWX_DATA_DIR", str(twin))
@@ -245,11 +257,11 @@ def test_backfill_on_postgresql_runs_on_dask_workers_and_skips_finished_days(har
     with fresh_postgres_database(monkeypatch, "swx_backfill"):
         settings = _prepare(monkeypatch, dt.date(2015, 3, 16))
         out = backfill(start=dt.date(2015, 3, 12), end=dt.date(2015, 3, 15), chunk_days=4)
-        assert out["parallel"] and out["runs"] == 4 and out["skipped"] == 0 and out["verified"] == 3
+        assert out["parallel"] and out["runs"] == 8 and out["skipped"] == 0 and out["verified"] == 3
         assert out["revised"] == 0  # the ingest changed no map and no Kp: nothing to revise
         engine = open_database(settings)
         runs = q.runs(engine)
-        assert len(runs) == 4
+        assert len(runs) == 8 and sorted(runs.lead_day) == [1] * 4 + [2] * 4
         assert_ok_after_the_first(runs)
         counts = q.counts(engine)
         again = backfill(start=dt.date(2015, 3, 12), end=dt.date(2015, 3, 15), chunk_days=4)

@@ -5,6 +5,7 @@ every archived day, the plan of chunks and pending days."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -46,13 +47,21 @@ def test_swx_backfill_is_point_in_time_resumable_and_says_what_it_did(trained):
     res = runner.invoke(app, ["backfill", "--start", "2015-03-08", "--end", "2015-03-13", "--chunk-days", "4"])
     assert res.exit_code == 0, res.output
     said = " ".join(res.output.split())  # the console wraps long lines
-    assert "6 day(s), 0 already done" in said and "runs 6 (2 degraded)" in said
-    runs = q.runs(engine).sort_values("target_day")
+    # each issue day as the daily flow makes it: the next day's run and tomorrow's (no second day's
+    # models here: carried forward a day, degraded and saying so)
+    assert "6 day(s), 0 already done" in said and "runs 12 (8 degraded)" in said
+    every = q.runs(engine)
+    runs = every[every.lead_day == 1].sort_values("target_day")
     assert list(runs.target_day) == [dt.date(2015, 3, 9) + dt.timedelta(days=k) for k in range(6)]
     assert list(runs.degraded) == [True, True, False, False, False, False]
     assert "27-day median only" in runs.iloc[0].reason
+    ahead = every[every.lead_day == 2].sort_values("target_day")
+    assert list(ahead.target_day) == [dt.date(2015, 3, 10) + dt.timedelta(days=k) for k in range(6)]
+    assert ahead.reason.str.contains("27-day median only").tolist() == [True, True, False, False, False, False]
+    assert ahead.reason.str.contains("no second day's models").tolist() == [False, False, True, True, True, True]
+    assert (pd.to_datetime(ahead.issue_time.to_numpy()) == pd.to_datetime(runs.issue_time.to_numpy())).all()
     used = _used_models(engine)
-    assert set(used.target_day) == {dt.date(2015, 3, 11) + dt.timedelta(days=k) for k in range(4)}
+    assert set(used.target_day) == {dt.date(2015, 3, 11) + dt.timedelta(days=k) for k in range(5)}
     assert (used.train_end <= used.issue_time + pd.Timedelta(hours=2)).all()
     # the forecasts it made are verified (target days 9..14), and the storms of the period looked for
     assert q.unverified_days(engine, dt.date(2015, 3, 9), dt.date(2015, 3, 14)) == set()
@@ -63,6 +72,14 @@ def test_swx_backfill_is_point_in_time_resumable_and_says_what_it_did(trained):
     said = " ".join(again.output.split())
     assert again.exit_code == 0 and "6 already done" in said and "runs 0" in said
     assert q.counts(engine) == counts
+    # a backfill stopped between a day's two runs resumes with the missing one only
+    [nc] = {Path(nc) for _, nc, _ in q.finished_products(engine, dt.date(2015, 3, 15), dt.date(2015, 3, 15),
+                                                          trained.settings.data_dir, lead_day=2)}
+    nc.unlink()
+    resumed = runner.invoke(app, ["backfill", "--start", "2015-03-08", "--end", "2015-03-13", "--step", "forecast"])
+    said = " ".join(resumed.output.split())
+    assert resumed.exit_code == 0 and "5 already done" in said and "runs 1 (1 degraded)" in said, said
+    assert nc.is_file() and len(q.runs(engine)) == 12  # the 15th's tomorrow run again, in its own row
 
 
 def test_replayed_updates_serve_only_the_days_after_their_data(trained):
@@ -70,7 +87,7 @@ def test_replayed_updates_serve_only_the_days_after_their_data(trained):
     issue time: an update made for a day never forecasts that day."""
     ctx, engine = trained, trained.engine
     out = backfill_stage(ctx.settings, dt.date(2015, 3, 11), dt.date(2015, 3, 13), steps=["forecast"], replay=True)
-    assert out["runs"] == 3 and not out["failed"]
+    assert out["runs"] == 6 and not out["failed"]  # the next day's run and tomorrow's of each day
     registry = q.model_registry(engine)
     updated = registry[registry.version > 1]
     assert len(updated) == 18 * 3  # one candidate per station and replayed day (10, 11, 12 March)
@@ -98,7 +115,8 @@ def test_the_plan_chunks_pending_days_and_refuses_bad_arguments(trained, monkeyp
     # days that cannot be forecast (no map on or before them) fail on their own, in chunks of one day too
     out = backfill_stage(settings, dt.date(2015, 2, 7), dt.date(2015, 2, 8), steps=["forecast", "verify"],
                          chunk_days=1)
-    assert out["runs"] == 0 and sorted(out["failed"]) == ["2015-02-07", "2015-02-08"]
+    assert out["runs"] == 0 and sorted(out["failed"]) == ["2015-02-07", "2015-02-07 (lead day 2)", "2015-02-08",
+                                                          "2015-02-08 (lead day 2)"]
     assert "no sim GIM on or before 2015-02-07" in out["failed"]["2015-02-07"]
     code, output = run_cli_main(monkeypatch, capsys, ["backfill", "--start", "2015-03-05", "--end", "2015-03-01"])
     assert code != 0 and "before it starts" in output and "Traceback" not in output

@@ -301,6 +301,27 @@ def test_tomorrows_run_is_made_from_the_same_maps_learns_from_its_own_lead_and_i
     err = then.values - truth16.values  # the map two days before, epoch by epoch
     assert maps.loc["map:persistence", "rmse"] == pytest.approx(float(np.sqrt(np.nanmean(err ** 2))), rel=1e-4)
 
+    # the daily run makes both in one chunk (history, windows, members, verified past shared): the same
+    # forecasts as one at a time; its tomorrow run failing never stops the next day's
+    from swx.pipeline.forecast import daily_forecasts_stage, forecast_days
+
+    again = forecast_days(ctx, [dt.date(2015, 3, 15)], aheads=(1, 2))
+    for a, b in zip([firsts[-1], aheads[-1]], again):
+        assert (a.run_id, a.target_day, a.lead_day, a.reason) == (b.run_id, b.target_day, b.lead_day, b.reason)
+        key = ["station", "architecture", "valid_time"]
+        fa, fb = a.station_forecasts.sort_values(key), b.station_forecasts.sort_values(key)
+        np.testing.assert_array_equal(fa[key].to_numpy(), fb[key].to_numpy())
+        np.testing.assert_allclose(fa[["mean", "sigma"]].to_numpy(float), fb[["mean", "sigma"]].to_numpy(float),
+                                   rtol=1e-6, atol=1e-6)
+    nc.unlink()
+    nc.mkdir()  # tomorrow's product cannot be written
+    both = daily_forecasts_stage(ctx.settings, dt.date(2015, 3, 15))
+    assert both["ahead"] is None and "swx_forecast_20150317_residual_d2.nc" in both["ahead_error"]
+    assert both["forecast"]["target_day"] == "2015-03-16" and not both["forecast"]["degraded"]
+    assert all(Path(p).is_file() for p in both["forecast"]["products"]["residual"])
+    failed = q.runs(engine).set_index("id").loc[r.run_id]
+    assert failed.status == "failed" and "_d2.nc" in failed.reason
+
 
 def _active_versions(ctx, family: str):
     from swx.ml.registry import ModelRegistry

@@ -25,7 +25,7 @@ from swx.io.gim_names import name_for, parse_name
 from swx.io.ionex import format_ionex
 from swx.pipeline.context import context, station_history
 from swx.pipeline.days import daterange
-from swx.pipeline.forecast import forecast_stage
+from swx.pipeline.forecast import daily_forecasts_stage
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage, ingest_rivals_stage
 from swx.pipeline.revise import revise_kp_days, revise_stage
 from swx.pipeline.schedule import default_issue_day, ingest_waiting
@@ -200,10 +200,11 @@ def test_ten_days_on_rapid_maps_with_finals_replacing_them_and_verification_reco
             assert revised["days"] == [str(d) for d in sorted([r.day for r in got.upgraded] + (missed if k == 7 else []))]
         rival = ingest_rivals_stage(settings, days + [issue + dt.timedelta(days=1)])["c1p"]
         assert {r.day for r in rival.results if r.status == "fetched"} >= {issue + dt.timedelta(days=1)}
-        fc = forecast_stage(settings, issue)
+        both = daily_forecasts_stage(settings, issue)  # the next day's and tomorrow's, as the daily flow
+        fc = both["forecast"]
         # the rapid map was out (or came while waiting); the first run's blend has nothing verified yet
         assert (not fc["degraded"]) if k else fc["reason"].startswith(NOTHING_VERIFIED), (issue, fc["reason"])
-        assert forecast_stage(settings, issue, lead_day=2)["target_day"] == str(issue + dt.timedelta(days=2))
+        assert both["ahead"]["target_day"] == str(issue + dt.timedelta(days=2)) and both["ahead"]["lead_day"] == 2
         run = q.run_provenance(ctx.engine, fc["run_id"])
         assert run["run"]["input_level"] == "rapid"
         gims = run["inputs"][run["inputs"].kind == "GIM"].set_index("day")

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Callable
 from typing import TypedDict
 
-from swx.config import BACKFILL_CHUNK_DAYS, Settings
+from swx.config import BACKFILL_CHUNK_DAYS, LEAD_DAYS, Settings
 from swx.errors import InputError
 from swx.pipeline.context import context
 from swx.pipeline.days import chunked, daterange
-from swx.pipeline.forecast import ForecastResult, forecast_days
+from swx.pipeline.forecast import ForecastResult, forecast_days, planned_runs
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
 from swx.pipeline.revise import revise_kp_days, revise_stage
 from swx.pipeline.status import completed_days
@@ -52,12 +52,13 @@ def check_range(start: dt.date, end: dt.date, chunk_days: int) -> None:
 def pending_days(settings: Settings, start: dt.date, end: dt.date, steps: list[str], *,
                  force: bool = False) -> list[dt.date]:
     """The issue days of start..end a backfill still has to do: all with `force`; else those whose
-    forecast did not finish with its products or, when verifying, whose forecast is not verified yet
-    though the map of its target day (the next day) is archived."""
+    forecasts (the next day's and tomorrow's) did not finish with their products or, when verifying,
+    whose forecast is not verified yet though the map of its target day (the next day) is archived."""
     days = daterange(start, end)
     if force or not ({"forecast", "verify"} & set(steps)):
         return days
-    done = completed_days(settings, start, end) if "forecast" in steps else set(days)
+    done = set.intersection(*(completed_days(settings, start, end, lead) for lead in LEAD_DAYS)) \
+        if "forecast" in steps else set(days)
     if "verify" in steps:
         ctx = context(settings)
         one = dt.timedelta(days=1)
@@ -81,8 +82,9 @@ class ChunkSummary(TypedDict):
 def backfill_chunk_stage(settings: Settings, days: list[dt.date], steps: list[str], start: dt.date, *,
                          force: bool = False, flow_run_id: str = "",
                          on_day: Callable[[dt.date], None] | None = None) -> ChunkSummary:
-    """One chunk of the backfill that starts on `start`: the forecasts of its issue days not finished
-    yet (all with `force`; `forecast_days`, self-contained: chunks may run side by side), then the
+    """One chunk of the backfill that starts on `start`: the forecasts of its issue days — the next
+    day's and tomorrow's, as the daily flow makes them — not finished yet (all with `force`;
+    `forecast_days`, self-contained: chunks may run side by side), then the
     verification of those forecasts — of their target days, the next days — (`verify_days`, an
     upsert). `on_day` is called with each issue day as it is done with its last step."""
     ctx = context(settings)
@@ -90,15 +92,16 @@ def backfill_chunk_stage(settings: Settings, days: list[dt.date], steps: list[st
     out = ChunkSummary(first=str(days[0]), last=str(days[-1]), runs=0, degraded=0, failed={}, verified=0)
     verify = "verify" in steps
     if "forecast" in steps:
-        done = set() if force else completed_days(settings, days[0], days[-1])
-        todo = [d for d in days if d not in done]
-        for day, r in zip(todo, forecast_days(ctx, todo, flow_run_id=flow_run_id, recompute_from=start,
-                                              on_day=None if verify else on_day)):
+        done = set() if force else {(d, lead) for lead in LEAD_DAYS
+                                    for d in completed_days(settings, days[0], days[-1], lead)}
+        made = forecast_days(ctx, days, flow_run_id=flow_run_id, recompute_from=start, aheads=LEAD_DAYS, skip=done,
+                             on_day=None if verify else on_day)
+        for (day, lead), r in zip(planned_runs(days, LEAD_DAYS, done), made):
             if isinstance(r, ForecastResult):
                 out["runs"] += 1
                 out["degraded"] += int(r.degraded)
             else:
-                out["failed"][str(day)] = f"{type(r).__name__}: {r}"
+                out["failed"][str(day) if lead == 1 else f"{day} (lead day {lead})"] = f"{type(r).__name__}: {r}"
     if verify:
         one = dt.timedelta(days=1)
         targets = [d + one for d in days]

@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import logging
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from swx.archive import load_indices
-from swx.config import ARCHITECTURES, BLEND, SIMULATED_CENTRE, Settings, model_family, recorded_path
+from swx.config import ARCHITECTURES, BLEND, LEAD_DAYS, SIMULATED_CENTRE, Settings, model_family, recorded_path
 from swx.errors import NoActiveModelError, NotFoundError, SwxError, reason_of
 from swx.ml.dataset import build_dataset
 from swx.ml.registry import ModelRegistry, predict_point_in_time
@@ -413,37 +413,51 @@ class _Day:
         return self.lead_day - 1
 
 
+def planned_runs(issue_days: Iterable[dt.date], aheads: Sequence[int] = (1,),
+                 skip: Collection[tuple[dt.date, int]] = ()) -> list[tuple[dt.date, int]]:
+    """The (issue day, ahead) runs of a chunk, in the order they are made and `forecast_days` returns
+    them: day after day, the next day's run before tomorrow's; those in `skip` (already published)
+    left out."""
+    aheads = sorted(set(aheads))
+    return [(d, a) for d in sorted(set(issue_days)) for a in aheads if (d, a) not in skip]
+
+
 def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str] | None = None,
                   architectures: list[str] | None = None, flow_run_id: str = "",
                   on_day: Callable[[dt.date], None] | None = None,
-                  recompute_from: dt.date | None = None, ahead: int = 1) -> list[ForecastResult | SwxError]:
-    """The forecasts for the days after `issue_days` (in order; `ahead` 2: for the second day after
-    each, tomorrow's forecast from today's maps), one run each — the daily run is a
-    chunk of one day, a backfill a chunk of many. What does not depend on the day is done once for
-    the chunk: the station history read from the archive, the input windows of every run, each model
-    run on all the windows it serves, the stored observations, the verified past the blends are fitted
-    on and the baselines; the runs then publish day by day, each from what existed before its issue
-    time. A day that fails gets its error in the list, the others go on; `on_day` is called as each
-    day is done.
+                  recompute_from: dt.date | None = None, aheads: Sequence[int] = (1,),
+                  skip: Collection[tuple[dt.date, int]] = ()) -> list[ForecastResult | SwxError]:
+    """The forecasts for the days after `issue_days`, one run per issue day and `aheads` entry (1: the
+    next day; 2: the day after, tomorrow's forecast from today's maps), those in `skip` left out, in the
+    order of `planned_runs` — the daily run is a chunk of one day (both leads), a backfill a chunk of
+    many. What does not depend on the run is done once for the chunk: the station history read from
+    the archive, the input windows of every run, each model run on all the windows it serves, the
+    stored observations, the verified past the blends are fitted on and the baselines; the runs then
+    publish one by one, each from what existed before its issue time. A run that fails gets its error
+    in the list, the others go on; `on_day` is called as each issue day is done.
 
     `recompute_from` makes a chunk self-contained (backfill chunks run side by side on Dask): the
     member forecasts of the issue days from that day on that the first blends are fitted on — issued
     before the chunk, published by another chunk — are computed here, as that chunk computes them,
     instead of being read from the database, where they may not be yet."""
     s = ctx.settings
-    if not issue_days:
+    runs = planned_runs(issue_days, aheads, skip)
+    if not runs:
         return []
-    issue_days = sorted(issue_days)
     archived = ctx.archive.gim_days(ctx.centre)
     plans: list[_Day | SwxError] = []
-    for day in issue_days:
-        try:
-            plans.append(_Day(day, _latest_day(ctx, archived, day), ahead))
-        except NotFoundError as exc:
-            plans.append(exc)
+    latest: dict[dt.date, dt.date | NotFoundError] = {}
+    for day, ahead in runs:
+        if day not in latest:
+            try:
+                latest[day] = _latest_day(ctx, archived, day)
+            except NotFoundError as exc:
+                latest[day] = exc
+        got = latest[day]
+        plans.append(got if isinstance(got, NotFoundError) else _Day(day, got, ahead))
     days = [p for p in plans if isinstance(p, _Day)]
     if not days:
-        for day in issue_days:
+        for day in dict.fromkeys(d for d, _ in runs):
             if on_day is not None:
                 on_day(day)
         return plans
@@ -451,13 +465,15 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
     methods = list(dict.fromkeys(methods or [s.extension_method, *s.extension_compare]))
     config = BlendConfig()
     lead_in = []
-    if recompute_from is not None:  # the window before the chunk, and the days inside it it does not redo
-        wanted = set(issue_days)
-        day = max(issue_days[0] - dt.timedelta(days=config.window_days), recompute_from)
-        while day < issue_days[-1]:
-            if day not in wanted and archived and archived[0] <= day:
+    if recompute_from is not None:  # the window before the chunk, and the runs inside it it does not redo
+        wanted = set(runs)
+        first, last = runs[0][0], runs[-1][0]
+        day = max(first - dt.timedelta(days=config.window_days), recompute_from)
+        while day < last:
+            if archived and archived[0] <= day:
                 with contextlib.suppress(NotFoundError):  # no valid day before it: nothing to recompute
-                    lead_in.append(_Day(day, _latest_day(ctx, archived, day), ahead))
+                    newest = _latest_day(ctx, archived, day)
+                    lead_in += [_Day(day, newest, a) for a in sorted(set(aheads)) if (day, a) not in wanted]
             day += dt.timedelta(days=1)
     try:
         shared = _chunk_inputs(ctx, days, lead_in, architectures, config, recompute_from)
@@ -465,7 +481,7 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
         _record_failed(ctx, days, exc, flow_run_id)
         raise
     history, lead_in_members, members, past = shared
-    return _publish_days(ctx, plans, issue_days, history, lead_in, lead_in_members, members, past, config,
+    return _publish_days(ctx, plans, runs, history, lead_in, lead_in_members, members, past, config,
                          methods, flow_run_id, on_day)
 
 
@@ -502,16 +518,16 @@ def _chunk_inputs(ctx: Context, days: list[_Day], lead_in: list[_Day], architect
     # read from the database: what was published for the target days before the chunk's and not
     # recomputed here (the lead-in days' and the chunk's own replace theirs as they are made); the
     # lead-in starts at the issue day `recompute_from`, whose target is the next day
-    past = VerifiedPast.read(ctx, days[0].target_day, days[-1].target_day, config,
+    past = VerifiedPast.read(ctx, min(d.target_day for d in days), max(d.target_day for d in days), config,
                              published_until=recompute_from, lead_days={d.lead_day for d in days + lead_in})
     return history, lead_in_members, members, past
 
 
-def _publish_days(ctx: Context, plans: list[_Day | SwxError], issue_days: list[dt.date], history: pd.DataFrame,
-                  lead_in: list[_Day], lead_in_members: list, members: list, past: VerifiedPast,
-                  config: BlendConfig, methods: list[str], flow_run_id: str,
+def _publish_days(ctx: Context, plans: list[_Day | SwxError], runs: list[tuple[dt.date, int]],
+                  history: pd.DataFrame, lead_in: list[_Day], lead_in_members: list, members: list,
+                  past: VerifiedPast, config: BlendConfig, methods: list[str], flow_run_id: str,
                   on_day: Callable[[dt.date], None] | None) -> list[ForecastResult | SwxError]:
-    """The runs of a chunk, day by day, each from what existed before its issue time."""
+    """The runs of a chunk, one by one, each from what existed before its issue time."""
     days = [p for p in plans if isinstance(p, _Day)]
     for n, (day, got) in enumerate(zip(lead_in, lead_in_members), start=1):
         if isinstance(got, MemberForecasts):
@@ -520,11 +536,11 @@ def _publish_days(ctx: Context, plans: list[_Day | SwxError], issue_days: list[d
     valid_all = pd.DatetimeIndex(sorted({t for m in members if isinstance(m, MemberForecasts) for t in m.valid}))
     base_all = baselines_at(history, valid_all) if len(valid_all) else {}
     out: list[ForecastResult | SwxError] = []
-    by_day = dict(zip([d.issue_day for d in days], members))
-    for plan, day in zip(plans, issue_days):
+    by_run = dict(zip([(d.issue_day, d.ahead) for d in days], members))
+    for k, (plan, (day, _)) in enumerate(zip(plans, runs)):
         if not isinstance(plan, _Day):
             out.append(plan)
-        elif isinstance(got := by_day[plan.issue_day], NotFoundError):
+        elif isinstance(got := by_run[(plan.issue_day, plan.ahead)], NotFoundError):
             out.append(got)
         else:
             try:
@@ -537,7 +553,7 @@ def _publish_days(ctx: Context, plans: list[_Day | SwxError], issue_days: list[d
                     wrapped.__cause__ = exc
                     exc = wrapped
                 out.append(exc)
-        if on_day is not None:
+        if on_day is not None and (k + 1 == len(runs) or runs[k + 1][0] != day):  # the day's last run
             on_day(day)
     return out
 
@@ -739,9 +755,14 @@ def forecast(ctx: Context, issue_day: dt.date, *, methods: list[str] | None = No
     forecast), from the maps of `issue_day` (or, degraded, the latest earlier day when they are
     missing: its forecasts are then carried forward): a chunk of one day of `forecast_days`."""
     [result] = forecast_days(ctx, [issue_day], methods=methods, architectures=architectures, flow_run_id=flow_run_id,
-                             ahead=lead_day)
+                             aheads=(lead_day,))
+    return _made(result)
+
+
+def _made(result: ForecastResult | SwxError) -> ForecastResult:
+    """A run's result, or its failure raised (a failure that is not a domain one as it was raised)."""
     if isinstance(result, DayFailedError):
-        raise result.__cause__  # not a domain failure: as it was raised
+        raise result.__cause__
     if isinstance(result, Exception):
         raise result
     return result
@@ -765,11 +786,7 @@ class ForecastSummary(TypedDict):
     timing: str  # the information cutoff and the publication, for people (swx.science.timing)
 
 
-def forecast_stage(settings: Settings, issue_day: dt.date, *, methods: list[str] | None = None,
-                   flow_run_id: str = "", lead_day: int = 1) -> ForecastSummary:
-    """The forecast for the day after `issue_day`, or the day after that with `lead_day` 2 (see
-    `forecast`), summarised."""
-    r = forecast(context(settings), issue_day, methods=methods, flow_run_id=flow_run_id, lead_day=lead_day)
+def _summary(r: ForecastResult) -> ForecastSummary:
     return ForecastSummary(run_id=r.run_id, issue_time=r.issue_time.isoformat(), target_day=str(r.target_day),
                            lead_day=r.lead_day,
                            latest_day=str(r.latest_day), degraded=r.degraded, reason=r.reason,
@@ -777,3 +794,32 @@ def forecast_stage(settings: Settings, issue_day: dt.date, *, methods: list[str]
                            on_baselines=r.on_baselines,
                            products={m: [str(nc), str(ix)] for m, (nc, ix) in r.products.items()},
                            timing=Timing(r.issue_time.to_pydatetime(), dt.datetime.now(dt.UTC), r.target_day).describe())
+
+
+def forecast_stage(settings: Settings, issue_day: dt.date, *, methods: list[str] | None = None,
+                   flow_run_id: str = "", lead_day: int = 1) -> ForecastSummary:
+    """The forecast for the day after `issue_day`, or the day after that with `lead_day` 2 (see
+    `forecast`), summarised."""
+    return _summary(forecast(context(settings), issue_day, methods=methods, flow_run_id=flow_run_id,
+                             lead_day=lead_day))
+
+
+class DailyForecasts(TypedDict):
+    """The daily run's forecasts: the next day's, and tomorrow's (None when it failed, with the reason)."""
+
+    forecast: ForecastSummary
+    ahead: ForecastSummary | None
+    ahead_error: str
+
+
+def daily_forecasts_stage(settings: Settings, issue_day: dt.date, *, flow_run_id: str = "") -> DailyForecasts:
+    """The forecasts of the next day and of the day after (tomorrow's) from `issue_day`'s maps, as one
+    chunk: the history, the input windows, the members' inference and the verified past are read and
+    made once for both runs. The next day's failure is raised (as `forecast_stage` raises it); tomorrow's
+    is returned, for the caller to report after the rest of the day's work."""
+    first, second = forecast_days(context(settings), [issue_day], flow_run_id=flow_run_id, aheads=LEAD_DAYS)
+    made = _summary(_made(first))
+    if isinstance(second, ForecastResult):
+        return DailyForecasts(forecast=made, ahead=_summary(second), ahead_error="")
+    why = str(second) if isinstance(second, DayFailedError) else reason_of(second)  # the cause's line already
+    return DailyForecasts(forecast=made, ahead=None, ahead_error=why)

@@ -191,12 +191,12 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def completed_days(settings: Settings, start: dt.date, end: dt.date) -> set[dt.date]:
-    """Issue days in start..end whose forecast run finished (ok or degraded) and whose products exist:
-    what a resumed backfill skips."""
-    rows = finished_products(open_database(settings), start + dt.timedelta(days=1), end + dt.timedelta(days=1),
-                             settings.data_dir)
+def completed_days(settings: Settings, start: dt.date, end: dt.date, lead_day: int = 1) -> set[dt.date]:
+    """Issue days in start..end whose forecast run of `lead_day` (1: the next day; 2: the day after,
+    tomorrow's) finished (ok or degraded) and whose products exist: what a resumed backfill skips."""
+    ahead = dt.timedelta(days=lead_day)
+    rows = finished_products(open_database(settings), start + ahead, end + ahead, settings.data_dir, lead_day=lead_day)
     good: dict[dt.date, bool] = {}
     for day, nc, ionex in rows:
         good[day] = good.get(day, True) and Path(nc).is_file() and Path(ionex).is_file()
-    return {d - dt.timedelta(days=1) for d, ok in good.items() if ok}
+    return {d - ahead for d, ok in good.items() if ok}
