@@ -86,7 +86,8 @@ def test_daily_flow_writes_every_kind_of_row_and_a_rerun_changes_nothing(harness
                                        "forecast_runs")), counts
     assert out["forecast"]["target_day"] == "2015-03-19" and not out["forecast"]["degraded"]
     assert out["verify"]["maps"]["map:residual"] > 0 and "map:persistence" in out["verify"]["maps"]
-    assert out["update"]["ok"] and out["update"]["accepted"] + out["update"]["rejected"] == 18
+    # every station's model of each lead day: the next day's and tomorrow's
+    assert out["update"]["ok"] and out["update"]["accepted"] + out["update"]["rejected"] == 36
     assert any(e["g_class"] == 4 for e in out["storms"]["events"])  # 17 March 2015
     nc, ionex = out["forecast"]["products"]["residual"]
     assert Path(nc).is_file() and Path(ionex).is_file() and Path(nc).with_suffix(".png").is_file()

@@ -134,3 +134,13 @@ def test_guardrail_keeps_the_previous_version_when_the_update_is_worse(setup):
     assert registry.usable_at("B10", "cnn", dt.datetime(2015, 3, 1, tzinfo=dt.UTC)).version == 1  # never a rejected one
     reg = q.model_registry(engine)
     assert set(reg[reg.station == "B10"].status) == {"active", "rejected"}
+
+
+def test_walk_forward_scoring_of_the_second_day_is_out_of_sample(setup):
+    """Lead day 2 (targets 26-48 h after the issue): a window trained on ends before the scored day."""
+    ds, *_ = setup
+    day = dt.date(2015, 2, 21)
+    train, score = walk_forward_split(ds.issue, day, lead_day=2)
+    assert (ds.issue[train] + pd.Timedelta(hours=48)).max() < pd.Timestamp(day, tz="UTC")
+    assert (ds.issue[score] + pd.Timedelta(hours=26)).min() > pd.Timestamp(day, tz="UTC")
+    assert len(train) == len(walk_forward_split(ds.issue, day)[0]) - 12  # a day fewer windows than lead day 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -310,3 +311,30 @@ def test_a_station_given_twice_is_one_station(demo_archive):
     from swx.pipeline.context import context
 
     assert [s.code for s in context(get_settings(), ["E000N50", "E000N50"]).stations] == ["E000N50"]
+
+
+def test_the_update_fine_tunes_the_second_days_models_on_the_windows_their_truth_has_reached(demo_archive):
+    """The daily update of tomorrow's models (`ridge@d2`): scored walk-forward on the windows of the day
+    before the update's day, whose targets 26-48 h ahead end with the same newest maps as the first
+    day's on the update's day; point in time like them (usable from the same issue time on); a rerun
+    leaves both alone."""
+    for lead in ("1", "2"):
+        r = runner.invoke(app, ["train", "--station", "E000N50", "--arch", "ridge", "--train-end", "2015-03-10",
+                                "--lead-day", lead])
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["update", "--day", "2015-03-12", "--station", "E000N50", "--arch", "ridge"])
+    assert r.exit_code == 0, r.output
+    reg = q.model_registry(engine_from_settings(get_settings()))
+    new = reg[reg.version == 2].set_index("architecture")
+    assert set(new.index) == {"ridge", "ridge@d2"}
+    assert "walk-forward on 2015-03-12" in new.loc["ridge", "reason"]
+    assert "walk-forward on 2015-03-11" in new.loc["ridge@d2", "reason"]
+    # both saw targets up to 13 March 22:00 (windows of the 12th + 24 h, of the 11th + 48 h): they serve
+    # the runs issued from then on, never an earlier one
+    end = pd.Timestamp("2015-03-14", tz="UTC")
+    assert (pd.to_datetime(new.train_end, utc=True) == end).all()
+    parents = reg[reg.version == 1].set_index("architecture")
+    assert new.loc["ridge@d2", "parent_id"] == parents.loc["ridge@d2", "id"]
+    r = runner.invoke(app, ["update", "--day", "2015-03-12", "--station", "E000N50", "--arch", "ridge"])
+    assert r.exit_code == 0 and "already updated" in r.stdout, r.output
+    assert len(q.model_registry(engine_from_settings(get_settings()))) == 4

@@ -157,9 +157,10 @@ def update_cmd(
     margin: Annotated[float, typer.Option(help="Guardrail: reject an update worse than the active model by this.")] = 0.05,
 ) -> None:
     """Daily incremental learning: fine-tune each active model on the newest day (with replay), score
-    both on DAY (walk-forward), keep the better one; every decision is recorded in the registry. The
-    node models of the global map are refitted on the maps before DAY (all stations only). Exits 1
-    when their refit failed (the previous ones keep serving)."""
+    both on DAY (walk-forward), keep the better one; every decision is recorded in the registry.
+    Tomorrow's models (`--lead-day 2`) are scored on the windows of the day before DAY, whose targets
+    26-48 h ahead end on the same day. The node models of the global map are refitted on the maps
+    before DAY (all stations only). Exits 1 when their refit failed (the previous ones keep serving)."""
     from swx.pipeline.context import context
     from swx.pipeline.update import update, update_nodes
 

@@ -18,12 +18,12 @@ from swx.science.features import persistence_from_windows
 from swx.science.verify import HORIZON, STEP, scores
 
 
-def walk_forward_split(issue: pd.DatetimeIndex, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
-    """Windows usable for training at the start of `day` (every target before `day`) and the windows
-    that score on `day` (issued at or after its start, all targets inside `day` or later): disjoint,
-    and every scored target is later than every trained target."""
+def walk_forward_split(issue: pd.DatetimeIndex, day: dt.date, lead_day: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Windows usable for training at the start of `day` (every target, of lead day `lead_day`, before
+    `day`) and the windows that score on `day` (issued at or after its start, all targets inside `day`
+    or later): disjoint, and every scored target is later than every trained target."""
     start = pd.Timestamp(day, tz="UTC")
-    train = np.flatnonzero(issue + HORIZON < start)
+    train = np.flatnonzero(issue + HORIZON * lead_day < start)
     score = np.flatnonzero((issue >= start) & (issue < start + pd.Timedelta(days=1)))
     return train, score
 
@@ -53,7 +53,7 @@ def daily_update(registry: ModelRegistry, ds: StationDataset, station_index: int
     if active is None:
         raise NoActiveModelError(f"{st.code}: no active {architecture} model to update: run `swx train` first")
     current = registry.load(active)
-    train_idx, score_idx = walk_forward_split(ds.issue, day)
+    train_idx, score_idx = walk_forward_split(ds.issue, day, ds.lead_day)
     if len(score_idx) == 0:
         raise InsufficientDataError(f"no complete forecast window to score on {day} (maps missing around it?)")
     newest_start = pd.Timestamp(day - dt.timedelta(days=1), tz="UTC")

@@ -228,8 +228,14 @@ def station_dataset(ctx: Context, start: dt.date | None = None, end: dt.date | N
     if ctx.imported:
         parts.append(_imported_series(ctx, [s for s in ctx.stations if s.code in ctx.imported], start, end))
     wide = on_two_hour_grid(pd.concat(parts, axis=1).sort_index())
+    return station_windows(ctx, wide, lead_day), wide
+
+
+def station_windows(ctx: Context, wide: pd.DataFrame, lead_day: int = 1) -> StationDataset:
+    """The stations' windows (targets of `lead_day`) from their vTEC table (`station_dataset`'s second
+    value): another lead day's windows without reading the archive again."""
     indices = load_indices(ctx.archive)
-    return build_dataset(wide, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"], lead_day=lead_day), wide
+    return build_dataset(wide, ctx.stations, indices.kp["kp"], f107=indices.daily["f107_obs"], lead_day=lead_day)
 
 
 #: TEC maps of recently read archive days: each daily run reads the same 28 days for its reference map.

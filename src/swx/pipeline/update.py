@@ -9,12 +9,12 @@ from typing import TypedDict
 
 import pandas as pd
 
-from swx.config import ARCHITECTURES, Settings
+from swx.config import ARCHITECTURES, LEAD_DAYS, Settings, model_family
 from swx.errors import NoActiveModelError, reason_of
 from swx.io.atomic import exclusive_lock
 from swx.ml.registry import ModelRegistry
 from swx.ml.update import daily_update
-from swx.pipeline.context import Context, context, station_dataset
+from swx.pipeline.context import Context, context, station_dataset, station_windows
 from swx.pipeline.nodes import update_node_model
 from swx.store.queries import model_registry
 
@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 def update(ctx: Context, day: dt.date, architectures: list[str] | None = None, *, margin: float = 0.05,
            epochs: int = 3) -> pd.DataFrame:
     """The daily incremental update of every active station model (see `swx.ml.update.daily_update`):
-    trained through the day before `day`, scored walk-forward on `day`, kept or rolled back."""
+    trained through the day before `day`, scored walk-forward on `day`, kept or rolled back. The second
+    day's models (`cnn@d2`...) are updated on the windows of the day before, whose targets (26-48 h
+    ahead) end on the same day as the first day's."""
     with exclusive_lock(ctx.settings.models_dir / UPDATE_LOCK):  # two updates at once: one after the other
         return _update(ctx, day, architectures, margin=margin, epochs=epochs)
 
@@ -35,30 +37,39 @@ UPDATE_LOCK = ".update.lock"
 
 def _update(ctx: Context, day: dt.date, architectures: list[str] | None, *, margin: float, epochs: int
             ) -> pd.DataFrame:
-    ds, _ = station_dataset(ctx, day - dt.timedelta(days=60), day + dt.timedelta(days=1))
+    ds, wide = station_dataset(ctx, day - dt.timedelta(days=60), day + dt.timedelta(days=1))
     registry = ModelRegistry(ctx.settings.models_dir, ctx.engine)
     # a model whose newest version (accepted or rejected) depends on the windows issued on `day` was
     # updated for it, or later: a rerun (or a run after a killed one) leaves it alone, never fine-tuning
     # it twice on the same day
     done_after = pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")
     rows = []
-    for arch in architectures or ARCHITECTURES:
-        for i, st in enumerate(ds.stations):
-            active = registry.active(st.code, arch)
-            if active is None:
-                continue
-            newest = registry.newest(st.code, arch) or active
-            if newest.train_end is not None and pd.Timestamp(newest.train_end) > done_after:
-                rows.append(dict(station=st.code, architecture=arch, day=str(day), decision="already updated",
-                                 accepted=False, version=active.version, rmse_active=None, rmse_candidate=None,
-                                 rmse_persistence=None))
-                continue
-            d = daily_update(registry, ds, i, arch, day, margin=margin, epochs=epochs,
-                             data_source=ctx.source_of(st.code))
-            rows.append(dict(station=d.station, architecture=d.architecture, day=str(d.day),
-                             decision="accepted" if d.accepted else "rejected", accepted=d.accepted,
-                             version=d.version.version, rmse_active=d.rmse_active, rmse_candidate=d.rmse_candidate,
-                             rmse_persistence=d.rmse_persistence))
+    for lead_day in LEAD_DAYS:
+        families = [(arch, model_family(arch, lead_day)) for arch in architectures or ARCHITECTURES]
+        families = [(arch, f) for arch, f in families if any(registry.active(st.code, f) for st in ds.stations)]
+        if not families:
+            continue
+        windows = ds if lead_day == 1 else station_windows(ctx, wide, lead_day)
+        # the windows whose targets, a lead day further, end with the newest maps `day`'s update sees: a
+        # second day's model is scored on the windows issued the day before
+        scored_on = day - dt.timedelta(days=lead_day - 1)
+        for arch, family in families:
+            for i, st in enumerate(windows.stations):
+                active = registry.active(st.code, family)
+                if active is None:
+                    continue
+                newest = registry.newest(st.code, family) or active
+                if newest.train_end is not None and pd.Timestamp(newest.train_end) > done_after:
+                    rows.append(dict(station=st.code, architecture=family, day=str(scored_on),
+                                     decision="already updated", accepted=False, version=active.version,
+                                     rmse_active=None, rmse_candidate=None, rmse_persistence=None))
+                    continue
+                d = daily_update(registry, windows, i, family, scored_on, margin=margin, epochs=epochs,
+                                 data_source=ctx.source_of(st.code))
+                rows.append(dict(station=d.station, architecture=d.architecture, day=str(d.day),
+                                 decision="accepted" if d.accepted else "rejected", accepted=d.accepted,
+                                 version=d.version.version, rmse_active=d.rmse_active,
+                                 rmse_candidate=d.rmse_candidate, rmse_persistence=d.rmse_persistence))
     if not rows:
         raise NoActiveModelError("no active models to update: run `swx train` first")
     return pd.DataFrame(rows)
