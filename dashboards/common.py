@@ -177,6 +177,21 @@ def page(title: str) -> dict | None:
     return run
 
 
+def run_label(run, detail: str = "") -> str:
+    """A run as a picker shows it: its id, the day it forecasts and, beyond the next day, its lead day
+    (2: tomorrow's forecast, made a day earlier), `detail`, its status."""
+    lead = int(run.lead_day)
+    return (f"run {run.id}: forecast for {run.target_day}" + (f", lead day {lead}" if lead != 1 else "")
+            + (f", {detail}" if detail else "") + f" ({run.status})")
+
+
+def newest_next_day(r: pd.DataFrame) -> int:
+    """The position in `runs()` of the newest next-day run (lead day 1), what a picker opens on; 0 when
+    there is none."""
+    first = (r["lead_day"].to_numpy() == 1).nonzero()[0]
+    return int(first[0]) if len(first) else 0
+
+
 def no_runs() -> None:
     st.info(f"No forecast runs yet — run `{RUN_COMMAND}` (the daily flow on the offline demo) and reload.")
 

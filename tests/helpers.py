@@ -239,7 +239,8 @@ def simulated_archive(settings, start: dt.date, end: dt.date):
 def seed_dashboard_database(settings) -> dict:
     """What the dashboard tests look at, made by the real stages on a simulated archive (2-hourly maps,
     10 Feb - 17 Mar 2015, the St Patrick's Day storm): CNNs trained to 10 March, daily runs issued
-    13-17 March, maps and stations verified 14-17 March, storm events. Returns the run ids."""
+    13-17 March, maps and stations verified 14-17 March, storm events; the last daily run's tomorrow
+    forecast (for 19 March, by a second day's ridge). Returns the run ids (`ahead`: tomorrow's)."""
     from swx.pipeline.context import context
     from swx.pipeline.database import migrate_database_stage
     from swx.pipeline.days import daterange
@@ -258,8 +259,10 @@ def seed_dashboard_database(settings) -> dict:
     for d in daterange(dt.date(2015, 3, 14), dt.date(2015, 3, 17)):
         verify_stage(settings, d)
     storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
+    train(ctx, ["ridge"], train_end=dt.date(2015, 3, 10), lead_day=2)
+    ahead = forecast(ctx, dt.date(2015, 3, 17), lead_day=2).run_id
     ctx.engine.dispose()
-    return {"runs": runs}
+    return {"runs": runs, "ahead": ahead}
 
 
 def free_port() -> int:

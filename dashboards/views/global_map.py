@@ -16,9 +16,11 @@ from dashboards.common import (
     gim_file,
     map_blend_weights,
     map_frame,
+    newest_next_day,
     page,
     product_times,
     products,
+    run_label,
     run_map_scores,
     runs,
 )
@@ -35,8 +37,8 @@ def render() -> None:
     if page("Global map") is None:
         return
     r = runs()
-    labels = {int(x.id): f"run {x.id}: forecast for {x.target_day} ({x.status})" for x in r.itertuples()}
-    run_id = st.selectbox("Run", list(labels), format_func=labels.get)
+    labels = {int(x.id): run_label(x) for x in r.itertuples()}
+    run_id = st.selectbox("Run", list(labels), index=newest_next_day(r), format_func=labels.get)
     run = r.set_index("id").loc[run_id]
     prods = products(run_id)
     if prods.empty:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.common import csv_download, no_runs, page, provenance, registry, runs
+from dashboards.common import csv_download, no_runs, page, provenance, registry, run_label, runs
 from swx.store import queries as q
 
 #: The run table's columns shown by default (the rest on request and in the CSV): what an operator
@@ -49,8 +49,7 @@ def render() -> None:
     })
     csv_download(r, "runs")
 
-    labels = {int(x.id): f"run {x.id}: forecast for {x.target_day}, data to {x.issue_time:%Y-%m-%d %H:%M} UTC "
-                         f"({x.status})" for x in r.itertuples()}
+    labels = {int(x.id): run_label(x, f"data to {x.issue_time:%Y-%m-%d %H:%M} UTC") for x in r.itertuples()}
     run_id = st.selectbox("Provenance of run", list(labels), format_func=labels.get)
     prov = provenance(run_id)
     run = prov["run"]

@@ -23,7 +23,7 @@ from swx.store.orm import KpValue as KpValueRow
 from swx.store.orm import StormEvent as StormEventRow
 from swx.store.orm import Verification as VerificationRow
 from swx.store.writes import write_storm_events, write_verification
-from tests.helpers import assert_ok_after_the_first
+from tests.helpers import NOTHING_VERIFIED, assert_ok_after_the_first
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ["views/now.py", "views/stations.py", "views/global_map.py", "views/skill.py", "views/storms.py",
@@ -119,8 +119,15 @@ def test_now_page(seeded):
     assert metrics["Last verified map, RMSE"].value == f"{verified['map_rmse']:.2f} TECU"
     assert metrics["Last verified stations, RMSE"].value == f"{verified['station_rmse']:.2f} TECU"
     assert f"vs persistence {verified['map_persistence_rmse']:.2f}" in metrics["Last verified map, RMSE"].delta
-    assert len(_charts(at)) == 3  # the map, its 1-sigma, Global ΔTEC
-    assert {d.label for d in at.get("download_button")} >= {"Download swx_forecast_20150318_residual.nc"}
+    assert len(_charts(at)) == 5  # today's map and its 1-sigma, tomorrow's, Global ΔTEC
+    assert {d.label for d in at.get("download_button")} >= {"Download swx_forecast_20150318_residual.nc",
+                                                            "Download swx_forecast_20150319_residual_d2.nc"}
+    # tomorrow: the last daily run's forecast of the day after, from the same maps, with its own verdict
+    assert any(h.value.startswith("Tomorrow: 2015-03-19") for h in at.header)
+    ahead = q.latest_verdict(2)
+    assert ahead["run"]["id"] == info["ahead"] and ahead["verdict"] == "degraded"  # nothing of its lead verified
+    shown = [w.value for w in at.warning if "forecast for **2015-03-19**" in w.value]
+    assert len(shown) == 1 and "data to 2015-03-17 22:00 UTC" in shown[0] and NOTHING_VERIFIED in shown[0]
     assert any("stations run mostly on the baselines" in c.value or "rests mostly on its models" in c.value
                for c in at.caption)
 
@@ -205,7 +212,9 @@ def test_global_map_page(seeded):
     engine = engine_from_settings(settings)
     at = _app("views/global_map.py")
     assert not at.exception and len(at.get("image")) == 1  # the static figure, in its expander
+    # it opens on the newest next-day run; tomorrow's is among the runs, its lead said
     assert at.selectbox[0].value == info["runs"][-1] and at.selectbox[1].value == "residual"
+    assert any(o.startswith(f"run {info['ahead']}: forecast for 2015-03-19, lead day 2") for o in at.selectbox[0].options)
     assert "not in yet" in at.caption[0].value  # the latest run is for 18 March: no GIM yet
     # the interactive map: every grid cell, with the values shown on hover
     cells = next(d for d in _datasets(_charts(at)[0]) if "vtec" in d)
@@ -383,7 +392,7 @@ def test_runs_page_provenance(seeded):
     at = _app("views/runs.py")
     assert not at.exception
     runs = at.dataframe[0].value
-    assert len(runs) == 5
+    assert len(runs) == 6 and sorted(runs.lead_day) == [1] * 5 + [2]
     assert_ok_after_the_first(q.runs(engine))  # the page shows the status the database holds
     assert list(runs.status) == list(q.runs(engine).status)
     prov = q.run_provenance(engine, int(at.selectbox[0].value))
@@ -436,8 +445,8 @@ def test_results_are_cached_until_refresh_data(seeded):
     def failed(app) -> bool:
         return any("UNHEALTHY" in e.value and "RuntimeError: test" in e.value for e in app.error)
 
-    def published(app) -> bool:  # the verdict of a published run: ok or degraded
-        return any("forecast for" in m.value for m in [*app.success, *app.warning])
+    def published(app) -> bool:  # the verdict of the next day's published run: ok or degraded
+        return any("forecast for **2015-03-18**" in m.value for m in [*app.success, *app.warning])
 
     at = _app()
     assert published(at) and not failed(at)

@@ -105,6 +105,9 @@ def test_every_page_renders_in_chromium(server, chromium, seeded):
         assert page.locator('[data-testid="stImage"] img').count() >= images, path
         assert page.locator(FRAME).count() >= frames, path
         assert page.get_by_text("Deploy", exact=True).count() == 0, path  # no developer menu for operators
+        if not path:  # today's and tomorrow's forecasts, each with its map and 1-sigma
+            assert page.get_by_role("heading", name="Tomorrow: 2015-03-19").count() == 1
+            assert page.locator('[data-testid="stVegaLiteChart"]').count() == 5  # the maps draw on canvas
         # every chart has a size (a faceted chart fitted to the page came out 0 px wide and blank)
         charts_here = page.locator('[data-testid="stVegaLiteChart"]')
         for i in range(charts_here.count()):

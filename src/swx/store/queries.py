@@ -105,7 +105,8 @@ def runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
             "code_version", "settings_hash", "created_at", "finished_at"]
     with engine.connect() as conn:
         rows = conn.execute(select(*[getattr(m.ForecastRun, c) for c in cols])
-                            .order_by(m.ForecastRun.issue_time.desc()).limit(limit)).all()
+                            .order_by(m.ForecastRun.issue_time.desc(), m.ForecastRun.lead_day,
+                                      m.ForecastRun.id.desc()).limit(limit)).all()
     return _frame(rows, cols, ("issue_time", "created_at", "finished_at"))
 
 
