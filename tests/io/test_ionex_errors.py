@@ -161,6 +161,22 @@ def test_an_absurd_exponent_is_refused_in_the_header_and_in_a_map(exponent):
     assert err.value.line == j + 2
 
 
+def test_an_exponent_between_two_maps_is_refused_not_applied_to_the_maps_before_it():
+    """Eleventh round: a stray EXPONENT record between two maps became the file's default, rescaling
+    every map without its own EXPONENT — those read before it too. IONEX puts it in the header or in a
+    map block; between maps it is refused, naming the line."""
+    j = line_of("END OF TEC MAP", 0) + 1
+    with pytest.raises(IonexFormatError, match="EXPONENT between maps") as err:
+        parse("".join(LINES[:j] + ["    -2".ljust(60) + "EXPONENT            \n"] + LINES[j:]))
+    assert err.value.line == j + 1 and "inside a map block" in str(err.value)
+    # inside a map block it is that map's own: the others keep the header's
+    k = line_of("START OF TEC MAP", 1) + 1
+    ds = parse("".join(LINES[:k + 1] + ["    -2".ljust(60) + "EXPONENT            \n"] + LINES[k + 1:]))
+    plain = parse(TEXT)
+    np.testing.assert_allclose(ds["tec"].values[0], plain["tec"].values[0])
+    np.testing.assert_allclose(ds["tec"].values[1], plain["tec"].values[1] / 10, rtol=1e-6)
+
+
 def test_a_grid_too_fine_to_be_real_is_refused_before_anything_is_allocated():
     """Issue 18: a DLAT of 1e-7 made the reader allocate ~13 GiB."""
     i = line_of("LAT1 / LAT2 / DLAT")

@@ -290,6 +290,32 @@ def test_the_best_product_of_each_day_is_kept_and_a_final_replaces_the_rapid_map
     assert str(archive.gim_product("cod", D3)) == "rapid cor"
 
 
+def test_the_centres_own_final_replaces_a_fallback_centres_final_when_it_comes_out(tmp_path):
+    """Eleventh round: with SWX_GIM_FALLBACKS=["igs"], a day CODE's final was late took IGS's final
+    under cod at level "final"; CODE's own final, out the next day, was then "skipped" (already final).
+    Of two maps of one level the centre's own is better: it replaces the fallback's (an upgrade, so
+    what was derived from the day is revised), and never the other way round."""
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    archive = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    chains = {"cod": ["cod", "igs"]}
+    _product_file(folder, "igs", D1, seed=1)
+    [first] = ingest_gims(src, archive, [("cod", D1)], chains=chains).results
+    assert (first.status, first.product, first.level) == ("fetched", "igs", "final")
+    _product_file(folder, "cod", D1, seed=2)  # CODE's own final is out
+    second = ingest_gims(src, archive, [("cod", D1)], chains=chains)
+    [got] = second.results
+    assert (got.status, got.product, got.level) == ("upgraded", "cod", "final")
+    assert got.reason == "replaces the final igs" and [r.day for r in second.upgraded] == [D1]
+    np.testing.assert_array_equal(archive.open_gim("cod", D1).tec.values, make_gim(D1, seed=2).tec.values)
+    # the fallback never replaces the centre's own, forced or not (forced, CODE's is fetched again)
+    for force, status in ((False, "skipped"), (True, "fetched")):
+        [again] = ingest_gims(src, archive, [("cod", D1)], chains=chains, force=force).results
+        assert (again.status, again.product) == (status, "cod"), again
+    assert str(archive.gim_product("cod", D1)) == "final cod"
+
+
 def test_a_folder_of_rapid_final_and_predicted_files_goes_to_the_centre_and_the_rival(tmp_path, monkeypatch):
     from swx.config import get_settings
     from swx.pipeline.ingest import ingest_gims_stage

@@ -353,13 +353,21 @@ def ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, *
                          "it again")
 
 
+def _rank(chain: list[str], product: str, level: str | None = None) -> tuple[int, int]:
+    """How good a day's map is: its level first (a final beats a rapid map), then its place in the
+    chain (the centre's own beats a fallback of the same level, which it replaces when it comes out).
+    A product off the chain (a map archived under other settings) ranks after every product of it."""
+    place = chain.index(product) if product in chain else len(chain)
+    return level_rank(level or product_level(product)), -place
+
+
 def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, force: bool,
                 chain: list[str]) -> DayResult:
     held = archive.gim_product(centre, day)
-    floor = -1 if held is None else level_rank(held.level)
+    floor = None if held is None else _rank(chain, held.product, held.level)
     # forced: the chain again, but never below what is held; else only what would be better
-    candidates = [p for p in chain if level_rank(product_level(p)) >= floor] if force else \
-        [p for p in chain if level_rank(product_level(p)) > floor]
+    candidates = [p for p in chain if floor is None or _rank(chain, p) >= floor] if force else \
+        [p for p in chain if floor is None or _rank(chain, p) > floor]
     if held is not None and not candidates:
         return DayResult(centre, day, "skipped", "already archived and verified", archive.gim_path(centre, day),
                          product=held.product, level=held.level)
@@ -391,7 +399,7 @@ def _ingest_day(source: GimSource, archive: Archive, centre: str, day: dt.date, 
         if ds is None:
             continue
         level = product_level(product)
-        better = held is not None and level_rank(level) > floor
+        better = floor is not None and _rank(chain, product) > floor
         stored = archive.store_gim(ds, centre, day, source_kind=raw.source, source_origin=raw.origin,
                                    swx_product=product, swx_level=level)
         log.info("%s %s: archived %d maps of %s (%s) from %s%s", centre, day, ds.sizes["time"], product, level,

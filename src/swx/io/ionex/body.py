@@ -249,10 +249,11 @@ def parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: i
                                                   lineno(i), label)
         elif label == "EXPONENT":
             value = checked_exponent(header_numbers(content, path, lineno(i), label, 1)[0], path, lineno(i))
-            if current is not None:
-                current.exponent = value
-            else:
-                hdr.exponent = value
+            if current is None:  # as a new default it would rescale the maps already read, silently
+                raise IonexFormatError("EXPONENT between maps", path=path, line=lineno(i),
+                                       expected="EXPONENT in the header, or inside a map block after its START "
+                                                "record (that map's own)")
+            current.exponent = value
         elif label == "END OF FILE":
             saw_eof = True
             if current is not None:
