@@ -495,6 +495,50 @@ def test_import_series_never_ignores_what_it_is_given_for_a_known_station(tmp_pa
     assert "NEW1" not in set(stations(engine_from_settings(get_settings()))["code"])
 
 
+def test_two_imports_registering_one_new_station_at_two_positions_never_both_land(tmp_path, monkeypatch, capsys):
+    """Eleventh round: two `import-series` at once for one new code, at two positions, both saw it new,
+    both registered it (the second position overwrote the first) and both wrote their rows under it.
+    The registration never overwrites: the import that finds the code taken meanwhile at another
+    position refuses, having written nothing. Shown for the interleaving itself (this import read the
+    stations before the other registered it), then with two real processes at once."""
+    import os
+    import subprocess
+    import sys
+
+    from swx.pipeline import ingest
+    from swx.store.db import engine_from_settings
+    from swx.store.queries import station_series, stations
+    from swx.store.writes import register_station
+
+    p = tmp_path / "rx.csv"
+    p.write_text("time,vtec\n" + "".join(f"2017-01-01T{h:02d}:00:00Z,{10 + h}\n" for h in range(24)))
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
+    assert code == 0, out
+    engine = engine_from_settings(get_settings())
+    before = stations(engine)  # what this import read: RACE not registered yet
+    register_station(engine, dict(code="RACE", name="RACE", lat=40.0, lon=10.0, sector="", lat_band="mid",
+                                  surface="land", origin="imported"))  # the other import, meanwhile
+    monkeypatch.setattr(ingest, "known_stations", lambda _engine: before)
+    code, out = run_cli_main(monkeypatch, capsys, ["import-series", str(p), "--station", "RACE", "--lat", "-30",
+                                                   "--lon", "10"])
+    assert code == 2 and "station RACE was registered meanwhile" in out and "40°N 10°E" in out, out
+    assert "Traceback" not in out and sum("registered meanwhile" in line for line in out.splitlines()) == 1
+    held = stations(engine).set_index("code").loc["RACE"]
+    assert (held["lat"], held["lon"]) == (40.0, 10.0)  # never overwritten
+    t0, t1 = dt.datetime(2017, 1, 1, tzinfo=dt.UTC), dt.datetime(2017, 1, 2, tzinfo=dt.UTC)
+    assert station_series(engine, "RACE", t0, t1).empty  # and nothing written under it
+    monkeypatch.undo()
+
+    env = {**os.environ, "SWX_DATA_DIR": str(get_settings().data_dir)}
+    procs = [subprocess.Popen([sys.executable, "-m", "swx.cli", "import-series", str(p), "--station", "BOTH",
+                               "--lat", lat, "--lon", "20"], env=env, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for lat in ("50", "-50")]
+    outs = [pr.communicate(timeout=300)[0] for pr in procs]
+    assert sorted(pr.returncode for pr in procs) == [0, 2], outs  # one lands, the other is refused
+    won = next(lat for pr, lat in zip(procs, (50.0, -50.0)) if pr.returncode == 0)
+    assert stations(engine).set_index("code").loc["BOTH", "lat"] == won
+
+
 def test_import_series_creates_the_station_and_counts_missing(tmp_path):
     p = tmp_path / "rx.csv"
     p.write_text("time,vtec\n" + "".join(f"2017-01-01T{h:02d}:00:00Z,{0 if h == 4 else 10 + h}\n" for h in range(24)))

@@ -17,6 +17,7 @@ from swx.store.writes import (
     StoreError,
     finish_run,
     record_input_file,
+    register_station,
     start_run,
     upsert_indices,
     upsert_stations,
@@ -43,6 +44,16 @@ def test_stations_upsert_is_idempotent_and_updates_in_place(engine):
     upsert_stations(engine, [dict(STATIONS[0], name="renamed")])
     st = q.stations(engine)
     assert list(st.code) == ["M00N20", "M00N40"] and st.set_index("code").loc["M00N40", "name"] == "renamed"
+
+
+def test_registering_a_station_never_overwrites_one_registered_under_its_code(engine):
+    """Two imports at once for one new code: the second registration leaves the first as it is and
+    returns it, for the caller to compare with what it gave."""
+    first = register_station(engine, dict(STATIONS[0], origin="imported"))
+    assert (first["code"], first["lat"], first["lon"]) == ("M00N40", 40.0, 0.0)
+    again = register_station(engine, dict(STATIONS[0], lat=-40.0, name="other", origin="imported"))
+    assert (again["lat"], again["name"]) == (40.0, STATIONS[0]["name"])
+    assert q.stations(engine).set_index("code").loc["M00N40", "lat"] == 40.0 and q.counts(engine)["stations"] == 1
 
 
 def test_observations_rerun_changes_nothing_and_corrections_update(engine):

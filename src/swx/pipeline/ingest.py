@@ -42,7 +42,7 @@ from swx.sources.indices.history import load_history
 from swx.sources.indices.tables import IndexTables
 from swx.store.db import open_database
 from swx.store.queries import stations as known_stations
-from swx.store.writes import record_input_files, upsert_indices, upsert_stations, write_observations
+from swx.store.writes import record_input_files, register_station, upsert_indices, write_observations
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -686,8 +686,13 @@ def import_series_stage(settings: Settings, file: Path, station: str, *, lat: fl
                          f"{station} is at {at_lat:g}°: the series of another place? (rename the column to vtec, or "
                          "give the station's position)")
     if new:
-        upsert_stations(engine, [dict(code=station, name=name or station, lat=lat, lon=lon, sector="",
-                                      lat_band=lat_band(lat), surface=surface or "land", origin="imported")])
+        held = register_station(engine, dict(code=station, name=name or station, lat=lat, lon=lon, sector="",
+                                             lat_band=lat_band(lat), surface=surface or "land", origin="imported"))
+        if (abs(held["lat"] - lat) > 0.01 or abs((held["lon"] - lon + 180) % 360 - 180) > 0.01
+                or held["surface"] != (surface or "land") or (name is not None and held["name"] != name)):
+            raise InputError(f"station {station} was registered meanwhile (another import at the same time?) at "
+                             f"{held['lat']:g}°N {held['lon']:g}°E, {held['surface']}, not {lat:g}°N {lon:g}°E, "
+                             f"{surface or 'land'}: nothing imported; import under a new code, or as that station")
     values = series.dropna()
     write_observations(engine, pd.DataFrame({"station": station, "time": values.index, "vtec": values.to_numpy(),
                                              "centre": IMPORTED_CENTRE}))

@@ -190,6 +190,17 @@ def upsert_stations(engine: Engine, stations: Sequence[Mapping[str, Any]]) -> in
         return upsert(conn, m.Station.__table__, stations, ["code"])
 
 
+def register_station(engine: Engine, station: Mapping[str, Any]) -> dict[str, Any]:
+    """Register a station unless its code is taken — by another import at the same moment, say — and
+    return the row stored under the code afterwards, whoever registered it (the caller compares)."""
+    t = m.Station.__table__
+    with engine.begin() as conn:
+        upsert(conn, t, [station], ["code"], update=[])
+        row = conn.execute(select(t.c.code, t.c.name, t.c.lat, t.c.lon, t.c.surface)
+                           .where(t.c.code == station["code"])).one()
+    return dict(row._mapping)
+
+
 def record_input_file(engine: Engine, *, kind: str, centre: str, day: dt.date, path: str, sha256: str,
                       maps: int, source_kind: str) -> int:
     """Register an ingested file (idempotent); returns its id."""
