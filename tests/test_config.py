@@ -56,3 +56,11 @@ def test_recorded_paths_are_relative_to_the_data_folder_and_old_rows_still_found
     old_row = data_path("var/models/E000N50/v0001.pt", data)  # written from tmp_path by an earlier version
     assert old_row.resolve() == ckpt.resolve()
     assert data_path(str(ckpt), data) == ckpt
+
+
+def test_a_lead_days_hours_are_said_from_one_rule():
+    """The span every product title, summary and page gives a lead day, counted from the cutoff."""
+    from swx.config import LEAD_DAYS, lead_hours, lead_span
+
+    assert [lead_hours(d) for d in LEAD_DAYS] == [(2, 24), (26, 48)]
+    assert [lead_span(d) for d in LEAD_DAYS] == ["2-24", "26-48"]

@@ -155,7 +155,7 @@ def render() -> None:
     t1 = day_start(run["target_day"]) + dt.timedelta(days=1)
     t0 = t1 - dt.timedelta(days=4)
     _storm_level(t0, t1)
-    st.header(f"Today: {run['target_day']}", help="The next UT day after the newest maps: hours 2-24 after the cutoff")
+    st.header(f"Today: {run['target_day']}", help=f"The next UT day after the newest maps: hours {q.lead_span(1)} after the cutoff")
     _verdict_banner(run, v)
     _scores(v["last_verified"])
     _today_map(run)
@@ -174,7 +174,7 @@ def _tomorrow() -> None:
                 "models (`swx train --lead-day 2`).")
         return
     st.header(f"Tomorrow: {ahead['target_day']}",
-              help="The day after: hours 26-48 after the cutoff, from the same maps, by the second day's models")
+              help=f"The day after: hours {q.lead_span(2)} after the cutoff, from the same maps, by the second day's models")
     _verdict_banner(ahead, v)
     _scores(v["last_verified"], " two days ahead")
     _today_map(ahead)

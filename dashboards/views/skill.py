@@ -16,7 +16,8 @@ from dashboards.common import csv_download, day_start, page, skill, verification
 from swx.store import queries as q
 
 #: the leads a forecaster picks from: each lead day's forecasts beside the baselines at the same lead
-LEADS = {"the next day (2-24 h after the cutoff)": 1, "tomorrow, a day ahead (26-48 h after the cutoff)": 2}
+LEADS = {f"the next day ({q.lead_span(1)} h after the cutoff)": 1,
+         f"tomorrow, a day ahead ({q.lead_span(2)} h after the cutoff)": 2}
 #: the tables' groupings, pooled first (what a forecaster reads first); one station's rows on request
 GROUPS = {"all stations (pooled)": [], "latitude band": ["lat_band"], "surface": ["surface"], "Kp class": ["kp_class"],
           "station": ["station_code"]}
@@ -84,7 +85,7 @@ def station_skill(stations: pd.DataFrame, chosen: tuple[dt.date, dt.date], lead_
     rows = stations if by == "Kp class" else stations[stations.kp_class == "all"]
     pooled = q.skill_by(rows, GROUPS[by]).rename(columns=COLUMNS)
     table = pooled.set_index([COLUMNS[c] for c in GROUPS[by]] + ["model"]).round(3)
-    hours = f"{24 * (lead_day - 1) + 2}-{24 * lead_day} h after the cutoff"
+    hours = f"{q.lead_span(lead_day)} h after the cutoff"
     st.subheader(f"Station forecasts, {hours}, {chosen[0]} to {chosen[1]}")
     st.caption("The forecasts as they were published, each issued before its day (walk-forward); the test "
                "windows of `swx train` and the re-runs of `swx evaluate` are not shown here.")

@@ -39,21 +39,33 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def checksum_path(path: Path) -> Path:
+    """Where `path`'s checksum record is kept: `<name>.sha256` beside it."""
+    return path.with_name(path.name + ".sha256")
+
+
 def record_checksum(path: Path) -> str:
     """Write `path`'s sha256 beside it (`<name>.sha256`, the format `sha256sum -c` reads); returns it."""
     digest = sha256_file(path)
-    atomic_write_text(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
+    atomic_write_text(checksum_path(path), f"{digest}  {path.name}\n")
     return digest
+
+
+def recorded_checksum(path: Path) -> str | None:
+    """The sha256 recorded beside `path` (None when there is no record, or an empty one)."""
+    side = checksum_path(path)
+    if not side.is_file():
+        return None
+    parts = side.read_text(errors="replace").split()
+    return parts[0] if parts else None
 
 
 def changed_since_recorded(path: Path) -> bool:
     """True when `path` has a checksum record beside it that it no longer matches (edited, emptied or
     overwritten since it was written); False when it matches or has no record."""
-    side = path.with_name(path.name + ".sha256")
-    if not (path.is_file() and side.is_file()):
+    if not (path.is_file() and checksum_path(path).is_file()):
         return False
-    parts = side.read_text(errors="replace").split()
-    return not parts or sha256_file(path) != parts[0]
+    return sha256_file(path) != recorded_checksum(path)
 
 
 #: checksum checks of archived files by the identity of the file and of its record (files are replaced
@@ -100,31 +112,22 @@ class Archive:
         self.root = Path(root)
 
     # -- checksums --------------------------------------------------------------------------------
-    @staticmethod
-    def _sidecar(path: Path) -> Path:
-        return path.with_name(path.name + ".sha256")
-
     def _record(self, path: Path) -> ArchivedFile:
-        digest = sha256_file(path)
-        atomic_write_text(self._sidecar(path), f"{digest}  {path.name}\n")
-        return ArchivedFile(path, digest)
+        return ArchivedFile(path, record_checksum(path))
 
     def recorded_sha256(self, path: Path) -> str | None:
-        side = self._sidecar(path)
-        if not side.is_file():
-            return None
-        parts = side.read_text().split()
-        return parts[0] if parts else None
+        return recorded_checksum(path)
 
     def verify(self, path: Path) -> bool:
         """True when `path` exists and matches its recorded checksum. The answer is kept while neither the
         file nor its record changes identity (path, inode, size, modification time): a day's stages check
         the same archived days again and again. swx replaces files atomically, so any rewrite is seen; a
         change that keeps size and modification time (silent disk corruption) is seen by a new process."""
-        return _VERIFIED.get([path, self._sidecar(path)], lambda: self._verify_now(path))
+        return _VERIFIED.get([path, checksum_path(path)], lambda: self._verify_now(path))
 
-    def _verify_now(self, path: Path) -> bool:
-        recorded = self.recorded_sha256(path)
+    @staticmethod
+    def _verify_now(path: Path) -> bool:
+        recorded = recorded_checksum(path)
         return path.is_file() and recorded is not None and sha256_file(path) == recorded
 
     # -- GIMs -------------------------------------------------------------------------------------

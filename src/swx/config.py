@@ -235,6 +235,18 @@ ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
 LEAD_DAYS: tuple[int, ...] = (1, 2)
 
 
+def lead_hours(lead_day: int) -> tuple[int, int]:
+    """The first and last hour after the information cutoff a lead day's forecasts cover: (2, 24) for
+    the next UT day, (26, 48) for the day after."""
+    return 24 * (lead_day - 1) + 2, 24 * lead_day
+
+
+def lead_span(lead_day: int) -> str:
+    """`lead_hours` as people read it: "2-24", "26-48"."""
+    first, last = lead_hours(lead_day)
+    return f"{first}-{last}"
+
+
 def model_family(architecture: str, lead_day: int = 1) -> str:
     """The registry's key of an architecture's models for a lead day: `cnn` (hours 2-24), `cnn@d2`
     (hours 26-48)."""

@@ -13,7 +13,7 @@ import xarray as xr
 
 from swx import __version__
 from swx.archive import record_checksum
-from swx.config import Settings
+from swx.config import Settings, lead_span
 from swx.errors import DataFormatError
 from swx.io.atomic import atomic_path
 from swx.io.ionex import write_ionex
@@ -156,7 +156,7 @@ def write_forecast_ionex(ds: xr.Dataset, path: Path) -> Path:
     # when it was made is the header's PGM / RUN BY / DATE record; the description says the cutoff
     lead = int(ds.attrs.get("lead_day", 1))
     what = "24 h vTEC FORECAST" if lead == 1 else \
-        f"vTEC FORECAST of hours {24 * (lead - 1) + 2}-{24 * lead} after the cutoff"
+        f"vTEC FORECAST of hours {lead_span(lead)} after the cutoff"
     desc = (f"swx {what} (not an observation), information cutoff (newest map used) "
             f"{ds.attrs.get('issue_time', '?')}, "
             f"extension method {ds.attrs.get('extension_method', '?')}, from {ds.attrs.get('input_source', '?')} "
@@ -175,11 +175,20 @@ def open_product(path: str | Path) -> xr.Dataset:
     try:
         with xr.open_dataset(path) as f:
             return f.load()
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise DataFormatError(f"the published product cannot be read ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:100] if str(exc) else 'no detail'})", path=str(path),
-                              expected="the netCDF file the run wrote: run its forecast again (swx forecast)"
-                              ) from None
+    except UNREADABLE as exc:
+        raise unreadable_product(path, exc) from None
+
+
+#: what xarray and netCDF4 raise for a file that is not the netCDF it should be
+UNREADABLE = (OSError, RuntimeError, ValueError)
+
+
+def unreadable_product(path: str | Path, exc: BaseException) -> DataFormatError:
+    """The one-line error for a published product that cannot be read, with the repair: whoever reads
+    products (whole, or only some variables) raises this one."""
+    return DataFormatError(f"the published product cannot be read ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0][:100] if str(exc) else 'no detail'})", path=str(path),
+                           expected="the netCDF file the run wrote: run its forecast again (swx forecast)")
 
 
 def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: str, lead_day: int = 1
@@ -193,7 +202,7 @@ def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: 
     lead = "" if lead_day == 1 else f"_d{lead_day}"
     ds = ds.assign_attrs(lead_day=int(lead_day))
     if lead_day > 1:
-        ds.attrs["title"] = f"swx vTEC forecast of hours {24 * (lead_day - 1) + 2}-{24 * lead_day} after its cutoff"
+        ds.attrs["title"] = f"swx vTEC forecast of hours {lead_span(lead_day)} after its cutoff"
     nc = write_netcdf(ds, folder / f"swx_forecast_{target_day:%Y%m%d}_{method}{lead}.nc")
     name = ionex_name(target_day, interval, lead_day)
     suffix = "" if method == DEFAULT_METHOD else f"_{method}"

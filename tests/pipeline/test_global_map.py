@@ -36,7 +36,7 @@ def node_ctx(database, monkeypatch):
     return ctx
 
 
-def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx, monkeypatch):
+def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx, monkeypatch, caplog):
     ctx = node_ctx
     engine = ctx.engine
     # a node model trained later exists: the runs before its end must not use it
@@ -114,6 +114,18 @@ def test_the_map_is_blended_walk_forward_and_calibrated(node_ctx, monkeypatch):
     assert got["trained"] and got["network"] == "failed: RuntimeError: out of memory"
     assert node_model_ends(ctx.settings.models_dir, "sim")[-1] == dt.date(2015, 3, 14)
     assert node_net_ends(ctx.settings.models_dir, "sim")[-1] == dt.date(2015, 3, 12)
+    # a past product damaged since it was published is left out of the next map's weights, said in one
+    # line naming it, never a crash of the run
+    from swx.pipeline.global_map import verified_maps
+
+    grid = (f["lat"].values, f["lon"].values)
+    assert len(verified_maps(ctx, "residual", dt.date(2015, 3, 13), dt.date(2015, 3, 12), *grid)) == 3
+    damaged = runs[0].products["residual"][0]
+    damaged.write_bytes(b"not a netCDF file")
+    with caplog.at_level("WARNING", logger="swx.pipeline.global_map"):
+        assert len(verified_maps(ctx, "residual", dt.date(2015, 3, 13), dt.date(2015, 3, 12), *grid)) == 2
+    assert f"{damaged}: the published product cannot be read" in caplog.text and "left out of the map's weights" \
+        in caplog.text
     # a rerun of the last day that publishes the stations-only map leaves no weights of the first attempt
     monkeypatch.setenv("SWX_MAP_MODEL", "stations")
     get_settings.cache_clear()

@@ -83,6 +83,20 @@ def test_times_are_utc_aware_in_and_out(engine):
     assert latest["issue_time"].tzinfo is not None and latest["created_at"].tzinfo is not None
 
 
+def test_the_latest_run_of_each_lead_day_is_found_by_its_issue_day_however_many_runs_follow(engine):
+    """The next day's run and tomorrow's of the newest daily run (by issue day, in SQL on both
+    databases), also behind a hundred runs of older issue days made later (a backfill)."""
+    t = dt.datetime(2015, 3, 10, 22, tzinfo=UTC)
+    one = start_run(engine, issue_time=t, target_day=dt.date(2015, 3, 11), issue_day=dt.date(2015, 3, 10))
+    two = start_run(engine, issue_time=t, target_day=dt.date(2015, 3, 12), lead_day=2, issue_day=dt.date(2015, 3, 10))
+    for k in range(100):  # a later backfill of older days, each with its tomorrow run
+        day = dt.date(2014, 1, 1) + dt.timedelta(days=k)
+        at = dt.datetime.combine(day, dt.time(22), tzinfo=UTC)
+        start_run(engine, issue_time=at, target_day=day + dt.timedelta(days=2), lead_day=2, issue_day=day)
+    assert q.latest_run(engine)["id"] == one and q.latest_run(engine, lead_day=2)["id"] == two
+    assert q.latest_run(engine, lead_day=None)["id"] in (one, two)
+
+
 @pytest.mark.parametrize("bad,match", [
     ("nan", "not finite"), ("inf", "not finite"), ("naive", "naive times"), ("station", "unknown station code"),
 ])

@@ -20,7 +20,7 @@ from swx.cli.app import (
     parse_day,
     print_scores,
 )
-from swx.config import ARCHITECTURES, LEAD_DAYS, NETWORKS, TARGETS, get_settings
+from swx.config import ARCHITECTURES, LEAD_DAYS, NETWORKS, TARGETS, get_settings, lead_span
 
 
 @app.command("train", rich_help_panel="Station models")
@@ -136,7 +136,7 @@ def evaluate_cmd(
     if fmt == "json":  # for machines: every row
         print_scores(summary_table(df), fmt)
     else:
-        hours = f", hours {24 * (lead_day - 1) + 2}-{24 * lead_day} after each issue time" if lead_day > 1 else ""
+        hours = f", hours {lead_span(lead_day)} after each issue time" if lead_day > 1 else ""
         for line in station_skill_lines(df, f"skill of the active models and their blend, issued {first} .. "
                                             f"{last}{hours}"):
             out.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -17,7 +17,7 @@ import xarray as xr
 from swx.config import LAT_BANDS
 from swx.errors import DataFormatError
 from swx.pipeline.context import Context, archived_maps
-from swx.products import open_product
+from swx.products import UNREADABLE, unreadable_product
 from swx.science.extend import StationValues, extend
 from swx.science.map_blend import (
     MEMBERS,
@@ -89,7 +89,7 @@ def _verified_map(path, truth: xr.DataArray, lat: np.ndarray, lon: np.ndarray, c
                   ) -> VerifiedMaps | None:
     """A published product's members and map against the truth known by `cutoff` (None when it is of
     another kind or grid); only the variables used are read. A product that cannot be read is a
-    DataFormatError (`swx.products.open_product`'s)."""
+    DataFormatError (`swx.products.unreadable_product`)."""
     try:
         with xr.open_dataset(path) as f:
             if "member_tec" not in f or list(f["member"].values) != list(MEMBERS):
@@ -100,9 +100,8 @@ def _verified_map(path, truth: xr.DataArray, lat: np.ndarray, lon: np.ndarray, c
                 return None  # another grid (the centre changed it): not comparable with today's map
             members, tec = f["member_tec"].values.astype(float), f["tec"].values.astype(float)
             sigma = f["tec_sigma_model"].values.astype(float)
-    except (OSError, RuntimeError, ValueError):
-        open_product(path)  # raises the one-line error naming the product
-        raise
+    except UNREADABLE as exc:
+        raise unreadable_product(path, exc) from None
     known = truth.sel(time=times).values.astype(float)
     known[times >= cutoff] = np.nan
     return VerifiedMaps(members, tec, sigma, known, _ut_hours(times))

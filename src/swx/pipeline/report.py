@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from swx.archive import Archive, load_indices
-from swx.config import LEAD_DAYS
+from swx.config import LEAD_DAYS, lead_hours, lead_span
 from swx.pipeline.status import run_status
 from swx.plots import plot_maps
 from swx.science.blend import MODEL_ORDER
@@ -89,7 +89,7 @@ def daily_markdown(issue_day: dt.date, forecast: dict, verify: dict, storms: dic
     """The markdown summary of one daily run (Prefect artifact, logs): the next day's forecast and,
     where it was made, the day after's (`ahead`, tomorrow's forecast)."""
     lines = [f"# swx daily run — issue day {issue_day}", "", _forecast_line(forecast, "Forecast for"),
-             _forecast_line(ahead, "Tomorrow's forecast (26-48 h after the cutoff) for") if ahead
+             _forecast_line(ahead, f"Tomorrow's forecast ({lead_span(2)} h after the cutoff) for") if ahead
              else "- Tomorrow's forecast: **FAILED** (the flow run's error says why)",
              f"- Station models: {', '.join(forecast['architectures'])}, published as their blend with the baselines; "
              f"extension: {', '.join(forecast['methods'])}"]
@@ -151,9 +151,9 @@ def forecast_map_png(forecast: dict, path: Path | None = None) -> Path | None:
 
 
 #: how each lead day's skill is introduced
-LEAD_TITLES = {1: "the next day's forecasts (hours 2-24 after the cutoff)",
-               2: "tomorrow's forecasts, made a day earlier (hours 26-48 after the cutoff; persistence and the "
-                  "27-day median as known at the cutoff)"}
+LEAD_TITLES = {1: f"the next day's forecasts (hours {lead_span(1)} after the cutoff)",
+               2: f"tomorrow's forecasts, made a day earlier (hours {lead_span(2)} after the cutoff; persistence "
+                  "and the 27-day median as known at the cutoff)"}
 
 
 def skill_summary(engine, start: dt.date, end: dt.date) -> str:
@@ -193,7 +193,7 @@ def station_skill_lines(st: pd.DataFrame, what: str) -> list[str]:
     models = [m for m in MODEL_ORDER if m in set(st.model)] + sorted(set(st.model) - set(MODEL_ORDER))
     # the first value verified: 2 h after the first issue time, a day later for the second day's forecasts
     lead_day = int(st["lead_day"].max()) if "lead_day" in st and st["lead_day"].notna().any() else 1
-    first = (pd.to_datetime(st.window_start, utc=True).min() + pd.Timedelta(hours=2 + 24 * (lead_day - 1))).date()
+    first = (pd.to_datetime(st.window_start, utc=True).min() + pd.Timedelta(hours=lead_hours(lead_day)[0])).date()
     last = pd.to_datetime(st.window_end, utc=True).max().date()
     # probabilistic: CRPS (TECU) and the share of truths inside the 95 % interval, stations pooled
     everything = st[(st.kp_class == "all") & st["coverage95"].notna()]

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from sqlalchemy import Engine, Float, Integer, and_, cast, func, select, true
+from sqlalchemy import Engine, Float, Integer, and_, cast, func, or_, select, true
 
 from swx.archive import changed_since_recorded
 from swx.config import SIMULATED_CENTRE, data_path, get_settings
+from swx.config import lead_span as lead_span  # for the dashboard, which reads swx through here
 from swx.io.gim_names import PREDICTED_LABELS
 from swx.science.blend import MODEL_ORDER
 from swx.science.dtec import MIN_REFERENCE_DAYS
@@ -84,20 +85,20 @@ def latest_run(engine: Engine, lead_day: int | None = 1) -> dict[str, Any] | Non
     when there is none yet."""
     table = m.ForecastRun.__table__
     day = func.coalesce(table.c.issue_day, table.c.target_day)
-    stmt = select(table).order_by(day.desc(), table.c.issue_time.desc(), table.c.id.desc())
+    stmt = select(table).order_by(day.desc(), table.c.issue_time.desc(), table.c.id.desc()).limit(1)
+    if lead_day is not None:  # the lead counted from the issue day (a run carried forward keeps its day's)
+        ahead = _days_between(table.c.target_day, table.c.issue_day, engine.dialect.name)
+        stmt = stmt.where(or_(table.c.issue_day.is_(None), ahead == lead_day))
     with engine.connect() as conn:
-        if lead_day is None:
-            row = conn.execute(stmt.limit(1)).first()
-            return dict(row._mapping) if row is not None else None
-        for row in conn.execute(stmt.limit(_NEWEST_RUNS)):
-            run = dict(row._mapping)
-            if run["issue_day"] is None or (run["target_day"] - run["issue_day"]).days == lead_day:
-                return run
-    return None
+        row = conn.execute(stmt).first()
+    return dict(row._mapping) if row is not None else None
 
 
-#: the newest runs `latest_run` looks through for a daily run's forecast of a lead day
-_NEWEST_RUNS = 64
+def _days_between(later, earlier, dialect: str):
+    """Whole days from one date column to another, in SQL."""
+    if dialect == "postgresql":
+        return later - earlier  # date - date: an integer of days
+    return cast(func.julianday(later) - func.julianday(earlier), Integer)
 
 
 def runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
