@@ -177,6 +177,32 @@ def test_an_exponent_between_two_maps_is_refused_not_applied_to_the_maps_before_
     np.testing.assert_allclose(ds["tec"].values[1], plain["tec"].values[1] / 10, rtol=1e-6)
 
 
+def test_a_second_scale_or_grid_record_and_a_late_map_exponent_are_refused():
+    """Twelfth round: a second header EXPONENT (-2 after -1) silently made every value a tenth (the last
+    record won); a map's EXPONENT after its first latitude row rescaled the rows above it. A record
+    that sets every map's scale, grid or time axis stands once; a map's EXPONENT before its rows."""
+    i = line_of("EXPONENT")
+    exp = "    -2".ljust(60) + "EXPONENT            \n"
+    with pytest.raises(IonexFormatError, match="a second 'EXPONENT' record") as err:
+        parse("".join(LINES[:i + 1] + [exp] + LINES[i + 1:]))
+    assert err.value.line == i + 2
+    g = line_of("LAT1 / LAT2 / DLAT")
+    with pytest.raises(IonexFormatError, match="a second 'LAT1 / LAT2 / DLAT' record"):
+        parse("".join(LINES[:g + 1] + [LINES[g]] + LINES[g + 1:]))
+    row = line_of("LAT/LON1/LON2/DLON/H", 0) + 2  # after map 1's first latitude row and its values
+    while LINES[row][60:].strip() == "":
+        row += 1
+    with pytest.raises(IonexFormatError, match="EXPONENT after the first latitude row of TEC map 1") as err:
+        parse("".join(LINES[:row] + [exp] + LINES[row:]))
+    assert err.value.line == row + 1
+    with pytest.raises(IonexFormatError, match="the step runs away from LAT2") as err:  # 87.5 .. -87.5 by +2.5
+        parse("".join(LINES[:g] + ["    87.5 -87.5   2.5".ljust(60) + "LAT1 / LAT2 / DLAT  \n"] + LINES[g + 1:]))
+    assert "(-2.5)" in str(err.value)
+    k = line_of("START OF TEC MAP", 1) + 1
+    with pytest.raises(IonexFormatError, match="a second EXPONENT in TEC map 2"):
+        parse("".join(LINES[:k + 1] + [exp, exp] + LINES[k + 1:]))
+
+
 def test_a_grid_too_fine_to_be_real_is_refused_before_anything_is_allocated():
     """Issue 18: a DLAT of 1e-7 made the reader allocate ~13 GiB."""
     i = line_of("LAT1 / LAT2 / DLAT")

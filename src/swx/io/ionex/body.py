@@ -40,6 +40,7 @@ class Block:
     end: int = -1  # body line index of END OF ... MAP
     epoch: dt.datetime | None = None
     exponent: int | None = None
+    exponent_line: int = -1  # body line index of its EXPONENT record
 
 
 _CHUNK = 65536  # fields per pass: scratch buffers stay in cache and are reused, not re-allocated
@@ -253,7 +254,10 @@ def parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: i
                 raise IonexFormatError("EXPONENT between maps", path=path, line=lineno(i),
                                        expected="EXPONENT in the header, or inside a map block after its START "
                                                 "record (that map's own)")
-            current.exponent = value
+            if current.exponent is not None:
+                raise IonexFormatError(f"a second EXPONENT in {current.kind} map {current.number}", path=path,
+                                       line=lineno(i), expected="one EXPONENT per map, before its first latitude row")
+            current.exponent, current.exponent_line = value, i
         elif label == "END OF FILE":
             saw_eof = True
             if current is not None:
@@ -324,6 +328,13 @@ def parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: i
         raise IonexFormatError(f"{what} before the first latitude record of {b.kind} map {b.number}",
                                path=path, line=lineno(first),
                                expected="only EPOCH OF CURRENT MAP and EXPONENT records, then LAT/LON1/LON2/DLON/H")
+    # a map's EXPONENT scales the whole map: after a latitude row it would rescale the rows above it
+    late = [b for b, first in zip(blocks, first_rec) if b.exponent_line > first]
+    if late:
+        b = late[0]
+        raise IonexFormatError(f"EXPONENT after the first latitude row of {b.kind} map {b.number}", path=path,
+                               line=lineno(b.exponent_line),
+                               expected="a map's EXPONENT right after its EPOCH OF CURRENT MAP, before the rows")
     nxt_label = label_idx[np.searchsorted(label_idx, rec, side="right")]
     bad = np.flatnonzero(nxt_label - rec - 1 != per_row)
     if len(bad):

@@ -19,6 +19,11 @@ IONEX_LON = np.round(np.arange(-180.0, 180.1, 5.0), 1)
 
 NO_VALUE = 9999
 
+#: Header records that set the scale, grid or time axis of every map: one of each, never two
+ONCE_ONLY = frozenset({"EXPONENT", "LAT1 / LAT2 / DLAT", "LON1 / LON2 / DLON", "HGT1 / HGT2 / DHGT", "INTERVAL",
+                       "EPOCH OF FIRST MAP", "EPOCH OF LAST MAP", "# OF MAPS IN FILE", "MAP DIMENSION",
+                       "BASE RADIUS"})
+
 #: What a file may claim before anything is allocated: the EXPONENT of its values (GIMs use -1) and a
 #: grid of at most 0.1° x 0.1° (real GIMs: 2.5° x 5°, UPC's and JPL's 1° x 1°).
 EXPONENT_RANGE = (-6, 3)
@@ -207,6 +212,9 @@ def parse_header(lines: list[str], path: str) -> IonexHeader:
             if label == "END OF AUX DATA":
                 in_aux = False
             continue
+        if label in ONCE_ONLY and label in seen:  # the last would win: every map rescaled or moved, silently
+            raise IonexFormatError(f"a second {label!r} record", path=path, line=i,
+                                   expected=f"one {label} record in the header")
         seen.add(label)
         if label == "PGM / RUN BY / DATE":
             hdr.program, hdr.run_by, hdr.date = content[:20].strip(), content[20:40].strip(), content[40:60].strip()
@@ -280,7 +288,11 @@ def parse_header(lines: list[str], path: str) -> IonexHeader:
             raise IonexFormatError(f"{name}1/{name}2 = {a:g} {b:g} degrees", path=path,
                                    expected="latitudes within ±90°, longitudes within -180 .. 360°")
     for name, (a, b, c) in (("LAT", hdr.lat), ("LON", hdr.lon)):
-        if c == 0 or (b - a) / c < 0 or abs((b - a) / c - round((b - a) / c)) > 1e-6:
+        if c != 0 and (b - a) / c < 0:  # the step points away from the end
+            raise IonexFormatError(f"{name}1/{name}2/D{name} = {a} {b} {c}: the step runs away from {name}2",
+                                   path=path, expected=f"D{name} of the sign of {name}2 - {name}1 "
+                                   f"({'-' if b < a else '+'}{abs(c):g})")
+        if c == 0 or abs((b - a) / c - round((b - a) / c)) > 1e-6:
             raise IonexFormatError(f"{name}1/{name}2/D{name} = {a} {b} {c} is not a regular grid", path=path,
                                    expected="(end - start) a whole multiple of the step")
     n_lat = int(round((hdr.lat[1] - hdr.lat[0]) / hdr.lat[2])) + 1
