@@ -80,6 +80,14 @@ def test_swx_backfill_is_point_in_time_resumable_and_says_what_it_did(trained):
     said = " ".join(resumed.output.split())
     assert resumed.exit_code == 0 and "5 already done" in said and "runs 1 (1 degraded)" in said, said
     assert nc.is_file() and len(q.runs(engine)) == 12  # the 15th's tomorrow run again, in its own row
+    # ... and one whose product was damaged since (truncated: not what the run wrote) is made again too
+    [ionex] = {Path(ix) for _, _, ix in q.finished_products(engine, dt.date(2015, 3, 15), dt.date(2015, 3, 15),
+                                                             trained.settings.data_dir, lead_day=2)}
+    ionex.write_bytes(ionex.read_bytes()[:5000])
+    resumed = runner.invoke(app, ["backfill", "--start", "2015-03-08", "--end", "2015-03-13", "--step", "forecast"])
+    said = " ".join(resumed.output.split())
+    assert resumed.exit_code == 0 and "5 already done" in said and "runs 1 (1 degraded)" in said, said
+    assert ionex.stat().st_size > 5000
 
 
 def test_replayed_updates_serve_only_the_days_after_their_data(trained):

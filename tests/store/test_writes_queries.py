@@ -298,3 +298,31 @@ def test_a_large_write_is_the_same_upsert_through_the_bulk_path(engine):
     assert {a for a, _ in left} == {"cnn"} and [v for _, v in left] == fc["mean"].iloc[:COPY_MIN_ROWS // 2].tolist()
     with pytest.raises(StoreError, match="sigma=inf"):
         write_station_forecasts(engine, run, fc.assign(sigma=np.inf))
+
+
+def test_the_query_layer_refuses_odd_arguments_in_one_line(engine, tmp_path):
+    """Twelfth round: the dashboard's query functions called with odd arguments raised ZeroDivisionError
+    or matplotlib's and xarray's errors, or answered a typo with "no data" and a run that does not exist
+    with an overview; each is now one domain error naming the argument or the file."""
+    from swx.errors import DataFormatError, InputError
+
+    for step in (0, -1, float("nan"), 1e9):
+        with pytest.raises(InputError, match="coastline step"):
+            q.coastlines(step)
+    assert len(q.coastlines(1.0)) > 1000
+    text = tmp_path / "passwd"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    for bad in (text, tmp_path / "missing.nc"):
+        with pytest.raises(DataFormatError, match="not a readable swx product") as err:
+            q.product_times(str(bad))
+        assert str(bad) in str(err.value)
+    t0, t1 = dt.datetime(2015, 3, 1, tzinfo=UTC), dt.datetime(2015, 3, 2, tzinfo=UTC)
+    with pytest.raises(InputError, match="ΔTEC kind 'bogus': expected one of observed, forecast"):
+        q.dtec_series(engine, t0, t1, kind="bogus")
+    assert q.dtec_series(engine, t0, t1, kind="forecast").empty
+    with pytest.raises(InputError, match="no time zone"):
+        q.global_map(engine, dt.datetime(2015, 3, 1, 12))
+    with pytest.raises(InputError, match="no forecast run -1"):
+        q.run_overview(engine, -1, t0)
+    with pytest.raises(InputError, match="lead day 3: expected one of 1, 2"):
+        q.latest_verdict(3)

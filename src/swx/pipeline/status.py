@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from swx.archive import changed_since_recorded
 from swx.config import SIMULATED_CENTRE, Settings
 from swx.errors import InputError
 from swx.science.timing import run_timing
@@ -193,10 +194,12 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
 
 def completed_days(settings: Settings, start: dt.date, end: dt.date, lead_day: int = 1) -> set[dt.date]:
     """Issue days in start..end whose forecast run of `lead_day` (1: the next day; 2: the day after,
-    tomorrow's) finished (ok or degraded) and whose products exist: what a resumed backfill skips."""
+    tomorrow's) finished (ok or degraded) and whose products exist as they were written (a product
+    changed since, say truncated, is made again): what a resumed backfill skips."""
     ahead = dt.timedelta(days=lead_day)
     rows = finished_products(open_database(settings), start + ahead, end + ahead, settings.data_dir, lead_day=lead_day)
     good: dict[dt.date, bool] = {}
-    for day, nc, ionex in rows:
-        good[day] = good.get(day, True) and Path(nc).is_file() and Path(ionex).is_file()
+    for day, nc, ionex in set(rows):  # a row per valid time: each product checked once
+        good[day] = good.get(day, True) and all(Path(f).is_file() and not changed_since_recorded(Path(f))
+                                                 for f in (nc, ionex))
     return {d - ahead for d, ok in good.items() if ok}

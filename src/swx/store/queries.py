@@ -17,7 +17,7 @@ import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, or_, select, true
 
 from swx.archive import changed_since_recorded
-from swx.config import SIMULATED_CENTRE, data_path, get_settings
+from swx.config import LEAD_DAYS, SIMULATED_CENTRE, data_path, get_settings
 from swx.config import lead_span as lead_span  # for the dashboard, which reads swx through here
 from swx.io.gim_names import PREDICTED_LABELS
 from swx.science.blend import MODEL_ORDER
@@ -28,7 +28,7 @@ from swx.science.storms import STORM_KP, at_least, forecast_capture, g_class  # 
 from swx.science.timing import run_timing  # noqa: F401 - for the pages
 from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
 from swx.sources.indices.tables import NOWCAST, kp_label, worst_status  # noqa: F401 - kp_label: for the pages
-from swx.errors import InputError, reason_of
+from swx.errors import DataFormatError, InputError, reason_of
 from swx.store import orm as m
 from swx.store.db import SchemaError, database_error_line, engine_from_settings, missing_sqlite_file
 
@@ -306,6 +306,7 @@ def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: d
 def dtec_series(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed",
                 codes: list[str] | None = None) -> pd.DataFrame:
     """ΔTEC (vs the 27-day median) per station and time in [start, end), of some or all stations."""
+    _check_kind(kind)
     d = m.DeltaTec
     stmt = (select(m.Station.code, d.time, d.dtec, d.dtec_rel).join(m.Station, m.Station.id == d.station_id)
             .where(d.time >= start, d.time < end, d.kind == kind, d.reference == "median27"))
@@ -316,8 +317,18 @@ def dtec_series(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str 
     return _frame(rows, ["station", "time", "dtec", "dtec_rel"], ("time",))
 
 
+#: the kinds of stored ΔTEC: derived from the maps of the day, or from a run's forecast
+DTEC_KINDS = ("observed", "forecast")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in DTEC_KINDS:  # a typo would read as "no data"
+        raise InputError(f"ΔTEC kind {str(kind)[:20]!r}: expected one of {', '.join(DTEC_KINDS)}")
+
+
 def dtec_days(engine: Engine, first: dt.date, last: dt.date, kind: str = "observed") -> set[dt.date]:
     """The UT days in first..last with any ΔTEC of `kind` stored."""
+    _check_kind(kind)
     d = m.DeltaTec
     lo = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
     hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
@@ -459,6 +470,8 @@ def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = Non
                data_dir: Path | None = None) -> dict[str, Any] | None:
     """The global forecast product valid at `valid_time` from the most recent run that has one
     (optionally of one extension method): run id, paths of the netCDF and IONEX products, RMSE."""
+    if valid_time.tzinfo is None:  # the database's times are UTC-aware: a naive one is ambiguous
+        raise InputError(f"valid time {valid_time:%Y-%m-%d %H:%M} has no time zone: give it in UTC")
     g, r = m.GlobalForecast, m.ForecastRun
     stmt = (select(g.run_id, g.valid_time, g.method, g.product_path, g.ionex_path, g.global_rmse, r.issue_time,
                    r.data_source)
@@ -622,6 +635,8 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
     week before."""
     sf, g, v, mv, se = m.StationForecast, m.GlobalForecast, m.Verification, m.ModelVersion, m.StormEvent
     with engine.connect() as conn:
+        if conn.execute(select(m.ForecastRun.id).where(m.ForecastRun.id == run_id)).first() is None:
+            raise InputError(f"no forecast run {run_id}")
         out: dict[str, Any] = {"station_forecasts": {a: int(n) for a, n in conn.execute(
             select(sf.architecture, func.count()).where(sf.run_id == run_id).group_by(sf.architecture)).all()}}
         out["active_models"] = {a: {"stations": int(n), "latest_version": int(vmax)} for a, n, vmax in conn.execute(
@@ -794,6 +809,8 @@ def skill_trend(rows: pd.DataFrame, days: int) -> pd.DataFrame:
 
 def coastlines(step_deg: float = 1.0) -> pd.DataFrame:
     """Coastline polylines (lon, lat, segment, order) from swx's offline land mask, for map overlays."""
+    if not (isinstance(step_deg, (int, float)) and 0.25 <= step_deg <= 10):
+        raise InputError(f"coastline step {step_deg!r}: expected 0.25 .. 10 degrees")
     return pd.concat([pd.DataFrame({"lon": s[:, 0], "lat": s[:, 1], "segment": i, "order": range(len(s))})
                       for i, s in enumerate(coastline_segments(step_deg))], ignore_index=True)
 
@@ -802,7 +819,7 @@ def product_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
     """One valid time of a product file as a table of grid cells (lat, lon, vtec, sigma[, dtec]), with
     the verifying GIM (an archive file) and the error where it holds that time."""
     t = np.datetime64(when)
-    with xr.open_dataset(nc) as f:
+    with _product(nc) as f:
         one = f.sel(time=t).load()
     cols = {"vtec": one["tec"], "sigma": one["tec_sigma"]}
     if "dtec" in one:
@@ -817,13 +834,29 @@ def product_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
 
 def product_times(nc: str) -> list[str]:
     """The valid times of a product file (ISO, to the second)."""
-    with xr.open_dataset(nc) as f:
+    with _product(nc) as f:
         return [str(t)[:19] for t in f["time"].values]
+
+
+def _product(nc: str) -> xr.Dataset:
+    """A published product opened for reading; a file that is not one is a DataFormatError naming it."""
+    try:
+        f = xr.open_dataset(nc)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise DataFormatError(f"not a readable swx product ({type(exc).__name__})", path=str(nc),
+                              expected="a netCDF product of a forecast run") from None
+    if "time" not in f or "tec" not in f:
+        f.close()
+        raise DataFormatError("not an swx product (no time axis or tec)", path=str(nc),
+                              expected="a netCDF product of a forecast run")
+    return f
 
 
 def latest_verdict(lead_day: int = 1) -> dict[str, Any]:
     """`run_verdict` of the latest run with the settings' limits: what `swx status` says, for the pages
     (`lead_day` 2: of tomorrow's forecast, with the run as `run`)."""
+    if lead_day not in LEAD_DAYS:
+        raise InputError(f"lead day {lead_day!r}: expected one of {', '.join(map(str, LEAD_DAYS))}")
     settings = get_settings()
     engine = configured_engine()
     run = latest_run(engine, lead_day)
