@@ -92,3 +92,25 @@ def test_embedded_sqlite_uses_wal(engine, dialect):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     assert q.counts(engine)["stations"] == 0
+
+
+def test_grant_read_only_refuses_a_role_that_can_write_anyway(engine, db_url, dialect):
+    """Twelfth round: `swx db grant-read-only postgres` said "postgres can now read the swx tables" for
+    a superuser owning every table: a false assurance that the dashboard's role is read-only."""
+    if dialect != "postgresql":
+        pytest.skip("roles are a PostgreSQL feature")
+    _, schema = db_url
+    upsert_stations(engine, STATIONS)
+    with pytest.raises(ValueError, match="'postgres' is a superuser"):
+        grant_read_only(engine, "postgres", schema)
+    role = f"swx_writer_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+        conn.execute(text(f'GRANT INSERT ON stations TO "{role}"'))
+    try:
+        with pytest.raises(ValueError, match=f"'{role}' owns or can write tables of schema .* \\(stations\\)"):
+            grant_read_only(engine, role, schema)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))

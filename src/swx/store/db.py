@@ -341,6 +341,17 @@ def grant_read_only(engine: Engine, role: str, schema: str = "public") -> None:
             raise InputError(f"role {role!r} does not exist: create it first (CREATE ROLE {role} LOGIN PASSWORD ...)")
         if conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first() is None:
             raise InputError(f"schema {schema!r} does not exist in this database")
+        # a role that can write anyway is no read-only role, whatever it is granted
+        if conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar():
+            raise InputError(f"role {role!r} is a superuser: it can write every table whatever it is granted; give "
+                             "the dashboard an ordinary role (CREATE ROLE ... LOGIN NOSUPERUSER)")
+        writes = conn.execute(text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s "
+            "AND c.relkind = 'r' AND (pg_has_role(:r, c.relowner, 'USAGE') OR has_table_privilege(:r, c.oid, "
+            "'INSERT, UPDATE, DELETE, TRUNCATE')) ORDER BY 1 LIMIT 3"), {"s": schema, "r": role}).scalars().all()
+        if writes:
+            raise InputError(f"role {role!r} owns or can write tables of schema {schema!r} ({', '.join(writes)}): not a "
+                             "read-only role; give the dashboard a role of its own")
         ident = {"role": sql.Identifier(role), "schema": sql.Identifier(schema)}
         with conn.connection.driver_connection.cursor() as cur:
             for stmt in ("GRANT USAGE ON SCHEMA {schema} TO {role}",
