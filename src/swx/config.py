@@ -211,9 +211,14 @@ def check_url_template(template: str) -> str:
     if scheme not in ("https", "http"):  # swx's downloader speaks http(s) only (CDDIS and AIUB serve https)
         raise ValueError(f"{mask_secrets(template)[:80]!r} is not an http(s) URL template")
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        parts = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
         raise ValueError(f"{mask_secrets(template)[:80]!r}: {exc}") from None
+    fields = {f for f, _, _ in parts}
+    styled = sorted({f for f, spec, conv in parts if spec or conv})
+    if styled:  # {yyyy:>10} or {name!r} would put blanks or quotes in the URL fetched
+        raise ValueError(f"{mask_secrets(template)[:80]!r}: field(s) {', '.join(styled)} with a format or a conversion "
+                         "(expected plain fields such as {yyyy} and {name})")
     check_credentials_over_https(template, scheme)
     if fields - URL_TEMPLATE_FIELDS:
         raise ValueError(f"{mask_secrets(template)[:80]!r}: unknown field(s) {', '.join(sorted(fields - URL_TEMPLATE_FIELDS))}"

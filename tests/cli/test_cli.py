@@ -744,7 +744,10 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
     ({"SWX_GIM_MIRRORS": '{"cod": ["ftp://127.0.0.1/{yyyy}/{name}"]}'}, "is not an http(s) URL template"),
     ({"SWX_DATA_DIR": "/etc/hostname"}, "SWX_DATA_DIR: /etc/hostname is a file: expected a folder"),
     ({"SWX_CACHE_DIR": "/etc/hostname"}, "SWX_CACHE_DIR: /etc/hostname is a file: expected a folder"),
-    ({"SWX_GIM_MIRRORS": '{"cod": ["https://h/{yyyy}/{doy:%Y}"]}'}, "cannot be filled: Invalid format specifier"),
+    ({"SWX_GIM_MIRRORS": '{"cod": ["https://h/{yyyy}/{doy:%Y}"]}'}, "field(s) doy with a format or a conversion"),
+    # a twelfth round: accepted, then blanks and quotes in the URL fetched
+    ({"SWX_GIM_MIRRORS": '{"cod": ["http://127.0.0.1/{yyyy:>10}/{name!r}"]}'},
+     "field(s) name, yyyy with a format or a conversion"),
     ({"SWX_GIM_MIRRORS": '{"cod": ["http://ghp_s3cret@h/{yyyy}/{name}"]}'}, "sends credentials over plain http"),
     ({"SWX_GIM_FALLBACKS": '["c1p"]'}, "SWX_GIM_FALLBACKS: c1p is a predicted product, not a map of what happened"),
     # an eighth round: accepted, then a hundred thousand processes, or a netrc passed over without a word
