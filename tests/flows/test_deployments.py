@@ -118,9 +118,10 @@ def test_a_process_worker_runs_the_daily_and_backfill_deployments(tmp_path, monk
             assert back.state.is_completed(), (back.state, logs["worker"].read_text()[-3000:])
         engine = open_database(settings)
         runs = q.runs(engine)
-        # the daily run: the next day and tomorrow (the 17th and the 18th); the backfill: the next days
-        assert set(runs.target_day) == {dt.date(2015, 3, 13), dt.date(2015, 3, 14), dt.date(2015, 3, 15),
-                                        dt.date(2015, 3, 17), dt.date(2015, 3, 18)}
+        # the daily run: the next day and tomorrow (the 17th and the 18th); the backfill: the same for each
+        # of its days (the 13th .. 15th, and the 14th .. 16th)
+        assert set(runs.target_day) == {dt.date(2015, 3, 13) + dt.timedelta(days=k) for k in range(6)}
+        assert sorted(runs.lead_day) == [1] * 4 + [2] * 4
         # the daily run and the backfill's first day each had nothing verified before them: degraded, saying so
         for r in runs.itertuples():
             assert r.status == "ok" or (r.status == "degraded" and r.reason.startswith(NOTHING_VERIFIED)), r
