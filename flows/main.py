@@ -17,9 +17,9 @@ from prefect import flow, get_run_logger
 
 from flows import tasks
 from flows.daily import daily
-from swx.config import LEAD_DAYS, get_settings
+from swx.config import get_settings
 from swx.pipeline.report import main_job_summary
-from swx.pipeline.status import completed_days
+from swx.pipeline.status import completed_issue_days
 
 
 #: tomorrow's station models the main job trains: the ridge (the networks' first-day forecasts are
@@ -44,8 +44,7 @@ def main_job() -> dict:
     trained = tasks.ensure_models(first_issue - dt.timedelta(days=1), second_day=SECOND_DAY)
     # a day already published stays as it was: forecasting it again with today's models (updated
     # since, perhaps on that very day) would publish in-sample forecasts as if they had been issued then
-    last_issue = first_issue + dt.timedelta(days=n - 1)
-    kept = sorted(set.intersection(*(completed_days(s, first_issue, last_issue, lead) for lead in LEAD_DAYS)))
+    kept = sorted(completed_issue_days(s, first_issue, first_issue + dt.timedelta(days=n - 1)))
     if kept:
         log.info("%d day(s) already published, kept as they were: %s .. %s", len(kept), kept[0], kept[-1])
     runs = []

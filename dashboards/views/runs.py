@@ -33,8 +33,9 @@ def render() -> None:
         "id": st.column_config.NumberColumn("run", width="small"),
         "target_day": st.column_config.DateColumn("forecast for", width="small"),
         "lead_day": st.column_config.NumberColumn(
-            "lead", width="small", help="The day after the newest maps it forecasts: 1, the next UT day (hours 2-24 "
-            "after the cutoff); 2, tomorrow's forecast (hours 26-48), or the next day's from maps a day late"),
+            "lead", width="small", help=f"The day after the newest maps it forecasts: 1, the next UT day (hours "
+            f"{q.lead_span(1)} after the cutoff); 2, tomorrow's forecast (hours {q.lead_span(2)}), or the next day's "
+            "from maps a day late"),
         "issue_time": st.column_config.DatetimeColumn(
             "data to (UTC)", format="YYYY-MM-DD HH:mm", width="medium",
             help="The information cutoff: the epoch of the newest map the run used (not when it was made)"),

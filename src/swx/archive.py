@@ -22,7 +22,7 @@ from swx.errors import IndexFormatError
 from swx.io.atomic import atomic_path, atomic_write_text
 from swx.io.filecache import FileCache
 from swx.io.gim_names import product_level
-from swx.io.maps_netcdf import TIME_CALENDAR, TIME_UNITS, read_attrs, read_tec, write_maps
+from swx.io.maps_netcdf import TIME_CALENDAR, TIME_UNITS, UNREADABLE_NETCDF, read_attrs, read_tec, write_maps
 from swx.sources.indices.history import load_history
 from swx.sources.indices.tables import IndexTables, empty_daily, empty_kp, merge_tables
 
@@ -267,7 +267,7 @@ def _read_table(path: Path, empty: pd.DataFrame) -> pd.DataFrame:
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:
             df = ds.load().to_dataframe()
-    except (OSError, RuntimeError, ValueError) as exc:  # HDF5's own errors come as these
+    except UNREADABLE_NETCDF as exc:
         raise IndexFormatError(f"cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
                                path=str(path), expected="the netCDF file swx wrote: remove it and run `swx ingest kp`"
                                ) from None

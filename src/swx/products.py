@@ -18,6 +18,7 @@ from swx.errors import DataFormatError
 from swx.io.atomic import atomic_path
 from swx.io.ionex import write_ionex
 from swx.io.ionex.header import SHELL_HEIGHT_KM
+from swx.io.maps_netcdf import UNREADABLE_NETCDF
 from swx.provenance import code_version
 from swx.science.dtec import delta_tec
 from swx.science.extend import DEFAULT_METHOD
@@ -175,12 +176,8 @@ def open_product(path: str | Path) -> xr.Dataset:
     try:
         with xr.open_dataset(path) as f:
             return f.load()
-    except UNREADABLE as exc:
+    except UNREADABLE_NETCDF as exc:
         raise unreadable_product(path, exc) from None
-
-
-#: what xarray and netCDF4 raise for a file that is not the netCDF it should be
-UNREADABLE = (OSError, RuntimeError, ValueError)
 
 
 def unreadable_product(path: str | Path, exc: BaseException) -> DataFormatError:

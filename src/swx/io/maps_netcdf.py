@@ -15,6 +15,8 @@ TIME_CALENDAR = "proleptic_gregorian"
 #: zlib level 1: a third of the time of level 4 for 4 % more bytes on GIM days
 COMPRESSION = {"zlib": True, "complevel": 1, "shuffle": True}
 _FLOATS = (np.float32, np.float64)
+#: what netCDF4 and xarray raise for a file that is not the netCDF it should be (HDF5's errors among them)
+UNREADABLE_NETCDF = (OSError, RuntimeError, ValueError)
 
 
 def _whole_seconds(t: np.ndarray) -> bool:

@@ -20,7 +20,7 @@ from swx.pipeline.days import chunked, daterange
 from swx.pipeline.forecast import ForecastResult, forecast_days, planned_runs
 from swx.pipeline.ingest import ingest_gims_stage, ingest_indices_stage
 from swx.pipeline.revise import revise_kp_days, revise_stage
-from swx.pipeline.status import completed_days
+from swx.pipeline.status import completed_issue_days, completed_runs
 from swx.pipeline.storms import storms_stage
 from swx.pipeline.update import update_stage
 from swx.pipeline.verify import verify_days
@@ -57,8 +57,7 @@ def pending_days(settings: Settings, start: dt.date, end: dt.date, steps: list[s
     days = daterange(start, end)
     if force or not ({"forecast", "verify"} & set(steps)):
         return days
-    done = set.intersection(*(completed_days(settings, start, end, lead) for lead in LEAD_DAYS)) \
-        if "forecast" in steps else set(days)
+    done = completed_issue_days(settings, start, end) if "forecast" in steps else set(days)
     if "verify" in steps:
         ctx = context(settings)
         one = dt.timedelta(days=1)
@@ -92,8 +91,7 @@ def backfill_chunk_stage(settings: Settings, days: list[dt.date], steps: list[st
     out = ChunkSummary(first=str(days[0]), last=str(days[-1]), runs=0, degraded=0, failed={}, verified=0)
     verify = "verify" in steps
     if "forecast" in steps:
-        done = set() if force else {(d, lead) for lead in LEAD_DAYS
-                                    for d in completed_days(settings, days[0], days[-1], lead)}
+        done = set() if force else completed_runs(settings, days[0], days[-1])
         made = forecast_days(ctx, days, flow_run_id=flow_run_id, recompute_from=start, aheads=LEAD_DAYS, skip=done,
                              on_day=None if verify else on_day)
         for (day, lead), r in zip(planned_runs(days, LEAD_DAYS, done), made):

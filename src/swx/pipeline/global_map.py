@@ -16,8 +16,9 @@ import xarray as xr
 
 from swx.config import LAT_BANDS
 from swx.errors import DataFormatError
+from swx.io.maps_netcdf import UNREADABLE_NETCDF
 from swx.pipeline.context import Context, archived_maps
-from swx.products import UNREADABLE, unreadable_product
+from swx.products import unreadable_product
 from swx.science.extend import StationValues, extend
 from swx.science.map_blend import (
     MEMBERS,
@@ -100,7 +101,7 @@ def _verified_map(path, truth: xr.DataArray, lat: np.ndarray, lon: np.ndarray, c
                 return None  # another grid (the centre changed it): not comparable with today's map
             members, tec = f["member_tec"].values.astype(float), f["tec"].values.astype(float)
             sigma = f["tec_sigma_model"].values.astype(float)
-    except UNREADABLE as exc:
+    except UNREADABLE_NETCDF as exc:
         raise unreadable_product(path, exc) from None
     known = truth.sel(time=times).values.astype(float)
     known[times >= cutoff] = np.nan

@@ -652,6 +652,11 @@ def check_new_station(code: str, lat: float | None, lon: float | None, surface: 
 COLUMN_LATITUDE_TOLERANCE_DEG = 1.25
 
 
+def _same_position(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Two (lat, lon) positions of one station: within 0.01° (longitudes across the date line too)."""
+    return abs(a[0] - b[0]) <= 0.01 and abs((a[1] - b[1] + 180) % 360 - 180) <= 0.01
+
+
 def import_series_stage(settings: Settings, file: Path, station: str, *, lat: float | None = None,
                         lon: float | None = None, surface: str | None = None, name: str | None = None) -> SeriesImport:
     """A vTEC series (a GNSS receiver's, a series extracted elsewhere) as a station's observations on the
@@ -671,7 +676,7 @@ def import_series_stage(settings: Settings, file: Path, station: str, *, lat: fl
         at = known.loc[station]
         if lat is not None or lon is not None:  # a position for a known station: it must be the registered one
             given = (float(at["lat"]) if lat is None else lat, float(at["lon"]) if lon is None else lon)
-            if abs(given[0] - float(at["lat"])) > 0.01 or abs((given[1] - float(at["lon"]) + 180) % 360 - 180) > 0.01:
+            if not _same_position(given, (float(at["lat"]), float(at["lon"]))):
                 raise InputError(f"station {station} is registered at {float(at['lat']):g}°N {float(at['lon']):g}°E, "
                                  f"not {given[0]:g}°N {given[1]:g}°E: import under a new code, or leave out --lat/--lon")
         for option, value, held in (("--surface", surface, at["surface"]), ("--name", name, at["name"])):
@@ -688,8 +693,8 @@ def import_series_stage(settings: Settings, file: Path, station: str, *, lat: fl
     if new:
         held = register_station(engine, dict(code=station, name=name or station, lat=lat, lon=lon, sector="",
                                              lat_band=lat_band(lat), surface=surface or "land", origin="imported"))
-        if (abs(held["lat"] - lat) > 0.01 or abs((held["lon"] - lon + 180) % 360 - 180) > 0.01
-                or held["surface"] != (surface or "land") or (name is not None and held["name"] != name)):
+        if (not _same_position((lat, lon), (held["lat"], held["lon"])) or held["surface"] != (surface or "land")
+                or (name is not None and held["name"] != name)):
             raise InputError(f"station {station} was registered meanwhile (another import at the same time?) at "
                              f"{held['lat']:g}°N {held['lon']:g}°E, {held['surface']}, not {lat:g}°N {lon:g}°E, "
                              f"{surface or 'land'}: nothing imported; import under a new code, or as that station")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from swx.archive import changed_since_recorded
-from swx.config import SIMULATED_CENTRE, Settings
+from swx.config import LEAD_DAYS, SIMULATED_CENTRE, Settings
 from swx.errors import InputError
 from swx.science.timing import run_timing
 from swx.store.db import open_database
@@ -203,3 +203,16 @@ def completed_days(settings: Settings, start: dt.date, end: dt.date, lead_day: i
         good[day] = good.get(day, True) and all(Path(f).is_file() and not changed_since_recorded(Path(f))
                                                  for f in (nc, ionex))
     return {d - ahead for d, ok in good.items() if ok}
+
+
+def completed_runs(settings: Settings, start: dt.date, end: dt.date) -> set[tuple[dt.date, int]]:
+    """(issue day, lead day) of every run of start..end that is done (`completed_days`), of every lead
+    day the daily run makes."""
+    return {(d, lead) for lead in LEAD_DAYS for d in completed_days(settings, start, end, lead)}
+
+
+def completed_issue_days(settings: Settings, start: dt.date, end: dt.date) -> set[dt.date]:
+    """Issue days in start..end whose runs of every lead day are done: what the main job keeps as it
+    was and a backfill skips."""
+    done = completed_runs(settings, start, end)
+    return {d for d, _ in done if all((d, lead) in done for lead in LEAD_DAYS)}

@@ -20,6 +20,7 @@ from swx.archive import changed_since_recorded
 from swx.config import LEAD_DAYS, SIMULATED_CENTRE, data_path, get_settings
 from swx.config import lead_span as lead_span  # for the dashboard, which reads swx through here
 from swx.io.gim_names import PREDICTED_LABELS
+from swx.io.maps_netcdf import UNREADABLE_NETCDF
 from swx.science.blend import MODEL_ORDER
 from swx.science.dtec import MIN_REFERENCE_DAYS
 from swx.science.grid import AWAY_FROM_STATIONS_KM, coastline_segments
@@ -842,7 +843,7 @@ def _product(nc: str) -> xr.Dataset:
     """A published product opened for reading; a file that is not one is a DataFormatError naming it."""
     try:
         f = xr.open_dataset(nc)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except UNREADABLE_NETCDF as exc:
         raise DataFormatError(f"not a readable swx product ({type(exc).__name__})", path=str(nc),
                               expected="a netCDF product of a forecast run") from None
     if "time" not in f or "tec" not in f:
