@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from swx import __version__
-from swx.archive import record_checksum
+from swx.archive import checksum_path, record_checksum
 from swx.config import Settings, lead_span
 from swx.errors import DataFormatError
 from swx.io.atomic import atomic_path
@@ -186,6 +186,13 @@ def unreadable_product(path: str | Path, exc: BaseException) -> DataFormatError:
     return DataFormatError(f"the published product cannot be read ({type(exc).__name__}: "
                            f"{str(exc).splitlines()[0][:100] if str(exc) else 'no detail'})", path=str(path),
                            expected="the netCDF file the run wrote: run its forecast again (swx forecast)")
+
+
+def withdraw_product(path: Path) -> None:
+    """Remove a product file and its checksum record: what a run no longer publishes is not left
+    downloadable (nor checkable) beside what it does."""
+    path.unlink(missing_ok=True)
+    checksum_path(path).unlink(missing_ok=True)
 
 
 def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: str, lead_day: int = 1

@@ -98,11 +98,28 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     storms(ctx, dt.date(2015, 3, 18), dt.date(2015, 3, 20))
     assert len(q.storms(engine)) == len(stored) and set(q.storms(engine).start) == set(stored.start)
 
-    # a rerun of the same day updates the same rows: nothing is duplicated
+    # a rerun of the same day updates the same rows: nothing is duplicated; the scores it had were of
+    # the earlier attempt's forecasts, so they go until the day is verified again
     before = q.counts(engine)
     r2 = forecast(ctx, dt.date(2015, 3, 16))
     storms(ctx, dt.date(2015, 3, 1), dt.date(2015, 3, 18))
-    assert r2.run_id == r.run_id and q.counts(engine) == before
+    assert r2.run_id == r.run_id and q.counts(engine)["verification"] == before["verification"] - len(
+        v.drop_duplicates(["model", "station_code"]))
+    verify_maps(ctx, dt.date(2015, 3, 17))
+    assert q.counts(engine) == before
+
+    # a rerun with another extension method only: the run publishes what the rerun made, the earlier
+    # method's products are withdrawn (files and checksum records), not left listed beside it
+    residual = [*r.products["residual"]]
+    assert all(p.with_name(p.name + ".sha256").is_file() for p in residual)
+    r3 = forecast(ctx, dt.date(2015, 3, 16), methods=["idw"])
+    assert r3.run_id == r.run_id and set(q.global_products(engine, r.run_id).method) == {"idw"}
+    assert not any(p.exists() or p.with_name(p.name + ".sha256").exists() for p in residual)
+    assert all(p.is_file() for p in r3.products["idw"])
+    assert set(verify_maps(ctx, dt.date(2015, 3, 17)).model) >= {"map:idw"}
+    r4 = forecast(ctx, dt.date(2015, 3, 16))  # and back: both methods again
+    assert set(q.global_products(engine, r4.run_id).method) == {"residual", "idw"} and residual[0].is_file()
+    verify_maps(ctx, dt.date(2015, 3, 17))
 
     # the GIM of the issue day is missing: degraded, said why, still published
     d = forecast(ctx, dt.date(2015, 3, 19))

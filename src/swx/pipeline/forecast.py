@@ -18,14 +18,16 @@ import numpy as np
 import pandas as pd
 
 from swx.archive import load_indices
-from swx.config import ARCHITECTURES, BLEND, LEAD_DAYS, SIMULATED_CENTRE, Settings, model_family, recorded_path
+from swx.config import (
+    ARCHITECTURES, BLEND, LEAD_DAYS, SIMULATED_CENTRE, Settings, data_path, model_family, recorded_path,
+)
 from swx.errors import NoActiveModelError, NotFoundError, SwxError, reason_of
 from swx.ml.dataset import build_dataset
 from swx.ml.registry import ModelRegistry, predict_point_in_time
 from swx.pipeline.context import Context, archived_maps, context, observations_of, station_history
 from swx.pipeline.global_map import MAP_WEIGHT_COLUMNS, publish_map
 from swx.pipeline.nodes import forecast_nodes
-from swx.products import attribution, forecast_dataset, write_products
+from swx.products import attribution, forecast_dataset, withdraw_product, write_products
 from swx.provenance import code_version, input_records, settings_hash
 from swx.science.blend import (
     BASELINES,
@@ -720,7 +722,9 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
                           product_path=recorded_path(nc, s.data_dir),
                           ionex_path=recorded_path(ionex, s.data_dir), global_rmse=None) for t in target_times]
             log.info("global forecast %s (%s): %s, %s", target_day, method, nc.name, ionex.name)
-        write_global_forecasts(engine, rows)
+        for withdrawn in write_global_forecasts(engine, run_id, rows):  # a rerun's earlier method: not published
+            withdraw_product(data_path(withdrawn, s.data_dir))
+            log.info("withdrawn: %s (the rerun did not make it again)", withdrawn)
         # always: a rerun that no longer blends (no node model) leaves no weights of an earlier attempt
         write_map_blend_weights(engine, run_id, pd.concat(map_weights, ignore_index=True) if map_weights
                                 else pd.DataFrame(columns=MAP_WEIGHT_COLUMNS))
@@ -740,7 +744,7 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         finish_run(engine, run_id, status=status, degraded=degraded, reason=reason)
     except BaseException as exc:  # an interruption too (Ctrl-C, SIGTERM): the run is never left "running"
         for written in (p for pair in products.values() for p in pair):  # a failed run publishes nothing
-            Path(written).unlink(missing_ok=True)
+            withdraw_product(Path(written))
         finish_run(engine, run_id, status="failed", reason=INTERRUPTED if isinstance(exc, KeyboardInterrupt)
                    else reason_of(exc))
         raise

@@ -340,12 +340,17 @@ def start_run(engine: Engine, *, issue_time: dt.datetime, target_day: dt.date, f
     id. A rerun marks the run running again until it finishes: a rerun killed while it replaces the rows
     must not leave them shown as a finished run. `issue_day` (default: the day of the issue time) is
     the daily run it belongs to: a later one takes the row over (the next day's forecast from late maps
-    is tomorrow's forecast made a day earlier, remade)."""
+    is tomorrow's forecast made a day earlier, remade). A rerun's scores are removed with it: they were
+    of the earlier attempt's forecasts."""
     issue_day = issue_day or pd.Timestamp(issue_time).date()
     row = dict(issue_time=issue_time, target_day=target_day, flow_run_id=flow_run_id, code_version=code_version,
                settings_hash=settings_hash, data_source=data_source, status="running", degraded=False, reason="",
                created_at=dt.datetime.now(dt.UTC), finished_at=None, lead_day=lead_day, issue_day=issue_day)
+    f = m.ForecastRun
     with engine.begin() as conn:
+        # a rerun's scores were of the earlier attempt's forecasts: gone, verified again with its day
+        conn.execute(delete(m.Verification).where(m.Verification.run_id.in_(
+            select(f.id).where(f.issue_time == issue_time, f.target_day == target_day, f.lead_day == lead_day))))
         upsert(conn, m.ForecastRun.__table__, [row], ["issue_time", "target_day", "lead_day"],
                update=["flow_run_id", "code_version", "settings_hash", "data_source", "status", "degraded", "reason",
                        "finished_at", "issue_day"])
@@ -440,9 +445,24 @@ def write_rows(engine: Engine, model: type[m.Base], rows: Sequence[Mapping[str, 
         return upsert(conn, model.__table__, rows, key)
 
 
-def write_global_forecasts(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
-    """One row per (run, valid time, extension method): the product files of a forecast run."""
-    return write_rows(engine, m.GlobalForecast, rows, ["run_id", "valid_time", "method"])
+def write_global_forecasts(engine: Engine, run_id: int, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The product files of a forecast run, one row per (valid time, extension method). A rerun replaces
+    the run's rows: what it no longer makes (a rerun with another extension method) is withdrawn, not
+    left listed beside it. Returns the recorded paths withdrawn that no other run lists (files to
+    remove)."""
+    g = m.GlobalForecast.__table__
+    if any(int(r["run_id"]) != run_id for r in rows):
+        raise StoreError(f"global forecast rows of another run than {run_id}")
+    keep = {p for r in rows for p in (r.get("product_path", ""), r.get("ionex_path", ""))}
+    with engine.begin() as conn:
+        before = conn.execute(select(g.c.method, g.c.product_path, g.c.ionex_path).where(g.c.run_id == run_id)).all()
+        gone = {p for _, *paths in before for p in paths if p and p not in keep}
+        conn.execute(g.delete().where(g.c.run_id == run_id))
+        if rows:
+            upsert(conn, g, rows, ["run_id", "valid_time", "method"])
+        listed = set(conn.execute(select(g.c.product_path).where(g.c.product_path.in_(gone))).scalars()) | set(
+            conn.execute(select(g.c.ionex_path).where(g.c.ionex_path.in_(gone))).scalars()) if gone else set()
+    return sorted(gone - listed)
 
 
 def write_storm_events(engine: Engine, rows: Sequence[Mapping[str, Any]], *,
