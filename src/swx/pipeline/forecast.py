@@ -443,6 +443,7 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
     before the chunk, published by another chunk — are computed here, as that chunk computes them,
     instead of being read from the database, where they may not be yet."""
     s = ctx.settings
+    aheads = sorted(set(aheads))
     runs = planned_runs(issue_days, aheads, skip)
     if not runs:
         return []
@@ -475,7 +476,7 @@ def forecast_days(ctx: Context, issue_days: list[dt.date], *, methods: list[str]
             if archived and archived[0] <= day:
                 with contextlib.suppress(NotFoundError):  # no valid day before it: nothing to recompute
                     newest = _latest_day(ctx, archived, day)
-                    lead_in += [_Day(day, newest, a) for a in sorted(set(aheads)) if (day, a) not in wanted]
+                    lead_in += [_Day(day, newest, a) for a in aheads if (day, a) not in wanted]
             day += dt.timedelta(days=1)
     try:
         shared = _chunk_inputs(ctx, days, lead_in, architectures, config, recompute_from)
