@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -138,6 +139,19 @@ def map_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL * 10)
 def product_times(nc: str) -> list[str]:
     return q.product_times(nc)
+
+
+def readable_product(nc: str) -> list[str] | None:
+    """The valid times of a run's product, or None with a warning naming it where the file is gone or
+    cannot be read (emptied, overwritten): the rest of the page still renders."""
+    if not Path(nc).is_file():
+        st.warning(f"The product file of this run is no longer on disk: {nc}")
+        return None
+    try:
+        return product_times(nc)
+    except q.SwxError as exc:
+        st.warning(f"The product of this run cannot be read — {exc}. Run its forecast again (`swx forecast`).")
+        return None
 
 
 @st.cache_data(ttl=TTL)

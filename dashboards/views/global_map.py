@@ -18,8 +18,8 @@ from dashboards.common import (
     map_frame,
     newest_next_day,
     page,
-    product_times,
     products,
+    readable_product,
     run_label,
     run_map_scores,
     runs,
@@ -47,10 +47,9 @@ def render() -> None:
     method = st.selectbox("Extension method", sorted(prods.method.unique()))
     sel = prods[prods.method == method]
     nc, ionex = sel.product_path.iloc[0], sel.ionex_path.iloc[0]
-    if not Path(nc).is_file():
-        st.warning(f"The product file of this run is no longer on disk: {nc}")
+    times = readable_product(nc)
+    if times is None:
         return
-    times = product_times(nc)
     pick = st.select_slider("Valid time (UTC)", times, value=times[len(times) // 2], format_func=lambda t: t[:16])
     truth_path = gim_file(run.data_source, run.target_day)
     grid = map_frame(nc, truth_path, pick)

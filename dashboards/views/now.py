@@ -23,8 +23,8 @@ from dashboards.common import (
     kp,
     map_frame,
     page,
-    product_times,
     products,
+    readable_product,
     verdict,
 )
 from swx.store import queries as q
@@ -97,10 +97,9 @@ def _today_map(run: dict) -> None:
         return
     sel = prods.iloc[0]
     nc = sel.product_path
-    if not Path(nc).is_file():
-        st.warning(f"The product file of this run is no longer on disk: {nc}")
+    times = readable_product(nc)
+    if times is None:
         return
-    times = product_times(nc)
     when = times[len(times) // 2]
     grid = map_frame(nc, None, when)
     note = "SIMULATED data" if run["data_source"] == q.SIMULATED_CENTRE else ""

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from swx.config import get_settings
@@ -130,6 +131,30 @@ def test_now_page(seeded):
     assert len(shown) == 1 and "data to 2015-03-17 22:00 UTC" in shown[0] and NOTHING_VERIFIED in shown[0]
     assert any("stations run mostly on the baselines" in c.value or "rests mostly on its models" in c.value
                for c in at.caption)
+
+
+def test_a_product_that_cannot_be_read_is_named_and_the_rest_of_the_page_renders(seeded):
+    """A thirteenth round: tomorrow's netCDF overwritten with garbage ended the Now and Global map pages
+    in a DataFormatError traceback."""
+    settings, info = seeded
+    engine = engine_from_settings(settings)
+    prods = q.global_products(engine, info["ahead"], settings.data_dir)
+    nc = Path(prods.product_path.iloc[0])
+    kept = nc.read_bytes()
+    st.cache_data.clear()  # the pages cache the product's times: read it afresh
+    try:
+        nc.write_bytes(b"garbage\n")
+        at = _app()
+        assert not at.exception
+        assert any("The product of this run cannot be read" in w.value and nc.name in w.value for w in at.warning)
+        assert any(h.value.startswith("Tomorrow: 2015-03-19") for h in at.header)  # the rest is there
+        assert len(_charts(at)) == 3  # today's map and its 1-sigma, Global ΔTEC
+        at = _app("views/global_map.py")
+        at.selectbox[0].set_value(info["ahead"]).run()
+        assert not at.exception and any(nc.name in w.value for w in at.warning)
+    finally:
+        nc.write_bytes(kept)
+        st.cache_data.clear()
 
 
 def test_the_now_page_shows_the_expected_kp_when_a_prediction_is_held(seeded):

@@ -675,7 +675,8 @@ def test_a_published_product_changed_afterwards_degrades_status_and_is_named_by_
     Path(ionex).write_bytes(b"garbage" * 100)
     doc, _ = run_status(trained.settings, max_age_h=1e6)
     assert doc["verdict"] == "degraded"
-    assert any(why.startswith("2 published product file(s) changed since they were published") for why in doc["reasons"])
+    assert any(why.startswith("1 published product file(s) changed since they were published") for why in doc["reasons"])
+    assert any(why.startswith("1 published product file(s) emptied") for why in doc["reasons"])
     with pytest.raises(DataFormatError) as err:
         verify_maps(trained, dt.date(2015, 3, 15))
     assert str(nc) in str(err.value) and "run its forecast again" in str(err.value)
@@ -720,3 +721,47 @@ def test_a_predicted_kp_never_makes_a_storm(trained):
     assert ctx.archive.load_indices().kp.loc[times, "status"].eq("predicted").all()
     events = storms(ctx, day, day)
     assert not [e for e in events if e.start.date() == day], events
+
+
+def test_tomorrows_damaged_product_degrades_status_and_a_lead_2_run_by_hand_is_not_tomorrows(trained):
+    """A thirteenth round: tomorrow's product changed after publication left the overall verdict "ok"
+    (only tomorrow's block said so); a product emptied with its .sha256 deleted, or a .sha256 deleted,
+    passed as ok; a lead-2 forecast made by hand for a later issue day was judged as the daily run's
+    tomorrow ("no forecast of the day after from this daily run", though it had one)."""
+    from swx.pipeline.forecast import forecast_days
+    from swx.pipeline.status import run_status
+    from swx.pipeline.train import train
+
+    ctx = trained
+    for lead_day in (1, 2):
+        train(ctx, ["ridge"], train_end=dt.date(2015, 3, 10), lead_day=lead_day)
+    first, ahead = forecast_days(ctx, [dt.date(2015, 3, 14)], aheads=(1, 2))
+    doc, _ = run_status(ctx.settings, max_age_h=1e6)
+    assert not any("published product file" in why for why in doc["reasons"]), doc["reasons"]
+    assert doc["tomorrow"]["run_id"] == ahead.run_id
+
+    # made by hand: tomorrow's forecast of a later issue day; the daily run judged keeps its own
+    later = forecast(ctx, dt.date(2015, 3, 15), lead_day=2)
+    assert later.run_id != ahead.run_id and later.lead_day == 2
+    doc, _ = run_status(ctx.settings, max_age_h=1e6)
+    assert doc["run_id"] == first.run_id and doc["tomorrow"]["run_id"] == ahead.run_id
+    assert not any("day after" in why for why in doc["reasons"]), doc["reasons"]
+    assert q.latest_verdict(2)["run"]["id"] == ahead.run_id
+
+    # tomorrow's IONEX changed: the overall verdict says so, not only tomorrow's block
+    nc2, ionex2 = ahead.products["residual"]
+    ionex2.write_text(ionex2.read_text().replace("SWX", "SWY", 1))
+    doc, _ = run_status(ctx.settings, max_age_h=1e6)
+    assert doc["verdict"] == "degraded"
+    assert any(why.startswith(f"tomorrow's forecast (run {ahead.run_id}, for 2015-03-16): 1 published product "
+                              "file(s) changed since they were published") for why in doc["reasons"]), doc["reasons"]
+
+    # the next day's netCDF emptied and its .sha256 deleted; the IONEX's .sha256 deleted
+    nc, ionex = first.products["residual"]
+    nc.write_bytes(b"")
+    for path in (nc, ionex):
+        path.with_name(path.name + ".sha256").unlink()
+    doc, _ = run_status(ctx.settings, max_age_h=1e6)
+    assert any(why.startswith("1 published product file(s) emptied") and nc.name in why for why in doc["reasons"])
+    assert any(why.startswith("1 published product file(s) without their checksum record")
+               and ionex.name in why for why in doc["reasons"]), doc["reasons"]

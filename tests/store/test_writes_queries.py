@@ -8,6 +8,7 @@ import multiprocessing
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from swx.sources.indices.history import load_history
 from swx.store import orm as m
@@ -326,3 +327,30 @@ def test_the_query_layer_refuses_odd_arguments_in_one_line(engine, tmp_path):
         q.run_overview(engine, -1, t0)
     with pytest.raises(InputError, match="lead day 3: expected one of 1, 2"):
         q.latest_verdict(3)
+    # thirteenth round: a list of lead days holding a text, a valid time the product does not hold or
+    # that is no time were TypeError, KeyError and ValueError
+    with pytest.raises(InputError, match=r"lead day\(s\) \[2, 'x'\]: expected whole numbers of days from 1"):
+        q.issued_forecasts(engine, dt.date(2015, 3, 27), dt.date(2015, 3, 28), lead_day=[2, "x"])
+    for lead in (0, True, [], 1.5):
+        with pytest.raises(InputError, match="expected whole numbers of days"):
+            q.issued_forecasts(engine, dt.date(2015, 3, 27), dt.date(2015, 3, 28), lead_day=lead)
+    assert q.issued_forecasts(engine, dt.date(2015, 3, 27), dt.date(2015, 3, 28), lead_day=(1, 2)).empty
+    from swx.errors import NotFoundError
+    from swx.products import write_netcdf
+
+    times = pd.date_range("2015-03-29", periods=13, freq="2h").to_numpy()
+    grid = np.full((13, 3, 4), 10.0)
+    product = write_netcdf(xr.Dataset({"tec": (("time", "lat", "lon"), grid), "tec_sigma": (("time", "lat", "lon"), grid)},
+                                      coords={"time": times, "lat": [-2.5, 0.0, 2.5], "lon": [0.0, 5, 10, 15]}),
+                           tmp_path / "p.nc")
+    assert len(q.product_frame(str(product), None, "2015-03-29T02:00")) == 12
+    for when, error, said in (("2015-03-29T01:00", NotFoundError, "no map at 2015-03-29T01:00 in this product: "
+                                                                    "it holds 13 valid times, 2015-03-29T00:00 .. "
+                                                                    "2015-03-30T00:00 UTC, every 120 min"),
+                              ("2015-03-29T25:00", InputError, "valid time '2015-03-29T25:00': expected an ISO time"),
+                              ("2016-01-01T00:00", NotFoundError, "no map at 2016-01-01T00:00")):
+        with pytest.raises(error) as err:
+            q.product_frame(str(product), None, when)
+        assert said in str(err.value)
+        with pytest.raises(error):
+            q.product_figure(str(product), None, "residual", when, "sim")

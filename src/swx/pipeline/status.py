@@ -21,6 +21,7 @@ from swx.store.queries import (
     latest_run,
     run_overview,
     run_verdict,
+    tomorrows_run,
 )
 
 
@@ -101,7 +102,7 @@ def _tomorrow(engine, settings: Settings, now: dt.datetime, max_age_h: float, da
     its verdict by the same rule, its timing and products, how the last one verified did, and the
     scores of that lead over the last days before `day0` (beside the rivals made on the same
     information: CODE's 1-day prediction). None where no such forecast was ever made."""
-    run = latest_run(engine, lead_day=2)
+    run = tomorrows_run(engine)
     if run is None:
         return None
     verdict = run_verdict(engine, run, now=now, max_age_h=max_age_h, method=settings.extension_method)

@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, or_, select, true
 
-from swx.archive import changed_since_recorded
+from swx.archive import changed_since_recorded, checksum_path
 from swx.config import LEAD_DAYS, SIMULATED_CENTRE, data_path, get_settings
 from swx.config import lead_span as lead_span  # for the dashboard, which reads swx through here
 from swx.io.gim_names import PREDICTED_LABELS
@@ -29,7 +29,7 @@ from swx.science.storms import STORM_KP, at_least, forecast_capture, g_class  # 
 from swx.science.timing import run_timing  # noqa: F401 - for the pages
 from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling_rmse, same_ut_baselines
 from swx.sources.indices.tables import NOWCAST, kp_label, worst_status  # noqa: F401 - kp_label: for the pages
-from swx.errors import DataFormatError, InputError, reason_of
+from swx.errors import DataFormatError, InputError, NotFoundError, SwxError, reason_of  # noqa: F401 - SwxError: for the pages
 from swx.store import orm as m
 from swx.store.db import SchemaError, database_error_line, engine_from_settings, missing_sqlite_file
 
@@ -79,20 +79,33 @@ def stations(engine: Engine) -> pd.DataFrame:
     return _frame(rows, cols)
 
 
-def latest_run(engine: Engine, lead_day: int | None = 1) -> dict[str, Any] | None:
+def latest_run(engine: Engine, lead_day: int | None = 1, issue_day: dt.date | None = None
+               ) -> dict[str, Any] | None:
     """The run monitoring and the console judge: of the newest daily run (issue day), its forecast of
     the next day — 1, by default (from the issue day's maps, or degraded, from older ones carried
     forward) — or of the day after (2, tomorrow's forecast); the newest run of any kind with None. None
-    when there is none yet."""
+    when there is none yet. With `issue_day`, that daily run's (tomorrow's forecast beside the next
+    day's it is judged with, not one made by hand for a later day)."""
     table = m.ForecastRun.__table__
     day = func.coalesce(table.c.issue_day, table.c.target_day)
     stmt = select(table).order_by(day.desc(), table.c.issue_time.desc(), table.c.id.desc()).limit(1)
+    if issue_day is not None:
+        if not isinstance(issue_day, dt.date) or isinstance(issue_day, dt.datetime):
+            raise InputError(f"issue day {issue_day!r}: expected a date")
+        stmt = stmt.where(table.c.issue_day == issue_day)
     if lead_day is not None:  # the lead counted from the issue day (a run carried forward keeps its day's)
         ahead = _days_between(table.c.target_day, table.c.issue_day, engine.dialect.name)
         stmt = stmt.where(or_(table.c.issue_day.is_(None), ahead == lead_day))
     with engine.connect() as conn:
         row = conn.execute(stmt).first()
     return dict(row._mapping) if row is not None else None
+
+
+def tomorrows_run(engine: Engine) -> dict[str, Any] | None:
+    """Tomorrow's forecast (lead day 2) of the daily run monitoring judges (`latest_run`), not one made
+    by hand for a later day; the newest of that lead where no next-day run exists. None when none."""
+    judged = latest_run(engine)
+    return latest_run(engine, lead_day=2, issue_day=judged["issue_day"] if judged else None)
 
 
 def _days_between(later, earlier, dialect: str):
@@ -225,7 +238,10 @@ def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day:
             "mean", "sigma"]
     cond = [r.target_day >= first_target_day, r.target_day <= last_target_day, r.status.in_(["ok", "degraded"])]
     if lead_day is not None:
-        cond.append(r.lead_day.in_([lead_day] if isinstance(lead_day, int) else sorted(set(lead_day))))
+        leads = [lead_day] if isinstance(lead_day, int) else list(lead_day) if isinstance(lead_day, Iterable) else []
+        if not leads or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in leads):
+            raise InputError(f"lead day(s) {lead_day!r}: expected whole numbers of days from 1")
+        cond.append(r.lead_day.in_(sorted(set(leads))))
     with engine.connect() as conn:
         newest = conn.execute(select(r.target_day, r.lead_day, func.max(r.id))
                               .where(*cond).group_by(r.target_day, r.lead_day)).all()
@@ -749,16 +765,7 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
                 "ran_at": ran_at, "age_hours": age_h}
     reasons = [r for r in (run["reason"] or "").split("; ") if r] if run["degraded"] else []
     if run["status"] in ("ok", "degraded"):  # what users download must still be there
-        files = global_products(engine, int(run["id"]))
-        every = sorted({f for f in [*files["product_path"], *files["ionex_path"]] if f})
-        gone = [f for f in every if not Path(f).is_file()]
-        if gone:
-            reasons.append(f"{len(gone)} published product file(s) missing (deleted or moved), e.g. {gone[0]}: "
-                           "run the forecast again")
-        changed = [f for f in every if changed_since_recorded(Path(f))]
-        if changed:
-            reasons.append(f"{len(changed)} published product file(s) changed since they were published (they no "
-                           f"longer match their .sha256), e.g. {changed[0]}: run the forecast again")
+        reasons += product_problems(engine, int(run["id"]))
     if last is not None and last["map_skill"] is not None and last["map_skill"] < 0:
         reasons.append(f"the newest verified map ({last['day']}) was worse than the persistence map "
                        f"({last['map_rmse']:.2f} vs {last['map_persistence_rmse']:.2f} TECU)")
@@ -768,18 +775,39 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
             "last_verified": last, "ran_at": ran_at, "age_hours": age_h}
 
 
+def product_problems(engine: Engine, run_id: int) -> list[str]:
+    """What is wrong with the product files a finished run published, a reason per kind: missing,
+    emptied, changed since they were written (no longer matching their `.sha256`), or with no checksum
+    record left to check them by. [] when every file is as it was published."""
+    files = global_products(engine, run_id)
+    every = sorted({f for f in [*files["product_path"], *files["ionex_path"]] if f})
+    gone = [f for f in every if not Path(f).is_file()]
+    here = [f for f in every if f not in gone]
+    empty = [f for f in here if Path(f).stat().st_size == 0]
+    unchecked = [f for f in here if f not in empty and not checksum_path(Path(f)).is_file()]
+    changed = [f for f in here if f not in empty and changed_since_recorded(Path(f))]
+    out = []
+    for files_, what in ((gone, "missing (deleted or moved)"), (empty, "emptied"),
+                         (changed, "changed since they were published (they no longer match their .sha256)"),
+                         (unchecked, "without their checksum record (.sha256 deleted: they cannot be checked)")):
+        if files_:
+            out.append(f"{len(files_)} published product file(s) {what}, e.g. {files_[0]}: run the forecast again")
+    return out
+
+
 def _tomorrow_missing(engine: Engine, run: dict[str, Any]) -> str:
     """Why the daily run of `run` (its next-day forecast) has no good forecast of the day after, where
     the site publishes such forecasts at all ("" when it has one, or publishes none)."""
-    ahead = latest_run(engine, lead_day=2)
-    if ahead is None or run.get("issue_day") is None:
+    if run.get("issue_day") is None or latest_run(engine, lead_day=2) is None:
         return ""
-    if ahead["issue_day"] != run["issue_day"]:
-        return (f"no forecast of the day after ({run['target_day'] + dt.timedelta(days=1)}) from this daily run: "
-                f"the newest is run {ahead['id']}, for {ahead['target_day']}")
+    ahead = latest_run(engine, lead_day=2, issue_day=run["issue_day"])
+    if ahead is None:
+        return f"no forecast of the day after ({run['target_day'] + dt.timedelta(days=1)}) from this daily run"
+    what = f"tomorrow's forecast (run {ahead['id']}, for {ahead['target_day']})"
     if ahead["status"] in ("failed", "running"):
-        return (f"tomorrow's forecast (run {ahead['id']}, for {ahead['target_day']}) "
-                + (f"failed: {ahead['reason']}" if ahead["status"] == "failed" else "has not finished"))
+        return f"{what} " + (f"failed: {ahead['reason']}" if ahead["status"] == "failed" else "has not finished")
+    if problems := product_problems(engine, int(ahead["id"])):
+        return f"{what}: " + "; ".join(problems)
     return ""
 
 
@@ -819,8 +847,8 @@ def coastlines(step_deg: float = 1.0) -> pd.DataFrame:
 def product_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
     """One valid time of a product file as a table of grid cells (lat, lon, vtec, sigma[, dtec]), with
     the verifying GIM (an archive file) and the error where it holds that time."""
-    t = np.datetime64(when)
     with _product(nc) as f:
+        t = _valid_time(f, nc, when)
         one = f.sel(time=t).load()
     cols = {"vtec": one["tec"], "sigma": one["tec_sigma"]}
     if "dtec" in one:
@@ -837,6 +865,30 @@ def product_times(nc: str) -> list[str]:
     """The valid times of a product file (ISO, to the second)."""
     with _product(nc) as f:
         return [str(t)[:19] for t in f["time"].values]
+
+
+def _valid_time(f: xr.Dataset, nc: str, when: str) -> np.datetime64:
+    """`when` as one of the product's valid times: a time it does not hold (or not a time) is named,
+    with the times it does hold."""
+    held = f["time"].values
+    span = f"{str(held[0])[:16]} .. {str(held[-1])[:16]} UTC" if len(held) else "none"
+    try:
+        t = np.datetime64(when) if isinstance(when, str) else np.datetime64("NaT")
+    except ValueError:
+        t = np.datetime64("NaT")
+    if np.isnat(t):
+        raise InputError(f"valid time {when!r}: expected an ISO time (YYYY-MM-DDTHH:MM) the product holds ({span})")
+    if t not in held:
+        raise NotFoundError(f"{nc}: no map at {when} in this product: it holds {len(held)} valid times, {span}, "
+                            f"every {_step(held)}")
+    return t
+
+
+def _step(times: np.ndarray) -> str:
+    """The spacing of a product's valid times, in words."""
+    if len(times) < 2:
+        return "one time"
+    return f"{int((times[1] - times[0]) / np.timedelta64(1, 'm'))} min"
 
 
 def _product(nc: str) -> xr.Dataset:
@@ -860,7 +912,7 @@ def latest_verdict(lead_day: int = 1) -> dict[str, Any]:
         raise InputError(f"lead day {lead_day!r}: expected one of {', '.join(map(str, LEAD_DAYS))}")
     settings = get_settings()
     engine = configured_engine()
-    run = latest_run(engine, lead_day)
+    run = latest_run(engine) if lead_day == 1 else tomorrows_run(engine)
     return {**run_verdict(engine, run, now=dt.datetime.now(dt.UTC), max_age_h=settings.status_max_age_h,
                           method=settings.extension_method), "run": run}
 
@@ -871,8 +923,8 @@ def product_figure(nc: str, truth_path: str | None, method: str, when: str, sour
     truth was shown."""
     from swx.plots import plot_forecast_maps, plot_maps  # matplotlib: only when a figure is asked for
 
-    t = np.datetime64(when)
-    with tempfile.TemporaryDirectory() as tmp, xr.open_dataset(nc) as f:
+    with tempfile.TemporaryDirectory() as tmp, _product(nc) as f:
+        t = _valid_time(f, nc, when)
         png = Path(tmp) / "map.png"
         tec, sigma = f["tec"].sel(time=t).load(), f["tec_sigma"].sel(time=t).load()
         truth = None
