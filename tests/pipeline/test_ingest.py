@@ -614,6 +614,25 @@ def test_a_prediction_renamed_as_a_final_map_is_refused(shared_data, tmp_path):
     assert not a.has_gim("cod", dt.date(2014, 10, 27))
 
 
+def test_swx_own_forecast_product_renamed_as_a_centres_map_is_refused(tmp_path):
+    """A thirteenth round: swx's published IONEX product (tomorrow's, its SIMULATED word removed, as a
+    site on real maps publishes it) renamed codg0880.15i was archived as CODE's final observed map. Its
+    header says it is a forecast."""
+    from swx.products import write_forecast_ionex
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    grid = make_gim(D1)
+    product = grid.assign(tec_sigma=grid["tec"] * 0.1).assign_attrs(lead_day=2)
+    write_forecast_ionex(product, folder / "codg0080.20i")
+    a = Archive(tmp_path / "archive")
+    src = LocalDirectorySource(folder)
+    [result] = ingest_gims(src, a, src.available()).results
+    assert result.status == "failed" and "named as a cod (final) map, but its header says it is a forecast (" \
+        in result.reason, result.reason
+    assert not a.has_gim("cod", D1)
+
+
 def test_swx_simulated_day_renamed_as_a_centres_map_is_refused(tmp_path):
     """An eleventh round: a `swx simulate day` file saved as codg0790.15i.gz was archived as CODE's final
     observed map, and the runs made from it said "ok" without a word of simulation. Its header says

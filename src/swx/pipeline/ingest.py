@@ -311,13 +311,15 @@ def header_agencies(ds) -> set[str]:
 
 def check_producer(ds, product: str, name: str) -> None:
     """Refuse a file named for `product` whose header says another centre made it (a JPL map renamed
-    codg... would be archived as CODE's final), or that it is a prediction (CODE's 1-day prediction
-    renamed codg... would become the truth forecasts are verified against)."""
+    codg... would be archived as CODE's final), that it is a prediction or a forecast (CODE's 1-day
+    prediction or swx's own forecast product renamed codg... would become the truth forecasts are
+    verified against)."""
     header = f"{ds.attrs.get('comment', '')}\n{ds.attrs.get('description', '')}".upper()
-    if product_level(product) != "predicted" and re.search(r"\bPREDICT(ED|ION)\b", header):
-        said = next(ln.strip() for ln in header.splitlines() if re.search(r"\bPREDICT(ED|ION)\b", ln))
+    if product_level(product) != "predicted" and re.search(r"\bPREDICT(ED|ION)\b|\bFORECAST\b", header):
+        said = next(ln.strip() for ln in header.splitlines() if re.search(r"\bPREDICT(ED|ION)\b|\bFORECAST\b", ln))
+        what = "forecast" if re.search(r"\bFORECAST\b", said) else "prediction"
         raise IonexFormatError(f"named as a {product} ({product_level(product)}) map, but its header says it is a "
-                               f"prediction ({said[:60]})", path=name,
+                               f"{what} ({said[:60]})", path=name,
                                expected="an observed map under this name; a prediction under its own (c1pg, c2pg...)")
     if product != SIMULATED_CENTRE and re.search(r"\bSIMULATED\b", header):  # swx's own demo maps
         said = next(ln.strip() for ln in header.splitlines() if re.search(r"\bSIMULATED\b", ln))

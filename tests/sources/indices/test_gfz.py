@@ -185,3 +185,18 @@ def test_a_kp_for_an_interval_of_today_that_has_not_begun_is_refused():
         pytest.skip("every interval of today has begun")
     with pytest.raises(IndexFormatError, match=r"an interval that has not begun"):
         parse_gfz_text(text, "today.txt")
+
+
+def test_a_missing_mark_never_erases_a_value_already_held():
+    """A thirteenth round: a GFZ file whose sunspot number and F10.7 of a day were GFZ's missing marks
+    (-1, -1.0) replaced the archive's 38 and 128.1 with nothing. The newer file's values win; a value it
+    lacks is kept from the table that has it."""
+    from swx.sources.indices.tables import merge_tables
+
+    row = "2024 01 21 33623 33623.5 2597 18 " + " ".join(["1.000"] * 8) + " " + " ".join(["4"] * 8) + " 4 154 178.5 172.9 1\n"
+    held = parse_gfz_text("# header\n" + row, "old.txt")
+    marked = parse_gfz_text("# header\n" + row.replace(" 154 178.5 172.9", " -1 -1.0 172.0"), "new.txt")
+    assert np.isnan(marked.daily.iloc[0]["sn"]) and np.isnan(marked.daily.iloc[0]["f107_obs"])
+    day = merge_tables(held, marked).daily.iloc[0]
+    assert (day["sn"], day["f107_obs"], day["f107_adj"], day["Ap"]) == (154, 178.5, 172.0, 4)
+    assert list(merge_tables(held, marked).daily.columns) == list(held.daily.columns)

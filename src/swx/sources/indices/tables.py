@@ -211,7 +211,10 @@ class IndexTables:
         return len(self.kp)
 
 
-def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def _merge(frames: list[pd.DataFrame], *, keep_known: bool = False) -> pd.DataFrame:
+    """Rows of `frames` by time: the better status wins, then the later frame. With `keep_known`, a
+    value the winning row lacks (a source's missing mark, say GFZ's -1 for a sunspot number) is taken
+    from the next row that has it, never erased."""
     frames = [f for f in frames if len(f)]
     if not frames:
         return frames[0] if frames else pd.DataFrame()
@@ -220,12 +223,17 @@ def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
     order = np.arange(len(both))  # later frames win among equal status
     both = both.assign(_rank=rank, _order=order)
     both = both.sort_values(["_rank", "_order"], ascending=[True, False], kind="stable")
+    if keep_known:
+        out = both.groupby(level=0, sort=True).first().drop(columns=["_rank", "_order"])
+        out.index.name = both.index.name
+        return out[[c for c in both.columns if c in out.columns]]
     out = both[~both.index.duplicated(keep="first")].drop(columns=["_rank", "_order"])
     return out.sort_index()
 
 
 def merge_tables(*tables: IndexTables) -> IndexTables:
-    """Union of tables; where times overlap, the better status wins, then the later table."""
+    """Union of tables; where times overlap, the better status wins, then the later table (a daily value
+    the winner lacks is kept from the table that has it)."""
     kp = _merge([t.kp for t in tables])
-    daily = _merge([t.daily for t in tables])
+    daily = _merge([t.daily for t in tables], keep_known=True)
     return IndexTables(kp if len(kp.columns) else empty_kp(), daily if len(daily.columns) else empty_daily())
