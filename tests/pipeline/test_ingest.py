@@ -403,8 +403,11 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
     # was published "ok" from a cutoff at 00 UT); older products' maps at 01:00, 03:00 ... are a grid
     (lambda ds: ds.isel(time=slice(0, 12)).assign_coords(time=ds.time[:12] + np.timedelta64(30, "s")),
      "the map of 00:00:30 UT is off the day's grid of epochs"),
+    # a thirteenth round: one node of 399 TECU (under the ceiling) in a quiet day was archived as a final
+    (lambda ds: ds.assign(tec=ds.tec.where(~((ds.time == ds.time[2]) & (ds.lat == 87.5) & (ds.lon == 0)), 399.0)),
+     "the map of 04:00 UT holds 399.0 TECU at 87.5°, 0°, where its neighbours hold at most"),
 ], ids=["all-9999", "southern-third-9999", "last-map-9999", "one-map", "half-a-day", "regional-grid", "all-zero", "ceiling",
-        "a-tenth", "one-map-tenfold", "frozen", "one-flat-map", "thirty-seconds"])
+        "a-tenth", "one-map-tenfold", "frozen", "one-flat-map", "thirty-seconds", "one-node-spike"])
 def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, damage, reason):
     """Whatever its name says: a day of maps without values, with one map or half a day of them, or on
     a regional grid is refused with the reason and nothing is archived, so the good file offered later
@@ -422,6 +425,28 @@ def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, dama
     write_ionex(make_gim(D1), folder / "codg0080.20i")
     [good] = ingest_gims(src, a, src.available()).results
     assert good.status == "fetched" and a.has_gim("cod", D1)
+
+
+def test_no_real_map_has_a_node_standing_alone_above_its_neighbours(shared_data):
+    """The spike rule against every real standard-grid IONEX file in ../shared (five centres, solar
+    minimum to maximum, a storm): none is refused by it."""
+    import warnings
+
+    from swx.io.ionex import read_ionex
+    from swx.pipeline.ingest import isolated_peak
+
+    checked = 0
+    for path in sorted((shared_data / "ionex").iterdir()) + sorted((shared_data / "ionex-predicted").iterdir()):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = read_ionex(path)
+        except Exception:  # noqa: BLE001 - the damaged samples: refused elsewhere
+            continue
+        if ds.sizes["lat"] == 71 and ds.sizes["lon"] == 73:
+            assert isolated_peak(ds["tec"].values) is None, path.name
+            checked += 1
+    assert checked >= 15
 
 
 def test_the_ceiling_on_single_values_holds_measured_maps_not_the_simulators_crests():

@@ -162,6 +162,34 @@ GLOBAL_MEAN_TECU = (3.0, 300.0)
 DAY_TO_DAY_FACTOR = 3.0
 #: how far (days) to look for an archived day to compare with
 NEIGHBOUR_DAYS = 3
+#: a node standing above all eight of its neighbours by more than this (TECU) and this factor is no
+#: ionosphere (an edited or corrupted value): GIMs are smooth at 2.5° x 5°; on the real files in
+#: ../shared no node tops its neighbours by more than 15 TECU (UPC, solar maximum) nor by 2x
+SPIKE_TECU = 25.0
+SPIKE_FACTOR = 2.0
+
+
+def isolated_peak(tec: np.ndarray) -> tuple[int, int, int] | None:
+    """(map, latitude, longitude) index of the first node of maps (time, lat, lon on the standard grid,
+    longitudes -180..180 with 180 the same as -180) that stands above all its eight neighbours by more
+    than SPIKE_TECU and SPIKE_FACTOR x their largest; None when there is none."""
+    a = np.where(np.isfinite(tec[:, :, :-1]), tec[:, :, :-1], -np.inf)  # 180° is -180° again
+    best = np.full(a.shape, -np.inf)
+    for dlat in (-1, 0, 1):
+        for dlon in (-1, 0, 1):
+            if dlat or dlon:
+                s = np.roll(np.roll(a, dlon, axis=2), dlat, axis=1)  # longitudes wrap; latitudes do not
+                if dlat == 1:
+                    s[:, 0, :] = -np.inf
+                elif dlat == -1:
+                    s[:, -1, :] = -np.inf
+                best = np.maximum(best, s)
+    with np.errstate(invalid="ignore"):
+        peak = np.isfinite(a) & np.isfinite(best) & (a > best + SPIKE_TECU) & (a > SPIKE_FACTOR * best)
+    if not peak.any():
+        return None
+    k, i, j = np.argwhere(peak)[0]
+    return int(k), int(i), int(j)
 
 
 def _day_ranges(days: list[dt.date], most: int = 6) -> str:
@@ -179,8 +207,8 @@ def _day_ranges(days: list[dt.date], most: int = 6) -> str:
 def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:
     """Refuse a file that is not a usable day of global maps of `day`: epochs outside 00:00 of the day ..
     00:00 of the next, too few of them to cover the day, a regional grid, maps mostly without values
-    (9999 in IONEX), a value no ionosphere holds (`measured` maps only: swx's simulator overshoots the
-    crests of solar maximum, docs/simulated.md), a global mean out of bounds or one map all day. Archived,
+    (9999 in IONEX), a value no ionosphere holds or one node far above all its neighbours (`measured`
+    maps only: swx's simulator overshoots the crests of solar maximum, docs/simulated.md), a global mean out of bounds or one map all day. Archived,
     such a day would be taken for a good one: the correct file offered later skipped, and every forecast
     reading it failing."""
     t = ds["time"].values
@@ -236,6 +264,16 @@ def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:
         raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT holds {top[k]:.1f} TECU at {lat[ilat]:g}°, "
                                f"{lon[ilon]:g}°", path=name, expected=f"vTEC of at most {PLAUSIBLE_VTEC_TECU:g} TECU; the largest "
                                "ever mapped is about 300")
+    if measured and (peak := isolated_peak(ds["tec"].values)) is not None:
+        k, i, j = peak
+        grid = ds["tec"].values[k]
+        around = [grid[i + di, (j + dj) % (len(lon) - 1)] for di in (-1, 0, 1) for dj in (-1, 0, 1)
+                  if (di or dj) and 0 <= i + di < len(lat)]
+        raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT holds {grid[i, j]:.1f} TECU at {lat[i]:g}°, "
+                               f"{lon[j]:g}°, where its neighbours hold at most {np.nanmax(around):.1f}: a value "
+                               "edited or corrupted", path=name,
+                               expected=f"a smooth map: no node above all its neighbours by more than "
+                                        f"{SPIKE_TECU:g} TECU and {SPIKE_FACTOR:g} x")
     with np.errstate(all="ignore"):
         means = np.nanmean(tec, axis=1)
     lo, hi = GLOBAL_MEAN_TECU
