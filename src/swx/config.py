@@ -237,6 +237,9 @@ ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
 #: The days a forecast covers, counted from its information cutoff (the newest map's epoch, 22 UT):
 #: lead day 1 is hours 2-24 after it (the next UT day), lead day 2 hours 26-48 (the UT day after).
 #: Each lead day has its own station models, learnt on its own targets.
+#: how a day is written wherever swx reads one (arguments, settings): Python also reads 20150328,
+#: 2015-W13 and 2015-W13-6 as dates, which nobody means by a day
+ISO_DAY = r"\d{4}-\d{2}-\d{2}"
 LEAD_DAYS: tuple[int, ...] = (1, 2)
 
 
@@ -395,7 +398,7 @@ class Settings(BaseSettings):
     @classmethod
     def _iso_day(cls, v: object) -> object:
         """A day as YYYY-MM-DD: pydantic would read 1420070400 as seconds since 1970, silently."""
-        if isinstance(v, str) and not re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", v):
+        if isinstance(v, str) and not re.fullmatch(ISO_DAY, v.strip()):
             raise ValueError(f"{v[:40]!r} is not a day (expected YYYY-MM-DD)")
         return v.strip() if isinstance(v, str) else v
 

@@ -580,7 +580,8 @@ def test_reading_commands_never_create_or_migrate_a_database(argv, tmp_path, mon
 
     get_settings.cache_clear()
     code, out = run_cli_main(monkeypatch, capsys, argv)
-    assert code != 0 and f"no database at {typo}" in out and "swx db upgrade" in out, out
+    flat = "".join(out.split())  # the console may wrap the line inside the path
+    assert code != 0 and f"nodatabaseat{typo}" in flat and "swxdbupgrade" in flat, out
     assert not typo.parent.exists()
 
 
@@ -596,9 +597,16 @@ def test_a_database_that_cannot_be_reached_is_one_line_without_sql(tmp_path, mon
     from swx.config import get_settings
 
     get_settings.cache_clear()
-    code, out = run_cli_main(monkeypatch, capsys, ["status"])
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "current"])
     assert code == 2 and out.startswith("error: database:") and "OperationalError" in out, out
     assert len(out.strip().splitlines()) == 1 and "[SQL" not in out and "s3cret" not in out
+    # a thirteenth round: the monitoring probe got no JSON and exit 2; it gets its verdict, unhealthy
+    code, out = run_cli_main(monkeypatch, capsys, ["status", "--json"])
+    doc = json.loads(out[:out.rindex("}") + 1])
+    assert code == 1 and doc["verdict"] == "unhealthy" and doc["problem"].startswith("the database cannot be read (")
+    assert "OperationalError" in doc["problem"] and "[SQL" not in out and "s3cret" not in out
+    code, out = run_cli_main(monkeypatch, capsys, ["status"])
+    assert code == 1 and "unhealthy: the database cannot be read" in " ".join(out.split()) and "s3cret" not in out
     blocked = tmp_path / "ro"
     blocked.write_text("a file where the data folder should be")
     monkeypatch.delenv("SWX_DATABASE_URL")

@@ -32,7 +32,9 @@ def test_a_command_that_cannot_work_says_why_in_one_line(monkeypatch, capsys, ar
     assert why in errors[0], errors[0]
 
 
-def test_a_day_that_is_not_a_date_is_refused_as_a_usage_error(monkeypatch, capsys):
+@pytest.mark.parametrize("day", ["2015-13-01", "2015-W13", "20150328", "2015-W13-6", "2015-3-28"])
+def test_a_day_that_is_not_a_date_is_refused_as_a_usage_error(monkeypatch, capsys, day):
+    """A thirteenth round: `--start 2015-W12 --end 2015-W13` ran, reading each ISO week as its Monday."""
     monkeypatch.setenv("TERMINAL_WIDTH", "200")  # the usage panel must not wrap the message
-    code, text = _run(monkeypatch, capsys, ["forecast", "--day", "2015-13-01"])
-    assert code == 2 and "Traceback" not in text and "is not a date (YYYY-MM-DD)" in text
+    code, text = _run(monkeypatch, capsys, ["forecast", "--day", day])
+    assert code == 2 and "Traceback" not in text and f"{day!r} is not a date (YYYY-MM-DD)" in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from swx.config import DATA_ERA_START, get_settings, install_secret_masking, mask_secrets, mask_value
+from swx.config import DATA_ERA_START, ISO_DAY, get_settings, install_secret_masking, mask_secrets, mask_value
 
 app = typer.Typer(help="swx: 24 h vTEC forecasting from Global Ionospheric Maps (IONEX) and Kp.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
@@ -135,6 +136,8 @@ def parse_day(value: str, option: str = "--day") -> dt.date:
     """A day argument, refused before anything runs unless it is a date in swx's era: no forecast of
     2030 from the maps of 2015, no overflow on year 1 or 9999."""
     try:
+        if not re.fullmatch(ISO_DAY, value):
+            raise ValueError(value)
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None

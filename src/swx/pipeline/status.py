@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from swx.archive import changed_since_recorded
-from swx.config import LEAD_DAYS, SIMULATED_CENTRE, Settings
-from swx.errors import InputError
+from swx.config import LEAD_DAYS, SIMULATED_CENTRE, Settings, mask_secrets
+from swx.errors import InputError, SchemaError
 from swx.science.timing import run_timing
-from swx.store.db import open_database
+from swx.store.db import database_error_line, open_database
 from swx.store.queries import (
     RECENT_DAYS,
     days_below_final,
@@ -40,8 +40,21 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
     max_age_h = settings.status_max_age_h if max_age_h is None else max_age_h
     if not (math.isfinite(max_age_h) and max_age_h > 0):
         raise InputError(f"--max-age-h {max_age_h:g}: expected a finite number of hours above 0")
+    try:
+        return _run_status(settings, max_age_h, now or dt.datetime.now(dt.UTC))
+    except Exception as exc:  # a monitoring probe gets its verdict, an outage or no schema included
+        line = None if isinstance(exc, SchemaError) else database_error_line(exc)
+        if line is None and not isinstance(exc, SchemaError):
+            raise
+        problem = str(exc) if line is None else mask_secrets(
+            f"the database cannot be read ({line.removeprefix('database: ')}) — {settings.display_database_url}: "
+            "check that its server is up and reachable and that SWX_DATABASE_URL names it")
+        return {"status": "down", "healthy": False, "verdict": "unhealthy", "reasons": [problem],
+                "problem": problem}, False
+
+
+def _run_status(settings: Settings, max_age_h: float, now: dt.datetime) -> tuple[dict[str, Any], bool]:
     engine = open_database(settings)
-    now = now or dt.datetime.now(dt.UTC)
     run = latest_run(engine)
     verdict = run_verdict(engine, run, now=now, max_age_h=max_age_h, method=settings.extension_method)
     if run is None:
@@ -140,6 +153,8 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     """The document as a few lines a person reads at a glance (`swx status` without --json)."""
     if doc.get("status") == "none":
         return ["no forecast run yet"]  # why, and what to run: the command's one "unhealthy" line
+    if doc.get("status") == "down":
+        return ["no verdict from the database"]  # why: the command's one "unhealthy" line
     state = doc["status"].upper() + (f" (degraded: {doc['reason']})" if doc["degraded"] else "")
     source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "") + (
         f" ({doc['input_level']} maps among them)" if doc.get("input_level") not in ("", "final", None) else "")
