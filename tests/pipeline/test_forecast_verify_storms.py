@@ -765,3 +765,25 @@ def test_tomorrows_damaged_product_degrades_status_and_a_lead_2_run_by_hand_is_n
     assert any(why.startswith("1 published product file(s) emptied") and nc.name in why for why in doc["reasons"])
     assert any(why.startswith("1 published product file(s) without their checksum record")
                and ionex.name in why for why in doc["reasons"]), doc["reasons"]
+
+
+def test_a_failure_the_database_refuses_to_record_is_not_said_recorded(trained, monkeypatch, caplog):
+    """A thirteenth round: under a file-size limit the database refused the failed run's record, yet the
+    log said "its run is recorded as failed, with the reason". The database's refusal is injected here
+    (a disk I/O error on the run's last writes); the real one is the faults suite's read-only database."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    import swx.pipeline.forecast as fmod
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("UPDATE forecast_runs ...", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(fmod, "write_dtec", refuse)
+    monkeypatch.setattr(fmod, "finish_run", refuse)
+    with caplog.at_level(logging.WARNING), pytest.raises(fmod.RunNotRecordedError) as err:
+        forecast(trained, dt.date(2015, 3, 12))
+    assert "disk I/O error" in str(err.value) and "its failure could not be recorded in the database" in str(err.value)
+    assert "recorded as failed" not in caplog.text and "not recorded (the database refused the write)" in caplog.text
+    assert q.latest_run(trained.engine)["status"] == "running"  # what the row holds: said as "not finished"

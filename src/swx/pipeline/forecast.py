@@ -21,7 +21,7 @@ from swx.archive import load_indices
 from swx.config import (
     ARCHITECTURES, BLEND, LEAD_DAYS, SIMULATED_CENTRE, Settings, data_path, model_family, recorded_path,
 )
-from swx.errors import NoActiveModelError, NotFoundError, SwxError, reason_of
+from swx.errors import DatabaseFaultError, NoActiveModelError, NotFoundError, SwxError, reason_of
 from swx.ml.dataset import build_dataset
 from swx.ml.registry import ModelRegistry, predict_point_in_time
 from swx.pipeline.context import Context, archived_maps, context, observations_of, station_history
@@ -385,6 +385,16 @@ class DayFailedError(SwxError):
     chunk's other days go on."""
 
 
+class RunNotRecordedError(DatabaseFaultError):
+    """A run failed and the database took no record of it (its start or its failure could not be
+    written): monitoring still sees what the run's row held before."""
+
+
+def _unrecorded(exc: BaseException, what: str) -> RunNotRecordedError:
+    return RunNotRecordedError(f"{reason_of(exc)}; {what} could not be recorded in the database (it refused the "
+                               "write): the run's row keeps its earlier state")
+
+
 @dataclass
 class _Day:
     """One run of a chunk: the issue day (the day whose maps are the newest the run should have), the
@@ -550,7 +560,9 @@ def _publish_days(ctx: Context, plans: list[_Day | SwxError], runs: list[tuple[d
                 out.append(_publish(ctx, plan, history, got, base_all, past, config, methods, flow_run_id))
             except Exception as exc:  # noqa: BLE001 - a bad day never stops the good ones
                 # the reason is the caller's to say once: the CLI's error line, a backfill's summary
-                log.warning("forecast for %s failed: its run is recorded as failed, with the reason", plan.target_day)
+                log.warning("forecast for %s failed: %s", plan.target_day,
+                            "not recorded (the database refused the write)" if isinstance(exc, RunNotRecordedError)
+                            else "its run is recorded as failed, with the reason")
                 if not isinstance(exc, SwxError):
                     wrapped = DayFailedError(reason_of(exc))
                     wrapped.__cause__ = exc
@@ -635,9 +647,12 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         log.warning(why)
     shift = pd.Timedelta(days=carry)
     issue_time = issue  # the data time of the inputs (carried-forward runs keep it)
-    run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day, flow_run_id=flow_run_id,
-                       code_version=code_version(), settings_hash=settings_hash(s), data_source=ctx.centre,
-                       lead_day=day.lead_day, issue_day=day.issue_day)
+    try:
+        run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day,
+                           flow_run_id=flow_run_id, code_version=code_version(), settings_hash=settings_hash(s),
+                           data_source=ctx.centre, lead_day=day.lead_day, issue_day=day.issue_day)
+    except Exception as exc:
+        raise _unrecorded(exc, "the run") from exc
     products: dict[str, tuple[Path, Path]] = {}  # what this run wrote: removed if it fails
     try:
         blend = blend_station_forecasts(ctx, fc, issue, base_all, past, config,
@@ -746,8 +761,12 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
     except BaseException as exc:  # an interruption too (Ctrl-C, SIGTERM): the run is never left "running"
         for written in (p for pair in products.values() for p in pair):  # a failed run publishes nothing
             withdraw_product(Path(written))
-        finish_run(engine, run_id, status="failed", reason=INTERRUPTED if isinstance(exc, KeyboardInterrupt)
-                   else reason_of(exc))
+        try:
+            finish_run(engine, run_id, status="failed", reason=INTERRUPTED if isinstance(exc, KeyboardInterrupt)
+                       else reason_of(exc))
+        except Exception as unrecorded:
+            if isinstance(exc, Exception):  # an interruption stays one: it is what the caller must see
+                raise _unrecorded(exc, "its failure") from unrecorded
         raise
     past.add(run_id, target_day, issue_time, fc, day.lead_day)
     return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc,
