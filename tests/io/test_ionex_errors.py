@@ -47,6 +47,18 @@ def test_missing_mandatory_header_record(label):
     assert err.value.path == "test.20i" and err.value.line is not None
 
 
+@pytest.mark.parametrize("label", ["EPOCH OF FIRST MAP", "INTERVAL", "EXPONENT"])
+def test_a_header_label_in_lower_case_is_named_at_its_line(label):
+    """A thirteenth round: `epoch of first map` was read as an unknown label, and the error named the
+    end of the header as where EPOCH OF FIRST MAP was missing."""
+    i = line_of(label)
+    lines = [*LINES]
+    lines[i] = lines[i][:60] + lines[i][60:].lower()
+    with pytest.raises(IonexFormatError, match=f"header label '{label.lower()}' in lower case") as err:
+        parse("".join(lines))
+    assert err.value.line == i + 1 and f"expected IONEX's labels in capitals, here '{label}'" in str(err.value)
+
+
 def test_missing_end_of_tec_map_names_the_map_and_line():
     i = line_of("END OF TEC MAP", 3)  # end of map 4
     with pytest.raises(IonexFormatError, match="missing END OF TEC MAP for map 4") as err:

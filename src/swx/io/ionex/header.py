@@ -207,6 +207,9 @@ def parse_header(lines: list[str], path: str) -> IonexHeader:
             known = next((lab for lab in _HEADER_LABELS if stripped.endswith(lab)), None)
             if known:
                 content, label = stripped[:-len(known)], known
+            elif label.upper() in _HEADER_LABELS:  # read as unknown, a mandatory one was "missing" at the end
+                raise IonexFormatError(f"header label {label!r} in lower case", path=path, line=i,
+                                       expected=f"IONEX's labels in capitals, here {label.upper()!r}")
         if in_aux:
             hdr.aux.append(raw.rstrip())
             if label == "END OF AUX DATA":
