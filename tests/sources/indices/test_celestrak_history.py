@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import numpy as np
@@ -132,12 +133,27 @@ def test_predicted_kp_is_rounded_to_thirds_and_may_lie_ahead():
 @pytest.mark.parametrize("end", ["\n", "\r\n", "\r\r\n"], ids=["LF", "CRLF", "CRCRLF"])
 def test_line_numbers_are_an_editors_whatever_the_line_ends(end):
     """A sixth round: CR CR LF line ends doubled every line number named in an error."""
-    bad = ROW.replace(" 10 10  7", "120 10  7", 1)
-    text = "".join(line.rstrip("\n") + end for line in ["DATATYPE x\n", "BEGIN OBSERVED\n", ROW, ROW, bad,
+    bad = ROW.replace(" 10 10  7", "120 10  7", 1).replace("2025 07 20", "2025 07 22", 1)
+    text = "".join(line.rstrip("\n") + end for line in ["DATATYPE x\n", "BEGIN OBSERVED\n", ROW,
+                                                         ROW.replace("2025 07 20", "2025 07 21", 1), bad,
                                                          "END OBSERVED\n"])
     with pytest.raises(IndexFormatError, match="Kp x 10 = 120") as err:
         parse_sw(text.encode(), "sw.txt")
     assert err.value.line == 5
+
+
+@pytest.mark.parametrize("days, message", [
+    (("20", "22"), "1 day(s) missing between 2025-07-20 and 2025-07-22"),
+    (("21", "20"), "2025-07-20 after 2025-07-21 (out of order)"),
+    (("20", "20"), "2025-07-20 after 2025-07-20 (out of order)"),
+])
+def test_a_day_deleted_moved_or_repeated_in_a_celestrak_file_is_refused_naming_the_line(days, message):
+    """A thirteenth round: a day deleted from SW-All.txt was read without a word (a GFZ file's was
+    refused): one line per day, in order, as GFZ's."""
+    rows = [ROW.replace("2025 07 20", f"2025 07 {d}", 1) for d in days]
+    with pytest.raises(IndexFormatError, match=re.escape(message)) as err:
+        parse_sw("BEGIN OBSERVED\n" + "".join(rows) + "END OBSERVED\n", "sw.txt")
+    assert err.value.line == 3 and "expected one line per day, in order" in str(err.value)
 
 
 def test_non_ascii_bytes_name_the_line():

@@ -19,6 +19,7 @@ from swx.io.compression import decode_ascii, read_bytes, text_lines
 from swx.sources.indices.tables import (
     INDEX_RANGES,
     IndexTables,
+    check_consecutive_days,
     check_index_rows,
     kp_from_thirds,
     three_hourly,
@@ -93,6 +94,7 @@ def parse_sw(text: str | bytes, name: str = "<SW-All.txt>", include_predicted: b
                                                 "day": f["day"].astype(int)}))
         except (ValueError, OverflowError) as exc:
             raise IndexFormatError(f"invalid date: {exc}", path=name, expected="yyyy mm dd") from None
+        check_consecutive_days(days, first, name)
         kp10 = np.stack([f[f"kp{k}"] for k in range(8)], axis=1)
         # Kp x 10 of thirds, rounded: 0, 3, 7, 10, 13, 17, ... -> thirds = round(kp10 * 3 / 10). Observed
         # rows must be exactly that; predicted ones (22, 35, ...) are rounded to the nearest third.

@@ -23,6 +23,7 @@ from swx.io.compression import decode_ascii, read_bytes, text_lines
 from swx.io.http import Downloader
 from swx.sources.indices.tables import (
     IndexTables,
+    check_consecutive_days,
     check_index_rows,
     empty_daily,
     empty_kp,
@@ -93,7 +94,7 @@ def parse_gfz_text(text: str | bytes, name: str = "<GFZ Kp>") -> IndexTables:
     values = {"kp": kp, "ap": ap, "Ap": missing(a[:, 23]), "sn": missing(a[:, 24]), "f107_obs": missing(a[:, 25]),
               "f107_adj": missing(a[:, 26])}
     check_index_rows(name, lines, utc_days(days), values, definitive=d >= 1)
-    _check_consecutive(days, lines, name)
+    check_consecutive_days(days, lines, name)
     kp_df = pd.DataFrame({"kp": kp.ravel(), "ap": ap.ravel(),
                           "status": np.repeat(_kp_status(d), 8), "source": SOURCE},
                          index=three_hourly(days))
@@ -103,19 +104,6 @@ def parse_gfz_text(text: str | bytes, name: str = "<GFZ Kp>") -> IndexTables:
     daily = pd.DataFrame({k: values[k] for k in ("Ap", "sn", "f107_obs", "f107_adj")}
                          | {"status": _sn_status(d), "source": SOURCE}, index=utc_days(days))
     return IndexTables(kp_df, daily)
-
-
-def _check_consecutive(days: pd.Series, lines: list[int], name: str) -> None:
-    """A GFZ file holds one line per day, in order, without gaps (a day not yet determined is a line of
-    -1 values): a missing or misplaced day is an edited or damaged file, refused at the line after it."""
-    step = np.diff(days.to_numpy()).astype("timedelta64[D]").astype(int)
-    back, gap = np.flatnonzero(step < 1), np.flatnonzero(step != 1)
-    if len(gap):
-        i = int(back[0] if len(back) else gap[0])
-        before, after = days.iloc[i].date(), days.iloc[i + 1].date()
-        what = (f"{after} after {before} (out of order)" if len(back)
-                else f"{(after - before).days - 1} day(s) missing between {before} and {after}")
-        raise IndexFormatError(what, path=name, line=lines[i + 1], expected="one line per day, in order")
 
 
 #: the first day of GFZ's Kp record

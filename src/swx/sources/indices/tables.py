@@ -237,3 +237,17 @@ def merge_tables(*tables: IndexTables) -> IndexTables:
     kp = _merge([t.kp for t in tables])
     daily = _merge([t.daily for t in tables], keep_known=True)
     return IndexTables(kp if len(kp.columns) else empty_kp(), daily if len(daily.columns) else empty_daily())
+
+
+def check_consecutive_days(days: pd.Series, lines: list[int], name: str) -> None:
+    """GFZ's and CelesTrak's files hold one line per day, in order, without gaps (a day not yet
+    determined is a line of missing marks): a missing or misplaced day is an edited or damaged file,
+    refused at the line after it."""
+    step = np.diff(days.to_numpy()).astype("timedelta64[D]").astype(int)
+    back, gap = np.flatnonzero(step < 1), np.flatnonzero(step != 1)
+    if len(gap):
+        i = int(back[0] if len(back) else gap[0])
+        before, after = days.iloc[i].date(), days.iloc[i + 1].date()
+        what = (f"{after} after {before} (out of order)" if len(back)
+                else f"{(after - before).days - 1} day(s) missing between {before} and {after}")
+        raise IndexFormatError(what, path=name, line=lines[i + 1], expected="one line per day, in order")
