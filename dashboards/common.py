@@ -141,6 +141,12 @@ def product_times(nc: str) -> list[str]:
     return q.product_times(nc)
 
 
+@st.cache_data(ttl=TTL)
+def newest_tomorrow_run() -> dict | None:
+    """The newest forecast of the day after of any daily run (None where the site never made one)."""
+    return q.latest_run(engine(), lead_day=2)
+
+
 def readable_product(nc: str) -> list[str] | None:
     """The valid times of a run's product, or None with a warning naming it where the file is gone or
     cannot be read (emptied, overwritten): the rest of the page still renders."""

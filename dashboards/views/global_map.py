@@ -52,7 +52,11 @@ def render() -> None:
         return
     pick = st.select_slider("Valid time (UTC)", times, value=times[len(times) // 2], format_func=lambda t: t[:16])
     truth_path = gim_file(run.data_source, run.target_day)
-    grid = map_frame(nc, truth_path, pick)
+    try:
+        grid = map_frame(nc, truth_path, pick)
+    except q.SwxError as exc:  # damaged since its times were read
+        st.warning(f"The product of this run cannot be read — {exc}. Run its forecast again (`swx forecast`).")
+        return
     shown = [k for k in MAP_FIELDS if k in grid]
     left, right = st.columns([4, 1])
     field = left.radio("Colour by", shown, format_func=lambda k: MAP_FIELDS[k][0], horizontal=True)

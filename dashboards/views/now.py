@@ -22,6 +22,7 @@ from dashboards.common import (
     global_dtec,
     kp,
     map_frame,
+    newest_tomorrow_run,
     page,
     products,
     readable_product,
@@ -101,7 +102,11 @@ def _today_map(run: dict) -> None:
     if times is None:
         return
     when = times[len(times) // 2]
-    grid = map_frame(nc, None, when)
+    try:
+        grid = map_frame(nc, None, when)
+    except q.SwxError as exc:  # damaged since its times were read
+        st.warning(f"The product of this run cannot be read — {exc}. Run its forecast again (`swx forecast`).")
+        return
     note = "SIMULATED data" if run["data_source"] == q.SIMULATED_CENTRE else ""
     left, right = st.columns(2)
     left.altair_chart(global_map(grid, coastlines(), "vtec", f"Forecast vTEC, {when[:16].replace('T', ' ')} UTC",
@@ -169,8 +174,14 @@ def _tomorrow() -> None:
     ahead = v["run"]
     if ahead is None:
         st.header("Tomorrow")
-        st.info("No forecast of the day after has been made: the daily run makes one from the second day's "
-                "models (`swx train --lead-day 2`).")
+        newest = newest_tomorrow_run()
+        if newest is not None:
+            st.warning(f"The daily run above has no forecast of the day after (not made yet, or it failed before "
+                       f"its run was recorded); the newest one is run {newest['id']}, for {newest['target_day']} "
+                       "(the Runs page).")
+        else:
+            st.info("No forecast of the day after has been made: the daily run makes one from the second day's "
+                    "models (`swx train --lead-day 2`).")
         return
     st.header(f"Tomorrow: {ahead['target_day']}",
               help=f"The day after: hours {q.lead_span(2)} after the cutoff, from the same maps, by the second day's models")

@@ -234,12 +234,13 @@ def check_url_template(template: str) -> str:
 #: The station models, in the order they are shown: the method's three networks and the linear member.
 NETWORKS: tuple[str, ...] = ("lstm", "gru", "cnn")
 ARCHITECTURES: tuple[str, ...] = NETWORKS + ("ridge",)
-#: The days a forecast covers, counted from its information cutoff (the newest map's epoch, 22 UT):
-#: lead day 1 is hours 2-24 after it (the next UT day), lead day 2 hours 26-48 (the UT day after).
-#: Each lead day has its own station models, learnt on its own targets.
 #: how a day is written wherever swx reads one (arguments, settings): Python also reads 20150328,
 #: 2015-W13 and 2015-W13-6 as dates, which nobody means by a day
 ISO_DAY = r"\d{4}-\d{2}-\d{2}"
+
+#: The days a forecast covers, counted from its information cutoff (the newest map's epoch, 22 UT):
+#: lead day 1 is hours 2-24 after it (the next UT day), lead day 2 hours 26-48 (the UT day after).
+#: Each lead day has its own station models, learnt on its own targets.
 LEAD_DAYS: tuple[int, ...] = (1, 2)
 
 

@@ -120,6 +120,22 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     r4 = forecast(ctx, dt.date(2015, 3, 16))  # and back: both methods again
     assert set(q.global_products(engine, r4.run_id).method) == {"residual", "idw"} and residual[0].is_file()
     verify_maps(ctx, dt.date(2015, 3, 17))
+    # a rerun that fails keeps the scores: they are of what users had
+    scored = q.counts(engine)["verification"]
+    import swx.pipeline.forecast as fmod
+
+    def broken(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    real = fmod.write_dtec
+    fmod.write_dtec = broken
+    try:
+        with pytest.raises(OSError):
+            forecast(ctx, dt.date(2015, 3, 16))
+    finally:
+        fmod.write_dtec = real
+    assert q.counts(engine)["verification"] == scored and q.latest_run(engine, None)["status"] == "failed"
+    forecast(ctx, dt.date(2015, 3, 16))
 
     # the GIM of the issue day is missing: degraded, said why, still published
     d = forecast(ctx, dt.date(2015, 3, 19))
@@ -770,7 +786,7 @@ def test_tomorrows_damaged_product_degrades_status_and_a_lead_2_run_by_hand_is_n
 def test_a_failure_the_database_refuses_to_record_is_not_said_recorded(trained, monkeypatch, caplog):
     """A thirteenth round: under a file-size limit the database refused the failed run's record, yet the
     log said "its run is recorded as failed, with the reason". The database's refusal is injected here
-    (a disk I/O error on the run's last writes); the real one is the faults suite's read-only database."""
+    (a disk I/O error), at the run's last writes and at its first."""
     import logging
 
     from sqlalchemy.exc import OperationalError
@@ -787,3 +803,9 @@ def test_a_failure_the_database_refuses_to_record_is_not_said_recorded(trained, 
     assert "disk I/O error" in str(err.value) and "its failure could not be recorded in the database" in str(err.value)
     assert "recorded as failed" not in caplog.text and "not recorded (the database refused the write)" in caplog.text
     assert q.latest_run(trained.engine)["status"] == "running"  # what the row holds: said as "not finished"
+    monkeypatch.setattr(fmod, "start_run", refuse)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), pytest.raises(fmod.RunNotRecordedError) as err:
+        forecast(trained, dt.date(2015, 3, 13))
+    assert "the run could not be recorded in the database" in str(err.value)
+    assert "recorded as failed" not in caplog.text and "not recorded (the database refused the write)" in caplog.text

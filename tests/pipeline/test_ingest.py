@@ -653,7 +653,7 @@ def test_swx_own_forecast_product_renamed_as_a_centres_map_is_refused(tmp_path):
     a = Archive(tmp_path / "archive")
     src = LocalDirectorySource(folder)
     [result] = ingest_gims(src, a, src.available()).results
-    assert result.status == "failed" and "named as a cod (final) map, but its header says it is a forecast (" \
+    assert result.status == "failed" and "named as a cod (final) map, but its header says it is swx's own forecast (" \
         in result.reason, result.reason
     assert not a.has_gim("cod", D1)
 

@@ -392,7 +392,8 @@ class RunNotRecordedError(DatabaseFaultError):
 
 def _unrecorded(exc: BaseException, what: str) -> RunNotRecordedError:
     return RunNotRecordedError(f"{reason_of(exc)}; {what} could not be recorded in the database (it refused the "
-                               "write): the run's row keeps its earlier state")
+                               "write): monitoring shows the run's row as it last stood (not finished, or an "
+                               "earlier attempt's outcome)")
 
 
 @dataclass
@@ -647,9 +648,10 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         log.warning(why)
     shift = pd.Timedelta(days=carry)
     issue_time = issue  # the data time of the inputs (carried-forward runs keep it)
+    version, settings_id = code_version(), settings_hash(s)
     try:
         run_id = start_run(engine, issue_time=issue_time.to_pydatetime(), target_day=target_day,
-                           flow_run_id=flow_run_id, code_version=code_version(), settings_hash=settings_hash(s),
+                           flow_run_id=flow_run_id, code_version=version, settings_hash=settings_id,
                            data_source=ctx.centre, lead_day=day.lead_day, issue_day=day.issue_day)
     except Exception as exc:
         raise _unrecorded(exc, "the run") from exc
@@ -738,9 +740,12 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
                           product_path=recorded_path(nc, s.data_dir),
                           ionex_path=recorded_path(ionex, s.data_dir), global_rmse=None) for t in target_times]
             log.info("global forecast %s (%s): %s, %s", target_day, method, nc.name, ionex.name)
+        written = {Path(p).resolve() for pair in products.values() for p in pair}
         for withdrawn in write_global_forecasts(engine, run_id, rows):  # a rerun's earlier method: not published
-            withdraw_product(data_path(withdrawn, s.data_dir))
-            log.info("withdrawn: %s (the rerun did not make it again)", withdrawn)
+            path = data_path(withdrawn, s.data_dir)
+            if path.resolve() not in written:  # an older row's spelling of a file this rerun wrote again
+                withdraw_product(path)
+                log.info("withdrawn: %s (the rerun did not make it again)", withdrawn)
         # always: a rerun that no longer blends (no node model) leaves no weights of an earlier attempt
         write_map_blend_weights(engine, run_id, pd.concat(map_weights, ignore_index=True) if map_weights
                                 else pd.DataFrame(columns=MAP_WEIGHT_COLUMNS))
@@ -767,6 +772,8 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
         except Exception as unrecorded:
             if isinstance(exc, Exception):  # an interruption stays one: it is what the caller must see
                 raise _unrecorded(exc, "its failure") from unrecorded
+            log.warning("run %s interrupted; the database refused to record it (%s): it shows as not finished",
+                        run_id, reason_of(unrecorded))
         raise
     past.add(run_id, target_day, issue_time, fc, day.lead_day)
     return ForecastResult(run_id, issue_time, target_day, latest, archs, methods, products, degraded, reason, fc,

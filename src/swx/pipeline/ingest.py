@@ -163,8 +163,8 @@ DAY_TO_DAY_FACTOR = 3.0
 #: how far (days) to look for an archived day to compare with
 NEIGHBOUR_DAYS = 3
 #: a node standing above all eight of its neighbours by more than this (TECU) and this factor is no
-#: ionosphere (an edited or corrupted value): GIMs are smooth at 2.5° x 5°; on the real files in
-#: ../shared no node tops its neighbours by more than 15 TECU (UPC, solar maximum) nor by 2x
+#: ionosphere (an edited or corrupted value): GIMs are smooth at 2.5° x 5°; on real files of five
+#: centres no node tops its neighbours by more than 15 TECU (UPC, solar maximum) nor by 2x
 SPIKE_TECU = 25.0
 SPIKE_FACTOR = 2.0
 
@@ -353,6 +353,11 @@ def check_producer(ds, product: str, name: str) -> None:
     prediction or swx's own forecast product renamed codg... would become the truth forecasts are
     verified against)."""
     header = f"{ds.attrs.get('comment', '')}\n{ds.attrs.get('description', '')}".upper()
+    if re.search(r"\bSWX\b.*\bFORECAST\b|\bFORECAST\b.*\bSWX\b", header):  # swx's own product, under any name
+        said = next(ln.strip() for ln in header.splitlines() if re.search(r"\bFORECAST\b", ln))
+        raise IonexFormatError(f"named as a {product} ({product_level(product)}) map, but its header says it is "
+                               f"swx's own forecast ({said[:60]})", path=name,
+                               expected=f"the map {product} published, as its producer wrote it")
     if product_level(product) != "predicted" and re.search(r"\bPREDICT(ED|ION)\b|\bFORECAST\b", header):
         said = next(ln.strip() for ln in header.splitlines() if re.search(r"\bPREDICT(ED|ION)\b|\bFORECAST\b", ln))
         what = "forecast" if re.search(r"\bFORECAST\b", said) else "prediction"

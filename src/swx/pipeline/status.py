@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
 from typing import Any
 
-from swx.archive import changed_since_recorded
 from swx.config import LEAD_DAYS, SIMULATED_CENTRE, Settings, mask_secrets
-from swx.errors import InputError, SchemaError
+from swx.errors import InputError
 from swx.science.timing import run_timing
 from swx.store.db import database_error_line, open_database
 from swx.store.queries import (
@@ -19,6 +17,7 @@ from swx.store.queries import (
     days_below_final,
     finished_products,
     latest_run,
+    product_file_problem,
     run_overview,
     run_verdict,
     tomorrows_run,
@@ -42,13 +41,12 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
         raise InputError(f"--max-age-h {max_age_h:g}: expected a finite number of hours above 0")
     try:
         return _run_status(settings, max_age_h, now or dt.datetime.now(dt.UTC))
-    except Exception as exc:  # a monitoring probe gets its verdict, an outage or no schema included
-        line = None if isinstance(exc, SchemaError) else database_error_line(exc)
-        if line is None and not isinstance(exc, SchemaError):
-            raise
-        problem = str(exc) if line is None else mask_secrets(
+    except Exception as exc:  # a monitoring probe gets its verdict, an outage included
+        if (line := database_error_line(exc)) is None:
+            raise  # not the database failing (no swx schema, say): its one error line, as every command's
+        problem = mask_secrets(
             f"the database cannot be read ({line.removeprefix('database: ')}) — {settings.display_database_url}: "
-            "check that its server is up and reachable and that SWX_DATABASE_URL names it")
+            "check that it is reachable (its server up, its file readable) and that SWX_DATABASE_URL names it")
         return {"status": "down", "healthy": False, "verdict": "unhealthy", "reasons": [problem],
                 "problem": problem}, False
 
@@ -211,13 +209,13 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
 def completed_days(settings: Settings, start: dt.date, end: dt.date, lead_day: int = 1) -> set[dt.date]:
     """Issue days in start..end whose forecast run of `lead_day` (1: the next day; 2: the day after,
     tomorrow's) finished (ok or degraded) and whose products exist as they were written (a product
-    changed since, say truncated, is made again): what a resumed backfill skips."""
+    changed since, say truncated, or left without its checksum record, is made again: the rule `swx
+    status` judges products by): what a resumed backfill skips."""
     ahead = dt.timedelta(days=lead_day)
     rows = finished_products(open_database(settings), start + ahead, end + ahead, settings.data_dir, lead_day=lead_day)
     good: dict[dt.date, bool] = {}
     for day, nc, ionex in set(rows):  # a row per valid time: each product checked once
-        good[day] = good.get(day, True) and all(Path(f).is_file() and not changed_since_recorded(Path(f))
-                                                 for f in (nc, ionex))
+        good[day] = good.get(day, True) and all(product_file_problem(f) is None for f in (nc, ionex))
     return {d - ahead for d, ok in good.items() if ok}
 
 

@@ -625,17 +625,18 @@ def finished_products(engine: Engine, first_target: dt.date, last_target: dt.dat
 
 
 def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date) -> set[dt.date]:
-    """Target days in [first, last] whose newest finished run has no station verification rows yet."""
+    """Target days in [first, last] where the newest finished run of some lead day has no station
+    verification rows yet (never verified, or published again since)."""
     r, v = m.ForecastRun, m.Verification
     with engine.connect() as conn:
-        newest = dict(conn.execute(select(r.target_day, func.max(r.id))
-                                   .where(r.target_day >= first_target, r.target_day <= last_target,
-                                          r.status.in_(["ok", "degraded"])).group_by(r.target_day)).all())
+        newest = conn.execute(select(r.target_day, func.max(r.id))
+                              .where(r.target_day >= first_target, r.target_day <= last_target,
+                                     r.status.in_(["ok", "degraded"])).group_by(r.target_day, r.lead_day)).all()
         if not newest:
             return set()
-        scored = set(conn.execute(select(v.run_id).where(v.run_id.in_(list(newest.values())), v.scope == "station")
+        scored = set(conn.execute(select(v.run_id).where(v.run_id.in_([run for _, run in newest]), v.scope == "station")
                                   .distinct()).scalars())
-    return {day for day, run in newest.items() if run not in scored}
+    return {day for day, run in newest if run not in scored}
 
 
 #: the days before a run's target day whose verified maps `swx status` averages
@@ -775,23 +776,35 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
             "last_verified": last, "ran_at": ran_at, "age_hours": age_h}
 
 
+#: what can be wrong with a published product file, as `product_file_problem` names it
+PRODUCT_FILE_PROBLEMS = {"missing": "missing (deleted or moved)", "emptied": "emptied",
+                         "changed": "changed since they were published (they no longer match their .sha256)",
+                         "unchecked": "without their checksum record (.sha256 deleted: they cannot be checked)"}
+
+
+def product_file_problem(path: str | Path) -> str | None:
+    """One rule for a published product file (`swx status` and a resumed backfill alike): None when it
+    is as it was published, else a key of PRODUCT_FILE_PROBLEMS."""
+    p = Path(path)
+    if not p.is_file():
+        return "missing"
+    if p.stat().st_size == 0:
+        return "emptied"
+    if not checksum_path(p).is_file():
+        return "unchecked"
+    return "changed" if changed_since_recorded(p) else None
+
+
 def product_problems(engine: Engine, run_id: int) -> list[str]:
-    """What is wrong with the product files a finished run published, a reason per kind: missing,
-    emptied, changed since they were written (no longer matching their `.sha256`), or with no checksum
-    record left to check them by. [] when every file is as it was published."""
+    """What is wrong with the product files a finished run published, a reason per kind
+    (PRODUCT_FILE_PROBLEMS). [] when every file is as it was published."""
     files = global_products(engine, run_id)
     every = sorted({f for f in [*files["product_path"], *files["ionex_path"]] if f})
-    gone = [f for f in every if not Path(f).is_file()]
-    here = [f for f in every if f not in gone]
-    empty = [f for f in here if Path(f).stat().st_size == 0]
-    unchecked = [f for f in here if f not in empty and not checksum_path(Path(f)).is_file()]
-    changed = [f for f in here if f not in empty and changed_since_recorded(Path(f))]
+    found = {f: product_file_problem(f) for f in every}
     out = []
-    for files_, what in ((gone, "missing (deleted or moved)"), (empty, "emptied"),
-                         (changed, "changed since they were published (they no longer match their .sha256)"),
-                         (unchecked, "without their checksum record (.sha256 deleted: they cannot be checked)")):
-        if files_:
-            out.append(f"{len(files_)} published product file(s) {what}, e.g. {files_[0]}: run the forecast again")
+    for key, what in PRODUCT_FILE_PROBLEMS.items():
+        if hit := [f for f, problem in found.items() if problem == key]:
+            out.append(f"{len(hit)} published product file(s) {what}, e.g. {hit[0]}: run the forecast again")
     return out
 
 

@@ -340,17 +340,12 @@ def start_run(engine: Engine, *, issue_time: dt.datetime, target_day: dt.date, f
     id. A rerun marks the run running again until it finishes: a rerun killed while it replaces the rows
     must not leave them shown as a finished run. `issue_day` (default: the day of the issue time) is
     the daily run it belongs to: a later one takes the row over (the next day's forecast from late maps
-    is tomorrow's forecast made a day earlier, remade). A rerun's scores are removed with it: they were
-    of the earlier attempt's forecasts."""
+    is tomorrow's forecast made a day earlier, remade)."""
     issue_day = issue_day or pd.Timestamp(issue_time).date()
     row = dict(issue_time=issue_time, target_day=target_day, flow_run_id=flow_run_id, code_version=code_version,
                settings_hash=settings_hash, data_source=data_source, status="running", degraded=False, reason="",
                created_at=dt.datetime.now(dt.UTC), finished_at=None, lead_day=lead_day, issue_day=issue_day)
-    f = m.ForecastRun
     with engine.begin() as conn:
-        # a rerun's scores were of the earlier attempt's forecasts: gone, verified again with its day
-        conn.execute(delete(m.Verification).where(m.Verification.run_id.in_(
-            select(f.id).where(f.issue_time == issue_time, f.target_day == target_day, f.lead_day == lead_day))))
         upsert(conn, m.ForecastRun.__table__, [row], ["issue_time", "target_day", "lead_day"],
                update=["flow_run_id", "code_version", "settings_hash", "data_source", "status", "degraded", "reason",
                        "finished_at", "issue_day"])
@@ -360,9 +355,14 @@ def start_run(engine: Engine, *, issue_time: dt.datetime, target_day: dt.date, f
 
 
 def finish_run(engine: Engine, run_id: int, *, status: str, degraded: bool = False, reason: str = "") -> None:
+    """The run's outcome. A run published again (ok or degraded) loses the scores of its earlier attempt's
+    forecasts, in the same transaction: they are verified again with its day. A failed rerun keeps
+    them (they are of what users had)."""
     if status not in ("ok", "degraded", "failed"):
         raise StoreError(f"run status {status!r} is not one of ok, degraded, failed")
     with engine.begin() as conn:
+        if status != "failed":
+            conn.execute(delete(m.Verification).where(m.Verification.run_id == run_id))
         conn.execute(m.ForecastRun.__table__.update().where(m.ForecastRun.id == run_id).values(
             status=status, degraded=degraded, reason=reason, finished_at=dt.datetime.now(dt.UTC)))
 

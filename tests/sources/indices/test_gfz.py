@@ -189,9 +189,9 @@ def test_a_kp_for_an_interval_of_today_that_has_not_begun_is_refused():
 
 def test_a_missing_mark_never_erases_a_value_already_held():
     """A thirteenth round: a GFZ file whose sunspot number and F10.7 of a day were GFZ's missing marks
-    (-1, -1.0) replaced the archive's 38 and 128.1 with nothing. The newer file's values win; a value it
-    lacks is kept from the table that has it."""
-    from swx.sources.indices.tables import merge_tables
+    (-1, -1.0) replaced the values the archive held with nothing. The newer file's values win; a value
+    it lacks is kept from a measured table that has it, never from a prediction."""
+    from swx.sources.indices.tables import IndexTables, merge_tables
 
     row = "2024 01 21 33623 33623.5 2597 18 " + " ".join(["1.000"] * 8) + " " + " ".join(["4"] * 8) + " 4 154 178.5 172.9 1\n"
     held = parse_gfz_text("# header\n" + row, "old.txt")
@@ -200,3 +200,6 @@ def test_a_missing_mark_never_erases_a_value_already_held():
     day = merge_tables(held, marked).daily.iloc[0]
     assert (day["sn"], day["f107_obs"], day["f107_adj"], day["Ap"]) == (154, 178.5, 172.0, 4)
     assert list(merge_tables(held, marked).daily.columns) == list(held.daily.columns)
+    predicted = held.daily.assign(status="predicted", source="C", sn=99.0, f107_obs=99.0)
+    day = merge_tables(IndexTables(held.kp.iloc[:0], predicted), marked).daily.iloc[0]
+    assert np.isnan(day["sn"]) and np.isnan(day["f107_obs"]) and day["status"] == marked.daily.iloc[0]["status"]

@@ -213,8 +213,8 @@ class IndexTables:
 
 def _merge(frames: list[pd.DataFrame], *, keep_known: bool = False) -> pd.DataFrame:
     """Rows of `frames` by time: the better status wins, then the later frame. With `keep_known`, a
-    value the winning row lacks (a source's missing mark, say GFZ's -1 for a sunspot number) is taken
-    from the next row that has it, never erased."""
+    value a measured winning row lacks (a source's missing mark, say GFZ's -1 for a sunspot number) is
+    taken from the next measured row that has it, never erased (nor filled from a prediction)."""
     frames = [f for f in frames if len(f)]
     if not frames:
         return frames[0] if frames else pd.DataFrame()
@@ -223,12 +223,14 @@ def _merge(frames: list[pd.DataFrame], *, keep_known: bool = False) -> pd.DataFr
     order = np.arange(len(both))  # later frames win among equal status
     both = both.assign(_rank=rank, _order=order)
     both = both.sort_values(["_rank", "_order"], ascending=[True, False], kind="stable")
-    if keep_known:
-        out = both.groupby(level=0, sort=True).first().drop(columns=["_rank", "_order"])
-        out.index.name = both.index.name
-        return out[[c for c in both.columns if c in out.columns]]
-    out = both[~both.index.duplicated(keep="first")].drop(columns=["_rank", "_order"])
-    return out.sort_index()
+    out = both[~both.index.duplicated(keep="first")].drop(columns=["_rank", "_order"]).sort_index()
+    if keep_known:  # a measured row's gap filled from measured rows only: never a prediction labelled measured
+        measured = both[both["status"] != "predicted"].drop(columns=["_rank", "_order"])
+        known = measured.groupby(level=0, sort=True).first()
+        rows = out.index[out["status"] != "predicted"]
+        for col in out.columns.difference(["status", "source"]):
+            out.loc[rows, col] = out.loc[rows, col].fillna(known[col].reindex(rows))
+    return out
 
 
 def merge_tables(*tables: IndexTables) -> IndexTables:
