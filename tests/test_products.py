@@ -150,3 +150,20 @@ def test_a_publisher_named_in_any_language_still_gets_an_ascii_ionex(tmp_path, m
         assert "none configured" in f.attrs["contact"]
     assert "Institution: Universite de Liege, Institut d'Astrophysique" in Path(ionex).read_text()
     read_ionex(ionex)
+
+
+def test_a_checksum_record_in_capitals_matches_and_a_huge_one_is_not_read_whole(tmp_path):
+    """A fourteenth round: a .sha256 rewritten in upper-case hex (which `sha256sum -c` accepts) was
+    called a changed product; a record grown to gigabytes was read whole."""
+    from swx.archive import changed_since_recorded, checksum_path, record_checksum, recorded_checksum
+
+    path = tmp_path / "p.nc"
+    path.write_bytes(b"a product")
+    digest = record_checksum(path)
+    side = checksum_path(path)
+    side.write_text(f"{digest.upper()}  {path.name}\n")
+    assert recorded_checksum(path) == digest and not changed_since_recorded(path)
+    with side.open("ab") as f:
+        f.truncate(2 * 1024 ** 3)  # sparse: 2 GB of NULs after the record
+    assert recorded_checksum(path) == digest and not changed_since_recorded(path)
+    side.unlink()

@@ -56,8 +56,9 @@ def recorded_checksum(path: Path) -> str | None:
     side = checksum_path(path)
     if not side.is_file():
         return None
-    parts = side.read_text(errors="replace").split()
-    return parts[0] if parts else None
+    with side.open("rb") as f:  # a record is one line: a huge file is not read whole
+        parts = f.read(512).decode("ascii", errors="replace").split()
+    return parts[0].lower() if parts else None  # `sha256sum` reads upper-case hex too
 
 
 def changed_since_recorded(path: Path) -> bool:

@@ -189,10 +189,13 @@ def unreadable_product(path: str | Path, exc: BaseException) -> DataFormatError:
 
 
 def withdraw_product(path: Path) -> None:
-    """Remove a product file and its checksum record: what a run no longer publishes is not left
-    downloadable (nor checkable) beside what it does."""
+    """Remove a product file, its checksum record and the figure drawn from it (`swx forecast`'s map
+    plot beside the netCDF): what a run no longer publishes is not left downloadable (nor checkable)
+    beside what it does."""
     path.unlink(missing_ok=True)
     checksum_path(path).unlink(missing_ok=True)
+    if path.suffix == ".nc":
+        path.with_suffix(".png").unlink(missing_ok=True)
 
 
 def write_products(ds: xr.Dataset, data_dir: Path, target_day: dt.date, method: str, lead_day: int = 1

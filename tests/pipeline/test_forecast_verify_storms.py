@@ -112,9 +112,12 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     # method's products are withdrawn (files and checksum records), not left listed beside it
     residual = [*r.products["residual"]]
     assert all(p.with_name(p.name + ".sha256").is_file() for p in residual)
+    figure = residual[0].with_suffix(".png")  # the main job's map figure beside the netCDF
+    figure.write_bytes(b"\x89PNG")
+    residual.append(figure)
     r3 = forecast(ctx, dt.date(2015, 3, 16), methods=["idw"])
     assert r3.run_id == r.run_id and set(q.global_products(engine, r.run_id).method) == {"idw"}
-    assert not any(p.exists() or p.with_name(p.name + ".sha256").exists() for p in residual)
+    assert not any(p.exists() or p.with_name(p.name + ".sha256").exists() for p in residual)  # a fourteenth round: the PNG too
     assert all(p.is_file() for p in r3.products["idw"])
     assert set(verify_maps(ctx, dt.date(2015, 3, 17)).model) >= {"map:idw"}
     r4 = forecast(ctx, dt.date(2015, 3, 16))  # and back: both methods again

@@ -406,8 +406,19 @@ def test_the_daily_ingest_waits_a_bounded_time_for_the_issue_days_map(tmp_path, 
     # a thirteenth round: one node of 399 TECU (under the ceiling) in a quiet day was archived as a final
     (lambda ds: ds.assign(tec=ds.tec.where(~((ds.time == ds.time[2]) & (ds.lat == 87.5) & (ds.lon == 0)), 399.0)),
      "the map of 04:00 UT holds 399.0 TECU at 87.5°, 0°, where its neighbours hold at most"),
+    # a fourteenth round: the same spike at +180° (only -180° was checked), two neighbouring nodes, a 2 x 2
+    # patch, and a hole of 0 TECU at the crest were archived
+    (lambda ds: ds.assign(tec=ds.tec.where(~((ds.time == ds.time[2]) & (ds.lat == 0) & (ds.lon == 180)), 399.0)),
+     "the map of 04:00 UT holds 399.0 TECU at 0°, 180°, where its neighbours hold at most"),
+    (lambda ds: ds.assign(tec=ds.tec.where(~((ds.time == ds.time[2]) & (ds.lat == 40) & ds.lon.isin([10, 15])), 399.0)),
+     "the map of 04:00 UT holds 399.0 TECU at 40°,"),
+    (lambda ds: ds.assign(tec=ds.tec.where(~((ds.time == ds.time[2]) & ds.lat.isin([40, 42.5]) & ds.lon.isin([10, 15])),
+                                           399.0)), "the map of 04:00 UT holds 399.0 TECU at "),
+    (lambda ds: ds.assign(tec=ds.tec.where(~((ds.time == ds.time[2]) & (ds.lat == 0) & (ds.lon == 145)), 0.0)),
+     "the map of 04:00 UT holds 0.0 TECU at 0°, 145°, where its neighbours hold at least"),
 ], ids=["all-9999", "southern-third-9999", "last-map-9999", "one-map", "half-a-day", "regional-grid", "all-zero", "ceiling",
-        "a-tenth", "one-map-tenfold", "frozen", "one-flat-map", "thirty-seconds", "one-node-spike"])
+        "a-tenth", "one-map-tenfold", "frozen", "one-flat-map", "thirty-seconds", "one-node-spike", "spike-at-180",
+        "two-node-spike", "patch-spike", "hole"])
 def test_a_file_that_is_not_a_usable_global_day_is_never_archived(tmp_path, damage, reason):
     """Whatever its name says: a day of maps without values, with one map or half a day of them, or on
     a regional grid is refused with the reason and nothing is archived, so the good file offered later
@@ -446,7 +457,7 @@ def test_no_real_map_has_a_node_standing_alone_above_its_neighbours(shared_data)
         if ds.sizes["lat"] == 71 and ds.sizes["lon"] == 73:
             assert isolated_peak(ds["tec"].values) is None, path.name
             checked += 1
-    assert checked >= 15
+    assert checked == 18
 
 
 def test_the_ceiling_on_single_values_holds_measured_maps_not_the_simulators_crests():

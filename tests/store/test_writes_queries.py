@@ -354,3 +354,15 @@ def test_the_query_layer_refuses_odd_arguments_in_one_line(engine, tmp_path):
         assert said in str(err.value)
         with pytest.raises(error):
             q.product_figure(str(product), None, "residual", when, "sim")
+    # fourteenth round: a damaged verifying map, lead day 0, no dates, an unknown run
+    damaged = tmp_path / "sim_20150329.nc"
+    damaged.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    with pytest.raises(DataFormatError, match="the archived map cannot be read") as err:
+        q.product_frame(str(product), str(damaged), "2015-03-29T02:00")
+    assert str(damaged) in str(err.value)
+    with pytest.raises(InputError, match="lead day 0: expected a whole number of days from 1"):
+        q.latest_run(engine, lead_day=0)
+    with pytest.raises(InputError, match="expected two dates"):
+        q.unverified_days(engine, None, None)
+    with pytest.raises(NotFoundError, match="no forecast run -1"):
+        q.product_problems(engine, -1)

@@ -162,34 +162,52 @@ GLOBAL_MEAN_TECU = (3.0, 300.0)
 DAY_TO_DAY_FACTOR = 3.0
 #: how far (days) to look for an archived day to compare with
 NEIGHBOUR_DAYS = 3
-#: a node standing above all eight of its neighbours by more than this (TECU) and this factor is no
-#: ionosphere (an edited or corrupted value): GIMs are smooth at 2.5° x 5°; on real files of five
-#: centres no node tops its neighbours by more than 15 TECU (UPC, solar maximum) nor by 2x
+#: a node standing above all eight of its neighbours by more than SPIKE_TECU and SPIKE_FACTOR x (or a
+#: small patch above the ring of nodes two steps away by twice that), or a hole below all eight by more
+#: than HOLE_TECU and under half their smallest, is no ionosphere (an edited or corrupted value): GIMs
+#: are smooth at 2.5° x 5°; on real files of five centres no node tops its neighbours by more than 15
+#: TECU, the ring two steps away by more than 21, nor sinks below its neighbours by more than 7 (UPC,
+#: solar maximum)
 SPIKE_TECU = 25.0
 SPIKE_FACTOR = 2.0
+HOLE_TECU = 12.0
 
 
-def isolated_peak(tec: np.ndarray) -> tuple[int, int, int] | None:
-    """(map, latitude, longitude) index of the first node of maps (time, lat, lon on the standard grid,
-    longitudes -180..180 with 180 the same as -180) that stands above all its eight neighbours by more
-    than SPIKE_TECU and SPIKE_FACTOR x their largest; None when there is none."""
-    a = np.where(np.isfinite(tec[:, :, :-1]), tec[:, :, :-1], -np.inf)  # 180° is -180° again
-    best = np.full(a.shape, -np.inf)
-    for dlat in (-1, 0, 1):
-        for dlon in (-1, 0, 1):
-            if dlat or dlon:
-                s = np.roll(np.roll(a, dlon, axis=2), dlat, axis=1)  # longitudes wrap; latitudes do not
-                if dlat == 1:
-                    s[:, 0, :] = -np.inf
-                elif dlat == -1:
-                    s[:, -1, :] = -np.inf
-                best = np.maximum(best, s)
-    with np.errstate(invalid="ignore"):
-        peak = np.isfinite(a) & np.isfinite(best) & (a > best + SPIKE_TECU) & (a > SPIKE_FACTOR * best)
-    if not peak.any():
-        return None
-    k, i, j = np.argwhere(peak)[0]
-    return int(k), int(i), int(j)
+def _ring(a: np.ndarray, r: int, pick, fill: float) -> np.ndarray:
+    """Per node of maps (time, lat, lon over the whole circle once), `pick` (np.maximum or np.minimum)
+    of the nodes exactly `r` steps away (longitudes wrap; latitudes do not)."""
+    out = np.full(a.shape, fill)
+    for dlat in range(-r, r + 1):
+        for dlon in range(-r, r + 1):
+            if max(abs(dlat), abs(dlon)) == r:
+                s = np.roll(np.roll(a, dlon, axis=2), dlat, axis=1)
+                if dlat > 0:
+                    s[:, :dlat, :] = fill
+                elif dlat < 0:
+                    s[:, dlat:, :] = fill
+                out = pick(out, s)
+    return out
+
+
+def isolated_peak(tec: np.ndarray) -> tuple[int, int, int, str] | None:
+    """(map, latitude, longitude index, "spike" or "hole") of the first node of maps (time, lat, lon on
+    the standard grid, longitudes -180..180) out of line with the nodes around it (SPIKE_TECU,
+    HOLE_TECU); None when there is none. The 180° column is checked as itself, not only as -180°."""
+    for shift in (0, 1):  # the circle once without 180°, then without -180°: an edit of either is seen
+        cut = tec[:, :, shift:tec.shape[2] - 1 + shift]
+        hi = np.where(np.isfinite(cut), cut, -np.inf)
+        lo = np.where(np.isfinite(cut), cut, np.inf)
+        near, far, low = _ring(hi, 1, np.maximum, -np.inf), _ring(hi, 2, np.maximum, -np.inf), \
+            _ring(lo, 1, np.minimum, np.inf)
+        with np.errstate(invalid="ignore"):
+            spike = ((cut > near + SPIKE_TECU) & (cut > SPIKE_FACTOR * near)) | \
+                ((cut > far + 2 * SPIKE_TECU) & (cut > SPIKE_FACTOR * far))
+            hole = np.isfinite(low) & (cut < low - HOLE_TECU) & (cut < low / 2)
+        for kind, found in (("spike", spike & np.isfinite(cut)), ("hole", hole & np.isfinite(cut))):
+            if found.any():
+                k, i, j = np.argwhere(found)[0]
+                return int(k), int(i), int(j) + shift, kind
+    return None
 
 
 def _day_ranges(days: list[dt.date], most: int = 6) -> str:
@@ -265,15 +283,15 @@ def check_day(ds, day: dt.date, name: str, *, measured: bool = True) -> None:
                                f"{lon[ilon]:g}°", path=name, expected=f"vTEC of at most {PLAUSIBLE_VTEC_TECU:g} TECU; the largest "
                                "ever mapped is about 300")
     if measured and (peak := isolated_peak(ds["tec"].values)) is not None:
-        k, i, j = peak
+        k, i, j, kind = peak
         grid = ds["tec"].values[k]
         around = [grid[i + di, (j + dj) % (len(lon) - 1)] for di in (-1, 0, 1) for dj in (-1, 0, 1)
                   if (di or dj) and 0 <= i + di < len(lat)]
+        near = f"at most {np.nanmax(around):.1f}" if kind == "spike" else f"at least {np.nanmin(around):.1f}"
         raise IonexFormatError(f"the map of {str(t[k])[11:16]} UT holds {grid[i, j]:.1f} TECU at {lat[i]:g}°, "
-                               f"{lon[j]:g}°, where its neighbours hold at most {np.nanmax(around):.1f}: a value "
-                               "edited or corrupted", path=name,
-                               expected=f"a smooth map: no node above all its neighbours by more than "
-                                        f"{SPIKE_TECU:g} TECU and {SPIKE_FACTOR:g} x")
+                               f"{lon[j]:g}°, where its neighbours hold {near}: a value edited or corrupted",
+                               path=name, expected="a smooth map: no node or small patch far above the nodes "
+                                                   "around it, nor a node far below them")
     with np.errstate(all="ignore"):
         means = np.nanmean(tec, axis=1)
     lo, hi = GLOBAL_MEAN_TECU

@@ -89,6 +89,8 @@ def latest_run(engine: Engine, lead_day: int | None = 1, issue_day: dt.date | No
     table = m.ForecastRun.__table__
     day = func.coalesce(table.c.issue_day, table.c.target_day)
     stmt = select(table).order_by(day.desc(), table.c.issue_time.desc(), table.c.id.desc()).limit(1)
+    if lead_day is not None and (isinstance(lead_day, bool) or not isinstance(lead_day, int) or lead_day < 1):
+        raise InputError(f"lead day {lead_day!r}: expected a whole number of days from 1")
     if issue_day is not None:
         if not isinstance(issue_day, dt.date) or isinstance(issue_day, dt.datetime):
             raise InputError(f"issue day {issue_day!r}: expected a date")
@@ -627,6 +629,8 @@ def finished_products(engine: Engine, first_target: dt.date, last_target: dt.dat
 def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date) -> set[dt.date]:
     """Target days in [first, last] where the newest finished run of some lead day has no station
     verification rows yet (never verified, or published again since)."""
+    if not all(isinstance(d, dt.date) and not isinstance(d, dt.datetime) for d in (first_target, last_target)):
+        raise InputError(f"target days {first_target!r} .. {last_target!r}: expected two dates")
     r, v = m.ForecastRun, m.Verification
     with engine.connect() as conn:
         newest = conn.execute(select(r.target_day, func.max(r.id))
@@ -798,6 +802,9 @@ def product_file_problem(path: str | Path) -> str | None:
 def product_problems(engine: Engine, run_id: int) -> list[str]:
     """What is wrong with the product files a finished run published, a reason per kind
     (PRODUCT_FILE_PROBLEMS). [] when every file is as it was published."""
+    with engine.connect() as conn:
+        if conn.execute(select(m.ForecastRun.id).where(m.ForecastRun.id == run_id)).first() is None:
+            raise NotFoundError(f"no forecast run {run_id}")
     files = global_products(engine, run_id)
     every = sorted({f for f in [*files["product_path"], *files["ionex_path"]] if f})
     found = {f: product_file_problem(f) for f in every}
@@ -867,7 +874,7 @@ def product_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
     if "dtec" in one:
         cols["dtec"] = one["dtec"]
     if truth_path and Path(truth_path).is_file():
-        with xr.open_dataset(truth_path) as g:
+        with _truth(truth_path) as g:
             if t in g["time"].values:
                 cols["truth"] = g["tec"].sel(time=t).load().interp(lat=one["lat"], lon=one["lon"])
                 cols["error"] = cols["vtec"] - cols["truth"]
@@ -902,6 +909,22 @@ def _step(times: np.ndarray) -> str:
     if len(times) < 2:
         return "one time"
     return f"{int((times[1] - times[0]) / np.timedelta64(1, 'm'))} min"
+
+
+def _truth(path: str) -> xr.Dataset:
+    """An archived map (the verifying GIM) opened for reading; a damaged one is a DataFormatError naming
+    it, with its repair."""
+    try:
+        g = xr.open_dataset(path)
+    except UNREADABLE_NETCDF as exc:
+        raise DataFormatError(f"the archived map cannot be read ({type(exc).__name__})", path=str(path),
+                              expected="the day as swx archived it: `swx ingest gims --force` archives it "
+                                       "again") from None
+    if "time" not in g or "tec" not in g:
+        g.close()
+        raise DataFormatError("not an archived map (no time axis or tec)", path=str(path),
+                              expected="the day as swx archived it")
+    return g
 
 
 def _product(nc: str) -> xr.Dataset:
@@ -942,7 +965,7 @@ def product_figure(nc: str, truth_path: str | None, method: str, when: str, sour
         tec, sigma = f["tec"].sel(time=t).load(), f["tec_sigma"].sel(time=t).load()
         truth = None
         if truth_path and Path(truth_path).is_file():
-            with xr.open_dataset(truth_path) as g:
+            with _truth(truth_path) as g:
                 if t in g["time"].values:
                     truth = g["tec"].sel(time=t).load()
         simulated = " — SIMULATED data" if source == SIMULATED_CENTRE else ""
