@@ -911,34 +911,28 @@ def _step(times: np.ndarray) -> str:
     return f"{int((times[1] - times[0]) / np.timedelta64(1, 'm'))} min"
 
 
-def _truth(path: str) -> xr.Dataset:
-    """An archived map (the verifying GIM) opened for reading; a damaged one is a DataFormatError naming
-    it, with its repair."""
+def _open_maps(path: str, unreadable: str, wrong: str, expected: str) -> xr.Dataset:
+    """A netCDF of maps (time axis and tec) opened for reading; a file that cannot be read, or is not
+    one, is a DataFormatError naming it with `expected`."""
     try:
-        g = xr.open_dataset(path)
+        f = xr.open_dataset(path)
     except UNREADABLE_NETCDF as exc:
-        raise DataFormatError(f"the archived map cannot be read ({type(exc).__name__})", path=str(path),
-                              expected="the day as swx archived it: `swx ingest gims --force` archives it "
-                                       "again") from None
-    if "time" not in g or "tec" not in g:
-        g.close()
-        raise DataFormatError("not an archived map (no time axis or tec)", path=str(path),
-                              expected="the day as swx archived it")
-    return g
+        raise DataFormatError(f"{unreadable} ({type(exc).__name__})", path=str(path), expected=expected) from None
+    if "time" not in f or "tec" not in f:
+        f.close()
+        raise DataFormatError(f"{wrong} (no time axis or tec)", path=str(path), expected=expected)
+    return f
+
+
+def _truth(path: str) -> xr.Dataset:
+    """An archived map (the verifying GIM) opened for reading, a damaged one named with its repair."""
+    return _open_maps(path, "the archived map cannot be read", "not an archived map",
+                      "the day as swx archived it: `swx ingest gims --force` archives it again")
 
 
 def _product(nc: str) -> xr.Dataset:
     """A published product opened for reading; a file that is not one is a DataFormatError naming it."""
-    try:
-        f = xr.open_dataset(nc)
-    except UNREADABLE_NETCDF as exc:
-        raise DataFormatError(f"not a readable swx product ({type(exc).__name__})", path=str(nc),
-                              expected="a netCDF product of a forecast run") from None
-    if "time" not in f or "tec" not in f:
-        f.close()
-        raise DataFormatError("not an swx product (no time axis or tec)", path=str(nc),
-                              expected="a netCDF product of a forecast run")
-    return f
+    return _open_maps(nc, "not a readable swx product", "not an swx product", "a netCDF product of a forecast run")
 
 
 def latest_verdict(lead_day: int = 1) -> dict[str, Any]:

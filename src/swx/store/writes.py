@@ -454,12 +454,12 @@ def write_global_forecasts(engine: Engine, run_id: int, rows: Sequence[Mapping[s
     if any(int(r["run_id"]) != run_id for r in rows):
         raise StoreError(f"global forecast rows of another run than {run_id}")
     keep = {p for r in rows for p in (r.get("product_path", ""), r.get("ionex_path", ""))}
+    names = ["valid_time", "method", "product_path", "ionex_path", "global_rmse"]
     with engine.begin() as conn:
-        before = conn.execute(select(g.c.method, g.c.product_path, g.c.ionex_path).where(g.c.run_id == run_id)).all()
-        gone = {p for _, *paths in before for p in paths if p and p not in keep}
-        conn.execute(g.delete().where(g.c.run_id == run_id))
-        if rows:
-            upsert(conn, g, rows, ["run_id", "valid_time", "method"])
+        before = conn.execute(select(g.c.product_path, g.c.ionex_path).where(g.c.run_id == run_id)).all()
+        gone = {p for paths in before for p in paths if p and p not in keep}
+        _replace_run_rows(conn, g, run_id, {c: [r.get(c, "" if c.endswith("path") else None) for r in rows]
+                                            for c in names})
         listed = set(conn.execute(select(g.c.product_path).where(g.c.product_path.in_(gone))).scalars()) | set(
             conn.execute(select(g.c.ionex_path).where(g.c.ionex_path.in_(gone))).scalars()) if gone else set()
     return sorted(gone - listed)
