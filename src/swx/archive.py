@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,10 @@ from swx.sources.indices.tables import IndexTables, empty_daily, empty_kp, merge
 log = logging.getLogger(__name__)
 
 _TIME_ENCODING = {"units": TIME_UNITS, "calendar": TIME_CALENDAR, "dtype": "int64"}
+
+
+#: a sha256 as `sha256_file` gives it (and as products' checksums are stored)
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256_file(path: Path) -> str:

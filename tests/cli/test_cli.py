@@ -1201,16 +1201,16 @@ def test_relative_revisions_past_the_ends_are_one_line_and_minus_one_can_be_type
     """A sixth round: `swx db upgrade +5` at head and `swx db downgrade -- -99` ended in alembic's
     traceback; `swx db downgrade -1`, the form its own help gives, was "No such option: -1"."""
     code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade", "+5"])
-    assert code == 2 and "revision '+5'" in out and "the database is at 0010" in out, out
+    assert code == 2 and "revision '+5'" in out and "the database is at 0011" in out, out
     assert "Traceback" not in out and len(out.strip().splitlines()) == 1
     code, out = run_cli_main(monkeypatch, capsys, ["db", "downgrade", "--", "-99"])
     assert code == 2 and "revision '-99'" in out and "Traceback" not in out, out
     code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade", "0005"])  # a seventh round: silently nothing
-    assert code == 2 and "revision 0005: the database is at 0010, newer; `swx db downgrade 0005` goes back" in out, out
+    assert code == 2 and "revision 0005: the database is at 0011, newer; `swx db downgrade 0005` goes back" in out, out
     code, out = run_cli_main(monkeypatch, capsys, ["db", "downgrade", "-1"])
-    assert code == 0 and "at revision 0009" in out, out
-    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
     assert code == 0 and "at revision 0010" in out, out
+    code, out = run_cli_main(monkeypatch, capsys, ["db", "upgrade"])
+    assert code == 0 and "at revision 0011" in out, out
 
 
 def test_ctrl_c_and_sigterm_end_a_command_in_one_line_with_the_shells_status(monkeypatch, capsys):

@@ -73,7 +73,7 @@ def test_swx_backfill_is_point_in_time_resumable_and_says_what_it_did(trained):
     assert again.exit_code == 0 and "6 already done" in said and "runs 0" in said
     assert q.counts(engine) == counts
     # a backfill stopped between a day's two runs resumes with the missing one only
-    [nc] = {Path(nc) for _, nc, _ in q.finished_products(engine, dt.date(2015, 3, 15), dt.date(2015, 3, 15),
+    [nc] = {Path(nc) for _, nc, _, _, _ in q.finished_products(engine, dt.date(2015, 3, 15), dt.date(2015, 3, 15),
                                                           trained.settings.data_dir, lead_day=2)}
     nc.unlink()
     resumed = runner.invoke(app, ["backfill", "--start", "2015-03-08", "--end", "2015-03-13", "--step", "forecast"])
@@ -81,7 +81,7 @@ def test_swx_backfill_is_point_in_time_resumable_and_says_what_it_did(trained):
     assert resumed.exit_code == 0 and "5 already done" in said and "runs 1 (1 degraded)" in said, said
     assert nc.is_file() and len(q.runs(engine)) == 12  # the 15th's tomorrow run again, in its own row
     # ... and one whose product was damaged since (truncated: not what the run wrote) is made again too
-    [ionex] = {Path(ix) for _, _, ix in q.finished_products(engine, dt.date(2015, 3, 15), dt.date(2015, 3, 15),
+    [ionex] = {Path(ix) for _, _, ix, _, _ in q.finished_products(engine, dt.date(2015, 3, 15), dt.date(2015, 3, 15),
                                                              trained.settings.data_dir, lead_day=2)}
     ionex.write_bytes(ionex.read_bytes()[:5000])
     resumed = runner.invoke(app, ["backfill", "--start", "2015-03-08", "--end", "2015-03-13", "--step", "forecast"])

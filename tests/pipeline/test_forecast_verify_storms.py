@@ -701,6 +701,30 @@ def test_a_published_product_changed_afterwards_degrades_status_and_is_named_by_
     assert str(nc) in str(err.value) and "run its forecast again" in str(err.value)
 
 
+def test_another_days_product_copied_with_a_fresh_checksum_record_is_called_changed(trained):
+    """A fourteenth round: yesterday's products copied over today's, each with a `.sha256` made again
+    (`sha256sum f > f.sha256`), passed `swx status` as ok and were skipped by a resumed backfill; the
+    database keeps each file's checksum as published, which a copy cannot match."""
+    from swx.archive import record_checksum
+    from swx.pipeline.status import completed_days, run_status
+
+    ctx = trained
+    old = forecast(ctx, dt.date(2015, 3, 13))
+    new = forecast(ctx, dt.date(2015, 3, 14))
+    assert dt.date(2015, 3, 14) in completed_days(ctx.settings, dt.date(2015, 3, 14), dt.date(2015, 3, 14))
+    for before, after in zip(old.products["residual"], new.products["residual"], strict=True):
+        Path(after).write_bytes(Path(before).read_bytes())
+        record_checksum(Path(after))  # the record beside it agrees with the copy
+    doc, _ = run_status(ctx.settings, max_age_h=1e6)
+    assert doc["verdict"] == "degraded" and doc["run_id"] == new.run_id
+    assert any(why.startswith("2 published product file(s) changed since they were published (they no longer "
+                              "match the checksum recorded at publication)") for why in doc["reasons"]), doc["reasons"]
+    assert dt.date(2015, 3, 14) not in completed_days(ctx.settings, dt.date(2015, 3, 14), dt.date(2015, 3, 14))
+    forecast(ctx, dt.date(2015, 3, 14))  # made again: as published
+    doc, _ = run_status(ctx.settings, max_age_h=1e6)
+    assert not any("published product file" in why for why in doc["reasons"]), doc["reasons"]
+
+
 def test_an_archived_day_changed_afterwards_is_named_not_called_missing(trained, caplog):
     """A sixth round: an archived map edited after ingest was "no GIM ... yet" to `swx verify` and one
     of the "day(s) missing" (at INFO) to the forecast; it is named as changed, with what repairs it."""

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from swx.store.db import current_revision, downgrade, make_engine, upgrade
+from swx.store.db import current_revision, downgrade, head_revision, make_engine, upgrade
 from swx.store.orm import Base
 
 
@@ -53,17 +53,21 @@ def test_upgrade_downgrade_upgrade(db_url):
     assert current_revision(e) == "0008"
     assert "data_source" in {c["name"] for c in inspect(e).get_columns("model_versions")}
     assert "lead_day" not in {c["name"] for c in inspect(e).get_columns("forecast_runs")}
-    upgrade(e)
+    upgrade(e, "0010")
     assert current_revision(e) == "0010"
     assert "lead_day" in {c["name"] for c in inspect(e).get_columns("forecast_runs")}
     assert "lead_day" in {c["name"] for c in inspect(e).get_columns("verification")}
+    assert "product_sha256" not in {c["name"] for c in inspect(e).get_columns("global_forecasts")}
+    upgrade(e)
+    assert current_revision(e) == head_revision()
+    assert {"product_sha256", "ionex_sha256"} <= {c["name"] for c in inspect(e).get_columns("global_forecasts")}
     tables = set(inspect(e).get_table_names())
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
     downgrade(e, "base")
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)
-    assert current_revision(e) == "0010"
+    assert current_revision(e) == head_revision()
     e.dispose()
 
 
@@ -90,7 +94,7 @@ def test_an_upgrade_that_fails_midway_leaves_the_database_as_it_was(db_url):
     assert current_revision(e) is None
     assert set(inspect(e).get_table_names()) <= {"alembic_version"}
     upgrade(e)  # the rerun recovers
-    assert current_revision(e) == "0010"
+    assert current_revision(e) == head_revision()
     e.dispose()
 
 
@@ -109,7 +113,7 @@ def test_two_upgrades_of_a_new_sqlite_file_at_once_both_succeed(tmp_path):
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
         outs = [p.communicate(timeout=120)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outs
-        assert all("at revision 0010" in o for o in outs), outs
+        assert all(f"at revision {head_revision()}" in o for o in outs), outs
 
 
 def test_two_upgrades_of_a_new_postgresql_database_at_once_both_succeed(tmp_path, monkeypatch):
@@ -128,7 +132,7 @@ def test_two_upgrades_of_a_new_postgresql_database_at_once_both_succeed(tmp_path
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
             outs = [p.communicate(timeout=120)[0] for p in procs]
             assert [p.returncode for p in procs] == [0, 0], outs
-            assert all("at revision 0010" in o for o in outs), outs
+            assert all(f"at revision {head_revision()}" in o for o in outs), outs
 
 
 def test_every_migration_keeps_the_rows_that_were_there(db_url):
@@ -159,6 +163,8 @@ def test_every_migration_keeps_the_rows_that_were_there(db_url):
         conn.execute(text("INSERT INTO run_models (run_id, model_version_id) VALUES (:r, :m)"), {"r": rid, "m": mid})
         conn.execute(text("INSERT INTO station_forecasts (run_id, station_id, architecture, valid_time, lead_h, mean) "
                           "VALUES (:r, :s, 'cnn', :v, 2, 12.5)"), {"r": rid, "s": sid, "v": t + dt.timedelta(hours=2)})
+        conn.execute(text("INSERT INTO global_forecasts (run_id, valid_time, method, product_path, ionex_path) "
+                          "VALUES (:r, :v, 'idw', 'a.nc', 'A.INX')"), {"r": rid, "v": t + dt.timedelta(hours=2)})
         conn.execute(text("INSERT INTO verification (scope, station_code, model, window_start, window_end, kp_class, n, "
                           "rmse, mae, bias, run_id) VALUES ('station', 'A1', 'cnn', :t, :t, 'all', 1, 1, 1, 0, :r)"),
                      {"t": t, "r": rid})
@@ -166,14 +172,15 @@ def test_every_migration_keeps_the_rows_that_were_there(db_url):
     def counts() -> dict[str, int]:
         with e.connect() as conn:
             held = {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed names
-                    for table in ("forecast_runs", "station_forecasts", "run_models", "model_versions")}
+                    for table in ("forecast_runs", "station_forecasts", "run_models", "model_versions",
+                                  "global_forecasts")}
             held["verification with its run"] = conn.execute(
                 text("SELECT count(*) FROM verification WHERE run_id IS NOT NULL")).scalar_one()
         return held
 
     every = {"forecast_runs": 1, "station_forecasts": 1, "run_models": 1, "model_versions": 1,
-             "verification with its run": 1}
-    for step in ("0005", "0006", "0007", "0008", "0009", "0010", "0009", "0008", "0007", "0004", "head"):
+             "global_forecasts": 1, "verification with its run": 1}
+    for step in ("0005", "0006", "0007", "0008", "0009", "0010", "0011", "0010", "0009", "0008", "0007", "0004", "head"):
         (upgrade if step == "head" or step > (current_revision(e) or "") else downgrade)(e, step)
         assert counts() == every, step
     with e.connect() as conn:  # runs from before 0010 belong to the daily run the day before their target

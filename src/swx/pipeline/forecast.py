@@ -17,7 +17,7 @@ from typing import TypedDict
 import numpy as np
 import pandas as pd
 
-from swx.archive import load_indices
+from swx.archive import load_indices, recorded_checksum
 from swx.config import (
     ARCHITECTURES, BLEND, LEAD_DAYS, SIMULATED_CENTRE, Settings, data_path, model_family, recorded_path,
 )
@@ -738,7 +738,9 @@ def _publish(ctx: Context, day: _Day, history: pd.DataFrame, members: MemberFore
             products[method] = (nc, ionex)
             rows += [dict(run_id=run_id, valid_time=pd.Timestamp(t, tz="UTC").to_pydatetime(), method=method,
                           product_path=recorded_path(nc, s.data_dir),
-                          ionex_path=recorded_path(ionex, s.data_dir), global_rmse=None) for t in target_times]
+                          ionex_path=recorded_path(ionex, s.data_dir), global_rmse=None,
+                          product_sha256=recorded_checksum(nc), ionex_sha256=recorded_checksum(ionex))
+                     for t in target_times]
             log.info("global forecast %s (%s): %s, %s", target_day, method, nc.name, ionex.name)
         written = {Path(p).resolve() for pair in products.values() for p in pair}
         for withdrawn in write_global_forecasts(engine, run_id, rows):  # a rerun's earlier method: not published

@@ -241,6 +241,9 @@ class GlobalForecast(Base):
     product_path: Mapped[str] = mapped_column(Text, default="")
     ionex_path: Mapped[str] = mapped_column(Text, default="")
     global_rmse: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # the files' sha256 as published: a file replaced together with its `.sha256` record is still told
+    product_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ionex_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 #: What identifies a verification row: a rerun over the same window replaces it.

@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, or_, select, true
 
-from swx.archive import changed_since_recorded, checksum_path
+from swx.archive import checksum_path, recorded_checksum, sha256_file
 from swx.config import LEAD_DAYS, SIMULATED_CENTRE, data_path, get_settings
 from swx.config import lead_span as lead_span  # for the dashboard, which reads swx through here
 from swx.io.gim_names import PREDICTED_LABELS
@@ -615,15 +615,16 @@ def counts(engine: Engine) -> dict[str, int]:
 
 def finished_products(engine: Engine, first_target: dt.date, last_target: dt.date,
                       data_dir: Path | None = None, *, lead_day: int = 1) -> list[tuple[dt.date, str, str]]:
-    """(target day, netCDF path, IONEX path) of every global product of the runs for those target days
+    """(target day, netCDF path, IONEX path, their sha256 as published) of every global product of the runs for those target days
     that finished (ok or degraded), of one lead day (default 1: a run from the day before's maps; a
     run carried forward from older maps is not the day's forecast once the maps are in)."""
     r, g = m.ForecastRun, m.GlobalForecast
     with engine.connect() as conn:
-        rows = conn.execute(select(r.target_day, g.product_path, g.ionex_path).join(g, g.run_id == r.id)
+        rows = conn.execute(select(r.target_day, g.product_path, g.ionex_path, g.product_sha256, g.ionex_sha256)
+                            .join(g, g.run_id == r.id)
                             .where(r.target_day >= first_target, r.target_day <= last_target,
                                    r.lead_day == lead_day, r.status.in_(["ok", "degraded"]))).all()
-    return [(d, _file(nc, data_dir), _file(ionex, data_dir)) for d, nc, ionex in rows]
+    return [(d, _file(nc, data_dir), _file(ionex, data_dir), nc_sha, ix_sha) for d, nc, ionex, nc_sha, ix_sha in rows]
 
 
 def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date) -> set[dt.date]:
@@ -782,13 +783,17 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
 
 #: what can be wrong with a published product file, as `product_file_problem` names it
 PRODUCT_FILE_PROBLEMS = {"missing": "missing (deleted or moved)", "emptied": "emptied",
-                         "changed": "changed since they were published (they no longer match their .sha256)",
+                         "changed": "changed since they were published (they no longer match the checksum "
+                                    "recorded at publication)",
                          "unchecked": "without their checksum record (.sha256 deleted: they cannot be checked)"}
 
 
-def product_file_problem(path: str | Path) -> str | None:
+def product_file_problem(path: str | Path, published: str | None = None) -> str | None:
     """One rule for a published product file (`swx status` and a resumed backfill alike): None when it
-    is as it was published, else a key of PRODUCT_FILE_PROBLEMS."""
+    is as it was published, else a key of PRODUCT_FILE_PROBLEMS. `published` is the sha256 the database
+    holds for it: a file replaced together with its `.sha256` record (another day's product copied
+    under this name) still differs from it. Without it (rows from before checksums were stored) the
+    record beside the file is the reference."""
     p = Path(path)
     if not p.is_file():
         return "missing"
@@ -796,18 +801,22 @@ def product_file_problem(path: str | Path) -> str | None:
         return "emptied"
     if not checksum_path(p).is_file():
         return "unchecked"
-    return "changed" if changed_since_recorded(p) else None
+    digest = sha256_file(p)
+    return "changed" if digest != recorded_checksum(p) or published not in (None, digest) else None
 
 
 def product_problems(engine: Engine, run_id: int) -> list[str]:
     """What is wrong with the product files a finished run published, a reason per kind
     (PRODUCT_FILE_PROBLEMS). [] when every file is as it was published."""
+    g = m.GlobalForecast
     with engine.connect() as conn:
         if conn.execute(select(m.ForecastRun.id).where(m.ForecastRun.id == run_id)).first() is None:
             raise NotFoundError(f"no forecast run {run_id}")
-    files = global_products(engine, run_id)
-    every = sorted({f for f in [*files["product_path"], *files["ionex_path"]] if f})
-    found = {f: product_file_problem(f) for f in every}
+        rows = conn.execute(select(g.product_path, g.product_sha256, g.ionex_path, g.ionex_sha256)
+                            .where(g.run_id == run_id)).all()
+    every = {(_file(f, None), digest) for nc, nc_sha, ix, ix_sha in rows
+             for f, digest in ((nc, nc_sha), (ix, ix_sha)) if f}
+    found = {f: product_file_problem(f, digest) for f, digest in sorted(every, key=str)}
     out = []
     for key, what in PRODUCT_FILE_PROBLEMS.items():
         if hit := [f for f, problem in found.items() if problem == key]:

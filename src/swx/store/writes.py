@@ -24,6 +24,7 @@ import pandas as pd
 from sqlalchemy import JSON, Connection, Engine, Table, bindparam, delete, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from swx.archive import SHA256_HEX
 from swx.errors import SwxError
 from swx.io.gim_names import level_rank, product_level
 from swx.sources.indices.tables import IndexTables
@@ -454,7 +455,11 @@ def write_global_forecasts(engine: Engine, run_id: int, rows: Sequence[Mapping[s
     if any(int(r["run_id"]) != run_id for r in rows):
         raise StoreError(f"global forecast rows of another run than {run_id}")
     keep = {p for r in rows for p in (r.get("product_path", ""), r.get("ionex_path", ""))}
-    names = ["valid_time", "method", "product_path", "ionex_path", "global_rmse"]
+    names = ["valid_time", "method", "product_path", "ionex_path", "global_rmse", "product_sha256", "ionex_sha256"]
+    for r in rows:
+        for c in ("product_sha256", "ionex_sha256"):
+            if r.get(c) is not None and not SHA256_HEX.fullmatch(str(r[c])):
+                raise StoreError(f"global forecast row {c}={r[c]!r}: expected 64 lower-case hex digits")
     with engine.begin() as conn:
         before = conn.execute(select(g.c.product_path, g.c.ionex_path).where(g.c.run_id == run_id)).all()
         gone = {p for paths in before for p in paths if p and p not in keep}
