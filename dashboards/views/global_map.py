@@ -52,11 +52,18 @@ def render() -> None:
         return
     pick = st.select_slider("Valid time (UTC)", times, value=times[len(times) // 2], format_func=lambda t: t[:16])
     truth_path = gim_file(run.data_source, run.target_day)
+    unusable = False
     try:
         grid = map_frame(nc, truth_path, pick)
-    except q.SwxError as exc:  # damaged since its times were read
-        st.warning(f"The product of this run cannot be read — {exc}. Run its forecast again (`swx forecast`).")
-        return
+    except q.SwxError as exc:  # the verifying map missing or damaged, or the product since its times were read
+        try:
+            grid = map_frame(nc, None, pick)
+        except q.SwxError as own:
+            st.warning(f"The product of this run cannot be read — {own}. Run its forecast again (`swx forecast`).")
+            return
+        st.warning(f"The verifying map of {run.target_day} cannot be used — {exc}. The forecast is shown "
+                   "without it, unverified.")
+        truth_path, unusable = None, True
     shown = [k for k in MAP_FIELDS if k in grid]
     left, right = st.columns([4, 1])
     field = left.radio("Colour by", shown, format_func=lambda k: MAP_FIELDS[k][0], horizontal=True)
@@ -72,7 +79,7 @@ def render() -> None:
         st.image(png)
     if verified:
         st.caption("Verifying GIM in: forecast, truth, error (forecast − GIM) and the 1-sigma map.")
-    else:
+    elif not unusable:
         st.caption("The verifying GIM is not in yet.")
     rmse = sel.set_index("valid_time")["global_rmse"].dropna()
     scores = run_map_scores(run_id)

@@ -157,6 +157,42 @@ def test_a_product_that_cannot_be_read_is_named_and_the_rest_of_the_page_renders
         st.cache_data.clear()
 
 
+def test_a_verifying_map_missing_or_a_forecast_is_named_and_the_forecast_still_drawn(seeded):
+    """A fourteenth round: with the verifying map of a run's day deleted, the Global map page showed the
+    forecast as "not verified yet" without a word; swx's own product given as the truth was compared with
+    itself. Both are named and the forecast is drawn without a truth."""
+    from swx.errors import DataFormatError, NotFoundError
+
+    settings, info = seeded
+    engine = engine_from_settings(settings)
+    runs = q.runs(engine)
+    verified = [(int(r.id), r.target_day, q.gim_file(engine, r.data_source, r.target_day, settings.data_dir))
+                for r in runs.itertuples() if r.lead_day == 1]
+    run_id, day, truth = next(x for x in verified if x[2] is not None and Path(x[2]).is_file())
+    nc = q.global_products(engine, run_id, settings.data_dir).product_path.iloc[0]
+    when = q.product_times(nc)[3]
+    assert "truth" in q.product_frame(nc, truth, when)
+    with pytest.raises(DataFormatError, match="a forecast product, not an archived map"):
+        q.product_frame(nc, nc, when)
+    with pytest.raises(DataFormatError, match="a forecast product, not an archived map"):
+        q.product_figure(nc, nc, "residual", when, "sim")
+    kept = Path(truth).read_bytes()
+    st.cache_data.clear()
+    try:
+        Path(truth).unlink()
+        with pytest.raises(NotFoundError, match="the verifying map is missing"):
+            q.product_frame(nc, truth, when)
+        at = _app("views/global_map.py")
+        at.selectbox[0].set_value(run_id).run()
+        assert not at.exception
+        said = [w.value for w in at.warning if f"The verifying map of {day} cannot be used" in w.value]
+        assert len(said) == 1 and Path(truth).name in said[0] and "shown without it" in said[0]
+        assert len(_charts(at)) >= 1 and not any("not in yet" in c.value for c in at.caption)
+    finally:
+        Path(truth).write_bytes(kept)
+        st.cache_data.clear()
+
+
 def test_the_now_page_shows_the_expected_kp_when_a_prediction_is_held(seeded):
     """The storm level with the latest and the expected Kp: CelesTrak's predicted 3-hourly values, when
     the database holds them, are shown apart from the observed ones (the latest Kp stays observed)."""

@@ -875,14 +875,16 @@ def coastlines(step_deg: float = 1.0) -> pd.DataFrame:
 
 def product_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
     """One valid time of a product file as a table of grid cells (lat, lon, vtec, sigma[, dtec]), with
-    the verifying GIM (an archive file) and the error where it holds that time."""
+    the verifying GIM (an archive file; None: not archived yet) and the error where it holds that time.
+    A verifying map named but missing, damaged or not an archived map is an SwxError, never left out
+    without a word."""
     with _product(nc) as f:
         t = _valid_time(f, nc, when)
         one = f.sel(time=t).load()
     cols = {"vtec": one["tec"], "sigma": one["tec_sigma"]}
     if "dtec" in one:
         cols["dtec"] = one["dtec"]
-    if truth_path and Path(truth_path).is_file():
+    if truth_path:
         with _truth(truth_path) as g:
             if t in g["time"].values:
                 cols["truth"] = g["tec"].sel(time=t).load().interp(lat=one["lat"], lon=one["lon"])
@@ -934,9 +936,18 @@ def _open_maps(path: str, unreadable: str, wrong: str, expected: str) -> xr.Data
 
 
 def _truth(path: str) -> xr.Dataset:
-    """An archived map (the verifying GIM) opened for reading, a damaged one named with its repair."""
-    return _open_maps(path, "the archived map cannot be read", "not an archived map",
-                      "the day as swx archived it: `swx ingest gims --force` archives it again")
+    """An archived map (the verifying GIM) opened for reading; one missing, damaged or that is a
+    forecast (swx's own product: a forecast verified against itself scores zero) named with its repair."""
+    expected = "the day as swx archived it: `swx ingest gims --force` archives it again"
+    if not Path(path).is_file():
+        raise NotFoundError(f"{path}: the verifying map is missing (deleted or moved since it was archived); "
+                            f"expected {expected}")
+    f = _open_maps(path, "the archived map cannot be read", "not an archived map", expected)
+    if "forecast_reference_time" in f.coords or "tec_sigma" in f:
+        f.close()
+        raise DataFormatError("a forecast product, not an archived map: a forecast cannot verify one",
+                              path=str(path), expected=expected)
+    return f
 
 
 def _product(nc: str) -> xr.Dataset:
@@ -967,7 +978,7 @@ def product_figure(nc: str, truth_path: str | None, method: str, when: str, sour
         png = Path(tmp) / "map.png"
         tec, sigma = f["tec"].sel(time=t).load(), f["tec_sigma"].sel(time=t).load()
         truth = None
-        if truth_path and Path(truth_path).is_file():
+        if truth_path:
             with _truth(truth_path) as g:
                 if t in g["time"].values:
                     truth = g["tec"].sel(time=t).load()
