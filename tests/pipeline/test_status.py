@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from swx.cli import app
@@ -171,3 +172,55 @@ def test_a_run_stamped_in_the_future_is_unhealthy():
     finish_run(engine, rid, status="ok")
     doc, healthy = run_status(settings, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
     assert not healthy and doc["verdict"] == "unhealthy" and "in the future" in doc["problem"]
+
+
+def _no_swx_tables(kind: str, tmp_path, monkeypatch):
+    """A database without swx's tables, configured: an SQLite file of another application, or a new
+    PostgreSQL database never migrated (a context manager with the engine of it)."""
+    import contextlib
+    import sqlite3
+
+    from swx.store.db import make_engine
+    from tests.helpers import fresh_postgres_database
+
+    @contextlib.contextmanager
+    def opened():
+        if kind == "sqlite":
+            path = tmp_path / "other.sqlite"
+            with contextlib.closing(sqlite3.connect(path)) as conn:
+                conn.execute("CREATE TABLE notes (body TEXT)")
+            monkeypatch.setenv("SWX_DATABASE_URL", f"sqlite:///{path}")
+            get_settings.cache_clear()
+            yield make_engine(f"sqlite:///{path}")
+        else:
+            with fresh_postgres_database(monkeypatch, "swx_bare", migrate=False):
+                yield make_engine(get_settings().resolved_database_url)
+    return opened()
+
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_database_without_swx_tables_is_an_unhealthy_verdict_and_a_one_line_query_error(kind, tmp_path,
+                                                                                         monkeypatch):
+    """A fourteenth round: `swx status --json` on a database without swx's tables gave monitoring no
+    JSON (one error line, exit 2), and `tomorrows_run` on such an engine ended in SQLAlchemy's "no such
+    table" traceback."""
+    from swx.errors import SchemaError
+    from swx.store import queries as q
+
+    with _no_swx_tables(kind, tmp_path, monkeypatch) as engine:
+        r = runner.invoke(app, ["status", "--json"])
+        assert r.exit_code == 1, r.output
+        doc = _json(r.stdout)
+        assert doc["verdict"] == "unhealthy" and doc["status"] == "no-database"
+        assert "no swx tables" in doc["problem"] and "SWX_DATABASE_URL" in doc["problem"] if kind == "sqlite" else \
+            "has no swx tables: run `swx db upgrade`" in doc["problem"], doc
+        r = runner.invoke(app, ["status"])
+        assert r.exit_code == 1 and "no swx database to judge" in r.output and "Traceback" not in r.output, r.output
+        for query, args in ((q.tomorrows_run, ()), (q.latest_run, ()), (q.runs, ()), (q.product_problems, (1,)),
+                            (q.unverified_days, (dt.date(2015, 3, 1), dt.date(2015, 3, 2)))):
+            with pytest.raises(SchemaError, match="no swx tables"):
+                query(engine, *args)
+        with pytest.raises(q.InputError, match="expected a database engine first"):
+            q.latest_run("sqlite:///x")
+        engine.dispose()

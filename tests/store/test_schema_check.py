@@ -22,11 +22,13 @@ def test_a_missing_database_is_not_created_behind_the_users_back(monkeypatch, ca
     with pytest.raises(SchemaError, match="run `swx db upgrade` to create it"):
         open_database(settings)
     assert not db.exists()
-    code, text = _main(monkeypatch, capsys, ["status"])
-    assert code == 2 and "Traceback" not in text
-    errors = [line for line in text.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0].endswith(": run `swx db upgrade` to create it (the main job does)")
-    assert errors[0].startswith("error: no database at ") and db.name in errors[0]
+    code, text = _main(monkeypatch, capsys, ["db", "current"])
+    assert code == 0 and "no database at" in text and not db.exists()
+    code, text = _main(monkeypatch, capsys, ["status"])  # monitoring gets a verdict: unhealthy, exit 1
+    said = " ".join(text.split())
+    assert code == 1 and "Traceback" not in text
+    assert "unhealthy: no swx database to judge: no database at " in said and db.name in said, text
+    assert said.endswith(": run `swx db upgrade` to create it (the main job does)"), text
     assert not db.exists()
     r = runner.invoke(cli.app, ["db", "upgrade"])
     assert r.exit_code == 0, r.output
@@ -110,9 +112,14 @@ def test_a_database_without_a_revision_is_described_and_never_migrated_into(back
             conn.execute(text("CREATE TABLE orders (id INTEGER)"))
         for args in (["db", "current"], ["db", "upgrade"], ["status"]):
             code, out = run_cli_main(monkeypatch, capsys, args)
-            assert "holds 2 table(s) of another application (orders, users) and no swx tables" in out, (args, out)
-            assert "Traceback" not in out and len(out.strip().splitlines()) == 1, out
-            assert code == (0 if args == ["db", "current"] else 2), (args, code)
+            said = " ".join(out.split())
+            assert "holds 2 table(s) of another application (orders, users) and no swx tables" in said, (args, out)
+            assert "Traceback" not in out
+            if args == ["status"]:  # monitoring gets a verdict: unhealthy, exit 1
+                assert code == 1 and "unhealthy: no swx database to judge: the database" in said, out
+            else:
+                assert len(out.strip().splitlines()) == 1, out
+                assert code == (0 if args == ["db", "current"] else 2), (args, code)
         assert set(inspect(engine).get_table_names()) == {"users", "orders"}  # nothing created in it
         with engine.begin() as conn:
             conn.execute(text("DROP TABLE users"))
@@ -122,7 +129,9 @@ def test_a_database_without_a_revision_is_described_and_never_migrated_into(back
             conn.execute(text("DROP TABLE alembic_version"))
         for args in (["db", "upgrade"], ["status"]):
             code, out = run_cli_main(monkeypatch, capsys, args)
-            assert code == 2 and "holds swx tables (" in out and "alembic_version table is gone" in out, out
+            assert code == (1 if args == ["status"] else 2), out  # status: an unhealthy verdict
+            said = " ".join(out.split())
+            assert "holds swx tables (" in said and "alembic_version table is gone" in said, out
             assert "already exists" not in out and "Traceback" not in out, out
         # an eighth round: another application's Alembic revision was called a newer swx's
         with engine.begin() as conn:
@@ -130,6 +139,7 @@ def test_a_database_without_a_revision_is_described_and_never_migrated_into(back
             conn.execute(text("INSERT INTO alembic_version VALUES ('9f3c2a1b7d')"))
         for args in (["db", "current"], ["db", "upgrade"], ["status"]):
             code, out = run_cli_main(monkeypatch, capsys, args)
-            assert code == 2 and "at revision '9f3c2a1b7d', which no swx has" in out, (args, out)
-            assert "newer than this swx" not in out and len(out.strip().splitlines()) == 1, out
+            assert code == (1 if args == ["status"] else 2), (args, out)
+            assert "at revision '9f3c2a1b7d', which no swx has" in " ".join(out.split()), (args, out)
+            assert "newer than this swx" not in out and "Traceback" not in out, out
         engine.dispose()

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from swx.config import LEAD_DAYS, SIMULATED_CENTRE, Settings, mask_secrets
-from swx.errors import InputError
+from swx.errors import InputError, SchemaError
 from swx.science.timing import run_timing
 from swx.store.db import database_error_line, open_database
 from swx.store.queries import (
@@ -41,9 +41,13 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
         raise InputError(f"--max-age-h {max_age_h:g}: expected a finite number of hours above 0")
     try:
         return _run_status(settings, max_age_h, now or dt.datetime.now(dt.UTC))
+    except SchemaError as exc:  # no swx database there (no file, no tables, another revision): a verdict too
+        problem = mask_secrets(f"no swx database to judge: {exc}")
+        return {"status": "no-database", "healthy": False, "verdict": "unhealthy", "reasons": [problem],
+                "problem": problem}, False
     except Exception as exc:  # a monitoring probe gets its verdict, an outage included
         if (line := database_error_line(exc)) is None:
-            raise  # not the database failing (no swx schema, say): its one error line, as every command's
+            raise  # not the database failing (a setting that names no database, say): its one error line, as every command's
         problem = mask_secrets(
             f"the database cannot be read ({line.removeprefix('database: ')}) — {settings.display_database_url}: "
             "check that it is reachable (its server up, its file readable) and that SWX_DATABASE_URL names it")
@@ -151,7 +155,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     """The document as a few lines a person reads at a glance (`swx status` without --json)."""
     if doc.get("status") == "none":
         return ["no forecast run yet"]  # why, and what to run: the command's one "unhealthy" line
-    if doc.get("status") == "down":
+    if doc.get("status") in ("down", "no-database"):
         return ["no verdict from the database"]  # why: the command's one "unhealthy" line
     state = doc["status"].upper() + (f" (degraded: {doc['reason']})" if doc["degraded"] else "")
     source = doc["data_source"] + (" — SIMULATED maps" if doc["simulated"] else "") + (

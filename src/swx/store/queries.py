@@ -6,10 +6,11 @@ Every function returns plain data (pandas DataFrames or dicts) with timezone-awa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,25 @@ from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling
 from swx.sources.indices.tables import NOWCAST, kp_label, worst_status  # noqa: F401 - kp_label: for the pages
 from swx.errors import DataFormatError, InputError, NotFoundError, SwxError, reason_of  # noqa: F401 - SwxError: for the pages
 from swx.store import orm as m
-from swx.store.db import SchemaError, database_error_line, engine_from_settings, missing_sqlite_file
+from swx.store.db import SchemaError, check_schema, database_error_line, engine_from_settings, missing_sqlite_file
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _swx_tables(query: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A query of a database without this swx's tables (another database's engine, one not migrated
+    or migrated by another swx) is the SchemaError naming `swx db upgrade`, never the driver's "no such
+    table". Checked once per database and process."""
+    @functools.wraps(query)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        engine = args[0] if args else kwargs.get("engine")
+        if not isinstance(engine, Engine):
+            raise InputError(f"{query.__name__}: expected a database engine first, got {type(engine).__name__}")
+        check_schema(engine)
+        return query(*args, **kwargs)
+    return checked
 
 
 def configured_engine() -> Engine:
@@ -72,6 +91,7 @@ def _frame(rows, columns: list[str], time_cols: tuple[str, ...] = ()) -> pd.Data
     return df
 
 
+@_swx_tables
 def stations(engine: Engine) -> pd.DataFrame:
     cols = ["code", "name", "lat", "lon", "sector", "lat_band", "surface", "origin"]
     with engine.connect() as conn:
@@ -79,6 +99,7 @@ def stations(engine: Engine) -> pd.DataFrame:
     return _frame(rows, cols)
 
 
+@_swx_tables
 def latest_run(engine: Engine, lead_day: int | None = 1, issue_day: dt.date | None = None
                ) -> dict[str, Any] | None:
     """The run monitoring and the console judge: of the newest daily run (issue day), its forecast of
@@ -103,6 +124,7 @@ def latest_run(engine: Engine, lead_day: int | None = 1, issue_day: dt.date | No
     return dict(row._mapping) if row is not None else None
 
 
+@_swx_tables
 def tomorrows_run(engine: Engine) -> dict[str, Any] | None:
     """Tomorrow's forecast (lead day 2) of the daily run monitoring judges (`latest_run`), not one made
     by hand for a later day; the newest of that lead where no next-day run exists. None when none."""
@@ -117,6 +139,7 @@ def _days_between(later, earlier, dialect: str):
     return cast(func.julianday(later) - func.julianday(earlier), Integer)
 
 
+@_swx_tables
 def runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
     cols = ["id", "issue_time", "target_day", "lead_day", "status", "degraded", "reason", "data_source", "flow_run_id",
             "code_version", "settings_hash", "created_at", "finished_at"]
@@ -173,6 +196,7 @@ def _sqlite_series(conn, station_id: int, start: dt.datetime, end: dt.datetime, 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["t", "centre", "vtec"])
 
 
+@_swx_tables
 def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.datetime, *,
                    centre: str | None = None) -> pd.DataFrame:
     """Observed vTEC of a station in [start, end) with the persistence and 27-day-median baselines
@@ -214,6 +238,7 @@ def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.dateti
     return pd.concat(out, ignore_index=True)
 
 
+@_swx_tables
 def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.datetime,
                       run_id: int | None = None) -> pd.DataFrame:
     """Forecasts for a station with valid time in [start, end), all architectures (one run or all)."""
@@ -228,6 +253,7 @@ def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.dat
     return _frame(rows, cols, ("valid_time",))
 
 
+@_swx_tables
 def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day: dt.date,
                      lead_day: int | Iterable[int] | None = None) -> pd.DataFrame:
     """The station forecasts that were published for target days in [first, last]: of each day and
@@ -257,6 +283,7 @@ def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day:
     return _frame(rows, cols, ("valid_time", "issue_time"))
 
 
+@_swx_tables
 def blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
     """The blend weights of a run: station, member, lead_h, weight, n_samples."""
     b = m.BlendWeight
@@ -267,6 +294,7 @@ def blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
     return _frame(rows, ["station", "member", "lead_h", "weight", "n_samples"])
 
 
+@_swx_tables
 def map_blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
     """The global map's blend weights of a run: method, lat_band, member, lead_h, weight, n_days."""
     b = m.MapBlendWeight
@@ -277,6 +305,7 @@ def map_blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
     return _frame(rows, cols)
 
 
+@_swx_tables
 def run_map_scores(engine: Engine, run_id: int) -> pd.DataFrame:
     """The verification of a run's global maps (scope "global"): region, model, rmse, rmse_area, coverage68,
     coverage95, crps, skill_persistence; empty until the day's GIM is in."""
@@ -304,6 +333,7 @@ def map_skill(rows: pd.DataFrame) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
+@_swx_tables
 def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """The freshest forecast of each architecture per valid time in [start, end) (the shortest lead
     among the runs), with its 68 % and 95 % intervals: the stored quantiles where the model has them,
@@ -322,6 +352,7 @@ def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: d
     return fc[cols]
 
 
+@_swx_tables
 def dtec_series(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed",
                 codes: list[str] | None = None) -> pd.DataFrame:
     """ΔTEC (vs the 27-day median) per station and time in [start, end), of some or all stations."""
@@ -345,6 +376,7 @@ def _check_kind(kind: str) -> None:
         raise InputError(f"ΔTEC kind {str(kind)[:20]!r}: expected one of {', '.join(DTEC_KINDS)}")
 
 
+@_swx_tables
 def dtec_days(engine: Engine, first: dt.date, last: dt.date, kind: str = "observed") -> set[dt.date]:
     """The UT days in first..last with any ΔTEC of `kind` stored."""
     _check_kind(kind)
@@ -357,6 +389,7 @@ def dtec_days(engine: Engine, first: dt.date, last: dt.date, kind: str = "observ
         return {t.astimezone(dt.UTC).date() for t in times}
 
 
+@_swx_tables
 def kp_series(engine: Engine, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """3-hourly Kp in [start, end), with its NOAA G class, whether it is at storm level (Kp >= 5-) and
     whether it is a nowcast (a value the definitive one replaces later)."""
@@ -380,6 +413,7 @@ def _file(recorded: str | None, data_dir: Path | None) -> str | None:
     return str(data_path(recorded, data_dir if data_dir is not None else get_settings().data_dir))
 
 
+@_swx_tables
 def global_products(engine: Engine, run_id: int, data_dir: Path | None = None) -> pd.DataFrame:
     """The global products of a run, per valid time and method (file paths under the data folder)."""
     cols = ["valid_time", "method", "product_path", "ionex_path", "global_rmse"]
@@ -391,6 +425,7 @@ def global_products(engine: Engine, run_id: int, data_dir: Path | None = None) -
     return _frame(rows, cols, ("valid_time",))
 
 
+@_swx_tables
 def runs_for_day(engine: Engine, target_day: dt.date, data_dir: Path | None = None, *,
                  lead_day: int | None = 1) -> pd.DataFrame:
     """Finished runs whose forecast is for `target_day`, with their products per method (newest first):
@@ -411,6 +446,7 @@ def runs_for_day(engine: Engine, target_day: dt.date, data_dir: Path | None = No
     return pd.DataFrame(list(out.values()), columns=["run_id", "issue_time", "status", "lead_day", "products"])
 
 
+@_swx_tables
 def gim_file(engine: Engine, centre: str, day: dt.date, data_dir: Path | None = None) -> str | None:
     """The archived GIM file of a centre and day, as recorded at ingest (None when not in yet)."""
     f = m.InputFile
@@ -419,6 +455,7 @@ def gim_file(engine: Engine, centre: str, day: dt.date, data_dir: Path | None = 
     return _file(path, data_dir)
 
 
+@_swx_tables
 def input_file_ids(engine: Engine, centre: str, first: dt.date, last: dt.date) -> dict[dt.date, int]:
     """The recorded GIM input files of a centre for days first..last, by day: what each observation
     written from those maps points to (its product and level)."""
@@ -429,6 +466,7 @@ def input_file_ids(engine: Engine, centre: str, first: dt.date, last: dt.date) -
     return {d: int(i) for d, i in rows}
 
 
+@_swx_tables
 def truth_levels(engine: Engine, first: dt.date, last: dt.date) -> dict[dt.date, set[str]]:
     """The levels of the truth the maps of days first..last were verified against (`verification.
     truth_level` of the global map rows), by day: a day whose map has since been upgraded is stale."""
@@ -444,6 +482,7 @@ def truth_levels(engine: Engine, first: dt.date, last: dt.date) -> dict[dt.date,
     return out
 
 
+@_swx_tables
 def days_below_final(engine: Engine, centre: str, before: dt.date) -> list[dt.date]:
     """The days before `before` whose recorded map of `centre` is still below final (a rapid one)."""
     f = m.InputFile
@@ -452,6 +491,7 @@ def days_below_final(engine: Engine, centre: str, before: dt.date) -> list[dt.da
                                                      f.day < before).order_by(f.day)).scalars())
 
 
+@_swx_tables
 def input_files(engine: Engine, kind: str = "GIM") -> pd.DataFrame:
     """The recorded input files of a kind: centre, day, product, level, maps, source kind, sha256, path."""
     f = m.InputFile
@@ -462,6 +502,7 @@ def input_files(engine: Engine, kind: str = "GIM") -> pd.DataFrame:
     return _frame(rows, cols)
 
 
+@_swx_tables
 def observation_products(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """Which product each observation of a station came from: time, centre, product and level (empty
     product where it was not written from a recorded map, e.g. an imported series)."""
@@ -475,6 +516,7 @@ def observation_products(engine: Engine, code: str, start: dt.datetime, end: dt.
     return df.fillna({"product": "", "level": ""})
 
 
+@_swx_tables
 def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed") -> pd.DataFrame:
     """Global ΔTEC per time (the method's mean over stations) of observed or forecast ΔTEC."""
     d = m.DeltaTec
@@ -485,6 +527,7 @@ def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str 
     return _frame(rows, ["time", "global_dtec", "global_dtec_rel", "n_stations"], ("time",))
 
 
+@_swx_tables
 def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = None,
                data_dir: Path | None = None) -> dict[str, Any] | None:
     """The global forecast product valid at `valid_time` from the most recent run that has one
@@ -507,6 +550,7 @@ def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = Non
     return out
 
 
+@_swx_tables
 def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
                 kp_class: str | None = None, published: bool = False, lead_day: int | None = 1) -> pd.DataFrame:
     """Verification rows (models and baselines) joined with station attributes for grouping. With
@@ -535,6 +579,7 @@ def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.dat
     return _frame(rows, cols + ["lat_band", "surface"], ("window_start", "window_end"))
 
 
+@_swx_tables
 def verification_span(engine: Engine) -> tuple[dt.datetime, dt.datetime] | None:
     """First window start and last window end of the stored verification (None when there is none)."""
     v = m.Verification
@@ -546,6 +591,7 @@ def verification_span(engine: Engine) -> tuple[dt.datetime, dt.datetime] | None:
     return lo, hi
 
 
+@_swx_tables
 def storms(engine: Engine) -> pd.DataFrame:
     """The storm events, newest first, with `kp_status`: "nowcast" when any Kp of the event is still a
     nowcast (its G class may change when GFZ's definitive values come), else the Kp's status."""
@@ -562,6 +608,7 @@ def storms(engine: Engine) -> pd.DataFrame:
     return out
 
 
+@_swx_tables
 def model_registry(engine: Engine, *, recent: int | None = None) -> pd.DataFrame:
     """Model versions with their station, ordered by station, architecture and version. With `recent`,
     the active versions and the `recent` newest others (a registry updated daily grows by 54 rows a
@@ -580,6 +627,7 @@ def model_registry(engine: Engine, *, recent: int | None = None) -> pd.DataFrame
     return df.sort_values(["station", "architecture", "version"], ignore_index=True)
 
 
+@_swx_tables
 def run_provenance(engine: Engine, run_id: int) -> dict[str, Any]:
     """What a run was made of: its row (code version, settings hash, flow run), the model versions
     (station, architecture, version, checkpoint checksum) and the input files with checksums."""
@@ -604,6 +652,7 @@ def run_provenance(engine: Engine, run_id: int) -> dict[str, Any]:
                 inputs=inputs)
 
 
+@_swx_tables
 def counts(engine: Engine) -> dict[str, int]:
     """Row counts per table (status pages, tests)."""
     out = {}
@@ -613,6 +662,7 @@ def counts(engine: Engine) -> dict[str, int]:
     return out
 
 
+@_swx_tables
 def finished_products(engine: Engine, first_target: dt.date, last_target: dt.date,
                       data_dir: Path | None = None, *, lead_day: int = 1) -> list[tuple[dt.date, str, str]]:
     """(target day, netCDF path, IONEX path, their sha256 as published) of every global product of the runs for those target days
@@ -627,6 +677,7 @@ def finished_products(engine: Engine, first_target: dt.date, last_target: dt.dat
     return [(d, _file(nc, data_dir), _file(ionex, data_dir), nc_sha, ix_sha) for d, nc, ionex, nc_sha, ix_sha in rows]
 
 
+@_swx_tables
 def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date) -> set[dt.date]:
     """Target days in [first, last] where the newest finished run of some lead day has no station
     verification rows yet (never verified, or published again since)."""
@@ -648,6 +699,7 @@ def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date)
 RECENT_DAYS = 7
 
 
+@_swx_tables
 def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path | None = None,
                  lead_day: int = 1) -> dict[str, Any]:
     """What `swx status` reports of a run: station forecast counts per architecture, the active models,
@@ -699,6 +751,7 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
     return out
 
 
+@_swx_tables
 def last_verified(engine: Engine, before: dt.date, method: str, lead_day: int = 1) -> dict[str, Any] | None:
     """How the newest forecast of `lead_day` verified before `before` did (target day < before): the
     published map (`map:<method>`) against the persistence map at the same lead (cos-latitude weighted
@@ -740,6 +793,7 @@ def last_verified(engine: Engine, before: dt.date, method: str, lead_day: int = 
     return out
 
 
+@_swx_tables
 def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime, max_age_h: float,
                 method: str) -> dict[str, Any]:
     """What the console says of the latest run, one rule for `swx status` and the dashboard: "ok"
@@ -805,6 +859,7 @@ def product_file_problem(path: str | Path, published: str | None = None) -> str 
     return "changed" if digest != recorded_checksum(p) or published not in (None, digest) else None
 
 
+@_swx_tables
 def product_problems(engine: Engine, run_id: int) -> list[str]:
     """What is wrong with the product files a finished run published, a reason per kind
     (PRODUCT_FILE_PROBLEMS). [] when every file is as it was published."""
