@@ -126,6 +126,11 @@ def test_the_plan_chunks_pending_days_and_refuses_bad_arguments(trained, monkeyp
     assert out["runs"] == 0 and sorted(out["failed"]) == ["2015-02-07", "2015-02-07 (lead day 2)", "2015-02-08",
                                                           "2015-02-08 (lead day 2)"]
     assert "no sim GIM on or before 2015-02-07" in out["failed"]["2015-02-07"]
+    # a fourteenth round: verifying only, days whose forecasts failed were "already done"
+    assert pending_days(settings, dt.date(2015, 2, 7), dt.date(2015, 2, 8), ["verify"]) == [
+        dt.date(2015, 2, 7), dt.date(2015, 2, 8)]
+    out = backfill_stage(settings, dt.date(2015, 2, 7), dt.date(2015, 2, 8), steps=["verify"])
+    assert out["skipped"] == 0 and out["verified"] == 0
     code, output = run_cli_main(monkeypatch, capsys, ["backfill", "--start", "2015-03-05", "--end", "2015-03-01"])
     assert code != 0 and "before it starts" in output and "Traceback" not in output
 

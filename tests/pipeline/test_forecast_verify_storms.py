@@ -138,7 +138,16 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
     finally:
         fmod.write_dtec = real
     assert q.counts(engine)["verification"] == scored and q.latest_run(engine, None)["status"] == "failed"
+    # a fourteenth round: `swx status` listed the products as the failed run's own
+    from swx.pipeline.status import run_status, summary_lines
+
+    doc, healthy = run_status(ctx.settings, max_age_h=1e6)
+    assert not healthy and doc["run_id"] == r.run_id and doc["global_from_earlier_attempt"]
+    assert any(line.startswith("  product (residual, from an earlier attempt of this run, still published): ")
+               for line in summary_lines(doc)), summary_lines(doc)
     forecast(ctx, dt.date(2015, 3, 16))
+    doc, _ = run_status(ctx.settings, max_age_h=1e6)
+    assert doc["run_id"] == r.run_id and not doc["global_from_earlier_attempt"]
 
     # the GIM of the issue day is missing: degraded, said why, still published
     d = forecast(ctx, dt.date(2015, 3, 19))

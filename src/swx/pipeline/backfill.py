@@ -25,7 +25,7 @@ from swx.pipeline.storms import storms_stage
 from swx.pipeline.update import update_stage
 from swx.pipeline.verify import verify_days
 from swx.store.db import open_database
-from swx.store.queries import unverified_days
+from swx.store.queries import finished_products, unverified_days
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,18 @@ def pending_days(settings: Settings, start: dt.date, end: dt.date, steps: list[s
                  force: bool = False) -> list[dt.date]:
     """The issue days of start..end a backfill still has to do: all with `force`; else those whose
     forecasts (the next day's and tomorrow's) did not finish with their products or, when verifying,
-    whose forecast is not verified yet though the map of its target day (the next day) is archived."""
+    whose forecast is not verified yet though the map of its target day (the next day) is archived (verifying
+    only, a day without a finished forecast is never done: nothing of it was verified)."""
     days = daterange(start, end)
     if force or not ({"forecast", "verify"} & set(steps)):
         return days
-    done = completed_issue_days(settings, start, end) if "forecast" in steps else set(days)
+    one = dt.timedelta(days=1)
+    if "forecast" in steps:
+        done = completed_issue_days(settings, start, end)
+    else:  # verifying only: a day without a finished forecast (none made, or it failed) is not done
+        done = {target - one for target, *_ in finished_products(open_database(settings), start + one, end + one)}
     if "verify" in steps:
         ctx = context(settings)
-        one = dt.timedelta(days=1)
         done -= {target - one for target in unverified_days(open_database(settings), start + one, end + one)
                  if ctx.archive.has_gim(ctx.centre, target)}
     return [d for d in days if d not in done]
