@@ -727,4 +727,6 @@ def get_settings() -> Settings:
         name = f"SWX_{str(first['loc'][0]).upper()}: " if first.get("loc") else ""  # a rule of several: it names them
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         why = str(first.get("msg", "")).removeprefix("Value error, ")
+        if name and why.startswith(name.rstrip(": ")):  # the rule named the setting itself: once is enough
+            name = ""
         raise SettingsError(f"{name}{why}{more}") from None

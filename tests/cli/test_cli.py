@@ -767,6 +767,9 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
     ({"SWX_EARTHDATA_NETRC": "/tmp"}, "SWX_EARTHDATA_NETRC: /tmp is a folder: expected a netrc file"),
     ({"SWX_EARTHDATA_NETRC": "/nonexistent/netrc"}, "SWX_EARTHDATA_NETRC: /nonexistent/netrc is missing"),
     ({"SWX_GIM_CENTRE": "C2P"}, "SWX_GIM_CENTRE: c2p is a predicted product"),
+    # a fourteenth round: the setting named twice
+    ({"SWX_GIM_CENTRE": "c1p"}, "error: SWX_GIM_CENTRE: c1p is a predicted product, not a map of what happened"),
+    ({"SWX_FORECAST_ARCHITECTURE": "rnn"}, "error: SWX_FORECAST_ARCHITECTURE must be one of"),
 ])
 def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monkeypatch, capsys):
     """Bad settings ended in pydantic, SQLAlchemy or torch tracebacks; now one line names the variable
@@ -781,6 +784,7 @@ def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monk
     code, out = run_cli_main(monkeypatch, capsys, ["status"])
     assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
     assert "s3cret" not in out and "Traceback" not in out
+    assert not any(f"{key}: {key}" in out for key in env), out  # named once
 
 
 def test_a_home_folder_a_bad_env_file_and_a_deleted_working_directory(tmp_path, monkeypatch, capsys):

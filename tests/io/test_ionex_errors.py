@@ -47,7 +47,8 @@ def test_missing_mandatory_header_record(label):
     assert err.value.path == "test.20i" and err.value.line is not None
 
 
-@pytest.mark.parametrize("label", ["EPOCH OF FIRST MAP", "INTERVAL", "EXPONENT"])
+@pytest.mark.parametrize("label", ["EPOCH OF FIRST MAP", "INTERVAL", "EXPONENT", "IONEX VERSION / TYPE",
+                                   "END OF HEADER"])
 def test_a_header_label_in_lower_case_is_named_at_its_line(label):
     """A thirteenth round: `epoch of first map` was read as an unknown label, and the error named the
     end of the header as where EPOCH OF FIRST MAP was missing."""
@@ -57,6 +58,20 @@ def test_a_header_label_in_lower_case_is_named_at_its_line(label):
     with pytest.raises(IonexFormatError, match=f"header label '{label.lower()}' in lower case") as err:
         parse("".join(lines))
     assert err.value.line == i + 1 and f"expected IONEX's labels in capitals, here '{label}'" in str(err.value)
+
+
+def test_every_header_label_in_lower_case_is_named_at_the_first():
+    """A fourteenth round: a header written all in lower case was "not an IONEX file?" at line 1, or
+    (its first record upper-case) "no END OF HEADER record" at the end of the file."""
+    header_end = line_of("END OF HEADER")
+    lowered = [ln[:60] + ln[60:].lower() if k <= header_end else ln for k, ln in enumerate(LINES)]
+    with pytest.raises(IonexFormatError, match="header label 'ionex version / type' in lower case") as err:
+        parse("".join(lowered))
+    assert err.value.line == 1
+    lowered[0] = LINES[0]
+    with pytest.raises(IonexFormatError, match="in lower case") as err:
+        parse("".join(lowered))
+    assert err.value.line == 2, str(err.value)
 
 
 def test_missing_end_of_tec_map_names_the_map_and_line():

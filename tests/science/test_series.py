@@ -57,6 +57,17 @@ def test_import_csv_series(tmp_path):
     bad.write_text("when,what\nyesterday,a\n")
     with pytest.raises(DataFormatError):
         import_series(bad)
+    # a fourteenth round: a series of only -0.0 was "no vTEC value on the 2-hour grid" (at even hours)
+    for marks in (["-0.0", "-0.0"], ["0", "9999"], ["-1", "nan"]):
+        only = tmp_path / "marks.csv"
+        only.write_text("time,vtec\n" + "".join(f"2017-01-01T{2 * k:02d}:00:00Z,{v}\n" for k, v in enumerate(marks)))
+        with pytest.raises(DataFormatError, match=r"no usable vTEC value: all 2 value\(s\) mark a missing value") as err:
+            import_series(only)
+        assert "2-hour grid" not in str(err.value) and str(only) in str(err.value)
+    odd = tmp_path / "odd.csv"
+    odd.write_text("time,vtec\n2017-01-01T01:00:00Z,12\n2017-01-01T05:00:00Z,13\n")
+    with pytest.raises(DataFormatError, match="its 2 usable value\\(s\\) fall between the even UTC hours"):
+        import_series(odd)
 
 
 def test_real_randa_series_imports(shared_data, tmp_path):

@@ -18,7 +18,13 @@ from swx.config import DATA_ERA_START
 from swx.errors import DataFormatError
 from swx.io.compression import check_regular_file
 from swx.io.filecache import FileCache
-from swx.science.features import PLAUSIBLE_VTEC_TECU, SERIES_FILL_VALUES, extract_stations, to_two_hourly
+from swx.science.features import (
+    PLAUSIBLE_VTEC_TECU,
+    SERIES_FILL_VALUES,
+    SERIES_MIN_VTEC_TECU,
+    extract_stations,
+    to_two_hourly,
+)
 from swx.science.stations import Station
 from swx.science.verify import STEP
 
@@ -271,10 +277,15 @@ def import_series(path: str | Path) -> tuple[pd.Series, dict[str, int]]:
     log.info("%s: %s", path, counts)
     if not series.notna().any():
         usable = counts["input"] - counts["invalid"]
-        hint = ("" if not usable else f"; its {usable} usable value(s) fall between the even UTC hours "
-                "(a local-time offset?): give UTC times at even hours, or a finer series")
-        raise DataFormatError(f"no vTEC value on the 2-hour grid (00, 02, ... 22 UTC){hint}", path=str(path),
-                              expected="vTEC at even UTC hours, or hourly or finer")
+        if not usable:  # every value a missing mark: none is a vTEC to place on any grid
+            raise DataFormatError(
+                f"no usable vTEC value: all {counts['input']} value(s) mark a missing value (zero or below "
+                f"{SERIES_MIN_VTEC_TECU:g} TECU, negative, a fill value such as "
+                f"{', '.join(f'{v:g}' for v in SERIES_FILL_VALUES)}, or not a number)", path=str(path),
+                expected="vTEC in TECU above 0")
+        raise DataFormatError(f"no vTEC value on the 2-hour grid (00, 02, ... 22 UTC); its {usable} usable value(s) "
+                              "fall between the even UTC hours (a local-time offset?): give UTC times at even hours, "
+                              "or a finer series", path=str(path), expected="vTEC at even UTC hours, or hourly or finer")
     return series, counts
 
 

@@ -175,7 +175,11 @@ def header_epoch(values: list[float], path: str, line: int, label: str) -> dt.da
 
 def check_first_record(first: str, path: str) -> float:
     """Version from the IONEX VERSION / TYPE record, or an error saying this is no IONEX file."""
-    if first[60:].strip() != "IONEX VERSION / TYPE":
+    label = first[60:].strip()
+    if label != "IONEX VERSION / TYPE" and label.upper() == "IONEX VERSION / TYPE":
+        raise IonexFormatError(f"header label {label!r} in lower case", path=path, line=1,
+                               expected="IONEX's labels in capitals, here 'IONEX VERSION / TYPE'")
+    if label != "IONEX VERSION / TYPE":
         raise IonexFormatError("first record is not 'IONEX VERSION / TYPE' (not an IONEX file?)",
                                path=path, line=1, expected="IONEX VERSION / TYPE in columns 61-80")
     try:

@@ -64,6 +64,11 @@ def parse_ionex(data: bytes, name: str = "<bytes>", *, allow_partial: bool = Fal
         head = text.decode("latin-1")
         n = head.count("\n") + 1
         check_first_record(head.split("\n", 1)[0], name)
+        if lower := re.search(r"(?im)^.{60}(end of header)[ \t]*$", head):  # the header's labels in lower case:
+            last = head.count("\n", 0, lower.start()) + 1
+            parse_header(head.split("\n")[:last], name)  # named at the first of them
+            raise IonexFormatError(f"header label {lower.group(1)!r} in lower case", path=name, line=last,
+                                   expected="IONEX's labels in capitals, here 'END OF HEADER'")
         raise IonexFormatError("no END OF HEADER record (truncated or not an IONEX file)", path=name,
                                line=n, expected="END OF HEADER")
     header_text = decode_ascii(text[:hdr_end.end()], name, IonexFormatError, "header")
