@@ -36,6 +36,9 @@ PG_URL = os.environ.get("SWX_TEST_DATABASE_URL")
 SWX = Path(sys.executable).with_name("swx")  # the console script of this environment
 #: Columns that differ between two correct runs of the same work (surrogate keys, wall-clock stamps).
 VOLATILE = {"id", "run_id", "model_version_id", "created_at", "finished_at", "ingested_at", "flow_run_id"}
+#: Checksums of published files (their bytes hold when they were written): compared as "still matches
+#: the file", per table {checksum column: path column}.
+PUBLISHED_CHECKSUMS = {"global_forecasts": {"product_sha256": "product_path", "ionex_sha256": "ionex_path"}}
 
 
 @dataclass
@@ -83,6 +86,13 @@ class Site:
         """Where the output of the latest `start` goes."""
         return self.data_dir.parent / "swx-output.txt"
 
+    def _matches(self, recorded: str, digest: str | None) -> bool | None:
+        """Whether a published file still has the checksum recorded for it (None: none recorded)."""
+        from swx.archive import sha256_file
+        from swx.config import data_path
+
+        return None if digest is None else sha256_file(data_path(recorded, self.data_dir)) == digest
+
     def snapshot(self) -> dict[str, pd.DataFrame | dict[str, str]]:
         """Every table's rows (volatile columns dropped, sorted) and the checksum record of every file
         under the data folder: two runs that did the same work have equal snapshots."""
@@ -95,6 +105,8 @@ class Site:
                     df = pd.DataFrame(conn.execute(select(*cols).select_from(table)).all(),
                                       columns=[c.name for c in cols])
                     df = df.map(lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v)
+                    for col, path in PUBLISHED_CHECKSUMS.get(table.name, {}).items():  # bytes hold when written:
+                        df[col] = [self._matches(f, digest) for f, digest in zip(df[path], df[col], strict=True)]
                     out[table.name] = df.sort_values(list(df.columns)).reset_index(drop=True) if len(df) else df
         finally:
             engine.dispose()

@@ -224,3 +224,25 @@ def test_a_database_without_swx_tables_is_an_unhealthy_verdict_and_a_one_line_qu
         with pytest.raises(q.InputError, match="expected a database engine first"):
             q.latest_run("sqlite:///x")
         engine.dispose()
+
+
+def test_an_sqlite_database_that_cannot_be_read_says_where_and_why(tmp_path, monkeypatch):
+    """A fourteenth round: a write-ahead-log SQLite file in a folder this user cannot write was "the
+    database cannot be read ... check that it is reachable", as if a server were down: the verdict names
+    the file's folder as the fault, as every command's error line does."""
+    import os
+
+    import swx.pipeline.database as dbmod
+
+    path = tmp_path / "swx.sqlite"
+    path.write_bytes(b"not a database" * 100)
+    monkeypatch.setenv("SWX_DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    real = os.access
+    monkeypatch.setattr(dbmod.os, "access", lambda p, mode: False if mode == os.W_OK else real(p, mode))
+    r = runner.invoke(app, ["status", "--json"])
+    assert r.exit_code == 1, r.output
+    doc = _json(r.stdout)
+    assert doc["status"] == "down" and "the database cannot be read (" in doc["problem"], doc
+    assert f"(its folder {tmp_path} is not writable by this user: SQLite needs to write there even to read)" in \
+        doc["problem"], doc

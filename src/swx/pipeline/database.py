@@ -71,8 +71,8 @@ def database_place(settings: Settings) -> str:
         return where
     if read_only_filesystem(folder):
         where += f" (its folder {folder} is on a read-only file system)"
-    elif not os.access(folder, os.W_OK):
-        where += f" (its folder {folder} is not writable by this user)"
+    elif not os.access(folder, os.W_OK):  # a write-ahead log's reader writes beside the file too
+        where += f" (its folder {folder} is not writable by this user: SQLite needs to write there even to read)"
     elif (free := free_bytes_if_full(folder)) is not None:
         where += f" (its disk is full: {free} bytes free)"
     elif (limit := file_size_limit()) is not None:

@@ -11,6 +11,7 @@ from typing import Any
 from swx.config import LEAD_DAYS, SIMULATED_CENTRE, Settings, mask_secrets
 from swx.errors import InputError, SchemaError
 from swx.science.timing import run_timing
+from swx.pipeline.database import database_place
 from swx.store.db import database_error_line, open_database
 from swx.store.queries import (
     RECENT_DAYS,
@@ -49,7 +50,7 @@ def run_status(settings: Settings, *, max_age_h: float | None = None,
         if (line := database_error_line(exc)) is None:
             raise  # not the database failing (a setting that names no database, say): its one error line, as every command's
         problem = mask_secrets(
-            f"the database cannot be read ({line.removeprefix('database: ')}) — {settings.display_database_url}: "
+            f"the database cannot be read ({line.removeprefix('database: ')}) — {database_place(settings)}: "
             "check that it is reachable (its server up, its file readable) and that SWX_DATABASE_URL names it")
         return {"status": "down", "healthy": False, "verdict": "unhealthy", "reasons": [problem],
                 "problem": problem}, False
