@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 _TIME_ENCODING = {"units": TIME_UNITS, "calendar": TIME_CALENDAR, "dtype": "int64"}
 
 
+#: the attribute every archived map carries: when swx archived it (what tells an archived map from any
+#: other file of maps)
+ARCHIVED_AT = "swx_archived_at"
+
 #: a sha256 as `sha256_file` gives it (and as products' checksums are stored)
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -57,13 +61,17 @@ def record_checksum(path: Path) -> str:
 
 
 def recorded_checksum(path: Path) -> str | None:
-    """The sha256 recorded beside `path` (None when there is no record, or an empty one)."""
+    """The sha256 recorded beside `path` (None when there is no record, or an empty one). A record of
+    more than one line is no record of this file alone ("", which no file matches): `sha256sum -c`
+    checks every line and fails on any."""
     side = checksum_path(path)
     if not side.is_file():
         return None
     with side.open("rb") as f:  # a record is one line: a huge file is not read whole
-        parts = f.read(512).decode("ascii", errors="replace").split()
-    return parts[0].lower() if parts else None  # `sha256sum` reads upper-case hex too
+        lines = [ln.split() for ln in f.read(512).decode("ascii", errors="replace").splitlines() if ln.split()]
+    if len([ln for ln in lines if SHA256_HEX.fullmatch(ln[0].lower())]) > 1:
+        return ""
+    return lines[0][0].lower() if lines else None  # `sha256sum` reads upper-case hex too
 
 
 def changed_since_recorded(path: Path) -> bool:
@@ -153,7 +161,7 @@ class Archive:
         path = self.gim_path(centre, day)
         out = ds.copy()
         # where it came from, as every output says it: a mirror URL's token or a path's secret masked
-        out.attrs = {**ds.attrs, **{k: mask_secrets(v) for k, v in provenance.items()}, "swx_archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        out.attrs = {**ds.attrs, **{k: mask_secrets(v) for k, v in provenance.items()}, ARCHIVED_AT: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                      "swx_day": day.isoformat()}
         with atomic_path(path) as tmp:
             write_maps(out, tmp)

@@ -7,6 +7,8 @@ def reason_of(exc: BaseException) -> str:
     """An exception as the one line swx logs, stores as a run's or a day's reason and prints:
     `Type: message`; for a database error the driver's own first line, never SQLAlchemy's text, which
     quotes the statement and its parameters (values, perhaps secrets)."""
+    if isinstance(exc, DatabaseReadError):  # already the driver's one line
+        return str(exc)
     orig = getattr(exc, "orig", None)
     if orig is not None and hasattr(exc, "statement"):  # sqlalchemy.exc.DBAPIError (swx.errors stays free of it)
         first = str(orig).strip().splitlines()
@@ -115,6 +117,11 @@ class InsufficientDataError(SwxError, ValueError):
 class DatabaseFaultError(SwxError):
     """The database failed under a stage (server down, connection dropped, read-only): its one line,
     without the SQL and parameters SQLAlchemy's text quotes (the flows' task records keep this)."""
+
+
+class DatabaseReadError(DatabaseFaultError):
+    """A read function's database failed under it (server down, login refused): the driver's one line
+    (`reason_of` of the driver's error, kept as its cause)."""
 
 
 class SchemaError(SwxError):

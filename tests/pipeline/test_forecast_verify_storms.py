@@ -714,6 +714,8 @@ def test_another_days_product_copied_with_a_fresh_checksum_record_is_called_chan
     """A fourteenth round: yesterday's products copied over today's, each with a `.sha256` made again
     (`sha256sum f > f.sha256`), passed `swx status` as ok and were skipped by a resumed backfill; the
     database keeps each file's checksum as published, which a copy cannot match."""
+    import hashlib
+
     from swx.archive import record_checksum
     from swx.pipeline.status import completed_days, run_status
 
@@ -729,9 +731,46 @@ def test_another_days_product_copied_with_a_fresh_checksum_record_is_called_chan
     assert any(why.startswith("2 published product file(s) changed since they were published (they no longer "
                               "match the checksum recorded at publication)") for why in doc["reasons"]), doc["reasons"]
     assert dt.date(2015, 3, 14) not in completed_days(ctx.settings, dt.date(2015, 3, 14), dt.date(2015, 3, 14))
+
+    # a fifteenth round: one row of the run without a checksum hid the others'; with none at all (rows
+    # from before checksums were kept) the copy passed: its first valid time is another day's
+    from sqlalchemy import text
+
+    def checksums(value: str | None, only_one: bool = False) -> None:
+        with ctx.engine.begin() as conn:
+            first = conn.execute(text("SELECT min(valid_time) FROM global_forecasts WHERE run_id = :r"),
+                                 {"r": new.run_id}).scalar_one()
+            conn.execute(text("UPDATE global_forecasts SET product_sha256 = :v, ionex_sha256 = :v WHERE run_id = :r"
+                              + (" AND valid_time = :t" if only_one else "")), {"v": value, "r": new.run_id, "t": first})
+
+    def reasons() -> list[str]:
+        return [why for why in run_status(ctx.settings, max_age_h=1e6)[0]["reasons"] if "product file" in why]
+
+    checksums(None, only_one=True)
+    assert any(why.startswith("2 published product file(s) changed since") for why in reasons()), reasons()
+    checksums(None)
+    assert any(why.startswith("2 published product file(s) holding another day's forecast") for why in reasons())
+    assert dt.date(2015, 3, 14) not in completed_days(ctx.settings, dt.date(2015, 3, 14), dt.date(2015, 3, 14))
     forecast(ctx, dt.date(2015, 3, 14))  # made again: as published
-    doc, _ = run_status(ctx.settings, max_age_h=1e6)
-    assert not any("published product file" in why for why in doc["reasons"]), doc["reasons"]
+    assert reasons() == []
+    nc = Path(new.products["residual"][0])
+    recorded = hashlib.sha256(nc.read_bytes()).hexdigest()
+
+    def swap(old: str, value: str) -> None:
+        with ctx.engine.begin() as conn:
+            conn.execute(text("UPDATE global_forecasts SET product_sha256 = :v WHERE product_sha256 = :o"),
+                         {"v": value, "o": old})
+
+    swap(recorded, recorded.upper())  # the same digest in capitals: the same checksum
+    assert reasons() == []
+    swap(recorded.upper(), "garbage!!")  # not a checksum at all: said as such, not blamed on the file
+    assert any(why.startswith("1 published product file(s) whose checksum in the database is not a sha256")
+               for why in reasons()), reasons()
+    swap("garbage!!", recorded)
+    assert reasons() == []
+    side = nc.with_name(nc.name + ".sha256")  # a second, conflicting line: `sha256sum -c` fails on it
+    side.write_text(side.read_text() + f"{'0' * 64}  {nc.name}\n")
+    assert any(why.startswith("1 published product file(s) changed since") for why in reasons()), reasons()
 
 
 def test_an_archived_day_changed_afterwards_is_named_not_called_missing(trained, caplog):

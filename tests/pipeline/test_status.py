@@ -221,7 +221,7 @@ def test_a_database_without_swx_tables_is_an_unhealthy_verdict_and_a_one_line_qu
                             (q.unverified_days, (dt.date(2015, 3, 1), dt.date(2015, 3, 2)))):
             with pytest.raises(SchemaError, match="no swx tables"):
                 query(engine, *args)
-        with pytest.raises(q.InputError, match="expected a database engine first"):
+        with pytest.raises(q.InputError, match="latest_run: engine='sqlite:///x': expected a database engine"):
             q.latest_run("sqlite:///x")
         engine.dispose()
 

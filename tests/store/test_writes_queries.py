@@ -308,7 +308,7 @@ def test_the_query_layer_refuses_odd_arguments_in_one_line(engine, tmp_path):
     from swx.errors import DataFormatError, InputError
 
     for step in (0, -1, float("nan"), 1e9):
-        with pytest.raises(InputError, match="coastline step"):
+        with pytest.raises(InputError, match=r"coastline step|step_deg=nan: expected a finite number"):
             q.coastlines(step)
     assert len(q.coastlines(1.0)) > 1000
     text = tmp_path / "passwd"
@@ -323,7 +323,7 @@ def test_the_query_layer_refuses_odd_arguments_in_one_line(engine, tmp_path):
     assert q.dtec_series(engine, t0, t1, kind="forecast").empty
     with pytest.raises(InputError, match="no time zone"):
         q.global_map(engine, dt.datetime(2015, 3, 1, 12))
-    with pytest.raises(InputError, match="no forecast run -1"):
+    with pytest.raises(q.SwxError, match="no forecast run -1"):
         q.run_overview(engine, -1, t0)
     with pytest.raises(InputError, match="lead day 3: expected one of 1, 2"):
         q.latest_verdict(3)
@@ -362,7 +362,91 @@ def test_the_query_layer_refuses_odd_arguments_in_one_line(engine, tmp_path):
     assert str(damaged) in str(err.value)
     with pytest.raises(InputError, match="lead day 0: expected a whole number of days from 1"):
         q.latest_run(engine, lead_day=0)
-    with pytest.raises(InputError, match="expected two dates"):
+    with pytest.raises(InputError, match="first_target=None: expected a date"):
         q.unverified_days(engine, None, None)
     with pytest.raises(NotFoundError, match="no forecast run -1"):
         q.product_problems(engine, -1)
+
+
+def test_every_query_checks_its_arguments_before_any_sql(engine, tmp_path):
+    """A fifteenth round: query functions called from Python with a naive datetime, text or None for a
+    date, a number beyond any column, NaN, a reversed range, an unknown run or station, or a partial
+    run ended in TypeError, KeyError, OverflowError or SQLAlchemy's text with the SQL; an unknown run
+    was an empty table and NaN hours a verdict of "ok". One gate checks them against the type hints."""
+    from swx.archive import ARCHIVED_AT
+    from swx.errors import DatabaseReadError, DataFormatError, InputError, NotFoundError
+    from swx.products import write_netcdf
+    from swx.store.db import database_error_line, make_engine
+
+    utc = dt.UTC
+    aware, naive = dt.datetime(2015, 3, 1, tzinfo=utc), dt.datetime(2015, 3, 2)
+    refused = [
+        (lambda: q.product_problems(engine, 10**30), InputError, "run_id=10000000"),
+        (lambda: q.global_products(engine, 99999), NotFoundError, "no forecast run 99999"),
+        (lambda: q.blend_weights(engine, -1), NotFoundError, "no forecast run -1"),
+        (lambda: q.run_provenance(engine, -3), NotFoundError, "no forecast run -3"),
+        (lambda: q.global_products(engine, 1, data_dir=123), InputError, "data_dir=123: expected a path or None"),
+        (lambda: q.unverified_days(engine, dt.date(2015, 3, 28), dt.date(2015, 3, 1)), InputError,
+         "first_target 2015-03-28 is after last_target 2015-03-01"),
+        (lambda: q.runs(engine, limit="x"), InputError, "limit='x': expected a whole number"),
+        (lambda: q.runs(engine, limit=-1), InputError, "expected a number of runs from 1"),
+        (lambda: q.run_overview(engine, 1, naive), InputError, "(it has no time zone): expected a timezone-aware"),
+        (lambda: q.station_series(engine, "NOPE", aware, aware), NotFoundError, "unknown station 'NOPE'"),
+        (lambda: q.kp_series(engine, aware, naive), InputError, "end=datetime.datetime(2015, 3, 2, 0, 0)"),
+        (lambda: q.kp_series(engine, None, None), InputError, "start=None: expected a timezone-aware"),
+        (lambda: q.global_map(engine, "2015-03-28T00:00"), InputError, "valid_time='2015-03-28T00:00'"),
+        (lambda: q.skill_table(engine, start=naive), InputError, "no time zone"),
+        (lambda: q.last_verified(engine, "2015-03-28", "residual"), InputError, "before='2015-03-28': expected a date"),
+        (lambda: q.truth_levels(engine, None, None), InputError, "first=None: expected a date"),
+        (lambda: q.dtec_days(engine, "a", "b"), InputError, "first='a': expected a date"),
+        (lambda: q.run_verdict(engine, {"id": 27}, now=aware, max_age_h=24, method="residual"), InputError,
+         "the run has no created_at, data_source"),
+    ]
+    run = {"id": 1, "data_source": "sim", "created_at": aware, "status": "ok", "reason": "", "degraded": False,
+           "target_day": dt.date(2015, 3, 2)}
+    refused += [
+        (lambda: q.run_verdict(engine, run, now=naive, max_age_h=24, method="residual"), InputError, "no time zone"),
+        (lambda: q.run_verdict(engine, run, now=aware, max_age_h=float("nan"), method="residual"), InputError,
+         "max_age_h=nan: expected a finite number"),
+        (lambda: q.run_verdict(engine, run, now=aware, max_age_h=24, method="nosuch"), InputError,
+         "method='nosuch': expected one of"),
+    ]
+    for call, error, said in refused:
+        with pytest.raises(error) as err:
+            call()
+        assert said in str(err.value), (said, str(err.value))
+
+    # products and verifying maps: an archived map is no product; a folder, a device, a file of maps
+    # swx did not archive and another day's map are no truth
+    times = pd.date_range("2015-03-29", periods=13, freq="2h").to_numpy()
+    grid = (("time", "lat", "lon"), np.full((13, 3, 4), 10.0))
+    coords = {"time": times, "lat": [-2.5, 0.0, 2.5], "lon": [0.0, 5, 10, 15]}
+    product = write_netcdf(xr.Dataset({"tec": grid, "tec_sigma": grid}, coords=coords), tmp_path / "p.nc")
+    truth = write_netcdf(xr.Dataset({"tec": grid}, coords=coords, attrs={ARCHIVED_AT: "2015-03-30T03:00:00+00:00"}),
+                         tmp_path / "sim_20150329.nc")
+    other = write_netcdf(xr.Dataset({"tec": grid}, coords={**coords, "time": times - np.timedelta64(28, "D")},
+                                    attrs={ARCHIVED_AT: "2015-03-02T03:00:00+00:00"}), tmp_path / "sim_20150301.nc")
+    unarchived = write_netcdf(xr.Dataset({"tec": grid}, coords=coords), tmp_path / "maps.nc")
+    when = "2015-03-29T02:00"
+    assert "truth" in q.product_frame(str(product), str(truth), when)
+    with pytest.raises(DataFormatError) as err:  # an archived map given as the product
+        q.product_frame(str(truth), str(truth), when)
+    assert "not an swx product (no tec_sigma" in str(err.value)
+    for path, error, said in ((tmp_path, DataFormatError, "a folder, not an archived map"),
+                              ("/dev/zero", DataFormatError, "not a regular file, not an archived map"),
+                              (unarchived, DataFormatError, "not a map swx archived"),
+                              (other, NotFoundError, "holds none of the product's valid times (it holds "
+                                                     "2015-03-01T00:00 .. 2015-03-02T00:00 UTC)")):
+        with pytest.raises(error) as err:
+            q.product_frame(str(product), str(path), when)
+        assert said in str(err.value) and str(path) in str(err.value)
+    with pytest.raises(InputError, match="method=None: expected text"):
+        q.product_figure(str(product), str(truth), None, when, None)
+
+    # the server down: one line, the driver's, as every command says it
+    down = make_engine("postgresql+psycopg://swx:s3cret@127.0.0.1:1/swx")
+    with pytest.raises(DatabaseReadError) as err:
+        q.latest_run(down)
+    assert str(err.value).startswith("database: ") and "s3cret" not in str(err.value)
+    assert database_error_line(err.value) == str(err.value)
+    down.dispose()

@@ -223,7 +223,7 @@ def completed_days(settings: Settings, start: dt.date, end: dt.date, lead_day: i
     rows = finished_products(open_database(settings), start + ahead, end + ahead, settings.data_dir, lead_day=lead_day)
     good: dict[dt.date, bool] = {}
     for day, nc, ionex, nc_sha, ionex_sha in set(rows):  # a row per valid time: each product checked once
-        good[day] = good.get(day, True) and all(product_file_problem(f, digest) is None
+        good[day] = good.get(day, True) and all(product_file_problem(f, digest, day) is None
                                                 for f, digest in ((nc, nc_sha), (ionex, ionex_sha)))
     return {d - ahead for d, ok in good.items() if ok}
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from swx.errors import InputError, SchemaError, reason_of
+from swx.errors import DatabaseReadError, InputError, SchemaError, reason_of
 from swx.io.atomic import make_folder
 
 log = logging.getLogger(__name__)
@@ -366,4 +366,6 @@ def database_error_line(exc: BaseException) -> str | None:
     when `exc` is not a database error."""
     from sqlalchemy.exc import DBAPIError
 
+    if isinstance(exc, DatabaseReadError) and isinstance(exc.__cause__, DBAPIError):  # a read function's
+        exc = exc.__cause__
     return reason_of(exc) if isinstance(exc, DBAPIError) else None

@@ -6,19 +6,18 @@ Every function returns plain data (pandas DataFrames or dicts) with timezone-awa
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, or_, select, true
 
-from swx.archive import checksum_path, recorded_checksum, sha256_file
-from swx.config import LEAD_DAYS, SIMULATED_CENTRE, data_path, get_settings
+from swx.archive import ARCHIVED_AT, SHA256_HEX, checksum_path, recorded_checksum, sha256_file
+from swx.config import EXTENSION_METHODS, LEAD_DAYS, SIMULATED_CENTRE, data_path, get_settings
 from swx.config import lead_span as lead_span  # for the dashboard, which reads swx through here
 from swx.io.gim_names import PREDICTED_LABELS
 from swx.io.maps_netcdf import UNREADABLE_NETCDF
@@ -32,25 +31,8 @@ from swx.science.verify import Z68, Z95, pooled_map_skill, pooled_skill, rolling
 from swx.sources.indices.tables import NOWCAST, kp_label, worst_status  # noqa: F401 - kp_label: for the pages
 from swx.errors import DataFormatError, InputError, NotFoundError, SwxError, reason_of  # noqa: F401 - SwxError: for the pages
 from swx.store import orm as m
-from swx.store.db import SchemaError, check_schema, database_error_line, engine_from_settings, missing_sqlite_file
-
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _swx_tables(query: Callable[_P, _R]) -> Callable[_P, _R]:
-    """A query of a database without this swx's tables (another database's engine, one not migrated
-    or migrated by another swx) is the SchemaError naming `swx db upgrade`, never the driver's "no such
-    table". Checked once per database and process."""
-    @functools.wraps(query)
-    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        engine = args[0] if args else kwargs.get("engine")
-        if not isinstance(engine, Engine):
-            raise InputError(f"{query.__name__}: expected a database engine first, got {type(engine).__name__}")
-        check_schema(engine)
-        return query(*args, **kwargs)
-    return checked
+from swx.store.db import SchemaError, database_error_line, engine_from_settings, missing_sqlite_file
+from swx.store.query_arguments import checked_query
 
 
 def configured_engine() -> Engine:
@@ -91,7 +73,7 @@ def _frame(rows, columns: list[str], time_cols: tuple[str, ...] = ()) -> pd.Data
     return df
 
 
-@_swx_tables
+@checked_query
 def stations(engine: Engine) -> pd.DataFrame:
     cols = ["code", "name", "lat", "lon", "sector", "lat_band", "surface", "origin"]
     with engine.connect() as conn:
@@ -99,7 +81,7 @@ def stations(engine: Engine) -> pd.DataFrame:
     return _frame(rows, cols)
 
 
-@_swx_tables
+@checked_query
 def latest_run(engine: Engine, lead_day: int | None = 1, issue_day: dt.date | None = None
                ) -> dict[str, Any] | None:
     """The run monitoring and the console judge: of the newest daily run (issue day), its forecast of
@@ -124,7 +106,7 @@ def latest_run(engine: Engine, lead_day: int | None = 1, issue_day: dt.date | No
     return dict(row._mapping) if row is not None else None
 
 
-@_swx_tables
+@checked_query
 def tomorrows_run(engine: Engine) -> dict[str, Any] | None:
     """Tomorrow's forecast (lead day 2) of the daily run monitoring judges (`latest_run`), not one made
     by hand for a later day; the newest of that lead where no next-day run exists. None when none."""
@@ -139,8 +121,11 @@ def _days_between(later, earlier, dialect: str):
     return cast(func.julianday(later) - func.julianday(earlier), Integer)
 
 
-@_swx_tables
+@checked_query
 def runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
+    """The newest `limit` runs (a positive number), newest issue first."""
+    if limit < 1:
+        raise InputError(f"runs: limit={limit}: expected a number of runs from 1")
     cols = ["id", "issue_time", "target_day", "lead_day", "status", "degraded", "reason", "data_source", "flow_run_id",
             "code_version", "settings_hash", "created_at", "finished_at"]
     with engine.connect() as conn:
@@ -196,7 +181,7 @@ def _sqlite_series(conn, station_id: int, start: dt.datetime, end: dt.datetime, 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["t", "centre", "vtec"])
 
 
-@_swx_tables
+@checked_query
 def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.datetime, *,
                    centre: str | None = None) -> pd.DataFrame:
     """Observed vTEC of a station in [start, end) with the persistence and 27-day-median baselines
@@ -207,7 +192,7 @@ def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.dateti
     with engine.connect() as conn:
         sid = conn.execute(select(m.Station.id).where(m.Station.code == code)).scalar_one_or_none()
         if sid is None:
-            raise KeyError(f"unknown station {code!r}")
+            raise NotFoundError(f"unknown station {code!r}: `swx stations list` lists them")
         if conn.dialect.name == "postgresql":
             rows = _pg_series(conn, sid, history_start, end, centre)
         elif conn.dialect.name == "sqlite":
@@ -238,7 +223,7 @@ def station_series(engine: Engine, code: str, start: dt.datetime, end: dt.dateti
     return pd.concat(out, ignore_index=True)
 
 
-@_swx_tables
+@checked_query
 def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.datetime,
                       run_id: int | None = None) -> pd.DataFrame:
     """Forecasts for a station with valid time in [start, end), all architectures (one run or all)."""
@@ -253,7 +238,7 @@ def station_forecasts(engine: Engine, code: str, start: dt.datetime, end: dt.dat
     return _frame(rows, cols, ("valid_time",))
 
 
-@_swx_tables
+@checked_query
 def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day: dt.date,
                      lead_day: int | Iterable[int] | None = None) -> pd.DataFrame:
     """The station forecasts that were published for target days in [first, last]: of each day and
@@ -283,7 +268,7 @@ def issued_forecasts(engine: Engine, first_target_day: dt.date, last_target_day:
     return _frame(rows, cols, ("valid_time", "issue_time"))
 
 
-@_swx_tables
+@checked_query
 def blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
     """The blend weights of a run: station, member, lead_h, weight, n_samples."""
     b = m.BlendWeight
@@ -294,7 +279,7 @@ def blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
     return _frame(rows, ["station", "member", "lead_h", "weight", "n_samples"])
 
 
-@_swx_tables
+@checked_query
 def map_blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
     """The global map's blend weights of a run: method, lat_band, member, lead_h, weight, n_days."""
     b = m.MapBlendWeight
@@ -305,7 +290,7 @@ def map_blend_weights(engine: Engine, run_id: int) -> pd.DataFrame:
     return _frame(rows, cols)
 
 
-@_swx_tables
+@checked_query
 def run_map_scores(engine: Engine, run_id: int) -> pd.DataFrame:
     """The verification of a run's global maps (scope "global"): region, model, rmse, rmse_area, coverage68,
     coverage95, crps, skill_persistence; empty until the day's GIM is in."""
@@ -333,7 +318,7 @@ def map_skill(rows: pd.DataFrame) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-@_swx_tables
+@checked_query
 def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """The freshest forecast of each architecture per valid time in [start, end) (the shortest lead
     among the runs), with its 68 % and 95 % intervals: the stored quantiles where the model has them,
@@ -352,7 +337,7 @@ def station_forecast_bands(engine: Engine, code: str, start: dt.datetime, end: d
     return fc[cols]
 
 
-@_swx_tables
+@checked_query
 def dtec_series(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed",
                 codes: list[str] | None = None) -> pd.DataFrame:
     """ΔTEC (vs the 27-day median) per station and time in [start, end), of some or all stations."""
@@ -376,7 +361,7 @@ def _check_kind(kind: str) -> None:
         raise InputError(f"ΔTEC kind {str(kind)[:20]!r}: expected one of {', '.join(DTEC_KINDS)}")
 
 
-@_swx_tables
+@checked_query
 def dtec_days(engine: Engine, first: dt.date, last: dt.date, kind: str = "observed") -> set[dt.date]:
     """The UT days in first..last with any ΔTEC of `kind` stored."""
     _check_kind(kind)
@@ -389,7 +374,7 @@ def dtec_days(engine: Engine, first: dt.date, last: dt.date, kind: str = "observ
         return {t.astimezone(dt.UTC).date() for t in times}
 
 
-@_swx_tables
+@checked_query
 def kp_series(engine: Engine, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """3-hourly Kp in [start, end), with its NOAA G class, whether it is at storm level (Kp >= 5-) and
     whether it is a nowcast (a value the definitive one replaces later)."""
@@ -413,7 +398,7 @@ def _file(recorded: str | None, data_dir: Path | None) -> str | None:
     return str(data_path(recorded, data_dir if data_dir is not None else get_settings().data_dir))
 
 
-@_swx_tables
+@checked_query
 def global_products(engine: Engine, run_id: int, data_dir: Path | None = None) -> pd.DataFrame:
     """The global products of a run, per valid time and method (file paths under the data folder)."""
     cols = ["valid_time", "method", "product_path", "ionex_path", "global_rmse"]
@@ -425,7 +410,7 @@ def global_products(engine: Engine, run_id: int, data_dir: Path | None = None) -
     return _frame(rows, cols, ("valid_time",))
 
 
-@_swx_tables
+@checked_query
 def runs_for_day(engine: Engine, target_day: dt.date, data_dir: Path | None = None, *,
                  lead_day: int | None = 1) -> pd.DataFrame:
     """Finished runs whose forecast is for `target_day`, with their products per method (newest first):
@@ -446,7 +431,7 @@ def runs_for_day(engine: Engine, target_day: dt.date, data_dir: Path | None = No
     return pd.DataFrame(list(out.values()), columns=["run_id", "issue_time", "status", "lead_day", "products"])
 
 
-@_swx_tables
+@checked_query
 def gim_file(engine: Engine, centre: str, day: dt.date, data_dir: Path | None = None) -> str | None:
     """The archived GIM file of a centre and day, as recorded at ingest (None when not in yet)."""
     f = m.InputFile
@@ -455,7 +440,7 @@ def gim_file(engine: Engine, centre: str, day: dt.date, data_dir: Path | None = 
     return _file(path, data_dir)
 
 
-@_swx_tables
+@checked_query
 def input_file_ids(engine: Engine, centre: str, first: dt.date, last: dt.date) -> dict[dt.date, int]:
     """The recorded GIM input files of a centre for days first..last, by day: what each observation
     written from those maps points to (its product and level)."""
@@ -466,7 +451,7 @@ def input_file_ids(engine: Engine, centre: str, first: dt.date, last: dt.date) -
     return {d: int(i) for d, i in rows}
 
 
-@_swx_tables
+@checked_query
 def truth_levels(engine: Engine, first: dt.date, last: dt.date) -> dict[dt.date, set[str]]:
     """The levels of the truth the maps of days first..last were verified against (`verification.
     truth_level` of the global map rows), by day: a day whose map has since been upgraded is stale."""
@@ -482,7 +467,7 @@ def truth_levels(engine: Engine, first: dt.date, last: dt.date) -> dict[dt.date,
     return out
 
 
-@_swx_tables
+@checked_query
 def days_below_final(engine: Engine, centre: str, before: dt.date) -> list[dt.date]:
     """The days before `before` whose recorded map of `centre` is still below final (a rapid one)."""
     f = m.InputFile
@@ -491,7 +476,7 @@ def days_below_final(engine: Engine, centre: str, before: dt.date) -> list[dt.da
                                                      f.day < before).order_by(f.day)).scalars())
 
 
-@_swx_tables
+@checked_query
 def input_files(engine: Engine, kind: str = "GIM") -> pd.DataFrame:
     """The recorded input files of a kind: centre, day, product, level, maps, source kind, sha256, path."""
     f = m.InputFile
@@ -502,7 +487,7 @@ def input_files(engine: Engine, kind: str = "GIM") -> pd.DataFrame:
     return _frame(rows, cols)
 
 
-@_swx_tables
+@checked_query
 def observation_products(engine: Engine, code: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """Which product each observation of a station came from: time, centre, product and level (empty
     product where it was not written from a recorded map, e.g. an imported series)."""
@@ -516,7 +501,7 @@ def observation_products(engine: Engine, code: str, start: dt.datetime, end: dt.
     return df.fillna({"product": "", "level": ""})
 
 
-@_swx_tables
+@checked_query
 def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed") -> pd.DataFrame:
     """Global ΔTEC per time (the method's mean over stations) of observed or forecast ΔTEC."""
     d = m.DeltaTec
@@ -527,7 +512,7 @@ def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str 
     return _frame(rows, ["time", "global_dtec", "global_dtec_rel", "n_stations"], ("time",))
 
 
-@_swx_tables
+@checked_query
 def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = None,
                data_dir: Path | None = None) -> dict[str, Any] | None:
     """The global forecast product valid at `valid_time` from the most recent run that has one
@@ -550,7 +535,7 @@ def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = Non
     return out
 
 
-@_swx_tables
+@checked_query
 def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
                 kp_class: str | None = None, published: bool = False, lead_day: int | None = 1) -> pd.DataFrame:
     """Verification rows (models and baselines) joined with station attributes for grouping. With
@@ -579,7 +564,7 @@ def skill_table(engine: Engine, *, start: dt.datetime | None = None, end: dt.dat
     return _frame(rows, cols + ["lat_band", "surface"], ("window_start", "window_end"))
 
 
-@_swx_tables
+@checked_query
 def verification_span(engine: Engine) -> tuple[dt.datetime, dt.datetime] | None:
     """First window start and last window end of the stored verification (None when there is none)."""
     v = m.Verification
@@ -591,7 +576,7 @@ def verification_span(engine: Engine) -> tuple[dt.datetime, dt.datetime] | None:
     return lo, hi
 
 
-@_swx_tables
+@checked_query
 def storms(engine: Engine) -> pd.DataFrame:
     """The storm events, newest first, with `kp_status`: "nowcast" when any Kp of the event is still a
     nowcast (its G class may change when GFZ's definitive values come), else the Kp's status."""
@@ -608,7 +593,7 @@ def storms(engine: Engine) -> pd.DataFrame:
     return out
 
 
-@_swx_tables
+@checked_query
 def model_registry(engine: Engine, *, recent: int | None = None) -> pd.DataFrame:
     """Model versions with their station, ordered by station, architecture and version. With `recent`,
     the active versions and the `recent` newest others (a registry updated daily grows by 54 rows a
@@ -627,7 +612,7 @@ def model_registry(engine: Engine, *, recent: int | None = None) -> pd.DataFrame
     return df.sort_values(["station", "architecture", "version"], ignore_index=True)
 
 
-@_swx_tables
+@checked_query
 def run_provenance(engine: Engine, run_id: int) -> dict[str, Any]:
     """What a run was made of: its row (code version, settings hash, flow run), the model versions
     (station, architecture, version, checkpoint checksum) and the input files with checksums."""
@@ -652,7 +637,7 @@ def run_provenance(engine: Engine, run_id: int) -> dict[str, Any]:
                 inputs=inputs)
 
 
-@_swx_tables
+@checked_query
 def counts(engine: Engine) -> dict[str, int]:
     """Row counts per table (status pages, tests)."""
     out = {}
@@ -662,7 +647,7 @@ def counts(engine: Engine) -> dict[str, int]:
     return out
 
 
-@_swx_tables
+@checked_query
 def finished_products(engine: Engine, first_target: dt.date, last_target: dt.date,
                       data_dir: Path | None = None, *, lead_day: int = 1) -> list[tuple[dt.date, str, str]]:
     """(target day, netCDF path, IONEX path, their sha256 as published) of every global product of the runs for those target days
@@ -677,7 +662,7 @@ def finished_products(engine: Engine, first_target: dt.date, last_target: dt.dat
     return [(d, _file(nc, data_dir), _file(ionex, data_dir), nc_sha, ix_sha) for d, nc, ionex, nc_sha, ix_sha in rows]
 
 
-@_swx_tables
+@checked_query
 def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date) -> set[dt.date]:
     """Target days in [first, last] where the newest finished run of some lead day has no station
     verification rows yet (never verified, or published again since)."""
@@ -699,7 +684,7 @@ def unverified_days(engine: Engine, first_target: dt.date, last_target: dt.date)
 RECENT_DAYS = 7
 
 
-@_swx_tables
+@checked_query
 def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path | None = None,
                  lead_day: int = 1) -> dict[str, Any]:
     """What `swx status` reports of a run: station forecast counts per architecture, the active models,
@@ -751,7 +736,7 @@ def run_overview(engine: Engine, run_id: int, day0: dt.datetime, data_dir: Path 
     return out
 
 
-@_swx_tables
+@checked_query
 def last_verified(engine: Engine, before: dt.date, method: str, lead_day: int = 1) -> dict[str, Any] | None:
     """How the newest forecast of `lead_day` verified before `before` did (target day < before): the
     published map (`map:<method>`) against the persistence map at the same lead (cos-latitude weighted
@@ -793,7 +778,11 @@ def last_verified(engine: Engine, before: dt.date, method: str, lead_day: int = 
     return out
 
 
-@_swx_tables
+#: what `run_verdict` reads of a run (a row of forecast_runs, as `latest_run` returns it)
+RUN_FIELDS = frozenset({"id", "data_source", "created_at", "status", "reason", "degraded", "target_day"})
+
+
+@checked_query
 def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime, max_age_h: float,
                 method: str) -> dict[str, Any]:
     """What the console says of the latest run, one rule for `swx status` and the dashboard: "ok"
@@ -805,6 +794,12 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
     if run is None:
         return {"verdict": "unhealthy", "reasons": ["no forecast run yet: run `make run` or the daily flow"],
                 "simulated": False, "last_verified": None}
+    if missing := sorted(RUN_FIELDS - set(run)):
+        raise InputError(f"run_verdict: the run has no {', '.join(missing)}: expected a run as latest_run gives it")
+    if method not in EXTENSION_METHODS:
+        raise InputError(f"run_verdict: method={method!r}: expected one of {', '.join(EXTENSION_METHODS)}")
+    if max_age_h <= 0:
+        raise InputError(f"run_verdict: max_age_h={max_age_h:g}: expected a number of hours above 0")
     simulated = run["data_source"] == SIMULATED_CENTRE
     ran_at = run.get("finished_at") or run["created_at"]
     age_h = (now - ran_at).total_seconds() / 3600.0
@@ -839,15 +834,20 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
 PRODUCT_FILE_PROBLEMS = {"missing": "missing (deleted or moved)", "emptied": "emptied",
                          "changed": "changed since they were published (they no longer match the checksum "
                                     "recorded at publication)",
-                         "unchecked": "without their checksum record (.sha256 deleted: they cannot be checked)"}
+                         "unchecked": "without their checksum record (.sha256 deleted: they cannot be checked)",
+                         "unrecorded": "whose checksum in the database is not a sha256 (the database was edited)",
+                         "misdated": "holding another day's forecast (their first valid time is not on the run's "
+                                     "day)"}
 
 
-def product_file_problem(path: str | Path, published: str | None = None) -> str | None:
+@checked_query
+def product_file_problem(path: str | Path, published: str | None = None, day: dt.date | None = None) -> str | None:
     """One rule for a published product file (`swx status` and a resumed backfill alike): None when it
     is as it was published, else a key of PRODUCT_FILE_PROBLEMS. `published` is the sha256 the database
     holds for it: a file replaced together with its `.sha256` record (another day's product copied
     under this name) still differs from it. Without it (rows from before checksums were stored) the
-    record beside the file is the reference."""
+    record beside the file is the reference, and `day` (the run's target day) the check that the file
+    holds that day's forecast."""
     p = Path(path)
     if not p.is_file():
         return "missing"
@@ -855,23 +855,52 @@ def product_file_problem(path: str | Path, published: str | None = None) -> str 
         return "emptied"
     if not checksum_path(p).is_file():
         return "unchecked"
+    if published is not None and not SHA256_HEX.fullmatch(published.lower()):
+        return "unrecorded"
     digest = sha256_file(p)
-    return "changed" if digest != recorded_checksum(p) or published not in (None, digest) else None
+    if digest != recorded_checksum(p) or (published is not None and published.lower() != digest):
+        return "changed"
+    if day is not None and (first := _first_day(p)) is not None and first != day:
+        return "misdated"
+    return None
 
 
-@_swx_tables
+def _first_day(path: Path) -> dt.date | None:
+    """The day of a product's first valid time (netCDF or IONEX); None when it cannot be read (the
+    checksum rules say what is wrong with such a file)."""
+    try:
+        if path.suffix.lower() == ".nc":
+            with xr.open_dataset(path) as f:
+                return pd.Timestamp(f["time"].values[0]).date()
+        with path.open("rb") as fh:
+            head = fh.read(16384).decode("latin-1")
+        for line in head.splitlines():
+            if line[60:].strip() == "EPOCH OF FIRST MAP":
+                y, mo, d = (int(v) for v in line[:60].split()[:3])
+                return dt.date(y, mo, d)
+    except (*UNREADABLE_NETCDF, KeyError, IndexError):
+        return None
+    return None
+
+
+@checked_query
 def product_problems(engine: Engine, run_id: int) -> list[str]:
     """What is wrong with the product files a finished run published, a reason per kind
     (PRODUCT_FILE_PROBLEMS). [] when every file is as it was published."""
-    g = m.GlobalForecast
+    g, r = m.GlobalForecast, m.ForecastRun
     with engine.connect() as conn:
-        if conn.execute(select(m.ForecastRun.id).where(m.ForecastRun.id == run_id)).first() is None:
-            raise NotFoundError(f"no forecast run {run_id}")
+        day = conn.execute(select(r.target_day).where(r.id == run_id)).scalar_one()
         rows = conn.execute(select(g.product_path, g.product_sha256, g.ionex_path, g.ionex_sha256)
                             .where(g.run_id == run_id)).all()
-    every = {(_file(f, None), digest) for nc, nc_sha, ix, ix_sha in rows
-             for f, digest in ((nc, nc_sha), (ix, ix_sha)) if f}
-    found = {f: product_file_problem(f, digest) for f, digest in sorted(every, key=str)}
+    recorded: dict[str, set[str]] = {}  # every digest any row holds for a file (a row without one adds none)
+    for nc, nc_sha, ix, ix_sha in rows:
+        for f, digest in ((nc, nc_sha), (ix, ix_sha)):
+            if f:
+                recorded.setdefault(_file(f, None), set()).update({digest} if digest is not None else set())
+    found = {}
+    for f, digests in sorted(recorded.items()):
+        problems = [product_file_problem(f, digest, day) for digest in sorted(digests) or [None]]
+        found[f] = next((x for x in problems if x is not None), None)
     out = []
     for key, what in PRODUCT_FILE_PROBLEMS.items():
         if hit := [f for f, problem in found.items() if problem == key]:
@@ -920,6 +949,7 @@ def skill_trend(rows: pd.DataFrame, days: int) -> pd.DataFrame:
     return rolling_rmse(rows, days)
 
 
+@checked_query
 def coastlines(step_deg: float = 1.0) -> pd.DataFrame:
     """Coastline polylines (lon, lat, segment, order) from swx's offline land mask, for map overlays."""
     if not (isinstance(step_deg, (int, float)) and 0.25 <= step_deg <= 10):
@@ -928,6 +958,7 @@ def coastlines(step_deg: float = 1.0) -> pd.DataFrame:
                       for i, s in enumerate(coastline_segments(step_deg))], ignore_index=True)
 
 
+@checked_query
 def product_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
     """One valid time of a product file as a table of grid cells (lat, lon, vtec, sigma[, dtec]), with
     the verifying GIM (an archive file; None: not archived yet) and the error where it holds that time.
@@ -935,18 +966,17 @@ def product_frame(nc: str, truth_path: str | None, when: str) -> pd.DataFrame:
     without a word."""
     with _product(nc) as f:
         t = _valid_time(f, nc, when)
-        one = f.sel(time=t).load()
+        one, times = f.sel(time=t).load(), f["time"].values
     cols = {"vtec": one["tec"], "sigma": one["tec_sigma"]}
     if "dtec" in one:
         cols["dtec"] = one["dtec"]
-    if truth_path:
-        with _truth(truth_path) as g:
-            if t in g["time"].values:
-                cols["truth"] = g["tec"].sel(time=t).load().interp(lat=one["lat"], lon=one["lon"])
-                cols["error"] = cols["vtec"] - cols["truth"]
+    if (truth := _truth_at(truth_path, t, times)) is not None:
+        cols["truth"] = truth.interp(lat=one["lat"], lon=one["lon"])
+        cols["error"] = cols["vtec"] - cols["truth"]
     return xr.Dataset(cols).to_dataframe().reset_index()[["lat", "lon", *cols]]
 
 
+@checked_query
 def product_times(nc: str) -> list[str]:
     """The valid times of a product file (ISO, to the second)."""
     with _product(nc) as f:
@@ -994,6 +1024,9 @@ def _truth(path: str) -> xr.Dataset:
     """An archived map (the verifying GIM) opened for reading; one missing, damaged or that is a
     forecast (swx's own product: a forecast verified against itself scores zero) named with its repair."""
     expected = "the day as swx archived it: `swx ingest gims --force` archives it again"
+    if Path(path).exists() and not Path(path).is_file():
+        raise DataFormatError(f"{'a folder' if Path(path).is_dir() else 'not a regular file'}, not an archived map",
+                              path=str(path), expected=expected)
     if not Path(path).is_file():
         raise NotFoundError(f"{path}: the verifying map is missing (deleted or moved since it was archived); "
                             f"expected {expected}")
@@ -1002,14 +1035,40 @@ def _truth(path: str) -> xr.Dataset:
         f.close()
         raise DataFormatError("a forecast product, not an archived map: a forecast cannot verify one",
                               path=str(path), expected=expected)
+    if ARCHIVED_AT not in f.attrs:  # an IONEX file, say (swx's own forecast among them): not what swx archived
+        f.close()
+        raise DataFormatError("not a map swx archived (the archive's files record when they were archived)",
+                              path=str(path), expected=expected)
     return f
 
 
+def _truth_at(path: str | None, t: np.datetime64, times: np.ndarray) -> xr.DataArray | None:
+    """The verifying map (`path`, None: not archived yet) at `t`, None where the day's map does not
+    reach it; one that holds none of the product's valid times is another day's map: named."""
+    if not path:
+        return None
+    with _truth(path) as g:
+        held = g["time"].values
+        if not np.isin(times, held).any():
+            span = f"{str(held[0])[:16]} .. {str(held[-1])[:16]} UTC" if len(held) else "no time"
+            raise NotFoundError(f"{path}: the verifying map holds none of the product's valid times (it holds "
+                                f"{span}): another day's map")
+        return g["tec"].sel(time=t).load() if t in held else None
+
+
 def _product(nc: str) -> xr.Dataset:
-    """A published product opened for reading; a file that is not one is a DataFormatError naming it."""
-    return _open_maps(nc, "not a readable swx product", "not an swx product", "a netCDF product of a forecast run")
+    """A published product opened for reading; a file that is not one (an archived map, say) is a
+    DataFormatError naming it."""
+    expected = "a netCDF product of a forecast run"
+    f = _open_maps(nc, "not a readable swx product", "not an swx product", expected)
+    if "tec_sigma" not in f:
+        f.close()
+        raise DataFormatError("not an swx product (no tec_sigma: a map, not a forecast)", path=str(nc),
+                              expected=expected)
+    return f
 
 
+@checked_query
 def latest_verdict(lead_day: int = 1) -> dict[str, Any]:
     """`run_verdict` of the latest run with the settings' limits: what `swx status` says, for the pages
     (`lead_day` 2: of tomorrow's forecast, with the run as `run`)."""
@@ -1022,6 +1081,7 @@ def latest_verdict(lead_day: int = 1) -> dict[str, Any]:
                           method=settings.extension_method), "run": run}
 
 
+@checked_query
 def product_figure(nc: str, truth_path: str | None, method: str, when: str, source: str) -> tuple[bytes, bool]:
     """A PNG of one valid time of a product file: forecast, truth, error and 1-sigma when the verifying
     GIM (`truth_path`, an archive file) holds that time, else forecast, 1-sigma and ΔTEC; and whether the
@@ -1032,11 +1092,7 @@ def product_figure(nc: str, truth_path: str | None, method: str, when: str, sour
         t = _valid_time(f, nc, when)
         png = Path(tmp) / "map.png"
         tec, sigma = f["tec"].sel(time=t).load(), f["tec_sigma"].sel(time=t).load()
-        truth = None
-        if truth_path:
-            with _truth(truth_path) as g:
-                if t in g["time"].values:
-                    truth = g["tec"].sel(time=t).load()
+        truth = _truth_at(truth_path, t, f["time"].values)
         simulated = " — SIMULATED data" if source == SIMULATED_CENTRE else ""
         if truth is not None:
             plot_forecast_maps(tec, truth, png, f"{method} forecast vs the {source.upper()} GIM, {when[:16]} UTC"
