@@ -188,6 +188,9 @@ def page(title: str) -> dict | None:
     if kind == "missing":
         st.info(f"No database yet ({detail}).")
         return None
+    if kind == "schema":
+        st.error(f"**The database is not swx's at this revision** — not an outage: {detail}.")
+        return None
     run = latest_run() if kind == "ok" else None
     if run is None:
         no_runs()

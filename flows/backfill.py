@@ -63,9 +63,12 @@ def backfill(start: dt.date, end: dt.date, steps: list[str] | None = None, chunk
     out = {"days": len(days), "skipped": len(days) - len(todo), "chunks": len(chunks), "parallel": parallel,
            "runs": sum(c["runs"] for c in done), "degraded": sum(c["degraded"] for c in done),
            "verified": sum(c["verified"] for c in done), "updates": updates, "revised": len(revised),
-           "failed": {k: v for c in done for k, v in c["failed"].items()}}
+           "failed": {k: v for c in done for k, v in c["failed"].items()},
+           "unverified": {k: v for c in done for k, v in c["unverified"].items()}}
     if out["failed"]:
         log.warning("backfill: %d day(s) failed: %s", len(out["failed"]), out["failed"])
+    if out["unverified"]:
+        log.warning("backfill: %d day(s) not verified: %s", len(out["unverified"]), out["unverified"])
     if "storms" in steps:
         out["storms"] = len(tasks.storms(start, end)["events"])
     return out

@@ -5,6 +5,7 @@ Every setting is documented in `.env.example`; a test keeps the two in step.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -138,7 +139,9 @@ def install_secret_masking() -> None:
     def masked(*args, **kwargs) -> logging.LogRecord:
         record = factory(*args, **kwargs)
         if isinstance(record.args, tuple):  # a value (a file name, a server's text) cannot forge log lines
-            record.args = tuple(printable(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(printable(a) if isinstance(a, str) else printable(os.fspath(a))
+                                if isinstance(a, os.PathLike) and isinstance(os.fspath(a), str) else a
+                                for a in record.args)
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: let logging report it as it would
@@ -450,6 +453,10 @@ class Settings(BaseSettings):
         if not self.database_url and is_dangling_link(db):
             raise ValueError(f"SWX_DATA_DIR: {db} is a link to {os.readlink(db)}, which leads to no file (a volume not "
                              "mounted, or a loop of links): mount it, or remove the link")
+        named = re.match(r"sqlite(?:\+\w+)?:///([^?]+)", self.database_url or "")
+        if named and is_dangling_link(link := Path(urllib.parse.unquote(named.group(1)))):
+            raise ValueError(f"SWX_DATABASE_URL: {link} is a link to {os.readlink(link)}, which leads to no file (a "
+                             "volume not mounted, or a loop of links): mount it, or remove the link")
         return self
 
     @model_validator(mode="after")
@@ -480,14 +487,16 @@ class Settings(BaseSettings):
     def _home(cls, v: Path | None) -> Path | None:
         return None if v is None else v.expanduser()
 
-    @field_validator("earthdata_netrc")
+    @field_validator("earthdata_netrc", "station_catalog")
     @classmethod
-    def _a_netrc_file(cls, v: Path | None) -> Path | None:
-        """A netrc named is read: a folder or a missing file would be passed over without a word, and the
-        archive then answers with its login page."""
+    def _a_named_file(cls, v: Path | None, info) -> Path | None:
+        """A file named is read: a folder or a missing file would be passed over without a word (the
+        archive answering with its login page) or end in the OS's error naming no setting."""
         if v is not None and not v.is_file():
             what = "a folder" if v.is_dir() else "not a regular file" if v.exists() else "missing"
-            raise ValueError(f"{v} is {what}: expected a netrc file (or leave it unset for ~/.netrc)")
+            expected = ("a netrc file (or leave it unset for ~/.netrc)" if info.field_name == "earthdata_netrc"
+                        else "a CSV of stations (or leave it unset for the method's 18)")
+            raise ValueError(f"{v} is {what}: expected {expected}")
         return v
 
     @field_validator("data_dir", "cache_dir")
@@ -639,6 +648,36 @@ OTHER_SWX_VARIABLES = frozenset({
 _ENV_FILE = Path(".env")
 
 
+#: settings given as a JSON object: a key given twice keeps only its last value in JSON
+JSON_OBJECT_SETTINGS = ("SWX_GIM_MIRRORS",)
+
+
+def _refuse_repeated_keys() -> None:
+    """A JSON object setting that names a key twice (the first list of mirrors silently dropped) is a
+    SettingsError naming the setting and the key; its value is never printed (it may hold a token)."""
+    import json
+
+    from dotenv import dotenv_values
+
+    from swx.errors import SettingsError
+
+    file_values = dotenv_values(_ENV_FILE) if _ENV_FILE.is_file() else {}
+    for name in JSON_OBJECT_SETTINGS:
+        raw = os.environ.get(name, file_values.get(name))
+        if not raw:
+            continue
+
+        def once(pairs: list[tuple[str, object]], name: str = name) -> dict[str, object]:
+            keys = [k for k, _ in pairs]
+            if twice := sorted({k for k in keys if keys.count(k) > 1}):
+                raise SettingsError(f"{name}: the key(s) {', '.join(map(repr, twice))} given twice (JSON keeps only the "
+                                    "last): expected each key once, its values in one list")
+            return dict(pairs)
+
+        with contextlib.suppress(json.JSONDecodeError):  # not JSON: pydantic's reading names it
+            json.loads(raw, object_pairs_hook=once)
+
+
 def _env_file_keys() -> list[str]:
     """The names `.env` sets, every line checked first: a `.env` that is not a regular file (a pipe
     would be read forever) or holds a line that is not `NAME=value` is a `SettingsError` naming the
@@ -714,6 +753,7 @@ def get_settings() -> Settings:
                             "to an absolute path") from None
     try:
         _warn_unknown_variables(_env_file_keys())
+        _refuse_repeated_keys()
         return Settings()
     except UnicodeDecodeError as exc:  # the .env file
         raise SettingsError(f".env: not UTF-8 text (byte {exc.start}) (expected SWX_NAME=value lines in UTF-8)") from None

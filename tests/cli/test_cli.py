@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -770,6 +771,11 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
     # a fourteenth round: the setting named twice
     ({"SWX_GIM_CENTRE": "c1p"}, "error: SWX_GIM_CENTRE: c1p is a predicted product, not a map of what happened"),
     ({"SWX_FORECAST_ARCHITECTURE": "rnn"}, "error: SWX_FORECAST_ARCHITECTURE must be one of"),
+    # a fifteenth round: the OS's error, no setting named
+    ({"SWX_STATION_CATALOG": "/nonexistent.csv"}, "error: SWX_STATION_CATALOG: /nonexistent.csv is missing: "
+                                                  "expected a CSV of stations"),
+    ({"SWX_GIM_MIRRORS": '{"cod": ["https://a/{name}?token=s3cret"], "cod": ["https://b/{name}"]}'},
+     "error: SWX_GIM_MIRRORS: the key(s) 'cod' given twice"),
 ])
 def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monkeypatch, capsys):
     """Bad settings ended in pydantic, SQLAlchemy or torch tracebacks; now one line names the variable
@@ -931,8 +937,11 @@ def test_nothing_printed_or_logged_leaks_a_secret_or_forges_a_line(monkeypatch, 
     install_secret_masking()
     with caplog.at_level(logging.INFO, logger="swx.test"):
         logging.getLogger("swx.test").error("%s: refused", "codg0080.20i\nERROR cod 2020-01-09: FAILED")
-    [record] = caplog.records
-    assert "\n" not in record.getMessage() and "codg0080.20i\\nERROR" in record.getMessage()
+        # a fifteenth round: a path (not a str) with a break was logged raw by import-series
+        logging.getLogger("swx.test").info("%s: %s", pathlib.Path("in/nl\nFAILED x.csv"), {"input": 2})
+    first, second = caplog.records
+    assert "\n" not in first.getMessage() and "codg0080.20i\\nERROR" in first.getMessage()
+    assert second.getMessage() == "in/nl\\nFAILED x.csv: {'input': 2}"
 
 
 @pytest.mark.parametrize("env, message", [
@@ -1298,3 +1307,17 @@ def test_simulate_calibrate_refuses_a_fit_it_cannot_make_in_one_line(shared_data
     series = shared_data / "real-series" / "randa-code-10E-3lat" / "Test_data_VTEC.csv"
     code, out = run_cli_main(monkeypatch, capsys, ["simulate", "calibrate", "--real-series", str(series), *extra])
     assert code == 2 and message in out and "Traceback" not in out, out
+
+
+def test_a_database_url_naming_a_link_to_nothing_is_named(tmp_path, monkeypatch, capsys):
+    """A fifteenth round: SWX_DATABASE_URL naming a link to a missing file was "run swx db upgrade to
+    create it" in `swx status`, then "unable to open database file" in the upgrade."""
+    link = tmp_path / "dangling.sqlite"
+    link.symlink_to("/nonexistent/x.sqlite")
+    monkeypatch.setenv("SWX_DATABASE_URL", f"sqlite:///{link}")
+    get_settings.cache_clear()
+    for args in (["status"], ["db", "upgrade"]):
+        code, out = run_cli_main(monkeypatch, capsys, args)
+        assert code == 2 and len(out.strip().splitlines()) == 1, out
+        assert f"SWX_DATABASE_URL: {link} is a link to /nonexistent/x.sqlite, which leads to no file" in out, out
+    assert link.is_symlink() and not pathlib.Path("/nonexistent/x.sqlite").exists()

@@ -82,6 +82,27 @@ def test_a_database_that_cannot_be_read_is_an_outage_not_an_empty_system(monkeyp
         assert not any("No forecast runs yet" in i.value for i in at.info), page
 
 
+def test_a_database_to_migrate_is_named_as_such_not_as_an_outage(tmp_path, monkeypatch):
+    """A fifteenth round: a database one revision behind was "an outage ... check that the database
+    server is up" on every page, where `swx status` names `swx db upgrade`."""
+    from swx.store.db import downgrade, make_engine, upgrade
+
+    path = tmp_path / "swx.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    downgrade(engine, "-1")
+    engine.dispose()
+    monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SWX_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    for page in [None, *PAGES]:
+        at = _app(page)
+        assert not at.exception, page
+        [error] = at.error
+        assert "not swx's at this revision" in error.value and "run `swx db upgrade`" in error.value, error.value
+        assert "outage" not in error.value.replace("not an outage", ""), error.value
+
+
 def test_a_folder_where_the_sqlite_file_should_be_is_named_as_the_fault(tmp_path, monkeypatch):
     """`swx.sqlite` made a folder (a bad volume mount): the page says what it is, not "no runs yet"."""
     monkeypatch.setenv("SWX_DATA_DIR", str(tmp_path))

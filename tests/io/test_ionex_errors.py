@@ -74,6 +74,19 @@ def test_every_header_label_in_lower_case_is_named_at_the_first():
     assert err.value.line == 2, str(err.value)
 
 
+@pytest.mark.parametrize("label, nth", [("START OF TEC MAP", 0), ("EPOCH OF CURRENT MAP", 1), ("END OF TEC MAP", 1),
+                                        ("END OF FILE", 0)])
+def test_a_body_label_in_lower_case_is_named_at_its_line(label, nth):
+    """A fifteenth round: `start of tec map` in lower case was "EPOCH OF CURRENT MAP outside a map
+    block" on the next line."""
+    i = line_of(label, nth)
+    lines = [*LINES]
+    lines[i] = lines[i][:60] + lines[i][60:].lower()
+    with pytest.raises(IonexFormatError, match=f"label '{label.lower()}' in lower case") as err:
+        parse("".join(lines))
+    assert err.value.line == i + 1 and f"here '{label}'" in str(err.value)
+
+
 def test_missing_end_of_tec_map_names_the_map_and_line():
     i = line_of("END OF TEC MAP", 3)  # end of map 4
     with pytest.raises(IonexFormatError, match="missing END OF TEC MAP for map 4") as err:

@@ -131,6 +131,27 @@ def test_the_plan_chunks_pending_days_and_refuses_bad_arguments(trained, monkeyp
         dt.date(2015, 2, 7), dt.date(2015, 2, 8)]
     out = backfill_stage(settings, dt.date(2015, 2, 7), dt.date(2015, 2, 8), steps=["verify"])
     assert out["skipped"] == 0 and out["verified"] == 0
+    assert out["unverified"] == {"2015-02-07": "no sim GIM for 2015-02-08 yet",
+                                 "2015-02-08": "no sim GIM for 2015-02-09 yet"}
+    # a fifteenth round: a day whose truth is in and whose forecast failed was verified "0" without a word
+    import swx.pipeline.forecast as fmod
+    from swx.pipeline.forecast import forecast
+
+    def broken(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    real = fmod.write_dtec
+    monkeypatch.setattr(fmod, "write_dtec", broken)
+    with pytest.raises(OSError):
+        forecast(trained, dt.date(2015, 3, 12))
+    monkeypatch.setattr(fmod, "write_dtec", real)
+    out = backfill_stage(settings, dt.date(2015, 3, 12), dt.date(2015, 3, 12), steps=["verify"])
+    why = out["unverified"]["2015-03-12"]
+    assert why.startswith("the forecast for 2015-03-13 failed (run ") and "no space left on device" in why, why
+    assert why.endswith("make it again (`swx forecast --day 2015-03-12`)"), why
+    code, output = run_cli_main(monkeypatch, capsys, ["backfill", "--start", "2015-03-12", "--end", "2015-03-12",
+                                                      "--step", "verify"])
+    assert code == 0 and "not verified 2015-03-12: the forecast for 2015-03-13 failed" in output, output
     code, output = run_cli_main(monkeypatch, capsys, ["backfill", "--start", "2015-03-05", "--end", "2015-03-01"])
     assert code != 0 and "before it starts" in output and "Traceback" not in output
 

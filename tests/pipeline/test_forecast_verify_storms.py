@@ -143,7 +143,7 @@ def test_daily_forecast_verification_storms_and_rerun(trained):
 
     doc, healthy = run_status(ctx.settings, max_age_h=1e6)
     assert not healthy and doc["run_id"] == r.run_id and doc["global_from_earlier_attempt"]
-    assert any(line.startswith("  product (residual, from an earlier attempt of this run, still published): ")
+    assert any(line.startswith("  product (residual, left on disk by this run before it failed: not verified, ")
                for line in summary_lines(doc)), summary_lines(doc)
     forecast(ctx, dt.date(2015, 3, 16))
     doc, _ = run_status(ctx.settings, max_age_h=1e6)

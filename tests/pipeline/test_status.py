@@ -217,6 +217,8 @@ def test_a_database_without_swx_tables_is_an_unhealthy_verdict_and_a_one_line_qu
             "has no swx tables: run `swx db upgrade`" in doc["problem"], doc
         r = runner.invoke(app, ["status"])
         assert r.exit_code == 1 and "no swx database to judge" in r.output and "Traceback" not in r.output, r.output
+        [said] = [line for line in r.output.splitlines() if line.startswith("unhealthy: ")]  # one line, not wrapped
+        assert said == f"unhealthy: {doc['problem']}", r.output
         for query, args in ((q.tomorrows_run, ()), (q.latest_run, ()), (q.runs, ()), (q.product_problems, (1,)),
                             (q.unverified_days, (dt.date(2015, 3, 1), dt.date(2015, 3, 2)))):
             with pytest.raises(SchemaError, match="no swx tables"):

@@ -199,6 +199,8 @@ def backfill_cmd(
                   + (f", days revised after a new map or Kp {r['revised']}" if r["revised"] else ""), markup=False)
     for day, why in r["failed"].items():
         console.print(f"[red]failed[/] {escape(str(day))}: {escape(str(why))}")
+    for day, why in r["unverified"].items():  # verifying: what was asked and could not be done, said
+        console.print(f"[yellow]not verified[/] {escape(str(day))}: {escape(str(why))}", soft_wrap=True)
     if r["failed"]:
         raise typer.Exit(1)
 
@@ -220,7 +222,7 @@ def status_cmd(
         for line in summary_lines(doc):
             out.print(line, markup=False, highlight=False)
     if not healthy:
-        console.print(f"[red]unhealthy[/]: {escape(doc['problem'])}")
+        console.print(f"[red]unhealthy[/]: {escape(doc['problem'])}", soft_wrap=True)  # one line, as errors are
         raise typer.Exit(1)
     if doc["verdict"] == "degraded":
         raise typer.Exit(DEGRADED_EXIT)

@@ -80,6 +80,7 @@ class ChunkSummary(TypedDict):
     degraded: int
     failed: dict[str, str]
     verified: int
+    unverified: dict[str, str]
 
 
 def backfill_chunk_stage(settings: Settings, days: list[dt.date], steps: list[str], start: dt.date, *,
@@ -92,7 +93,8 @@ def backfill_chunk_stage(settings: Settings, days: list[dt.date], steps: list[st
     upsert). `on_day` is called with each issue day as it is done with its last step."""
     ctx = context(settings)
     days = sorted(days)
-    out = ChunkSummary(first=str(days[0]), last=str(days[-1]), runs=0, degraded=0, failed={}, verified=0)
+    out = ChunkSummary(first=str(days[0]), last=str(days[-1]), runs=0, degraded=0, failed={}, verified=0,
+                       unverified={})
     verify = "verify" in steps
     if "forecast" in steps:
         done = set() if force else completed_runs(settings, days[0], days[-1])
@@ -107,14 +109,16 @@ def backfill_chunk_stage(settings: Settings, days: list[dt.date], steps: list[st
     if verify:
         one = dt.timedelta(days=1)
         targets = [d + one for d in days]
-        out["verified"] = sum(bool(v["stations"]) for v in verify_days(
-            ctx, targets, on_day=None if on_day is None else lambda target: on_day(target - one)))
+        checked = verify_days(ctx, targets, on_day=None if on_day is None else lambda target: on_day(target - one))
+        out["verified"] = sum(bool(v["stations"]) for v in checked)
+        out["unverified"] = {str(dt.date.fromisoformat(v["day"]) - one): v.get("skipped") or v.get("stations_skipped", "")
+                             for v in checked if not v["stations"]}  # by issue day, with why
     return out
 
 
 class BackfillSummary(TypedDict):
     """A backfill in numbers: days in the range, already done (skipped), runs made, degraded runs,
-    failed days with their reasons, days verified, model updates replayed, storm events found, days
+    failed days with their reasons, days verified (and issue days not verified, with why), model updates replayed, storm events found, days
     whose map or Kp the ingest step changed and that were brought in line (`swx.pipeline.revise`)."""
 
     start: str
@@ -127,6 +131,7 @@ class BackfillSummary(TypedDict):
     degraded: int
     failed: dict[str, str]
     verified: int
+    unverified: dict[str, str]
     updates: int
     storms: int
     revised: int
@@ -176,7 +181,7 @@ def backfill_stage(settings: Settings, start: dt.date, end: dt.date, *, steps: l
              len(all_days) - len(todo), len(chunks), ", ".join(steps))
     out = BackfillSummary(start=str(start), end=str(end), steps=steps, days=len(all_days),
                           skipped=len(all_days) - len(todo), chunks=len(chunks), runs=0, degraded=0, failed={},
-                          verified=0, updates=0, storms=0, revised=len(revised))
+                          verified=0, unverified={}, updates=0, storms=0, revised=len(revised))
     if on_plan is not None:
         on_plan(len(todo))
     if replay and todo:
@@ -186,6 +191,7 @@ def backfill_stage(settings: Settings, start: dt.date, end: dt.date, *, steps: l
         for k in ("runs", "degraded", "verified"):
             out[k] += got[k]  # type: ignore[literal-required]
         out["failed"].update(got["failed"])
+        out["unverified"].update(got["unverified"])
     if "storms" in steps:
         out["storms"] = len(storms_stage(settings, start, end)["events"])
     return out

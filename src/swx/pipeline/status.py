@@ -91,7 +91,8 @@ def _run_status(settings: Settings, max_age_h: float, now: dt.datetime) -> tuple
     doc["global"] = {meth: {"netcdf": nc, "ionex": ix, "verified_rmse": None if r is None else round(float(r), 3)}
                      for meth, nc, ix, r in ov["products"]}
     doc["global_method"] = settings.extension_method
-    # a run made again that failed keeps what its earlier attempt published: said as such, not as its own
+    # a run made again that failed leaves what an earlier attempt published on disk (some of it perhaps
+    # overwritten): said as such, never as a published forecast
     doc["global_from_earlier_attempt"] = run["status"] == "failed" and bool(doc["global"])
     doc["map_skill"] = {mod: {"rmse": round(r, 3), "skill_vs_persistence": None if sk is None else round(sk, 3),
                               "n": n} for mod, r, sk, n in ov["map_skill"]}
@@ -181,7 +182,8 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     if stuck:
         lines.append(f"  {len(stuck)} day(s) still on rapid maps, older than the daily run looks back "
                      f"({stuck[0]} .. {stuck[-1]}): swx ingest gims --upgrade --start {stuck[0]} --end {stuck[-1]}")
-    earlier = ", from an earlier attempt of this run, still published" if doc.get("global_from_earlier_attempt") else ""
+    earlier = (", left on disk by this run before it failed: not verified, not to be trusted — make it again"
+               if doc.get("global_from_earlier_attempt") else "")
     for method, p in sorted(doc["global"].items()):
         lines.append(f"  product ({method}{earlier}): {p['netcdf']}")
     for ev in doc["storms"]:

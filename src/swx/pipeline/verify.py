@@ -26,7 +26,7 @@ from swx.science.map_blend import MEMBERS
 from swx.science.grid import away_from_points
 from swx.science.storms import storm_days
 from swx.science.verify import STEP, map_scores, score_rows, station_rmse_by_model
-from swx.store.queries import issued_forecasts, runs_for_day
+from swx.store.queries import failed_run_for_day, issued_forecasts, runs_for_day
 from swx.store.writes import set_global_rmse, write_verification
 
 
@@ -42,6 +42,19 @@ def _no_truth(ctx: Context, day: dt.date) -> str:
     return f"no {ctx.centre} GIM for {day} yet"
 
 
+def _nothing_published(ctx: Context, target_day: dt.date, lead_day: int, what: str) -> str:
+    """Why there is nothing of `what` to verify for the day: its forecast failed (named, with what
+    makes it again), or none was made."""
+    ahead = f" {lead_day} days ahead" if lead_day > 1 else ""
+    failed = failed_run_for_day(ctx.engine, target_day, lead_day)
+    if failed is None:
+        return f"no {what} published for {target_day}{ahead}"
+    issue = failed.get("issue_day") or target_day - dt.timedelta(days=lead_day)
+    return (f"the forecast for {target_day}{ahead} failed (run {failed['id']}: {failed['reason'] or 'no reason'}): "
+            f"nothing of it is published to verify; make it again (`swx forecast --day {issue}"
+            + (f" --lead-day {lead_day}" if lead_day > 1 else "") + "`)")
+
+
 def verify_maps(ctx: Context, target_day: dt.date, lead_day: int = 1) -> pd.DataFrame:
     """Score the global forecasts for `target_day` made `lead_day` days after their maps against its
     real GIM (when archived), beside the persistence map at the same lead (the maps of `lead_day` days
@@ -53,8 +66,7 @@ def verify_maps(ctx: Context, target_day: dt.date, lead_day: int = 1) -> pd.Data
     truth_all = archived_maps(ctx, [target_day])
     runs = runs_for_day(engine, target_day, ctx.settings.data_dir, lead_day=lead_day)
     if runs.empty:  # said, not an empty score (`swx verify` said nothing of the maps)
-        ahead = f" {lead_day} days ahead" if lead_day > 1 else ""
-        raise NotFoundError(f"no global forecast published for {target_day}{ahead}")
+        raise NotFoundError(_nothing_published(ctx, target_day, lead_day, "global forecast"))
     carry = np.timedelta64(lead_day, "D")
     # the persistence map beside every forecast: the newest maps a run of this lead had
     prev = archived_maps(ctx, [target_day - dt.timedelta(days=lead_day)])
@@ -127,7 +139,7 @@ def verify_station_forecasts(ctx: Context, target_day: dt.date, lead_day: int | 
     latitude band, land/ocean and Kp class. What the users got is what is scored: no model is re-run."""
     fc = issued_forecasts(ctx.engine, target_day, target_day, lead_day=lead_day)
     if fc.empty:
-        raise NotFoundError(f"no published station forecasts for {target_day}")
+        raise NotFoundError(_nothing_published(ctx, target_day, lead_day or 1, "station forecasts"))
     if not ctx.archive.has_gim(ctx.centre, target_day):
         raise NotFoundError(_no_truth(ctx, target_day) + ": the forecasts cannot be verified")
     wide = station_history(ctx, target_day - dt.timedelta(days=29), target_day + dt.timedelta(days=1))
@@ -267,7 +279,7 @@ def verify_days(ctx: Context, days: list[dt.date], *, on_day: Callable[[dt.date]
                 summary["maps_skipped"] = str(exc)
             fc = published[(published["target_day"] == day) & (published["lead_day"] == 1)]
             if fc.empty:
-                summary["stations_skipped"] = f"no published station forecasts for {day}"
+                summary["stations_skipped"] = _nothing_published(ctx, day, 1, "station forecasts")
             else:
                 df = _score_published(ctx, fc, wide, kp, storms, baselines)
                 summary["stations"] = _station_summary(df)

@@ -47,7 +47,8 @@ def configured_engine() -> Engine:
 
 def database_state() -> tuple[str, str]:
     """What a reader finds (kind, what to do): "ok" (runs stored), "empty" (a database without runs),
-    "missing" (no database yet) or "down" (it cannot be read: server down, refused, another schema).
+    "missing" (no database yet), "schema" (a database that is not swx's at this revision: another
+    application's, or one to migrate) or "down" (it cannot be read: server down, refused).
     The dashboard must never show an outage as an empty system."""
     settings = get_settings()
     try:
@@ -58,6 +59,8 @@ def database_state() -> tuple[str, str]:
         return "down", str(exc)
     try:
         run = latest_run(engine, lead_day=None)
+    except SchemaError as exc:  # it answers, but is not swx's at this revision: a repair, not an outage
+        return "schema", str(exc)
     except Exception as exc:  # noqa: BLE001 - whatever stops the read is the outage's reason
         line = database_error_line(exc) or reason_of(exc)
         return "down", (f"{line} — {settings.display_database_url}. Check that the database server is up and "
@@ -408,6 +411,17 @@ def global_products(engine: Engine, run_id: int, data_dir: Path | None = None) -
                             .order_by(m.GlobalForecast.method, m.GlobalForecast.valid_time)).all()
     rows = [(t, k, _file(nc, data_dir), _file(ix, data_dir), r) for t, k, nc, ix, r in rows]
     return _frame(rows, cols, ("valid_time",))
+
+
+@checked_query
+def failed_run_for_day(engine: Engine, target_day: dt.date, lead_day: int = 1) -> dict[str, Any] | None:
+    """The newest run of `lead_day` for `target_day` when it failed (what a verification finds nothing
+    published of, and says why), else None."""
+    r = m.ForecastRun.__table__
+    with engine.connect() as conn:
+        row = conn.execute(select(r).where(r.c.target_day == target_day, r.c.lead_day == lead_day)
+                           .order_by(r.c.issue_time.desc(), r.c.id.desc()).limit(1)).first()
+    return dict(row._mapping) if row is not None and row.status == "failed" else None
 
 
 @checked_query

@@ -200,6 +200,12 @@ def parse_body(text: bytes, off: int, hdr: IonexHeader, path: str, first_line: i
     is_lat[long_enough] = ((c60[long_enough] == 76) & (arr[starts[long_enough] + 61] == 65)
                            & (arr[starts[long_enough] + 62] == 84))  # "LAT"
 
+    for i in np.flatnonzero((c60 >= 97) & (c60 <= 122)):  # a label in lower case is no label to the loop below
+        said = body[int(starts[i]) + 60:int(ends[i])].decode("ascii", "replace").strip()
+        if said.upper().encode() in _BODY_LABELS or said.upper().startswith("LAT/LON1/LON2/DLON/H"):
+            raise IonexFormatError(f"label {said!r} in lower case", path=path, line=lineno(int(i)),
+                                   expected=f"IONEX's labels in capitals, here {said.upper()!r}")
+
     blocks: list[Block] = []
     current: Block | None = None
     saw_eof = False
