@@ -466,7 +466,7 @@ def test_cli_forecast_and_verify(trained, tmp_path):
     res = runner.invoke(app, ["verify", "--day", "2015-03-10"])
     assert res.exit_code == 1, res.output
     assert "maps skipped: no global forecast published for 2015-03-10" in res.output
-    assert "stations skipped: no published station forecasts for 2015-03-10" in res.output
+    assert "stations skipped: no station forecasts published for 2015-03-10" in res.output
 
 
 def test_a_chunk_of_days_publishes_what_the_days_one_at_a_time_publish(trained):
