@@ -155,7 +155,13 @@ def test_a_publisher_named_in_any_language_still_gets_an_ascii_ionex(tmp_path, m
 def test_a_checksum_record_in_capitals_matches_and_a_huge_one_is_not_read_whole(tmp_path):
     """A fourteenth round: a .sha256 rewritten in upper-case hex (which `sha256sum -c` accepts) was
     called a changed product; a record grown to gigabytes was read whole."""
-    from swx.archive import changed_since_recorded, checksum_path, record_checksum, recorded_checksum
+    from swx.archive import (
+        changed_since_recorded,
+        checksum_path,
+        checksum_record_problem,
+        record_checksum,
+        recorded_checksum,
+    )
 
     path = tmp_path / "p.nc"
     path.write_bytes(b"a product")
@@ -165,5 +171,18 @@ def test_a_checksum_record_in_capitals_matches_and_a_huge_one_is_not_read_whole(
     assert recorded_checksum(path) == digest and not changed_since_recorded(path)
     with side.open("ab") as f:
         f.truncate(2 * 1024 ** 3)  # sparse: 2 GB of NULs after the record
-    assert recorded_checksum(path) == digest and not changed_since_recorded(path)
+    assert recorded_checksum(path) == "" and changed_since_recorded(path)  # no one record, and not read whole
+    assert checksum_record_problem(path) == f"longer than one record ({2 * 1024 ** 3} bytes)"
+    # a sixteenth round: records `sha256sum -c` fails on passed, one it reads was called a change
+    for record, problem in ((f"{digest}  {path.name} trailing words\n", "a record of"),
+                            (f"{digest}  /etc/passwd\n", "a record of '/etc/passwd'"),
+                            (f"{digest}  {path.name}\n{' ' * 600}\n{'0' * 64}  {path.name}\n", "2 lines, not one record"),
+                            (f"{digest}  {path.name}\n{'0' * 64}  {path.name}\n", "2 lines, not one record"),
+                            ("garbage\n", "not a sha256sum record")):
+        side.write_text(record)
+        assert problem in (checksum_record_problem(path) or ""), (record, checksum_record_problem(path))
+        assert recorded_checksum(path) == "" and changed_since_recorded(path)
+    for record in (f"SHA256 ({path.name}) = {digest}\n", f"{digest} *{path.name}\r\n"):  # --tag, binary, CRLF
+        side.write_text(record)
+        assert checksum_record_problem(path) is None and recorded_checksum(path) == digest, record
     side.unlink()

@@ -44,6 +44,9 @@ def render() -> None:
     if prods.empty:
         st.info("This run has no global product.")
         return
+    if run.status == "failed":  # what the run left on disk before it failed: never shown as its forecast
+        st.warning(f"This run failed ({run.reason}): the product below was left on disk before it failed — "
+                   "not verified as published, not to be trusted. Make the forecast again (`swx forecast`).")
     method = st.selectbox("Extension method", sorted(prods.method.unique()))
     sel = prods[prods.method == method]
     nc, ionex = sel.product_path.iloc[0], sel.ionex_path.iloc[0]

@@ -60,18 +60,49 @@ def record_checksum(path: Path) -> str:
     return digest
 
 
-def recorded_checksum(path: Path) -> str | None:
-    """The sha256 recorded beside `path` (None when there is no record, or an empty one). A record of
-    more than one line is no record of this file alone ("", which no file matches): `sha256sum -c`
-    checks every line and fails on any."""
+#: one checksum record as `sha256sum` writes it (`<hex>  <name>`, `*` before a binary name) or its
+#: `--tag` form (`SHA256 (<name>) = <hex>`): what `sha256sum -c` checks
+_GNU_RECORD = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
+_BSD_RECORD = re.compile(r"SHA256 \((.+)\) = ([0-9a-fA-F]{64})")
+#: a record longer than this is no one-line record (and is never read whole)
+_RECORD_MAX_BYTES = 1024
+
+
+def _read_record(path: Path) -> tuple[str | None, str | None]:
+    """(the sha256 recorded beside `path`, what is wrong with the record): (None, None) without a
+    record; a record must be one line naming this file, as `sha256sum -c` reads it."""
     side = checksum_path(path)
     if not side.is_file():
-        return None
-    with side.open("rb") as f:  # a record is one line: a huge file is not read whole
-        lines = [ln.split() for ln in f.read(512).decode("ascii", errors="replace").splitlines() if ln.split()]
-    if len([ln for ln in lines if SHA256_HEX.fullmatch(ln[0].lower())]) > 1:
-        return ""
-    return lines[0][0].lower() if lines else None  # `sha256sum` reads upper-case hex too
+        return None, None
+    if side.stat().st_size > _RECORD_MAX_BYTES:
+        return None, f"longer than one record ({side.stat().st_size} bytes)"
+    lines = [ln.strip() for ln in side.read_bytes().decode("ascii", errors="replace").splitlines() if ln.strip()]
+    if not lines:
+        return None, None
+    if len(lines) > 1:
+        return None, f"{len(lines)} lines, not one record"
+    if gnu := _GNU_RECORD.fullmatch(lines[0]):
+        digest, name = gnu.group(1), gnu.group(2)
+    elif bsd := _BSD_RECORD.fullmatch(lines[0]):
+        name, digest = bsd.group(1), bsd.group(2)
+    else:
+        return None, "not a sha256sum record"
+    if name != path.name:
+        return None, f"a record of {name!r}, not of {path.name}"
+    return digest.lower(), None  # `sha256sum` reads upper-case hex too
+
+
+def recorded_checksum(path: Path) -> str | None:
+    """The sha256 recorded beside `path` (None when there is no record, or an empty one; "", which no
+    file matches, when the record is not one record of this file: see `checksum_record_problem`)."""
+    digest, problem = _read_record(path)
+    return "" if problem else digest
+
+
+def checksum_record_problem(path: Path) -> str | None:
+    """What is wrong with the checksum record beside `path` (more than one line, another file's, not a
+    record, too long), or None when it is one record of this file or there is none."""
+    return _read_record(path)[1]
 
 
 def changed_since_recorded(path: Path) -> bool:

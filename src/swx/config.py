@@ -668,7 +668,7 @@ def _refuse_repeated_keys() -> None:
             continue
 
         def once(pairs: list[tuple[str, object]], name: str = name) -> dict[str, object]:
-            keys = [k for k, _ in pairs]
+            keys = [k.strip().lower() for k, _ in pairs]  # centre codes are read in lower case: `COD` is `cod`
             if twice := sorted({k for k in keys if keys.count(k) > 1}):
                 raise SettingsError(f"{name}: the key(s) {', '.join(map(repr, twice))} given twice (JSON keeps only the "
                                     "last): expected each key once, its values in one list")

@@ -214,6 +214,33 @@ def test_a_verifying_map_missing_or_a_forecast_is_named_and_the_forecast_still_d
         st.cache_data.clear()
 
 
+def test_the_global_map_of_a_failed_run_says_so(seeded):
+    """A sixteenth round: the Global map page opened on a failed run drew what it left on disk, with
+    truth and scores, without a word (`swx status` calls it not to be trusted)."""
+    settings, info = seeded
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("marks a run failed in place: the dashboard's PostgreSQL role only reads")
+    owner = sa.create_engine(settings.resolved_database_url)
+    run_id = info["ahead"]
+    with owner.begin() as conn:
+        kept = conn.execute(sa.text("SELECT status, reason FROM forecast_runs WHERE id = :r"), {"r": run_id}).one()
+        conn.execute(sa.text("UPDATE forecast_runs SET status = 'failed', reason = 'OSError: disk full' WHERE id = :r"),
+                     {"r": run_id})
+    st.cache_data.clear()
+    try:
+        at = _app("views/global_map.py")
+        at.selectbox[0].set_value(run_id).run()
+        assert not at.exception
+        assert any(w.value.startswith("This run failed (OSError: disk full): the product below was left on disk")
+                   for w in at.warning), [w.value for w in at.warning]
+    finally:
+        with owner.begin() as conn:
+            conn.execute(sa.text("UPDATE forecast_runs SET status = :s, reason = :why WHERE id = :r"),
+                         {"s": kept.status, "why": kept.reason, "r": run_id})
+        owner.dispose()
+        st.cache_data.clear()
+
+
 def test_the_now_page_shows_the_expected_kp_when_a_prediction_is_held(seeded):
     """The storm level with the latest and the expected Kp: CelesTrak's predicted 3-hourly values, when
     the database holds them, are shown apart from the observed ones (the latest Kp stays observed)."""

@@ -411,10 +411,33 @@ def test_every_query_checks_its_arguments_before_any_sql(engine, tmp_path):
         (lambda: q.run_verdict(engine, run, now=aware, max_age_h=24, method="nosuch"), InputError,
          "method='nosuch': expected one of"),
     ]
+    # a sixteenth round: a zone without an offset, the calendar's ends, a number beyond any float, a run
+    # without its day; numpy's scalars read as Python's; an unknown method, kind or a negative count
+    class NoOffset(dt.tzinfo):
+        def utcoffset(self, when):
+            return None
+
+    refused += [
+        (lambda: q.run_verdict(engine, run, now=dt.datetime(2015, 3, 2, tzinfo=NoOffset()), max_age_h=24,
+                               method="residual"), InputError, "(it has no time zone)"),
+        (lambda: q.station_series(engine, "A1", dt.datetime.min.replace(tzinfo=utc),
+                                  dt.datetime.max.replace(tzinfo=utc)), InputError, "from 1900-01-01 to 2199-12-31"),
+        (lambda: q.dtec_days(engine, dt.date(2015, 3, 1), dt.date(9999, 12, 31)), InputError,
+         "last=datetime.date(9999, 12, 31): expected a date from 1900-01-01"),
+        (lambda: q.run_verdict(engine, run, now=aware, max_age_h=10**400, method="residual"), InputError,
+         "expected a finite number"),
+        (lambda: q.run_verdict(engine, {**run, "target_day": None}, now=aware, max_age_h=24, method="residual"),
+         InputError, "the run has no target_day"),
+        (lambda: q.global_map(engine, aware, method=""), InputError, "method='': expected one of"),
+        (lambda: q.model_registry(engine, recent=-1), InputError, "recent=-1: expected a number of versions"),
+        (lambda: q.input_files(engine, kind="gim"), InputError, "kind='gim': expected one of GIM, KP"),
+    ]
     for call, error, said in refused:
         with pytest.raises(error) as err:
             call()
         assert said in str(err.value), (said, str(err.value))
+    assert q.latest_run(engine, lead_day=np.int64(1)) is None and len(q.runs(engine, limit=np.uint64(3))) == 0
+    assert len(q.coastlines(np.float32(1.0))) > 1000
 
     # products and verifying maps: an archived map is no product; a folder, a device, a file of maps
     # swx did not archive and another day's map are no truth

@@ -192,7 +192,7 @@ def backfill_cmd(
     sec = time.monotonic() - t0
     made = r["days"] - r["skipped"]
     console.print(f"backfill {r['start']} .. {r['end']} ({', '.join(r['steps'])}): {r['days']} day(s), "
-                  f"{r['skipped']} already done, {made} done in {sec:.0f} s"
+                  f"{r['skipped']} already done, {made} gone through in {sec:.0f} s"
                   + (f" ({made / sec * 60:.1f} days/min)" if made and sec > 0 else ""), markup=False)
     console.print(f"runs {r['runs']} ({r['degraded']} degraded), days verified {r['verified']}, model updates "
                   f"taken {r['updates']}, storm events {r['storms']}"

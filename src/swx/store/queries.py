@@ -16,7 +16,14 @@ import pandas as pd
 import xarray as xr
 from sqlalchemy import Engine, Float, Integer, and_, cast, func, or_, select, true
 
-from swx.archive import ARCHIVED_AT, SHA256_HEX, checksum_path, recorded_checksum, sha256_file
+from swx.archive import (
+    ARCHIVED_AT,
+    SHA256_HEX,
+    checksum_path,
+    checksum_record_problem,
+    recorded_checksum,
+    sha256_file,
+)
 from swx.config import EXTENSION_METHODS, LEAD_DAYS, SIMULATED_CENTRE, data_path, get_settings
 from swx.config import lead_span as lead_span  # for the dashboard, which reads swx through here
 from swx.io.gim_names import PREDICTED_LABELS
@@ -490,9 +497,16 @@ def days_below_final(engine: Engine, centre: str, before: dt.date) -> list[dt.da
                                                      f.day < before).order_by(f.day)).scalars())
 
 
+#: the kinds of input file the database records (input_files.kind)
+INPUT_FILE_KINDS = ("GIM", "KP")
+
+
 @checked_query
 def input_files(engine: Engine, kind: str = "GIM") -> pd.DataFrame:
-    """The recorded input files of a kind: centre, day, product, level, maps, source kind, sha256, path."""
+    """The recorded input files of a kind (INPUT_FILE_KINDS): centre, day, product, level, maps, source
+    kind, sha256, path."""
+    if kind not in INPUT_FILE_KINDS:
+        raise InputError(f"input_files: kind={kind!r}: expected one of {', '.join(INPUT_FILE_KINDS)}")
     f = m.InputFile
     cols = ["centre", "day", "product", "level", "maps", "source_kind", "sha256", "path"]
     with engine.connect() as conn:
@@ -531,6 +545,8 @@ def global_map(engine: Engine, valid_time: dt.datetime, method: str | None = Non
                data_dir: Path | None = None) -> dict[str, Any] | None:
     """The global forecast product valid at `valid_time` from the most recent run that has one
     (optionally of one extension method): run id, paths of the netCDF and IONEX products, RMSE."""
+    if method is not None and method not in EXTENSION_METHODS:
+        raise InputError(f"global_map: method={method!r}: expected one of {', '.join(EXTENSION_METHODS)} or None")
     if valid_time.tzinfo is None:  # the database's times are UTC-aware: a naive one is ambiguous
         raise InputError(f"valid time {valid_time:%Y-%m-%d %H:%M} has no time zone: give it in UTC")
     g, r = m.GlobalForecast, m.ForecastRun
@@ -612,6 +628,8 @@ def model_registry(engine: Engine, *, recent: int | None = None) -> pd.DataFrame
     """Model versions with their station, ordered by station, architecture and version. With `recent`,
     the active versions and the `recent` newest others (a registry updated daily grows by 54 rows a
     day: the dashboard shows what is in use and what happened lately)."""
+    if recent is not None and recent < 0:
+        raise InputError(f"model_registry: recent={recent}: expected a number of versions from 0, or None")
     cols = ["id", "architecture", "version", "parent_id", "status", "reason", "val_rmse", "train_start", "train_end",
             "checkpoint_path", "checkpoint_sha256", "created_at"]
     mv = m.ModelVersion
@@ -808,7 +826,7 @@ def run_verdict(engine: Engine, run: dict[str, Any] | None, *, now: dt.datetime,
     if run is None:
         return {"verdict": "unhealthy", "reasons": ["no forecast run yet: run `make run` or the daily flow"],
                 "simulated": False, "last_verified": None}
-    if missing := sorted(RUN_FIELDS - set(run)):
+    if missing := sorted(k for k in RUN_FIELDS if run.get(k) is None and k != "reason"):
         raise InputError(f"run_verdict: the run has no {', '.join(missing)}: expected a run as latest_run gives it")
     if method not in EXTENSION_METHODS:
         raise InputError(f"run_verdict: method={method!r}: expected one of {', '.join(EXTENSION_METHODS)}")
@@ -849,9 +867,13 @@ PRODUCT_FILE_PROBLEMS = {"missing": "missing (deleted or moved)", "emptied": "em
                          "changed": "changed since they were published (they no longer match the checksum "
                                     "recorded at publication)",
                          "unchecked": "without their checksum record (.sha256 deleted: they cannot be checked)",
+                         "badrecord": "whose .sha256 is not one record of the file (`sha256sum -c` cannot check "
+                                      "them against it)",
                          "unrecorded": "whose checksum in the database is not a sha256 (the database was edited)",
                          "misdated": "holding another day's forecast (their first valid time is not on the run's "
-                                     "day)"}
+                                     "day)",
+                         "predates": "published before the database kept products' checksums (they can be checked "
+                                     "only against the .sha256 beside them)"}
 
 
 @checked_query
@@ -860,8 +882,8 @@ def product_file_problem(path: str | Path, published: str | None = None, day: dt
     is as it was published, else a key of PRODUCT_FILE_PROBLEMS. `published` is the sha256 the database
     holds for it: a file replaced together with its `.sha256` record (another day's product copied
     under this name) still differs from it. Without it (rows from before checksums were stored) the
-    record beside the file is the reference, and `day` (the run's target day) the check that the file
-    holds that day's forecast."""
+    file cannot be shown to be what was published ("predates", after every other check: the record
+    beside it, and `day`, the run's target day, against the file's first valid time)."""
     p = Path(path)
     if not p.is_file():
         return "missing"
@@ -869,6 +891,8 @@ def product_file_problem(path: str | Path, published: str | None = None, day: dt
         return "emptied"
     if not checksum_path(p).is_file():
         return "unchecked"
+    if checksum_record_problem(p) is not None:
+        return "badrecord"
     if published is not None and not SHA256_HEX.fullmatch(published.lower()):
         return "unrecorded"
     digest = sha256_file(p)
@@ -876,7 +900,7 @@ def product_file_problem(path: str | Path, published: str | None = None, day: dt
         return "changed"
     if day is not None and (first := _first_day(p)) is not None and first != day:
         return "misdated"
-    return None
+    return "predates" if published is None else None
 
 
 def _first_day(path: Path) -> dt.date | None:

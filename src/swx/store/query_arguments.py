@@ -31,18 +31,36 @@ _R = TypeVar("_R")
 #: the largest whole number a database column holds (SQLite and PostgreSQL BIGINT alike)
 _MAX_INTEGER = 2**63 - 1
 
+#: days a read may name: wide of any map or forecast, and far from the calendar's ends (a query reads
+#: weeks around a day: 9999-12-31 plus a day is no date)
+ERA = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+
+
+def _aware(v: object) -> bool:
+    return isinstance(v, dt.datetime) and v.utcoffset() is not None and ERA[0] <= v.date() <= ERA[1]
+
+
+def _day(v: object) -> bool:
+    return isinstance(v, dt.date) and not isinstance(v, dt.datetime) and ERA[0] <= v <= ERA[1]
+
+
+def _finite(v: object) -> bool:
+    try:
+        return math.isfinite(float(v))  # type: ignore[arg-type]
+    except (OverflowError, TypeError, ValueError):  # 10**400: no float at all
+        return False
+
 #: what each simple type hint accepts, and how the refusal says it
 _EXPECTED: dict[object, tuple[Callable[[Any], bool], str]] = {
     type(None): (lambda v: v is None, "None"),
     Engine: (lambda v: isinstance(v, Engine), "a database engine (swx.store.db.open_database)"),
-    dt.datetime: (lambda v: isinstance(v, dt.datetime) and v.tzinfo is not None,
-                  "a timezone-aware datetime (UTC)"),
-    dt.date: (lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime), "a date"),
+    dt.datetime: (_aware, f"a timezone-aware datetime (UTC) from {ERA[0]} to {ERA[1]}"),
+    dt.date: (_day, f"a date from {ERA[0]} to {ERA[1]}"),
     bool: (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     int: (lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
           and abs(int(v)) <= _MAX_INTEGER, "a whole number"),
     float: (lambda v: isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
-            and math.isfinite(float(v)), "a finite number"),
+            and _finite(v), "a finite number"),
     str: (lambda v: isinstance(v, str), "text"),
     Path: (lambda v: isinstance(v, str | os.PathLike), "a path"),
 }
@@ -65,7 +83,7 @@ def _said(value: object) -> str:
 
 def _refusal(query: str, name: str, value: object, kinds: tuple[object, ...]) -> str:
     expected = " or ".join(_EXPECTED[k][1] for k in kinds)
-    naive = " (it has no time zone)" if isinstance(value, dt.datetime) and value.tzinfo is None else ""
+    naive = " (it has no time zone)" if isinstance(value, dt.datetime) and value.utcoffset() is None else ""
     return f"{query}: {name}={_said(value)}{naive}: expected {expected}"
 
 
@@ -89,9 +107,13 @@ def checked_query(query: Callable[_P, _R]) -> Callable[_P, _R]:
         except TypeError as exc:
             raise InputError(f"{query.__name__}: {exc}") from None
         given = bound.arguments
+        for name, value in given.items():  # numpy's scalars as Python's: every rule below reads them alike
+            if isinstance(value, np.generic) and not isinstance(value, np.bool_ | np.datetime64 | np.str_):
+                given[name] = value.item()
         for name, kinds in hints().items():
             if name in given and not any(_EXPECTED[k][0](given[name]) for k in kinds):
                 raise InputError(_refusal(query.__name__, name, given[name], kinds))
+        args, kwargs = bound.args, bound.kwargs  # type: ignore[assignment]
         for first, last in _RANGES:
             a, b = given.get(first), given.get(last)
             if a is not None and b is not None and a > b:
