@@ -421,7 +421,7 @@ def test_every_query_checks_its_arguments_before_any_sql(engine, tmp_path):
         (lambda: q.run_verdict(engine, run, now=dt.datetime(2015, 3, 2, tzinfo=NoOffset()), max_age_h=24,
                                method="residual"), InputError, "(it has no time zone)"),
         (lambda: q.station_series(engine, "A1", dt.datetime.min.replace(tzinfo=utc),
-                                  dt.datetime.max.replace(tzinfo=utc)), InputError, "from 1900-01-01 to 2199-12-31"),
+                                  dt.datetime.max.replace(tzinfo=utc)), InputError, "from 1900-01-01 to 2999-12-31"),
         (lambda: q.dtec_days(engine, dt.date(2015, 3, 1), dt.date(9999, 12, 31)), InputError,
          "last=datetime.date(9999, 12, 31): expected a date from 1900-01-01"),
         (lambda: q.run_verdict(engine, run, now=aware, max_age_h=10**400, method="residual"), InputError,

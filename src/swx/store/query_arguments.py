@@ -33,7 +33,7 @@ _MAX_INTEGER = 2**63 - 1
 
 #: days a read may name: wide of any map or forecast, and far from the calendar's ends (a query reads
 #: weeks around a day: 9999-12-31 plus a day is no date)
-ERA = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+ERA = (dt.date(1900, 1, 1), dt.date(2999, 12, 31))
 
 
 def _aware(v: object) -> bool:
