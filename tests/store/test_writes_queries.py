@@ -436,6 +436,19 @@ def test_every_query_checks_its_arguments_before_any_sql(engine, tmp_path):
         with pytest.raises(error) as err:
             call()
         assert said in str(err.value), (said, str(err.value))
+    # a seventeenth round: the pages' helpers given no verification rows, an unknown method or ΔTEC kind
+    for call, said in ((lambda: q.map_skill(pd.DataFrame()), "map_skill: the rows have no column(s) scope"),
+                       (lambda: q.skill_by(pd.DataFrame(), ["nosuch"]), "skill_by: the rows have no column(s) nosuch"),
+                       (lambda: q.skill_trend(pd.DataFrame(), -1), "skill_trend: days=-1"),
+                       (lambda: q.skill_trend(pd.DataFrame(), 7), "skill_trend: the rows have no column(s) model"),
+                       (lambda: q.rival_labels(None), "rival_labels: models=None"),
+                       (lambda: q.last_verified(engine, dt.date(2015, 3, 29), "nosuch"), "method='nosuch'"),
+                       (lambda: q.global_dtec(engine, aware, aware + dt.timedelta(days=1), kind="OBSERVED"),
+                        "ΔTEC kind 'OBSERVED'")):
+        with pytest.raises(InputError) as err:
+            call()
+        assert said in str(err.value), (said, str(err.value))
+    assert q.rival_labels(["map:c1p", "blend"]) == {"map:c1p": q.PREDICTED_LABELS["c1p"]}
     assert q.latest_run(engine, lead_day=np.int64(1)) is None and len(q.runs(engine, limit=np.uint64(3))) == 0
     assert len(q.coastlines(np.float32(1.0))) > 1000
 

@@ -317,10 +317,23 @@ MAP_WINDOW_DAYS = MapBlendConfig().window_days
 AWAY_KM = AWAY_FROM_STATIONS_KM
 
 
+def _verification_rows(rows: object, what: str, needed: Iterable[str]) -> pd.DataFrame:
+    """`rows` as verification rows (`skill_table`'s) holding `needed`: anything else is an InputError
+    naming `what` and the columns it lacks."""
+    if not isinstance(rows, pd.DataFrame):
+        raise InputError(f"{what}: rows={type(rows).__name__}: expected verification rows (skill_table's DataFrame)")
+    if missing := [c for c in dict.fromkeys(needed) if c not in rows.columns]:
+        raise InputError(f"{what}: the rows have no column(s) {', '.join(map(str, missing))}: expected verification "
+                         "rows as skill_table gives them")
+    return rows
+
+
 def map_skill(rows: pd.DataFrame) -> pd.DataFrame:
     """Verification rows (`skill_table`) of the global maps pooled over their days, per model and region
     (`swx.science.verify.pooled_map_skill`): per region the published maps first, then the members of
     the blend, the persistence map last."""
+    rows = _verification_rows(rows, "map_skill", ["scope", "model", "station_code", "window_start", "n", "rmse",
+                                                   "rmse_area"])
     pooled = pooled_map_skill(rows[rows["scope"] == "global"]) if len(rows) else pooled_map_skill(rows)
     members = {f"map:{m}" for m in MEMBERS if m != "persistence"}
     rank = np.where(pooled["model"] == "map:persistence", 2, np.where(pooled["model"].isin(members), 1, 0))
@@ -532,6 +545,7 @@ def observation_products(engine: Engine, code: str, start: dt.datetime, end: dt.
 @checked_query
 def global_dtec(engine: Engine, start: dt.datetime, end: dt.datetime, kind: str = "observed") -> pd.DataFrame:
     """Global ΔTEC per time (the method's mean over stations) of observed or forecast ΔTEC."""
+    _check_kind(kind)
     d = m.DeltaTec
     with engine.connect() as conn:
         rows = conn.execute(select(d.time, func.avg(d.dtec), func.avg(d.dtec_rel), func.count())
@@ -774,6 +788,8 @@ def last_verified(engine: Engine, before: dt.date, method: str, lead_day: int = 
     published map (`map:<method>`) against the persistence map at the same lead (cos-latitude weighted
     RMSE over the globe), and the published station blend against persistence (stations pooled). None
     when nothing is verified."""
+    if method not in EXTENSION_METHODS:
+        raise InputError(f"last_verified: method={method!r}: expected one of {', '.join(EXTENSION_METHODS)}")
     v = m.Verification
     cutoff = dt.datetime.combine(before, dt.time(), tzinfo=dt.UTC)
     maps = [f"map:{method}", "map:persistence"]
@@ -967,6 +983,9 @@ def _tomorrow_missing(engine: Engine, run: dict[str, Any]) -> str:
 def skill_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Verification rows (from `skill_table`) pooled over `keys` (swx.science.verify.pooled_skill), the models
     in the order people read them (the blend, the models, the baselines) within each group."""
+    if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+        raise InputError(f"skill_by: keys={keys!r}: expected a list of column names")
+    rows = _verification_rows(rows, "skill_by", [*keys, "model", "n", "rmse", "mae"])
     table = pooled_skill(rows, keys)
     rank = table["model"].map({name: i for i, name in enumerate(MODEL_ORDER)}).fillna(len(MODEL_ORDER))
     return table.assign(_rank=rank).sort_values(keys + ["_rank"]).drop(columns="_rank")
@@ -974,6 +993,8 @@ def skill_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def rival_labels(models) -> dict[str, str]:
     """Of the verified `models`, the rivals' forecasts (e.g. `c1p`, `map:c1p`) with what they are."""
+    if isinstance(models, str | bytes) or not isinstance(models, Iterable):
+        raise InputError(f"rival_labels: models={models!r:.60}: expected the verified models' names")
     out = {}
     for model in models:
         code = str(model).removeprefix("map:")
@@ -984,7 +1005,9 @@ def rival_labels(models) -> dict[str, str]:
 
 def skill_trend(rows: pd.DataFrame, days: int) -> pd.DataFrame:
     """Daily pooled RMSE per model and its trailing `days`-day RMSE and skill (swx.science.verify.rolling_rmse)."""
-    return rolling_rmse(rows, days)
+    if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
+        raise InputError(f"skill_trend: days={days!r}: expected a whole number of days from 1")
+    return rolling_rmse(_verification_rows(rows, "skill_trend", ["model", "n", "rmse", "window_start"]), int(days))
 
 
 @checked_query
