@@ -82,6 +82,12 @@ def products(run_id: int) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL)
+def product_problems(run_id: int) -> list[str]:
+    """What is wrong with a run's published files (the `swx status` rule): [] when they are as published."""
+    return q.product_problems(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL)
 def gim_file(centre: str, day: dt.date) -> str | None:
     return q.gim_file(engine(), centre, day)
 

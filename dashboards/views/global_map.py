@@ -18,6 +18,7 @@ from dashboards.common import (
     map_frame,
     newest_next_day,
     page,
+    product_problems,
     products,
     readable_product,
     run_label,
@@ -47,6 +48,9 @@ def render() -> None:
     if run.status == "failed":  # what the run left on disk before it failed: never shown as its forecast
         st.warning(f"This run failed ({run.reason}): the product below was left on disk before it failed — "
                    "not verified as published, not to be trusted. Make the forecast again (`swx forecast`).")
+    elif problems := product_problems(run_id):  # changed, another day's, unchecked...: as `swx status` says
+        st.warning("The products of this run are not as it published them — not to be trusted:\n\n"
+                   + "\n".join(f"- {why}" for why in problems))
     method = st.selectbox("Extension method", sorted(prods.method.unique()))
     sel = prods[prods.method == method]
     nc, ionex = sel.product_path.iloc[0], sel.ionex_path.iloc[0]

@@ -662,8 +662,13 @@ def _refuse_repeated_keys() -> None:
     from swx.errors import SettingsError
 
     file_values = dotenv_values(_ENV_FILE) if _ENV_FILE.is_file() else {}
-    for name in JSON_OBJECT_SETTINGS:
-        raw = os.environ.get(name, file_values.get(name))
+    for name in JSON_OBJECT_SETTINGS:  # read in any case, as the settings are (`swx_gim_mirrors` is this one)
+        given = {k: v for k, v in os.environ.items() if k.upper() == name} or {
+            k: v for k, v in file_values.items() if k.upper() == name and v is not None}
+        if len({v for v in given.values()}) > 1:
+            raise SettingsError(f"{name}: set {len(given)} times in different spellings ({', '.join(sorted(given))}) "
+                                "with different values: expected it once")
+        raw = next(iter(given.values()), None)
         if not raw:
             continue
 

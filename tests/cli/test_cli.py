@@ -778,6 +778,10 @@ def test_an_argument_that_cannot_be_right_stops_the_command_before_it_runs(argv,
      "error: SWX_GIM_MIRRORS: the key(s) 'cod' given twice"),
     ({"SWX_GIM_MIRRORS": '{"cod": ["https://a/{name}?token=s3cret"], "COD ": ["https://b/{name}"]}'},
      "error: SWX_GIM_MIRRORS: the key(s) 'cod' given twice"),  # a sixteenth round: one centre in two spellings
+    ({"swx_gim_mirrors": '{"cod": ["https://a/{name}?token=s3cret"], "cod": ["https://b/{name}"]}'},
+     "error: SWX_GIM_MIRRORS: the key(s) 'cod' given twice"),  # a seventeenth round: the name in lower case
+    ({"SWX_GIM_MIRRORS": '{"cod": ["https://a/{name}"]}', "Swx_Gim_Mirrors": '{"cod": ["https://b/{name}"]}'},
+     "error: SWX_GIM_MIRRORS: set 2 times in different spellings"),
 ])
 def test_a_setting_that_cannot_be_right_is_one_line_naming_it(env, message, monkeypatch, capsys):
     """Bad settings ended in pydantic, SQLAlchemy or torch tracebacks; now one line names the variable

@@ -214,6 +214,26 @@ def test_a_verifying_map_missing_or_a_forecast_is_named_and_the_forecast_still_d
         st.cache_data.clear()
 
 
+def test_the_global_map_of_a_changed_product_says_so(seeded):
+    """A seventeenth round: a byte appended to tomorrow's product: `swx status` and the Now page said
+    it changed; the Global map page drew it and offered it for download without a word."""
+    settings, info = seeded
+    engine = engine_from_settings(settings)
+    nc = Path(q.global_products(engine, info["ahead"], settings.data_dir).product_path.iloc[0])
+    kept = nc.read_bytes()
+    st.cache_data.clear()
+    try:
+        nc.write_bytes(kept + b"\0")
+        at = _app("views/global_map.py")
+        at.selectbox[0].set_value(info["ahead"]).run()
+        assert not at.exception
+        said = [w.value for w in at.warning if w.value.startswith("The products of this run are not as it published")]
+        assert len(said) == 1 and "changed since they were published" in said[0] and nc.name in said[0], said
+    finally:
+        nc.write_bytes(kept)
+        st.cache_data.clear()
+
+
 def test_the_global_map_of_a_failed_run_says_so(seeded):
     """A sixteenth round: the Global map page opened on a failed run drew what it left on disk, with
     truth and scores, without a word (`swx status` calls it not to be trusted)."""
