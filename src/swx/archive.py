@@ -68,7 +68,7 @@ _BSD_RECORD = re.compile(r"SHA256 \((.+)\) = ([0-9a-fA-F]{64})")
 _RECORD_MAX_BYTES = 1024
 
 
-def _read_record(path: Path) -> tuple[str | None, str | None]:
+def read_checksum_record(path: Path) -> tuple[str | None, str | None]:
     """(the sha256 recorded beside `path`, what is wrong with the record): (None, None) without a
     record; a record must be one line naming this file, as `sha256sum -c` reads it."""
     side = checksum_path(path)
@@ -95,14 +95,14 @@ def _read_record(path: Path) -> tuple[str | None, str | None]:
 def recorded_checksum(path: Path) -> str | None:
     """The sha256 recorded beside `path` (None when there is no record, or an empty one; "", which no
     file matches, when the record is not one record of this file: see `checksum_record_problem`)."""
-    digest, problem = _read_record(path)
+    digest, problem = read_checksum_record(path)
     return "" if problem else digest
 
 
 def checksum_record_problem(path: Path) -> str | None:
     """What is wrong with the checksum record beside `path` (more than one line, another file's, not a
     record, too long), or None when it is one record of this file or there is none."""
-    return _read_record(path)[1]
+    return read_checksum_record(path)[1]
 
 
 def changed_since_recorded(path: Path) -> bool:

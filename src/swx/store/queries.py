@@ -20,8 +20,7 @@ from swx.archive import (
     ARCHIVED_AT,
     SHA256_HEX,
     checksum_path,
-    checksum_record_problem,
-    recorded_checksum,
+    read_checksum_record,
     sha256_file,
 )
 from swx.config import EXTENSION_METHODS, LEAD_DAYS, SIMULATED_CENTRE, data_path, get_settings
@@ -907,12 +906,13 @@ def product_file_problem(path: str | Path, published: str | None = None, day: dt
         return "emptied"
     if not checksum_path(p).is_file():
         return "unchecked"
-    if checksum_record_problem(p) is not None:
+    recorded, record_problem = read_checksum_record(p)  # the record read once
+    if record_problem is not None:
         return "badrecord"
     if published is not None and not SHA256_HEX.fullmatch(published.lower()):
         return "unrecorded"
     digest = sha256_file(p)
-    if digest != recorded_checksum(p) or (published is not None and published.lower() != digest):
+    if digest != recorded or (published is not None and published.lower() != digest):
         return "changed"
     if day is not None and (first := _first_day(p)) is not None and first != day:
         return "misdated"
